@@ -1,0 +1,6 @@
+"""The models shipped inside the package, and the procedural world they were trained on."""
+
+from pathlib import Path
+
+MODELS = Path(__file__).resolve().parent / "models"
+IMAGE_MODEL = MODELS / "image"

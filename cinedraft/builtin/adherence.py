@@ -1,0 +1,108 @@
+"""Prompt adherence for the built-in domain: is the object the asked colour, at the asked place?
+
+The scorer works by analysis by synthesis, so lighting and surfaces don't fool it:
+
+1. the background is estimated per row (the median colour of each row: objects cover well
+   under half of any row), and foreground pixels are those far from it in CIELAB;
+2. the object's colour is the median CIELAB colour of the most distinct half of them, and its
+   position the centroid of the foreground;
+3. the same estimator runs on renders of the prompt's scene in every palette colour (same
+   surface, lighting, place); the nearest reference names the colour.
+
+On ground-truth renders with film grain it scores ~100 % (see tests); chance is 1 / 8.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from .scenes import COLOURS, POSITIONS, Scene, parse_prompt, render_scene
+
+SIZE = 64  # the scorer works at the built-in model's native size
+
+
+@dataclass(frozen=True)
+class Estimate:
+    colour_lab: tuple[float, float, float]
+    x: float  # foreground centroid, 0..1 of the width
+    coverage: float  # fraction of pixels in the foreground
+
+
+def _lab(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> float32 CIELAB (L 0..100)."""
+    return cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+
+
+def estimate_object(image: np.ndarray | Image.Image) -> Estimate:
+    """Colour and place of the one object in a product shot (steps 1-2 above)."""
+    if isinstance(image, Image.Image):
+        image = np.asarray(image.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BOX))
+    # A 3x3 Gaussian first: generated images can keep sampling noise that is not colour.
+    lab = _lab(cv2.GaussianBlur(image, (3, 3), 0))
+    background = np.median(lab, axis=1, keepdims=True)  # (H, 1, 3)
+    dist = np.linalg.norm(lab - background, axis=2)
+    threshold = max(10.0, 0.5 * float(np.percentile(dist, 99)))
+    fg = dist > threshold
+    if fg.sum() < 4:
+        fg = dist >= np.percentile(dist, 97)
+    strong = fg & (dist >= np.median(dist[fg]))
+    colour = np.median(lab[strong], axis=0)
+    xs = np.nonzero(strong)[1]
+    return Estimate(
+        colour_lab=tuple(float(c) for c in colour),
+        x=float((xs.mean() + 0.5) / image.shape[1]),
+        coverage=float(fg.mean()),
+    )
+
+
+@lru_cache(maxsize=512)
+def _reference(surface: str, lighting: str, position: str, size: str, obj: str, colour: str):
+    scene = Scene(obj, colour, surface, lighting, position, size)
+    return np.array(estimate_object(render_scene(scene, SIZE)[0]).colour_lab)
+
+
+def classify_colour(image, prompt: str) -> str:
+    """The palette colour the object in ``image`` has, judged in the prompt's scene."""
+    attrs = parse_prompt(prompt)
+    context = (
+        attrs.get("surface", "plain"),
+        attrs.get("lighting", "studio"),
+        attrs.get("position", "center"),
+        attrs.get("size", "large"),
+        attrs.get("object", "jar"),
+    )
+    seen = np.array(estimate_object(image).colour_lab)
+    # Weight lightness less than chroma: shading and lighting move L more than a, b.
+    w = np.array([0.5, 1.0, 1.0])
+    return min(COLOURS, key=lambda c: float(np.linalg.norm(w * (seen - _reference(*context, c)))))
+
+
+def classify_position(image) -> str:
+    x = estimate_object(image).x
+    return min(POSITIONS, key=lambda p: abs(POSITIONS[p] - x))
+
+
+@dataclass(frozen=True)
+class Score:
+    colour_ok: bool | None  # None when the prompt names no colour
+    position_ok: bool | None
+    colour: str
+    position: str
+
+
+def score_image(image, prompt: str) -> Score:
+    """Did ``image`` follow ``prompt``'s colour and position words?"""
+    attrs = parse_prompt(prompt)
+    colour = classify_colour(image, prompt)
+    position = classify_position(image)
+    return Score(
+        colour_ok=None if "colour" not in attrs else colour == attrs["colour"],
+        position_ok=None if "position" not in attrs else position == attrs["position"],
+        colour=colour,
+        position=position,
+    )

@@ -1,0 +1,1 @@
+"""The ``cinedraft`` command line (Typer). Commands only build requests and print results."""

@@ -1,0 +1,90 @@
+"""``generate``, ``vary`` and ``promote``: one function each, each builds one request."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..request import ImageRequest, parse_size
+from .common import State, handles_errors, print_result, progress_bars
+
+Size = Annotated[str | None, typer.Option("--size", help="WIDTHxHEIGHT of the output.")]
+Seed = Annotated[int | None, typer.Option(help="Seed of the first image; random if not set.")]
+Tier = Annotated[str, typer.Option(help="draft (fast preview) or production (full render).")]
+Model = Annotated[str | None, typer.Option(help="'builtin', a diffusers folder or a hub id.")]
+Steps = Annotated[int | None, typer.Option(help="Sampling steps (default: the tier's).")]
+Guidance = Annotated[float | None, typer.Option(help="Classifier-free guidance scale.")]
+Scheduler = Annotated[str | None, typer.Option(help="dpm++, euler, euler-a, ddim, unipc, ...")]
+Negative = Annotated[str, typer.Option("--negative", help="Negative prompt.")]
+Out = Annotated[Path | None, typer.Option("--out", help="Output folder (default: HOME/outputs).")]
+Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def _size(text: str | None) -> dict:
+    if text is None:
+        return {}
+    try:
+        w, h = parse_size(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--size") from None
+    return {"width": w, "height": h}
+
+
+def _run(ctx: typer.Context, request: ImageRequest, out_dir: Path | None, as_json: bool) -> None:
+    state: State = ctx.obj
+    engine = state.engine(out_dir)
+    with progress_bars(enabled=not as_json) as on_progress:
+        result = engine.generate_image(request, on_progress)
+    print_result(result, as_json)
+
+
+@handles_errors
+def generate(
+    ctx: typer.Context,
+    prompt: Annotated[str, typer.Argument(help="What to draw; compel weighting allowed.")],
+    tier: Tier = "draft", size: Size = None, seed: Seed = None, model: Model = None,
+    steps: Steps = None, guidance: Guidance = None, scheduler: Scheduler = None,
+    negative: Negative = "",
+    count: Annotated[int, typer.Option("-n", "--count", help="Images (seeds seed, seed+1, ...).")] = 1,
+    out_dir: Out = None, as_json: Json = False,
+) -> None:
+    """Generate images from a prompt (draft tier by default)."""
+    request = ImageRequest(
+        prompt=prompt, tier=tier, seed=seed, model=model, steps=steps, guidance=guidance,
+        scheduler=scheduler, negative_prompt=negative, count=count, **_size(size),
+    )
+    _run(ctx, request, out_dir, as_json)
+
+
+@handles_errors
+def vary(
+    ctx: typer.Context,
+    template: Annotated[str, typer.Argument(help="Prompt with {a|b|c} wildcards.")],
+    count: Annotated[int, typer.Option("-n", "--count", help="How many variations.")] = 12,
+    tier: Tier = "draft", size: Size = None, seed: Seed = None, model: Model = None,
+    steps: Steps = None, guidance: Guidance = None, scheduler: Scheduler = None,
+    negative: Negative = "", out_dir: Out = None, as_json: Json = False,
+) -> None:
+    """Many variations of a wildcard template: every combination, each with its own seed."""
+    request = ImageRequest(
+        prompt=template, template=True, count=count, tier=tier, seed=seed, model=model,
+        steps=steps, guidance=guidance, scheduler=scheduler, negative_prompt=negative,
+        **_size(size),
+    )
+    _run(ctx, request, out_dir, as_json)
+
+
+@handles_errors
+def promote(
+    ctx: typer.Context,
+    asset_id: Annotated[str, typer.Argument(help="Asset id of a draft.")],
+    size: Size = None, steps: Steps = None, out_dir: Out = None, as_json: Json = False,
+) -> None:
+    """Re-render a draft at the production tier, keeping its composition (drift reported)."""
+    state: State = ctx.obj
+    engine = state.engine(out_dir)
+    with progress_bars(enabled=not as_json) as on_progress:
+        result = engine.promote(asset_id, on_progress, steps=steps, **_size(size))
+    print_result(result, as_json)

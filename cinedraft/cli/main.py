@@ -1,0 +1,43 @@
+"""The ``cinedraft`` app: global options, then one command per function."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..config import Settings
+from . import demo, generate
+from .common import State
+
+app = typer.Typer(
+    name="cinedraft",
+    help="Draft images fast, promote the ones you like to production quality.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def configure(
+    ctx: typer.Context,
+    home: Annotated[Path | None, typer.Option(help="cinedraft home (CINEDRAFT_HOME).")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps.")] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Never download models.")] = False,
+) -> None:
+    overrides = {k: v for k, v in {"home": home, "device": device}.items() if v is not None}
+    if offline:
+        overrides["offline"] = True
+    ctx.obj = State(settings=Settings(**overrides))
+
+
+app.command()(generate.generate)
+app.command()(generate.vary)
+app.command()(generate.promote)
+app.command()(demo.demo)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,54 @@
+"""Settings, read from ``CINEDRAFT_*`` environment variables (or passed in code).
+
+Built by the caller (the CLI's ``main``, a test, the server's ``create_app``), never at import.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where cinedraft keeps things and which models and device it uses."""
+
+    model_config = SettingsConfigDict(env_prefix="CINEDRAFT_", extra="forbid")
+
+    home: Path = Field(
+        default_factory=lambda: Path.home() / ".cinedraft",
+        description="Root folder for outputs (and, later, the library database).",
+    )
+    model: str = Field(
+        "builtin",
+        description="Default model: 'builtin', a local diffusers folder, or a hub id.",
+    )
+    draft_model: str | None = Field(
+        None, description="Model for the draft tier, if not `model` (e.g. an SDXL-Turbo)."
+    )
+    production_model: str | None = Field(
+        None, description="Model for the production tier, if not `model`."
+    )
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        "auto", description="Where pipelines run; 'auto' picks CUDA, then MPS, then CPU."
+    )
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
+        "auto", description="Weights dtype; 'auto' is float32 on CPU, the family's choice on GPU."
+    )
+    offline: bool = Field(
+        False,
+        description="Never download: load only local folders and the HF cache. "
+        "HF_HUB_OFFLINE=1 has the same effect.",
+    )
+    cache_size: int = Field(2, ge=1, description="Loaded pipelines kept in memory.")
+
+    @property
+    def outputs(self) -> Path:
+        return self.home / "outputs"
+
+    def model_for(self, tier: str) -> str:
+        """The model a tier uses unless the request names one."""
+        override = {"draft": self.draft_model, "production": self.production_model}.get(tier)
+        return override or self.model

@@ -1,0 +1,1 @@
+"""The engine: loads diffusers pipelines and runs requests on them."""

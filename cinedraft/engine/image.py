@@ -1,0 +1,239 @@
+"""Text-to-image for any diffusers pipeline, through the tiers.
+
+:meth:`Engine.generate_image` reads top to bottom:
+
+1. pick the model and tier, fill the request's blanks from the tier;
+2. expand the prompt into one prompt and one seed per image;
+3. sample the base images in batches (progress per step);
+4. for tiers with a rendering pipeline: upscale, refine, cleanup;
+5. write each file with its record, measure drift against the parent draft.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .. import __version__
+from ..config import Settings
+from ..errors import InputError
+from ..outputs import OutputFolder
+from ..quality.metrics import drift_ssim
+from ..render.cleanup import clean_image
+from ..render.refine import refine_image
+from ..render.upscale import upscale_lanczos
+from ..request import ImageOutput, ImageRequest, Result
+from ..tiers import Tier, tier_for
+from .device import pick_device
+from .models import LoadedModel, ModelCache
+from .prompts import expand_template, has_weighting, weighted_embeddings
+from .schedulers import make_scheduler, sampler_label
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+BATCH = 8  # images per pipeline call
+
+
+def _round8(x: float) -> int:
+    return max(8, int(round(x / 8)) * 8)
+
+
+def base_size(native: tuple[int, int], aspect: float) -> tuple[int, int]:
+    """The model's native pixel area at the given aspect ratio, multiples of 8."""
+    area = native[0] * native[1]
+    return _round8(math.sqrt(area * aspect)), _round8(math.sqrt(area / aspect))
+
+
+class Engine:
+    """Runs image requests. Holds the settings, the device and the loaded-model cache."""
+
+    def __init__(self, settings: Settings, outputs: OutputFolder | None = None):
+        self.settings = settings
+        self.device = pick_device(settings.device)
+        self.models = ModelCache(
+            self.device, settings.dtype, offline=settings.offline, size=settings.cache_size
+        )
+        self.outputs = outputs or OutputFolder(settings.outputs)
+
+    # ------------------------------------------------------------------ public entry points
+
+    def generate_image(self, request: ImageRequest, on_progress: Progress | None = None) -> Result:
+        """Generate ``request.count`` images and write them; see the module docstring."""
+        progress = on_progress or (lambda stage, done, total: None)
+        started = time.perf_counter()
+        # 1. Model, tier, sizes.
+        model = self.models.get(request.model or self.settings.model_for(request.tier))
+        tier = tier_for(model.family, request.tier).with_overrides(
+            steps=request.steps, guidance=request.guidance, scheduler=request.scheduler
+        )
+        out_w = request.width or model.native_size[0] * tier.upscale
+        out_h = request.height or model.native_size[1] * tier.upscale
+        base_w, base_h = (
+            (out_w, out_h) if tier.upscale == 1 else base_size(model.native_size, out_w / out_h)
+        )
+        parent = self.outputs.find(request.parent) if request.parent else None
+        if parent is not None:  # keep the draft's composition: same base size
+            base_w, base_h = parent["base_width"], parent["base_height"]
+        # 2. One prompt and one seed per image.
+        prompts = (
+            expand_template(request.prompt, request.count)
+            if request.template
+            else [request.prompt] * request.count
+        )
+        seed0 = secrets.randbelow(2**32) if request.seed is None else request.seed
+        seeds = [seed0 + i for i in range(request.count)]
+        # 3. Base images.
+        model.pipe.scheduler = make_scheduler(tier.scheduler, model.pipe.scheduler)
+        t0 = time.perf_counter()
+        images = self._sample(model, tier, prompts, request.negative_prompt, seeds, (base_w, base_h), progress)
+        t_base = (time.perf_counter() - t0) / len(images)
+        # 4. Rendering pipeline, 5. files.
+        outputs = []
+        for i, (image, prompt, seed) in enumerate(zip(images, prompts, seeds)):
+            timings = {"base": round(t_base, 4)}
+            image = self._render(model, tier, image, prompt, request.negative_prompt, seed, (out_w, out_h), timings, progress)
+            t0 = time.perf_counter()
+            record = self._record(model, tier, request, prompt, seed, image, (base_w, base_h), timings)
+            drift = None
+            if parent is not None:
+                with Image.open(parent["file"]["path"]) as draft:
+                    drift = drift_ssim(draft.convert("RGB"), image)
+                record["drift_ssim"] = round(drift, 4)
+            path = self.outputs.save(image, record, tier.format, tier.quality)
+            timings["encode"] = round(time.perf_counter() - t0, 4)
+            outputs.append(
+                ImageOutput(
+                    asset_id=record["asset_id"], path=str(path), prompt=prompt, seed=seed,
+                    width=image.width, height=image.height, record=record, drift=drift,
+                )
+            )
+            progress("save", i + 1, len(images))
+        seconds = time.perf_counter() - started
+        return Result(
+            request=request, outputs=outputs, seconds=seconds,
+            seconds_per_image=seconds / len(outputs),
+        )
+
+    def promote(self, asset_id: str, on_progress: Progress | None = None, **overrides) -> Result:
+        """Re-render a draft at the production tier from its prompt and seed."""
+        draft = self.outputs.find(asset_id)
+        request = ImageRequest(
+            prompt=draft["prompt"],
+            negative_prompt=draft.get("negative_prompt", ""),
+            model=draft["model"],
+            tier="production",
+            seed=draft["seed"],
+            parent=asset_id,
+            **{k: v for k, v in overrides.items() if v is not None},
+        )
+        return self.generate_image(request, on_progress)
+
+    # ------------------------------------------------------------------ stages
+
+    def _sample(self, model: LoadedModel, tier: Tier, prompts, negative, seeds, size, progress):
+        """Base images, ``BATCH`` per call, one CPU generator per image (device-independent)."""
+        total = tier.steps * math.ceil(len(prompts) / BATCH)
+        done = 0
+
+        def step_end(pipe, step, timestep, kwargs):
+            nonlocal done
+            done += 1
+            progress("sample", done, total)
+            return kwargs
+
+        images: list[Image.Image] = []
+        for start in range(0, len(prompts), BATCH):
+            batch = prompts[start : start + BATCH]
+            generators = [torch.Generator("cpu").manual_seed(s) for s in seeds[start : start + BATCH]]
+            out = model.pipe(
+                **self._prompt_kwargs(model, batch, negative),
+                width=size[0],
+                height=size[1],
+                num_inference_steps=tier.steps,
+                guidance_scale=tier.guidance,
+                generator=generators,
+                callback_on_step_end=step_end,
+            )
+            images.extend(out.images)
+        return images
+
+    def _render(self, model, tier: Tier, image, prompt, negative, seed, size, timings, progress):
+        """Upscale, refine and clean one image as the tier says; timings per stage."""
+        if (image.width, image.height) != size:
+            t0 = time.perf_counter()
+            image = upscale_lanczos(image, size, tier.sharpen)
+            timings["upscale"] = round(time.perf_counter() - t0, 4)
+        if tier.refine_strength > 0:
+            t0 = time.perf_counter()
+            model.img2img.scheduler = make_scheduler(tier.scheduler, model.pipe.scheduler)
+            steps = max(1, int(tier.refine_steps * tier.refine_strength))
+            done = iter(range(1, steps + 2))
+            image = refine_image(
+                model.img2img, image,
+                prompt_kwargs=self._prompt_kwargs(model, [prompt], negative),
+                strength=tier.refine_strength, steps=tier.refine_steps,
+                guidance=tier.guidance, seed=seed,
+                on_step=lambda: progress("refine", next(done), steps),
+            )
+            timings["refine"] = round(time.perf_counter() - t0, 4)
+        if tier.cleanup:
+            t0 = time.perf_counter()
+            image = clean_image(image)
+            timings["cleanup"] = round(time.perf_counter() - t0, 4)
+        return image
+
+    def _prompt_kwargs(self, model: LoadedModel, prompts: list[str], negative: str) -> dict:
+        if any(has_weighting(p) or has_weighting(negative) for p in prompts):
+            return weighted_embeddings(model.pipe, model.family, prompts, negative)
+        return {"prompt": prompts, "negative_prompt": [negative] * len(prompts) if negative else None}
+
+    def _record(self, model, tier, request, prompt, seed, image, base, timings) -> dict:
+        """Everything needed to understand and reproduce this output."""
+        import diffusers
+        import transformers
+
+        if not prompt.strip():
+            raise InputError("prompt is empty")
+        return {
+            "asset_id": self.outputs.new_id(),
+            "kind": "image",
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "prompt": prompt,
+            "template": request.prompt if request.template else None,
+            "negative_prompt": request.negative_prompt,
+            "seed": seed,
+            "model": model.ref,
+            "model_path": str(model.path),
+            "model_hash": model.weights_hash,
+            "family": model.family.name,
+            "pipeline": type(model.pipe).__name__,
+            "scheduler": tier.scheduler,
+            "sampler": sampler_label(tier.scheduler),
+            "steps": tier.steps,
+            "guidance": tier.guidance,
+            "tier": tier.name,
+            "render": asdict(tier),
+            "width": image.width,
+            "height": image.height,
+            "base_width": base[0],
+            "base_height": base[1],
+            "parent": request.parent,
+            "device": str(self.device),
+            "dtype": str(model.pipe.dtype).removeprefix("torch."),
+            "timings": timings,
+            "versions": {
+                "cinedraft": __version__,
+                "diffusers": diffusers.__version__,
+                "transformers": transformers.__version__,
+                "torch": torch.__version__,
+                "numpy": np.__version__,
+                "python": platform.python_version(),
+            },
+        }

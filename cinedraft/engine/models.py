@@ -1,0 +1,189 @@
+"""Loading diffusers pipelines safely, offline first, with a small cache.
+
+A model reference is ``"builtin"``, a local diffusers folder, or a hub id. Hub ids resolve
+from the local HF cache first and download (safetensors only) only when online is allowed.
+Before anything is deserialised the folder is checked: it must be a diffusers pipeline made of
+diffusers/transformers classes (no remote code) whose weights are safetensors (no pickle).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import diffusers
+import torch
+import transformers
+
+from ..builtin import IMAGE_MODEL
+from ..errors import ModelError, ModelNotFoundError, UnsafeModelError
+from ..tiers import FAMILIES, Family, family_for
+
+PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl", ".pickle")
+SAFE_LIBRARIES = {"diffusers", "transformers", None}
+MARKER = "cinedraft.json"  # optional file in a model folder: {"family": "builtin", ...}
+
+
+@dataclass
+class LoadedModel:
+    """A pipeline in memory with what the engine and the records need to know about it."""
+
+    ref: str
+    path: Path
+    pipe: diffusers.DiffusionPipeline
+    family: Family
+    native_size: tuple[int, int]  # (width, height)
+    _hash: str | None = field(default=None, repr=False)
+    _img2img: diffusers.DiffusionPipeline | None = field(default=None, repr=False)
+
+    @property
+    def weights_hash(self) -> str:
+        """SHA-256 over every safetensors file of the folder (computed once)."""
+        if self._hash is None:
+            digest = hashlib.sha256()
+            for f in sorted(self.path.rglob("*.safetensors")):
+                digest.update(str(f.relative_to(self.path)).encode())
+                with f.open("rb") as fh:
+                    for chunk in iter(lambda: fh.read(1 << 20), b""):
+                        digest.update(chunk)
+            self._hash = digest.hexdigest()
+        return self._hash
+
+    @property
+    def img2img(self) -> diffusers.DiffusionPipeline:
+        """The image-to-image pipeline sharing this one's components (no extra memory)."""
+        if self._img2img is None:
+            self._img2img = diffusers.AutoPipelineForImage2Image.from_pipe(self.pipe)
+            self._img2img.set_progress_bar_config(disable=True)
+        return self._img2img
+
+
+def _looks_like_path(ref: str) -> bool:
+    return ref.startswith((".", "/", "~")) or ref.count("/") > 1 or os.sep in ref.replace("/", "")
+
+
+def resolve_model(ref: str, *, offline: bool) -> Path:
+    """The local folder for a model reference; downloads only if ``offline`` is False."""
+    if ref == "builtin":
+        return IMAGE_MODEL
+    path = Path(ref).expanduser()
+    if path.is_file():
+        if path.suffix.lower() in PICKLE_SUFFIXES:
+            raise UnsafeModelError(
+                f"{ref} is a pickle checkpoint; cinedraft loads only safetensors. "
+                "Convert it to a diffusers folder with safetensors weights."
+            )
+        raise ModelError(
+            f"{ref} is a single file; cinedraft loads diffusers folders "
+            "(a folder with model_index.json)."
+        )
+    if path.is_dir():
+        return path.resolve()
+    if _looks_like_path(ref):
+        raise ModelNotFoundError(f"model folder not found: {ref}")
+    offline = offline or os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")
+    try:
+        return Path(
+            diffusers.DiffusionPipeline.download(
+                ref, use_safetensors=True, local_files_only=offline
+            )
+        )
+    except Exception as exc:  # hub errors come in many types; all mean "not available"
+        where = "in the local HF cache (offline)" if offline else "locally or on the hub"
+        raise ModelNotFoundError(f"model {ref!r} not found {where}: {exc}") from None
+
+
+def check_folder(path: Path) -> dict:
+    """Refuse folders that are not diffusers pipelines, need remote code, or hold pickle."""
+    index_file = path / "model_index.json"
+    if not index_file.is_file():
+        raise ModelNotFoundError(f"{path} is not a diffusers pipeline folder (no model_index.json)")
+    try:
+        index = json.loads(index_file.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{index_file} is unreadable: {exc}") from None
+    if not hasattr(diffusers, str(index.get("_class_name"))):
+        raise UnsafeModelError(
+            f"{path}: pipeline class {index.get('_class_name')!r} is not part of diffusers; "
+            "custom (remote) code is never run"
+        )
+    for name, spec in index.items():
+        if name.startswith("_") or not isinstance(spec, list) or len(spec) != 2:
+            continue
+        if spec[0] not in SAFE_LIBRARIES:
+            raise UnsafeModelError(
+                f"{path}: component {name!r} comes from {spec[0]!r}; only diffusers and "
+                "transformers classes are loaded (no remote code)"
+            )
+        folder = path / name
+        if folder.is_dir():
+            files = [f.name for f in folder.iterdir()]
+            pickles = [f for f in files if f.endswith(PICKLE_SUFFIXES)]
+            if pickles and not any(f.endswith(".safetensors") for f in files):
+                raise UnsafeModelError(
+                    f"{path}: component {name!r} has only pickle weights ({pickles[0]}); "
+                    "cinedraft loads only safetensors"
+                )
+    return index
+
+
+def native_size(pipe) -> tuple[int, int]:
+    """The size the denoiser was trained at: its sample size times the VAE's downscale."""
+    denoiser = getattr(pipe, "unet", None) or getattr(pipe, "transformer", None)
+    side = getattr(pipe, "default_sample_size", None) or denoiser.config.sample_size
+    if isinstance(side, (list, tuple)):
+        side = side[0]
+    side = int(side) * int(getattr(pipe, "vae_scale_factor", 8))
+    return side, side
+
+
+class ModelCache:
+    """Loaded pipelines, least recently used first out; owned by one engine."""
+
+    def __init__(self, device: torch.device, dtype_setting: str, *, offline: bool, size: int = 2):
+        self.device = device
+        self.dtype_setting = dtype_setting
+        self.offline = offline
+        self.size = size
+        self._models: OrderedDict[str, LoadedModel] = OrderedDict()
+
+    def get(self, ref: str) -> LoadedModel:
+        if ref in self._models:
+            self._models.move_to_end(ref)
+            return self._models[ref]
+        model = self._load(ref)
+        self._models[ref] = model
+        while len(self._models) > self.size:
+            self._models.popitem(last=False)
+        return model
+
+    def _load(self, ref: str) -> LoadedModel:
+        from .device import pick_dtype
+
+        # 1. Find the folder and check it before any weights are read.
+        path = resolve_model(ref, offline=self.offline)
+        index = check_folder(path)
+        marker = path / MARKER
+        meta = json.loads(marker.read_text()) if marker.is_file() else {}
+        family = FAMILIES.get(meta.get("family", "")) or family_for(index["_class_name"], ref)
+        # 2. Load: safetensors only, never remote code, never the network from here.
+        diffusers.utils.logging.disable_progress_bar()
+        transformers.utils.logging.disable_progress_bar()
+        dtype = pick_dtype(self.dtype_setting, self.device, family.gpu_dtype)
+        try:
+            pipe = diffusers.DiffusionPipeline.from_pretrained(
+                path,
+                dtype=dtype,
+                use_safetensors=True,
+                local_files_only=True,
+                trust_remote_code=False,
+            )
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise ModelError(f"could not load {ref}: {exc}") from None
+        pipe.to(self.device)
+        pipe.set_progress_bar_config(disable=True)
+        return LoadedModel(ref=ref, path=path, pipe=pipe, family=family, native_size=native_size(pipe))

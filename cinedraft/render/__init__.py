@@ -1,0 +1,1 @@
+"""The rendering pipeline after sampling: upscale, refine, cleanup, encode."""

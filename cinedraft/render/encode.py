@@ -1,0 +1,109 @@
+"""Encoding images with their generation record embedded.
+
+PNG carries two text chunks: ``parameters`` in the format A1111-style tools read
+(prompt, ``Negative prompt:`` line, then ``Steps: .., Sampler: .., CFG scale: .., Seed: ..``)
+and ``cinedraft`` with the full JSON record. WebP and JPEG carry the same ``parameters`` text
+in EXIF UserComment (where those tools look) and the JSON record in XMP.
+Files are written atomically: temp file, fsync, rename.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from xml.sax.saxutils import escape, unescape
+
+from PIL import ExifTags, Image, PngImagePlugin
+
+FORMATS = {"png": ".png", "webp": ".webp", "jpeg": ".jpg"}
+_XMP_OPEN, _XMP_CLOSE = "<cinedraft:record>", "</cinedraft:record>"
+
+
+def parameters_text(record: dict) -> str:
+    """The A1111 'parameters' string for a generation record."""
+    lines = [record["prompt"]]
+    if record.get("negative_prompt"):
+        lines.append(f"Negative prompt: {record['negative_prompt']}")
+    fields = {
+        "Steps": record["steps"],
+        "Sampler": record["sampler"],
+        "CFG scale": record["guidance"],
+        "Seed": record["seed"],
+        "Size": f"{record['width']}x{record['height']}",
+        "Model hash": record["model_hash"][:10],
+        "Model": record["model"],
+    }
+    refine = record.get("render", {})
+    if refine.get("refine_strength"):
+        fields["Denoising strength"] = refine["refine_strength"]
+        fields["Hires upscale"] = refine["upscale"]
+        fields["Hires upscaler"] = "Lanczos"
+    fields["Version"] = f"cinedraft {record['versions']['cinedraft']}"
+    lines.append(", ".join(f"{k}: {v}" for k, v in fields.items()))
+    return "\n".join(lines)
+
+
+def _xmp(record: dict) -> bytes:
+    body = escape(json.dumps(record, sort_keys=True))
+    return (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description xmlns:cinedraft="https://cinedraft.dev/ns/1.0/">'
+        f"{_XMP_OPEN}{body}{_XMP_CLOSE}</rdf:Description></rdf:RDF></x:xmpmeta>"
+    ).encode()
+
+
+def encode_image(image: Image.Image, record: dict, fmt: str, quality: int = 100) -> bytes:
+    """The bytes of ``image`` in ``fmt`` with ``record`` embedded."""
+    buf = io.BytesIO()
+    params = parameters_text(record)
+    if fmt == "png":
+        info = PngImagePlugin.PngInfo()
+        info.add_text("parameters", params)
+        info.add_itxt("cinedraft", json.dumps(record, sort_keys=True))
+        image.save(buf, "PNG", pnginfo=info, compress_level=6)
+    elif fmt in ("webp", "jpeg"):
+        exif = Image.Exif()
+        exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.UserComment] = (
+            b"UNICODE\0" + params.encode("utf-16-be")
+        )
+        options = {"quality": quality, "exif": exif.tobytes(), "xmp": _xmp(record)}
+        image.convert("RGB").save(buf, fmt.upper(), **options)
+    else:
+        raise ValueError(f"unknown image format {fmt!r}; known: {', '.join(FORMATS)}")
+    return buf.getvalue()
+
+
+def read_metadata(path: str | Path) -> dict:
+    """``{"parameters": str | None, "record": dict | None}`` from a file this module wrote."""
+    with Image.open(path) as im:
+        info = dict(im.info)
+        exif = im.getexif().get_ifd(ExifTags.IFD.Exif)
+    params = info.get("parameters")
+    record = json.loads(info["cinedraft"]) if "cinedraft" in info else None
+    comment = exif.get(ExifTags.Base.UserComment)
+    if params is None and isinstance(comment, bytes) and comment.startswith(b"UNICODE\0"):
+        params = comment[8:].decode("utf-16-be")
+    xmp = info.get("xmp")
+    if record is None and xmp:
+        text = xmp.decode() if isinstance(xmp, bytes) else xmp
+        if _XMP_OPEN in text:
+            record = json.loads(unescape(text.split(_XMP_OPEN, 1)[1].split(_XMP_CLOSE, 1)[0]))
+    return {"parameters": params, "record": record}
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` so that ``path`` is either absent or complete, never torn."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,61 @@
+"""The CLI: commands build requests, print results, and fail cleanly on bad input."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from cinedraft.cli.main import app
+
+runner = CliRunner()
+
+
+def _invoke(tmp_path, *args):
+    return runner.invoke(app, ["--home", str(tmp_path), "--offline", *args])
+
+
+def test_generate_vary_promote_json(tmp_path):
+    res = _invoke(tmp_path, "vary", "a {red|blue} ball on a plain backdrop", "-n", "3", "--seed", "2", "--steps", "3", "--json")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert [o["seed"] for o in data["outputs"]] == [2, 3, 4]
+    draft_id = data["outputs"][0]["asset_id"]
+    res = _invoke(tmp_path, "promote", draft_id, "--steps", "4", "--json")
+    assert res.exit_code == 0, res.output
+    prod = json.loads(res.stdout)["outputs"][0]
+    assert prod["record"]["parent"] == draft_id and prod["width"] == 256
+
+
+@pytest.mark.parametrize("args, message", [
+    (["generate", "   "], "prompt is empty"),
+    (["generate", "a jar", "--size", "big"], "WIDTHxHEIGHT"),
+    (["generate", "a jar", "--size", "100x100"], "multiple of 8"),
+    (["generate", "a jar", "--model", "/no/such/model"], "model folder not found"),
+    (["generate", "a jar", "--scheduler", "warp"], "unknown scheduler"),
+    (["promote", "0123456789ab"], "no output with asset id"),
+    (["promote", "../../etc"], "not an asset id"),
+])
+def test_bad_input_exits_nonzero_with_a_message_and_no_traceback(tmp_path, args, message):
+    res = _invoke(tmp_path, *args)
+    assert res.exit_code != 0
+    assert message in res.output
+    assert "Traceback" not in res.output
+
+
+def test_unwritable_output_dir(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    res = _invoke(tmp_path, "generate", "a jar", "--steps", "1", "--out", str(blocker / "sub"))
+    assert res.exit_code == 2 and "cannot write" in res.output and "Traceback" not in res.output
+
+
+def test_console_script_runs_offline(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "CINEDRAFT_HOME": str(tmp_path)}
+    exe = os.path.join(os.path.dirname(sys.executable), "cinedraft")
+    proc = subprocess.run([exe, "generate", "a green box on a marble table", "--steps", "2", "--json"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["outputs"][0]["path"].startswith(str(tmp_path))

@@ -1,0 +1,63 @@
+"""Loading: real architectures through the same code, and refusal of unsafe weights."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cinedraft import Engine, ImageRequest, ModelNotFoundError, Settings, UnsafeModelError
+from cinedraft.engine.models import check_folder, resolve_model
+
+
+@pytest.mark.parametrize("fixture, family, pipeline", [
+    ("tiny_sd", "sd15", "StableDiffusionPipeline"),
+    ("tiny_sdxl", "sdxl", "StableDiffusionXLPipeline"),
+])
+def test_real_architectures_run_draft_and_production(request, tmp_path, fixture, family, pipeline):
+    folder = request.getfixturevalue(fixture)
+    engine = Engine(Settings(home=tmp_path, offline=True, device="cpu"))
+    draft = engine.generate_image(ImageRequest(prompt="a red jar", model=str(folder), seed=1, steps=2)).outputs[0]
+    assert draft.record["family"] == family and draft.record["pipeline"] == pipeline
+    assert (draft.width, draft.height) == (32, 32)
+    prod = engine.promote(draft.asset_id, steps=2).outputs[0]
+    assert (prod.width, prod.height) == (64, 64) and prod.drift is not None
+    again = engine.generate_image(ImageRequest(prompt="a red jar", model=str(folder), seed=1, steps=2)).outputs[0]
+    with Image.open(draft.path) as a, Image.open(again.path) as b:
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_pickle_checkpoint_file_is_refused(tmp_path):
+    ckpt = tmp_path / "model.ckpt"
+    ckpt.write_bytes(b"\x80\x04not really")
+    with pytest.raises(UnsafeModelError, match="pickle"):
+        resolve_model(str(ckpt), offline=True)
+
+
+def test_folder_with_only_pickle_weights_is_refused(tiny_sd, tmp_path):
+    folder = tmp_path / "pickled"
+    shutil.copytree(tiny_sd, folder)
+    for f in (folder / "unet").glob("*.safetensors"):
+        f.rename(f.with_name("diffusion_pytorch_model.bin"))
+    with pytest.raises(UnsafeModelError, match="pickle"):
+        check_folder(folder)
+
+
+def test_remote_code_pipeline_is_refused(tiny_sd, tmp_path):
+    folder = tmp_path / "custom"
+    shutil.copytree(tiny_sd, folder)
+    index = json.loads((folder / "model_index.json").read_text())
+    index["unet"] = ["my_module", "MyUNet"]
+    (folder / "model_index.json").write_text(json.dumps(index))
+    with pytest.raises(UnsafeModelError, match="remote code"):
+        check_folder(folder)
+
+
+def test_missing_models_are_clear_errors(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="not found"):
+        resolve_model(str(tmp_path / "nope"), offline=True)
+    with pytest.raises(ModelNotFoundError, match="HF cache"):
+        resolve_model("someone/not-cached-model", offline=True)
+    with pytest.raises(ModelNotFoundError, match="model_index.json"):
+        check_folder(tmp_path)
