@@ -166,13 +166,13 @@ def encode_dataset(vae, images, batch=256):
     return torch.cat(means), torch.cat(stds)  # (N, 4, 16, 16) each
 
 
-def train_unet(unet, text_encoder, tokenizer, scenes, means, stds, steps, batch, log, seed):
+def train_unet(unet, text_encoder, tokenizer, scenes, means, stds, steps, batch, log, seed, lr0=3e-4):
     rng = np.random.default_rng(seed + 1)
     gen = torch.Generator().manual_seed(seed + 1)
     sched = DDPMScheduler(**SCHEDULE)
     alphas = sched.alphas_cumprod  # (T,)
     params = list(unet.parameters()) + list(text_encoder.parameters())
-    opt = torch.optim.AdamW(params, lr=3e-4, weight_decay=0.01)
+    opt = torch.optim.AdamW(params, lr=lr0, weight_decay=0.01)
     ema_unet, ema_text = copy.deepcopy(unet).eval(), copy.deepcopy(text_encoder).eval()
     for m in (ema_unet, ema_text):
         m.requires_grad_(False)
@@ -200,7 +200,7 @@ def train_unet(unet, text_encoder, tokenizer, scenes, means, stds, steps, batch,
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
-        lr = 3e-4 * min(1.0, (step + 1) / warmup)
+        lr = lr0 * min(1.0, (step + 1) / warmup)
         if step > 0.7 * steps:  # cosine tail over the last 30 %
             lr *= 0.5 * (1 + math.cos(math.pi * (step - 0.7 * steps) / (0.3 * steps)))
         for g in opt.param_groups:
@@ -235,6 +235,11 @@ def main() -> None:
     ap.add_argument("--checkpoint-every", type=int, default=400)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="tiny run to check the recipe")
+    ap.add_argument(
+        "--resume", action="store_true",
+        help="continue UNet + text encoder training from --out (VAE kept) at --lr",
+    )
+    ap.add_argument("--lr", type=float, default=3e-4, help="UNet/text encoder learning rate")
     ap.add_argument(
         "--only-decoder", action="store_true",
         help="load --out and run just the decoder stage (3b) on it",
@@ -280,18 +285,25 @@ def main() -> None:
         print(f"saved {args.out / 'vae'}", flush=True)
         return
 
-    # 2. VAE.
-    t_vae = time.time()
-    train_vae(vae, images, args.vae_steps, args.vae_batch, log, args.seed)
-    t_vae = time.time() - t_vae
-
-    # 3. Latents and scaling factor.
-    means, stds = encode_dataset(vae, images)
-    SCALE[0] = float(1.0 / means.std())
-    vae.register_to_config(scaling_factor=SCALE[0])
-    print(f"latent std {means.std():.3f} -> scaling factor {SCALE[0]:.4f}", flush=True)
-    # 3b. Decoder fine-tune on the frozen encoder's latents.
-    finetune_decoder(vae, images, means, stds, args.decoder_steps, args.vae_batch, log, args.seed)
+    t_vae = 0.0
+    if args.resume:  # a trained folder: keep its VAE, continue the UNet and text encoder
+        vae = AutoencoderKL.from_pretrained(args.out / "vae", dtype=torch.float32)
+        text_encoder = CLIPTextModel.from_pretrained(args.out / "text_encoder", dtype=torch.float32)
+        unet = UNet2DConditionModel.from_pretrained(args.out / "unet", dtype=torch.float32)
+        means, stds = encode_dataset(vae, images)
+        SCALE[0] = float(vae.config.scaling_factor)
+    else:
+        # 2. VAE.
+        t_vae = time.time()
+        train_vae(vae, images, args.vae_steps, args.vae_batch, log, args.seed)
+        t_vae = time.time() - t_vae
+        # 3. Latents and scaling factor.
+        means, stds = encode_dataset(vae, images)
+        SCALE[0] = float(1.0 / means.std())
+        vae.register_to_config(scaling_factor=SCALE[0])
+        print(f"latent std {means.std():.3f} -> scaling factor {SCALE[0]:.4f}", flush=True)
+        # 3b. Decoder fine-tune on the frozen encoder's latents.
+        finetune_decoder(vae, images, means, stds, args.decoder_steps, args.vae_batch, log, args.seed)
 
     def save(unet_w, text_w, tag):
         pipe = StableDiffusionPipeline(
@@ -312,6 +324,8 @@ def main() -> None:
             "vae_steps": args.vae_steps,
             "decoder_steps": args.decoder_steps,
             "unet_steps": args.unet_steps,
+            "resumed": args.resume,
+            "lr": args.lr,
             "saved_at": tag,
             "parameters": sizes,
             "vae_minutes": round(t_vae / 60, 1),
@@ -327,7 +341,7 @@ def main() -> None:
     CHECKPOINT[0], SAVE[0] = args.checkpoint_every, save
     ema_unet, ema_text = train_unet(
         unet, text_encoder, tokenizer, scenes, means, stds, args.unet_steps, args.unet_batch,
-        log, args.seed,
+        log, args.seed + (1000 if args.resume else 0), lr0=args.lr,
     )
     # 5. Save.
     save(ema_unet, ema_text, "final")

@@ -40,4 +40,8 @@ app.command()(demo.demo)
 
 
 def main() -> None:
+    import transformers
+
+    # Library notices (e.g. "torchvision not installed") are not for CLI users.
+    transformers.utils.logging.set_verbosity_error()
     app()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import re
 
-import compel
 from dynamicprompts.generators import CombinatorialPromptGenerator
 
 from ..errors import InputError
@@ -37,6 +36,8 @@ def has_weighting(prompt: str) -> bool:
 
 def weighted_embeddings(pipe, family, prompts: list[str], negative: str) -> dict:
     """Pipeline keyword arguments carrying compel embeddings for ``prompts``."""
+    import compel  # imported on first use: it pulls in every diffusers pipeline family
+
     if family.compel is None:
         raise InputError(f"prompt weighting is not supported for {family.name} models yet")
     wrapper = getattr(compel, family.compel)(pipe, device=str(pipe.device))

@@ -67,7 +67,7 @@ def test_files_carry_parameters_and_the_full_record(engine):
     meta = read_metadata(prod.path)
     assert prod.path.endswith(".png") and meta["record"]["tier"] == "production"
     assert meta["record"]["model_hash"] == draft.record["model_hash"] and len(draft.record["model_hash"]) == 64
-    assert "Denoising strength: 0.2" in meta["parameters"]
+    assert "Denoising strength: 0.05" in meta["parameters"]
 
 
 def test_template_expands_every_combination_then_cycles(engine):
