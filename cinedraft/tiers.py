@@ -28,6 +28,7 @@ class Tier:
     sharpen: float = 0.0  # unsharp-mask amount after upscaling, 0 = off
     refine_strength: float = 0.0  # img2img strength at the output size, 0 = no refine
     refine_steps: int = 0  # scheduler steps of the refine pass (before strength)
+    refine_max_side: int | None = None  # refine no larger than this; Lanczos the rest
     cleanup: bool = False  # edge-preserving denoise after refine
     format: str = "png"  # png (lossless) | webp | jpeg
     quality: int = 100  # for webp/jpeg
@@ -64,7 +65,7 @@ FAMILIES: dict[str, Family] = {
             Tier("draft", steps=8, guidance=4.0, scheduler="dpm++", format="webp", quality=80),
             Tier(
                 "production", steps=30, guidance=4.0, scheduler="dpm++", upscale=4, sharpen=0.6,
-                refine_strength=0.05, refine_steps=20, cleanup=True,
+                refine_strength=0.05, refine_steps=20, refine_max_side=256, cleanup=True,
             ),
         ),
     ),

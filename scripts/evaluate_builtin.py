@@ -32,11 +32,11 @@ def held_out_prompts(n: int, seed: int) -> list[str]:
     return [caption_scene(sample_scene(rng, held_out=True), full=True) for _ in range(n)]
 
 
-def evaluate(engine: Engine, prompts: list[str], tier: str, seed: int) -> dict:
+def evaluate(engine: Engine, prompts: list[str], tier: str, seed: int, model: str) -> dict:
     colour, position, confusions = [], [], Counter()
     started = time.perf_counter()
     for i, prompt in enumerate(prompts):
-        out = engine.generate_image(ImageRequest(prompt=prompt, tier=tier, seed=seed + i)).outputs[0]
+        out = engine.generate_image(ImageRequest(prompt=prompt, tier=tier, seed=seed + i, model=model)).outputs[0]
         with Image.open(out.path) as im:
             s = score_image(im.convert("RGB"), prompt)
         colour.append(s.colour_ok)
@@ -58,16 +58,19 @@ def main() -> None:
     ap.add_argument("--prompts", type=int, default=64)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--tiers", default="draft,production")
+    ap.add_argument("--model", default="builtin", help="model to evaluate (a folder)")
     ap.add_argument("--write", action="store_true", help="save evaluation.json in the model")
     args = ap.parse_args()
     prompts = held_out_prompts(args.prompts, args.seed)
     with tempfile.TemporaryDirectory() as home:
         engine = Engine(Settings(home=Path(home), offline=True))
-        results = [evaluate(engine, prompts, t, args.seed) for t in args.tiers.split(",")]
+        engine.models.get(args.model).family = engine.models.get("builtin").family
+        results = [evaluate(engine, prompts, t, args.seed, args.model) for t in args.tiers.split(",")]
     report = {"held_out_pairs": True, "seed": args.seed, "results": results}
     print(json.dumps(report, indent=2))
     if args.write:
-        (IMAGE_MODEL / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
+        folder = IMAGE_MODEL if args.model == "builtin" else Path(args.model)
+        (folder / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":

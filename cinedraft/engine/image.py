@@ -87,6 +87,8 @@ class Engine:
             if request.template
             else [request.prompt] * request.count
         )
+        if not all(p.strip() for p in prompts):
+            raise InputError(f"template {request.prompt!r} expands to an empty prompt")
         seed0 = secrets.randbelow(2**32) if request.seed is None else request.seed
         seeds = [seed0 + i for i in range(request.count)]
         # 3. Base images.
@@ -99,7 +101,6 @@ class Engine:
         for i, (image, prompt, seed) in enumerate(zip(images, prompts, seeds)):
             timings = {"base": round(t_base, 4)}
             image = self._render(model, tier, image, prompt, request.negative_prompt, seed, (out_w, out_h), timings, progress)
-            t0 = time.perf_counter()
             record = self._record(model, tier, request, prompt, seed, image, (base_w, base_h), timings)
             drift = None
             if parent is not None:
@@ -107,7 +108,6 @@ class Engine:
                     drift = drift_ssim(draft.convert("RGB"), image)
                 record["drift_ssim"] = round(drift, 4)
             path = self.outputs.save(image, record, tier.format, tier.quality)
-            timings["encode"] = round(time.perf_counter() - t0, 4)
             outputs.append(
                 ImageOutput(
                     asset_id=record["asset_id"], path=str(path), prompt=prompt, seed=seed,
@@ -166,23 +166,36 @@ class Engine:
 
     def _render(self, model, tier: Tier, image, prompt, negative, seed, size, timings, progress):
         """Upscale, refine and clean one image as the tier says; timings per stage."""
-        if (image.width, image.height) != size:
-            t0 = time.perf_counter()
-            image = upscale_lanczos(image, size, tier.sharpen)
-            timings["upscale"] = round(time.perf_counter() - t0, 4)
+        refine_size = size
+        if tier.refine_max_side and max(size) > tier.refine_max_side:
+            scale = tier.refine_max_side / max(size)
+            refine_size = (_round8(size[0] * scale), _round8(size[1] * scale))
+        # 1. Upscale to the refine size (the output size unless the tier caps it).
+        t0 = time.perf_counter()
+        if tier.refine_strength > 0 and (image.width, image.height) != refine_size:
+            image = upscale_lanczos(image, refine_size, tier.sharpen)
+        # 2. Refine.
         if tier.refine_strength > 0:
-            t0 = time.perf_counter()
             model.img2img.scheduler = make_scheduler(tier.scheduler, model.pipe.scheduler)
             steps = max(1, int(tier.refine_steps * tier.refine_strength))
-            done = iter(range(1, steps + 2))
+            done = 0
+
+            def on_step():
+                nonlocal done
+                done += 1
+                progress("refine", min(done, steps), steps)
+
             image = refine_image(
                 model.img2img, image,
                 prompt_kwargs=self._prompt_kwargs(model, [prompt], negative),
                 strength=tier.refine_strength, steps=tier.refine_steps,
-                guidance=tier.guidance, seed=seed,
-                on_step=lambda: progress("refine", next(done), steps),
+                guidance=tier.guidance, seed=seed, on_step=on_step,
             )
-            timings["refine"] = round(time.perf_counter() - t0, 4)
+        # 3. The rest of the way to the output size.
+        if (image.width, image.height) != size:
+            image = upscale_lanczos(image, size, tier.sharpen)
+        timings["upscale_refine"] = round(time.perf_counter() - t0, 4)
+        # 4. Cleanup.
         if tier.cleanup:
             t0 = time.perf_counter()
             image = clean_image(image)
@@ -199,8 +212,6 @@ class Engine:
         import diffusers
         import transformers
 
-        if not prompt.strip():
-            raise InputError("prompt is empty")
         return {
             "asset_id": self.outputs.new_id(),
             "kind": "image",

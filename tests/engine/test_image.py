@@ -113,3 +113,13 @@ def test_request_validation():
         ImageRequest(prompt="   ")
     with pytest.raises(ValueError, match="multiple of 8"):
         ImageRequest(prompt="x", width=100)
+
+
+def test_production_at_a_requested_size_and_aspect(engine):
+    out = engine.generate_image(
+        ImageRequest(prompt=PROMPT, tier="production", width=512, height=384, seed=2, steps=4)
+    ).outputs[0]
+    assert (out.width, out.height) == (512, 384)
+    # The base keeps the model's native area at the asked aspect; refine is capped at 256.
+    assert (out.record["base_width"], out.record["base_height"]) == (72, 56)
+    assert set(out.record["timings"]) >= {"base", "upscale_refine", "cleanup"}
