@@ -64,7 +64,6 @@ def main() -> None:
     prompts = held_out_prompts(args.prompts, args.seed)
     with tempfile.TemporaryDirectory() as home:
         engine = Engine(Settings(home=Path(home), offline=True))
-        engine.models.get(args.model).family = engine.models.get("builtin").family
         results = [evaluate(engine, prompts, t, args.seed, args.model) for t in args.tiers.split(",")]
     report = {"held_out_pairs": True, "seed": args.seed, "results": results}
     print(json.dumps(report, indent=2))

@@ -166,7 +166,10 @@ def encode_dataset(vae, images, batch=256):
     return torch.cat(means), torch.cat(stds)  # (N, 4, 16, 16) each
 
 
-def train_unet(unet, text_encoder, tokenizer, scenes, means, stds, steps, batch, log, seed, lr0=3e-4):
+def train_unet(
+    unet, text_encoder, tokenizer, scenes, means, stds, steps, batch, log, seed, *,
+    scale, lr0=3e-4, checkpoint_every=0, save=None,
+):
     rng = np.random.default_rng(seed + 1)
     gen = torch.Generator().manual_seed(seed + 1)
     sched = DDPMScheduler(**SCHEDULE)
@@ -187,7 +190,7 @@ def train_unet(unet, text_encoder, tokenizer, scenes, means, stds, steps, batch,
         ids = tokenizer(
             captions, padding="max_length", max_length=32, truncation=True, return_tensors="pt"
         ).input_ids
-        z0 = (means[idx] + stds[idx] * torch.randn(means[idx].shape, generator=gen)) * SCALE[0]
+        z0 = (means[idx] + stds[idx] * torch.randn(means[idx].shape, generator=gen)) * scale
         t = torch.randint(0, 1000, (batch,), generator=gen)
         noise = torch.randn(z0.shape, generator=gen)
         a = alphas[t].view(-1, 1, 1, 1)
@@ -212,14 +215,9 @@ def train_unet(unet, text_encoder, tokenizer, scenes, means, stds, steps, batch,
                 for p_ema, p in zip(ema.parameters(), live.parameters()):
                     p_ema.lerp_(p, 1 - decay)
         log("unet", step, steps, loss=float(loss))
-        if CHECKPOINT[0] and (step + 1) % CHECKPOINT[0] == 0 and step + 1 < steps:
-            SAVE[0](ema_unet, ema_text, f"step {step + 1}")
+        if checkpoint_every and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
+            save(ema_unet, ema_text, f"step {step + 1}")
     return ema_unet, ema_text
-
-
-SCALE = [1.0]
-CHECKPOINT = [0]
-SAVE = [None]
 
 
 def main() -> None:
@@ -291,7 +289,7 @@ def main() -> None:
         text_encoder = CLIPTextModel.from_pretrained(args.out / "text_encoder", dtype=torch.float32)
         unet = UNet2DConditionModel.from_pretrained(args.out / "unet", dtype=torch.float32)
         means, stds = encode_dataset(vae, images)
-        SCALE[0] = float(vae.config.scaling_factor)
+        scale = float(vae.config.scaling_factor)
     else:
         # 2. VAE.
         t_vae = time.time()
@@ -299,9 +297,9 @@ def main() -> None:
         t_vae = time.time() - t_vae
         # 3. Latents and scaling factor.
         means, stds = encode_dataset(vae, images)
-        SCALE[0] = float(1.0 / means.std())
-        vae.register_to_config(scaling_factor=SCALE[0])
-        print(f"latent std {means.std():.3f} -> scaling factor {SCALE[0]:.4f}", flush=True)
+        scale = float(1.0 / means.std())
+        vae.register_to_config(scaling_factor=scale)
+        print(f"latent std {means.std():.3f} -> scaling factor {scale:.4f}", flush=True)
         # 3b. Decoder fine-tune on the frozen encoder's latents.
         finetune_decoder(vae, images, means, stds, args.decoder_steps, args.vae_batch, log, args.seed)
 
@@ -338,10 +336,10 @@ def main() -> None:
         print(f"saved {args.out} ({tag})", flush=True)
 
     # 4. UNet + text encoder.
-    CHECKPOINT[0], SAVE[0] = args.checkpoint_every, save
     ema_unet, ema_text = train_unet(
         unet, text_encoder, tokenizer, scenes, means, stds, args.unet_steps, args.unet_batch,
-        log, args.seed + (1000 if args.resume else 0), lr0=args.lr,
+        log, args.seed + (1000 if args.resume else 0), scale=scale, lr0=args.lr,
+        checkpoint_every=args.checkpoint_every, save=save,
     )
     # 5. Save.
     save(ema_unet, ema_text, "final")

@@ -22,6 +22,7 @@ import transformers
 from ..builtin import IMAGE_MODEL
 from ..errors import ModelError, ModelNotFoundError, UnsafeModelError
 from ..tiers import FAMILIES, Family, family_for
+from .device import pick_dtype
 
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl", ".pickle")
 SAFE_LIBRARIES = {"diffusers", "transformers", None}
@@ -162,8 +163,6 @@ class ModelCache:
         return model
 
     def _load(self, ref: str) -> LoadedModel:
-        from .device import pick_dtype
-
         # 1. Find the folder and check it before any weights are read.
         path = resolve_model(ref, offline=self.offline)
         index = check_folder(path)
