@@ -18,8 +18,10 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 
+import diffusers
 import numpy as np
 import torch
+import transformers
 from PIL import Image
 
 from .. import __version__
@@ -209,9 +211,6 @@ class Engine:
 
     def _record(self, model, tier, request, prompt, seed, image, base, timings) -> dict:
         """Everything needed to understand and reproduce this output."""
-        import diffusers
-        import transformers
-
         return {
             "asset_id": self.outputs.new_id(),
             "kind": "image",
