@@ -19,7 +19,13 @@ class Settings(BaseSettings):
 
     home: Path = Field(
         default_factory=lambda: Path.home() / ".cinedraft",
-        description="Root folder for outputs (and, later, the library database).",
+        description="Root folder for cinedraft's files; the library lives in HOME/library.",
+    )
+    library: Path | None = Field(
+        None, description="Library folder (database, files, signing keys); default HOME/library."
+    )
+    provenance: bool = Field(
+        True, description="Sign every output with C2PA and watermark it with its asset id."
     )
     model: str = Field(
         "builtin",
@@ -45,8 +51,8 @@ class Settings(BaseSettings):
     cache_size: int = Field(2, ge=1, description="Loaded pipelines kept in memory.")
 
     @property
-    def outputs(self) -> Path:
-        return self.home / "outputs"
+    def library_root(self) -> Path:
+        return self.library or self.home / "library"
 
     def model_for(self, tier: str) -> str:
         """The model a tier uses unless the request names one."""

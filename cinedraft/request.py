@@ -77,3 +77,14 @@ class Result(BaseModel):
     outputs: list[ImageOutput]
     seconds: float
     seconds_per_image: float
+
+
+class Rerender(BaseModel):
+    """A stored record run again: the new output and how its pixels compare to the original."""
+
+    original: str
+    output: ImageOutput
+    identical: bool = Field(description="Every pixel equal after the original's watermark and codec.")
+    max_abs_diff: int
+    mean_abs_diff: float
+    psnr: float

@@ -6,7 +6,7 @@ import functools
 import json
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from pydantic import ValidationError
@@ -15,10 +15,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..config import Settings
-from ..engine.image import Engine
 from ..errors import EXIT_CODE, CinedraftError
-from ..outputs import OutputFolder
+from ..library import Library
 from ..request import Result
+
+if TYPE_CHECKING:
+    from ..engine.image import Engine
 
 err = Console(stderr=True)
 out = Console()
@@ -26,16 +28,23 @@ out = Console()
 
 @dataclass
 class State:
-    """Per-invocation state built by the app callback; the engine is built on first use."""
+    """Per-invocation state built by the app callback; library and engine built on first use."""
 
     settings: Settings
-    out_dir: Path | None = None
+    _library: Library | None = field(default=None, repr=False)
     _engine: Engine | None = field(default=None, repr=False)
 
-    def engine(self, out_dir: Path | None = None) -> Engine:
+    def library(self) -> Library:
+        if self._library is None:
+            self._library = Library(self.settings.library_root, provenance=self.settings.provenance)
+        return self._library
+
+    def engine(self) -> Engine:
         if self._engine is None:
-            folder = out_dir or self.out_dir
-            self._engine = Engine(self.settings, OutputFolder(folder) if folder else None)
+            # Imported here: torch and diffusers take seconds, library commands need neither.
+            from ..engine.image import Engine
+
+            self._engine = Engine(self.settings, self.library())
         return self._engine
 
 

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -27,17 +26,16 @@ def demo(
     ctx: typer.Context,
     count: Annotated[int, typer.Option("-n", "--count", help="Draft variations.")] = 12,
     seed: Annotated[int, typer.Option(help="Seed of the first draft.")] = 1,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder.")] = None,
 ) -> None:
     """Draft a grid of variations, promote one to production, summarise both tiers."""
     state: State = ctx.obj
-    engine = state.engine(out_dir)
+    engine = state.engine()
     request = ImageRequest(prompt=TEMPLATE, template=True, count=count, seed=seed)
     # 1. Drafts.
     with progress_bars() as on_progress:
         drafts = engine.generate_image(request, on_progress)
     images = [Image.open(o.path).convert("RGB") for o in drafts.outputs]
-    grid_path = Path(drafts.outputs[0].path).parent / f"grid-{drafts.outputs[0].asset_id}.png"
+    grid_path = state.settings.home / f"grid-{drafts.outputs[0].asset_id}.png"
     contact_sheet(images, columns=6, tile=128).save(grid_path)
     # 2. Promote the first.
     with progress_bars() as on_progress:
@@ -65,6 +63,9 @@ def demo(
     out.print(f"grid of drafts:  {grid_path}")
     out.print(f"first draft:     {drafts.outputs[0].path}  ({drafts.outputs[0].prompt})")
     out.print(f"production:      {final.path}  drift SSIM vs draft {final.drift:.3f}")
+    out.print(f"library:         {engine.library.count()} assets in {engine.library.root}, "
+              f"every file signed (C2PA); try `cinedraft --home {state.settings.home} "
+              f"library show {final.asset_id}`")
     out.print(
         f"production / draft time per image: "
         f"{production.seconds_per_image / drafts.seconds_per_image:.1f}x"

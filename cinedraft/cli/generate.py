@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,7 +17,6 @@ Steps = Annotated[int | None, typer.Option(help="Sampling steps (default: the ti
 Guidance = Annotated[float | None, typer.Option(help="Classifier-free guidance scale.")]
 Scheduler = Annotated[str | None, typer.Option(help="dpm++, euler, euler-a, ddim, unipc, ...")]
 Negative = Annotated[str, typer.Option("--negative", help="Negative prompt.")]
-Out = Annotated[Path | None, typer.Option("--out", help="Output folder (default: HOME/outputs).")]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
@@ -32,9 +30,9 @@ def _size(text: str | None) -> dict:
     return {"width": w, "height": h}
 
 
-def _run(ctx: typer.Context, request: ImageRequest, out_dir: Path | None, as_json: bool) -> None:
+def _run(ctx: typer.Context, request: ImageRequest, as_json: bool) -> None:
     state: State = ctx.obj
-    engine = state.engine(out_dir)
+    engine = state.engine()
     with progress_bars(enabled=not as_json) as on_progress:
         result = engine.generate_image(request, on_progress)
     print_result(result, as_json)
@@ -48,14 +46,14 @@ def generate(
     steps: Steps = None, guidance: Guidance = None, scheduler: Scheduler = None,
     negative: Negative = "",
     count: Annotated[int, typer.Option("-n", "--count", help="Images (seeds seed, seed+1, ...).")] = 1,
-    out_dir: Out = None, as_json: Json = False,
+    as_json: Json = False,
 ) -> None:
     """Generate images from a prompt (draft tier by default)."""
     request = ImageRequest(
         prompt=prompt, tier=tier, seed=seed, model=model, steps=steps, guidance=guidance,
         scheduler=scheduler, negative_prompt=negative, count=count, **_size(size),
     )
-    _run(ctx, request, out_dir, as_json)
+    _run(ctx, request, as_json)
 
 
 @handles_errors
@@ -65,7 +63,7 @@ def vary(
     count: Annotated[int, typer.Option("-n", "--count", help="How many variations.")] = 12,
     tier: Tier = "draft", size: Size = None, seed: Seed = None, model: Model = None,
     steps: Steps = None, guidance: Guidance = None, scheduler: Scheduler = None,
-    negative: Negative = "", out_dir: Out = None, as_json: Json = False,
+    negative: Negative = "", as_json: Json = False,
 ) -> None:
     """Many variations of a wildcard template: every combination, each with its own seed."""
     request = ImageRequest(
@@ -73,18 +71,18 @@ def vary(
         steps=steps, guidance=guidance, scheduler=scheduler, negative_prompt=negative,
         **_size(size),
     )
-    _run(ctx, request, out_dir, as_json)
+    _run(ctx, request, as_json)
 
 
 @handles_errors
 def promote(
     ctx: typer.Context,
     asset_id: Annotated[str, typer.Argument(help="Asset id of a draft.")],
-    size: Size = None, steps: Steps = None, out_dir: Out = None, as_json: Json = False,
+    size: Size = None, steps: Steps = None, as_json: Json = False,
 ) -> None:
     """Re-render a draft at the production tier, keeping its composition (drift reported)."""
     state: State = ctx.obj
-    engine = state.engine(out_dir)
+    engine = state.engine()
     with progress_bars(enabled=not as_json) as on_progress:
         result = engine.promote(asset_id, on_progress, steps=steps, **_size(size))
     print_result(result, as_json)

@@ -8,12 +8,12 @@ from typing import Annotated
 import typer
 
 from ..config import Settings
-from . import demo, generate
+from . import demo, generate, library
 from .common import State
 
 app = typer.Typer(
     name="cinedraft",
-    help="Draft images fast, promote the ones you like to production quality.",
+    help="Draft images fast, promote the ones you like to production quality, keep the record.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -37,6 +37,8 @@ app.command()(generate.generate)
 app.command()(generate.vary)
 app.command()(generate.promote)
 app.command()(demo.demo)
+app.command()(library.verify)
+app.add_typer(library.app, name="library")
 
 
 def main() -> None:

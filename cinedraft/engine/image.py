@@ -5,18 +5,22 @@
 1. pick the model and tier, fill the request's blanks from the tier;
 2. expand the prompt into one prompt and one seed per image;
 3. sample the base images in batches (progress per step);
-4. for tiers with a rendering pipeline: upscale, refine, cleanup;
-5. write each file with its record, measure drift against the parent draft.
+4. for tiers with a rendering pipeline: upscale, refine, cleanup; measure drift vs the draft;
+5. store each image in the library (watermark, embedded record, C2PA signature, row).
+
+Steps 1-4 are :meth:`Engine.render_images`, which :meth:`Engine.rerender` reuses to re-run a
+stored record and compare pixels.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import platform
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import diffusers
 import numpy as np
@@ -27,12 +31,14 @@ from PIL import Image
 from .. import __version__
 from ..config import Settings
 from ..errors import InputError
-from ..outputs import OutputFolder
+from ..library import Library, watermark
+from ..library.library import utc_now
 from ..quality.metrics import drift_ssim
 from ..render.cleanup import clean_image
+from ..render.encode import encode_image
 from ..render.refine import refine_image
 from ..render.upscale import upscale_lanczos
-from ..request import ImageOutput, ImageRequest, Result
+from ..request import ImageOutput, ImageRequest, Rerender, Result
 from ..tiers import Tier, tier_for
 from .device import pick_device
 from .models import LoadedModel, ModelCache
@@ -53,23 +59,47 @@ def base_size(native: tuple[int, int], aspect: float) -> tuple[int, int]:
     return _round8(math.sqrt(area * aspect)), _round8(math.sqrt(area / aspect))
 
 
-class Engine:
-    """Runs image requests. Holds the settings, the device and the loaded-model cache."""
+@dataclass
+class Rendered:
+    """One image made by steps 1-4, not yet stored."""
 
-    def __init__(self, settings: Settings, outputs: OutputFolder | None = None):
+    image: Image.Image
+    record: dict
+    drift: float | None
+
+
+class Engine:
+    """Runs image requests. Holds the settings, the device, the loaded-model cache and the
+    library every output goes into."""
+
+    def __init__(self, settings: Settings, library: Library | None = None):
         self.settings = settings
         self.device = pick_device(settings.device)
         self.models = ModelCache(
             self.device, settings.dtype, offline=settings.offline, size=settings.cache_size
         )
-        self.outputs = outputs or OutputFolder(settings.outputs)
+        self.library = library or Library(settings.library_root, provenance=settings.provenance)
 
     # ------------------------------------------------------------------ public entry points
 
     def generate_image(self, request: ImageRequest, on_progress: Progress | None = None) -> Result:
-        """Generate ``request.count`` images and write them; see the module docstring."""
+        """Generate ``request.count`` images and store them; see the module docstring."""
         progress = on_progress or (lambda stage, done, total: None)
         started = time.perf_counter()
+        rendered = self.render_images(request, progress)
+        # 5. Store.
+        outputs = []
+        for i, item in enumerate(rendered):
+            outputs.append(self._store(item))
+            progress("save", i + 1, len(rendered))
+        seconds = time.perf_counter() - started
+        return Result(
+            request=request, outputs=outputs, seconds=seconds,
+            seconds_per_image=seconds / len(outputs),
+        )
+
+    def render_images(self, request: ImageRequest, progress: Progress) -> list[Rendered]:
+        """Steps 1-4: the images and their records, nothing written."""
         # 1. Model, tier, sizes.
         model = self.models.get(request.model or self.settings.model_for(request.tier))
         tier = tier_for(model.family, request.tier).with_overrides(
@@ -80,9 +110,9 @@ class Engine:
         base_w, base_h = (
             (out_w, out_h) if tier.upscale == 1 else base_size(model.native_size, out_w / out_h)
         )
-        parent = self.outputs.find(request.parent) if request.parent else None
+        parent = self.library.get(request.parent) if request.parent else None
         if parent is not None:  # keep the draft's composition: same base size
-            base_w, base_h = parent["base_width"], parent["base_height"]
+            base_w, base_h = parent.record["base_width"], parent.record["base_height"]
         # 2. One prompt and one seed per image.
         prompts = (
             expand_template(request.prompt, request.count)
@@ -98,34 +128,36 @@ class Engine:
         t0 = time.perf_counter()
         images = self._sample(model, tier, prompts, request.negative_prompt, seeds, (base_w, base_h), progress)
         t_base = (time.perf_counter() - t0) / len(images)
-        # 4. Rendering pipeline, 5. files.
-        outputs = []
-        for i, (image, prompt, seed) in enumerate(zip(images, prompts, seeds)):
+        # 4. Rendering pipeline, drift against the draft.
+        rendered = []
+        for image, prompt, seed in zip(images, prompts, seeds):
             timings = {"base": round(t_base, 4)}
             image = self._render(model, tier, image, prompt, request.negative_prompt, seed, (out_w, out_h), timings, progress)
             record = self._record(model, tier, request, prompt, seed, image, (base_w, base_h), timings)
             drift = None
             if parent is not None:
-                with Image.open(parent["file"]["path"]) as draft:
+                with Image.open(parent.path) as draft:
                     drift = drift_ssim(draft.convert("RGB"), image)
                 record["drift_ssim"] = round(drift, 4)
-            path = self.outputs.save(image, record, tier.format, tier.quality)
-            outputs.append(
-                ImageOutput(
-                    asset_id=record["asset_id"], path=str(path), prompt=prompt, seed=seed,
-                    width=image.width, height=image.height, record=record, drift=drift,
-                )
-            )
-            progress("save", i + 1, len(images))
-        seconds = time.perf_counter() - started
-        return Result(
-            request=request, outputs=outputs, seconds=seconds,
-            seconds_per_image=seconds / len(outputs),
+            rendered.append(Rendered(image, record, drift))
+        return rendered
+
+    def _store(self, item: Rendered) -> ImageOutput:
+        render = item.record["render"]
+        asset = self.library.add_image(item.image, item.record, render["format"], render["quality"])
+        return ImageOutput(
+            asset_id=asset.id, path=asset.path, prompt=asset.prompt, seed=asset.seed,
+            width=asset.width, height=asset.height, record=asset.record | {"file": {
+                "path": asset.path, "sha256": asset.sha256, "bytes": asset.bytes,
+                "mime": asset.mime}},
+            drift=item.drift,
         )
 
     def promote(self, asset_id: str, on_progress: Progress | None = None, **overrides) -> Result:
         """Re-render a draft at the production tier from its prompt and seed."""
-        draft = self.outputs.find(asset_id)
+        draft = self.library.get(asset_id).record
+        if draft.get("kind") != "image" or draft.get("seed") is None:
+            raise InputError(f"{asset_id} is not a generated image; only those can be promoted")
         request = ImageRequest(
             prompt=draft["prompt"],
             negative_prompt=draft.get("negative_prompt", ""),
@@ -136,6 +168,30 @@ class Engine:
             **{k: v for k, v in overrides.items() if v is not None},
         )
         return self.generate_image(request, on_progress)
+
+    def rerender(self, asset_id: str, on_progress: Progress | None = None) -> Rerender:
+        """Run a stored record again; store the result and compare its pixels to the original.
+
+        The comparison applies the original's own watermark and encoding to the fresh pixels,
+        so a deterministic re-run compares equal byte for byte in pixel space.
+        """
+        progress = on_progress or (lambda stage, done, total: None)
+        original = self.library.get(asset_id)
+        rec = original.record
+        if rec.get("kind") != "image" or rec.get("seed") is None or "render" not in rec:
+            raise InputError(f"{asset_id} has no generation record to re-run")
+        parent = next((p["id"] for p in original.parents if p["role"] == "draft"), None)
+        request = ImageRequest(
+            prompt=rec["prompt"], negative_prompt=rec.get("negative_prompt", ""),
+            model=rec["model"], tier=rec["tier"], width=rec["width"], height=rec["height"],
+            steps=rec["steps"], guidance=rec["guidance"], scheduler=rec["scheduler"],
+            seed=rec["seed"], parent=parent,
+        )
+        item = self.render_images(request, progress)[0]
+        comparison = _compare_pixels(item.image, original, rec)
+        item.record["parents"].append({"id": asset_id, "role": "rerender"})
+        item.record["rerender_of"] = asset_id
+        return Rerender(original=asset_id, output=self._store(item), **comparison)
 
     # ------------------------------------------------------------------ stages
 
@@ -212,9 +268,9 @@ class Engine:
     def _record(self, model, tier, request, prompt, seed, image, base, timings) -> dict:
         """Everything needed to understand and reproduce this output."""
         return {
-            "asset_id": self.outputs.new_id(),
+            "asset_id": self.library.new_id(),
             "kind": "image",
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "created": utc_now(),
             "prompt": prompt,
             "template": request.prompt if request.template else None,
             "negative_prompt": request.negative_prompt,
@@ -234,7 +290,7 @@ class Engine:
             "height": image.height,
             "base_width": base[0],
             "base_height": base[1],
-            "parent": request.parent,
+            "parents": [{"id": request.parent, "role": "draft"}] if request.parent else [],
             "device": str(self.device),
             "dtype": str(model.pipe.dtype).removeprefix("torch."),
             "timings": timings,
@@ -247,3 +303,23 @@ class Engine:
                 "python": platform.python_version(),
             },
         }
+
+
+def _compare_pixels(fresh: Image.Image, original, rec: dict) -> dict:
+    """Fresh pixels through the original's watermark and codec, against the stored file."""
+    if rec.get("watermark", {}).get("method"):
+        fresh = watermark.embed(fresh, rec["watermark"]["asset_id"])
+    encoded = encode_image(fresh, rec, rec["render"]["format"], rec["render"]["quality"])
+    with Image.open(io.BytesIO(encoded)) as a, Image.open(original.path) as b:
+        x = np.asarray(a.convert("RGB"), dtype=np.int16)
+        y = np.asarray(b.convert("RGB"), dtype=np.int16)
+    if x.shape != y.shape:
+        return {"identical": False, "max_abs_diff": 255, "mean_abs_diff": 255.0, "psnr": 0.0}
+    diff = np.abs(x - y)
+    mse = float((diff.astype(np.float64) ** 2).mean())
+    return {
+        "identical": not diff.any(),
+        "max_abs_diff": int(diff.max()),
+        "mean_abs_diff": round(float(diff.mean()), 4),
+        "psnr": float("inf") if mse == 0 else round(10 * math.log10(255**2 / mse), 2),
+    }

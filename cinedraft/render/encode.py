@@ -4,16 +4,14 @@ PNG carries two text chunks: ``parameters`` in the format A1111-style tools read
 (prompt, ``Negative prompt:`` line, then ``Steps: .., Sampler: .., CFG scale: .., Seed: ..``)
 and ``cinedraft`` with the full JSON record. WebP and JPEG carry the same ``parameters`` text
 in EXIF UserComment (where those tools look) and the JSON record in XMP.
-Files are written atomically: temp file, fsync, rename.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
+from typing import BinaryIO
 from xml.sax.saxutils import escape, unescape
 
 from PIL import ExifTags, Image, PngImagePlugin
@@ -77,9 +75,9 @@ def encode_image(image: Image.Image, record: dict, fmt: str, quality: int = 100)
     return buf.getvalue()
 
 
-def read_metadata(path: str | Path) -> dict:
+def read_metadata(source: str | Path | BinaryIO) -> dict:
     """``{"parameters": str | None, "record": dict | None}`` from a file this module wrote."""
-    with Image.open(path) as im:
+    with Image.open(source) as im:
         info = dict(im.info)
         exif = im.getexif().get_ifd(ExifTags.IFD.Exif)
     params = info.get("parameters")
@@ -93,17 +91,3 @@ def read_metadata(path: str | Path) -> dict:
         if _XMP_OPEN in text:
             record = json.loads(unescape(text.split(_XMP_OPEN, 1)[1].split(_XMP_CLOSE, 1)[0]))
     return {"parameters": params, "record": record}
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` so that ``path`` is either absent or complete, never torn."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

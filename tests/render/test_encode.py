@@ -3,7 +3,8 @@ import json
 import pytest
 from PIL import Image
 
-from cinedraft.render.encode import encode_image, parameters_text, read_metadata, write_atomic
+from cinedraft.library.files import write_atomic
+from cinedraft.render.encode import encode_image, parameters_text, read_metadata
 
 RECORD = {
     "prompt": "a red jar", "negative_prompt": "", "steps": 8, "sampler": "DPM++ 2M",

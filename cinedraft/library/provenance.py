@@ -1,0 +1,160 @@
+"""C2PA content credentials: sign outputs, read and validate them (c2pa-python).
+
+Every output gets a manifest that says it was made by a trained algorithm (IPTC digital
+source type ``trainedAlgorithmicMedia``), names the model and the generator (cinedraft), and,
+for promotions, re-renders, conversions and edits, lists the source assets as ingredients
+(the ingredient's own manifest is carried along, so the chain can be walked).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+
+import c2pa
+
+from .. import __version__
+from .credentials import Credentials
+
+AI_SOURCE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+GENERATION_LABEL = "dev.cinedraft.generation"
+# The default thumbnail would make small files several times larger.
+_SETTINGS = {"builder": {"thumbnail": {"enabled": False}}}
+
+
+@dataclass
+class Ingredient:
+    """A source asset: its bytes go into the manifest as a hashed ingredient."""
+
+    asset_id: str
+    data: bytes
+    mime: str
+    relationship: str = "parentOf"  # parentOf (promote, rerender, convert) | componentOf (edit)
+
+
+@dataclass
+class Manifest:
+    """What ``verify`` reports about a file's C2PA manifest."""
+
+    present: bool
+    state: str = "absent"  # absent | Trusted | Valid | Invalid
+    signer: str | None = None
+    issuer: str | None = None
+    generator: str | None = None
+    ai_generated: bool = False
+    model: str | None = None
+    asset_id: str | None = None
+    actions: list[str] = field(default_factory=list)
+    ingredients: list[dict] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def tampered(self) -> bool:
+        return self.state == "Invalid"
+
+
+class Signer:
+    """Signs bytes with the library's credentials; one per library, reused for every file."""
+
+    def __init__(self, credentials: Credentials):
+        self._info = c2pa.C2paSignerInfo(
+            c2pa.C2paSigningAlg.ES256, credentials.chain_pem, credentials.key_pem, None
+        )
+        self._signer = c2pa.Signer.from_info(self._info)
+        self._context = c2pa.Context.from_dict(_SETTINGS)
+
+    def sign(self, data: bytes, mime: str, record: dict, ingredients: list[Ingredient]) -> bytes:
+        """``data`` with a signed manifest embedded."""
+        action = "c2pa.edited" if ingredients else "c2pa.created"
+        manifest = {
+            "claim_generator_info": [{"name": "cinedraft", "version": __version__}],
+            "title": f"{record['asset_id']}",
+            "assertions": [
+                {
+                    "label": "c2pa.actions",
+                    "data": {"actions": [
+                        *({"action": "c2pa.opened", "parameters": {"ingredientIds": [i.asset_id]}}
+                          for i in ingredients if i.relationship == "parentOf"),
+                        {
+                            "action": action,
+                            "digitalSourceType": AI_SOURCE,
+                            "softwareAgent": {"name": record.get("model") or "cinedraft"},
+                            "description": record.get("operation") or record.get("tier") or "",
+                        },
+                    ]},
+                },
+                {"label": GENERATION_LABEL, "data": _generation(record)},
+            ],
+        }
+        builder = c2pa.Builder(manifest, context=self._context)
+        for ingredient in ingredients:
+            builder.add_ingredient(
+                {"title": ingredient.asset_id, "relationship": ingredient.relationship,
+                 "instance_id": ingredient.asset_id},
+                ingredient.mime, io.BytesIO(ingredient.data),
+            )
+        out = io.BytesIO()
+        builder.sign(self._signer, mime, io.BytesIO(data), out)
+        return out.getvalue()
+
+
+def _generation(record: dict) -> dict:
+    """The short, stable part of the record that the manifest carries."""
+    keys = ("asset_id", "kind", "model", "model_hash", "tier", "seed", "steps", "prompt")
+    return {k: record[k] for k in keys if record.get(k) is not None}
+
+
+def read_manifest(data: bytes, mime: str, trust_anchors: bytes | None = None) -> Manifest:
+    """Validate the manifest in ``data``; ``trust_anchors`` (PEM) decides Trusted vs Valid."""
+    settings = dict(_SETTINGS)
+    if trust_anchors:
+        settings |= {"trust": {"user_anchors": trust_anchors.decode()},
+                     "verify": {"verify_trust": True}}
+    context = c2pa.Context.from_dict(settings)
+    try:
+        reader = c2pa.Reader.try_create(mime, io.BytesIO(data), context=context)
+    except c2pa.C2paError as exc:
+        return Manifest(present=True, state="Invalid", failures=[f"unreadable manifest: {exc}"])
+    if reader is None:
+        return Manifest(present=False)
+    with reader:
+        active = reader.get_active_manifest() or {}
+        results = reader.get_validation_results() or {}
+        state = reader.get_validation_state() or "Invalid"
+    failures = [
+        f"{f.get('code')}: {f.get('explanation', '')}"
+        for f in (results.get("activeManifest") or {}).get("failure", [])
+    ]
+    if failures and state != "Invalid":
+        state = "Invalid"
+    signature = active.get("signature_info") or {}
+    actions, generation = [], {}
+    for assertion in active.get("assertions", []):
+        if assertion.get("label", "").startswith("c2pa.actions"):
+            actions += assertion["data"].get("actions", [])
+        elif assertion.get("label") == GENERATION_LABEL:
+            generation = assertion.get("data", {})
+    return Manifest(
+        present=True,
+        state=state,
+        signer=signature.get("common_name"),
+        issuer=signature.get("issuer"),
+        generator=", ".join(
+            f"{g.get('name')} {g.get('version', '')}".strip()
+            for g in active.get("claim_generator_info", [])
+        ) or None,
+        ai_generated=any(a.get("digitalSourceType") == AI_SOURCE for a in actions),
+        model=generation.get("model"),
+        asset_id=generation.get("asset_id"),
+        actions=[a.get("action") for a in actions],
+        ingredients=[
+            {"title": i.get("title"), "relationship": i.get("relationship")}
+            for i in active.get("ingredients", [])
+        ],
+        failures=failures,
+    )
+
+
+def manifest_json(manifest: Manifest) -> str:
+    return json.dumps(manifest.__dict__ | {"tampered": manifest.tampered}, indent=2)

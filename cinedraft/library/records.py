@@ -1,0 +1,201 @@
+"""All of the library's SQL. Functions take a connection and plain values, return dicts.
+
+Search keeps common words fast at millions of rows: the default order is newest first,
+which FTS5 answers by walking the term's doclist backwards and stopping at ``LIMIT``;
+relevance (bm25) ranks only the newest :data:`RANK_WINDOW` matches, so its cost is bounded
+however common the term is.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+
+RANK_WINDOW = 5000
+_COLUMNS = (
+    "id", "kind", "tier", "model", "prompt", "negative_prompt", "seed", "created", "width",
+    "height", "mime", "path", "sha256", "bytes", "record",
+)
+_SORTS = {
+    "newest": "a.seq DESC",
+    "oldest": "a.seq ASC",
+    "rating": "a.rating DESC, a.seq DESC",
+}
+
+
+def _row(row: sqlite3.Row | None) -> dict | None:
+    if row is None:
+        return None
+    out = dict(row)
+    out["record"] = json.loads(out["record"])
+    out["favourite"] = bool(out["favourite"])
+    return out
+
+
+def add_pending(conn: sqlite3.Connection, path: str, started: str) -> None:
+    conn.execute("INSERT OR REPLACE INTO pending (path, started) VALUES (?, ?)", (path, started))
+
+
+def remove_pending(conn: sqlite3.Connection, path: str) -> None:
+    conn.execute("DELETE FROM pending WHERE path = ?", (path,))
+
+
+def pending_paths(conn: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT path FROM pending ORDER BY started")]
+
+
+def insert_asset(conn: sqlite3.Connection, asset: dict, parents: Iterable[tuple[str, str]]) -> None:
+    """Insert one asset row and its lineage, and clear its pending entry, in one transaction."""
+    values = [asset[c] if c != "record" else json.dumps(asset[c], sort_keys=True) for c in _COLUMNS]
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            f"INSERT INTO assets ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+            values,
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO lineage (child, parent, role) VALUES (?, ?, ?)",
+            [(asset["id"], parent, role) for parent, role in parents],
+        )
+        conn.execute("DELETE FROM pending WHERE path = ?", (asset["path"],))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def insert_many(conn: sqlite3.Connection, assets: list[dict]) -> None:
+    """Bulk insert without lineage (benchmarks and imports of many records)."""
+    rows = [
+        [a[c] if c != "record" else json.dumps(a[c], sort_keys=True) for c in _COLUMNS]
+        for a in assets
+    ]
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.executemany(
+            f"INSERT INTO assets ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+            rows,
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def get_asset(conn: sqlite3.Connection, asset_id: str) -> dict | None:
+    return _row(conn.execute("SELECT * FROM assets WHERE id = ?", (asset_id,)).fetchone())
+
+
+def asset_by_sha(conn: sqlite3.Connection, sha256: str) -> dict | None:
+    return _row(conn.execute("SELECT * FROM assets WHERE sha256 = ?", (sha256,)).fetchone())
+
+
+def find_assets(
+    conn: sqlite3.Connection,
+    *,
+    text: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    kind: str | None = None,
+    tier: str | None = None,
+    model: str | None = None,
+    tags: tuple[str, ...] = (),
+    favourite: bool = False,
+    min_rating: int = 0,
+    sort: str = "newest",
+    limit: int = 50,
+    offset: int = 0,
+) -> list[dict]:
+    """Assets matching every given filter; ``text`` is an FTS5 query over the prompts."""
+    where, params = [], []
+    if since:
+        where.append("a.created >= ?")
+        params.append(since)
+    if until:
+        where.append("a.created < ?")
+        params.append(until)
+    for column, value in (("kind", kind), ("tier", tier), ("model", model)):
+        if value:
+            where.append(f"a.{column} = ?")
+            params.append(value)
+    for tag in tags:
+        where.append("EXISTS (SELECT 1 FROM tags t WHERE t.asset_id = a.id AND t.tag = ?)")
+        params.append(tag)
+    if favourite:
+        where.append("a.favourite = 1")
+    if min_rating:
+        where.append("a.rating >= ?")
+        params.append(min_rating)
+    filters = "".join(f" AND {w}" for w in where)
+    if not text:
+        sql = f"SELECT a.* FROM assets a WHERE 1{filters} ORDER BY {_SORTS.get(sort, _SORTS['newest'])}"
+        rows = conn.execute(f"{sql} LIMIT ? OFFSET ?", (*params, limit, offset)).fetchall()
+        return [_row(r) for r in rows]
+    if sort == "relevance":
+        return _ranked(conn, text, filters, params, limit, offset)
+    order = "f.rowid ASC" if sort == "oldest" else "f.rowid DESC"
+    sql = (
+        "SELECT a.* FROM assets_fts f JOIN assets a ON a.seq = f.rowid "
+        f"WHERE assets_fts MATCH ?{filters} ORDER BY {order} LIMIT ? OFFSET ?"
+    )
+    rows = conn.execute(sql, (text, *params, limit, offset)).fetchall()
+    return [_row(r) for r in rows]
+
+
+def _ranked(conn, text: str, filters: str, params: list, limit: int, offset: int) -> list[dict]:
+    """bm25 order among the newest RANK_WINDOW matches (bounded cost for common terms)."""
+    floor = conn.execute(
+        "SELECT rowid FROM assets_fts WHERE assets_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+        (text, RANK_WINDOW - 1),
+    ).fetchone()
+    sql = (
+        "SELECT a.* FROM assets_fts f JOIN assets a ON a.seq = f.rowid "
+        f"WHERE assets_fts MATCH ? AND f.rowid >= ?{filters} ORDER BY f.rank LIMIT ? OFFSET ?"
+    )
+    rows = conn.execute(sql, (text, floor[0] if floor else 0, *params, limit, offset)).fetchall()
+    return [_row(r) for r in rows]
+
+
+def count_assets(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT count(*) FROM assets").fetchone()[0]
+
+
+def parents_of(conn: sqlite3.Connection, asset_id: str) -> list[dict]:
+    rows = conn.execute("SELECT parent AS id, role FROM lineage WHERE child = ?", (asset_id,))
+    return [dict(r) for r in rows]
+
+
+def children_of(conn: sqlite3.Connection, asset_id: str) -> list[dict]:
+    rows = conn.execute("SELECT child AS id, role FROM lineage WHERE parent = ?", (asset_id,))
+    return [dict(r) for r in rows]
+
+
+def tags_of(conn: sqlite3.Connection, asset_id: str) -> list[str]:
+    rows = conn.execute("SELECT tag FROM tags WHERE asset_id = ? ORDER BY tag", (asset_id,))
+    return [r[0] for r in rows]
+
+
+def add_tags(conn: sqlite3.Connection, asset_id: str, tags: Iterable[str]) -> None:
+    conn.executemany(
+        "INSERT OR IGNORE INTO tags (asset_id, tag) VALUES (?, ?)", [(asset_id, t) for t in tags]
+    )
+
+
+def remove_tags(conn: sqlite3.Connection, asset_id: str, tags: Iterable[str]) -> None:
+    conn.executemany(
+        "DELETE FROM tags WHERE asset_id = ? AND tag = ?", [(asset_id, t) for t in tags]
+    )
+
+
+def set_rating(conn: sqlite3.Connection, asset_id: str, rating: int) -> None:
+    conn.execute("UPDATE assets SET rating = ? WHERE id = ?", (rating, asset_id))
+
+
+def set_favourite(conn: sqlite3.Connection, asset_id: str, favourite: bool) -> None:
+    conn.execute("UPDATE assets SET favourite = ? WHERE id = ?", (int(favourite), asset_id))
+
+
+def files(conn: sqlite3.Connection) -> Iterator[tuple[str, str, str, int]]:
+    """``(id, path, sha256, bytes)`` of every asset, for integrity checks."""
+    yield from conn.execute("SELECT id, path, sha256, bytes FROM assets ORDER BY seq")
