@@ -10,7 +10,6 @@ Public API::
 __version__ = "0.1.0"
 
 from .config import Settings  # noqa: E402
-from .engine.image import Engine  # noqa: E402
 from .errors import (  # noqa: E402
     AssetNotFoundError,
     CinedraftError,
@@ -20,17 +19,31 @@ from .errors import (  # noqa: E402
     OutputError,
     UnsafeModelError,
 )
-from .request import ImageOutput, ImageRequest, Result  # noqa: E402
+from .library import Asset, AssetQuery, Library, Verification  # noqa: E402
+from .request import ImageOutput, ImageRequest, Rerender, Result  # noqa: E402
 from .tiers import FAMILIES, Family, Tier  # noqa: E402
 
 
 def generate_image(request: ImageRequest, settings: Settings | None = None, on_progress=None) -> Result:
     """One-off generation with a fresh engine; keep an :class:`Engine` to reuse loaded models."""
+    from .engine.image import Engine
+
     return Engine(settings or Settings()).generate_image(request, on_progress)
 
 
+def __getattr__(name: str):
+    # The engine pulls in torch and diffusers (seconds); library-only users never pay for it.
+    if name == "Engine":
+        from .engine.image import Engine
+
+        return Engine
+    raise AttributeError(f"module 'cinedraft' has no attribute {name!r}")
+
+
 __all__ = [
+    "Asset",
     "AssetNotFoundError",
+    "AssetQuery",
     "CinedraftError",
     "Engine",
     "FAMILIES",
@@ -38,13 +51,16 @@ __all__ = [
     "ImageOutput",
     "ImageRequest",
     "InputError",
+    "Library",
     "ModelError",
     "ModelNotFoundError",
     "OutputError",
+    "Rerender",
     "Result",
     "Settings",
     "Tier",
     "UnsafeModelError",
+    "Verification",
     "__version__",
     "generate_image",
 ]

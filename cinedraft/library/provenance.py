@@ -66,24 +66,11 @@ class Signer:
 
     def sign(self, data: bytes, mime: str, record: dict, ingredients: list[Ingredient]) -> bytes:
         """``data`` with a signed manifest embedded."""
-        action = "c2pa.edited" if ingredients else "c2pa.created"
         manifest = {
             "claim_generator_info": [{"name": "cinedraft", "version": __version__}],
             "title": f"{record['asset_id']}",
             "assertions": [
-                {
-                    "label": "c2pa.actions",
-                    "data": {"actions": [
-                        *({"action": "c2pa.opened", "parameters": {"ingredientIds": [i.asset_id]}}
-                          for i in ingredients if i.relationship == "parentOf"),
-                        {
-                            "action": action,
-                            "digitalSourceType": AI_SOURCE,
-                            "softwareAgent": {"name": record.get("model") or "cinedraft"},
-                            "description": record.get("operation") or record.get("tier") or "",
-                        },
-                    ]},
-                },
+                {"label": "c2pa.actions", "data": {"actions": _actions(record, ingredients)}},
                 {"label": GENERATION_LABEL, "data": _generation(record)},
             ],
         }
@@ -97,6 +84,29 @@ class Signer:
         out = io.BytesIO()
         builder.sign(self._signer, mime, io.BytesIO(data), out)
         return out.getvalue()
+
+
+def _actions(record: dict, ingredients: list[Ingredient]) -> list[dict]:
+    """C2PA wants ``created`` or ``opened`` first: opened (the parent) then edited when there
+    is a parent, else created; each component is then ``placed``."""
+    made = {
+        "digitalSourceType": AI_SOURCE,
+        "softwareAgent": {"name": record.get("model") or "cinedraft"},
+        "description": record.get("operation") or record.get("tier") or record.get("kind", ""),
+    }
+    parent = next((i for i in ingredients if i.relationship == "parentOf"), None)
+    if parent is not None:
+        actions = [
+            {"action": "c2pa.opened", "parameters": {"ingredientIds": [parent.asset_id]}},
+            {"action": "c2pa.edited", **made},
+        ]
+    else:
+        actions = [{"action": "c2pa.created", **made}]
+    actions += [
+        {"action": "c2pa.placed", "parameters": {"ingredientIds": [i.asset_id]}}
+        for i in ingredients if i.relationship == "componentOf"
+    ]
+    return actions
 
 
 def _generation(record: dict) -> dict:

@@ -10,11 +10,13 @@ caller suggests (the original size from the file's record) and to 2x, 1.5x and 4
 
 from __future__ import annotations
 
+import importlib.util
 import zlib
+from functools import cache
+from pathlib import Path
 
 import cv2
 import numpy as np
-from imwatermark.dwtDctSvd import EmbedDwtDctSvd
 from PIL import Image
 
 METHOD = "dwtDctSvd"
@@ -22,6 +24,24 @@ MIN_PIXELS = 256 * 256
 _SCALES = [36, 0, 0]  # (Y, U, V) quantisation steps
 _BITS = 64
 _RETRY_SCALES = (2.0, 1.5, 4 / 3)
+
+
+@cache
+def _method():
+    """invisible-watermark's ``EmbedDwtDctSvd`` class, loaded on first use.
+
+    The package's ``__init__`` imports its RivaGAN module and with it torch (1.6 s here);
+    ``dwtDctSvd.py`` itself needs only cv2 and pywt, so it is loaded from its file alone.
+    """
+    package = importlib.util.find_spec("imwatermark")
+    if package is None:
+        raise ImportError("invisible-watermark is not installed (see the README's install notes)")
+    spec = importlib.util.spec_from_file_location(
+        "imwatermark.dwtDctSvd", Path(package.origin).parent / "dwtDctSvd.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.EmbedDwtDctSvd
 
 
 def _payload(asset_id: str) -> list[int]:
@@ -37,13 +57,13 @@ def can_mark(image: Image.Image) -> bool:
 def embed(image: Image.Image, asset_id: str) -> Image.Image:
     """``image`` with ``asset_id`` (12 hex digits) embedded; needs >= 256x256 pixels."""
     bgr = cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2BGR)
-    marked = EmbedDwtDctSvd(_payload(asset_id), wmLen=_BITS, scales=_SCALES).encode(bgr)
+    marked = _method()(_payload(asset_id), wmLen=_BITS, scales=_SCALES).encode(bgr)
     return Image.fromarray(cv2.cvtColor(marked, cv2.COLOR_BGR2RGB))
 
 
 def _read(image: Image.Image) -> str | None:
     bgr = cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2BGR)
-    bits = EmbedDwtDctSvd([], wmLen=_BITS, scales=_SCALES).decode(bgr)
+    bits = _method()([], wmLen=_BITS, scales=_SCALES).decode(bgr)
     data = np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes()
     if int.from_bytes(data[6:8], "big") != zlib.crc32(data[:6]) & 0xFFFF:
         return None

@@ -3,7 +3,6 @@ import json
 import pytest
 from PIL import Image
 
-from cinedraft.library.files import write_atomic
 from cinedraft.render.encode import encode_image, parameters_text, read_metadata
 
 RECORD = {
@@ -31,9 +30,3 @@ def test_metadata_round_trips_in_every_format(tmp_path, fmt):
     assert meta["record"] == json.loads(json.dumps(RECORD))
 
 
-def test_write_atomic_leaves_no_temp_files(tmp_path):
-    target = tmp_path / "a.bin"
-    write_atomic(target, b"abc")
-    write_atomic(target, b"defg")
-    assert target.read_bytes() == b"defg"
-    assert [p.name for p in tmp_path.iterdir()] == ["a.bin"]

@@ -1,0 +1,161 @@
+import io
+import json
+
+import pytest
+from PIL import Image
+
+from cinedraft.errors import AssetNotFoundError, InputError
+from cinedraft.library import AssetQuery, Library
+from cinedraft.render.encode import read_metadata
+
+
+def test_added_asset_has_row_file_and_record(library, add):
+    asset = add("a blue jar on a wooden table", tier="production", seed=3)
+    again = library.get(asset.id)
+    assert again.prompt == "a blue jar on a wooden table" and again.tier == "production"
+    data = open(asset.path, "rb").read()
+    assert len(data) == asset.bytes and asset.path.endswith(f"{asset.sha256}.png")
+    assert read_metadata(asset.path)["record"]["asset_id"] == asset.id  # embedded in the file
+    assert again.record["seed"] == 1 and again.created.endswith("Z")
+
+
+def test_search_finds_words_and_phrases(library, add):
+    red = add("a red bottle on a glass table")
+    blue = add("a blue jar on a wooden table", seed=1)
+    green = add("a green ball on a glass shelf", seed=2)
+    ids = lambda **kw: [a.id for a in library.find(**kw)]  # noqa: E731
+    assert ids(text="glass") == [green.id, red.id]  # newest first
+    assert ids(text='"glass table"') == [red.id]
+    assert ids(text="jar OR ball", sort="oldest") == [blue.id, green.id]
+    assert ids(text="bott*") == [red.id]
+    assert ids(text="purple") == []
+    assert set(ids(text="table", sort="relevance")) == {red.id, blue.id}
+
+
+def test_filters_combine(library, add):
+    a = add("a red bottle", tier="draft", model="builtin")
+    b = add("a red bottle", tier="production", model="builtin", seed=1)
+    c = add("a red bottle", tier="production", model="other/model", seed=2)
+    library.tag(b.id, add=["client-x", "hero"])
+    library.tag(c.id, add=["client-x"])
+    library.rate(c.id, 4)
+    library.favourite(a.id)
+    ids = lambda **kw: {x.id for x in library.find(**kw)}  # noqa: E731
+    assert ids(tier="production") == {b.id, c.id}
+    assert ids(tier="production", model="builtin") == {b.id}
+    assert ids(text="red", tags=("client-x",)) == {b.id, c.id}
+    assert ids(tags=("client-x", "hero")) == {b.id}
+    assert ids(min_rating=3) == {c.id}
+    assert ids(favourite=True) == {a.id}
+    assert ids(text="red", tier="draft", favourite=True) == {a.id}
+    assert ids(kind="video") == set()
+    today = a.created[:10]
+    assert ids(since=today) == {a.id, b.id, c.id}
+    assert ids(until=today) == set()
+    assert [x.id for x in library.find(sort="rating", limit=1)] == [c.id]
+
+
+def test_lineage_is_walked_both_ways(library, add):
+    draft = add("a red bottle")
+    final = add("a red bottle", tier="production", seed=1, parents=[{"id": draft.id, "role": "draft"}])
+    edit = add("a red bottle", kind="edit", seed=2, parents=[{"id": final.id, "role": "source"}])
+    assert library.get(final.id).parents == [{"id": draft.id, "role": "draft"}]
+    assert library.get(draft.id).children == [{"id": final.id, "role": "draft"}]
+    assert library.lineage(edit.id, "parents") == [(1, final.id, "source"), (2, draft.id, "draft")]
+    assert library.lineage(draft.id, "children") == [(1, final.id, "draft"), (2, edit.id, "source")]
+
+
+def test_tags_rating_and_favourite_are_checked(library, add):
+    asset = add()
+    assert library.tag(asset.id, add=["a", "b"], remove=["a"]).tags == ["b"]
+    with pytest.raises(InputError, match="rating"):
+        library.rate(asset.id, 6)
+    with pytest.raises(InputError, match="tags"):
+        library.tag(asset.id, add=[" "])
+    with pytest.raises(AssetNotFoundError):
+        library.favourite("0123456789ab")
+    with pytest.raises(InputError, match="not an asset id"):
+        library.get("../../etc/passwd")
+
+
+def test_bad_search_query_is_a_clear_error(library, add):
+    add()
+    with pytest.raises(InputError, match="bad search query"):
+        library.find(text='"unclosed')
+
+
+def test_query_validates_its_fields():
+    with pytest.raises(ValueError):
+        AssetQuery(sort="random")
+
+
+def test_library_survives_reopening(tmp_path, add, library):
+    asset = add()
+    library.close()
+    reopened = Library(library.root)
+    assert reopened.get(asset.id).sha256 == asset.sha256
+    assert reopened.check()["ok"]
+    reopened.close()
+
+
+def test_row_pointing_outside_the_root_is_refused(library, add):
+    asset = add()
+    library.conn.execute("UPDATE assets SET path = '../../../etc/passwd' WHERE id = ?", (asset.id,))
+    with pytest.raises(InputError, match="outside the library root"):
+        library.get(asset.id)
+
+
+def test_duplicate_import_is_refused_and_nothing_lost(library, add, tmp_path):
+    asset = add()
+    copy = tmp_path / "copy.png"
+    copy.write_bytes(open(asset.path, "rb").read())
+    with pytest.raises(InputError, match=f"already in the library as {asset.id}"):
+        library.import_file(copy)
+    assert library.count() == 1 and library.check()["ok"]
+
+
+def test_import_keeps_bytes_and_embedded_record(library, tmp_path):
+    path = tmp_path / "outside.jpg"
+    Image.new("RGB", (40, 30), "orange").save(path, "JPEG")
+    asset = library.import_file(path)
+    assert asset.kind == "import" and (asset.width, asset.height) == (40, 30)
+    assert open(asset.path, "rb").read() == path.read_bytes()
+
+
+@pytest.mark.parametrize("content", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"])
+def test_corrupt_import_is_refused_and_nothing_lost(library, add, tmp_path, content):
+    asset = add()
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(content)
+    with pytest.raises(InputError):
+        library.import_file(bad)
+    assert [a.id for a in library.find()] == [asset.id] and library.check()["ok"]
+
+
+def test_export_writes_files_and_records(library, add, tmp_path):
+    draft = add()
+    final = add(tier="production", seed=1, parents=[{"id": draft.id, "role": "draft"}])
+    written = library.export([final.id], tmp_path / "out")
+    assert written[0].read_bytes() == open(final.path, "rb").read()
+    exported = json.loads(written[0].with_suffix(".json").read_text())
+    assert exported["record"]["asset_id"] == final.id and exported["parents"][0]["id"] == draft.id
+    with pytest.raises(AssetNotFoundError):  # all ids are checked before anything is written
+        library.export([final.id, "ffffffffffff"], tmp_path / "out2")
+    assert not (tmp_path / "out2").exists()
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "webp"])
+def test_conversion_keeps_record_watermark_and_signed_link(library, add, tmp_path, fmt):
+    source = add(size=256, tier="production")
+    written = library.export([source.id], tmp_path / "out", fmt=fmt)[0]
+    meta = read_metadata(written)
+    assert meta["record"]["prompt"] == source.prompt and meta["record"]["parents"][0]["id"] == source.id
+    assert "Steps: 8" in meta["parameters"]
+    found = library.verify(written)
+    assert found.manifest["state"] == "Trusted"
+    assert found.manifest["ingredients"] == [{"title": source.id, "relationship": "parentOf"}]
+    assert found.watermark == source.id  # the pixels still carry the source's mark
+    converted = library.get(meta["record"]["asset_id"])
+    assert converted.parents == [{"id": source.id, "role": "converted"}]
+    with Image.open(io.BytesIO(open(converted.path, "rb").read())) as im:
+        assert im.format == {"jpeg": "JPEG", "webp": "WEBP"}[fmt]

@@ -1,0 +1,134 @@
+import io
+
+import c2pa
+import pytest
+from cryptography import x509
+from PIL import Image
+
+from cinedraft.library import watermark
+from cinedraft.library.credentials import load_or_create
+from cinedraft.library.provenance import AI_SOURCE
+
+from .conftest import noise_image
+
+
+def _reader(data: bytes, mime: str, anchors: bytes | None = None) -> c2pa.Reader:
+    settings = {"verify": {"verify_trust": bool(anchors)}}
+    if anchors:
+        settings["trust"] = {"user_anchors": anchors.decode()}
+    return c2pa.Reader(mime, io.BytesIO(data), context=c2pa.Context.from_dict(settings))
+
+
+def test_local_ca_issues_a_leaf_the_sdk_accepts(tmp_path):
+    creds = load_or_create(tmp_path / "keys")
+    ca = x509.load_pem_x509_certificate(creds.ca_pem)
+    leaf = x509.load_pem_x509_certificates(creds.chain_pem)[0]
+    assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert not leaf.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert leaf.issuer == ca.subject != leaf.subject  # not self-signed
+    assert (tmp_path / "keys" / "signer.key").stat().st_mode & 0o777 == 0o600
+    assert load_or_create(tmp_path / "keys") == creds  # created once, then reused
+
+
+@pytest.mark.parametrize("fmt,mime", [("png", "image/png"), ("webp", "image/webp"), ("jpeg", "image/jpeg")])
+def test_signed_files_validate_with_the_sdk_reader(library, add, fmt, mime):
+    asset = add(fmt=fmt)
+    data = open(asset.path, "rb").read()
+    anchors = (library.root / "keys" / "ca.pem").read_bytes()
+    with _reader(data, mime, anchors) as reader:
+        assert reader.get_validation_state() == "Trusted"
+        active = reader.get_active_manifest()
+    actions = [a for x in active["assertions"] if x["label"].startswith("c2pa.actions")
+               for a in x["data"]["actions"]]
+    assert actions[0]["action"] == "c2pa.created" and actions[0]["digitalSourceType"] == AI_SOURCE
+    assert active["claim_generator_info"][0]["name"] == "cinedraft"
+    with _reader(data, mime) as reader:  # without our CA: valid, signer not trusted
+        assert reader.get_validation_state() == "Valid"
+
+
+def test_one_byte_change_is_reported_as_tampered(library, add, tmp_path):
+    asset = add(size=256)
+    data = bytearray(open(asset.path, "rb").read())
+    assert library.verify(asset.path).manifest["tampered"] is False
+    idat = data.index(b"IDAT") + 64  # inside the compressed pixels
+    data[idat] ^= 0x01
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(bytes(data))
+    found = library.verify(bad)
+    assert found.manifest["state"] == "Invalid" and found.manifest["tampered"]
+    assert any("hash" in f for f in found.manifest["failures"])
+    assert not found.ok and not found.library_copy
+
+
+def _chunks(png: bytes) -> list[tuple[bytes, bytes]]:
+    """``(type, whole chunk bytes)`` of a PNG."""
+    out, pos = [], 8
+    while pos < len(png):
+        length = int.from_bytes(png[pos:pos + 4], "big")
+        out.append((png[pos + 4:pos + 8], png[pos:pos + 12 + length]))
+        pos += 12 + length
+    return out
+
+
+def test_changed_pixel_fails_the_hash(library, add, tmp_path):
+    asset = add(size=256)
+    signed = open(asset.path, "rb").read()
+    with Image.open(asset.path) as im:
+        pixels = im.convert("RGB")
+    r, g, b = pixels.getpixel((10, 10))
+    pixels.putpixel((10, 10), (r ^ 1, g, b))  # one pixel, one bit
+    buf = io.BytesIO()
+    pixels.save(buf, "PNG")
+    # Put the original manifest chunk (caBX) and text chunks back around the new pixels.
+    kept = [c for t, c in _chunks(signed) if t not in (b"IHDR", b"IDAT", b"IEND")]
+    fresh = _chunks(buf.getvalue())
+    edited = signed[:8] + fresh[0][1] + b"".join(kept) + b"".join(c for t, c in fresh[1:])
+    (tmp_path / "edited.png").write_bytes(edited)
+    found = library.verify(tmp_path / "edited.png")
+    assert found.manifest["present"] and found.manifest["tampered"]
+    assert any("hash" in f for f in found.manifest["failures"])
+
+
+def test_promoted_asset_lists_its_draft_as_ingredient(library, add):
+    draft = add()
+    final = add(tier="production", seed=1, parents=[{"id": draft.id, "role": "draft"}])
+    found = library.verify(final.path)
+    assert found.manifest["ingredients"] == [{"title": draft.id, "relationship": "parentOf"}]
+    assert found.manifest["actions"][:2] == ["c2pa.opened", "c2pa.edited"]
+    assert found.manifest["ai_generated"] and found.manifest["model"] == "builtin"
+    edit = add(kind="edit", seed=2, parents=[{"id": draft.id, "role": "source"},
+                                             {"id": final.id, "role": "source"}])
+    titles = {i["title"]: i["relationship"] for i in library.verify(edit.path).manifest["ingredients"]}
+    assert titles == {draft.id: "componentOf", final.id: "componentOf"}
+
+
+def test_unsigned_file_reports_no_manifest(library, tmp_path):
+    path = tmp_path / "plain.png"
+    Image.new("RGB", (8, 8)).save(path)
+    found = library.verify(path)
+    assert found.manifest["present"] is False and not found.ok and found.watermark is None
+
+
+def _jpeg(image: Image.Image, quality: int) -> Image.Image:
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
+def test_watermark_survives_jpeg_and_half_size(library, add):
+    asset = add(size=256, tier="production")
+    assert asset.record["watermark"] == {"method": "dwtDctSvd", "asset_id": asset.id}
+    with Image.open(asset.path) as im:
+        marked = im.convert("RGB")
+    assert watermark.detect(marked) == asset.id
+    assert watermark.detect(_jpeg(marked, 75)) == asset.id
+    half = marked.resize((128, 128), Image.Resampling.LANCZOS)
+    assert watermark.detect(half, sizes=[(256, 256)]) == asset.id
+    assert watermark.detect(half) == asset.id  # found by the 2x retry, no size given
+    assert watermark.detect(noise_image(256, 7)) is None  # CRC: no false positive
+
+
+def test_small_images_are_not_marked_and_say_why(add):
+    asset = add(size=64)
+    assert asset.record["watermark"]["method"] is None
+    assert "256x256" in asset.record["watermark"]["reason"]
