@@ -26,7 +26,7 @@ def test_generate_vary_promote_json(tmp_path):
     res = _invoke(tmp_path, "promote", draft_id, "--steps", "4", "--json")
     assert res.exit_code == 0, res.output
     prod = json.loads(res.stdout)["outputs"][0]
-    assert prod["record"]["parent"] == draft_id and prod["width"] == 256
+    assert prod["record"]["parents"] == [{"id": draft_id, "role": "draft"}] and prod["width"] == 256
 
 
 @pytest.mark.parametrize("args, message", [
@@ -35,7 +35,7 @@ def test_generate_vary_promote_json(tmp_path):
     (["generate", "a jar", "--size", "100x100"], "multiple of 8"),
     (["generate", "a jar", "--model", "/no/such/model"], "model folder not found"),
     (["generate", "a jar", "--scheduler", "warp"], "unknown scheduler"),
-    (["promote", "0123456789ab"], "no output with asset id"),
+    (["promote", "0123456789ab"], "no asset 0123456789ab"),
     (["promote", "../../etc"], "not an asset id"),
 ])
 def test_bad_input_exits_nonzero_with_a_message_and_no_traceback(tmp_path, args, message):
@@ -45,11 +45,11 @@ def test_bad_input_exits_nonzero_with_a_message_and_no_traceback(tmp_path, args,
     assert "Traceback" not in res.output
 
 
-def test_unwritable_output_dir(tmp_path):
+def test_unwritable_library(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    res = _invoke(tmp_path, "generate", "a jar", "--steps", "1", "--out", str(blocker / "sub"))
-    assert res.exit_code == 2 and "cannot write" in res.output and "Traceback" not in res.output
+    res = _invoke(blocker / "sub", "generate", "a jar", "--steps", "1")
+    assert res.exit_code == 2 and "cannot use" in res.output and "Traceback" not in res.output
 
 
 def test_console_script_runs_offline(tmp_path):

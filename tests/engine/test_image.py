@@ -49,7 +49,7 @@ def test_production_is_larger_sharper_and_keeps_the_composition(engine):
     draft = engine.generate_image(ImageRequest(prompt=PROMPT, seed=5)).outputs[0]
     prod = engine.promote(draft.asset_id).outputs[0]
     assert (prod.width, prod.height) == (256, 256)
-    assert prod.record["parent"] == draft.asset_id
+    assert prod.record["parents"] == [{"id": draft.asset_id, "role": "draft"}]
     with Image.open(draft.path) as d, Image.open(prod.path) as p:
         enlarged = d.convert("RGB").resize(p.size, Image.Resampling.BICUBIC)
         assert laplacian_variance(p) > 1.5 * laplacian_variance(enlarged)
@@ -123,3 +123,34 @@ def test_production_at_a_requested_size_and_aspect(engine):
     # The base keeps the model's native area at the asked aspect; refine is capped at 256.
     assert (out.record["base_width"], out.record["base_height"]) == (72, 56)
     assert set(out.record["timings"]) >= {"base", "upscale_refine", "cleanup"}
+
+
+def test_rerender_reproduces_draft_and_production_pixels_exactly(engine):
+    draft = engine.generate_image(ImageRequest(prompt=PROMPT, seed=21, steps=4)).outputs[0]
+    prod = engine.promote(draft.asset_id, steps=6).outputs[0]
+    for original in (draft, prod):
+        again = engine.rerender(original.asset_id)
+        assert again.identical and again.max_abs_diff == 0, original.record["tier"]
+        assert again.output.asset_id != original.asset_id
+        assert {"id": original.asset_id, "role": "rerender"} in again.output.record["parents"]
+    assert engine.library.get(prod.asset_id).children[0]["role"] == "rerender"
+
+
+def test_rerender_reports_a_difference_when_the_stored_file_changed(engine):
+    draft = engine.generate_image(ImageRequest(prompt=PROMPT, seed=22, steps=3)).outputs[0]
+    with Image.open(draft.path) as im:  # someone overwrote the stored file's pixels
+        changed = im.convert("RGB").transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    changed.save(draft.path, "WEBP", quality=80)
+    again = engine.rerender(draft.asset_id)
+    assert not again.identical and again.max_abs_diff > 0
+    assert draft.asset_id in engine.library.check()["corrupt"]
+
+
+def test_every_output_is_signed_and_production_is_watermarked(engine):
+    draft = engine.generate_image(ImageRequest(prompt=PROMPT, seed=23, steps=3)).outputs[0]
+    prod = engine.promote(draft.asset_id, steps=4).outputs[0]
+    found = engine.library.verify(prod.path)
+    assert found.ok and found.manifest["state"] == "Trusted" and found.library_copy
+    assert found.manifest["ingredients"] == [{"title": draft.asset_id, "relationship": "parentOf"}]
+    assert found.watermark == prod.asset_id
+    assert engine.library.verify(draft.path).manifest["state"] == "Trusted"
