@@ -27,6 +27,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benches/bench_engine.py
+	$(PY) benches/bench_library.py
 
 clean:
 	rm -rf $(VENV) .cinedraft-demo .pytest_cache

@@ -1,13 +1,13 @@
 """The library: every output stored, recorded, searchable, signed.
 
-One write path, :meth:`Library.add_bytes`:
+Every asset goes through :meth:`Library.add_bytes` (imports skip only step 1):
 
-1. note the file as pending (committed, synchronous=FULL);
-2. sign the bytes with C2PA, naming the parents as ingredients;
+1. sign the bytes with C2PA, naming the parents as ingredients (the signed bytes name the file);
+2. note the file as pending (committed, synchronous=FULL);
 3. write the file atomically into the content-addressed store;
 4. insert its row, its lineage and clear the pending note in one transaction.
 
-A crash between 1 and 4 leaves a pending note; :meth:`Library.reconcile` (run on open by the
+A crash between 2 and 4 leaves a pending note; :meth:`Library.reconcile` (run on open by the
 first process to open the library) finishes the job: a complete file is adopted from the
 record embedded in it, a temp file is removed. A ``library.lock`` flock tells the reconciler
 whether any other process has the library open (then pending notes may be in flight).
@@ -164,18 +164,34 @@ class Library:
         return self.add_bytes(encode_image(image, record, fmt, quality), FORMATS[fmt], record)
 
     def add_bytes(self, data: bytes, ext: str, record: dict) -> Asset:
-        """The one write path (see the module docstring). ``record`` names the asset."""
-        asset_id = check_asset_id(record["asset_id"])
+        """Sign and store one file; ``record`` names the asset (see the module docstring)."""
+        check_asset_id(record["asset_id"])
         record.setdefault("created", utc_now())
         parents = [(p["id"], p["role"]) for p in record.get("parents", [])]
-        # 2. Sign (before 1: the final bytes name the file).
         if self.provenance:
             data = self.signer().sign(data, MIME[ext], record, self._ingredients(parents))
+        return self._commit(data, ext, record, parents)
+
+    def import_file(self, path: Path) -> Asset:
+        """Copy an outside file in as-is (its own manifest kept, not re-signed)."""
+        path, (data, ext) = Path(path), _read_input(path)
+        size = _image_size(data, path.name) if ext != ".mp4" else (None, None)
+        embedded = read_metadata(io.BytesIO(data)).get("record") if ext != ".mp4" else None
+        record = dict(embedded or {})
+        if not record.get("asset_id") or self._exists(record["asset_id"]):
+            record["asset_id"] = self.new_id()
+        record |= {"kind": record.get("kind", "import"), "imported_from": path.name,
+                   "imported": utc_now()}
+        record.setdefault("width", size[0])
+        record.setdefault("height", size[1])
+        return self._commit(data, ext, record, [])
+
+    def _commit(self, data: bytes, ext: str, record: dict, parents: list[tuple[str, str]]) -> Asset:
+        """Steps 2-4: pending note, file, row."""
         sha = sha256_bytes(data)
         if (twin := records.asset_by_sha(self.conn, sha)) is not None:
             raise InputError(f"this file is already in the library as {twin['id']}")
         rel = self.files.relpath(sha, ext)
-        # 1. Pending note, 3. file, 4. row.
         records.add_pending(self.conn, rel, utc_now())
         try:
             self.files.put(data, ext)
@@ -187,33 +203,7 @@ class Library:
         except sqlite3.IntegrityError:  # the asset id is taken: undo the file, keep nothing
             self.files.resolve(rel).unlink(missing_ok=True)
             records.remove_pending(self.conn, rel)
-            raise InputError(f"asset id {asset_id} is already in the library") from None
-        return self.get(asset_id)
-
-    def import_file(self, path: Path) -> Asset:
-        """Copy an outside file in as-is (its own manifest kept); refuses duplicates."""
-        path = Path(path)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InputError(f"cannot read {path}: {exc.strerror}") from None
-        ext = sniff_extension(data, path.name)
-        if (twin := records.asset_by_sha(self.conn, sha256_bytes(data))) is not None:
-            raise InputError(f"{path.name} is already in the library as {twin['id']}")
-        size = _image_size(data, path.name) if ext != ".mp4" else (None, None)
-        embedded = read_metadata(io.BytesIO(data)).get("record") if ext != ".mp4" else None
-        record = dict(embedded or {})
-        if not record.get("asset_id") or self._exists(record["asset_id"]):
-            record["asset_id"] = self.new_id()
-        record |= {"kind": record.get("kind", "import"), "imported_from": path.name,
-                   "imported": utc_now()}
-        record.setdefault("width", size[0])
-        record.setdefault("height", size[1])
-        sha = sha256_bytes(data)
-        rel = self.files.relpath(sha, ext)
-        records.add_pending(self.conn, rel, utc_now())
-        self.files.put(data, ext)
-        records.insert_asset(self.conn, self._row(record, rel, sha, len(data), ext), [])
+            raise InputError(f"asset id {record['asset_id']} is already in the library") from None
         return self.get(record["asset_id"])
 
     def convert(self, asset_id: str, fmt: str, quality: int = 90) -> Asset:
@@ -370,12 +360,7 @@ class Library:
 
     def verify(self, path: Path) -> Verification:
         """Manifest, watermark and library membership of any file."""
-        path = Path(path)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InputError(f"cannot read {path}: {exc.strerror}") from None
-        ext = sniff_extension(data, path.name)
+        data, ext = _read_input(path)
         ca = self.root / "keys" / "ca.pem"
         manifest: Manifest = read_manifest(data, MIME[ext], ca.read_bytes() if ca.exists() else None)
         found = Verification(path=str(path), format=ext.lstrip("."), manifest=manifest.__dict__)
@@ -454,6 +439,15 @@ class Library:
         problems["orphans"] = [str(p.relative_to(self.root)) for p in self.files.stored() if p not in known]
         problems["pending"] = records.pending_paths(self.conn)
         return {"assets": len(known), "ok": not any(problems.values()), **problems}
+
+
+def _read_input(path: Path) -> tuple[bytes, str]:
+    """The bytes of a user-given file and its type, or a clear error."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    return data, sniff_extension(data, Path(path).name)
 
 
 def _image_size(data: bytes, name: str) -> tuple[int, int]:
