@@ -1,7 +1,8 @@
 """Engine benchmarks on the built-in model, baseline and ours side by side in one run.
 
 1. Overhead: the same diffusers pipeline called directly vs ``Engine.generate_image`` (draft
-   tier: same steps, guidance, scheduler, batch; ours also writes the WebP and its record).
+   tier: same steps, guidance, scheduler, batch; ours also encodes the WebP with its record,
+   signs it (C2PA) and stores it in the library).
    Runs are interleaved and the median of each is compared: ours / raw (target <= 1.05).
 2. Draft tier: 24 variations from a template, seconds per image.
 3. Production tier: seconds per promoted image, and production / draft per image.
