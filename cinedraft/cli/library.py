@@ -35,7 +35,7 @@ def _print_assets(assets: list[Asset], as_json: bool) -> None:
         return
     table = Table(title=f"{len(assets)} asset(s)")
     for col in ("asset id", "created", "kind", "tier", "size", "rating", "prompt"):
-        table.add_column(col, no_wrap=col != "prompt", overflow="fold")
+        table.add_column(col, no_wrap=col != "prompt", overflow="fold", min_width=24 if col == "prompt" else None)
     for a in assets:
         table.add_row(
             a.id, a.created.replace("T", " ").removesuffix("Z"), a.kind, a.tier or "",
@@ -58,7 +58,8 @@ def list_assets(
     ctx: typer.Context, since: Since = None, until: Until = None, tier: TierF = None,
     model: ModelF = None, kind: KindF = None, tag: TagF = None, favourites: Fav = False,
     min_rating: Rating = 0,
-    sort: Annotated[str, typer.Option(help="newest, oldest or rating.")] = "newest",
+    sort: Annotated[str, typer.Option(help="newest, oldest, rating, or a metric: sharpness, "
+                                      "tenengrad, hf_ratio, edge_width, blockiness, ringing, noise.")] = "newest",
     limit: Limit = 50, as_json: Json = False,
 ) -> None:
     """List assets, newest first, with filters."""
@@ -74,7 +75,8 @@ def search(
     text: Annotated[str, typer.Argument(help='Words in the prompt (FTS5: "glass table", red OR blue, bott*).')],
     since: Since = None, until: Until = None, tier: TierF = None, model: ModelF = None,
     kind: KindF = None, tag: TagF = None, favourites: Fav = False, min_rating: Rating = 0,
-    sort: Annotated[str, typer.Option(help="newest, oldest, rating or relevance.")] = "newest",
+    sort: Annotated[str, typer.Option(help="newest, oldest, rating, relevance, or a metric "
+                                      "(sharpness, blockiness, ...; best first).")] = "newest",
     limit: Limit = 50, as_json: Json = False,
 ) -> None:
     """Full-text search over prompts, plus the same filters as ``list``."""

@@ -28,6 +28,7 @@ from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, Field
 
 from ..errors import AssetNotFoundError, InputError, OutputError
+from ..quality.metrics import HIGHER_IS_CLEARER, image_metrics
 from ..render.encode import FORMATS, encode_image, read_metadata
 from . import records, watermark
 from .credentials import load_or_create
@@ -87,6 +88,7 @@ class Asset(BaseModel):
     tags: list[str] = []
     parents: list[dict] = []
     children: list[dict] = []
+    metrics: dict[str, float] = Field({}, description="Measured on the stored file's pixels.")
     record: dict
 
 
@@ -102,7 +104,11 @@ class AssetQuery(BaseModel):
     tags: tuple[str, ...] = ()
     favourite: bool = False
     min_rating: int = Field(0, ge=0, le=5)
-    sort: str = Field("newest", pattern="^(newest|oldest|rating|relevance)$")
+    sort: str = Field(
+        "newest",
+        pattern=f"^(newest|oldest|rating|relevance|{'|'.join(HIGHER_IS_CLEARER)})$",
+        description="newest, oldest, rating, relevance, or a metric (best first).",
+    )
     limit: int = Field(50, ge=1, le=10_000)
     offset: int = Field(0, ge=0)
 
@@ -198,8 +204,11 @@ class Library:
         except OSError as exc:
             records.remove_pending(self.conn, rel)
             raise OutputError(f"cannot write to {self.root}: {exc.strerror or exc}") from None
+        metrics = _measure(data) if ext != ".mp4" else {}
         try:
-            records.insert_asset(self.conn, self._row(record, rel, sha, len(data), ext), parents)
+            records.insert_asset(
+                self.conn, self._row(record, rel, sha, len(data), ext), parents, metrics
+            )
         except sqlite3.IntegrityError:  # the asset id is taken: undo the file, keep nothing
             self.files.resolve(rel).unlink(missing_ok=True)
             records.remove_pending(self.conn, rel)
@@ -284,6 +293,7 @@ class Library:
                 "tags": records.tags_of(self.conn, row["id"]),
                 "parents": records.parents_of(self.conn, row["id"]),
                 "children": records.children_of(self.conn, row["id"]),
+                "metrics": records.metrics_of(self.conn, row["id"]),
             }
         return Asset(**row)
 
@@ -291,7 +301,9 @@ class Library:
         """Assets matching ``query`` (or the same fields as keywords)."""
         query = query or AssetQuery(**filters)
         try:
-            rows = records.find_assets(self.conn, **query.model_dump())
+            rows = records.find_assets(
+                self.conn, **query.model_dump(), metric_orders=HIGHER_IS_CLEARER
+            )
         except sqlite3.OperationalError as exc:  # FTS5 query syntax
             raise InputError(f"bad search query {query.text!r}: {exc}") from None
         return [self._asset(r) for r in rows]
@@ -422,7 +434,8 @@ class Library:
             shutil.move(path, quarantine / path.name)
             return None
         parents = [(p["id"], p["role"]) for p in record.get("parents", [])]
-        records.insert_asset(self.conn, self._row(record, rel, path.stem, len(data), path.suffix), parents)
+        row = self._row(record, rel, path.stem, len(data), path.suffix)
+        records.insert_asset(self.conn, row, parents, _measure(data))
         return record["asset_id"]
 
     def check(self, hashes: bool = True) -> dict:
@@ -448,6 +461,12 @@ def _read_input(path: Path) -> tuple[bytes, str]:
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
     return data, sniff_extension(data, Path(path).name)
+
+
+def _measure(data: bytes) -> dict[str, float]:
+    """Clarity metrics of the delivered pixels (after compression, as a viewer sees them)."""
+    with Image.open(io.BytesIO(data)) as im:
+        return {k: round(v, 6) for k, v in image_metrics(im.convert("RGB")).items()}
 
 
 def _image_size(data: bytes, name: str) -> tuple[int, int]:

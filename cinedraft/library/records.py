@@ -24,6 +24,13 @@ _SORTS = {
 }
 
 
+def _metric_order(name: str, higher_first: bool) -> str:
+    """ORDER BY a stored metric, best first; assets without it last. ``name`` is checked by
+    the caller against the known metric names (it is not user text by then)."""
+    value = f"(SELECT m.value FROM metrics m WHERE m.asset_id = a.id AND m.name = '{name}')"
+    return f"{value} IS NULL, {value} {'DESC' if higher_first else 'ASC'}, a.seq DESC"
+
+
 def _row(row: sqlite3.Row | None) -> dict | None:
     if row is None:
         return None
@@ -45,8 +52,12 @@ def pending_paths(conn: sqlite3.Connection) -> list[str]:
     return [r[0] for r in conn.execute("SELECT path FROM pending ORDER BY started")]
 
 
-def insert_asset(conn: sqlite3.Connection, asset: dict, parents: Iterable[tuple[str, str]]) -> None:
-    """Insert one asset row and its lineage, and clear its pending entry, in one transaction."""
+def insert_asset(
+    conn: sqlite3.Connection, asset: dict, parents: Iterable[tuple[str, str]],
+    metrics: dict[str, float] | None = None,
+) -> None:
+    """Insert one asset row, its lineage and metrics, and clear its pending note, in one
+    transaction."""
     values = [asset[c] if c != "record" else json.dumps(asset[c], sort_keys=True) for c in _COLUMNS]
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -57,6 +68,10 @@ def insert_asset(conn: sqlite3.Connection, asset: dict, parents: Iterable[tuple[
         conn.executemany(
             "INSERT OR IGNORE INTO lineage (child, parent, role) VALUES (?, ?, ?)",
             [(asset["id"], parent, role) for parent, role in parents],
+        )
+        conn.executemany(
+            "INSERT INTO metrics (asset_id, name, value) VALUES (?, ?, ?)",
+            [(asset["id"], name, value) for name, value in (metrics or {}).items()],
         )
         conn.execute("DELETE FROM pending WHERE path = ?", (asset["path"],))
         conn.execute("COMMIT")
@@ -106,8 +121,15 @@ def find_assets(
     sort: str = "newest",
     limit: int = 50,
     offset: int = 0,
+    metric_orders: dict[str, bool] | None = None,
 ) -> list[dict]:
-    """Assets matching every given filter; ``text`` is an FTS5 query over the prompts."""
+    """Assets matching every given filter; ``text`` is an FTS5 query over the prompts.
+
+    ``sort`` is newest, oldest, rating, relevance, or a key of ``metric_orders`` (metric name
+    -> higher is better), which sorts by that stored metric, best first.
+    """
+    orders = dict(_SORTS)
+    orders |= {m: _metric_order(m, hi) for m, hi in (metric_orders or {}).items()}
     where, params = [], []
     if since:
         where.append("a.created >= ?")
@@ -129,12 +151,12 @@ def find_assets(
         params.append(min_rating)
     filters = "".join(f" AND {w}" for w in where)
     if not text:
-        sql = f"SELECT a.* FROM assets a WHERE 1{filters} ORDER BY {_SORTS.get(sort, _SORTS['newest'])}"
+        sql = f"SELECT a.* FROM assets a WHERE 1{filters} ORDER BY {orders.get(sort, orders['newest'])}"
         rows = conn.execute(f"{sql} LIMIT ? OFFSET ?", (*params, limit, offset)).fetchall()
         return [_row(r) for r in rows]
     if sort == "relevance":
         return _ranked(conn, text, filters, params, limit, offset)
-    order = "f.rowid ASC" if sort == "oldest" else "f.rowid DESC"
+    order = {"oldest": "f.rowid ASC", "newest": "f.rowid DESC"}.get(sort) or orders.get(sort, "f.rowid DESC")
     sql = (
         "SELECT a.* FROM assets_fts f JOIN assets a ON a.seq = f.rowid "
         f"WHERE assets_fts MATCH ?{filters} ORDER BY {order} LIMIT ? OFFSET ?"
@@ -155,6 +177,11 @@ def _ranked(conn, text: str, filters: str, params: list, limit: int, offset: int
     )
     rows = conn.execute(sql, (text, floor[0] if floor else 0, *params, limit, offset)).fetchall()
     return [_row(r) for r in rows]
+
+
+def metrics_of(conn: sqlite3.Connection, asset_id: str) -> dict[str, float]:
+    rows = conn.execute("SELECT name, value FROM metrics WHERE asset_id = ? ORDER BY name", (asset_id,))
+    return {name: value for name, value in rows}
 
 
 def count_assets(conn: sqlite3.Connection) -> int:

@@ -159,3 +159,20 @@ def test_conversion_keeps_record_watermark_and_signed_link(library, add, tmp_pat
     assert converted.parents == [{"id": source.id, "role": "converted"}]
     with Image.open(io.BytesIO(open(converted.path, "rb").read())) as im:
         assert im.format == {"jpeg": "JPEG", "webp": "WEBP"}[fmt]
+
+
+def test_metrics_are_stored_and_sortable(library, add):
+    from PIL import ImageFilter
+
+    from .conftest import make_record, noise_image
+
+    sharp = add("a sharp bottle", size=128, seed=4)
+    record = make_record(library, "a blurred bottle", size=128)
+    blurred = library.add_image(noise_image(128, 4).filter(ImageFilter.GaussianBlur(2)), record, "png")
+    assert set(sharp.metrics) == {"sharpness", "tenengrad", "hf_ratio", "edge_width",
+                                  "blockiness", "ringing", "noise"}
+    assert sharp.metrics["sharpness"] > blurred.metrics["sharpness"]
+    assert [a.id for a in library.find(sort="sharpness")] == [sharp.id, blurred.id]
+    assert [a.id for a in library.find(text="bottle", sort="edge_width")] == [sharp.id, blurred.id]
+    with pytest.raises(ValueError):
+        library.find(sort="sharpness; DROP TABLE assets")
