@@ -49,6 +49,11 @@ class Settings(BaseSettings):
         "HF_HUB_OFFLINE=1 has the same effect.",
     )
     cache_size: int = Field(2, ge=1, description="Loaded pipelines kept in memory.")
+    upscaler: Path | None = Field(
+        None,
+        description="Real-ESRGAN-style upscaler weights (.safetensors, RRDBNet or SRVGG) for "
+        "the production tier; unset: Lanczos + unsharp mask, no weights.",
+    )
 
     @property
     def library_root(self) -> Path:

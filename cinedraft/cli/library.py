@@ -144,10 +144,11 @@ def export(
     asset_ids: Annotated[list[str], typer.Argument(help="Asset ids to export.")],
     to: Annotated[Path, typer.Option("--to", help="Destination folder.")],
     fmt: Annotated[str | None, typer.Option("--format", help="Convert first: png, webp or jpeg.")] = None,
+    profile: Annotated[str | None, typer.Option(help="Delivery profile: lossless, web or preview.")] = None,
 ) -> None:
     """Copy files and their records (JSON) out of the library."""
     state: State = ctx.obj
-    for path in state.library().export(asset_ids, to, fmt):
+    for path in state.library().export(asset_ids, to, fmt, profile):
         out.print(f"{path}  (+ {path.with_suffix('.json').name})")
 
 

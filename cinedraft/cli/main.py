@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..config import Settings
-from . import demo, generate, library
+from . import analyze, demo, generate, library
 from .common import State
 
 app = typer.Typer(
@@ -39,6 +39,8 @@ app.command()(generate.promote)
 app.command()(demo.demo)
 app.command()(library.verify)
 app.add_typer(library.app, name="library")
+app.command()(analyze.analyze)
+app.add_typer(analyze.lab, name="lab")
 
 
 def main() -> None:

@@ -34,10 +34,10 @@ from ..errors import InputError
 from ..library import Library, watermark
 from ..library.library import utc_now
 from ..quality.metrics import drift_ssim
-from ..render.cleanup import clean_image
+from ..render.cleanup import clean_adaptive
 from ..render.encode import encode_image
 from ..render.refine import refine_image
-from ..render.upscale import upscale_lanczos
+from ..render.upscale import ModelUpscaler, upscale_lanczos
 from ..request import ImageOutput, ImageRequest, Rerender, Result
 from ..tiers import Tier, tier_for
 from .device import pick_device
@@ -79,6 +79,9 @@ class Engine:
             self.device, settings.dtype, offline=settings.offline, size=settings.cache_size
         )
         self.library = library or Library(settings.library_root, provenance=settings.provenance)
+        self.upscaler = (
+            ModelUpscaler(settings.upscaler, device=str(self.device)) if settings.upscaler else None
+        )
 
     # ------------------------------------------------------------------ public entry points
 
@@ -98,11 +101,14 @@ class Engine:
             seconds_per_image=seconds / len(outputs),
         )
 
-    def render_images(self, request: ImageRequest, progress: Progress) -> list[Rendered]:
-        """Steps 1-4: the images and their records, nothing written."""
+    def render_images(
+        self, request: ImageRequest, progress: Progress, tier: Tier | None = None
+    ) -> list[Rendered]:
+        """Steps 1-4: the images and their records, nothing written. ``tier`` replaces the
+        named tier's preset (the clarity lab varies one field at a time)."""
         # 1. Model, tier, sizes.
         model = self.models.get(request.model or self.settings.model_for(request.tier))
-        tier = tier_for(model.family, request.tier).with_overrides(
+        tier = (tier or tier_for(model.family, request.tier)).with_overrides(
             steps=request.steps, guidance=request.guidance, scheduler=request.scheduler
         )
         out_w = request.width or model.native_size[0] * tier.upscale
@@ -132,8 +138,10 @@ class Engine:
         rendered = []
         for image, prompt, seed in zip(images, prompts, seeds):
             timings = {"base": round(t_base, 4)}
-            image = self._render(model, tier, image, prompt, request.negative_prompt, seed, (out_w, out_h), timings, progress)
+            image, cleanup = self._render(model, tier, image, prompt, request.negative_prompt, seed, (out_w, out_h), timings, progress)
             record = self._record(model, tier, request, prompt, seed, image, (base_w, base_h), timings)
+            if cleanup is not None:
+                record["cleanup"] = asdict(cleanup)
             drift = None
             if parent is not None:
                 with Image.open(parent.path) as draft:
@@ -223,7 +231,8 @@ class Engine:
         return images
 
     def _render(self, model, tier: Tier, image, prompt, negative, seed, size, timings, progress):
-        """Upscale, refine and clean one image as the tier says; timings per stage."""
+        """Upscale, refine and clean one image as the tier says; timings per stage. Returns
+        the image and the cleanup report (what was measured and done), if any."""
         refine_size = size
         if tier.refine_max_side and max(size) > tier.refine_max_side:
             scale = tier.refine_max_side / max(size)
@@ -231,7 +240,7 @@ class Engine:
         # 1. Upscale to the refine size (the output size unless the tier caps it).
         t0 = time.perf_counter()
         if tier.refine_strength > 0 and (image.width, image.height) != refine_size:
-            image = upscale_lanczos(image, refine_size, tier.sharpen)
+            image = self._upscale(image, refine_size, tier.sharpen)
         # 2. Refine.
         if tier.refine_strength > 0:
             model.img2img.scheduler = make_scheduler(tier.scheduler, model.pipe.scheduler)
@@ -251,14 +260,23 @@ class Engine:
             )
         # 3. The rest of the way to the output size.
         if (image.width, image.height) != size:
-            image = upscale_lanczos(image, size, tier.sharpen)
+            image = self._upscale(image, size, tier.sharpen)
         timings["upscale_refine"] = round(time.perf_counter() - t0, 4)
-        # 4. Cleanup.
+        # 4. Cleanup, as far as the measured artifacts call for.
+        cleanup = None
         if tier.cleanup:
             t0 = time.perf_counter()
-            image = clean_image(image)
+            image, cleanup = clean_adaptive(image)
             timings["cleanup"] = round(time.perf_counter() - t0, 4)
-        return image
+        return image, cleanup
+
+    def _upscale(self, image: Image.Image, size: tuple[int, int], sharpen: float) -> Image.Image:
+        """The configured super-resolution model, else Lanczos + unsharp (no weights)."""
+        if self.upscaler is None or max(size[0] / image.width, size[1] / image.height) <= 1:
+            return upscale_lanczos(image, size, sharpen)
+        while image.width < size[0] or image.height < size[1]:
+            image = self.upscaler.upscale(image)
+        return image.resize(size, Image.Resampling.LANCZOS)
 
     def _prompt_kwargs(self, model: LoadedModel, prompts: list[str], negative: str) -> dict:
         if any(has_weighting(p) or has_weighting(negative) for p in prompts):

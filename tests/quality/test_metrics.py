@@ -1,24 +1,97 @@
+import io
+
 import numpy as np
+import pytest
 from PIL import Image, ImageFilter
 
-from cinedraft.quality.metrics import drift_ssim, high_frequency_ratio, laplacian_variance, ssim
+from cinedraft.quality.metrics import (
+    blockiness, detail_fidelity, drift_ssim, edge_width, flicker, high_frequency_ratio,
+    image_metrics, laplacian_variance, noise_sigma, psnr, psnr_b, ringing, ssim, temporal_metrics,
+    tenengrad, warp_error,
+)
+
+from .conftest import scene
 
 
-def _checker(size=64):
-    y, x = np.mgrid[0:size, 0:size]
-    return Image.fromarray(((((x // 8) + (y // 8)) % 2) * 255).astype(np.uint8)).convert("RGB")
+def _jpeg(image: Image.Image, quality: int, fmt: str = "JPEG") -> Image.Image:
+    buf = io.BytesIO()
+    image.save(buf, fmt, quality=quality)
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
 
 
-def test_blur_lowers_sharpness_measures():
-    sharp = _checker()
-    blurred = sharp.filter(ImageFilter.GaussianBlur(2))
-    assert laplacian_variance(blurred) < 0.5 * laplacian_variance(sharp)
-    assert high_frequency_ratio(blurred) < high_frequency_ratio(sharp)
+def test_sharpness_measures_fall_monotonically_with_blur(photo):
+    images = [photo] + [photo.filter(ImageFilter.GaussianBlur(r)) for r in (0.5, 1, 2, 3)]
+    for measure in (laplacian_variance, tenengrad, high_frequency_ratio):
+        values = [measure(im) for im in images]
+        assert values == sorted(values, reverse=True), measure.__name__
+        assert values[-1] < 0.5 * values[0]
+    widths = [edge_width(im) for im in images]
+    assert widths[0] < widths[2] < widths[4]  # edges widen with blur
 
 
-def test_ssim_and_drift():
-    img = _checker()
-    assert ssim(img, img) > 0.999
-    assert drift_ssim(img, img.resize((256, 256), Image.Resampling.NEAREST)) > 0.99
-    other = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    assert drift_ssim(img, other.resize((256, 256))) < 0.5
+def test_low_jpeg_quality_is_blockier_and_further_from_the_source(photo):
+    q30, q90 = _jpeg(photo, 30), _jpeg(photo, 90)
+    assert blockiness(q30) > blockiness(q90) + 0.2
+    assert 0.85 < blockiness(photo) < 1.15  # clean images sit near 1
+    assert psnr(photo, q30) < psnr(photo, q90)
+    assert psnr_b(photo, q30) <= psnr(photo, q30)  # the blocking factor only lowers it
+    assert psnr(photo, photo) == float("inf")
+    fidelity = [detail_fidelity(photo, _jpeg(photo, q)) for q in (10, 30, 60, 90)]
+    assert fidelity == sorted(fidelity) and fidelity[-1] < 1.0
+    webp = [detail_fidelity(photo, _jpeg(photo, q, "WEBP")) for q in (10, 30, 60, 90)]
+    assert webp == sorted(webp)
+
+
+def test_noise_estimate_tracks_added_noise(photo):
+    arr = np.asarray(photo, np.float64)
+    estimates = []
+    for sigma in (0, 5, 10, 20):
+        noisy = np.clip(arr + np.random.default_rng(1).normal(0, sigma, arr.shape), 0, 255)
+        estimates.append(noise_sigma(noisy.astype(np.uint8)))
+    assert estimates == sorted(estimates)
+    # Luma of independent per-channel noise has ~0.67 of its sigma (Rec. 601 weights).
+    assert 0.4 * 20 < estimates[-1] - estimates[0] < 1.0 * 20
+
+
+def test_lossy_coding_rings_around_edges(photo):
+    assert ringing(_jpeg(photo, 20)) > ringing(_jpeg(photo, 90)) > ringing(photo)
+    assert ringing(Image.new("RGB", (64, 64), "gray")) == 0.0
+
+
+def test_image_metrics_has_every_stored_metric(photo):
+    assert set(image_metrics(photo)) == {"sharpness", "tenengrad", "hf_ratio", "edge_width",
+                                         "blockiness", "ringing", "noise"}
+
+
+def _clip(n: int, flicker_amplitude: float = 0.0, shift: int = 2) -> list[np.ndarray]:
+    base = np.asarray(scene(256, 3), np.float32)
+    frames = []
+    for i in range(n):
+        frame = np.roll(base, i * shift, axis=1) + (flicker_amplitude if i % 2 else -flicker_amplitude)
+        frames.append(np.clip(frame, 0, 255).astype(np.uint8))
+    return frames
+
+
+def test_flickering_clip_has_a_higher_flicker_index():
+    steady, flickering = temporal_metrics(_clip(8)), temporal_metrics(_clip(8, 12))
+    assert np.mean(flickering["flicker"]) > 10 * (np.mean(steady["flicker"]) + 0.1)
+    assert flicker(_clip(1)[0], _clip(1)[0]) == 0
+
+
+def test_warp_error_is_small_for_motion_and_large_for_a_cut():
+    frames = _clip(2, shift=3)
+    other = np.asarray(scene(256, 9))
+    assert warp_error(frames[0], frames[1]) < 0.3 * warp_error(frames[0], other)
+
+
+def test_ssim_and_drift(photo):
+    assert ssim(photo, photo) > 0.999
+    assert drift_ssim(photo.resize((64, 64)), photo) > 0.95
+    assert drift_ssim(photo.resize((64, 64)), photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)) < 0.6
+
+
+@pytest.mark.parametrize("size", [(5, 5), (300, 17)])
+def test_metrics_handle_small_and_thin_images(size):
+    image = Image.new("RGB", size, "gray")
+    values = image_metrics(image)
+    assert all(np.isfinite(v) for v in values.values())

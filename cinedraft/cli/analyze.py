@@ -1,0 +1,100 @@
+"""``analyze`` and ``lab factors``: measured clarity, one function per command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..quality.compare import VIDEO_SUFFIXES, analyze_images, analyze_video
+from .common import State, handles_errors, out, progress_bars
+
+lab = typer.Typer(help="Controlled experiments on what makes an output clearer.", no_args_is_help=True)
+
+SHOWN = ("sharpness", "tenengrad", "hf_ratio", "edge_width", "blockiness", "ringing", "noise")
+
+
+@handles_errors
+def analyze(
+    files: Annotated[list[Path], typer.Argument(help="Images to compare, or video clips.")],
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for crops.png.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Clarity table: which image is clearer, by how much, and why; for clips, temporal
+    flicker and warp error per second."""
+    videos = [f for f in files if f.suffix.lower() in VIDEO_SUFFIXES]
+    images = [f for f in files if f not in videos]
+    report = {
+        "images": analyze_images(images, out_dir) if images else None,
+        "videos": [analyze_video(v) for v in videos],
+    }
+    if as_json:
+        out.print_json(json.dumps(report, default=str))
+        return
+    if report["images"]:
+        _print_images(report["images"])
+    for video in report["videos"]:
+        _print_video(video)
+
+
+def _print_images(report: dict) -> None:
+    w, h = report["display_size"]
+    table = Table(title=f"clarity at display size {w}x{h} (no-reference metrics)")
+    table.add_column("metric")
+    for item in report["images"]:
+        table.add_column(f"{Path(item['path']).name}\n{item['width']}x{item['height']} {item['format']}", overflow="fold")
+    for metric in SHOWN:
+        table.add_row(metric, *(f"{i['display'][metric]:.4g}" for i in report["images"]))
+    out.print(table)
+    for v in report["verdict"]:
+        out.print(f"[bold]{Path(v['clearer']).name}[/] is clearer than {Path(v['than']).name}: "
+                  f"{v['sharpness_ratio']:.2f}x the sharpness. Why:")
+        for reason in v["reasons"]:
+            out.print(f"  - {reason}")
+    if "crops" in report:
+        out.print(f"1:1 crops of the most detailed region: {report['crops']}")
+
+
+def _print_video(video: dict) -> None:
+    table = Table(title=f"{Path(video['path']).name}: {video['width']}x{video['height']}, "
+                        f"{video['frames']} frames at {video['fps']} fps ({video['seconds']} s)")
+    for col in ("second", "flicker (luma jump)", "warp error"):
+        table.add_column(col)
+    for row in video["per_second"]:
+        table.add_row(str(row["second"]), f"{row['flicker']:.3f}", f"{row['warp_error']:.3f}")
+    table.add_row("all", f"{video['flicker']:.3f}", f"{video['warp_error']:.3f}")
+    out.print(table)
+
+
+@lab.command()
+@handles_errors
+def factors(
+    ctx: typer.Context,
+    prompt: Annotated[str, typer.Argument(help="The prompt every run uses.")],
+    seed: Annotated[int, typer.Option(help="The seed every run uses.")] = 3,
+    model: Annotated[str | None, typer.Option(help="Model (default: the configured draft and production models).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Report folder (default HOME/lab/<seed>).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Vary one factor at a time (steps, resolution, rendering pipeline, compression, model)
+    on the same prompt and seed; write report.html, report.json, plots and the images."""
+    state: State = ctx.obj
+    from ..quality.lab import run_factors
+
+    folder = out_dir or state.settings.home / "lab" / f"seed-{seed}"
+    with progress_bars(enabled=not as_json) as on_progress:
+        report = run_factors(state.engine(), prompt, seed, folder, model=model, on_progress=on_progress)
+    if as_json:
+        out.print_json(json.dumps(report))
+        return
+    table = Table(title=f"draft -> production sharpness: {report['baseline']:.3g} -> {report['production']:.3g}")
+    for col in ("factor", "change", "gain", "x reference", "share"):
+        table.add_column(col, overflow="fold")
+    for f in sorted(report["factors"], key=lambda f: -f["gain"]):
+        table.add_row(f["factor"], f["change"], f"{f['gain']:.3g}", str(f["ratio"]),
+                      "" if f["share"] is None else f"{f['share']:.0%}")
+    out.print(table)
+    out.print(f"report: {folder / 'report.html'}")

@@ -1,0 +1,41 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cinedraft.quality.metrics import blockiness, laplacian_variance
+from cinedraft.render.cleanup import clean_adaptive, sharpen_clamped
+
+from ..quality.conftest import scene
+
+
+def _jpeg(image, quality):
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
+@pytest.mark.parametrize("seed, quality, drop", [(0, 15, 0.3), (1, 25, 0.2), (2, 40, 0.05), (3, 40, 0.05)])
+def test_cleanup_lowers_blocking_without_losing_sharpness(seed, quality, drop):
+    compressed = _jpeg(scene(320, seed), quality)
+    cleaned, report = clean_adaptive(compressed)
+    assert "deblock" in report.steps
+    assert blockiness(cleaned) < blockiness(compressed) - drop
+    assert laplacian_variance(cleaned) >= laplacian_variance(compressed)
+
+
+def test_clean_images_are_left_alone():
+    image = scene(256, 5)
+    cleaned, report = clean_adaptive(image)
+    assert report.steps == [] and np.array_equal(np.asarray(cleaned), np.asarray(image))
+
+
+def test_clamped_sharpening_never_overshoots_the_neighbourhood():
+    image = scene(128, 6)
+    out = np.asarray(sharpen_clamped(image, 2.0), int)
+    src = np.asarray(image, int)
+    padded = np.pad(src, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    windows = np.stack([padded[dy:dy + 128, dx:dx + 128] for dy in range(3) for dx in range(3)])
+    assert (out >= windows.min(0) - 1).all() and (out <= windows.max(0) + 1).all()
+    assert laplacian_variance(Image.fromarray(out.astype(np.uint8))) > laplacian_variance(image)
