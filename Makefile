@@ -28,6 +28,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benches/bench_engine.py
 	$(PY) benches/bench_library.py
+	$(PY) benches/bench_quality.py
 
 clean:
 	rm -rf $(VENV) .cinedraft-demo .pytest_cache
