@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 from ..errors import AssetNotFoundError, InputError, OutputError
 from ..quality.metrics import HIGHER_IS_CLEARER, image_metrics
 from ..render.delivery import PROFILES, Profile, fit
-from ..render.encode import FORMATS, encode_image, read_metadata
+from ..render.encode import FORMATS, embed_video_record, encode_image, read_metadata
 from . import records, watermark
 from .credentials import load_or_create
 from .db import connect
@@ -170,6 +170,11 @@ class Library:
             }
         return self.add_bytes(encode_image(image, record, fmt, quality), FORMATS[fmt], record)
 
+    def add_video(self, data: bytes, record: dict) -> Asset:
+        """Embed the record in an MP4 (stream copy), sign and store it."""
+        _video_size(data, record.get("asset_id", "video"))  # refuse what does not demux
+        return self.add_bytes(embed_video_record(data, record), ".mp4", record)
+
     def add_bytes(self, data: bytes, ext: str, record: dict) -> Asset:
         """Sign and store one file; ``record`` names the asset (see the module docstring)."""
         check_asset_id(record["asset_id"])
@@ -182,9 +187,8 @@ class Library:
     def import_file(self, path: Path) -> Asset:
         """Copy an outside file in as-is (its own manifest kept, not re-signed)."""
         path, (data, ext) = Path(path), _read_input(path)
-        size = _image_size(data, path.name) if ext != ".mp4" else (None, None)
-        embedded = read_metadata(io.BytesIO(data)).get("record") if ext != ".mp4" else None
-        record = dict(embedded or {})
+        size = _image_size(data, path.name) if ext != ".mp4" else _video_size(data, path.name)
+        record = dict(read_metadata(io.BytesIO(data)).get("record") or {})
         if not record.get("asset_id") or self._exists(record["asset_id"]):
             record["asset_id"] = self.new_id()
         record |= {"kind": record.get("kind", "import"), "imported_from": path.name,
@@ -389,7 +393,14 @@ class Library:
         manifest: Manifest = read_manifest(data, MIME[ext], ca.read_bytes() if ca.exists() else None)
         found = Verification(path=str(path), format=ext.lstrip("."), manifest=manifest.__dict__)
         found.manifest["tampered"] = manifest.tampered
-        if ext != ".mp4":
+        if ext == ".mp4":
+            try:
+                embedded = read_metadata(io.BytesIO(data)).get("record") or {}
+                found.record_asset_id = embedded.get("asset_id")
+                found.watermark_note = "video frames are not watermarked"
+            except Exception as exc:  # noqa: BLE001 - PyAV raises many kinds for a bad file
+                found.watermark_note = f"video cannot be read: {exc}"
+        else:
             try:
                 embedded = read_metadata(io.BytesIO(data)).get("record") or {}
                 with Image.open(io.BytesIO(data)) as im:
@@ -439,7 +450,10 @@ class Library:
     def _adopt(self, path: Path, rel: str) -> str | None:
         """Insert the row a crash did not commit, from the record inside the file."""
         data = path.read_bytes()
-        record = read_metadata(io.BytesIO(data)).get("record") if path.suffix != ".mp4" else None
+        try:
+            record = read_metadata(io.BytesIO(data)).get("record")
+        except Exception:  # noqa: BLE001 - any unreadable file is quarantined, never fatal
+            record = None
         if sha256_bytes(data) != path.stem or not record or self._exists(record.get("asset_id", "")):
             quarantine = self.root / "lost+found"
             quarantine.mkdir(exist_ok=True)
@@ -447,7 +461,7 @@ class Library:
             return None
         parents = [(p["id"], p["role"]) for p in record.get("parents", [])]
         row = self._row(record, rel, path.stem, len(data), path.suffix)
-        records.insert_asset(self.conn, row, parents, _measure(data))
+        records.insert_asset(self.conn, row, parents, _measure(data) if path.suffix != ".mp4" else {})
         return record["asset_id"]
 
     def check(self, hashes: bool = True) -> dict:
@@ -479,6 +493,18 @@ def _measure(data: bytes) -> dict[str, float]:
     """Clarity metrics of the delivered pixels (after compression, as a viewer sees them)."""
     with Image.open(io.BytesIO(data)) as im:
         return {k: round(v, 6) for k, v in image_metrics(im.convert("RGB")).items()}
+
+
+def _video_size(data: bytes, name: str) -> tuple[int, int]:
+    """Width and height of the first video stream; a clear error for what does not demux."""
+    import av
+
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            stream = container.streams.video[0]
+            return stream.codec_context.width, stream.codec_context.height
+    except (av.error.FFmpegError, IndexError) as exc:
+        raise InputError(f"{name} is not a readable video: {exc}") from None
 
 
 def _image_size(data: bytes, name: str) -> tuple[int, int]:

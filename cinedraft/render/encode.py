@@ -3,13 +3,16 @@
 PNG carries two text chunks: ``parameters`` in the format A1111-style tools read
 (prompt, ``Negative prompt:`` line, then ``Steps: .., Sampler: .., CFG scale: .., Seed: ..``)
 and ``cinedraft`` with the full JSON record. WebP and JPEG carry the same ``parameters`` text
-in EXIF UserComment (where those tools look) and the JSON record in XMP.
+in EXIF UserComment (where those tools look) and the JSON record in XMP. MP4 carries the
+``parameters`` text as the ``comment`` tag and the record as a ``cinedraft`` tag (remuxed with
+stream copy, ``moov`` first so browsers start playing at once).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import tempfile
 from pathlib import Path
 from typing import BinaryIO
 from xml.sax.saxutils import escape, unescape
@@ -75,9 +78,41 @@ def encode_image(image: Image.Image, record: dict, fmt: str, quality: int = 100)
     return buf.getvalue()
 
 
+def embed_video_record(data: bytes, record: dict) -> bytes:
+    """The MP4 ``data`` with ``record`` in its metadata; streams copied, not re-encoded."""
+    import av
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "in.mp4", Path(tmp) / "out.mp4"
+        src.write_bytes(data)
+        options = {"movflags": "faststart+use_metadata_tags"}
+        with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4", options=options) as out:
+            out.metadata["comment"] = parameters_text(record) if "steps" in record else record.get("prompt", "")
+            out.metadata["cinedraft"] = json.dumps(record, sort_keys=True)
+            streams = {s.index: out.add_stream_from_template(s) for s in inp.streams if s.type in ("video", "audio")}
+            for packet in inp.demux(*[s for s in inp.streams if s.index in streams]):
+                if packet.dts is None:  # the demuxer's flush packet
+                    continue
+                packet.stream = streams[packet.stream.index]
+                out.mux(packet)
+        return dst.read_bytes()
+
+
+def _read_video_metadata(data: bytes) -> dict:
+    import av
+
+    with av.open(io.BytesIO(data)) as container:
+        tags = dict(container.metadata)
+    record = json.loads(tags["cinedraft"]) if "cinedraft" in tags else None
+    return {"parameters": tags.get("comment"), "record": record}
+
+
 def read_metadata(source: str | Path | BinaryIO) -> dict:
     """``{"parameters": str | None, "record": dict | None}`` from a file this module wrote."""
-    with Image.open(source) as im:
+    data = Path(source).read_bytes() if isinstance(source, (str, Path)) else source.read()
+    if data[4:8] == b"ftyp":
+        return _read_video_metadata(data)
+    with Image.open(io.BytesIO(data)) as im:
         info = dict(im.info)
         exif = im.getexif().get_ifd(ExifTags.IFD.Exif)
     params = info.get("parameters")

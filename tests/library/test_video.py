@@ -1,0 +1,79 @@
+"""Videos in the library: the record rides in the MP4, the file is signed, crashes heal."""
+
+import io
+
+import av
+import numpy as np
+import pytest
+
+from cinedraft.errors import InputError
+from cinedraft.library import Library
+from cinedraft.render.encode import read_metadata
+
+from .conftest import make_record
+
+
+def mp4(frames: int = 12, fps: int = 12, size: int = 64) -> bytes:
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = size, size, "yuv420p"
+        for i in range(frames):
+            frame = np.full((size, size, 3), (i * 20) % 256, np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode(None))
+    return buf.getvalue()
+
+
+def _frames(path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+def test_video_keeps_its_record_and_is_signed(library, add):
+    still = add("a blue jar", size=64)
+    record = make_record(library, "a blue jar slides left", kind="video",
+                         parents=[{"id": still.id, "role": "first_frame"}])
+    video = library.add_video(mp4(), record)
+    assert video.mime == "video/mp4" and _frames(video.path) == 12  # stream copy: all frames
+    meta = read_metadata(video.path)
+    assert meta["record"]["asset_id"] == video.id and "Steps: 8" in meta["parameters"]
+    data = open(video.path, "rb").read()
+    assert data.find(b"moov") < data.find(b"mdat")  # faststart: plays while loading
+    found = library.verify(video.path)
+    assert found.manifest["state"] == "Trusted" and found.library_copy
+    assert found.manifest["ingredients"] == [{"title": still.id, "relationship": "parentOf"}]
+    assert library.find(kind="video")[0].id == video.id
+
+
+def test_corrupt_video_is_refused(library):
+    with pytest.raises(InputError, match="not a readable video"):
+        library.add_video(mp4()[:200], make_record(library, "x", kind="video"))
+    assert library.count() == 0
+
+
+def test_imported_video_keeps_its_embedded_record(tmp_path, library):
+    other = Library(tmp_path / "other", provenance=False)
+    made = other.add_video(mp4(), make_record(other, "a red ball bounces", kind="video"))
+    copy = tmp_path / "clip.mp4"
+    copy.write_bytes(open(made.path, "rb").read())
+    imported = library.import_file(copy)
+    assert imported.kind == "video" and imported.prompt == "a red ball bounces"
+    assert (imported.width, imported.height) == (64, 64)
+    other.close()
+
+
+def test_interrupted_video_write_is_adopted(tmp_path, monkeypatch):
+    from cinedraft.library import records
+
+    library = Library(tmp_path / "lib")
+    record = make_record(library, "interrupted clip", kind="video")
+    monkeypatch.setattr(records, "insert_asset", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        library.add_video(mp4(), record)
+    monkeypatch.undo()
+    library.close()
+    reopened = Library(tmp_path / "lib")
+    assert reopened.last_reconcile["adopted"] == [record["asset_id"]]
+    assert reopened.get(record["asset_id"]).kind == "video" and reopened.check()["ok"]
+    reopened.close()
