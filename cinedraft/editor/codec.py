@@ -1,0 +1,129 @@
+"""The encoder every re-encoding edit uses, and H.264 bitstream helpers for stream copy.
+
+Output: MP4, H.264 yuv420p (plays in every browser), ``moov`` first (``faststart``), AAC
+stereo 48 kHz audio when there is audio.
+
+Smart render and copy-concat put packets from different encoder runs into one MP4 track,
+whose sample entry holds only one set of parameter sets (SPS/PPS). So each segment carries
+its own SPS/PPS in band, at its first keyframe: :func:`annexb_to_avcc` turns a standalone
+encoder's Annex B output into the MP4 (length-prefixed) form, and
+:func:`parameter_sets` pulls a source's SPS/PPS out of its ``avcC`` extradata.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+CRF = "18"
+PRESET = "veryfast"
+AUDIO_RATE = 48_000
+
+
+def annexb_to_avcc(data: bytes) -> bytes:
+    """Annex B (start codes) -> 4-byte length-prefixed NAL units."""
+    starts, i, n = [], 0, len(data)
+    while i < n - 2:
+        if data[i] == 0 and data[i + 1] == 0 and data[i + 2] == 1:
+            starts.append((i, 3))
+            i += 3
+        elif i < n - 3 and data[i:i + 4] == b"\0\0\0\1":
+            starts.append((i, 4))
+            i += 4
+        else:
+            i += 1
+    out = bytearray()
+    for k, (pos, length) in enumerate(starts):
+        end = starts[k + 1][0] if k + 1 < len(starts) else n
+        nal = data[pos + length:end]
+        out += len(nal).to_bytes(4, "big") + nal
+    return bytes(out)
+
+
+def parameter_sets(extradata: bytes | None) -> bytes:
+    """SPS and PPS from an ``avcC`` record, length-prefixed, ready to prepend to a sample."""
+    if not extradata or extradata[0] != 1:
+        return b""
+    out, p = bytearray(), 5
+    for count_mask in (0x1F, 0xFF):  # numOfSequenceParameterSets, then numOfPictureParameterSets
+        count = extradata[p] & count_mask
+        p += 1
+        for _ in range(count):
+            length = int.from_bytes(extradata[p:p + 2], "big")
+            out += length.to_bytes(4, "big") + extradata[p + 2:p + 2 + length]
+            p += 2 + length
+    return bytes(out)
+
+
+def h264_encoder(width: int, height: int, fps: Fraction, time_base: Fraction) -> av.CodecContext:
+    """A standalone libx264 encoder (Annex B output, in-band SPS/PPS), no B-frames so its
+    decode order is its display order."""
+    enc = av.CodecContext.create("libx264", "w")
+    enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
+    enc.time_base, enc.framerate = time_base, fps
+    enc.options = {"crf": CRF, "preset": PRESET, "bf": "0"}
+    return enc
+
+
+class Writer:
+    """An MP4 being written: H.264 video, optional AAC audio; frames in, file out."""
+
+    def __init__(self, path: Path, width: int, height: int, fps: Fraction, audio: bool = False):
+        self.container = av.open(str(path), "w", format="mp4", options={"movflags": "faststart"})
+        self.fps = Fraction(fps)
+        self.video = self.container.add_stream("libx264", rate=self.fps)
+        self.video.width, self.video.height, self.video.pix_fmt = width - width % 2, height - height % 2, "yuv420p"
+        self.video.options = {"crf": CRF, "preset": PRESET}
+        self.audio = None
+        if audio:
+            self.audio = self.container.add_stream("aac", rate=AUDIO_RATE)
+            self.audio.layout = "stereo"
+        self.frames = 0
+        self.samples = 0
+
+    def add_frame(self, rgb: np.ndarray) -> None:
+        """One (H, W, 3) uint8 frame, shown for one frame period."""
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[: self.video.height, : self.video.width]), format="rgb24")
+        frame.pts = self.frames
+        frame.time_base = 1 / self.fps
+        self.container.mux(self.video.encode(frame))
+        self.frames += 1
+
+    def add_audio(self, samples: np.ndarray) -> None:
+        """(2, N) float32 samples at 48 kHz."""
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, dtype=np.float32), format="fltp", layout="stereo")
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = self.samples
+        frame.time_base = Fraction(1, AUDIO_RATE)
+        self.container.mux(self.audio.encode(frame))
+        self.samples += samples.shape[1]
+
+    def close(self) -> None:
+        self.container.mux(self.video.encode(None))
+        if self.audio is not None:
+            self.container.mux(self.audio.encode(None))
+        self.container.close()
+
+
+def decode_frames(path: str | Path) -> list[np.ndarray]:
+    """Every video frame of ``path`` as (H, W, 3) uint8 RGB (call only on probed files)."""
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def decode_audio(path: str | Path) -> np.ndarray | None:
+    """The first audio stream resampled to (2, N) float32 at 48 kHz, or None."""
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return None
+        resampler = av.AudioResampler(format="fltp", layout="stereo", rate=AUDIO_RATE)
+        chunks = []
+        for frame in container.decode(audio=0):
+            for out in resampler.resample(frame):
+                chunks.append(out.to_ndarray())
+        for out in resampler.resample(None):
+            chunks.append(out.to_ndarray())
+    return np.concatenate(chunks, axis=1) if chunks else np.zeros((2, 0), np.float32)
