@@ -1,0 +1,7 @@
+"""The editor: cut, merge, extend, reframe, retime and re-score clips; OTIO interchange."""
+
+from .editor import Editor
+from .probe import MediaInfo, Prober
+from .timeline import Clip, Timeline, Transition
+
+__all__ = ["Clip", "Editor", "MediaInfo", "Prober", "Timeline", "Transition"]

@@ -192,13 +192,18 @@ def compatible(infos: list[MediaInfo]) -> bool:
     return first.video.codec == "h264" and all(key(i) == key(first) for i in infos)
 
 
-def merge(infos: list[MediaInfo], out: Path, transition: tuple[str, float] | None = None) -> EditStats:
-    """Join clips in order; ``transition`` is ``("crossfade" | "fade", seconds)``."""
+def merge(infos: list[MediaInfo], out: Path, transitions: list | None = None) -> EditStats:
+    """Join clips in order; ``transitions[i]`` (a :class:`Transition` or None) joins clip i
+    and i+1; one transition alone applies to every join."""
     if len(infos) < 2:
         raise InputError("merge needs at least two clips")
-    if transition is None and compatible(infos):
+    joins = list(transitions or [])
+    joins = joins * (len(infos) - 1) if len(joins) == 1 else joins or [None] * (len(infos) - 1)
+    if len(joins) != len(infos) - 1:
+        raise InputError(f"{len(infos)} clips need {len(infos) - 1} transitions, got {len(joins)}")
+    if all(j is None for j in joins) and compatible(infos):
         return _concat_copy(infos, out)
-    return _concat_reencode(infos, out, transition)
+    return _concat_reencode(infos, out, joins)
 
 
 def _concat_copy(infos: list[MediaInfo], out: Path) -> EditStats:
@@ -238,38 +243,39 @@ def _concat_copy(infos: list[MediaInfo], out: Path) -> EditStats:
     return stats
 
 
-def _concat_reencode(infos: list[MediaInfo], out: Path, transition: tuple[str, float] | None) -> EditStats:
+def _concat_reencode(infos: list[MediaInfo], out: Path, joins: list) -> EditStats:
     """Normalise to the first clip's size and rate, apply transitions, encode once."""
     target = infos[0].video
     width, height, fps = target.width - target.width % 2, target.height - target.height % 2, Fraction(*target.fps)
-    kind, seconds = transition or ("cut", 0.0)
-    overlap = int(round(seconds * fps)) if kind in ("crossfade", "fade") else 0
     clips = [_normalised_frames(i, width, height, fps) for i in infos]
-    if overlap and any(len(c) <= 2 * overlap for c in clips):
-        raise InputError(f"a {seconds} s transition needs clips longer than {2 * seconds} s")
+    overlaps = [int(round(j.seconds * fps)) if j is not None else 0 for j in joins]
+    for k, overlap in enumerate(overlaps):
+        if overlap and min(len(clips[k]), len(clips[k + 1])) <= overlap:
+            raise InputError(f"a {joins[k].seconds} s transition is longer than the clips it joins")
     has_audio = any(i.audio is not None for i in infos)
     writer = Writer(out, width, height, fps, audio=has_audio)
     stats = EditStats("reencode", 0, float(fps))
-    frames: list[np.ndarray] = []
-    for k, clip in enumerate(clips):
-        if k and kind == "crossfade" and overlap:
+    frames: list[np.ndarray] = list(clips[0])
+    for k, clip in enumerate(clips[1:]):
+        join, overlap = joins[k], overlaps[k]
+        if join is not None and join.kind == "crossfade":  # the clips overlap: total shrinks
             tail = frames[-overlap:]
             del frames[-overlap:]
             for j in range(overlap):
                 w = (j + 1) / (overlap + 1)
                 frames.append((tail[j] * (1 - w) + clip[j] * w).astype(np.uint8))
             clip = clip[overlap:]
-        elif k and kind == "fade" and overlap:
-            for j in range(overlap):  # last frames of the previous clip go to black
+        elif join is not None:  # fade through black: out over the last frames, in over the first
+            for j in range(overlap):
                 frames[-overlap + j] = (frames[-overlap + j] * (1 - (j + 1) / overlap)).astype(np.uint8)
-            clip = [(f * min(1.0, j / overlap)).astype(np.uint8) if j < overlap else f for j, f in enumerate(clip)]
-        stats.seams.append({"at_frame": len(frames), "kind": kind})
+            clip = [(f * (j / overlap)).astype(np.uint8) if j < overlap else f for j, f in enumerate(clip)]
+        stats.seams.append({"at_frame": len(frames), "transition": join.kind if join else "cut"})
         frames.extend(clip)
-    stats.seams = stats.seams[1:]
     for frame in frames:
         writer.add_frame(frame)
     if has_audio:
-        writer.add_audio(_joined_audio(infos, fps, overlap if kind == "crossfade" else 0))
+        crossfades = [o if j is not None and j.kind == "crossfade" else 0 for j, o in zip(joins, overlaps)]
+        writer.add_audio(_joined_audio(infos, fps, crossfades))
     writer.close()
     stats.frames = stats.reencoded_frames = len(frames)
     return stats
@@ -298,7 +304,7 @@ def _letterbox(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     return canvas
 
 
-def _joined_audio(infos: list[MediaInfo], fps: Fraction, overlap_frames: int) -> np.ndarray:
+def _joined_audio(infos: list[MediaInfo], fps: Fraction, overlap_frames: list[int]) -> np.ndarray:
     """Every clip's audio (silence where a clip has none), each padded or cut to its video
     length; crossfades mix the overlap linearly."""
     parts = []
@@ -310,8 +316,8 @@ def _joined_audio(infos: list[MediaInfo], fps: Fraction, overlap_frames: int) ->
             samples = np.pad(samples, ((0, 0), (0, length - samples.shape[1])))
         parts.append(samples)
     joined = parts[0]
-    cross = int(round(overlap_frames / fps * AUDIO_RATE))
-    for part in parts[1:]:
+    for part, frames in zip(parts[1:], overlap_frames):
+        cross = int(round(frames / fps * AUDIO_RATE))
         if cross:
             ramp = np.linspace(0, 1, cross, dtype=np.float32)
             mixed = joined[:, -cross:] * (1 - ramp) + part[:, :cross] * ramp

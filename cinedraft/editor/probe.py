@@ -90,7 +90,7 @@ def check_local_file(path: str | Path) -> Path:
     return resolved
 
 
-def _probe_in_worker(path: str) -> dict:
+def _probe_in_worker(path: str, need_video: bool = True) -> dict:
     """The worker's job: demux and decode everything; a Python error becomes ``error``."""
     import av
 
@@ -116,8 +116,10 @@ def _probe_in_worker(path: str) -> dict:
                     info |= {"sample_rate": s.codec_context.sample_rate,
                              "channels": s.codec_context.channels}
                 streams.append(info)
-            if not any(s["type"] == "video" for s in streams):
+            if need_video and not any(s["type"] == "video" for s in streams):
                 return {"error": "no video stream"}
+            if not streams:
+                return {"error": "no audio or video stream"}
             by_index = {s["index"]: s for s in streams}
             for packet in container.demux([container.streams[i] for i in by_index]):
                 info = by_index[packet.stream.index]
@@ -131,7 +133,13 @@ def _probe_in_worker(path: str) -> dict:
                         info["frames"] += 1
                     else:
                         info["frames"] += frame.samples
-            video = next(s for s in streams if s["type"] == "video")
+            video = next((s for s in streams if s["type"] == "video"), None)
+            if video is None:  # an audio file
+                audio = streams[0]
+                if audio["frames"] == 0:
+                    return {"error": "no decodable audio"}
+                return {"path": path, "format": container.format.name,
+                        "duration": audio["frames"] / max(1, audio["sample_rate"]), "streams": streams}
             if video["frames"] == 0:
                 return {"error": "no decodable video frames"}
             if video["pts"] != sorted(video["pts"]):
@@ -164,13 +172,14 @@ class Prober:
             )
         return self._proc
 
-    def probe(self, path: str | Path) -> MediaInfo:
-        """Everything the editor needs to know about ``path``, or :class:`InputError`."""
+    def probe(self, path: str | Path, need_video: bool = True) -> MediaInfo:
+        """Everything the editor needs to know about ``path``, or :class:`InputError`.
+        ``need_video=False`` accepts audio-only files (music beds)."""
         resolved = check_local_file(path)
         with self._lock:
             proc = self._worker()
             try:
-                proc.stdin.write(json.dumps(str(resolved)) + "\n")
+                proc.stdin.write(json.dumps([str(resolved), need_video]) + "\n")
                 proc.stdin.flush()
                 line = _readline(proc, self.timeout)
             except (BrokenPipeError, TimeoutError):
@@ -182,7 +191,8 @@ class Prober:
                 raise InputError(f"{resolved.name}: the file crashed or hung the decoder; it is damaged")
         result = json.loads(line)
         if "error" in result:
-            raise InputError(f"{resolved.name} is not a usable video: {result['error']}")
+            kind = "video" if need_video else "media file"
+            raise InputError(f"{resolved.name} is not a usable {kind}: {result['error']}")
         streams = [StreamInfo(**{**s, "time_base": tuple(s["time_base"]),
                                  "fps": tuple(s.get("fps", (0, 1)))}) for s in result["streams"]]
         return MediaInfo(result["path"], result["format"], result["duration"], streams)
@@ -211,7 +221,7 @@ def _readline(proc: subprocess.Popen, timeout: float) -> str:
 
 def _serve() -> None:
     for line in sys.stdin:
-        print(json.dumps(_probe_in_worker(json.loads(line))), flush=True)
+        print(json.dumps(_probe_in_worker(*json.loads(line))), flush=True)
 
 
 if __name__ == "__main__":

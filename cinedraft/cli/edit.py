@@ -1,0 +1,130 @@
+"""``edit ...``: the editor from the command line. Sources are asset ids or local files;
+every result is a new library asset (``--out FILE`` also copies it there)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..editor import Editor, Timeline
+from ..library import Asset
+from .common import State, handles_errors, out
+
+app = typer.Typer(help="Cut, merge, extend, reframe, retime clips; OTIO interchange.", no_args_is_help=True)
+timeline_app = typer.Typer(help="OpenTimelineIO export and render.", no_args_is_help=True)
+app.add_typer(timeline_app, name="timeline")
+
+Source = Annotated[str, typer.Argument(help="Asset id or local video file.")]
+Out = Annotated[Path | None, typer.Option("--out", help="Also copy the result to this file.")]
+Json = Annotated[bool, typer.Option("--json", help="Print the new asset as JSON.")]
+
+
+def _editor(ctx: typer.Context) -> Editor:
+    state: State = ctx.obj
+    return Editor(state.library())
+
+
+def _report(asset: Asset, out_file: Path | None, as_json: bool) -> None:
+    if out_file is not None:
+        shutil.copyfile(asset.path, out_file)
+    if as_json:
+        out.print_json(asset.model_dump_json(exclude={"record"}))
+        return
+    edit = asset.record["edit"]
+    out.print(f"{asset.id}  {asset.record['operation']}: {asset.record['frames']} frames, "
+              f"{asset.record['seconds']:.3f} s at {asset.record['fps']:g} fps, {edit['method']} "
+              f"({edit['copied_packets']} packets copied, {edit['reencoded_frames']} frames re-encoded)")
+    for seam in edit.get("seams", []):
+        if "ratio" in seam:
+            out.print(f"  seam at frame {seam['at_frame']}: warp error {seam['warp_error']} "
+                      f"vs {seam['within_average']} inside (x{seam['ratio']}), flicker {seam['flicker']}")
+    out.print(f"  {out_file or asset.path}")
+
+
+@app.command()
+@handles_errors
+def cut(ctx: typer.Context, source: Source,
+        start: Annotated[float, typer.Option("--from", help="Start, seconds.")] = 0.0,
+        end: Annotated[float | None, typer.Option("--to", help="End, seconds (default: the end).")] = None,
+        out_file: Out = None, as_json: Json = False) -> None:
+    """Frame-accurate cut: copies whole GOPs, re-encodes only the partial ones at the ends."""
+    _report(_editor(ctx).cut(source, start, end), out_file, as_json)
+
+
+@app.command()
+@handles_errors
+def merge(ctx: typer.Context, sources: Annotated[list[str], typer.Argument(help="Clips in order.")],
+          transition: Annotated[str | None, typer.Option(help="crossfade:SECONDS or fade:SECONDS.")] = None,
+          out_file: Out = None, as_json: Json = False) -> None:
+    """Join clips: stream copy when they match, otherwise normalised and re-encoded."""
+    _report(_editor(ctx).merge(sources, transition), out_file, as_json)
+
+
+@app.command()
+@handles_errors
+def extend(ctx: typer.Context, source: Source,
+           seconds: Annotated[float, typer.Option(help="Length of the continuation.")] = 4.0,
+           prompt: Annotated[str, typer.Option(help="What happens next.")] = "",
+           continuation: Annotated[str | None, typer.Option(help="Join this clip instead of generating one.")] = None,
+           out_file: Out = None, as_json: Json = False) -> None:
+    """Continue a clip and join it; the seam score is reported."""
+    _report(_editor(ctx).extend(source, seconds, prompt, continuation), out_file, as_json)
+
+
+@app.command()
+@handles_errors
+def reframe(ctx: typer.Context, source: Source,
+            aspect: Annotated[str, typer.Option(help="9:16, 1:1, 4:5 or 16:9.")] = "9:16",
+            height: Annotated[int | None, typer.Option(help="Output height (default: the crop's).")] = None,
+            out_file: Out = None, as_json: Json = False) -> None:
+    """Crop to an aspect ratio, following the salient region smoothly."""
+    _report(_editor(ctx).reframe(source, aspect, height), out_file, as_json)
+
+
+@app.command()
+@handles_errors
+def speed(ctx: typer.Context, source: Source,
+          factor: Annotated[float, typer.Argument(help="0.25-4; 0.5 is half speed.")],
+          out_file: Out = None, as_json: Json = False) -> None:
+    """Change playback speed (frame rate kept; audio keeps its pitch)."""
+    _report(_editor(ctx).speed(source, factor), out_file, as_json)
+
+
+@app.command()
+@handles_errors
+def audio(ctx: typer.Context, source: Source,
+          music: Annotated[Path | None, typer.Argument(help="Audio file (none with --mute).")] = None,
+          mode: Annotated[str, typer.Option(help="replace or add (mix).")] = "replace",
+          mute: Annotated[bool, typer.Option("--mute", help="Remove the audio.")] = False,
+          volume: Annotated[float, typer.Option(help="Music gain.")] = 1.0,
+          out_file: Out = None, as_json: Json = False) -> None:
+    """Add, replace or mute the audio; the video is stream-copied."""
+    editor = _editor(ctx)
+    asset = editor.audio(source, None if mute else str(music) if music else None, "mute" if mute else mode, volume)
+    _report(asset, out_file, as_json)
+
+
+@timeline_app.command("export")
+@handles_errors
+def timeline_export(ctx: typer.Context, source: Source,
+                    otio_file: Annotated[Path, typer.Option("--otio", help="The .otio file to write.")]) -> None:
+    """Write the timeline of an edit (or a single clip) as OpenTimelineIO."""
+    state: State = ctx.obj
+    editor = Editor(state.library())
+    asset, info = editor._resolve(source)
+    timeline = (Timeline.from_dict(asset.record["timeline"]) if "timeline" in asset.record
+                else Timeline.from_dict({"clips": [{"source": info.path, "end": info.duration, "asset_id": asset.id}],
+                                         "fps": info.fps}))
+    timeline.save_otio(otio_file)
+    out.print(f"{otio_file}: {len(timeline.clips)} clip(s)")
+
+
+@timeline_app.command("render")
+@handles_errors
+def timeline_render(ctx: typer.Context, otio_file: Annotated[Path, typer.Argument(help="An .otio file.")],
+                    out_file: Out = None, as_json: Json = False) -> None:
+    """Render an OpenTimelineIO timeline (clips, dissolves, audio) into a new asset."""
+    _report(_editor(ctx).render(Timeline.load_otio(otio_file)), out_file, as_json)

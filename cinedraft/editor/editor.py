@@ -1,0 +1,203 @@
+"""The editor: every operation takes library assets or local files and returns a new asset.
+
+Each operation reads top to bottom:
+
+1. resolve the sources (asset ids from the library; outside files are probed in the worker
+   process and imported, so the lineage can name them);
+2. run the operation from :mod:`.ops` into a temporary MP4;
+3. store the result as a library asset of kind ``edit``: the record holds the operation, its
+   parameters, what was copied or re-encoded, the timeline (for OTIO export), and the sources
+   as parents (C2PA ingredients, ``componentOf``).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CinedraftError, InputError
+from ..library import Asset, Library
+from ..library.library import ASSET_ID, utc_now
+from ..library.records import asset_by_sha
+from ..library.files import sha256_file
+from ..quality.metrics import warp_error
+from . import ops
+from .codec import decode_frames
+from .probe import MediaInfo, Prober
+from .timeline import Clip, Timeline, Transition
+
+
+class Editor:
+    """Cut, merge, extend, reframe, retime and re-score clips into the library."""
+
+    def __init__(self, library: Library, prober: Prober | None = None,
+                 generate_continuation: Callable | None = None):
+        self.library = library
+        self.prober = prober or Prober()
+        # (clip path, seconds, prompt) -> path of a generated continuation; set by the video
+        # engine once it exists.
+        self.generate_continuation = generate_continuation
+
+    # ------------------------------------------------------------------ operations
+
+    def cut(self, source: str, start: float, end: float | None = None) -> Asset:
+        """Frames in [start, end) seconds, frame-accurate (smart render)."""
+        asset, info = self._resolve(source)
+        end = info.duration if end is None else end
+        timeline = Timeline([Clip(info.path, start, end, asset.id)], fps=info.fps)
+        return self._run("cut", [asset], {"from": start, "to": end}, timeline,
+                         lambda out: ops.cut(info, start, end, out))
+
+    def merge(self, sources: list[str], transition: str | None = None) -> Asset:
+        """Clips end to end; ``transition`` like ``crossfade:0.5`` or ``fade:1`` at each join."""
+        resolved = [self._resolve(s) for s in sources]
+        join = Transition.parse(transition) if transition else None
+        infos = [info for _, info in resolved]
+        timeline = Timeline([Clip(i.path, 0.0, i.duration, a.id) for a, i in resolved],
+                            [join] * (len(resolved) - 1), fps=infos[0].fps)
+        return self._run("merge", [a for a, _ in resolved], {"transition": transition}, timeline,
+                         lambda out: ops.merge(infos, out, [join]))
+
+    def render(self, timeline: Timeline) -> Asset:
+        """Play a timeline (for example one read from OTIO) into a new asset."""
+        parts, assets = [], []
+        with tempfile.TemporaryDirectory() as tmp:
+            for k, clip in enumerate(timeline.clips):
+                known = clip.asset_id and self._get(clip.asset_id) is not None
+                asset, info = self._resolve(clip.asset_id if known else clip.source)
+                assets.append(asset)
+                end = info.duration if clip.end is None else min(clip.end, info.duration)
+                if clip.start > 0 or end < info.duration - 1e-6:
+                    piece = Path(tmp) / f"part{k}.mp4"
+                    ops.cut(info, clip.start, end, piece)
+                    info = self.prober.probe(piece)
+                parts.append(info)
+            music = self.prober.probe(timeline.audio, need_video=False) if timeline.audio else None
+
+            def run(out: Path) -> ops.EditStats:
+                if len(parts) == 1:
+                    stats = ops.cut(parts[0], 0, parts[0].duration, out)
+                else:
+                    stats = ops.merge(parts, out, timeline.transitions)
+                if music is not None:
+                    mixed = out.with_name("mixed.mp4")
+                    ops.audio(self.prober.probe(out), mixed, music, "replace")
+                    mixed.replace(out)
+                return stats
+
+            return self._run("render", assets, {"clips": len(parts)}, timeline, run)
+
+    def speed(self, source: str, factor: float) -> Asset:
+        asset, info = self._resolve(source)
+        timeline = Timeline([Clip(info.path, 0.0, info.duration, asset.id)], fps=info.fps)
+        return self._run("speed", [asset], {"factor": factor}, timeline,
+                         lambda out: ops.speed(info, factor, out))
+
+    def audio(self, source: str, music: str | None, mode: str = "replace", volume: float = 1.0) -> Asset:
+        """Add (mix), replace or mute (``music`` None) the audio; the video is copied."""
+        asset, info = self._resolve(source)
+        track = self.prober.probe(music, need_video=False) if music else None
+        if track is not None and track.audio is None:
+            raise InputError(f"{Path(music).name} has no audio stream")
+        timeline = Timeline([Clip(info.path, 0.0, info.duration, asset.id)], fps=info.fps,
+                            audio=track.path if track else None)
+        return self._run("audio", [asset], {"mode": mode, "music": Path(music).name if music else None},
+                         timeline, lambda out: ops.audio(info, out, track, mode, volume))
+
+    def reframe(self, source: str, aspect: str, height: int | None = None) -> Asset:
+        asset, info = self._resolve(source)
+        timeline = Timeline([Clip(info.path, 0.0, info.duration, asset.id)], fps=info.fps)
+        return self._run("reframe", [asset], {"aspect": aspect, "height": height}, timeline,
+                         lambda out: ops.reframe(info, aspect, out, height))
+
+    def extend(self, source: str, seconds: float, prompt: str, continuation: str | None = None) -> Asset:
+        """The clip followed by a continuation (generated from its last frames, or given),
+        joined by stream copy when possible; the seam score is recorded."""
+        asset, info = self._resolve(source)
+        if continuation is None:
+            if self.generate_continuation is None:
+                raise CinedraftError(
+                    "extend needs the video engine to generate a continuation; it is not "
+                    "available in this build (pass --continuation FILE to join an existing clip)"
+                )
+            continuation = str(self.generate_continuation(info.path, seconds, prompt))
+        tail_asset, tail = self._resolve(continuation)
+        timeline = Timeline([Clip(info.path, 0.0, info.duration, asset.id),
+                             Clip(tail.path, 0.0, tail.duration, tail_asset.id)], fps=info.fps)
+
+        def run(out: Path) -> ops.EditStats:
+            stats = ops.merge([info, tail], out)
+            stats.seams = [seam_score(out, info.frame_count)]
+            return stats
+
+        return self._run("extend", [asset, tail_asset], {"seconds": seconds, "prompt": prompt}, timeline, run)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _get(self, asset_id: str) -> Asset | None:
+        try:
+            return self.library.get(asset_id)
+        except CinedraftError:
+            return None
+
+    def _resolve(self, source: str) -> tuple[Asset, MediaInfo]:
+        """A library asset for ``source`` (an asset id or a local file) and its probe."""
+        if ASSET_ID.match(str(source)) and not Path(str(source)).exists():
+            asset = self.library.get(str(source))
+            if not asset.mime.startswith("video/"):
+                raise InputError(f"{source} is not a video asset")
+            return asset, self.prober.probe(asset.path)
+        info = self.prober.probe(source)  # refuses URLs, playlists, damaged files
+        twin = asset_by_sha(self.library.conn, sha256_file(Path(info.path)))
+        asset = self.library.get(twin["id"]) if twin else self.library.import_file(Path(info.path))
+        return asset, info
+
+    def _run(self, operation: str, sources: list[Asset], parameters: dict, timeline: Timeline,
+             run: Callable[[Path], ops.EditStats]) -> Asset:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "edit.mp4"
+            stats = run(out)
+            result = self.prober.probe(out)
+            record = {
+                "asset_id": self.library.new_id(),
+                "kind": "edit",
+                "created": utc_now(),
+                "operation": operation,
+                "parameters": parameters,
+                "prompt": next((s.prompt for s in sources if s.prompt), ""),
+                "model": next((s.model for s in sources if s.model), None),
+                "width": result.video.width,
+                "height": result.video.height,
+                "frames": result.frame_count,
+                "fps": result.fps,
+                "seconds": round(result.duration, 6),
+                "edit": asdict(stats) | {"duration": stats.duration},
+                "timeline": timeline.to_dict(),
+                "parents": [{"id": i, "role": "source"} for i in dict.fromkeys(s.id for s in sources)],
+            }
+            return self.library.add_video(out.read_bytes(), record)
+
+
+def seam_score(path: Path, at_frame: int, window: int = 12) -> dict:
+    """Warp error and luma jump across the join at ``at_frame``, against the average within
+    ``window`` frames on either side: a seam that looks like any other frame pair scores ~1."""
+    from ..quality.metrics import flicker
+
+    frames = decode_frames(path)
+    lo, hi = max(0, at_frame - window), min(len(frames), at_frame + window)
+    pairs = [(i, i + 1) for i in range(lo, hi - 1)]
+    warp = {i: warp_error(frames[i], frames[j]) for i, j in pairs}
+    seam = warp.get(at_frame - 1, 0.0)
+    inside = [v for i, v in warp.items() if i != at_frame - 1]
+    average = float(np.mean(inside)) if inside else 0.0
+    return {
+        "at_frame": at_frame,
+        "warp_error": round(seam, 4),
+        "within_average": round(average, 4),
+        "ratio": round(seam / average, 3) if average > 1e-6 else None,
+        "flicker": round(flicker(frames[at_frame - 1], frames[at_frame]), 4) if 0 < at_frame < len(frames) else 0.0,
+    }
