@@ -1,0 +1,137 @@
+"""Edit operations on clips encoded here: exact frame counts, the right frames, copy vs re-encode."""
+
+import av
+import numpy as np
+import pytest
+
+from cinedraft.editor import ops
+from cinedraft.editor.codec import decode_audio, decode_frames
+from cinedraft.editor.timeline import Transition
+from cinedraft.errors import InputError
+
+from .conftest import make_clip
+
+
+def _matches(out_frames, src_frames, expected, tolerance=3.0):
+    """Each output frame is closest to the expected source frame, and close to it."""
+    for frame, index in zip(out_frames, expected):
+        errors = [np.abs(frame.astype(int) - s.astype(int)).mean() for s in src_frames]
+        assert int(np.argmin(errors)) == index, (index, int(np.argmin(errors)))
+        assert errors[index] < tolerance
+
+
+@pytest.mark.parametrize("start, end, method", [
+    (1.25, 2.5, "smart"),    # frames 30..59: two partial GOPs
+    (1.0, 2.0, "copy"),      # frames 24..47: exactly one GOP
+    (0.0, 3.0, "copy"),      # the whole clip
+    (0.5, 3.0, "smart"),     # to the end: the tail GOPs copy
+    (2.1, 2.15, "smart"),    # a single frame
+])
+def test_cut_is_frame_accurate(tmp_path, prober, clip, start, end, method):
+    info = prober.probe(clip)
+    stats = ops.cut(info, start, end, tmp_path / "cut.mp4")
+    out = prober.probe(tmp_path / "cut.mp4")
+    a, b = int(np.ceil(start * 24 - 1e-6)), int(np.ceil(end * 24 - 1e-6))
+    assert stats.method == method and out.frame_count == b - a == stats.frames
+    assert out.duration == pytest.approx((b - a) / 24)
+    _matches(decode_frames(tmp_path / "cut.mp4"), decode_frames(clip), range(a, b))
+    if method == "copy":
+        assert stats.reencoded_frames == 0
+        assert np.array_equal(decode_frames(tmp_path / "cut.mp4")[0], decode_frames(clip)[a])
+
+
+def test_smart_render_reencodes_only_partial_gops(tmp_path, prober):
+    clip = make_clip(tmp_path / "long.mp4", frames=120)
+    stats = ops.cut(prober.probe(clip), 0.5, 4.25, tmp_path / "cut.mp4")  # frames 12..101
+    # head 12..23 (12 frames), GOPs 24..95 copied (72), tail 96..101 (6 frames)
+    assert (stats.reencoded_frames, stats.copied_packets, stats.frames) == (18, 72, 90)
+
+
+def test_cut_checks_its_range(tmp_path, prober, clip):
+    info = prober.probe(clip)
+    for start, end in [(-1, 1), (2, 1), (5, 6)]:
+        with pytest.raises(InputError):
+            ops.cut(info, start, end, tmp_path / "x.mp4")
+
+
+def test_compatible_merge_is_stream_copy_with_exact_timestamps(tmp_path, prober):
+    a = make_clip(tmp_path / "a.mp4", frames=48)
+    b = make_clip(tmp_path / "b.mp4", frames=30, shift=40)
+    infos = [prober.probe(a), prober.probe(b), prober.probe(a)]
+    stats = ops.merge(infos, tmp_path / "m.mp4")
+    assert stats.method == "copy" and stats.reencoded_frames == 0 and stats.copied_packets == 126
+    out = prober.probe(tmp_path / "m.mp4")
+    assert out.frame_count == 126 and out.duration == pytest.approx(126 / 24)
+    steps = np.diff(out.video.pts)
+    assert (steps == steps[0]).all()  # no gap, no duplicate, no drift at the joins
+    merged = decode_frames(tmp_path / "m.mp4")
+    sources = decode_frames(a) + decode_frames(b) + decode_frames(a)
+    assert all(np.array_equal(x, y) for x, y in zip(merged, sources))  # bit-identical: copied
+
+
+def test_incompatible_clips_are_normalised(tmp_path, prober):
+    a = make_clip(tmp_path / "a.mp4", frames=48, fps=24, size=(160, 96))
+    b = make_clip(tmp_path / "b.mp4", frames=30, fps=30, size=(128, 128), audio=True)
+    stats = ops.merge([prober.probe(a), prober.probe(b)], tmp_path / "m.mp4")
+    out = prober.probe(tmp_path / "m.mp4")
+    assert stats.method == "reencode"
+    assert (out.video.width, out.video.height, out.fps) == (160, 96, 24)
+    assert out.frame_count == 48 + 24  # 1 s at 30 fps becomes 1 s at 24 fps
+    assert out.audio is not None and out.audio.sample_rate == 48000
+    assert out.audio.frames / 48000 == pytest.approx(3.0, abs=0.05)
+
+
+@pytest.mark.parametrize("kind, frames", [("crossfade", 96 + 96 - 12), ("fade", 96 + 96)])
+def test_transitions(tmp_path, prober, kind, frames):
+    a = make_clip(tmp_path / "a.mp4", frames=96)
+    info = prober.probe(a)
+    stats = ops.merge([info, info], tmp_path / "t.mp4", [Transition(kind, 0.5)])
+    out = decode_frames(tmp_path / "t.mp4")
+    assert len(out) == frames == prober.probe(tmp_path / "t.mp4").frame_count
+    join = stats.seams[0]["at_frame"]
+    if kind == "fade":
+        assert out[join - 1].mean() < 25 and out[join].mean() < 25  # through black
+    else:
+        src = decode_frames(a)
+        middle = out[96 - 12 + 6]  # halfway: a mix of the end of A and the start of B
+        mix = (src[96 - 12 + 6].astype(int) + src[6].astype(int)) / 2
+        assert np.abs(middle.astype(int) - mix).mean() < 12
+
+
+def test_speed_changes_duration_and_keeps_pitch_length(tmp_path, prober):
+    clip = make_clip(tmp_path / "a.mp4", frames=48, audio=True)
+    info = prober.probe(clip)
+    ops.speed(info, 0.5, tmp_path / "slow.mp4")
+    slow = prober.probe(tmp_path / "slow.mp4")
+    assert slow.frame_count == 96 and slow.audio.frames / 48000 == pytest.approx(4.0, abs=0.05)
+    ops.speed(info, 2.0, tmp_path / "fast.mp4")
+    assert prober.probe(tmp_path / "fast.mp4").frame_count == 24
+    with pytest.raises(InputError):
+        ops.speed(info, 10, tmp_path / "x.mp4")
+
+
+def test_audio_replace_add_and_mute(tmp_path, prober):
+    silent = prober.probe(make_clip(tmp_path / "v.mp4", frames=48))
+    music = prober.probe(make_clip(tmp_path / "m.mp4", frames=96, audio=True))
+    ops.audio(silent, tmp_path / "r.mp4", music, "replace")
+    replaced = prober.probe(tmp_path / "r.mp4")
+    assert replaced.audio is not None and replaced.frame_count == 48
+    assert replaced.audio.frames / 48000 == pytest.approx(2.0, abs=0.05)  # cut to the video
+    assert np.array_equal(decode_frames(tmp_path / "r.mp4")[10], decode_frames(tmp_path / "v.mp4")[10])
+    ops.audio(replaced, tmp_path / "add.mp4", music, "add", volume=0.5)
+    louder = np.abs(decode_audio(tmp_path / "add.mp4")).mean()
+    assert louder > np.abs(decode_audio(tmp_path / "r.mp4")).mean() * 1.2
+    ops.audio(replaced, tmp_path / "mute.mp4", None, "mute")
+    assert prober.probe(tmp_path / "mute.mp4").audio is None
+
+
+def test_reframe_follows_the_moving_subject(tmp_path, prober):
+    clip = make_clip(tmp_path / "wide.mp4", frames=48, size=(320, 96))
+    ops.reframe(prober.probe(clip), "9:16", tmp_path / "tall.mp4")
+    out = prober.probe(tmp_path / "tall.mp4")
+    assert (out.video.width, out.video.height) == (54, 96) and out.frame_count == 48
+    frames = decode_frames(tmp_path / "tall.mp4")
+    inside = [int((f.min(axis=2) > 200).sum() > 100) for f in frames]  # the white square
+    assert sum(inside) >= 40  # the crop keeps the subject in view almost always
+    with pytest.raises(InputError):
+        ops.reframe(prober.probe(clip), "2:3", tmp_path / "x.mp4")
