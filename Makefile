@@ -22,13 +22,27 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/cinedraft --home .cinedraft-demo demo
 
-test: $(STAMP)
+# Browser tests use Debian's Chromium (Playwright's own browser download does not work here).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" != 0 ]; then echo "browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
+
+test: $(STAMP) $(CHROMIUM)
 	$(PY) -m pytest -q
 
-bench: $(STAMP)
+# MoviePy (the editor's baseline) pins Pillow < 12, so it lives in its own venv.
+.venv-bench/.installed: benches/requirements-moviepy.txt
+	python3 -m venv .venv-bench
+	.venv-bench/bin/pip install -q -r benches/requirements-moviepy.txt
+	touch .venv-bench/.installed
+
+bench: $(STAMP) .venv-bench/.installed
 	$(PY) benches/bench_engine.py
 	$(PY) benches/bench_library.py
 	$(PY) benches/bench_quality.py
+	$(PY) benches/bench_editor.py --moviepy-python .venv-bench/bin/python
 
 clean:
-	rm -rf $(VENV) .cinedraft-demo .pytest_cache
+	rm -rf $(VENV) .venv-bench .cinedraft-demo .pytest_cache
