@@ -31,10 +31,7 @@ def write_plots(report: dict, out_dir: Path) -> list[Path]:
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_xlabel("sharpness gain over reference (Laplacian variance)")
     ax.set_title("What makes production clearer than the draft")
-    fig.tight_layout()
-    paths.append(out_dir / "factors.png")
-    fig.savefig(paths[-1])
-    plt.close(fig)
+    paths.append(_save(plt, fig, out_dir / "factors.png"))
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2), dpi=110)
     for fmt in ("webp", "jpeg"):
@@ -51,11 +48,15 @@ def write_plots(report: dict, out_dir: Path) -> list[Path]:
     right.set_xlabel("sampling steps (production tier)")
     right.set_ylabel("sharpness")
     right.set_title("Sampling iterations")
-    fig.tight_layout()
-    paths.append(out_dir / "sweeps.png")
-    fig.savefig(paths[-1])
-    plt.close(fig)
+    paths.append(_save(plt, fig, out_dir / "sweeps.png"))
     return paths
+
+
+def _save(plt, fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
 
 
 def _row(cells: list, header: bool = False) -> str:

@@ -1,6 +1,5 @@
 """Edit operations on clips encoded here: exact frame counts, the right frames, copy vs re-encode."""
 
-import av
 import numpy as np
 import pytest
 
