@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..config import Settings
-from . import analyze, demo, edit, generate, library
+from . import analyze, demo, edit, generate, library, serve
 from .common import State
 
 app = typer.Typer(
@@ -42,6 +42,7 @@ app.add_typer(library.app, name="library")
 app.command()(analyze.analyze)
 app.add_typer(analyze.lab, name="lab")
 app.add_typer(edit.app, name="edit")
+app.command()(serve.serve)
 
 
 def main() -> None:

@@ -35,9 +35,10 @@ class Editor:
     """Cut, merge, extend, reframe, retime and re-score clips into the library."""
 
     def __init__(self, library: Library, prober: Prober | None = None,
-                 generate_continuation: Callable | None = None):
+                 generate_continuation: Callable | None = None, record_extra: dict | None = None):
         self.library = library
         self.prober = prober or Prober()
+        self.record_extra = record_extra or {}  # added to every record (the server's job id)
         # (clip path, seconds, prompt) -> path of a generated continuation; set by the video
         # engine once it exists.
         self.generate_continuation = generate_continuation
@@ -178,7 +179,7 @@ class Editor:
                 "edit": asdict(stats) | {"duration": stats.duration},
                 "timeline": timeline.to_dict(),
                 "parents": [{"id": i, "role": "source"} for i in dict.fromkeys(s.id for s in sources)],
-            }
+            } | self.record_extra
             return self.library.add_video(out.read_bytes(), record)
 
 

@@ -85,14 +85,17 @@ class Engine:
 
     # ------------------------------------------------------------------ public entry points
 
-    def generate_image(self, request: ImageRequest, on_progress: Progress | None = None) -> Result:
-        """Generate ``request.count`` images and store them; see the module docstring."""
+    def generate_image(self, request: ImageRequest, on_progress: Progress | None = None,
+                       record_extra: dict | None = None) -> Result:
+        """Generate ``request.count`` images and store them; see the module docstring.
+        ``record_extra`` is added to every record (the server names the job)."""
         progress = on_progress or (lambda stage, done, total: None)
         started = time.perf_counter()
         rendered = self.render_images(request, progress)
         # 5. Store.
         outputs = []
         for i, item in enumerate(rendered):
+            item.record |= record_extra or {}
             outputs.append(self._store(item))
             progress("save", i + 1, len(rendered))
         seconds = time.perf_counter() - started
@@ -161,7 +164,8 @@ class Engine:
             drift=item.drift,
         )
 
-    def promote(self, asset_id: str, on_progress: Progress | None = None, **overrides) -> Result:
+    def promote(self, asset_id: str, on_progress: Progress | None = None,
+                record_extra: dict | None = None, **overrides) -> Result:
         """Re-render a draft at the production tier from its prompt and seed."""
         draft = self.library.get(asset_id).record
         if draft.get("kind") != "image" or draft.get("seed") is None:
@@ -175,7 +179,7 @@ class Engine:
             parent=asset_id,
             **{k: v for k, v in overrides.items() if v is not None},
         )
-        return self.generate_image(request, on_progress)
+        return self.generate_image(request, on_progress, record_extra)
 
     def rerender(self, asset_id: str, on_progress: Progress | None = None) -> Rerender:
         """Run a stored record again; store the result and compare its pixels to the original.

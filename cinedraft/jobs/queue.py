@@ -1,0 +1,164 @@
+"""A job queue kept in the library database, so jobs survive a restart.
+
+- submit: a queued row (idempotency key: the same key returns the same job; a bound on
+  queued jobs answers :class:`QueueFullError`, which the server turns into HTTP 429);
+- claim: one atomic UPDATE moves the most urgent job (lowest priority number, then oldest)
+  of the kinds a worker takes to ``running``;
+- finish / fail / cancel: one terminal state per job. A running job sees a cancel request at
+  its next progress report (:class:`JobCancelled`);
+- recover (at startup, before any worker): a job left ``running`` by a dead server is queued
+  again if it stored nothing yet, otherwise marked failed with the outputs it did store, so no
+  job is lost and no output is made twice.
+
+Progress is stored on the row and fanned out in memory to listeners (Server-Sent Events).
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import CinedraftError
+from ..library import records
+from ..library.db import connect
+from ..library.library import utc_now
+
+TERMINAL = ("done", "failed", "cancelled")
+
+
+class QueueFullError(CinedraftError):
+    """Too many queued jobs; try again later."""
+
+
+class JobCancelled(Exception):
+    """Raised inside a running job when its cancel was requested."""
+
+
+@dataclass
+class Job:
+    id: str
+    kind: str
+    priority: int
+    state: str
+    request: dict
+    result: dict | None
+    error: str | None
+    progress: dict | None
+    created: str
+    started: str | None
+    finished: str | None
+    attempts: int
+
+    @classmethod
+    def from_row(cls, row: dict) -> Job:
+        return cls(**{k: row[k] for k in cls.__dataclass_fields__})
+
+
+class JobQueue:
+    """Jobs in ``library.db``; thread-safe (one connection behind a lock)."""
+
+    def __init__(self, db_path: Path, max_queued: int = 500):
+        self.conn: sqlite3.Connection = connect(db_path)
+        self.max_queued = max_queued
+        self._lock = threading.RLock()
+        self._wake = threading.Condition(self._lock)
+        self._listeners: dict[str, list[Callable[[dict], None]]] = {}
+
+    # ------------------------------------------------------------------ producers
+
+    def submit(self, kind: str, request: dict, priority: int, idem_key: str | None = None) -> tuple[Job, bool]:
+        """Queue a job; ``(job, created)``. The same ``idem_key`` returns the first job."""
+        row = {"id": secrets.token_hex(8), "kind": kind, "priority": priority, "request": request,
+               "idem_key": idem_key, "created": utc_now()}
+        with self._lock:
+            job, created = records.insert_job(self.conn, row, self.max_queued)
+            if created is None:
+                raise QueueFullError(f"the queue is full ({self.max_queued} jobs waiting); try again later")
+            self._wake.notify_all()
+        return Job.from_row(job), created
+
+    def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            row = records.get_job(self.conn, job_id)
+        return Job.from_row(row) if row else None
+
+    def list(self, state: str | None = None, limit: int = 100) -> list[Job]:
+        with self._lock:
+            return [Job.from_row(r) for r in records.list_jobs(self.conn, state, limit)]
+
+    def cancel(self, job_id: str) -> str | None:
+        with self._lock:
+            state = records.cancel_job(self.conn, job_id, utc_now())
+        if state == "cancelled":
+            self._publish(job_id, {"state": "cancelled"})
+        return state
+
+    # ------------------------------------------------------------------ workers
+
+    def claim(self, kinds: tuple[str, ...], timeout: float = 1.0) -> Job | None:
+        """The next job of ``kinds``, waiting up to ``timeout`` seconds for one."""
+        with self._lock:
+            row = records.claim_job(self.conn, kinds, utc_now())
+            if row is None:
+                self._wake.wait(timeout)
+                row = records.claim_job(self.conn, kinds, utc_now())
+        if row is None:
+            return None
+        self._publish(row["id"], {"state": "running"})
+        return Job.from_row(row)
+
+    def report(self, job_id: str, stage: str, done: int, total: int) -> None:
+        """Progress from inside a job; raises :class:`JobCancelled` if cancel was asked."""
+        progress = {"stage": stage, "done": done, "total": total}
+        with self._lock:
+            cancel = records.set_progress(self.conn, job_id, progress)
+        self._publish(job_id, {"state": "running", "progress": progress})
+        if cancel:
+            raise JobCancelled(job_id)
+
+    def finish(self, job_id: str, state: str, result: dict | None = None, error: str | None = None) -> None:
+        with self._lock:
+            records.finish_job(self.conn, job_id, state, utc_now(), result, error)
+        self._publish(job_id, {"state": state, "result": result, "error": error})
+
+    def recover(self) -> dict:
+        """Settle jobs a dead server left running (see the module docstring)."""
+        report = {"requeued": [], "failed": []}
+        with self._lock:
+            for job in records.running_jobs(self.conn):
+                stored = records.assets_of_job(self.conn, job["id"])
+                if stored:
+                    records.finish_job(self.conn, job["id"], "failed", utc_now(),
+                                       {"outputs": stored, "partial": True},
+                                       f"interrupted by a restart after {len(stored)} output(s)")
+                    report["failed"].append(job["id"])
+                else:
+                    records.requeue_job(self.conn, job["id"])
+                    report["requeued"].append(job["id"])
+        return report
+
+    # ------------------------------------------------------------------ listeners
+
+    def listen(self, job_id: str, callback: Callable[[dict], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` on every event of ``job_id``; returns the unsubscribe."""
+        with self._lock:
+            self._listeners.setdefault(job_id, []).append(callback)
+
+        def stop() -> None:
+            with self._lock:
+                if callback in self._listeners.get(job_id, []):
+                    self._listeners[job_id].remove(callback)
+        return stop
+
+    def _publish(self, job_id: str, event: dict) -> None:
+        with self._lock:
+            listeners = list(self._listeners.get(job_id, []))
+        for callback in listeners:
+            callback({"job": job_id, **event})
+
+    def close(self) -> None:
+        self.conn.close()

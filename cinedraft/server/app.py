@@ -1,0 +1,97 @@
+"""``create_app(settings)``: the one place the server is wired together.
+
+1. open the library, the job queue (same database) and the media prober;
+2. settle jobs a previous run left running (:meth:`JobQueue.recover`);
+3. start the workers (model device, CPU edits) when the app starts, stop them when it stops;
+4. mount the API, the login page and the web UI behind the security guard.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from .. import __version__
+from ..config import Settings
+from ..editor import Editor, Prober
+from ..errors import AssetNotFoundError, CinedraftError, InputError
+from ..jobs import JobQueue, QueueFullError
+from ..library import Library
+from .routes.api import router
+from .security import COOKIE, Guard, Sessions
+from .workers import Workers
+
+WEB = Path(__file__).parent / "web"
+
+
+def create_app(settings: Settings, *, token: str | None = None, hosts: set[str] = frozenset(),
+               workers: bool = True, max_queued: int = 500) -> FastAPI:
+    """The studio app. ``token`` turns on auth; ``hosts`` adds names the Host header may use."""
+    # 1. State.
+    library = Library(settings.library_root, provenance=settings.provenance)
+    queue = JobQueue(library.root / "library.db", max_queued=max_queued)
+    prober = Prober()
+    engine_box: list = []
+    sessions = Sessions(token)
+
+    def engine():
+        if not engine_box:
+            from ..engine.image import Engine  # torch and diffusers load with the first job
+
+            engine_box.append(Engine(settings, library))
+        return engine_box[0]
+
+    pool = Workers(queue, engine, lambda extra: Editor(library, prober, record_extra=extra))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        # 2. and 3.
+        app.state.recovered = queue.recover()
+        if workers:
+            pool.start()
+        yield
+        pool.stop()
+        prober.close()
+
+    app = FastAPI(title="cinedraft studio", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # the docs pages load scripts from a CDN
+    app.state.library, app.state.queue, app.state.prober, app.state.workers = library, queue, prober, pool
+
+    # 4. Routes.
+    app.include_router(router)
+
+    @app.exception_handler(AssetNotFoundError)
+    async def not_found(request: Request, exc: AssetNotFoundError):
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(QueueFullError)
+    async def queue_full(request: Request, exc: QueueFullError):
+        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"retry-after": "5"})
+
+    @app.exception_handler(CinedraftError)
+    async def bad_input(request: Request, exc: CinedraftError):
+        return JSONResponse({"detail": str(exc)}, status_code=422 if isinstance(exc, InputError) else 400)
+
+    @app.get("/", include_in_schema=False)
+    def index():
+        return FileResponse(WEB / "index.html", media_type="text/html")
+
+    @app.get("/login", include_in_schema=False, response_class=HTMLResponse)
+    def login_form():
+        return (WEB / "login.html").read_text()
+
+    @app.post("/login", include_in_schema=False)
+    def login(token: str = Form(...)):
+        if not sessions.check_token(token):
+            return JSONResponse({"detail": "wrong token"}, status_code=401)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(COOKIE, sessions.new(), httponly=True, samesite="strict")
+        return response
+
+    app.mount("/static", StaticFiles(directory=WEB), name="static")
+    app.add_middleware(Guard, sessions=sessions, hosts=set(hosts))
+    return app

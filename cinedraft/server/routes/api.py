@@ -1,0 +1,266 @@
+"""The REST API. Every handler builds a request object or calls one Library/JobQueue method."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Header, HTTPException, Path as PathParam, Query, Request, UploadFile
+from fastapi.responses import FileResponse, StreamingResponse
+from PIL import Image, UnidentifiedImageError
+from pydantic import BaseModel, Field
+
+from ...jobs import Job
+from ...library import Asset, AssetQuery
+from ...library.library import sniff_extension
+from ...request import ImageRequest
+
+router = APIRouter(prefix="/api")
+AssetId = Annotated[str, PathParam(pattern="^[0-9a-f]{12}$", description="12 hex digits")]
+JobId = Annotated[str, PathParam(pattern="^[0-9a-f]{16}$", description="16 hex digits")]
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
+MAX_UPLOAD = 64 * 1024 * 1024
+MAX_PIXELS = 40_000_000
+PRIORITY = {"draft": 0, "edit": 5, "production": 10}  # drafts first, long renders last
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: str
+    state: str
+    priority: int
+    request: dict
+    result: dict | None = None
+    error: str | None = None
+    progress: dict | None = None
+    created: str
+    started: str | None = None
+    finished: str | None = None
+    attempts: int = 0
+
+    @classmethod
+    def of(cls, job: Job) -> JobOut:
+        return cls(**job.__dict__)
+
+
+class PromoteBody(BaseModel):
+    asset_id: str = Field(pattern="^[0-9a-f]{12}$")
+    steps: int | None = Field(None, ge=1, le=500)
+    size: str | None = Field(None, pattern=r"^\d{2,4}x\d{2,4}$")
+
+
+class EditBody(BaseModel):
+    op: Literal["cut", "merge", "speed", "reframe", "mute"]
+    sources: list[Annotated[str, Field(pattern="^[0-9a-f]{12}$")]] = Field(min_length=1, max_length=20)
+    start: float | None = Field(None, ge=0, le=86_400)
+    end: float | None = Field(None, ge=0, le=86_400)
+    factor: float | None = Field(None, ge=0.25, le=4)
+    aspect: Literal["9:16", "1:1", "4:5", "16:9"] | None = None
+    transition: str | None = Field(None, pattern=r"^(crossfade|fade):\d{1,2}(\.\d{1,3})?$")
+
+
+class TagsBody(BaseModel):
+    add: list[Annotated[str, Field(min_length=1, max_length=64)]] = []
+    remove: list[Annotated[str, Field(min_length=1, max_length=64)]] = []
+
+
+class RatingBody(BaseModel):
+    rating: int = Field(ge=0, le=5)
+
+
+class FavouriteBody(BaseModel):
+    on: bool = True
+
+
+class AnalyzeBody(BaseModel):
+    asset_ids: list[Annotated[str, Field(pattern="^[0-9a-f]{12}$")]] = Field(min_length=1, max_length=8)
+
+
+def _submit(request: Request, kind: str, body: dict, priority: int, key: str | None) -> JobOut:
+    job, _ = request.app.state.queue.submit(kind, body, priority, key)
+    return JobOut.of(job)
+
+
+# ---------------------------------------------------------------------- jobs
+
+
+@router.post("/jobs/generate", status_code=202, response_model=JobOut, tags=["jobs"])
+def submit_generate(body: ImageRequest, request: Request, idempotency_key: IdemKey = None) -> JobOut:
+    """Queue drafts (or any tier) for a prompt or a wildcard template."""
+    return _submit(request, "generate", body.model_dump(), PRIORITY.get(body.tier, 10), idempotency_key)
+
+
+@router.post("/jobs/promote", status_code=202, response_model=JobOut, tags=["jobs"])
+def submit_promote(body: PromoteBody, request: Request, idempotency_key: IdemKey = None) -> JobOut:
+    """Queue the production render of a draft."""
+    request.app.state.library.get(body.asset_id)  # 404 now rather than a failed job later
+    return _submit(request, "promote", body.model_dump(), PRIORITY["production"], idempotency_key)
+
+
+@router.post("/jobs/edit", status_code=202, response_model=JobOut, tags=["jobs"])
+def submit_edit(body: EditBody, request: Request, idempotency_key: IdemKey = None) -> JobOut:
+    """Queue an edit of video assets (cut, merge, speed, reframe, mute)."""
+    for asset_id in body.sources:
+        request.app.state.library.get(asset_id)
+    return _submit(request, "edit", body.model_dump(), PRIORITY["edit"], idempotency_key)
+
+
+@router.get("/jobs", response_model=list[JobOut], tags=["jobs"])
+def list_jobs(request: Request, state: Literal["queued", "running", "done", "failed", "cancelled"] | None = None,
+              limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[JobOut]:
+    return [JobOut.of(j) for j in request.app.state.queue.list(state, limit)]
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut, tags=["jobs"])
+def get_job(job_id: JobId, request: Request) -> JobOut:
+    job = request.app.state.queue.get(job_id)
+    if job is None:
+        raise HTTPException(404, f"no job {job_id}")
+    return JobOut.of(job)
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=JobOut, tags=["jobs"])
+def cancel_job(job_id: JobId, request: Request) -> JobOut:
+    """Cancel a queued job now, or a running one at its next progress step."""
+    if request.app.state.queue.cancel(job_id) is None:
+        raise HTTPException(404, f"no job {job_id}")
+    return JobOut.of(request.app.state.queue.get(job_id))
+
+
+@router.get("/jobs/{job_id}/events", tags=["jobs"], response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}}}})
+async def job_events(job_id: JobId, request: Request) -> StreamingResponse:
+    """Server-Sent Events: ``progress`` while the job runs, then one ``end`` event."""
+    queue = request.app.state.queue
+    if queue.get(job_id) is None:
+        raise HTTPException(404, f"no job {job_id}")
+    loop, events = asyncio.get_running_loop(), asyncio.Queue()
+    stop = queue.listen(job_id, lambda event: loop.call_soon_threadsafe(events.put_nowait, event))
+
+    async def stream():
+        try:
+            job = queue.get(job_id)
+            yield f"event: state\ndata: {json.dumps(JobOut.of(job).model_dump())}\n\n"
+            while job.state not in ("done", "failed", "cancelled"):
+                try:
+                    event = await asyncio.wait_for(events.get(), timeout=10)
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+                    job = queue.get(job_id)
+                    continue
+                if event.get("progress"):
+                    yield f"event: progress\ndata: {json.dumps(event['progress'])}\n\n"
+                job = queue.get(job_id)
+            yield f"event: end\ndata: {json.dumps(JobOut.of(job).model_dump())}\n\n"
+        finally:
+            stop()
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"cache-control": "no-store"})
+
+
+# ---------------------------------------------------------------------- library
+
+
+def _brief(asset: Asset) -> dict:
+    return asset.model_dump(exclude={"record", "path"})
+
+
+@router.get("/assets", tags=["library"])
+def list_assets(request: Request, query: Annotated[AssetQuery, Query()]) -> list[dict]:
+    """Search and filter the library (``text`` is full text over prompts)."""
+    return [_brief(a) for a in request.app.state.library.find(query)]
+
+
+@router.get("/assets/{asset_id}", tags=["library"])
+def get_asset(asset_id: AssetId, request: Request) -> dict:
+    """The whole record, lineage both ways, tags, metrics."""
+    library = request.app.state.library
+    asset = library.get(asset_id)
+    return asset.model_dump(exclude={"path"}) | {
+        "ancestors": [{"depth": d, "id": i, "role": r} for d, i, r in library.lineage(asset_id, "parents")],
+        "descendants": [{"depth": d, "id": i, "role": r} for d, i, r in library.lineage(asset_id, "children")],
+    }
+
+
+@router.get("/assets/{asset_id}/file", tags=["library"], response_class=FileResponse)
+def asset_file(asset_id: AssetId, request: Request) -> FileResponse:
+    """The stored file, with its media type (range requests work for video)."""
+    asset = request.app.state.library.get(asset_id)
+    return FileResponse(asset.path, media_type=asset.mime, headers={"cache-control": "private, max-age=3600"})
+
+
+@router.get("/assets/{asset_id}/verify", tags=["library"])
+def verify_asset(asset_id: AssetId, request: Request) -> dict:
+    """C2PA manifest state, signer, ingredients and watermark of the stored file."""
+    library = request.app.state.library
+    found = library.verify(Path(library.get(asset_id).path))
+    return found.model_dump() | {"ok": found.ok}
+
+
+@router.post("/assets/{asset_id}/tags", tags=["library"])
+def tag_asset(asset_id: AssetId, body: TagsBody, request: Request) -> dict:
+    return _brief(request.app.state.library.tag(asset_id, body.add, body.remove))
+
+
+@router.post("/assets/{asset_id}/rating", tags=["library"])
+def rate_asset(asset_id: AssetId, body: RatingBody, request: Request) -> dict:
+    return _brief(request.app.state.library.rate(asset_id, body.rating))
+
+
+@router.post("/assets/{asset_id}/favourite", tags=["library"])
+def favourite_asset(asset_id: AssetId, body: FavouriteBody, request: Request) -> dict:
+    return _brief(request.app.state.library.favourite(asset_id, body.on))
+
+
+@router.post("/uploads", status_code=201, tags=["library"])
+async def upload(request: Request, file: Annotated[UploadFile, File(description="PNG, JPEG, WebP or MP4")]) -> dict:
+    """Import a file: size-capped, type sniffed from its bytes, images fully decoded under a
+    pixel cap (decompression bombs), videos probed in the worker process."""
+    data = await file.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        raise HTTPException(413, f"uploads are limited to {MAX_UPLOAD // 2**20} MiB")
+    ext = sniff_extension(data, "")
+    library = request.app.state.library
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"upload{ext}"
+        path.write_bytes(data)
+        if ext == ".mp4":
+            request.app.state.prober.probe(path)
+        else:
+            try:
+                with Image.open(io.BytesIO(data)) as im:
+                    if im.width * im.height > MAX_PIXELS:
+                        raise HTTPException(413, f"images are limited to {MAX_PIXELS:,} pixels")
+                    im.load()
+            except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+                raise HTTPException(400, f"not a readable image: {exc}") from None
+        return _brief(library.import_file(path))
+
+
+@router.post("/analyze", tags=["clarity"])
+def analyze(body: AnalyzeBody, request: Request) -> dict:
+    """Clarity of images (compared) or of a clip (temporal figures)."""
+    from ...quality.compare import analyze_images, analyze_video
+
+    assets = [request.app.state.library.get(a) for a in body.asset_ids]
+    videos = [a for a in assets if a.mime.startswith("video/")]
+    images = [a for a in assets if not a.mime.startswith("video/")]
+    report = analyze_images([Path(a.path) for a in images]) if images else None
+    if report:
+        names = {a.path: a.id for a in images}
+        for item in report["images"]:
+            item["asset_id"] = names[item.pop("path")]
+            item.pop("record", None)
+        for v in report["verdict"]:
+            v["clearer"], v["than"] = names[v["clearer"]], names[v["than"]]
+    return {"images": report, "videos": [analyze_video(Path(v.path)) | {"path": v.id} for v in videos]}
+
+
+@router.get("/health", tags=["server"])
+def health(request: Request) -> dict:
+    return {"ok": True, "assets": request.app.state.library.count(),
+            "queued": len(request.app.state.queue.list("queued", 1000))}

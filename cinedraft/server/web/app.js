@@ -1,0 +1,264 @@
+// cinedraft studio: a small single-page UI over the REST API.
+// Text from the server (prompts, records) is only ever set with textContent, never as HTML.
+
+const view = document.getElementById("view");
+const errorBox = document.getElementById("error");
+
+// ---------------------------------------------------------------- helpers
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value);
+  }
+  for (const child of children.flat()) if (child) node.append(child);
+  return node;
+}
+
+function showError(message) {
+  errorBox.textContent = message;
+  errorBox.hidden = !message;
+}
+
+async function api(path, options = {}) {
+  const init = { headers: {}, ...options };
+  if (options.json !== undefined) {
+    init.method = init.method || "POST";
+    init.headers["content-type"] = "application/json";
+    init.body = JSON.stringify(options.json);
+  }
+  const response = await fetch(path, init);
+  if (!response.ok) {
+    let detail = response.statusText;
+    try {
+      const body = await response.json();
+      detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
+    } catch (_) { /* not JSON */ }
+    throw new Error(`${response.status}: ${detail}`);
+  }
+  return response.json();
+}
+
+// Follow a job by Server-Sent Events until it ends; onProgress gets {stage, done, total}.
+function follow(job, onProgress) {
+  return new Promise((resolve, reject) => {
+    const source = new EventSource(`/api/jobs/${job.id}/events`);
+    source.addEventListener("progress", (e) => onProgress(JSON.parse(e.data)));
+    source.addEventListener("end", (e) => {
+      source.close();
+      const done = JSON.parse(e.data);
+      if (done.state === "done") resolve(done);
+      else reject(new Error(`job ${done.state}: ${done.error || ""}`));
+    });
+    source.onerror = () => { source.close(); reject(new Error("lost the connection to the server")); };
+  });
+}
+
+function fileUrl(id) { return `/api/assets/${id}/file`; }
+
+function media(asset) {
+  if ((asset.mime || "").startsWith("video/")) {
+    return el("video", { src: fileUrl(asset.id), controls: true, muted: true, preload: "metadata" });
+  }
+  return el("img", { src: fileUrl(asset.id), alt: asset.prompt || asset.id });
+}
+
+function tile(asset, onClick) {
+  return el("button", { class: "tile", type: "button", "data-id": asset.id, onclick: onClick,
+                        title: asset.prompt || asset.id },
+    media(asset), el("div", { class: "caption", text: `${asset.id} · ${asset.prompt || asset.kind}` }));
+}
+
+function progressUi() {
+  const bar = el("progress", { max: 1, value: 0 });
+  const label = el("div", { class: "status", text: "queued" });
+  return {
+    node: el("div", {}, label, bar),
+    update: (p) => { bar.max = p.total || 1; bar.value = p.done; label.textContent = `${p.stage} ${p.done}/${p.total}`; },
+    say: (text) => { label.textContent = text; },
+  };
+}
+
+const FIGURES = ["sharpness", "tenengrad", "hf_ratio", "edge_width", "blockiness", "noise"];
+
+// ---------------------------------------------------------------- views
+
+async function ideate() {
+  const grid = el("div", { class: "grid", id: "drafts" });
+  const prog = progressUi();
+  const promoteButton = el("button", { type: "button", id: "promote", disabled: true, text: "Promote selected" });
+  let selected = null;
+  const form = el("form", { class: "bar", id: "ideate" },
+    el("label", {}, "Prompt (wildcards like {red|blue} make variations)",
+      el("input", { name: "prompt", required: true, value: "a {red|blue|green} bottle on a glass table, studio lighting" })),
+    el("label", {}, "Variations", el("input", { name: "count", type: "number", min: 1, max: 48, value: 6 })),
+    el("label", {}, "Seed", el("input", { name: "seed", type: "number", min: 0, value: 1 })),
+    el("button", { type: "submit", text: "Draft" }));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    showError("");
+    const data = new FormData(form);
+    const count = Number(data.get("count"));
+    const prompt = data.get("prompt");
+    try {
+      const job = await api("/api/jobs/generate", { json: {
+        prompt, count, seed: Number(data.get("seed")), tier: "draft", template: /\{.*\|.*\}/.test(prompt) } });
+      prog.say("queued");
+      const done = await follow(job, prog.update);
+      prog.say(`${done.result.outputs.length} drafts in ${done.result.seconds} s`);
+      grid.replaceChildren();
+      for (const id of done.result.outputs) {
+        const asset = await api(`/api/assets/${id}`);
+        grid.append(tile(asset, (e) => {
+          for (const t of grid.querySelectorAll(".tile")) t.classList.remove("selected");
+          e.currentTarget.classList.add("selected");
+          selected = id;
+          promoteButton.disabled = false;
+        }));
+      }
+    } catch (err) { showError(err.message); prog.say("failed"); }
+  });
+  promoteButton.addEventListener("click", async () => {
+    if (!selected) return;
+    showError("");
+    try {
+      const job = await api("/api/jobs/promote", { json: { asset_id: selected } });
+      prog.say("promoting");
+      const done = await follow(job, prog.update);
+      location.hash = `#/compare/${selected}/${done.result.outputs[0]}`;
+    } catch (err) { showError(err.message); }
+  });
+  view.replaceChildren(el("h1", { text: "Ideate" }), form, prog.node, grid,
+                       el("p", {}, promoteButton));
+}
+
+async function compare(draftId, finalId) {
+  const [draft, final] = await Promise.all([api(`/api/assets/${draftId}`), api(`/api/assets/${finalId}`)]);
+  const table = el("table", { id: "figures" },
+    el("tr", {}, el("th", { text: "figure" }), el("th", { text: "draft" }), el("th", { text: "production" })),
+    FIGURES.map((name) => el("tr", {}, el("td", { text: name }),
+      el("td", { text: (draft.metrics[name] ?? 0).toPrecision(4) }),
+      el("td", { text: (final.metrics[name] ?? 0).toPrecision(4) }))),
+    el("tr", {}, el("td", { text: "size" }), el("td", { text: `${draft.width}x${draft.height}` }),
+      el("td", { text: `${final.width}x${final.height}` })),
+    el("tr", {}, el("td", { text: "drift (SSIM vs draft)" }), el("td", { text: "" }),
+      el("td", { text: String(final.record.drift_ssim ?? "") })));
+  view.replaceChildren(
+    el("h1", { text: "Draft vs production" }),
+    el("p", { class: "status", text: draft.prompt }),
+    el("div", { class: "compare" },
+      el("figure", {}, media(draft), el("figcaption", {}, el("a", { href: `#/asset/${draft.id}`, text: `draft ${draft.id}` }))),
+      el("figure", {}, media(final), el("figcaption", {}, el("a", { href: `#/asset/${final.id}`, text: `production ${final.id}` })))),
+    table);
+}
+
+async function library() {
+  const grid = el("div", { class: "grid", id: "results" });
+  const status = el("div", { class: "status" });
+  const form = el("form", { class: "bar", id: "search" },
+    el("label", {}, "Search prompts", el("input", { name: "text", type: "search", placeholder: "glass table" })),
+    el("label", {}, "Tier", el("select", { name: "tier" }, ["", "draft", "production"].map((t) => el("option", { value: t, text: t || "any" })))),
+    el("label", {}, "Kind", el("select", { name: "kind" }, ["", "image", "edit", "video", "import"].map((t) => el("option", { value: t, text: t || "any" })))),
+    el("label", {}, "Sort", el("select", { name: "sort" }, ["newest", "oldest", "rating", "sharpness", "relevance"].map((t) => el("option", { value: t, text: t })))),
+    el("button", { type: "submit", text: "Search" }));
+  async function run(event) {
+    if (event) event.preventDefault();
+    showError("");
+    const params = new URLSearchParams();
+    for (const [key, value] of new FormData(form)) if (value) params.set(key, value);
+    if (params.get("sort") === "relevance" && !params.get("text")) params.set("sort", "newest");
+    try {
+      const assets = await api(`/api/assets?${params}`);
+      status.textContent = `${assets.length} asset(s)`;
+      grid.replaceChildren(...assets.map((a) => tile(a, () => { location.hash = `#/asset/${a.id}`; })));
+    } catch (err) { showError(err.message); }
+  }
+  form.addEventListener("submit", run);
+  view.replaceChildren(el("h1", { text: "Library" }), form, status, grid);
+  await run();
+}
+
+async function asset(id) {
+  const a = await api(`/api/assets/${id}`);
+  const provenance = el("div", { class: "status", id: "provenance", text: "checking provenance…" });
+  const links = (items) => items.length
+    ? items.map((x) => el("span", {}, el("a", { href: `#/asset/${x.id}`, text: x.id }), ` (${x.role}) `))
+    : ["–"];
+  view.replaceChildren(
+    el("h1", { text: `Asset ${a.id}` }),
+    el("div", { class: "asset-media" }, media(a)),
+    el("table", {},
+      ...[["kind", a.kind], ["tier", a.tier], ["model", a.model], ["prompt", a.prompt], ["created", a.created],
+          ["size", a.width ? `${a.width}x${a.height}` : ""], ["tags", a.tags.join(", ")]]
+        .map(([k, v]) => el("tr", {}, el("th", { text: k }), el("td", { text: v ?? "" }))),
+      el("tr", {}, el("th", { text: "parents" }), el("td", {}, links(a.ancestors))),
+      el("tr", {}, el("th", { text: "children" }), el("td", {}, links(a.descendants)))),
+    provenance,
+    el("h2", { text: "Record" }),
+    el("pre", { text: JSON.stringify(a.record, null, 2) }));
+  try {
+    const v = await api(`/api/assets/${id}/verify`);
+    provenance.className = v.ok ? "status ok" : "status bad";
+    provenance.textContent = `C2PA: ${v.manifest.state}${v.manifest.signer ? ` · signed by ${v.manifest.signer}` : ""}`
+      + ` · watermark: ${v.watermark || v.watermark_note}`;
+  } catch (err) { provenance.textContent = err.message; }
+}
+
+async function edit() {
+  const prog = progressUi();
+  const result = el("div", { id: "edit-result" });
+  const form = el("form", { class: "bar", id: "edit" },
+    el("label", {}, "Operation", el("select", { name: "op" }, ["cut", "merge", "speed", "reframe", "mute"].map((o) => el("option", { value: o, text: o })))),
+    el("label", {}, "Clips (asset ids, space separated)", el("input", { name: "sources", required: true })),
+    el("label", {}, "From (s)", el("input", { name: "start", type: "number", step: "0.01", min: 0 })),
+    el("label", {}, "To (s)", el("input", { name: "end", type: "number", step: "0.01", min: 0 })),
+    el("label", {}, "Transition", el("input", { name: "transition", placeholder: "crossfade:0.5" })),
+    el("button", { type: "submit", text: "Run" }));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    showError("");
+    const data = new FormData(form);
+    const body = { op: data.get("op"), sources: data.get("sources").trim().split(/\s+/) };
+    if (data.get("start")) body.start = Number(data.get("start"));
+    if (data.get("end")) body.end = Number(data.get("end"));
+    if (data.get("transition")) body.transition = data.get("transition");
+    if (body.op === "speed") body.factor = 0.5;
+    try {
+      const done = await follow(await api("/api/jobs/edit", { json: body }), prog.update);
+      const out = await api(`/api/assets/${done.result.outputs[0]}`);
+      result.replaceChildren(tile(out, () => { location.hash = `#/asset/${out.id}`; }));
+      prog.say(`${out.record.operation}: ${out.record.frames} frames, ${out.record.edit.method}`);
+    } catch (err) { showError(err.message); }
+  });
+  view.replaceChildren(el("h1", { text: "Edit clips" }), form, prog.node, result);
+}
+
+async function jobs() {
+  const list = await api("/api/jobs?limit=50");
+  view.replaceChildren(el("h1", { text: "Jobs" }), el("table", {},
+    el("tr", {}, ["job", "kind", "state", "created", "outputs / error"].map((h) => el("th", { text: h }))),
+    list.map((j) => el("tr", {}, el("td", { text: j.id }), el("td", { text: j.kind }), el("td", { text: j.state }),
+      el("td", { text: j.created }), el("td", { text: j.error || ((j.result && j.result.outputs) || []).join(" ") })))));
+}
+
+// ---------------------------------------------------------------- router
+
+async function route() {
+  const parts = location.hash.replace(/^#\/?/, "").split("/");
+  for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.view === (parts[0] || "ideate"));
+  showError("");
+  try {
+    if (parts[0] === "library") await library();
+    else if (parts[0] === "asset") await asset(parts[1]);
+    else if (parts[0] === "compare") await compare(parts[1], parts[2]);
+    else if (parts[0] === "edit") await edit();
+    else if (parts[0] === "jobs") await jobs();
+    else await ideate();
+  } catch (err) { showError(err.message); }
+  view.focus();
+}
+
+window.addEventListener("hashchange", route);
+route();
