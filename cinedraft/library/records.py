@@ -278,7 +278,7 @@ def list_jobs(conn: sqlite3.Connection, state: str | None = None, limit: int = 1
     sql, params = "SELECT * FROM jobs", []
     if state:
         sql, params = sql + " WHERE state = ?", [state]
-    rows = conn.execute(f"{sql} ORDER BY created DESC, id LIMIT ?", (*params, limit))
+    rows = conn.execute(f"{sql} ORDER BY rowid DESC LIMIT ?", (*params, limit))
     return [_job(r) for r in rows]
 
 
@@ -288,7 +288,7 @@ def claim_job(conn: sqlite3.Connection, kinds: tuple[str, ...], now: str) -> dic
     row = conn.execute(
         f"UPDATE jobs SET state = 'running', started = ?, attempts = attempts + 1 "
         f"WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND kind IN ({marks}) "
-        f"ORDER BY priority, created, id LIMIT 1) RETURNING *",
+        f"ORDER BY priority, rowid LIMIT 1) RETURNING *",  # rowid: submission order
         (now, *kinds),
     ).fetchone()
     return _job(row)

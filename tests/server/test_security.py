@@ -1,0 +1,89 @@
+"""Cross-site requests, DNS rebinding, traversal, auth: refused or inert."""
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from cinedraft.cli.main import app as cli
+from cinedraft.server import create_app
+
+from .conftest import HOST, settings
+
+BODY = {"prompt": "a red jar", "steps": 1}
+TRAVERSAL = ["..%2F..%2Fetc%2Fpasswd", "....//....//etc/passwd", "%2e%2e%2f%2e%2e%2fetc", "0123456789ab%00",
+             "..\\..\\windows", "0123456789abc", "%252e%252e%252f"]
+
+
+@pytest.fixture(scope="module")
+def quiet(tmp_path_factory):
+    """An app whose workers are off: requests are checked, jobs only queue."""
+    with TestClient(create_app(settings(tmp_path_factory.mktemp("sec")), hosts={HOST}, workers=False)) as c:
+        yield c
+
+
+@pytest.mark.parametrize("headers", [
+    {"Origin": "http://evil.example"},
+    {"Origin": "null"},
+    {"Origin": "http://testserver.evil.example"},
+    {"Sec-Fetch-Site": "cross-site"},
+])
+def test_cross_origin_writes_are_refused(quiet, headers):
+    response = quiet.post("/api/jobs/generate", json=BODY, headers=headers)
+    assert response.status_code == 403 and "refused" in response.json()["detail"]
+    assert quiet.get("/api/jobs").json() == []  # nothing was queued
+
+
+def test_same_origin_and_non_browser_writes_pass(quiet):
+    assert quiet.post("/api/jobs/generate", json=BODY, headers={"Origin": "http://testserver"}).status_code == 202
+    assert quiet.post("/api/jobs/generate", json=BODY).status_code == 202  # curl, scripts
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:7860", "127.0.0.1.nip.io", "localhost.evil"])
+def test_foreign_host_header_is_refused_on_every_route(quiet, host):
+    for method, path in (("GET", "/"), ("GET", "/api/assets"), ("POST", "/api/jobs/generate")):
+        response = quiet.request(method, path, headers={"Host": host}, json=BODY)
+        assert response.status_code == 400, (host, path)
+
+
+@pytest.mark.parametrize("payload", TRAVERSAL)
+def test_traversal_in_path_parameters(quiet, payload):
+    for path in (f"/api/assets/{payload}", f"/api/assets/{payload}/file", f"/api/assets/{payload}/verify",
+                 f"/api/jobs/{payload}", f"/static/{payload}"):
+        response = quiet.get(path)
+        assert response.status_code in (404, 422), (path, response.status_code)
+        assert b"root:" not in response.content
+
+
+def test_security_headers_everywhere(quiet):
+    for path in ("/", "/api/health", "/static/app.js", "/api/assets/zzz"):
+        headers = quiet.get(path).headers
+        assert headers["x-content-type-options"] == "nosniff"
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert headers["x-frame-options"] == "DENY"
+
+
+def test_token_auth_on_every_route(tmp_path):
+    token = "s3cret-token-of-some-length"
+    with TestClient(create_app(settings(tmp_path), token=token, hosts={HOST}, workers=False)) as c:
+        for path in ("/", "/api/assets", "/api/health", "/openapi.json", "/static/app.js"):
+            assert c.get(path).status_code == 401, path
+        assert c.get("/api/health", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        assert c.get("/api/health", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert c.post("/login", data={"token": "wrong"}).status_code == 401
+        login = c.post("/login", data={"token": token}, follow_redirects=False)
+        assert login.status_code == 303 and "httponly" in login.headers["set-cookie"].lower()
+        assert "samesite=strict" in login.headers["set-cookie"].lower()
+        assert c.get("/api/health").status_code == 200  # the session cookie now
+
+
+def test_serve_refuses_a_public_address_without_a_token(tmp_path):
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path), "serve", "--host", "0.0.0.0"])
+    assert result.exit_code == 2 and "without a token" in result.output
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path), "serve", "--host", "0.0.0.0", "--token", "short"])
+    assert result.exit_code == 2 and "16 characters" in result.output
+
+
+def test_full_queue_answers_429(tmp_path):
+    with TestClient(create_app(settings(tmp_path), hosts={HOST}, workers=False, max_queued=2)) as c:
+        assert [c.post("/api/jobs/generate", json=BODY).status_code for _ in range(3)] == [202, 202, 429]
+        assert c.post("/api/jobs/generate", json=BODY).headers["retry-after"] == "5"
