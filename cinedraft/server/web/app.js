@@ -135,22 +135,30 @@ async function ideate() {
 }
 
 async function compare(draftId, finalId) {
-  const [draft, final] = await Promise.all([api(`/api/assets/${draftId}`), api(`/api/assets/${finalId}`)]);
+  const [draft, final, report] = await Promise.all([
+    api(`/api/assets/${draftId}`), api(`/api/assets/${finalId}`),
+    api("/api/analyze", { json: { asset_ids: [draftId, finalId] } })]);
+  const byId = Object.fromEntries(report.images.images.map((i) => [i.asset_id, i.display]));
+  const [w, h] = report.images.display_size;
   const table = el("table", { id: "figures" },
-    el("tr", {}, el("th", { text: "figure" }), el("th", { text: "draft" }), el("th", { text: "production" })),
+    el("tr", {}, el("th", { text: `at ${w}x${h}` }), el("th", { text: "draft" }), el("th", { text: "production" })),
     FIGURES.map((name) => el("tr", {}, el("td", { text: name }),
-      el("td", { text: (draft.metrics[name] ?? 0).toPrecision(4) }),
-      el("td", { text: (final.metrics[name] ?? 0).toPrecision(4) }))),
+      el("td", { text: byId[draftId][name].toPrecision(4) }),
+      el("td", { text: byId[finalId][name].toPrecision(4) }))),
     el("tr", {}, el("td", { text: "size" }), el("td", { text: `${draft.width}x${draft.height}` }),
       el("td", { text: `${final.width}x${final.height}` })),
     el("tr", {}, el("td", { text: "drift (SSIM vs draft)" }), el("td", { text: "" }),
       el("td", { text: String(final.record.drift_ssim ?? "") })));
+  const verdict = report.images.verdict[0];
+  const clearer = verdict.clearer === finalId ? "production" : "draft";
   view.replaceChildren(
     el("h1", { text: "Draft vs production" }),
     el("p", { class: "status", text: draft.prompt }),
     el("div", { class: "compare" },
       el("figure", {}, media(draft), el("figcaption", {}, el("a", { href: `#/asset/${draft.id}`, text: `draft ${draft.id}` }))),
       el("figure", {}, media(final), el("figcaption", {}, el("a", { href: `#/asset/${final.id}`, text: `production ${final.id}` })))),
+    el("p", { id: "verdict", text: `The ${clearer} is clearer: ${verdict.sharpness_ratio}x the sharpness at display size.` }),
+    el("ul", {}, verdict.reasons.map((r) => el("li", { text: r }))),
     table);
 }
 
