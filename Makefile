@@ -43,6 +43,7 @@ bench: $(STAMP) .venv-bench/.installed
 	$(PY) benches/bench_library.py
 	$(PY) benches/bench_quality.py
 	$(PY) benches/bench_editor.py --moviepy-python .venv-bench/bin/python
+	$(PY) benches/bench_server.py
 
 clean:
 	rm -rf $(VENV) .venv-bench .cinedraft-demo .pytest_cache

@@ -10,7 +10,8 @@
   again if it stored nothing yet, otherwise marked failed with the outputs it did store, so no
   job is lost and no output is made twice.
 
-Progress is stored on the row and fanned out in memory to listeners (Server-Sent Events).
+Progress lives in memory (fanned out to listeners, Server-Sent Events) and is written to the
+row only when the job ends: a durable write per sampling step would cost an fsync each.
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ class JobQueue:
         self._lock = threading.RLock()
         self._wake = threading.Condition(self._lock)
         self._listeners: dict[str, list[Callable[[dict], None]]] = {}
+        self._progress: dict[str, dict] = {}  # running job -> latest progress
+        self._cancelled: set[str] = set()  # running jobs whose cancel was requested
 
     # ------------------------------------------------------------------ producers
 
@@ -84,15 +87,22 @@ class JobQueue:
     def get(self, job_id: str) -> Job | None:
         with self._lock:
             row = records.get_job(self.conn, job_id)
-        return Job.from_row(row) if row else None
+            return self._with_progress(row) if row else None
 
     def list(self, state: str | None = None, limit: int = 100) -> list[Job]:
         with self._lock:
-            return [Job.from_row(r) for r in records.list_jobs(self.conn, state, limit)]
+            return [self._with_progress(r) for r in records.list_jobs(self.conn, state, limit)]
+
+    def _with_progress(self, row: dict) -> Job:
+        if row["state"] == "running" and row["id"] in self._progress:
+            row = row | {"progress": self._progress[row["id"]]}
+        return Job.from_row(row)
 
     def cancel(self, job_id: str) -> str | None:
         with self._lock:
             state = records.cancel_job(self.conn, job_id, utc_now())
+            if state == "running":
+                self._cancelled.add(job_id)
         if state == "cancelled":
             self._publish(job_id, {"state": "cancelled"})
         return state
@@ -115,14 +125,17 @@ class JobQueue:
         """Progress from inside a job; raises :class:`JobCancelled` if cancel was asked."""
         progress = {"stage": stage, "done": done, "total": total}
         with self._lock:
-            cancel = records.set_progress(self.conn, job_id, progress)
+            self._progress[job_id] = progress
+            cancel = job_id in self._cancelled
         self._publish(job_id, {"state": "running", "progress": progress})
         if cancel:
             raise JobCancelled(job_id)
 
     def finish(self, job_id: str, state: str, result: dict | None = None, error: str | None = None) -> None:
         with self._lock:
-            records.finish_job(self.conn, job_id, state, utc_now(), result, error)
+            progress = self._progress.pop(job_id, None)
+            self._cancelled.discard(job_id)
+            records.finish_job(self.conn, job_id, state, utc_now(), result, error, progress)
         self._publish(job_id, {"state": state, "result": result, "error": error})
 
     def recover(self) -> dict:

@@ -295,10 +295,13 @@ def claim_job(conn: sqlite3.Connection, kinds: tuple[str, ...], now: str) -> dic
 
 
 def finish_job(conn: sqlite3.Connection, job_id: str, state: str, now: str,
-               result: dict | None = None, error: str | None = None) -> None:
+               result: dict | None = None, error: str | None = None, progress: dict | None = None) -> None:
+    """End a running job (a job ends once: later calls change nothing)."""
     conn.execute(
-        "UPDATE jobs SET state = ?, result = ?, error = ?, finished = ? WHERE id = ? AND state = 'running'",
-        (state, json.dumps(result) if result is not None else None, error, now, job_id),
+        "UPDATE jobs SET state = ?, result = ?, error = ?, finished = ?, progress = coalesce(?, progress) "
+        "WHERE id = ? AND state = 'running'",
+        (state, json.dumps(result) if result is not None else None, error, now,
+         json.dumps(progress) if progress is not None else None, job_id),
     )
 
 
@@ -310,13 +313,6 @@ def cancel_job(conn: sqlite3.Connection, job_id: str, now: str) -> str | None:
     conn.execute("UPDATE jobs SET cancel = 1 WHERE id = ? AND state = 'running'", (job_id,))
     row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
     return row[0] if row else None
-
-
-def set_progress(conn: sqlite3.Connection, job_id: str, progress: dict) -> bool:
-    """Store progress; returns whether a cancel was requested."""
-    conn.execute("UPDATE jobs SET progress = ? WHERE id = ?", (json.dumps(progress), job_id))
-    row = conn.execute("SELECT cancel FROM jobs WHERE id = ?", (job_id,)).fetchone()
-    return bool(row and row[0])
 
 
 def running_jobs(conn: sqlite3.Connection) -> list[dict]:

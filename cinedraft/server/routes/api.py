@@ -145,17 +145,18 @@ async def job_events(job_id: JobId, request: Request) -> StreamingResponse:
         try:
             job = queue.get(job_id)
             yield f"event: state\ndata: {json.dumps(JobOut.of(job).model_dump())}\n\n"
-            while job.state not in ("done", "failed", "cancelled"):
+            state = job.state
+            while state not in ("done", "failed", "cancelled"):
                 try:
                     event = await asyncio.wait_for(events.get(), timeout=10)
-                except TimeoutError:
+                    state = event.get("state", state)
+                except TimeoutError:  # nothing for a while: say we are alive, re-read the row
                     yield ": keep-alive\n\n"
-                    job = queue.get(job_id)
+                    state = queue.get(job_id).state
                     continue
                 if event.get("progress"):
                     yield f"event: progress\ndata: {json.dumps(event['progress'])}\n\n"
-                job = queue.get(job_id)
-            yield f"event: end\ndata: {json.dumps(JobOut.of(job).model_dump())}\n\n"
+            yield f"event: end\ndata: {json.dumps(JobOut.of(queue.get(job_id)).model_dump())}\n\n"
         finally:
             stop()
 
