@@ -121,9 +121,12 @@ class JobQueue:
         self._publish(row["id"], {"state": "running"})
         return Job.from_row(row)
 
-    def report(self, job_id: str, stage: str, done: int, total: int) -> None:
-        """Progress from inside a job; raises :class:`JobCancelled` if cancel was asked."""
+    def report(self, job_id: str, stage: str, done: int, total: int, outputs: list[str] | None = None) -> None:
+        """Progress from inside a job (``outputs``: assets stored so far); raises
+        :class:`JobCancelled` if cancel was asked."""
         progress = {"stage": stage, "done": done, "total": total}
+        if outputs is not None:
+            progress["outputs"] = outputs
         with self._lock:
             self._progress[job_id] = progress
             cancel = job_id in self._cancelled

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import functools
 import io
 import re
 import secrets
 import shutil
 import sqlite3
+import threading
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -131,8 +133,20 @@ class Verification(BaseModel):
         return self.manifest["state"] in ("Trusted", "Valid")
 
 
+def _serialized(method):
+    """Run ``method`` holding the library's lock: the server's threads (API handlers, the
+    model worker, the edit worker) share one connection, and a transaction must not interleave."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._db:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Library:
-    """A library home: ``library.db``, ``objects/``, ``keys/``, ``lost+found/``."""
+    """A library home: ``library.db``, ``objects/``, ``keys/``, ``lost+found/``. Thread-safe."""
 
     def __init__(self, root: Path, *, provenance: bool = True):
         self.root = Path(root).resolve()
@@ -143,6 +157,7 @@ class Library:
             raise OutputError(f"cannot use {self.root} as a library: {exc.strerror}") from None
         self.files = FileStore(self.root)
         self.provenance = provenance
+        self._db = threading.RLock()
         self._signer: Signer | None = None
         self.conn = connect(self.root / "library.db")
         self.last_reconcile = self._open_and_reconcile()
@@ -199,6 +214,11 @@ class Library:
 
     def _commit(self, data: bytes, ext: str, record: dict, parents: list[tuple[str, str]]) -> Asset:
         """Steps 2-4: pending note, file, row."""
+        metrics = _measure(data) if ext != ".mp4" else {}  # CPU work: before taking the lock
+        with self._db:
+            return self._commit_locked(data, ext, record, parents, metrics)
+
+    def _commit_locked(self, data, ext, record, parents, metrics) -> Asset:
         sha = sha256_bytes(data)
         if (twin := records.asset_by_sha(self.conn, sha)) is not None:
             raise InputError(f"this file is already in the library as {twin['id']}")
@@ -209,7 +229,6 @@ class Library:
         except OSError as exc:
             records.remove_pending(self.conn, rel)
             raise OutputError(f"cannot write to {self.root}: {exc.strerror or exc}") from None
-        metrics = _measure(data) if ext != ".mp4" else {}
         try:
             records.insert_asset(
                 self.conn, self._row(record, rel, sha, len(data), ext), parents, metrics
@@ -242,6 +261,7 @@ class Library:
             record["watermark"] = dict(source.record["watermark"], inherited=True)
         return self.add_bytes(encode_image(image, record, fmt, quality), FORMATS[fmt], record)
 
+    @_serialized
     def _ingredients(self, parents: list[tuple[str, str]]) -> list[Ingredient]:
         """Parents found in this library as C2PA ingredients: at most one ``parentOf`` (C2PA
         allows one), the rest ``componentOf``."""
@@ -285,9 +305,11 @@ class Library:
 
     # ------------------------------------------------------------------ reading
 
+    @_serialized
     def _exists(self, asset_id: str) -> bool:
         return records.get_asset(self.conn, asset_id) is not None
 
+    @_serialized
     def get(self, asset_id: str) -> Asset:
         row = records.get_asset(self.conn, check_asset_id(asset_id))
         if row is None:
@@ -305,6 +327,7 @@ class Library:
             }
         return Asset(**row)
 
+    @_serialized
     def find(self, query: AssetQuery | None = None, **filters) -> list[Asset]:
         """Assets matching ``query`` (or the same fields as keywords)."""
         query = query or AssetQuery(**filters)
@@ -316,6 +339,7 @@ class Library:
             raise InputError(f"bad search query {query.text!r}: {exc}") from None
         return [self._asset(r) for r in rows]
 
+    @_serialized
     def lineage(self, asset_id: str, direction: str = "parents") -> list[tuple[int, str, str]]:
         """Ancestors (``parents``) or descendants (``children``) as ``(depth, id, role)``."""
         step = records.parents_of if direction == "parents" else records.children_of
@@ -329,11 +353,18 @@ class Library:
                     frontier.append((depth + 1, link["id"]))
         return walked
 
+    @_serialized
+    def assets_of_job(self, job_id: str) -> list[str]:
+        """Ids of the assets a server job stored so far, oldest first."""
+        return records.assets_of_job(self.conn, job_id)
+
+    @_serialized
     def count(self) -> int:
         return records.count_assets(self.conn)
 
     # ------------------------------------------------------------------ curation
 
+    @_serialized
     def tag(self, asset_id: str, add: list[str] = (), remove: list[str] = ()) -> Asset:
         self.get(asset_id)
         bad = [t for t in (*add, *remove) if not t.strip() or len(t) > 64]
@@ -343,6 +374,7 @@ class Library:
         records.remove_tags(self.conn, asset_id, [t.strip() for t in remove])
         return self.get(asset_id)
 
+    @_serialized
     def rate(self, asset_id: str, rating: int) -> Asset:
         if not 0 <= rating <= 5:
             raise InputError(f"rating must be 0-5, got {rating}")
@@ -350,6 +382,7 @@ class Library:
         records.set_rating(self.conn, asset_id, rating)
         return self.get(asset_id)
 
+    @_serialized
     def favourite(self, asset_id: str, on: bool = True) -> Asset:
         self.get(asset_id)
         records.set_favourite(self.conn, asset_id, on)
@@ -412,7 +445,9 @@ class Library:
             except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
                 found.watermark_note = f"image cannot be decoded: {exc}"
         known = found.record_asset_id or found.watermark or manifest.asset_id
-        if known and ASSET_ID.match(known) and (row := records.get_asset(self.conn, known)):
+        with self._db:
+            row = records.get_asset(self.conn, known) if known and ASSET_ID.match(known) else None
+        if row:
             found.in_library = True
             found.library_copy = row["sha256"] == sha256_bytes(data)
         return found
@@ -431,6 +466,7 @@ class Library:
         finally:
             fcntl.flock(self._lock, fcntl.LOCK_SH)
 
+    @_serialized
     def reconcile(self) -> dict:
         """Finish or undo what a crash left pending. Call only with the exclusive lock."""
         report = {"adopted": [], "removed_temp": 0, "quarantined": [], "dropped": 0}
@@ -464,6 +500,7 @@ class Library:
         records.insert_asset(self.conn, row, parents, _measure(data) if path.suffix != ".mp4" else {})
         return record["asset_id"]
 
+    @_serialized
     def check(self, hashes: bool = True) -> dict:
         """Files vs rows vs hashes: every problem found, nothing changed."""
         problems = {"missing": [], "corrupt": [], "orphans": [], "pending": []}

@@ -65,15 +65,25 @@ class Workers:
             self.queue.finish(job.id, "done", result)
 
 
+def _with_outputs(workers: Workers, job: Job):
+    """A progress callback that also names the images stored so far (the UI shows them)."""
+    def report(stage: str, done: int, total: int) -> None:
+        outputs = workers._engine().library.assets_of_job(job.id) if stage == "save" else None
+        workers.queue.report(job.id, stage, done, total, outputs)
+    return report
+
+
 def _generate(workers: Workers, job: Job, report) -> dict:
-    result = workers._engine().generate_image(ImageRequest(**job.request), report, {"job_id": job.id})
+    engine = workers._engine()
+    result = engine.generate_image(ImageRequest(**job.request), _with_outputs(workers, job), {"job_id": job.id})
     return {"outputs": [o.asset_id for o in result.outputs], "seconds": round(result.seconds, 3)}
 
 
 def _promote(workers: Workers, job: Job, report) -> dict:
     r = job.request
     size = dict(zip(("width", "height"), parse_size(r["size"]))) if r.get("size") else {}
-    result = workers._engine().promote(r["asset_id"], report, {"job_id": job.id}, steps=r.get("steps"), **size)
+    result = workers._engine().promote(r["asset_id"], _with_outputs(workers, job), {"job_id": job.id},
+                                       steps=r.get("steps"), **size)
     out = result.outputs[0]
     return {"outputs": [out.asset_id], "parent": r["asset_id"], "drift": out.drift,
             "seconds": round(result.seconds, 3)}

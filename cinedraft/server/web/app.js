@@ -106,18 +106,29 @@ async function ideate() {
       const job = await api("/api/jobs/generate", { json: {
         prompt, count, seed: Number(data.get("seed")), tier: "draft", template: /\{.*\|.*\}/.test(prompt) } });
       prog.say("queued");
-      const done = await follow(job, prog.update);
-      prog.say(`${done.result.outputs.length} drafts in ${done.result.seconds} s`);
       grid.replaceChildren();
-      for (const id of done.result.outputs) {
-        const asset = await api(`/api/assets/${id}`);
-        grid.append(tile(asset, (e) => {
-          for (const t of grid.querySelectorAll(".tile")) t.classList.remove("selected");
-          e.currentTarget.classList.add("selected");
-          selected = id;
-          promoteButton.disabled = false;
-        }));
-      }
+      const shown = new Set();
+      const addTiles = async (ids) => {  // drafts appear as the job stores them
+        for (const id of ids) {
+          if (shown.has(id)) continue;
+          shown.add(id);
+          const asset = await api(`/api/assets/${id}`);
+          grid.append(tile(asset, (e) => {
+            for (const t of grid.querySelectorAll(".tile")) t.classList.remove("selected");
+            e.currentTarget.classList.add("selected");
+            selected = id;
+            promoteButton.disabled = false;
+          }));
+        }
+      };
+      let pending = Promise.resolve();
+      const done = await follow(job, (p) => {
+        prog.update(p);
+        if (p.outputs) pending = pending.then(() => addTiles(p.outputs));
+      });
+      await pending;
+      await addTiles(done.result.outputs);
+      prog.say(`${done.result.outputs.length} drafts in ${done.result.seconds} s`);
     } catch (err) { showError(err.message); prog.say("failed"); }
   });
   promoteButton.addEventListener("click", async () => {
