@@ -295,6 +295,7 @@ class Library:
             "path": rel,
             "sha256": sha,
             "bytes": size,
+            "job_id": record.get("job_id"),
             "record": record,
         }
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 RANK_WINDOW = 5000
 _COLUMNS = (
     "id", "kind", "tier", "model", "prompt", "negative_prompt", "seed", "created", "width",
-    "height", "mime", "path", "sha256", "bytes", "record",
+    "height", "mime", "path", "sha256", "bytes", "job_id", "record",
 )
 _SORTS = {
     "newest": "a.seq DESC",
@@ -58,7 +58,7 @@ def insert_asset(
 ) -> None:
     """Insert one asset row, its lineage and metrics, and clear its pending note, in one
     transaction."""
-    values = [asset[c] if c != "record" else json.dumps(asset[c], sort_keys=True) for c in _COLUMNS]
+    values = [asset.get(c) if c != "record" else json.dumps(asset[c], sort_keys=True) for c in _COLUMNS]
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute(
@@ -83,7 +83,7 @@ def insert_asset(
 def insert_many(conn: sqlite3.Connection, assets: list[dict]) -> None:
     """Bulk insert without lineage (benchmarks and imports of many records)."""
     rows = [
-        [a[c] if c != "record" else json.dumps(a[c], sort_keys=True) for c in _COLUMNS]
+        [a.get(c) if c != "record" else json.dumps(a[c], sort_keys=True) for c in _COLUMNS]
         for a in assets
     ]
     conn.execute("BEGIN IMMEDIATE")
@@ -325,7 +325,5 @@ def requeue_job(conn: sqlite3.Connection, job_id: str) -> None:
 
 def assets_of_job(conn: sqlite3.Connection, job_id: str) -> list[str]:
     """Ids of the assets a job stored (their record names the job)."""
-    rows = conn.execute(
-        "SELECT id FROM assets WHERE json_extract(record, '$.job_id') = ? ORDER BY seq", (job_id,)
-    )
+    rows = conn.execute("SELECT id FROM assets WHERE job_id = ? ORDER BY seq", (job_id,))
     return [r[0] for r in rows]
