@@ -69,9 +69,10 @@ def extend(ctx: typer.Context, source: Source,
            seconds: Annotated[float, typer.Option(help="Length of the continuation.")] = 4.0,
            prompt: Annotated[str, typer.Option(help="What happens next.")] = "",
            continuation: Annotated[str | None, typer.Option(help="Join this clip instead of generating one.")] = None,
+           before: Annotated[bool, typer.Option("--before", help="A lead-in before the first frame.")] = False,
            out_file: Out = None, as_json: Json = False) -> None:
-    """Continue a clip and join it; the seam score is reported."""
-    _report(_editor(ctx).extend(source, seconds, prompt, continuation), out_file, as_json)
+    """Continue a clip (or lead into it) and join them; the seam score is reported."""
+    _report(_editor(ctx).extend(source, seconds, prompt, continuation, before), out_file, as_json)
 
 
 @app.command()

@@ -39,8 +39,8 @@ class Editor:
         self.library = library
         self.prober = prober or Prober()
         self.record_extra = record_extra or {}  # added to every record (the server's job id)
-        # (clip path, seconds, prompt) -> path of a generated continuation; set by the video
-        # engine once it exists.
+        # (clip path, seconds, prompt, before) -> path of a generated continuation (or lead-in);
+        # set by the video engine once it exists.
         self.generate_continuation = generate_continuation
 
     # ------------------------------------------------------------------ operations
@@ -115,9 +115,11 @@ class Editor:
         return self._run("reframe", [asset], {"aspect": aspect, "height": height}, timeline,
                          lambda out: ops.reframe(info, aspect, out, height))
 
-    def extend(self, source: str, seconds: float, prompt: str, continuation: str | None = None) -> Asset:
-        """The clip followed by a continuation (generated from its last frames, or given),
-        joined by stream copy when possible; the seam score is recorded."""
+    def extend(self, source: str, seconds: float, prompt: str, continuation: str | None = None,
+               before: bool = False) -> Asset:
+        """The clip followed by a continuation (or, ``before``, preceded by a lead-in),
+        generated from its last (first) frames or given; joined by stream copy when the clips
+        match; the seam score is recorded."""
         asset, info = self._resolve(source)
         if continuation is None:
             if self.generate_continuation is None:
@@ -125,17 +127,21 @@ class Editor:
                     "extend needs the video engine to generate a continuation; it is not "
                     "available in this build (pass --continuation FILE to join an existing clip)"
                 )
-            continuation = str(self.generate_continuation(info.path, seconds, prompt))
-        tail_asset, tail = self._resolve(continuation)
-        timeline = Timeline([Clip(info.path, 0.0, info.duration, asset.id),
-                             Clip(tail.path, 0.0, tail.duration, tail_asset.id)], fps=info.fps)
+            continuation = str(self.generate_continuation(info.path, seconds, prompt, before))
+        other_asset, other = self._resolve(continuation)
+        (first_asset, first), (second_asset, second) = (
+            ((other_asset, other), (asset, info)) if before else ((asset, info), (other_asset, other))
+        )
+        timeline = Timeline([Clip(first.path, 0.0, first.duration, first_asset.id),
+                             Clip(second.path, 0.0, second.duration, second_asset.id)], fps=info.fps)
 
         def run(out: Path) -> ops.EditStats:
-            stats = ops.merge([info, tail], out)
-            stats.seams = [seam_score(out, info.frame_count)]
+            stats = ops.merge([first, second], out)
+            stats.seams = [seam_score(out, first.frame_count)]
             return stats
 
-        return self._run("extend", [asset, tail_asset], {"seconds": seconds, "prompt": prompt}, timeline, run)
+        parameters = {"seconds": seconds, "prompt": prompt, "before": before}
+        return self._run("extend", [asset, other_asset], parameters, timeline, run)
 
     # ------------------------------------------------------------------ plumbing
 

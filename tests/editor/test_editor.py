@@ -59,6 +59,9 @@ def test_extend_joins_a_continuation_and_scores_the_seam(editor, tmp_path):
     assert seam["ratio"] is not None and seam["ratio"] < 1.5  # like any other pair of frames
     jump = editor.extend(head, 2.0, "a cut", continuation=make_clip(tmp_path / "other.mp4", frames=48, shift=77))
     assert jump.record["edit"]["seams"][0]["ratio"] > seam["ratio"]
+    led = editor.extend(tail, 2.0, "what came before", continuation=head, before=True)  # a lead-in
+    lead_seam = led.record["edit"]["seams"][0]
+    assert led.record["frames"] == 96 and lead_seam["at_frame"] == 48 and lead_seam["ratio"] < 1.5
     with pytest.raises(CinedraftError, match="video engine"):
         editor.extend(head, 2.0, "no engine here")
 
