@@ -76,7 +76,7 @@ class JobQueue:
     def submit(self, kind: str, request: dict, priority: int, idem_key: str | None = None) -> tuple[Job, bool]:
         """Queue a job; ``(job, created)``. The same ``idem_key`` returns the first job."""
         row = {"id": secrets.token_hex(8), "kind": kind, "priority": priority, "request": request,
-               "idem_key": idem_key, "created": utc_now()}
+               "idem_key": idem_key or None, "created": utc_now()}  # an empty key is no key
         with self._lock:
             job, created = records.insert_job(self.conn, row, self.max_queued)
             if created is None:

@@ -113,7 +113,7 @@ class AssetQuery(BaseModel):
         description="newest, oldest, rating, relevance, or a metric (best first).",
     )
     limit: int = Field(50, ge=1, le=10_000)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=2**62)  # SQLite integers are 64-bit
 
 
 class Verification(BaseModel):

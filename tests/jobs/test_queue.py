@@ -37,7 +37,10 @@ def test_idempotency_key_and_bound(setup):
     a, created = queue.submit("generate", {"x": 1}, 0, idem_key="same")
     b, again = queue.submit("generate", {"x": 2}, 0, idem_key="same")
     assert created and not again and a.id == b.id and b.request == {"x": 1}
-    for i in range(4):
+    blank1, _ = queue.submit("generate", {}, 0, idem_key="")  # an empty key is no key
+    blank2, _ = queue.submit("generate", {}, 0, idem_key="")
+    assert blank1.id != blank2.id
+    for i in range(2):
         queue.submit("generate", {"i": i}, 0)
     with pytest.raises(QueueFullError):
         queue.submit("generate", {}, 0)
