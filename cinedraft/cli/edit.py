@@ -113,12 +113,7 @@ def audio(ctx: typer.Context, source: Source,
 def timeline_export(ctx: typer.Context, source: Source,
                     otio_file: Annotated[Path, typer.Option("--otio", help="The .otio file to write.")]) -> None:
     """Write the timeline of an edit (or a single clip) as OpenTimelineIO."""
-    state: State = ctx.obj
-    editor = Editor(state.library())
-    asset, info = editor._resolve(source)
-    timeline = (Timeline.from_dict(asset.record["timeline"]) if "timeline" in asset.record
-                else Timeline.from_dict({"clips": [{"source": info.path, "end": info.duration, "asset_id": asset.id}],
-                                         "fps": info.fps}))
+    timeline = _editor(ctx).timeline_of(source)
     timeline.save_otio(otio_file)
     out.print(f"{otio_file}: {len(timeline.clips)} clip(s)")
 

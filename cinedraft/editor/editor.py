@@ -22,7 +22,6 @@ import numpy as np
 from ..errors import CinedraftError, InputError
 from ..library import Asset, Library
 from ..library.library import ASSET_ID, utc_now
-from ..library.records import asset_by_sha
 from ..library.files import sha256_file
 from ..quality.metrics import warp_error
 from . import ops
@@ -159,9 +158,16 @@ class Editor:
                 raise InputError(f"{source} is not a video asset")
             return asset, self.prober.probe(asset.path)
         info = self.prober.probe(source)  # refuses URLs, playlists, damaged files
-        twin = asset_by_sha(self.library.conn, sha256_file(Path(info.path)))
-        asset = self.library.get(twin["id"]) if twin else self.library.import_file(Path(info.path))
+        twin = self.library.by_sha(sha256_file(Path(info.path)))
+        asset = self.library.get(twin.id) if twin else self.library.import_file(Path(info.path))
         return asset, info
+
+    def timeline_of(self, source: str) -> Timeline:
+        """The timeline an edit recorded, or a one-clip timeline for any other clip."""
+        asset, info = self._resolve(source)
+        if "timeline" in asset.record:
+            return Timeline.from_dict(asset.record["timeline"])
+        return Timeline([Clip(info.path, 0.0, info.duration, asset.id)], fps=info.fps)
 
     def _run(self, operation: str, sources: list[Asset], parameters: dict, timeline: Timeline,
              run: Callable[[Path], ops.EditStats]) -> Asset:

@@ -355,6 +355,12 @@ class Library:
         return walked
 
     @_serialized
+    def by_sha(self, sha256: str) -> Asset | None:
+        """The asset whose file has this SHA-256, if any (files are content-addressed)."""
+        row = records.asset_by_sha(self.conn, sha256)
+        return self._asset(row) if row else None
+
+    @_serialized
     def assets_of_job(self, job_id: str) -> list[str]:
         """Ids of the assets a server job stored so far, oldest first."""
         return records.assets_of_job(self.conn, job_id)

@@ -9,7 +9,6 @@ for promotions, re-renders, conversions and edits, lists the source assets as in
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass, field
 
 import c2pa
@@ -165,6 +164,3 @@ def read_manifest(data: bytes, mime: str, trust_anchors: bytes | None = None) ->
         failures=failures,
     )
 
-
-def manifest_json(manifest: Manifest) -> str:
-    return json.dumps(manifest.__dict__ | {"tampered": manifest.tampered}, indent=2)

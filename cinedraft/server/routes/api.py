@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from ...jobs import Job
 from ...library import Asset, AssetQuery
 from ...library.library import sniff_extension
+from ...quality.compare import analyze_images, analyze_video
 from ...request import ImageRequest
 
 router = APIRouter(prefix="/api")
@@ -245,8 +246,6 @@ async def upload(request: Request, file: Annotated[UploadFile, File(description=
 @router.post("/analyze", tags=["clarity"])
 def analyze(body: AnalyzeBody, request: Request) -> dict:
     """Clarity of images (compared) or of a clip (temporal figures)."""
-    from ...quality.compare import analyze_images, analyze_video
-
     assets = [request.app.state.library.get(a) for a in body.asset_ids]
     videos = [a for a in assets if a.mime.startswith("video/")]
     images = [a for a in assets if not a.mime.startswith("video/")]

@@ -1,0 +1,27 @@
+"""``cinedraft edit ...``: results are library assets; an edit's timeline exports to OTIO."""
+
+import json
+
+import opentimelineio as otio
+from typer.testing import CliRunner
+
+from cinedraft.cli.main import app
+
+from ..editor.conftest import make_clip
+
+runner = CliRunner()
+
+
+def test_cut_then_export_its_timeline(tmp_path):
+    clip = make_clip(tmp_path / "clip.mp4", frames=48)
+    home = ["--home", str(tmp_path / "home")]
+    res = runner.invoke(app, [*home, "edit", "cut", clip, "--from", "0.5", "--to", "1.5", "--json"])
+    assert res.exit_code == 0, res.output
+    cut = json.loads(res.stdout)
+    assert cut["kind"] == "edit" and cut["parents"][0]["role"] == "source"
+    res = runner.invoke(app, [*home, "edit", "timeline", "export", cut["id"], "--otio", str(tmp_path / "e.otio")])
+    assert res.exit_code == 0, res.output
+    clips = list(otio.adapters.read_from_file(str(tmp_path / "e.otio")).tracks[0])
+    assert len(clips) == 1 and clips[0].source_range.duration.to_seconds() == 1.0
+    res = runner.invoke(app, [*home, "edit", "cut", "http://example.com/a.mp4"])
+    assert res.exit_code == 2 and "URLs and protocols are not accepted" in res.output
