@@ -20,7 +20,7 @@ from .errors import (  # noqa: E402
     UnsafeModelError,
 )
 from .library import Asset, AssetQuery, Library, Verification  # noqa: E402
-from .request import ImageOutput, ImageRequest, Rerender, Result  # noqa: E402
+from .request import ImageOutput, ImageRequest, Rerender, Result, VideoRequest, VideoResult  # noqa: E402
 from .tiers import FAMILIES, Family, Tier  # noqa: E402
 
 
@@ -61,6 +61,8 @@ __all__ = [
     "Tier",
     "UnsafeModelError",
     "Verification",
+    "VideoRequest",
+    "VideoResult",
     "__version__",
     "generate_image",
 ]

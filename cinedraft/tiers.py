@@ -153,3 +153,74 @@ def tier_for(family: Family, name: str) -> Tier:
 
 
 TIER_NAMES = tuple(FAMILIES["builtin"].tiers)
+
+
+# ---------------------------------------------------------------------------------- video
+
+
+@dataclass(frozen=True)
+class VideoFamily:
+    """How one kind of video pipeline is driven: its defaults, how many frames one call makes,
+    and how a call is conditioned on given frames (a first frame, or the end of the previous
+    chunk).
+
+    ``conditioning``:
+      * ``"latents"`` -- the given frames' latents are held clean at every step (the pipeline's
+        latents are (B, C, F, H, W) with one latent per frame: AnimateDiff, ModelScope, the
+        built-in model, which was trained for it);
+      * ``"image"`` -- the family's image-to-video pipeline takes the last frame as its image
+        (LTX-Video); ``overlap`` is then 1;
+      * ``None`` -- text only: one call, no image-to-video, no continuation.
+    """
+
+    name: str
+    pipelines: tuple[str, ...]
+    steps: int
+    guidance: float
+    fps: int  # frame rate of the frames the model makes
+    size: tuple[int, int]  # (width, height) it generates at
+    chunk_frames: int  # frames per call
+    frame_step: int = 1  # frame counts must be 1 + k * frame_step (1: any count)
+    overlap: int = 0  # frames of the previous chunk a new chunk is conditioned on
+    conditioning: str | None = None
+    image_pipeline: str | None = None  # for conditioning == "image"
+    noise_correlation: float = 0.0  # share of the initial noise common to all frames
+    gpu_dtype: str = "float16"
+
+    def frames_for(self, wanted: int) -> int:
+        """The smallest valid frame count of one call that is at least ``wanted``."""
+        if self.frame_step == 1:
+            return max(2, wanted)
+        return 1 + self.frame_step * max(1, -(-(wanted - 1) // self.frame_step))
+
+
+VIDEO_FAMILIES: dict[str, VideoFamily] = {
+    f.name: f
+    for f in (
+        # The shipped 64x64 model: 8 frames a second, trained on 8-frame clips with the
+        # first 1-4 frames given and noise whose frames share half their variance.
+        VideoFamily("builtin-video", (), steps=20, guidance=4.0, fps=8, size=(64, 64),
+                    chunk_frames=8, overlap=2, conditioning="latents", noise_correlation=0.5),
+        VideoFamily("animatediff", ("AnimateDiffPipeline",), steps=25, guidance=7.5, fps=8,
+                    size=(512, 512), chunk_frames=16, overlap=4, conditioning="latents"),
+        VideoFamily("modelscope", ("TextToVideoSDPipeline",), steps=25, guidance=9.0, fps=8,
+                    size=(256, 256), chunk_frames=16, overlap=4, conditioning="latents"),
+        VideoFamily("ltx-video", ("LTXPipeline", "LTXImageToVideoPipeline"), steps=40,
+                    guidance=3.0, fps=24, size=(704, 480), chunk_frames=97, frame_step=8,
+                    overlap=1, conditioning="image", image_pipeline="LTXImageToVideoPipeline",
+                    gpu_dtype="bfloat16"),
+        VideoFamily("wan", ("WanPipeline",), steps=40, guidance=5.0, fps=16, size=(832, 480),
+                    chunk_frames=81, frame_step=4, gpu_dtype="bfloat16"),
+        VideoFamily("cogvideox", ("CogVideoXPipeline",), steps=50, guidance=6.0, fps=8,
+                    size=(720, 480), chunk_frames=49, frame_step=4, gpu_dtype="bfloat16"),
+    )
+}
+
+
+def video_family_for(pipeline_class: str) -> VideoFamily:
+    """The video family of a pipeline class; an image pipeline is an input error."""
+    for family in VIDEO_FAMILIES.values():
+        if pipeline_class in family.pipelines:
+            return family
+    known = ", ".join(p for f in VIDEO_FAMILIES.values() for p in f.pipelines)
+    raise InputError(f"{pipeline_class} is not a video pipeline cinedraft drives; known: {known}")

@@ -89,3 +89,78 @@ def tiny_sdxl(tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "tiny-sdxl"
     pipe.save_pretrained(path, safe_serialization=True)
     return path
+
+
+def _t5(vocab: int, umt5: bool = False):
+    from transformers import T5Config, T5EncoderModel, UMT5EncoderModel
+
+    config = T5Config(
+        vocab_size=vocab, d_model=32, d_ff=37, d_kv=8, num_layers=2, num_heads=4,
+        relative_attention_num_buckets=8, pad_token_id=vocab - 1, eos_token_id=vocab - 1,
+        decoder_start_token_id=0,
+    )
+    return (UMT5EncoderModel if umt5 else T5EncoderModel)(config)
+
+
+@pytest.fixture(scope="session")
+def tiny_ltx(tmp_path_factory):
+    """An LTX-Video-architecture pipeline folder (text and image to video), random weights."""
+    from diffusers import (
+        AutoencoderKLLTXVideo,
+        FlowMatchEulerDiscreteScheduler,
+        LTXPipeline,
+        LTXVideoTransformer3DModel,
+    )
+
+    torch.manual_seed(0)
+    tokenizer = build_tokenizer(grammar_words())
+    pipe = LTXPipeline(
+        transformer=LTXVideoTransformer3DModel(
+            in_channels=8, out_channels=8, patch_size=1, patch_size_t=1, num_attention_heads=4,
+            attention_head_dim=8, cross_attention_dim=32, num_layers=1, caption_channels=32,
+        ),
+        vae=AutoencoderKLLTXVideo(
+            in_channels=3, out_channels=3, latent_channels=8, block_out_channels=(8, 8, 8, 8),
+            decoder_block_out_channels=(8, 8, 8, 8), layers_per_block=(1, 1, 1, 1, 1),
+            decoder_layers_per_block=(1, 1, 1, 1, 1),
+            spatio_temporal_scaling=(True, True, False, False),
+            decoder_spatio_temporal_scaling=(True, True, False, False),
+            decoder_inject_noise=(False, False, False, False, False),
+            upsample_residual=(False, False, False, False), upsample_factor=(1, 1, 1, 1),
+            timestep_conditioning=False, patch_size=1, patch_size_t=1, encoder_causal=True,
+            decoder_causal=False,
+        ),
+        scheduler=FlowMatchEulerDiscreteScheduler(), text_encoder=_t5(len(tokenizer)),
+        tokenizer=tokenizer,
+    )
+    path = tmp_path_factory.mktemp("models") / "tiny-ltx"
+    pipe.save_pretrained(path, safe_serialization=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_wan(tmp_path_factory):
+    """A Wan-architecture text-to-video pipeline folder, random weights."""
+    from diffusers import (
+        AutoencoderKLWan,
+        FlowMatchEulerDiscreteScheduler,
+        WanPipeline,
+        WanTransformer3DModel,
+    )
+
+    torch.manual_seed(0)
+    tokenizer = build_tokenizer(grammar_words())
+    pipe = WanPipeline(
+        vae=AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                             temperal_downsample=[False, True, True]),
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
+        text_encoder=_t5(len(tokenizer), umt5=True), tokenizer=tokenizer,
+        transformer=WanTransformer3DModel(
+            patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16,
+            out_channels=16, text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2,
+            cross_attn_norm=True, qk_norm="rms_norm_across_heads", rope_max_seq_len=32,
+        ),
+    )
+    path = tmp_path_factory.mktemp("models") / "tiny-wan"
+    pipe.save_pretrained(path, safe_serialization=True)
+    return path

@@ -4,3 +4,4 @@ from pathlib import Path
 
 MODELS = Path(__file__).resolve().parent / "models"
 IMAGE_MODEL = MODELS / "image"
+VIDEO_MODEL = MODELS / "video"

@@ -106,3 +106,61 @@ def score_image(image, prompt: str) -> Score:
         colour=colour,
         position=position,
     )
+
+
+# ------------------------------------------------------------------------------ motion
+
+
+def motion_signature(frames: np.ndarray) -> np.ndarray:
+    """Where and when a clip changes, whatever its colours: |frame f - frame 0| of blurred
+    luma at 16x16 for every f > 0, normalised to unit length. (F, H, W, 3) uint8 in."""
+    small = []
+    for frame in frames:
+        if frame.shape[:2] != (SIZE, SIZE):
+            frame = cv2.resize(frame, (SIZE, SIZE), interpolation=cv2.INTER_AREA)
+        luma = cv2.cvtColor(cv2.GaussianBlur(frame, (5, 5), 0), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        small.append(cv2.resize(luma, (16, 16), interpolation=cv2.INTER_AREA))
+    change = np.abs(np.stack(small[1:]) - small[0])  # (F-1, 16, 16)
+    signature = change.ravel()
+    return signature / (np.linalg.norm(signature) + 1e-6)
+
+
+@lru_cache(maxsize=1024)
+def _motion_reference(surface, lighting, position, size, obj, colour, motion, frames):
+    from .motions import render_clip, start_scene
+
+    scene = start_scene(Scene(obj, colour, surface, lighting, position, size), motion)
+    return motion_signature(render_clip(scene, motion, frames, SIZE))
+
+
+def classify_motion(frames: np.ndarray, prompt: str) -> str:
+    """The motion whose rendering of the prompt's scene changes most like ``frames`` do
+    (cosine similarity of :func:`motion_signature`)."""
+    from .motions import MOTIONS
+
+    attrs = parse_prompt(prompt)
+    context = (
+        attrs.get("surface", "plain"),
+        attrs.get("lighting", "studio"),
+        attrs.get("position", "center"),
+        attrs.get("size", "large"),
+        attrs.get("object", "jar"),
+        attrs.get("colour", "red"),
+    )
+    seen = motion_signature(frames)
+    return max(MOTIONS, key=lambda m: float(seen @ _motion_reference(*context, m, len(frames))))
+
+
+@dataclass(frozen=True)
+class MotionScore:
+    motion_ok: bool | None  # None when the prompt names no motion
+    motion: str
+
+
+def score_clip(frames: np.ndarray, prompt: str) -> MotionScore:
+    """Did the clip (F, H, W, 3) move the way ``prompt`` asks?"""
+    from .motions import parse_motion
+
+    asked = parse_motion(prompt)
+    seen = classify_motion(frames, prompt)
+    return MotionScore(motion_ok=None if asked is None else seen == asked, motion=seen)

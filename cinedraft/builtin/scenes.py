@@ -6,7 +6,8 @@ resolution), :func:`caption_scene` describes it with a small grammar, and
 :func:`sample_scene` draws random scenes from a seeded generator. Because every image comes
 from a known scene, generated images can be scored against the prompt (see ``adherence.py``).
 
-Continuous fields (``x``, ``scale``, ``light_x``) let the video model move things over time.
+Continuous fields (``x``, ``scale``, ``light_x``, ``lift``, ``tilt``, ``zoom``, ``sweep_x``) let
+the video model's clips (``motions.py``) move the object, the camera and the light over time.
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ class Scene:
     scale: float | None = None  # object height, 0..1 of the image height; None: from ``size``
     light_x: float | None = None  # key light centre for "dramatic"; None: follows the object
     tone: float = 0.0  # small per-scene variation of backdrop brightness, -1..1
+    lift: float = 0.0  # object raised above the table, fraction of the height (bounce)
+    tilt: float = 0.0  # object rotated clockwise about its centre, radians
+    zoom: float = 1.0  # camera zoom about the object's centre, 1 = none
+    sweep_x: float | None = None  # a soft light spot crossing the frame; None: no sweep
 
     @property
     def cx(self) -> float:
@@ -204,7 +209,11 @@ def _cylinder_shade(x, cx, hw):
 def _object_layer(scene: Scene, x, y, px):
     """Object colour (H, W, 3) and coverage (H, W), before lighting."""
     base = np.array(COLOURS[scene.colour])
-    h, cx, by = scene.height, scene.cx, _BASE_Y
+    h, cx, by = scene.height, scene.cx, _BASE_Y - scene.lift
+    if scene.tilt:
+        # Rotate the sampling grid about the object's centre: the object turns clockwise.
+        cy, c, s = by - 0.5 * h, np.cos(scene.tilt), np.sin(scene.tilt)
+        x, y = cx + (x - cx) * c + (y - cy) * s, cy - (x - cx) * s + (y - cy) * c
     rgb = np.broadcast_to(base, x.shape + (3,)).copy()
     spec = np.zeros_like(x)
     if scene.object == "ball":
@@ -291,13 +300,16 @@ def render_scene(
     y = (ys + 0.5) / h
     x = (xs + 0.5 - (w - h) / 2) / h  # 0..1 across the central square
     px = 1.0 / h
+    if scene.zoom != 1.0:  # the camera zooms about the object's centre
+        zx, zy = scene.cx, _BASE_Y - 0.5 * scene.height
+        x, y, px = zx + (x - zx) / scene.zoom, zy + (y - zy) / scene.zoom, px / scene.zoom
 
     # 1. Backdrop and table.
     image, table_cov = _surface(scene, x, y, px, rng)
     # 2. Contact shadow under the object.
     h_obj = scene.height
     shadow = np.exp(-(((x - scene.cx) / (0.32 * h_obj)) ** 2 + ((y - _BASE_Y) / 0.025) ** 2))
-    image = image * (1 - 0.45 * shadow)[..., None]
+    image = image * (1 - 0.45 * shadow / (1 + 8 * scene.lift))[..., None]
     # 3. The object, and its mirror image in a glass table.
     obj_rgb, obj_cov = _object_layer(scene, x, y, px)
     if rng is not None:
@@ -315,6 +327,9 @@ def render_scene(
         lx = scene.cx if scene.light_x is None else scene.light_x
         spot = np.exp(-(((x - lx) / 0.30) ** 2 + ((y - 0.6) / 0.45) ** 2))
         image = image * (0.22 + 0.95 * spot)[..., None]
+    if scene.sweep_x is not None:
+        spot = np.exp(-(((x - scene.sweep_x) / 0.22) ** 2))
+        image = image * (0.55 + 0.75 * spot)[..., None]
     # 5. Film grain.
     if rng is not None:
         image = image + rng.normal(0, 0.012, size=image.shape)

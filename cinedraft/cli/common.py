@@ -20,6 +20,7 @@ from ..library import Library
 from ..request import Result
 
 if TYPE_CHECKING:
+    from ..editor import Editor
     from ..engine.image import Engine
 
 err = Console(stderr=True)
@@ -46,6 +47,16 @@ class State:
 
             self._engine = Engine(self.settings, self.library())
         return self._engine
+
+    def editor(self, on_progress=None) -> Editor:
+        """The editor, whose ``extend`` generates continuations with the video engine (loaded
+        only when one is needed)."""
+        from ..editor import Editor
+
+        def continuation(clip, seconds, prompt, before):
+            return self.engine().continue_clip(clip, seconds, prompt, before, on_progress)
+
+        return Editor(self.library(), generate_continuation=continuation)
 
 
 def handles_errors(fn):

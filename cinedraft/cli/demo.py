@@ -2,7 +2,9 @@
 
 1. draft a grid of variations from a wildcard template;
 2. promote the first draft to production;
-3. print where the files are and what each tier cost (time per image, size, sharpness, drift).
+3. animate the first draft (image to video, 3 s at the preview preset);
+4. print where the files are and what each step cost (time per image, size, sharpness, drift,
+   seconds per video stage).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from rich.table import Table
 
 from ..quality.metrics import laplacian_variance
 from ..render.contact import contact_sheet
-from ..request import ImageRequest
+from ..request import ImageRequest, VideoRequest
 from .common import State, handles_errors, out, progress_bars
 
 TEMPLATE = "a {red|blue|yellow|green} {bottle|jar|ball} on a {glass table|wooden table}, studio lighting"
@@ -26,6 +28,7 @@ def demo(
     ctx: typer.Context,
     count: Annotated[int, typer.Option("-n", "--count", help="Draft variations.")] = 12,
     seed: Annotated[int, typer.Option(help="Seed of the first draft.")] = 1,
+    video: Annotated[bool, typer.Option(help="Also animate the first draft (image to video).")] = True,
 ) -> None:
     """Draft a grid of variations, promote one to production, summarise both tiers."""
     state: State = ctx.obj
@@ -41,7 +44,14 @@ def demo(
     with progress_bars() as on_progress:
         production = engine.promote(drafts.outputs[0].asset_id, on_progress)
     final = production.outputs[0]
-    # 3. Summary.
+    # 3. Image to video from the first draft.
+    clip = None
+    if video:
+        motion = VideoRequest(prompt=f"{drafts.outputs[0].prompt}, camera slowly zooms in",
+                              image=drafts.outputs[0].asset_id, seconds=3, seed=seed)
+        with progress_bars() as on_progress:
+            clip = engine.generate_video(motion, on_progress)
+    # 4. Summary.
     draft_img = images[0]
     prod_img = Image.open(final.path).convert("RGB")
     enlarged = draft_img.resize(prod_img.size, Image.Resampling.BICUBIC)
@@ -63,6 +73,10 @@ def demo(
     out.print(f"grid of drafts:  {grid_path}")
     out.print(f"first draft:     {drafts.outputs[0].path}  ({drafts.outputs[0].prompt})")
     out.print(f"production:      {final.path}  drift SSIM vs draft {final.drift:.3f}")
+    if clip is not None:
+        stages = ", ".join(f"{k} {v:.1f}" for k, v in clip.timings.items())
+        out.print(f"video:           {clip.path}  {clip.frames} frames {clip.width}x{clip.height} "
+                  f"at {clip.fps} fps, {clip.chunks} chunks; seconds per stage: {stages}")
     out.print(f"library:         {engine.library.count()} assets in {engine.library.root}, "
               f"every file signed (C2PA); try `cinedraft --home {state.settings.home} "
               f"library show {final.asset_id}`")

@@ -24,7 +24,7 @@ Json = Annotated[bool, typer.Option("--json", help="Print the new asset as JSON.
 
 def _editor(ctx: typer.Context) -> Editor:
     state: State = ctx.obj
-    return Editor(state.library())
+    return state.editor()
 
 
 def _report(asset: Asset, out_file: Path | None, as_json: bool) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..config import Settings
-from . import analyze, demo, edit, generate, library, serve
+from . import analyze, demo, edit, generate, library, serve, video
 from .common import State
 
 app = typer.Typer(
@@ -36,6 +36,8 @@ def configure(
 app.command()(generate.generate)
 app.command()(generate.vary)
 app.command()(generate.promote)
+app.command()(video.video)
+app.command()(video.extend)
 app.command()(demo.demo)
 app.command()(library.verify)
 app.add_typer(library.app, name="library")

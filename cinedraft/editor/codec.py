@@ -12,6 +12,8 @@ encoder's Annex B output into the MP4 (length-prefixed) form, and
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from fractions import Fraction
 from pathlib import Path
 
@@ -110,8 +112,14 @@ class Writer:
 
 def decode_frames(path: str | Path) -> list[np.ndarray]:
     """Every video frame of ``path`` as (H, W, 3) uint8 RGB (call only on probed files)."""
+    return list(iter_frames(path))
+
+
+def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
+    """The video frames of ``path`` one at a time, (H, W, 3) uint8 RGB (probed files only)."""
     with av.open(str(path)) as container:
-        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+        for frame in container.decode(video=0):
+            yield frame.to_ndarray(format="rgb24")
 
 
 def decode_audio(path: str | Path) -> np.ndarray | None:

@@ -38,12 +38,13 @@ from ..render.cleanup import clean_adaptive
 from ..render.encode import encode_image
 from ..render.refine import refine_image
 from ..render.upscale import ModelUpscaler, upscale_lanczos
-from ..request import ImageOutput, ImageRequest, Rerender, Result
+from ..request import ImageOutput, ImageRequest, Rerender, Result, VideoRequest, VideoResult
 from ..tiers import Tier, tier_for
 from .device import pick_device
-from .models import LoadedModel, ModelCache
+from .models import LoadedModel, MemoryOptions, ModelCache
 from .prompts import expand_template, has_weighting, weighted_embeddings
 from .schedulers import make_scheduler, sampler_label
+from .video import VideoEngine
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 BATCH = 8  # images per pipeline call
@@ -76,14 +77,35 @@ class Engine:
         self.settings = settings
         self.device = pick_device(settings.device)
         self.models = ModelCache(
-            self.device, settings.dtype, offline=settings.offline, size=settings.cache_size
+            self.device, settings.dtype, offline=settings.offline, size=settings.cache_size,
+            memory=MemoryOptions(settings.cpu_offload, settings.vae_tiling, settings.vae_slicing),
         )
         self.library = library or Library(settings.library_root, provenance=settings.provenance)
         self.upscaler = (
             ModelUpscaler(settings.upscaler, device=str(self.device)) if settings.upscaler else None
         )
+        self._video: VideoEngine | None = None
 
     # ------------------------------------------------------------------ public entry points
+
+    @property
+    def video(self) -> VideoEngine:
+        """The video side, sharing this engine's model cache, library and device."""
+        if self._video is None:
+            self._video = VideoEngine(self.models, self.library, self.device)
+        return self._video
+
+    def generate_video(self, request: VideoRequest, on_progress: Progress | None = None,
+                       record_extra: dict | None = None) -> VideoResult:
+        """Generate a clip (text, image or extension to video) and store it; see
+        :mod:`cinedraft.engine.video`."""
+        return self.video.generate(request, self.settings.video_model, on_progress, record_extra)
+
+    def continue_clip(self, clip, seconds: float, prompt: str, before: bool = False,
+                      on_progress: Progress | None = None, seed: int | None = None):
+        """A generated continuation (or lead-in) of ``clip``: the editor's extend hook."""
+        return self.video.continue_clip(clip, seconds, prompt, before, self.settings.video_model,
+                                        on_progress, seed)
 
     def generate_image(self, request: ImageRequest, on_progress: Progress | None = None,
                        record_extra: dict | None = None) -> Result:

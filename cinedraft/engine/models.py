@@ -19,9 +19,9 @@ import diffusers
 import torch
 import transformers
 
-from ..builtin import IMAGE_MODEL
+from ..builtin import IMAGE_MODEL, VIDEO_MODEL
 from ..errors import ModelError, ModelNotFoundError, UnsafeModelError
-from ..tiers import FAMILIES, Family, family_for
+from ..tiers import FAMILIES, VIDEO_FAMILIES, Family, VideoFamily, family_for, video_family_for
 from .device import pick_dtype
 
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl", ".pickle")
@@ -36,7 +36,7 @@ class LoadedModel:
     ref: str
     path: Path
     pipe: diffusers.DiffusionPipeline
-    family: Family
+    family: Family | VideoFamily
     native_size: tuple[int, int]  # (width, height)
     _hash: str | None = field(default=None, repr=False)
     _img2img: diffusers.DiffusionPipeline | None = field(default=None, repr=False)
@@ -67,10 +67,11 @@ def _looks_like_path(ref: str) -> bool:
     return ref.startswith((".", "/", "~")) or ref.count("/") > 1 or os.sep in ref.replace("/", "")
 
 
-def resolve_model(ref: str, *, offline: bool) -> Path:
-    """The local folder for a model reference; downloads only if ``offline`` is False."""
+def resolve_model(ref: str, *, offline: bool, kind: str = "image") -> Path:
+    """The local folder for a model reference; downloads only if ``offline`` is False.
+    ``builtin`` names the shipped image or video model, as ``kind`` says."""
     if ref == "builtin":
-        return IMAGE_MODEL
+        return VIDEO_MODEL if kind == "video" else IMAGE_MODEL
     path = Path(ref).expanduser()
     if path.is_file():
         if path.suffix.lower() in PICKLE_SUFFIXES:
@@ -142,33 +143,52 @@ def native_size(pipe) -> tuple[int, int]:
     return side, side
 
 
+@dataclass(frozen=True)
+class MemoryOptions:
+    """What large models need on small GPUs: weights moved to the GPU one component at a time
+    (``cpu_offload``), and the VAE run in tiles (``vae_tiling``) or one frame/image at a time
+    (``vae_slicing``)."""
+
+    cpu_offload: bool = False
+    vae_tiling: bool = False
+    vae_slicing: bool = False
+
+
 class ModelCache:
     """Loaded pipelines, least recently used first out; owned by one engine."""
 
-    def __init__(self, device: torch.device, dtype_setting: str, *, offline: bool, size: int = 2):
+    def __init__(self, device: torch.device, dtype_setting: str, *, offline: bool, size: int = 2,
+                 memory: MemoryOptions | None = None):
         self.device = device
         self.dtype_setting = dtype_setting
         self.offline = offline
         self.size = size
-        self._models: OrderedDict[str, LoadedModel] = OrderedDict()
+        self.memory = memory or MemoryOptions()
+        self._models: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
 
-    def get(self, ref: str) -> LoadedModel:
-        if ref in self._models:
-            self._models.move_to_end(ref)
-            return self._models[ref]
-        model = self._load(ref)
-        self._models[ref] = model
+    def get(self, ref: str, kind: str = "image") -> LoadedModel:
+        """The pipeline for ``ref``; ``kind`` ("image" or "video") picks what ``builtin`` means
+        and which family table applies."""
+        key = (kind, ref)
+        if key in self._models:
+            self._models.move_to_end(key)
+            return self._models[key]
+        model = self._load(ref, kind)
+        self._models[key] = model
         while len(self._models) > self.size:
             self._models.popitem(last=False)
         return model
 
-    def _load(self, ref: str) -> LoadedModel:
+    def _load(self, ref: str, kind: str) -> LoadedModel:
         # 1. Find the folder and check it before any weights are read.
-        path = resolve_model(ref, offline=self.offline)
+        path = resolve_model(ref, offline=self.offline, kind=kind)
         index = check_folder(path)
         marker = path / MARKER
         meta = json.loads(marker.read_text()) if marker.is_file() else {}
-        family = FAMILIES.get(meta.get("family", "")) or family_for(index["_class_name"], ref)
+        if kind == "video":
+            family = VIDEO_FAMILIES.get(meta.get("family", "")) or video_family_for(index["_class_name"])
+        else:
+            family = FAMILIES.get(meta.get("family", "")) or family_for(index["_class_name"], ref)
         # 2. Load: safetensors only, never remote code, never the network from here.
         diffusers.utils.logging.disable_progress_bar()
         transformers.utils.logging.disable_progress_bar()
@@ -183,6 +203,19 @@ class ModelCache:
             )
         except (OSError, ValueError, TypeError, KeyError) as exc:
             raise ModelError(f"could not load {ref}: {exc}") from None
-        pipe.to(self.device)
+        self._place(pipe)
         pipe.set_progress_bar_config(disable=True)
-        return LoadedModel(ref=ref, path=path, pipe=pipe, family=family, native_size=native_size(pipe))
+        size = family.size if kind == "video" else native_size(pipe)
+        return LoadedModel(ref=ref, path=path, pipe=pipe, family=family, native_size=size)
+
+    def _place(self, pipe) -> None:
+        """Move the pipeline to the device, with the memory options it supports."""
+        vae = getattr(pipe, "vae", None)
+        if self.memory.vae_tiling and hasattr(vae, "enable_tiling"):
+            vae.enable_tiling()
+        if self.memory.vae_slicing and hasattr(vae, "enable_slicing"):
+            vae.enable_slicing()
+        if self.memory.cpu_offload and self.device.type != "cpu":
+            pipe.enable_model_cpu_offload(device=self.device)  # weights wait on the CPU
+        else:
+            pipe.to(self.device)

@@ -35,6 +35,8 @@ DIS optical flow, Kroeger et al., 2016), as in the temporal-consistency measure 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import cv2
 import numpy as np
 from PIL import Image
@@ -269,11 +271,15 @@ def warp_error(prev: ImageLike, nxt: ImageLike, flow_side: int = 480) -> float:
     return float(np.abs(warped.astype(np.float32) - b.astype(np.float32)).mean())
 
 
-def temporal_metrics(frames: list[ImageLike], flow_side: int = 480) -> dict[str, list[float]]:
-    """Flicker and warp error for each consecutive pair of ``frames``."""
-    luma = [_luma8(f) for f in frames]
-    pairs = list(zip(luma, luma[1:]))
-    return {
-        "flicker": [flicker(a, b) for a, b in pairs],
-        "warp_error": [warp_error(a, b, flow_side) for a, b in pairs],
-    }
+def temporal_metrics(frames: Iterable[ImageLike], flow_side: int = 480) -> dict[str, list[float]]:
+    """Flicker and warp error for each consecutive pair of ``frames`` (any iterable: a
+    decoder's frames are measured as they come, one frame held at a time)."""
+    out: dict[str, list[float]] = {"flicker": [], "warp_error": []}
+    prev = None
+    for frame in frames:
+        luma = _luma8(frame)
+        if prev is not None:
+            out["flicker"].append(flicker(prev, luma))
+            out["warp_error"].append(warp_error(prev, luma, flow_side))
+        prev = luma
+    return out

@@ -10,6 +10,9 @@
 4. encode with PyAV (H.264 yuv420p MP4, ``faststart``, CRF from the preset; H.265 and AV1
    as options), plus a poster frame and a contact sheet.
 
+Steps 2-4 run one output frame at a time (the deflicker gains are measured on the small
+frames: mean luma survives resizing), so a long 1080p clip never sits in memory whole.
+
 Presets are data (:data:`PRESETS`), like the image tiers.
 """
 
@@ -112,47 +115,92 @@ def fit(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     return resized[y:y + height, x:x + width]
 
 
-def deflicker(frames: Sequence[np.ndarray], window: int = 7) -> list[np.ndarray]:
-    """Gain per frame so its mean luma follows the centred moving average over ``window``."""
+def unfit(frame: np.ndarray, width: int, height: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The inverse of :func:`fit`: a ``width`` x ``height`` frame that :func:`fit` would turn
+    back into ``frame`` (scaled into the middle, edges repeated outwards), and the box
+    (x0, y0, x1, y1) of it that ``frame`` really shows."""
+    h, w = frame.shape[:2]
+    scale = max(w / width, h / height)
+    inner_w, inner_h = min(width, round(w / scale)), min(height, round(h / scale))
+    x0, y0 = (width - inner_w) // 2, (height - inner_h) // 2
+    small = cv2.resize(frame, (inner_w, inner_h), interpolation=cv2.INTER_AREA)
+    full = cv2.copyMakeBorder(small, y0, height - inner_h - y0, x0, width - inner_w - x0,
+                              cv2.BORDER_REPLICATE)
+    return full, (x0, y0, x0 + inner_w, y0 + inner_h)
+
+
+def deflicker_gains(frames: Sequence[np.ndarray], window: int = 7) -> np.ndarray:
+    """Gain per frame so its mean luma follows the centred moving average over ``window``.
+    Mean luma survives resizing, so the gains can be measured on model-size frames."""
     means = np.array([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).mean() for f in frames], np.float64)
     pad = window // 2
     padded = np.pad(means, pad, mode="edge")
     target = np.convolve(padded, np.ones(window) / window, mode="valid")
-    out, levels = [], np.arange(256, dtype=np.float64)
-    for frame, mean, goal in zip(frames, means, target):
-        gain = goal / mean if mean > 1 else 1.0
-        if abs(gain - 1) < 1e-3:
-            out.append(frame)
-        else:  # a lookup table: a few ms per 1080p frame instead of float maths
-            out.append(cv2.LUT(frame, np.clip(levels * gain, 0, 255).astype(np.uint8)))
-    return out
+    return np.where(means > 1, target / np.maximum(means, 1e-6), 1.0)
+
+
+def apply_gain(frame: np.ndarray, gain: float) -> np.ndarray:
+    """A lookup table: a few ms per 1080p frame instead of float maths."""
+    if abs(gain - 1) < 1e-3:
+        return frame
+    return cv2.LUT(frame, np.clip(np.arange(256) * gain, 0, 255).astype(np.uint8))
+
+
+def deflicker(frames: Sequence[np.ndarray], window: int = 7) -> list[np.ndarray]:
+    """Every frame with its :func:`deflicker_gains` applied."""
+    return [apply_gain(f, g) for f, g in zip(frames, deflicker_gains(frames, window))]
 
 
 # ---------------------------------------------------------------------- 4. encode
 
 
-def encode(frames: Sequence[np.ndarray], path: Path, fps: int, crf: int, codec: str = "h264",
-           encoder_preset: str = "veryfast") -> Path:
-    """Frames to an MP4 (yuv420p, ``moov`` first)."""
-    if codec not in CODECS:
-        raise InputError(f"unknown codec {codec!r}; known: {', '.join(CODECS)}")
-    height, width = frames[0].shape[:2]
-    with av.open(str(path), "w", format="mp4", options={"movflags": "faststart"}) as container:
-        stream = container.add_stream(CODECS[codec], rate=Fraction(fps))
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+class Encoder:
+    """An MP4 being written one frame at a time (yuv420p, ``moov`` first)."""
+
+    def __init__(self, path: Path, width: int, height: int, fps: int, crf: int,
+                 codec: str = "h264", encoder_preset: str = "veryfast"):
+        if codec not in CODECS:
+            raise InputError(f"unknown codec {codec!r}; known: {', '.join(CODECS)}")
+        self.fps, self.count = fps, 0
+        self.container = av.open(str(path), "w", format="mp4", options={"movflags": "faststart"})
+        self.stream = self.container.add_stream(CODECS[codec], rate=Fraction(fps))
+        self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "yuv420p"
         options = {"crf": str(crf)}
         if codec in ("h264", "h265"):
             options["preset"] = encoder_preset
         if codec == "h265":
             options["x265-params"] = "log-level=error"
-            stream.codec_tag = "hvc1"  # the tag Safari and Chromium play
-        stream.options = options
-        for i, frame in enumerate(frames):
-            video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-            video_frame.pts = i
-            video_frame.time_base = Fraction(1, fps)
-            container.mux(stream.encode(video_frame))
-        container.mux(stream.encode(None))
+            self.stream.codec_tag = "hvc1"  # the tag Safari and Chromium play
+        self.stream.options = options
+
+    def write(self, frame: np.ndarray) -> None:
+        video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        video_frame.pts = self.count
+        video_frame.time_base = Fraction(1, self.fps)
+        self.container.mux(self.stream.encode(video_frame))
+        self.count += 1
+
+    def close(self) -> None:
+        self.container.mux(self.stream.encode(None))
+        self.container.close()
+
+    def __enter__(self) -> Encoder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is None:
+            self.close()
+        else:
+            self.container.close()
+
+
+def encode(frames: Sequence[np.ndarray], path: Path, fps: int, crf: int, codec: str = "h264",
+           encoder_preset: str = "veryfast") -> Path:
+    """Frames to an MP4 (yuv420p, ``moov`` first)."""
+    height, width = frames[0].shape[:2]
+    with Encoder(path, width, height, fps, crf, codec, encoder_preset) as encoder:
+        for frame in frames:
+            encoder.write(frame)
     return path
 
 
@@ -170,34 +218,51 @@ class Finished:
 
 def finish_clip(frames: Sequence[np.ndarray], src_fps: float, preset: VideoPreset, out: Path,
                 seconds: float | None = None, codec: str | None = None,
-                on_progress: Callable[[str, int, int], None] | None = None) -> Finished:
-    """Steps 1-4 of the module docstring; ``seconds`` fixes the length (default: the source's)."""
+                on_progress: Callable[[str, int, int], None] | None = None,
+                context: str | None = None) -> Finished:
+    """Steps 1-4 of the module docstring; ``seconds`` fixes the length (default: the source's).
+
+    ``context`` "first" (or "last") says ``frames[0]`` (``frames[-1]``) is the frame of
+    another clip this one continues (leads into): it is interpolated from, so the first new
+    frame comes one output frame after it, and then left out."""
     progress = on_progress or (lambda stage, done, total: None)
     if not frames:
         raise InputError("no frames to render")
     seconds = seconds if seconds is not None else len(frames) / src_fps
     count = int(round(seconds * preset.fps))
-    timings = {}
     t0 = time.perf_counter()
-    smooth = interpolate(frames, src_fps, preset.fps, count)
-    timings["interpolate"] = time.perf_counter() - t0
-    progress("interpolate", 1, 4)
-    t0 = time.perf_counter()
-    sized = [fit(f, preset.width, preset.height) for f in smooth]
-    timings["upscale"] = time.perf_counter() - t0
-    progress("upscale", 2, 4)
-    t0 = time.perf_counter()
-    steady = deflicker(sized)
-    timings["deflicker"] = time.perf_counter() - t0
-    progress("deflicker", 3, 4)
-    t0 = time.perf_counter()
-    encode(steady, out, preset.fps, preset.crf, codec or preset.codec, preset.encoder_preset)
-    timings["encode"] = time.perf_counter() - t0
-    progress("encode", 4, 4)
+    if context == "first":
+        smooth = interpolate(frames, src_fps, preset.fps, count + 1)[1:]
+    elif context == "last":  # time runs backwards from the given frame
+        smooth = interpolate(list(frames)[::-1], src_fps, preset.fps, count + 1)[1:][::-1]
+    else:
+        smooth = interpolate(frames, src_fps, preset.fps, count)
+    timings = {"interpolate": time.perf_counter() - t0, "upscale": 0.0, "deflicker": 0.0, "encode": 0.0}
+    progress("interpolate", 1, 1)
+    # 2.-4. One output frame at a time: a 1080p clip never sits in memory whole.
+    gains = deflicker_gains(smooth)
+    middle, picks = len(smooth) // 2, {round(k * (len(smooth) - 1) / 11) for k in range(min(12, len(smooth)))}
+    kept: dict[int, np.ndarray] = {}
+    with Encoder(out, preset.width, preset.height, preset.fps, preset.crf,
+                 codec or preset.codec, preset.encoder_preset) as encoder:
+        for i, (frame, gain) in enumerate(zip(smooth, gains)):
+            t0 = time.perf_counter()
+            sized = fit(frame, preset.width, preset.height)
+            t1 = time.perf_counter()
+            steady = apply_gain(sized, gain)
+            t2 = time.perf_counter()
+            encoder.write(steady)
+            timings["upscale"] += t1 - t0
+            timings["deflicker"] += t2 - t1
+            timings["encode"] += time.perf_counter() - t2
+            if i in picks or i == middle:
+                kept[i] = steady
+            progress("render", i + 1, len(smooth))
+        t0 = time.perf_counter()
+    timings["encode"] += time.perf_counter() - t0  # flushing the encoder
     poster = out.with_suffix(".poster.png")
-    Image.fromarray(steady[len(steady) // 2]).save(poster)
+    Image.fromarray(kept[middle]).save(poster)
     sheet = out.with_suffix(".contact.png")
-    picks = [steady[round(k * (len(steady) - 1) / 11)] for k in range(min(12, len(steady)))]
-    contact_sheet([Image.fromarray(p) for p in picks], columns=6, tile=240).save(sheet)
-    return Finished(out, poster, sheet, len(steady), preset.fps, preset.width, preset.height,
+    contact_sheet([Image.fromarray(kept[i]) for i in sorted(picks)], columns=6, tile=240).save(sheet)
+    return Finished(out, poster, sheet, len(smooth), preset.fps, preset.width, preset.height,
                     {k: round(v, 3) for k, v in timings.items()})

@@ -1,0 +1,104 @@
+"""Long clips from short calls: how many frames each chunk makes, how a chunk's colour is held
+to the first one's, and how well it joins the chunk before it.
+
+All functions work on the model's own frames ((F, H, W, 3) uint8 at its native rate), before
+the rendering pipeline, so a bad chunk is caught while it can still be drawn again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..quality.metrics import flicker, warp_error
+from ..tiers import VideoFamily
+
+
+def native_frames(seconds: float, fps: int) -> int:
+    """Frames the model must make at ``fps`` so that interpolation to any delivery rate has a
+    source frame on both sides of every output instant."""
+    return int(np.ceil(seconds * fps - 1e-9)) + 1
+
+
+def plan_chunks(family: VideoFamily, need: int, given: int) -> list[int]:
+    """Frame counts of the calls that make ``need`` new frames; every call but the first
+    without given frames re-uses ``overlap`` frames of the one before (``given`` for the
+    first: a first image counts as a new frame, an extension's context does not)."""
+    if family.conditioning is None:
+        return [family.frames_for(need)]
+    calls, made, context = [], 0, given
+    while made < need:
+        wanted = min(family.chunk_frames, need - made + context)
+        frames = family.frames_for(max(wanted, context + 1))
+        calls.append(frames)
+        made += frames - context
+        context = family.overlap
+    return calls
+
+
+# ------------------------------------------------------------------------- colour anchoring
+
+
+def mean_lab(frames: np.ndarray) -> np.ndarray:
+    """Mean CIELAB (L 0..100, a, b) over frames (F, H, W, 3) uint8."""
+    lab = cv2.cvtColor(np.ascontiguousarray(frames.reshape(-1, frames.shape[-2], 3)), cv2.COLOR_RGB2LAB)
+    mean = lab.reshape(-1, 3).astype(np.float64).mean(0)
+    return np.array([mean[0] * 100 / 255, mean[1] - 128, mean[2] - 128])
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Pulls each chunk's mean colour part of the way to the first chunk's (Reinhard et al.,
+    2001, means only): exposure and white balance stop drifting over many chunks, while a
+    real change inside a chunk (a light sweep) stays, because the shift is capped."""
+
+    target: np.ndarray  # mean Lab of the first chunk
+    strength: float = 0.5
+    limit: tuple[float, float, float] = (6.0, 4.0, 4.0)  # largest shift in L, a, b
+
+    def correction(self, frames: np.ndarray) -> np.ndarray:
+        delta = self.strength * (self.target - mean_lab(frames))
+        return np.clip(delta, -np.array(self.limit), np.array(self.limit))
+
+    @staticmethod
+    def apply(frames: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+        """Shift frames by a Lab offset ramped from ``start`` (first frame) to ``end`` (last),
+        so the shift is continuous with the previous chunk's."""
+        out = np.empty_like(frames)
+        n = len(frames)
+        for i, frame in enumerate(frames):
+            shift = start + (end - start) * (i + 1) / n
+            if not np.any(np.abs(shift) > 0.05):
+                out[i] = frame
+                continue
+            lab = cv2.cvtColor(frame, cv2.COLOR_RGB2LAB).astype(np.float32)
+            lab += np.array([shift[0] * 255 / 100, shift[1], shift[2]], np.float32)
+            out[i] = cv2.cvtColor(np.clip(lab + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+        return out
+
+
+# ------------------------------------------------------------------------- seams
+
+
+def score_seam(before: np.ndarray, after: np.ndarray) -> dict:
+    """How the first frame of ``after`` follows the last of ``before``, against the frame
+    pairs inside ``after``: warp error (and its ratio to the within-chunk average), the jump
+    of mean colour (ΔE) and of mean luma (0..1)."""
+    last, first = before[-1], after[0]
+    inside = [warp_error(a, b) for a, b in zip(after, after[1:])]
+    within = float(np.mean(inside)) if inside else 0.0
+    seam = warp_error(last, first)
+    return {
+        "warp_error": round(seam, 4),
+        "within_average": round(within, 4),
+        "ratio": round(seam / within, 3) if within > 1e-6 else None,
+        "colour_jump": round(float(np.linalg.norm(mean_lab(first[None]) - mean_lab(last[None]))), 3),
+        "flicker": round(flicker(last, first) / 255, 4),
+    }
+
+
+def seam_badness(seam: dict) -> float:
+    """One number to compare attempts at a chunk: the warp ratio (1 = like any frame pair)."""
+    return seam["ratio"] if seam["ratio"] is not None else 0.0

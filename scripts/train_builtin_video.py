@@ -1,0 +1,296 @@
+"""Train the built-in video model on procedural clips (CPU, seeded).
+
+The video model is the built-in image model taught to move: an AnimateDiff-style
+``UNetMotionModel`` (Guo et al., 2023) whose spatial layers start as the image model's UNet and
+whose temporal attention modules start at zero, so step 0 draws the image model's frames. The
+result is a diffusers ``AnimateDiffPipeline`` folder (VAE, text encoder, tokenizer, motion
+UNet, scheduler; fp16 safetensors). The recipe, for a 2-core CPU:
+
+1. Render ``--clips`` clips of ``motions.FRAMES`` frames at 64x64 from
+   ``cinedraft.builtin.motions``, leaving out the held-out motion/object pairs and the image
+   model's held-out colour/object pairs. A third of the clips start mid-motion, as a
+   continuation chunk does.
+2. Encode every frame once with the image model's (frozen) VAE.
+3. Tokenizer: the image model's vocabulary plus the motion words; the text encoder starts
+   from the image model's, with the embedding rows of shared tokens copied.
+4. Train the motion UNet and the text encoder together: v-prediction on the image model's
+   cosine schedule with a plain (unweighted) loss, noise whose frames share half their
+   variance (``correlated_noise``), 10 % empty captions, EMA, and **random frame-conditioning
+   masks**: for 70 % of the clips the first 1 to 4 frames are given clean (not noised) and the
+   loss covers only the other frames. That teaches image-to-video (frame 0 given) and
+   extension (the last frames of the previous chunk given) with the same weights; the
+   sampler keeps the given frames' latents clean at every step (``engine/video.py``).
+5. Save the pipeline and ``training.json``.
+
+The shipped weights were made in two stages (about 95 minutes in all on 2 cores):
+
+    python scripts/train_builtin_video.py --out cinedraft/builtin/models/video \
+        --steps 800 --min-snr 5 --noise-correlation 0     # stage 1, stopped at its step-600 checkpoint
+    python scripts/train_builtin_video.py --out cinedraft/builtin/models/video \
+        --resume --steps 500                               # stage 2: plain loss, correlated noise
+    python scripts/train_builtin_video.py --out /tmp/quick-video --quick            # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from diffusers import (
+    AnimateDiffPipeline,
+    AutoencoderKL,
+    DDPMScheduler,
+    DPMSolverMultistepScheduler,
+    MotionAdapter,
+    UNet2DConditionModel,
+    UNetMotionModel,
+)
+from transformers import CLIPTextModel, CLIPTokenizer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from cinedraft.builtin import IMAGE_MODEL  # noqa: E402
+from cinedraft.builtin.motions import FRAMES, caption_clip, motion_words, render_clip, sample_clip  # noqa: E402
+from cinedraft.builtin.tokenizer import build_tokenizer  # noqa: E402
+
+SCHEDULE = dict(
+    num_train_timesteps=1000,
+    beta_schedule="squaredcos_cap_v2",
+    prediction_type="v_prediction",
+    timestep_spacing="trailing",
+)
+
+
+def render_dataset(n: int, seed: int):
+    """``n`` clips (N, F, 64, 64, 3) uint8 with their scenes, motions and start times."""
+    rng = np.random.default_rng(seed)
+    items, clips = [], []
+    for _ in range(n):
+        scene, motion = sample_clip(rng, held_out=False)
+        start = 0.0 if rng.random() < 0.67 else float(rng.uniform(0.3, 1.0))
+        items.append((scene, motion))
+        clips.append(render_clip(scene, motion, FRAMES, 64, rng, start=start))
+    return items, np.stack(clips)
+
+
+def encode_dataset(vae, clips: np.ndarray, batch: int = 512):
+    frames = clips.reshape(-1, *clips.shape[2:])
+    means, stds = [], []
+    with torch.no_grad():
+        for i in range(0, len(frames), batch):
+            x = torch.from_numpy(frames[i : i + batch]).permute(0, 3, 1, 2).float() / 127.5 - 1
+            dist = vae.encode(x).latent_dist
+            means.append(dist.mean)
+            stds.append(dist.std)
+    shape = (len(clips), FRAMES, 4, 16, 16)
+    return torch.cat(means).reshape(shape), torch.cat(stds).reshape(shape)
+
+
+def build_text_encoder(old_tok: CLIPTokenizer, new_tok: CLIPTokenizer) -> CLIPTextModel:
+    """The image model's text encoder with its vocabulary resized to ``new_tok``: rows of
+    tokens both vocabularies share are copied, new tokens start at the mean embedding."""
+    old = CLIPTextModel.from_pretrained(IMAGE_MODEL / "text_encoder", dtype=torch.float32)
+    config = copy.deepcopy(old.config)
+    n = len(new_tok)
+    config.vocab_size, config.bos_token_id, config.eos_token_id, config.pad_token_id = n, n - 2, n - 1, n - 1
+    new = CLIPTextModel(config)
+    state = old.state_dict()
+    old_table = old.get_input_embeddings().weight.detach()
+    state = {k: v for k, v in state.items() if v.data_ptr() != old_table.data_ptr()}
+    missing, unexpected = new.load_state_dict(state, strict=False)
+    assert not unexpected and all("token_embedding" in k for k in missing), (missing, unexpected)
+    old_vocab, table = old_tok.get_vocab(), new.get_input_embeddings().weight
+    with torch.no_grad():
+        table[:] = old_table.mean(0)
+        for token, i in new_tok.get_vocab().items():
+            if token in old_vocab:
+                table[i] = old_table[old_vocab[token]]
+    return new
+
+
+def correlated_noise(shape, generator, rho: float) -> torch.Tensor:
+    """Gaussian noise (B, C, F, H, W) whose frames share a fraction ``rho`` of their variance
+    (the mixed noise prior of Ge et al., 2023, "Preserve Your Own Correlation"): frames start
+    alike, so the model learns how they differ instead of how to make them agree."""
+    shared = torch.randn(shape[:2] + (1,) + shape[3:], generator=generator)
+    own = torch.randn(shape, generator=generator)
+    return rho**0.5 * shared + (1 - rho) ** 0.5 * own
+
+
+def conditioning_mask(rng: np.random.Generator, batch: int) -> torch.Tensor:
+    """(B, F) bool, True where a frame is given clean: 30 % none, 35 % the first frame
+    (image-to-video), 35 % the first 2-4 frames (extension)."""
+    known = torch.zeros(batch, FRAMES, dtype=torch.bool)
+    for b in range(batch):
+        r = rng.random()
+        k = 0 if r < 0.30 else 1 if r < 0.65 else int(rng.integers(2, 5))
+        known[b, :k] = True
+    return known
+
+
+def train(unet, text_encoder, tokenizer, items, means, stds, args, log, scale, save):
+    rng = np.random.default_rng(args.seed + 1)
+    gen = torch.Generator().manual_seed(args.seed + 1)
+    alphas = DDPMScheduler(**SCHEDULE).alphas_cumprod  # (T,)
+    params = list(unet.parameters()) + list(text_encoder.parameters())
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    ema_unet, ema_text = copy.deepcopy(unet).eval(), copy.deepcopy(text_encoder).eval()
+    for m in (ema_unet, ema_text):
+        m.requires_grad_(False)
+    unet.train()
+    text_encoder.train()
+    steps, batch = args.steps, args.batch
+    warmup = max(1, steps // 40)
+    for step in range(steps):
+        idx = rng.integers(len(items), size=batch)
+        known = conditioning_mask(rng, batch)  # (B, F)
+        captions = [  # 10 % empty (guidance); given frames: 20 % just the motion phrase
+            "" if rng.random() < 0.1 else
+            caption_clip(*items[i], rng, motion_only=bool(known[b, 0]) and rng.random() < 0.2)
+            for b, i in enumerate(idx)
+        ]
+        ids = tokenizer(
+            captions, padding="max_length", max_length=32, truncation=True, return_tensors="pt"
+        ).input_ids
+        z0 = (means[idx] + stds[idx] * torch.randn(means[idx].shape, generator=gen)) * scale
+        z0 = z0.permute(0, 2, 1, 3, 4)  # (B, C, F, H, W)
+        t = torch.randint(0, 1000, (batch,), generator=gen)
+        noise = correlated_noise(z0.shape, gen, args.noise_correlation)
+        a = alphas[t].view(-1, 1, 1, 1, 1)
+        zt = a.sqrt() * z0 + (1 - a).sqrt() * noise
+        v = a.sqrt() * noise - (1 - a).sqrt() * z0
+        k5 = known.view(batch, 1, FRAMES, 1, 1)
+        zt = torch.where(k5, z0, zt)  # given frames enter clean
+        text = text_encoder(ids)[0].repeat_interleave(FRAMES, dim=0)  # (B*F, L, D)
+        pred = unet(zt, t, encoder_hidden_states=text).sample
+        # Plain v-prediction loss: Min-SNR weights (the image recipe) all but ignore the
+        # noisiest steps, where the frames' common layout, hence coherence, is decided.
+        per_frame = ((pred - v) ** 2).mean(dim=(1, 3, 4))  # (B, F)
+        free = (~known).float()
+        weight = torch.ones(batch)
+        if args.min_snr:  # the image recipe's Min-SNR weights (stage 1 of the shipped run)
+            snr = alphas[t] / (1 - alphas[t])
+            weight = torch.clamp(snr, max=args.min_snr) / (snr + 1)
+        loss = (weight * (per_frame * free).sum(1) / free.sum(1)).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        lr = args.lr * min(1.0, (step + 1) / warmup)
+        if step > 0.7 * steps:  # cosine tail over the last 30 %
+            lr *= 0.5 * (1 + math.cos(math.pi * (step - 0.7 * steps) / (0.3 * steps)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        opt.step()
+        decay = min(args.ema, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for live, ema in ((unet, ema_unet), (text_encoder, ema_text)):
+                for p_ema, p in zip(ema.parameters(), live.parameters()):
+                    p_ema.lerp_(p, 1 - decay)
+        log(step, steps, loss=loss.item())
+        if args.checkpoint_every and (step + 1) % args.checkpoint_every == 0 and step + 1 < steps:
+            save(ema_unet, ema_text, f"step {step + 1}")
+    return ema_unet, ema_text
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--clips", type=int, default=3000)
+    ap.add_argument("--steps", type=int, default=900)
+    ap.add_argument("--batch", type=int, default=8, help="clips per step")
+    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--ema", type=float, default=0.995)
+    ap.add_argument("--noise-correlation", type=float, default=0.5,
+                    help="share of the noise variance common to all frames")
+    ap.add_argument("--min-snr", type=float, default=0.0,
+                    help="Min-SNR-gamma loss weights (0: plain loss)")
+    ap.add_argument("--checkpoint-every", type=int, default=150)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="tiny run to check the recipe")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue from the motion UNet and text encoder saved in --out")
+    args = ap.parse_args()
+    if args.quick:
+        args.clips, args.steps, args.checkpoint_every = 32, 4, 0
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    started = time.time()
+    losses: list[float] = []
+
+    def log(step, steps, loss):
+        losses.append(loss)
+        if step % 10 == 0 or step == steps - 1:
+            per = (time.time() - t_train) / (step + 1)
+            print(f"[motion] {step + 1}/{steps} loss={np.mean(losses[-10:]):.4f} {per:.2f}s/step "
+                  f"eta {per * (steps - step - 1) / 60:.1f} min", flush=True)
+
+    # 1. Clips.
+    items, clips = render_dataset(args.clips, args.seed)
+    print(f"rendered {len(clips)} clips in {time.time() - started:.1f}s", flush=True)
+    # 2. Latents from the image model's VAE.
+    vae = AutoencoderKL.from_pretrained(IMAGE_MODEL / "vae", dtype=torch.float32)
+    vae.requires_grad_(False)
+    means, stds = encode_dataset(vae, clips)
+    scale = float(vae.config.scaling_factor)
+    print(f"encoded in {time.time() - started:.1f}s", flush=True)
+    # 3. Tokenizer and text encoder.
+    old_tok = CLIPTokenizer.from_pretrained(IMAGE_MODEL / "tokenizer")
+    tokenizer = build_tokenizer(motion_words())
+    text_encoder = build_text_encoder(old_tok, tokenizer)
+    # 4. Motion UNet from the image UNet plus zero-initialised temporal modules.
+    image_unet = UNet2DConditionModel.from_pretrained(IMAGE_MODEL / "unet", dtype=torch.float32)
+    adapter = MotionAdapter(
+        block_out_channels=tuple(image_unet.config.block_out_channels),
+        motion_layers_per_block=image_unet.config.layers_per_block,
+        motion_mid_block_layers_per_block=1,
+        motion_num_attention_heads=4,
+        motion_norm_num_groups=32,
+        motion_max_seq_length=64,
+        use_motion_mid_block=True,
+    )
+    unet = UNetMotionModel.from_unet2d(image_unet, adapter)
+    if args.resume:
+        unet = UNetMotionModel.from_pretrained(args.out / "unet", dtype=torch.float32)
+        text_encoder = CLIPTextModel.from_pretrained(args.out / "text_encoder", dtype=torch.float32)
+        args.seed += 1000  # fresh batches
+    sizes = {"unet": sum(p.numel() for p in unet.parameters()),
+             "motion_modules": sum(p.numel() for p in adapter.parameters()),
+             "text_encoder": sum(p.numel() for p in text_encoder.parameters())}
+    print("parameters:", sizes, flush=True)
+
+    def save(unet_w, text_w, tag):
+        pipe = AnimateDiffPipeline(
+            vae=vae, text_encoder=text_w, tokenizer=tokenizer, unet=unet_w, motion_adapter=None,
+            scheduler=DPMSolverMultistepScheduler(**SCHEDULE),
+        )
+        pipe.to(torch.float16).save_pretrained(args.out, safe_serialization=True)
+        pipe.to(torch.float32)
+        report = {
+            "seed": args.seed, "clips": args.clips, "frames": FRAMES, "steps": args.steps,
+            "resumed": args.resume, "noise_correlation": args.noise_correlation,
+            "batch": args.batch, "lr": args.lr, "ema": args.ema, "saved_at": tag,
+            "parameters": sizes, "torch_threads": args.threads,
+            "total_minutes": round((time.time() - started) / 60, 1),
+            "final_loss": float(np.mean(losses[-50:])) if losses else None,
+        }
+        (args.out / "training.json").write_text(json.dumps(report, indent=2))
+        (args.out / "cinedraft.json").write_text(json.dumps({"family": "builtin-video"}))
+        print(f"saved {args.out} ({tag})", flush=True)
+
+    t_train = time.time()
+    ema_unet, ema_text = train(unet, text_encoder, tokenizer, items, means, stds, args, log, scale, save)
+    # 5. Save.
+    save(ema_unet, ema_text, "final")
+    np.save(args.out / "loss_motion.npy", np.array(losses, np.float32))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""generate_video on the built-in video model and on tiny LTX-Video and Wan pipelines.
+
+Every clip is probed from the stored file: the frame count, rate, duration and size are the
+ones asked for, whatever the chunking did."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from pydantic import ValidationError
+
+from cinedraft import ImageRequest, InputError, Settings, VideoRequest
+from cinedraft.editor import Editor
+from cinedraft.editor.codec import decode_frames
+from cinedraft.editor.probe import Prober
+from cinedraft.engine.image import Engine
+from cinedraft.quality.metrics import drift_ssim
+
+FAST = dict(steps=8, seed=11)
+
+
+@pytest.fixture(scope="module")
+def prober():
+    return Prober()
+
+
+def _probe(prober, path):
+    info = prober.probe(path)
+    return info.frame_count, info.fps, info.duration, info.video.width, info.video.height
+
+
+def test_text_to_video_is_exactly_as_asked(engine, prober):
+    result = engine.generate_video(VideoRequest(prompt="a blue ball on a glass table, the ball slides right",
+                                                seconds=1.5, **FAST))
+    frames, fps, duration, width, height = _probe(prober, result.path)
+    assert (frames, fps, width, height) == (36, 24, 640, 360)
+    assert duration == pytest.approx(1.5, abs=1e-3)
+    assert (result.frames, result.width, result.height) == (36, 640, 360)
+    # 1.5 s at 8 model frames a second is 13 frames: a chunk of 8, then 2 given + 5 new.
+    assert result.chunks == 2 and len(result.seams) == 1
+    record = engine.library.get(result.asset_id).record
+    assert record["kind"] == "video" and record["chunks"] == [8, 7]
+    assert record["temporal"]["warp_error"]["mean"] > 0
+    poster = engine.library.get(result.poster)
+    assert poster.parents == [{"id": result.asset_id, "role": "video"}]
+
+
+def test_vertical_preset_size_and_rate(engine, prober):
+    result = engine.generate_video(VideoRequest(prompt="a pink cup on a marble table, camera zooms in",
+                                                seconds=0.5, preset="vertical-15s", **FAST))
+    assert _probe(prober, result.path)[:2] == (15, 30)
+    assert _probe(prober, result.path)[3:] == (1080, 1920)
+
+
+def test_same_seed_same_clip(engine):
+    request = VideoRequest(prompt="a red bottle on a wooden table, the bottle bounces", seconds=0.5, **FAST)
+    a = np.stack(decode_frames(engine.generate_video(request).path))
+    b = np.stack(decode_frames(engine.generate_video(request).path))
+    assert np.array_equal(a, b)
+
+
+def test_image_to_video_starts_on_the_image(engine):
+    image = engine.generate_image(ImageRequest(prompt="a green ball on a glass table", seed=5)).outputs[0]
+    result = engine.generate_video(VideoRequest(prompt="camera zooms in", image=image.asset_id,
+                                                seconds=1.0, preset="square-social", **FAST))
+    first = Image.fromarray(decode_frames(result.path)[0])
+    with Image.open(image.path) as given:
+        assert drift_ssim(given.convert("RGB"), first) >= 0.8
+    assert engine.library.get(result.asset_id).parents == [{"id": image.asset_id, "role": "first_frame"}]
+
+
+def test_extension_seam_is_like_any_frame_pair(engine):
+    """The editor's extend with a generated continuation: the seam's warp error in the
+    joined file is within 1.5x of the average of the frame pairs around it."""
+    clip = engine.generate_video(VideoRequest(prompt="a yellow jar on a plain backdrop, the jar slides left",
+                                              seconds=1.0, preset="square-social", **FAST))
+    editor = Editor(engine.library, generate_continuation=lambda path, seconds, prompt, before:
+                    engine.continue_clip(path, seconds, prompt, before, seed=3))
+    joined = editor.extend(clip.asset_id, 1.0, "the jar slides left")
+    seam = joined.record["edit"]["seams"][0]
+    assert seam["at_frame"] == 30
+    assert seam["ratio"] <= 1.5, seam
+    assert joined.record["frames"] == 60
+    continuation = [p for p in joined.parents if p["id"] != clip.asset_id][0]["id"]
+    assert engine.library.get(continuation).parents == [{"id": clip.asset_id, "role": "extends"}]
+
+
+def test_extension_of_a_clip_at_another_aspect_keeps_its_framing(engine):
+    """A 16:9 clip of the square model: only the band it shows is held; the continuation's
+    first frame lines up with the clip's last (small warp error)."""
+    clip = engine.generate_video(VideoRequest(prompt="a black box on a wooden table, the box rotates",
+                                              seconds=1.0, **FAST))
+    path = engine.continue_clip(clip.path, 0.5, "the box rotates", seed=4)
+    last, first = decode_frames(clip.path)[-1], decode_frames(path)[0]
+    assert last.shape == first.shape == (360, 640, 3)
+    from cinedraft.quality.metrics import warp_error
+
+    inside = np.mean([warp_error(a, b) for a, b in zip(decode_frames(path), decode_frames(path)[1:])])
+    assert warp_error(last, first) <= 2.0 * inside
+
+
+def test_long_clip_chunks_seams_and_retries(engine):
+    request = VideoRequest(prompt="a purple tube on a glass table, light sweeps across", seconds=2.0,
+                           max_seam_ratio=1.01, retries=1, **FAST)
+    result = engine.generate_video(request)
+    # 17 model frames: 8, then 2 given + 6 new, then 2 given + 3 new.
+    assert result.record["chunks"] == [8, 8, 5] and len(result.seams) == 2
+    for seam in result.seams:
+        # A first draw over the bar is drawn again; the better of the two is kept.
+        assert seam.attempts in (1, 2) and (seam.attempts == 2 or seam.ratio <= 1.01)
+        assert seam.colour_jump >= 0 and 0 <= seam.flicker <= 1
+    assert len(set(result.record["chunk_seeds"])) == 3
+
+
+def test_colour_anchor_pulls_towards_the_first_chunk():
+    from cinedraft.engine.chunks import Anchor, mean_lab
+
+    rng = np.random.default_rng(0)
+    first = rng.integers(90, 110, (4, 16, 16, 3)).astype(np.uint8)
+    drifted = np.clip(first.astype(int) + [30, 10, -10], 0, 255).astype(np.uint8)
+    anchor = Anchor(mean_lab(first))
+    target = anchor.correction(drifted)
+    fixed = Anchor.apply(drifted, target, target)
+    before = np.linalg.norm(mean_lab(drifted) - mean_lab(first))
+    after = np.linalg.norm(mean_lab(fixed) - mean_lab(first))
+    assert after < 0.75 * before
+
+
+@pytest.mark.parametrize("seconds", [0, -1, 1000])
+def test_bad_length_is_refused(seconds):
+    with pytest.raises(ValidationError, match="seconds"):
+        VideoRequest(prompt="a red jar", seconds=seconds)
+
+
+def test_bad_inputs_are_clear_errors(engine, tmp_path):
+    with pytest.raises(InputError, match="unknown preset"):
+        engine.generate_video(VideoRequest(prompt="a red jar", preset="imax", seconds=1))
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    with pytest.raises(InputError, match="broken.png"):
+        engine.generate_video(VideoRequest(prompt="zoom in", image=str(broken), seconds=1))
+    with pytest.raises(InputError, match="no such file"):
+        engine.generate_video(VideoRequest(prompt="zoom in", image=str(tmp_path / "nope.png"), seconds=1))
+    with pytest.raises(ValidationError, match="either image"):
+        VideoRequest(prompt="zoom in", image="a", extend="b")
+
+
+# ------------------------------------------------------------------ other architectures
+
+
+@pytest.fixture(scope="module")
+def small_engine(tmp_path_factory):
+    home = tmp_path_factory.mktemp("video-home")
+    return Engine(Settings(home=home, offline=True, device="cpu", provenance=False,
+                           vae_tiling=True, vae_slicing=True))
+
+
+TINY = dict(steps=2, seed=3, model_size=(32, 32))
+
+
+def test_ltx_video_text_image_and_long(small_engine, tiny_ltx, prober):
+    engine = small_engine
+    model = str(tiny_ltx)
+    clip = engine.generate_video(VideoRequest(prompt="a red bottle", model=model, seconds=1.0,
+                                              preset="square-social", **TINY))
+    assert _probe(prober, clip.path)[:2] == (30, 30)
+    assert clip.record["pipeline"] == "LTXPipeline" and clip.record["family"] == "ltx-video"
+    assert clip.chunks == 1 and clip.record["chunks"] == [25]  # 24 fps + 1, of the form 8k + 1
+    # Image to video through LTXImageToVideoPipeline, and a clip longer than one call:
+    image = tiny_ltx.parent / "first.png"
+    Image.new("RGB", (32, 32), (200, 30, 30)).save(image)
+    long = engine.generate_video(VideoRequest(prompt="a red bottle", model=model, image=str(image),
+                                              seconds=5.0, preset="preview", **TINY))
+    assert long.chunks == 2 and long.record["chunks"] == [97, 25]
+    assert _probe(prober, long.path)[0] == 120
+    # The memory options reached the pipeline.
+    assert engine.models.get(model, kind="video").pipe.vae.use_tiling
+
+
+def test_wan_text_to_video_only(small_engine, tiny_wan, prober, tmp_path):
+    model = str(tiny_wan)
+    clip = small_engine.generate_video(VideoRequest(prompt="a blue jar", model=model, seconds=1.0,
+                                                    preset="preview", **TINY))
+    assert _probe(prober, clip.path)[:2] == (24, 24)
+    assert clip.record["chunks"] == [17]  # 16 fps + 1, of the form 4k + 1
+    image = tmp_path / "first.png"
+    Image.new("RGB", (32, 32)).save(image)
+    with pytest.raises(InputError, match="text only"):
+        small_engine.generate_video(VideoRequest(prompt="a blue jar", model=model, image=str(image),
+                                                 seconds=1.0, **TINY))
+    with pytest.raises(InputError, match="at most"):
+        small_engine.generate_video(VideoRequest(prompt="a blue jar", model=model, seconds=20, **TINY))
+
+
+def test_an_image_model_is_not_a_video_model(small_engine, tiny_sd):
+    with pytest.raises(InputError, match="not a video pipeline"):
+        small_engine.generate_video(VideoRequest(prompt="a red jar", model=str(tiny_sd), seconds=1))
