@@ -58,13 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cinedraft.builtin import IMAGE_MODEL  # noqa: E402
 from cinedraft.builtin.motions import FRAMES, caption_clip, motion_words, render_clip, sample_clip  # noqa: E402
 from cinedraft.builtin.tokenizer import build_tokenizer  # noqa: E402
-
-SCHEDULE = dict(
-    num_train_timesteps=1000,
-    beta_schedule="squaredcos_cap_v2",
-    prediction_type="v_prediction",
-    timestep_spacing="trailing",
-)
+from train_builtin import SCHEDULE  # noqa: E402  (the image model's noise schedule)
 
 
 def render_dataset(n: int, seed: int):

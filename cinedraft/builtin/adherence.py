@@ -66,16 +66,21 @@ def _reference(surface: str, lighting: str, position: str, size: str, obj: str, 
     return np.array(estimate_object(render_scene(scene, SIZE)[0]).colour_lab)
 
 
-def classify_colour(image, prompt: str) -> str:
-    """The palette colour the object in ``image`` has, judged in the prompt's scene."""
+def scene_context(prompt: str) -> tuple[str, str, str, str, str]:
+    """(surface, lighting, position, size, object) the prompt names, defaults elsewhere."""
     attrs = parse_prompt(prompt)
-    context = (
+    return (
         attrs.get("surface", "plain"),
         attrs.get("lighting", "studio"),
         attrs.get("position", "center"),
         attrs.get("size", "large"),
         attrs.get("object", "jar"),
     )
+
+
+def classify_colour(image, prompt: str) -> str:
+    """The palette colour the object in ``image`` has, judged in the prompt's scene."""
+    context = scene_context(prompt)
     seen = np.array(estimate_object(image).colour_lab)
     # Weight lightness less than chroma: shading and lighting move L more than a, b.
     w = np.array([0.5, 1.0, 1.0])
@@ -138,15 +143,7 @@ def classify_motion(frames: np.ndarray, prompt: str) -> str:
     (cosine similarity of :func:`motion_signature`)."""
     from .motions import MOTIONS
 
-    attrs = parse_prompt(prompt)
-    context = (
-        attrs.get("surface", "plain"),
-        attrs.get("lighting", "studio"),
-        attrs.get("position", "center"),
-        attrs.get("size", "large"),
-        attrs.get("object", "jar"),
-        attrs.get("colour", "red"),
-    )
+    context = (*scene_context(prompt), parse_prompt(prompt).get("colour", "red"))
     seen = motion_signature(frames)
     return max(MOTIONS, key=lambda m: float(seen @ _motion_reference(*context, m, len(frames))))
 
