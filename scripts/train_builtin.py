@@ -94,6 +94,23 @@ def build_models(vocab_size: int):
     return vae, text_encoder, unet
 
 
+def learning_rate(lr0: float, step: int, steps: int) -> float:
+    """Linear warm-up over the first 2.5 % of the steps, a cosine tail over the last 30 %."""
+    lr = lr0 * min(1.0, (step + 1) / max(1, steps // 40))
+    if step > 0.7 * steps:
+        lr *= 0.5 * (1 + math.cos(math.pi * (step - 0.7 * steps) / (0.3 * steps)))
+    return lr
+
+
+def update_ema(pairs, step: int, most: float) -> None:
+    """EMA of each (live, ema) model's weights; the decay ramps up to ``most``."""
+    decay = min(most, (1 + step) / (10 + step))
+    with torch.no_grad():
+        for live, ema in pairs:
+            for p_ema, p in zip(ema.parameters(), live.parameters()):
+                p_ema.lerp_(p, 1 - decay)
+
+
 def render_dataset(n: int, seed: int):
     rng = np.random.default_rng(seed)
     scenes = [sample_scene(rng, held_out=False) for _ in range(n)]
@@ -181,7 +198,6 @@ def train_unet(
         m.requires_grad_(False)
     unet.train()
     text_encoder.train()
-    warmup = max(1, steps // 40)
     for step in range(steps):
         idx = rng.integers(len(scenes), size=batch)
         captions = [
@@ -203,17 +219,10 @@ def train_unet(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
-        lr = lr0 * min(1.0, (step + 1) / warmup)
-        if step > 0.7 * steps:  # cosine tail over the last 30 %
-            lr *= 0.5 * (1 + math.cos(math.pi * (step - 0.7 * steps) / (0.3 * steps)))
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = learning_rate(lr0, step, steps)
         opt.step()
-        decay = min(0.999, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for live, ema in ((unet, ema_unet), (text_encoder, ema_text)):
-                for p_ema, p in zip(ema.parameters(), live.parameters()):
-                    p_ema.lerp_(p, 1 - decay)
+        update_ema(((unet, ema_unet), (text_encoder, ema_text)), step, 0.999)
         log("unet", step, steps, loss=float(loss))
         if checkpoint_every and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
             save(ema_unet, ema_text, f"step {step + 1}")

@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -58,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cinedraft.builtin import IMAGE_MODEL  # noqa: E402
 from cinedraft.builtin.motions import FRAMES, caption_clip, motion_words, render_clip, sample_clip  # noqa: E402
 from cinedraft.builtin.tokenizer import build_tokenizer  # noqa: E402
-from train_builtin import SCHEDULE  # noqa: E402  (the image model's noise schedule)
+from train_builtin import SCHEDULE, learning_rate, update_ema  # noqa: E402  (the image recipe)
 
 
 def render_dataset(n: int, seed: int):
@@ -140,7 +139,6 @@ def train(unet, text_encoder, tokenizer, items, means, stds, args, log, scale, s
     unet.train()
     text_encoder.train()
     steps, batch = args.steps, args.batch
-    warmup = max(1, steps // 40)
     for step in range(steps):
         idx = rng.integers(len(items), size=batch)
         known = conditioning_mask(rng, batch)  # (B, F)
@@ -175,17 +173,10 @@ def train(unet, text_encoder, tokenizer, items, means, stds, args, log, scale, s
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
-        lr = args.lr * min(1.0, (step + 1) / warmup)
-        if step > 0.7 * steps:  # cosine tail over the last 30 %
-            lr *= 0.5 * (1 + math.cos(math.pi * (step - 0.7 * steps) / (0.3 * steps)))
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = learning_rate(args.lr, step, steps)
         opt.step()
-        decay = min(args.ema, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for live, ema in ((unet, ema_unet), (text_encoder, ema_text)):
-                for p_ema, p in zip(ema.parameters(), live.parameters()):
-                    p_ema.lerp_(p, 1 - decay)
+        update_ema(((unet, ema_unet), (text_encoder, ema_text)), step, args.ema)
         log(step, steps, loss=loss.item())
         if args.checkpoint_every and (step + 1) % args.checkpoint_every == 0 and step + 1 < steps:
             save(ema_unet, ema_text, f"step {step + 1}")

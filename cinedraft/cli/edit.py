@@ -27,7 +27,7 @@ def _editor(ctx: typer.Context) -> Editor:
     return state.editor()
 
 
-def _report(asset: Asset, out_file: Path | None, as_json: bool) -> None:
+def report_edit(asset: Asset, out_file: Path | None, as_json: bool) -> None:
     if out_file is not None:
         shutil.copyfile(asset.path, out_file)
     if as_json:
@@ -51,7 +51,7 @@ def cut(ctx: typer.Context, source: Source,
         end: Annotated[float | None, typer.Option("--to", help="End, seconds (default: the end).")] = None,
         out_file: Out = None, as_json: Json = False) -> None:
     """Frame-accurate cut: copies whole GOPs, re-encodes only the partial ones at the ends."""
-    _report(_editor(ctx).cut(source, start, end), out_file, as_json)
+    report_edit(_editor(ctx).cut(source, start, end), out_file, as_json)
 
 
 @app.command()
@@ -60,7 +60,7 @@ def merge(ctx: typer.Context, sources: Annotated[list[str], typer.Argument(help=
           transition: Annotated[str | None, typer.Option(help="crossfade:SECONDS or fade:SECONDS.")] = None,
           out_file: Out = None, as_json: Json = False) -> None:
     """Join clips: stream copy when they match, otherwise normalised and re-encoded."""
-    _report(_editor(ctx).merge(sources, transition), out_file, as_json)
+    report_edit(_editor(ctx).merge(sources, transition), out_file, as_json)
 
 
 @app.command()
@@ -72,7 +72,7 @@ def extend(ctx: typer.Context, source: Source,
            before: Annotated[bool, typer.Option("--before", help="A lead-in before the first frame.")] = False,
            out_file: Out = None, as_json: Json = False) -> None:
     """Continue a clip (or lead into it) and join them; the seam score is reported."""
-    _report(_editor(ctx).extend(source, seconds, prompt, continuation, before), out_file, as_json)
+    report_edit(_editor(ctx).extend(source, seconds, prompt, continuation, before), out_file, as_json)
 
 
 @app.command()
@@ -82,7 +82,7 @@ def reframe(ctx: typer.Context, source: Source,
             height: Annotated[int | None, typer.Option(help="Output height (default: the crop's).")] = None,
             out_file: Out = None, as_json: Json = False) -> None:
     """Crop to an aspect ratio, following the salient region smoothly."""
-    _report(_editor(ctx).reframe(source, aspect, height), out_file, as_json)
+    report_edit(_editor(ctx).reframe(source, aspect, height), out_file, as_json)
 
 
 @app.command()
@@ -91,7 +91,7 @@ def speed(ctx: typer.Context, source: Source,
           factor: Annotated[float, typer.Argument(help="0.25-4; 0.5 is half speed.")],
           out_file: Out = None, as_json: Json = False) -> None:
     """Change playback speed (frame rate kept; audio keeps its pitch)."""
-    _report(_editor(ctx).speed(source, factor), out_file, as_json)
+    report_edit(_editor(ctx).speed(source, factor), out_file, as_json)
 
 
 @app.command()
@@ -105,7 +105,7 @@ def audio(ctx: typer.Context, source: Source,
     """Add, replace or mute the audio; the video is stream-copied."""
     editor = _editor(ctx)
     asset = editor.audio(source, None if mute else str(music) if music else None, "mute" if mute else mode, volume)
-    _report(asset, out_file, as_json)
+    report_edit(asset, out_file, as_json)
 
 
 @timeline_app.command("export")
@@ -123,4 +123,4 @@ def timeline_export(ctx: typer.Context, source: Source,
 def timeline_render(ctx: typer.Context, otio_file: Annotated[Path, typer.Argument(help="An .otio file.")],
                     out_file: Out = None, as_json: Json = False) -> None:
     """Render an OpenTimelineIO timeline (clips, dissolves, audio) into a new asset."""
-    _report(_editor(ctx).render(Timeline.load_otio(otio_file)), out_file, as_json)
+    report_edit(_editor(ctx).render(Timeline.load_otio(otio_file)), out_file, as_json)

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..request import VideoRequest, VideoResult, parse_size
 from .common import State, handles_errors, out, progress_bars
-from .edit import _report
+from .edit import report_edit
 
 Seconds = Annotated[float | None, typer.Option(help="Length in seconds (default: the preset's).")]
 Preset = Annotated[str, typer.Option(help="preview, cinematic-1080p, vertical-15s or square-social.")]
@@ -71,7 +71,7 @@ def extend(
     state: State = ctx.obj
     with progress_bars(enabled=not as_json) as on_progress:
         asset = state.editor(on_progress).extend(source, seconds, prompt, None, before)
-    _report(asset, out_file, as_json)
+    report_edit(asset, out_file, as_json)
 
 
 def print_video(result: VideoResult, as_json: bool) -> None:

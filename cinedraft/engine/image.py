@@ -16,19 +16,15 @@ from __future__ import annotations
 
 import io
 import math
-import platform
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-import diffusers
 import numpy as np
 import torch
-import transformers
 from PIL import Image
 
-from .. import __version__
 from ..config import Settings
 from ..errors import InputError
 from ..library import Library, watermark
@@ -41,7 +37,7 @@ from ..render.upscale import ModelUpscaler, upscale_lanczos
 from ..request import ImageOutput, ImageRequest, Rerender, Result, VideoRequest, VideoResult
 from ..tiers import Tier, tier_for
 from .device import pick_device
-from .models import LoadedModel, MemoryOptions, ModelCache
+from .models import LoadedModel, MemoryOptions, ModelCache, software_versions
 from .prompts import expand_template, has_weighting, weighted_embeddings
 from .schedulers import make_scheduler, sampler_label
 from .video import VideoEngine
@@ -338,14 +334,7 @@ class Engine:
             "device": str(self.device),
             "dtype": str(model.pipe.dtype).removeprefix("torch."),
             "timings": timings,
-            "versions": {
-                "cinedraft": __version__,
-                "diffusers": diffusers.__version__,
-                "transformers": transformers.__version__,
-                "torch": torch.__version__,
-                "numpy": np.__version__,
-                "python": platform.python_version(),
-            },
+            "versions": software_versions(),
         }
 
 

@@ -63,6 +63,24 @@ class LoadedModel:
         return self._img2img
 
 
+def software_versions() -> dict[str, str]:
+    """The versions a generation record names, so an output can be reproduced."""
+    import platform
+
+    import numpy
+
+    from .. import __version__
+
+    return {
+        "cinedraft": __version__,
+        "diffusers": diffusers.__version__,
+        "transformers": transformers.__version__,
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "python": platform.python_version(),
+    }
+
+
 def _looks_like_path(ref: str) -> bool:
     return ref.startswith((".", "/", "~")) or ref.count("/") > 1 or os.sep in ref.replace("/", "")
 

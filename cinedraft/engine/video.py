@@ -18,7 +18,6 @@ from __future__ import annotations
 import collections
 import inspect
 import itertools
-import platform
 import secrets
 import tempfile
 import time
@@ -29,10 +28,8 @@ from pathlib import Path
 import diffusers
 import numpy as np
 import torch
-import transformers
 from PIL import Image
 
-from .. import __version__
 from ..editor.codec import iter_frames
 from ..editor.probe import Prober
 from ..errors import CinedraftError, InputError
@@ -43,7 +40,7 @@ from ..quality.metrics import temporal_metrics
 from ..render.video import VideoPreset, finish_clip, fit, preset_for, unfit
 from ..request import Seam, VideoRequest, VideoResult
 from .chunks import Anchor, mean_lab, native_frames, plan_chunks, score_seam, seam_badness
-from .models import LoadedModel, ModelCache
+from .models import LoadedModel, ModelCache, software_versions
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -250,9 +247,8 @@ class VideoEngine:
         for k, frames_n in enumerate(plan):
             context = given
             keep_given = k == 0 and request.image is not None  # the first frame is output
-            best, best_seam, attempts = None, None, 0
+            best, best_seam = None, None
             for attempt in range(request.retries + 1):
-                attempts += 1
                 seed = seed0 + k * 1_000_003 + attempt * 7919
 
                 stage = f"chunk {k + 1}/{len(plan)}" + (f" retry {attempt}" if attempt else "")
@@ -286,7 +282,7 @@ class VideoEngine:
                          else Anchor.apply(new, shift, target))
             shift = target
             if best_seam is not None:
-                seams.append(best_seam | {"at_frame": sum(len(p) for p in pieces), "attempts": attempts})
+                seams.append(best_seam | {"at_frame": sum(len(p) for p in pieces), "attempts": attempt + 1})
             pieces.append(corrected)
             # The next call is conditioned on the raw (uncorrected) end of this one.
             k_next = family.overlap
@@ -432,13 +428,7 @@ class VideoEngine:
             "parents": parents,
             "device": str(self.device),
             "dtype": str(model.pipe.dtype).removeprefix("torch."),
-            "versions": {
-                "cinedraft": __version__,
-                "diffusers": diffusers.__version__,
-                "transformers": transformers.__version__,
-                "torch": torch.__version__,
-                "python": platform.python_version(),
-            },
+            "versions": software_versions(),
         }
 
 
