@@ -23,13 +23,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cinedraft import Engine, ImageRequest, Settings  # noqa: E402
 from cinedraft.builtin import IMAGE_MODEL  # noqa: E402
-from cinedraft.builtin.adherence import score_image  # noqa: E402
-from cinedraft.builtin.scenes import caption_scene, parse_prompt, sample_scene  # noqa: E402
-
-
-def held_out_prompts(n: int, seed: int) -> list[str]:
-    rng = np.random.default_rng(seed)
-    return [caption_scene(sample_scene(rng, held_out=True), full=True) for _ in range(n)]
+from cinedraft.builtin.adherence import held_out_prompts, score_image  # noqa: E402
+from cinedraft.builtin.scenes import parse_prompt  # noqa: E402
 
 
 def evaluate(engine: Engine, prompts: list[str], tier: str, seed: int, model: str) -> dict:

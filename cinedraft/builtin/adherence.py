@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .scenes import COLOURS, POSITIONS, Scene, parse_prompt, render_scene
+from .scenes import COLOURS, POSITIONS, Scene, caption_scene, parse_prompt, render_scene, sample_scene
 
 SIZE = 64  # the scorer works at the built-in model's native size
 
@@ -98,6 +98,13 @@ class Score:
     position_ok: bool | None
     colour: str
     position: str
+
+
+def held_out_prompts(n: int, seed: int) -> list[str]:
+    """``n`` full prompts that name only held-out colour/object pairs (never a training
+    caption), with random surface, lighting, size and position: what the target is measured on."""
+    rng = np.random.default_rng(seed)
+    return [caption_scene(sample_scene(rng, held_out=True), full=True) for _ in range(n)]
 
 
 def score_image(image, prompt: str) -> Score:

@@ -32,7 +32,7 @@ from ..library.library import utc_now
 from ..quality.metrics import drift_ssim
 from ..render.cleanup import clean_adaptive
 from ..render.encode import encode_image
-from ..render.refine import refine_image
+from ..render.refine import keep_colour, refine_image
 from ..render.upscale import ModelUpscaler, upscale_lanczos
 from ..request import ImageOutput, ImageRequest, Rerender, Result, VideoRequest, VideoResult
 from ..tiers import Tier, tier_for
@@ -274,12 +274,13 @@ class Engine:
                 done += 1
                 progress("refine", min(done, steps), steps)
 
-            image = refine_image(
+            refined = refine_image(
                 model.img2img, image,
                 prompt_kwargs=self._prompt_kwargs(model, [prompt], negative),
                 strength=tier.refine_strength, steps=tier.refine_steps,
                 guidance=tier.guidance, seed=seed, on_step=on_step,
             )
+            image = keep_colour(refined, image) if tier.refine_keeps_colour else refined
         # 3. The rest of the way to the output size.
         if (image.width, image.height) != size:
             image = self._upscale(image, size, tier.sharpen)

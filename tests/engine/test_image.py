@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from cinedraft import ImageRequest, InputError
-from cinedraft.builtin.adherence import classify_colour
+from cinedraft.builtin.adherence import classify_colour, held_out_prompts, score_image
 from cinedraft.quality.metrics import laplacian_variance
 from cinedraft.render.encode import read_metadata
 
@@ -43,6 +43,19 @@ def test_colour_words_change_the_object_colour(engine):
         out = engine.generate_image(ImageRequest(prompt=prompt, seed=seed, tier="production"))
         hits += classify_colour(_pixels(out), prompt) == colour
     assert hits / len(prompts) >= 0.75  # chance is 1/8
+
+
+def test_production_meets_the_held_out_colour_target(engine):
+    """The Foundation target, >= 80 % colour accuracy at the production tier on prompts that
+    name colour/object pairs no training caption had, with random surface, lighting, size and
+    position: the evaluation script's own prompts and seeds (its 96-prompt figure is in the
+    model card)."""
+    prompts = held_out_prompts(20, seed=1234)
+    hits = 0
+    for i, prompt in enumerate(prompts):
+        out = engine.generate_image(ImageRequest(prompt=prompt, seed=1234 + i, tier="production"))
+        hits += score_image(Image.fromarray(_pixels(out)), prompt).colour_ok
+    assert hits / len(prompts) >= 0.8
 
 
 def test_production_is_larger_sharper_and_keeps_the_composition(engine):
