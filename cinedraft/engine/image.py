@@ -110,12 +110,11 @@ class Engine:
         progress = on_progress or (lambda stage, done, total: None)
         started = time.perf_counter()
         rendered = self.render_images(request, progress)
-        # 5. Store.
-        outputs = []
-        for i, item in enumerate(rendered):
+        # 5. Store, all in one batch (two commits for the request, not two per image).
+        for item in rendered:
             item.record |= record_extra or {}
-            outputs.append(self._store(item))
-            progress("save", i + 1, len(rendered))
+        outputs = self._store(rendered)
+        progress("save", len(outputs), len(outputs))
         seconds = time.perf_counter() - started
         return Result(
             request=request, outputs=outputs, seconds=seconds,
@@ -171,16 +170,21 @@ class Engine:
             rendered.append(Rendered(image, record, drift))
         return rendered
 
-    def _store(self, item: Rendered) -> ImageOutput:
-        render = item.record["render"]
-        asset = self.library.add_image(item.image, item.record, render["format"], render["quality"])
-        return ImageOutput(
-            asset_id=asset.id, path=asset.path, prompt=asset.prompt, seed=asset.seed,
-            width=asset.width, height=asset.height, record=asset.record | {"file": {
-                "path": asset.path, "sha256": asset.sha256, "bytes": asset.bytes,
-                "mime": asset.mime}},
-            drift=item.drift,
-        )
+    def _store(self, items: list[Rendered]) -> list[ImageOutput]:
+        assets = self.library.add_images([
+            (item.image, item.record, item.record["render"]["format"], item.record["render"]["quality"])
+            for item in items
+        ])
+        return [
+            ImageOutput(
+                asset_id=asset.id, path=asset.path, prompt=asset.prompt, seed=asset.seed,
+                width=asset.width, height=asset.height, record=asset.record | {"file": {
+                    "path": asset.path, "sha256": asset.sha256, "bytes": asset.bytes,
+                    "mime": asset.mime}},
+                drift=item.drift,
+            )
+            for item, asset in zip(items, assets)
+        ]
 
     def promote(self, asset_id: str, on_progress: Progress | None = None,
                 record_extra: dict | None = None, **overrides) -> Result:
@@ -221,7 +225,7 @@ class Engine:
         comparison = _compare_pixels(item.image, original, rec)
         item.record["parents"].append({"id": asset_id, "role": "rerender"})
         item.record["rerender_of"] = asset_id
-        return Rerender(original=asset_id, output=self._store(item), **comparison)
+        return Rerender(original=asset_id, output=self._store([item])[0], **comparison)
 
     # ------------------------------------------------------------------ stages
 

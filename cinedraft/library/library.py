@@ -1,11 +1,12 @@
 """The library: every output stored, recorded, searchable, signed.
 
-Every asset goes through :meth:`Library.add_bytes` (imports skip only step 1):
+Every asset goes through the same steps, one file at a time (:meth:`Library.add_bytes`) or a
+request's images together (:meth:`Library.add_images`); imports skip only step 1:
 
 1. sign the bytes with C2PA, naming the parents as ingredients (the signed bytes name the file);
-2. note the file as pending (committed, synchronous=FULL);
-3. write the file atomically into the content-addressed store;
-4. insert its row, its lineage and clear the pending note in one transaction.
+2. note the files as pending (one transaction, committed, synchronous=FULL);
+3. write each file atomically into the content-addressed store;
+4. insert their rows, their lineage and clear the pending notes in one transaction.
 
 A crash between 2 and 4 leaves a pending note; :meth:`Library.reconcile` (run on open by the
 first process to open the library) finishes the job: a complete file is adopted from the
@@ -24,6 +25,7 @@ import secrets
 import shutil
 import sqlite3
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -174,16 +176,34 @@ class Library:
 
     def add_image(self, image: Image.Image, record: dict, fmt: str, quality: int = 100) -> Asset:
         """Watermark, encode (record embedded), sign and store one generated image."""
-        if self.provenance and watermark.can_mark(image):
-            image = watermark.embed(image, record["asset_id"])
-            record["watermark"] = {"method": watermark.METHOD, "asset_id": record["asset_id"]}
-        elif self.provenance:
-            record["watermark"] = {
-                "method": None,
-                "reason": f"{image.width}x{image.height} is below the "
-                f"{watermark.METHOD} minimum of 256x256 pixels",
-            }
-        return self.add_bytes(encode_image(image, record, fmt, quality), FORMATS[fmt], record)
+        return self.add_images([(image, record, fmt, quality)])[0]
+
+    def add_images(self, items: list[tuple[Image.Image, dict, str, int]]) -> list[Asset]:
+        """:meth:`add_image` for several ``(image, record, fmt, quality)`` (one request's
+        outputs), committed together: one transaction notes every file pending, one inserts
+        every row, so a batch pays two commits, not two per image. Each file's clarity
+        metrics are measured on a worker thread while the next one is signed (the signer
+        runs in native code, outside the GIL)."""
+        files, measuring = [], []
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            for image, record, fmt, quality in items:
+                if self.provenance and watermark.can_mark(image):
+                    image = watermark.embed(image, record["asset_id"])
+                    record["watermark"] = {"method": watermark.METHOD, "asset_id": record["asset_id"]}
+                elif self.provenance:
+                    record["watermark"] = {
+                        "method": None,
+                        "reason": f"{image.width}x{image.height} is below the "
+                        f"{watermark.METHOD} minimum of 256x256 pixels",
+                    }
+                data, ext, record, parents = self._signed(
+                    encode_image(image, record, fmt, quality), FORMATS[fmt], record
+                )
+                files.append((data, ext, record, parents))
+                measuring.append(pool.submit(_measure, data))
+            metrics = [m.result() for m in measuring]
+        with self._db:
+            return self._commit_locked(files, metrics)
 
     def add_video(self, data: bytes, record: dict) -> Asset:
         """Embed the record in an MP4 (stream copy), sign and store it."""
@@ -192,12 +212,16 @@ class Library:
 
     def add_bytes(self, data: bytes, ext: str, record: dict) -> Asset:
         """Sign and store one file; ``record`` names the asset (see the module docstring)."""
+        return self._commit([self._signed(data, ext, record)])[0]
+
+    def _signed(self, data: bytes, ext: str, record: dict) -> tuple[bytes, str, dict, list]:
+        """Step 1: ``(signed bytes, ext, record, parents)``, ready for :meth:`_commit`."""
         check_asset_id(record["asset_id"])
         record.setdefault("created", utc_now())
         parents = [(p["id"], p["role"]) for p in record.get("parents", [])]
         if self.provenance:
             data = self.signer().sign(data, MIME[ext], record, self._ingredients(parents))
-        return self._commit(data, ext, record, parents)
+        return data, ext, record, parents
 
     def import_file(self, path: Path) -> Asset:
         """Copy an outside file in as-is (its own manifest kept, not re-signed)."""
@@ -210,34 +234,47 @@ class Library:
                    "imported": utc_now()}
         record.setdefault("width", size[0])
         record.setdefault("height", size[1])
-        return self._commit(data, ext, record, [])
+        return self._commit([(data, ext, record, [])])[0]
 
-    def _commit(self, data: bytes, ext: str, record: dict, parents: list[tuple[str, str]]) -> Asset:
-        """Steps 2-4: pending note, file, row."""
-        metrics = _measure(data) if ext != ".mp4" else {}  # CPU work: before taking the lock
+    def _commit(self, files: list[tuple[bytes, str, dict, list]]) -> list[Asset]:
+        """Steps 2-4 for ``(data, ext, record, parents)`` files: pending notes, files, rows."""
+        metrics = [_measure(f[0]) if f[1] != ".mp4" else {} for f in files]  # CPU work: before the lock
         with self._db:
-            return self._commit_locked(data, ext, record, parents, metrics)
+            return self._commit_locked(files, metrics)
 
-    def _commit_locked(self, data, ext, record, parents, metrics) -> Asset:
-        sha = sha256_bytes(data)
-        if (twin := records.asset_by_sha(self.conn, sha)) is not None:
-            raise InputError(f"this file is already in the library as {twin['id']}")
-        rel = self.files.relpath(sha, ext)
-        records.add_pending(self.conn, rel, utc_now())
+    def _commit_locked(self, files, metrics) -> list[Asset]:
+        shas = [sha256_bytes(data) for data, *_ in files]
+        for sha in shas:
+            if (twin := records.asset_by_sha(self.conn, sha)) is not None:
+                raise InputError(f"this file is already in the library as {twin['id']}")
+        if len(set(shas)) < len(shas):
+            raise InputError("the same file is twice in one batch")
+        rels = [self.files.relpath(sha, ext) for sha, (_, ext, _, _) in zip(shas, files)]
+        records.add_pending(self.conn, rels, utc_now())
+        written = []
         try:
-            self.files.put(data, ext)
-        except OSError as exc:
-            records.remove_pending(self.conn, rel)
+            for rel, (data, ext, _, _) in zip(rels, files):
+                self.files.put(data, ext)
+                written.append(rel)
+        except OSError as exc:  # keep nothing of the batch
+            self._undo(written, rels)
             raise OutputError(f"cannot write to {self.root}: {exc.strerror or exc}") from None
+        rows = [
+            (self._row(record, rel, sha, len(data), ext), parents, m)
+            for rel, sha, (data, ext, record, parents), m in zip(rels, shas, files, metrics)
+        ]
         try:
-            records.insert_asset(
-                self.conn, self._row(record, rel, sha, len(data), ext), parents, metrics
-            )
-        except sqlite3.IntegrityError:  # the asset id is taken: undo the file, keep nothing
+            records.insert_assets(self.conn, rows)
+        except sqlite3.IntegrityError:  # an asset id is taken: undo the files, keep nothing
+            self._undo(rels, rels)
+            ids = ", ".join(record["asset_id"] for _, _, record, _ in files)
+            raise InputError(f"asset id {ids} is already in the library") from None
+        return [self.get(record["asset_id"]) for _, _, record, _ in files]
+
+    def _undo(self, written: list[str], pending: list[str]) -> None:
+        for rel in written:
             self.files.resolve(rel).unlink(missing_ok=True)
-            records.remove_pending(self.conn, rel)
-            raise InputError(f"asset id {record['asset_id']} is already in the library") from None
-        return self.get(record["asset_id"])
+        records.remove_pending(self.conn, pending)
 
     def convert(self, asset_id: str, fmt: str, quality: int = 90, max_side: int | None = None) -> Asset:
         """A copy in another image format (and at most ``max_side`` pixels): record,
@@ -487,7 +524,7 @@ class Library:
                 report["adopted" if adopted else "quarantined"].append(adopted or rel)
             else:
                 report["dropped"] += 1
-            records.remove_pending(self.conn, rel)
+            records.remove_pending(self.conn, [rel])
         return report
 
     def _adopt(self, path: Path, rel: str) -> str | None:

@@ -40,12 +40,22 @@ def _row(row: sqlite3.Row | None) -> dict | None:
     return out
 
 
-def add_pending(conn: sqlite3.Connection, path: str, started: str) -> None:
-    conn.execute("INSERT OR REPLACE INTO pending (path, started) VALUES (?, ?)", (path, started))
+def add_pending(conn: sqlite3.Connection, paths: list[str], started: str) -> None:
+    """Note files as pending, all in one transaction (one commit, however many)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.executemany(
+            "INSERT OR REPLACE INTO pending (path, started) VALUES (?, ?)",
+            [(path, started) for path in paths],
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
-def remove_pending(conn: sqlite3.Connection, path: str) -> None:
-    conn.execute("DELETE FROM pending WHERE path = ?", (path,))
+def remove_pending(conn: sqlite3.Connection, paths: list[str]) -> None:
+    conn.executemany("DELETE FROM pending WHERE path = ?", [(path,) for path in paths])
 
 
 def pending_paths(conn: sqlite3.Connection) -> list[str]:
@@ -56,24 +66,33 @@ def insert_asset(
     conn: sqlite3.Connection, asset: dict, parents: Iterable[tuple[str, str]],
     metrics: dict[str, float] | None = None,
 ) -> None:
-    """Insert one asset row, its lineage and metrics, and clear its pending note, in one
-    transaction."""
-    values = [asset.get(c) if c != "record" else json.dumps(asset[c], sort_keys=True) for c in _COLUMNS]
+    """One asset through :func:`insert_assets`."""
+    insert_assets(conn, [(asset, parents, metrics)])
+
+
+def insert_assets(
+    conn: sqlite3.Connection,
+    items: list[tuple[dict, Iterable[tuple[str, str]], dict[str, float] | None]],
+) -> None:
+    """Insert ``(asset row, parents, metrics)`` items with their lineage and metrics, and
+    clear their pending notes, in one transaction."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute(
-            f"INSERT INTO assets ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
-            values,
-        )
-        conn.executemany(
-            "INSERT OR IGNORE INTO lineage (child, parent, role) VALUES (?, ?, ?)",
-            [(asset["id"], parent, role) for parent, role in parents],
-        )
-        conn.executemany(
-            "INSERT INTO metrics (asset_id, name, value) VALUES (?, ?, ?)",
-            [(asset["id"], name, value) for name, value in (metrics or {}).items()],
-        )
-        conn.execute("DELETE FROM pending WHERE path = ?", (asset["path"],))
+        for asset, parents, metrics in items:
+            values = [asset.get(c) if c != "record" else json.dumps(asset[c], sort_keys=True) for c in _COLUMNS]
+            conn.execute(
+                f"INSERT INTO assets ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+                values,
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO lineage (child, parent, role) VALUES (?, ?, ?)",
+                [(asset["id"], parent, role) for parent, role in parents],
+            )
+            conn.executemany(
+                "INSERT INTO metrics (asset_id, name, value) VALUES (?, ?, ?)",
+                [(asset["id"], name, value) for name, value in (metrics or {}).items()],
+            )
+            conn.execute("DELETE FROM pending WHERE path = ?", (asset["path"],))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

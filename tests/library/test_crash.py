@@ -29,7 +29,7 @@ def announce(name, fn):
     return wrapper
 
 files.FileStore.put = announce("put", files.FileStore.put)
-records.insert_asset = announce("insert", records.insert_asset)
+records.insert_assets = announce("insert", records.insert_assets)
 library = Library(sys.argv[1])
 print("ready", flush=True)
 i = 0
@@ -95,7 +95,7 @@ def test_reconcile_finishes_or_undoes_an_interrupted_write(tmp_path, monkeypatch
         raise KeyboardInterrupt  # as abrupt as it gets inside Python
 
     target = FileStore if crash_at == "before_file" else records
-    monkeypatch.setattr(target, "put" if crash_at == "before_file" else "insert_asset", crash)
+    monkeypatch.setattr(target, "put" if crash_at == "before_file" else "insert_assets", crash)
     with pytest.raises(KeyboardInterrupt):
         library.add_image(noise_image(64), record, "png", 90)
     monkeypatch.undo()

@@ -5,8 +5,10 @@ import pytest
 from PIL import Image
 
 from cinedraft.errors import AssetNotFoundError, InputError
-from cinedraft.library import AssetQuery, Library
+from cinedraft.library import AssetQuery, Library, records
 from cinedraft.render.encode import read_metadata
+
+from .conftest import make_record, noise_image
 
 
 def test_added_asset_has_row_file_and_record(library, add):
@@ -164,7 +166,6 @@ def test_conversion_keeps_record_watermark_and_signed_link(library, add, tmp_pat
 def test_metrics_are_stored_and_sortable(library, add):
     from PIL import ImageFilter
 
-    from .conftest import make_record, noise_image
 
     sharp = add("a sharp bottle", size=128, seed=4)
     record = make_record(library, "a blurred bottle", size=128)
@@ -176,3 +177,27 @@ def test_metrics_are_stored_and_sortable(library, add):
     assert [a.id for a in library.find(text="bottle", sort="edge_width")] == [sharp.id, blurred.id]
     with pytest.raises(ValueError):
         library.find(sort="sharpness; DROP TABLE assets")
+
+
+def test_a_batch_of_images_is_stored_with_two_commits(library):
+    """One request's images: one commit for their pending notes, one for their rows."""
+    statements = []
+    library.conn.set_trace_callback(statements.append)
+    items = [(noise_image(64, i), make_record(library, seed=i), "webp", 80) for i in range(6)]
+    assets = library.add_images(items)
+    library.conn.set_trace_callback(None)
+    assert [a.seed for a in assets] == list(range(6)) and library.count() == 6
+    assert sum(s.strip().upper() == "COMMIT" for s in statements) == 2
+    assert all(library.verify(a.path).ok for a in assets)  # each file signed on its own
+    assert library.check()["ok"] and not records.pending_paths(library.conn)
+
+
+def test_a_batch_with_a_taken_asset_id_keeps_nothing(library, add):
+    taken = add(seed=99)
+    items = [(noise_image(64, i), make_record(library, seed=i), "png", 90) for i in range(3)]
+    items[2][1]["asset_id"] = taken.id
+    stored_before = sorted(library.files.stored())
+    with pytest.raises(InputError, match="already in the library"):
+        library.add_images(items)
+    assert library.count() == 1 and sorted(library.files.stored()) == stored_before
+    assert not records.pending_paths(library.conn) and library.check()["ok"]

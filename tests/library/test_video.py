@@ -68,7 +68,7 @@ def test_interrupted_video_write_is_adopted(tmp_path, monkeypatch):
 
     library = Library(tmp_path / "lib")
     record = make_record(library, "interrupted clip", kind="video")
-    monkeypatch.setattr(records, "insert_asset", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(records, "insert_assets", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
     with pytest.raises(KeyboardInterrupt):
         library.add_video(mp4(), record)
     monkeypatch.undo()
