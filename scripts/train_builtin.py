@@ -8,8 +8,9 @@ any real model. The recipe, for a 2-core CPU:
    held-out colour/object pairs left out.
 2. Train a small AutoencoderKL (f=4: 64x64x3 <-> 16x16x4) with L1 + a tiny KL term.
 3. Encode the dataset once; set the VAE's scaling factor from the latents' std.
-   3b. Fine-tune the decoder alone (the encoder, so the latent space, stays fixed) on whole
-   sampled latents with the object's pixels weighted up, so small objects keep their colour.
+   3b. Fine-tune the decoder alone (the encoder, so the latent space, stays fixed) on sampled
+   latents of scenes at 64 and 128 px with the object's pixels weighted up, so small objects
+   keep their colour.
 4. Train the UNet and the text encoder together: v-prediction (Salimans & Ho, 2022) on a
    cosine schedule (Nichol & Dhariwal, 2021) whose last step is pure noise, Min-SNR-5 loss
    weights (Hang et al., 2023), 10 % empty captions for classifier-free guidance, EMA weights.
@@ -127,7 +128,7 @@ def render_codec_dataset(n: int, seed: int, size: int):
     The decoder is an unconditional codec: it never sees a caption, so this shows no prompt
     of a held-out pair to the text-to-image model. Trained on the captioned scenes alone it
     learned colours per shape and muddied the ones it never saw on a shape (a yellow box
-    decoded orange: 90 % of held-out ground truth survived a round trip, 94 % this way).
+    decoded orange): held-out colour accuracy at 30 steps was 79 % with it, 94 % this way.
     Arbitrary RGB colours are no substitute: the frozen encoder was trained on the palette
     and does not keep other colours apart, so the decoder learned muddy averages (52 %).
     Two sizes, because the production refine decodes objects at twice the native scale."""
