@@ -313,10 +313,6 @@ def main() -> None:
             print(f"[{stage}] {step + 1}/{steps} {vals} {per:.2f}s/step "
                   f"eta {per * (steps - step - 1) / 60:.1f} min", flush=True)
 
-    # 1. Dataset.
-    t0 = time.time()
-    scenes, images = render_dataset(args.images, args.seed)
-    print(f"rendered {len(images)} scenes in {time.time() - t0:.1f}s", flush=True)
     tokenizer = build_tokenizer(grammar_words())
     vae, text_encoder, unet = build_models(len(tokenizer))
     sizes = {n: sum(p.numel() for p in m.parameters()) for n, m in
@@ -341,6 +337,10 @@ def main() -> None:
         print(f"saved {args.out / 'vae'}", flush=True)
         return
 
+    # 1. Dataset (the captioned scenes; the decoder stage renders its own codec data).
+    t0 = time.time()
+    scenes, images = render_dataset(args.images, args.seed)
+    print(f"rendered {len(images)} scenes in {time.time() - t0:.1f}s", flush=True)
     t_vae = 0.0
     if args.resume:  # a trained folder: keep its VAE, continue the UNet and text encoder
         vae = AutoencoderKL.from_pretrained(args.out / "vae", dtype=torch.float32)

@@ -202,8 +202,7 @@ class Library:
                 files.append((data, ext, record, parents))
                 measuring.append(pool.submit(_measure, data))
             metrics = [m.result() for m in measuring]
-        with self._db:
-            return self._commit_locked(files, metrics)
+        return self._commit(files, metrics)
 
     def add_video(self, data: bytes, record: dict) -> Asset:
         """Embed the record in an MP4 (stream copy), sign and store it."""
@@ -236,9 +235,11 @@ class Library:
         record.setdefault("height", size[1])
         return self._commit([(data, ext, record, [])])[0]
 
-    def _commit(self, files: list[tuple[bytes, str, dict, list]]) -> list[Asset]:
-        """Steps 2-4 for ``(data, ext, record, parents)`` files: pending notes, files, rows."""
-        metrics = [_measure(f[0]) if f[1] != ".mp4" else {} for f in files]  # CPU work: before the lock
+    def _commit(self, files: list[tuple[bytes, str, dict, list]], metrics: list[dict] | None = None) -> list[Asset]:
+        """Steps 2-4 for ``(data, ext, record, parents)`` files: pending notes, files, rows.
+        ``metrics`` per file, unless measured here (CPU work: before taking the lock)."""
+        if metrics is None:
+            metrics = [_measure(f[0]) if f[1] != ".mp4" else {} for f in files]
         with self._db:
             return self._commit_locked(files, metrics)
 
