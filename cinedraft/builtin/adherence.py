@@ -137,22 +137,32 @@ def motion_signature(frames: np.ndarray) -> np.ndarray:
     return signature / (np.linalg.norm(signature) + 1e-6)
 
 
-@lru_cache(maxsize=1024)
-def _motion_reference(surface, lighting, position, size, obj, colour, motion, frames):
+@lru_cache(maxsize=4096)
+def _motion_reference(surface, lighting, position, size, obj, colour, motion, frames, start_x=None):
     from .motions import render_clip, start_scene
 
     scene = start_scene(Scene(obj, colour, surface, lighting, position, size), motion)
+    if start_x is not None:
+        scene = scene.replace(x=start_x)
     return motion_signature(render_clip(scene, motion, frames, SIZE))
 
 
-def classify_motion(frames: np.ndarray, prompt: str) -> str:
+def classify_motion(frames: np.ndarray, prompt: str, *, from_first_frame: bool = True) -> str:
     """The motion whose rendering of the prompt's scene changes most like ``frames`` do
-    (cosine similarity of :func:`motion_signature`)."""
+    (cosine similarity of :func:`motion_signature`). With ``from_first_frame`` each motion is
+    also rendered from where the clip's first frame shows the object, and the closer of the
+    two renders counts: the motion is judged from where the object is, so a misplaced object
+    (a position error, which :func:`score_image` counts) is not also a wrong motion."""
     from .motions import MOTIONS
 
     context = (*scene_context(prompt), parse_prompt(prompt).get("colour", "red"))
+    starts = (None, round(estimate_object(frames[0]).x, 2)) if from_first_frame else (None,)
     seen = motion_signature(frames)
-    return max(MOTIONS, key=lambda m: float(seen @ _motion_reference(*context, m, len(frames))))
+
+    def likeness(motion: str) -> float:
+        return max(float(seen @ _motion_reference(*context, motion, len(frames), x)) for x in starts)
+
+    return max(MOTIONS, key=likeness)
 
 
 @dataclass(frozen=True)
@@ -161,10 +171,11 @@ class MotionScore:
     motion: str
 
 
-def score_clip(frames: np.ndarray, prompt: str) -> MotionScore:
-    """Did the clip (F, H, W, 3) move the way ``prompt`` asks?"""
+def score_clip(frames: np.ndarray, prompt: str, *, from_first_frame: bool = True) -> MotionScore:
+    """Did the clip (F, H, W, 3) move the way ``prompt`` asks? (``from_first_frame``: see
+    :func:`classify_motion`.)"""
     from .motions import parse_motion
 
     asked = parse_motion(prompt)
-    seen = classify_motion(frames, prompt)
+    seen = classify_motion(frames, prompt, from_first_frame=from_first_frame)
     return MotionScore(motion_ok=None if asked is None else seen == asked, motion=seen)
