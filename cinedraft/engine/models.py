@@ -19,7 +19,7 @@ import diffusers
 import torch
 import transformers
 
-from ..builtin import IMAGE_MODEL, VIDEO_MODEL
+from ..builtin import IMAGE_MODEL, VIDEO_MODEL, reach
 from ..errors import ModelError, ModelNotFoundError, UnsafeModelError
 from ..tiers import FAMILIES, VIDEO_FAMILIES, Family, VideoFamily, family_for, video_family_for
 from .device import pick_dtype
@@ -219,6 +219,8 @@ class ModelCache:
                 local_files_only=True,
                 trust_remote_code=False,
             )
+            if kind == "video" and hasattr(pipe, "unet"):  # the built-in model's motion reach
+                reach.load(pipe.unet, path / "unet")
         except (OSError, ValueError, TypeError, KeyError) as exc:
             raise ModelError(f"could not load {ref}: {exc}") from None
         self._place(pipe)

@@ -61,3 +61,36 @@ def test_missing_models_are_clear_errors(tmp_path):
         resolve_model("someone/not-cached-model", offline=True)
     with pytest.raises(ModelNotFoundError, match="model_index.json"):
         check_folder(tmp_path)
+
+
+def test_a_video_folder_with_motion_reach_loads_it_and_a_bad_one_is_refused(tmp_path):
+    """The loader installs neighbourhood motion attention (``builtin/reach.py``) where the UNet
+    folder has its weights, with the trained values, and refuses a file that does not fit."""
+    import torch
+
+    from diffusers import UNetMotionModel
+
+    from cinedraft import ModelError, VideoRequest
+    from cinedraft.builtin import VIDEO_MODEL, reach
+
+    folder = tmp_path / "video"
+    shutil.copytree(VIDEO_MODEL, folder)
+    (folder / "unet" / reach.REACH_FILE).unlink(missing_ok=True)
+    donor = UNetMotionModel.from_pretrained(folder / "unet")
+    reach.install(donor, radius=1)
+    with torch.no_grad():
+        next(p for n, p in donor.named_parameters() if ".processor." in n).fill_(0.25)
+    reach.save(donor, folder / "unet", radius=1)
+
+    engine = Engine(Settings(home=tmp_path / "home", offline=True, device="cpu"))
+    unet = engine.models.get(str(folder), "video").pipe.unet
+    assert reach.radius(unet) == 1
+    loaded = next(p for n, p in unet.named_parameters() if ".processor." in n)
+    assert torch.all(loaded == 0.25)
+    clip = engine.generate_video(VideoRequest(prompt="a red jar, the jar slides left", model=str(folder),
+                                              seconds=0.5, steps=2, seed=1, preset="square-social"))
+    assert clip.frames > 0
+
+    (folder / "unet" / reach.REACH_FILE).write_bytes(b"\x00" * 64)  # not safetensors
+    with pytest.raises(ModelError, match="could not load"):
+        Engine(Settings(home=tmp_path / "home2", offline=True, device="cpu")).models.get(str(folder), "video")

@@ -1,0 +1,68 @@
+"""Neighbourhood motion attention (``cinedraft/builtin/reach.py``): what it attends to, and
+that it survives saving and loading beside a standard diffusers UNet."""
+
+import torch
+from diffusers import UNetMotionModel
+from diffusers.models.attention_processor import Attention
+
+from cinedraft.builtin import VIDEO_MODEL, reach
+
+
+def identity_attention(dim: int, heads: int) -> Attention:
+    attn = Attention(query_dim=dim, heads=heads, dim_head=dim // heads, out_bias=False)
+    with torch.no_grad():
+        for layer in (attn.to_q, attn.to_k, attn.to_v, attn.to_out[0]):
+            layer.weight.copy_(torch.eye(dim))
+    return attn
+
+
+def test_a_query_fetches_the_first_frame_from_the_offset_it_favours():
+    """Bias the offset one pixel to the right (dy 0, dx +1) far above the rest: every frame
+    at pixel (y, x) then reads frame 0 at (y, x + 1); in the last column, where that pixel is
+    outside the frame, it falls back on the other keys and stays finite."""
+    dim, heads, frames, h, w = 8, 2, 3, 4, 5
+    attn = identity_attention(dim, heads)
+    proc = reach.ReachAttnProcessor(dim, heads, radius=1)
+    with torch.no_grad():
+        proc.offset_bias.fill_(-1e4)
+        proc.offset_bias[:, 5] = 1e4  # offsets run (dy, dx) row by row: index 5 is (0, +1)
+    proc.size = (h, w)
+    x = torch.randn(2 * h * w, frames, dim)  # (B*H*W, F, D), pixels row-major
+    out = proc(attn, x)
+    grid_in = x.view(2, h, w, frames, dim)
+    grid_out = out.view(2, h, w, frames, dim)
+    for f in range(frames):
+        torch.testing.assert_close(grid_out[:, :, :-1, f], grid_in[:, :, 1:, 0])
+    assert torch.isfinite(out).all()
+    assert not torch.allclose(grid_out[:, :, -1, 0], grid_in[:, :, 0, 0])
+
+
+def test_reach_saves_beside_a_plain_unet_and_loads_back(tmp_path):
+    unet = UNetMotionModel.from_pretrained(VIDEO_MODEL / "unet")
+    changed = reach.install(unet, radius=2)
+    assert changed > 0 and reach.radius(unet) == 2
+    with torch.no_grad():
+        for name, p in unet.named_parameters():
+            if ".processor." in name:
+                p.add_(torch.randn_like(p) * 0.5)  # a trained-looking state, not the initial one
+    with reach.set_aside(unet):
+        assert reach.radius(unet) == 0
+        unet.save_pretrained(tmp_path)
+    assert reach.radius(unet) == 2
+    reach.save(unet, tmp_path, radius=2)
+
+    plain = UNetMotionModel.from_pretrained(tmp_path)  # a standard diffusers folder
+    assert not any(".processor." in k for k in plain.state_dict())
+    assert reach.load(plain, tmp_path) and reach.radius(plain) == 2
+    sample = torch.randn(1, 4, 8, 16, 16, generator=torch.Generator().manual_seed(0))
+    text = torch.randn(8, 32, 128, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        want = unet(sample, 500, encoder_hidden_states=text).sample
+        got = plain(sample, 500, encoder_hidden_states=text).sample
+    torch.testing.assert_close(got, want, atol=2e-3, rtol=2e-3)  # fp16 on disk
+
+
+def test_a_folder_without_reach_loads_as_plain_attention(tmp_path):
+    unet = UNetMotionModel.from_pretrained(VIDEO_MODEL / "unet")
+    assert reach.load(unet, tmp_path) is False
+    assert reach.radius(unet) == 0
