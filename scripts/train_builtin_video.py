@@ -72,9 +72,8 @@ from diffusers import (
 from transformers import CLIPTextModel, CLIPTokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cinedraft.builtin import IMAGE_MODEL  # noqa: E402
+from cinedraft.builtin import IMAGE_MODEL, reach  # noqa: E402
 from cinedraft.builtin.motions import FRAMES, caption_clip, motion_words, render_clip, sample_clip  # noqa: E402
-from cinedraft.builtin import reach  # noqa: E402
 from cinedraft.builtin.tokenizer import build_tokenizer  # noqa: E402
 from train_builtin import SCHEDULE, learning_rate, update_ema  # noqa: E402  (the image recipe)
 
