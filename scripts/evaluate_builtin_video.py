@@ -46,14 +46,19 @@ def held_out_clips(n: int, seed: int) -> list[tuple]:
     return [sample_clip(rng, held_out=True) for _ in range(n)]
 
 
+def one_chunk(engine: Engine, model: str, prompt: str, seed: int, image: str | None = None) -> np.ndarray:
+    """One chunk through the engine, delivered natively; its decoded frames (F, H, W, 3)."""
+    result = engine.video.generate(
+        VideoRequest(prompt=prompt, image=image, seconds=ONE_CHUNK, seed=seed, model=model), model,
+        preset=NATIVE)
+    return np.stack(decode_frames(result.path))
+
+
 def evaluate_text(engine: Engine, prompts: list[str], seed: int, model: str) -> dict:
     motion_ok, at_prompt_place, colour_ok, confusions = [], [], [], Counter()
     started = time.perf_counter()
     for i, prompt in enumerate(prompts):
-        result = engine.video.generate(
-            VideoRequest(prompt=prompt, seconds=ONE_CHUNK, seed=seed + i, model=model), model,
-            preset=NATIVE)
-        frames = np.stack(decode_frames(result.path))
+        frames = one_chunk(engine, model, prompt, seed + i)
         score = score_clip(frames, prompt)
         motion_ok.append(score.motion_ok)
         at_prompt_place.append(score_clip(frames, prompt, from_first_frame=False).motion_ok)
@@ -78,10 +83,7 @@ def evaluate_image(engine: Engine, prompts: list[str], seed: int, model: str) ->
     for i, prompt in enumerate(prompts):
         scene_words = prompt.split(",")[0]
         image = engine.generate_image(ImageRequest(prompt=scene_words, seed=seed + i)).outputs[0]
-        result = engine.video.generate(
-            VideoRequest(prompt=prompt, image=image.asset_id, seconds=ONE_CHUNK, seed=seed + i,
-                         model=model), model, preset=NATIVE)
-        frames = np.stack(decode_frames(result.path))
+        frames = one_chunk(engine, model, prompt, seed + i, image=image.asset_id)
         with Image.open(image.path) as given:
             ssims.append(drift_ssim(given.convert("RGB"), Image.fromarray(frames[0])))
         motion_ok.append(score_clip(frames, prompt).motion_ok)
@@ -103,10 +105,7 @@ def evaluate_rendered_start(engine: Engine, clips: list[tuple], seed: int, model
         prompt = caption_clip(scene, motion, full=True)
         start = folder / f"start-{i}.png"
         Image.fromarray(render_clip(scene, motion, FRAMES, 64)[0]).save(start)
-        result = engine.video.generate(
-            VideoRequest(prompt=prompt, image=str(start), seconds=ONE_CHUNK, seed=seed + i,
-                         model=model), model, preset=NATIVE)
-        score = score_clip(np.stack(decode_frames(result.path)), prompt)
+        score = score_clip(one_chunk(engine, model, prompt, seed + i, image=str(start)), prompt)
         motion_ok.append(score.motion_ok)
         if not score.motion_ok:
             confusions[f"{motion}->{score.motion}"] += 1
