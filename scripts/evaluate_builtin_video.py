@@ -54,17 +54,22 @@ def one_chunk(engine: Engine, model: str, prompt: str, seed: int, image: str | N
     return np.stack(decode_frames(result.path))
 
 
+def tally(score, asked: str, motion_ok: list, confusions: Counter) -> None:
+    """Count one clip's motion verdict, and what it was taken for when it is wrong."""
+    motion_ok.append(score.motion_ok)
+    if not score.motion_ok:
+        confusions[f"{asked}->{score.motion}"] += 1
+
+
 def evaluate_text(engine: Engine, prompts: list[str], seed: int, model: str) -> dict:
     motion_ok, at_prompt_place, colour_ok, confusions = [], [], [], Counter()
     started = time.perf_counter()
     for i, prompt in enumerate(prompts):
         frames = one_chunk(engine, model, prompt, seed + i)
         score = score_clip(frames, prompt)
-        motion_ok.append(score.motion_ok)
+        tally(score, parse_motion(prompt), motion_ok, confusions)
         at_prompt_place.append(score_clip(frames, prompt, from_first_frame=False).motion_ok)
         colour_ok.append(score_image(Image.fromarray(frames[0]), prompt).colour_ok)
-        if not score.motion_ok:
-            confusions[f"{parse_motion(prompt)}->{score.motion}"] += 1
     return {
         "mode": "text",
         "prompts": len(prompts),
@@ -106,9 +111,7 @@ def evaluate_rendered_start(engine: Engine, clips: list[tuple], seed: int, model
         start = folder / f"start-{i}.png"
         Image.fromarray(render_clip(scene, motion, FRAMES, 64)[0]).save(start)
         score = score_clip(one_chunk(engine, model, prompt, seed + i, image=str(start)), prompt)
-        motion_ok.append(score.motion_ok)
-        if not score.motion_ok:
-            confusions[f"{motion}->{score.motion}"] += 1
+        tally(score, motion, motion_ok, confusions)
     return {
         "mode": "rendered_start",
         "prompts": len(clips),
