@@ -13,6 +13,15 @@ so a model trained without reach behaves almost as before (about 5 % change in i
 when reach is added. Only the coarse motion modules get it (8x8 and 4x4 latents for the
 built-in model): at full resolution it would triple a training step.
 
+With ``text_dim`` the reach layers also **read the prompt**: a parallel cross-attention from
+each (pixel, frame) query to the text encoder's tokens, added to the temporal attention's
+output before its projection. AnimateDiff's motion modules never see the text, so a motion
+word can steer them only through the spatial layers' features, which stay frozen while the
+motion modules learn; the query already carries the frame's position, so this branch lets a
+motion word turn into a change that depends on the frame. Its value projection starts at
+zero (as adapters and ControlNet do), so installing it changes nothing until it learns. The
+UNet's pre-hook hands the processors the prompt of each clip.
+
 The extra parameters live in the processors (``nn.Module``), so they are part of the UNet's
 ``state_dict`` and train with it. They are saved apart from the diffusers folder's own
 weights (``REACH_FILE``, beside ``diffusion_pytorch_model.safetensors``), so a plain
@@ -35,6 +44,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 REACH_FILE = "motion_reach.safetensors"
+QUANTISED, SCALE = ".int8", ".scale"  # suffixes of a text projection stored as int8 rows
 INITIAL_BIAS = 3.0
 
 
@@ -42,13 +52,18 @@ class ReachAttnProcessor(nn.Module):
     """Self-attention over the frames at a pixel plus the first frame's (2r+1)^2 neighbourhood
     of it."""
 
-    def __init__(self, dim: int, heads: int, radius: int):
+    def __init__(self, dim: int, heads: int, radius: int, text_dim: int = 0):
         super().__init__()
-        self.radius, self.heads = radius, heads
+        self.radius, self.heads, self.text_dim = radius, heads, text_dim
         k = (2 * radius + 1) ** 2
         self.offset_key = nn.Parameter(torch.zeros(k, dim))
         self.offset_bias = nn.Parameter(torch.full((heads, k), -INITIAL_BIAS))
+        if text_dim:
+            self.text_key = nn.Linear(text_dim, dim, bias=False)
+            self.text_value = nn.Linear(text_dim, dim, bias=False)
+            nn.init.zeros_(self.text_value.weight)
         self.size: tuple[int, int] | None = None  # (H, W), set by the module's pre-hook
+        self.text: torch.Tensor | None = None  # (B, L, text_dim), set by the UNet's pre-hook
 
     def _neighbours(self, x: torch.Tensor, height: int, width: int) -> torch.Tensor:
         """(B*H*W, D) -> (B*H*W, K, D): each pixel's neighbourhood, zeros outside."""
@@ -91,14 +106,45 @@ class ReachAttnProcessor(nn.Module):
         out = F.scaled_dot_product_attention(
             q.view(-1, height * width, heads, frames, dh), key.view(-1, height * width, *key.shape[1:]),
             value.view(-1, height * width, *value.shape[1:]), attn_mask=bias)
-        out = out.reshape(bhw, heads, frames, dh).transpose(1, 2).reshape(bhw, frames, dim)
+        out = out.reshape(bhw, heads, frames, dh)
+        if self.text_dim:
+            out = out + self._read_text(q, height * width)
+        out = out.transpose(1, 2).reshape(bhw, frames, dim)
         return attn.to_out[1](attn.to_out[0](out))
+
+    def _read_text(self, q: torch.Tensor, pixels: int) -> torch.Tensor:
+        """Cross-attention of every (pixel, frame) query (B*HW, h, F, dh) to its clip's
+        prompt tokens; same shape out."""
+        assert self.text is not None, "ReachAttnProcessor with text needs the UNet's pre-hook"
+        bhw, heads, frames, dh = q.shape
+        text = self.text.to(q.dtype)
+        clips, length = text.shape[0], text.shape[1]
+        assert clips * pixels == bhw, f"{clips} prompts for {bhw // pixels} clips"
+        key = self.text_key(text).view(clips, length, heads, dh).transpose(1, 2)  # (B, h, L, dh)
+        value = self.text_value(text).view(clips, length, heads, dh).transpose(1, 2)
+        queries = q.view(clips, pixels, heads, frames, dh).permute(0, 2, 1, 3, 4)
+        read = F.scaled_dot_product_attention(queries.reshape(clips, heads, pixels * frames, dh),
+                                              key, value)
+        read = read.view(clips, heads, pixels, frames, dh).permute(0, 2, 1, 3, 4)
+        return read.reshape(bhw, heads, frames, dh)
 
 
 def _record_size(module, args, kwargs):
     hidden = args[0] if args else kwargs["hidden_states"]
     for proc in module._reach_processors:
         proc.size = tuple(hidden.shape[-2:])
+
+
+def _record_text(unet, args, kwargs):
+    """Hand the text processors one prompt per clip: UNetMotionModel takes the prompt once per
+    frame, (B*F, L, D), for a sample (B, C, F, H, W)."""
+    sample = args[0] if args else kwargs["sample"]
+    text = kwargs.get("encoder_hidden_states", args[2] if len(args) > 2 else None)
+    clips, frames = sample.shape[0], sample.shape[2]
+    if text is not None and text.shape[0] == clips * frames:
+        text = text[::frames]
+    for proc in unet._text_processors:
+        proc.text = text
 
 
 def _coarse_motion_modules(unet: nn.Module):
@@ -113,22 +159,28 @@ def _coarse_motion_modules(unet: nn.Module):
                 yield module
 
 
-def install(unet: nn.Module, radius: int) -> int:
+def install(unet: nn.Module, radius: int, text_dim: int = 0) -> int:
     """Give the coarse motion modules of ``unet`` neighbourhood attention of ``radius`` latent
-    pixels; returns how many attention layers changed."""
+    pixels (reading the prompt too if ``text_dim``, the text encoder's width); returns how
+    many attention layers changed."""
     changed = 0
+    unet._text_processors = []
     for module in _coarse_motion_modules(unet):
         module._reach_processors = []
         for block in module.transformer_blocks:
             for attn in (block.attn1, block.attn2):
                 if attn is None:
                     continue
-                proc = ReachAttnProcessor(attn.inner_dim, attn.heads, radius)
+                proc = ReachAttnProcessor(attn.inner_dim, attn.heads, radius, text_dim)
                 proc.to(device=attn.to_q.weight.device, dtype=attn.to_q.weight.dtype)
                 attn.set_processor(proc)
                 module._reach_processors.append(proc)
+                if text_dim:
+                    unet._text_processors.append(proc)
                 changed += 1
         module.register_forward_pre_hook(_record_size, with_kwargs=True)
+    if text_dim:
+        unet.register_forward_pre_hook(_record_text, with_kwargs=True)
     return changed
 
 
@@ -136,10 +188,38 @@ def reach_state(unet: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v for k, v in unet.state_dict().items() if ".processor." in k}
 
 
-def save(unet: nn.Module, folder: Path, radius: int) -> None:
-    """Write the reach parameters beside the UNet's own weights (fp16)."""
-    state = {k: v.detach().to(torch.float16).contiguous() for k, v in reach_state(unet).items()}
-    save_file(state, str(Path(folder) / REACH_FILE), metadata={"radius": json.dumps(radius)})
+def _pack(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """fp16, except the text projections: int8 with one fp16 scale per row (they are most of
+    the file, and the built-in models share a 40 MB budget); :func:`_unpack` undoes it."""
+    packed = {}
+    for key, value in state.items():
+        value = value.detach().float()
+        if ".text_" in key:
+            scale = value.abs().amax(dim=1, keepdim=True).clamp(min=1e-8) / 127
+            packed[key + QUANTISED] = torch.round(value / scale).to(torch.int8).contiguous()
+            packed[key + SCALE] = scale.to(torch.float16).contiguous()
+        else:
+            packed[key] = value.to(torch.float16).contiguous()
+    return packed
+
+
+def _unpack(packed: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    state = {}
+    for key, value in packed.items():
+        if key.endswith(SCALE):
+            continue
+        if key.endswith(QUANTISED):
+            key = key[: -len(QUANTISED)]
+            value = value.float() * packed[key + SCALE].float()
+        state[key] = value
+    return state
+
+
+def save(unet: nn.Module, folder: Path) -> None:
+    """Write the reach parameters beside the UNet's own weights (see :func:`_pack`)."""
+    state = _pack(reach_state(unet))
+    metadata = {"radius": json.dumps(radius(unet)), "text_dim": json.dumps(text_dim(unet))}
+    save_file(state, str(Path(folder) / REACH_FILE), metadata=metadata)
 
 
 def load(unet: nn.Module, folder: Path) -> bool:
@@ -149,11 +229,12 @@ def load(unet: nn.Module, folder: Path) -> bool:
         return False
     try:
         with safe_open(str(path), "pt") as f:
-            radius = json.loads(f.metadata()["radius"])
-        state = load_file(str(path))
+            metadata = f.metadata()
+            size, width = json.loads(metadata["radius"]), json.loads(metadata.get("text_dim", "0"))
+        state = _unpack(load_file(str(path)))
     except Exception as exc:  # safetensors raises its own error type for a damaged file
         raise ValueError(f"{path} is not a motion reach file: {exc}") from None
-    install(unet, radius)
+    install(unet, size, width)
     dtype = next(unet.parameters()).dtype
     missing, unexpected = unet.load_state_dict({k: v.to(dtype) for k, v in state.items()},
                                                strict=False)
@@ -184,4 +265,12 @@ def radius(unet: nn.Module) -> int:
     for module in unet.modules():
         if isinstance(module, ReachAttnProcessor):
             return module.radius
+    return 0
+
+
+def text_dim(unet: nn.Module) -> int:
+    """The width of the prompt the reach layers read, or 0 if they read none."""
+    for module in unet.modules():
+        if isinstance(module, ReachAttnProcessor):
+            return module.text_dim
     return 0

@@ -80,7 +80,7 @@ def test_a_video_folder_with_motion_reach_loads_it_and_a_bad_one_is_refused(tmp_
     reach.install(donor, radius=1)
     with torch.no_grad():
         next(p for n, p in donor.named_parameters() if ".processor." in n).fill_(0.25)
-    reach.save(donor, folder / "unet", radius=1)
+    reach.save(donor, folder / "unet")
 
     engine = Engine(Settings(home=tmp_path / "home", offline=True, device="cpu"))
     unet = engine.models.get(str(folder), "video").pipe.unet
