@@ -230,11 +230,12 @@ def load(unet: nn.Module, folder: Path) -> bool:
     try:
         with safe_open(str(path), "pt") as f:
             metadata = f.metadata()
-            size, width = json.loads(metadata["radius"]), json.loads(metadata.get("text_dim", "0"))
+            saved_radius = json.loads(metadata["radius"])
+            saved_text_dim = json.loads(metadata.get("text_dim", "0"))  # older files read no text
         state = _unpack(load_file(str(path)))
     except Exception as exc:  # safetensors raises its own error type for a damaged file
         raise ValueError(f"{path} is not a motion reach file: {exc}") from None
-    install(unet, size, width)
+    install(unet, saved_radius, saved_text_dim)
     dtype = next(unet.parameters()).dtype
     missing, unexpected = unet.load_state_dict({k: v.to(dtype) for k, v in state.items()},
                                                strict=False)
@@ -260,17 +261,17 @@ def set_aside(unet: nn.Module):
             module.set_processor(proc)
 
 
+def _first_processor(unet: nn.Module) -> ReachAttnProcessor | None:
+    return next((m for m in unet.modules() if isinstance(m, ReachAttnProcessor)), None)
+
+
 def radius(unet: nn.Module) -> int:
     """The reach installed in ``unet``: its radius, or 0 for plain motion modules."""
-    for module in unet.modules():
-        if isinstance(module, ReachAttnProcessor):
-            return module.radius
-    return 0
+    proc = _first_processor(unet)
+    return proc.radius if proc is not None else 0
 
 
 def text_dim(unet: nn.Module) -> int:
     """The width of the prompt the reach layers read, or 0 if they read none."""
-    for module in unet.modules():
-        if isinstance(module, ReachAttnProcessor):
-            return module.text_dim
-    return 0
+    proc = _first_processor(unet)
+    return proc.text_dim if proc is not None else 0
