@@ -8,7 +8,10 @@ scored by ``cinedraft.builtin.adherence.score_clip``. Also measured, through the
 * text to video: motion accuracy, and colour accuracy of the first frame;
 * image to video: SSIM of the delivered first frame against the given image;
 * image to video from the scene's true (rendered) first frame: motion accuracy alone;
-* extension: each seam's warp error against the within-chunk average (target <= 1.5x).
+* extension: each seam's warp error against the within-chunk average (target <= 1.5x);
+* continuation of a delivered file (the editor's ``extend``, square-social 1080x1080 at
+  30 fps, prompted with the motion phrase only): the seam's warp error in the joined file
+  against the frame pairs around it (target <= 1.5x).
 
     python scripts/evaluate_builtin_video.py --prompts 42 --write   # updates evaluation.json
 """
@@ -32,6 +35,7 @@ from cinedraft.builtin import VIDEO_MODEL  # noqa: E402
 from cinedraft.builtin.adherence import score_clip, score_image  # noqa: E402
 from cinedraft.builtin.motions import (  # noqa: E402
     FPS, FRAMES, caption_clip, parse_motion, render_clip, sample_clip)
+from cinedraft.editor import Editor  # noqa: E402
 from cinedraft.editor.codec import decode_frames  # noqa: E402
 from cinedraft.quality.metrics import drift_ssim  # noqa: E402
 from cinedraft.render.video import VideoPreset  # noqa: E402
@@ -139,12 +143,30 @@ def evaluate_extension(engine: Engine, prompts: list[str], seed: int, model: str
     }
 
 
+def evaluate_continuation(engine: Engine, prompts: list[str], seed: int, model: str) -> dict:
+    """A 1 s delivered clip, continued by 1 s from its file through the editor."""
+    ratios = []
+    editor = Editor(engine.library, generate_continuation=lambda path, seconds, prompt, before:
+                    engine.video.continue_clip(path, seconds, prompt, before, model, seed=seed))
+    for i, prompt in enumerate(prompts):
+        clip = engine.video.generate(VideoRequest(prompt=prompt, seconds=1.0, preset="square-social",
+                                                  seed=seed + i, model=model), model)
+        joined = editor.extend(clip.asset_id, 1.0, prompt.split(",")[-1].strip())
+        ratios.append(joined.record["edit"]["seams"][0]["ratio"])
+    return {
+        "mode": "continuation",
+        "prompts": len(prompts),
+        "seam_ratios": ratios,
+        "seams_within_1_5x": round(float(np.mean(np.array(ratios) <= 1.5)), 4),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--prompts", type=int, default=42)
     ap.add_argument("--seed", type=int, default=4321)
     ap.add_argument("--model", default="builtin", help="video model to evaluate (a folder)")
-    ap.add_argument("--modes", default="text,rendered_start,image,extension",
+    ap.add_argument("--modes", default="text,rendered_start,image,extension,continuation",
                     help="which measurements, comma-separated")
     ap.add_argument("--write", action="store_true", help="save evaluation.json in the model")
     args = ap.parse_args()
@@ -160,6 +182,8 @@ def main() -> None:
             "image": lambda: evaluate_image(
                 engine, prompts[: max(4, args.prompts // 3)], args.seed, args.model),
             "extension": lambda: evaluate_extension(
+                engine, prompts[: max(2, args.prompts // 6)], args.seed, args.model),
+            "continuation": lambda: evaluate_continuation(
                 engine, prompts[: max(2, args.prompts // 6)], args.seed, args.model),
         }
         results = [runs[mode]() for mode in modes]

@@ -52,7 +52,8 @@ def mean_lab(frames: np.ndarray) -> np.ndarray:
 class Anchor:
     """Pulls each chunk's mean colour part of the way to the first chunk's (Reinhard et al.,
     2001, means only): exposure and white balance stop drifting over many chunks, while a
-    real change inside a chunk (a light sweep) stays, because the shift is capped."""
+    real change inside a chunk (a light sweep) stays, because the shift is capped. Each
+    chunk starts from the colour of the frame it joins (:meth:`join`)."""
 
     target: np.ndarray  # mean Lab of the first chunk
     strength: float = 0.5
@@ -62,14 +63,25 @@ class Anchor:
         delta = self.strength * (self.target - mean_lab(frames))
         return np.clip(delta, -np.array(self.limit), np.array(self.limit))
 
+    def join(self, new: np.ndarray, seen: np.ndarray, edge: np.ndarray | None) -> np.ndarray:
+        """``new`` (F, H, W, 3), its first frame next to ``edge`` (the delivered frame it
+        follows; None at the start of a clip), shifted in mean colour: on the first frame by
+        what makes it match ``edge``, ramped to :meth:`correction` on the last. ``seen`` is
+        the part of ``new`` delivery shows, where both are measured. A chunk drawn a little
+        darker than the frames it continues then joins them without a step: warp error counts
+        a mean-colour step whatever the motion, and the delivery rate interpolates the motion
+        but not the step."""
+        start = np.zeros(3) if edge is None else np.clip(
+            mean_lab(edge[None]) - mean_lab(seen[:1]), -np.array(self.limit), np.array(self.limit))
+        return self.apply(new, start, self.correction(seen))
+
     @staticmethod
     def apply(frames: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-        """Shift frames by a Lab offset ramped from ``start`` (first frame) to ``end`` (last),
-        so the shift is continuous with the previous chunk's."""
+        """Shift frames by a Lab offset ramped from ``start`` (first frame) to ``end`` (last)."""
         out = np.empty_like(frames)
         n = len(frames)
         for i, frame in enumerate(frames):
-            shift = start + (end - start) * (i + 1) / n
+            shift = start + (end - start) * i / max(n - 1, 1)
             if not np.any(np.abs(shift) > 0.05):
                 out[i] = frame
                 continue

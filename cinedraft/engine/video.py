@@ -6,8 +6,9 @@
 2. the given frames: a first image (image to video) or the end of a clip (extension, or its
    start for a lead-in), fitted to the model's size;
 3. chunks: each call conditioned on the last frames of the one before (see
-   :class:`~cinedraft.tiers.VideoFamily` for how), its colour anchored to the first chunk's,
-   its seam scored, and drawn again with a new seed while the seam is bad;
+   :class:`~cinedraft.tiers.VideoFamily` for how), its colour matched to the frame it joins
+   and anchored to the first chunk's, its seam scored, and drawn again with a new seed while
+   the seam is bad; a lead-in is made backwards in time, from the clip's first frames;
 4. the rendering pipeline (:func:`cinedraft.render.video.finish_clip`): interpolate to the
    preset's rate, upscale, deflicker, encode, poster and contact sheet;
 5. temporal metrics of the delivered clip; store it with its record and lineage.
@@ -240,8 +241,11 @@ class VideoEngine:
         family = model.family
         # What delivery shows: all of each frame, or the band of it a given clip shows.
         view = given.crop if given is not None else (lambda f: f)
-        anchor = Anchor(mean_lab(view(given.frames))) if given is not None else None
-        shift = np.zeros(3)
+        # Frames are handled in the order they are made: backwards in time for a lead-in.
+        order = (lambda f: f[::-1]) if request.before else (lambda f: f)
+        # The delivered frames the next chunk joins (in that order: the last is next to it).
+        edge = order(view(given.frames)) if given is not None else None
+        anchor = Anchor(mean_lab(edge)) if edge is not None else None
         pieces: list[np.ndarray] = []
         seams, seeds = [], []
         for k, frames_n in enumerate(plan):
@@ -257,34 +261,27 @@ class VideoEngine:
                     progress(stage, step, steps)
 
                 drawn = self._call(model, request, frames_n, size, steps, guidance, seed, context, on_step)
-                new = drawn.frames if keep_given or context is None else (
+                new = order(drawn.frames if keep_given or context is None else (
                     drawn.frames[: -len(context.frames)] if context.at_end
-                    else drawn.frames[len(context.frames):])
+                    else drawn.frames[len(context.frames):]))
+                # Colour: matched to the frame it joins, then pulled towards the anchor.
+                anchor = anchor or Anchor(mean_lab(view(new)))
+                fixed = anchor.join(new, view(new), None if keep_given or edge is None else edge[-1])
                 if context is None or keep_given:
-                    best, best_seam = (drawn, new), None
+                    best, best_seam = (drawn, fixed), None
                     break
-                edge, fresh = view(context.frames), view(new)
-                seam = (score_seam(fresh[::-1], edge[::-1]) if context.at_end
-                        else score_seam(edge, fresh))
+                seam = score_seam(edge, view(fixed))
                 if best is None or seam_badness(seam) < seam_badness(best_seam):
-                    best, best_seam = (drawn, new), seam
+                    best, best_seam = (drawn, fixed), seam
                 if seam_badness(seam) <= request.max_seam_ratio:
                     break
-            drawn, new = best
+            drawn, fixed = best
             seeds.append(drawn.seed)
-            # Anchor the colour to the first chunk (or the given frames), continuously.
-            if anchor is None:
-                anchor = Anchor(mean_lab(view(new)))
-                target = np.zeros(3)
-            else:
-                target = anchor.correction(view(new))
-            corrected = (Anchor.apply(new[::-1], shift, target)[::-1] if request.before
-                         else Anchor.apply(new, shift, target))
-            shift = target
             if best_seam is not None:
                 seams.append(best_seam | {"at_frame": sum(len(p) for p in pieces), "attempts": attempt + 1})
-            pieces.append(corrected)
-            # The next call is conditioned on the raw (uncorrected) end of this one.
+            pieces.append(fixed)
+            edge = view(fixed)
+            # The next call is conditioned on the raw end of this one (its latents).
             k_next = family.overlap
             if request.before:
                 context = Given(drawn.frames[:k_next], at_end=True,
@@ -293,7 +290,7 @@ class VideoEngine:
                 context = Given(drawn.frames[-k_next:],
                                 latents=None if drawn.latents is None else drawn.latents[:, :, -k_next:])
             given = context
-        frames = np.concatenate(pieces[::-1] if request.before else pieces)
+        frames = np.concatenate([order(p) for p in pieces[::-1]] if request.before else pieces)
         if request.before:  # chunks were made backwards in time: count seams from the start
             for seam in seams:
                 seam["at_frame"] = len(frames) - seam["at_frame"]

@@ -131,6 +131,8 @@ def read_frames(path: Path, max_frames: int | None = None) -> tuple[list[np.ndar
     """RGB frames (H, W, 3) uint8 of the first video stream and its frame rate."""
     import av
 
+    from ..editor.codec import rgb_array
+
     frames = []
     try:
         with av.open(str(path), mode="r") as container:
@@ -139,7 +141,7 @@ def read_frames(path: Path, max_frames: int | None = None) -> tuple[list[np.ndar
             stream = container.streams.video[0]
             fps = float(stream.average_rate or stream.guessed_rate or 24)
             for frame in container.decode(stream):
-                frames.append(frame.to_ndarray(format="rgb24"))
+                frames.append(rgb_array(frame))
                 if max_frames and len(frames) >= max_frames:
                     break
     except av.error.FFmpegError as exc:

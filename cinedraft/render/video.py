@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ..editor.codec import yuv_frame
 from ..errors import InputError
 from .contact import contact_sheet
 
@@ -174,7 +175,7 @@ class Encoder:
         self.stream.options = options
 
     def write(self, frame: np.ndarray) -> None:
-        video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        video_frame = yuv_frame(frame)
         video_frame.pts = self.count
         video_frame.time_base = Fraction(1, self.fps)
         self.container.mux(self.stream.encode(video_frame))

@@ -100,6 +100,23 @@ def test_extension_of_a_clip_at_another_aspect_keeps_its_framing(engine):
     assert warp_error(last, first) <= 2.0 * inside
 
 
+def test_a_lead_in_runs_into_the_clip(engine):
+    """A generated lead-in (extend before): made backwards from the clip's first frames, its
+    last frame leads into the clip's first like a frame pair inside it."""
+    from cinedraft.library.files import sha256_file
+    from cinedraft.quality.metrics import warp_error
+
+    clip = engine.generate_video(VideoRequest(prompt="a green cup on a wooden table, the cup slides right",
+                                              seconds=1.0, **FAST))
+    path = engine.continue_clip(clip.path, 0.5, "the cup slides right", before=True, seed=5)
+    lead, first = decode_frames(path), decode_frames(clip.path)[0]
+    assert len(lead) == 12 and lead[-1].shape == first.shape == (360, 640, 3)
+    inside = np.mean([warp_error(a, b) for a, b in zip(lead, lead[1:])])
+    assert warp_error(lead[-1], first) <= 2.0 * inside
+    asset = engine.library.by_sha(sha256_file(path))
+    assert engine.library.get(asset.id).parents == [{"id": clip.asset_id, "role": "leads_into"}]
+
+
 def test_long_clip_chunks_seams_and_retries(engine):
     request = VideoRequest(prompt="a purple tube on a glass table, light sweeps across", seconds=2.0,
                            max_seam_ratio=1.01, retries=1, **FAST)
@@ -125,6 +142,24 @@ def test_colour_anchor_pulls_towards_the_first_chunk():
     before = np.linalg.norm(mean_lab(drifted) - mean_lab(first))
     after = np.linalg.norm(mean_lab(fixed) - mean_lab(first))
     assert after < 0.75 * before
+
+
+def test_a_chunk_joins_the_frame_it_follows_without_a_colour_step():
+    """A chunk drawn darker than the frame it continues: its first frame is matched to that
+    frame's mean colour, its last is pulled towards the anchor as before."""
+    from cinedraft.engine.chunks import Anchor, mean_lab
+
+    rng = np.random.default_rng(1)
+    edge = rng.integers(100, 140, (16, 16, 3)).astype(np.uint8)
+    darker = np.stack([np.clip(edge.astype(int) - 8 - i, 0, 255).astype(np.uint8) for i in range(6)])
+    anchor = Anchor(mean_lab(edge[None]))
+    joined = anchor.join(darker, darker, edge)
+    assert np.linalg.norm(mean_lab(joined[:1]) - mean_lab(edge[None])) < 0.5
+    assert np.linalg.norm(mean_lab(darker[:1]) - mean_lab(edge[None])) > 3  # the step it had
+    pulled = Anchor.apply(darker[-1:], *(2 * [anchor.correction(darker)]))
+    assert np.array_equal(joined[-1:], pulled)
+    # At the start of a clip there is no frame to join: the first frame is left as drawn.
+    assert np.array_equal(anchor.join(darker, darker, None)[0], darker[0])
 
 
 @pytest.mark.parametrize("seconds", [0, -1, 1000])
