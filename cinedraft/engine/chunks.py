@@ -60,8 +60,10 @@ class Anchor:
     limit: tuple[float, float, float] = (6.0, 4.0, 4.0)  # largest shift in L, a, b
 
     def correction(self, frames: np.ndarray) -> np.ndarray:
-        delta = self.strength * (self.target - mean_lab(frames))
-        return np.clip(delta, -np.array(self.limit), np.array(self.limit))
+        return self._capped(self.strength * (self.target - mean_lab(frames)))
+
+    def _capped(self, shift: np.ndarray) -> np.ndarray:
+        return np.clip(shift, -np.array(self.limit), np.array(self.limit))
 
     def join(self, new: np.ndarray, seen: np.ndarray, edge: np.ndarray | None) -> np.ndarray:
         """``new`` (F, H, W, 3), its first frame next to ``edge`` (the delivered frame it
@@ -71,8 +73,7 @@ class Anchor:
         darker than the frames it continues then joins them without a step: warp error counts
         a mean-colour step whatever the motion, and the delivery rate interpolates the motion
         but not the step."""
-        start = np.zeros(3) if edge is None else np.clip(
-            mean_lab(edge[None]) - mean_lab(seen[:1]), -np.array(self.limit), np.array(self.limit))
+        start = np.zeros(3) if edge is None else self._capped(mean_lab(edge[None]) - mean_lab(seen[:1]))
         return self.apply(new, start, self.correction(seen))
 
     @staticmethod
