@@ -23,7 +23,6 @@ import json
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -33,56 +32,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cinedraft import Engine, ImageRequest, Settings, VideoRequest  # noqa: E402
 from cinedraft.builtin import VIDEO_MODEL  # noqa: E402
 from cinedraft.builtin.adherence import score_clip, score_image  # noqa: E402
-from cinedraft.builtin.motions import (  # noqa: E402
-    FPS, FRAMES, caption_clip, parse_motion, render_clip, sample_clip)
+from cinedraft.builtin.evaluation import (  # noqa: E402
+    NATIVE, SEED, MotionTally, held_out_clips, one_chunk)
+from cinedraft.builtin.motions import FRAMES, caption_clip, render_clip  # noqa: E402
 from cinedraft.editor import Editor  # noqa: E402
-from cinedraft.editor.codec import decode_frames  # noqa: E402
 from cinedraft.quality.metrics import drift_ssim  # noqa: E402
-from cinedraft.render.video import VideoPreset  # noqa: E402
-
-NATIVE = VideoPreset("native", 64, 64, FPS, FRAMES / FPS, crf=12)
-ONE_CHUNK = (FRAMES - 1) / FPS  # seconds whose frames fit one call
-
-
-def held_out_clips(n: int, seed: int) -> list[tuple]:
-    """``n`` (scene, motion) pairs of held-out motion/object pairs."""
-    rng = np.random.default_rng(seed)
-    return [sample_clip(rng, held_out=True) for _ in range(n)]
-
-
-def one_chunk(engine: Engine, model: str, prompt: str, seed: int, image: str | None = None) -> np.ndarray:
-    """One chunk through the engine, delivered natively; its decoded frames (F, H, W, 3)."""
-    result = engine.video.generate(
-        VideoRequest(prompt=prompt, image=image, seconds=ONE_CHUNK, seed=seed, model=model), model,
-        preset=NATIVE)
-    return np.stack(decode_frames(result.path))
-
-
-def tally(score, asked: str, motion_ok: list, confusions: Counter) -> None:
-    """Count one clip's motion verdict, and what it was taken for when it is wrong."""
-    motion_ok.append(score.motion_ok)
-    if not score.motion_ok:
-        confusions[f"{asked}->{score.motion}"] += 1
 
 
 def evaluate_text(engine: Engine, prompts: list[str], seed: int, model: str) -> dict:
-    motion_ok, at_prompt_place, colour_ok, confusions = [], [], [], Counter()
+    tally, at_prompt_place, colour_ok = MotionTally(), [], []
     started = time.perf_counter()
     for i, prompt in enumerate(prompts):
         frames = one_chunk(engine, model, prompt, seed + i)
-        score = score_clip(frames, prompt)
-        tally(score, parse_motion(prompt), motion_ok, confusions)
+        tally.add(frames, prompt)
         at_prompt_place.append(score_clip(frames, prompt, from_first_frame=False).motion_ok)
         colour_ok.append(score_image(Image.fromarray(frames[0]), prompt).colour_ok)
     return {
         "mode": "text",
         "prompts": len(prompts),
-        "motion_accuracy": round(float(np.mean(motion_ok)), 4),
+        "motion_accuracy": round(tally.accuracy, 4),
         # the scorer rendering each motion only from where the prompt puts the object
         "motion_accuracy_from_prompt_place": round(float(np.mean(at_prompt_place)), 4),
         "first_frame_colour_accuracy": round(float(np.mean(colour_ok)), 4),
         "seconds_per_clip": round((time.perf_counter() - started) / len(prompts), 3),
-        "motion_confusions": dict(confusions.most_common(8)),
+        "motion_confusions": dict(tally.confusions.most_common(8)),
     }
 
 
@@ -109,18 +82,17 @@ def evaluate_rendered_start(engine: Engine, clips: list[tuple], seed: int, model
                             folder: Path) -> dict:
     """Image to video from the scene's true first frame (rendered, not drawn): motion alone,
     free of the first-frame drawing's colour and place errors."""
-    motion_ok, confusions = [], Counter()
+    tally = MotionTally()
     for i, (scene, motion) in enumerate(clips):
         prompt = caption_clip(scene, motion, full=True)
         start = folder / f"start-{i}.png"
         Image.fromarray(render_clip(scene, motion, FRAMES, 64)[0]).save(start)
-        score = score_clip(one_chunk(engine, model, prompt, seed + i, image=str(start)), prompt)
-        tally(score, motion, motion_ok, confusions)
+        tally.add(one_chunk(engine, model, prompt, seed + i, image=str(start)), prompt)
     return {
         "mode": "rendered_start",
         "prompts": len(clips),
-        "motion_accuracy": round(float(np.mean(motion_ok)), 4),
-        "motion_confusions": dict(confusions.most_common(8)),
+        "motion_accuracy": round(tally.accuracy, 4),
+        "motion_confusions": dict(tally.confusions.most_common(8)),
     }
 
 
@@ -164,7 +136,7 @@ def evaluate_continuation(engine: Engine, prompts: list[str], seed: int, model: 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--prompts", type=int, default=42)
-    ap.add_argument("--seed", type=int, default=4321)
+    ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--model", default="builtin", help="video model to evaluate (a folder)")
     ap.add_argument("--modes", default="text,rendered_start,image,extension,continuation",
                     help="which measurements, comma-separated")

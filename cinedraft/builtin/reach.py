@@ -64,6 +64,7 @@ class ReachAttnProcessor(nn.Module):
             nn.init.zeros_(self.text_value.weight)
         self.size: tuple[int, int] | None = None  # (H, W), set by the module's pre-hook
         self.text: torch.Tensor | None = None  # (B, L, text_dim), set by the UNet's pre-hook
+        self._outside: dict[tuple, torch.Tensor] = {}  # (H, W, device) -> (HW, 1, K) bool
 
     def _neighbours(self, x: torch.Tensor, height: int, width: int) -> torch.Tensor:
         """(B*H*W, D) -> (B*H*W, K, D): each pixel's neighbourhood, zeros outside."""
@@ -77,16 +78,23 @@ class ReachAttnProcessor(nn.Module):
     def _bias(self, height: int, width: int, frames: int, device, dtype) -> torch.Tensor:
         """(H*W, heads, 1, F + K): 0 for the pixel's own frames, the learned offset bias for
         the first frame's neighbours, and -1e4 where a neighbour falls outside the frame."""
-        r = self.radius
-        ys = torch.arange(height, device=device).view(-1, 1, 1, 1)
-        xs = torch.arange(width, device=device).view(1, -1, 1, 1)
-        dy = torch.arange(-r, r + 1, device=device).view(1, 1, -1, 1)
-        dx = torch.arange(-r, r + 1, device=device).view(1, 1, 1, -1)
-        outside = ((ys + dy < 0) | (ys + dy >= height) | (xs + dx < 0) | (xs + dx >= width))
-        outside = outside.reshape(height * width, 1, -1)
-        anchor = self.offset_bias[None].masked_fill(outside, -1e4)  # (HW, heads, K)
-        own = anchor.new_zeros(height * width, self.heads, frames)
+        anchor = self.offset_bias[None].masked_fill(self._outside_mask(height, width, device), -1e4)
+        own = anchor.new_zeros(height * width, self.heads, frames)  # anchor: (HW, heads, K)
         return torch.cat([own, anchor], -1)[:, :, None, :].to(dtype)
+
+    def _outside_mask(self, height: int, width: int, device) -> torch.Tensor:
+        """(H*W, 1, K) bool, True where a pixel's neighbour falls outside the frame; made once
+        per latent size (every denoising step asks for the same few)."""
+        key = (height, width, str(device))
+        if key not in self._outside:
+            r = self.radius
+            ys = torch.arange(height, device=device).view(-1, 1, 1, 1)
+            xs = torch.arange(width, device=device).view(1, -1, 1, 1)
+            dy = torch.arange(-r, r + 1, device=device).view(1, 1, -1, 1)
+            dx = torch.arange(-r, r + 1, device=device).view(1, 1, 1, -1)
+            outside = (ys + dy < 0) | (ys + dy >= height) | (xs + dx < 0) | (xs + dx >= width)
+            self._outside[key] = outside.reshape(height * width, 1, -1)
+        return self._outside[key]
 
     def forward(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None,
                 temb=None, *args, **kwargs):
@@ -162,7 +170,11 @@ def _coarse_motion_modules(unet: nn.Module):
 def install(unet: nn.Module, radius: int, text_dim: int = 0) -> int:
     """Give the coarse motion modules of ``unet`` neighbourhood attention of ``radius`` latent
     pixels (reading the prompt too if ``text_dim``, the text encoder's width); returns how
-    many attention layers changed."""
+    many attention layers changed. Installing again replaces the processors and their hooks
+    (each pre-hook runs once a call, however often reach was installed)."""
+    for handle in getattr(unet, "_reach_hooks", []):
+        handle.remove()
+    unet._reach_hooks = []
     changed = 0
     unet._text_processors = []
     for module in _coarse_motion_modules(unet):
@@ -178,9 +190,9 @@ def install(unet: nn.Module, radius: int, text_dim: int = 0) -> int:
                 if text_dim:
                     unet._text_processors.append(proc)
                 changed += 1
-        module.register_forward_pre_hook(_record_size, with_kwargs=True)
+        unet._reach_hooks.append(module.register_forward_pre_hook(_record_size, with_kwargs=True))
     if text_dim:
-        unet.register_forward_pre_hook(_record_text, with_kwargs=True)
+        unet._reach_hooks.append(unet.register_forward_pre_hook(_record_text, with_kwargs=True))
     return changed
 
 

@@ -95,13 +95,19 @@ class Anchor:
 # ------------------------------------------------------------------------- seams
 
 
-def score_seam(before: np.ndarray, after: np.ndarray) -> dict:
-    """How the first frame of ``after`` follows the last of ``before``, against the frame
-    pairs inside ``after``: warp error (and its ratio to the within-chunk average), the jump
-    of mean colour (ΔE) and of mean luma (0..1)."""
+def score_seam(before: np.ndarray, after: np.ndarray, window: int = 3) -> dict:
+    """How the first frame of ``after`` follows the last of ``before``: warp error against
+    the ``window`` frame pairs on each side of the joint (each side counting half, as the
+    editor's seam score weighs the delivered frames around a join), the jump of mean colour
+    (ΔE) and of mean luma (0..1).
+
+    Both sides count because a chunk that moves faster or slower than the one before makes a
+    visible change of pace at the joint even when its seam pair is like its own pairs."""
     last, first = before[-1], after[0]
-    inside = [warp_error(a, b) for a, b in zip(after, after[1:])]
-    within = float(np.mean(inside)) if inside else 0.0
+    sides = [[warp_error(a, b) for a, b in zip(frames, frames[1:])]
+             for frames in (before[-window - 1:], after[: window + 1])]
+    means = [float(np.mean(side)) for side in sides if side]
+    within = float(np.mean(means)) if means else 0.0
     seam = warp_error(last, first)
     return {
         "warp_error": round(seam, 4),

@@ -96,3 +96,18 @@ def test_a_folder_without_reach_loads_as_plain_attention(tmp_path):
     unet = UNetMotionModel.from_pretrained(VIDEO_MODEL / "unet")
     assert reach.load(unet, tmp_path) is False
     assert reach.radius(unet) == 0
+
+
+def test_installing_again_replaces_the_hooks():
+    """A second install (a resumed run, a reload) leaves one pre-hook per module, not two,
+    and the model still runs with the new processors."""
+    unet = UNetMotionModel.from_pretrained(VIDEO_MODEL / "unet")
+    reach.install(unet, radius=1, text_dim=unet.config.cross_attention_dim)
+    hooks = sum(len(m._forward_pre_hooks) for m in unet.modules())
+    reach.install(unet, radius=2, text_dim=unet.config.cross_attention_dim)
+    assert sum(len(m._forward_pre_hooks) for m in unet.modules()) == hooks > 0
+    assert reach.radius(unet) == 2
+    sample = torch.randn(1, 4, 8, 16, 16, generator=torch.Generator().manual_seed(0))
+    text = torch.randn(8, 32, 128, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.isfinite(unet(sample, 500, encoder_hidden_states=text).sample).all()

@@ -162,6 +162,26 @@ def test_a_chunk_joins_the_frame_it_follows_without_a_colour_step():
     assert np.array_equal(anchor.join(darker, darker, None)[0], darker[0])
 
 
+def test_a_chunk_that_speeds_up_scores_as_a_seam():
+    """A texture sliding 1 px a frame, then 6 px a frame from the joint: the seam pair is like
+    the new chunk's own pairs, but the change of pace is a visible seam, so it scores high;
+    at an even 6 px a frame the same joint scores about 1."""
+    from cinedraft.engine.chunks import score_seam
+
+    rng = np.random.default_rng(2)
+    texture = rng.integers(0, 256, (64, 200)).astype(np.uint8)
+
+    def slide(start: int, speed: int, n: int) -> np.ndarray:
+        return np.stack([np.repeat(texture[:, start + speed * i: start + speed * i + 64, None], 3, 2)
+                         for i in range(n)])
+
+    slow, fast = slide(0, 1, 5), slide(10, 6, 5)  # fast[0] is 6 px on from slow[-1]
+    sped_up = score_seam(slow, fast)
+    assert sped_up["ratio"] > 1.5, sped_up
+    assert 0.7 < score_seam(slide(0, 6, 5), slide(30, 6, 5))["ratio"] < 1.3
+    assert score_seam(slow, fast, window=0)["ratio"] is None  # no pairs to compare with
+
+
 @pytest.mark.parametrize("seconds", [0, -1, 1000])
 def test_bad_length_is_refused(seconds):
     with pytest.raises(ValidationError, match="seconds"):

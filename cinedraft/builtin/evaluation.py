@@ -1,0 +1,64 @@
+"""Held-out measurements of the built-in video model, shared by
+``scripts/evaluate_builtin_video.py`` (which writes ``models/video/evaluation.json``) and the
+test that holds the shipped weights to the motion target.
+
+Prompts name only held-out motion/object pairs (``motions.HELD_OUT_MOTIONS``): no training
+clip showed that object making that motion. Each clip goes through the normal engine as one
+chunk, delivered at the model's own 64x64 and 8 fps (H.264), and the decoded clip is scored
+by :func:`~cinedraft.builtin.adherence.score_clip`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..editor.codec import decode_frames
+from ..render.video import VideoPreset
+from ..request import VideoRequest
+from .adherence import score_clip
+from .motions import FPS, FRAMES, caption_clip, parse_motion, sample_clip
+
+NATIVE = VideoPreset("native", 64, 64, FPS, FRAMES / FPS, crf=12)
+ONE_CHUNK = (FRAMES - 1) / FPS  # seconds whose frames fit one call
+SEED = 4321  # the seed of every published figure (model card, evaluation.json)
+
+
+def held_out_clips(n: int, seed: int = SEED) -> list[tuple]:
+    """``n`` (scene, motion) pairs of held-out motion/object pairs."""
+    rng = np.random.default_rng(seed)
+    return [sample_clip(rng, held_out=True) for _ in range(n)]
+
+
+def held_out_prompts(n: int, seed: int = SEED) -> list[str]:
+    """Full captions of :func:`held_out_clips`: scene, place, lighting and motion."""
+    return [caption_clip(*clip, full=True) for clip in held_out_clips(n, seed)]
+
+
+def one_chunk(engine, model: str, prompt: str, seed: int, image: str | None = None) -> np.ndarray:
+    """One chunk through ``engine`` (a :class:`cinedraft.Engine`), delivered natively; its
+    decoded frames (F, H, W, 3)."""
+    result = engine.video.generate(
+        VideoRequest(prompt=prompt, image=image, seconds=ONE_CHUNK, seed=seed, model=model), model,
+        preset=NATIVE)
+    return np.stack(decode_frames(result.path))
+
+
+@dataclass
+class MotionTally:
+    """Motion verdicts of a set of clips, and what the wrong ones were taken for."""
+
+    ok: list[bool] = field(default_factory=list)
+    confusions: Counter = field(default_factory=Counter)
+
+    def add(self, frames: np.ndarray, prompt: str) -> None:
+        score = score_clip(frames, prompt)
+        self.ok.append(bool(score.motion_ok))
+        if not score.motion_ok:
+            self.confusions[f"{parse_motion(prompt)}->{score.motion}"] += 1
+
+    @property
+    def accuracy(self) -> float:
+        return float(np.mean(self.ok)) if self.ok else 0.0
