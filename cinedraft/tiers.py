@@ -190,6 +190,18 @@ class VideoFamily:
     image_pipeline: str | None = None  # for conditioning == "image"
     noise_correlation: float = 0.0  # share of the initial noise common to all frames
     gpu_dtype: str = "float16"
+    # Guidance of the calls that continue given frames (the end of the chunk before, or of a
+    # clip being extended); None: ``guidance``. The given frames already fix the scene, and a
+    # full-strength push towards the prompt makes such a chunk break from them.
+    continue_guidance: float | None = None
+
+    def guidance_for(self, requested: float | None, continuing: bool) -> float:
+        """The request's guidance if it sets one, else the family's for this kind of call."""
+        if requested is not None:
+            return requested
+        if continuing and self.continue_guidance is not None:
+            return self.continue_guidance
+        return self.guidance
 
     def frames_for(self, wanted: int) -> int:
         """The smallest valid frame count of one call that is at least ``wanted``."""
@@ -204,7 +216,8 @@ VIDEO_FAMILIES: dict[str, VideoFamily] = {
         # The shipped 64x64 model: 8 frames a second, trained on 8-frame clips with the
         # first 1-4 frames given and noise whose frames share half their variance.
         VideoFamily("builtin-video", (), steps=20, guidance=4.0, fps=8, size=(64, 64),
-                    chunk_frames=8, overlap=2, conditioning="latents", noise_correlation=0.5),
+                    chunk_frames=8, overlap=2, conditioning="latents", noise_correlation=0.5,
+                    continue_guidance=2.0),
         VideoFamily("animatediff", ("AnimateDiffPipeline",), steps=25, guidance=7.5, fps=8,
                     size=(512, 512), chunk_frames=16, overlap=4, conditioning="latents"),
         VideoFamily("modelscope", ("TextToVideoSDPipeline",), steps=25, guidance=9.0, fps=8,

@@ -44,6 +44,9 @@ from .chunks import Anchor, mean_lab, native_frames, plan_chunks, score_seam, se
 from .models import LoadedModel, ModelCache, software_versions
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+# What a poster or contact sheet repeats of its clip's record (the image parameters line).
+_STILL_FIELDS = ("prompt", "negative_prompt", "seed", "model", "model_hash", "sampler", "steps",
+                 "guidance", "versions")
 
 
 @dataclass
@@ -109,7 +112,8 @@ class VideoEngine:
         family = model.family
         size = request.model_size or family.size
         steps = request.steps or family.steps
-        guidance = family.guidance if request.guidance is None else request.guidance
+        guidance = (family.guidance_for(request.guidance, continuing=False),
+                    family.guidance_for(request.guidance, continuing=True))  # (first, continuing)
         need = native_frames(seconds, family.fps)
         # 2. Given frames and the parents they come from.
         given, parents = self._given(request, family, size)
@@ -162,16 +166,17 @@ class VideoEngine:
         )
 
     def _store_still(self, path: Path, role: str, video) -> str:
-        """The poster or contact sheet as an image asset whose parent is the clip."""
+        """The poster or contact sheet as an image asset whose parent is the clip, its record
+        embedded as in any image (so two clips drawn alike still make two distinct stills)."""
         with Image.open(path) as im:
-            width, height = im.size
-        record = {
+            image = im.convert("RGB")
+        made_with = {k: video.record[k] for k in _STILL_FIELDS if k in video.record}
+        record = made_with | {
             "asset_id": self.library.new_id(), "kind": role, "created": utc_now(),
-            "width": width, "height": height,
-            "prompt": video.prompt, "model": video.model,
+            "width": image.width, "height": image.height,
             "parents": [{"id": video.id, "role": "video"}],
         }
-        return self.library.add_bytes(path.read_bytes(), ".png", record).id
+        return self.library.add_image(image, record, "png").id
 
     def continue_clip(self, clip: Path, seconds: float, prompt: str, before: bool,
                       default_model: str, on_progress: Progress | None = None,
@@ -237,7 +242,8 @@ class VideoEngine:
     # ------------------------------------------------------------------ 3. chunks
 
     def _chunks(self, model, request, plan, given, size, steps, guidance, seed0, progress):
-        """The new frames in time order, the seams, and the seed each chunk kept."""
+        """The new frames in time order, the seams, and the seed each chunk kept; ``guidance``
+        is (first call, calls that continue given frames)."""
         family = model.family
         # What delivery shows: all of each frame, or the band of it a given clip shows.
         view = given.crop if given is not None else (lambda f: f)
@@ -260,7 +266,9 @@ class VideoEngine:
                 def on_step(step: int, stage=stage) -> None:
                     progress(stage, step, steps)
 
-                drawn = self._call(model, request, frames_n, size, steps, guidance, seed, context, on_step)
+                continuing = context is not None and not keep_given
+                drawn = self._call(model, request, frames_n, size, steps, guidance[continuing], seed,
+                                   context, on_step)
                 new = order(drawn.frames if keep_given or context is None else (
                     drawn.frames[: -len(context.frames)] if context.at_end
                     else drawn.frames[len(context.frames):]))
@@ -408,7 +416,8 @@ class VideoEngine:
             "mode": "extend" if request.extend else "image" if request.image else "text",
             "before": request.before,
             "steps": steps,
-            "guidance": guidance,
+            "guidance": guidance[0],
+            "continue_guidance": guidance[1],
             "tier": "video",
             "preset": asdict(preset),
             "seconds": seconds,

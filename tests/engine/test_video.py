@@ -41,6 +41,8 @@ def test_text_to_video_is_exactly_as_asked(engine, prober):
     assert result.chunks == 2 and len(result.seams) == 1
     record = engine.library.get(result.asset_id).record
     assert record["kind"] == "video" and record["chunks"] == [8, 7]
+    # The second chunk continues the first's frames: sampled at the family's lower guidance.
+    assert (record["guidance"], record["continue_guidance"]) == (4.0, 2.0)
     assert record["temporal"]["warp_error"]["mean"] > 0
     poster = engine.library.get(result.poster)
     assert poster.parents == [{"id": result.asset_id, "role": "video"}]
@@ -58,6 +60,17 @@ def test_same_seed_same_clip(engine):
     a = np.stack(decode_frames(engine.generate_video(request).path))
     b = np.stack(decode_frames(engine.generate_video(request).path))
     assert np.array_equal(a, b)
+
+
+def test_the_same_clip_twice_without_signing(small_engine):
+    """With provenance off nothing makes two identical draws' files differ but their embedded
+    records: both clips and both posters are stored, each poster under its own clip."""
+    request = VideoRequest(prompt="a red bottle on a wooden table, the bottle bounces", seconds=0.5, **FAST)
+    a, b = small_engine.generate_video(request), small_engine.generate_video(request)
+    assert a.asset_id != b.asset_id and a.poster != b.poster
+    poster = small_engine.library.get(b.poster)
+    assert poster.parents == [{"id": b.asset_id, "role": "video"}]
+    assert poster.record["kind"] == "poster" and poster.record["prompt"] == request.prompt
 
 
 def test_image_to_video_starts_on_the_image(engine):
@@ -180,6 +193,16 @@ def test_a_chunk_that_speeds_up_scores_as_a_seam():
     assert sped_up["ratio"] > 1.5, sped_up
     assert 0.7 < score_seam(slide(0, 6, 5), slide(30, 6, 5))["ratio"] < 1.3
     assert score_seam(slow, fast, window=0)["ratio"] is None  # no pairs to compare with
+
+
+def test_continuing_calls_take_the_familys_guidance_unless_one_is_asked():
+    from cinedraft.tiers import VIDEO_FAMILIES
+
+    builtin, ltx = VIDEO_FAMILIES["builtin-video"], VIDEO_FAMILIES["ltx-video"]
+    assert builtin.guidance_for(None, continuing=False) == builtin.guidance == 4.0
+    assert builtin.guidance_for(None, continuing=True) == 2.0
+    assert builtin.guidance_for(6.5, continuing=True) == 6.5  # an asked guidance is kept
+    assert ltx.guidance_for(None, continuing=True) == ltx.guidance  # none of its own
 
 
 @pytest.mark.parametrize("seconds", [0, -1, 1000])
