@@ -1,6 +1,7 @@
 """Held-out measurements of the built-in video model, shared by
 ``scripts/evaluate_builtin_video.py`` (which writes ``models/video/evaluation.json``) and the
-test that holds the shipped weights to the motion target.
+test that holds the shipped weights to a floor of held-out motion adherence
+(``tests/builtin/test_video_model.py``).
 
 Prompts name only held-out motion/object pairs (``motions.HELD_OUT_MOTIONS``): no training
 clip showed that object making that motion. Each clip goes through the normal engine as one
