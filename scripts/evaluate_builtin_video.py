@@ -51,6 +51,8 @@ def evaluate_text(engine: Engine, prompts: list[str], seed: int, model: str) -> 
         "mode": "text",
         "prompts": len(prompts),
         "motion_accuracy": round(tally.accuracy, 4),
+        # per prompt, in order (1: moved as asked), to compare runs prompt by prompt
+        "motion_verdicts": "".join("1" if ok else "0" for ok in tally.ok),
         # the scorer rendering each motion only from where the prompt puts the object
         "motion_accuracy_from_prompt_place": round(float(np.mean(at_prompt_place)), 4),
         "first_frame_colour_accuracy": round(float(np.mean(colour_ok)), 4),

@@ -273,8 +273,9 @@ class VideoEngine:
                     drawn.frames[: -len(context.frames)] if context.at_end
                     else drawn.frames[len(context.frames):]))
                 # Colour: matched to the frame it joins, then pulled towards the anchor.
-                anchor = anchor or Anchor(mean_lab(view(new)))
-                fixed = anchor.join(new, view(new), None if keep_given or edge is None else edge[-1])
+                shown = view(new)
+                anchor = anchor or Anchor(mean_lab(shown))
+                fixed = anchor.join(new, shown, None if keep_given or edge is None else edge[-1])
                 if context is None or keep_given:
                     best, best_seam = (drawn, fixed), None
                     break
