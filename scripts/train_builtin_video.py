@@ -62,6 +62,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -81,19 +82,20 @@ from transformers import CLIPTextModel, CLIPTokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cinedraft.builtin import IMAGE_MODEL, reach  # noqa: E402
-from cinedraft.builtin.motions import FRAMES, caption_clip, motion_words, render_clip, sample_clip  # noqa: E402
+from cinedraft.builtin.motions import (  # noqa: E402
+    FRAMES, caption_clip, motion_words, played_backwards, render_clip, sample_clip)
 from cinedraft.builtin.tokenizer import build_tokenizer  # noqa: E402
 from train_builtin import SCHEDULE, learning_rate, update_ema  # noqa: E402  (the image recipe)
 
 
 def render_dataset(n: int, seed: int):
-    """``n`` clips (N, F, 64, 64, 3) uint8 with their scenes, motions and start times."""
+    """``n`` clips (N, F, 64, 64, 3) uint8 with their (scene, motion, start time)."""
     rng = np.random.default_rng(seed)
     items, clips = [], []
     for _ in range(n):
         scene, motion = sample_clip(rng, held_out=False)
         start = 0.0 if rng.random() < 0.67 else float(rng.uniform(0.3, 1.0))
-        items.append((scene, motion))
+        items.append((scene, motion, start))
         clips.append(render_clip(scene, motion, FRAMES, 64, rng, start=start))
     return items, np.stack(clips)
 
@@ -167,6 +169,21 @@ def motion_weight(z0: torch.Tensor, strength: float) -> torch.Tensor:
     return weight / weight.mean(dim=(2, 3, 4), keepdim=True)
 
 
+def batch_clips(items, idx, rng: np.random.Generator, reverse_share: float):
+    """The (scene, motion) each drawn clip shows, and which clips to play backwards: a share
+    ``reverse_share`` of those with a mirror motion (``motions.played_backwards``), so the
+    same scene is seen moving both ways and the direction word has to be read."""
+    shown, backwards = [], []
+    for i in idx:
+        scene, motion, start = items[i]
+        # no draw when off, so earlier recipes see the same batches as when they were run
+        flip = bool(reverse_share) and rng.random() < reverse_share
+        mirror = played_backwards(scene, motion, start) if flip else None
+        shown.append((scene, motion) if mirror is None else mirror[:2])
+        backwards.append(mirror is not None)
+    return shown, torch.tensor(backwards)
+
+
 def train(unet, text_encoder, tokenizer, items, means, stds, args, log, scale, save):
     rng = np.random.default_rng(args.seed + 1)
     gen = torch.Generator().manual_seed(args.seed + 1)
@@ -193,15 +210,17 @@ def train(unet, text_encoder, tokenizer, items, means, stds, args, log, scale, s
     for step in range(steps):
         idx = rng.integers(len(items), size=batch)
         known = conditioning_mask(rng, batch, args.text_share)  # (B, F)
+        shown, backwards = batch_clips(items, idx, rng, args.reverse_share)
         captions = [  # 10 % empty (guidance); given frames: 20 % just the motion phrase
             "" if rng.random() < 0.1 else
-            caption_clip(*items[i], rng, motion_only=bool(known[b, 0]) and rng.random() < 0.2)
-            for b, i in enumerate(idx)
+            caption_clip(*shown[b], rng, motion_only=bool(known[b, 0]) and rng.random() < 0.2)
+            for b in range(batch)
         ]
         ids = tokenizer(
             captions, padding="max_length", max_length=32, truncation=True, return_tensors="pt"
         ).input_ids
         z0 = (means[idx] + stds[idx] * torch.randn(means[idx].shape, generator=gen)) * scale
+        z0 = torch.where(backwards.view(-1, 1, 1, 1, 1), z0.flip(1), z0)  # (B, F, C, H, W)
         z0 = z0.permute(0, 2, 1, 3, 4)  # (B, C, F, H, W)
         t = torch.randint(0, 1000, (batch,), generator=gen)
         if args.high_noise:  # the noisier half, where a clip's motion is decided
@@ -263,6 +282,9 @@ def main() -> None:
                          "default: what --resume finds, else none")
     ap.add_argument("--reach-text", action="store_true",
                     help="the reach layers also read the prompt (a zero-initialised cross-attention)")
+    ap.add_argument("--reverse-share", type=float, default=0.0,
+                    help="share of slides and zooms played backwards with the mirrored caption "
+                         "(never making a held-out pair)")
     ap.add_argument("--high-noise", type=float, default=0.0,
                     help="share of clips whose timestep is drawn from the noisier half")
     ap.add_argument("--reach-lr", type=float, default=1e-2,
@@ -271,6 +293,8 @@ def main() -> None:
                     help="bfloat16 autocast: ~1.3x faster on CPUs with AMX, ~1.5x slower on "
                          "CPUs with only AVX512-BF16 (check lscpu for amx_bf16)")
     ap.add_argument("--checkpoint-every", type=int, default=150)
+    ap.add_argument("--keep-checkpoints", action="store_true",
+                    help="also copy each checkpoint to <out>-step<N>, to measure them later")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="tiny run to check the recipe")
     ap.add_argument("--resume", action="store_true",
@@ -345,7 +369,7 @@ def main() -> None:
             "motion_weight": args.motion_weight, "text_share": args.text_share,
             "motion_lr": args.motion_lr, "freeze_spatial": args.freeze_spatial,
             "reach": args.reach, "reach_text": args.reach_text, "reach_lr": args.reach_lr,
-            "high_noise": args.high_noise, "bf16": args.bf16,
+            "high_noise": args.high_noise, "reverse_share": args.reverse_share, "bf16": args.bf16,
             "batch": args.batch, "lr": args.lr, "ema": args.ema, "saved_at": tag,
             "parameters": sizes, "torch_threads": args.threads,
             "total_minutes": round((time.time() - started) / 60, 1),
@@ -353,6 +377,10 @@ def main() -> None:
         }
         (args.out / "training.json").write_text(json.dumps(report, indent=2) + "\n")
         (args.out / "cinedraft.json").write_text(json.dumps({"family": "builtin-video"}) + "\n")
+        if args.keep_checkpoints and tag.startswith("step "):
+            kept = args.out.with_name(f"{args.out.name}-step{tag.split()[1]}")
+            shutil.rmtree(kept, ignore_errors=True)
+            shutil.copytree(args.out, kept)
         print(f"saved {args.out} ({tag})", flush=True)
 
     t_train = time.time()

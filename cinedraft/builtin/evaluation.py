@@ -27,10 +27,12 @@ ONE_CHUNK = (FRAMES - 1) / FPS  # seconds whose frames fit one call
 SEED = 4321  # the seed of every published figure (model card, evaluation.json)
 
 
-def held_out_clips(n: int, seed: int = SEED) -> list[tuple]:
-    """``n`` (scene, motion) pairs of held-out motion/object pairs."""
+def held_out_clips(n: int, seed: int = SEED, *, held_out: bool = True) -> list[tuple]:
+    """``n`` (scene, motion) pairs of held-out motion/object pairs (``held_out=False``: of
+    pairs the training clips show, a control that separates composing a new pair from moving
+    at all)."""
     rng = np.random.default_rng(seed)
-    return [sample_clip(rng, held_out=True) for _ in range(n)]
+    return [sample_clip(rng, held_out=held_out) for _ in range(n)]
 
 
 def held_out_prompts(n: int, seed: int = SEED) -> list[str]:

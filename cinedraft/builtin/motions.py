@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from .scenes import Scene, caption_scene, grammar_words, render_scene, sample_scene
+from .scenes import POSITIONS, Scene, caption_scene, grammar_words, render_scene, sample_scene
 
 FRAMES = 8  # frames per training clip
 FPS = 8  # the clip's native frame rate: one second of motion
@@ -73,6 +73,25 @@ def motion_at(scene: Scene, motion: str, t: float) -> Scene:
         phase = t % 2.0
         return scene.replace(sweep_x=0.05 + 0.9 * (phase if phase <= 1 else 2 - phase))
     raise ValueError(f"unknown motion {motion!r}; known: {', '.join(MOTIONS)}")
+
+
+MIRRORS = {"slide_left": "slide_right", "slide_right": "slide_left",
+           "zoom_in": "zoom_out", "zoom_out": "zoom_in"}  # a motion played backwards
+
+
+def played_backwards(scene: Scene, motion: str, start: float = 0.0) -> tuple[Scene, str, float] | None:
+    """``(scene, motion, start)`` whose clip is this one's frames in reverse order (a slide
+    left played backwards is a slide right from where it ended; a zoom in, a zoom out), or
+    None when the motion has no mirror or the mirror would be a held-out pair. The scene's
+    position word names where the reversed clip starts, as a caption's does."""
+    mirror = MIRRORS.get(motion)
+    if mirror is None or (mirror, scene.object) in HELD_OUT_MOTIONS:
+        return None
+    if motion in ("zoom_in", "zoom_out"):  # 1.6 ** (start + 1 - u) == 1.6 ** (1 - (u - start))
+        return scene, mirror, -start
+    x = motion_at(scene, motion, start + 1.0).cx
+    position = min(POSITIONS, key=lambda p: abs(POSITIONS[p] - x))
+    return scene.replace(x=x, position=position), mirror, 0.0
 
 
 def render_clip(

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from cinedraft.builtin.adherence import motion_signature, score_clip
+from cinedraft.builtin.evaluation import held_out_clips
 from cinedraft.builtin.motions import (
     FRAMES,
     HELD_OUT_MOTIONS,
@@ -12,6 +13,7 @@ from cinedraft.builtin.motions import (
     caption_clip,
     motion_at,
     parse_motion,
+    played_backwards,
     render_clip,
     sample_clip,
 )
@@ -47,6 +49,35 @@ def test_clips_and_captions():
         assert clip.shape == (FRAMES, 64, 64, 3) and clip.dtype == np.uint8
         assert parse_motion(caption_clip(scene, motion, rng)) == motion
         assert parse_motion(caption_clip(scene, motion, rng, motion_only=True)) == motion
+
+
+@pytest.mark.parametrize("motion, start", [
+    ("slide_left", 0.0), ("slide_right", 0.5), ("zoom_in", 0.0), ("zoom_out", 0.7)])
+def test_a_clip_played_backwards_is_its_mirror_motion(motion, start):
+    scene = Scene("box", "blue", "marble", "dramatic", "center", "small")
+    mirror_scene, mirror, mirror_start = played_backwards(scene, motion, start)
+    assert mirror != motion and parse_motion(caption_clip(mirror_scene, mirror)) == mirror
+    forward = render_clip(scene, motion, start=start).astype(int)
+    backward = render_clip(mirror_scene, mirror, start=mirror_start).astype(int)
+    assert np.abs(backward - forward[::-1]).max() <= 1  # frame for frame, to rounding
+    assert np.abs(backward - forward).mean() > 1  # and not the clip as it was
+
+
+def test_no_mirror_for_symmetric_motions_or_held_out_pairs():
+    jar = Scene("jar", "red", "plain", "studio")
+    assert played_backwards(jar, "bounce") is None and played_backwards(jar, "rotate") is None
+    assert ("slide_left", "jar") in HELD_OUT_MOTIONS  # so the jar never slides right backwards
+    assert played_backwards(jar, "slide_right") is None
+    start_right = Scene("box", "pink", "plain", "studio", "right")
+    assert played_backwards(start_right, "slide_left")[0].position == "center"  # where it ended
+
+
+def test_evaluation_prompts_are_held_out_or_seen_pairs():
+    held, seen = held_out_clips(42, seed=777), held_out_clips(42, seed=777, held_out=False)
+    assert all((motion, scene.object) in HELD_OUT_MOTIONS for scene, motion in held)
+    assert not any((motion, scene.object) in HELD_OUT_MOTIONS for scene, motion in seen)
+    assert held_out_clips(42, seed=777) == held  # seeded: the same prompts every run
+    assert {motion for _, motion in seen} == set(MOTIONS)  # the control covers every motion
 
 
 @pytest.mark.parametrize("prompt, motion", [
