@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .scenes import COLOURS, POSITIONS, Scene, caption_scene, parse_prompt, render_scene, sample_scene
+from .scenes import COLOURS, Scene, caption_scene, parse_prompt, position_word, render_scene, sample_scene
 
 SIZE = 64  # the scorer works at the built-in model's native size
 
@@ -88,8 +88,7 @@ def classify_colour(image, prompt: str) -> str:
 
 
 def classify_position(image) -> str:
-    x = estimate_object(image).x
-    return min(POSITIONS, key=lambda p: abs(POSITIONS[p] - x))
+    return position_word(estimate_object(image).x)
 
 
 @dataclass(frozen=True)

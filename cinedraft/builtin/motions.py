@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from .scenes import POSITIONS, Scene, caption_scene, grammar_words, render_scene, sample_scene
+from .scenes import Scene, caption_scene, grammar_words, position_word, render_scene, sample_scene
 
 FRAMES = 8  # frames per training clip
 FPS = 8  # the clip's native frame rate: one second of motion
@@ -90,8 +90,7 @@ def played_backwards(scene: Scene, motion: str, start: float = 0.0) -> tuple[Sce
     if motion in ("zoom_in", "zoom_out"):  # 1.6 ** (start + 1 - u) == 1.6 ** (1 - (u - start))
         return scene, mirror, -start
     x = motion_at(scene, motion, start + 1.0).cx
-    position = min(POSITIONS, key=lambda p: abs(POSITIONS[p] - x))
-    return scene.replace(x=x, position=position), mirror, 0.0
+    return scene.replace(x=x, position=position_word(x)), mirror, 0.0
 
 
 def render_clip(

@@ -334,3 +334,8 @@ def render_scene(
     if rng is not None:
         image = image + rng.normal(0, 0.012, size=image.shape)
     return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8), obj_cov.astype(np.float32)
+
+
+def position_word(x: float) -> str:
+    """The caption's position word nearest an object centre ``x`` (0..1 of the width)."""
+    return min(POSITIONS, key=lambda p: abs(POSITIONS[p] - x))
