@@ -381,6 +381,8 @@ def main() -> None:
             "final_loss": float(np.mean(losses[-50:])) if losses else None,
         }
         (args.out / "training.json").write_text(json.dumps(report, indent=2) + "\n")
+        # the losses so far, so a kept checkpoint holds its own, not the resumed model's
+        np.save(args.out / "loss_motion.npy", np.array(losses, np.float32))
         (args.out / "cinedraft.json").write_text(json.dumps({"family": "builtin-video"}) + "\n")
         if args.keep_checkpoints and tag.startswith("step "):
             kept = args.out.with_name(f"{args.out.name}-step{tag.split()[1]}")
@@ -392,7 +394,6 @@ def main() -> None:
     ema_unet, ema_text = train(unet, text_encoder, tokenizer, items, means, stds, args, log, scale, save)
     # 5. Save.
     save(ema_unet, ema_text, "final")
-    np.save(args.out / "loss_motion.npy", np.array(losses, np.float32))
 
 
 if __name__ == "__main__":
