@@ -59,7 +59,10 @@ rose from 14 to 33 %, but continuations of delivered files got bad seams (model 
 Runs F, G, I and J (shipped: its step-1,800 checkpoint) and their commands are in the model
 card; runs I and J added ``--reverse-share`` (slides and zooms played backwards with the
 mirrored caption): held-out text-to-video motion pooled over 84 prompts rose from run F's
-57.1 % to 61.9 % in both, short of the 70 % target.
+57.1 % to 61.9 % in both, short of the 70 % target. Run K added ``--direction-contrast``: for
+text-to-video slides and zooms, a second pass with the mirrored caption, and a loss that
+makes the true caption denoise the clip better than the mirror's (a two-way diffusion
+classifier, log-odds = loss gap / (``--contrast-temperature`` x the clip's loss)).
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from diffusers import (
     AnimateDiffPipeline,
     AutoencoderKL,
@@ -88,7 +92,7 @@ from transformers import CLIPTextModel, CLIPTokenizer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cinedraft.builtin import IMAGE_MODEL, reach  # noqa: E402
 from cinedraft.builtin.motions import (  # noqa: E402
-    FRAMES, caption_clip, motion_words, played_backwards, render_clip, sample_clip)
+    FRAMES, caption_clip, mirror_caption, motion_words, played_backwards, render_clip, sample_clip)
 from cinedraft.builtin.tokenizer import build_tokenizer  # noqa: E402
 from train_builtin import SCHEDULE, learning_rate, update_ema  # noqa: E402  (the image recipe)
 
@@ -189,6 +193,29 @@ def batch_clips(items, idx, rng: np.random.Generator, reverse_share: float):
     return shown, torch.tensor(backwards)
 
 
+def clip_losses(unet, text_encoder, ids, zt, t, v, z0, known, args) -> torch.Tensor:
+    """(B,) each clip's v-prediction loss under captions ``ids``, over its free (not given)
+    frames, latent pixels that change weighted up by ``--motion-weight``."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+        text = text_encoder(ids)[0].repeat_interleave(FRAMES, dim=0)  # (B*F, L, D)
+        pred = unet(zt, t, encoder_hidden_states=text).sample.float()
+    # Plain v-prediction loss: Min-SNR weights (the image recipe) all but ignore the
+    # noisiest steps, where the frames' common layout, hence coherence, is decided.
+    per_frame = (motion_weight(z0, args.motion_weight) * (pred - v) ** 2).mean(dim=(1, 3, 4))  # (B, F)
+    free = (~known).float()
+    return (per_frame * free).sum(1) / free.sum(1)
+
+
+def mirrored_captions(captions, shown, known) -> list[tuple[int, str]]:
+    """(row, caption with the mirror motion) for the batch's captioned text-to-video slides
+    and zooms (``motions.mirror_caption``). Text to video only: with a frame given, the
+    mirror's caption already denoises a clip about twice as badly as its own; drawing the whole
+    clip, the gap was a few percent either way."""
+    pairs = [(b, mirror_caption(caption, *shown[b])) for b, caption in enumerate(captions)
+             if caption and not known[b, 0]]
+    return [(b, mirrored) for b, mirrored in pairs if mirrored is not None]
+
+
 def train(unet, text_encoder, tokenizer, items, means, stds, args, log, scale, save):
     rng = np.random.default_rng(args.seed + 1)
     gen = torch.Generator().manual_seed(args.seed + 1)
@@ -212,6 +239,7 @@ def train(unet, text_encoder, tokenizer, items, means, stds, args, log, scale, s
     unet.train()
     text_encoder.train()
     steps, batch = args.steps, args.batch
+    preferred: list[bool] = []  # direction contrast: did the true caption denoise better
     for step in range(steps):
         idx = rng.integers(len(items), size=batch)
         known = conditioning_mask(rng, batch, args.text_share)  # (B, F)
@@ -236,18 +264,23 @@ def train(unet, text_encoder, tokenizer, items, means, stds, args, log, scale, s
         v = a.sqrt() * noise - (1 - a).sqrt() * z0
         k5 = known.view(batch, 1, FRAMES, 1, 1)
         zt = torch.where(k5, z0, zt)  # given frames enter clean
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
-            text = text_encoder(ids)[0].repeat_interleave(FRAMES, dim=0)  # (B*F, L, D)
-            pred = unet(zt, t, encoder_hidden_states=text).sample.float()
-        # Plain v-prediction loss: Min-SNR weights (the image recipe) all but ignore the
-        # noisiest steps, where the frames' common layout, hence coherence, is decided.
-        per_frame = (motion_weight(z0, args.motion_weight) * (pred - v) ** 2).mean(dim=(1, 3, 4))  # (B, F)
-        free = (~known).float()
+        per_clip = clip_losses(unet, text_encoder, ids, zt, t, v, z0, known, args)
         weight = torch.ones(batch)
         if args.min_snr:  # the image recipe's Min-SNR weights (stage 1 of the shipped run)
             snr = alphas[t] / (1 - alphas[t])
             weight = torch.clamp(snr, max=args.min_snr) / (snr + 1)
-        loss = (weight * (per_frame * free).sum(1) / free.sum(1)).mean()
+        loss = main = (weight * per_clip).mean()
+        mirrored = mirrored_captions(captions, shown, known) if args.direction_contrast else []
+        if mirrored:  # the true direction's caption must denoise the clip better than the mirror's
+            rows = torch.tensor([b for b, _ in mirrored])
+            mirror_ids = tokenizer([c for _, c in mirrored], padding="max_length", max_length=32,
+                                   truncation=True, return_tensors="pt").input_ids
+            true = per_clip[rows]
+            other = clip_losses(unet, text_encoder, mirror_ids, zt[rows], t[rows], v[rows], z0[rows],
+                                known[rows], args)
+            temperature = args.contrast_temperature * ((true + other) / 2).detach()
+            loss = loss + args.direction_contrast * F.softplus((true - other) / temperature).mean()
+            preferred.extend((true < other).tolist())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -255,7 +288,7 @@ def train(unet, text_encoder, tokenizer, items, means, stds, args, log, scale, s
             g["lr"] = learning_rate(g["base_lr"], step, steps)
         opt.step()
         update_ema(((unet, ema_unet), (text_encoder, ema_text)), step, args.ema)
-        log(step, steps, loss=loss.item())
+        log(step, steps, loss=main.item(), preferred=preferred)
         if args.checkpoint_every and (step + 1) % args.checkpoint_every == 0 and step + 1 < steps:
             save(ema_unet, ema_text, f"step {step + 1}")
     return ema_unet, ema_text
@@ -290,6 +323,11 @@ def main() -> None:
     ap.add_argument("--reverse-share", type=float, default=0.0,
                     help="share of slides and zooms played backwards with the mirrored caption "
                          "(never making a held-out pair)")
+    ap.add_argument("--direction-contrast", type=float, default=0.0,
+                    help="weight of a loss that makes each slide's or zoom's caption denoise its "
+                         "clip better than the mirrored caption (0: off)")
+    ap.add_argument("--contrast-temperature", type=float, default=0.05,
+                    help="loss gap, as a share of the clip's loss, worth one unit of log-odds")
     ap.add_argument("--high-noise", type=float, default=0.0,
                     help="share of clips whose timestep is drawn from the noisier half")
     ap.add_argument("--reach-lr", type=float, default=1e-2,
@@ -313,12 +351,13 @@ def main() -> None:
     started = time.time()
     losses: list[float] = []
 
-    def log(step, steps, loss):
+    def log(step, steps, loss, preferred):
         losses.append(loss)
         if step % 10 == 0 or step == steps - 1:
             per = (time.time() - t_train) / (step + 1)
-            print(f"[motion] {step + 1}/{steps} loss={np.mean(losses[-10:]):.4f} {per:.2f}s/step "
-                  f"eta {per * (steps - step - 1) / 60:.1f} min", flush=True)
+            contrast = f" true<mirror {np.mean(preferred[-80:]):.2f}" if preferred else ""
+            print(f"[motion] {step + 1}/{steps} loss={np.mean(losses[-10:]):.4f}{contrast} "
+                  f"{per:.2f}s/step eta {per * (steps - step - 1) / 60:.1f} min", flush=True)
 
     # 1. Clips.
     items, clips = render_dataset(args.clips, args.seed)
@@ -375,6 +414,8 @@ def main() -> None:
             "motion_lr": args.motion_lr, "freeze_spatial": args.freeze_spatial,
             "reach": args.reach, "reach_text": args.reach_text, "reach_lr": args.reach_lr,
             "high_noise": args.high_noise, "reverse_share": args.reverse_share, "bf16": args.bf16,
+            "direction_contrast": args.direction_contrast,
+            "contrast_temperature": args.contrast_temperature,
             "batch": args.batch, "lr": args.lr, "ema": args.ema, "saved_at": tag,
             "parameters": sizes, "torch_threads": args.threads,
             "total_minutes": round((time.time() - started) / 60, 1),

@@ -93,6 +93,21 @@ def played_backwards(scene: Scene, motion: str, start: float = 0.0) -> tuple[Sce
     return scene.replace(x=x, position=position_word(x)), mirror, 0.0
 
 
+def mirror_caption(caption: str, scene: Scene, motion: str) -> str | None:
+    """``caption`` (of ``scene`` making ``motion``) with its motion phrase swapped for the
+    mirror motion's in the same wording (``the jar slides to the left`` -> ``... to the
+    right``), the scene words untouched; None when the motion has no mirror, the caption ends
+    in no phrase of it, or the mirror would be a held-out pair."""
+    mirror = MIRRORS.get(motion)
+    if mirror is None or (mirror, scene.object) in HELD_OUT_MOTIONS:
+        return None
+    for option, mirrored in zip(_PHRASES[motion], _PHRASES[mirror]):
+        phrase = option.format(o=scene.object)
+        if caption.endswith(phrase):
+            return caption[: -len(phrase)] + mirrored.format(o=scene.object)
+    return None
+
+
 def render_clip(
     scene: Scene, motion: str, frames: int = FRAMES, size: int = 64,
     rng: np.random.Generator | None = None, start: float = 0.0,

@@ -11,6 +11,7 @@ from cinedraft.builtin.motions import (
     HELD_OUT_MOTIONS,
     MOTIONS,
     caption_clip,
+    mirror_caption,
     motion_at,
     parse_motion,
     played_backwards,
@@ -70,6 +71,29 @@ def test_no_mirror_for_symmetric_motions_or_held_out_pairs():
     assert played_backwards(jar, "slide_right") is None
     start_right = Scene("box", "pink", "plain", "studio", "right")
     assert played_backwards(start_right, "slide_left")[0].position == "center"  # where it ended
+
+
+def test_mirror_caption_swaps_only_the_motion_phrase():
+    rng = np.random.default_rng(5)
+    swapped = 0
+    for _ in range(60):
+        scene, motion = sample_clip(rng)
+        caption = caption_clip(scene, motion, rng)
+        mirrored = mirror_caption(caption, scene, motion)
+        if motion in ("bounce", "rotate", "light_sweep"):
+            assert mirrored is None
+        elif mirrored is not None:
+            swapped += 1
+            assert parse_motion(mirrored) == {"slide_left": "slide_right", "slide_right": "slide_left",
+                                              "zoom_in": "zoom_out", "zoom_out": "zoom_in"}[motion]
+            assert mirrored.split(", ")[:-1] == caption.split(", ")[:-1]  # the scene words kept
+    assert swapped > 10
+    box = Scene("box", "pink", "plain", "studio", "left")
+    assert mirror_caption("a pink box on the left, the box slides to the right", box,
+                          "slide_right") == "a pink box on the left, the box slides to the left"
+    ball = Scene("ball", "red", "plain", "studio")  # the ball sliding right is held out
+    assert mirror_caption("a red ball, the ball slides left", ball, "slide_left") is None
+    assert mirror_caption("a red ball", ball, "slide_left") is None  # no motion phrase
 
 
 def test_evaluation_prompts_are_held_out_or_seen_pairs():
