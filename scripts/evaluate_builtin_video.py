@@ -5,7 +5,8 @@ showed that object making that motion. Each prompt is generated through the norm
 (one chunk, delivered at the model's own 64x64 and 8 fps, H.264) and the decoded clip is
 scored by ``cinedraft.builtin.adherence.score_clip``. Also measured, through the engine:
 
-* text to video: motion accuracy, and colour accuracy of the first frame;
+* text to video: motion accuracy, colour accuracy of the first frame, and for slides whether
+  the object travelled the asked way or towards the middle from where it started;
 * image to video: SSIM of the delivered first frame against the given image;
 * image to video from the scene's true (rendered) first frame: motion accuracy alone;
 * extension: each seam's warp error against the within-chunk average (target <= 1.5x);
@@ -31,22 +32,31 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cinedraft import Engine, ImageRequest, Settings, VideoRequest  # noqa: E402
 from cinedraft.builtin import VIDEO_MODEL  # noqa: E402
-from cinedraft.builtin.adherence import score_clip, score_image  # noqa: E402
+from cinedraft.builtin.adherence import score_clip, score_image, slide_travel  # noqa: E402
 from cinedraft.builtin.evaluation import (  # noqa: E402
     NATIVE, SEED, MotionTally, held_out_clips, one_chunk)
-from cinedraft.builtin.motions import FRAMES, caption_clip, render_clip  # noqa: E402
+from cinedraft.builtin.motions import FRAMES, caption_clip, parse_motion, render_clip  # noqa: E402
 from cinedraft.editor import Editor  # noqa: E402
 from cinedraft.quality.metrics import drift_ssim  # noqa: E402
 
 
+def share(flags: list[bool]) -> float | None:
+    """The share of ``flags`` that are true, to 4 places; None for none."""
+    return round(float(np.mean(flags)), 4) if flags else None
+
+
 def evaluate_text(engine: Engine, prompts: list[str], seed: int, model: str) -> dict:
     tally, at_prompt_place, colour_ok = MotionTally(), [], []
+    slides = []  # (travelled as asked, travelled towards the middle from where it started)
     started = time.perf_counter()
     for i, prompt in enumerate(prompts):
         frames = one_chunk(engine, model, prompt, seed + i)
         tally.add(frames, prompt)
         at_prompt_place.append(score_clip(frames, prompt, from_first_frame=False).motion_ok)
         colour_ok.append(score_image(Image.fromarray(frames[0]), prompt).colour_ok)
+        if (asked := parse_motion(prompt)) in ("slide_left", "slide_right"):
+            start, travel = slide_travel(frames)
+            slides.append(((travel > 0) == (asked == "slide_right"), (travel > 0) == (start < 0.5)))
     return {
         "mode": "text",
         "prompts": len(prompts),
@@ -56,6 +66,12 @@ def evaluate_text(engine: Engine, prompts: list[str], seed: int, model: str) -> 
         # the scorer rendering each motion only from where the prompt puts the object
         "motion_accuracy_from_prompt_place": round(float(np.mean(at_prompt_place)), 4),
         "first_frame_colour_accuracy": round(float(np.mean(colour_ok)), 4),
+        # slides only: the object's travel (adherence.slide_travel) went the asked way, and
+        # went towards the frame's middle from where the object started (a model that reads
+        # the direction from the object's place, not from the prompt, scores high here)
+        "slides": len(slides),
+        "slide_travel_as_asked": share([asked for asked, _ in slides]),
+        "slide_travel_towards_middle": share([middle for _, middle in slides]),
         "seconds_per_clip": round((time.perf_counter() - started) / len(prompts), 3),
         "motion_confusions": dict(tally.confusions.most_common(8)),
     }

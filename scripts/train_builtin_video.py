@@ -92,18 +92,24 @@ from transformers import CLIPTextModel, CLIPTokenizer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cinedraft.builtin import IMAGE_MODEL, reach  # noqa: E402
 from cinedraft.builtin.motions import (  # noqa: E402
-    FRAMES, caption_clip, mirror_caption, motion_words, played_backwards, render_clip, sample_clip)
+    FRAMES, caption_clip, mirror_caption, motion_words, played_backwards, render_clip, sample_clip,
+    start_anywhere)
 from cinedraft.builtin.tokenizer import build_tokenizer  # noqa: E402
 from train_builtin import SCHEDULE, learning_rate, update_ema  # noqa: E402  (the image recipe)
 
 
-def render_dataset(n: int, seed: int):
-    """``n`` clips (N, F, 64, 64, 3) uint8 with their (scene, motion, start time)."""
+def render_dataset(n: int, seed: int, free_starts: float = 0.0):
+    """``n`` clips (N, F, 64, 64, 3) uint8 with their (scene, motion, start time). A share
+    ``free_starts`` of the slides start anywhere (``motions.start_anywhere``), from the
+    start of the motion, instead of where there is room to move."""
     rng = np.random.default_rng(seed)
     items, clips = [], []
     for _ in range(n):
         scene, motion = sample_clip(rng, held_out=False)
         start = 0.0 if rng.random() < 0.67 else float(rng.uniform(0.3, 1.0))
+        # no draw when off, so earlier recipes render the same clips as when they were run
+        if free_starts and motion.startswith("slide") and rng.random() < free_starts:
+            scene, start = start_anywhere(scene, rng), 0.0
         items.append((scene, motion, start))
         clips.append(render_clip(scene, motion, FRAMES, 64, rng, start=start))
     return items, np.stack(clips)
@@ -328,6 +334,9 @@ def main() -> None:
                          "clip better than the mirrored caption (0: off)")
     ap.add_argument("--contrast-temperature", type=float, default=0.05,
                     help="loss gap, as a share of the clip's loss, worth one unit of log-odds")
+    ap.add_argument("--free-starts", type=float, default=0.0,
+                    help="share of slides that start anywhere, not only where there is room, "
+                         "so the object's place does not give its direction away")
     ap.add_argument("--high-noise", type=float, default=0.0,
                     help="share of clips whose timestep is drawn from the noisier half")
     ap.add_argument("--reach-lr", type=float, default=1e-2,
@@ -360,7 +369,7 @@ def main() -> None:
                   f"{per:.2f}s/step eta {per * (steps - step - 1) / 60:.1f} min", flush=True)
 
     # 1. Clips.
-    items, clips = render_dataset(args.clips, args.seed)
+    items, clips = render_dataset(args.clips, args.seed, args.free_starts)
     print(f"rendered {len(clips)} clips in {time.time() - started:.1f}s", flush=True)
     # 2. Latents from the image model's VAE.
     vae = AutoencoderKL.from_pretrained(IMAGE_MODEL / "vae", dtype=torch.float32)
@@ -413,7 +422,8 @@ def main() -> None:
             "motion_weight": args.motion_weight, "text_share": args.text_share,
             "motion_lr": args.motion_lr, "freeze_spatial": args.freeze_spatial,
             "reach": args.reach, "reach_text": args.reach_text, "reach_lr": args.reach_lr,
-            "high_noise": args.high_noise, "reverse_share": args.reverse_share, "bf16": args.bf16,
+            "high_noise": args.high_noise, "free_starts": args.free_starts,
+            "reverse_share": args.reverse_share, "bf16": args.bf16,
             "direction_contrast": args.direction_contrast,
             "contrast_temperature": args.contrast_temperature,
             "batch": args.batch, "lr": args.lr, "ema": args.ema, "saved_at": tag,

@@ -164,6 +164,16 @@ def classify_motion(frames: np.ndarray, prompt: str, *, from_first_frame: bool =
     return max(MOTIONS, key=likeness)
 
 
+def slide_travel(frames: np.ndarray) -> tuple[float, float]:
+    """Where a clip's object starts and how far it travels across, both in widths (travel
+    positive to the right): the median place of the last frames but one minus that of the
+    first two (one frame's estimate is noisy, and a generated clip's last frame often
+    jumps). Tells whether a slide went the way its place suggests or the way it was asked."""
+    xs = [estimate_object(frame).x for frame in frames]
+    start = float(np.median(xs[:2]))
+    return start, float(np.median(xs[-4:-1])) - start
+
+
 @dataclass(frozen=True)
 class MotionScore:
     motion_ok: bool | None  # None when the prompt names no motion

@@ -150,6 +150,16 @@ def start_scene(scene: Scene, motion: str) -> Scene:
     return scene
 
 
+def start_anywhere(scene: Scene, rng: np.random.Generator) -> Scene:
+    """``scene`` with its object anywhere across the middle of the frame (0.25 to 0.75 of the
+    width), its position word the nearest one. A slide from there may head for the edge and
+    leave the frame half way, so where an object stands no longer tells which way it slides:
+    only the caption's motion phrase does (:func:`start_scene` always leaves room, so a slide
+    left never starts on the left)."""
+    x = float(rng.uniform(0.25, 0.75))
+    return scene.replace(x=x, position=position_word(x))
+
+
 def caption_clip(
     scene: Scene, motion: str, rng: np.random.Generator | None = None, *, full: bool = False,
     motion_only: bool = False,

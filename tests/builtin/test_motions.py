@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from cinedraft.builtin.adherence import motion_signature, score_clip
+from cinedraft.builtin.adherence import motion_signature, score_clip, slide_travel
 from cinedraft.builtin.evaluation import held_out_clips
 from cinedraft.builtin.motions import (
     FRAMES,
@@ -17,8 +17,10 @@ from cinedraft.builtin.motions import (
     played_backwards,
     render_clip,
     sample_clip,
+    start_anywhere,
+    start_scene,
 )
-from cinedraft.builtin.scenes import COLOURS, Scene, render_scene
+from cinedraft.builtin.scenes import COLOURS, Scene, position_word, render_scene
 
 
 def test_each_motion_moves_what_it_says():
@@ -50,6 +52,20 @@ def test_clips_and_captions():
         assert clip.shape == (FRAMES, 64, 64, 3) and clip.dtype == np.uint8
         assert parse_motion(caption_clip(scene, motion, rng)) == motion
         assert parse_motion(caption_clip(scene, motion, rng, motion_only=True)) == motion
+
+
+def test_a_free_start_does_not_give_a_slide_direction_away():
+    scene = Scene("box", "blue", "marble", "dramatic", "left", "small")
+    # start_scene leaves room to move: a slide left never starts on the left
+    assert start_scene(scene, "slide_left").position == "right"
+    rng = np.random.default_rng(3)
+    starts = [start_anywhere(scene, rng) for _ in range(300)]
+    assert all(0.25 <= s.cx <= 0.75 and s.position == position_word(s.cx) for s in starts)
+    assert {s.position for s in starts} == {"left", "center", "right"}
+    on_left = next(s for s in starts if s.position == "left")
+    clip = render_clip(on_left, "slide_left")  # heads for the edge, and still shows moving
+    assert parse_motion(caption_clip(on_left, "slide_left")) == "slide_left"
+    assert score_clip(clip, caption_clip(on_left, "slide_left", full=True)).motion == "slide_left"
 
 
 @pytest.mark.parametrize("motion, start", [
@@ -159,3 +175,12 @@ def test_motion_scorer_tells_motions_apart():
         assert score_clip(clip, wrong).motion_ok is False
     still = np.repeat(render_scene(scene, 64)[0][None], FRAMES, axis=0)
     assert np.allclose(motion_signature(still), 0)
+
+
+@pytest.mark.parametrize(
+    "x, motion", [(0.3, "slide_right"), (0.3, "slide_left"), (0.7, "slide_left")])
+def test_slide_travel_reads_where_an_object_starts_and_which_way_it_goes(x, motion):
+    scene = Scene("bottle", "green", "wooden", "studio", position_word(x), "small", x=x)
+    start, travel = slide_travel(render_clip(scene, motion, rng=np.random.default_rng(4)))
+    assert abs(start - x) < 0.06
+    assert 0.15 < abs(travel) < 0.35 and (travel > 0) == (motion == "slide_right")
