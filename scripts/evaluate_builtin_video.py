@@ -35,7 +35,8 @@ from cinedraft.builtin import VIDEO_MODEL  # noqa: E402
 from cinedraft.builtin.adherence import score_clip, score_image, slide_travel  # noqa: E402
 from cinedraft.builtin.evaluation import (  # noqa: E402
     NATIVE, SEED, MotionTally, held_out_clips, one_chunk)
-from cinedraft.builtin.motions import FRAMES, caption_clip, parse_motion, render_clip  # noqa: E402
+from cinedraft.builtin.motions import (  # noqa: E402
+    FRAMES, SLIDES, caption_clip, parse_motion, render_clip)
 from cinedraft.editor import Editor  # noqa: E402
 from cinedraft.quality.metrics import drift_ssim  # noqa: E402
 
@@ -54,7 +55,7 @@ def evaluate_text(engine: Engine, prompts: list[str], seed: int, model: str) -> 
         tally.add(frames, prompt)
         at_prompt_place.append(score_clip(frames, prompt, from_first_frame=False).motion_ok)
         colour_ok.append(score_image(Image.fromarray(frames[0]), prompt).colour_ok)
-        if (asked := parse_motion(prompt)) in ("slide_left", "slide_right"):
+        if (asked := parse_motion(prompt)) in SLIDES:
             start, travel = slide_travel(frames)
             slides.append(((travel > 0) == (asked == "slide_right"), (travel > 0) == (start < 0.5)))
     return {

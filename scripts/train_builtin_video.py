@@ -92,8 +92,8 @@ from transformers import CLIPTextModel, CLIPTokenizer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cinedraft.builtin import IMAGE_MODEL, reach  # noqa: E402
 from cinedraft.builtin.motions import (  # noqa: E402
-    FRAMES, caption_clip, mirror_caption, motion_words, played_backwards, render_clip, sample_clip,
-    start_anywhere)
+    FRAMES, SLIDES, caption_clip, mirror_caption, motion_words, played_backwards, render_clip,
+    sample_clip, start_anywhere)
 from cinedraft.builtin.tokenizer import build_tokenizer  # noqa: E402
 from train_builtin import SCHEDULE, learning_rate, update_ema  # noqa: E402  (the image recipe)
 
@@ -108,7 +108,7 @@ def render_dataset(n: int, seed: int, free_starts: float = 0.0):
         scene, motion = sample_clip(rng, held_out=False)
         start = 0.0 if rng.random() < 0.67 else float(rng.uniform(0.3, 1.0))
         # no draw when off, so earlier recipes render the same clips as when they were run
-        if free_starts and motion.startswith("slide") and rng.random() < free_starts:
+        if free_starts and motion in SLIDES and rng.random() < free_starts:
             scene, start = start_anywhere(scene, rng), 0.0
         items.append((scene, motion, start))
         clips.append(render_clip(scene, motion, FRAMES, 64, rng, start=start))

@@ -20,6 +20,7 @@ FPS = 8  # the clip's native frame rate: one second of motion
 
 # motion -> (field, value at t in 0..1 given the scene)
 MOTIONS = ("slide_left", "slide_right", "bounce", "rotate", "zoom_in", "zoom_out", "light_sweep")
+SLIDES = ("slide_left", "slide_right")  # the motions that carry the object across the frame
 SLIDE = 0.30  # fraction of the width an object slides per clip
 
 # Motion/object pairs never shown in training: motion adherence is measured on them.
