@@ -62,7 +62,10 @@ mirrored caption): held-out text-to-video motion pooled over 84 prompts rose fro
 57.1 % to 61.9 % in both, short of the 70 % target. Run K added ``--direction-contrast``: for
 text-to-video slides and zooms, a second pass with the mirrored caption, and a loss that
 makes the true caption denoise the clip better than the mirror's (a two-way diffusion
-classifier, log-odds = loss gap / (``--contrast-temperature`` x the clip's loss)).
+classifier, log-odds = loss gap / (``--contrast-temperature`` x the clip's loss)). Run M added
+``--free-starts`` (slides that start anywhere, so a slide's start no longer gives its
+direction away) and run N ``--reach-steer`` (the prompt the reach layers read also chooses
+which first-frame offset they copy from); both are measured in the model card.
 """
 
 from __future__ import annotations
@@ -326,6 +329,9 @@ def main() -> None:
                          "default: what --resume finds, else none")
     ap.add_argument("--reach-text", action="store_true",
                     help="the reach layers also read the prompt (a zero-initialised cross-attention)")
+    ap.add_argument("--reach-steer", action="store_true",
+                    help="the prompt the reach layers read also chooses their offsets "
+                         "(a zero-initialised gain per head; needs --reach-text)")
     ap.add_argument("--reverse-share", type=float, default=0.0,
                     help="share of slides and zooms played backwards with the mirrored caption "
                          "(never making a held-out pair)")
@@ -399,8 +405,11 @@ def main() -> None:
         args.seed += 1000  # fresh batches (a different --seed gives others again)
         if reach.load(unet, args.out / "unet"):
             args.reach, args.reach_text = reach.radius(unet), bool(reach.text_dim(unet))
+            args.reach_steer = args.reach_steer or reach.steers(unet)
     if args.reach and not reach.radius(unet):
         reach.install(unet, args.reach, unet.config.cross_attention_dim if args.reach_text else 0)
+    if args.reach_steer and not reach.steers(unet):
+        reach.add_steering(unet)
     sizes = {"unet": sum(p.numel() for p in unet.parameters()),
              "motion_modules": sum(p.numel() for p in adapter.parameters()),
              "text_encoder": sum(p.numel() for p in text_encoder.parameters())}
@@ -421,7 +430,8 @@ def main() -> None:
             "resumed": args.resume, "noise_correlation": args.noise_correlation,
             "motion_weight": args.motion_weight, "text_share": args.text_share,
             "motion_lr": args.motion_lr, "freeze_spatial": args.freeze_spatial,
-            "reach": args.reach, "reach_text": args.reach_text, "reach_lr": args.reach_lr,
+            "reach": args.reach, "reach_text": args.reach_text, "reach_steer": args.reach_steer,
+            "reach_lr": args.reach_lr,
             "high_noise": args.high_noise, "free_starts": args.free_starts,
             "reverse_share": args.reverse_share, "bf16": args.bf16,
             "direction_contrast": args.direction_contrast,

@@ -22,6 +22,12 @@ motion word turn into a change that depends on the frame. Its value projection s
 zero (as adapters and ControlNet do), so installing it changes nothing until it learns. The
 UNet's pre-hook hands the processors the prompt of each clip.
 
+With ``steer`` the prompt also **chooses the offsets**: the text branch's read is added to the
+query (scaled by a learned gain per head, ``offset_steer``, starting at zero) before the query
+meets the first frame's neighbourhood, so which pixel a frame copies from can depend on the
+motion words directly, not only through the features of earlier layers. It adds one number
+per head and no cost beyond an addition.
+
 The extra parameters live in the processors (``nn.Module``), so they are part of the UNet's
 ``state_dict`` and train with it. They are saved apart from the diffusers folder's own
 weights (``REACH_FILE``, beside ``diffusion_pytorch_model.safetensors``), so a plain
@@ -52,9 +58,11 @@ class ReachAttnProcessor(nn.Module):
     """Self-attention over the frames at a pixel plus the first frame's (2r+1)^2 neighbourhood
     of it."""
 
-    def __init__(self, dim: int, heads: int, radius: int, text_dim: int = 0):
+    def __init__(self, dim: int, heads: int, radius: int, text_dim: int = 0, steer: bool = False):
         super().__init__()
-        self.radius, self.heads, self.text_dim = radius, heads, text_dim
+        if steer and not text_dim:
+            raise ValueError("steering the offsets needs the text branch (text_dim)")
+        self.radius, self.heads, self.text_dim, self.steer = radius, heads, text_dim, steer
         k = (2 * radius + 1) ** 2
         self.offset_key = nn.Parameter(torch.zeros(k, dim))
         self.offset_bias = nn.Parameter(torch.full((heads, k), -INITIAL_BIAS))
@@ -62,6 +70,8 @@ class ReachAttnProcessor(nn.Module):
             self.text_key = nn.Linear(text_dim, dim, bias=False)
             self.text_value = nn.Linear(text_dim, dim, bias=False)
             nn.init.zeros_(self.text_value.weight)
+        if steer:
+            self.offset_steer = nn.Parameter(torch.zeros(heads))
         self.size: tuple[int, int] | None = None  # (H, W), set by the module's pre-hook
         self.text: torch.Tensor | None = None  # (B, L, text_dim), set by the UNet's pre-hook
         self._outside: dict[tuple, torch.Tensor] = {}  # (H, W, device) -> (HW, 1, K) bool
@@ -108,6 +118,9 @@ class ReachAttnProcessor(nn.Module):
         dim = q.shape[-1]
         heads, dh = self.heads, dim // self.heads
         q = q.view(bhw, frames, heads, dh).transpose(1, 2)  # (BHW, h, F, dh)
+        read = self._read_text(q, height * width) if self.text_dim else None
+        if self.steer:
+            q = q + self.offset_steer.to(q.dtype).view(1, heads, 1, 1) * read
         key = key.view(bhw, -1, heads, dh).transpose(1, 2)
         value = value.view(bhw, -1, heads, dh).transpose(1, 2)
         bias = self._bias(height, width, frames, q.device, q.dtype)
@@ -115,8 +128,8 @@ class ReachAttnProcessor(nn.Module):
             q.view(-1, height * width, heads, frames, dh), key.view(-1, height * width, *key.shape[1:]),
             value.view(-1, height * width, *value.shape[1:]), attn_mask=bias)
         out = out.reshape(bhw, heads, frames, dh)
-        if self.text_dim:
-            out = out + self._read_text(q, height * width)
+        if read is not None:
+            out = out + read
         out = out.transpose(1, 2).reshape(bhw, frames, dim)
         return attn.to_out[1](attn.to_out[0](out))
 
@@ -167,11 +180,12 @@ def _coarse_motion_modules(unet: nn.Module):
                 yield module
 
 
-def install(unet: nn.Module, radius: int, text_dim: int = 0) -> int:
+def install(unet: nn.Module, radius: int, text_dim: int = 0, steer: bool = False) -> int:
     """Give the coarse motion modules of ``unet`` neighbourhood attention of ``radius`` latent
-    pixels (reading the prompt too if ``text_dim``, the text encoder's width); returns how
-    many attention layers changed. Installing again replaces the processors and their hooks
-    (each pre-hook runs once a call, however often reach was installed)."""
+    pixels (reading the prompt too if ``text_dim``, the text encoder's width, and letting it
+    choose the offsets if ``steer``); returns how many attention layers changed. Installing
+    again replaces the processors and their hooks (each pre-hook runs once a call, however
+    often reach was installed)."""
     for handle in getattr(unet, "_reach_hooks", []):
         handle.remove()
     unet._reach_hooks = []
@@ -183,7 +197,7 @@ def install(unet: nn.Module, radius: int, text_dim: int = 0) -> int:
             for attn in (block.attn1, block.attn2):
                 if attn is None:
                     continue
-                proc = ReachAttnProcessor(attn.inner_dim, attn.heads, radius, text_dim)
+                proc = ReachAttnProcessor(attn.inner_dim, attn.heads, radius, text_dim, steer)
                 proc.to(device=attn.to_q.weight.device, dtype=attn.to_q.weight.dtype)
                 attn.set_processor(proc)
                 module._reach_processors.append(proc)
@@ -194,6 +208,16 @@ def install(unet: nn.Module, radius: int, text_dim: int = 0) -> int:
     if text_dim:
         unet._reach_hooks.append(unet.register_forward_pre_hook(_record_text, with_kwargs=True))
     return changed
+
+
+def add_steering(unet: nn.Module) -> None:
+    """Let the prompt of an installed text-reading reach choose its offsets (``steer``),
+    keeping everything it has learned; the output is unchanged until the gains move."""
+    if not text_dim(unet):
+        raise ValueError("steering the offsets needs reach with the text branch")
+    learned = reach_state(unet)
+    install(unet, radius(unet), text_dim(unet), steer=True)
+    unet.load_state_dict(learned, strict=False)
 
 
 def reach_state(unet: nn.Module) -> dict[str, torch.Tensor]:
@@ -230,7 +254,8 @@ def _unpack(packed: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def save(unet: nn.Module, folder: Path) -> None:
     """Write the reach parameters beside the UNet's own weights (see :func:`_pack`)."""
     state = _pack(reach_state(unet))
-    metadata = {"radius": json.dumps(radius(unet)), "text_dim": json.dumps(text_dim(unet))}
+    metadata = {"radius": json.dumps(radius(unet)), "text_dim": json.dumps(text_dim(unet)),
+                "steer": json.dumps(steers(unet))}
     save_file(state, str(Path(folder) / REACH_FILE), metadata=metadata)
 
 
@@ -244,10 +269,11 @@ def load(unet: nn.Module, folder: Path) -> bool:
             metadata = f.metadata()
             saved_radius = json.loads(metadata["radius"])
             saved_text_dim = json.loads(metadata.get("text_dim", "0"))  # older files read no text
+            saved_steer = json.loads(metadata.get("steer", "false"))  # nor steer with it
         state = _unpack(load_file(str(path)))
     except Exception as exc:  # safetensors raises its own error type for a damaged file
         raise ValueError(f"{path} is not a motion reach file: {exc}") from None
-    install(unet, saved_radius, saved_text_dim)
+    install(unet, saved_radius, saved_text_dim, saved_steer)
     dtype = next(unet.parameters()).dtype
     missing, unexpected = unet.load_state_dict({k: v.to(dtype) for k, v in state.items()},
                                                strict=False)
@@ -287,3 +313,9 @@ def text_dim(unet: nn.Module) -> int:
     """The width of the prompt the reach layers read, or 0 if they read none."""
     proc = _first_processor(unet)
     return proc.text_dim if proc is not None else 0
+
+
+def steers(unet: nn.Module) -> bool:
+    """Whether the prompt chooses the reach offsets (see :func:`add_steering`)."""
+    proc = _first_processor(unet)
+    return bool(proc is not None and proc.steer)

@@ -61,10 +61,46 @@ def test_the_text_branch_starts_silent_and_reads_each_clips_own_prompt():
     assert not torch.allclose(after[pixels:], before[pixels:])
 
 
+def test_steering_starts_silent_then_the_prompt_chooses_the_offset():
+    """With the gains at zero a steering processor gives what the plain text branch gives;
+    with a gain, two prompts that differ only in one direction make every frame copy frame 0
+    from opposite sides (one pixel right for one prompt, one pixel left for the other)."""
+    dim, heads, frames, h, w = 8, 2, 3, 4, 5
+    attn = identity_attention(dim, heads)
+    reading = reach.ReachAttnProcessor(dim, heads, radius=1, text_dim=dim)
+    steering = reach.ReachAttnProcessor(dim, heads, radius=1, text_dim=dim, steer=True)
+    direction = torch.zeros(dim)
+    direction[[0, 4]] = 1.0  # one unit in each head's slice
+    with torch.no_grad():
+        reading.text_key.weight.zero_()  # every query reads the prompt's mean token
+        reading.text_value.weight.copy_(torch.eye(dim))
+        reading.offset_bias.fill_(-1e4)
+        reading.offset_bias[:, [3, 5]] = 0.0  # only (0, -1) and (0, +1) compete
+        reading.offset_key[5] = 100 * direction
+        reading.offset_key[3] = -100 * direction
+    steering.load_state_dict(reading.state_dict(), strict=False)
+    reading.size = steering.size = (h, w)
+    x = 0.01 * torch.randn(h * w, frames, dim)  # one clip, small features: the offsets decide
+    rightwards, leftwards = direction.expand(1, 4, dim), -direction.expand(1, 4, dim)
+    reading.text = steering.text = rightwards
+    torch.testing.assert_close(steering(attn, x), reading(attn, x))
+
+    with torch.no_grad():
+        steering.offset_steer.fill_(1.0)
+    grid_in = x.view(h, w, frames, dim)
+    for prompt, source, target in ((rightwards, slice(1, None), slice(0, -1)),
+                                   (leftwards, slice(0, -1), slice(1, None))):
+        steering.text = prompt
+        copied = (steering(attn, x) - prompt[0, 0]).view(h, w, frames, dim)  # less the read
+        for f in range(frames):
+            torch.testing.assert_close(copied[:, target, f], grid_in[:, source, 0],
+                                       atol=1e-4, rtol=0)
+
+
 def test_reach_saves_beside_a_plain_unet_and_loads_back(tmp_path):
     unet = UNetMotionModel.from_pretrained(VIDEO_MODEL / "unet")
-    changed = reach.install(unet, radius=2, text_dim=unet.config.cross_attention_dim)
-    assert changed > 0 and reach.radius(unet) == 2
+    changed = reach.install(unet, radius=2, text_dim=unet.config.cross_attention_dim, steer=True)
+    assert changed > 0 and reach.radius(unet) == 2 and reach.steers(unet)
     with torch.no_grad():
         for name, p in unet.named_parameters():
             if ".processor." in name:
@@ -83,7 +119,7 @@ def test_reach_saves_beside_a_plain_unet_and_loads_back(tmp_path):
     plain = UNetMotionModel.from_pretrained(tmp_path)  # a standard diffusers folder
     assert not any(".processor." in k for k in plain.state_dict())
     assert reach.load(plain, tmp_path) and reach.radius(plain) == 2
-    assert reach.text_dim(plain) == plain.config.cross_attention_dim
+    assert reach.text_dim(plain) == plain.config.cross_attention_dim and reach.steers(plain)
     sample = torch.randn(1, 4, 8, 16, 16, generator=torch.Generator().manual_seed(0))
     text = torch.randn(8, 32, 128, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
@@ -111,3 +147,18 @@ def test_installing_again_replaces_the_hooks():
     text = torch.randn(8, 32, 128, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         assert torch.isfinite(unet(sample, 500, encoder_hidden_states=text).sample).all()
+
+
+def test_adding_steering_keeps_what_reach_learned():
+    """The shipped reach file (written before steering existed) loads without it; adding
+    steering keeps every learned parameter, so the model's output is unchanged until the
+    gains move."""
+    unet = UNetMotionModel.from_pretrained(VIDEO_MODEL / "unet")
+    assert reach.load(unet, VIDEO_MODEL / "unet") and not reach.steers(unet)
+    sample = torch.randn(1, 4, 8, 16, 16, generator=torch.Generator().manual_seed(0))
+    text = torch.randn(8, 32, 128, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        before = unet(sample, 500, encoder_hidden_states=text).sample
+        reach.add_steering(unet)
+        assert reach.steers(unet)
+        torch.testing.assert_close(unet(sample, 500, encoder_hidden_states=text).sample, before)
