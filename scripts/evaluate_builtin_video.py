@@ -41,9 +41,9 @@ from cinedraft.editor import Editor  # noqa: E402
 from cinedraft.quality.metrics import drift_ssim  # noqa: E402
 
 
-def share(flags: list[bool]) -> float | None:
-    """The share of ``flags`` that are true, to 4 places; None for none."""
-    return round(float(np.mean(flags)), 4) if flags else None
+def rounded_mean(values, places: int = 4) -> float | None:
+    """The mean of ``values`` (for flags, the share that are true), rounded; None for none."""
+    return round(float(np.mean(values)), places) if len(values) else None
 
 
 def evaluate_text(engine: Engine, prompts: list[str], seed: int, model: str) -> dict:
@@ -65,14 +65,14 @@ def evaluate_text(engine: Engine, prompts: list[str], seed: int, model: str) -> 
         # per prompt, in order (1: moved as asked), to compare runs prompt by prompt
         "motion_verdicts": "".join("1" if ok else "0" for ok in tally.ok),
         # the scorer rendering each motion only from where the prompt puts the object
-        "motion_accuracy_from_prompt_place": round(float(np.mean(at_prompt_place)), 4),
-        "first_frame_colour_accuracy": round(float(np.mean(colour_ok)), 4),
+        "motion_accuracy_from_prompt_place": rounded_mean(at_prompt_place),
+        "first_frame_colour_accuracy": rounded_mean(colour_ok),
         # slides only: the object's travel (adherence.slide_travel) went the asked way, and
         # went towards the frame's middle from where the object started (a model that reads
         # the direction from the object's place, not from the prompt, scores high here)
         "slides": len(slides),
-        "slide_travel_as_asked": share([asked for asked, _ in slides]),
-        "slide_travel_towards_middle": share([middle for _, middle in slides]),
+        "slide_travel_as_asked": rounded_mean([asked for asked, _ in slides]),
+        "slide_travel_towards_middle": rounded_mean([middle for _, middle in slides]),
         "seconds_per_clip": round((time.perf_counter() - started) / len(prompts), 3),
         "motion_confusions": dict(tally.confusions.most_common(8)),
     }
@@ -91,9 +91,9 @@ def evaluate_image(engine: Engine, prompts: list[str], seed: int, model: str) ->
     return {
         "mode": "image",
         "prompts": len(prompts),
-        "first_frame_ssim_mean": round(float(np.mean(ssims)), 4),
+        "first_frame_ssim_mean": rounded_mean(ssims),
         "first_frame_ssim_min": round(float(np.min(ssims)), 4),
-        "motion_accuracy": round(float(np.mean(motion_ok)), 4),
+        "motion_accuracy": rounded_mean(motion_ok),
     }
 
 
@@ -127,10 +127,10 @@ def evaluate_extension(engine: Engine, prompts: list[str], seed: int, model: str
         "mode": "extension",
         "prompts": len(prompts),
         "seams": len(ratios),
-        "seam_ratio_mean": round(float(np.mean(ratios)), 4),
+        "seam_ratio_mean": rounded_mean(ratios),
         "seam_ratio_max": round(float(np.max(ratios)), 4),
-        "seams_within_1_5x": round(float(np.mean(np.array(ratios) <= 1.5)), 4),
-        "attempts_mean": round(float(np.mean(attempts)), 3),
+        "seams_within_1_5x": rounded_mean(np.array(ratios) <= 1.5),
+        "attempts_mean": rounded_mean(attempts, 3),
     }
 
 
@@ -148,7 +148,7 @@ def evaluate_continuation(engine: Engine, prompts: list[str], seed: int, model: 
         "mode": "continuation",
         "prompts": len(prompts),
         "seam_ratios": ratios,
-        "seams_within_1_5x": round(float(np.mean(np.array(ratios) <= 1.5)), 4),
+        "seams_within_1_5x": rounded_mean(np.array(ratios) <= 1.5),
     }
 
 
