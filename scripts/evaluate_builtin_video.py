@@ -7,6 +7,9 @@ scored by ``cinedraft.builtin.adherence.score_clip``. Also measured, through the
 
 * text to video: motion accuracy, colour accuracy of the first frame, and for slides whether
   the object travelled the asked way or towards the middle from where it started;
+* scene_only (a control, run only when asked for): the same clips drawn from the scene's
+  caption without its motion phrase and scored against the full prompt; set beside text's
+  figures, it shows what the motion words change;
 * image to video: SSIM of the delivered first frame against the given image;
 * image to video from the scene's true (rendered) first frame: motion accuracy alone;
 * extension: each seam's warp error against the within-chunk average (target <= 1.5x);
@@ -37,8 +40,12 @@ from cinedraft.builtin.evaluation import (  # noqa: E402
     NATIVE, SEED, MotionTally, held_out_clips, one_chunk)
 from cinedraft.builtin.motions import (  # noqa: E402
     FRAMES, SLIDES, caption_clip, parse_motion, render_clip)
+from cinedraft.builtin.scenes import caption_scene  # noqa: E402
 from cinedraft.editor import Editor  # noqa: E402
 from cinedraft.quality.metrics import drift_ssim  # noqa: E402
+
+
+MODES = ("text", "scene_only", "rendered_start", "image", "extension", "continuation")
 
 
 def rounded_mean(values, places: int = 4) -> float | None:
@@ -46,12 +53,15 @@ def rounded_mean(values, places: int = 4) -> float | None:
     return round(float(np.mean(values)), places) if len(values) else None
 
 
-def evaluate_text(engine: Engine, prompts: list[str], seed: int, model: str) -> dict:
+def evaluate_text(engine: Engine, prompts: list[str], seed: int, model: str,
+                  drawn: list[str] | None = None, mode: str = "text") -> dict:
+    """Text to video, each clip scored against its prompt. ``drawn``: the prompts the clips
+    are drawn from when not ``prompts`` themselves (the scene_only control)."""
     tally, at_prompt_place, colour_ok = MotionTally(), [], []
     slides = []  # (travelled as asked, travelled towards the middle from where it started)
     started = time.perf_counter()
-    for i, prompt in enumerate(prompts):
-        frames = one_chunk(engine, model, prompt, seed + i)
+    for i, (prompt, drawn_from) in enumerate(zip(prompts, drawn or prompts)):
+        frames = one_chunk(engine, model, drawn_from, seed + i)
         tally.add(frames, prompt)
         at_prompt_place.append(score_clip(frames, prompt, from_first_frame=False).motion_ok)
         colour_ok.append(score_image(Image.fromarray(frames[0]), prompt).colour_ok)
@@ -59,7 +69,7 @@ def evaluate_text(engine: Engine, prompts: list[str], seed: int, model: str) -> 
             start, travel = slide_travel(frames)
             slides.append(((travel > 0) == (asked == "slide_right"), (travel > 0) == (start < 0.5)))
     return {
-        "mode": "text",
+        "mode": mode,
         "prompts": len(prompts),
         "motion_accuracy": round(tally.accuracy, 4),
         # per prompt, in order (1: moved as asked), to compare runs prompt by prompt
@@ -158,13 +168,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--model", default="builtin", help="video model to evaluate (a folder)")
     ap.add_argument("--modes", default="text,rendered_start,image,extension,continuation",
-                    help="which measurements, comma-separated")
+                    help=f"which measurements, comma-separated, of: {', '.join(MODES)}")
     ap.add_argument("--seen-pairs", action="store_true",
                     help="prompts of motion/object pairs the training clips show (a control; "
                          "never written)")
     ap.add_argument("--write", action="store_true", help="save evaluation.json in the model")
     args = ap.parse_args()
     modes = args.modes.split(",")
+    if unknown := [mode for mode in modes if mode not in MODES]:
+        ap.error(f"unknown mode(s) {', '.join(unknown)}; known: {', '.join(MODES)}")
     if args.seen_pairs and args.write:
         ap.error("--seen-pairs is a control: evaluation.json holds held-out pairs only")
     clips = held_out_clips(args.prompts, args.seed, held_out=not args.seen_pairs)
@@ -173,6 +185,10 @@ def main() -> None:
         engine = Engine(Settings(home=Path(home), offline=True, provenance=False))
         runs = {
             "text": lambda: evaluate_text(engine, prompts, args.seed, args.model),
+            # a control: the same clips drawn without the motion phrase (see the docstring)
+            "scene_only": lambda: evaluate_text(
+                engine, prompts, args.seed, args.model, mode="scene_only",
+                drawn=[caption_scene(scene, full=True) for scene, _ in clips]),
             "rendered_start": lambda: evaluate_rendered_start(
                 engine, clips, args.seed, args.model, Path(home)),
             "image": lambda: evaluate_image(
