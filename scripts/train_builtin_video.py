@@ -407,8 +407,9 @@ def main() -> None:
             args.reach, args.reach_text = reach.radius(unet), bool(reach.text_dim(unet))
             args.reach_steer = args.reach_steer or reach.steers(unet)
     if args.reach and not reach.radius(unet):
-        reach.install(unet, args.reach, unet.config.cross_attention_dim if args.reach_text else 0)
-    if args.reach_steer and not reach.steers(unet):
+        reach.install(unet, args.reach, unet.config.cross_attention_dim if args.reach_text else 0,
+                      steer=args.reach_steer)
+    if args.reach_steer and not reach.steers(unet):  # resumed from reach without steering
         reach.add_steering(unet)
     sizes = {"unet": sum(p.numel() for p in unet.parameters()),
              "motion_modules": sum(p.numel() for p in adapter.parameters()),
