@@ -10,6 +10,9 @@ scored by ``cinedraft.builtin.adherence.score_clip``. Also measured, through the
 * scene_only (a control, run only when asked for): the same clips drawn from the scene's
   caption without its motion phrase and scored against the full prompt; set beside text's
   figures, it shows what the motion words change;
+* unplaced (a control, run only when asked for): the same clips drawn from the full prompt
+  without its position word and scored against the full prompt; a slide's direction word is
+  then the prompt's only side word;
 * image to video: SSIM of the delivered first frame against the given image;
 * image to video from the scene's true (rendered) first frame: motion accuracy alone;
 * extension: each seam's warp error against the within-chunk average (target <= 1.5x);
@@ -45,7 +48,7 @@ from cinedraft.editor import Editor  # noqa: E402
 from cinedraft.quality.metrics import drift_ssim  # noqa: E402
 
 
-MODES = ("text", "scene_only", "rendered_start", "image", "extension", "continuation")
+MODES = ("text", "scene_only", "unplaced", "rendered_start", "image", "extension", "continuation")
 
 
 def rounded_mean(values, places: int = 4) -> float | None:
@@ -56,7 +59,7 @@ def rounded_mean(values, places: int = 4) -> float | None:
 def evaluate_text(engine: Engine, prompts: list[str], seed: int, model: str,
                   drawn: list[str] | None = None, mode: str = "text") -> dict:
     """Text to video, each clip scored against its prompt. ``drawn``: the prompts the clips
-    are drawn from when not ``prompts`` themselves (the scene_only control)."""
+    are drawn from when not ``prompts`` themselves (the scene_only and unplaced controls)."""
     tally, at_prompt_place, colour_ok = MotionTally(), [], []
     slides = []  # (travelled as asked, travelled towards the middle from where it started)
     started = time.perf_counter()
@@ -189,6 +192,9 @@ def main() -> None:
             "scene_only": lambda: evaluate_text(
                 engine, prompts, args.seed, args.model, mode="scene_only",
                 drawn=[caption_scene(scene, full=True) for scene, _ in clips]),
+            "unplaced": lambda: evaluate_text(
+                engine, prompts, args.seed, args.model, mode="unplaced",
+                drawn=[caption_clip(*clip, full=True, place=False) for clip in clips]),
             "rendered_start": lambda: evaluate_rendered_start(
                 engine, clips, args.seed, args.model, Path(home)),
             "image": lambda: evaluate_image(

@@ -65,7 +65,9 @@ makes the true caption denoise the clip better than the mirror's (a two-way diff
 classifier, log-odds = loss gap / (``--contrast-temperature`` x the clip's loss)). Run M added
 ``--free-starts`` (slides that start anywhere, so a slide's start no longer gives its
 direction away) and run N ``--reach-steer`` (the prompt the reach layers read also chooses
-which first-frame offset they copy from); both are measured in the model card.
+which first-frame offset they copy from); both are measured in the model card, as is run P's
+``--unplaced-slides`` (slide captions without a position word, so the direction word is their
+only side word).
 """
 
 from __future__ import annotations
@@ -202,6 +204,14 @@ def batch_clips(items, idx, rng: np.random.Generator, reverse_share: float):
     return shown, torch.tensor(backwards)
 
 
+def placed(motion: str, rng: np.random.Generator, unplaced_slides: float) -> bool:
+    """Whether a caption may name the object's place: a share ``unplaced_slides`` of the
+    slides' captions never do, so their only side word is the direction's (a full caption
+    names a side twice, ``on the right ..., the jar slides left``)."""
+    # no draw when off, so earlier recipes see the same captions as when they were run
+    return not (unplaced_slides and motion in SLIDES and rng.random() < unplaced_slides)
+
+
 def clip_losses(unet, text_encoder, ids, zt, t, v, z0, known, args) -> torch.Tensor:
     """(B,) each clip's v-prediction loss under captions ``ids``, over its free (not given)
     frames, latent pixels that change weighted up by ``--motion-weight``."""
@@ -255,7 +265,8 @@ def train(unet, text_encoder, tokenizer, items, means, stds, args, log, scale, s
         shown, backwards = batch_clips(items, idx, rng, args.reverse_share)
         captions = [  # 10 % empty (guidance); given frames: 20 % just the motion phrase
             "" if rng.random() < 0.1 else
-            caption_clip(*shown[b], rng, motion_only=bool(known[b, 0]) and rng.random() < 0.2)
+            caption_clip(*shown[b], rng, motion_only=bool(known[b, 0]) and rng.random() < 0.2,
+                         place=placed(shown[b][1], rng, args.unplaced_slides))
             for b in range(batch)
         ]
         ids = tokenizer(
@@ -343,6 +354,9 @@ def main() -> None:
     ap.add_argument("--free-starts", type=float, default=0.0,
                     help="share of slides that start anywhere, not only where there is room, "
                          "so the object's place does not give its direction away")
+    ap.add_argument("--unplaced-slides", type=float, default=0.0,
+                    help="share of slide captions without a position word, so the direction "
+                         "word is the caption's only side word")
     ap.add_argument("--high-noise", type=float, default=0.0,
                     help="share of clips whose timestep is drawn from the noisier half")
     ap.add_argument("--reach-lr", type=float, default=1e-2,
@@ -434,6 +448,7 @@ def main() -> None:
             "reach": args.reach, "reach_text": args.reach_text, "reach_steer": args.reach_steer,
             "reach_lr": args.reach_lr,
             "high_noise": args.high_noise, "free_starts": args.free_starts,
+            "unplaced_slides": args.unplaced_slides,
             "reverse_share": args.reverse_share, "bf16": args.bf16,
             "direction_contrast": args.direction_contrast,
             "contrast_temperature": args.contrast_temperature,

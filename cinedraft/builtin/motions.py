@@ -163,14 +163,17 @@ def start_anywhere(scene: Scene, rng: np.random.Generator) -> Scene:
 
 def caption_clip(
     scene: Scene, motion: str, rng: np.random.Generator | None = None, *, full: bool = False,
-    motion_only: bool = False,
+    motion_only: bool = False, place: bool = True,
 ) -> str:
     """The scene's caption and a motion phrase, e.g. ``a blue jar on a glass table, the jar
     slides left``; ``motion_only`` gives just the phrase (image-to-video and extension
-    prompts often say only what should happen next)."""
+    prompts often say only what should happen next); ``place`` False leaves out the
+    position word (:func:`scenes.caption_scene`)."""
     options = _PHRASES[motion]
     phrase = options[0 if rng is None else int(rng.integers(len(options)))].format(o=scene.object)
-    return phrase if motion_only else f"{caption_scene(scene, rng, full=full)}, {phrase}"
+    if motion_only:
+        return phrase
+    return f"{caption_scene(scene, rng, full=full, place=place)}, {phrase}"
 
 
 def parse_motion(prompt: str) -> str | None:

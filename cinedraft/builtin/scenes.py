@@ -124,10 +124,12 @@ _POSITION_WORDS = {"left": "on the left", "center": "in the center", "right": "o
 
 
 def caption_scene(
-    scene: Scene, rng: np.random.Generator | None = None, *, full: bool = False
+    scene: Scene, rng: np.random.Generator | None = None, *, full: bool = False,
+    place: bool = True,
 ) -> str:
     """Describe a scene. With ``rng`` optional parts (size, position, lighting) may be left
-    out and the word order varies, as people write prompts; ``full`` keeps every part."""
+    out and the word order varies, as people write prompts; ``full`` keeps every part;
+    ``place`` False always leaves out the position word."""
 
     def keep(p: float) -> bool:
         return full or rng is None or rng.random() < p
@@ -137,7 +139,7 @@ def caption_scene(
         noun = f"{scene.size} {noun}"
     article = "an" if noun[0] in "aeiou" else "a"
     subject = f"{article} {noun} on {_SURFACE_WORDS[scene.surface]}"
-    position = _POSITION_WORDS[scene.position] if keep(0.8) else ""
+    position = _POSITION_WORDS[scene.position] if keep(0.8) and place else ""
     lighting = f"{scene.lighting} lighting" if keep(0.85) else ""
     style = 0 if rng is None else int(rng.integers(3))
     if style == 0:

@@ -52,6 +52,11 @@ def test_clips_and_captions():
         assert clip.shape == (FRAMES, 64, 64, 3) and clip.dtype == np.uint8
         assert parse_motion(caption_clip(scene, motion, rng)) == motion
         assert parse_motion(caption_clip(scene, motion, rng, motion_only=True)) == motion
+        unplaced = caption_clip(scene, motion, full=True, place=False)
+        assert parse_motion(unplaced) == motion  # "slides to the left" is not a place
+        assert unplaced == caption_clip(scene, motion, full=True).replace(
+            {"left": " on the left", "center": " in the center", "right": " on the right"}[
+                scene.position], "", 1)
 
 
 def test_a_free_start_does_not_give_a_slide_direction_away():

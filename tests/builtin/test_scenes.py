@@ -37,6 +37,16 @@ def test_captions_parse_back_to_their_scene():
         }
 
 
+def test_an_unplaced_caption_names_everything_but_the_place():
+    rng = np.random.default_rng(2)
+    for _ in range(50):
+        scene = sample_scene(rng)
+        attrs = parse_prompt(caption_scene(scene, full=True, place=False))
+        assert "position" not in attrs and attrs["object"] == scene.object
+        assert attrs["lighting"] == scene.lighting and attrs["size"] == scene.size
+        assert "position" not in parse_prompt(caption_scene(scene, rng, place=False))
+
+
 def test_held_out_pairs_are_never_sampled_for_training():
     rng = np.random.default_rng(1)
     train = {(s.colour, s.object) for s in (sample_scene(rng) for _ in range(3000))}
