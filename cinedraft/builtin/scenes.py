@@ -139,6 +139,7 @@ def caption_scene(
         noun = f"{scene.size} {noun}"
     article = "an" if noun[0] in "aeiou" else "a"
     subject = f"{article} {noun} on {_SURFACE_WORDS[scene.surface]}"
+    # keep() draws first, so leaving the place out does not shift the draws after it
     position = _POSITION_WORDS[scene.position] if keep(0.8) and place else ""
     lighting = f"{scene.lighting} lighting" if keep(0.85) else ""
     style = 0 if rng is None else int(rng.integers(3))
