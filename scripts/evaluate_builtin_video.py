@@ -15,6 +15,10 @@ scored by ``cinedraft.builtin.adherence.score_clip``. Also measured, through the
   then the prompt's only side word;
 * image to video: SSIM of the delivered first frame against the given image;
 * image to video from the scene's true (rendered) first frame: motion accuracy alone;
+* word_swap (a control, run only when asked for): each slide from a true first frame with the
+  object moved to the middle of the frame, drawn once with its prompt and once with the mirror
+  direction; the share of slides that travel the asked way both times (a model that ignores
+  the direction word travels the same way twice, so it scores 0);
 * extension: each seam's warp error against the within-chunk average (target <= 1.5x);
 * continuation of a delivered file (the editor's ``extend``, square-social 1080x1080 at
   30 fps, prompted with the motion phrase only): the seam's warp error in the joined file
@@ -42,13 +46,14 @@ from cinedraft.builtin.adherence import score_clip, score_image, slide_travel  #
 from cinedraft.builtin.evaluation import (  # noqa: E402
     NATIVE, SEED, MotionTally, held_out_clips, one_chunk)
 from cinedraft.builtin.motions import (  # noqa: E402
-    FRAMES, SLIDES, caption_clip, parse_motion, render_clip)
-from cinedraft.builtin.scenes import caption_scene  # noqa: E402
+    FRAMES, MIRRORS, SLIDES, caption_clip, parse_motion, render_clip)
+from cinedraft.builtin.scenes import caption_scene, position_word  # noqa: E402
 from cinedraft.editor import Editor  # noqa: E402
 from cinedraft.quality.metrics import drift_ssim  # noqa: E402
 
 
-MODES = ("text", "scene_only", "unplaced", "rendered_start", "image", "extension", "continuation")
+MODES = ("text", "scene_only", "unplaced", "rendered_start", "word_swap", "image", "extension",
+         "continuation")
 
 
 def rounded_mean(values, places: int = 4) -> float | None:
@@ -128,6 +133,33 @@ def evaluate_rendered_start(engine: Engine, clips: list[tuple], seed: int, model
     }
 
 
+def evaluate_word_swap(engine: Engine, clips: list[tuple], seed: int, model: str,
+                       folder: Path) -> dict:
+    """Each slide from a true first frame in the middle of the frame (where the place tells
+    no direction), with its prompt and with the mirror direction, the same seed: does the
+    object's travel (``adherence.slide_travel``) follow the word both times?"""
+    both, gaps = [], []  # gaps: travel under slide right minus under slide left, in widths
+    for i, (scene, motion) in enumerate(clips):
+        if motion not in SLIDES:
+            continue
+        middle = scene.replace(x=0.5, position=position_word(0.5))
+        start = folder / f"middle-{i}.png"
+        Image.fromarray(render_clip(middle, motion, FRAMES, 64)[0]).save(start)
+        travel = {}
+        for asked in (motion, MIRRORS[motion]):
+            frames = one_chunk(engine, model, caption_clip(middle, asked, full=True), seed + i,
+                               image=str(start))
+            travel[asked] = slide_travel(frames)[1]
+        both.append(travel["slide_right"] > 0 > travel["slide_left"])
+        gaps.append(travel["slide_right"] - travel["slide_left"])
+    return {
+        "mode": "word_swap",
+        "slides": len(both),
+        "both_as_asked": rounded_mean(both),
+        "travel_gap_mean": rounded_mean(gaps),
+    }
+
+
 def evaluate_extension(engine: Engine, prompts: list[str], seed: int, model: str) -> dict:
     """Three-chunk clips: each seam's warp error over the within-chunk average."""
     ratios, attempts = [], []
@@ -197,6 +229,7 @@ def main() -> None:
                 drawn=[caption_clip(*clip, full=True, place=False) for clip in clips]),
             "rendered_start": lambda: evaluate_rendered_start(
                 engine, clips, args.seed, args.model, Path(home)),
+            "word_swap": lambda: evaluate_word_swap(engine, clips, args.seed, args.model, Path(home)),
             "image": lambda: evaluate_image(
                 engine, prompts[: max(4, args.prompts // 3)], args.seed, args.model),
             "extension": lambda: evaluate_extension(

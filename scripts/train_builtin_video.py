@@ -67,7 +67,9 @@ classifier, log-odds = loss gap / (``--contrast-temperature`` x the clip's loss)
 direction away) and run N ``--reach-steer`` (the prompt the reach layers read also chooses
 which first-frame offset they copy from); both are measured in the model card, as is run P's
 ``--unplaced-slides`` (slide captions without a position word, so the direction word is their
-only side word).
+only side word) and runs Q and R's ``--reach-route`` (the prompt, pooled over its tokens, biases
+each frame's reach offsets directly: a slide's pattern of which first-frame pixel each frame
+copies from).
 """
 
 from __future__ import annotations
@@ -343,6 +345,9 @@ def main() -> None:
     ap.add_argument("--reach-steer", action="store_true",
                     help="the prompt the reach layers read also chooses their offsets "
                          "(a zero-initialised gain per head; needs --reach-text)")
+    ap.add_argument("--reach-route", type=int, default=0, metavar="RANK",
+                    help="the prompt also biases each frame's reach offsets directly, through a "
+                         "rank-RANK map from its mean token state (zero-initialised; needs --reach-text)")
     ap.add_argument("--reverse-share", type=float, default=0.0,
                     help="share of slides and zooms played backwards with the mirrored caption "
                          "(never making a held-out pair)")
@@ -420,11 +425,18 @@ def main() -> None:
         if reach.load(unet, args.out / "unet"):
             args.reach, args.reach_text = reach.radius(unet), bool(reach.text_dim(unet))
             args.reach_steer = args.reach_steer or reach.steers(unet)
+            args.reach_route = args.reach_route or reach.routes(unet)
+    if (args.reach_steer or args.reach_route) and not (args.reach and args.reach_text):
+        ap.error("--reach-steer and --reach-route need reach that reads the prompt "
+                 "(--reach R --reach-text, or --resume from such a model)")
     if args.reach and not reach.radius(unet):
         reach.install(unet, args.reach, unet.config.cross_attention_dim if args.reach_text else 0,
-                      steer=args.reach_steer)
-    if args.reach_steer and not reach.steers(unet):  # resumed from reach without steering
-        reach.add_steering(unet)
+                      steer=args.reach_steer, route=args.reach_route)
+    if (args.reach_steer and not reach.steers(unet)) or args.reach_route != reach.routes(unet):
+        try:  # resumed without them
+            reach.extend(unet, steer=args.reach_steer, route=args.reach_route)
+        except ValueError as exc:
+            ap.error(str(exc))
     sizes = {"unet": sum(p.numel() for p in unet.parameters()),
              "motion_modules": sum(p.numel() for p in adapter.parameters()),
              "text_encoder": sum(p.numel() for p in text_encoder.parameters())}
@@ -446,6 +458,7 @@ def main() -> None:
             "motion_weight": args.motion_weight, "text_share": args.text_share,
             "motion_lr": args.motion_lr, "freeze_spatial": args.freeze_spatial,
             "reach": args.reach, "reach_text": args.reach_text, "reach_steer": args.reach_steer,
+            "reach_route": args.reach_route,
             "reach_lr": args.reach_lr,
             "high_noise": args.high_noise, "free_starts": args.free_starts,
             "unplaced_slides": args.unplaced_slides,

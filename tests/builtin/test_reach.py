@@ -97,10 +97,45 @@ def test_steering_starts_silent_then_the_prompt_chooses_the_offset():
                                        atol=1e-4, rtol=0)
 
 
+def test_routing_starts_silent_then_each_clips_prompt_routes_its_frames():
+    """With its biases at zero a routing processor gives what the plain text branch gives;
+    once frame 1's offsets are routed, the clip whose prompt points right has frame 1 copy
+    frame 0 from one pixel right, the clip whose prompt points left from one pixel left (same
+    batch), and the frames with no route stay as they were."""
+    dim, heads, frames, h, w = 8, 2, 3, 4, 5
+    attn = identity_attention(dim, heads)
+    reading = reach.ReachAttnProcessor(dim, heads, radius=1, text_dim=dim)
+    routing = reach.ReachAttnProcessor(dim, heads, radius=1, text_dim=dim, route=1)
+    direction = torch.zeros(dim)
+    direction[[0, 4]] = 1.0
+    with torch.no_grad():
+        reading.offset_bias.fill_(-1e4)
+        reading.offset_bias[:, [3, 5]] = 0.0  # only (0, -1) and (0, +1) compete
+    routing.load_state_dict(reading.state_dict(), strict=False)
+    reading.size = routing.size = (h, w)
+    x = 0.01 * torch.randn(2 * h * w, frames, dim)  # two clips, small features
+    prompts = torch.stack([direction.expand(4, dim), -direction.expand(4, dim)])  # right, left
+    reading.text = routing.text = prompts
+    unrouted = reading(attn, x)
+    torch.testing.assert_close(routing(attn, x), unrouted)
+
+    with torch.no_grad():
+        routing.route_down.weight.copy_(direction[None])  # the prompt's side, +2 or -2
+        routing.offset_route.zero_()
+        routing.offset_route[0, 1, :, 5] = 1e3  # frame 1: towards the prompt's side
+        routing.offset_route[0, 1, :, 3] = -1e3
+    out = routing(attn, x).view(2, h, w, frames, dim)
+    grid_in = x.view(2, h, w, frames, dim)
+    torch.testing.assert_close(out[0, :, :-1, 1], grid_in[0, :, 1:, 0])  # right: from x + 1
+    torch.testing.assert_close(out[1, :, 1:, 1], grid_in[1, :, :-1, 0])  # left: from x - 1
+    torch.testing.assert_close(out[:, :, :, [0, 2]], unrouted.view(2, h, w, frames, dim)[:, :, :, [0, 2]])
+
+
 def test_reach_saves_beside_a_plain_unet_and_loads_back(tmp_path):
     unet = UNetMotionModel.from_pretrained(VIDEO_MODEL / "unet")
-    changed = reach.install(unet, radius=2, text_dim=unet.config.cross_attention_dim, steer=True)
-    assert changed > 0 and reach.radius(unet) == 2 and reach.steers(unet)
+    changed = reach.install(unet, radius=2, text_dim=unet.config.cross_attention_dim, steer=True,
+                            route=2)
+    assert changed > 0 and reach.radius(unet) == 2 and reach.steers(unet) and reach.routes(unet) == 2
     with torch.no_grad():
         for name, p in unet.named_parameters():
             if ".processor." in name:
@@ -120,6 +155,7 @@ def test_reach_saves_beside_a_plain_unet_and_loads_back(tmp_path):
     assert not any(".processor." in k for k in plain.state_dict())
     assert reach.load(plain, tmp_path) and reach.radius(plain) == 2
     assert reach.text_dim(plain) == plain.config.cross_attention_dim and reach.steers(plain)
+    assert reach.routes(plain) == 2
     sample = torch.randn(1, 4, 8, 16, 16, generator=torch.Generator().manual_seed(0))
     text = torch.randn(8, 32, 128, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
@@ -149,16 +185,20 @@ def test_installing_again_replaces_the_hooks():
         assert torch.isfinite(unet(sample, 500, encoder_hidden_states=text).sample).all()
 
 
-def test_adding_steering_keeps_what_reach_learned():
-    """The shipped reach file (written before steering existed) loads without it; adding
-    steering keeps every learned parameter, so the model's output is unchanged until the
-    gains move."""
+def test_adding_steering_and_routing_keeps_what_reach_learned():
+    """The shipped reach file (written before steering and routing existed) loads without
+    them; adding either keeps every learned parameter and what was added before, so the
+    model's output is unchanged until the new gains and biases move."""
     unet = UNetMotionModel.from_pretrained(VIDEO_MODEL / "unet")
-    assert reach.load(unet, VIDEO_MODEL / "unet") and not reach.steers(unet)
+    assert reach.load(unet, VIDEO_MODEL / "unet")
+    assert not reach.steers(unet) and not reach.routes(unet)
     sample = torch.randn(1, 4, 8, 16, 16, generator=torch.Generator().manual_seed(0))
     text = torch.randn(8, 32, 128, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         before = unet(sample, 500, encoder_hidden_states=text).sample
-        reach.add_steering(unet)
+        reach.extend(unet, steer=True)
         assert reach.steers(unet)
+        torch.testing.assert_close(unet(sample, 500, encoder_hidden_states=text).sample, before)
+        reach.extend(unet, route=3)
+        assert reach.steers(unet) and reach.routes(unet) == 3
         torch.testing.assert_close(unet(sample, 500, encoder_hidden_states=text).sample, before)
