@@ -46,8 +46,8 @@ from cinedraft.builtin.adherence import score_clip, score_image, slide_travel  #
 from cinedraft.builtin.evaluation import (  # noqa: E402
     NATIVE, SEED, MotionTally, held_out_clips, one_chunk)
 from cinedraft.builtin.motions import (  # noqa: E402
-    FRAMES, MIRRORS, SLIDES, caption_clip, parse_motion, render_clip)
-from cinedraft.builtin.scenes import caption_scene, position_word  # noqa: E402
+    MIRRORS, SLIDES, caption_clip, motion_at, parse_motion)
+from cinedraft.builtin.scenes import caption_scene, position_word, render_scene  # noqa: E402
 from cinedraft.editor import Editor  # noqa: E402
 from cinedraft.quality.metrics import drift_ssim  # noqa: E402
 
@@ -115,6 +115,14 @@ def evaluate_image(engine: Engine, prompts: list[str], seed: int, model: str) ->
     }
 
 
+def first_frame_file(scene, motion: str, path: Path) -> str:
+    """Render the true first frame of ``scene`` making ``motion`` (as ``render_clip`` draws it,
+    without rendering the rest of the clip) into the PNG ``path``; the path as a string, for
+    ``VideoRequest.image``."""
+    Image.fromarray(render_scene(motion_at(scene, motion, 0.0), NATIVE.width)[0]).save(path)
+    return str(path)
+
+
 def evaluate_rendered_start(engine: Engine, clips: list[tuple], seed: int, model: str,
                             folder: Path) -> dict:
     """Image to video from the scene's true first frame (rendered, not drawn): motion alone,
@@ -122,9 +130,8 @@ def evaluate_rendered_start(engine: Engine, clips: list[tuple], seed: int, model
     tally = MotionTally()
     for i, (scene, motion) in enumerate(clips):
         prompt = caption_clip(scene, motion, full=True)
-        start = folder / f"start-{i}.png"
-        Image.fromarray(render_clip(scene, motion, FRAMES, 64)[0]).save(start)
-        tally.add(one_chunk(engine, model, prompt, seed + i, image=str(start)), prompt)
+        start = first_frame_file(scene, motion, folder / f"start-{i}.png")
+        tally.add(one_chunk(engine, model, prompt, seed + i, image=start), prompt)
     return {
         "mode": "rendered_start",
         "prompts": len(clips),
@@ -143,12 +150,11 @@ def evaluate_word_swap(engine: Engine, clips: list[tuple], seed: int, model: str
         if motion not in SLIDES:
             continue
         middle = scene.replace(x=0.5, position=position_word(0.5))
-        start = folder / f"middle-{i}.png"
-        Image.fromarray(render_clip(middle, motion, FRAMES, 64)[0]).save(start)
+        start = first_frame_file(middle, motion, folder / f"middle-{i}.png")
         travel = {}
         for asked in (motion, MIRRORS[motion]):
             frames = one_chunk(engine, model, caption_clip(middle, asked, full=True), seed + i,
-                               image=str(start))
+                               image=start)
             travel[asked] = slide_travel(frames)[1]
         both.append(travel["slide_right"] > 0 > travel["slide_left"])
         gaps.append(travel["slide_right"] - travel["slide_left"])

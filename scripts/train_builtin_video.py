@@ -347,7 +347,8 @@ def main() -> None:
                          "(a zero-initialised gain per head; needs --reach-text)")
     ap.add_argument("--reach-route", type=int, default=0, metavar="RANK",
                     help="the prompt also biases each frame's reach offsets directly, through a "
-                         "rank-RANK map from its mean token state (zero-initialised; needs --reach-text)")
+                         "rank-RANK map from its tokens pooled by a learned query (zero-initialised; "
+                         "needs --reach-text)")
     ap.add_argument("--reverse-share", type=float, default=0.0,
                     help="share of slides and zooms played backwards with the mirrored caption "
                          "(never making a held-out pair)")

@@ -30,16 +30,16 @@ per head and no cost beyond an addition.
 
 With ``route`` the prompt **biases each frame's offsets directly**: a low-rank map from the
 prompt to one bias per frame, head and offset, added to the learned offset bias
-(``offset_route``, starting at zero). The prompt enters pooled by a learned query over its
-tokens (``route_query``, starting at zero: the plain mean), because the mean of the token
-states hardly tells `slides left` from `slides right` when the caption also names a side
-(a linear split along the class means: 56 % of 300 captions); the direction word's own
-state does (95 %, held out). A slide is exactly such a pattern
-(frame f copies from the first frame f steps of travel away, on the side the direction word
-names), and this path needs no feature of the pixel to carry it: the steered query and the
-added read reached the offsets only through attention over the prompt at each pixel, and the
-direction word barely changed the UNet's output (3-7 % of what changing the motion kind did).
-Frames past ``ROUTE_FRAMES`` take the last frame's bias.
+(``offset_route``, starting at zero; frames past ``ROUTE_FRAMES`` take the last frame's bias).
+A slide is exactly such a pattern (frame f copies from the first frame f steps of travel away,
+on the side the direction word names), and this path needs no feature of the pixel to carry
+it: the steered query and the added read reached the offsets only through attention over the
+prompt at each pixel, and the direction word barely changed the UNet's output (3-7 % of what
+changing the motion kind did). The prompt enters pooled by a learned query over its tokens
+(``route_query``, starting at zero: the plain mean), because the mean of the token states
+hardly tells `slides left` from `slides right` when the caption also names a side (a linear
+split along the class means: 56 % of 300 captions); the direction word's own state does
+(95 %, held out).
 
 The extra parameters live in the processors (``nn.Module``), so they are part of the UNet's
 ``state_dict`` and train with it. They are saved apart from the diffusers folder's own
