@@ -44,10 +44,9 @@ from cinedraft import Engine, ImageRequest, Settings, VideoRequest  # noqa: E402
 from cinedraft.builtin import VIDEO_MODEL  # noqa: E402
 from cinedraft.builtin.adherence import score_clip, score_image, slide_travel  # noqa: E402
 from cinedraft.builtin.evaluation import (  # noqa: E402
-    NATIVE, SEED, MotionTally, held_out_clips, one_chunk)
-from cinedraft.builtin.motions import (  # noqa: E402
-    MIRRORS, SLIDES, caption_clip, motion_at, parse_motion)
-from cinedraft.builtin.scenes import caption_scene, position_word, render_scene  # noqa: E402
+    NATIVE, SEED, MotionTally, first_frame_file, held_out_clips, one_chunk, swapped_travel)
+from cinedraft.builtin.motions import SLIDES, caption_clip, parse_motion  # noqa: E402
+from cinedraft.builtin.scenes import caption_scene  # noqa: E402
 from cinedraft.editor import Editor  # noqa: E402
 from cinedraft.quality.metrics import drift_ssim  # noqa: E402
 
@@ -115,14 +114,6 @@ def evaluate_image(engine: Engine, prompts: list[str], seed: int, model: str) ->
     }
 
 
-def first_frame_file(scene, motion: str, path: Path) -> str:
-    """Render the true first frame of ``scene`` making ``motion`` (as ``render_clip`` draws it,
-    without rendering the rest of the clip) into the PNG ``path``; the path as a string, for
-    ``VideoRequest.image``."""
-    Image.fromarray(render_scene(motion_at(scene, motion, 0.0), NATIVE.width)[0]).save(path)
-    return str(path)
-
-
 def evaluate_rendered_start(engine: Engine, clips: list[tuple], seed: int, model: str,
                             folder: Path) -> dict:
     """Image to video from the scene's true first frame (rendered, not drawn): motion alone,
@@ -142,22 +133,15 @@ def evaluate_rendered_start(engine: Engine, clips: list[tuple], seed: int, model
 
 def evaluate_word_swap(engine: Engine, clips: list[tuple], seed: int, model: str,
                        folder: Path) -> dict:
-    """Each slide from a true first frame in the middle of the frame (where the place tells
-    no direction), with its prompt and with the mirror direction, the same seed: does the
-    object's travel (``adherence.slide_travel``) follow the word both times?"""
+    """Each held-out slide through ``evaluation.swapped_travel``: from a true first frame in the
+    middle, does the object's travel follow the direction word both times?"""
     both, gaps = [], []  # gaps: travel under slide right minus under slide left, in widths
     for i, (scene, motion) in enumerate(clips):
-        if motion not in SLIDES:
-            continue
-        middle = scene.replace(x=0.5, position=position_word(0.5))
-        start = first_frame_file(middle, motion, folder / f"middle-{i}.png")
-        travel = {}
-        for asked in (motion, MIRRORS[motion]):
-            frames = one_chunk(engine, model, caption_clip(middle, asked, full=True), seed + i,
-                               image=start)
-            travel[asked] = slide_travel(frames)[1]
-        both.append(travel["slide_right"] > 0 > travel["slide_left"])
-        gaps.append(travel["slide_right"] - travel["slide_left"])
+        if motion in SLIDES:
+            (folder / f"swap-{i}").mkdir()
+            travel = swapped_travel(engine, model, scene, motion, seed + i, folder / f"swap-{i}")
+            both.append(travel["slide_right"] > 0 > travel["slide_left"])
+            gaps.append(travel["slide_right"] - travel["slide_left"])
     return {
         "mode": "word_swap",
         "slides": len(both),

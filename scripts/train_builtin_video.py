@@ -56,8 +56,8 @@ rose from 14 to 33 %, but continuations of delivered files got bad seams (model 
         --steps 3000 --checkpoint-every 500 --reach 2 --reach-text --bf16 --freeze-spatial \
         --motion-lr 1e-3 --motion-weight 2 --text-share 0.3 --high-noise 0.5
 
-Runs F, G, I and J (shipped: its step-1,800 checkpoint) and their commands are in the model
-card; runs I and J added ``--reverse-share`` (slides and zooms played backwards with the
+Runs F, G, I and J (shipped until run S: its step-1,800 checkpoint) and their commands are in
+the model card; runs I and J added ``--reverse-share`` (slides and zooms played backwards with the
 mirrored caption): held-out text-to-video motion pooled over 84 prompts rose from run F's
 57.1 % to 61.9 % in both, short of the 70 % target. Run K added ``--direction-contrast``: for
 text-to-video slides and zooms, a second pass with the mirrored caption, and a loss that
@@ -69,7 +69,15 @@ which first-frame offset they copy from); both are measured in the model card, a
 ``--unplaced-slides`` (slide captions without a position word, so the direction word is their
 only side word) and runs Q and R's ``--reach-route`` (the prompt, pooled over its tokens, biases
 each frame's reach offsets directly: a slide's pattern of which first-frame pixel each frame
-copies from).
+copies from). Run S (shipped) added ``--text-probe``: a classifier, trained beside the model
+and not saved, that names each caption's motion from the mean of its text states by angle, so
+the text encoder has to make the direction a large part of that mean (the route's starting
+pooling); with it the direction word is read at last (model card):
+
+    python scripts/train_builtin_video.py --out <copy of run J> --resume --seed 131 \
+        --steps 1000 --checkpoint-every 500 --keep-checkpoints --reach-route 4 --text-probe 0.05 \
+        --freeze-spatial --motion-lr 1e-3 --motion-weight 2 --text-share 0.5 --high-noise 0.5 \
+        --reverse-share 0.5
 """
 
 from __future__ import annotations
@@ -99,8 +107,8 @@ from transformers import CLIPTextModel, CLIPTokenizer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cinedraft.builtin import IMAGE_MODEL, reach  # noqa: E402
 from cinedraft.builtin.motions import (  # noqa: E402
-    FRAMES, SLIDES, caption_clip, mirror_caption, motion_words, played_backwards, render_clip,
-    sample_clip, start_anywhere)
+    FRAMES, MOTIONS, SLIDES, caption_clip, mirror_caption, motion_words, played_backwards,
+    render_clip, sample_clip, start_anywhere)
 from cinedraft.builtin.tokenizer import build_tokenizer  # noqa: E402
 from train_builtin import SCHEDULE, learning_rate, update_ema  # noqa: E402  (the image recipe)
 
@@ -214,17 +222,32 @@ def placed(motion: str, rng: np.random.Generator, unplaced_slides: float) -> boo
     return not (unplaced_slides and motion in SLIDES and rng.random() < unplaced_slides)
 
 
-def clip_losses(unet, text_encoder, ids, zt, t, v, z0, known, args) -> torch.Tensor:
+def clip_losses(unet, text_encoder, ids, zt, t, v, z0, known, args):
     """(B,) each clip's v-prediction loss under captions ``ids``, over its free (not given)
-    frames, latent pixels that change weighted up by ``--motion-weight``."""
+    frames, latent pixels that change weighted up by ``--motion-weight``; and the captions'
+    text states (B, L, D)."""
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
-        text = text_encoder(ids)[0].repeat_interleave(FRAMES, dim=0)  # (B*F, L, D)
+        states = text_encoder(ids)[0]  # (B, L, D)
+        text = states.repeat_interleave(FRAMES, dim=0)  # (B*F, L, D)
         pred = unet(zt, t, encoder_hidden_states=text).sample.float()
     # Plain v-prediction loss: Min-SNR weights (the image recipe) all but ignore the
     # noisiest steps, where the frames' common layout, hence coherence, is decided.
     per_frame = (motion_weight(z0, args.motion_weight) * (pred - v) ** 2).mean(dim=(1, 3, 4))  # (B, F)
     free = (~known).float()
-    return (per_frame * free).sum(1) / free.sum(1)
+    return (per_frame * free).sum(1) / free.sum(1), states
+
+
+def probe_loss(head: torch.Tensor, states: torch.Tensor, labels: torch.Tensor,
+               scale: float = 10.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-entropy of a cosine classifier that names each caption's motion (``labels``,
+    indices into ``motions.MOTIONS``) from the mean of its text states (B, L, D) over all
+    tokens, padding included, as ``reach``'s route pools before it learns its query; and
+    which captions it names right. Angles, not lengths: the encoder can only meet it by
+    making the motion, its direction included, a large part of that mean, which the
+    common part of every caption otherwise swamps."""
+    pooled = F.normalize(states.float().mean(1), dim=-1)
+    logits = scale * pooled @ F.normalize(head, dim=-1).T  # (B, motions)
+    return F.cross_entropy(logits, labels), logits.argmax(-1) == labels
 
 
 def mirrored_captions(captions, shown, known) -> list[tuple[int, str]]:
@@ -252,6 +275,13 @@ def train(unet, text_encoder, tokenizer, items, means, stds, args, log, scale, s
     groups = [{"params": motion, "base_lr": args.motion_lr or args.lr},
               {"params": reach_params, "base_lr": args.reach_lr},
               {"params": others + list(text_encoder.parameters()), "base_lr": args.lr}]
+    # --text-probe: a classifier of the caption's motion, trained at the reach rate and not
+    # saved (its own generator, so earlier recipes draw the same batches as when they were run)
+    probe_gen = torch.Generator().manual_seed(args.seed + 2)
+    probe_head = torch.nn.Parameter(
+        torch.randn(len(MOTIONS), text_encoder.config.hidden_size, generator=probe_gen))
+    if args.text_probe:
+        groups.append({"params": [probe_head], "base_lr": args.reach_lr})
     params = [p for g in groups for p in g["params"]]
     opt = torch.optim.AdamW(groups, lr=args.lr, weight_decay=0.01)
     ema_unet, ema_text = copy.deepcopy(unet).eval(), copy.deepcopy(text_encoder).eval()
@@ -261,6 +291,7 @@ def train(unet, text_encoder, tokenizer, items, means, stds, args, log, scale, s
     text_encoder.train()
     steps, batch = args.steps, args.batch
     preferred: list[bool] = []  # direction contrast: did the true caption denoise better
+    named: list[bool] = []  # text probe: was each captioned slide's motion named (direction too)
     for step in range(steps):
         idx = rng.integers(len(items), size=batch)
         known = conditioning_mask(rng, batch, args.text_share)  # (B, F)
@@ -286,7 +317,7 @@ def train(unet, text_encoder, tokenizer, items, means, stds, args, log, scale, s
         v = a.sqrt() * noise - (1 - a).sqrt() * z0
         k5 = known.view(batch, 1, FRAMES, 1, 1)
         zt = torch.where(k5, z0, zt)  # given frames enter clean
-        per_clip = clip_losses(unet, text_encoder, ids, zt, t, v, z0, known, args)
+        per_clip, states = clip_losses(unet, text_encoder, ids, zt, t, v, z0, known, args)
         weight = torch.ones(batch)
         if args.min_snr:  # the image recipe's Min-SNR weights (stage 1 of the shipped run)
             snr = alphas[t] / (1 - alphas[t])
@@ -298,11 +329,17 @@ def train(unet, text_encoder, tokenizer, items, means, stds, args, log, scale, s
             mirror_ids = tokenizer([c for _, c in mirrored], padding="max_length", max_length=32,
                                    truncation=True, return_tensors="pt").input_ids
             true = per_clip[rows]
-            other = clip_losses(unet, text_encoder, mirror_ids, zt[rows], t[rows], v[rows], z0[rows],
-                                known[rows], args)
+            other, _ = clip_losses(unet, text_encoder, mirror_ids, zt[rows], t[rows], v[rows],
+                                   z0[rows], known[rows], args)
             temperature = args.contrast_temperature * ((true + other) / 2).detach()
             loss = loss + args.direction_contrast * F.softplus((true - other) / temperature).mean()
             preferred.extend((true < other).tolist())
+        said = [b for b, caption in enumerate(captions) if caption]
+        if args.text_probe and said:  # the caption's mean state must name its motion
+            labels = torch.tensor([MOTIONS.index(shown[b][1]) for b in said])
+            probe, right = probe_loss(probe_head, states[said], labels)
+            loss = loss + args.text_probe * probe
+            named.extend(right[[shown[b][1] in SLIDES for b in said]].tolist())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -310,7 +347,7 @@ def train(unet, text_encoder, tokenizer, items, means, stds, args, log, scale, s
             g["lr"] = learning_rate(g["base_lr"], step, steps)
         opt.step()
         update_ema(((unet, ema_unet), (text_encoder, ema_text)), step, args.ema)
-        log(step, steps, loss=main.item(), preferred=preferred)
+        log(step, steps, loss=main.item(), preferred=preferred, named=named)
         if args.checkpoint_every and (step + 1) % args.checkpoint_every == 0 and step + 1 < steps:
             save(ema_unet, ema_text, f"step {step + 1}")
     return ema_unet, ema_text
@@ -357,6 +394,9 @@ def main() -> None:
                          "clip better than the mirrored caption (0: off)")
     ap.add_argument("--contrast-temperature", type=float, default=0.05,
                     help="loss gap, as a share of the clip's loss, worth one unit of log-odds")
+    ap.add_argument("--text-probe", type=float, default=0.0,
+                    help="weight of a loss that makes the mean of each caption's text states name "
+                         "its motion, direction included (a cosine classifier, not saved; 0: off)")
     ap.add_argument("--free-starts", type=float, default=0.0,
                     help="share of slides that start anywhere, not only where there is room, "
                          "so the object's place does not give its direction away")
@@ -386,11 +426,12 @@ def main() -> None:
     started = time.time()
     losses: list[float] = []
 
-    def log(step, steps, loss, preferred):
+    def log(step, steps, loss, preferred, named):
         losses.append(loss)
         if step % 10 == 0 or step == steps - 1:
             per = (time.time() - t_train) / (step + 1)
             contrast = f" true<mirror {np.mean(preferred[-80:]):.2f}" if preferred else ""
+            contrast += f" slides named {np.mean(named[-80:]):.2f}" if named else ""
             print(f"[motion] {step + 1}/{steps} loss={np.mean(losses[-10:]):.4f}{contrast} "
                   f"{per:.2f}s/step eta {per * (steps - step - 1) / 60:.1f} min", flush=True)
 
@@ -465,7 +506,7 @@ def main() -> None:
             "unplaced_slides": args.unplaced_slides,
             "reverse_share": args.reverse_share, "bf16": args.bf16,
             "direction_contrast": args.direction_contrast,
-            "contrast_temperature": args.contrast_temperature,
+            "contrast_temperature": args.contrast_temperature, "text_probe": args.text_probe,
             "batch": args.batch, "lr": args.lr, "ema": args.ema, "saved_at": tag,
             "parameters": sizes, "torch_threads": args.threads,
             "total_minutes": round((time.time() - started) / 60, 1),

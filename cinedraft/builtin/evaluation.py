@@ -1,7 +1,7 @@
 """Held-out measurements of the built-in video model, shared by
 ``scripts/evaluate_builtin_video.py`` (which writes ``models/video/evaluation.json``) and the
-test that holds the shipped weights to a floor of held-out motion adherence
-(``tests/builtin/test_video_model.py``).
+tests that hold the shipped weights to a floor of held-out motion adherence and to reading a
+slide's direction word (``tests/builtin/test_video_model.py``).
 
 Prompts name only held-out motion/object pairs (``motions.HELD_OUT_MOTIONS``): no training
 clip showed that object making that motion. Each clip goes through the normal engine as one
@@ -13,14 +13,17 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from ..editor.codec import decode_frames
 from ..render.video import VideoPreset
 from ..request import VideoRequest
-from .adherence import score_clip
-from .motions import FPS, FRAMES, caption_clip, parse_motion, sample_clip
+from .adherence import score_clip, slide_travel
+from .motions import FPS, FRAMES, MIRRORS, caption_clip, motion_at, parse_motion, sample_clip
+from .scenes import position_word, render_scene
 
 NATIVE = VideoPreset("native", 64, 64, FPS, FRAMES / FPS, crf=12)
 ONE_CHUNK = (FRAMES - 1) / FPS  # seconds whose frames fit one call
@@ -47,6 +50,30 @@ def one_chunk(engine, model: str, prompt: str, seed: int, image: str | None = No
         VideoRequest(prompt=prompt, image=image, seconds=ONE_CHUNK, seed=seed, model=model), model,
         preset=NATIVE)
     return np.stack(decode_frames(result.path))
+
+
+def first_frame_file(scene, motion: str, path: Path) -> str:
+    """Render the true first frame of ``scene`` making ``motion`` (as ``render_clip`` draws it,
+    without rendering the rest of the clip) into the PNG ``path``; the path as a string, for
+    ``VideoRequest.image``."""
+    Image.fromarray(render_scene(motion_at(scene, motion, 0.0), NATIVE.width)[0]).save(path)
+    return str(path)
+
+
+def swapped_travel(engine, model: str, scene, slide: str, seed: int,
+                   folder: Path) -> dict[str, float]:
+    """The word-swap control: ``scene``'s object moved to the middle of the frame (where its
+    place tells no direction), its true first frame given, drawn once asked to ``slide`` and
+    once asked the mirror way, the same seed. How far the object travelled each time
+    (``adherence.slide_travel``, in widths, positive to the right), by the slide asked for; a
+    model that ignores the direction word travels the same way twice."""
+    middle = scene.replace(x=0.5, position=position_word(0.5))
+    start = first_frame_file(middle, slide, folder / "middle.png")
+    travel = {}
+    for asked in (slide, MIRRORS[slide]):
+        prompt = caption_clip(middle, asked, full=True)
+        travel[asked] = slide_travel(one_chunk(engine, model, prompt, seed, image=start))[1]
+    return travel
 
 
 @dataclass

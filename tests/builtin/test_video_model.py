@@ -1,11 +1,17 @@
-"""The shipped video model: its weights stay in budget, and it moves objects the way
-held-out prompts ask. The issue's target is 70 % on held-out motion/object pairs; the shipped
-weights measure 71.4 % on these 21 prompts (``evaluation.json``) but 64.3 % on 42 and 61.9 %
-over 84 (model card), so the test holds them to a floor well above chance (14 %) and above
-the weights before run F (33 %), not to the target."""
+"""The shipped video model: its weights stay in budget, it moves objects the way held-out
+prompts ask, and it reads a slide's direction word. The issue's target is 70 % on held-out
+motion/object pairs; the shipped weights (run S) measure 71.4 % on these 21 prompts
+(``evaluation.json``) and 73.0 % over 252 in six sets of 42 (model card). One verdict of 21 is
+4.8 points, so the test holds them to a floor well above chance (14 %) and above the weights
+before run F (33 %), not to the target; the word-swap test is the one that earlier weights
+(run J, 71.4 % on the same 21 prompts) fail."""
+
+import numpy as np
 
 from cinedraft.builtin import VIDEO_MODEL
-from cinedraft.builtin.evaluation import SEED, MotionTally, held_out_prompts, one_chunk
+from cinedraft.builtin.evaluation import (
+    SEED, MotionTally, held_out_clips, held_out_prompts, one_chunk, swapped_travel)
+from cinedraft.builtin.motions import SLIDES
 
 
 def test_shipped_weights_fit_the_budget():
@@ -22,3 +28,20 @@ def test_held_out_text_to_video_moves_as_asked(engine):
     for i, prompt in enumerate(held_out_prompts(21)):
         tally.add(one_chunk(engine, "builtin", prompt, SEED + i), prompt)
     assert tally.accuracy >= 0.50, (tally.accuracy, dict(tally.confusions))
+
+
+def test_the_direction_word_decides_which_way_a_slide_goes(engine, tmp_path):
+    """The word-swap control on the first four held-out slides: each drawn from a true first
+    frame with the object in the middle, where its place tells no direction, once asked to
+    slide left and once right. The direction word has to decide: weights that ignore it (all
+    shipped weights before run S) travel the same way twice (run J: 0 of 4 both ways, the
+    travel asked right less asked left 0.004 of the width on average; run S: 3 of 4, 0.19)."""
+    slides = [(i, clip) for i, clip in enumerate(held_out_clips(42)) if clip[1] in SLIDES][:4]
+    both, gaps = [], []
+    for i, (scene, slide) in slides:  # the seeds of evaluate_builtin_video.py --modes word_swap
+        (tmp_path / str(i)).mkdir()
+        travel = swapped_travel(engine, "builtin", scene, slide, SEED + i, tmp_path / str(i))
+        both.append(travel["slide_right"] > 0 > travel["slide_left"])
+        gaps.append(travel["slide_right"] - travel["slide_left"])
+    assert sum(both) >= 2, gaps
+    assert np.mean(gaps) > 0.1, gaps  # a tenth of the width further right when asked right
