@@ -1,9 +1,14 @@
 """Neighbourhood motion attention (``cinedraft/builtin/reach.py``): what it attends to, and
 that it survives saving and loading beside a standard diffusers UNet."""
 
+from pathlib import Path
+
+import pytest
 import torch
 from diffusers import UNetMotionModel
 from diffusers.models.attention_processor import Attention
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from cinedraft.builtin import VIDEO_MODEL, reach
 
@@ -185,15 +190,26 @@ def test_installing_again_replaces_the_hooks():
         assert torch.isfinite(unet(sample, 500, encoder_hidden_states=text).sample).all()
 
 
-def test_adding_steering_and_routing_keeps_what_reach_learned():
-    """The shipped reach file (written before steering and routing existed) loads without
-    them; adding either keeps every learned parameter and what was added before, so the
-    model's output is unchanged until the new gains and biases move."""
-    unet = UNetMotionModel.from_pretrained(VIDEO_MODEL / "unet")
-    assert reach.load(unet, VIDEO_MODEL / "unet")
-    assert not reach.steers(unet) and not reach.routes(unet)
+def older_reach_file(folder: Path) -> Path:
+    """The shipped reach file as it was written before routing and steering existed: its
+    learned offsets and text projections, without the route's parameters or metadata."""
+    with safe_open(str(VIDEO_MODEL / "unet" / reach.REACH_FILE), "pt") as f:
+        metadata = {k: v for k, v in f.metadata().items() if k in ("radius", "text_dim")}
+        state = {k: f.get_tensor(k) for k in f.keys() if "route" not in k}
+    save_file(state, str(folder / reach.REACH_FILE), metadata=metadata)
+    return folder
+
+
+def test_adding_steering_and_routing_keeps_what_reach_learned(tmp_path):
+    """A reach file written before steering and routing existed loads without them, and the
+    shipped one (routing at rank 4) loads as saved; adding either keeps every learned
+    parameter and what was added before, so the model's output is unchanged until the new
+    gains and biases move. A route's rank cannot change."""
     sample = torch.randn(1, 4, 8, 16, 16, generator=torch.Generator().manual_seed(0))
     text = torch.randn(8, 32, 128, generator=torch.Generator().manual_seed(1))
+    unet = UNetMotionModel.from_pretrained(VIDEO_MODEL / "unet")
+    assert reach.load(unet, older_reach_file(tmp_path))
+    assert not reach.steers(unet) and not reach.routes(unet)
     with torch.no_grad():
         before = unet(sample, 500, encoder_hidden_states=text).sample
         reach.extend(unet, steer=True)
@@ -202,3 +218,16 @@ def test_adding_steering_and_routing_keeps_what_reach_learned():
         reach.extend(unet, route=3)
         assert reach.steers(unet) and reach.routes(unet) == 3
         torch.testing.assert_close(unet(sample, 500, encoder_hidden_states=text).sample, before)
+
+    shipped = UNetMotionModel.from_pretrained(VIDEO_MODEL / "unet")
+    assert reach.load(shipped, VIDEO_MODEL / "unet")
+    assert not reach.steers(shipped) and reach.routes(shipped) == 4
+    with torch.no_grad():
+        before = shipped(sample, 500, encoder_hidden_states=text).sample
+        # its route has learned: without it (the older file above) the output differs
+        assert not torch.allclose(before, unet(sample, 500, encoder_hidden_states=text).sample)
+        reach.extend(shipped, steer=True)
+        assert reach.steers(shipped) and reach.routes(shipped) == 4
+        torch.testing.assert_close(shipped(sample, 500, encoder_hidden_states=text).sample, before)
+    with pytest.raises(ValueError, match="rank cannot change"):
+        reach.extend(shipped, route=3)
