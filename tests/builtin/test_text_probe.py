@@ -50,7 +50,6 @@ def test_meeting_the_probe_makes_the_direction_a_large_part_of_the_mean_state():
         return float(gap.norm() / pooled.norm(dim=1).mean())
 
     before = share()
-    _, right = probe_loss(head, states, labels)
     opt = torch.optim.Adam([states, head], lr=0.05)
     for _ in range(200):
         loss, right = probe_loss(head, states, labels)
