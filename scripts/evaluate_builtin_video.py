@@ -44,7 +44,7 @@ from cinedraft import Engine, ImageRequest, Settings, VideoRequest  # noqa: E402
 from cinedraft.builtin import VIDEO_MODEL  # noqa: E402
 from cinedraft.builtin.adherence import score_clip, score_image, slide_travel  # noqa: E402
 from cinedraft.builtin.evaluation import (  # noqa: E402
-    NATIVE, SEED, MotionTally, first_frame_file, held_out_clips, one_chunk, swapped_travel)
+    NATIVE, SEED, MotionTally, first_frame_file, held_out_clips, one_chunk, word_swaps)
 from cinedraft.builtin.motions import SLIDES, caption_clip, parse_motion  # noqa: E402
 from cinedraft.builtin.scenes import caption_scene  # noqa: E402
 from cinedraft.editor import Editor  # noqa: E402
@@ -133,15 +133,9 @@ def evaluate_rendered_start(engine: Engine, clips: list[tuple], seed: int, model
 
 def evaluate_word_swap(engine: Engine, clips: list[tuple], seed: int, model: str,
                        folder: Path) -> dict:
-    """Each held-out slide through ``evaluation.swapped_travel``: from a true first frame in the
+    """Each held-out slide through ``evaluation.word_swaps``: from a true first frame in the
     middle, does the object's travel follow the direction word both times?"""
-    both, gaps = [], []  # gaps: travel under slide right minus under slide left, in widths
-    for i, (scene, motion) in enumerate(clips):
-        if motion in SLIDES:
-            (folder / f"swap-{i}").mkdir()
-            travel = swapped_travel(engine, model, scene, motion, seed + i, folder / f"swap-{i}")
-            both.append(travel["slide_right"] > 0 > travel["slide_left"])
-            gaps.append(travel["slide_right"] - travel["slide_left"])
+    both, gaps = word_swaps(engine, model, clips, seed, folder)
     return {
         "mode": "word_swap",
         "slides": len(both),

@@ -275,12 +275,11 @@ def train(unet, text_encoder, tokenizer, items, means, stds, args, log, scale, s
     groups = [{"params": motion, "base_lr": args.motion_lr or args.lr},
               {"params": reach_params, "base_lr": args.reach_lr},
               {"params": others + list(text_encoder.parameters()), "base_lr": args.lr}]
-    # --text-probe: a classifier of the caption's motion, trained at the reach rate and not
-    # saved (its own generator, so earlier recipes draw the same batches as when they were run)
-    probe_gen = torch.Generator().manual_seed(args.seed + 2)
-    probe_head = torch.nn.Parameter(
-        torch.randn(len(MOTIONS), text_encoder.config.hidden_size, generator=probe_gen))
-    if args.text_probe:
+    if args.text_probe:  # a classifier of the caption's motion, at the reach rate, not saved
+        # (its own generator, so the batches stay those the same recipe draws without it)
+        probe_gen = torch.Generator().manual_seed(args.seed + 2)
+        probe_head = torch.nn.Parameter(
+            torch.randn(len(MOTIONS), text_encoder.config.hidden_size, generator=probe_gen))
         groups.append({"params": [probe_head], "base_lr": args.reach_lr})
     params = [p for g in groups for p in g["params"]]
     opt = torch.optim.AdamW(groups, lr=args.lr, weight_decay=0.01)
@@ -334,8 +333,8 @@ def train(unet, text_encoder, tokenizer, items, means, stds, args, log, scale, s
             temperature = args.contrast_temperature * ((true + other) / 2).detach()
             loss = loss + args.direction_contrast * F.softplus((true - other) / temperature).mean()
             preferred.extend((true < other).tolist())
-        said = [b for b, caption in enumerate(captions) if caption]
-        if args.text_probe and said:  # the caption's mean state must name its motion
+        said = [b for b, caption in enumerate(captions) if caption] if args.text_probe else []
+        if said:  # --text-probe: the caption's mean state must name its motion
             labels = torch.tensor([MOTIONS.index(shown[b][1]) for b in said])
             probe, right = probe_loss(probe_head, states[said], labels)
             loss = loss + args.text_probe * probe

@@ -22,7 +22,8 @@ from ..editor.codec import decode_frames
 from ..render.video import VideoPreset
 from ..request import VideoRequest
 from .adherence import score_clip, slide_travel
-from .motions import FPS, FRAMES, MIRRORS, caption_clip, motion_at, parse_motion, sample_clip
+from .motions import (
+    FPS, FRAMES, MIRRORS, SLIDES, caption_clip, motion_at, parse_motion, sample_clip)
 from .scenes import position_word, render_scene
 
 NATIVE = VideoPreset("native", 64, 64, FPS, FRAMES / FPS, crf=12)
@@ -74,6 +75,21 @@ def swapped_travel(engine, model: str, scene, slide: str, seed: int,
         prompt = caption_clip(middle, asked, full=True)
         travel[asked] = slide_travel(one_chunk(engine, model, prompt, seed, image=start))[1]
     return travel
+
+
+def word_swaps(engine, model: str, clips: list[tuple], seed: int, folder: Path,
+               limit: int | None = None) -> tuple[list[bool], list[float]]:
+    """:func:`swapped_travel` for the (first ``limit``) slides among ``clips``, clip i drawn
+    with seed ``seed + i``: whether each went the asked way both times, and how much further
+    right it went asked right than asked left (in widths)."""
+    slides = [(i, clip) for i, clip in enumerate(clips) if clip[1] in SLIDES][:limit]
+    both, gaps = [], []
+    for i, (scene, slide) in slides:
+        (folder / f"swap-{i}").mkdir()
+        travel = swapped_travel(engine, model, scene, slide, seed + i, folder / f"swap-{i}")
+        both.append(travel["slide_right"] > 0 > travel["slide_left"])
+        gaps.append(travel["slide_right"] - travel["slide_left"])
+    return both, gaps
 
 
 @dataclass

@@ -10,8 +10,7 @@ import numpy as np
 
 from cinedraft.builtin import VIDEO_MODEL
 from cinedraft.builtin.evaluation import (
-    SEED, MotionTally, held_out_clips, held_out_prompts, one_chunk, swapped_travel)
-from cinedraft.builtin.motions import SLIDES
+    SEED, MotionTally, held_out_clips, held_out_prompts, one_chunk, word_swaps)
 
 
 def test_shipped_weights_fit_the_budget():
@@ -36,12 +35,7 @@ def test_the_direction_word_decides_which_way_a_slide_goes(engine, tmp_path):
     slide left and once right. The direction word has to decide: weights that ignore it (all
     shipped weights before run S) travel the same way twice (run J: 0 of 4 both ways, the
     travel asked right less asked left 0.004 of the width on average; run S: 3 of 4, 0.19)."""
-    slides = [(i, clip) for i, clip in enumerate(held_out_clips(42)) if clip[1] in SLIDES][:4]
-    both, gaps = [], []
-    for i, (scene, slide) in slides:  # the seeds of evaluate_builtin_video.py --modes word_swap
-        (tmp_path / str(i)).mkdir()
-        travel = swapped_travel(engine, "builtin", scene, slide, SEED + i, tmp_path / str(i))
-        both.append(travel["slide_right"] > 0 > travel["slide_left"])
-        gaps.append(travel["slide_right"] - travel["slide_left"])
+    # the clips and seeds of evaluate_builtin_video.py --modes word_swap
+    both, gaps = word_swaps(engine, "builtin", held_out_clips(42), SEED, tmp_path, limit=4)
     assert sum(both) >= 2, gaps
     assert np.mean(gaps) > 0.1, gaps  # a tenth of the width further right when asked right
