@@ -178,9 +178,11 @@ def check(
         out.print_json(json.dumps(report))
     else:
         out.print(f"{report['assets']} assets checked: " + ("[green]ok[/]" if report["ok"] else "[red]problems[/]"))
-        for key in ("missing", "corrupt", "orphans", "pending"):
+        for key in ("missing", "corrupt", "orphans", "pending", "invalid_ids", "temp_files"):
             for item in report[key]:
                 out.print(f"  {key}: {item}")
+        for item in report["quarantined"]:  # set aside by recovery: kept, not a library problem
+            out.print(f"  quarantined: {item['file']} ({item['reason']})")
     if not report["ok"]:
         raise typer.Exit(1)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,11 +24,42 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def sha256_file(path: Path) -> str:
+    """The SHA-256 of a regular file (a device, pipe or socket is refused, never read)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def open_regular(path: Path, max_bytes: int | None = None):
+    """Open a user-given path for reading only if it is a regular file (at most ``max_bytes``).
+
+    ``/dev/zero`` would be read forever and a named pipe blocks ``open`` itself, so the type
+    is checked before opening (``O_NONBLOCK`` covers a swap in between) and again on the
+    open descriptor.
+    """
+    path = Path(path)
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise InputError(f"{path} is not a regular file")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise InputError(f"{path} is not a regular file")
+    if max_bytes is not None and info.st_size > max_bytes:
+        os.close(fd)
+        raise InputError(f"{path} is {info.st_size:,} bytes; at most {max_bytes:,} are read")
+    return os.fdopen(fd, "rb")
+
+
+def read_regular(path: Path, max_bytes: int | None = None) -> bytes:
+    """The bytes of a regular file (see :func:`open_regular`)."""
+    with open_regular(path, max_bytes) as fh:
+        return fh.read()
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -8,10 +8,17 @@ request's images together (:meth:`Library.add_images`); imports skip only step 1
 3. write each file atomically into the content-addressed store;
 4. insert their rows, their lineage and clear the pending notes in one transaction.
 
-A crash between 2 and 4 leaves a pending note; :meth:`Library.reconcile` (run on open by the
-first process to open the library) finishes the job: a complete file is adopted from the
-record embedded in it, a temp file is removed. A ``library.lock`` flock tells the reconciler
-whether any other process has the library open (then pending notes may be in flight).
+A crash between 2 and 4 leaves a pending note; :meth:`Library.reconcile` (run by every open)
+finishes the job: a complete file is adopted from the record embedded in it, a temp file is
+removed, and a file that cannot be adopted is quarantined in ``lost+found/`` with its reason
+(reported by :meth:`Library.check`, never retried). Each open library holds an exclusive
+flock on ``owners/<owner>.lock`` for its lifetime and writes its owner into every pending
+note, so any opener, whatever other processes have the library open, tells a dead writer's
+leftovers (its owner lock can be taken) from a write still in flight (it cannot).
+``reconcile.lock`` lets one reconciler run at a time.
+
+Files from outside (:meth:`Library.import_file`) get a new id and kind ``import``; what their
+embedded record says is kept as a claim (:mod:`.schema`), never as the library's own fields.
 """
 
 from __future__ import annotations
@@ -38,10 +45,12 @@ from ..render.encode import FORMATS, embed_video_record, encode_image, read_meta
 from . import records, watermark
 from .credentials import load_or_create
 from .db import connect
-from .files import FileStore, sha256_bytes, sha256_file, write_atomic
+from .files import FileStore, read_regular, sha256_bytes, sha256_file, write_atomic
 from .provenance import Ingredient, Manifest, Signer, read_manifest
+from .schema import ASSET_ID_PATTERN, claim_of, claimed_prompt, row_fields
 
-ASSET_ID = re.compile(r"^[0-9a-f]{12}$")
+ASSET_ID = re.compile(ASSET_ID_PATTERN)
+MAX_INPUT_BYTES = 2 << 30  # a file given to import or verify
 MIME = {".png": "image/png", ".webp": "image/webp", ".jpg": "image/jpeg", ".mp4": "video/mp4"}
 _MAGIC = ((b"\x89PNG", ".png"), (b"\xff\xd8", ".jpg"), (b"RIFF", ".webp"))
 # Roles whose sources are combined into the new asset (C2PA componentOf); others are parentOf.
@@ -152,21 +161,33 @@ class Library:
 
     def __init__(self, root: Path, *, provenance: bool = True):
         self.root = Path(root).resolve()
+        self.owner = secrets.token_hex(8)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             self._lock = open(self.root / "library.lock", "a+")  # noqa: SIM115 (held for life)
+            (self.root / "owners").mkdir(exist_ok=True)
+            self._owner_lock = open(self._owner_path(self.owner), "a+")  # noqa: SIM115 (held for life)
+            fcntl.flock(self._owner_lock, fcntl.LOCK_EX)
         except OSError as exc:
             raise OutputError(f"cannot use {self.root} as a library: {exc.strerror}") from None
         self.files = FileStore(self.root)
         self.provenance = provenance
         self._db = threading.RLock()
         self._signer: Signer | None = None
+        self._prober = None
         self.conn = connect(self.root / "library.db")
         self.last_reconcile = self._open_and_reconcile()
 
     def close(self) -> None:
         self.conn.close()
         self._lock.close()
+        self._owner_path(self.owner).unlink(missing_ok=True)  # no pending note names it now
+        self._owner_lock.close()
+        if self._prober is not None:
+            self._prober.close()
+
+    def _owner_path(self, owner: str) -> Path:
+        return self.root / "owners" / f"{owner}.lock"
 
     # ------------------------------------------------------------------ write path
 
@@ -187,6 +208,7 @@ class Library:
         files, measuring = [], []
         with ThreadPoolExecutor(max_workers=1) as pool:
             for image, record, fmt, quality in items:
+                record.setdefault("created", utc_now())  # embedded in the file, as in the row
                 if self.provenance and watermark.can_mark(image):
                     image = watermark.embed(image, record["asset_id"])
                     record["watermark"] = {"method": watermark.METHOD, "asset_id": record["asset_id"]}
@@ -223,17 +245,38 @@ class Library:
         return data, ext, record, parents
 
     def import_file(self, path: Path) -> Asset:
-        """Copy an outside file in as-is (its own manifest kept, not re-signed)."""
+        """Copy an outside file in as-is (its own manifest kept, not re-signed).
+
+        It is an outside file: a new id, kind ``import``, and what its embedded record says
+        kept under ``claim`` (checked against the record schema, with the problems found).
+        Images are decoded whole; videos go through the prober (a separate process).
+        """
         path, (data, ext) = Path(path), _read_input(path)
-        size = _image_size(data, path.name) if ext != ".mp4" else _video_size(data, path.name)
-        record = dict(read_metadata(io.BytesIO(data)).get("record") or {})
-        if not record.get("asset_id") or self._exists(record["asset_id"]):
-            record["asset_id"] = self.new_id()
-        record |= {"kind": record.get("kind", "import"), "imported_from": path.name,
-                   "imported": utc_now()}
-        record.setdefault("width", size[0])
-        record.setdefault("height", size[1])
+        if ext == ".mp4":
+            self.prober().probe(path)
+            size = _video_size(data, path.name)
+        else:
+            size = _image_size(data, path.name)
+        metadata = read_metadata(io.BytesIO(data))
+        claim = claim_of(metadata["record"])
+        if claim is None and metadata["record_error"]:
+            claim = {"record": None, "valid": False, "problems": [metadata["record_error"]]}
+        now = utc_now()
+        record = {"asset_id": self.new_id(), "kind": "import", "created": now, "imported": now,
+                  "imported_from": path.name[:255], "width": size[0], "height": size[1],
+                  "prompt": claimed_prompt(claim), "parents": []}
+        if claim is not None:
+            record["claim"] = claim
         return self._commit([(data, ext, record, [])])[0]
+
+    def prober(self):
+        """The media prober (a worker process, started on first use, closed with the library)."""
+        if self._prober is None:
+            # Imported here: only video imports need it (and it lives with the editor for now).
+            from ..editor.probe import Prober
+
+            self._prober = Prober()
+        return self._prober
 
     def _commit(self, files: list[tuple[bytes, str, dict, list]], metrics: list[dict] | None = None) -> list[Asset]:
         """Steps 2-4 for ``(data, ext, record, parents)`` files: pending notes, files, rows.
@@ -251,7 +294,13 @@ class Library:
         if len(set(shas)) < len(shas):
             raise InputError("the same file is twice in one batch")
         rels = [self.files.relpath(sha, ext) for sha, (_, ext, _, _) in zip(shas, files)]
-        records.add_pending(self.conn, rels, utc_now())
+        # Rows are built (records validated) before anything is written: a record that
+        # cannot become a row leaves no file and no pending note.
+        rows = [
+            (self._row(record, rel, sha, len(data), ext), parents, m)
+            for rel, sha, (data, ext, record, parents), m in zip(rels, shas, files, metrics)
+        ]
+        records.add_pending(self.conn, rels, utc_now(), self.owner)
         written = []
         try:
             for rel, (data, ext, _, _) in zip(rels, files):
@@ -260,16 +309,15 @@ class Library:
         except OSError as exc:  # keep nothing of the batch
             self._undo(written, rels)
             raise OutputError(f"cannot write to {self.root}: {exc.strerror or exc}") from None
-        rows = [
-            (self._row(record, rel, sha, len(data), ext), parents, m)
-            for rel, sha, (data, ext, record, parents), m in zip(rels, shas, files, metrics)
-        ]
         try:
             records.insert_assets(self.conn, rows)
         except sqlite3.IntegrityError:  # an asset id is taken: undo the files, keep nothing
             self._undo(rels, rels)
             ids = ", ".join(record["asset_id"] for _, _, record, _ in files)
             raise InputError(f"asset id {ids} is already in the library") from None
+        except Exception:  # keep nothing of the batch, whatever went wrong
+            self._undo(rels, rels)
+            raise
         return [self.get(record["asset_id"]) for _, _, record, _ in files]
 
     def _undo(self, written: list[str], pending: list[str]) -> None:
@@ -318,22 +366,17 @@ class Library:
         return out
 
     def _row(self, record: dict, rel: str, sha: str, size: int, ext: str) -> dict:
-        return {
-            "id": record["asset_id"],
-            "kind": record.get("kind", "image"),
-            "tier": record.get("tier"),
-            "model": record.get("model"),
-            "prompt": record.get("prompt") or "",
-            "negative_prompt": record.get("negative_prompt") or "",
-            "seed": record.get("seed"),
-            "created": record.get("created") or utc_now(),
-            "width": record.get("width"),
-            "height": record.get("height"),
+        """The row of a record: its columns come only from the validated fields."""
+        fields = row_fields(record)
+        return fields.model_dump(exclude={"asset_id", "parents"}) | {
+            "id": fields.asset_id,
+            "prompt": fields.prompt or "",
+            "negative_prompt": fields.negative_prompt or "",
+            "created": fields.created or utc_now(),
             "mime": MIME[ext],
             "path": rel,
             "sha256": sha,
             "bytes": size,
-            "job_id": record.get("job_id"),
             "record": record,
         }
 
@@ -499,75 +542,134 @@ class Library:
 
     # ------------------------------------------------------------------ integrity
 
-    def _open_and_reconcile(self) -> dict | None:
-        """Reconcile if no other process has the library open; then hold a shared lock."""
+    def _open_and_reconcile(self) -> dict:
+        """Reconcile what dead writers left; notes written before owners (migration 005) only
+        when no other process has the library open. Then hold a shared lock for life."""
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            alone = True
         except BlockingIOError:
-            fcntl.flock(self._lock, fcntl.LOCK_SH)
-            return None
+            alone = False
         try:
-            return self.reconcile()
+            with open(self.root / "reconcile.lock", "a+") as one_at_a_time:
+                fcntl.flock(one_at_a_time, fcntl.LOCK_EX)
+                return self.reconcile(alone)
         finally:
             fcntl.flock(self._lock, fcntl.LOCK_SH)
 
     @_serialized
-    def reconcile(self) -> dict:
-        """Finish or undo what a crash left pending. Call only with the exclusive lock."""
-        report = {"adopted": [], "removed_temp": 0, "quarantined": [], "dropped": 0}
-        for rel in records.pending_paths(self.conn):
-            path = self.files.resolve(rel)
-            for tmp in path.parent.glob(f".{path.name}.*.tmp"):
-                tmp.unlink(missing_ok=True)
-                report["removed_temp"] += 1
-            if path.exists() and records.asset_by_sha(self.conn, path.stem) is None:
-                adopted = self._adopt(path, rel)
-                report["adopted" if adopted else "quarantined"].append(adopted or rel)
-            else:
-                report["dropped"] += 1
+    def reconcile(self, alone: bool = False) -> dict:
+        """Finish or undo what crashed writers left pending. Never raises for a bad leftover:
+        what cannot be adopted is quarantined, so a library always opens."""
+        report = {"adopted": [], "removed_temp": 0, "quarantined": [], "dropped": 0, "in_flight": 0}
+        for rel, owner in records.pending_notes(self.conn):
+            if not self._writer_is_gone(owner, alone):
+                report["in_flight"] += 1
+                continue
+            try:
+                self._settle(rel, report)
+            except Exception as exc:  # noqa: BLE001 - whatever the leftover is, set it aside
+                report["quarantined"].append(rel)
+                self._quarantine(rel, f"{type(exc).__name__}: {exc}")
             records.remove_pending(self.conn, [rel])
         return report
 
-    def _adopt(self, path: Path, rel: str) -> str | None:
-        """Insert the row a crash did not commit, from the record inside the file."""
-        data = path.read_bytes()
+    def _writer_is_gone(self, owner: str | None, alone: bool) -> bool:
+        if owner is None:  # written before owners existed: only safe when nobody else is here
+            return alone
+        if owner == self.owner:
+            return False
         try:
-            record = read_metadata(io.BytesIO(data)).get("record")
-        except Exception:  # noqa: BLE001 - any unreadable file is quarantined, never fatal
-            record = None
-        if sha256_bytes(data) != path.stem or not record or self._exists(record.get("asset_id", "")):
+            with open(self._owner_path(owner), "a+") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        self._owner_path(owner).unlink(missing_ok=True)  # leftover of a dead library
+        return True
+
+    def _settle(self, rel: str, report: dict) -> None:
+        """One dead writer's pending file: temp files removed, then adopted or dropped."""
+        path = self.files.resolve(rel)
+        for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
+            report["removed_temp"] += 1
+        if not path.exists() or records.asset_by_sha(self.conn, path.stem) is not None:
+            report["dropped"] += 1
+            return
+        try:
+            report["adopted"].append(self._adopt(path, rel))
+        except InputError as exc:
+            report["quarantined"].append(rel)
+            self._quarantine(rel, str(exc))
+
+    def _adopt(self, path: Path, rel: str) -> str:
+        """Insert the row a crash did not commit, from the record inside the file; an
+        :class:`InputError` says why it cannot be."""
+        data = read_regular(path)
+        if sha256_bytes(data) != path.stem:
+            raise InputError("its bytes do not match its name (torn or altered)")
+        metadata = read_metadata(io.BytesIO(data))
+        record = metadata["record"]
+        if record is None:
+            raise InputError(metadata["record_error"] or "it holds no record")
+        row = self._row(record, rel, path.stem, len(data), path.suffix)  # validates the record
+        if self._exists(row["id"]):
+            raise InputError(f"its asset id {row['id']} is already in the library")
+        parents = [(p.id, p.role) for p in row_fields(record).parents]
+        records.insert_asset(self.conn, row, parents, _measure(data) if path.suffix != ".mp4" else {})
+        return row["id"]
+
+    def _quarantine(self, rel: str, reason: str) -> None:
+        """Move a pending file to ``lost+found/`` and note why (kept, never retried)."""
+        try:
+            path = self.files.resolve(rel)
+        except InputError:
+            return
+        if path.exists():
             quarantine = self.root / "lost+found"
             quarantine.mkdir(exist_ok=True)
             shutil.move(path, quarantine / path.name)
-            return None
-        parents = [(p["id"], p["role"]) for p in record.get("parents", [])]
-        row = self._row(record, rel, path.stem, len(data), path.suffix)
-        records.insert_asset(self.conn, row, parents, _measure(data) if path.suffix != ".mp4" else {})
-        return record["asset_id"]
+            records.add_quarantined(self.conn, path.name, reason[:1000], utc_now())
 
     @_serialized
     def check(self, hashes: bool = True) -> dict:
-        """Files vs rows vs hashes: every problem found, nothing changed."""
-        problems = {"missing": [], "corrupt": [], "orphans": [], "pending": []}
+        """Files vs rows vs hashes vs ids: every problem found, nothing changed.
+
+        ``quarantined`` (files recovery set aside, with why) is reported but is not a problem
+        of the library: those files are kept outside it for a person to look at.
+        """
+        problems = {"missing": [], "corrupt": [], "orphans": [], "pending": [], "invalid_ids": [],
+                    "temp_files": []}
         known = set()
         for asset_id, rel, sha, size in records.files(self.conn):
-            path = self.files.resolve(rel)
+            if not isinstance(asset_id, str) or not ASSET_ID.match(asset_id):
+                problems["invalid_ids"].append(str(asset_id))
+            try:
+                path = self.files.resolve(rel)
+            except InputError:
+                problems["corrupt"].append(str(asset_id))
+                continue
             known.add(path)
-            if not path.exists():
+            if not path.is_file():
                 problems["missing"].append(asset_id)
             elif path.stat().st_size != size or (hashes and sha256_file(path) != sha):
                 problems["corrupt"].append(asset_id)
         problems["orphans"] = [str(p.relative_to(self.root)) for p in self.files.stored() if p not in known]
         problems["pending"] = records.pending_paths(self.conn)
-        return {"assets": len(known), "ok": not any(problems.values()), **problems}
+        in_flight = {self.files.resolve(rel).name for rel in problems["pending"]}
+        problems["temp_files"] = [
+            str(p.relative_to(self.root)) for p in self.files.temp_files()
+            if p.name[1:].rsplit(".", 2)[0] not in in_flight  # .<name>.<random>.tmp
+        ]
+        quarantined = records.quarantined(self.conn)
+        return {"assets": len(known), "ok": not any(problems.values()), **problems,
+                "quarantined": [{"file": f"lost+found/{name}", "reason": why}
+                                for name, why in quarantined.items()]}
 
 
 def _read_input(path: Path) -> tuple[bytes, str]:
-    """The bytes of a user-given file and its type, or a clear error."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    """The bytes of a user-given regular file and its type, or a clear error."""
+    data = read_regular(path, MAX_INPUT_BYTES)
     return data, sniff_extension(data, Path(path).name)
 
 

@@ -40,13 +40,13 @@ def _row(row: sqlite3.Row | None) -> dict | None:
     return out
 
 
-def add_pending(conn: sqlite3.Connection, paths: list[str], started: str) -> None:
-    """Note files as pending, all in one transaction (one commit, however many)."""
+def add_pending(conn: sqlite3.Connection, paths: list[str], started: str, owner: str) -> None:
+    """Note files as pending for ``owner``, all in one transaction (one commit, however many)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.executemany(
-            "INSERT OR REPLACE INTO pending (path, started) VALUES (?, ?)",
-            [(path, started) for path in paths],
+            "INSERT OR REPLACE INTO pending (path, started, owner) VALUES (?, ?, ?)",
+            [(path, started, owner) for path in paths],
         )
         conn.execute("COMMIT")
     except BaseException:
@@ -60,6 +60,21 @@ def remove_pending(conn: sqlite3.Connection, paths: list[str]) -> None:
 
 def pending_paths(conn: sqlite3.Connection) -> list[str]:
     return [r[0] for r in conn.execute("SELECT path FROM pending ORDER BY started")]
+
+
+def pending_notes(conn: sqlite3.Connection) -> list[tuple[str, str | None]]:
+    """``(path, owner)`` of every pending note, oldest first (owner None: written before 005)."""
+    return [(r[0], r[1]) for r in conn.execute("SELECT path, owner FROM pending ORDER BY started")]
+
+
+def add_quarantined(conn: sqlite3.Connection, name: str, reason: str, at: str) -> None:
+    conn.execute("INSERT OR REPLACE INTO quarantine (name, reason, at) VALUES (?, ?, ?)",
+                 (name, reason, at))
+
+
+def quarantined(conn: sqlite3.Connection) -> dict[str, str]:
+    """File name in lost+found -> why it was set aside."""
+    return {r[0]: r[1] for r in conn.execute("SELECT name, reason FROM quarantine ORDER BY at")}
 
 
 def insert_asset(

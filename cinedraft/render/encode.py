@@ -19,6 +19,8 @@ from xml.sax.saxutils import escape, unescape
 
 from PIL import ExifTags, Image, PngImagePlugin
 
+from ..errors import InputError
+
 FORMATS = {"png": ".png", "webp": ".webp", "jpeg": ".jpg"}
 _XMP_OPEN, _XMP_CLOSE = "<cinedraft:record>", "</cinedraft:record>"
 
@@ -101,28 +103,53 @@ def embed_video_record(data: bytes, record: dict) -> bytes:
 def _read_video_metadata(data: bytes) -> dict:
     import av
 
-    with av.open(io.BytesIO(data)) as container:
-        tags = dict(container.metadata)
-    record = json.loads(tags["cinedraft"]) if "cinedraft" in tags else None
-    return {"parameters": tags.get("comment"), "record": record}
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            tags = dict(container.metadata)
+    except (av.error.FFmpegError, ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the video's metadata: {exc}") from None
+    comment = tags.get("comment")
+    return {"parameters": comment if isinstance(comment, str) else None} | _parsed(tags.get("cinedraft"))
+
+
+def _parsed(text: str | bytes | None) -> dict:
+    """``{"record": dict | None, "record_error": str | None}`` from embedded JSON text: a file's
+    metadata is untrusted, so anything but a JSON object is reported, never raised."""
+    if text is None:
+        return {"record": None, "record_error": None}
+    try:
+        record = json.loads(text)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
+        return {"record": None, "record_error": f"the embedded record is not JSON: {exc}"}
+    if not isinstance(record, dict):
+        return {"record": None,
+                "record_error": f"the embedded record is a JSON {type(record).__name__}, not an object"}
+    return {"record": record, "record_error": None}
 
 
 def read_metadata(source: str | Path | BinaryIO) -> dict:
-    """``{"parameters": str | None, "record": dict | None}`` from a file this module wrote."""
+    """``{"parameters", "record", "record_error"}`` from a file this module wrote (or any file:
+    a record that is not a JSON object is ``None`` with the reason in ``record_error``).
+    :class:`InputError` when the file itself cannot be opened."""
     data = Path(source).read_bytes() if isinstance(source, (str, Path)) else source.read()
     if data[4:8] == b"ftyp":
         return _read_video_metadata(data)
-    with Image.open(io.BytesIO(data)) as im:
-        info = dict(im.info)
-        exif = im.getexif().get_ifd(ExifTags.IFD.Exif)
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            info = dict(im.info)
+            exif = im.getexif().get_ifd(ExifTags.IFD.Exif)
+    # Pillow raises ValueError for an oversized text chunk, SyntaxError and
+    # UnicodeDecodeError for mangled chunks.
+    except (OSError, ValueError, SyntaxError, UnicodeDecodeError, Image.DecompressionBombError) as exc:
+        raise InputError(f"cannot read the image's metadata: {exc}") from None
     params = info.get("parameters")
-    record = json.loads(info["cinedraft"]) if "cinedraft" in info else None
     comment = exif.get(ExifTags.Base.UserComment)
     if params is None and isinstance(comment, bytes) and comment.startswith(b"UNICODE\0"):
-        params = comment[8:].decode("utf-16-be")
+        params = comment[8:].decode("utf-16-be", errors="replace")
+    text = info.get("cinedraft")
     xmp = info.get("xmp")
-    if record is None and xmp:
-        text = xmp.decode() if isinstance(xmp, bytes) else xmp
-        if _XMP_OPEN in text:
-            record = json.loads(unescape(text.split(_XMP_OPEN, 1)[1].split(_XMP_CLOSE, 1)[0]))
-    return {"parameters": params, "record": record}
+    if text is None and xmp:
+        xmp = xmp.decode("utf-8", errors="replace") if isinstance(xmp, bytes) else str(xmp)
+        if _XMP_OPEN in xmp:
+            text = unescape(xmp.split(_XMP_OPEN, 1)[1].split(_XMP_CLOSE, 1)[0])
+    return {"parameters": params if isinstance(params, str) else None} | _parsed(text)

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -119,9 +120,119 @@ def test_reconcile_finishes_or_undoes_an_interrupted_write(tmp_path, monkeypatch
     reopened.close()
 
 
-def test_reconcile_waits_while_another_process_has_the_library_open(tmp_path):
-    first = Library(tmp_path / "lib")
-    second = Library(tmp_path / "lib")  # flock is per open file: a second opener
-    assert first.last_reconcile is not None and second.last_reconcile is None
-    second.close()
-    first.close()
+def test_a_live_writers_pending_note_is_left_alone_and_settled_once_it_is_gone(tmp_path, monkeypatch):
+    from cinedraft.library import records
+
+    writer = Library(tmp_path / "lib")
+    record = make_record(writer, "in flight")
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(records, "insert_assets", crash)
+    with pytest.raises(KeyboardInterrupt):
+        writer.add_image(noise_image(64), record, "png", 90)
+    monkeypatch.undo()
+    reader = Library(tmp_path / "lib")  # the writer is still open: its note is in flight
+    assert reader.last_reconcile["in_flight"] == 1 and reader.last_reconcile["adopted"] == []
+    assert len(records.pending_paths(reader.conn)) == 1
+    writer.close()
+    late = Library(tmp_path / "lib")  # the writer is gone; the reader is still open
+    assert late.last_reconcile["adopted"] == [record["asset_id"]]
+    assert late.check()["ok"] and late.count() == 1
+    late.close()
+    reader.close()
+
+
+HOLDER = "import sys, time; from cinedraft.library import Library; held = Library(sys.argv[1]); print('open', flush=True); time.sleep(600)"
+
+# One server job's 24 outputs, committed together; "put" is announced after each file.
+JOB_WRITER = """
+import sys, time
+from cinedraft.jobs import JobQueue
+from cinedraft.library import Library, files
+from tests.library.conftest import make_record, noise_image
+
+put = files.FileStore.put
+def announced(self, *args, **kwargs):
+    stored = put(self, *args, **kwargs)
+    print("put", flush=True)
+    time.sleep(0.05)
+    return stored
+files.FileStore.put = announced
+library = Library(sys.argv[1])
+queue = JobQueue(library.root / "library.db")
+queue.submit("generate", {"prompt": "x", "count": 24}, 0)
+job = queue.claim(("generate",))
+print(job.id, flush=True)
+library.add_images([
+    (noise_image(64, i), make_record(library, f"seed {i}", seed=i, job_id=job.id), "png", 90)
+    for i in range(24)
+])
+"""
+
+
+def test_a_killed_jobs_outputs_are_never_made_twice_while_another_process_has_the_library_open(tmp_path):
+    from cinedraft.jobs import JobQueue
+
+    root, cwd = tmp_path / "lib", str(Path(__file__).parents[2])
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(root)], stdout=subprocess.PIPE,
+                              text=True, cwd=cwd)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        writer = subprocess.Popen([sys.executable, "-c", JOB_WRITER, str(root)], stdout=subprocess.PIPE,
+                                  text=True, cwd=cwd)
+        job_id = writer.stdout.readline().strip()
+        for _ in range(3):
+            assert writer.stdout.readline().strip() == "put"
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+
+        # The restart, with the holder still open: recovery adopts the 3 files first, so the
+        # queue sees them and finishes the job as partial instead of running it again.
+        library = Library(root)
+        assert len(library.last_reconcile["adopted"]) == 3
+        queue = JobQueue(root / "library.db")
+        assert queue.recover() == {"requeued": [], "failed": [job_id]}
+        job = queue.get(job_id)
+        assert job.state == "failed" and len(job.result["outputs"]) == 3
+        queue.close()
+        library.close()
+    finally:
+        holder.kill()
+        holder.wait()
+    # The holder is gone: the next open finds nothing left to adopt.
+    final = Library(root)
+    assert final.last_reconcile["adopted"] == [] and final.count() == 3
+    seeds = [a.seed for a in final.find(limit=100)]
+    assert len(seeds) == len(set(seeds)) == 3
+    assert final.check()["ok"]
+    final.close()
+
+
+def test_an_unadoptable_leftover_is_quarantined_and_the_library_still_opens(tmp_path, monkeypatch):
+    """A crash's leftover whose embedded record cannot become a row (a list where a string
+    belongs) is set aside with its reason; every later open works."""
+    from cinedraft.library import records
+    from cinedraft.render import encode
+
+    library = Library(tmp_path / "lib", provenance=False)
+    record = make_record(library, "bad leftover")
+    real_encode = encode.encode_image
+
+    def forged(image, rec, fmt, quality=100):  # the embedded record differs from the row's
+        return real_encode(image, rec | {"job_id": ["x"]}, fmt, quality)
+
+    monkeypatch.setattr("cinedraft.library.library.encode_image", forged)
+    monkeypatch.setattr(records, "insert_assets", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        library.add_image(noise_image(64), record, "png", 90)
+    monkeypatch.undo()
+    library.close()
+    for _ in range(2):
+        reopened = Library(tmp_path / "lib")
+        report = reopened.check()
+        assert report["ok"] and reopened.count() == 0 and report["pending"] == []
+        assert [q["file"].split("/")[0] for q in report["quarantined"]] == ["lost+found"]
+        assert "job_id" in report["quarantined"][0]["reason"]
+        reopened.close()

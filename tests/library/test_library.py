@@ -201,3 +201,52 @@ def test_a_batch_with_a_taken_asset_id_keeps_nothing(library, add):
         library.add_images(items)
     assert library.count() == 1 and sorted(library.files.stored()) == stored_before
     assert not records.pending_paths(library.conn) and library.check()["ok"]
+
+
+def _png_with_chunk(path, text: str, size=(40, 30)):
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("cinedraft", text)
+    Image.new("RGB", size, "teal").save(path, "PNG", pnginfo=info)
+    return path
+
+
+@pytest.mark.parametrize("embedded", [
+    {"asset_id": "aaaaaaaaaaa1", "prompt": ["x"]},          # a list where a string belongs
+    {"asset_id": "../../etc/x", "prompt": "p"},             # a path as an id
+    {"asset_id": 12345, "kind": "image"},                   # a number as an id
+    {"asset_id": "aaaaaaaaaaa2", "job_id": "0123456789abcdef", "tier": "production",
+     "created": "2099-01-01T00:00:00Z", "kind": "image", "prompt": "claimed"},
+])
+def test_an_imported_files_record_is_a_claim_never_the_librarys_own_fields(library, tmp_path, embedded):
+    path = _png_with_chunk(tmp_path / "crafted.png", json.dumps(embedded))
+    asset = library.import_file(path)
+    assert asset.id != embedded["asset_id"] and asset.kind == "import" and asset.tier is None
+    assert asset.created < "2099" and library.assets_of_job("0123456789abcdef") == []
+    claim = asset.record["claim"]
+    assert claim["record"] == embedded
+    assert claim["valid"] == (embedded.get("prompt") == "claimed"), claim
+    assert library.check()["ok"] and library.check()["quarantined"] == []
+    library.close()
+    reopened = Library(library.root)  # and the library keeps opening
+    assert reopened.count() == 1 and reopened.check()["ok"]
+    reopened.close()
+
+
+@pytest.mark.parametrize("text", ['["not", "an", "object"]', "{not json", "null", '"a string"'])
+def test_an_embedded_record_that_is_not_an_object_is_reported_in_the_claim(library, tmp_path, text):
+    asset = library.import_file(_png_with_chunk(tmp_path / "odd.png", text))
+    claim = asset.record["claim"]
+    assert claim["valid"] is False and claim["problems"], claim
+
+
+def test_import_refuses_what_is_not_a_regular_file(library, tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    for path in (fifo, "/dev/zero", tmp_path):
+        with pytest.raises(InputError, match="not a regular file"):
+            library.import_file(path)
+    assert library.count() == 0

@@ -52,13 +52,15 @@ def test_corrupt_video_is_refused(library):
     assert library.count() == 0
 
 
-def test_imported_video_keeps_its_embedded_record(tmp_path, library):
+def test_imported_video_keeps_its_embedded_record_as_a_claim(tmp_path, library):
     other = Library(tmp_path / "other", provenance=False)
     made = other.add_video(mp4(), make_record(other, "a red ball bounces", kind="video"))
     copy = tmp_path / "clip.mp4"
     copy.write_bytes(open(made.path, "rb").read())
     imported = library.import_file(copy)
-    assert imported.kind == "video" and imported.prompt == "a red ball bounces"
+    assert imported.kind == "import" and imported.id != made.id
+    assert imported.record["claim"]["valid"] and imported.record["claim"]["record"]["asset_id"] == made.id
+    assert imported.prompt == "a red ball bounces"  # the claimed prompt is searchable
     assert (imported.width, imported.height) == (64, 64)
     other.close()
 
