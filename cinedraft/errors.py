@@ -2,6 +2,7 @@
 
     CinedraftError
     ├── InputError               a request the user can fix (empty prompt, bad size, bad template)
+    │   └── InputTooLargeError   a file over a size or pixel cap (HTTP 413)
     ├── ModelError
     │   ├── ModelNotFoundError   no such local folder, or not in the HF cache while offline
     │   └── UnsafeModelError     pickle weights or remote code: refused, never loaded
@@ -22,6 +23,10 @@ class CinedraftError(Exception):
 
 class InputError(CinedraftError, ValueError):
     """The request is invalid; the message says which field and what is allowed."""
+
+
+class InputTooLargeError(InputError):
+    """A file is larger (bytes or pixels) than cinedraft accepts."""
 
 
 class ModelError(CinedraftError):

@@ -1,14 +1,17 @@
 """A job queue kept in the library database, so jobs survive a restart.
 
-- submit: a queued row (idempotency key: the same key returns the same job; a bound on
-  queued jobs answers :class:`QueueFullError`, which the server turns into HTTP 429);
+- submit: a queued row (idempotency key: the same key and request return the same job, the
+  same key with another request is refused, as payment APIs do; a bound on queued jobs
+  answers :class:`QueueFullError`, which the server turns into HTTP 429);
 - claim: one atomic UPDATE moves the most urgent job (lowest priority number, then oldest)
   of the kinds a worker takes to ``running``;
 - finish / fail / cancel: one terminal state per job. A running job sees a cancel request at
   its next progress report (:class:`JobCancelled`);
-- recover (at startup, before any worker): a job left ``running`` by a dead server is queued
-  again if it stored nothing yet, otherwise marked failed with the outputs it did store, so no
-  job is lost and no output is made twice.
+- recover (at startup, before any worker, after the library has adopted what dead writers
+  left): a job left ``running`` by a dead server is queued again if it stored nothing yet,
+  otherwise marked failed with the outputs it did store, so no job is lost and no output is
+  made twice; a job that was already started :data:`MAX_ATTEMPTS` times fails with that
+  reason instead of being queued again (a job that kills its server must not do so forever).
 
 Progress lives in memory (fanned out to listeners, Server-Sent Events) and is written to the
 row only when the job ends: a durable write per sampling step would cost an fsync each.
@@ -16,6 +19,7 @@ row only when the job ends: a durable write per sampling step would cost an fsyn
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
 import threading
@@ -23,12 +27,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import CinedraftError
+from ..errors import CinedraftError, InputError
 from ..library import records
 from ..library.db import connect
 from ..library.library import utc_now
 
 TERMINAL = ("done", "failed", "cancelled")
+MAX_ATTEMPTS = 3
 
 
 class QueueFullError(CinedraftError):
@@ -82,6 +87,9 @@ class JobQueue:
             if created is None:
                 raise QueueFullError(f"the queue is full ({self.max_queued} jobs waiting); try again later")
             self._wake.notify_all()
+        if not created and (job["kind"], job["request"]) != (kind, json.loads(json.dumps(request))):
+            raise InputError(f"Idempotency-Key {idem_key!r} was used for another request "
+                             f"(job {job['id']}); use a new key for a new request")
         return Job.from_row(job), created
 
     def get(self, job_id: str) -> Job | None:
@@ -151,6 +159,11 @@ class JobQueue:
                     records.finish_job(self.conn, job["id"], "failed", utc_now(),
                                        {"outputs": stored, "partial": True},
                                        f"interrupted by a restart after {len(stored)} output(s)")
+                    report["failed"].append(job["id"])
+                elif job["attempts"] >= MAX_ATTEMPTS:
+                    records.finish_job(self.conn, job["id"], "failed", utc_now(), None,
+                                       f"gave up after {job['attempts']} attempts: the server "
+                                       "stopped during each")
                     report["failed"].append(job["id"])
                 else:
                     records.requeue_job(self.conn, job["id"])

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, InputTooLargeError
 
 TEMP_SUFFIX = ".tmp"
 
@@ -52,7 +52,7 @@ def open_regular(path: Path, max_bytes: int | None = None):
         raise InputError(f"{path} is not a regular file")
     if max_bytes is not None and info.st_size > max_bytes:
         os.close(fd)
-        raise InputError(f"{path} is {info.st_size:,} bytes; at most {max_bytes:,} are read")
+        raise InputTooLargeError(f"{path} is {info.st_size:,} bytes; at most {max_bytes:,} are read")
     return os.fdopen(fd, "rb")
 
 

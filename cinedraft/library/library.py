@@ -38,7 +38,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, Field
 
-from ..errors import AssetNotFoundError, InputError, OutputError
+from ..errors import AssetNotFoundError, InputError, InputTooLargeError, OutputError
 from ..quality.metrics import HIGHER_IS_CLEARER, image_metrics
 from ..render.delivery import PROFILES, Profile, fit
 from ..render.encode import FORMATS, embed_video_record, encode_image, read_metadata
@@ -51,6 +51,7 @@ from .schema import ASSET_ID_PATTERN, claim_of, claimed_prompt, row_fields
 
 ASSET_ID = re.compile(ASSET_ID_PATTERN)
 MAX_INPUT_BYTES = 2 << 30  # a file given to import or verify
+MAX_PIXELS = 40_000_000  # an imported image (a 6000x6000 PNG passes, decoded off the event loop)
 MIME = {".png": "image/png", ".webp": "image/webp", ".jpg": "image/jpeg", ".mp4": "video/mp4"}
 _MAGIC = ((b"\x89PNG", ".png"), (b"\xff\xd8", ".jpg"), (b"RIFF", ".webp"))
 # Roles whose sources are combined into the new asset (C2PA componentOf); others are parentOf.
@@ -692,11 +693,17 @@ def _video_size(data: bytes, name: str) -> tuple[int, int]:
 
 
 def _image_size(data: bytes, name: str) -> tuple[int, int]:
-    """Decode fully (not just the header) so a truncated or corrupt file is refused."""
+    """Decode fully (not just the header) so a truncated or corrupt file is refused; the
+    pixel count is checked from the header first (a few KB of PNG can hold 36M pixels)."""
     try:
         with Image.open(io.BytesIO(data)) as im:
+            if im.width * im.height > MAX_PIXELS:
+                raise InputTooLargeError(f"{name} is {im.width}x{im.height}: images are limited to "
+                                 f"{MAX_PIXELS:,} pixels")
             im.load()
             return im.size
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        if isinstance(exc, InputError):
+            raise
         raise InputError(f"{name} is not a readable image: {exc}") from None
 

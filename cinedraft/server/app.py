@@ -3,7 +3,8 @@
 1. open the library, the job queue (same database) and the media prober;
 2. settle jobs a previous run left running (:meth:`JobQueue.recover`);
 3. start the workers (model device, CPU edits) when the app starts, stop them when it stops;
-4. mount the API, the login page and the web UI behind the security guard.
+4. mount the API, the login page and the web UI behind the security guard, then the body
+   caps (:mod:`.limits`: the guard answers first, so a stranger's body is never read).
 """
 
 from __future__ import annotations
@@ -18,25 +19,27 @@ from fastapi.staticfiles import StaticFiles
 from .. import __version__
 from ..config import Settings
 from ..editor import Editor, Prober
-from ..errors import AssetNotFoundError, CinedraftError, InputError
+from ..errors import AssetNotFoundError, CinedraftError, InputError, InputTooLargeError
 from ..jobs import JobQueue, QueueFullError
 from ..library import Library
+from .limits import BodyLimit, cpu_slots
 from .routes.api import router
-from .security import COOKIE, Guard, Sessions
+from .security import COOKIE, SESSION_SECONDS, Guard, Sessions, TooManyFailures, too_many_failures
 from .workers import Workers
 
 WEB = Path(__file__).parent / "web"
 
 
 def create_app(settings: Settings, *, token: str | None = None, hosts: set[str] = frozenset(),
-               workers: bool = True, max_queued: int = 500) -> FastAPI:
-    """The studio app. ``token`` turns on auth; ``hosts`` adds names the Host header may use."""
+               workers: bool = True, max_queued: int = 500, secure_cookie: bool = False) -> FastAPI:
+    """The studio app. ``token`` turns on auth; ``hosts`` adds names the Host header may use;
+    ``secure_cookie`` marks the session cookie Secure (a non-loopback bind, behind TLS)."""
     # 1. State.
     library = Library(settings.library_root, provenance=settings.provenance)
     queue = JobQueue(library.root / "library.db", max_queued=max_queued)
-    prober = Prober()
+    prober = library.prober()
     engine_box: list = []
-    sessions = Sessions(token)
+    sessions = Sessions(token, secure_cookie=secure_cookie)
 
     def engine():
         if not engine_box:
@@ -51,6 +54,7 @@ def create_app(settings: Settings, *, token: str | None = None, hosts: set[str] 
     async def lifespan(app: FastAPI):
         # 2. and 3.
         app.state.recovered = queue.recover()
+        app.state.cpu_slots = cpu_slots()
         if workers:
             pool.start()
         yield
@@ -74,7 +78,8 @@ def create_app(settings: Settings, *, token: str | None = None, hosts: set[str] 
 
     @app.exception_handler(CinedraftError)
     async def bad_input(request: Request, exc: CinedraftError):
-        return JSONResponse({"detail": str(exc)}, status_code=422 if isinstance(exc, InputError) else 400)
+        status = 413 if isinstance(exc, InputTooLargeError) else 422 if isinstance(exc, InputError) else 400
+        return JSONResponse({"detail": str(exc)}, status_code=status)
 
     @app.get("/", include_in_schema=False)
     def index():
@@ -85,13 +90,18 @@ def create_app(settings: Settings, *, token: str | None = None, hosts: set[str] 
         return (WEB / "login.html").read_text()
 
     @app.post("/login", include_in_schema=False)
-    def login(token: str = Form(...)):
-        if not sessions.check_token(token):
-            return JSONResponse({"detail": "wrong token"}, status_code=401)
+    def login(request: Request, token: str = Form(..., max_length=1024)):
+        try:
+            if not sessions.check_token(token, request.client.host if request.client else ""):
+                return JSONResponse({"detail": "wrong token"}, status_code=401)
+        except TooManyFailures as exc:
+            return too_many_failures(exc)
         response = RedirectResponse("/", status_code=303)
-        response.set_cookie(COOKIE, sessions.new(), httponly=True, samesite="strict")
+        response.set_cookie(COOKIE, sessions.new(), httponly=True, samesite="strict",
+                            max_age=SESSION_SECONDS, secure=sessions.secure_cookie)
         return response
 
     app.mount("/static", StaticFiles(directory=WEB), name="static")
-    app.add_middleware(Guard, sessions=sessions, hosts=set(hosts))
+    app.add_middleware(BodyLimit)
+    app.add_middleware(Guard, sessions=sessions, hosts=set(hosts))  # added last: runs first
     return app

@@ -1,21 +1,29 @@
 """Request checks every route goes through (one ASGI middleware).
 
-1. **Host**: the Host header must name this server (loopback names, or the host it was bound
-   to): a DNS-rebinding page that points its own name at 127.0.0.1 is refused.
+1. **Host**: the Host header must be ``name`` or ``name:port`` and name this server (loopback
+   names, the host it was bound to, names given with ``--allowed-host``; with a token also the
+   address the request arrived on, so a LAN client can use the machine's IP): a DNS-rebinding
+   page that points its own name at 127.0.0.1 is refused.
 2. **Origin** on every state-changing request (POST, PUT, PATCH, DELETE): a browser's Origin
    must be this server's own; ``Origin: null`` and cross-site fetches (Sec-Fetch-Site) are
    refused. Clients that are not browsers (curl, scripts) send no Origin and are let through
    (they cannot be driven by a web page).
 3. **Auth**, when a token is configured: ``Authorization: Bearer <token>`` or the session
-   cookie that ``POST /login`` sets (HttpOnly, SameSite=Strict); everything else but the
-   login page answers 401.
+   cookie that ``POST /login`` sets (HttpOnly, SameSite=Strict, expiring, Secure on
+   non-loopback binds); everything else but the login page answers 401. Tokens are compared
+   as bytes in constant time; a client with :data:`MAX_FAILURES` wrong tokens within
+   :data:`FAILURE_WINDOW` seconds is answered 429 until the window has passed.
 4. **Headers** on every response: ``X-Content-Type-Options: nosniff``, a strict CSP (no inline
    script, no third-party anything), no framing, no referrer.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
+import threading
+import time
+from collections import deque
 
 from starlette.responses import JSONResponse, Response
 
@@ -23,6 +31,10 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 OPEN_PATHS = {"/login"}
 COOKIE = "cinedraft_session"
+SESSION_SECONDS = 12 * 3600
+MAX_FAILURES, FAILURE_WINDOW = 10, 60.0
+# name (letters, digits, dots, dashes) or [IPv6], then an optional :port; nothing else.
+_HOST = re.compile(r"^(?P<name>[a-z0-9.-]{1,253}|\[[0-9a-f:.]{2,45}\])(:(?P<port>\d{1,5}))?$")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
        "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
        "form-action 'self'; frame-ancestors 'none'")
@@ -34,39 +46,78 @@ HEADERS = [
 ]
 
 
-def _host_name(host: str) -> str:
-    host = host.strip().lower()
-    if host.startswith("["):
-        return host[: host.find("]") + 1]
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+def host_name(host: str) -> str | None:
+    """The name in a Host header (``[v6]`` kept bracketed), or None when it is malformed."""
+    m = _HOST.match(host.strip().lower())
+    if m is None or (m["port"] is not None and not 0 < int(m["port"]) < 65536):
+        return None
+    return m["name"]
+
+
+class TooManyFailures(Exception):
+    """A client guessed wrong too often; ``retry_after`` seconds until it may try again."""
+
+    def __init__(self, retry_after: int):
+        self.retry_after = retry_after
 
 
 class Sessions:
-    """The token (None: auth off) and the ids of logged-in browser sessions."""
+    """The token (None: auth off), logged-in browser sessions and failed tries per client."""
 
-    def __init__(self, token: str | None):
-        self.token = token
-        self._ids: set[str] = set()
+    def __init__(self, token: str | None, secure_cookie: bool = False):
+        self._token = token.encode() if token is not None else None
+        self.secure_cookie = secure_cookie
+        self._expiry: dict[str, float] = {}  # session id -> monotonic expiry
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
 
-    def check_token(self, token: str) -> bool:
-        return self.token is not None and secrets.compare_digest(token, self.token)
+    @property
+    def enabled(self) -> bool:
+        return self._token is not None
+
+    def check_token(self, token: str | bytes, client: str = "") -> bool:
+        """Whether ``token`` is the token; counts failures per client (see the module doc).
+        Raises :class:`TooManyFailures` while a client is over its limit."""
+        if self._token is None:
+            return False
+        now = time.monotonic()
+        with self._lock:
+            tries = self._failures.setdefault(client, deque())
+            while tries and tries[0] < now - FAILURE_WINDOW:
+                tries.popleft()
+            if len(tries) >= MAX_FAILURES:
+                raise TooManyFailures(int(tries[0] + FAILURE_WINDOW - now) + 1)
+        given = token if isinstance(token, bytes) else token.encode("utf-8", "surrogatepass")
+        if secrets.compare_digest(given, self._token):
+            return True
+        with self._lock:
+            self._failures[client].append(now)
+        return False
 
     def new(self) -> str:
         session = secrets.token_urlsafe(32)
-        self._ids.add(session)
+        with self._lock:
+            self._expiry[session] = time.monotonic() + SESSION_SECONDS
         return session
 
-    def authorised(self, headers: dict[str, str]) -> bool:
-        if self.token is None:
-            return True
-        bearer = headers.get("authorization", "")
-        if bearer.startswith("Bearer ") and self.check_token(bearer[7:]):
+    def _valid_session(self, session: str) -> bool:
+        with self._lock:
+            expiry = self._expiry.get(session)
+            if expiry is not None and expiry < time.monotonic():
+                del self._expiry[session]
+                return False
+            return expiry is not None
+
+    def authorised(self, headers: dict[str, str], client: str = "") -> bool:
+        if self._token is None:
             return True
         for part in headers.get("cookie", "").split(";"):
             name, _, value = part.strip().partition("=")
-            if name == COOKIE and value in self._ids:
+            if name == COOKIE and self._valid_session(value):
                 return True
-        return False
+        bearer = headers.get("authorization", "")
+        # Headers arrive as latin-1 text of the raw bytes: compare the raw bytes.
+        return bearer.startswith("Bearer ") and self.check_token(bearer[7:].encode("latin-1"), client)
 
 
 class Guard:
@@ -76,6 +127,7 @@ class Guard:
         self.app = app
         self.sessions = sessions
         self.hosts = {h.lower() for h in hosts} | LOOPBACK
+        self.hosts |= {f"[{h}]" for h in self.hosts if ":" in h and not h.startswith("[")}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -92,10 +144,20 @@ class Guard:
 
         await self.app(scope, receive, send_with_headers)
 
+    def _known_host(self, name: str | None, scope) -> bool:
+        if name is None:
+            return False
+        if name in self.hosts:
+            return True
+        # With a token, the address this request arrived on is this machine's own: a LAN
+        # client may name it (a rebinding page cannot get past the token anyway).
+        server = scope.get("server") or (None,)
+        return self.sessions.enabled and server[0] is not None and name.strip("[]") == server[0]
+
     def _refusal(self, scope, headers: dict[str, str]) -> Response | None:
         host = headers.get("host", "")
-        if _host_name(host) not in self.hosts:
-            return JSONResponse({"detail": f"host {host!r} is not this server"}, status_code=400)
+        if not self._known_host(host_name(host), scope):
+            return JSONResponse({"detail": f"host {host[:100]!r} is not this server"}, status_code=400)
         if scope["method"] in UNSAFE:
             origin = headers.get("origin")
             if origin is not None:
@@ -104,13 +166,24 @@ class Guard:
                     return JSONResponse({"detail": "cross-origin request refused"}, status_code=403)
             if headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
                 return JSONResponse({"detail": "cross-site request refused"}, status_code=403)
-        if scope["path"] not in OPEN_PATHS and not self.sessions.authorised(headers):
-            return JSONResponse({"detail": "authentication required"}, status_code=401,
-                                headers={"www-authenticate": "Bearer"})
-        return None
+        if scope["path"] in OPEN_PATHS:
+            return None
+        client = (scope.get("client") or ("",))[0] or ""
+        try:
+            if self.sessions.authorised(headers, client):
+                return None
+        except TooManyFailures as exc:
+            return too_many_failures(exc)
+        return JSONResponse({"detail": "authentication required"}, status_code=401,
+                            headers={"www-authenticate": "Bearer"})
 
     @staticmethod
     def _with_headers(response: Response) -> Response:
         for name, value in HEADERS:
             response.headers[name.decode()] = value.decode()
         return response
+
+
+def too_many_failures(exc: TooManyFailures) -> Response:
+    return JSONResponse({"detail": f"too many wrong tokens; try again in {exc.retry_after} s"},
+                        status_code=429, headers={"retry-after": str(exc.retry_after)})

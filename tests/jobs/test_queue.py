@@ -1,5 +1,6 @@
 import pytest
 
+from cinedraft.errors import InputError
 from cinedraft.jobs import JobCancelled, JobQueue, QueueFullError
 from cinedraft.library import Library
 
@@ -35,8 +36,10 @@ def test_workers_take_only_their_kinds(setup):
 def test_idempotency_key_and_bound(setup):
     _, queue = setup
     a, created = queue.submit("generate", {"x": 1}, 0, idem_key="same")
-    b, again = queue.submit("generate", {"x": 2}, 0, idem_key="same")
+    b, again = queue.submit("generate", {"x": 1}, 0, idem_key="same")
     assert created and not again and a.id == b.id and b.request == {"x": 1}
+    with pytest.raises(InputError, match="used for another request"):  # same key, new body
+        queue.submit("generate", {"x": 2}, 0, idem_key="same")
     blank1, _ = queue.submit("generate", {}, 0, idem_key="")  # an empty key is no key
     blank2, _ = queue.submit("generate", {}, 0, idem_key="")
     assert blank1.id != blank2.id
@@ -77,3 +80,19 @@ def test_recover_requeues_clean_jobs_and_fails_partial_ones(setup, tmp_path):
     assert queue.get(clean.id).state == "queued"
     failed = queue.get(partial.id)
     assert failed.state == "failed" and failed.result == {"outputs": [stored.id], "partial": True}
+
+
+def test_a_job_that_keeps_dying_fails_after_max_attempts(tmp_path):
+    from cinedraft.jobs.queue import MAX_ATTEMPTS
+
+    queue = JobQueue(tmp_path / "q.db")
+    job, _ = queue.submit("generate", {"prompt": "x"}, 0)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        assert queue.claim(("generate",)).attempts == attempt  # the server dies during it
+        report = queue.recover()
+        if attempt < MAX_ATTEMPTS:
+            assert report["requeued"] == [job.id]
+    assert report["failed"] == [job.id]
+    failed = queue.get(job.id)
+    assert failed.state == "failed" and f"after {MAX_ATTEMPTS} attempts" in failed.error
+    queue.close()

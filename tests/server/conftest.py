@@ -1,5 +1,10 @@
+import os
+import socket
+import subprocess
+import sys
 import time
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -29,3 +34,25 @@ def wait(client, job_id: str, timeout: float = 120) -> dict:
             return job
         time.sleep(0.1)
     raise TimeoutError(job_id)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(home, port, *args: str, host: str = "127.0.0.1", headers=None) -> subprocess.Popen:
+    """``cinedraft serve`` in its own process, once ``/api/health`` answers."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "CINEDRAFT_HOME": str(home), "CINEDRAFT_DEVICE": "cpu"}
+    proc = subprocess.Popen([sys.executable, "-m", "cinedraft", "serve", "--host", host, "--port", str(port),
+                             *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://{host}:{port}/api/health", timeout=1, headers=headers).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise TimeoutError("server did not start")

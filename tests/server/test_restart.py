@@ -1,44 +1,21 @@
 """Kill the server mid-job and start it again: every job ends exactly once, no output is lost
 or made twice."""
 
-import os
 import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import time
 
 import httpx
 
+from .conftest import free_port, start_server
+
 JOB = {"prompt": "a {red|blue|yellow} {jar|box} on a wooden table", "template": True, "steps": 30}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start(home, port) -> subprocess.Popen:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "CINEDRAFT_HOME": str(home), "CINEDRAFT_DEVICE": "cpu"}
-    proc = subprocess.Popen([sys.executable, "-m", "cinedraft", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise TimeoutError("server did not start")
-
-
 def test_jobs_survive_a_killed_server(tmp_path):
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = _start(tmp_path, port)
+    server = start_server(tmp_path, port)
     try:
         ids = [httpx.post(f"{base}/api/jobs/generate", json=JOB | {"count": n, "seed": n}).json()["id"]
                for n in (6, 2, 3)]
@@ -49,7 +26,7 @@ def test_jobs_survive_a_killed_server(tmp_path):
         time.sleep(0.5)
         server.send_signal(signal.SIGKILL)
         server.wait()
-        server = _start(tmp_path, port)
+        server = start_server(tmp_path, port)
         states = {}
         deadline = time.time() + 240
         while time.time() < deadline:

@@ -87,3 +87,82 @@ def test_full_queue_answers_429(tmp_path):
     with TestClient(create_app(settings(tmp_path), hosts={HOST}, workers=False, max_queued=2)) as c:
         assert [c.post("/api/jobs/generate", json=BODY).status_code for _ in range(3)] == [202, 202, 429]
         assert c.post("/api/jobs/generate", json=BODY).headers["retry-after"] == "5"
+
+
+TOKEN = "correct-horse-battery-staple"
+
+
+@pytest.fixture
+def guarded(tmp_path):
+    with TestClient(create_app(settings(tmp_path), token=TOKEN, hosts={HOST, "studio.lan"},
+                               workers=False, secure_cookie=True)) as c:
+        yield c
+
+
+@pytest.mark.parametrize("value", ["ééé", "Bearer ééé", f"Bearer {TOKEN}é", "Bearer \x7f"])
+def test_a_non_ascii_token_is_refused_not_a_crash(guarded, value):
+    response = guarded.get("/api/assets", headers={"Authorization": value.encode("utf-8")})
+    assert response.status_code == 401
+
+
+def test_a_non_ascii_login_is_refused_not_a_crash(guarded):
+    assert guarded.post("/login", data={"token": "ééé"}, follow_redirects=False).status_code == 401
+
+
+def test_login_is_rate_limited_per_client(guarded):
+    for _ in range(10):
+        assert guarded.post("/login", data={"token": "wrong"}, follow_redirects=False).status_code == 401
+    refused = guarded.post("/login", data={"token": TOKEN}, follow_redirects=False)
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+    # bearer guesses count against the same limit
+    assert guarded.get("/api/assets", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 429
+
+
+def test_the_session_cookie_expires_and_is_secure_off_loopback(guarded):
+    response = guarded.post("/login", data={"token": TOKEN}, follow_redirects=False)
+    cookie = response.headers["set-cookie"].lower()
+    assert response.status_code == 303
+    assert "httponly" in cookie and "samesite=strict" in cookie and "secure" in cookie
+    assert "max-age=43200" in cookie
+
+
+@pytest.mark.parametrize("host", ["studio.lan", "studio.lan:7860", "localhost:7860", "[::1]:80"])
+def test_allowed_hosts_pass(guarded, host):
+    response = guarded.get("/api/health", headers={"Host": host, "Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 200, host
+
+
+@pytest.mark.parametrize("host", ["studio.lan:7860junk", "localhost:80:80", "localhost:99999",
+                                  "studio.lan:", "stu dio.lan", "localhost/x", ""])
+def test_a_host_with_junk_is_refused(guarded, host):
+    response = guarded.get("/api/health", headers={"Host": host, "Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 400, host
+
+
+def test_with_a_token_the_machines_own_address_is_accepted(tmp_path):
+    """Bound to every address with a token, a client that names the address it connects to
+    (127.0.0.2 here: another of this machine's addresses) gets in; a foreign name does not."""
+    import httpx
+
+    from .conftest import free_port, start_server
+
+    port = free_port()
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    proc = start_server(tmp_path, port, "--token", TOKEN, host="0.0.0.0", headers=auth)
+    try:
+        assert httpx.get(f"http://127.0.0.2:{port}/api/health", headers=auth).status_code == 200
+        assert httpx.get(f"http://127.0.0.2:{port}/api/health").status_code == 401
+        foreign = httpx.get(f"http://127.0.0.2:{port}/api/health", headers=auth | {"Host": "10.9.8.7"})
+        assert foreign.status_code == 400
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_an_idempotency_key_reused_for_another_request_is_refused(quiet):
+    first = quiet.post("/api/jobs/generate", json=BODY, headers={"Idempotency-Key": "k-1"})
+    again = quiet.post("/api/jobs/generate", json=BODY, headers={"Idempotency-Key": "k-1"})
+    other = quiet.post("/api/jobs/generate", json=BODY | {"prompt": "a blue jar"},
+                       headers={"Idempotency-Key": "k-1"})
+    assert first.status_code == again.status_code == 202 and first.json()["id"] == again.json()["id"]
+    assert other.status_code == 422 and "another request" in other.json()["detail"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import tempfile
 from pathlib import Path
@@ -11,21 +10,19 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Header, HTTPException, Path as PathParam, Query, Request, UploadFile
 from fastapi.responses import FileResponse, StreamingResponse
-from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, Field
 
 from ...jobs import Job
-from ...library import Asset, AssetQuery
+from ...library import Asset, AssetQuery, Library
 from ...library.library import sniff_extension
 from ...quality.compare import analyze_images, analyze_video
 from ...request import ImageRequest
+from ..limits import MAX_UPLOAD, off_loop
 
 router = APIRouter(prefix="/api")
 AssetId = Annotated[str, PathParam(pattern="^[0-9a-f]{12}$", description="12 hex digits")]
 JobId = Annotated[str, PathParam(pattern="^[0-9a-f]{16}$", description="16 hex digits")]
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
-MAX_UPLOAD = 64 * 1024 * 1024
-MAX_PIXELS = 40_000_000
 PRIORITY = {"draft": 0, "edit": 5, "production": 10}  # drafts first, long renders last
 
 
@@ -196,10 +193,10 @@ def asset_file(asset_id: AssetId, request: Request) -> FileResponse:
 
 
 @router.get("/assets/{asset_id}/verify", tags=["library"])
-def verify_asset(asset_id: AssetId, request: Request) -> dict:
+async def verify_asset(asset_id: AssetId, request: Request) -> dict:
     """C2PA manifest state, signer, ingredients and watermark of the stored file."""
     library = request.app.state.library
-    found = library.verify(Path(library.get(asset_id).path))
+    found = await off_loop(request, library.verify, Path(library.get(asset_id).path))
     return found.model_dump() | {"ok": found.ok}
 
 
@@ -221,32 +218,30 @@ def favourite_asset(asset_id: AssetId, body: FavouriteBody, request: Request) ->
 @router.post("/uploads", status_code=201, tags=["library"])
 async def upload(request: Request, file: Annotated[UploadFile, File(description="PNG, JPEG, WebP or MP4")]) -> dict:
     """Import a file: size-capped, type sniffed from its bytes, images fully decoded under a
-    pixel cap (decompression bombs), videos probed in the worker process."""
+    pixel cap (decompression bombs), videos probed in the worker process; all of it off the
+    event loop. A file that is not a usable image or video answers 422 with the reason."""
     data = await file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
         raise HTTPException(413, f"uploads are limited to {MAX_UPLOAD // 2**20} MiB")
+    return await off_loop(request, _import_upload, request.app.state.library, data)
+
+
+def _import_upload(library: Library, data: bytes) -> dict:
     ext = sniff_extension(data, "")
-    library = request.app.state.library
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"upload{ext}"
         path.write_bytes(data)
-        if ext == ".mp4":
-            request.app.state.prober.probe(path)
-        else:
-            try:
-                with Image.open(io.BytesIO(data)) as im:
-                    if im.width * im.height > MAX_PIXELS:
-                        raise HTTPException(413, f"images are limited to {MAX_PIXELS:,} pixels")
-                    im.load()
-            except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-                raise HTTPException(400, f"not a readable image: {exc}") from None
         return _brief(library.import_file(path))
 
 
 @router.post("/analyze", tags=["clarity"])
-def analyze(body: AnalyzeBody, request: Request) -> dict:
+async def analyze(body: AnalyzeBody, request: Request) -> dict:
     """Clarity of images (compared) or of a clip (temporal figures)."""
     assets = [request.app.state.library.get(a) for a in body.asset_ids]
+    return await off_loop(request, _analyze, assets)
+
+
+def _analyze(assets: list[Asset]) -> dict:
     videos = [a for a in assets if a.mime.startswith("video/")]
     images = [a for a in assets if not a.mime.startswith("video/")]
     report = analyze_images([Path(a.path) for a in images]) if images else None
