@@ -7,6 +7,7 @@ Front ends build an :class:`ImageRequest`; the engine returns a :class:`Result` 
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -114,7 +115,7 @@ class VideoRequest(BaseModel):
     seed: int | None = Field(None, ge=0, lt=2**63)
     model_size: tuple[int, int] | None = Field(
         None, description="(width, height) the model generates at; default the family's.")
-    codec: str | None = Field(None, description="h264 (default), h265 or av1.")
+    codec: Literal["h264", "h265", "av1"] | None = Field(None, description="h264 (default), h265 or av1.")
     retries: int = Field(2, ge=0, le=10, description="New seeds tried for a chunk whose seam is bad.")
     max_seam_ratio: float = Field(
         2.0, gt=1.0, description="A seam whose warp error exceeds this many times the "

@@ -27,6 +27,15 @@ def analyze(
     flicker and warp error per second."""
     videos = [f for f in files if f.suffix.lower() in VIDEO_SUFFIXES]
     images = [f for f in files if f not in videos]
+    if videos:  # FFmpeg can crash a process on a malformed file: probe each in the worker first
+        from ..editor.probe import Prober
+
+        prober = Prober()
+        try:
+            for video in videos:
+                prober.probe(video)
+        finally:
+            prober.close()
     report = {
         "images": analyze_images(images, out_dir) if images else None,
         "videos": [analyze_video(v) for v in videos],

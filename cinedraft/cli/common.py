@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -15,8 +18,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..config import Settings
-from ..errors import EXIT_CODE, CinedraftError
+from ..errors import EXIT_CODE, CinedraftError, OutputError
 from ..library import Library
+from ..library.files import write_atomic
 from ..request import Result
 
 if TYPE_CHECKING:
@@ -59,6 +63,12 @@ class State:
         return Editor(self.library(), generate_continuation=continuation)
 
 
+def say_error(message: str) -> None:
+    """``error: message`` on one line of stderr (never wrapped; the message is not markup)."""
+    err.print("[red]error:[/] ", end="")
+    err.print(" ".join(message.split()), markup=False, highlight=False, soft_wrap=True)
+
+
 def handles_errors(fn):
     """Turn cinedraft and validation errors into a one-line message and exit code 2."""
 
@@ -67,15 +77,40 @@ def handles_errors(fn):
         try:
             return fn(*args, **kwargs)
         except ValidationError as exc:
-            for e in exc.errors():
-                where = ".".join(str(p) for p in e["loc"]) or "request"
-                err.print(f"[red]error:[/] {where}: {e['msg'].removeprefix('Value error, ')}")
+            e = exc.errors()[0]  # the first problem: one line, as for every other error
+            where = ".".join(str(p) for p in e["loc"]) or "request"
+            say_error(f"{where}: {e['msg'].removeprefix('Value error, ')}")
             raise typer.Exit(EXIT_CODE) from None
         except CinedraftError as exc:
-            err.print(f"[red]error:[/] {exc}")
+            say_error(str(exc))
             raise typer.Exit(EXIT_CODE) from None
 
     return wrapper
+
+
+def writable_destination(path: Path | None) -> Path | None:
+    """``path`` if a file can be written there, checked before any work is done (a temp file
+    is created and removed beside it), else :class:`OutputError`."""
+    if path is None:
+        return None
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder; give a file name")
+    try:
+        fd, probe = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=".cinedraft-")
+    except OSError as exc:
+        raise OutputError(f"cannot write to {path}: {exc.strerror or exc}") from None
+    os.close(fd)
+    os.unlink(probe)
+    return path
+
+
+def copy_out(source: Path, dest: Path) -> None:
+    """Copy a stored file to where the user asked (atomically: never half a file there)."""
+    try:
+        write_atomic(dest, Path(source).read_bytes())
+    except OSError as exc:
+        raise OutputError(f"cannot write {dest}: {exc.strerror or exc}") from None
 
 
 @contextmanager

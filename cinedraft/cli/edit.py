@@ -3,7 +3,6 @@ every result is a new library asset (``--out FILE`` also copies it there)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +10,7 @@ import typer
 
 from ..editor import Editor, Timeline
 from ..library import Asset
-from .common import State, handles_errors, out
+from .common import State, copy_out, handles_errors, out, writable_destination
 
 app = typer.Typer(help="Cut, merge, extend, reframe, retime clips; OTIO interchange.", no_args_is_help=True)
 timeline_app = typer.Typer(help="OpenTimelineIO export and render.", no_args_is_help=True)
@@ -29,7 +28,7 @@ def _editor(ctx: typer.Context) -> Editor:
 
 def report_edit(asset: Asset, out_file: Path | None, as_json: bool) -> None:
     if out_file is not None:
-        shutil.copyfile(asset.path, out_file)
+        copy_out(Path(asset.path), out_file)
     if as_json:
         out.print_json(asset.model_dump_json(exclude={"record"}))
         return
@@ -51,6 +50,7 @@ def cut(ctx: typer.Context, source: Source,
         end: Annotated[float | None, typer.Option("--to", help="End, seconds (default: the end).")] = None,
         out_file: Out = None, as_json: Json = False) -> None:
     """Frame-accurate cut: copies whole GOPs, re-encodes only the partial ones at the ends."""
+    writable_destination(out_file)
     report_edit(_editor(ctx).cut(source, start, end), out_file, as_json)
 
 
@@ -60,6 +60,7 @@ def merge(ctx: typer.Context, sources: Annotated[list[str], typer.Argument(help=
           transition: Annotated[str | None, typer.Option(help="crossfade:SECONDS or fade:SECONDS.")] = None,
           out_file: Out = None, as_json: Json = False) -> None:
     """Join clips: stream copy when they match, otherwise normalised and re-encoded."""
+    writable_destination(out_file)
     report_edit(_editor(ctx).merge(sources, transition), out_file, as_json)
 
 
@@ -72,6 +73,7 @@ def extend(ctx: typer.Context, source: Source,
            before: Annotated[bool, typer.Option("--before", help="A lead-in before the first frame.")] = False,
            out_file: Out = None, as_json: Json = False) -> None:
     """Continue a clip (or lead into it) and join them; the seam score is reported."""
+    writable_destination(out_file)
     report_edit(_editor(ctx).extend(source, seconds, prompt, continuation, before), out_file, as_json)
 
 
@@ -82,6 +84,7 @@ def reframe(ctx: typer.Context, source: Source,
             height: Annotated[int | None, typer.Option(help="Output height (default: the crop's).")] = None,
             out_file: Out = None, as_json: Json = False) -> None:
     """Crop to an aspect ratio, following the salient region smoothly."""
+    writable_destination(out_file)
     report_edit(_editor(ctx).reframe(source, aspect, height), out_file, as_json)
 
 
@@ -91,6 +94,7 @@ def speed(ctx: typer.Context, source: Source,
           factor: Annotated[float, typer.Argument(help="0.25-4; 0.5 is half speed.")],
           out_file: Out = None, as_json: Json = False) -> None:
     """Change playback speed (frame rate kept; audio keeps its pitch)."""
+    writable_destination(out_file)
     report_edit(_editor(ctx).speed(source, factor), out_file, as_json)
 
 
@@ -103,6 +107,7 @@ def audio(ctx: typer.Context, source: Source,
           volume: Annotated[float, typer.Option(help="Music gain.")] = 1.0,
           out_file: Out = None, as_json: Json = False) -> None:
     """Add, replace or mute the audio; the video is stream-copied."""
+    writable_destination(out_file)
     editor = _editor(ctx)
     asset = editor.audio(source, None if mute else str(music) if music else None, "mute" if mute else mode, volume)
     report_edit(asset, out_file, as_json)
@@ -113,6 +118,7 @@ def audio(ctx: typer.Context, source: Source,
 def timeline_export(ctx: typer.Context, source: Source,
                     otio_file: Annotated[Path, typer.Option("--otio", help="The .otio file to write.")]) -> None:
     """Write the timeline of an edit (or a single clip) as OpenTimelineIO."""
+    writable_destination(otio_file)
     timeline = _editor(ctx).timeline_of(source)
     timeline.save_otio(otio_file)
     out.print(f"{otio_file}: {len(timeline.clips)} clip(s)")
@@ -123,4 +129,5 @@ def timeline_export(ctx: typer.Context, source: Source,
 def timeline_render(ctx: typer.Context, otio_file: Annotated[Path, typer.Argument(help="An .otio file.")],
                     out_file: Out = None, as_json: Json = False) -> None:
     """Render an OpenTimelineIO timeline (clips, dissolves, audio) into a new asset."""
+    writable_destination(out_file)
     report_edit(_editor(ctx).render(Timeline.load_otio(otio_file)), out_file, as_json)

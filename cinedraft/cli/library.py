@@ -224,11 +224,14 @@ def favourite(
 def verify(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="An image or video file.")],
+    require_trusted: Annotated[bool, typer.Option(
+        "--require-trusted", help="Fail unless the signer is this library or a CA it trusts.")] = False,
     as_json: Json = False,
 ) -> None:
     """C2PA manifest (valid, signer, tampering) and watermark of any file.
 
-    Exit status 0 when the manifest validates, 1 when it is missing or fails.
+    Exit status 0 when the manifest is intact (Trusted, or Valid from a signer unknown here),
+    1 when it is missing, broken or damaged, or (with --require-trusted) not Trusted.
     """
     state: State = ctx.obj
     found = state.library().verify(file)
@@ -240,7 +243,8 @@ def verify(
         table = Table(title=str(file), show_header=False)
         table.add_column(style="bold")
         table.add_column(overflow="fold")
-        table.add_row("C2PA manifest", f"[{colour}]{m['state']}[/]" + (" (TAMPERED)" if m["tampered"] else ""))
+        state = {"Valid": "Valid, unknown signer"}.get(m["state"], m["state"])
+        table.add_row("C2PA manifest", f"[{colour}]{state}[/]" + (" (TAMPERED)" if m["tampered"] else ""))
         table.add_row("signer", f"{m['signer']} (issuer {m['issuer']})" if m["signer"] else "-")
         table.add_row("generator", m["generator"] or "-")
         table.add_row("AI-generated", "yes" if m["ai_generated"] else "no / unknown")
@@ -251,7 +255,12 @@ def verify(
                       if found.in_library else "no")
         for failure in m["failures"]:
             table.add_row("failure", f"[red]{failure}[/]")
+        for note in m["trust_notes"]:
+            table.add_row("trust", f"[yellow]{note}[/] (`cinedraft trust add` its CA to trust it)")
         out.print(table)
     if not found.ok:
         err.print("[red]verification failed[/]")
+        raise typer.Exit(1)
+    if require_trusted and not found.trusted:
+        err.print("[red]the signer is not trusted by this library[/]")
         raise typer.Exit(1)

@@ -7,11 +7,40 @@ from typing import Annotated
 
 import typer
 
+from pydantic import ValidationError
+
+# typer 0.29 (pinned) parses with its own copy of click; its usage errors are these classes.
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+from typer.core import TyperGroup
+
 from ..config import Settings
-from . import analyze, demo, edit, generate, library, serve, video
-from .common import State
+from ..errors import EXIT_CODE
+from . import analyze, demo, edit, generate, library, serve, trust, video
+from .common import State, say_error
+
+class OneLineErrors(TyperGroup):
+    """Click's own usage errors (an unknown option, a value of the wrong type, a missing
+    argument) end like every other error: one ``error:`` line and exit status 2."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except NoArgsIsHelpError as exc:
+            exc.show()  # `cinedraft library` alone: the help is the answer
+            code = EXIT_CODE
+        except ClickException as exc:
+            say_error(exc.format_message())
+            code = EXIT_CODE if isinstance(exc, UsageError) else exc.exit_code
+        except typer.Abort:
+            say_error("aborted")
+            code = 1
+        if not standalone_mode:
+            return code
+        raise SystemExit(code if isinstance(code, int) else 0)
+
 
 app = typer.Typer(
+    cls=OneLineErrors,
     name="cinedraft",
     help="Draft images fast, promote the ones you like to production quality, keep the record.",
     no_args_is_help=True,
@@ -30,7 +59,14 @@ def configure(
     overrides = {k: v for k, v in {"home": home, "device": device}.items() if v is not None}
     if offline:
         overrides["offline"] = True
-    ctx.obj = State(settings=Settings(**overrides))
+    try:
+        ctx.obj = State(settings=Settings(**overrides))
+    except ValidationError as exc:  # a bad option or CINEDRAFT_* variable: say which
+        for e in exc.errors():
+            name = str(e["loc"][0]) if e["loc"] else "settings"
+            where = f"--{name}" if name in overrides else f"CINEDRAFT_{name.upper()}"
+            say_error(f"{where}: {e['msg']} (got {e.get('input')!r})")
+        raise typer.Exit(EXIT_CODE) from None
 
 
 app.command()(generate.generate)
@@ -41,6 +77,7 @@ app.command()(video.extend)
 app.command()(demo.demo)
 app.command()(library.verify)
 app.add_typer(library.app, name="library")
+app.add_typer(trust.app, name="trust")
 app.command()(analyze.analyze)
 app.add_typer(analyze.lab, name="lab")
 app.add_typer(edit.app, name="edit")

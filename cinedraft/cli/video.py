@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +10,7 @@ import typer
 from rich.table import Table
 
 from ..request import VideoRequest, VideoResult, parse_size
-from .common import State, handles_errors, out, progress_bars
+from .common import State, copy_out, handles_errors, out, progress_bars, writable_destination
 from .edit import report_edit
 
 Seconds = Annotated[float | None, typer.Option(help="Length in seconds (default: the preset's).")]
@@ -49,12 +48,13 @@ def video(
         steps=steps, guidance=guidance, codec=codec, model_size=size, retries=retries,
         negative_prompt=negative,
     )
+    writable_destination(out_file)
     state: State = ctx.obj
     engine = state.engine()
     with progress_bars(enabled=not as_json) as on_progress:
         result = engine.generate_video(request, on_progress)
     if out_file is not None:
-        shutil.copyfile(result.path, out_file)
+        copy_out(Path(result.path), out_file)
     print_video(result, as_json)
 
 
@@ -68,6 +68,7 @@ def extend(
     out_file: Out = None, as_json: Json = False,
 ) -> None:
     """Generate a continuation of a clip from its last frames and join them (seam scored)."""
+    writable_destination(out_file)
     state: State = ctx.obj
     with progress_bars(enabled=not as_json) as on_progress:
         asset = state.editor(on_progress).extend(source, seconds, prompt, None, before)

@@ -12,6 +12,7 @@ Each operation reads top to bottom:
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict
@@ -30,6 +31,15 @@ from .probe import MediaInfo, Prober
 from .timeline import Clip, Timeline, Transition
 
 
+MAX_HEIGHT = 4320
+
+
+def _seconds(name: str, value: float) -> float:
+    if not (math.isfinite(value) and 0 <= value <= 86_400):
+        raise InputError(f"{name} must be a number of seconds from 0 to 86400, got {value}")
+    return value
+
+
 class Editor:
     """Cut, merge, extend, reframe, retime and re-score clips into the library."""
 
@@ -46,6 +56,9 @@ class Editor:
 
     def cut(self, source: str, start: float, end: float | None = None) -> Asset:
         """Frames in [start, end) seconds, frame-accurate (smart render)."""
+        _seconds("from", start)
+        if end is not None:
+            _seconds("to", end)
         asset, info = self._resolve(source)
         end = info.duration if end is None else end
         timeline = Timeline([Clip(info.path, start, end, asset.id)], fps=info.fps)
@@ -92,6 +105,8 @@ class Editor:
             return self._run("render", assets, {"clips": len(parts)}, timeline, run)
 
     def speed(self, source: str, factor: float) -> Asset:
+        if not (math.isfinite(factor) and 0.25 <= factor <= 4):
+            raise InputError(f"speed factor must be between 0.25 and 4, got {factor}")
         asset, info = self._resolve(source)
         timeline = Timeline([Clip(info.path, 0.0, info.duration, asset.id)], fps=info.fps)
         return self._run("speed", [asset], {"factor": factor}, timeline,
@@ -109,6 +124,10 @@ class Editor:
                          timeline, lambda out: ops.audio(info, out, track, mode, volume))
 
     def reframe(self, source: str, aspect: str, height: int | None = None) -> Asset:
+        if height is not None and not 16 <= height <= MAX_HEIGHT:
+            raise InputError(f"height must be 16..{MAX_HEIGHT} pixels, got {height}")
+        if aspect not in ops.ASPECTS:
+            raise InputError(f"aspect must be one of {', '.join(ops.ASPECTS)}, got {aspect!r}")
         asset, info = self._resolve(source)
         timeline = Timeline([Clip(info.path, 0.0, info.duration, asset.id)], fps=info.fps)
         return self._run("reframe", [asset], {"aspect": aspect, "height": height}, timeline,
@@ -119,6 +138,7 @@ class Editor:
         """The clip followed by a continuation (or, ``before``, preceded by a lead-in),
         generated from its last (first) frames or given; joined by stream copy when the clips
         match; the seam score is recorded."""
+        _seconds("seconds", seconds)
         asset, info = self._resolve(source)
         if continuation is None:
             if self.generate_continuation is None:
@@ -158,6 +178,9 @@ class Editor:
                 raise InputError(f"{source} is not a video asset")
             return asset, self.prober.probe(asset.path)
         info = self.prober.probe(source)  # refuses URLs, playlists, damaged files
+        if not info.format.startswith("mov"):  # the library keeps MP4/MOV (ISO BMFF) only
+            raise InputError(f"{Path(info.path).name} is {info.format.split(',')[0]}: the editor "
+                             "takes MP4 or MOV; remux it first (ffmpeg -i IN -c copy OUT.mp4)")
         twin = self.library.by_sha(sha256_file(Path(info.path)))
         asset = self.library.get(twin.id) if twin else self.library.import_file(Path(info.path))
         return asset, info

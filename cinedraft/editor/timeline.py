@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, OutputError
 
 TRANSITIONS = ("crossfade", "fade")
 
@@ -154,7 +154,10 @@ class Timeline:
     def save_otio(self, path: Path, durations: dict[str, float] | None = None) -> Path:
         import opentimelineio as otio
 
-        otio.adapters.write_to_file(self.to_otio(durations), str(path))
+        try:
+            otio.adapters.write_to_file(self.to_otio(durations), str(path))
+        except OSError as exc:
+            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
         return Path(path)
 
     @classmethod
@@ -162,9 +165,15 @@ class Timeline:
         import opentimelineio as otio
 
         try:
-            return cls.from_otio(otio.adapters.read_from_file(str(path)))
+            found = otio.adapters.read_from_file(str(path))
         except (otio.exceptions.OTIOError, ValueError, OSError) as exc:
             raise InputError(f"cannot read {path} as OpenTimelineIO: {exc}") from None
+        if not isinstance(found, otio.schema.Timeline):
+            raise InputError(f"{path} holds a {type(found).__name__}, not an OpenTimelineIO timeline")
+        try:
+            return cls.from_otio(found)
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+            raise InputError(f"{path} is not a timeline cinedraft can play: {exc}") from None
 
 
 def _path_from_url(url: str) -> str:

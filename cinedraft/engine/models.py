@@ -21,6 +21,7 @@ import transformers
 
 from ..builtin import IMAGE_MODEL, VIDEO_MODEL, reach
 from ..errors import ModelError, ModelNotFoundError, UnsafeModelError
+from ..library.files import open_regular
 from ..tiers import FAMILIES, VIDEO_FAMILIES, Family, VideoFamily, family_for, video_family_for
 from .device import pick_dtype
 
@@ -48,7 +49,7 @@ class LoadedModel:
             digest = hashlib.sha256()
             for f in sorted(self.path.rglob("*.safetensors")):
                 digest.update(str(f.relative_to(self.path)).encode())
-                with f.open("rb") as fh:
+                with open_regular(f) as fh:  # a link to /dev/zero would never end
                     for chunk in iter(lambda: fh.read(1 << 20), b""):
                         digest.update(chunk)
             self._hash = digest.hexdigest()
@@ -201,6 +202,9 @@ class ModelCache:
         # 1. Find the folder and check it before any weights are read.
         path = resolve_model(ref, offline=self.offline, kind=kind)
         index = check_folder(path)
+        for weights in path.rglob("*.safetensors"):  # a device or pipe would hang the loader
+            if not weights.is_file():
+                raise ModelError(f"{weights} is not a regular file; weights must be files")
         marker = path / MARKER
         meta = json.loads(marker.read_text()) if marker.is_file() else {}
         if kind == "video":

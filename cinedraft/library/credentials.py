@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from ..errors import InputError
 from .files import write_atomic
 
 ORGANIZATION = "cinedraft"
@@ -101,3 +103,53 @@ def load_or_create(keys: Path, owner: str = "cinedraft") -> Credentials:
         write_atomic(ca, made.ca_pem)  # last: its presence means the set is complete
         return made
     return Credentials(ca_pem=ca.read_bytes(), chain_pem=chain.read_bytes(), key_pem=key.read_bytes())
+
+
+# ---------------------------------------------------------------------- other libraries' CAs
+
+TRUSTED = "trusted"  # keys/trusted/<sha256 of the DER>.pem: CAs this library was told to trust
+
+
+def trust_ca(keys: Path, pem: bytes) -> tuple[str, str]:
+    """Trust the CA certificate in ``pem`` (another library's ``ca.pem``); ``(fingerprint,
+    subject)``. Only a parseable, unexpired CA certificate is kept, re-encoded (nothing else
+    from the file is stored)."""
+    try:
+        cert = x509.load_pem_x509_certificate(pem)
+    except ValueError as exc:
+        raise InputError(f"not a PEM certificate: {exc}") from None
+    try:
+        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    if not is_ca:
+        raise InputError("this certificate is not a CA (BasicConstraints CA:true); trust the "
+                         "other library's keys/ca.pem, not its signer")
+    if cert.not_valid_after_utc < dt.datetime.now(dt.timezone.utc):
+        raise InputError(f"this CA expired on {cert.not_valid_after_utc:%Y-%m-%d}")
+    fingerprint = cert.fingerprint(hashes.SHA256()).hex()
+    write_atomic(keys / TRUSTED / f"{fingerprint}.pem", cert.public_bytes(serialization.Encoding.PEM))
+    return fingerprint, cert.subject.rfc4514_string()
+
+
+def untrust_ca(keys: Path, fingerprint: str) -> None:
+    path = keys / TRUSTED / f"{fingerprint}.pem"
+    if not re.fullmatch(r"[0-9a-f]{64}", fingerprint) or not path.is_file():
+        raise InputError(f"no trusted CA with fingerprint {fingerprint!r} (see `cinedraft trust list`)")
+    path.unlink()
+
+
+def trusted_cas(keys: Path) -> list[tuple[str, str]]:
+    """``(fingerprint, subject)`` of every CA trusted besides the library's own."""
+    found = []
+    for path in sorted((keys / TRUSTED).glob("*.pem")):
+        cert = x509.load_pem_x509_certificate(path.read_bytes())
+        found.append((path.stem, cert.subject.rfc4514_string()))
+    return found
+
+
+def trust_anchors(keys: Path) -> bytes | None:
+    """The PEM bundle a reader trusts: this library's CA and the CAs it was told to trust."""
+    pems = [keys / "ca.pem", *sorted((keys / TRUSTED).glob("*.pem"))]
+    bundle = b"".join(p.read_bytes().strip() + b"\n" for p in pems if p.is_file())
+    return bundle or None

@@ -36,14 +36,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from ..errors import AssetNotFoundError, InputError, InputTooLargeError, OutputError
 from ..quality.metrics import HIGHER_IS_CLEARER, image_metrics
 from ..render.delivery import PROFILES, Profile, fit
 from ..render.encode import FORMATS, embed_video_record, encode_image, read_metadata
 from . import records, watermark
-from .credentials import load_or_create
+from .credentials import load_or_create, trust_anchors, trust_ca, trusted_cas, untrust_ca
 from .db import connect
 from .files import FileStore, read_regular, sha256_bytes, sha256_file, write_atomic
 from .provenance import Ingredient, Manifest, Signer, read_manifest
@@ -110,6 +110,20 @@ class Asset(BaseModel):
 class AssetQuery(BaseModel):
     """Filters for :meth:`Library.find`; all given filters must hold."""
 
+    @field_validator("since", "until")
+    @classmethod
+    def _iso_time(cls, value: str | None) -> str | None:
+        """A date or time as the library stores them (UTC, ``Z``), so comparisons are right."""
+        if value is None:
+            return None
+        try:
+            moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date (YYYY-MM-DD) or ISO time") from None
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
     text: str | None = Field(None, description="Full-text query over prompts (FTS5 syntax).")
     since: str | None = Field(None, description="Created at or after (ISO date or time, UTC).")
     until: str | None = Field(None, description="Created before (ISO date or time, UTC).")
@@ -142,7 +156,13 @@ class Verification(BaseModel):
 
     @property
     def ok(self) -> bool:
+        """Intact: a manifest whose hashes and signature hold (a signer unknown here is not
+        tampering)."""
         return self.manifest["state"] in ("Trusted", "Valid")
+
+    @property
+    def trusted(self) -> bool:
+        return self.manifest["state"] == "Trusted"
 
 
 def _serialized(method):
@@ -489,7 +509,12 @@ class Library:
         """
         if profile is not None and profile not in PROFILES:
             raise InputError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
+        if fmt is not None and fmt not in FORMATS:
+            raise InputError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
         assets = [self.get(a) for a in asset_ids]  # all or nothing: check every id first
+        if (fmt or profile) and (videos := [a.id for a in assets if a.mime.startswith("video/")]):
+            raise InputError(f"{videos[0]} is a video: --format and --profile convert images "
+                             "(export a video as it is, or re-encode it with `cinedraft edit`)")
         dest = Path(dest)
         try:
             dest.mkdir(parents=True, exist_ok=True)
@@ -511,14 +536,13 @@ class Library:
     def verify(self, path: Path) -> Verification:
         """Manifest, watermark and library membership of any file."""
         data, ext = _read_input(path)
-        ca = self.root / "keys" / "ca.pem"
-        manifest: Manifest = read_manifest(data, MIME[ext], ca.read_bytes() if ca.exists() else None)
+        manifest: Manifest = read_manifest(data, MIME[ext], trust_anchors(self.root / "keys"))
         found = Verification(path=str(path), format=ext.lstrip("."), manifest=manifest.__dict__)
         found.manifest["tampered"] = manifest.tampered
         if ext == ".mp4":
             try:
                 embedded = read_metadata(io.BytesIO(data)).get("record") or {}
-                found.record_asset_id = embedded.get("asset_id")
+                found.record_asset_id = _claimed_id(embedded)
                 found.watermark_note = "video frames are not watermarked"
             except Exception as exc:  # noqa: BLE001 - PyAV raises many kinds for a bad file
                 found.watermark_note = f"video cannot be read: {exc}"
@@ -527,19 +551,31 @@ class Library:
                 embedded = read_metadata(io.BytesIO(data)).get("record") or {}
                 with Image.open(io.BytesIO(data)) as im:
                     image = im.convert("RGB")
-                sizes = [(embedded["width"], embedded["height"])] if embedded.get("width") else []
-                found.record_asset_id = embedded.get("asset_id")
+                w, h = embedded.get("width"), embedded.get("height")
+                sizes = [(w, h)] if all(isinstance(v, int) and 0 < v <= 1 << 16 for v in (w, h)) else []
+                found.record_asset_id = _claimed_id(embedded)
                 found.watermark = watermark.detect(image, sizes)
                 found.watermark_note = "found" if found.watermark else "none found"
-            except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
+            except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
                 found.watermark_note = f"image cannot be decoded: {exc}"
-        known = found.record_asset_id or found.watermark or manifest.asset_id
+        known = found.record_asset_id or found.watermark or _claimed_id({"asset_id": manifest.asset_id})
         with self._db:
-            row = records.get_asset(self.conn, known) if known and ASSET_ID.match(known) else None
+            row = records.get_asset(self.conn, known) if known else None
         if row:
             found.in_library = True
             found.library_copy = row["sha256"] == sha256_bytes(data)
         return found
+
+    def trust(self, pem_path: Path) -> tuple[str, str]:
+        """Trust another library's CA (its ``keys/ca.pem``): files it signed verify as Trusted."""
+        return trust_ca(self.root / "keys", read_regular(pem_path, 1 << 20))
+
+    def untrust(self, fingerprint: str) -> None:
+        untrust_ca(self.root / "keys", fingerprint)
+
+    def trusted(self) -> list[tuple[str, str]]:
+        """``(fingerprint, subject)`` of the other CAs this library trusts."""
+        return trusted_cas(self.root / "keys")
 
     # ------------------------------------------------------------------ integrity
 
@@ -666,6 +702,12 @@ class Library:
         return {"assets": len(known), "ok": not any(problems.values()), **problems,
                 "quarantined": [{"file": f"lost+found/{name}", "reason": why}
                                 for name, why in quarantined.items()]}
+
+
+def _claimed_id(embedded: dict) -> str | None:
+    """An asset id a file claims, if it is one (it is looked up, never trusted)."""
+    claimed = embedded.get("asset_id")
+    return claimed if isinstance(claimed, str) and ASSET_ID.match(claimed) else None
 
 
 def _read_input(path: Path) -> tuple[bytes, str]:

@@ -4,10 +4,16 @@ Every output gets a manifest that says it was made by a trained algorithm (IPTC 
 source type ``trainedAlgorithmicMedia``), names the model and the generator (cinedraft), and,
 for promotions, re-renders, conversions and edits, lists the source assets as ingredients
 (the ingredient's own manifest is carried along, so the chain can be walked).
+
+Reading tells integrity from trust: ``Trusted`` (intact, signed by this library's CA or one
+it was told to trust), ``Valid`` (intact, but the signer is unknown here: another library,
+another tool), ``Invalid`` (a hash or signature does not match, or the manifest is damaged).
+An unknown signer is not tampering. A damaged manifest is reported, never raised.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 from dataclasses import dataclass, field
 
@@ -18,6 +24,9 @@ from .credentials import Credentials
 
 AI_SOURCE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 GENERATION_LABEL = "dev.cinedraft.generation"
+UNVERIFIED_LABEL = "dev.cinedraft.unverified_ingredients"
+# Validation codes that say who signed is not trusted here: the content itself is intact.
+TRUST_CODES = ("signingCredential.untrusted",)
 # The default thumbnail would make small files several times larger.
 _SETTINGS = {"builder": {"thumbnail": {"enabled": False}}}
 
@@ -37,7 +46,7 @@ class Manifest:
     """What ``verify`` reports about a file's C2PA manifest."""
 
     present: bool
-    state: str = "absent"  # absent | Trusted | Valid | Invalid
+    state: str = "absent"  # absent | Trusted | Valid (intact, unknown signer) | Invalid
     signer: str | None = None
     issuer: str | None = None
     generator: str | None = None
@@ -47,10 +56,15 @@ class Manifest:
     actions: list[str] = field(default_factory=list)
     ingredients: list[dict] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    trust_notes: list[str] = field(default_factory=list)  # why a Valid signer is not trusted
 
     @property
     def tampered(self) -> bool:
         return self.state == "Invalid"
+
+    @property
+    def trusted(self) -> bool:
+        return self.state == "Trusted"
 
 
 class Signer:
@@ -64,25 +78,57 @@ class Signer:
         self._context = c2pa.Context.from_dict(_SETTINGS)
 
     def sign(self, data: bytes, mime: str, record: dict, ingredients: list[Ingredient]) -> bytes:
-        """``data`` with a signed manifest embedded."""
+        """``data`` with a signed manifest embedded.
+
+        A source whose own manifest is damaged cannot be a C2PA ingredient (the SDK refuses
+        it); it is named, with its SHA-256 and the reason, in an
+        :data:`UNVERIFIED_LABEL` assertion instead, so the new file still says where it came
+        from and that the source's history could not be checked.
+        """
+        unverified: list[dict] = []
+        while True:
+            usable = [i for i in ingredients if i.asset_id not in {u["asset_id"] for u in unverified}]
+            try:
+                builder = self._builder(record, usable, unverified)
+            except _DamagedIngredient as exc:
+                unverified.append(exc.entry)
+                continue
+            out = io.BytesIO()
+            builder.sign(self._signer, mime, io.BytesIO(data), out)
+            return out.getvalue()
+
+    def _builder(self, record: dict, ingredients: list[Ingredient], unverified: list[dict]) -> c2pa.Builder:
+        assertions = [
+            {"label": "c2pa.actions", "data": {"actions": _actions(record, ingredients)}},
+            {"label": GENERATION_LABEL, "data": _generation(record)},
+        ]
+        if unverified:
+            assertions.append({"label": UNVERIFIED_LABEL, "data": {"ingredients": unverified}})
         manifest = {
             "claim_generator_info": [{"name": "cinedraft", "version": __version__}],
             "title": f"{record['asset_id']}",
-            "assertions": [
-                {"label": "c2pa.actions", "data": {"actions": _actions(record, ingredients)}},
-                {"label": GENERATION_LABEL, "data": _generation(record)},
-            ],
+            "assertions": assertions,
         }
         builder = c2pa.Builder(manifest, context=self._context)
         for ingredient in ingredients:
-            builder.add_ingredient(
-                {"title": ingredient.asset_id, "relationship": ingredient.relationship,
-                 "instance_id": ingredient.asset_id},
-                ingredient.mime, io.BytesIO(ingredient.data),
-            )
-        out = io.BytesIO()
-        builder.sign(self._signer, mime, io.BytesIO(data), out)
-        return out.getvalue()
+            try:
+                builder.add_ingredient(
+                    {"title": ingredient.asset_id, "relationship": ingredient.relationship,
+                     "instance_id": ingredient.asset_id},
+                    ingredient.mime, io.BytesIO(ingredient.data),
+                )
+            except c2pa.C2paError as exc:
+                raise _DamagedIngredient({
+                    "asset_id": ingredient.asset_id, "relationship": ingredient.relationship,
+                    "sha256": hashlib.sha256(ingredient.data).hexdigest(),
+                    "reason": f"its manifest cannot be read: {exc}"[:500],
+                }) from None
+        return builder
+
+
+class _DamagedIngredient(Exception):
+    def __init__(self, entry: dict):
+        self.entry = entry
 
 
 def _actions(record: dict, ingredients: list[Ingredient]) -> list[dict]:
@@ -120,23 +166,33 @@ def read_manifest(data: bytes, mime: str, trust_anchors: bytes | None = None) ->
     if trust_anchors:
         settings |= {"trust": {"user_anchors": trust_anchors.decode()},
                      "verify": {"verify_trust": True}}
-    context = c2pa.Context.from_dict(settings)
     try:
+        context = c2pa.Context.from_dict(settings)
         reader = c2pa.Reader.try_create(mime, io.BytesIO(data), context=context)
-    except c2pa.C2paError as exc:
-        return Manifest(present=True, state="Invalid", failures=[f"unreadable manifest: {exc}"])
-    if reader is None:
-        return Manifest(present=False)
-    with reader:
-        active = reader.get_active_manifest() or {}
-        results = reader.get_validation_results() or {}
-        state = reader.get_validation_state() or "Invalid"
-    failures = [
-        f"{f.get('code')}: {f.get('explanation', '')}"
+        if reader is None:
+            return Manifest(present=False)
+        with reader:
+            active = reader.get_active_manifest() or {}
+            results = reader.get_validation_results() or {}
+            state = reader.get_validation_state() or "Invalid"
+        return _manifest(active, results, state)
+    # c2pa raises C2paError for most damage, but KeyError ('Active manifest not found') and
+    # AttributeError for some: a damaged manifest is a finding, not a crash.
+    except Exception as exc:  # noqa: BLE001
+        return Manifest(present=True, state="Invalid", failures=[f"damaged manifest: {type(exc).__name__}: {exc}"])
+
+
+def _manifest(active: dict, results: dict, state: str) -> Manifest:
+    found = [
+        (str(f.get("code")), f"{f.get('code')}: {f.get('explanation', '')}")
         for f in (results.get("activeManifest") or {}).get("failure", [])
     ]
-    if failures and state != "Invalid":
+    failures = [text for code, text in found if code not in TRUST_CODES]
+    trust_notes = [text for code, text in found if code in TRUST_CODES]
+    if failures:
         state = "Invalid"
+    elif trust_notes:
+        state = "Valid"  # intact; only the signer is unknown here
     signature = active.get("signature_info") or {}
     actions, generation = [], {}
     for assertion in active.get("assertions", []):
@@ -162,5 +218,5 @@ def read_manifest(data: bytes, mime: str, trust_anchors: bytes | None = None) ->
             for i in active.get("ingredients", [])
         ],
         failures=failures,
+        trust_notes=trust_notes,
     )
-

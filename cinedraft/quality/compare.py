@@ -9,29 +9,33 @@ rendering pipeline. Crops of the most detailed region are shown side by side at 
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import InputError
+from ..library.files import open_regular, read_regular
 from ..render.encode import read_metadata
 from .metrics import image_metrics, temporal_metrics
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm", ".mkv"}
 CROP = 128
+MAX_FILE_BYTES = 512 << 20  # an image to analyze
 
 
 def _load(path: Path) -> tuple[Image.Image, dict, str]:
+    if not Path(path).exists():
+        raise InputError(f"no such file: {path}")
+    data = read_regular(path, MAX_FILE_BYTES)
     try:
-        with Image.open(path) as im:
+        with Image.open(io.BytesIO(data)) as im:
             image, fmt = im.convert("RGB"), im.format or path.suffix.lstrip(".")
-    except FileNotFoundError:
-        raise InputError(f"no such file: {path}") from None
-    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise InputError(f"{path.name} is not a readable image: {exc}") from None
     try:
-        record = read_metadata(path).get("record") or {}
+        record = read_metadata(io.BytesIO(data)).get("record") or {}
     except (OSError, ValueError):
         record = {}
     return image, record, fmt
@@ -134,6 +138,7 @@ def read_frames(path: Path, max_frames: int | None = None) -> tuple[list[np.ndar
     from ..editor.codec import rgb_array
 
     frames = []
+    open_regular(path).close()  # a pipe or device is refused before FFmpeg opens it
     try:
         with av.open(str(path), mode="r") as container:
             if not container.streams.video:

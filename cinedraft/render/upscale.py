@@ -47,8 +47,13 @@ class ModelUpscaler:
         if not path.is_file():
             raise InputError(f"upscaler weights not found: {path}")
         try:
-            self.net = build_from_state_dict(load_file(str(path))).to(device)
-        except (ValueError, RuntimeError) as exc:
+            state = load_file(str(path))
+        except Exception as exc:  # noqa: BLE001 - safetensors' own error type is not exported
+            raise UnsafeModelError(f"{path.name} is not a safetensors file ({exc}); only "
+                                   "safetensors upscaler weights are loaded (no pickle)") from None
+        try:
+            self.net = build_from_state_dict(state).to(device)
+        except (ValueError, RuntimeError, KeyError) as exc:
             raise InputError(f"{path.name}: {exc}") from None
         self.scale, self.device, self.tile, self.overlap = self.net.scale, device, tile, overlap
         self._torch = torch

@@ -5,6 +5,7 @@ import pytest
 from cryptography import x509
 from PIL import Image
 
+from cinedraft.errors import InputError
 from cinedraft.library import watermark
 from cinedraft.library.credentials import load_or_create
 from cinedraft.library.provenance import AI_SOURCE
@@ -132,3 +133,67 @@ def test_small_images_are_not_marked_and_say_why(add):
     asset = add(size=64)
     assert asset.record["watermark"]["method"] is None
     assert "256x256" in asset.record["watermark"]["reason"]
+
+
+def _signed_in(root, fmt="png", seed=0):
+    from cinedraft.library import Library
+
+    from .conftest import make_record
+
+    library = Library(root)
+    asset = library.add_image(noise_image(256, seed), make_record(library, "signed", size=256), fmt, 90)
+    return library, asset
+
+
+def test_a_foreign_intact_file_is_valid_from_an_unknown_signer_not_tampered(tmp_path):
+    from pathlib import Path
+
+    from cinedraft.library import Library
+
+    other, asset = _signed_in(tmp_path / "other")
+    here = Library(tmp_path / "here")  # no CA of its own yet
+    found = here.verify(Path(asset.path))
+    assert found.manifest["state"] == "Valid" and not found.manifest["tampered"] and found.ok
+    assert not found.trusted and any("untrusted" in n for n in found.manifest["trust_notes"])
+    here.signer()  # with a CA of its own, still only unknown, not tampered
+    assert here.verify(Path(asset.path)).manifest["state"] == "Valid"
+    fingerprint, _ = here.trust(other.root / "keys" / "ca.pem")
+    assert here.verify(Path(asset.path)).trusted
+    assert [fp for fp, _ in here.trusted()] == [fingerprint]
+    here.untrust(fingerprint)
+    assert here.verify(Path(asset.path)).manifest["state"] == "Valid"
+    with pytest.raises(InputError, match="not a CA"):  # the signer's leaf is not a trust anchor
+        here.trust(other.root / "keys" / "signer.pem")
+    # a changed pixel is still tampering, trusted signer or not
+    broken = tmp_path / "broken.png"
+    with Image.open(asset.path) as im:
+        pixels = im.convert("RGB")
+    data = bytearray(Path(asset.path).read_bytes())
+    start = data.index(b"IDAT") + 40
+    data[start] ^= 0x01
+    broken.write_bytes(bytes(data))
+    assert here.verify(broken).manifest["state"] == "Invalid"
+    assert pixels.size == (256, 256)
+    other.close()
+    here.close()
+
+
+@pytest.mark.parametrize("fmt", ["webp", "png", "jpeg"])
+def test_every_damaged_manifest_is_reported_never_raised(tmp_path, fmt):
+    import random
+    from pathlib import Path
+
+    library, asset = _signed_in(tmp_path / "lib", fmt)
+    data = Path(asset.path).read_bytes()
+    start = data.find(b"jumb") - 8  # the JUMBF box that holds the manifest store
+    assert start > 0
+    rng = random.Random(fmt)
+    target = tmp_path / f"flipped.{fmt}"
+    states = set()
+    for at in sorted(rng.sample(range(start, min(len(data), start + 6000)), 40)):
+        target.write_bytes(data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:])
+        found = library.verify(target)  # must not raise
+        states.add(found.manifest["state"])
+        assert found.manifest["state"] in ("Invalid", "absent", "Trusted", "Valid")
+    assert "Invalid" in states
+    library.close()
