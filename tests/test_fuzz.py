@@ -10,11 +10,11 @@ opens, ``library check`` is clean and the server still answers.
 ``CINEDRAFT_FUZZ_CASES`` sets the number of cases (default: about a minute on two cores).
 """
 
-import io
 import json
 import os
 import random
 import struct
+import traceback
 import zlib
 
 import pytest
@@ -140,8 +140,9 @@ def seeds(tmp_path_factory):
 
 
 def _no_traceback(result, args):
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        args, repr(result.exception), result.output[-500:])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        trace = "".join(traceback.format_exception(result.exception))
+        pytest.fail(f"{args}: {trace[-3000:]}")
     assert result.exit_code in (0, 1, 2), (args, result.exit_code, result.output[-500:])
 
 

@@ -308,7 +308,7 @@ def load(unet: nn.Module, folder: Path) -> bool:
             saved_steer = json.loads(metadata.get("steer", "false"))  # nor steer with it
             saved_route = json.loads(metadata.get("route", "0"))  # nor route
         state = _unpack(load_file(str(path)))
-    except Exception as exc:  # safetensors raises its own error type for a damaged file
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error type for a damaged file
         raise ValueError(f"{path} is not a motion reach file: {exc}") from None
     install(unet, saved_radius, saved_text_dim, saved_steer, saved_route)
     dtype = next(unet.parameters()).dtype

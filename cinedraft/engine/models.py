@@ -113,7 +113,7 @@ def resolve_model(ref: str, *, offline: bool, kind: str = "image") -> Path:
                 ref, use_safetensors=True, local_files_only=offline
             )
         )
-    except Exception as exc:  # hub errors come in many types; all mean "not available"
+    except Exception as exc:  # noqa: BLE001 - hub errors come in many types; all mean "not available"
         where = "in the local HF cache (offline)" if offline else "locally or on the hub"
         raise ModelNotFoundError(f"model {ref!r} not found {where}: {exc}") from None
 

@@ -23,7 +23,7 @@ def expand_template(template: str, count: int) -> list[str]:
     """``count`` prompts from a wildcard template, every combination before any repeats."""
     try:
         combos = CombinatorialPromptGenerator().generate(template, max_prompts=count)
-    except Exception as exc:  # pyparsing raises its own error types for bad syntax
+    except Exception as exc:  # noqa: BLE001 - pyparsing raises its own error types for bad syntax
         raise InputError(f"bad template {template!r}: {exc}") from None
     if not combos:
         raise InputError(f"template {template!r} produced no prompts")

@@ -318,7 +318,10 @@ class VideoEngine:
         )
         if family.conditioning == "latents":
             latents = self._noise(pipe, frames_n, size, generator, family.noise_correlation)
-            hold_given = lambda x: x
+
+            def hold_given(x):  # nothing given: the latents are left as they are
+                return x
+
             if given is not None:
                 known = given.latents if given.latents is not None else self._encode(pipe, given.frames)
                 n, s = known.shape[2], pipe.vae_scale_factor

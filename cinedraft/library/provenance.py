@@ -81,23 +81,34 @@ class Signer:
         """``data`` with a signed manifest embedded.
 
         A source whose own manifest is damaged cannot be a C2PA ingredient (the SDK refuses
-        it); it is named, with its SHA-256 and the reason, in an
-        :data:`UNVERIFIED_LABEL` assertion instead, so the new file still says where it came
-        from and that the source's history could not be checked.
+        it when it is added, or when the claim is signed); it is named, with its SHA-256 and
+        the reason, in an :data:`UNVERIFIED_LABEL` assertion instead, so the new file still
+        says where it came from and that the source's history could not be checked.
         """
         unverified: list[dict] = []
         while True:
-            usable = [i for i in ingredients if i.asset_id not in {u["asset_id"] for u in unverified}]
+            left = {u["asset_id"] for u in unverified}
+            usable = [i for i in ingredients if i.asset_id not in left]
             try:
-                builder = self._builder(record, usable, unverified)
+                return self._sign_with(data, mime, record, usable, unverified)
             except _DamagedIngredient as exc:
                 unverified.append(exc.entry)
-                continue
-            out = io.BytesIO()
-            builder.sign(self._signer, mime, io.BytesIO(data), out)
-            return out.getvalue()
+            except c2pa.C2paError as exc:
+                if not usable:
+                    raise
+                # Which ones? Each alone; if none fails alone, all of them together did.
+                culprits = [i for i in usable if not self._signs_alone(data, mime, record, i)] or usable
+                unverified += [_unverified(i, f"signing with its manifest fails: {exc}") for i in culprits]
 
-    def _builder(self, record: dict, ingredients: list[Ingredient], unverified: list[dict]) -> c2pa.Builder:
+    def _signs_alone(self, data: bytes, mime: str, record: dict, ingredient: Ingredient) -> bool:
+        try:
+            self._sign_with(data, mime, record, [ingredient], [])
+        except c2pa.C2paError:
+            return False
+        return True
+
+    def _sign_with(self, data: bytes, mime: str, record: dict, ingredients: list[Ingredient],
+                   unverified: list[dict]) -> bytes:
         assertions = [
             {"label": "c2pa.actions", "data": {"actions": _actions(record, ingredients)}},
             {"label": GENERATION_LABEL, "data": _generation(record)},
@@ -118,12 +129,15 @@ class Signer:
                     ingredient.mime, io.BytesIO(ingredient.data),
                 )
             except c2pa.C2paError as exc:
-                raise _DamagedIngredient({
-                    "asset_id": ingredient.asset_id, "relationship": ingredient.relationship,
-                    "sha256": hashlib.sha256(ingredient.data).hexdigest(),
-                    "reason": f"its manifest cannot be read: {exc}"[:500],
-                }) from None
-        return builder
+                raise _DamagedIngredient(_unverified(ingredient, f"its manifest cannot be read: {exc}")) from None
+        out = io.BytesIO()
+        builder.sign(self._signer, mime, io.BytesIO(data), out)
+        return out.getvalue()
+
+
+def _unverified(ingredient: Ingredient, reason: str) -> dict:
+    return {"asset_id": ingredient.asset_id, "relationship": ingredient.relationship,
+            "sha256": hashlib.sha256(ingredient.data).hexdigest(), "reason": reason[:500]}
 
 
 class _DamagedIngredient(Exception):

@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
 from ..config import Settings
-from ..editor import Editor, Prober
+from ..editor import Editor
 from ..errors import AssetNotFoundError, CinedraftError, InputError, InputTooLargeError
 from ..jobs import JobQueue, QueueFullError
 from ..library import Library

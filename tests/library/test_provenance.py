@@ -197,3 +197,33 @@ def test_every_damaged_manifest_is_reported_never_raised(tmp_path, fmt):
         assert found.manifest["state"] in ("Invalid", "absent", "Trusted", "Valid")
     assert "Invalid" in states
     library.close()
+
+
+def test_a_source_with_a_damaged_manifest_is_named_unverified_and_the_new_file_still_signs(tmp_path):
+    import json
+    from pathlib import Path
+
+    from cinedraft.library.provenance import UNVERIFIED_LABEL, Ingredient
+
+    library, source = _signed_in(tmp_path / "lib", "png")
+    data = Path(source.path).read_bytes()
+    start = data.find(b"jumb")
+    output = _signed_in(tmp_path / "out", "png", seed=1)[1]
+    plain = Path(output.path).read_bytes()
+    named = 0
+    for at in range(start, start + 1500, 9):
+        damaged = data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:]
+        record = {"asset_id": "0123456789ab", "kind": "edit", "model": "builtin"}
+        signed = library.signer().sign(plain, "image/png", record,
+                                       [Ingredient("aaaaaaaaaaaa", damaged, "image/png", "componentOf")])
+        with _reader(signed, "image/png") as reader:
+            active = json.loads(reader.json())["manifests"][json.loads(reader.json())["active_manifest"]]
+        labels = {a["label"] for a in active.get("assertions", [])}
+        if UNVERIFIED_LABEL in labels:
+            named += 1
+            entry = next(a for a in active["assertions"] if a["label"] == UNVERIFIED_LABEL)["data"]
+            assert entry["ingredients"][0]["asset_id"] == "aaaaaaaaaaaa" and entry["ingredients"][0]["reason"]
+        else:
+            assert [i["title"] for i in active.get("ingredients", [])] == ["aaaaaaaaaaaa"]
+    assert named >= 1  # some flips did damage the manifest past what the SDK accepts
+    library.close()

@@ -44,3 +44,40 @@ def _fuzz(op, failures: list[str]) -> None:
 
     check()
 
+
+
+def test_linked_call_sequences_never_make_a_5xx(tmp_path):
+    """Stateful: schemathesis follows the schema's links (a queued job to reading and
+    cancelling it; an imported file to reading, verifying, tagging and rating it), so the
+    second calls hit real ids, not random ones."""
+    import io
+
+    from PIL import Image
+
+    app = create_app(settings(tmp_path), hosts={HOST}, workers=False, max_queued=100_000)
+    with TestClient(app) as client:
+        png = io.BytesIO()
+        Image.new("RGB", (48, 48), "olive").save(png, "PNG")
+        assert client.post("/api/uploads", files={"file": ("seed.png", png.getvalue(), "image/png")}).status_code == 201
+        schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+        machine = schema.as_state_machine()
+        failures: list[str] = []
+        found: list[str] = []  # linked reads that found what the earlier call made
+
+        class Linked(machine):
+            def get_call_kwargs(self, case):
+                return {"headers": {"host": HOST}}
+
+            def validate_response(self, response, case, additional_checks=None, **kwargs):
+                if response.status_code >= 500:
+                    failures.append(f"{case.method} {case.formatted_path}: {response.status_code}")
+                if case.method == "GET" and response.status_code == 200 and "{" in case.path:
+                    found.append(case.path)
+
+        Linked.run(settings=hypothesis_settings(max_examples=25, stateful_step_count=6, deadline=None,
+                                                 database=None, derandomize=True,
+                                                 suppress_health_check=list(HealthCheck)))
+        assert failures == []
+        assert "/api/jobs/{job_id}" in found, found  # links were followed to real jobs
+        links = schema.raw_schema["paths"]["/api/jobs/generate"]["post"]["responses"]["202"]["links"]
+        assert {"GetJob", "CancelJob"} <= set(links)

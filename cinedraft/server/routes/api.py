@@ -78,6 +78,21 @@ class AnalyzeBody(BaseModel):
     asset_ids: list[Annotated[str, Field(pattern="^[0-9a-f]{12}$")]] = Field(min_length=1, max_length=8)
 
 
+def _links(status: int, description: str, field: str, **operations: str) -> dict:
+    """OpenAPI links from a response's ``field`` to the operations that take it (clients and
+    schemathesis' stateful tests follow them)."""
+    return {status: {"description": description, "links": {
+        name: {"operationId": operation, "parameters": {param: f"$response.body#/{field}"}}
+        for name, (operation, param) in ((n, o.split(":")) for n, o in operations.items())
+    }}}
+
+
+JOB_LINKS = _links(202, "Queued", "id", GetJob="get_job:job_id", CancelJob="cancel_job:job_id")
+ASSET_LINKS = _links(201, "Imported", "id", GetAsset="get_asset:asset_id", GetFile="asset_file:asset_id",
+                     Verify="verify_asset:asset_id", Tag="tag_asset:asset_id", Rate="rate_asset:asset_id",
+                     Favourite="favourite_asset:asset_id")
+
+
 def _submit(request: Request, kind: str, body: dict, priority: int, key: str | None) -> JobOut:
     job, _ = request.app.state.queue.submit(kind, body, priority, key)
     return JobOut.of(job)
@@ -86,20 +101,23 @@ def _submit(request: Request, kind: str, body: dict, priority: int, key: str | N
 # ---------------------------------------------------------------------- jobs
 
 
-@router.post("/jobs/generate", status_code=202, response_model=JobOut, tags=["jobs"])
+@router.post("/jobs/generate", status_code=202, response_model=JobOut, tags=["jobs"],
+             operation_id="submit_generate", responses=JOB_LINKS)
 def submit_generate(body: ImageRequest, request: Request, idempotency_key: IdemKey = None) -> JobOut:
     """Queue drafts (or any tier) for a prompt or a wildcard template."""
     return _submit(request, "generate", body.model_dump(), PRIORITY.get(body.tier, 10), idempotency_key)
 
 
-@router.post("/jobs/promote", status_code=202, response_model=JobOut, tags=["jobs"])
+@router.post("/jobs/promote", status_code=202, response_model=JobOut, tags=["jobs"],
+             operation_id="submit_promote", responses=JOB_LINKS)
 def submit_promote(body: PromoteBody, request: Request, idempotency_key: IdemKey = None) -> JobOut:
     """Queue the production render of a draft."""
     request.app.state.library.get(body.asset_id)  # 404 now rather than a failed job later
     return _submit(request, "promote", body.model_dump(), PRIORITY["production"], idempotency_key)
 
 
-@router.post("/jobs/edit", status_code=202, response_model=JobOut, tags=["jobs"])
+@router.post("/jobs/edit", status_code=202, response_model=JobOut, tags=["jobs"],
+             operation_id="submit_edit", responses=JOB_LINKS)
 def submit_edit(body: EditBody, request: Request, idempotency_key: IdemKey = None) -> JobOut:
     """Queue an edit of video assets (cut, merge, speed, reframe, mute)."""
     for asset_id in body.sources:
@@ -113,7 +131,7 @@ def list_jobs(request: Request, state: Literal["queued", "running", "done", "fai
     return [JobOut.of(j) for j in request.app.state.queue.list(state, limit)]
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut, tags=["jobs"])
+@router.get("/jobs/{job_id}", response_model=JobOut, tags=["jobs"], operation_id="get_job")
 def get_job(job_id: JobId, request: Request) -> JobOut:
     job = request.app.state.queue.get(job_id)
     if job is None:
@@ -121,7 +139,7 @@ def get_job(job_id: JobId, request: Request) -> JobOut:
     return JobOut.of(job)
 
 
-@router.post("/jobs/{job_id}/cancel", response_model=JobOut, tags=["jobs"])
+@router.post("/jobs/{job_id}/cancel", response_model=JobOut, tags=["jobs"], operation_id="cancel_job")
 def cancel_job(job_id: JobId, request: Request) -> JobOut:
     """Cancel a queued job now, or a running one at its next progress step."""
     if request.app.state.queue.cancel(job_id) is None:
@@ -174,7 +192,7 @@ def list_assets(request: Request, query: Annotated[AssetQuery, Query()]) -> list
     return [_brief(a) for a in request.app.state.library.find(query)]
 
 
-@router.get("/assets/{asset_id}", tags=["library"])
+@router.get("/assets/{asset_id}", tags=["library"], operation_id="get_asset")
 def get_asset(asset_id: AssetId, request: Request) -> dict:
     """The whole record, lineage both ways, tags, metrics."""
     library = request.app.state.library
@@ -185,14 +203,14 @@ def get_asset(asset_id: AssetId, request: Request) -> dict:
     }
 
 
-@router.get("/assets/{asset_id}/file", tags=["library"], response_class=FileResponse)
+@router.get("/assets/{asset_id}/file", tags=["library"], response_class=FileResponse, operation_id="asset_file")
 def asset_file(asset_id: AssetId, request: Request) -> FileResponse:
     """The stored file, with its media type (range requests work for video)."""
     asset = request.app.state.library.get(asset_id)
     return FileResponse(asset.path, media_type=asset.mime, headers={"cache-control": "private, max-age=3600"})
 
 
-@router.get("/assets/{asset_id}/verify", tags=["library"])
+@router.get("/assets/{asset_id}/verify", tags=["library"], operation_id="verify_asset")
 async def verify_asset(asset_id: AssetId, request: Request) -> dict:
     """C2PA manifest state, signer, ingredients and watermark of the stored file."""
     library = request.app.state.library
@@ -200,22 +218,22 @@ async def verify_asset(asset_id: AssetId, request: Request) -> dict:
     return found.model_dump() | {"ok": found.ok}
 
 
-@router.post("/assets/{asset_id}/tags", tags=["library"])
+@router.post("/assets/{asset_id}/tags", tags=["library"], operation_id="tag_asset")
 def tag_asset(asset_id: AssetId, body: TagsBody, request: Request) -> dict:
     return _brief(request.app.state.library.tag(asset_id, body.add, body.remove))
 
 
-@router.post("/assets/{asset_id}/rating", tags=["library"])
+@router.post("/assets/{asset_id}/rating", tags=["library"], operation_id="rate_asset")
 def rate_asset(asset_id: AssetId, body: RatingBody, request: Request) -> dict:
     return _brief(request.app.state.library.rate(asset_id, body.rating))
 
 
-@router.post("/assets/{asset_id}/favourite", tags=["library"])
+@router.post("/assets/{asset_id}/favourite", tags=["library"], operation_id="favourite_asset")
 def favourite_asset(asset_id: AssetId, body: FavouriteBody, request: Request) -> dict:
     return _brief(request.app.state.library.favourite(asset_id, body.on))
 
 
-@router.post("/uploads", status_code=201, tags=["library"])
+@router.post("/uploads", status_code=201, tags=["library"], operation_id="upload", responses=ASSET_LINKS)
 async def upload(request: Request, file: Annotated[UploadFile, File(description="PNG, JPEG, WebP or MP4")]) -> dict:
     """Import a file: size-capped, type sniffed from its bytes, images fully decoded under a
     pixel cap (decompression bombs), videos probed in the worker process; all of it off the
