@@ -74,7 +74,7 @@ def test_linked_call_sequences_never_make_a_5xx(tmp_path):
                 if case.method == "GET" and response.status_code == 200 and "{" in case.path:
                     found.append(case.path)
 
-        Linked.run(settings=hypothesis_settings(max_examples=25, stateful_step_count=6, deadline=None,
+        Linked.run(settings=hypothesis_settings(max_examples=12, stateful_step_count=5, deadline=None,
                                                  database=None, derandomize=True,
                                                  suppress_health_check=list(HealthCheck)))
         assert failures == []
