@@ -32,8 +32,8 @@ import av  # noqa: E402
 import numpy as np  # noqa: E402
 
 from cinedraft.editor import ops  # noqa: E402
-from cinedraft.editor.codec import Writer  # noqa: E402
-from cinedraft.editor.probe import Prober  # noqa: E402
+from cinedraft.media.codec import Writer  # noqa: E402
+from cinedraft.media.probe import Prober  # noqa: E402
 
 
 def make_clip(path: Path, seconds: int, seed: int) -> None:

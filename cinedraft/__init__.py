@@ -7,7 +7,7 @@ Public API::
     result = engine.generate_image(ImageRequest(prompt="a red bottle on a glass table"))
 """
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402
 
 from .config import Settings  # noqa: E402
 from .errors import (  # noqa: E402

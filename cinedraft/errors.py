@@ -7,7 +7,9 @@
     │   ├── ModelNotFoundError   no such local folder, or not in the HF cache while offline
     │   └── UnsafeModelError     pickle weights or remote code: refused, never loaded
     ├── AssetNotFoundError       no output with that asset id
-    └── OutputError              the output folder cannot be written
+    ├── OutputError              the output folder cannot be written
+    ├── QueueFullError           too many jobs waiting (HTTP 429)
+    └── JobCancelled             raised inside a running job whose cancel was asked
 
 The CLI prints the message and exits with :data:`EXIT_CODE`; nothing else is caught.
 """
@@ -50,3 +52,12 @@ class AssetNotFoundError(CinedraftError, KeyError):
 
 class OutputError(CinedraftError, OSError):
     """The output location cannot be written."""
+
+
+class QueueFullError(CinedraftError):
+    """Too many queued jobs; try again later."""
+
+
+class JobCancelled(CinedraftError):
+    """Raised inside a running job when its cancel was requested (workers end the job as
+    cancelled; it is never shown as an error)."""

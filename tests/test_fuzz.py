@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from cinedraft.cli.main import app as cli
 from cinedraft.library import Library
-from cinedraft.render.encode import embed_video_record
+from cinedraft.media.metadata import embed_video_record
 from cinedraft.server import create_app
 
 from .editor.conftest import make_clip

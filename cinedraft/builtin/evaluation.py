@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..editor.codec import decode_frames
+from ..media.codec import decode_frames
 from ..render.video import VideoPreset
 from ..request import VideoRequest
 from .adherence import score_clip, slide_travel

@@ -28,7 +28,7 @@ def analyze(
     videos = [f for f in files if f.suffix.lower() in VIDEO_SUFFIXES]
     images = [f for f in files if f not in videos]
     if videos:  # FFmpeg can crash a process on a malformed file: probe each in the worker first
-        from ..editor.probe import Prober
+        from ..media.probe import Prober
 
         prober = Prober()
         try:

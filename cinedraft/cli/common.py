@@ -20,7 +20,7 @@ from rich.table import Table
 from ..config import Settings
 from ..errors import EXIT_CODE, CinedraftError, OutputError
 from ..library import Library
-from ..library.files import write_atomic
+from ..media.files import write_atomic
 from ..request import Result
 
 if TYPE_CHECKING:

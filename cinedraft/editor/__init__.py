@@ -1,7 +1,6 @@
 """The editor: cut, merge, extend, reframe, retime and re-score clips; OTIO interchange."""
 
 from .editor import Editor
-from .probe import MediaInfo, Prober
 from .timeline import Clip, Timeline, Transition
 
-__all__ = ["Clip", "Editor", "MediaInfo", "Prober", "Timeline", "Transition"]
+__all__ = ["Clip", "Editor", "Timeline", "Transition"]

@@ -22,12 +22,11 @@ import numpy as np
 
 from ..errors import CinedraftError, InputError
 from ..library import Asset, Library
-from ..library.library import ASSET_ID, utc_now
-from ..library.files import sha256_file
+from ..ids import ASSET_ID, utc_now
 from ..quality.metrics import warp_error
 from . import ops
-from .codec import decode_frames
-from .probe import MediaInfo, Prober
+from ..media.codec import decode_frames
+from ..media.probe import MediaInfo, Prober, check_local_file
 from .timeline import Clip, Timeline, Transition
 
 
@@ -46,7 +45,7 @@ class Editor:
     def __init__(self, library: Library, prober: Prober | None = None,
                  generate_continuation: Callable | None = None, record_extra: dict | None = None):
         self.library = library
-        self.prober = prober or Prober()
+        self.prober = prober or library.prober()
         self.record_extra = record_extra or {}  # added to every record (the server's job id)
         # (clip path, seconds, prompt, before) -> path of a generated continuation (or lead-in);
         # set by the video engine once it exists.
@@ -172,18 +171,11 @@ class Editor:
 
     def _resolve(self, source: str) -> tuple[Asset, MediaInfo]:
         """A library asset for ``source`` (an asset id or a local file) and its probe."""
-        if ASSET_ID.match(str(source)) and not Path(str(source)).exists():
-            asset = self.library.get(str(source))
-            if not asset.mime.startswith("video/"):
-                raise InputError(f"{source} is not a video asset")
-            return asset, self.prober.probe(asset.path)
-        info = self.prober.probe(source)  # refuses URLs, playlists, damaged files
-        if not info.format.startswith("mov"):  # the library keeps MP4/MOV (ISO BMFF) only
-            raise InputError(f"{Path(info.path).name} is {info.format.split(',')[0]}: the editor "
-                             "takes MP4 or MOV; remux it first (ffmpeg -i IN -c copy OUT.mp4)")
-        twin = self.library.by_sha(sha256_file(Path(info.path)))
-        asset = self.library.get(twin.id) if twin else self.library.import_file(Path(info.path))
-        return asset, info
+        ref = str(source)
+        if not (ASSET_ID.match(ref) and not Path(ref).exists()):
+            ref = str(check_local_file(ref))  # URLs, protocols, playlists: refused unopened
+        asset = self.library.resolve(ref, "video")  # an outside file is probed and imported
+        return asset, self.prober.probe(asset.path)
 
     def timeline_of(self, source: str) -> Timeline:
         """The timeline an edit recorded, or a one-clip timeline for any other clip."""

@@ -21,10 +21,10 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from .codec import (
+from ..media.codec import (
     AUDIO_RATE, Writer, annexb_to_avcc, decode_audio, decode_frames, h264_encoder, parameter_sets,
 )
-from .probe import MediaInfo
+from ..media.probe import MediaInfo
 
 ASPECTS = {"9:16": (9, 16), "1:1": (1, 1), "4:5": (4, 5), "16:9": (16, 9)}
 

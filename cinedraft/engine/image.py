@@ -28,10 +28,10 @@ from PIL import Image
 from ..config import Settings
 from ..errors import InputError
 from ..library import Library, watermark
-from ..library.library import utc_now
+from ..ids import utc_now
 from ..quality.metrics import drift_ssim
 from ..render.cleanup import clean_adaptive
-from ..render.encode import encode_image
+from ..media.metadata import encode_image
 from ..render.refine import keep_colour, refine_image
 from ..render.upscale import ModelUpscaler, upscale_lanczos
 from ..request import ImageOutput, ImageRequest, Rerender, Result, VideoRequest, VideoResult

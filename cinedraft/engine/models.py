@@ -21,7 +21,7 @@ import transformers
 
 from ..builtin import IMAGE_MODEL, VIDEO_MODEL, reach
 from ..errors import ModelError, ModelNotFoundError, UnsafeModelError
-from ..library.files import open_regular
+from ..media.files import open_regular
 from ..tiers import FAMILIES, VIDEO_FAMILIES, Family, VideoFamily, family_for, video_family_for
 from .device import pick_dtype
 
@@ -70,7 +70,7 @@ def software_versions() -> dict[str, str]:
 
     import numpy
 
-    from .. import __version__
+    from .._version import __version__
 
     return {
         "cinedraft": __version__,

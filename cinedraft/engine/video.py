@@ -31,12 +31,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..editor.codec import iter_frames
-from ..editor.probe import Prober
-from ..errors import CinedraftError, InputError
+from ..media.codec import iter_frames
+from ..media.probe import Prober
+from ..errors import InputError
 from ..library import Library
-from ..library.files import sha256_file
-from ..library.library import ASSET_ID, utc_now
+from ..ids import utc_now
 from ..quality.metrics import temporal_metrics
 from ..render.video import VideoPreset, finish_clip, fit, preset_for, unfit
 from ..request import Seam, VideoRequest, VideoResult
@@ -89,14 +88,12 @@ class VideoEngine:
         self.library = library
         self.device = device
         self._i2v: dict[str, diffusers.DiffusionPipeline] = {}
-        self._prober: Prober | None = None
 
     @property
     def prober(self) -> Prober:
-        """Probes untrusted clips in a worker process (see :mod:`cinedraft.editor.probe`)."""
-        if self._prober is None:
-            self._prober = Prober()
-        return self._prober
+        """Probes untrusted clips in a worker process (the library's; see
+        :mod:`cinedraft.media.probe`)."""
+        return self.library.prober()
 
     # ------------------------------------------------------------------ the flow
 
@@ -196,7 +193,7 @@ class VideoEngine:
 
     def _given(self, request: VideoRequest, family, size) -> tuple[Given | None, list[dict]]:
         if request.image:
-            asset = self._asset(request.image, "image")
+            asset = self.library.resolve(request.image, "image")
             try:
                 with Image.open(asset.path) as im:
                     first = fit(np.asarray(im.convert("RGB")), *size)
@@ -204,7 +201,7 @@ class VideoEngine:
                 raise InputError(f"cannot read the first frame {request.image}: {exc}") from None
             return Given(first[None]), [{"id": asset.id, "role": "first_frame"}]
         if request.extend:
-            asset = self._asset(request.extend, "video")
+            asset = self.library.resolve(request.extend, "video")
             fps = self.prober.probe(asset.path).fps  # decodes it all in a worker first
             step = max(1, round(fps / family.fps))  # source frames per model frame
             k = max(1, family.overlap)
@@ -221,23 +218,6 @@ class VideoEngine:
             role = "leads_into" if request.before else "extends"
             return Given(frames, at_end=request.before, region=region), [{"id": asset.id, "role": role}]
         return None, []
-
-    def _asset(self, ref: str, kind: str):
-        """A library asset for an asset id or a local file (imported, so lineage can name it)."""
-        if ASSET_ID.match(ref) and not Path(ref).exists():
-            asset = self.library.get(ref)
-        else:
-            path = Path(ref).expanduser()
-            if not path.is_file():
-                raise InputError(f"no such file or asset id: {ref}")
-            twin = self.library.by_sha(sha256_file(path))
-            try:
-                asset = self.library.get(twin.id) if twin else self.library.import_file(path)
-            except CinedraftError as exc:
-                raise InputError(f"cannot use {path.name} as the {kind}: {exc}") from None
-        if not asset.mime.startswith(f"{kind}/"):
-            raise InputError(f"{ref} is not a {kind} asset (it is {asset.mime})")
-        return asset
 
     # ------------------------------------------------------------------ 3. chunks
 

@@ -20,28 +20,20 @@ row only when the job ends: a durable write per sampling step would cost an fsyn
 from __future__ import annotations
 
 import json
-import secrets
 import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import CinedraftError, InputError
-from ..library import records
+from ..errors import InputError, JobCancelled, QueueFullError
+from ..ids import new_job_id, utc_now
 from ..library.db import connect
-from ..library.library import utc_now
+from ..library.records import assets_of_job
+from . import records
 
 TERMINAL = ("done", "failed", "cancelled")
 MAX_ATTEMPTS = 3
-
-
-class QueueFullError(CinedraftError):
-    """Too many queued jobs; try again later."""
-
-
-class JobCancelled(Exception):
-    """Raised inside a running job when its cancel was requested."""
 
 
 @dataclass
@@ -80,7 +72,7 @@ class JobQueue:
 
     def submit(self, kind: str, request: dict, priority: int, idem_key: str | None = None) -> tuple[Job, bool]:
         """Queue a job; ``(job, created)``. The same ``idem_key`` returns the first job."""
-        row = {"id": secrets.token_hex(8), "kind": kind, "priority": priority, "request": request,
+        row = {"id": new_job_id(), "kind": kind, "priority": priority, "request": request,
                "idem_key": idem_key or None, "created": utc_now()}  # an empty key is no key
         with self._lock:
             job, created = records.insert_job(self.conn, row, self.max_queued)
@@ -154,7 +146,7 @@ class JobQueue:
         report = {"requeued": [], "failed": []}
         with self._lock:
             for job in records.running_jobs(self.conn):
-                stored = records.assets_of_job(self.conn, job["id"])
+                stored = assets_of_job(self.conn, job["id"])
                 if stored:
                     records.finish_job(self.conn, job["id"], "failed", utc_now(),
                                        {"outputs": stored, "partial": True},

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..errors import InputError
-from .files import write_atomic
+from ..media.files import write_atomic
 
 ORGANIZATION = "cinedraft"
 

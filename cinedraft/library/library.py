@@ -27,7 +27,6 @@ import datetime as dt
 import fcntl
 import functools
 import io
-import re
 import secrets
 import shutil
 import sqlite3
@@ -38,47 +37,24 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, Field, field_validator
 
-from ..errors import AssetNotFoundError, InputError, InputTooLargeError, OutputError
+from ..errors import AssetNotFoundError, CinedraftError, InputError, InputTooLargeError, OutputError
+from ..ids import ASSET_ID, check_asset_id, new_asset_id, utc_now
 from ..quality.metrics import HIGHER_IS_CLEARER, image_metrics
 from ..render.delivery import PROFILES, Profile, fit
-from ..render.encode import FORMATS, embed_video_record, encode_image, read_metadata
+from ..media.metadata import FORMATS, embed_video_record, encode_image, read_metadata
 from . import records, watermark
 from .credentials import load_or_create, trust_anchors, trust_ca, trusted_cas, untrust_ca
 from .db import connect
-from .files import FileStore, read_regular, sha256_bytes, sha256_file, write_atomic
+from ..media.files import MIME, read_regular, sha256_bytes, sha256_file, sniff_extension, write_atomic
+from ..media.probe import Prober
+from .files import FileStore
 from .provenance import Ingredient, Manifest, Signer, read_manifest
-from .schema import ASSET_ID_PATTERN, claim_of, claimed_prompt, row_fields
+from .schema import claim_of, claimed_prompt, row_fields
 
-ASSET_ID = re.compile(ASSET_ID_PATTERN)
 MAX_INPUT_BYTES = 2 << 30  # a file given to import or verify
 MAX_PIXELS = 40_000_000  # an imported image (a 6000x6000 PNG passes, decoded off the event loop)
-MIME = {".png": "image/png", ".webp": "image/webp", ".jpg": "image/jpeg", ".mp4": "video/mp4"}
-_MAGIC = ((b"\x89PNG", ".png"), (b"\xff\xd8", ".jpg"), (b"RIFF", ".webp"))
 # Roles whose sources are combined into the new asset (C2PA componentOf); others are parentOf.
 COMPONENT_ROLES = {"source"}
-
-
-def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def check_asset_id(asset_id: str) -> str:
-    if not ASSET_ID.match(asset_id or ""):
-        raise InputError(f"{asset_id!r} is not an asset id (12 hex digits)")
-    return asset_id
-
-
-def sniff_extension(data: bytes, name: str = "") -> str:
-    """The file type from its first bytes (the name's suffix only as a fallback)."""
-    for magic, ext in _MAGIC:
-        if data.startswith(magic) and (ext != ".webp" or data[8:12] == b"WEBP"):
-            return ext
-    if data[4:8] == b"ftyp":
-        return ".mp4"
-    suffix = Path(name).suffix.lower().replace(".jpeg", ".jpg")
-    if suffix in MIME:
-        return suffix
-    raise InputError(f"{name or 'file'}: not a PNG, JPEG, WebP or MP4 file")
 
 
 class Asset(BaseModel):
@@ -195,7 +171,7 @@ class Library:
         self.provenance = provenance
         self._db = threading.RLock()
         self._signer: Signer | None = None
-        self._prober = None
+        self._prober: Prober | None = None
         self.conn = connect(self.root / "library.db")
         self.last_reconcile = self._open_and_reconcile()
 
@@ -214,7 +190,7 @@ class Library:
 
     @staticmethod
     def new_id() -> str:
-        return secrets.token_hex(6)
+        return new_asset_id()
 
     def add_image(self, image: Image.Image, record: dict, fmt: str, quality: int = 100) -> Asset:
         """Watermark, encode (record embedded), sign and store one generated image."""
@@ -290,12 +266,28 @@ class Library:
             record["claim"] = claim
         return self._commit([(data, ext, record, [])])[0]
 
-    def prober(self):
+    def resolve(self, ref: str, kind: str | None = None) -> Asset:
+        """The asset an asset id or a local file names; a file not in the library yet is
+        imported (so lineage can name it). ``kind`` (``image``, ``video``) is checked."""
+        ref = str(ref)
+        if ASSET_ID.match(ref) and not Path(ref).exists():
+            asset = self.get(ref)
+        else:
+            path = Path(ref).expanduser()
+            if not path.is_file():
+                raise InputError(f"no such file or asset id: {ref}")
+            twin = self.by_sha(sha256_file(path))
+            try:
+                asset = self.get(twin.id) if twin else self.import_file(path)
+            except CinedraftError as exc:
+                raise InputError(f"cannot use {path.name}{f' as the {kind}' if kind else ''}: {exc}") from None
+        if kind is not None and not asset.mime.startswith(f"{kind}/"):
+            raise InputError(f"{ref} is not a {kind} asset (it is {asset.mime})")
+        return asset
+
+    def prober(self) -> Prober:
         """The media prober (a worker process, started on first use, closed with the library)."""
         if self._prober is None:
-            # Imported here: only video imports need it (and it lives with the editor for now).
-            from ..editor.probe import Prober
-
             self._prober = Prober()
         return self._prober
 

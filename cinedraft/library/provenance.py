@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import c2pa
 
-from .. import __version__
+from .._version import __version__
 from .credentials import Credentials
 
 AI_SOURCE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"

@@ -17,10 +17,8 @@ import json
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import InputError
+from ..ids import ASSET_ID_PATTERN, ISO_TIME_PATTERN, JOB_ID_PATTERN
 
-ASSET_ID_PATTERN = r"^[0-9a-f]{12}$"
-JOB_ID_PATTERN = r"^[0-9a-f]{16}$"
-ISO_TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"
 MAX_CLAIM_BYTES = 256 * 1024  # an embedded record larger than this is not kept
 _TEXT = 100_000  # a prompt longer than this is not a prompt
 _INT64 = 2**63 - 1

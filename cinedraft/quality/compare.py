@@ -16,8 +16,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import InputError
-from ..library.files import open_regular, read_regular
-from ..render.encode import read_metadata
+from ..media.files import open_regular, read_regular
+from ..media.metadata import read_metadata
 from .metrics import image_metrics, temporal_metrics
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm", ".mkv"}
@@ -135,7 +135,7 @@ def read_frames(path: Path, max_frames: int | None = None) -> tuple[list[np.ndar
     """RGB frames (H, W, 3) uint8 of the first video stream and its frame rate."""
     import av
 
-    from ..editor.codec import rgb_array
+    from ..media.codec import rgb_array
 
     frames = []
     open_regular(path).close()  # a pipe or device is refused before FFmpeg opens it

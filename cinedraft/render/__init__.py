@@ -1,1 +1,1 @@
-"""The rendering pipeline after sampling: upscale, refine, cleanup, encode."""
+"""The rendering pipeline after sampling: upscale, refine, cleanup, delivery, video finishing."""

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ..editor.codec import yuv_frame
+from ..media.codec import yuv_frame
 from ..errors import InputError
 from .contact import contact_sheet
 

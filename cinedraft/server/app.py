@@ -16,7 +16,7 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from .. import __version__
+from .._version import __version__
 from ..config import Settings
 from ..editor import Editor
 from ..errors import AssetNotFoundError, CinedraftError, InputError, InputTooLargeError

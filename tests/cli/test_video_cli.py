@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cinedraft.cli.main import app
-from cinedraft.editor.probe import Prober
+from cinedraft.media.probe import Prober
 
 runner = CliRunner()
 

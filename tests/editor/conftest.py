@@ -4,7 +4,8 @@ import av
 import numpy as np
 import pytest
 
-from cinedraft.editor import Editor, Prober
+from cinedraft.editor import Editor
+from cinedraft.media.probe import Prober
 from cinedraft.library import Library
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cinedraft.editor import ops
-from cinedraft.editor.codec import decode_audio, decode_frames
+from cinedraft.media.codec import decode_audio, decode_frames
 from cinedraft.editor.timeline import Transition
 from cinedraft.errors import InputError
 

@@ -7,7 +7,7 @@ from PIL import Image
 from cinedraft import ImageRequest, InputError
 from cinedraft.builtin.adherence import classify_colour, held_out_prompts, score_image
 from cinedraft.quality.metrics import laplacian_variance
-from cinedraft.render.encode import read_metadata
+from cinedraft.media.metadata import read_metadata
 
 PROMPT = "a red bottle on a glass table in the center with studio lighting"
 

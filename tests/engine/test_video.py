@@ -12,8 +12,8 @@ from pydantic import ValidationError
 
 from cinedraft import ImageRequest, InputError, Settings, VideoRequest
 from cinedraft.editor import Editor
-from cinedraft.editor.codec import decode_frames
-from cinedraft.editor.probe import Prober
+from cinedraft.media.codec import decode_frames
+from cinedraft.media.probe import Prober
 from cinedraft.engine.image import Engine
 from cinedraft.quality.metrics import drift_ssim
 
@@ -116,7 +116,7 @@ def test_extension_of_a_clip_at_another_aspect_keeps_its_framing(engine):
 def test_a_lead_in_runs_into_the_clip(engine):
     """A generated lead-in (extend before): made backwards from the clip's first frames, its
     last frame leads into the clip's first like a frame pair inside it."""
-    from cinedraft.library.files import sha256_file
+    from cinedraft.media.files import sha256_file
     from cinedraft.quality.metrics import warp_error
 
     clip = engine.generate_video(VideoRequest(prompt="a green cup on a wooden table, the cup slides right",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cinedraft.library import Library
-from cinedraft.library.files import sha256_file
+from cinedraft.media.files import sha256_file
 
 from .conftest import make_record, noise_image
 
@@ -214,7 +214,7 @@ def test_an_unadoptable_leftover_is_quarantined_and_the_library_still_opens(tmp_
     """A crash's leftover whose embedded record cannot become a row (a list where a string
     belongs) is set aside with its reason; every later open works."""
     from cinedraft.library import records
-    from cinedraft.render import encode
+    from cinedraft.media import metadata as encode
 
     library = Library(tmp_path / "lib", provenance=False)
     record = make_record(library, "bad leftover")

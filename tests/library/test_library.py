@@ -6,7 +6,7 @@ from PIL import Image
 
 from cinedraft.errors import AssetNotFoundError, InputError
 from cinedraft.library import AssetQuery, Library, records
-from cinedraft.render.encode import read_metadata
+from cinedraft.media.metadata import read_metadata
 
 from .conftest import make_record, noise_image
 

@@ -8,7 +8,7 @@ import pytest
 
 from cinedraft.errors import InputError
 from cinedraft.library import Library
-from cinedraft.render.encode import read_metadata
+from cinedraft.media.metadata import read_metadata
 
 from .conftest import make_record
 

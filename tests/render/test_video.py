@@ -75,7 +75,7 @@ def test_h265_option_and_bad_inputs(tmp_path):
 
 
 def _writer_encode(frames, path):
-    from cinedraft.editor.codec import Writer
+    from cinedraft.media.codec import Writer
 
     writer = Writer(path, frames[0].shape[1], frames[0].shape[0], 12)
     for frame in frames:
@@ -90,7 +90,7 @@ def test_decode_and_reencode_keep_the_brightness(tmp_path, write):
     """Each decode and re-encode (a continuation conditioned on a delivered clip, an edit
     that re-encodes) keeps the mean luma: swscale's truncating defaults lost about 1.3
     levels a generation, which joined a continuation to its clip with a visible step."""
-    from cinedraft.editor.codec import decode_frames
+    from cinedraft.media.codec import decode_frames
 
     def luma(frames):
         return np.mean([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float64).mean() for f in frames])

@@ -12,16 +12,18 @@ from fastapi import APIRouter, File, Header, HTTPException, Path as PathParam, Q
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from ...ids import ASSET_ID_PATTERN, JOB_ID_PATTERN
 from ...jobs import Job
 from ...library import Asset, AssetQuery, Library
-from ...library.library import sniff_extension
+from ...media.files import sniff_extension
 from ...quality.compare import analyze_images, analyze_video
 from ...request import ImageRequest
 from ..limits import MAX_UPLOAD, off_loop
 
 router = APIRouter(prefix="/api")
-AssetId = Annotated[str, PathParam(pattern="^[0-9a-f]{12}$", description="12 hex digits")]
-JobId = Annotated[str, PathParam(pattern="^[0-9a-f]{16}$", description="16 hex digits")]
+AssetId = Annotated[str, PathParam(pattern=ASSET_ID_PATTERN, description="12 hex digits")]
+JobId = Annotated[str, PathParam(pattern=JOB_ID_PATTERN, description="16 hex digits")]
+AssetRef = Annotated[str, Field(pattern=ASSET_ID_PATTERN, description="An asset id (12 hex digits).")]
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
 PRIORITY = {"draft": 0, "edit": 5, "production": 10}  # drafts first, long renders last
 
@@ -46,14 +48,14 @@ class JobOut(BaseModel):
 
 
 class PromoteBody(BaseModel):
-    asset_id: str = Field(pattern="^[0-9a-f]{12}$")
+    asset_id: AssetRef
     steps: int | None = Field(None, ge=1, le=500)
     size: str | None = Field(None, pattern=r"^\d{2,4}x\d{2,4}$")
 
 
 class EditBody(BaseModel):
     op: Literal["cut", "merge", "speed", "reframe", "mute"]
-    sources: list[Annotated[str, Field(pattern="^[0-9a-f]{12}$")]] = Field(min_length=1, max_length=20)
+    sources: list[AssetRef] = Field(min_length=1, max_length=20)
     start: float | None = Field(None, ge=0, le=86_400)
     end: float | None = Field(None, ge=0, le=86_400)
     factor: float | None = Field(None, ge=0.25, le=4)
@@ -75,7 +77,7 @@ class FavouriteBody(BaseModel):
 
 
 class AnalyzeBody(BaseModel):
-    asset_ids: list[Annotated[str, Field(pattern="^[0-9a-f]{12}$")]] = Field(min_length=1, max_length=8)
+    asset_ids: list[AssetRef] = Field(min_length=1, max_length=8)
 
 
 def _links(status: int, description: str, field: str, **operations: str) -> dict:

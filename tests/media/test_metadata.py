@@ -3,7 +3,7 @@ import json
 import pytest
 from PIL import Image
 
-from cinedraft.render.encode import encode_image, parameters_text, read_metadata
+from cinedraft.media.metadata import encode_image, parameters_text, read_metadata
 
 RECORD = {
     "prompt": "a red jar", "negative_prompt": "", "steps": 8, "sampler": "DPM++ 2M",

@@ -7,7 +7,7 @@ fresh worker for the next file. Only regular local files are accepted: URLs, pro
 prefixes (``concat:``, ``pipe:``, ...) and playlists (HLS, DASH, ffconcat) are refused
 before FFmpeg sees them, and the demuxer is pinned to the formats cinedraft edits.
 
-Run as ``python -m cinedraft.editor.probe``: the worker loop (one path per line in, one
+Run as ``python -m cinedraft.media.probe``: the worker loop (one path per line in, one
 JSON object per line out).
 """
 
@@ -166,7 +166,7 @@ class Prober:
     def _worker(self) -> subprocess.Popen:
         if self._proc is None or self._proc.poll() is not None:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "cinedraft.editor.probe"], stdin=subprocess.PIPE,
+                [sys.executable, "-m", "cinedraft.media.probe"], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1,
                 preexec_fn=_limit_memory,
             )
