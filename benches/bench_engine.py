@@ -11,6 +11,8 @@
    rounds of that round's ratio, so a machine that slows down for a while slows both sides.
 2. Draft tier: 24 variations from a template, seconds per image.
 3. Production tier: seconds per promoted image, and production / draft per image.
+
+    python benches/bench_engine.py [--quick]   (--quick: one round, 2 drafts, a smoke run)
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ REPEATS = 15
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="One round, 2 drafts: a smoke run.")
+    quick = parser.parse_args().quick
+    repeats, variations, promotions = (1, 2, 1) if quick else (REPEATS, 24, 3)
     with tempfile.TemporaryDirectory() as home:
         engine = Engine(Settings(home=Path(home), offline=True, device="cpu"))
         model = engine.models.get("builtin")
@@ -56,7 +64,7 @@ def main() -> None:
 
         raw(), engine_only(), full()  # warm up
         times: dict[str, list[float]] = {"raw": [], "engine": [], "full": []}
-        for _ in range(REPEATS):
+        for _ in range(repeats):
             for name, fn in (("raw", raw), ("engine", engine_only), ("full", full)):
                 t0 = time.perf_counter()
                 fn()
@@ -72,10 +80,10 @@ def main() -> None:
         print(f"with the library: {per_image['full']:.1f} ms/image, full/raw = {ratio('full'):.3f}; "
               f"storing costs {store:.1f} ms/image (WebP + record, C2PA, metrics, file, row)")
 
-        drafts = engine.generate_image(ImageRequest(prompt=PROMPT, template=True, count=24, seed=1))
-        print(f"draft tier: 24 variations in {drafts.seconds:.2f} s, {drafts.seconds_per_image:.3f} s/image")
+        drafts = engine.generate_image(ImageRequest(prompt=PROMPT, template=True, count=variations, seed=1))
+        print(f"draft tier: {variations} variations in {drafts.seconds:.2f} s, {drafts.seconds_per_image:.3f} s/image")
         prod_times = []
-        for out in drafts.outputs[:3]:
+        for out in drafts.outputs[:promotions]:
             prod_times.append(engine.promote(out.asset_id).seconds_per_image)
         p = statistics.median(prod_times)
         print(f"production tier: {p:.2f} s/image (256x256, refine 0.05, cleanup); "

@@ -10,7 +10,10 @@
 3. Provenance: C2PA signing + watermark time per image, as a ratio to the time it takes to
    generate that image (draft and production tier, built-in model).
 
-    python benches/bench_library.py [--rows 100000 1000000] [--skip-provenance]
+    python benches/bench_library.py [--rows 100000 1000000] [--skip-provenance] [--quick]
+
+``--quick`` runs every part at toy sizes in seconds (the test suite runs it, so a broken
+benchmark fails CI); its figures mean nothing.
 """
 
 from __future__ import annotations
@@ -107,32 +110,46 @@ def bench_search(sizes: list[int]) -> None:
             print(f"    {'baseline: bm25 all':<18} p50 {p50:7.2f}  p95 {p95:7.2f}  (common term, naive)")
 
 
-def bench_ingest() -> None:
+def _pngs(n: int) -> list[bytes]:
+    """``n`` distinct small PNGs (the library decodes and measures what it stores)."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    rng = np.random.default_rng(2)
+    out = []
+    for _ in range(n):
+        buf = BytesIO()
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(buf, "PNG")
+        out.append(buf.getvalue())
+    return out
+
+
+def bench_ingest(n: int = 300, bulk: int = 50_000) -> None:
     print("2. ingest")
     with tempfile.TemporaryDirectory() as tmp:
         library = Library(Path(tmp) / "lib", provenance=False)
-        payload = os.urandom(9000)
+        files = _pngs(n)
         t0 = time.perf_counter()
-        n = 300
-        for i in range(n):
-            library.add_bytes(payload + i.to_bytes(4, "big"), ".png",
-                              {"asset_id": library.new_id(), "prompt": f"a red jar {i}"})
+        for i, data in enumerate(files):
+            library.add_bytes(data, ".png", {"asset_id": library.new_id(), "prompt": f"a red jar {i}"})
         rate = n / (time.perf_counter() - t0)
-        print(f"  full write path (fsynced file + 2 commits): {rate:,.0f} records/s")
+        print(f"  full write path (metrics, fsynced file + 2 commits): {rate:,.0f} records/s")
+        library.close()
         conn = connect(Path(tmp) / "bulk.db")
         t0 = time.perf_counter()
-        records.insert_many(conn, synthetic_rows(50_000, 0, np.random.default_rng(1)))
-        print(f"  bulk rows with full-text index: {50_000 / (time.perf_counter() - t0):,.0f} records/s")
+        records.insert_many(conn, synthetic_rows(bulk, 0, np.random.default_rng(1)))
+        print(f"  bulk rows with full-text index: {bulk / (time.perf_counter() - t0):,.0f} records/s")
 
 
-def bench_provenance() -> None:
+def bench_provenance(tiers: tuple[str, ...] = ("draft", "production"), repeats: int = 10) -> None:
     from cinedraft import Engine, ImageRequest, Settings
 
     print("3. provenance cost per image (built-in model)")
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine(Settings(home=Path(tmp), offline=True, device="cpu"))
         plain = Library(Path(tmp) / "plain", provenance=False)
-        for tier in ("draft", "production"):
+        for tier in tiers:
             request = ImageRequest(prompt="a red bottle on a glass table", tier=tier, seed=1)
             engine.render_images(request, lambda *a: None)  # warm up
             t0 = time.perf_counter()
@@ -144,8 +161,8 @@ def bench_provenance() -> None:
                 record = dict(item.record, asset_id=library.new_id())
                 library.add_image(item.image, record, fmt, quality)
 
-            signed_med, _ = timed(lambda: store(engine.library), repeats=10)
-            unsigned_med, _ = timed(lambda: store(plain), repeats=10)
+            signed_med, _ = timed(lambda: store(engine.library), repeats=repeats)
+            unsigned_med, _ = timed(lambda: store(plain), repeats=repeats)
             extra = (signed_med - unsigned_med) / 1000
             print(f"  {tier:<10} {item.image.width}x{item.image.height}: generate {t_gen:.3f} s, "
                   f"store {unsigned_med:.1f} ms, +sign+watermark {extra * 1000:.1f} ms "
@@ -156,7 +173,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--skip-provenance", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="Toy sizes, seconds (a smoke run).")
     args = parser.parse_args()
+    if args.quick:
+        bench_search([2_000])
+        bench_ingest(n=10, bulk=1_000)
+        if not args.skip_provenance:
+            bench_provenance(("draft",), repeats=2)
+        return
     bench_search(sorted(args.rows))
     bench_ingest()
     if not args.skip_provenance:

@@ -8,7 +8,7 @@
    23 blocks, as RealESRGAN_x4plus): megapixels of output per second, and the peak resident
    memory of a 1024x1024 -> 4096x4096 run (SRVGG) in a fresh process.
 
-    python benches/bench_quality.py [--skip-4k]
+    python benches/bench_quality.py [--skip-4k] [--quick]   (--quick: toy sizes, a smoke run)
 """
 
 from __future__ import annotations
@@ -35,20 +35,20 @@ def photo(size: int, seed: int = 0) -> Image.Image:
         (size, size), Image.Resampling.BICUBIC)
 
 
-def bench_metrics() -> None:
-    image = photo(1024)
+def bench_metrics(side: int = 1024, frames_n: int = 49, frame_size=(1920, 1080)) -> None:
+    image = photo(side)
     image_metrics(image)
     t0 = time.perf_counter()
     for _ in range(5):
         image_metrics(image)
-    print(f"1. all image metrics, 1024x1024: {(time.perf_counter() - t0) / 5 * 1000:.0f} ms")
-    base = np.asarray(photo(1080).resize((1920, 1080)))
-    frames = [np.roll(base, 3 * i, axis=1) for i in range(49)]
+    print(f"1. all image metrics, {side}x{side}: {(time.perf_counter() - t0) / 5 * 1000:.0f} ms")
+    base = np.asarray(photo(frame_size[1]).resize(frame_size))
+    frames = [np.roll(base, 3 * i, axis=1) for i in range(frames_n)]
     temporal_metrics(frames[:3])
     t0 = time.perf_counter()
     temporal_metrics(frames)
-    fps = 48 / (time.perf_counter() - t0)
-    print(f"   video metrics per 1080p frame: {1000 / fps:.1f} ms = {fps:.0f} fps "
+    fps = (frames_n - 1) / (time.perf_counter() - t0)
+    print(f"   video metrics per {frame_size[1]}p frame: {1000 / fps:.1f} ms = {fps:.0f} fps "
           f"({fps / 24:.1f}x real time at 24 fps; flow at 480 px, every frame, no sampling)")
 
 
@@ -75,7 +75,7 @@ def _run_child(weights: Path, side: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def bench_upscaler(skip_4k: bool) -> None:
+def bench_upscaler(skip_4k: bool, quick: bool = False) -> None:
     from safetensors.torch import save_file
 
     from cinedraft.render.srnets import RRDBNet, SRVGGNetCompact
@@ -86,7 +86,7 @@ def bench_upscaler(skip_4k: bool) -> None:
         for name, net in nets.items():
             weights = Path(tmp) / f"{name.split()[0]}.safetensors"
             save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(weights))
-            side = 128 if name.startswith("RRDB") else 256
+            side = (16 if quick else 128) if name.startswith("RRDB") else (32 if quick else 256)
             result = _run_child(weights, side)
             mp = (side * 4) ** 2 / 1e6
             print(f"   {name}: {side}->{side * 4}: {mp / result['seconds']:.3f} MP/s output, "
@@ -100,7 +100,12 @@ def bench_upscaler(skip_4k: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--skip-4k", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="Toy sizes, seconds (a smoke run).")
     args = parser.parse_args()
+    if args.quick:
+        bench_metrics(side=256, frames_n=5, frame_size=(320, 180))
+        bench_upscaler(skip_4k=True, quick=True)
+        return
     bench_metrics()
     bench_upscaler(args.skip_4k)
 

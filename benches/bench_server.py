@@ -11,7 +11,8 @@
    the wire) are decoded and measured, side by side with the same server idle (target:
    p99 <= 50 ms under load).
 
-    python benches/bench_server.py [--clients 50] [--rows 100000] [--only N]
+    python benches/bench_server.py [--clients 50] [--rows 100000] [--only N] [--quick]
+    (--quick: 2 clients, 2,000 rows, 2 uploads of 1000x1000: a smoke run)
 """
 
 from __future__ import annotations
@@ -146,14 +147,14 @@ def _p99(times: list[float]) -> float:
     return times[min(len(times) - 1, int(0.99 * len(times)))]
 
 
-def bench_health_under_uploads(uploads: int = 4) -> None:
+def bench_health_under_uploads(uploads: int = 4, side: int = 6000) -> None:
     from io import BytesIO
 
     from PIL import Image
 
     bodies = []
     for k in range(uploads):  # distinct files (the library refuses a duplicate at once)
-        image = Image.new("L", (6000, 6000))
+        image = Image.new("L", (side, side))
         image.putpixel((k, 0), 255)
         buf = BytesIO()
         image.save(buf, "PNG")
@@ -192,7 +193,7 @@ def bench_health_under_uploads(uploads: int = 4) -> None:
         finally:
             proc.terminate()
             proc.wait()
-    print(f"3. GET /api/health while {uploads} uploads of 6000x6000 PNGs are processed "
+    print(f"3. GET /api/health while {uploads} uploads of {side}x{side} PNGs are processed "
           f"({seconds:.1f} s, statuses {sorted(statuses)}):")
     print(f"   idle     p50 {statistics.median(idle):6.2f} ms  p99 {_p99(idle):6.2f} ms  ({len(idle)} requests)")
     print(f"   uploads  p50 {statistics.median(busy):6.2f} ms  p99 {_p99(busy):6.2f} ms  ({len(busy)} requests); "
@@ -205,7 +206,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--only", type=int, choices=(1, 2, 3), help="Run one benchmark.")
+    parser.add_argument("--quick", action="store_true", help="Toy sizes, seconds (a smoke run).")
     args = parser.parse_args()
+    if args.quick:
+        bench_queue(2)
+        bench_listing(2_000)
+        bench_health_under_uploads(uploads=2, side=1000)
+        return
     if args.only in (None, 1):
         bench_queue(args.clients)
     if args.only in (None, 2):

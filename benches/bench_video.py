@@ -31,7 +31,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--no-model", action="store_true", help="skip the built-in model render")
+    parser.add_argument("--quick", action="store_true", help="1 s, post-processing only: a smoke run.")
     args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.no_model = 1, True
     post_processing(args)
     if not args.no_model:
         whole_render(args)

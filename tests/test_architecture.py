@@ -1,0 +1,60 @@
+"""The layer order of ``docs/architecture.md``: no import (top level or inside a function)
+runs up the layers. A module may import its own package and anything in a lower layer."""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1] / "cinedraft"
+LAYERS = [  # lowest first; the same order as docs/architecture.md
+    {"errors", "_version"},
+    {"ids", "config", "request", "tiers"},
+    {"media"},
+    {"quality"},
+    {"render"},
+    {"library"},
+    {"editor", "jobs", "builtin"},
+    {"engine"},
+    {"server"},
+    {"cli", "__init__", "__main__"},
+]
+RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
+
+
+def _imports(path: Path) -> list[tuple[str, int]]:
+    """``(first part of the imported cinedraft module, line)`` for every import in a file."""
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level > 0:
+            base = list(parts[:-1])[: len(parts) - node.level] if node.level > 1 else list(parts[:-1])
+            module = base + (node.module.split(".") if node.module else [])
+            found.append((module[0] if module else node.names[0].name, node.lineno))
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("cinedraft."):
+            found.append((node.module.split(".")[1], node.lineno))
+        elif isinstance(node, ast.Import):
+            found += [(a.name.split(".")[1], node.lineno) for a in node.names if a.name.startswith("cinedraft.")]
+    return found
+
+
+def test_every_package_has_a_layer():
+    packages = {p.relative_to(ROOT).with_suffix("").parts[0] for p in ROOT.rglob("*.py")}
+    assert packages <= set(RANK), f"add {sorted(packages - set(RANK))} to LAYERS and docs/architecture.md"
+
+
+def test_no_import_runs_up_the_layers():
+    upward = []
+    for path in sorted(ROOT.rglob("*.py")):
+        here = path.relative_to(ROOT).with_suffix("").parts[0]
+        for target, line in _imports(path):
+            if target != here and RANK.get(target, -1) > RANK[here]:
+                upward.append(f"{path.relative_to(ROOT.parent)}:{line} ({here}) imports {target}")
+    assert upward == []
+
+
+def test_the_document_states_the_same_order():
+    text = (ROOT.parent / "docs" / "architecture.md").read_text()
+    for rank, names in enumerate(LAYERS):
+        for name in names:
+            assert f"`{name}`" in text, name
+    rows = [line for line in text.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert len(rows) == len(LAYERS)
