@@ -7,9 +7,13 @@ Front ends build an :class:`ImageRequest`; the engine returns a :class:`Result` 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# Progress callbacks: (stage, done, total), called from inside long work.
+Progress = Callable[[str, int, int], None]
 
 MAX_SIDE = 4096
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")

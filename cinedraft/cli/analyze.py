@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from ..quality.compare import VIDEO_SUFFIXES, analyze_images, analyze_video
-from .common import State, handles_errors, out, progress_bars
+from ..workspace import Workspace
+from .common import handles_errors, out, progress_bars
 
 lab = typer.Typer(help="Controlled experiments on what makes an output clearer.", no_args_is_help=True)
 
@@ -90,7 +91,7 @@ def factors(
 ) -> None:
     """Vary one factor at a time (steps, resolution, rendering pipeline, compression, model)
     on the same prompt and seed; write report.html, report.json, plots and the images."""
-    state: State = ctx.obj
+    state: Workspace = ctx.obj
     from ..quality.lab import run_factors
 
     folder = out_dir or state.settings.home / "lab" / f"seed-{seed}"

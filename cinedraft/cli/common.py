@@ -1,4 +1,6 @@
-"""What every command shares: the engine from the context, error handling, progress, output."""
+"""What every command shares: error handling, destinations, progress bars, output. Each
+command's library, engine and editor come from the :class:`~cinedraft.workspace.Workspace`
+in its context."""
 
 from __future__ import annotations
 
@@ -7,9 +9,7 @@ import json
 import os
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 from pydantic import ValidationError
@@ -17,50 +17,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..config import Settings
 from ..errors import EXIT_CODE, CinedraftError, OutputError
-from ..library import Library
 from ..media.files import write_atomic
 from ..request import Result
 
-if TYPE_CHECKING:
-    from ..editor import Editor
-    from ..engine.image import Engine
-
 err = Console(stderr=True)
 out = Console()
-
-
-@dataclass
-class State:
-    """Per-invocation state built by the app callback; library and engine built on first use."""
-
-    settings: Settings
-    _library: Library | None = field(default=None, repr=False)
-    _engine: Engine | None = field(default=None, repr=False)
-
-    def library(self) -> Library:
-        if self._library is None:
-            self._library = Library(self.settings.library_root, provenance=self.settings.provenance)
-        return self._library
-
-    def engine(self) -> Engine:
-        if self._engine is None:
-            # Imported here: torch and diffusers take seconds, library commands need neither.
-            from ..engine.image import Engine
-
-            self._engine = Engine(self.settings, self.library())
-        return self._engine
-
-    def editor(self, on_progress=None) -> Editor:
-        """The editor, whose ``extend`` generates continuations with the video engine (loaded
-        only when one is needed)."""
-        from ..editor import Editor
-
-        def continuation(clip, seconds, prompt, before):
-            return self.engine().continue_clip(clip, seconds, prompt, before, on_progress)
-
-        return Editor(self.library(), generate_continuation=continuation)
 
 
 def say_error(message: str) -> None:

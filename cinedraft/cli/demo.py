@@ -18,7 +18,8 @@ from rich.table import Table
 from ..quality.metrics import laplacian_variance
 from ..render.contact import contact_sheet
 from ..request import ImageRequest, VideoRequest
-from .common import State, handles_errors, out, progress_bars
+from ..workspace import Workspace
+from .common import handles_errors, out, progress_bars
 
 TEMPLATE = "a {red|blue|yellow|green} {bottle|jar|ball} on a {glass table|wooden table}, studio lighting"
 
@@ -31,7 +32,7 @@ def demo(
     video: Annotated[bool, typer.Option(help="Also animate the first draft (image to video).")] = True,
 ) -> None:
     """Draft a grid of variations, promote one to production, summarise both tiers."""
-    state: State = ctx.obj
+    state: Workspace = ctx.obj
     engine = state.engine()
     request = ImageRequest(prompt=TEMPLATE, template=True, count=count, seed=seed)
     # 1. Drafts.

@@ -10,7 +10,8 @@ import typer
 
 from ..editor import Editor, Timeline
 from ..library import Asset
-from .common import State, copy_out, handles_errors, out, writable_destination
+from ..workspace import Workspace
+from .common import copy_out, handles_errors, out, writable_destination
 
 app = typer.Typer(help="Cut, merge, extend, reframe, retime clips; OTIO interchange.", no_args_is_help=True)
 timeline_app = typer.Typer(help="OpenTimelineIO export and render.", no_args_is_help=True)
@@ -22,7 +23,7 @@ Json = Annotated[bool, typer.Option("--json", help="Print the new asset as JSON.
 
 
 def _editor(ctx: typer.Context) -> Editor:
-    state: State = ctx.obj
+    state: Workspace = ctx.obj
     return state.editor()
 
 

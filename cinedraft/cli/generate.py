@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from ..request import ImageRequest, parse_size
-from .common import State, handles_errors, print_result, progress_bars
+from ..workspace import Workspace
+from .common import handles_errors, print_result, progress_bars
 
 Size = Annotated[str | None, typer.Option("--size", help="WIDTHxHEIGHT of the output.")]
 Seed = Annotated[int | None, typer.Option(help="Seed of the first image; random if not set.")]
@@ -31,7 +32,7 @@ def _size(text: str | None) -> dict:
 
 
 def _run(ctx: typer.Context, request: ImageRequest, as_json: bool) -> None:
-    state: State = ctx.obj
+    state: Workspace = ctx.obj
     engine = state.engine()
     with progress_bars(enabled=not as_json) as on_progress:
         result = engine.generate_image(request, on_progress)
@@ -81,7 +82,7 @@ def promote(
     size: Size = None, steps: Steps = None, as_json: Json = False,
 ) -> None:
     """Re-render a draft at the production tier, keeping its composition (drift reported)."""
-    state: State = ctx.obj
+    state: Workspace = ctx.obj
     engine = state.engine()
     with progress_bars(enabled=not as_json) as on_progress:
         result = engine.promote(asset_id, on_progress, steps=steps, **_size(size))

@@ -13,7 +13,8 @@ import typer
 from rich.table import Table
 
 from ..library import Asset, AssetQuery
-from .common import State, err, handles_errors, out, progress_bars
+from ..workspace import Workspace
+from .common import err, handles_errors, out, progress_bars
 
 app = typer.Typer(help="Every output, searchable, with its record and lineage.", no_args_is_help=True)
 
@@ -63,7 +64,7 @@ def list_assets(
     limit: Limit = 50, as_json: Json = False,
 ) -> None:
     """List assets, newest first, with filters."""
-    state: State = ctx.obj
+    state: Workspace = ctx.obj
     query = _query(None, since, until, tier, model, kind, tag, favourites, min_rating, sort, limit)
     _print_assets(state.library().find(query), as_json)
 
@@ -80,7 +81,7 @@ def search(
     limit: Limit = 50, as_json: Json = False,
 ) -> None:
     """Full-text search over prompts, plus the same filters as ``list``."""
-    state: State = ctx.obj
+    state: Workspace = ctx.obj
     query = _query(text, since, until, tier, model, kind, tag, favourites, min_rating, sort, limit)
     _print_assets(state.library().find(query), as_json)
 
@@ -89,7 +90,7 @@ def search(
 @handles_errors
 def show(ctx: typer.Context, asset_id: str, as_json: Json = False) -> None:
     """The whole record of one asset, its file, tags and lineage both ways."""
-    state: State = ctx.obj
+    state: Workspace = ctx.obj
     library = state.library()
     asset = library.get(asset_id)
     ancestors, descendants = library.lineage(asset_id, "parents"), library.lineage(asset_id, "children")
@@ -120,7 +121,7 @@ def rerender(
     as_json: Json = False,
 ) -> None:
     """Run an asset's stored record again (a new asset); --compare reports the pixel diff."""
-    state: State = ctx.obj
+    state: Workspace = ctx.obj
     with progress_bars(enabled=not as_json) as on_progress:
         result = state.engine().rerender(asset_id, on_progress)
     if as_json:
@@ -147,7 +148,7 @@ def export(
     profile: Annotated[str | None, typer.Option(help="Delivery profile: lossless, web or preview.")] = None,
 ) -> None:
     """Copy files and their records (JSON) out of the library."""
-    state: State = ctx.obj
+    state: Workspace = ctx.obj
     for path in state.library().export(asset_ids, to, fmt, profile):
         out.print(f"{path}  (+ {path.with_suffix('.json').name})")
 
@@ -158,7 +159,7 @@ def import_files(
     ctx: typer.Context, files: Annotated[list[Path], typer.Argument(help="PNG, JPEG, WebP or MP4 files.")],
 ) -> None:
     """Add outside files as they are (their embedded record and manifest are kept)."""
-    state: State = ctx.obj
+    state: Workspace = ctx.obj
     for path in files:
         asset = state.library().import_file(path)
         out.print(f"{asset.id}  {path}")
@@ -172,7 +173,7 @@ def check(
     as_json: Json = False,
 ) -> None:
     """Integrity: every row has its file with the right hash, every file has a row."""
-    state: State = ctx.obj
+    state: Workspace = ctx.obj
     report = state.library().check(hashes=hashes)
     if as_json:
         out.print_json(json.dumps(report))
@@ -195,7 +196,7 @@ def tag(
     remove: Annotated[list[str] | None, typer.Option("--remove", help="Tag to remove.")] = None,
 ) -> None:
     """Add or remove tags."""
-    state: State = ctx.obj
+    state: Workspace = ctx.obj
     asset = state.library().tag(asset_id, add or [], remove or [])
     out.print(f"{asset.id}: {', '.join(asset.tags) or '(no tags)'}")
 
@@ -204,7 +205,7 @@ def tag(
 @handles_errors
 def rate(ctx: typer.Context, asset_id: str, rating: Annotated[int, typer.Argument(help="0-5")]) -> None:
     """Rate an asset 0-5."""
-    state: State = ctx.obj
+    state: Workspace = ctx.obj
     out.print(f"{asset_id}: rating {state.library().rate(asset_id, rating).rating}")
 
 
@@ -215,7 +216,7 @@ def favourite(
     off: Annotated[bool, typer.Option("--off", help="Remove from favourites.")] = False,
 ) -> None:
     """Mark (or unmark) a favourite."""
-    state: State = ctx.obj
+    state: Workspace = ctx.obj
     asset = state.library().favourite(asset_id, not off)
     out.print(f"{asset.id}: {'favourite' if asset.favourite else 'not a favourite'}")
 
@@ -233,7 +234,7 @@ def verify(
     Exit status 0 when the manifest is intact (Trusted, or Valid from a signer unknown here),
     1 when it is missing, broken or damaged, or (with --require-trusted) not Trusted.
     """
-    state: State = ctx.obj
+    state: Workspace = ctx.obj
     found = state.library().verify(file)
     if as_json:
         out.print_json(found.model_dump_json())

@@ -16,7 +16,8 @@ from typer.core import TyperGroup
 from ..config import Settings
 from ..errors import EXIT_CODE
 from . import analyze, demo, edit, generate, library, serve, trust, video
-from .common import State, say_error
+from ..workspace import Workspace
+from .common import say_error
 
 class OneLineErrors(TyperGroup):
     """Click's own usage errors (an unknown option, a value of the wrong type, a missing
@@ -60,7 +61,7 @@ def configure(
     if offline:
         overrides["offline"] = True
     try:
-        ctx.obj = State(settings=Settings(**overrides))
+        ctx.obj = Workspace(settings=Settings(**overrides))
     except ValidationError as exc:  # a bad option or CINEDRAFT_* variable: say which
         for e in exc.errors():
             name = str(e["loc"][0]) if e["loc"] else "settings"

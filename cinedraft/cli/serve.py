@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from ..errors import InputError
-from .common import State, err, handles_errors
+from ..workspace import Workspace
+from .common import err, handles_errors
 
 
 def is_loopback(host: str) -> bool:
@@ -40,7 +41,7 @@ def serve(
     from ..server import create_app
     from ..server.security import host_name
 
-    state: State = ctx.obj
+    state: Workspace = ctx.obj
     token = token or os.environ.get("CINEDRAFT_TOKEN") or None
     if not is_loopback(host) and not token:
         raise InputError(f"refusing to serve on {host} without a token: anyone on the network "

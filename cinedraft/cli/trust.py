@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from .common import State, handles_errors, out
+from ..workspace import Workspace
+from .common import handles_errors, out
 
 app = typer.Typer(help="CAs of other libraries whose signed files verify as Trusted.", no_args_is_help=True)
 
@@ -16,7 +17,7 @@ app = typer.Typer(help="CAs of other libraries whose signed files verify as Trus
 @handles_errors
 def add(ctx: typer.Context, ca: Annotated[Path, typer.Argument(help="The other library's keys/ca.pem.")]) -> None:
     """Trust another library's CA."""
-    state: State = ctx.obj
+    state: Workspace = ctx.obj
     fingerprint, subject = state.library().trust(ca)
     out.print(f"trusted {subject} (sha256 {fingerprint})")
 
@@ -25,7 +26,7 @@ def add(ctx: typer.Context, ca: Annotated[Path, typer.Argument(help="The other l
 @handles_errors
 def list_cas(ctx: typer.Context) -> None:
     """The CAs trusted besides this library's own."""
-    state: State = ctx.obj
+    state: Workspace = ctx.obj
     for fingerprint, subject in state.library().trusted():
         out.print(f"{fingerprint}  {subject}")
 
@@ -34,6 +35,6 @@ def list_cas(ctx: typer.Context) -> None:
 @handles_errors
 def remove(ctx: typer.Context, fingerprint: Annotated[str, typer.Argument(help="As `trust list` shows it.")]) -> None:
     """Stop trusting a CA."""
-    state: State = ctx.obj
+    state: Workspace = ctx.obj
     state.library().untrust(fingerprint)
     out.print(f"no longer trusted: {fingerprint}")

@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from ..request import VideoRequest, VideoResult, parse_size
-from .common import State, copy_out, handles_errors, out, progress_bars, writable_destination
+from ..workspace import Workspace
+from .common import copy_out, handles_errors, out, progress_bars, writable_destination
 from .edit import report_edit
 
 Seconds = Annotated[float | None, typer.Option(help="Length in seconds (default: the preset's).")]
@@ -49,7 +50,7 @@ def video(
         negative_prompt=negative,
     )
     writable_destination(out_file)
-    state: State = ctx.obj
+    state: Workspace = ctx.obj
     engine = state.engine()
     with progress_bars(enabled=not as_json) as on_progress:
         result = engine.generate_video(request, on_progress)
@@ -69,7 +70,7 @@ def extend(
 ) -> None:
     """Generate a continuation of a clip from its last frames and join them (seam scored)."""
     writable_destination(out_file)
-    state: State = ctx.obj
+    state: Workspace = ctx.obj
     with progress_bars(enabled=not as_json) as on_progress:
         asset = state.editor(on_progress).extend(source, seconds, prompt, None, before)
     report_edit(asset, out_file, as_json)

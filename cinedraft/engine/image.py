@@ -18,7 +18,6 @@ import io
 import math
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -34,7 +33,7 @@ from ..render.cleanup import clean_adaptive
 from ..media.metadata import encode_image
 from ..render.refine import keep_colour, refine_image
 from ..render.upscale import ModelUpscaler, upscale_lanczos
-from ..request import ImageOutput, ImageRequest, Rerender, Result, VideoRequest, VideoResult
+from ..request import ImageOutput, ImageRequest, Progress, Rerender, Result, VideoRequest, VideoResult
 from ..tiers import Tier, tier_for
 from .device import pick_device
 from .models import LoadedModel, MemoryOptions, ModelCache, software_versions
@@ -42,7 +41,6 @@ from .prompts import expand_template, has_weighting, weighted_embeddings
 from .schedulers import make_scheduler, sampler_label
 from .video import VideoEngine
 
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
 BATCH = 8  # images per pipeline call
 
 

@@ -22,7 +22,6 @@ import itertools
 import secrets
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -38,11 +37,10 @@ from ..library import Library
 from ..ids import utc_now
 from ..quality.metrics import temporal_metrics
 from ..render.video import VideoPreset, finish_clip, fit, preset_for, unfit
-from ..request import Seam, VideoRequest, VideoResult
+from ..request import Progress, Seam, VideoRequest, VideoResult
 from .chunks import Anchor, mean_lab, native_frames, plan_chunks, score_seam, seam_badness
 from .models import LoadedModel, ModelCache, software_versions
 
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
 # What a poster or contact sheet repeats of its clip's record (the image parameters line).
 _STILL_FIELDS = ("prompt", "negative_prompt", "seed", "model", "model_hash", "sampler", "steps",
                  "guidance", "versions")

@@ -18,10 +18,9 @@ from fastapi.staticfiles import StaticFiles
 
 from .._version import __version__
 from ..config import Settings
-from ..editor import Editor
 from ..errors import AssetNotFoundError, CinedraftError, InputError, InputTooLargeError
 from ..jobs import JobQueue, QueueFullError
-from ..library import Library
+from ..workspace import Workspace
 from .limits import BodyLimit, cpu_slots
 from .routes.api import router
 from .security import COOKIE, SESSION_SECONDS, Guard, Sessions, TooManyFailures, too_many_failures
@@ -34,21 +33,13 @@ def create_app(settings: Settings, *, token: str | None = None, hosts: set[str] 
                workers: bool = True, max_queued: int = 500, secure_cookie: bool = False) -> FastAPI:
     """The studio app. ``token`` turns on auth; ``hosts`` adds names the Host header may use;
     ``secure_cookie`` marks the session cookie Secure (a non-loopback bind, behind TLS)."""
-    # 1. State.
-    library = Library(settings.library_root, provenance=settings.provenance)
+    # 1. State: the same wiring as the CLI's (the engine loads with the first model job).
+    workspace = Workspace(settings)
+    library = workspace.library()
     queue = JobQueue(library.root / "library.db", max_queued=max_queued)
     prober = library.prober()
-    engine_box: list = []
     sessions = Sessions(token, secure_cookie=secure_cookie)
-
-    def engine():
-        if not engine_box:
-            from ..engine.image import Engine  # torch and diffusers load with the first job
-
-            engine_box.append(Engine(settings, library))
-        return engine_box[0]
-
-    pool = Workers(queue, engine, lambda extra: Editor(library, prober, record_extra=extra))
+    pool = Workers(queue, workspace)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -64,6 +55,7 @@ def create_app(settings: Settings, *, token: str | None = None, hosts: set[str] 
     app = FastAPI(title="cinedraft studio", version=__version__, lifespan=lifespan,
                   docs_url=None, redoc_url=None)  # the docs pages load scripts from a CDN
     app.state.library, app.state.queue, app.state.prober, app.state.workers = library, queue, prober, pool
+    app.state.workspace = workspace
 
     # 4. Routes.
     app.include_router(router)

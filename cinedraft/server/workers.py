@@ -1,7 +1,10 @@
 """Threads that drain the job queue: one owns the model device, one does CPU-only edits.
 
-Each job kind has a handler ``(job, report) -> result dict``; ``report(stage, done, total)``
-stores progress and raises ``JobCancelled`` when the user cancelled.
+Job kinds are a table (:data:`KINDS`): each kind names its handler ``(workspace, job,
+report) -> result dict`` and the worker that runs it. ``report(stage, done, total)`` stores
+progress and raises ``JobCancelled`` when the user cancelled. Handlers build their requests
+from the job's stored body and call the same engine, editor and library as the CLI (one
+:class:`~cinedraft.workspace.Workspace`).
 """
 
 from __future__ import annotations
@@ -10,29 +13,29 @@ import logging
 import threading
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ..errors import CinedraftError
 from ..jobs import Job, JobCancelled, JobQueue
-from ..request import ImageRequest, parse_size
+from ..request import ImageRequest, Progress, VideoRequest, parse_size
+from ..workspace import Workspace
 
 log = logging.getLogger("cinedraft.server")
-
-MODEL_KINDS = ("generate", "promote")
-CPU_KINDS = ("edit",)
 
 
 class Workers:
     """Start, run and stop the worker threads of one server."""
 
-    def __init__(self, queue: JobQueue, engine: Callable, editor: Callable):
+    def __init__(self, queue: JobQueue, workspace: Workspace):
         self.queue = queue
-        self._engine, self._editor = engine, editor  # factories: built on first use
+        self.workspace = workspace
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        for name, kinds in (("model", MODEL_KINDS), ("cpu", CPU_KINDS)):
-            thread = threading.Thread(target=self._loop, args=(kinds,), name=f"cinedraft-{name}", daemon=True)
+        for worker in ("model", "cpu"):
+            kinds = tuple(k for k, kind in KINDS.items() if kind.worker == worker)
+            thread = threading.Thread(target=self._loop, args=(kinds,), name=f"cinedraft-{worker}", daemon=True)
             thread.start()
             self._threads.append(thread)
 
@@ -50,10 +53,13 @@ class Workers:
     def run(self, job: Job) -> None:
         """Run one claimed job to exactly one terminal state."""
         def report(stage: str, done: int, total: int) -> None:
-            self.queue.report(job.id, stage, done, total)
+            # The UI shows what a job stored so far; asking the library costs a query, so
+            # only at the save stage, where outputs appear.
+            outputs = self.workspace.library().assets_of_job(job.id) if stage == "save" else None
+            self.queue.report(job.id, stage, done, total, outputs)
 
         try:
-            result = HANDLERS[job.kind](self, job, report)
+            result = KINDS[job.kind].handler(self.workspace, job, report)
         except JobCancelled:
             self.queue.finish(job.id, "cancelled")
         except CinedraftError as exc:
@@ -65,47 +71,59 @@ class Workers:
             self.queue.finish(job.id, "done", result)
 
 
-def _with_outputs(workers: Workers, job: Job):
-    """A progress callback that also names the images stored so far (the UI shows them)."""
-    def report(stage: str, done: int, total: int) -> None:
-        outputs = workers._engine().library.assets_of_job(job.id) if stage == "save" else None
-        workers.queue.report(job.id, stage, done, total, outputs)
-    return report
-
-
-def _generate(workers: Workers, job: Job, report) -> dict:
-    engine = workers._engine()
-    result = engine.generate_image(ImageRequest(**job.request), _with_outputs(workers, job), {"job_id": job.id})
+def _generate(workspace: Workspace, job: Job, report: Progress) -> dict:
+    result = workspace.engine().generate_image(ImageRequest(**job.request), report, {"job_id": job.id})
     return {"outputs": [o.asset_id for o in result.outputs], "seconds": round(result.seconds, 3)}
 
 
-def _promote(workers: Workers, job: Job, report) -> dict:
+def _promote(workspace: Workspace, job: Job, report: Progress) -> dict:
     r = job.request
     size = dict(zip(("width", "height"), parse_size(r["size"]))) if r.get("size") else {}
-    result = workers._engine().promote(r["asset_id"], _with_outputs(workers, job), {"job_id": job.id},
-                                       steps=r.get("steps"), **size)
+    result = workspace.engine().promote(r["asset_id"], report, {"job_id": job.id}, steps=r.get("steps"), **size)
     out = result.outputs[0]
     return {"outputs": [out.asset_id], "parent": r["asset_id"], "drift": out.drift,
             "seconds": round(result.seconds, 3)}
 
 
-def _edit(workers: Workers, job: Job, report) -> dict:
+def _video(workspace: Workspace, job: Job, report: Progress) -> dict:
+    result = workspace.engine().generate_video(VideoRequest(**job.request), report, {"job_id": job.id})
+    return {"outputs": [result.asset_id], "poster": result.poster, "duration": result.seconds,
+            "frames": result.frames, "chunks": result.chunks}
+
+
+def _extend(workspace: Workspace, job: Job, report: Progress) -> dict:
     r = job.request
-    editor = workers._editor({"job_id": job.id})
+    editor = workspace.editor(on_progress=report, record_extra={"job_id": job.id})
+    asset = editor.extend(r["source"], r["seconds"], r["prompt"], None, r.get("before", False))
+    return {"outputs": [asset.id], "parent": r["source"], "duration": asset.record["seconds"]}
+
+
+def _edit(workspace: Workspace, job: Job, report: Progress) -> dict:
+    r = job.request
+    editor = workspace.editor(record_extra={"job_id": job.id})
     report("edit", 0, 1)
-    op = r["op"]
-    if op == "cut":
-        asset = editor.cut(r["sources"][0], r.get("start") or 0.0, r.get("end"))
-    elif op == "merge":
-        asset = editor.merge(r["sources"], r.get("transition"))
-    elif op == "speed":
-        asset = editor.speed(r["sources"][0], r["factor"])
-    elif op == "reframe":
-        asset = editor.reframe(r["sources"][0], r.get("aspect") or "9:16")
-    else:  # mute
-        asset = editor.audio(r["sources"][0], None, "mute")
+    operations: dict[str, Callable] = {
+        "cut": lambda: editor.cut(r["sources"][0], r.get("start") or 0.0, r.get("end")),
+        "merge": lambda: editor.merge(r["sources"], r.get("transition")),
+        "speed": lambda: editor.speed(r["sources"][0], r["factor"]),
+        "reframe": lambda: editor.reframe(r["sources"][0], r.get("aspect") or "9:16"),
+        "mute": lambda: editor.audio(r["sources"][0], None, "mute"),
+    }
+    asset = operations[r["op"]]()
     report("edit", 1, 1)
     return {"outputs": [asset.id]}
 
 
-HANDLERS = {"generate": _generate, "promote": _promote, "edit": _edit}
+@dataclass(frozen=True)
+class Kind:
+    handler: Callable[[Workspace, Job, Progress], dict]
+    worker: str  # "model": the one thread that owns the model device; "cpu": edits
+
+
+KINDS = {
+    "generate": Kind(_generate, "model"),
+    "promote": Kind(_promote, "model"),
+    "video": Kind(_video, "model"),
+    "extend": Kind(_extend, "model"),
+    "edit": Kind(_edit, "cpu"),
+}

@@ -12,12 +12,13 @@ from fastapi import APIRouter, File, Header, HTTPException, Path as PathParam, Q
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from ...ids import ASSET_ID_PATTERN, JOB_ID_PATTERN
+from ...ids import ASSET_ID, ASSET_ID_PATTERN, JOB_ID_PATTERN
 from ...jobs import Job
 from ...library import Asset, AssetQuery, Library
 from ...media.files import sniff_extension
 from ...quality.compare import analyze_images, analyze_video
-from ...request import ImageRequest
+from ...render.video import PRESETS, preset_for
+from ...request import MAX_VIDEO_SECONDS, ImageRequest, VideoRequest
 from ..limits import MAX_UPLOAD, off_loop
 
 router = APIRouter(prefix="/api")
@@ -25,7 +26,8 @@ AssetId = Annotated[str, PathParam(pattern=ASSET_ID_PATTERN, description="12 hex
 JobId = Annotated[str, PathParam(pattern=JOB_ID_PATTERN, description="16 hex digits")]
 AssetRef = Annotated[str, Field(pattern=ASSET_ID_PATTERN, description="An asset id (12 hex digits).")]
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
-PRIORITY = {"draft": 0, "edit": 5, "production": 10}  # drafts first, long renders last
+# Lower runs first: drafts, then edits, then production renders, then clips (the longest).
+PRIORITY = {"draft": 0, "edit": 5, "production": 10, "video": 20}
 
 
 class JobOut(BaseModel):
@@ -61,6 +63,13 @@ class EditBody(BaseModel):
     factor: float | None = Field(None, ge=0.25, le=4)
     aspect: Literal["9:16", "1:1", "4:5", "16:9"] | None = None
     transition: str | None = Field(None, pattern=r"^(crossfade|fade):\d{1,2}(\.\d{1,3})?$")
+
+
+class ExtendBody(BaseModel):
+    source: AssetRef = Field(description="The video asset to continue.")
+    seconds: float = Field(4.0, gt=0, le=MAX_VIDEO_SECONDS, description="Length of the continuation.")
+    prompt: str = Field("", max_length=4000, description="What happens next.")
+    before: bool = Field(False, description="A lead-in before the first frame instead.")
 
 
 class TagsBody(BaseModel):
@@ -125,6 +134,41 @@ def submit_edit(body: EditBody, request: Request, idempotency_key: IdemKey = Non
     for asset_id in body.sources:
         request.app.state.library.get(asset_id)
     return _submit(request, "edit", body.model_dump(), PRIORITY["edit"], idempotency_key)
+
+
+@router.post("/jobs/video", status_code=202, response_model=JobOut, tags=["jobs"],
+             operation_id="submit_video", responses=JOB_LINKS)
+def submit_video(body: VideoRequest, request: Request, idempotency_key: IdemKey = None) -> JobOut:
+    """Queue a clip: text to video, or from a first frame (``image``: an image asset id), or a
+    continuation of a clip (``extend``: a video asset id). Sources are asset ids here: the
+    server reads no paths it is sent."""
+    library = request.app.state.library
+    for field, kind in (("image", "image"), ("extend", "video")):
+        ref = getattr(body, field)
+        if ref is not None:
+            if not ASSET_ID.match(ref):
+                raise HTTPException(422, f"{field} must be an asset id (upload a file first)")
+            if not library.get(ref).mime.startswith(f"{kind}/"):
+                raise HTTPException(422, f"{field} {ref} is not a {kind} asset")
+    preset_for(body.preset)  # an unknown preset is refused now, not after the queue
+    return _submit(request, "video", body.model_dump(), PRIORITY["video"], idempotency_key)
+
+
+@router.post("/jobs/extend", status_code=202, response_model=JobOut, tags=["jobs"],
+             operation_id="submit_extend", responses=JOB_LINKS)
+def submit_extend(body: ExtendBody, request: Request, idempotency_key: IdemKey = None) -> JobOut:
+    """Queue an extension: a continuation generated from the clip's last frames (or a lead-in
+    before its first), joined to it; the seam is scored."""
+    if not request.app.state.library.get(body.source).mime.startswith("video/"):
+        raise HTTPException(422, f"{body.source} is not a video asset")
+    return _submit(request, "extend", body.model_dump(), PRIORITY["video"], idempotency_key)
+
+
+@router.get("/presets", tags=["jobs"])
+def presets() -> list[dict]:
+    """The video delivery presets: size, frame rate, default length."""
+    return [{"name": p.name, "width": p.width, "height": p.height, "fps": p.fps, "seconds": p.seconds}
+            for p in PRESETS.values()]
 
 
 @router.get("/jobs", response_model=list[JobOut], tags=["jobs"])

@@ -254,6 +254,62 @@ async function edit() {
   view.replaceChildren(el("h1", { text: "Edit clips" }), form, prog.node, result);
 }
 
+// Text (or a first frame) to a clip, then extend it; the result plays here as it lands.
+async function video(startId) {
+  const prog = progressUi();
+  const player = el("div", { id: "video-result" });
+  const presets = await api("/api/presets");
+  const form = el("form", { class: "bar", id: "video" },
+    el("label", {}, "Prompt", el("input", { name: "prompt", required: true,
+      value: "a red ball on a wooden table, the ball slides right, studio lighting" })),
+    el("label", {}, "Preset", el("select", { name: "preset" }, presets.map((p) =>
+      el("option", { value: p.name, text: `${p.name} (${p.width}x${p.height}, ${p.fps} fps)` })))),
+    el("label", {}, "Seconds", el("input", { name: "seconds", type: "number", step: "0.5", min: 0.5, max: 60, value: 2 })),
+    el("label", {}, "First frame (image asset id)", el("input", { name: "image", pattern: "[0-9a-f]{12}", placeholder: "optional" })),
+    el("label", {}, "Seed", el("input", { name: "seed", type: "number", min: 0, value: 7 })),
+    el("button", { type: "submit", text: "Generate" }));
+  const extendForm = el("form", { class: "bar", id: "extend", hidden: true },
+    el("label", {}, "What happens next", el("input", { name: "prompt", placeholder: "the ball keeps rolling" })),
+    el("label", {}, "Seconds", el("input", { name: "seconds", type: "number", step: "0.5", min: 0.5, max: 20, value: 2 })),
+    el("button", { type: "submit", text: "Extend" }));
+  let current = null;
+  const show = async (id) => {
+    current = id;
+    const a = await api(`/api/assets/${id}`);
+    const seconds = a.record.seconds ?? a.record.duration;
+    player.replaceChildren(
+      el("video", { id: "player", src: fileUrl(id), controls: true, muted: true, autoplay: true, loop: true, playsinline: true }),
+      el("p", { class: "status", id: "video-info", text: `${a.id} · ${a.width}x${a.height}${seconds ? ` · ${Number(seconds).toFixed(2)} s` : ""}` }),
+      el("a", { href: `#/asset/${id}`, text: "record and provenance" }));
+    extendForm.hidden = false;
+  };
+  const run = async (path, body, verb) => {
+    showError("");
+    try {
+      prog.say("queued");
+      const done = await follow(await api(path, { json: body }), prog.update);
+      await show(done.result.outputs[0]);
+      prog.say(`${verb}: a ${Number(done.result.duration).toFixed(2)} s clip`);
+    } catch (err) { showError(err.message); prog.say("failed"); }
+  };
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    const body = { prompt: data.get("prompt"), preset: data.get("preset"),
+                   seconds: Number(data.get("seconds")), seed: Number(data.get("seed")) };
+    if (data.get("image")) body.image = data.get("image");
+    run("/api/jobs/video", body, "generated");
+  });
+  extendForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const data = new FormData(extendForm);
+    run("/api/jobs/extend", { source: current, seconds: Number(data.get("seconds")),
+                              prompt: data.get("prompt") || "" }, "extended");
+  });
+  view.replaceChildren(el("h1", { text: "Video" }), form, prog.node, player, extendForm);
+  if (startId) await show(startId);
+}
+
 async function jobs() {
   const list = await api("/api/jobs?limit=50");
   view.replaceChildren(el("h1", { text: "Jobs" }), el("table", {},
@@ -273,6 +329,7 @@ async function route() {
     else if (parts[0] === "asset") await asset(parts[1]);
     else if (parts[0] === "compare") await compare(parts[1], parts[2]);
     else if (parts[0] === "edit") await edit();
+    else if (parts[0] === "video") await video(parts[1]);
     else if (parts[0] === "jobs") await jobs();
     else await ideate();
   } catch (err) { showError(err.message); }

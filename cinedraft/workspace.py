@@ -1,0 +1,55 @@
+"""``Workspace``: the one wiring of settings to a library, an engine and an editor.
+
+The CLI (one per invocation) and the server (one per app) both build their parts here, so
+they are wired the same way: the engine stores into the same library, and the editor's
+``extend`` generates its continuation with that engine. Everything is built on first use
+(torch and diffusers take seconds to import; library commands need neither).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .config import Settings
+from .library import Library
+
+if TYPE_CHECKING:
+    from .editor import Editor
+    from .engine.image import Engine
+    from .request import Progress
+
+
+class Workspace:
+    """Settings, and the library, engine and editors built from them on first use."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._library: Library | None = None
+        self._engine: Engine | None = None
+
+    def library(self) -> Library:
+        if self._library is None:
+            self._library = Library(self.settings.library_root, provenance=self.settings.provenance)
+        return self._library
+
+    def engine(self) -> Engine:
+        if self._engine is None:
+            from .engine.image import Engine  # torch and diffusers load here, not at import
+
+            self._engine = Engine(self.settings, self.library())
+        return self._engine
+
+    def editor(self, on_progress: Progress | None = None, record_extra: dict | None = None) -> Editor:
+        """An editor on the library whose ``extend`` generates continuations with the engine
+        (loaded only when one is needed); ``record_extra`` goes into every record it writes
+        (the server's job id)."""
+        from .editor import Editor
+
+        def continuation(clip, seconds, prompt, before):
+            return self.engine().continue_clip(clip, seconds, prompt, before, on_progress)
+
+        return Editor(self.library(), generate_continuation=continuation, record_extra=record_extra)
+
+    def close(self) -> None:
+        if self._library is not None:
+            self._library.close()
