@@ -18,12 +18,11 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 
 from ..errors import CinedraftError, InputError
 from ..library import Asset, Library
 from ..ids import ASSET_ID, utc_now
-from ..quality.metrics import warp_error
+from ..quality.seams import score_seam
 from . import ops
 from ..media.codec import decode_frames
 from ..media.probe import MediaInfo, Prober, check_local_file
@@ -211,21 +210,9 @@ class Editor:
 
 
 def seam_score(path: Path, at_frame: int, window: int = 12) -> dict:
-    """Warp error and luma jump across the join at ``at_frame``, against the average within
-    ``window`` frames on either side: a seam that looks like any other frame pair scores ~1."""
-    from ..quality.metrics import flicker
-
+    """The seam at ``at_frame`` of a delivered file (:func:`~cinedraft.quality.seams.score_seam`,
+    ``window`` frame pairs a side): a seam that looks like any other frame pair scores ~1."""
     frames = decode_frames(path)
-    lo, hi = max(0, at_frame - window), min(len(frames), at_frame + window)
-    pairs = [(i, i + 1) for i in range(lo, hi - 1)]
-    warp = {i: warp_error(frames[i], frames[j]) for i, j in pairs}
-    seam = warp.get(at_frame - 1, 0.0)
-    inside = [v for i, v in warp.items() if i != at_frame - 1]
-    average = float(np.mean(inside)) if inside else 0.0
-    return {
-        "at_frame": at_frame,
-        "warp_error": round(seam, 4),
-        "within_average": round(average, 4),
-        "ratio": round(seam / average, 3) if average > 1e-6 else None,
-        "flicker": round(flicker(frames[at_frame - 1], frames[at_frame]), 4) if 0 < at_frame < len(frames) else 0.0,
-    }
+    if not 0 < at_frame < len(frames):
+        raise InputError(f"no join at frame {at_frame} of a {len(frames)}-frame clip")
+    return {"at_frame": at_frame} | score_seam(frames[:at_frame], frames[at_frame:], window)

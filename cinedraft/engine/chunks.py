@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..quality.metrics import flicker, warp_error
+from ..quality.metrics import mean_lab
 from ..tiers import VideoFamily
 
 
@@ -39,13 +39,6 @@ def plan_chunks(family: VideoFamily, need: int, given: int) -> list[int]:
 
 
 # ------------------------------------------------------------------------- colour anchoring
-
-
-def mean_lab(frames: np.ndarray) -> np.ndarray:
-    """Mean CIELAB (L 0..100, a, b) over frames (F, H, W, 3) uint8."""
-    lab = cv2.cvtColor(np.ascontiguousarray(frames.reshape(-1, frames.shape[-2], 3)), cv2.COLOR_RGB2LAB)
-    mean = lab.reshape(-1, 3).astype(np.float64).mean(0)
-    return np.array([mean[0] * 100 / 255, mean[1] - 128, mean[2] - 128])
 
 
 @dataclass(frozen=True)
@@ -93,29 +86,6 @@ class Anchor:
 
 
 # ------------------------------------------------------------------------- seams
-
-
-def score_seam(before: np.ndarray, after: np.ndarray, window: int = 3) -> dict:
-    """How the first frame of ``after`` follows the last of ``before``: warp error against
-    the ``window`` frame pairs on each side of the joint (each side counting half, as the
-    editor's seam score weighs the delivered frames around a join), the jump of mean colour
-    (ΔE) and of mean luma (0..1).
-
-    Both sides count because a chunk that moves faster or slower than the one before makes a
-    visible change of pace at the joint even when its seam pair is like its own pairs."""
-    last, first = before[-1], after[0]
-    sides = [[warp_error(a, b) for a, b in zip(frames, frames[1:])]
-             for frames in (before[-window - 1:], after[: window + 1])]
-    means = [float(np.mean(side)) for side in sides if side]
-    within = float(np.mean(means)) if means else 0.0
-    seam = warp_error(last, first)
-    return {
-        "warp_error": round(seam, 4),
-        "within_average": round(within, 4),
-        "ratio": round(seam / within, 3) if within > 1e-6 else None,
-        "colour_jump": round(float(np.linalg.norm(mean_lab(first[None]) - mean_lab(last[None]))), 3),
-        "flicker": round(flicker(last, first) / 255, 4),
-    }
 
 
 def seam_badness(seam: dict) -> float:

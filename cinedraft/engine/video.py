@@ -30,15 +30,16 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..errors import InputError
+from ..ids import utc_now
+from ..library import Library
 from ..media.codec import iter_frames
 from ..media.probe import Prober
-from ..errors import InputError
-from ..library import Library
-from ..ids import utc_now
-from ..quality.metrics import temporal_metrics
+from ..quality.metrics import mean_lab, temporal_metrics
+from ..quality.seams import score_seam
 from ..render.video import VideoPreset, finish_clip, fit, preset_for, unfit
 from ..request import Progress, Seam, VideoRequest, VideoResult
-from .chunks import Anchor, mean_lab, native_frames, plan_chunks, score_seam, seam_badness
+from .chunks import Anchor, native_frames, plan_chunks, seam_badness
 from .models import LoadedModel, ModelCache, software_versions
 
 # What a poster or contact sheet repeats of its clip's record (the image parameters line).

@@ -283,3 +283,10 @@ def temporal_metrics(frames: Iterable[ImageLike], flow_side: int = 480) -> dict[
             out["warp_error"].append(warp_error(prev, luma, flow_side))
         prev = luma
     return out
+
+
+def mean_lab(frames: np.ndarray) -> np.ndarray:
+    """Mean CIELAB (L 0..100, a, b) over frames (F, H, W, 3) uint8."""
+    lab = cv2.cvtColor(np.ascontiguousarray(frames.reshape(-1, frames.shape[-2], 3)), cv2.COLOR_RGB2LAB)
+    mean = lab.reshape(-1, 3).astype(np.float64).mean(0)
+    return np.array([mean[0] * 100 / 255, mean[1] - 128, mean[2] - 128])

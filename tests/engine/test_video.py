@@ -144,7 +144,8 @@ def test_long_clip_chunks_seams_and_retries(engine):
 
 
 def test_colour_anchor_pulls_towards_the_first_chunk():
-    from cinedraft.engine.chunks import Anchor, mean_lab
+    from cinedraft.engine.chunks import Anchor
+    from cinedraft.quality.metrics import mean_lab
 
     rng = np.random.default_rng(0)
     first = rng.integers(90, 110, (4, 16, 16, 3)).astype(np.uint8)
@@ -160,7 +161,8 @@ def test_colour_anchor_pulls_towards_the_first_chunk():
 def test_a_chunk_joins_the_frame_it_follows_without_a_colour_step():
     """A chunk drawn darker than the frame it continues: its first frame is matched to that
     frame's mean colour, its last is pulled towards the anchor as before."""
-    from cinedraft.engine.chunks import Anchor, mean_lab
+    from cinedraft.engine.chunks import Anchor
+    from cinedraft.quality.metrics import mean_lab
 
     rng = np.random.default_rng(1)
     edge = rng.integers(100, 140, (16, 16, 3)).astype(np.uint8)
@@ -179,7 +181,7 @@ def test_a_chunk_that_speeds_up_scores_as_a_seam():
     """A texture sliding 1 px a frame, then 6 px a frame from the joint: the seam pair is like
     the new chunk's own pairs, but the change of pace is a visible seam, so it scores high;
     at an even 6 px a frame the same joint scores about 1."""
-    from cinedraft.engine.chunks import score_seam
+    from cinedraft.quality.seams import score_seam
 
     rng = np.random.default_rng(2)
     texture = rng.integers(0, 256, (64, 200)).astype(np.uint8)
