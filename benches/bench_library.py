@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from cinedraft.builtin.scenes import caption_scene, sample_scene  # noqa: E402
+from cinedraft_training.scenes import caption_scene, sample_scene  # noqa: E402
 from cinedraft.library import Library, records  # noqa: E402
 from cinedraft.library.db import connect  # noqa: E402
 

@@ -2,7 +2,7 @@
 
 Prompts name held-out colour/object pairs (``scenes.HELD_OUT_PAIRS``), so no training caption
 matched them verbatim. Each is generated at the draft and the production tier through the
-normal engine, and scored by ``cinedraft.builtin.adherence`` (colour and position).
+normal engine, and scored by ``cinedraft_training.adherence`` (colour and position).
 
     python scripts/evaluate_builtin.py --prompts 64 --write    # updates evaluation.json
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -20,11 +19,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cinedraft import Engine, ImageRequest, Settings  # noqa: E402
 from cinedraft.builtin import IMAGE_MODEL  # noqa: E402
-from cinedraft.builtin.adherence import held_out_prompts, score_image  # noqa: E402
-from cinedraft.builtin.scenes import parse_prompt  # noqa: E402
+from cinedraft_training.adherence import held_out_prompts, score_image  # noqa: E402
+from cinedraft_training.scenes import parse_prompt  # noqa: E402
 
 
 def evaluate(engine: Engine, prompts: list[str], tier: str, seed: int, model: str) -> dict:

@@ -3,7 +3,7 @@
 Prompts name held-out motion/object pairs (``motions.HELD_OUT_MOTIONS``), so no training clip
 showed that object making that motion. Each prompt is generated through the normal engine
 (one chunk, delivered at the model's own 64x64 and 8 fps, H.264) and the decoded clip is
-scored by ``cinedraft.builtin.adherence.score_clip``. Also measured, through the engine:
+scored by ``cinedraft_training.adherence.score_clip``. Also measured, through the engine:
 
 * text to video: motion accuracy, colour accuracy of the first frame, and for slides whether
   the object travelled the asked way or towards the middle from where it started;
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -39,14 +38,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cinedraft import Engine, ImageRequest, Settings, VideoRequest  # noqa: E402
 from cinedraft.builtin import VIDEO_MODEL  # noqa: E402
-from cinedraft.builtin.adherence import score_clip, score_image, slide_travel  # noqa: E402
-from cinedraft.builtin.evaluation import (  # noqa: E402
+from cinedraft_training.adherence import score_clip, score_image, slide_travel  # noqa: E402
+from cinedraft_training.evaluation import (  # noqa: E402
     NATIVE, SEED, MotionTally, first_frame_file, held_out_clips, one_chunk, word_swaps)
-from cinedraft.builtin.motions import SLIDES, caption_clip, parse_motion  # noqa: E402
-from cinedraft.builtin.scenes import caption_scene  # noqa: E402
+from cinedraft_training.motions import SLIDES, caption_clip, parse_motion  # noqa: E402
+from cinedraft_training.scenes import caption_scene  # noqa: E402
 from cinedraft.editor import Editor  # noqa: E402
 from cinedraft.quality.metrics import drift_ssim  # noqa: E402
 

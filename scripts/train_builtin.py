@@ -4,7 +4,7 @@ The result is a Stable Diffusion-compatible folder (VAE, UNet, CLIP text encoder
 scheduler) saved with safetensors and loaded by cinedraft through ``from_pretrained``, like
 any real model. The recipe, for a 2-core CPU:
 
-1. Render the dataset: ``--images`` scenes at 64x64 from ``cinedraft.builtin.scenes``, with the
+1. Render the dataset: ``--images`` scenes at 64x64 from ``cinedraft_training.scenes``, with the
    held-out colour/object pairs left out.
 2. Train a small AutoencoderKL (f=4: 64x64x3 <-> 16x16x4) with L1 + a tiny KL term.
 3. Encode the dataset once; set the VAE's scaling factor from the latents' std.
@@ -27,7 +27,6 @@ import argparse
 import copy
 import json
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -43,17 +42,9 @@ from diffusers import (
 )
 from transformers import CLIPTextConfig, CLIPTextModel
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cinedraft.builtin.scenes import caption_scene, grammar_words, render_scene, sample_scene  # noqa: E402
-from cinedraft.builtin.tokenizer import build_tokenizer  # noqa: E402
-
-SCHEDULE = dict(
-    num_train_timesteps=1000,
-    beta_schedule="squaredcos_cap_v2",
-    prediction_type="v_prediction",
-    timestep_spacing="trailing",
-)
-
+from cinedraft_training.recipe import SCHEDULE, learning_rate, update_ema
+from cinedraft_training.scenes import caption_scene, grammar_words, render_scene, sample_scene
+from cinedraft_training.tokenizer import build_tokenizer
 
 def build_models(vocab_size: int):
     vae = AutoencoderKL(
@@ -96,23 +87,6 @@ def build_models(vocab_size: int):
         norm_num_groups=32,
     )
     return vae, text_encoder, unet
-
-
-def learning_rate(lr0: float, step: int, steps: int) -> float:
-    """Linear warm-up over the first 2.5 % of the steps, a cosine tail over the last 30 %."""
-    lr = lr0 * min(1.0, (step + 1) / max(1, steps // 40))
-    if step > 0.7 * steps:
-        lr *= 0.5 * (1 + math.cos(math.pi * (step - 0.7 * steps) / (0.3 * steps)))
-    return lr
-
-
-def update_ema(pairs, step: int, most: float) -> None:
-    """EMA of each (live, ema) model's weights; the decay ramps up to ``most``."""
-    decay = min(most, (1 + step) / (10 + step))
-    with torch.no_grad():
-        for live, ema in pairs:
-            for p_ema, p in zip(ema.parameters(), live.parameters()):
-                p_ema.lerp_(p, 1 - decay)
 
 
 def render_dataset(n: int, seed: int):

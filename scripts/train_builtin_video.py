@@ -7,7 +7,7 @@ result is a diffusers ``AnimateDiffPipeline`` folder (VAE, text encoder, tokeniz
 UNet, scheduler; fp16 safetensors). The recipe, for a 2-core CPU:
 
 1. Render ``--clips`` clips of ``motions.FRAMES`` frames at 64x64 from
-   ``cinedraft.builtin.motions``, leaving out the held-out motion/object pairs and the image
+   ``cinedraft_training.motions``, leaving out the held-out motion/object pairs and the image
    model's held-out colour/object pairs. A third of the clips start mid-motion, as a
    continuation chunk does.
 2. Encode every frame once with the image model's (frozen) VAE.
@@ -22,62 +22,10 @@ UNet, scheduler; fp16 safetensors). The recipe, for a 2-core CPU:
    sampler keeps the given frames' latents clean at every step (``engine/video.py``).
 5. Save the pipeline and ``training.json``.
 
-The shipped weights were made in two stages (about 95 minutes in all on 2 cores):
+How the shipped weights were made (two stages, then runs A to S, each command with what it
+measured) is in ``docs/builtin-video-training.md``. A smoke run of the recipe:
 
-    python scripts/train_builtin_video.py --out cinedraft/builtin/models/video \
-        --steps 800 --min-snr 5 --noise-correlation 0     # stage 1, stopped at its step-600 checkpoint
-    python scripts/train_builtin_video.py --out cinedraft/builtin/models/video \
-        --resume --steps 500                               # stage 2: plain loss, correlated noise
-    python scripts/train_builtin_video.py --out /tmp/quick-video --quick            # smoke run
-
-A third stage with ``--resume --motion-weight 4`` was tried and not shipped: after 200 steps
-motion accuracy on held-out prompts was still at chance. So were 1,400 steps with
-``--text-share 0.1 --motion-weight 2`` (mostly image to video); 400 more with
-``--freeze-spatial --motion-lr 1e-3`` learned motion fastest (see the model card), and is the
-stage to carry on with:
-
-    python scripts/train_builtin_video.py --out <copy of the model> --resume --steps 400 \
-        --text-share 0.1 --motion-weight 2 --freeze-spatial --motion-lr 1e-3
-
-Run D (2026-12-02, not shipped; see the model card) added neighbourhood motion attention
-(``--reach 2``, ``cinedraft/builtin/reach.py``) to the shipped weights and trained it 2,000
-steps (100 min, bfloat16 autocast); image to video from true first frames rose from 19 to
-33 % on held-out pairs, text to video stayed at chance:
-
-    python scripts/train_builtin_video.py --out <copy of the model> --resume --seed 7 \
-        --steps 2000 --checkpoint-every 400 --reach 2 --bf16 --freeze-spatial \
-        --motion-lr 1e-3 --motion-weight 2 --text-share 0.3
-
-Run E (2026-12-02, not shipped) let the reach layers read the prompt (``--reach-text``) and
-drew half the timesteps from the noisier half (``--high-noise``): held-out text to video
-rose from 14 to 33 %, but continuations of delivered files got bad seams (model card):
-
-    python scripts/train_builtin_video.py --out <copy of the model> --resume --seed 11 \
-        --steps 3000 --checkpoint-every 500 --reach 2 --reach-text --bf16 --freeze-spatial \
-        --motion-lr 1e-3 --motion-weight 2 --text-share 0.3 --high-noise 0.5
-
-Runs F, G, I and J (shipped until run S: its step-1,800 checkpoint) and their commands are in
-the model card; runs I and J added ``--reverse-share`` (slides and zooms played backwards with the
-mirrored caption): held-out text-to-video motion pooled over 84 prompts rose from run F's
-57.1 % to 61.9 % in both, short of the 70 % target. Run K added ``--direction-contrast``: for
-text-to-video slides and zooms, a second pass with the mirrored caption, and a loss that
-makes the true caption denoise the clip better than the mirror's (a two-way diffusion
-classifier, log-odds = loss gap / (``--contrast-temperature`` x the clip's loss)). Run M added
-``--free-starts`` (slides that start anywhere, so a slide's start no longer gives its
-direction away) and run N ``--reach-steer`` (the prompt the reach layers read also chooses
-which first-frame offset they copy from); both are measured in the model card, as is run P's
-``--unplaced-slides`` (slide captions without a position word, so the direction word is their
-only side word) and runs Q and R's ``--reach-route`` (the prompt, pooled over its tokens, biases
-each frame's reach offsets directly: a slide's pattern of which first-frame pixel each frame
-copies from). Run S (shipped) added ``--text-probe``: a classifier, trained beside the model
-and not saved, that names each caption's motion from the mean of its text states by angle, so
-the text encoder has to make the direction a large part of that mean (the route's starting
-pooling); with it the direction word is read at last (model card):
-
-    python scripts/train_builtin_video.py --out <copy of run J> --resume --seed 131 \
-        --steps 1000 --checkpoint-every 500 --keep-checkpoints --reach-route 4 --text-probe 0.05 \
-        --freeze-spatial --motion-lr 1e-3 --motion-weight 2 --text-share 0.5 --high-noise 0.5 \
-        --reverse-share 0.5
+    python scripts/train_builtin_video.py --out /tmp/quick-video --quick
 """
 
 from __future__ import annotations
@@ -86,7 +34,6 @@ import argparse
 import copy
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -104,13 +51,12 @@ from diffusers import (
 )
 from transformers import CLIPTextModel, CLIPTokenizer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cinedraft.builtin import IMAGE_MODEL, reach  # noqa: E402
-from cinedraft.builtin.motions import (  # noqa: E402
+from cinedraft_training.motions import (  # noqa: E402
     FRAMES, MOTIONS, SLIDES, caption_clip, mirror_caption, motion_words, played_backwards,
     render_clip, sample_clip, start_anywhere)
-from cinedraft.builtin.tokenizer import build_tokenizer  # noqa: E402
-from train_builtin import SCHEDULE, learning_rate, update_ema  # noqa: E402  (the image recipe)
+from cinedraft_training.tokenizer import build_tokenizer  # noqa: E402
+from cinedraft_training.recipe import SCHEDULE, learning_rate, update_ema  # noqa: E402
 
 
 def render_dataset(n: int, seed: int, free_starts: float = 0.0):

@@ -10,8 +10,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from cinedraft import Engine, Settings  # noqa: E402
-from cinedraft.builtin.scenes import grammar_words  # noqa: E402
-from cinedraft.builtin.tokenizer import build_tokenizer  # noqa: E402
+from cinedraft_training.scenes import grammar_words  # noqa: E402
+from cinedraft_training.tokenizer import build_tokenizer  # noqa: E402
 
 
 @pytest.fixture(scope="session")

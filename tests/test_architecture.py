@@ -59,3 +59,13 @@ def test_the_document_states_the_same_order():
             assert f"`{name}`" in text, name
     rows = [line for line in text.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert len(rows) == len(LAYERS)
+
+
+def test_the_runtime_never_imports_the_training_world():
+    """``cinedraft_training`` (scenes, motions, scorers, recipe) is for the scripts and tests."""
+    found = [f"{path.relative_to(ROOT.parent)}:{node.lineno}"
+             for path in ROOT.rglob("*.py") for node in ast.walk(ast.parse(path.read_text()))
+             if isinstance(node, (ast.Import, ast.ImportFrom))
+             and any("cinedraft_training" in (n or "") for n in
+                     ([getattr(node, "module", None)] + [a.name for a in node.names]))]
+    assert found == []

@@ -2,8 +2,8 @@
 
 An AnimateDiff motion module attends across frames at one latent pixel: frame f at pixel p
 sees only pixel p of the other frames. To move an object the network must carry it across
-pixels some other way, which the built-in video model did not learn on a CPU budget (its
-objects stayed still or jumped to where the motion ends). Here each query at (p, f) attends
+pixels some other way (a small model trained on a CPU budget left its objects still, or
+jumped them to where the motion ends). Here each query at (p, f) attends
 to every frame at p, as before, and also to the **first frame at the pixels within
 ``radius`` of p**; each of those keys carries a learned embedding of its offset from p, so a
 query can ask for "frame 0, two pixels to the left" (relative positions, which video
@@ -33,13 +33,9 @@ prompt to one bias per frame, head and offset, added to the learned offset bias
 (``offset_route``, starting at zero; frames past ``ROUTE_FRAMES`` take the last frame's bias).
 A slide is exactly such a pattern (frame f copies from the first frame f steps of travel away,
 on the side the direction word names), and this path needs no feature of the pixel to carry
-it: the steered query and the added read reached the offsets only through attention over the
-prompt at each pixel, and the direction word barely changed the UNet's output (3-7 % of what
-changing the motion kind did). The prompt enters pooled by a learned query over its tokens
-(``route_query``, starting at zero: the plain mean), because the mean of the token states
-hardly tells `slides left` from `slides right` when the caption also names a side (a linear
-split along the class means: 56 % of 300 captions); the direction word's own state does
-(95 %, held out).
+it. The prompt enters pooled by a learned query over its tokens (``route_query``, starting at
+zero: the plain mean), because a direction word is one token among many in a caption. Why
+each of these paths exists, and what each measured, is in ``docs/builtin-video-training.md``.
 
 The extra parameters live in the processors (``nn.Module``), so they are part of the UNet's
 ``state_dict`` and train with it. They are saved apart from the diffusers folder's own

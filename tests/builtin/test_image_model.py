@@ -6,8 +6,8 @@ from diffusers import AutoencoderKL
 from PIL import Image
 
 from cinedraft.builtin import IMAGE_MODEL
-from cinedraft.builtin.adherence import score_image
-from cinedraft.builtin.scenes import caption_scene, render_scene, sample_scene
+from cinedraft_training.adherence import score_image
+from cinedraft_training.scenes import caption_scene, render_scene, sample_scene
 
 
 def _round_trip_accuracy(held_out: bool, n: int = 48) -> float:

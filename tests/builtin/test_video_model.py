@@ -9,7 +9,7 @@ before run F (33 %), not to the target; the word-swap test is the one that earli
 import numpy as np
 
 from cinedraft.builtin import VIDEO_MODEL
-from cinedraft.builtin.evaluation import (
+from cinedraft_training.evaluation import (
     SEED, MotionTally, held_out_clips, held_out_prompts, one_chunk, word_swaps)
 
 

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from cinedraft import ImageRequest, InputError
-from cinedraft.builtin.adherence import classify_colour, held_out_prompts, score_image
+from cinedraft_training.adherence import classify_colour, held_out_prompts, score_image
 from cinedraft.quality.metrics import laplacian_variance
 from cinedraft.media.metadata import read_metadata
 

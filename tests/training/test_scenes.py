@@ -1,6 +1,6 @@
 import numpy as np
 
-from cinedraft.builtin.scenes import (
+from cinedraft_training.scenes import (
     HELD_OUT_PAIRS, Scene, caption_scene, parse_prompt, render_scene, sample_scene,
 )
 

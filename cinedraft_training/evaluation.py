@@ -6,7 +6,7 @@ slide's direction word (``tests/builtin/test_video_model.py``).
 Prompts name only held-out motion/object pairs (``motions.HELD_OUT_MOTIONS``): no training
 clip showed that object making that motion. Each clip goes through the normal engine as one
 chunk, delivered at the model's own 64x64 and 8 fps (H.264), and the decoded clip is scored
-by :func:`~cinedraft.builtin.adherence.score_clip`.
+by :func:`~cinedraft_training.adherence.score_clip`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..media.codec import decode_frames
-from ..render.video import VideoPreset
-from ..request import VideoRequest
+from cinedraft.media.codec import decode_frames
+from cinedraft.render.video import VideoPreset
+from cinedraft.request import VideoRequest
 from .adherence import score_clip, slide_travel
 from .motions import (
     FPS, FRAMES, MIRRORS, SLIDES, caption_clip, motion_at, parse_motion, sample_clip)

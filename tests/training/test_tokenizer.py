@@ -1,7 +1,7 @@
 from transformers import CLIPTokenizer
 
-from cinedraft.builtin.scenes import grammar_words
-from cinedraft.builtin.tokenizer import build_tokenizer, learn_merges
+from cinedraft_training.scenes import grammar_words
+from cinedraft_training.tokenizer import build_tokenizer, learn_merges
 
 
 def test_every_grammar_word_is_one_token_and_other_text_still_tokenizes(tmp_path):

@@ -1,6 +1,6 @@
 """Procedural clips for the built-in video model: a scene plus a motion, and their captions.
 
-A motion changes one continuous field of a :class:`~cinedraft.builtin.scenes.Scene` over the
+A motion changes one continuous field of a :class:`~cinedraft_training.scenes.Scene` over the
 clip (the object slides, bounces or rotates; the camera zooms; a light sweeps across).
 :func:`render_clip` draws the frames, :func:`caption_clip` describes the clip with the scene
 grammar plus a motion phrase, and :func:`parse_motion` reads the motion back from a prompt

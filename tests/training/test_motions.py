@@ -4,9 +4,9 @@ import cv2
 import numpy as np
 import pytest
 
-from cinedraft.builtin.adherence import motion_signature, score_clip, slide_travel
-from cinedraft.builtin.evaluation import held_out_clips
-from cinedraft.builtin.motions import (
+from cinedraft_training.adherence import motion_signature, score_clip, slide_travel
+from cinedraft_training.evaluation import held_out_clips
+from cinedraft_training.motions import (
     FRAMES,
     HELD_OUT_MOTIONS,
     MOTIONS,
@@ -20,7 +20,7 @@ from cinedraft.builtin.motions import (
     start_anywhere,
     start_scene,
 )
-from cinedraft.builtin.scenes import COLOURS, Scene, position_word, render_scene
+from cinedraft_training.scenes import COLOURS, Scene, position_word, render_scene
 
 
 def test_each_motion_moves_what_it_says():

@@ -1,7 +1,7 @@
 import numpy as np
 
-from cinedraft.builtin.adherence import score_image
-from cinedraft.builtin.scenes import caption_scene, render_scene, sample_scene
+from cinedraft_training.adherence import score_image
+from cinedraft_training.scenes import caption_scene, render_scene, sample_scene
 
 
 def _accuracy(noise: float, n: int = 120) -> tuple[float, float]:
@@ -28,7 +28,7 @@ def test_scorer_survives_sampling_noise():
 
 
 def test_scorer_rejects_the_wrong_colour():
-    from cinedraft.builtin.scenes import Scene
+    from cinedraft_training.scenes import Scene
 
     img, _ = render_scene(Scene("jar", "green", "wooden", "warm"), 64)
     s = score_image(img, "a blue jar on a wooden table with warm lighting")
