@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from cinedraft.render.video import PRESETS, deflicker, encode, finish_clip, fit, interpolate  # noqa: E402
+from cinedraft.render.video import PRESETS, deflicker, encode, finish_clip, fit_frame, interpolate  # noqa: E402
 
 
 def main() -> None:
@@ -69,7 +69,7 @@ def post_processing(args) -> None:
         t0 = time.perf_counter()
         done = finish_clip(frames, 12, preset, Path(tmp) / "ours.mp4")
         ours = time.perf_counter() - t0
-        final = deflicker([fit(f, preset.width, preset.height) for f in interpolate(frames, 12, preset.fps)])
+        final = deflicker([fit_frame(f, preset.width, preset.height) for f in interpolate(frames, 12, preset.fps)])
         t0 = time.perf_counter()
         encode(final, Path(tmp) / "bare.mp4", preset.fps, preset.crf, preset.codec, preset.encoder_preset)
         bare = time.perf_counter() - t0

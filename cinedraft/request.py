@@ -15,6 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 # Progress callbacks: (stage, done, total), called from inside long work.
 Progress = Callable[[str, int, int], None]
 
+
+def no_progress(stage: str, done: int, total: int) -> None:
+    """The progress callback when nobody is watching."""
+
 MAX_SIDE = 4096
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 

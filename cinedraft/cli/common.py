@@ -19,7 +19,7 @@ from rich.table import Table
 
 from ..errors import EXIT_CODE, CinedraftError, OutputError
 from ..media.files import write_atomic
-from ..request import Result
+from ..request import Result, no_progress
 
 err = Console(stderr=True)
 out = Console()
@@ -79,7 +79,7 @@ def copy_out(source: Path, dest: Path) -> None:
 def progress_bars(enabled: bool = True):
     """A Rich progress display on stderr; yields the engine's ``on_progress`` callback."""
     if not enabled:
-        yield lambda stage, done, total: None
+        yield no_progress
         return
     with Progress(
         TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -33,7 +33,7 @@ from ..render.cleanup import clean_adaptive
 from ..media.metadata import encode_image
 from ..render.refine import keep_colour, refine_image
 from ..render.upscale import ModelUpscaler, upscale_lanczos
-from ..request import ImageOutput, ImageRequest, Progress, Rerender, Result, VideoRequest, VideoResult
+from ..request import ImageOutput, ImageRequest, Progress, Rerender, Result, VideoRequest, VideoResult, no_progress
 from ..tiers import Tier, tier_for
 from .device import pick_device
 from .models import LoadedModel, MemoryOptions, ModelCache, software_versions
@@ -105,7 +105,7 @@ class Engine:
                        record_extra: dict | None = None) -> Result:
         """Generate ``request.count`` images and store them; see the module docstring.
         ``record_extra`` is added to every record (the server names the job)."""
-        progress = on_progress or (lambda stage, done, total: None)
+        progress = on_progress or no_progress
         started = time.perf_counter()
         rendered = self.render_images(request, progress)
         # 5. Store, all in one batch (two commits for the request, not two per image).
@@ -207,7 +207,7 @@ class Engine:
         The comparison applies the original's own watermark and encoding to the fresh pixels,
         so a deterministic re-run compares equal byte for byte in pixel space.
         """
-        progress = on_progress or (lambda stage, done, total: None)
+        progress = on_progress or no_progress
         original = self.library.get(asset_id)
         rec = original.record
         if rec.get("kind") != "image" or rec.get("seed") is None or "render" not in rec:

@@ -37,8 +37,8 @@ from ..media.codec import iter_frames
 from ..media.probe import Prober
 from ..quality.metrics import mean_lab, temporal_metrics
 from ..quality.seams import score_seam
-from ..render.video import VideoPreset, finish_clip, fit, preset_for, unfit
-from ..request import Progress, Seam, VideoRequest, VideoResult
+from ..render.video import VideoPreset, finish_clip, fit_frame, preset_for, unfit
+from ..request import Progress, Seam, VideoRequest, VideoResult, no_progress
 from .chunks import Anchor, native_frames, plan_chunks, seam_badness
 from .models import LoadedModel, ModelCache, software_versions
 
@@ -99,7 +99,7 @@ class VideoEngine:
     def generate(self, request: VideoRequest, default_model: str,
                  on_progress: Progress | None = None, record_extra: dict | None = None,
                  preset: VideoPreset | None = None) -> VideoResult:
-        progress = on_progress or (lambda stage, done, total: None)
+        progress = on_progress or no_progress
         started = time.perf_counter()
         # 1. Model, family, preset, length.
         preset = preset or preset_for(request.preset)
@@ -195,7 +195,7 @@ class VideoEngine:
             asset = self.library.resolve(request.image, "image")
             try:
                 with Image.open(asset.path) as im:
-                    first = fit(np.asarray(im.convert("RGB")), *size)
+                    first = fit_frame(np.asarray(im.convert("RGB")), *size)
             except (OSError, ValueError, Image.DecompressionBombError) as exc:
                 raise InputError(f"cannot read the first frame {request.image}: {exc}") from None
             return Given(first[None]), [{"id": asset.id, "role": "first_frame"}]

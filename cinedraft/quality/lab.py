@@ -30,7 +30,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..request import ImageRequest
+from ..request import ImageRequest, no_progress
 from ..tiers import Tier
 from .metrics import detail_fidelity, image_metrics, psnr
 
@@ -65,7 +65,7 @@ def delivered(image: Image.Image, fmt: str, quality: int) -> tuple[Image.Image, 
 def run_factors(engine, prompt: str, seed: int, out_dir: Path, model: str | None = None,
                 on_progress: Callable[[str, int, int], None] | None = None) -> dict:
     """Run the experiment, write images, ``report.json``, plots and ``report.html``."""
-    progress = on_progress or (lambda stage, done, total: None)
+    progress = on_progress or no_progress
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     draft_ref = model or engine.settings.model_for("draft")
@@ -99,7 +99,7 @@ def run_factors(engine, prompt: str, seed: int, out_dir: Path, model: str | None
     finals: dict[str, Image.Image] = {}
     for i, (factor, change, reference, tier, model_ref) in enumerate(variants):
         request = ImageRequest(prompt=prompt, seed=seed, model=model_ref, tier=tier.name)
-        item = engine.render_images(request, lambda *a: None, tier=tier)[0]
+        item = engine.render_images(request, no_progress, tier=tier)[0]
         image, size = delivered(item.image, tier.format, tier.quality)
         finals[factor] = item.image
         path = out_dir / f"{factor}.png"
@@ -112,7 +112,7 @@ def run_factors(engine, prompt: str, seed: int, out_dir: Path, model: str | None
     steps = []
     for n in sorted({*STEPS, production.steps}):
         request = ImageRequest(prompt=prompt, seed=seed, model=prod_ref, tier="production")
-        item = engine.render_images(request, lambda *a: None, tier=replace(production, steps=n))[0]
+        item = engine.render_images(request, no_progress, tier=replace(production, steps=n))[0]
         steps.append({"steps": n, "metrics": _measure(item.image, display)})
     sweep = []
     lossless = finals["production"]

@@ -18,6 +18,8 @@ Presets are data (:data:`PRESETS`), like the image tiers.
 
 from __future__ import annotations
 
+from ..request import no_progress
+
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -106,7 +108,7 @@ def interpolate(frames: Sequence[np.ndarray], src_fps: float, dst_fps: float,
 # ---------------------------------------------------------------------- 2.-3. upscale, deflicker
 
 
-def fit(frame: np.ndarray, width: int, height: int) -> np.ndarray:
+def fit_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     """Scale to cover ``width`` x ``height`` (Lanczos), then crop the centre."""
     h, w = frame.shape[:2]
     scale = max(width / w, height / h)
@@ -226,7 +228,7 @@ def finish_clip(frames: Sequence[np.ndarray], src_fps: float, preset: VideoPrese
     ``context`` "first" (or "last") says ``frames[0]`` (``frames[-1]``) is the frame of
     another clip this one continues (leads into): it is interpolated from, so the first new
     frame comes one output frame after it, and then left out."""
-    progress = on_progress or (lambda stage, done, total: None)
+    progress = on_progress or no_progress
     if not frames:
         raise InputError("no frames to render")
     seconds = seconds if seconds is not None else len(frames) / src_fps
@@ -248,7 +250,7 @@ def finish_clip(frames: Sequence[np.ndarray], src_fps: float, preset: VideoPrese
                  codec or preset.codec, preset.encoder_preset) as encoder:
         for i, (frame, gain) in enumerate(zip(smooth, gains)):
             t0 = time.perf_counter()
-            sized = fit(frame, preset.width, preset.height)
+            sized = fit_frame(frame, preset.width, preset.height)
             t1 = time.perf_counter()
             steady = apply_gain(sized, gain)
             t2 = time.perf_counter()
