@@ -13,7 +13,9 @@ encoder's Annex B output into the MP4 (length-prefixed) form, and
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from fractions import Fraction
 from pathlib import Path
@@ -21,6 +23,9 @@ from pathlib import Path
 import av
 import numpy as np
 from av.video.reformatter import Interpolation
+
+from ..errors import InputError
+from .files import open_regular
 
 CRF = "18"
 PRESET = "veryfast"
@@ -130,16 +135,42 @@ class Writer:
         self.container.close()
 
 
-def decode_frames(path: str | Path) -> list[np.ndarray]:
-    """Every video frame of ``path`` as (H, W, 3) uint8 RGB (call only on probed files)."""
-    return list(iter_frames(path))
+@contextmanager
+def _video(path: str | Path) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
+    """The container and first video stream of a regular file; :class:`InputError` for
+    anything else (a pipe or device is refused before FFmpeg opens it)."""
+    open_regular(path).close()
+    name = Path(path).name
+    try:
+        with av.open(str(path), mode="r") as container:
+            if not container.streams.video:
+                raise InputError(f"{name} has no video stream")
+            yield container, container.streams.video[0]
+    except av.error.FFmpegError as exc:
+        raise InputError(f"{name} is not a readable video: {exc}") from None
 
 
 def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
-    """The video frames of ``path`` one at a time, (H, W, 3) uint8 RGB (probed files only)."""
-    with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
+    """The video frames of ``path`` one at a time, (H, W, 3) uint8 RGB."""
+    with _video(path) as (container, stream):
+        for frame in container.decode(stream):
             yield rgb_array(frame)
+
+
+def read_frames(path: str | Path, max_frames: int | None = None) -> tuple[list[np.ndarray], float]:
+    """The first ``max_frames`` (all by default) video frames, (H, W, 3) uint8 RGB, and the
+    stream's frame rate; :class:`InputError` when there are none."""
+    with _video(path) as (container, stream):
+        fps = float(stream.average_rate or stream.guessed_rate or 24)
+        frames = list(itertools.islice((rgb_array(f) for f in container.decode(stream)), max_frames))
+    if not frames:
+        raise InputError(f"{Path(path).name} has no decodable frames")
+    return frames, fps
+
+
+def decode_frames(path: str | Path) -> list[np.ndarray]:
+    """Every video frame of ``path`` as (H, W, 3) uint8 RGB."""
+    return read_frames(path)[0]
 
 
 def decode_audio(path: str | Path) -> np.ndarray | None:

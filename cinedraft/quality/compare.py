@@ -16,7 +16,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import InputError
-from ..media.files import open_regular, read_regular
+from ..media.codec import read_frames
+from ..media.files import read_regular
 from ..media.metadata import read_metadata
 from .metrics import image_metrics, temporal_metrics
 
@@ -129,31 +130,6 @@ def _write_crops(items: list[dict], best: dict, display: tuple[int, int], out_di
     path = out_dir / "crops.png"
     sheet.save(path)
     return path
-
-
-def read_frames(path: Path, max_frames: int | None = None) -> tuple[list[np.ndarray], float]:
-    """RGB frames (H, W, 3) uint8 of the first video stream and its frame rate."""
-    import av
-
-    from ..media.codec import rgb_array
-
-    frames = []
-    open_regular(path).close()  # a pipe or device is refused before FFmpeg opens it
-    try:
-        with av.open(str(path), mode="r") as container:
-            if not container.streams.video:
-                raise InputError(f"{Path(path).name} has no video stream")
-            stream = container.streams.video[0]
-            fps = float(stream.average_rate or stream.guessed_rate or 24)
-            for frame in container.decode(stream):
-                frames.append(rgb_array(frame))
-                if max_frames and len(frames) >= max_frames:
-                    break
-    except av.error.FFmpegError as exc:
-        raise InputError(f"{Path(path).name} is not a readable video: {exc}") from None
-    if not frames:
-        raise InputError(f"{Path(path).name} has no decodable frames")
-    return frames, fps
 
 
 def analyze_video(path: Path) -> dict:

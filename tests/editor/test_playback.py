@@ -32,16 +32,18 @@ def served(tmp_path):
     server.shutdown()
 
 
-PLAY = """async () => {
-  const v = document.querySelector('video');
+PLAY = """async (selector) => {
+  const v = document.querySelector(selector);
   await new Promise((ok, fail) => {
     if (v.readyState >= 3) return ok();
     v.oncanplay = ok; v.onerror = () => fail(new Error('error ' + (v.error && v.error.code)));
     setTimeout(() => fail(new Error('timeout')), 15000);
   });
   await v.play();
-  await new Promise(ok => { const t = () => v.currentTime > 0.3 ? ok() : setTimeout(t, 50); t(); });
-  return {width: v.videoWidth, height: v.videoHeight, duration: v.duration, error: v.error};
+  const start = v.currentTime;
+  await new Promise(ok => { const t = () => v.currentTime > start + 0.3 ? ok() : setTimeout(t, 50); t(); });
+  return {width: v.videoWidth, height: v.videoHeight, duration: v.duration, error: v.error,
+          src: v.getAttribute('src')};
 }"""
 
 
@@ -64,7 +66,7 @@ def test_cut_merge_and_reframe_outputs_play_in_chromium(editor, browser, served,
         (folder / name).write_bytes(data)
         (folder / f"{name}.html").write_text(f'<video src="{name}" muted playsinline></video>')
         page.goto(f"{url}/{name}.html")
-        state = page.evaluate(PLAY)
+        state = page.evaluate(PLAY, "video")
         assert state["error"] is None and state["width"] == info.video.width, name
         assert state["duration"] == pytest.approx(info.duration, abs=0.1), name
     page.close()

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from cinedraft.server import create_app
 
-from ..editor.test_playback import ARGS, CHROMIUM
+from ..editor.test_playback import ARGS, CHROMIUM, PLAY
 from .conftest import settings
 
 ARTIFACTS = Path(os.environ.get("CINEDRAFT_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts"))
@@ -109,19 +109,6 @@ def test_markup_in_prompts_is_inert(studio, page):
     page.screenshot(path=str(ARTIFACTS / "5-markup-inert.png"))
 
 
-PLAY = """async () => {
-  const v = document.querySelector('#player');
-  await new Promise((ok, fail) => {
-    if (v.readyState >= 3) return ok();
-    v.oncanplay = ok; v.onerror = () => fail(new Error('error ' + (v.error && v.error.code)));
-    setTimeout(() => fail(new Error('timeout')), 15000);
-  });
-  await v.play();
-  const start = v.currentTime;
-  await new Promise(ok => { const t = () => v.currentTime > start + 0.2 ? ok() : setTimeout(t, 50); t(); });
-  return {width: v.videoWidth, height: v.videoHeight, duration: v.duration, src: v.getAttribute('src')};
-}"""
-
 
 def test_make_extend_and_play_a_video(studio, page):
     page.goto(f"{studio}/#/video")
@@ -130,13 +117,13 @@ def test_make_extend_and_play_a_video(studio, page):
     page.fill("#video input[name=seconds]", "1")
     page.click("#video button[type=submit]")
     expect(page.locator("#player")).to_be_visible(timeout=300_000)
-    first = page.evaluate(PLAY)
+    first = page.evaluate(PLAY, "#player")
     assert (first["width"], first["height"]) == (640, 360) and first["duration"] > 0.9, first
     page.fill("#extend input[name=seconds]", "1")
     page.fill("#extend input[name=prompt]", "the ball keeps rolling")
     page.click("#extend button[type=submit]")
     expect(page.locator("#video-info")).not_to_contain_text(first["src"].split("/")[3], timeout=300_000)
-    second = page.evaluate(PLAY)
+    second = page.evaluate(PLAY, "#player")
     assert second["src"] != first["src"] and second["duration"] > first["duration"] + 0.5, (first, second)
     page.screenshot(path=str(ARTIFACTS / "studio-video.png"))
     assert page.errors == []
