@@ -100,3 +100,24 @@ def test_every_truncation_and_many_mutations_give_a_clear_error(prober, tmp_path
             prober.probe(target)
         except InputError as exc:
             assert "damaged.mp4" in str(exc)
+
+
+def test_matroska_and_non_timelines_are_refused_up_front(editor, tmp_path):
+    import av
+
+    mkv = tmp_path / "clip.mkv"
+    src = make_clip(tmp_path / "src.mp4", frames=12)
+    with av.open(src) as inp, av.open(str(mkv), "w", format="matroska") as out:
+        stream = out.add_stream_from_template(inp.streams.video[0])
+        for packet in inp.demux(inp.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    before = editor.library.count()
+    with pytest.raises(InputError, match="Matroska"):
+        editor.cut(str(mkv), 0, 0.2)
+    assert editor.library.count() == before
+    empty = tmp_path / "empty.otio"
+    empty.write_text("{}")
+    with pytest.raises(InputError, match="not an OpenTimelineIO timeline"):
+        Timeline.load_otio(empty)

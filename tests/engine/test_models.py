@@ -94,3 +94,23 @@ def test_a_video_folder_with_motion_reach_loads_it_and_a_bad_one_is_refused(tmp_
     (folder / "unet" / reach.REACH_FILE).write_bytes(b"\x00" * 64)  # not safetensors
     with pytest.raises(ModelError, match="could not load"):
         Engine(Settings(home=tmp_path / "home2", offline=True, device="cpu")).models.get(str(folder), "video")
+
+
+def test_a_weights_file_that_is_not_a_regular_file_is_refused_not_read(tiny_sd, tmp_path):
+    """A weights file linked to /dev/zero would be read forever (the hash, then the loader)."""
+    import os
+    import time
+
+    from cinedraft import ModelError
+    from cinedraft.engine.device import pick_device
+    from cinedraft.engine.models import ModelCache
+
+    folder = tmp_path / "zeroed"
+    shutil.copytree(tiny_sd, folder)
+    weights = next((folder / "unet").glob("*.safetensors"))
+    weights.unlink()
+    os.symlink("/dev/zero", weights)
+    start = time.perf_counter()
+    with pytest.raises(ModelError, match="not a regular file"):
+        ModelCache(pick_device("cpu"), "auto", offline=True).get(str(folder))
+    assert time.perf_counter() - start < 30

@@ -250,3 +250,15 @@ def test_import_refuses_what_is_not_a_regular_file(library, tmp_path):
         with pytest.raises(InputError, match="not a regular file"):
             library.import_file(path)
     assert library.count() == 0
+
+
+def test_check_reports_invalid_ids_and_leftover_temp_files(library, add):
+    asset = add()
+    library.conn.execute("PRAGMA foreign_keys = OFF")  # tamper as a broken tool would
+    library.conn.execute("UPDATE assets SET id = '../../x' WHERE id = ?", (asset.id,))
+    stray = library.files.objects / "ab" / ".abcdef.png.x1y2.tmp"
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_bytes(b"half a file")
+    report = library.check()
+    assert not report["ok"] and report["invalid_ids"] == ["../../x"]
+    assert report["temp_files"] == ["objects/ab/.abcdef.png.x1y2.tmp"]

@@ -46,3 +46,15 @@ def test_pickle_and_unknown_layouts_are_refused(tmp_path):
 
 def test_lanczos_upscale_hits_the_size():
     assert upscale_lanczos(Image.new("RGB", (10, 8)), (40, 32), sharpen=0.5).size == (40, 32)
+
+
+def test_a_pickle_named_safetensors_is_refused_as_unsafe(tmp_path):
+    import pickle
+
+    from cinedraft.errors import UnsafeModelError
+    from cinedraft.render.upscale import ModelUpscaler
+
+    fake = tmp_path / "up.safetensors"
+    fake.write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
+    with pytest.raises(UnsafeModelError, match="not a safetensors file"):
+        ModelUpscaler(fake)
