@@ -34,6 +34,7 @@ test: $(STAMP) $(CHROMIUM)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check cinedraft cinedraft_training tests benches scripts
+	$(VENV)/bin/ruff format --check cinedraft cinedraft_training tests benches scripts
 
 # MoviePy (the editor's baseline) pins Pillow < 12, so it lives in its own venv.
 .venv-bench/.installed: benches/requirements-moviepy.txt

@@ -43,7 +43,13 @@ def make_clip(path: Path, seconds: int, seed: int) -> None:
     with av.open(str(path), "w", format="mp4", options={"movflags": "faststart"}) as container:
         stream = container.add_stream("libx264", rate=24)
         stream.width, stream.height, stream.pix_fmt = 1920, 1080, "yuv420p"
-        stream.options = {"preset": "ultrafast", "crf": "23", "g": "48", "keyint_min": "48", "sc_threshold": "0"}
+        stream.options = {
+            "preset": "ultrafast",
+            "crf": "23",
+            "g": "48",
+            "keyint_min": "48",
+            "sc_threshold": "0",
+        }
         big = np.kron(base, np.ones((8, 8, 1), np.uint8))
         for i in range(seconds * 24):
             frame = np.roll(big, i * 4, axis=1)
@@ -72,7 +78,9 @@ def timed(fn) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=20)
-    parser.add_argument("--moviepy-python", help="Interpreter with moviepy installed (skipped if unset).")
+    parser.add_argument(
+        "--moviepy-python", help="Interpreter with moviepy installed (skipped if unset)."
+    )
     parser.add_argument("--quick", action="store_true", help="2 s clips, no MoviePy: a smoke run.")
     args = parser.parse_args()
     if args.quick:
@@ -93,14 +101,21 @@ def main() -> None:
         t_concat = timed(lambda: ops.merge(infos, tmp / "concat.mp4"))
         merged = prober.probe(tmp / "concat.mp4")
         stats = {}
-        t_cut = timed(lambda: stats.setdefault("cut", ops.cut(merged, cut_from, cut_to, tmp / "cut.mp4")))
+        t_cut = timed(
+            lambda: stats.setdefault("cut", ops.cut(merged, cut_from, cut_to, tmp / "cut.mp4"))
+        )
         ours = t_concat + t_cut
-        print(f"1. ours: concat {t_concat:.3f} s (copy) + cut {t_cut:.3f} s "
-              f"({stats['cut'].method}: {stats['cut'].reencoded_frames} frames re-encoded, "
-              f"{stats['cut'].copied_packets} packets copied) = {ours:.3f} s")
+        print(
+            f"1. ours: concat {t_concat:.3f} s (copy) + cut {t_cut:.3f} s "
+            f"({stats['cut'].method}: {stats['cut'].reencoded_frames} frames re-encoded, "
+            f"{stats['cut'].copied_packets} packets copied) = {ours:.3f} s"
+        )
         # 2. Real-time multiples of the copy paths.
-        print(f"2. stream copy: concat {total / t_concat:.0f}x real time; "
-              f"smart cut {(cut_to - cut_from) / t_cut:.0f}x real time")
+        print(
+            f"2. stream copy: concat {total / t_concat:.0f}x real time; "
+            f"smart cut {(cut_to - cut_from) / t_cut:.0f}x real time"
+        )
+
         # 3. Smart render vs full re-encode of the same cut.
         def full_reencode():
             frames_from = int(np.ceil(cut_from * 24))
@@ -111,14 +126,30 @@ def main() -> None:
                     if frames_from <= i < frames_to:
                         writer.add_frame(frame.to_ndarray(format="rgb24"))
             writer.close()
+
         t_full = timed(full_reencode)
-        print(f"3. full re-encode of the same cut: {t_full:.2f} s; smart render is {t_full / t_cut:.0f}x faster")
+        print(
+            f"3. full re-encode of the same cut: {t_full:.2f} s; smart render is {t_full / t_cut:.0f}x faster"
+        )
         for preset in ("medium", "ultrafast") if args.moviepy_python else ():
-            t_mp = timed(lambda p=preset: subprocess.run(
-                [args.moviepy_python, "-c", MOVIEPY_JOB, *map(str, clips), str(tmp), str(cut_from),
-                 str(cut_to), p], check=True,
-            ))
-            print(f"   MoviePy ({preset}): {t_mp:.1f} s; ours is {t_mp / ours:.0f}x faster (target >= 50x)")
+            t_mp = timed(
+                lambda p=preset: subprocess.run(
+                    [
+                        args.moviepy_python,
+                        "-c",
+                        MOVIEPY_JOB,
+                        *map(str, clips),
+                        str(tmp),
+                        str(cut_from),
+                        str(cut_to),
+                        p,
+                    ],
+                    check=True,
+                )
+            )
+            print(
+                f"   MoviePy ({preset}): {t_mp:.1f} s; ours is {t_mp / ours:.0f}x faster (target >= 50x)"
+            )
     prober.close()
 
 

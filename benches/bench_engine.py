@@ -32,7 +32,9 @@ import torch  # noqa: E402
 from cinedraft import Engine, ImageRequest, Settings  # noqa: E402
 from cinedraft.engine.schedulers import make_scheduler  # noqa: E402
 
-PROMPT = "a {red|blue|green|yellow} {bottle|jar|ball} on a {glass|wooden|marble} table, studio lighting"
+PROMPT = (
+    "a {red|blue|green|yellow} {bottle|jar|ball} on a {glass|wooden|marble} table, studio lighting"
+)
 REPEATS = 15
 
 
@@ -53,8 +55,14 @@ def main() -> None:
         def raw():
             pipe.scheduler = make_scheduler(tier.scheduler, pipe.scheduler)
             gens = [torch.Generator("cpu").manual_seed(i) for i in range(8)]
-            pipe(prompt=prompts, num_inference_steps=tier.steps, guidance_scale=tier.guidance,
-                 generator=gens, width=64, height=64)
+            pipe(
+                prompt=prompts,
+                num_inference_steps=tier.steps,
+                guidance_scale=tier.guidance,
+                generator=gens,
+                width=64,
+                height=64,
+            )
 
         def engine_only():
             engine.render_images(ImageRequest(prompt=prompts[0], count=8, seed=0), lambda *a: None)
@@ -74,20 +82,32 @@ def main() -> None:
             return statistics.median(a / b for a, b in zip(times[name], times["raw"]))
 
         per_image = {k: statistics.median(v) / 8 * 1000 for k, v in times.items()}
-        store = statistics.median((f - e) / 8 * 1000 for f, e in zip(times["full"], times["engine"]))
-        print(f"overhead: raw diffusers {per_image['raw']:.1f} ms/image, engine "
-              f"{per_image['engine']:.1f} ms/image, engine/raw = {ratio('engine'):.3f} (target <= 1.05)")
-        print(f"with the library: {per_image['full']:.1f} ms/image, full/raw = {ratio('full'):.3f}; "
-              f"storing costs {store:.1f} ms/image (WebP + record, C2PA, metrics, file, row)")
+        store = statistics.median(
+            (f - e) / 8 * 1000 for f, e in zip(times["full"], times["engine"])
+        )
+        print(
+            f"overhead: raw diffusers {per_image['raw']:.1f} ms/image, engine "
+            f"{per_image['engine']:.1f} ms/image, engine/raw = {ratio('engine'):.3f} (target <= 1.05)"
+        )
+        print(
+            f"with the library: {per_image['full']:.1f} ms/image, full/raw = {ratio('full'):.3f}; "
+            f"storing costs {store:.1f} ms/image (WebP + record, C2PA, metrics, file, row)"
+        )
 
-        drafts = engine.generate_image(ImageRequest(prompt=PROMPT, template=True, count=variations, seed=1))
-        print(f"draft tier: {variations} variations in {drafts.seconds:.2f} s, {drafts.seconds_per_image:.3f} s/image")
+        drafts = engine.generate_image(
+            ImageRequest(prompt=PROMPT, template=True, count=variations, seed=1)
+        )
+        print(
+            f"draft tier: {variations} variations in {drafts.seconds:.2f} s, {drafts.seconds_per_image:.3f} s/image"
+        )
         prod_times = []
         for out in drafts.outputs[:promotions]:
             prod_times.append(engine.promote(out.asset_id).seconds_per_image)
         p = statistics.median(prod_times)
-        print(f"production tier: {p:.2f} s/image (256x256, refine 0.05, cleanup); "
-              f"production/draft per image = {p / drafts.seconds_per_image:.1f}x")
+        print(
+            f"production tier: {p:.2f} s/image (256x256, refine 0.05, cleanup); "
+            f"production/draft per image = {p / drafts.seconds_per_image:.1f}x"
+        )
 
 
 if __name__ == "__main__":

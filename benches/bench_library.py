@@ -53,14 +53,25 @@ def synthetic_rows(n: int, start: int, rng: np.random.Generator) -> list[dict]:
         if i % 100_000 == 7:  # ~10 rows per million carry a rare word
             prompt += ", zircon finish"
         asset_id = f"{i:012x}"
-        rows.append({
-            "id": asset_id, "kind": "image", "tier": "production" if i % 5 == 0 else "draft",
-            "model": "builtin" if i % 3 else "sdxl-turbo", "prompt": prompt, "negative_prompt": "",
-            "seed": i, "created": f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}T12:00:00Z",
-            "width": 64, "height": 64, "mime": "image/webp",
-            "path": f"objects/{asset_id[:2]}/{asset_id}.webp", "sha256": f"{i:064x}",
-            "bytes": 9000, "record": {"asset_id": asset_id, "prompt": prompt, "seed": i},
-        })
+        rows.append(
+            {
+                "id": asset_id,
+                "kind": "image",
+                "tier": "production" if i % 5 == 0 else "draft",
+                "model": "builtin" if i % 3 else "sdxl-turbo",
+                "prompt": prompt,
+                "negative_prompt": "",
+                "seed": i,
+                "created": f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}T12:00:00Z",
+                "width": 64,
+                "height": 64,
+                "mime": "image/webp",
+                "path": f"objects/{asset_id[:2]}/{asset_id}.webp",
+                "sha256": f"{i:064x}",
+                "bytes": 9000,
+                "record": {"asset_id": asset_id, "prompt": prompt, "seed": i},
+            }
+        )
     return rows
 
 
@@ -90,7 +101,8 @@ def naive_common(conn):
     """The baseline: rank every match of a common term by bm25."""
     return conn.execute(
         "SELECT a.* FROM assets_fts f JOIN assets a ON a.seq = f.rowid "
-        "WHERE assets_fts MATCH ? ORDER BY f.rank LIMIT 50", ("table OR backdrop",)
+        "WHERE assets_fts MATCH ? ORDER BY f.rank LIMIT 50",
+        ("table OR backdrop",),
     ).fetchall()
 
 
@@ -101,13 +113,17 @@ def bench_search(sizes: list[int]) -> None:
         rng = np.random.default_rng(0)
         for size in sizes:
             built = grow(conn, size, rng)
-            print(f"  {size:>9,} rows (built in {built:.0f} s, "
-                  f"{os.path.getsize(Path(tmp) / 'library.db') / 2**20:.0f} MiB)")
+            print(
+                f"  {size:>9,} rows (built in {built:.0f} s, "
+                f"{os.path.getsize(Path(tmp) / 'library.db') / 2**20:.0f} MiB)"
+            )
             for name, query in QUERIES.items():
                 p50, p95 = timed(lambda q=query: records.find_assets(conn, limit=50, **q))
                 print(f"    {name:<18} p50 {p50:7.2f}  p95 {p95:7.2f}")
             p50, p95 = timed(lambda: naive_common(conn), repeats=5)
-            print(f"    {'baseline: bm25 all':<18} p50 {p50:7.2f}  p95 {p95:7.2f}  (common term, naive)")
+            print(
+                f"    {'baseline: bm25 all':<18} p50 {p50:7.2f}  p95 {p95:7.2f}  (common term, naive)"
+            )
 
 
 def _pngs(n: int) -> list[bytes]:
@@ -132,14 +148,18 @@ def bench_ingest(n: int = 300, bulk: int = 50_000) -> None:
         files = _pngs(n)
         t0 = time.perf_counter()
         for i, data in enumerate(files):
-            library.add_bytes(data, ".png", {"asset_id": library.new_id(), "prompt": f"a red jar {i}"})
+            library.add_bytes(
+                data, ".png", {"asset_id": library.new_id(), "prompt": f"a red jar {i}"}
+            )
         rate = n / (time.perf_counter() - t0)
         print(f"  full write path (metrics, fsynced file + 2 commits): {rate:,.0f} records/s")
         library.close()
         conn = connect(Path(tmp) / "bulk.db")
         t0 = time.perf_counter()
         records.insert_many(conn, synthetic_rows(bulk, 0, np.random.default_rng(1)))
-        print(f"  bulk rows with full-text index: {bulk / (time.perf_counter() - t0):,.0f} records/s")
+        print(
+            f"  bulk rows with full-text index: {bulk / (time.perf_counter() - t0):,.0f} records/s"
+        )
 
 
 def bench_provenance(tiers: tuple[str, ...] = ("draft", "production"), repeats: int = 10) -> None:
@@ -164,9 +184,11 @@ def bench_provenance(tiers: tuple[str, ...] = ("draft", "production"), repeats: 
             signed_med, _ = timed(lambda: store(engine.library), repeats=repeats)
             unsigned_med, _ = timed(lambda: store(plain), repeats=repeats)
             extra = (signed_med - unsigned_med) / 1000
-            print(f"  {tier:<10} {item.image.width}x{item.image.height}: generate {t_gen:.3f} s, "
-                  f"store {unsigned_med:.1f} ms, +sign+watermark {extra * 1000:.1f} ms "
-                  f"= {extra / t_gen:.1%} of generation")
+            print(
+                f"  {tier:<10} {item.image.width}x{item.image.height}: generate {t_gen:.3f} s, "
+                f"store {unsigned_med:.1f} ms, +sign+watermark {extra * 1000:.1f} ms "
+                f"= {extra / t_gen:.1%} of generation"
+            )
 
 
 def main() -> None:

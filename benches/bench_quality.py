@@ -31,8 +31,9 @@ from cinedraft.quality.metrics import image_metrics, temporal_metrics  # noqa: E
 
 def photo(size: int, seed: int = 0) -> Image.Image:
     rng = np.random.default_rng(seed)
-    return Image.fromarray(rng.integers(0, 256, (size // 16, size // 16, 3), dtype=np.uint8)).resize(
-        (size, size), Image.Resampling.BICUBIC)
+    return Image.fromarray(
+        rng.integers(0, 256, (size // 16, size // 16, 3), dtype=np.uint8)
+    ).resize((size, size), Image.Resampling.BICUBIC)
 
 
 def bench_metrics(side: int = 1024, frames_n: int = 49, frame_size=(1920, 1080)) -> None:
@@ -48,8 +49,10 @@ def bench_metrics(side: int = 1024, frames_n: int = 49, frame_size=(1920, 1080))
     t0 = time.perf_counter()
     temporal_metrics(frames)
     fps = (frames_n - 1) / (time.perf_counter() - t0)
-    print(f"   video metrics per {frame_size[1]}p frame: {1000 / fps:.1f} ms = {fps:.0f} fps "
-          f"({fps / 24:.1f}x real time at 24 fps; flow at 480 px, every frame, no sampling)")
+    print(
+        f"   video metrics per {frame_size[1]}p frame: {1000 / fps:.1f} ms = {fps:.0f} fps "
+        f"({fps / 24:.1f}x real time at 24 fps; flow at 480 px, every frame, no sampling)"
+    )
 
 
 CHILD = """
@@ -70,8 +73,13 @@ print(json.dumps({"seconds": seconds, "size": out.size,
 
 
 def _run_child(weights: Path, side: int) -> dict:
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(weights), str(side)], capture_output=True,
-                          text=True, cwd=Path(__file__).resolve().parents[1], check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(weights), str(side)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        check=True,
+    )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -82,19 +90,26 @@ def bench_upscaler(skip_4k: bool, quick: bool = False) -> None:
 
     print("2. tiled upscaler (x4, CPU, random weights at real sizes)")
     with tempfile.TemporaryDirectory() as tmp:
-        nets = {"SRVGGNetCompact 64x32": SRVGGNetCompact(4, 64, 32), "RRDBNet 64x23": RRDBNet(4, 64, 23, 32)}
+        nets = {
+            "SRVGGNetCompact 64x32": SRVGGNetCompact(4, 64, 32),
+            "RRDBNet 64x23": RRDBNet(4, 64, 23, 32),
+        }
         for name, net in nets.items():
             weights = Path(tmp) / f"{name.split()[0]}.safetensors"
             save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(weights))
             side = (16 if quick else 128) if name.startswith("RRDB") else (32 if quick else 256)
             result = _run_child(weights, side)
             mp = (side * 4) ** 2 / 1e6
-            print(f"   {name}: {side}->{side * 4}: {mp / result['seconds']:.3f} MP/s output, "
-                  f"peak RSS {result['peak_mb']:.0f} MB")
+            print(
+                f"   {name}: {side}->{side * 4}: {mp / result['seconds']:.3f} MP/s output, "
+                f"peak RSS {result['peak_mb']:.0f} MB"
+            )
             if not skip_4k and name.startswith("SRVGG"):
                 result = _run_child(weights, 1024)
-                print(f"   {name}: 1024->4096: {result['seconds']:.0f} s, {16.8 / result['seconds']:.3f} MP/s, "
-                      f"peak RSS {result['peak_mb']:.0f} MB")
+                print(
+                    f"   {name}: 1024->4096: {result['seconds']:.0f} s, {16.8 / result['seconds']:.3f} MP/s, "
+                    f"peak RSS {result['peak_mb']:.0f} MB"
+                )
 
 
 def main() -> None:

@@ -59,12 +59,16 @@ def serve(settings: Settings) -> tuple[str, uvicorn.Server, object]:
 
 async def client(base: str, seed: int) -> str:
     async with httpx.AsyncClient(timeout=600) as http:
-        job = (await http.post(f"{base}/api/jobs/generate", json={"prompt": PROMPT, "seed": seed})).json()
+        job = (
+            await http.post(f"{base}/api/jobs/generate", json={"prompt": PROMPT, "seed": seed})
+        ).json()
         async with http.stream("GET", f"{base}/api/jobs/{job['id']}/events") as stream:
             async for line in stream.aiter_lines():
                 if line.startswith("data: ") and '"state": "done"' in line:
                     return json.loads(line[6:])["state"]
-                if line.startswith("data: ") and ('"state": "failed"' in line or '"state": "cancelled"' in line):
+                if line.startswith("data: ") and (
+                    '"state": "failed"' in line or '"state": "cancelled"' in line
+                ):
                     return "failed"
     return "lost"
 
@@ -75,8 +79,11 @@ def bench_queue(clients: int) -> None:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         env = {**os.environ, "CINEDRAFT_HOME": str(Path(tmp) / "server"), "CINEDRAFT_DEVICE": "cpu"}
-        proc = subprocess.Popen([sys.executable, "-m", "cinedraft", "serve", "--port", str(port)], env=env,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cinedraft", "serve", "--port", str(port)],
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             while True:
@@ -101,8 +108,10 @@ def bench_queue(clients: int) -> None:
             engine.generate_image(ImageRequest(prompt=PROMPT, seed=seed))
         t_direct = time.perf_counter() - t0
     done = states.count("done")
-    print(f"1. {clients} concurrent clients: {done}/{clients} jobs done; server {t_server:.2f} s, "
-          f"engine direct {t_direct:.2f} s; overhead ratio {t_server / t_direct:.3f} (target <= 1.10)")
+    print(
+        f"1. {clients} concurrent clients: {done}/{clients} jobs done; server {t_server:.2f} s, "
+        f"engine direct {t_direct:.2f} s; overhead ratio {t_server / t_direct:.3f} (target <= 1.10)"
+    )
 
 
 async def _all(base: str, clients: int) -> list[str]:
@@ -120,8 +129,11 @@ def bench_listing(rows: int) -> None:
         print(f"2. GET /api/assets with {rows:,} assets (ms, 50 results)")
         with httpx.Client(base_url=base) as http:
             for name, params in {
-                "newest": {}, "filter tier": {"tier": "production"}, "rare term": {"text": "zircon"},
-                "common term": {"text": "table OR backdrop"}, "common + filter": {"text": "table", "tier": "draft"},
+                "newest": {},
+                "filter tier": {"tier": "production"},
+                "rare term": {"text": "zircon"},
+                "common term": {"text": "table OR backdrop"},
+                "common + filter": {"text": "table", "tier": "draft"},
             }.items():
                 times = []
                 for _ in range(60):
@@ -129,7 +141,9 @@ def bench_listing(rows: int) -> None:
                     assert http.get("/api/assets", params=params).status_code == 200
                     times.append((time.perf_counter() - t0) * 1000)
                 times.sort()
-                print(f"   {name:<16} p50 {statistics.median(times):6.2f}  p95 {times[int(0.95 * 59)]:6.2f}")
+                print(
+                    f"   {name:<16} p50 {statistics.median(times):6.2f}  p95 {times[int(0.95 * 59)]:6.2f}"
+                )
         server.should_exit = True
 
 
@@ -164,8 +178,11 @@ def bench_health_under_uploads(uploads: int = 4, side: int = 6000) -> None:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         env = {**os.environ, "CINEDRAFT_HOME": str(Path(tmp)), "CINEDRAFT_DEVICE": "cpu"}
-        proc = subprocess.Popen([sys.executable, "-m", "cinedraft", "serve", "--port", str(port)], env=env,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cinedraft", "serve", "--port", str(port)],
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             with httpx.Client(base_url=base, timeout=600) as http:
@@ -180,7 +197,11 @@ def bench_health_under_uploads(uploads: int = 4, side: int = 6000) -> None:
 
                 def upload(body: bytes) -> None:
                     with httpx.Client(base_url=base, timeout=600) as own:
-                        statuses.append(own.post("/api/uploads", files={"file": ("big.png", body, "image/png")}).status_code)
+                        statuses.append(
+                            own.post(
+                                "/api/uploads", files={"file": ("big.png", body, "image/png")}
+                            ).status_code
+                        )
 
                 threads = [threading.Thread(target=upload, args=(b,)) for b in bodies]
                 t0 = time.perf_counter()
@@ -193,12 +214,18 @@ def bench_health_under_uploads(uploads: int = 4, side: int = 6000) -> None:
         finally:
             proc.terminate()
             proc.wait()
-    print(f"3. GET /api/health while {uploads} uploads of {side}x{side} PNGs are processed "
-          f"({seconds:.1f} s, statuses {sorted(statuses)}):")
-    print(f"   idle     p50 {statistics.median(idle):6.2f} ms  p99 {_p99(idle):6.2f} ms  ({len(idle)} requests)")
-    print(f"   uploads  p50 {statistics.median(busy):6.2f} ms  p99 {_p99(busy):6.2f} ms  ({len(busy)} requests); "
-          f"p99 ratio {_p99(busy) / _p99(idle):.2f}; target p99 <= 50 ms: "
-          f"{'met' if _p99(busy) <= 50 else 'NOT met'}")
+    print(
+        f"3. GET /api/health while {uploads} uploads of {side}x{side} PNGs are processed "
+        f"({seconds:.1f} s, statuses {sorted(statuses)}):"
+    )
+    print(
+        f"   idle     p50 {statistics.median(idle):6.2f} ms  p99 {_p99(idle):6.2f} ms  ({len(idle)} requests)"
+    )
+    print(
+        f"   uploads  p50 {statistics.median(busy):6.2f} ms  p99 {_p99(busy):6.2f} ms  ({len(busy)} requests); "
+        f"p99 ratio {_p99(busy) / _p99(idle):.2f}; target p99 <= 50 ms: "
+        f"{'met' if _p99(busy) <= 50 else 'NOT met'}"
+    )
 
 
 def main() -> None:

@@ -31,7 +31,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--no-model", action="store_true", help="skip the built-in model render")
-    parser.add_argument("--quick", action="store_true", help="1 s, post-processing only: a smoke run.")
+    parser.add_argument(
+        "--quick", action="store_true", help="1 s, post-processing only: a smoke run."
+    )
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.no_model = 1, True
@@ -48,32 +50,52 @@ def whole_render(args) -> None:
 
     with tempfile.TemporaryDirectory() as home:
         engine = Engine(Settings(home=Path(home), offline=True))
-        request = VideoRequest(prompt="a blue jar on a glass table, the jar slides left, studio lighting",
-                               seconds=args.seconds, preset="cinematic-1080p", seed=7)
+        request = VideoRequest(
+            prompt="a blue jar on a glass table, the jar slides left, studio lighting",
+            seconds=args.seconds,
+            preset="cinematic-1080p",
+            seed=7,
+        )
         t0 = time.perf_counter()
         result = engine.generate_video(request)
         total = time.perf_counter() - t0
     worst = max((s.ratio or 0 for s in result.seams), default=0)
-    print(f"built-in model, {args.seconds} s cinematic-1080p: {result.frames} frames "
-          f"{result.width}x{result.height}, {result.chunks} chunks, worst seam x{worst:.2f}, "
-          f"{sum(s.attempts - 1 for s in result.seams)} chunk(s) redrawn")
+    print(
+        f"built-in model, {args.seconds} s cinematic-1080p: {result.frames} frames "
+        f"{result.width}x{result.height}, {result.chunks} chunks, worst seam x{worst:.2f}, "
+        f"{sum(s.attempts - 1 for s in result.seams)} chunk(s) redrawn"
+    )
     print(f"stages (s): {result.timings}; total {total:.1f} s")
 
 
 def post_processing(args) -> None:
     rng = np.random.default_rng(0)
     texture = rng.integers(0, 255, (72, 400, 3), dtype=np.uint8)
-    frames = [np.ascontiguousarray(np.roll(texture, 2 * i, axis=1)[:, :128]) for i in range(args.seconds * 12)]
+    frames = [
+        np.ascontiguousarray(np.roll(texture, 2 * i, axis=1)[:, :128])
+        for i in range(args.seconds * 12)
+    ]
     preset = PRESETS["cinematic-1080p"]
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         done = finish_clip(frames, 12, preset, Path(tmp) / "ours.mp4")
         ours = time.perf_counter() - t0
-        final = deflicker([fit_frame(f, preset.width, preset.height) for f in interpolate(frames, 12, preset.fps)])
+        final = deflicker(
+            [fit_frame(f, preset.width, preset.height) for f in interpolate(frames, 12, preset.fps)]
+        )
         t0 = time.perf_counter()
-        encode(final, Path(tmp) / "bare.mp4", preset.fps, preset.crf, preset.codec, preset.encoder_preset)
+        encode(
+            final,
+            Path(tmp) / "bare.mp4",
+            preset.fps,
+            preset.crf,
+            preset.codec,
+            preset.encoder_preset,
+        )
         bare = time.perf_counter() - t0
-    print(f"{args.seconds} s clip -> {done.frames} frames {done.width}x{done.height} at {done.fps} fps")
+    print(
+        f"{args.seconds} s clip -> {done.frames} frames {done.width}x{done.height} at {done.fps} fps"
+    )
     print(f"stages (s): {done.timings}")
     print(f"ours {ours:.1f} s vs bare encode {bare:.1f} s: ratio {ours / bare:.2f} (target <= 2.5)")
 

@@ -25,7 +25,9 @@ from .request import ImageOutput, ImageRequest, Rerender, Result, VideoRequest, 
 from .tiers import FAMILIES, Family, Tier  # noqa: E402
 
 
-def generate_image(request: ImageRequest, settings: Settings | None = None, on_progress=None) -> Result:
+def generate_image(
+    request: ImageRequest, settings: Settings | None = None, on_progress=None
+) -> Result:
     """One-off generation with a fresh engine; keep an :class:`Engine` to reuse loaded models."""
     from .engine.image import Engine
 

@@ -43,14 +43,17 @@ class Settings(BaseSettings):
         "(AnimateDiff, LTX-Video, Wan, CogVideoX, ModelScope pipelines).",
     )
     cpu_offload: bool = Field(
-        False, description="Keep weights on the CPU and move each component to the GPU only "
+        False,
+        description="Keep weights on the CPU and move each component to the GPU only "
         "while it runs (diffusers model CPU offload): large models on small GPUs, slower.",
     )
     vae_tiling: bool = Field(
-        False, description="Decode latents in tiles: large frames in less memory.",
+        False,
+        description="Decode latents in tiles: large frames in less memory.",
     )
     vae_slicing: bool = Field(
-        False, description="Decode one image or frame at a time: long clips in less memory.",
+        False,
+        description="Decode one image or frame at a time: long clips in less memory.",
     )
     device: Literal["auto", "cpu", "cuda", "mps"] = Field(
         "auto", description="Where pipelines run; 'auto' picks CUDA, then MPS, then CPU."

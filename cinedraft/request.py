@@ -19,6 +19,7 @@ Progress = Callable[[str, int, int], None]
 def no_progress(stage: str, done: int, total: int) -> None:
     """The progress callback when nobody is watching."""
 
+
 MAX_SIDE = 4096
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 
@@ -93,7 +94,9 @@ class Rerender(BaseModel):
 
     original: str
     output: ImageOutput
-    identical: bool = Field(description="Every pixel equal after the original's watermark and codec.")
+    identical: bool = Field(
+        description="Every pixel equal after the original's watermark and codec."
+    )
     max_abs_diff: int
     mean_abs_diff: float
     psnr: float
@@ -108,13 +111,17 @@ class VideoRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    prompt: str = Field(description="What happens; with an image or clip, may name just the motion.")
+    prompt: str = Field(
+        description="What happens; with an image or clip, may name just the motion."
+    )
     negative_prompt: str = ""
     model: str | None = Field(None, description="'builtin', a local folder or a hub id.")
     preset: str = Field("preview", description="Delivery preset: size, fps, codec, CRF.")
     seconds: float | None = Field(
-        None, description=f"Length in seconds, above 0 and at most {MAX_VIDEO_SECONDS:g}; "
-        "default: the preset's.")
+        None,
+        description=f"Length in seconds, above 0 and at most {MAX_VIDEO_SECONDS:g}; "
+        "default: the preset's.",
+    )
     image: str | None = Field(None, description="First frame: an image asset id or file.")
     extend: str | None = Field(None, description="A video asset id or file to continue.")
     before: bool = Field(False, description="With ``extend``: generate a lead-in instead.")
@@ -122,12 +129,20 @@ class VideoRequest(BaseModel):
     guidance: float | None = Field(None, ge=0.0, le=50.0)
     seed: int | None = Field(None, ge=0, lt=2**63)
     model_size: tuple[int, int] | None = Field(
-        None, description="(width, height) the model generates at; default the family's.")
-    codec: Literal["h264", "h265", "av1"] | None = Field(None, description="h264 (default), h265 or av1.")
-    retries: int = Field(2, ge=0, le=10, description="New seeds tried for a chunk whose seam is bad.")
+        None, description="(width, height) the model generates at; default the family's."
+    )
+    codec: Literal["h264", "h265", "av1"] | None = Field(
+        None, description="h264 (default), h265 or av1."
+    )
+    retries: int = Field(
+        2, ge=0, le=10, description="New seeds tried for a chunk whose seam is bad."
+    )
     max_seam_ratio: float = Field(
-        2.0, gt=1.0, description="A seam whose warp error exceeds this many times the "
-        "within-chunk average is retried.")
+        2.0,
+        gt=1.0,
+        description="A seam whose warp error exceeds this many times the "
+        "within-chunk average is retried.",
+    )
 
     @field_validator("prompt")
     @classmethod
@@ -140,7 +155,9 @@ class VideoRequest(BaseModel):
     @classmethod
     def _seconds_in_range(cls, v: float | None) -> float | None:
         if v is not None and not 0 < v <= MAX_VIDEO_SECONDS:
-            raise ValueError(f"seconds must be above 0 and at most {MAX_VIDEO_SECONDS:g}, got {v:g}")
+            raise ValueError(
+                f"seconds must be above 0 and at most {MAX_VIDEO_SECONDS:g}, got {v:g}"
+            )
         return v
 
     @model_validator(mode="after")
@@ -149,7 +166,9 @@ class VideoRequest(BaseModel):
             raise ValueError("give either image (first frame) or extend (a clip), not both")
         if self.before and not self.extend:
             raise ValueError("before needs extend: the clip to lead into")
-        if self.model_size is not None and any(s < 8 or s > MAX_SIDE or s % 8 for s in self.model_size):
+        if self.model_size is not None and any(
+            s < 8 or s > MAX_SIDE or s % 8 for s in self.model_size
+        ):
             raise ValueError(f"model_size sides must be multiples of 8 in 8..{MAX_SIDE}")
         return self
 
@@ -160,7 +179,9 @@ class Seam(BaseModel):
     at_frame: int = Field(description="Index of the first new frame of the chunk.")
     warp_error: float
     within_average: float
-    ratio: float | None = Field(description="warp_error / within_average; ~1 looks like any frame pair.")
+    ratio: float | None = Field(
+        description="warp_error / within_average; ~1 looks like any frame pair."
+    )
     colour_jump: float = Field(description="Mean Lab colour difference across the seam (ΔE).")
     flicker: float = Field(description="Mean luma jump across the seam, 0..1.")
     attempts: int = Field(description="Seeds tried for this chunk.")

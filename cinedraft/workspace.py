@@ -39,7 +39,9 @@ class Workspace:
             self._engine = Engine(self.settings, self.library())
         return self._engine
 
-    def editor(self, on_progress: Progress | None = None, record_extra: dict | None = None) -> Editor:
+    def editor(
+        self, on_progress: Progress | None = None, record_extra: dict | None = None
+    ) -> Editor:
         """An editor on the library whose ``extend`` generates continuations with the engine
         (loaded only when one is needed); ``record_extra`` goes into every record it writes
         (the server's job id)."""

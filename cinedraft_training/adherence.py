@@ -21,7 +21,15 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .scenes import COLOURS, Scene, caption_scene, parse_prompt, position_word, render_scene, sample_scene
+from .scenes import (
+    COLOURS,
+    Scene,
+    caption_scene,
+    parse_prompt,
+    position_word,
+    render_scene,
+    sample_scene,
+)
 
 SIZE = 64  # the scorer works at the built-in model's native size
 
@@ -129,7 +137,9 @@ def motion_signature(frames: np.ndarray) -> np.ndarray:
     for frame in frames:
         if frame.shape[:2] != (SIZE, SIZE):
             frame = cv2.resize(frame, (SIZE, SIZE), interpolation=cv2.INTER_AREA)
-        luma = cv2.cvtColor(cv2.GaussianBlur(frame, (5, 5), 0), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        luma = cv2.cvtColor(cv2.GaussianBlur(frame, (5, 5), 0), cv2.COLOR_RGB2GRAY).astype(
+            np.float32
+        )
         small.append(cv2.resize(luma, (16, 16), interpolation=cv2.INTER_AREA))
     change = np.abs(np.stack(small[1:]) - small[0])  # (F-1, 16, 16)
     signature = change.ravel()
@@ -159,7 +169,9 @@ def classify_motion(frames: np.ndarray, prompt: str, *, from_first_frame: bool =
     seen = motion_signature(frames)
 
     def likeness(motion: str) -> float:
-        return max(float(seen @ _motion_reference(*context, motion, len(frames), x)) for x in starts)
+        return max(
+            float(seen @ _motion_reference(*context, motion, len(frames), x)) for x in starts
+        )
 
     return max(MOTIONS, key=likeness)
 

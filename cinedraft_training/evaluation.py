@@ -23,7 +23,15 @@ from cinedraft.render.video import VideoPreset
 from cinedraft.request import VideoRequest
 from .adherence import score_clip, slide_travel
 from .motions import (
-    FPS, FRAMES, MIRRORS, SLIDES, caption_clip, motion_at, parse_motion, sample_clip)
+    FPS,
+    FRAMES,
+    MIRRORS,
+    SLIDES,
+    caption_clip,
+    motion_at,
+    parse_motion,
+    sample_clip,
+)
 from .scenes import position_word, render_scene
 
 NATIVE = VideoPreset("native", 64, 64, FPS, FRAMES / FPS, crf=12)
@@ -48,8 +56,10 @@ def one_chunk(engine, model: str, prompt: str, seed: int, image: str | None = No
     """One chunk through ``engine`` (a :class:`cinedraft.Engine`), delivered natively; its
     decoded frames (F, H, W, 3)."""
     result = engine.video.generate(
-        VideoRequest(prompt=prompt, image=image, seconds=ONE_CHUNK, seed=seed, model=model), model,
-        preset=NATIVE)
+        VideoRequest(prompt=prompt, image=image, seconds=ONE_CHUNK, seed=seed, model=model),
+        model,
+        preset=NATIVE,
+    )
     return np.stack(decode_frames(result.path))
 
 
@@ -61,8 +71,9 @@ def first_frame_file(scene, motion: str, path: Path) -> str:
     return str(path)
 
 
-def swapped_travel(engine, model: str, scene, slide: str, seed: int,
-                   folder: Path) -> dict[str, float]:
+def swapped_travel(
+    engine, model: str, scene, slide: str, seed: int, folder: Path
+) -> dict[str, float]:
     """The word-swap control: ``scene``'s object moved to the middle of the frame (where its
     place tells no direction), its true first frame given, drawn once asked to ``slide`` and
     once asked the mirror way, the same seed. How far the object travelled each time
@@ -77,8 +88,9 @@ def swapped_travel(engine, model: str, scene, slide: str, seed: int,
     return travel
 
 
-def word_swaps(engine, model: str, clips: list[tuple], seed: int, folder: Path,
-               limit: int | None = None) -> tuple[list[bool], list[float]]:
+def word_swaps(
+    engine, model: str, clips: list[tuple], seed: int, folder: Path, limit: int | None = None
+) -> tuple[list[bool], list[float]]:
     """:func:`swapped_travel` for the (first ``limit``) slides among ``clips``, clip i drawn
     with seed ``seed + i``: whether each went the asked way both times, and how much further
     right it went asked right than asked left (in widths)."""

@@ -76,11 +76,17 @@ def motion_at(scene: Scene, motion: str, t: float) -> Scene:
     raise ValueError(f"unknown motion {motion!r}; known: {', '.join(MOTIONS)}")
 
 
-MIRRORS = {"slide_left": "slide_right", "slide_right": "slide_left",
-           "zoom_in": "zoom_out", "zoom_out": "zoom_in"}  # a motion played backwards
+MIRRORS = {
+    "slide_left": "slide_right",
+    "slide_right": "slide_left",
+    "zoom_in": "zoom_out",
+    "zoom_out": "zoom_in",
+}  # a motion played backwards
 
 
-def played_backwards(scene: Scene, motion: str, start: float = 0.0) -> tuple[Scene, str, float] | None:
+def played_backwards(
+    scene: Scene, motion: str, start: float = 0.0
+) -> tuple[Scene, str, float] | None:
     """``(scene, motion, start)`` whose clip is this one's frames in reverse order (a slide
     left played backwards is a slide right from where it ended; a zoom in, a zoom out), or
     None when the motion has no mirror or the mirror would be a held-out pair. The scene's
@@ -110,8 +116,12 @@ def mirror_caption(caption: str, scene: Scene, motion: str) -> str | None:
 
 
 def render_clip(
-    scene: Scene, motion: str, frames: int = FRAMES, size: int = 64,
-    rng: np.random.Generator | None = None, start: float = 0.0,
+    scene: Scene,
+    motion: str,
+    frames: int = FRAMES,
+    size: int = 64,
+    rng: np.random.Generator | None = None,
+    start: float = 0.0,
 ) -> np.ndarray:
     """(F, H, W, 3) uint8: the motion over one clip of ``frames`` frames from time ``start``."""
     jitter = None if rng is None else rng.uniform(-0.05, 0.05, size=3)
@@ -126,9 +136,7 @@ def render_clip(
     return np.stack(out)
 
 
-def sample_clip(
-    rng: np.random.Generator, *, held_out: bool | None = False
-) -> tuple[Scene, str]:
+def sample_clip(rng: np.random.Generator, *, held_out: bool | None = False) -> tuple[Scene, str]:
     """A random scene and motion. ``held_out`` True draws only held-out motion/object pairs,
     False none of them (nor any held-out colour/object pair of the image model)."""
     while True:
@@ -162,8 +170,13 @@ def start_anywhere(scene: Scene, rng: np.random.Generator) -> Scene:
 
 
 def caption_clip(
-    scene: Scene, motion: str, rng: np.random.Generator | None = None, *, full: bool = False,
-    motion_only: bool = False, place: bool = True,
+    scene: Scene,
+    motion: str,
+    rng: np.random.Generator | None = None,
+    *,
+    full: bool = False,
+    motion_only: bool = False,
+    place: bool = True,
 ) -> str:
     """The scene's caption and a motion phrase, e.g. ``a blue jar on a glass table, the jar
     slides left``; ``motion_only`` gives just the phrase (image-to-video and extension
@@ -191,6 +204,20 @@ def motion_words() -> list[str]:
     for options in _PHRASES.values():
         for phrase in options:
             words |= set(phrase.replace("{o}", "").split())
-    words |= {"slide", "move", "bounce", "rotate", "turn", "zoom", "camera", "slowly", "stops",
-              "and", "up", "down", "spins", "pans"}
+    words |= {
+        "slide",
+        "move",
+        "bounce",
+        "rotate",
+        "turn",
+        "zoom",
+        "camera",
+        "slowly",
+        "stops",
+        "and",
+        "up",
+        "down",
+        "spins",
+        "pans",
+    }
     return sorted(words)

@@ -124,7 +124,10 @@ _POSITION_WORDS = {"left": "on the left", "center": "in the center", "right": "o
 
 
 def caption_scene(
-    scene: Scene, rng: np.random.Generator | None = None, *, full: bool = False,
+    scene: Scene,
+    rng: np.random.Generator | None = None,
+    *,
+    full: bool = False,
     place: bool = True,
 ) -> str:
     """Describe a scene. With ``rng`` optional parts (size, position, lighting) may be left
@@ -285,7 +288,7 @@ def _surface(scene: Scene, x, y, px, rng):
         table = np.array([0.56, 0.34, 0.18]) * (0.8 + 0.25 * grain)[..., None]
     else:  # marble
         vein = np.abs(np.sin(x * 14 + y * 9 + 2.5 * np.sin(x * 11 - y * 7 + scene.tone)))
-        table = np.array([0.90, 0.89, 0.87]) * (0.78 + 0.22 * vein ** 0.3)[..., None]
+        table = np.array([0.90, 0.89, 0.87]) * (0.78 + 0.22 * vein**0.3)[..., None]
     return wall * (1 - table_cov[..., None]) + table * table_cov[..., None], table_cov
 
 

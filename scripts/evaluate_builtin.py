@@ -29,7 +29,9 @@ def evaluate(engine: Engine, prompts: list[str], tier: str, seed: int, model: st
     colour, position, confusions = [], [], Counter()
     started = time.perf_counter()
     for i, prompt in enumerate(prompts):
-        out = engine.generate_image(ImageRequest(prompt=prompt, tier=tier, seed=seed + i, model=model)).outputs[0]
+        out = engine.generate_image(
+            ImageRequest(prompt=prompt, tier=tier, seed=seed + i, model=model)
+        ).outputs[0]
         with Image.open(out.path) as im:
             s = score_image(im.convert("RGB"), prompt)
         colour.append(s.colour_ok)
@@ -57,7 +59,9 @@ def main() -> None:
     prompts = held_out_prompts(args.prompts, args.seed)
     with tempfile.TemporaryDirectory() as home:
         engine = Engine(Settings(home=Path(home), offline=True))
-        results = [evaluate(engine, prompts, t, args.seed, args.model) for t in args.tiers.split(",")]
+        results = [
+            evaluate(engine, prompts, t, args.seed, args.model) for t in args.tiers.split(",")
+        ]
     report = {"held_out_pairs": True, "seed": args.seed, "results": results}
     print(json.dumps(report, indent=2))
     if args.write:

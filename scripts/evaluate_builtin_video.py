@@ -42,15 +42,30 @@ from cinedraft import Engine, ImageRequest, Settings, VideoRequest  # noqa: E402
 from cinedraft.builtin import VIDEO_MODEL  # noqa: E402
 from cinedraft_training.adherence import score_clip, score_image, slide_travel  # noqa: E402
 from cinedraft_training.evaluation import (  # noqa: E402
-    NATIVE, SEED, MotionTally, first_frame_file, held_out_clips, one_chunk, word_swaps)
+    NATIVE,
+    SEED,
+    MotionTally,
+    first_frame_file,
+    held_out_clips,
+    one_chunk,
+    word_swaps,
+)
 from cinedraft_training.motions import SLIDES, caption_clip, parse_motion  # noqa: E402
 from cinedraft_training.scenes import caption_scene  # noqa: E402
 from cinedraft.editor import Editor  # noqa: E402
 from cinedraft.quality.metrics import drift_ssim  # noqa: E402
 
 
-MODES = ("text", "scene_only", "unplaced", "rendered_start", "word_swap", "image", "extension",
-         "continuation")
+MODES = (
+    "text",
+    "scene_only",
+    "unplaced",
+    "rendered_start",
+    "word_swap",
+    "image",
+    "extension",
+    "continuation",
+)
 
 
 def rounded_mean(values, places: int = 4) -> float | None:
@@ -58,8 +73,14 @@ def rounded_mean(values, places: int = 4) -> float | None:
     return round(float(np.mean(values)), places) if len(values) else None
 
 
-def evaluate_text(engine: Engine, prompts: list[str], seed: int, model: str,
-                  drawn: list[str] | None = None, mode: str = "text") -> dict:
+def evaluate_text(
+    engine: Engine,
+    prompts: list[str],
+    seed: int,
+    model: str,
+    drawn: list[str] | None = None,
+    mode: str = "text",
+) -> dict:
     """Text to video, each clip scored against its prompt. ``drawn``: the prompts the clips
     are drawn from when not ``prompts`` themselves (the scene_only and unplaced controls)."""
     tally, at_prompt_place, colour_ok = MotionTally(), [], []
@@ -112,8 +133,9 @@ def evaluate_image(engine: Engine, prompts: list[str], seed: int, model: str) ->
     }
 
 
-def evaluate_rendered_start(engine: Engine, clips: list[tuple], seed: int, model: str,
-                            folder: Path) -> dict:
+def evaluate_rendered_start(
+    engine: Engine, clips: list[tuple], seed: int, model: str, folder: Path
+) -> dict:
     """Image to video from the scene's true first frame (rendered, not drawn): motion alone,
     free of the first-frame drawing's colour and place errors."""
     tally = MotionTally()
@@ -129,8 +151,9 @@ def evaluate_rendered_start(engine: Engine, clips: list[tuple], seed: int, model
     }
 
 
-def evaluate_word_swap(engine: Engine, clips: list[tuple], seed: int, model: str,
-                       folder: Path) -> dict:
+def evaluate_word_swap(
+    engine: Engine, clips: list[tuple], seed: int, model: str, folder: Path
+) -> dict:
     """Each held-out slide through ``evaluation.word_swaps``: from a true first frame in the
     middle, does the object's travel follow the direction word both times?"""
     both, gaps = word_swaps(engine, model, clips, seed, folder)
@@ -147,7 +170,10 @@ def evaluate_extension(engine: Engine, prompts: list[str], seed: int, model: str
     ratios, attempts = [], []
     for i, prompt in enumerate(prompts):
         result = engine.video.generate(
-            VideoRequest(prompt=prompt, seconds=2.5, seed=seed + i, model=model), model, preset=NATIVE)
+            VideoRequest(prompt=prompt, seconds=2.5, seed=seed + i, model=model),
+            model,
+            preset=NATIVE,
+        )
         ratios += [s.ratio for s in result.seams if s.ratio is not None]
         attempts += [s.attempts for s in result.seams]
     return {
@@ -164,11 +190,19 @@ def evaluate_extension(engine: Engine, prompts: list[str], seed: int, model: str
 def evaluate_continuation(engine: Engine, prompts: list[str], seed: int, model: str) -> dict:
     """A 1 s delivered clip, continued by 1 s from its file through the editor."""
     ratios = []
-    editor = Editor(engine.library, generate_continuation=lambda path, seconds, prompt, before:
-                    engine.video.continue_clip(path, seconds, prompt, before, model, seed=seed))
+    editor = Editor(
+        engine.library,
+        generate_continuation=lambda path, seconds, prompt, before: engine.video.continue_clip(
+            path, seconds, prompt, before, model, seed=seed
+        ),
+    )
     for i, prompt in enumerate(prompts):
-        clip = engine.video.generate(VideoRequest(prompt=prompt, seconds=1.0, preset="square-social",
-                                                  seed=seed + i, model=model), model)
+        clip = engine.video.generate(
+            VideoRequest(
+                prompt=prompt, seconds=1.0, preset="square-social", seed=seed + i, model=model
+            ),
+            model,
+        )
         joined = editor.extend(clip.asset_id, 1.0, prompt.split(",")[-1].strip())
         ratios.append(joined.record["edit"]["seams"][0]["ratio"])
     return {
@@ -180,15 +214,22 @@ def evaluate_continuation(engine: Engine, prompts: list[str], seed: int, model: 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--prompts", type=int, default=42)
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--model", default="builtin", help="video model to evaluate (a folder)")
-    ap.add_argument("--modes", default="text,rendered_start,image,extension,continuation",
-                    help=f"which measurements, comma-separated, of: {', '.join(MODES)}")
-    ap.add_argument("--seen-pairs", action="store_true",
-                    help="prompts of motion/object pairs the training clips show (a control; "
-                         "never written)")
+    ap.add_argument(
+        "--modes",
+        default="text,rendered_start,image,extension,continuation",
+        help=f"which measurements, comma-separated, of: {', '.join(MODES)}",
+    )
+    ap.add_argument(
+        "--seen-pairs",
+        action="store_true",
+        help="prompts of motion/object pairs the training clips show (a control; never written)",
+    )
     ap.add_argument("--write", action="store_true", help="save evaluation.json in the model")
     args = ap.parse_args()
     modes = args.modes.split(",")
@@ -204,20 +245,36 @@ def main() -> None:
             "text": lambda: evaluate_text(engine, prompts, args.seed, args.model),
             # a control: the same clips drawn without the motion phrase (see the docstring)
             "scene_only": lambda: evaluate_text(
-                engine, prompts, args.seed, args.model, mode="scene_only",
-                drawn=[caption_scene(scene, full=True) for scene, _ in clips]),
+                engine,
+                prompts,
+                args.seed,
+                args.model,
+                mode="scene_only",
+                drawn=[caption_scene(scene, full=True) for scene, _ in clips],
+            ),
             "unplaced": lambda: evaluate_text(
-                engine, prompts, args.seed, args.model, mode="unplaced",
-                drawn=[caption_clip(*clip, full=True, place=False) for clip in clips]),
+                engine,
+                prompts,
+                args.seed,
+                args.model,
+                mode="unplaced",
+                drawn=[caption_clip(*clip, full=True, place=False) for clip in clips],
+            ),
             "rendered_start": lambda: evaluate_rendered_start(
-                engine, clips, args.seed, args.model, Path(home)),
-            "word_swap": lambda: evaluate_word_swap(engine, clips, args.seed, args.model, Path(home)),
+                engine, clips, args.seed, args.model, Path(home)
+            ),
+            "word_swap": lambda: evaluate_word_swap(
+                engine, clips, args.seed, args.model, Path(home)
+            ),
             "image": lambda: evaluate_image(
-                engine, prompts[: max(4, args.prompts // 3)], args.seed, args.model),
+                engine, prompts[: max(4, args.prompts // 3)], args.seed, args.model
+            ),
             "extension": lambda: evaluate_extension(
-                engine, prompts[: max(2, args.prompts // 6)], args.seed, args.model),
+                engine, prompts[: max(2, args.prompts // 6)], args.seed, args.model
+            ),
             "continuation": lambda: evaluate_continuation(
-                engine, prompts[: max(2, args.prompts // 6)], args.seed, args.model),
+                engine, prompts[: max(2, args.prompts // 6)], args.seed, args.model
+            ),
         }
         results = [runs[mode]() for mode in modes]
     report = {"held_out_motion_pairs": not args.seen_pairs, "seed": args.seed, "results": results}

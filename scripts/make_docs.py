@@ -1,6 +1,6 @@
 """Write the reference pages from the code: docs/cli.md and docs/settings.md.
 
-    python scripts/make_docs.py
+python scripts/make_docs.py
 """
 
 from pathlib import Path

@@ -46,6 +46,7 @@ from cinedraft_training.recipe import SCHEDULE, learning_rate, update_ema
 from cinedraft_training.scenes import caption_scene, grammar_words, render_scene, sample_scene
 from cinedraft_training.tokenizer import build_tokenizer
 
+
 def build_models(vocab_size: int):
     vae = AutoencoderKL(
         in_channels=3,
@@ -159,7 +160,9 @@ def finetune_decoder(vae, sets, steps, batch, log, seed, *, lr0=5e-4, object_wei
         zs, xs, ws = [], [], []
         for images, masks, means, stds in sets:
             idx = torch.randint(len(images), (share,), generator=gen)
-            oy, ox = (int(v) for v in torch.randint(0, means.shape[-1] - crop + 1, (2,), generator=gen))
+            oy, ox = (
+                int(v) for v in torch.randint(0, means.shape[-1] - crop + 1, (2,), generator=gen)
+            )
             lat = (idx, slice(None), slice(oy, oy + crop), slice(ox, ox + crop))
             zs.append(means[lat] + stds[lat] * torch.randn((share, 4, crop, crop), generator=gen))
             pix = (idx.numpy(), slice(4 * oy, 4 * (oy + crop)), slice(4 * ox, 4 * (ox + crop)))
@@ -198,8 +201,21 @@ def encode_dataset(vae, images, batch=256):
 
 
 def train_unet(
-    unet, text_encoder, tokenizer, scenes, means, stds, steps, batch, log, seed, *,
-    scale, lr0=3e-4, checkpoint_every=0, save=None,
+    unet,
+    text_encoder,
+    tokenizer,
+    scenes,
+    means,
+    stds,
+    steps,
+    batch,
+    log,
+    seed,
+    *,
+    scale,
+    lr0=3e-4,
+    checkpoint_every=0,
+    save=None,
 ):
     rng = np.random.default_rng(seed + 1)
     gen = torch.Generator().manual_seed(seed + 1)
@@ -214,9 +230,7 @@ def train_unet(
     text_encoder.train()
     for step in range(steps):
         idx = rng.integers(len(scenes), size=batch)
-        captions = [
-            "" if rng.random() < 0.1 else caption_scene(scenes[i], rng) for i in idx
-        ]
+        captions = ["" if rng.random() < 0.1 else caption_scene(scenes[i], rng) for i in idx]
         ids = tokenizer(
             captions, padding="max_length", max_length=32, truncation=True, return_tensors="pt"
         ).input_ids
@@ -244,7 +258,9 @@ def train_unet(
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--images", type=int, default=24000)
@@ -259,12 +275,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="tiny run to check the recipe")
     ap.add_argument(
-        "--resume", action="store_true",
+        "--resume",
+        action="store_true",
         help="continue UNet + text encoder training from --out (VAE kept) at --lr",
     )
     ap.add_argument("--lr", type=float, default=3e-4, help="UNet/text encoder learning rate")
     ap.add_argument(
-        "--only-decoder", action="store_true",
+        "--only-decoder",
+        action="store_true",
         help="load --out and run just the decoder stage (3b) on it",
     )
     args = ap.parse_args()
@@ -284,13 +302,18 @@ def main() -> None:
         if step % 20 == 0 or step == steps - 1:
             per = (time.time() - stage_start[stage]) / (step + 1)
             vals = " ".join(f"{k}={v:.4f}" for k, v in values.items())
-            print(f"[{stage}] {step + 1}/{steps} {vals} {per:.2f}s/step "
-                  f"eta {per * (steps - step - 1) / 60:.1f} min", flush=True)
+            print(
+                f"[{stage}] {step + 1}/{steps} {vals} {per:.2f}s/step "
+                f"eta {per * (steps - step - 1) / 60:.1f} min",
+                flush=True,
+            )
 
     tokenizer = build_tokenizer(grammar_words())
     vae, text_encoder, unet = build_models(len(tokenizer))
-    sizes = {n: sum(p.numel() for p in m.parameters()) for n, m in
-             (("vae", vae), ("text_encoder", text_encoder), ("unet", unet))}
+    sizes = {
+        n: sum(p.numel() for p in m.parameters())
+        for n, m in (("vae", vae), ("text_encoder", text_encoder), ("unet", unet))
+    }
     print("parameters:", sizes, flush=True)
     if args.only_decoder:  # stage 3b alone, on a trained folder (its UNet stays as it is)
         vae = AutoencoderKL.from_pretrained(args.out / "vae", dtype=torch.float32)
@@ -298,15 +321,26 @@ def main() -> None:
         finetune_decoder(vae, sets, args.decoder_steps, args.decoder_batch, log, args.seed)
         vae.to(torch.float16).save_pretrained(args.out / "vae", safe_serialization=True)
         config = args.out / "vae" / "config.json"  # no path of this machine in a shipped file
-        config.write_text(json.dumps(
-            {k: v for k, v in json.loads(config.read_text()).items() if k != "_name_or_path"},
-            indent=2, sort_keys=True) + "\n")
+        config.write_text(
+            json.dumps(
+                {k: v for k, v in json.loads(config.read_text()).items() if k != "_name_or_path"},
+                indent=2,
+                sort_keys=True,
+            )
+            + "\n"
+        )
         report = json.loads((args.out / "training.json").read_text())
-        report.setdefault("decoder_passes", []).append({  # earlier passes stay on record
-            "steps": args.decoder_steps, "batch": args.decoder_batch,
-            "codec_images": args.codec_images, "sizes": [64, 128], "pairs": "all",
-            "loss": history["decoder"][-1], "minutes": round((time.time() - started) / 60, 1),
-        })
+        report.setdefault("decoder_passes", []).append(
+            {  # earlier passes stay on record
+                "steps": args.decoder_steps,
+                "batch": args.decoder_batch,
+                "codec_images": args.codec_images,
+                "sizes": [64, 128],
+                "pairs": "all",
+                "loss": history["decoder"][-1],
+                "minutes": round((time.time() - started) / 60, 1),
+            }
+        )
         (args.out / "training.json").write_text(json.dumps(report, indent=2))
         print(f"saved {args.out / 'vae'}", flush=True)
         return
@@ -370,9 +404,20 @@ def main() -> None:
 
     # 4. UNet + text encoder.
     ema_unet, ema_text = train_unet(
-        unet, text_encoder, tokenizer, scenes, means, stds, args.unet_steps, args.unet_batch,
-        log, args.seed + (1000 if args.resume else 0), scale=scale, lr0=args.lr,
-        checkpoint_every=args.checkpoint_every, save=save,
+        unet,
+        text_encoder,
+        tokenizer,
+        scenes,
+        means,
+        stds,
+        args.unet_steps,
+        args.unet_batch,
+        log,
+        args.seed + (1000 if args.resume else 0),
+        scale=scale,
+        lr0=args.lr,
+        checkpoint_every=args.checkpoint_every,
+        save=save,
     )
     # 5. Save.
     save(ema_unet, ema_text, "final")

@@ -53,8 +53,17 @@ from transformers import CLIPTextModel, CLIPTokenizer
 
 from cinedraft.builtin import IMAGE_MODEL, reach  # noqa: E402
 from cinedraft_training.motions import (  # noqa: E402
-    FRAMES, MOTIONS, SLIDES, caption_clip, mirror_caption, motion_words, played_backwards,
-    render_clip, sample_clip, start_anywhere)
+    FRAMES,
+    MOTIONS,
+    SLIDES,
+    caption_clip,
+    mirror_caption,
+    motion_words,
+    played_backwards,
+    render_clip,
+    sample_clip,
+    start_anywhere,
+)
 from cinedraft_training.tokenizer import build_tokenizer  # noqa: E402
 from cinedraft_training.recipe import SCHEDULE, learning_rate, update_ema  # noqa: E402
 
@@ -95,7 +104,12 @@ def build_text_encoder(old_tok: CLIPTokenizer, new_tok: CLIPTokenizer) -> CLIPTe
     old = CLIPTextModel.from_pretrained(IMAGE_MODEL / "text_encoder", dtype=torch.float32)
     config = copy.deepcopy(old.config)
     n = len(new_tok)
-    config.vocab_size, config.bos_token_id, config.eos_token_id, config.pad_token_id = n, n - 2, n - 1, n - 1
+    config.vocab_size, config.bos_token_id, config.eos_token_id, config.pad_token_id = (
+        n,
+        n - 2,
+        n - 1,
+        n - 1,
+    )
     new = CLIPTextModel(config)
     state = old.state_dict()
     old_table = old.get_input_embeddings().weight.detach()
@@ -120,7 +134,9 @@ def correlated_noise(shape, generator, rho: float) -> torch.Tensor:
     return rho**0.5 * shared + (1 - rho) ** 0.5 * own
 
 
-def conditioning_mask(rng: np.random.Generator, batch: int, text_share: float = 0.30) -> torch.Tensor:
+def conditioning_mask(
+    rng: np.random.Generator, batch: int, text_share: float = 0.30
+) -> torch.Tensor:
     """(B, F) bool, True where a frame is given clean: ``text_share`` none (text to video);
     of the rest, half the first frame (image to video), half the first 2-4 frames
     (extension)."""
@@ -178,13 +194,16 @@ def clip_losses(unet, text_encoder, ids, zt, t, v, z0, known, args):
         pred = unet(zt, t, encoder_hidden_states=text).sample.float()
     # Plain v-prediction loss: Min-SNR weights (the image recipe) all but ignore the
     # noisiest steps, where the frames' common layout, hence coherence, is decided.
-    per_frame = (motion_weight(z0, args.motion_weight) * (pred - v) ** 2).mean(dim=(1, 3, 4))  # (B, F)
+    per_frame = (motion_weight(z0, args.motion_weight) * (pred - v) ** 2).mean(
+        dim=(1, 3, 4)
+    )  # (B, F)
     free = (~known).float()
     return (per_frame * free).sum(1) / free.sum(1), states
 
 
-def probe_loss(head: torch.Tensor, states: torch.Tensor, labels: torch.Tensor,
-               scale: float = 10.0) -> tuple[torch.Tensor, torch.Tensor]:
+def probe_loss(
+    head: torch.Tensor, states: torch.Tensor, labels: torch.Tensor, scale: float = 10.0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy of a cosine classifier that names each caption's motion (``labels``,
     indices into ``motions.MOTIONS``) from the mean of its text states (B, L, D) over all
     tokens, padding included, as ``reach``'s route pools before it learns its query; and
@@ -201,8 +220,11 @@ def mirrored_captions(captions, shown, known) -> list[tuple[int, str]]:
     and zooms (``motions.mirror_caption``). Text to video only: with a frame given, the
     mirror's caption already denoises a clip about twice as badly as its own; drawing the whole
     clip, the gap was a few percent either way."""
-    pairs = [(b, mirror_caption(caption, *shown[b])) for b, caption in enumerate(captions)
-             if caption and not known[b, 0]]
+    pairs = [
+        (b, mirror_caption(caption, *shown[b]))
+        for b, caption in enumerate(captions)
+        if caption and not known[b, 0]
+    ]
     return [(b, mirrored) for b, mirrored in pairs if mirrored is not None]
 
 
@@ -215,17 +237,25 @@ def train(unet, text_encoder, tokenizer, items, means, stds, args, log, scale, s
             p.requires_grad_("motion_modules" in name)
     # The reach offsets and biases learn fast; its text projections at the temporal rate.
     reach_params = [p for n, p in unet.named_parameters() if ".processor.offset_" in n]
-    motion = [p for n, p in unet.named_parameters()
-              if "motion_modules" in n and ".processor.offset_" not in n]
-    others = [p for n, p in unet.named_parameters() if "motion_modules" not in n and p.requires_grad]
-    groups = [{"params": motion, "base_lr": args.motion_lr or args.lr},
-              {"params": reach_params, "base_lr": args.reach_lr},
-              {"params": others + list(text_encoder.parameters()), "base_lr": args.lr}]
+    motion = [
+        p
+        for n, p in unet.named_parameters()
+        if "motion_modules" in n and ".processor.offset_" not in n
+    ]
+    others = [
+        p for n, p in unet.named_parameters() if "motion_modules" not in n and p.requires_grad
+    ]
+    groups = [
+        {"params": motion, "base_lr": args.motion_lr or args.lr},
+        {"params": reach_params, "base_lr": args.reach_lr},
+        {"params": others + list(text_encoder.parameters()), "base_lr": args.lr},
+    ]
     if args.text_probe:  # a classifier of the caption's motion, at the reach rate, not saved
         # (its own generator, so the batches stay those the same recipe draws without it)
         probe_gen = torch.Generator().manual_seed(args.seed + 2)
         probe_head = torch.nn.Parameter(
-            torch.randn(len(MOTIONS), text_encoder.config.hidden_size, generator=probe_gen))
+            torch.randn(len(MOTIONS), text_encoder.config.hidden_size, generator=probe_gen)
+        )
         groups.append({"params": [probe_head], "base_lr": args.reach_lr})
     params = [p for g in groups for p in g["params"]]
     opt = torch.optim.AdamW(groups, lr=args.lr, weight_decay=0.01)
@@ -242,9 +272,14 @@ def train(unet, text_encoder, tokenizer, items, means, stds, args, log, scale, s
         known = conditioning_mask(rng, batch, args.text_share)  # (B, F)
         shown, backwards = batch_clips(items, idx, rng, args.reverse_share)
         captions = [  # 10 % empty (guidance); given frames: 20 % just the motion phrase
-            "" if rng.random() < 0.1 else
-            caption_clip(*shown[b], rng, motion_only=bool(known[b, 0]) and rng.random() < 0.2,
-                         place=placed(shown[b][1], rng, args.unplaced_slides))
+            ""
+            if rng.random() < 0.1
+            else caption_clip(
+                *shown[b],
+                rng,
+                motion_only=bool(known[b, 0]) and rng.random() < 0.2,
+                place=placed(shown[b][1], rng, args.unplaced_slides),
+            )
             for b in range(batch)
         ]
         ids = tokenizer(
@@ -271,11 +306,25 @@ def train(unet, text_encoder, tokenizer, items, means, stds, args, log, scale, s
         mirrored = mirrored_captions(captions, shown, known) if args.direction_contrast else []
         if mirrored:  # the true direction's caption must denoise the clip better than the mirror's
             rows = torch.tensor([b for b, _ in mirrored])
-            mirror_ids = tokenizer([c for _, c in mirrored], padding="max_length", max_length=32,
-                                   truncation=True, return_tensors="pt").input_ids
+            mirror_ids = tokenizer(
+                [c for _, c in mirrored],
+                padding="max_length",
+                max_length=32,
+                truncation=True,
+                return_tensors="pt",
+            ).input_ids
             true = per_clip[rows]
-            other, _ = clip_losses(unet, text_encoder, mirror_ids, zt[rows], t[rows], v[rows],
-                                   z0[rows], known[rows], args)
+            other, _ = clip_losses(
+                unet,
+                text_encoder,
+                mirror_ids,
+                zt[rows],
+                t[rows],
+                v[rows],
+                z0[rows],
+                known[rows],
+                args,
+            )
             temperature = args.contrast_temperature * ((true + other) / 2).detach()
             loss = loss + args.direction_contrast * F.softplus((true - other) / temperature).mean()
             preferred.extend((true < other).tolist())
@@ -299,7 +348,9 @@ def train(unet, text_encoder, tokenizer, items, means, stds, args, log, scale, s
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--clips", type=int, default=3000)
@@ -307,61 +358,134 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8, help="clips per step")
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--ema", type=float, default=0.995)
-    ap.add_argument("--noise-correlation", type=float, default=0.5,
-                    help="share of the noise variance common to all frames")
-    ap.add_argument("--min-snr", type=float, default=0.0,
-                    help="Min-SNR-gamma loss weights (0: plain loss)")
-    ap.add_argument("--motion-weight", type=float, default=0.0,
-                    help="extra loss weight on latent pixels that change over the clip (0: off)")
-    ap.add_argument("--motion-lr", type=float, default=None,
-                    help="learning rate of the temporal modules (default: --lr)")
-    ap.add_argument("--freeze-spatial", action="store_true",
-                    help="train only the temporal modules (and the text encoder)")
-    ap.add_argument("--text-share", type=float, default=0.30,
-                    help="share of clips with no frame given (text to video)")
-    ap.add_argument("--reach", type=int, default=None,
-                    help="neighbourhood motion attention of this radius (cinedraft/builtin/reach.py); "
-                         "default: what --resume finds, else none")
-    ap.add_argument("--reach-text", action="store_true",
-                    help="the reach layers also read the prompt (a zero-initialised cross-attention)")
-    ap.add_argument("--reach-steer", action="store_true",
-                    help="the prompt the reach layers read also chooses their offsets "
-                         "(a zero-initialised gain per head; needs --reach-text)")
-    ap.add_argument("--reach-route", type=int, default=0, metavar="RANK",
-                    help="the prompt also biases each frame's reach offsets directly, through a "
-                         "rank-RANK map from its tokens pooled by a learned query (zero-initialised; "
-                         "needs --reach-text)")
-    ap.add_argument("--reverse-share", type=float, default=0.0,
-                    help="share of slides and zooms played backwards with the mirrored caption "
-                         "(never making a held-out pair)")
-    ap.add_argument("--direction-contrast", type=float, default=0.0,
-                    help="weight of a loss that makes each slide's or zoom's caption denoise its "
-                         "clip better than the mirrored caption (0: off)")
-    ap.add_argument("--contrast-temperature", type=float, default=0.05,
-                    help="loss gap, as a share of the clip's loss, worth one unit of log-odds")
-    ap.add_argument("--text-probe", type=float, default=0.0,
-                    help="weight of a loss that makes the mean of each caption's text states name "
-                         "its motion, direction included (a cosine classifier, not saved; 0: off)")
-    ap.add_argument("--free-starts", type=float, default=0.0,
-                    help="share of slides that start anywhere, not only where there is room, "
-                         "so the object's place does not give its direction away")
-    ap.add_argument("--unplaced-slides", type=float, default=0.0,
-                    help="share of slide captions without a position word, so the direction "
-                         "word is the caption's only side word")
-    ap.add_argument("--high-noise", type=float, default=0.0,
-                    help="share of clips whose timestep is drawn from the noisier half")
-    ap.add_argument("--reach-lr", type=float, default=1e-2,
-                    help="learning rate of the reach offsets and biases")
-    ap.add_argument("--bf16", action="store_true",
-                    help="bfloat16 autocast: ~1.3x faster on CPUs with AMX, ~1.5x slower on "
-                         "CPUs with only AVX512-BF16 (check lscpu for amx_bf16)")
+    ap.add_argument(
+        "--noise-correlation",
+        type=float,
+        default=0.5,
+        help="share of the noise variance common to all frames",
+    )
+    ap.add_argument(
+        "--min-snr", type=float, default=0.0, help="Min-SNR-gamma loss weights (0: plain loss)"
+    )
+    ap.add_argument(
+        "--motion-weight",
+        type=float,
+        default=0.0,
+        help="extra loss weight on latent pixels that change over the clip (0: off)",
+    )
+    ap.add_argument(
+        "--motion-lr",
+        type=float,
+        default=None,
+        help="learning rate of the temporal modules (default: --lr)",
+    )
+    ap.add_argument(
+        "--freeze-spatial",
+        action="store_true",
+        help="train only the temporal modules (and the text encoder)",
+    )
+    ap.add_argument(
+        "--text-share",
+        type=float,
+        default=0.30,
+        help="share of clips with no frame given (text to video)",
+    )
+    ap.add_argument(
+        "--reach",
+        type=int,
+        default=None,
+        help="neighbourhood motion attention of this radius (cinedraft/builtin/reach.py); "
+        "default: what --resume finds, else none",
+    )
+    ap.add_argument(
+        "--reach-text",
+        action="store_true",
+        help="the reach layers also read the prompt (a zero-initialised cross-attention)",
+    )
+    ap.add_argument(
+        "--reach-steer",
+        action="store_true",
+        help="the prompt the reach layers read also chooses their offsets "
+        "(a zero-initialised gain per head; needs --reach-text)",
+    )
+    ap.add_argument(
+        "--reach-route",
+        type=int,
+        default=0,
+        metavar="RANK",
+        help="the prompt also biases each frame's reach offsets directly, through a "
+        "rank-RANK map from its tokens pooled by a learned query (zero-initialised; "
+        "needs --reach-text)",
+    )
+    ap.add_argument(
+        "--reverse-share",
+        type=float,
+        default=0.0,
+        help="share of slides and zooms played backwards with the mirrored caption "
+        "(never making a held-out pair)",
+    )
+    ap.add_argument(
+        "--direction-contrast",
+        type=float,
+        default=0.0,
+        help="weight of a loss that makes each slide's or zoom's caption denoise its "
+        "clip better than the mirrored caption (0: off)",
+    )
+    ap.add_argument(
+        "--contrast-temperature",
+        type=float,
+        default=0.05,
+        help="loss gap, as a share of the clip's loss, worth one unit of log-odds",
+    )
+    ap.add_argument(
+        "--text-probe",
+        type=float,
+        default=0.0,
+        help="weight of a loss that makes the mean of each caption's text states name "
+        "its motion, direction included (a cosine classifier, not saved; 0: off)",
+    )
+    ap.add_argument(
+        "--free-starts",
+        type=float,
+        default=0.0,
+        help="share of slides that start anywhere, not only where there is room, "
+        "so the object's place does not give its direction away",
+    )
+    ap.add_argument(
+        "--unplaced-slides",
+        type=float,
+        default=0.0,
+        help="share of slide captions without a position word, so the direction "
+        "word is the caption's only side word",
+    )
+    ap.add_argument(
+        "--high-noise",
+        type=float,
+        default=0.0,
+        help="share of clips whose timestep is drawn from the noisier half",
+    )
+    ap.add_argument(
+        "--reach-lr", type=float, default=1e-2, help="learning rate of the reach offsets and biases"
+    )
+    ap.add_argument(
+        "--bf16",
+        action="store_true",
+        help="bfloat16 autocast: ~1.3x faster on CPUs with AMX, ~1.5x slower on "
+        "CPUs with only AVX512-BF16 (check lscpu for amx_bf16)",
+    )
     ap.add_argument("--checkpoint-every", type=int, default=150)
-    ap.add_argument("--keep-checkpoints", action="store_true",
-                    help="also copy each checkpoint to <out>-step<N>, to measure them later")
+    ap.add_argument(
+        "--keep-checkpoints",
+        action="store_true",
+        help="also copy each checkpoint to <out>-step<N>, to measure them later",
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="tiny run to check the recipe")
-    ap.add_argument("--resume", action="store_true",
-                    help="continue from the motion UNet and text encoder saved in --out")
+    ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the motion UNet and text encoder saved in --out",
+    )
     args = ap.parse_args()
     if args.quick:
         args.clips, args.steps, args.checkpoint_every = 32, 4, 0
@@ -377,8 +501,11 @@ def main() -> None:
             per = (time.time() - t_train) / (step + 1)
             contrast = f" true<mirror {np.mean(preferred[-80:]):.2f}" if preferred else ""
             contrast += f" slides named {np.mean(named[-80:]):.2f}" if named else ""
-            print(f"[motion] {step + 1}/{steps} loss={np.mean(losses[-10:]):.4f}{contrast} "
-                  f"{per:.2f}s/step eta {per * (steps - step - 1) / 60:.1f} min", flush=True)
+            print(
+                f"[motion] {step + 1}/{steps} loss={np.mean(losses[-10:]):.4f}{contrast} "
+                f"{per:.2f}s/step eta {per * (steps - step - 1) / 60:.1f} min",
+                flush=True,
+            )
 
     # 1. Clips.
     items, clips = render_dataset(args.clips, args.seed, args.free_starts)
@@ -414,24 +541,37 @@ def main() -> None:
             args.reach_steer = args.reach_steer or reach.steers(unet)
             args.reach_route = args.reach_route or reach.routes(unet)
     if (args.reach_steer or args.reach_route) and not (args.reach and args.reach_text):
-        ap.error("--reach-steer and --reach-route need reach that reads the prompt "
-                 "(--reach R --reach-text, or --resume from such a model)")
+        ap.error(
+            "--reach-steer and --reach-route need reach that reads the prompt "
+            "(--reach R --reach-text, or --resume from such a model)"
+        )
     if args.reach and not reach.radius(unet):
-        reach.install(unet, args.reach, unet.config.cross_attention_dim if args.reach_text else 0,
-                      steer=args.reach_steer, route=args.reach_route)
+        reach.install(
+            unet,
+            args.reach,
+            unet.config.cross_attention_dim if args.reach_text else 0,
+            steer=args.reach_steer,
+            route=args.reach_route,
+        )
     if (args.reach_steer and not reach.steers(unet)) or args.reach_route != reach.routes(unet):
         try:  # resumed without them
             reach.extend(unet, steer=args.reach_steer, route=args.reach_route)
         except ValueError as exc:
             ap.error(str(exc))
-    sizes = {"unet": sum(p.numel() for p in unet.parameters()),
-             "motion_modules": sum(p.numel() for p in adapter.parameters()),
-             "text_encoder": sum(p.numel() for p in text_encoder.parameters())}
+    sizes = {
+        "unet": sum(p.numel() for p in unet.parameters()),
+        "motion_modules": sum(p.numel() for p in adapter.parameters()),
+        "text_encoder": sum(p.numel() for p in text_encoder.parameters()),
+    }
     print("parameters:", sizes, flush=True)
 
     def save(unet_w, text_w, tag):
         pipe = AnimateDiffPipeline(
-            vae=vae, text_encoder=text_w, tokenizer=tokenizer, unet=unet_w, motion_adapter=None,
+            vae=vae,
+            text_encoder=text_w,
+            tokenizer=tokenizer,
+            unet=unet_w,
+            motion_adapter=None,
             scheduler=DPMSolverMultistepScheduler(**SCHEDULE),
         )
         with reach.set_aside(unet_w):
@@ -440,20 +580,35 @@ def main() -> None:
         if args.reach:
             reach.save(unet_w, args.out / "unet")
         report = {
-            "seed": args.seed, "clips": args.clips, "frames": FRAMES, "steps": args.steps,
-            "resumed": args.resume, "noise_correlation": args.noise_correlation,
-            "motion_weight": args.motion_weight, "text_share": args.text_share,
-            "motion_lr": args.motion_lr, "freeze_spatial": args.freeze_spatial,
-            "reach": args.reach, "reach_text": args.reach_text, "reach_steer": args.reach_steer,
+            "seed": args.seed,
+            "clips": args.clips,
+            "frames": FRAMES,
+            "steps": args.steps,
+            "resumed": args.resume,
+            "noise_correlation": args.noise_correlation,
+            "motion_weight": args.motion_weight,
+            "text_share": args.text_share,
+            "motion_lr": args.motion_lr,
+            "freeze_spatial": args.freeze_spatial,
+            "reach": args.reach,
+            "reach_text": args.reach_text,
+            "reach_steer": args.reach_steer,
             "reach_route": args.reach_route,
             "reach_lr": args.reach_lr,
-            "high_noise": args.high_noise, "free_starts": args.free_starts,
+            "high_noise": args.high_noise,
+            "free_starts": args.free_starts,
             "unplaced_slides": args.unplaced_slides,
-            "reverse_share": args.reverse_share, "bf16": args.bf16,
+            "reverse_share": args.reverse_share,
+            "bf16": args.bf16,
             "direction_contrast": args.direction_contrast,
-            "contrast_temperature": args.contrast_temperature, "text_probe": args.text_probe,
-            "batch": args.batch, "lr": args.lr, "ema": args.ema, "saved_at": tag,
-            "parameters": sizes, "torch_threads": args.threads,
+            "contrast_temperature": args.contrast_temperature,
+            "text_probe": args.text_probe,
+            "batch": args.batch,
+            "lr": args.lr,
+            "ema": args.ema,
+            "saved_at": tag,
+            "parameters": sizes,
+            "torch_threads": args.threads,
             "total_minutes": round((time.time() - started) / 60, 1),
             "final_loss": float(np.mean(losses[-50:])) if losses else None,
         }
@@ -468,7 +623,9 @@ def main() -> None:
         print(f"saved {args.out} ({tag})", flush=True)
 
     t_train = time.time()
-    ema_unet, ema_text = train(unet, text_encoder, tokenizer, items, means, stds, args, log, scale, save)
+    ema_unet, ema_text = train(
+        unet, text_encoder, tokenizer, items, means, stds, args, log, scale, save
+    )
     # 5. Save.
     save(ema_unet, ema_text, "final")
 

@@ -25,9 +25,16 @@ def _clip(vocab: int, hidden: int = 32, projection: bool = False):
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     config = CLIPTextConfig(
-        vocab_size=vocab, hidden_size=hidden, intermediate_size=37, num_hidden_layers=2,
-        num_attention_heads=4, max_position_embeddings=32, projection_dim=hidden,
-        bos_token_id=vocab - 2, eos_token_id=vocab - 1, pad_token_id=vocab - 1,
+        vocab_size=vocab,
+        hidden_size=hidden,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=32,
+        projection_dim=hidden,
+        bos_token_id=vocab - 2,
+        eos_token_id=vocab - 1,
+        pad_token_id=vocab - 1,
     )
     return (CLIPTextModelWithProjection if projection else CLIPTextModel)(config)
 
@@ -36,9 +43,14 @@ def _vae():
     from diffusers import AutoencoderKL
 
     return AutoencoderKL(
-        block_out_channels=(16, 32), in_channels=3, out_channels=3, latent_channels=4,
-        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
-        norm_num_groups=8, sample_size=32,
+        block_out_channels=(16, 32),
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        norm_num_groups=8,
+        sample_size=32,
     )
 
 
@@ -50,15 +62,26 @@ def tiny_sd(tmp_path_factory):
     torch.manual_seed(0)
     tokenizer = build_tokenizer(grammar_words())
     unet = UNet2DConditionModel(
-        block_out_channels=(32, 64), layers_per_block=1, sample_size=16, in_channels=4,
-        out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32,
-        norm_num_groups=16, attention_head_dim=4,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=16,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        norm_num_groups=16,
+        attention_head_dim=4,
     )
     pipe = StableDiffusionPipeline(
-        vae=_vae(), text_encoder=_clip(len(tokenizer)), tokenizer=tokenizer, unet=unet,
+        vae=_vae(),
+        text_encoder=_clip(len(tokenizer)),
+        tokenizer=tokenizer,
+        unet=unet,
         scheduler=DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012),
-        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
     )
     path = tmp_path_factory.mktemp("models") / "tiny-sd"
     pipe.save_pretrained(path, safe_serialization=True)
@@ -73,18 +96,32 @@ def tiny_sdxl(tmp_path_factory):
     torch.manual_seed(0)
     tokenizer = build_tokenizer(grammar_words())
     unet = UNet2DConditionModel(
-        block_out_channels=(32, 64), layers_per_block=1, sample_size=16, in_channels=4,
-        out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), attention_head_dim=(2, 4),
-        use_linear_projection=True, addition_embed_type="text_time", addition_time_embed_dim=8,
-        transformer_layers_per_block=(1, 1), projection_class_embeddings_input_dim=80,
-        cross_attention_dim=64, norm_num_groups=16,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=16,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=8,
+        transformer_layers_per_block=(1, 1),
+        projection_class_embeddings_input_dim=80,
+        cross_attention_dim=64,
+        norm_num_groups=16,
     )
     pipe = StableDiffusionXLPipeline(
-        vae=_vae(), text_encoder=_clip(len(tokenizer)),
-        text_encoder_2=_clip(len(tokenizer), projection=True), tokenizer=tokenizer,
-        tokenizer_2=tokenizer, unet=unet,
-        scheduler=EulerDiscreteScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012),
+        vae=_vae(),
+        text_encoder=_clip(len(tokenizer)),
+        text_encoder_2=_clip(len(tokenizer), projection=True),
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer,
+        unet=unet,
+        scheduler=EulerDiscreteScheduler(
+            beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012
+        ),
     )
     path = tmp_path_factory.mktemp("models") / "tiny-sdxl"
     pipe.save_pretrained(path, safe_serialization=True)
@@ -95,8 +132,15 @@ def _t5(vocab: int, umt5: bool = False):
     from transformers import T5Config, T5EncoderModel, UMT5EncoderModel
 
     config = T5Config(
-        vocab_size=vocab, d_model=32, d_ff=37, d_kv=8, num_layers=2, num_heads=4,
-        relative_attention_num_buckets=8, pad_token_id=vocab - 1, eos_token_id=vocab - 1,
+        vocab_size=vocab,
+        d_model=32,
+        d_ff=37,
+        d_kv=8,
+        num_layers=2,
+        num_heads=4,
+        relative_attention_num_buckets=8,
+        pad_token_id=vocab - 1,
+        eos_token_id=vocab - 1,
         decoder_start_token_id=0,
     )
     return (UMT5EncoderModel if umt5 else T5EncoderModel)(config)
@@ -116,21 +160,37 @@ def tiny_ltx(tmp_path_factory):
     tokenizer = build_tokenizer(grammar_words())
     pipe = LTXPipeline(
         transformer=LTXVideoTransformer3DModel(
-            in_channels=8, out_channels=8, patch_size=1, patch_size_t=1, num_attention_heads=4,
-            attention_head_dim=8, cross_attention_dim=32, num_layers=1, caption_channels=32,
+            in_channels=8,
+            out_channels=8,
+            patch_size=1,
+            patch_size_t=1,
+            num_attention_heads=4,
+            attention_head_dim=8,
+            cross_attention_dim=32,
+            num_layers=1,
+            caption_channels=32,
         ),
         vae=AutoencoderKLLTXVideo(
-            in_channels=3, out_channels=3, latent_channels=8, block_out_channels=(8, 8, 8, 8),
-            decoder_block_out_channels=(8, 8, 8, 8), layers_per_block=(1, 1, 1, 1, 1),
+            in_channels=3,
+            out_channels=3,
+            latent_channels=8,
+            block_out_channels=(8, 8, 8, 8),
+            decoder_block_out_channels=(8, 8, 8, 8),
+            layers_per_block=(1, 1, 1, 1, 1),
             decoder_layers_per_block=(1, 1, 1, 1, 1),
             spatio_temporal_scaling=(True, True, False, False),
             decoder_spatio_temporal_scaling=(True, True, False, False),
             decoder_inject_noise=(False, False, False, False, False),
-            upsample_residual=(False, False, False, False), upsample_factor=(1, 1, 1, 1),
-            timestep_conditioning=False, patch_size=1, patch_size_t=1, encoder_causal=True,
+            upsample_residual=(False, False, False, False),
+            upsample_factor=(1, 1, 1, 1),
+            timestep_conditioning=False,
+            patch_size=1,
+            patch_size_t=1,
+            encoder_causal=True,
             decoder_causal=False,
         ),
-        scheduler=FlowMatchEulerDiscreteScheduler(), text_encoder=_t5(len(tokenizer)),
+        scheduler=FlowMatchEulerDiscreteScheduler(),
+        text_encoder=_t5(len(tokenizer)),
         tokenizer=tokenizer,
     )
     path = tmp_path_factory.mktemp("models") / "tiny-ltx"
@@ -151,14 +211,29 @@ def tiny_wan(tmp_path_factory):
     torch.manual_seed(0)
     tokenizer = build_tokenizer(grammar_words())
     pipe = WanPipeline(
-        vae=AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
-                             temperal_downsample=[False, True, True]),
+        vae=AutoencoderKLWan(
+            base_dim=3,
+            z_dim=16,
+            dim_mult=[1, 1, 1, 1],
+            num_res_blocks=1,
+            temperal_downsample=[False, True, True],
+        ),
         scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
-        text_encoder=_t5(len(tokenizer), umt5=True), tokenizer=tokenizer,
+        text_encoder=_t5(len(tokenizer), umt5=True),
+        tokenizer=tokenizer,
         transformer=WanTransformer3DModel(
-            patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16,
-            out_channels=16, text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2,
-            cross_attn_norm=True, qk_norm="rms_norm_across_heads", rope_max_seq_len=32,
+            patch_size=(1, 2, 2),
+            num_attention_heads=2,
+            attention_head_dim=12,
+            in_channels=16,
+            out_channels=16,
+            text_dim=32,
+            freq_dim=256,
+            ffn_dim=32,
+            num_layers=2,
+            cross_attn_norm=True,
+            qk_norm="rms_norm_across_heads",
+            rope_max_seq_len=32,
         ),
     )
     path = tmp_path_factory.mktemp("models") / "tiny-wan"

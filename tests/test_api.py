@@ -14,4 +14,6 @@ def test_every_setting_is_described_and_in_the_settings_page():
     page = (Path(__file__).parents[1] / "docs" / "settings.md").read_text()
     for name, field in cinedraft.Settings.model_fields.items():
         assert field.description, f"setting {name} has no description"
-        assert f"CINEDRAFT_{name.upper()}" in page, f"CINEDRAFT_{name.upper()} not in docs/settings.md"
+        assert f"CINEDRAFT_{name.upper()}" in page, (
+            f"CINEDRAFT_{name.upper()} not in docs/settings.md"
+        )

@@ -27,19 +27,27 @@ def _imports(path: Path) -> list[tuple[str, int]]:
     found = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.level > 0:
-            base = list(parts[:-1])[: len(parts) - node.level] if node.level > 1 else list(parts[:-1])
+            base = (
+                list(parts[:-1])[: len(parts) - node.level] if node.level > 1 else list(parts[:-1])
+            )
             module = base + (node.module.split(".") if node.module else [])
             found.append((module[0] if module else node.names[0].name, node.lineno))
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("cinedraft."):
             found.append((node.module.split(".")[1], node.lineno))
         elif isinstance(node, ast.Import):
-            found += [(a.name.split(".")[1], node.lineno) for a in node.names if a.name.startswith("cinedraft.")]
+            found += [
+                (a.name.split(".")[1], node.lineno)
+                for a in node.names
+                if a.name.startswith("cinedraft.")
+            ]
     return found
 
 
 def test_every_package_has_a_layer():
     packages = {p.relative_to(ROOT).with_suffix("").parts[0] for p in ROOT.rglob("*.py")}
-    assert packages <= set(RANK), f"add {sorted(packages - set(RANK))} to LAYERS and docs/architecture.md"
+    assert packages <= set(RANK), (
+        f"add {sorted(packages - set(RANK))} to LAYERS and docs/architecture.md"
+    )
 
 
 def test_no_import_runs_up_the_layers():
@@ -63,9 +71,14 @@ def test_the_document_states_the_same_order():
 
 def test_the_runtime_never_imports_the_training_world():
     """``cinedraft_training`` (scenes, motions, scorers, recipe) is for the scripts and tests."""
-    found = [f"{path.relative_to(ROOT.parent)}:{node.lineno}"
-             for path in ROOT.rglob("*.py") for node in ast.walk(ast.parse(path.read_text()))
-             if isinstance(node, (ast.Import, ast.ImportFrom))
-             and any("cinedraft_training" in (n or "") for n in
-                     ([getattr(node, "module", None)] + [a.name for a in node.names]))]
+    found = [
+        f"{path.relative_to(ROOT.parent)}:{node.lineno}"
+        for path in ROOT.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        and any(
+            "cinedraft_training" in (n or "")
+            for n in ([getattr(node, "module", None)] + [a.name for a in node.names])
+        )
+    ]
     assert found == []

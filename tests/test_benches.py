@@ -23,7 +23,13 @@ EXPECTED = {  # a line each part prints at its end
 @pytest.mark.parametrize("bench", sorted(EXPECTED))
 def test_bench_runs_to_the_end(bench, tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TMPDIR": str(tmp_path)}
-    proc = subprocess.run([sys.executable, str(ROOT / "benches" / f"{bench}.py"), "--quick"], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benches" / f"{bench}.py"), "--quick"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert EXPECTED[bench] in proc.stdout, proc.stdout[-2000:]

@@ -38,7 +38,12 @@ FORGED_RECORDS = [
     {"asset_id": "aaaaaaaaaaa1", "prompt": ["x"]},
     {"asset_id": "../../etc/x", "kind": "image"},
     {"asset_id": 12345, "seed": "seven"},
-    {"asset_id": "bbbbbbbbbbb2", "job_id": "0123456789abcdef", "tier": "production", "created": "2099-01-01T00:00:00Z"},
+    {
+        "asset_id": "bbbbbbbbbbb2",
+        "job_id": "0123456789abcdef",
+        "tier": "production",
+        "created": "2099-01-01T00:00:00Z",
+    },
     {"width": -1, "height": 10**30, "parents": [{"id": "../x", "role": {}}]},
     {"prompt": "x" * 200_000},
     '{"a": ' + "[" * 5000 + "]" * 5000 + "}",  # nesting deeper than a parser recurses
@@ -50,8 +55,8 @@ FORGED_RECORDS = [
 def _png_chunks(data: bytes) -> list[bytes]:
     chunks, at = [], 8
     while at + 8 <= len(data):
-        length = struct.unpack(">I", data[at:at + 4])[0]
-        chunks.append(data[at:at + 12 + length])
+        length = struct.unpack(">I", data[at : at + 4])[0]
+        chunks.append(data[at : at + 12 + length])
         at += 12 + length
     return chunks
 
@@ -83,7 +88,7 @@ def _forged(seed: bytes, ext: str, record, rng: random.Random) -> bytes:
 def _mutant(seed: bytes, ext: str, rng: random.Random) -> tuple[str, bytes]:
     how = rng.choice(["truncate", "flip", "swap", "forge", "manifest"])
     if how == "truncate":
-        return how, seed[:rng.randrange(len(seed))]
+        return how, seed[: rng.randrange(len(seed))]
     if how == "flip":
         data = bytearray(seed)
         for _ in range(rng.randint(1, 8)):
@@ -99,7 +104,9 @@ def _mutant(seed: bytes, ext: str, rng: random.Random) -> tuple[str, bytes]:
         i, j = sorted(rng.sample(range(len(seed) - size), 2))
         if j < i + size:
             return how, seed
-        return how, seed[:i] + seed[j:j + size] + seed[i + size:j] + seed[i:i + size] + seed[j + size:]
+        return how, seed[:i] + seed[j : j + size] + seed[i + size : j] + seed[i : i + size] + seed[
+            j + size :
+        ]
     if how == "forge":
         return how, _forged(seed, ext, rng.choice(FORGED_RECORDS), rng)
     start = seed.find(b"jumb")  # the C2PA manifest store
@@ -116,7 +123,9 @@ def seeds(tmp_path_factory):
     library = Library(root / "library")
     out = {}
     for fmt, ext in (("png", ".png"), ("webp", ".webp"), ("jpeg", ".jpg")):
-        asset = library.add_image(noise_image(256, 3), make_record(library, "a seed", size=256), fmt, 85)
+        asset = library.add_image(
+            noise_image(256, 3), make_record(library, "a seed", size=256), fmt, 85
+        )
         out[ext] = open(asset.path, "rb").read()
     clip = root / "clip.mp4"
     make_clip(clip, frames=24, size=(64, 48))
@@ -159,12 +168,18 @@ def test_mutated_files_never_break_the_library_or_the_server(seeds, tmp_path):
             path = tmp_path / f"case{case}{ext}"
             path.write_bytes(data)
             base = ["--home", str(home), "--offline"]
-            commands = [["library", "import", str(path)], ["verify", str(path)], ["analyze", str(path)]]
+            commands = [
+                ["library", "import", str(path)],
+                ["verify", str(path)],
+                ["analyze", str(path)],
+            ]
             if ext in (".mp4", ".mov", ".mkv"):
                 commands.append(["edit", "cut", str(path), "--to", "0.3"])
             for args in commands:
                 _no_traceback(runner.invoke(cli, base + args), (case, how, *args))
-            response = client.post("/api/uploads", files={"file": (path.name, data, "application/octet-stream")})
+            response = client.post(
+                "/api/uploads", files={"file": (path.name, data, "application/octet-stream")}
+            )
             assert response.status_code < 500, (case, how, ext, response.text[:300])
             assert client.get("/api/health").status_code == 200
         library = Library(home / "library")

@@ -68,8 +68,15 @@ class ReachAttnProcessor(nn.Module):
     """Self-attention over the frames at a pixel plus the first frame's (2r+1)^2 neighbourhood
     of it."""
 
-    def __init__(self, dim: int, heads: int, radius: int, text_dim: int = 0, steer: bool = False,
-                 route: int = 0):
+    def __init__(
+        self,
+        dim: int,
+        heads: int,
+        radius: int,
+        text_dim: int = 0,
+        steer: bool = False,
+        route: int = 0,
+    ):
         super().__init__()
         if (steer or route) and not text_dim:
             raise ValueError("steering or routing the offsets needs the text branch (text_dim)")
@@ -97,8 +104,11 @@ class ReachAttnProcessor(nn.Module):
         r = self.radius
         grid = x.reshape(-1, height, width, x.shape[-1]).permute(0, 3, 1, 2)  # (B, D, H, W)
         grid = F.pad(grid, (r, r, r, r))
-        cols = [grid[:, :, dy : dy + height, dx : dx + width]
-                for dy in range(2 * r + 1) for dx in range(2 * r + 1)]
+        cols = [
+            grid[:, :, dy : dy + height, dx : dx + width]
+            for dy in range(2 * r + 1)
+            for dx in range(2 * r + 1)
+        ]
         return torch.stack(cols, -1).permute(0, 2, 3, 4, 1).reshape(x.shape[0], len(cols), -1)
 
     def _bias(self, height: int, width: int, frames: int, device, dtype) -> torch.Tensor:
@@ -112,8 +122,12 @@ class ReachAttnProcessor(nn.Module):
         assert self.text is not None, "ReachAttnProcessor with route needs the UNet's pre-hook"
         text = self.text.to(anchor.dtype)  # (B, L, text_dim)
         pooled = (torch.softmax(text @ self.route_query, dim=1)[..., None] * text).sum(1)
-        per_frame = self.offset_route[:, torch.arange(frames, device=device).clamp(max=ROUTE_FRAMES - 1)]
-        routed = torch.einsum("br,rfhk->bhfk", self.route_down(pooled), per_frame)  # (B, heads, F, K)
+        per_frame = self.offset_route[
+            :, torch.arange(frames, device=device).clamp(max=ROUTE_FRAMES - 1)
+        ]
+        routed = torch.einsum(
+            "br,rfhk->bhfk", self.route_down(pooled), per_frame
+        )  # (B, heads, F, K)
         anchor = anchor[None, :, :, None, :] + routed[:, None]  # (B, HW, heads, F, K)
         own = own[None, :, :, :, None].expand(*anchor.shape[:3], frames, frames)
         return torch.cat([own, anchor], -1).to(dtype)
@@ -132,8 +146,16 @@ class ReachAttnProcessor(nn.Module):
             self._outside[key] = outside.reshape(height * width, 1, -1)
         return self._outside[key]
 
-    def forward(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None,
-                temb=None, *args, **kwargs):
+    def forward(
+        self,
+        attn,
+        hidden_states,
+        encoder_hidden_states=None,
+        attention_mask=None,
+        temb=None,
+        *args,
+        **kwargs,
+    ):
         assert self.size is not None, "ReachAttnProcessor needs its module's pre-hook"
         height, width = self.size
         bhw, frames, _ = hidden_states.shape
@@ -151,8 +173,11 @@ class ReachAttnProcessor(nn.Module):
         value = value.view(bhw, -1, heads, dh).transpose(1, 2)
         bias = self._bias(height, width, frames, q.device, q.dtype)
         out = F.scaled_dot_product_attention(
-            q.view(-1, height * width, heads, frames, dh), key.view(-1, height * width, *key.shape[1:]),
-            value.view(-1, height * width, *value.shape[1:]), attn_mask=bias)
+            q.view(-1, height * width, heads, frames, dh),
+            key.view(-1, height * width, *key.shape[1:]),
+            value.view(-1, height * width, *value.shape[1:]),
+            attn_mask=bias,
+        )
         out = out.reshape(bhw, heads, frames, dh)
         if read is not None:
             out = out + read
@@ -170,8 +195,9 @@ class ReachAttnProcessor(nn.Module):
         key = self.text_key(text).view(clips, length, heads, dh).transpose(1, 2)  # (B, h, L, dh)
         value = self.text_value(text).view(clips, length, heads, dh).transpose(1, 2)
         queries = q.view(clips, pixels, heads, frames, dh).permute(0, 2, 1, 3, 4)
-        read = F.scaled_dot_product_attention(queries.reshape(clips, heads, pixels * frames, dh),
-                                              key, value)
+        read = F.scaled_dot_product_attention(
+            queries.reshape(clips, heads, pixels * frames, dh), key, value
+        )
         read = read.view(clips, heads, pixels, frames, dh).permute(0, 2, 1, 3, 4)
         return read.reshape(bhw, heads, frames, dh)
 
@@ -206,8 +232,9 @@ def _coarse_motion_modules(unet: nn.Module):
                 yield module
 
 
-def install(unet: nn.Module, radius: int, text_dim: int = 0, steer: bool = False,
-            route: int = 0) -> int:
+def install(
+    unet: nn.Module, radius: int, text_dim: int = 0, steer: bool = False, route: int = 0
+) -> int:
     """Give the coarse motion modules of ``unet`` neighbourhood attention of ``radius`` latent
     pixels (reading the prompt too if ``text_dim``, the text encoder's width, letting it
     choose the offsets if ``steer`` and bias each frame's offsets through a rank-``route`` map
@@ -225,7 +252,9 @@ def install(unet: nn.Module, radius: int, text_dim: int = 0, steer: bool = False
             for attn in (block.attn1, block.attn2):
                 if attn is None:
                     continue
-                proc = ReachAttnProcessor(attn.inner_dim, attn.heads, radius, text_dim, steer, route)
+                proc = ReachAttnProcessor(
+                    attn.inner_dim, attn.heads, radius, text_dim, steer, route
+                )
                 proc.to(device=attn.to_q.weight.device, dtype=attn.to_q.weight.dtype)
                 attn.set_processor(proc)
                 module._reach_processors.append(proc)
@@ -247,8 +276,9 @@ def extend(unet: nn.Module, *, steer: bool = False, route: int = 0) -> None:
     if route and routes(unet) and route != routes(unet):
         raise ValueError(f"reach already routes at rank {routes(unet)}; its rank cannot change")
     learned = reach_state(unet)
-    install(unet, radius(unet), text_dim(unet), steer=steer or steers(unet),
-            route=route or routes(unet))
+    install(
+        unet, radius(unet), text_dim(unet), steer=steer or steers(unet), route=route or routes(unet)
+    )
     unet.load_state_dict(learned, strict=False)
 
 
@@ -286,8 +316,12 @@ def _unpack(packed: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def save(unet: nn.Module, folder: Path) -> None:
     """Write the reach parameters beside the UNet's own weights (see :func:`_pack`)."""
     state = _pack(reach_state(unet))
-    metadata = {"radius": json.dumps(radius(unet)), "text_dim": json.dumps(text_dim(unet)),
-                "steer": json.dumps(steers(unet)), "route": json.dumps(routes(unet))}
+    metadata = {
+        "radius": json.dumps(radius(unet)),
+        "text_dim": json.dumps(text_dim(unet)),
+        "steer": json.dumps(steers(unet)),
+        "route": json.dumps(routes(unet)),
+    }
     save_file(state, str(Path(folder) / REACH_FILE), metadata=metadata)
 
 
@@ -308,11 +342,14 @@ def load(unet: nn.Module, folder: Path) -> bool:
         raise ValueError(f"{path} is not a motion reach file: {exc}") from None
     install(unet, saved_radius, saved_text_dim, saved_steer, saved_route)
     dtype = next(unet.parameters()).dtype
-    missing, unexpected = unet.load_state_dict({k: v.to(dtype) for k, v in state.items()},
-                                               strict=False)
+    missing, unexpected = unet.load_state_dict(
+        {k: v.to(dtype) for k, v in state.items()}, strict=False
+    )
     missing = [k for k in missing if ".processor." in k]
     if missing or unexpected:
-        raise ValueError(f"{path} does not fit the UNet: missing {missing[:3]}, unexpected {unexpected[:3]}")
+        raise ValueError(
+            f"{path} does not fit the UNet: missing {missing[:3]}, unexpected {unexpected[:3]}"
+        )
     return True
 
 

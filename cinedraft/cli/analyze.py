@@ -13,7 +13,9 @@ from ..quality.compare import VIDEO_SUFFIXES, analyze_images, analyze_video
 from ..workspace import Workspace
 from .common import handles_errors, out, progress_bars
 
-lab = typer.Typer(help="Controlled experiments on what makes an output clearer.", no_args_is_help=True)
+lab = typer.Typer(
+    help="Controlled experiments on what makes an output clearer.", no_args_is_help=True
+)
 
 SHOWN = ("sharpness", "tenengrad", "hf_ratio", "edge_width", "blockiness", "ringing", "noise")
 
@@ -55,13 +57,18 @@ def _print_images(report: dict) -> None:
     table = Table(title=f"clarity at display size {w}x{h} (no-reference metrics)")
     table.add_column("metric")
     for item in report["images"]:
-        table.add_column(f"{Path(item['path']).name}\n{item['width']}x{item['height']} {item['format']}", overflow="fold")
+        table.add_column(
+            f"{Path(item['path']).name}\n{item['width']}x{item['height']} {item['format']}",
+            overflow="fold",
+        )
     for metric in SHOWN:
         table.add_row(metric, *(f"{i['display'][metric]:.4g}" for i in report["images"]))
     out.print(table)
     for v in report["verdict"]:
-        out.print(f"[bold]{Path(v['clearer']).name}[/] is clearer than {Path(v['than']).name}: "
-                  f"{v['sharpness_ratio']:.2f}x the sharpness. Why:")
+        out.print(
+            f"[bold]{Path(v['clearer']).name}[/] is clearer than {Path(v['than']).name}: "
+            f"{v['sharpness_ratio']:.2f}x the sharpness. Why:"
+        )
         for reason in v["reasons"]:
             out.print(f"  - {reason}")
     if "crops" in report:
@@ -69,8 +76,10 @@ def _print_images(report: dict) -> None:
 
 
 def _print_video(video: dict) -> None:
-    table = Table(title=f"{Path(video['path']).name}: {video['width']}x{video['height']}, "
-                        f"{video['frames']} frames at {video['fps']} fps ({video['seconds']} s)")
+    table = Table(
+        title=f"{Path(video['path']).name}: {video['width']}x{video['height']}, "
+        f"{video['frames']} frames at {video['fps']} fps ({video['seconds']} s)"
+    )
     for col in ("second", "flicker (luma jump)", "warp error"):
         table.add_column(col)
     for row in video["per_second"]:
@@ -85,8 +94,13 @@ def factors(
     ctx: typer.Context,
     prompt: Annotated[str, typer.Argument(help="The prompt every run uses.")],
     seed: Annotated[int, typer.Option(help="The seed every run uses.")] = 3,
-    model: Annotated[str | None, typer.Option(help="Model (default: the configured draft and production models).")] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Report folder (default HOME/lab/<seed>).")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Model (default: the configured draft and production models)."),
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Report folder (default HOME/lab/<seed>).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Vary one factor at a time (steps, resolution, rendering pipeline, compression, model)
@@ -96,15 +110,24 @@ def factors(
 
     folder = out_dir or state.settings.home / "lab" / f"seed-{seed}"
     with progress_bars(enabled=not as_json) as on_progress:
-        report = run_factors(state.engine(), prompt, seed, folder, model=model, on_progress=on_progress)
+        report = run_factors(
+            state.engine(), prompt, seed, folder, model=model, on_progress=on_progress
+        )
     if as_json:
         out.print_json(json.dumps(report))
         return
-    table = Table(title=f"draft -> production sharpness: {report['baseline']:.3g} -> {report['production']:.3g}")
+    table = Table(
+        title=f"draft -> production sharpness: {report['baseline']:.3g} -> {report['production']:.3g}"
+    )
     for col in ("factor", "change", "gain", "x reference", "share"):
         table.add_column(col, overflow="fold")
     for f in sorted(report["factors"], key=lambda f: -f["gain"]):
-        table.add_row(f["factor"], f["change"], f"{f['gain']:.3g}", str(f["ratio"]),
-                      "" if f["share"] is None else f"{f['share']:.0%}")
+        table.add_row(
+            f["factor"],
+            f["change"],
+            f"{f['gain']:.3g}",
+            str(f["ratio"]),
+            "" if f["share"] is None else f"{f['share']:.0%}",
+        )
     out.print(table)
     out.print(f"report: {folder / 'report.html'}")

@@ -59,7 +59,9 @@ def writable_destination(path: Path | None) -> Path | None:
     if path.is_dir():
         raise OutputError(f"{path} is a folder; give a file name")
     try:
-        fd, probe = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=".cinedraft-")
+        fd, probe = tempfile.mkstemp(
+            dir=path.parent if str(path.parent) else ".", prefix=".cinedraft-"
+        )
     except OSError as exc:
         raise OutputError(f"cannot write to {path}: {exc.strerror or exc}") from None
     os.close(fd)
@@ -82,8 +84,12 @@ def progress_bars(enabled: bool = True):
         yield no_progress
         return
     with Progress(
-        TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=True,
+        TextColumn("{task.description:>8}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
     ) as bars:
         tasks: dict[str, int] = {}
 
@@ -105,7 +111,11 @@ def print_result(result: Result, as_json: bool) -> None:
     table.add_column("file", overflow="fold")
     for o in result.outputs:
         table.add_row(
-            o.asset_id, str(o.seed), f"{o.width}x{o.height}", f"{result.seconds_per_image:.2f}",
-            "" if o.drift is None else f"{o.drift:.3f}", o.path,
+            o.asset_id,
+            str(o.seed),
+            f"{o.width}x{o.height}",
+            f"{result.seconds_per_image:.2f}",
+            "" if o.drift is None else f"{o.drift:.3f}",
+            o.path,
         )
     out.print(table)

@@ -21,7 +21,9 @@ from ..request import ImageRequest, VideoRequest
 from ..workspace import Workspace
 from .common import handles_errors, out, progress_bars
 
-TEMPLATE = "a {red|blue|yellow|green} {bottle|jar|ball} on a {glass table|wooden table}, studio lighting"
+TEMPLATE = (
+    "a {red|blue|yellow|green} {bottle|jar|ball} on a {glass table|wooden table}, studio lighting"
+)
 
 
 @handles_errors
@@ -29,7 +31,9 @@ def demo(
     ctx: typer.Context,
     count: Annotated[int, typer.Option("-n", "--count", help="Draft variations.")] = 12,
     seed: Annotated[int, typer.Option(help="Seed of the first draft.")] = 1,
-    video: Annotated[bool, typer.Option(help="Also animate the first draft (image to video).")] = True,
+    video: Annotated[
+        bool, typer.Option(help="Also animate the first draft (image to video).")
+    ] = True,
 ) -> None:
     """Draft a grid of variations, promote one to production, summarise both tiers."""
     state: Workspace = ctx.obj
@@ -48,8 +52,12 @@ def demo(
     # 3. Image to video from the first draft.
     clip = None
     if video:
-        motion = VideoRequest(prompt=f"{drafts.outputs[0].prompt}, camera slowly zooms in",
-                              image=drafts.outputs[0].asset_id, seconds=3, seed=seed)
+        motion = VideoRequest(
+            prompt=f"{drafts.outputs[0].prompt}, camera slowly zooms in",
+            image=drafts.outputs[0].asset_id,
+            seconds=3,
+            seed=seed,
+        )
         with progress_bars() as on_progress:
             clip = engine.generate_video(motion, on_progress)
     # 4. Summary.
@@ -60,13 +68,19 @@ def demo(
     for col in ("tier", "images", "s/image", "size", "bytes", "sharpness*"):
         table.add_column(col)
     table.add_row(
-        "draft", str(len(images)), f"{drafts.seconds_per_image:.2f}",
-        f"{draft_img.width}x{draft_img.height}", str(drafts.outputs[0].record["file"]["bytes"]),
+        "draft",
+        str(len(images)),
+        f"{drafts.seconds_per_image:.2f}",
+        f"{draft_img.width}x{draft_img.height}",
+        str(drafts.outputs[0].record["file"]["bytes"]),
         f"{laplacian_variance(enlarged) * 1e4:.1f}",
     )
     table.add_row(
-        "production", "1", f"{production.seconds_per_image:.2f}",
-        f"{prod_img.width}x{prod_img.height}", str(final.record["file"]["bytes"]),
+        "production",
+        "1",
+        f"{production.seconds_per_image:.2f}",
+        f"{prod_img.width}x{prod_img.height}",
+        str(final.record["file"]["bytes"]),
         f"{laplacian_variance(prod_img) * 1e4:.1f}",
     )
     out.print(table)
@@ -76,11 +90,15 @@ def demo(
     out.print(f"production:      {final.path}  drift SSIM vs draft {final.drift:.3f}")
     if clip is not None:
         stages = ", ".join(f"{k} {v:.1f}" for k, v in clip.timings.items())
-        out.print(f"video:           {clip.path}  {clip.frames} frames {clip.width}x{clip.height} "
-                  f"at {clip.fps} fps, {clip.chunks} chunks; seconds per stage: {stages}")
-    out.print(f"library:         {engine.library.count()} assets in {engine.library.root}, "
-              f"every file signed (C2PA); try `cinedraft --home {state.settings.home} "
-              f"library show {final.asset_id}`")
+        out.print(
+            f"video:           {clip.path}  {clip.frames} frames {clip.width}x{clip.height} "
+            f"at {clip.fps} fps, {clip.chunks} chunks; seconds per stage: {stages}"
+        )
+    out.print(
+        f"library:         {engine.library.count()} assets in {engine.library.root}, "
+        f"every file signed (C2PA); try `cinedraft --home {state.settings.home} "
+        f"library show {final.asset_id}`"
+    )
     out.print(
         f"production / draft time per image: "
         f"{production.seconds_per_image / drafts.seconds_per_image:.1f}x"

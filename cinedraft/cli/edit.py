@@ -13,7 +13,9 @@ from ..library import Asset
 from ..workspace import Workspace
 from .common import copy_out, handles_errors, out, writable_destination
 
-app = typer.Typer(help="Cut, merge, extend, reframe, retime clips; OTIO interchange.", no_args_is_help=True)
+app = typer.Typer(
+    help="Cut, merge, extend, reframe, retime clips; OTIO interchange.", no_args_is_help=True
+)
 timeline_app = typer.Typer(help="OpenTimelineIO export and render.", no_args_is_help=True)
 app.add_typer(timeline_app, name="timeline")
 
@@ -34,22 +36,32 @@ def report_edit(asset: Asset, out_file: Path | None, as_json: bool) -> None:
         out.print_json(asset.model_dump_json(exclude={"record"}))
         return
     edit = asset.record["edit"]
-    out.print(f"{asset.id}  {asset.record['operation']}: {asset.record['frames']} frames, "
-              f"{asset.record['seconds']:.3f} s at {asset.record['fps']:g} fps, {edit['method']} "
-              f"({edit['copied_packets']} packets copied, {edit['reencoded_frames']} frames re-encoded)")
+    out.print(
+        f"{asset.id}  {asset.record['operation']}: {asset.record['frames']} frames, "
+        f"{asset.record['seconds']:.3f} s at {asset.record['fps']:g} fps, {edit['method']} "
+        f"({edit['copied_packets']} packets copied, {edit['reencoded_frames']} frames re-encoded)"
+    )
     for seam in edit.get("seams", []):
         if "ratio" in seam:
-            out.print(f"  seam at frame {seam['at_frame']}: warp error {seam['warp_error']} "
-                      f"vs {seam['within_average']} inside (x{seam['ratio']}), flicker {seam['flicker']}")
+            out.print(
+                f"  seam at frame {seam['at_frame']}: warp error {seam['warp_error']} "
+                f"vs {seam['within_average']} inside (x{seam['ratio']}), flicker {seam['flicker']}"
+            )
     out.print(f"  {out_file or asset.path}")
 
 
 @app.command()
 @handles_errors
-def cut(ctx: typer.Context, source: Source,
-        start: Annotated[float, typer.Option("--from", help="Start, seconds.")] = 0.0,
-        end: Annotated[float | None, typer.Option("--to", help="End, seconds (default: the end).")] = None,
-        out_file: Out = None, as_json: Json = False) -> None:
+def cut(
+    ctx: typer.Context,
+    source: Source,
+    start: Annotated[float, typer.Option("--from", help="Start, seconds.")] = 0.0,
+    end: Annotated[
+        float | None, typer.Option("--to", help="End, seconds (default: the end).")
+    ] = None,
+    out_file: Out = None,
+    as_json: Json = False,
+) -> None:
     """Frame-accurate cut: copies whole GOPs, re-encodes only the partial ones at the ends."""
     writable_destination(out_file)
     report_edit(_editor(ctx).cut(source, start, end), out_file, as_json)
@@ -57,9 +69,15 @@ def cut(ctx: typer.Context, source: Source,
 
 @app.command()
 @handles_errors
-def merge(ctx: typer.Context, sources: Annotated[list[str], typer.Argument(help="Clips in order.")],
-          transition: Annotated[str | None, typer.Option(help="crossfade:SECONDS or fade:SECONDS.")] = None,
-          out_file: Out = None, as_json: Json = False) -> None:
+def merge(
+    ctx: typer.Context,
+    sources: Annotated[list[str], typer.Argument(help="Clips in order.")],
+    transition: Annotated[
+        str | None, typer.Option(help="crossfade:SECONDS or fade:SECONDS.")
+    ] = None,
+    out_file: Out = None,
+    as_json: Json = False,
+) -> None:
     """Join clips: stream copy when they match, otherwise normalised and re-encoded."""
     writable_destination(out_file)
     report_edit(_editor(ctx).merge(sources, transition), out_file, as_json)
@@ -67,23 +85,37 @@ def merge(ctx: typer.Context, sources: Annotated[list[str], typer.Argument(help=
 
 @app.command()
 @handles_errors
-def extend(ctx: typer.Context, source: Source,
-           seconds: Annotated[float, typer.Option(help="Length of the continuation.")] = 4.0,
-           prompt: Annotated[str, typer.Option(help="What happens next.")] = "",
-           continuation: Annotated[str | None, typer.Option(help="Join this clip instead of generating one.")] = None,
-           before: Annotated[bool, typer.Option("--before", help="A lead-in before the first frame.")] = False,
-           out_file: Out = None, as_json: Json = False) -> None:
+def extend(
+    ctx: typer.Context,
+    source: Source,
+    seconds: Annotated[float, typer.Option(help="Length of the continuation.")] = 4.0,
+    prompt: Annotated[str, typer.Option(help="What happens next.")] = "",
+    continuation: Annotated[
+        str | None, typer.Option(help="Join this clip instead of generating one.")
+    ] = None,
+    before: Annotated[
+        bool, typer.Option("--before", help="A lead-in before the first frame.")
+    ] = False,
+    out_file: Out = None,
+    as_json: Json = False,
+) -> None:
     """Continue a clip (or lead into it) and join them; the seam score is reported."""
     writable_destination(out_file)
-    report_edit(_editor(ctx).extend(source, seconds, prompt, continuation, before), out_file, as_json)
+    report_edit(
+        _editor(ctx).extend(source, seconds, prompt, continuation, before), out_file, as_json
+    )
 
 
 @app.command()
 @handles_errors
-def reframe(ctx: typer.Context, source: Source,
-            aspect: Annotated[str, typer.Option(help="9:16, 1:1, 4:5 or 16:9.")] = "9:16",
-            height: Annotated[int | None, typer.Option(help="Output height (default: the crop's).")] = None,
-            out_file: Out = None, as_json: Json = False) -> None:
+def reframe(
+    ctx: typer.Context,
+    source: Source,
+    aspect: Annotated[str, typer.Option(help="9:16, 1:1, 4:5 or 16:9.")] = "9:16",
+    height: Annotated[int | None, typer.Option(help="Output height (default: the crop's).")] = None,
+    out_file: Out = None,
+    as_json: Json = False,
+) -> None:
     """Crop to an aspect ratio, following the salient region smoothly."""
     writable_destination(out_file)
     report_edit(_editor(ctx).reframe(source, aspect, height), out_file, as_json)
@@ -91,9 +123,13 @@ def reframe(ctx: typer.Context, source: Source,
 
 @app.command()
 @handles_errors
-def speed(ctx: typer.Context, source: Source,
-          factor: Annotated[float, typer.Argument(help="0.25-4; 0.5 is half speed.")],
-          out_file: Out = None, as_json: Json = False) -> None:
+def speed(
+    ctx: typer.Context,
+    source: Source,
+    factor: Annotated[float, typer.Argument(help="0.25-4; 0.5 is half speed.")],
+    out_file: Out = None,
+    as_json: Json = False,
+) -> None:
     """Change playback speed (frame rate kept; audio keeps its pitch)."""
     writable_destination(out_file)
     report_edit(_editor(ctx).speed(source, factor), out_file, as_json)
@@ -101,23 +137,32 @@ def speed(ctx: typer.Context, source: Source,
 
 @app.command()
 @handles_errors
-def audio(ctx: typer.Context, source: Source,
-          music: Annotated[Path | None, typer.Argument(help="Audio file (none with --mute).")] = None,
-          mode: Annotated[str, typer.Option(help="replace or add (mix).")] = "replace",
-          mute: Annotated[bool, typer.Option("--mute", help="Remove the audio.")] = False,
-          volume: Annotated[float, typer.Option(help="Music gain.")] = 1.0,
-          out_file: Out = None, as_json: Json = False) -> None:
+def audio(
+    ctx: typer.Context,
+    source: Source,
+    music: Annotated[Path | None, typer.Argument(help="Audio file (none with --mute).")] = None,
+    mode: Annotated[str, typer.Option(help="replace or add (mix).")] = "replace",
+    mute: Annotated[bool, typer.Option("--mute", help="Remove the audio.")] = False,
+    volume: Annotated[float, typer.Option(help="Music gain.")] = 1.0,
+    out_file: Out = None,
+    as_json: Json = False,
+) -> None:
     """Add, replace or mute the audio; the video is stream-copied."""
     writable_destination(out_file)
     editor = _editor(ctx)
-    asset = editor.audio(source, None if mute else str(music) if music else None, "mute" if mute else mode, volume)
+    asset = editor.audio(
+        source, None if mute else str(music) if music else None, "mute" if mute else mode, volume
+    )
     report_edit(asset, out_file, as_json)
 
 
 @timeline_app.command("export")
 @handles_errors
-def timeline_export(ctx: typer.Context, source: Source,
-                    otio_file: Annotated[Path, typer.Option("--otio", help="The .otio file to write.")]) -> None:
+def timeline_export(
+    ctx: typer.Context,
+    source: Source,
+    otio_file: Annotated[Path, typer.Option("--otio", help="The .otio file to write.")],
+) -> None:
     """Write the timeline of an edit (or a single clip) as OpenTimelineIO."""
     writable_destination(otio_file)
     timeline = _editor(ctx).timeline_of(source)
@@ -127,8 +172,12 @@ def timeline_export(ctx: typer.Context, source: Source,
 
 @timeline_app.command("render")
 @handles_errors
-def timeline_render(ctx: typer.Context, otio_file: Annotated[Path, typer.Argument(help="An .otio file.")],
-                    out_file: Out = None, as_json: Json = False) -> None:
+def timeline_render(
+    ctx: typer.Context,
+    otio_file: Annotated[Path, typer.Argument(help="An .otio file.")],
+    out_file: Out = None,
+    as_json: Json = False,
+) -> None:
     """Render an OpenTimelineIO timeline (clips, dissolves, audio) into a new asset."""
     writable_destination(out_file)
     report_edit(_editor(ctx).render(Timeline.load_otio(otio_file)), out_file, as_json)

@@ -43,16 +43,31 @@ def _run(ctx: typer.Context, request: ImageRequest, as_json: bool) -> None:
 def generate(
     ctx: typer.Context,
     prompt: Annotated[str, typer.Argument(help="What to draw; compel weighting allowed.")],
-    tier: Tier = "draft", size: Size = None, seed: Seed = None, model: Model = None,
-    steps: Steps = None, guidance: Guidance = None, scheduler: Scheduler = None,
+    tier: Tier = "draft",
+    size: Size = None,
+    seed: Seed = None,
+    model: Model = None,
+    steps: Steps = None,
+    guidance: Guidance = None,
+    scheduler: Scheduler = None,
     negative: Negative = "",
-    count: Annotated[int, typer.Option("-n", "--count", help="Images (seeds seed, seed+1, ...).")] = 1,
+    count: Annotated[
+        int, typer.Option("-n", "--count", help="Images (seeds seed, seed+1, ...).")
+    ] = 1,
     as_json: Json = False,
 ) -> None:
     """Generate images from a prompt (draft tier by default)."""
     request = ImageRequest(
-        prompt=prompt, tier=tier, seed=seed, model=model, steps=steps, guidance=guidance,
-        scheduler=scheduler, negative_prompt=negative, count=count, **_size(size),
+        prompt=prompt,
+        tier=tier,
+        seed=seed,
+        model=model,
+        steps=steps,
+        guidance=guidance,
+        scheduler=scheduler,
+        negative_prompt=negative,
+        count=count,
+        **_size(size),
     )
     _run(ctx, request, as_json)
 
@@ -62,14 +77,28 @@ def vary(
     ctx: typer.Context,
     template: Annotated[str, typer.Argument(help="Prompt with {a|b|c} wildcards.")],
     count: Annotated[int, typer.Option("-n", "--count", help="How many variations.")] = 12,
-    tier: Tier = "draft", size: Size = None, seed: Seed = None, model: Model = None,
-    steps: Steps = None, guidance: Guidance = None, scheduler: Scheduler = None,
-    negative: Negative = "", as_json: Json = False,
+    tier: Tier = "draft",
+    size: Size = None,
+    seed: Seed = None,
+    model: Model = None,
+    steps: Steps = None,
+    guidance: Guidance = None,
+    scheduler: Scheduler = None,
+    negative: Negative = "",
+    as_json: Json = False,
 ) -> None:
     """Many variations of a wildcard template: every combination, each with its own seed."""
     request = ImageRequest(
-        prompt=template, template=True, count=count, tier=tier, seed=seed, model=model,
-        steps=steps, guidance=guidance, scheduler=scheduler, negative_prompt=negative,
+        prompt=template,
+        template=True,
+        count=count,
+        tier=tier,
+        seed=seed,
+        model=model,
+        steps=steps,
+        guidance=guidance,
+        scheduler=scheduler,
+        negative_prompt=negative,
         **_size(size),
     )
     _run(ctx, request, as_json)
@@ -79,7 +108,9 @@ def vary(
 def promote(
     ctx: typer.Context,
     asset_id: Annotated[str, typer.Argument(help="Asset id of a draft.")],
-    size: Size = None, steps: Steps = None, as_json: Json = False,
+    size: Size = None,
+    steps: Steps = None,
+    as_json: Json = False,
 ) -> None:
     """Re-render a draft at the production tier, keeping its composition (drift reported)."""
     state: Workspace = ctx.obj

@@ -16,15 +16,21 @@ from ..library import Asset, AssetQuery
 from ..workspace import Workspace
 from .common import err, handles_errors, out, progress_bars
 
-app = typer.Typer(help="Every output, searchable, with its record and lineage.", no_args_is_help=True)
+app = typer.Typer(
+    help="Every output, searchable, with its record and lineage.", no_args_is_help=True
+)
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 Since = Annotated[str | None, typer.Option(help="Created on/after (YYYY-MM-DD or ISO time, UTC).")]
 Until = Annotated[str | None, typer.Option(help="Created before (YYYY-MM-DD or ISO time, UTC).")]
 TierF = Annotated[str | None, typer.Option("--tier", help="draft or production.")]
-ModelF = Annotated[str | None, typer.Option("--model", help="Model id as recorded ('builtin', ...).")]
+ModelF = Annotated[
+    str | None, typer.Option("--model", help="Model id as recorded ('builtin', ...).")
+]
 KindF = Annotated[str | None, typer.Option("--kind", help="image, video, edit or import.")]
-TagF = Annotated[list[str] | None, typer.Option("--tag", help="Has this tag (repeat for all of several).")]
+TagF = Annotated[
+    list[str] | None, typer.Option("--tag", help="Has this tag (repeat for all of several).")
+]
 Fav = Annotated[bool, typer.Option("--favourites", help="Only favourites.")]
 Rating = Annotated[int, typer.Option("--min-rating", min=0, max=5, help="At least this rating.")]
 Limit = Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000, help="At most this many.")]
@@ -36,11 +42,17 @@ def _print_assets(assets: list[Asset], as_json: bool) -> None:
         return
     table = Table(title=f"{len(assets)} asset(s)")
     for col in ("asset id", "created", "kind", "tier", "size", "rating", "prompt"):
-        table.add_column(col, no_wrap=col != "prompt", overflow="fold", min_width=24 if col == "prompt" else None)
+        table.add_column(
+            col, no_wrap=col != "prompt", overflow="fold", min_width=24 if col == "prompt" else None
+        )
     for a in assets:
         table.add_row(
-            a.id, a.created.replace("T", " ").removesuffix("Z"), a.kind, a.tier or "",
-            f"{a.width}x{a.height}" if a.width else "", ("*" if a.favourite else "") + str(a.rating),
+            a.id,
+            a.created.replace("T", " ").removesuffix("Z"),
+            a.kind,
+            a.tier or "",
+            f"{a.width}x{a.height}" if a.width else "",
+            ("*" if a.favourite else "") + str(a.rating),
             a.prompt,
         )
     out.print(table)
@@ -48,20 +60,41 @@ def _print_assets(assets: list[Asset], as_json: bool) -> None:
 
 def _query(text, since, until, tier, model, kind, tag, favourites, min_rating, sort, limit):
     return AssetQuery(
-        text=text, since=since, until=until, tier=tier, model=model, kind=kind,
-        tags=tuple(tag or ()), favourite=favourites, min_rating=min_rating, sort=sort, limit=limit,
+        text=text,
+        since=since,
+        until=until,
+        tier=tier,
+        model=model,
+        kind=kind,
+        tags=tuple(tag or ()),
+        favourite=favourites,
+        min_rating=min_rating,
+        sort=sort,
+        limit=limit,
     )
 
 
 @app.command("list")
 @handles_errors
 def list_assets(
-    ctx: typer.Context, since: Since = None, until: Until = None, tier: TierF = None,
-    model: ModelF = None, kind: KindF = None, tag: TagF = None, favourites: Fav = False,
+    ctx: typer.Context,
+    since: Since = None,
+    until: Until = None,
+    tier: TierF = None,
+    model: ModelF = None,
+    kind: KindF = None,
+    tag: TagF = None,
+    favourites: Fav = False,
     min_rating: Rating = 0,
-    sort: Annotated[str, typer.Option(help="newest, oldest, rating, or a metric: sharpness, "
-                                      "tenengrad, hf_ratio, edge_width, blockiness, ringing, noise.")] = "newest",
-    limit: Limit = 50, as_json: Json = False,
+    sort: Annotated[
+        str,
+        typer.Option(
+            help="newest, oldest, rating, or a metric: sharpness, "
+            "tenengrad, hf_ratio, edge_width, blockiness, ringing, noise."
+        ),
+    ] = "newest",
+    limit: Limit = 50,
+    as_json: Json = False,
 ) -> None:
     """List assets, newest first, with filters."""
     state: Workspace = ctx.obj
@@ -73,12 +106,26 @@ def list_assets(
 @handles_errors
 def search(
     ctx: typer.Context,
-    text: Annotated[str, typer.Argument(help='Words in the prompt (FTS5: "glass table", red OR blue, bott*).')],
-    since: Since = None, until: Until = None, tier: TierF = None, model: ModelF = None,
-    kind: KindF = None, tag: TagF = None, favourites: Fav = False, min_rating: Rating = 0,
-    sort: Annotated[str, typer.Option(help="newest, oldest, rating, relevance, or a metric "
-                                      "(sharpness, blockiness, ...; best first).")] = "newest",
-    limit: Limit = 50, as_json: Json = False,
+    text: Annotated[
+        str, typer.Argument(help='Words in the prompt (FTS5: "glass table", red OR blue, bott*).')
+    ],
+    since: Since = None,
+    until: Until = None,
+    tier: TierF = None,
+    model: ModelF = None,
+    kind: KindF = None,
+    tag: TagF = None,
+    favourites: Fav = False,
+    min_rating: Rating = 0,
+    sort: Annotated[
+        str,
+        typer.Option(
+            help="newest, oldest, rating, relevance, or a metric "
+            "(sharpness, blockiness, ...; best first)."
+        ),
+    ] = "newest",
+    limit: Limit = 50,
+    as_json: Json = False,
 ) -> None:
     """Full-text search over prompts, plus the same filters as ``list``."""
     state: Workspace = ctx.obj
@@ -93,7 +140,10 @@ def show(ctx: typer.Context, asset_id: str, as_json: Json = False) -> None:
     state: Workspace = ctx.obj
     library = state.library()
     asset = library.get(asset_id)
-    ancestors, descendants = library.lineage(asset_id, "parents"), library.lineage(asset_id, "children")
+    ancestors, descendants = (
+        library.lineage(asset_id, "parents"),
+        library.lineage(asset_id, "children"),
+    )
     if as_json:
         data = asset.model_dump(mode="json") | {
             "ancestors": [{"depth": d, "id": i, "role": r} for d, i, r in ancestors],
@@ -104,8 +154,22 @@ def show(ctx: typer.Context, asset_id: str, as_json: Json = False) -> None:
     table = Table(title=f"asset {asset.id}", show_header=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
-    for key in ("kind", "tier", "model", "prompt", "negative_prompt", "seed", "created", "mime",
-                "path", "sha256", "bytes", "rating", "favourite", "tags"):
+    for key in (
+        "kind",
+        "tier",
+        "model",
+        "prompt",
+        "negative_prompt",
+        "seed",
+        "created",
+        "mime",
+        "path",
+        "sha256",
+        "bytes",
+        "rating",
+        "favourite",
+        "tags",
+    ):
         table.add_row(key, str(getattr(asset, key)))
     for label, walk in (("ancestors", ancestors), ("descendants", descendants)):
         table.add_row(label, ", ".join(f"{i} ({r}, {d})" for d, i, r in walk) or "-")
@@ -116,8 +180,11 @@ def show(ctx: typer.Context, asset_id: str, as_json: Json = False) -> None:
 @app.command()
 @handles_errors
 def rerender(
-    ctx: typer.Context, asset_id: str,
-    compare: Annotated[bool, typer.Option("--compare", help="Report the pixel difference.")] = False,
+    ctx: typer.Context,
+    asset_id: str,
+    compare: Annotated[
+        bool, typer.Option("--compare", help="Report the pixel difference.")
+    ] = False,
     as_json: Json = False,
 ) -> None:
     """Run an asset's stored record again (a new asset); --compare reports the pixel diff."""
@@ -144,8 +211,12 @@ def export(
     ctx: typer.Context,
     asset_ids: Annotated[list[str], typer.Argument(help="Asset ids to export.")],
     to: Annotated[Path, typer.Option("--to", help="Destination folder.")],
-    fmt: Annotated[str | None, typer.Option("--format", help="Convert first: png, webp or jpeg.")] = None,
-    profile: Annotated[str | None, typer.Option(help="Delivery profile: lossless, web or preview.")] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="Convert first: png, webp or jpeg.")
+    ] = None,
+    profile: Annotated[
+        str | None, typer.Option(help="Delivery profile: lossless, web or preview.")
+    ] = None,
 ) -> None:
     """Copy files and their records (JSON) out of the library."""
     state: Workspace = ctx.obj
@@ -156,7 +227,8 @@ def export(
 @app.command("import")
 @handles_errors
 def import_files(
-    ctx: typer.Context, files: Annotated[list[Path], typer.Argument(help="PNG, JPEG, WebP or MP4 files.")],
+    ctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(help="PNG, JPEG, WebP or MP4 files.")],
 ) -> None:
     """Add outside files as they are (their embedded record and manifest are kept)."""
     state: Workspace = ctx.obj
@@ -178,7 +250,10 @@ def check(
     if as_json:
         out.print_json(json.dumps(report))
     else:
-        out.print(f"{report['assets']} assets checked: " + ("[green]ok[/]" if report["ok"] else "[red]problems[/]"))
+        out.print(
+            f"{report['assets']} assets checked: "
+            + ("[green]ok[/]" if report["ok"] else "[red]problems[/]")
+        )
         for key in ("missing", "corrupt", "orphans", "pending", "invalid_ids", "temp_files"):
             for item in report[key]:
                 out.print(f"  {key}: {item}")
@@ -191,7 +266,8 @@ def check(
 @app.command()
 @handles_errors
 def tag(
-    ctx: typer.Context, asset_id: str,
+    ctx: typer.Context,
+    asset_id: str,
     add: Annotated[list[str] | None, typer.Option("--add", help="Tag to add (repeatable).")] = None,
     remove: Annotated[list[str] | None, typer.Option("--remove", help="Tag to remove.")] = None,
 ) -> None:
@@ -203,7 +279,9 @@ def tag(
 
 @app.command()
 @handles_errors
-def rate(ctx: typer.Context, asset_id: str, rating: Annotated[int, typer.Argument(help="0-5")]) -> None:
+def rate(
+    ctx: typer.Context, asset_id: str, rating: Annotated[int, typer.Argument(help="0-5")]
+) -> None:
     """Rate an asset 0-5."""
     state: Workspace = ctx.obj
     out.print(f"{asset_id}: rating {state.library().rate(asset_id, rating).rating}")
@@ -212,7 +290,8 @@ def rate(ctx: typer.Context, asset_id: str, rating: Annotated[int, typer.Argumen
 @app.command()
 @handles_errors
 def favourite(
-    ctx: typer.Context, asset_id: str,
+    ctx: typer.Context,
+    asset_id: str,
     off: Annotated[bool, typer.Option("--off", help="Remove from favourites.")] = False,
 ) -> None:
     """Mark (or unmark) a favourite."""
@@ -225,8 +304,12 @@ def favourite(
 def verify(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="An image or video file.")],
-    require_trusted: Annotated[bool, typer.Option(
-        "--require-trusted", help="Fail unless the signer is this library or a CA it trusts.")] = False,
+    require_trusted: Annotated[
+        bool,
+        typer.Option(
+            "--require-trusted", help="Fail unless the signer is this library or a CA it trusts."
+        ),
+    ] = False,
     as_json: Json = False,
 ) -> None:
     """C2PA manifest (valid, signer, tampering) and watermark of any file.
@@ -245,15 +328,24 @@ def verify(
         table.add_column(style="bold")
         table.add_column(overflow="fold")
         state = {"Valid": "Valid, unknown signer"}.get(m["state"], m["state"])
-        table.add_row("C2PA manifest", f"[{colour}]{state}[/]" + (" (TAMPERED)" if m["tampered"] else ""))
+        table.add_row(
+            "C2PA manifest", f"[{colour}]{state}[/]" + (" (TAMPERED)" if m["tampered"] else "")
+        )
         table.add_row("signer", f"{m['signer']} (issuer {m['issuer']})" if m["signer"] else "-")
         table.add_row("generator", m["generator"] or "-")
         table.add_row("AI-generated", "yes" if m["ai_generated"] else "no / unknown")
         table.add_row("model", m["model"] or "-")
-        table.add_row("ingredients", ", ".join(f"{i['title']} ({i['relationship']})" for i in m["ingredients"]) or "-")
+        table.add_row(
+            "ingredients",
+            ", ".join(f"{i['title']} ({i['relationship']})" for i in m["ingredients"]) or "-",
+        )
         table.add_row("watermark", found.watermark or found.watermark_note)
-        table.add_row("in this library", ("yes, " + ("identical file" if found.library_copy else "a copy that differs"))
-                      if found.in_library else "no")
+        table.add_row(
+            "in this library",
+            ("yes, " + ("identical file" if found.library_copy else "a copy that differs"))
+            if found.in_library
+            else "no",
+        )
         for failure in m["failures"]:
             table.add_row("failure", f"[red]{failure}[/]")
         for note in m["trust_notes"]:

@@ -19,6 +19,7 @@ from . import analyze, demo, edit, generate, library, serve, trust, video
 from ..workspace import Workspace
 from .common import say_error
 
+
 class OneLineErrors(TyperGroup):
     """Click's own usage errors (an unknown option, a value of the wrong type, a missing
     argument) end like every other error: one ``error:`` line and exit status 2."""

@@ -38,9 +38,14 @@ def cli_markdown() -> str:
     from .main import app
 
     root = get_command(app)
-    lines = [HEADER, "# Command-line reference", "",
-             "Global options go before the command: `cinedraft [GLOBAL OPTIONS] COMMAND ...`. "
-             "Bad input prints one `error:` line and exits with status 2.", ""]
+    lines = [
+        HEADER,
+        "# Command-line reference",
+        "",
+        "Global options go before the command: `cinedraft [GLOBAL OPTIONS] COMMAND ...`. "
+        "Bad input prints one `error:` line and exits with status 2.",
+        "",
+    ]
     for path, command in _commands(root, []):
         title = " ".join(["cinedraft", *path])
         lines += [f"## `{title}`", ""]
@@ -54,18 +59,34 @@ def cli_markdown() -> str:
         params = [p for p in command.params if p.name != "help" and not getattr(p, "hidden", False)]
         if params:
             ctx = Context(command, info_name=title)
-            lines += ["| argument or option | |", "|---|---|", *(_param_row(p, ctx) for p in params), ""]
+            lines += [
+                "| argument or option | |",
+                "|---|---|",
+                *(_param_row(p, ctx) for p in params),
+                "",
+            ]
     return "\n".join(lines).rstrip() + "\n"
 
 
 def settings_markdown() -> str:
     """``docs/settings.md``: every setting, its ``CINEDRAFT_*`` variable, type and default."""
-    lines = [HEADER, "# Settings", "",
-             "Each setting is read from its `CINEDRAFT_*` environment variable (or passed to "
-             "`Settings(...)` in Python); a bad value is one `error:` line naming the variable.", "",
-             "| variable | type | default | |", "|---|---|---|---|"]
+    lines = [
+        HEADER,
+        "# Settings",
+        "",
+        "Each setting is read from its `CINEDRAFT_*` environment variable (or passed to "
+        "`Settings(...)` in Python); a bad value is one `error:` line naming the variable.",
+        "",
+        "| variable | type | default | |",
+        "|---|---|---|---|",
+    ]
     for name, field in Settings.model_fields.items():
-        kind = str(field.annotation).replace("typing.", "").replace("pathlib.", "").replace("<class '", "")
+        kind = (
+            str(field.annotation)
+            .replace("typing.", "")
+            .replace("pathlib.", "")
+            .replace("<class '", "")
+        )
         kind = kind.replace("'>", "").replace(" | ", " or ")  # a pipe would end the table cell
         default = "(computed)" if field.default_factory is not None else field.default
         default = "" if default is None else f"`{default}`"

@@ -10,12 +10,16 @@ import typer
 from ..workspace import Workspace
 from .common import handles_errors, out
 
-app = typer.Typer(help="CAs of other libraries whose signed files verify as Trusted.", no_args_is_help=True)
+app = typer.Typer(
+    help="CAs of other libraries whose signed files verify as Trusted.", no_args_is_help=True
+)
 
 
 @app.command()
 @handles_errors
-def add(ctx: typer.Context, ca: Annotated[Path, typer.Argument(help="The other library's keys/ca.pem.")]) -> None:
+def add(
+    ctx: typer.Context, ca: Annotated[Path, typer.Argument(help="The other library's keys/ca.pem.")]
+) -> None:
     """Trust another library's CA."""
     state: Workspace = ctx.obj
     fingerprint, subject = state.library().trust(ca)
@@ -33,7 +37,10 @@ def list_cas(ctx: typer.Context) -> None:
 
 @app.command()
 @handles_errors
-def remove(ctx: typer.Context, fingerprint: Annotated[str, typer.Argument(help="As `trust list` shows it.")]) -> None:
+def remove(
+    ctx: typer.Context,
+    fingerprint: Annotated[str, typer.Argument(help="As `trust list` shows it.")],
+) -> None:
     """Stop trusting a CA."""
     state: Workspace = ctx.obj
     state.library().untrust(fingerprint)

@@ -15,7 +15,9 @@ from .common import copy_out, handles_errors, out, progress_bars, writable_desti
 from .edit import report_edit
 
 Seconds = Annotated[float | None, typer.Option(help="Length in seconds (default: the preset's).")]
-Preset = Annotated[str, typer.Option(help="preview, cinematic-1080p, vertical-15s or square-social.")]
+Preset = Annotated[
+    str, typer.Option(help="preview, cinematic-1080p, vertical-15s or square-social.")
+]
 Model = Annotated[str | None, typer.Option(help="'builtin', a diffusers video folder or a hub id.")]
 Seed = Annotated[int | None, typer.Option(help="Seed of the first chunk; random if not set.")]
 Out = Annotated[Path | None, typer.Option("--out", help="Also copy the clip to this file.")]
@@ -26,16 +28,23 @@ Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 def video(
     ctx: typer.Context,
     prompt: Annotated[str, typer.Argument(help="What happens, e.g. 'a blue jar slides left'.")],
-    seconds: Seconds = None, preset: Preset = "preview",
-    image: Annotated[str | None, typer.Option("--from", help="First frame: image asset id or file.")] = None,
-    model: Model = None, seed: Seed = None,
+    seconds: Seconds = None,
+    preset: Preset = "preview",
+    image: Annotated[
+        str | None, typer.Option("--from", help="First frame: image asset id or file.")
+    ] = None,
+    model: Model = None,
+    seed: Seed = None,
     steps: Annotated[int | None, typer.Option(help="Sampling steps per chunk.")] = None,
     guidance: Annotated[float | None, typer.Option(help="Classifier-free guidance scale.")] = None,
     codec: Annotated[str | None, typer.Option(help="h264 (default), h265 or av1.")] = None,
-    model_size: Annotated[str | None, typer.Option("--model-size", help="WIDTHxHEIGHT the model draws at.")] = None,
+    model_size: Annotated[
+        str | None, typer.Option("--model-size", help="WIDTHxHEIGHT the model draws at.")
+    ] = None,
     retries: Annotated[int, typer.Option(help="New seeds tried for a chunk with a bad seam.")] = 2,
     negative: Annotated[str, typer.Option("--negative", help="Negative prompt.")] = "",
-    out_file: Out = None, as_json: Json = False,
+    out_file: Out = None,
+    as_json: Json = False,
 ) -> None:
     """Generate a clip from text, or from a first frame (--from), through the video preset."""
     size = None
@@ -45,8 +54,17 @@ def video(
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--model-size") from None
     request = VideoRequest(
-        prompt=prompt, seconds=seconds, preset=preset, image=image, model=model, seed=seed,
-        steps=steps, guidance=guidance, codec=codec, model_size=size, retries=retries,
+        prompt=prompt,
+        seconds=seconds,
+        preset=preset,
+        image=image,
+        model=model,
+        seed=seed,
+        steps=steps,
+        guidance=guidance,
+        codec=codec,
+        model_size=size,
+        retries=retries,
         negative_prompt=negative,
     )
     writable_destination(out_file)
@@ -65,8 +83,11 @@ def extend(
     source: Annotated[str, typer.Argument(help="Video asset id or local clip.")],
     prompt: Annotated[str, typer.Argument(help="What happens next.")],
     seconds: Annotated[float, typer.Option(help="Length of the continuation.")] = 4.0,
-    before: Annotated[bool, typer.Option("--before", help="A lead-in before the first frame.")] = False,
-    out_file: Out = None, as_json: Json = False,
+    before: Annotated[
+        bool, typer.Option("--before", help="A lead-in before the first frame.")
+    ] = False,
+    out_file: Out = None,
+    as_json: Json = False,
 ) -> None:
     """Generate a continuation of a clip from its last frames and join them (seam scored)."""
     writable_destination(out_file)
@@ -80,11 +101,15 @@ def print_video(result: VideoResult, as_json: bool) -> None:
     if as_json:
         out.print_json(json.dumps(result.model_dump(mode="json")))
         return
-    out.print(f"{result.asset_id}  {result.frames} frames, {result.seconds:g} s at {result.fps} fps, "
-              f"{result.width}x{result.height}, {result.chunks} chunk(s)")
+    out.print(
+        f"{result.asset_id}  {result.frames} frames, {result.seconds:g} s at {result.fps} fps, "
+        f"{result.width}x{result.height}, {result.chunks} chunk(s)"
+    )
     for seam in result.seams:
-        out.print(f"  seam at model frame {seam.at_frame}: warp x{seam.ratio}, colour jump "
-                  f"{seam.colour_jump}, {seam.attempts} attempt(s)")
+        out.print(
+            f"  seam at model frame {seam.at_frame}: warp x{seam.ratio}, colour jump "
+            f"{seam.colour_jump}, {seam.attempts} attempt(s)"
+        )
     table = Table(title="seconds per stage")
     for stage in result.timings:
         table.add_column(stage, no_wrap=True)
@@ -92,7 +117,9 @@ def print_video(result: VideoResult, as_json: bool) -> None:
     out.print(table)
     temporal = result.record.get("temporal", {})
     if temporal:
-        out.print(f"  flicker {temporal['flicker']['mean']} (mean), warp error "
-                  f"{temporal['warp_error']['mean']} (mean)")
+        out.print(
+            f"  flicker {temporal['flicker']['mean']} (mean), warp error "
+            f"{temporal['warp_error']['mean']} (mean)"
+        )
     out.print(f"  poster {result.poster}, contact sheet {result.contact_sheet}")
     out.print(f"  {result.path}")

@@ -41,8 +41,13 @@ def _seconds(name: str, value: float) -> float:
 class Editor:
     """Cut, merge, extend, reframe, retime and re-score clips into the library."""
 
-    def __init__(self, library: Library, prober: Prober | None = None,
-                 generate_continuation: Callable | None = None, record_extra: dict | None = None):
+    def __init__(
+        self,
+        library: Library,
+        prober: Prober | None = None,
+        generate_continuation: Callable | None = None,
+        record_extra: dict | None = None,
+    ):
         self.library = library
         self.prober = prober or library.prober()
         self.record_extra = record_extra or {}  # added to every record (the server's job id)
@@ -60,18 +65,31 @@ class Editor:
         asset, info = self._resolve(source)
         end = info.duration if end is None else end
         timeline = Timeline([Clip(info.path, start, end, asset.id)], fps=info.fps)
-        return self._run("cut", [asset], {"from": start, "to": end}, timeline,
-                         lambda out: ops.cut(info, start, end, out))
+        return self._run(
+            "cut",
+            [asset],
+            {"from": start, "to": end},
+            timeline,
+            lambda out: ops.cut(info, start, end, out),
+        )
 
     def merge(self, sources: list[str], transition: str | None = None) -> Asset:
         """Clips end to end; ``transition`` like ``crossfade:0.5`` or ``fade:1`` at each join."""
         resolved = [self._resolve(s) for s in sources]
         join = Transition.parse(transition) if transition else None
         infos = [info for _, info in resolved]
-        timeline = Timeline([Clip(i.path, 0.0, i.duration, a.id) for a, i in resolved],
-                            [join] * (len(resolved) - 1), fps=infos[0].fps)
-        return self._run("merge", [a for a, _ in resolved], {"transition": transition}, timeline,
-                         lambda out: ops.merge(infos, out, [join]))
+        timeline = Timeline(
+            [Clip(i.path, 0.0, i.duration, a.id) for a, i in resolved],
+            [join] * (len(resolved) - 1),
+            fps=infos[0].fps,
+        )
+        return self._run(
+            "merge",
+            [a for a, _ in resolved],
+            {"transition": transition},
+            timeline,
+            lambda out: ops.merge(infos, out, [join]),
+        )
 
     def render(self, timeline: Timeline) -> Asset:
         """Play a timeline (for example one read from OTIO) into a new asset."""
@@ -107,19 +125,30 @@ class Editor:
             raise InputError(f"speed factor must be between 0.25 and 4, got {factor}")
         asset, info = self._resolve(source)
         timeline = Timeline([Clip(info.path, 0.0, info.duration, asset.id)], fps=info.fps)
-        return self._run("speed", [asset], {"factor": factor}, timeline,
-                         lambda out: ops.speed(info, factor, out))
+        return self._run(
+            "speed", [asset], {"factor": factor}, timeline, lambda out: ops.speed(info, factor, out)
+        )
 
-    def audio(self, source: str, music: str | None, mode: str = "replace", volume: float = 1.0) -> Asset:
+    def audio(
+        self, source: str, music: str | None, mode: str = "replace", volume: float = 1.0
+    ) -> Asset:
         """Add (mix), replace or mute (``music`` None) the audio; the video is copied."""
         asset, info = self._resolve(source)
         track = self.prober.probe(music, need_video=False) if music else None
         if track is not None and track.audio is None:
             raise InputError(f"{Path(music).name} has no audio stream")
-        timeline = Timeline([Clip(info.path, 0.0, info.duration, asset.id)], fps=info.fps,
-                            audio=track.path if track else None)
-        return self._run("audio", [asset], {"mode": mode, "music": Path(music).name if music else None},
-                         timeline, lambda out: ops.audio(info, out, track, mode, volume))
+        timeline = Timeline(
+            [Clip(info.path, 0.0, info.duration, asset.id)],
+            fps=info.fps,
+            audio=track.path if track else None,
+        )
+        return self._run(
+            "audio",
+            [asset],
+            {"mode": mode, "music": Path(music).name if music else None},
+            timeline,
+            lambda out: ops.audio(info, out, track, mode, volume),
+        )
 
     def reframe(self, source: str, aspect: str, height: int | None = None) -> Asset:
         if height is not None and not 16 <= height <= MAX_HEIGHT:
@@ -128,11 +157,22 @@ class Editor:
             raise InputError(f"aspect must be one of {', '.join(ops.ASPECTS)}, got {aspect!r}")
         asset, info = self._resolve(source)
         timeline = Timeline([Clip(info.path, 0.0, info.duration, asset.id)], fps=info.fps)
-        return self._run("reframe", [asset], {"aspect": aspect, "height": height}, timeline,
-                         lambda out: ops.reframe(info, aspect, out, height))
+        return self._run(
+            "reframe",
+            [asset],
+            {"aspect": aspect, "height": height},
+            timeline,
+            lambda out: ops.reframe(info, aspect, out, height),
+        )
 
-    def extend(self, source: str, seconds: float, prompt: str, continuation: str | None = None,
-               before: bool = False) -> Asset:
+    def extend(
+        self,
+        source: str,
+        seconds: float,
+        prompt: str,
+        continuation: str | None = None,
+        before: bool = False,
+    ) -> Asset:
         """The clip followed by a continuation (or, ``before``, preceded by a lead-in),
         generated from its last (first) frames or given; joined by stream copy when the clips
         match; the seam score is recorded."""
@@ -147,10 +187,17 @@ class Editor:
             continuation = str(self.generate_continuation(info.path, seconds, prompt, before))
         other_asset, other = self._resolve(continuation)
         (first_asset, first), (second_asset, second) = (
-            ((other_asset, other), (asset, info)) if before else ((asset, info), (other_asset, other))
+            ((other_asset, other), (asset, info))
+            if before
+            else ((asset, info), (other_asset, other))
         )
-        timeline = Timeline([Clip(first.path, 0.0, first.duration, first_asset.id),
-                             Clip(second.path, 0.0, second.duration, second_asset.id)], fps=info.fps)
+        timeline = Timeline(
+            [
+                Clip(first.path, 0.0, first.duration, first_asset.id),
+                Clip(second.path, 0.0, second.duration, second_asset.id),
+            ],
+            fps=info.fps,
+        )
 
         def run(out: Path) -> ops.EditStats:
             stats = ops.merge([first, second], out)
@@ -183,8 +230,14 @@ class Editor:
             return Timeline.from_dict(asset.record["timeline"])
         return Timeline([Clip(info.path, 0.0, info.duration, asset.id)], fps=info.fps)
 
-    def _run(self, operation: str, sources: list[Asset], parameters: dict, timeline: Timeline,
-             run: Callable[[Path], ops.EditStats]) -> Asset:
+    def _run(
+        self,
+        operation: str,
+        sources: list[Asset],
+        parameters: dict,
+        timeline: Timeline,
+        run: Callable[[Path], ops.EditStats],
+    ) -> Asset:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "edit.mp4"
             stats = run(out)
@@ -204,7 +257,9 @@ class Editor:
                 "seconds": round(result.duration, 6),
                 "edit": asdict(stats) | {"duration": stats.duration},
                 "timeline": timeline.to_dict(),
-                "parents": [{"id": i, "role": "source"} for i in dict.fromkeys(s.id for s in sources)],
+                "parents": [
+                    {"id": i, "role": "source"} for i in dict.fromkeys(s.id for s in sources)
+                ],
             } | self.record_extra
             return self.library.add_video(out.read_bytes(), record)
 

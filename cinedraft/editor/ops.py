@@ -22,7 +22,13 @@ import numpy as np
 
 from ..errors import InputError
 from ..media.codec import (
-    AUDIO_RATE, Writer, annexb_to_avcc, decode_audio, decode_frames, h264_encoder, parameter_sets,
+    AUDIO_RATE,
+    Writer,
+    annexb_to_avcc,
+    decode_audio,
+    decode_frames,
+    h264_encoder,
+    parameter_sets,
 )
 from ..media.probe import MediaInfo
 
@@ -77,12 +83,17 @@ def _smart_render(info: MediaInfo, a: int, k1: int, k2: int, b: int, out: Path) 
     per_frame = pts[1] - pts[0] if len(pts) > 1 else 1
     end_pts = pts[b] if b < len(pts) else pts[-1] + per_frame
     stats = EditStats("copy" if (a, b) == (k1, k2) else "smart", b - a, info.fps)
-    with av.open(info.path) as inp, av.open(str(out), "w", format="mp4", options={"movflags": "faststart"}) as dst:
+    with (
+        av.open(info.path) as inp,
+        av.open(str(out), "w", format="mp4", options={"movflags": "faststart"}) as dst,
+    ):
         src = inp.streams.video[0]
         track = dst.add_stream_from_template(src)
         # Every output stream exists before the first packet is written (FFmpeg writes the
         # header then; a stream added later crashes the muxer).
-        audio_track = dst.add_stream_from_template(inp.streams.audio[0]) if inp.streams.audio else None
+        audio_track = (
+            dst.add_stream_from_template(inp.streams.audio[0]) if inp.streams.audio else None
+        )
         headers = parameter_sets(src.codec_context.extradata)
         delay = max(0, -_first_dts(info.path))  # decode lead of the source's B-frames
         origin = pts[a]
@@ -102,7 +113,9 @@ def _smart_render(info: MediaInfo, a: int, k1: int, k2: int, b: int, out: Path) 
         def reencode(first: int, stop: int) -> None:
             if stop <= first:
                 return
-            encoder = h264_encoder(src.codec_context.width, src.codec_context.height, src.average_rate, src.time_base)
+            encoder = h264_encoder(
+                src.codec_context.width, src.codec_context.height, src.average_rate, src.time_base
+            )
             inp.seek(pts[first], stream=src, backward=True, any_frame=False)
             for frame in inp.decode(src):
                 if frame.pts >= pts[stop - 1] + 1:
@@ -185,10 +198,18 @@ def _reencode_range(info: MediaInfo, a: int, b: int, out: Path) -> EditStats:
 def compatible(infos: list[MediaInfo]) -> bool:
     """Whether the clips can be joined by stream copy."""
     first = infos[0]
+
     def key(i: MediaInfo):
         a = i.audio
-        return (i.video.codec, i.video.width, i.video.height, i.video.pix_fmt, i.video.fps,
-                None if a is None else (a.codec, a.sample_rate, a.channels))
+        return (
+            i.video.codec,
+            i.video.width,
+            i.video.height,
+            i.video.pix_fmt,
+            i.video.fps,
+            None if a is None else (a.codec, a.sample_rate, a.channels),
+        )
+
     return first.video.codec == "h264" and all(key(i) == key(first) for i in infos)
 
 
@@ -237,7 +258,9 @@ def _concat_copy(infos: list[MediaInfo], out: Path) -> EditStats:
                     stats.copied_packets += 1
                 seconds = Fraction(info.frame_count * info.video.fps[1], info.video.fps[0])
                 if audio_track is not None:
-                    _copy_audio(inp, dst, audio_track, Fraction(0), seconds, Fraction(offset) * base_tb)
+                    _copy_audio(
+                        inp, dst, audio_track, Fraction(0), seconds, Fraction(offset) * base_tb
+                    )
                 per_frame = Fraction(info.video.fps[1], info.video.fps[0]) / Fraction(base_tb)
                 offset += int(round(info.frame_count * per_frame))
     return stats
@@ -246,7 +269,11 @@ def _concat_copy(infos: list[MediaInfo], out: Path) -> EditStats:
 def _concat_reencode(infos: list[MediaInfo], out: Path, joins: list) -> EditStats:
     """Normalise to the first clip's size and rate, apply transitions, encode once."""
     target = infos[0].video
-    width, height, fps = target.width - target.width % 2, target.height - target.height % 2, Fraction(*target.fps)
+    width, height, fps = (
+        target.width - target.width % 2,
+        target.height - target.height % 2,
+        Fraction(*target.fps),
+    )
     clips = [_normalised_frames(i, width, height, fps) for i in infos]
     overlaps = [int(round(j.seconds * fps)) if j is not None else 0 for j in joins]
     for k, overlap in enumerate(overlaps):
@@ -267,14 +294,21 @@ def _concat_reencode(infos: list[MediaInfo], out: Path, joins: list) -> EditStat
             clip = clip[overlap:]
         elif join is not None:  # fade through black: out over the last frames, in over the first
             for j in range(overlap):
-                frames[-overlap + j] = (frames[-overlap + j] * (1 - (j + 1) / overlap)).astype(np.uint8)
-            clip = [(f * (j / overlap)).astype(np.uint8) if j < overlap else f for j, f in enumerate(clip)]
+                frames[-overlap + j] = (frames[-overlap + j] * (1 - (j + 1) / overlap)).astype(
+                    np.uint8
+                )
+            clip = [
+                (f * (j / overlap)).astype(np.uint8) if j < overlap else f
+                for j, f in enumerate(clip)
+            ]
         stats.seams.append({"at_frame": len(frames), "transition": join.kind if join else "cut"})
         frames.extend(clip)
     for frame in frames:
         writer.add_frame(frame)
     if has_audio:
-        crossfades = [o if j is not None and j.kind == "crossfade" else 0 for j, o in zip(joins, overlaps)]
+        crossfades = [
+            o if j is not None and j.kind == "crossfade" else 0 for j, o in zip(joins, overlaps)
+        ]
         writer.add_audio(_joined_audio(infos, fps, crossfades))
     writer.close()
     stats.frames = stats.reencoded_frames = len(frames)
@@ -297,10 +331,12 @@ def _letterbox(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     h, w = frame.shape[:2]
     scale = min(width / w, height / h)
     new_w, new_h = max(2, int(round(w * scale))), max(2, int(round(h * scale)))
-    resized = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LANCZOS4)
+    resized = cv2.resize(
+        frame, (new_w, new_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LANCZOS4
+    )
     canvas = np.zeros((height, width, 3), np.uint8)
     y, x = (height - new_h) // 2, (width - new_w) // 2
-    canvas[y:y + new_h, x:x + new_w] = resized
+    canvas[y : y + new_h, x : x + new_w] = resized
     return canvas
 
 
@@ -363,7 +399,9 @@ def _retimed_audio(samples: np.ndarray, factor: float, seconds: float) -> np.nda
     sink = graph.add("abuffersink")
     planar.link_to(sink)
     graph.configure()
-    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples), format="fltp", layout="stereo")
+    frame = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(samples), format="fltp", layout="stereo"
+    )
     frame.sample_rate, frame.pts, frame.time_base = AUDIO_RATE, 0, Fraction(1, AUDIO_RATE)
     graph.push(frame)
     graph.push(None)
@@ -378,8 +416,13 @@ def _retimed_audio(samples: np.ndarray, factor: float, seconds: float) -> np.nda
     return np.pad(out, ((0, 0), (0, max(0, length - out.shape[1]))))[:, :length]
 
 
-def audio(info: MediaInfo, out: Path, music: MediaInfo | Path | None, mode: str = "replace",
-          volume: float = 1.0) -> EditStats:
+def audio(
+    info: MediaInfo,
+    out: Path,
+    music: MediaInfo | Path | None,
+    mode: str = "replace",
+    volume: float = 1.0,
+) -> EditStats:
     """Video copied; audio added (mixed), replaced by ``music``, or muted (``music`` None)."""
     if mode not in ("add", "replace", "mute"):
         raise InputError(f"audio mode must be add, replace or mute, got {mode!r}")
@@ -395,10 +438,13 @@ def audio(info: MediaInfo, out: Path, music: MediaInfo | Path | None, mode: str 
         track = np.pad(track, ((0, 0), (0, max(0, length - track.shape[1]))))[:, :length] * volume
         if mode == "add" and info.audio is not None:
             own = decode_audio(info.path)[:, :length]
-            track[:, :own.shape[1]] += own
+            track[:, : own.shape[1]] += own
         track = np.clip(track, -1, 1)
     stats = EditStats("copy", info.frame_count, info.fps)
-    with av.open(info.path) as inp, av.open(str(out), "w", format="mp4", options={"movflags": "faststart"}) as dst:
+    with (
+        av.open(info.path) as inp,
+        av.open(str(out), "w", format="mp4", options={"movflags": "faststart"}) as dst,
+    ):
         src = inp.streams.video[0]
         video = dst.add_stream_from_template(src)
         encoder = None
@@ -414,8 +460,16 @@ def audio(info: MediaInfo, out: Path, music: MediaInfo | Path | None, mode: str 
         if encoder is not None:
             step = 1024 * 8
             for start in range(0, track.shape[1], step):
-                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(track[:, start:start + step]), format="fltp", layout="stereo")
-                frame.sample_rate, frame.pts, frame.time_base = AUDIO_RATE, start, Fraction(1, AUDIO_RATE)
+                frame = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(track[:, start : start + step]),
+                    format="fltp",
+                    layout="stereo",
+                )
+                frame.sample_rate, frame.pts, frame.time_base = (
+                    AUDIO_RATE,
+                    start,
+                    Fraction(1, AUDIO_RATE),
+                )
                 dst.mux(encoder.encode(frame))
             dst.mux(encoder.encode(None))
     return stats
@@ -429,16 +483,23 @@ def salient_centres(frames: list[np.ndarray]) -> np.ndarray:
     centres, previous = [], None
     for frame in frames:
         g = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
-        small = cv2.resize(g, (max(8, g.shape[1] // 4), max(8, g.shape[0] // 4)), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            g, (max(8, g.shape[1] // 4), max(8, g.shape[0] // 4)), interpolation=cv2.INTER_AREA
+        )
         energy = np.abs(cv2.Laplacian(cv2.GaussianBlur(small, (0, 0), 2), cv2.CV_32F))
         if previous is not None:
             change = small - previous
             energy += 2 * np.abs(change - np.median(change))
         previous = small
         energy = cv2.GaussianBlur(energy, (0, 0), 3) ** 2 + 1e-6
-        ys, xs = np.mgrid[0:energy.shape[0], 0:energy.shape[1]]
+        ys, xs = np.mgrid[0 : energy.shape[0], 0 : energy.shape[1]]
         total = energy.sum()
-        centres.append(((xs * energy).sum() / total / energy.shape[1], (ys * energy).sum() / total / energy.shape[0]))
+        centres.append(
+            (
+                (xs * energy).sum() / total / energy.shape[1],
+                (ys * energy).sum() / total / energy.shape[0],
+            )
+        )
     return np.array(centres)
 
 
@@ -449,7 +510,9 @@ def smooth(values: np.ndarray, fps: float, seconds: float = 0.5) -> np.ndarray:
     kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
     kernel /= kernel.sum()
     padded = np.pad(values, ((radius, radius), (0, 0)), mode="edge")
-    return np.stack([np.convolve(padded[:, i], kernel, mode="valid") for i in range(values.shape[1])], axis=1)
+    return np.stack(
+        [np.convolve(padded[:, i], kernel, mode="valid") for i in range(values.shape[1])], axis=1
+    )
 
 
 def reframe(info: MediaInfo, aspect: str, out: Path, height: int | None = None) -> EditStats:
@@ -470,7 +533,7 @@ def reframe(info: MediaInfo, aspect: str, out: Path, height: int | None = None) 
     for frame, (cx, cy) in zip(frames, centres):
         x = int(np.clip(round(cx * w - crop_w / 2), 0, w - crop_w))
         y = int(np.clip(round(cy * h - crop_h / 2), 0, h - crop_h))
-        window = frame[y:y + crop_h, x:x + crop_w]
+        window = frame[y : y + crop_h, x : x + crop_w]
         if (crop_w, crop_h) != (out_w, out_h):
             window = cv2.resize(window, (out_w, out_h), interpolation=cv2.INTER_AREA)
         writer.add_frame(window)

@@ -34,7 +34,9 @@ class Transition:
 
     def __post_init__(self):
         if self.kind not in TRANSITIONS:
-            raise InputError(f"transition must be one of {', '.join(TRANSITIONS)}, got {self.kind!r}")
+            raise InputError(
+                f"transition must be one of {', '.join(TRANSITIONS)}, got {self.kind!r}"
+            )
         if not 0 < self.seconds <= 10:
             raise InputError(f"transition length must be in (0, 10] seconds, got {self.seconds}")
 
@@ -45,7 +47,9 @@ class Transition:
         try:
             return cls(kind, float(seconds or 0.5))
         except ValueError:
-            raise InputError(f"transition must look like crossfade:0.5 or fade:1, got {text!r}") from None
+            raise InputError(
+                f"transition must look like crossfade:0.5 or fade:1, got {text!r}"
+            ) from None
 
 
 @dataclass
@@ -73,7 +77,8 @@ class Timeline:
         return cls(
             clips=[Clip(**c) for c in data["clips"]],
             transitions=[Transition(**t) if t else None for t in data.get("transitions", [])],
-            fps=data.get("fps", 24.0), audio=data.get("audio"),
+            fps=data.get("fps", 24.0),
+            audio=data.get("audio"),
         )
 
     # ------------------------------------------------------------------ OpenTimelineIO
@@ -91,16 +96,24 @@ class Timeline:
             if i and self.transitions[i - 1] is not None:
                 t = self.transitions[i - 1]
                 half = rt(t.seconds / 2)
-                track.append(otio.schema.Transition(
-                    name=t.kind, in_offset=half, out_offset=half,
-                    transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve if t.kind == "crossfade" else "fade_to_black",
-                ))
+                track.append(
+                    otio.schema.Transition(
+                        name=t.kind,
+                        in_offset=half,
+                        out_offset=half,
+                        transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve
+                        if t.kind == "crossfade"
+                        else "fade_to_black",
+                    )
+                )
             end = clip.end if clip.end is not None else (durations or {}).get(clip.source)
             if end is None:
                 raise InputError(f"clip {clip.source} has no end point and no known duration")
             item = otio.schema.Clip(
                 name=Path(clip.source).name,
-                media_reference=otio.schema.ExternalReference(target_url=Path(clip.source).resolve().as_uri()),
+                media_reference=otio.schema.ExternalReference(
+                    target_url=Path(clip.source).resolve().as_uri()
+                ),
                 source_range=otio.opentime.TimeRange(rt(clip.start), rt(end - clip.start)),
             )
             if clip.asset_id:
@@ -109,10 +122,14 @@ class Timeline:
         timeline.tracks.append(track)
         if self.audio:
             audio_track = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
-            audio_track.append(otio.schema.Clip(
-                name=Path(self.audio).name,
-                media_reference=otio.schema.ExternalReference(target_url=Path(self.audio).resolve().as_uri()),
-            ))
+            audio_track.append(
+                otio.schema.Clip(
+                    name=Path(self.audio).name,
+                    media_reference=otio.schema.ExternalReference(
+                        target_url=Path(self.audio).resolve().as_uri()
+                    ),
+                )
+            )
             timeline.tracks.append(audio_track)
         timeline.metadata["cinedraft"] = {"fps": self.fps}
         return timeline
@@ -129,7 +146,11 @@ class Timeline:
         fps = 24.0
         for item in video[0]:
             if isinstance(item, otio.schema.Transition):
-                kind = "crossfade" if item.transition_type == otio.schema.TransitionTypes.SMPTE_Dissolve else "fade"
+                kind = (
+                    "crossfade"
+                    if item.transition_type == otio.schema.TransitionTypes.SMPTE_Dissolve
+                    else "fade"
+                )
                 pending = Transition(kind, (item.in_offset + item.out_offset).to_seconds())
             elif isinstance(item, otio.schema.Clip):
                 ref = item.media_reference
@@ -142,11 +163,21 @@ class Timeline:
                 if clips:
                     transitions.append(pending)
                 pending = None
-                clips.append(Clip(_path_from_url(ref.target_url), start, end,
-                                  (item.metadata.get("cinedraft") or {}).get("asset_id")))
+                clips.append(
+                    Clip(
+                        _path_from_url(ref.target_url),
+                        start,
+                        end,
+                        (item.metadata.get("cinedraft") or {}).get("asset_id"),
+                    )
+                )
         audio_tracks = [t for t in timeline.tracks if t.kind == otio.schema.TrackKind.Audio]
         audio = None
-        if audio_tracks and len(audio_tracks[0]) and isinstance(audio_tracks[0][0].media_reference, otio.schema.ExternalReference):
+        if (
+            audio_tracks
+            and len(audio_tracks[0])
+            and isinstance(audio_tracks[0][0].media_reference, otio.schema.ExternalReference)
+        ):
             audio = _path_from_url(audio_tracks[0][0].media_reference.target_url)
         fps = (timeline.metadata.get("cinedraft") or {}).get("fps", fps)
         return cls(clips, transitions, float(fps), audio)
@@ -169,7 +200,9 @@ class Timeline:
         except (otio.exceptions.OTIOError, ValueError, OSError) as exc:
             raise InputError(f"cannot read {path} as OpenTimelineIO: {exc}") from None
         if not isinstance(found, otio.schema.Timeline):
-            raise InputError(f"{path} holds a {type(found).__name__}, not an OpenTimelineIO timeline")
+            raise InputError(
+                f"{path} holds a {type(found).__name__}, not an OpenTimelineIO timeline"
+            )
         try:
             return cls.from_otio(found)
         except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:

@@ -66,7 +66,9 @@ class Anchor:
         darker than the frames it continues then joins them without a step: warp error counts
         a mean-colour step whatever the motion, and the delivery rate interpolates the motion
         but not the step."""
-        start = np.zeros(3) if edge is None else self._capped(mean_lab(edge[None]) - mean_lab(seen[:1]))
+        start = (
+            np.zeros(3) if edge is None else self._capped(mean_lab(edge[None]) - mean_lab(seen[:1]))
+        )
         return self.apply(new, start, self.correction(seen))
 
     @staticmethod

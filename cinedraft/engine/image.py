@@ -33,7 +33,16 @@ from ..render.cleanup import clean_adaptive
 from ..media.metadata import encode_image
 from ..render.refine import keep_colour, refine_image
 from ..render.upscale import ModelUpscaler, upscale_lanczos
-from ..request import ImageOutput, ImageRequest, Progress, Rerender, Result, VideoRequest, VideoResult, no_progress
+from ..request import (
+    ImageOutput,
+    ImageRequest,
+    Progress,
+    Rerender,
+    Result,
+    VideoRequest,
+    VideoResult,
+    no_progress,
+)
 from ..tiers import Tier, tier_for
 from .device import pick_device
 from .models import LoadedModel, MemoryOptions, ModelCache, software_versions
@@ -71,7 +80,10 @@ class Engine:
         self.settings = settings
         self.device = pick_device(settings.device)
         self.models = ModelCache(
-            self.device, settings.dtype, offline=settings.offline, size=settings.cache_size,
+            self.device,
+            settings.dtype,
+            offline=settings.offline,
+            size=settings.cache_size,
             memory=MemoryOptions(settings.cpu_offload, settings.vae_tiling, settings.vae_slicing),
         )
         self.library = library or Library(settings.library_root, provenance=settings.provenance)
@@ -89,20 +101,36 @@ class Engine:
             self._video = VideoEngine(self.models, self.library, self.device)
         return self._video
 
-    def generate_video(self, request: VideoRequest, on_progress: Progress | None = None,
-                       record_extra: dict | None = None) -> VideoResult:
+    def generate_video(
+        self,
+        request: VideoRequest,
+        on_progress: Progress | None = None,
+        record_extra: dict | None = None,
+    ) -> VideoResult:
         """Generate a clip (text, image or extension to video) and store it; see
         :mod:`cinedraft.engine.video`."""
         return self.video.generate(request, self.settings.video_model, on_progress, record_extra)
 
-    def continue_clip(self, clip, seconds: float, prompt: str, before: bool = False,
-                      on_progress: Progress | None = None, seed: int | None = None):
+    def continue_clip(
+        self,
+        clip,
+        seconds: float,
+        prompt: str,
+        before: bool = False,
+        on_progress: Progress | None = None,
+        seed: int | None = None,
+    ):
         """A generated continuation (or lead-in) of ``clip``: the editor's extend hook."""
-        return self.video.continue_clip(clip, seconds, prompt, before, self.settings.video_model,
-                                        on_progress, seed)
+        return self.video.continue_clip(
+            clip, seconds, prompt, before, self.settings.video_model, on_progress, seed
+        )
 
-    def generate_image(self, request: ImageRequest, on_progress: Progress | None = None,
-                       record_extra: dict | None = None) -> Result:
+    def generate_image(
+        self,
+        request: ImageRequest,
+        on_progress: Progress | None = None,
+        record_extra: dict | None = None,
+    ) -> Result:
         """Generate ``request.count`` images and store them; see the module docstring.
         ``record_extra`` is added to every record (the server names the job)."""
         progress = on_progress or no_progress
@@ -115,7 +143,9 @@ class Engine:
         progress("save", len(outputs), len(outputs))
         seconds = time.perf_counter() - started
         return Result(
-            request=request, outputs=outputs, seconds=seconds,
+            request=request,
+            outputs=outputs,
+            seconds=seconds,
             seconds_per_image=seconds / len(outputs),
         )
 
@@ -150,14 +180,28 @@ class Engine:
         # 3. Base images.
         model.pipe.scheduler = make_scheduler(tier.scheduler, model.pipe.scheduler)
         t0 = time.perf_counter()
-        images = self._sample(model, tier, prompts, request.negative_prompt, seeds, (base_w, base_h), progress)
+        images = self._sample(
+            model, tier, prompts, request.negative_prompt, seeds, (base_w, base_h), progress
+        )
         t_base = (time.perf_counter() - t0) / len(images)
         # 4. Rendering pipeline, drift against the draft.
         rendered = []
         for image, prompt, seed in zip(images, prompts, seeds):
             timings = {"base": round(t_base, 4)}
-            image, cleanup = self._render(model, tier, image, prompt, request.negative_prompt, seed, (out_w, out_h), timings, progress)
-            record = self._record(model, tier, request, prompt, seed, image, (base_w, base_h), timings)
+            image, cleanup = self._render(
+                model,
+                tier,
+                image,
+                prompt,
+                request.negative_prompt,
+                seed,
+                (out_w, out_h),
+                timings,
+                progress,
+            )
+            record = self._record(
+                model, tier, request, prompt, seed, image, (base_w, base_h), timings
+            )
             if cleanup is not None:
                 record["cleanup"] = asdict(cleanup)
             drift = None
@@ -169,23 +213,46 @@ class Engine:
         return rendered
 
     def _store(self, items: list[Rendered]) -> list[ImageOutput]:
-        assets = self.library.add_images([
-            (item.image, item.record, item.record["render"]["format"], item.record["render"]["quality"])
-            for item in items
-        ])
+        assets = self.library.add_images(
+            [
+                (
+                    item.image,
+                    item.record,
+                    item.record["render"]["format"],
+                    item.record["render"]["quality"],
+                )
+                for item in items
+            ]
+        )
         return [
             ImageOutput(
-                asset_id=asset.id, path=asset.path, prompt=asset.prompt, seed=asset.seed,
-                width=asset.width, height=asset.height, record=asset.record | {"file": {
-                    "path": asset.path, "sha256": asset.sha256, "bytes": asset.bytes,
-                    "mime": asset.mime}},
+                asset_id=asset.id,
+                path=asset.path,
+                prompt=asset.prompt,
+                seed=asset.seed,
+                width=asset.width,
+                height=asset.height,
+                record=asset.record
+                | {
+                    "file": {
+                        "path": asset.path,
+                        "sha256": asset.sha256,
+                        "bytes": asset.bytes,
+                        "mime": asset.mime,
+                    }
+                },
                 drift=item.drift,
             )
             for item, asset in zip(items, assets)
         ]
 
-    def promote(self, asset_id: str, on_progress: Progress | None = None,
-                record_extra: dict | None = None, **overrides) -> Result:
+    def promote(
+        self,
+        asset_id: str,
+        on_progress: Progress | None = None,
+        record_extra: dict | None = None,
+        **overrides,
+    ) -> Result:
         """Re-render a draft at the production tier from its prompt and seed."""
         draft = self.library.get(asset_id).record
         if draft.get("kind") != "image" or draft.get("seed") is None:
@@ -214,10 +281,17 @@ class Engine:
             raise InputError(f"{asset_id} has no generation record to re-run")
         parent = next((p["id"] for p in original.parents if p["role"] == "draft"), None)
         request = ImageRequest(
-            prompt=rec["prompt"], negative_prompt=rec.get("negative_prompt", ""),
-            model=rec["model"], tier=rec["tier"], width=rec["width"], height=rec["height"],
-            steps=rec["steps"], guidance=rec["guidance"], scheduler=rec["scheduler"],
-            seed=rec["seed"], parent=parent,
+            prompt=rec["prompt"],
+            negative_prompt=rec.get("negative_prompt", ""),
+            model=rec["model"],
+            tier=rec["tier"],
+            width=rec["width"],
+            height=rec["height"],
+            steps=rec["steps"],
+            guidance=rec["guidance"],
+            scheduler=rec["scheduler"],
+            seed=rec["seed"],
+            parent=parent,
         )
         item = self.render_images(request, progress)[0]
         comparison = _compare_pixels(item.image, original, rec)
@@ -241,7 +315,9 @@ class Engine:
         images: list[Image.Image] = []
         for start in range(0, len(prompts), BATCH):
             batch = prompts[start : start + BATCH]
-            generators = [torch.Generator("cpu").manual_seed(s) for s in seeds[start : start + BATCH]]
+            generators = [
+                torch.Generator("cpu").manual_seed(s) for s in seeds[start : start + BATCH]
+            ]
             out = model.pipe(
                 **self._prompt_kwargs(model, batch, negative),
                 width=size[0],
@@ -277,10 +353,14 @@ class Engine:
                 progress("refine", min(done, steps), steps)
 
             refined = refine_image(
-                model.img2img, image,
+                model.img2img,
+                image,
                 prompt_kwargs=self._prompt_kwargs(model, [prompt], negative),
-                strength=tier.refine_strength, steps=tier.refine_steps,
-                guidance=tier.guidance, seed=seed, on_step=on_step,
+                strength=tier.refine_strength,
+                steps=tier.refine_steps,
+                guidance=tier.guidance,
+                seed=seed,
+                on_step=on_step,
             )
             image = keep_colour(refined, image) if tier.refine_keeps_colour else refined
         # 3. The rest of the way to the output size.
@@ -306,7 +386,10 @@ class Engine:
     def _prompt_kwargs(self, model: LoadedModel, prompts: list[str], negative: str) -> dict:
         if any(has_weighting(p) or has_weighting(negative) for p in prompts):
             return weighted_embeddings(model.pipe, model.family, prompts, negative)
-        return {"prompt": prompts, "negative_prompt": [negative] * len(prompts) if negative else None}
+        return {
+            "prompt": prompts,
+            "negative_prompt": [negative] * len(prompts) if negative else None,
+        }
 
     def _record(self, model, tier, request, prompt, seed, image, base, timings) -> dict:
         """Everything needed to understand and reproduce this output."""

@@ -176,8 +176,15 @@ class MemoryOptions:
 class ModelCache:
     """Loaded pipelines, least recently used first out; owned by one engine."""
 
-    def __init__(self, device: torch.device, dtype_setting: str, *, offline: bool, size: int = 2,
-                 memory: MemoryOptions | None = None):
+    def __init__(
+        self,
+        device: torch.device,
+        dtype_setting: str,
+        *,
+        offline: bool,
+        size: int = 2,
+        memory: MemoryOptions | None = None,
+    ):
         self.device = device
         self.dtype_setting = dtype_setting
         self.offline = offline
@@ -208,7 +215,9 @@ class ModelCache:
         marker = path / MARKER
         meta = json.loads(marker.read_text()) if marker.is_file() else {}
         if kind == "video":
-            family = VIDEO_FAMILIES.get(meta.get("family", "")) or video_family_for(index["_class_name"])
+            family = VIDEO_FAMILIES.get(meta.get("family", "")) or video_family_for(
+                index["_class_name"]
+            )
         else:
             family = FAMILIES.get(meta.get("family", "")) or family_for(index["_class_name"], ref)
         # 2. Load: safetensors only, never remote code, never the network from here.

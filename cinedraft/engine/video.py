@@ -43,8 +43,17 @@ from .chunks import Anchor, native_frames, plan_chunks, seam_badness
 from .models import LoadedModel, ModelCache, software_versions
 
 # What a poster or contact sheet repeats of its clip's record (the image parameters line).
-_STILL_FIELDS = ("prompt", "negative_prompt", "seed", "model", "model_hash", "sampler", "steps",
-                 "guidance", "versions")
+_STILL_FIELDS = (
+    "prompt",
+    "negative_prompt",
+    "seed",
+    "model",
+    "model_hash",
+    "sampler",
+    "steps",
+    "guidance",
+    "versions",
+)
 
 
 @dataclass
@@ -96,9 +105,14 @@ class VideoEngine:
 
     # ------------------------------------------------------------------ the flow
 
-    def generate(self, request: VideoRequest, default_model: str,
-                 on_progress: Progress | None = None, record_extra: dict | None = None,
-                 preset: VideoPreset | None = None) -> VideoResult:
+    def generate(
+        self,
+        request: VideoRequest,
+        default_model: str,
+        on_progress: Progress | None = None,
+        record_extra: dict | None = None,
+        preset: VideoPreset | None = None,
+    ) -> VideoResult:
         progress = on_progress or no_progress
         started = time.perf_counter()
         # 1. Model, family, preset, length.
@@ -108,8 +122,10 @@ class VideoEngine:
         family = model.family
         size = request.model_size or family.size
         steps = request.steps or family.steps
-        guidance = (family.guidance_for(request.guidance, continuing=False),
-                    family.guidance_for(request.guidance, continuing=True))  # (first, continuing)
+        guidance = (
+            family.guidance_for(request.guidance, continuing=False),
+            family.guidance_for(request.guidance, continuing=True),
+        )  # (first, continuing)
         need = native_frames(seconds, family.fps)
         # 2. Given frames and the parents they come from.
         given, parents = self._given(request, family, size)
@@ -122,12 +138,16 @@ class VideoEngine:
         plan = plan_chunks(family, need, context)
         if family.conditioning is None and plan[0] > family.chunk_frames:
             longest = (family.chunk_frames - 1) / family.fps
-            raise InputError(f"{model.ref} ({family.name}) makes one call of at most "
-                             f"{family.chunk_frames} frames: ask for {longest:g} seconds or fewer")
+            raise InputError(
+                f"{model.ref} ({family.name}) makes one call of at most "
+                f"{family.chunk_frames} frames: ask for {longest:g} seconds or fewer"
+            )
         # 3. Chunks.
         seed0 = secrets.randbelow(2**32) if request.seed is None else request.seed
         t0 = time.perf_counter()
-        frames, seams, seeds = self._chunks(model, request, plan, given, size, steps, guidance, seed0, progress)
+        frames, seams, seeds = self._chunks(
+            model, request, plan, given, size, steps, guidance, seed0, progress
+        )
         t_generate = time.perf_counter() - t0
         frames = list(frames[:need] if not request.before else frames[-need:])
         # 4. Rendering pipeline; a continuation is timed from the clip's frame it follows.
@@ -137,28 +157,67 @@ class VideoEngine:
             frames = frames + [given.frames[0]] if request.before else [given.frames[-1]] + frames
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "clip.mp4"
-            finished = finish_clip(frames, family.fps, preset, out, seconds, request.codec,
-                                   on_progress=progress, context=joined)
+            finished = finish_clip(
+                frames,
+                family.fps,
+                preset,
+                out,
+                seconds,
+                request.codec,
+                on_progress=progress,
+                context=joined,
+            )
             # 5. Metrics, record, library.
             t0 = time.perf_counter()
             temporal = _summary(temporal_metrics(iter_frames(out)))
             t_metrics = time.perf_counter() - t0
-            record = self._record(model, request, preset, seconds, finished, seed0, seeds, size,
-                                  steps, guidance, plan, seams, temporal, parents)
-            record["timings"] = {"generate": round(t_generate, 3), **finished.timings,
-                                 "metrics": round(t_metrics, 3)}
+            record = self._record(
+                model,
+                request,
+                preset,
+                seconds,
+                finished,
+                seed0,
+                seeds,
+                size,
+                steps,
+                guidance,
+                plan,
+                seams,
+                temporal,
+                parents,
+            )
+            record["timings"] = {
+                "generate": round(t_generate, 3),
+                **finished.timings,
+                "metrics": round(t_metrics, 3),
+            }
             record |= record_extra or {}
             asset = self.library.add_video(out.read_bytes(), record)
-            stills = {role: self._store_still(path, role, asset) for role, path in
-                      (("poster", finished.poster), ("contact_sheet", finished.contact_sheet))}
+            stills = {
+                role: self._store_still(path, role, asset)
+                for role, path in (
+                    ("poster", finished.poster),
+                    ("contact_sheet", finished.contact_sheet),
+                )
+            }
         progress("save", 1, 1)
         record["timings"]["total"] = round(time.perf_counter() - started, 3)
         return VideoResult(
-            request=request, asset_id=asset.id, path=asset.path, seconds=seconds,
-            frames=finished.frames, fps=finished.fps, width=finished.width,
-            height=finished.height, chunks=len(plan), seams=[Seam(**s) for s in seams],
-            poster=stills["poster"], contact_sheet=stills["contact_sheet"],
-            record=asset.record, timings=record["timings"],
+            request=request,
+            asset_id=asset.id,
+            path=asset.path,
+            seconds=seconds,
+            frames=finished.frames,
+            fps=finished.fps,
+            width=finished.width,
+            height=finished.height,
+            chunks=len(plan),
+            seams=[Seam(**s) for s in seams],
+            poster=stills["poster"],
+            contact_sheet=stills["contact_sheet"],
+            record=asset.record,
+            timings=record["timings"],
         )
 
     def _store_still(self, path: Path, role: str, video) -> str:
@@ -168,24 +227,42 @@ class VideoEngine:
             image = im.convert("RGB")
         made_with = {k: video.record[k] for k in _STILL_FIELDS if k in video.record}
         record = made_with | {
-            "asset_id": self.library.new_id(), "kind": role, "created": utc_now(),
-            "width": image.width, "height": image.height,
+            "asset_id": self.library.new_id(),
+            "kind": role,
+            "created": utc_now(),
+            "width": image.width,
+            "height": image.height,
             "parents": [{"id": video.id, "role": "video"}],
         }
         return self.library.add_image(image, record, "png").id
 
-    def continue_clip(self, clip: Path, seconds: float, prompt: str, before: bool,
-                      default_model: str, on_progress: Progress | None = None,
-                      seed: int | None = None) -> Path:
+    def continue_clip(
+        self,
+        clip: Path,
+        seconds: float,
+        prompt: str,
+        before: bool,
+        default_model: str,
+        on_progress: Progress | None = None,
+        seed: int | None = None,
+    ) -> Path:
         """A continuation (or lead-in) of ``clip`` made to match its size and rate, for
         :meth:`cinedraft.editor.Editor.extend`; returns the stored clip's path. Its chunks
         are held to the issue's seam bar (warp error within 1.5x of the inside average),
         with up to three redraws."""
         info = self.prober.probe(clip)
-        preset = VideoPreset("match", info.video.width, info.video.height,
-                             int(round(info.fps)), seconds, crf=18)
-        request = VideoRequest(prompt=prompt, seconds=seconds, extend=str(clip), before=before,
-                               seed=seed, max_seam_ratio=1.5, retries=3)
+        preset = VideoPreset(
+            "match", info.video.width, info.video.height, int(round(info.fps)), seconds, crf=18
+        )
+        request = VideoRequest(
+            prompt=prompt,
+            seconds=seconds,
+            extend=str(clip),
+            before=before,
+            seed=seed,
+            max_seam_ratio=1.5,
+            retries=3,
+        )
         return Path(self.generate(request, default_model, on_progress, preset=preset).path)
 
     # ------------------------------------------------------------------ 2. given frames
@@ -215,7 +292,9 @@ class VideoEngine:
             if region == (0, 0, *size):
                 region = None
             role = "leads_into" if request.before else "extends"
-            return Given(frames, at_end=request.before, region=region), [{"id": asset.id, "role": role}]
+            return Given(frames, at_end=request.before, region=region), [
+                {"id": asset.id, "role": role}
+            ]
         return None, []
 
     # ------------------------------------------------------------------ 3. chunks
@@ -246,11 +325,26 @@ class VideoEngine:
                     progress(stage, step, steps)
 
                 continuing = context is not None and not keep_given
-                drawn = self._call(model, request, frames_n, size, steps, guidance[continuing], seed,
-                                   context, on_step)
-                new = order(drawn.frames if keep_given or context is None else (
-                    drawn.frames[: -len(context.frames)] if context.at_end
-                    else drawn.frames[len(context.frames):]))
+                drawn = self._call(
+                    model,
+                    request,
+                    frames_n,
+                    size,
+                    steps,
+                    guidance[continuing],
+                    seed,
+                    context,
+                    on_step,
+                )
+                new = order(
+                    drawn.frames
+                    if keep_given or context is None
+                    else (
+                        drawn.frames[: -len(context.frames)]
+                        if context.at_end
+                        else drawn.frames[len(context.frames) :]
+                    )
+                )
                 # Colour: matched to the frame it joins, then pulled towards the anchor.
                 shown = view(new)
                 anchor = anchor or Anchor(mean_lab(shown))
@@ -266,17 +360,24 @@ class VideoEngine:
             drawn, fixed = best
             seeds.append(drawn.seed)
             if best_seam is not None:
-                seams.append(best_seam | {"at_frame": sum(len(p) for p in pieces), "attempts": attempt + 1})
+                seams.append(
+                    best_seam | {"at_frame": sum(len(p) for p in pieces), "attempts": attempt + 1}
+                )
             pieces.append(fixed)
             edge = view(fixed)
             # The next call is conditioned on the raw end of this one (its latents).
             k_next = family.overlap
             if request.before:
-                context = Given(drawn.frames[:k_next], at_end=True,
-                                latents=None if drawn.latents is None else drawn.latents[:, :, :k_next])
+                context = Given(
+                    drawn.frames[:k_next],
+                    at_end=True,
+                    latents=None if drawn.latents is None else drawn.latents[:, :, :k_next],
+                )
             else:
-                context = Given(drawn.frames[-k_next:],
-                                latents=None if drawn.latents is None else drawn.latents[:, :, -k_next:])
+                context = Given(
+                    drawn.frames[-k_next:],
+                    latents=None if drawn.latents is None else drawn.latents[:, :, -k_next:],
+                )
             given = context
         frames = np.concatenate([order(p) for p in pieces[::-1]] if request.before else pieces)
         if request.before:  # chunks were made backwards in time: count seams from the start
@@ -284,16 +385,31 @@ class VideoEngine:
                 seam["at_frame"] = len(frames) - seam["at_frame"]
         return frames, seams, seeds
 
-    def _call(self, model: LoadedModel, request, frames_n, size, steps, guidance, seed,
-              given: Given | None, on_step) -> Drawn:
+    def _call(
+        self,
+        model: LoadedModel,
+        request,
+        frames_n,
+        size,
+        steps,
+        guidance,
+        seed,
+        given: Given | None,
+        on_step,
+    ) -> Drawn:
         """One pipeline call of ``frames_n`` frames, conditioned on ``given`` as the family says."""
         family = model.family
         generator = torch.Generator("cpu").manual_seed(seed)
         pipe = model.pipe
         kwargs = dict(
-            prompt=request.prompt, negative_prompt=request.negative_prompt or None,
-            num_frames=frames_n, width=size[0], height=size[1], num_inference_steps=steps,
-            guidance_scale=guidance, generator=generator,
+            prompt=request.prompt,
+            negative_prompt=request.negative_prompt or None,
+            num_frames=frames_n,
+            width=size[0],
+            height=size[1],
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            generator=generator,
         )
         if family.conditioning == "latents":
             latents = self._noise(pipe, frames_n, size, generator, family.noise_correlation)
@@ -302,13 +418,15 @@ class VideoEngine:
                 return x
 
             if given is not None:
-                known = given.latents if given.latents is not None else self._encode(pipe, given.frames)
+                known = (
+                    given.latents if given.latents is not None else self._encode(pipe, given.frames)
+                )
                 n, s = known.shape[2], pipe.vae_scale_factor
                 mask = torch.zeros((1, 1, frames_n) + latents.shape[3:], dtype=torch.bool)
                 frames_at = slice(frames_n - n, frames_n) if given.at_end else slice(0, n)
                 x0, y0, x1, y1 = given.region or (0, 0, size[0], size[1])
                 # Latent cells wholly inside the known box only.
-                mask[:, :, frames_at, -(-y0 // s):y1 // s, -(-x0 // s):x1 // s] = True
+                mask[:, :, frames_at, -(-y0 // s) : y1 // s, -(-x0 // s) : x1 // s] = True
                 placed = torch.zeros_like(latents)
                 placed[:, :, frames_at] = known.to(latents.dtype)
 
@@ -322,17 +440,30 @@ class VideoEngine:
                 cb_kwargs["latents"] = hold_given(cb_kwargs["latents"])
                 return cb_kwargs
 
-            out = pipe(**_accepted(pipe, kwargs | dict(
-                latents=latents, output_type="latent", callback_on_step_end=hold,
-                callback_on_step_end_tensor_inputs=["latents"])))
+            out = pipe(
+                **_accepted(
+                    pipe,
+                    kwargs
+                    | dict(
+                        latents=latents,
+                        output_type="latent",
+                        callback_on_step_end=hold,
+                        callback_on_step_end_tensor_inputs=["latents"],
+                    ),
+                )
+            )
             final = out.frames if torch.is_tensor(out.frames) else torch.as_tensor(out.frames)
             with torch.no_grad():
                 video = pipe.decode_latents(final)
-            frames = _to_uint8(pipe.video_processor.postprocess_video(video=video, output_type="np"))
+            frames = _to_uint8(
+                pipe.video_processor.postprocess_video(video=video, output_type="np")
+            )
             return Drawn(frames, final.detach().cpu(), seed)
         if given is not None:  # "image": the family's image-to-video pipeline
             if given.at_end:
-                raise InputError(f"{family.name} cannot make a lead-in (it conditions on a first frame only)")
+                raise InputError(
+                    f"{family.name} cannot make a lead-in (it conditions on a first frame only)"
+                )
             pipe = self._image_pipeline(model)
             kwargs["image"] = Image.fromarray(given.frames[-1])
 
@@ -340,8 +471,13 @@ class VideoEngine:
             on_step(i + 1)
             return cb_kwargs
 
-        out = pipe(**_accepted(pipe, kwargs | dict(output_type="np", frame_rate=family.fps,
-                                                   callback_on_step_end=step_end)))
+        out = pipe(
+            **_accepted(
+                pipe,
+                kwargs
+                | dict(output_type="np", frame_rate=family.fps, callback_on_step_end=step_end),
+            )
+        )
         return Drawn(_to_uint8(out.frames), None, seed)
 
     def _image_pipeline(self, model: LoadedModel):
@@ -378,8 +514,23 @@ class VideoEngine:
 
     # ------------------------------------------------------------------ 5. record
 
-    def _record(self, model, request, preset, seconds, finished, seed0, seeds, size, steps,
-                guidance, plan, seams, temporal, parents) -> dict:
+    def _record(
+        self,
+        model,
+        request,
+        preset,
+        seconds,
+        finished,
+        seed0,
+        seeds,
+        size,
+        steps,
+        guidance,
+        plan,
+        seams,
+        temporal,
+        parents,
+    ) -> dict:
         family = model.family
         return {
             "asset_id": self.library.new_id(),
@@ -444,8 +595,9 @@ def _summary(metrics: dict[str, list[float]]) -> dict:
     out = {}
     for name, values in metrics.items():
         v = np.asarray(values or [0.0])
-        out[name] = {"mean": round(float(v.mean()), 4), "p95": round(float(np.percentile(v, 95)), 4),
-                     "max": round(float(v.max()), 4)}
+        out[name] = {
+            "mean": round(float(v.mean()), 4),
+            "p95": round(float(np.percentile(v, 95)), 4),
+            "max": round(float(v.max()), 4),
+        }
     return out
-
-

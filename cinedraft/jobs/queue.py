@@ -70,18 +70,30 @@ class JobQueue:
 
     # ------------------------------------------------------------------ producers
 
-    def submit(self, kind: str, request: dict, priority: int, idem_key: str | None = None) -> tuple[Job, bool]:
+    def submit(
+        self, kind: str, request: dict, priority: int, idem_key: str | None = None
+    ) -> tuple[Job, bool]:
         """Queue a job; ``(job, created)``. The same ``idem_key`` returns the first job."""
-        row = {"id": new_job_id(), "kind": kind, "priority": priority, "request": request,
-               "idem_key": idem_key or None, "created": utc_now()}  # an empty key is no key
+        row = {
+            "id": new_job_id(),
+            "kind": kind,
+            "priority": priority,
+            "request": request,
+            "idem_key": idem_key or None,
+            "created": utc_now(),
+        }  # an empty key is no key
         with self._lock:
             job, created = records.insert_job(self.conn, row, self.max_queued)
             if created is None:
-                raise QueueFullError(f"the queue is full ({self.max_queued} jobs waiting); try again later")
+                raise QueueFullError(
+                    f"the queue is full ({self.max_queued} jobs waiting); try again later"
+                )
             self._wake.notify_all()
         if not created and (job["kind"], job["request"]) != (kind, json.loads(json.dumps(request))):
-            raise InputError(f"Idempotency-Key {idem_key!r} was used for another request "
-                             f"(job {job['id']}); use a new key for a new request")
+            raise InputError(
+                f"Idempotency-Key {idem_key!r} was used for another request "
+                f"(job {job['id']}); use a new key for a new request"
+            )
         return Job.from_row(job), created
 
     def get(self, job_id: str) -> Job | None:
@@ -121,7 +133,9 @@ class JobQueue:
         self._publish(row["id"], {"state": "running"})
         return Job.from_row(row)
 
-    def report(self, job_id: str, stage: str, done: int, total: int, outputs: list[str] | None = None) -> None:
+    def report(
+        self, job_id: str, stage: str, done: int, total: int, outputs: list[str] | None = None
+    ) -> None:
         """Progress from inside a job (``outputs``: assets stored so far); raises
         :class:`JobCancelled` if cancel was asked."""
         progress = {"stage": stage, "done": done, "total": total}
@@ -134,7 +148,9 @@ class JobQueue:
         if cancel:
             raise JobCancelled(job_id)
 
-    def finish(self, job_id: str, state: str, result: dict | None = None, error: str | None = None) -> None:
+    def finish(
+        self, job_id: str, state: str, result: dict | None = None, error: str | None = None
+    ) -> None:
         with self._lock:
             progress = self._progress.pop(job_id, None)
             self._cancelled.discard(job_id)
@@ -148,14 +164,24 @@ class JobQueue:
             for job in records.running_jobs(self.conn):
                 stored = assets_of_job(self.conn, job["id"])
                 if stored:
-                    records.finish_job(self.conn, job["id"], "failed", utc_now(),
-                                       {"outputs": stored, "partial": True},
-                                       f"interrupted by a restart after {len(stored)} output(s)")
+                    records.finish_job(
+                        self.conn,
+                        job["id"],
+                        "failed",
+                        utc_now(),
+                        {"outputs": stored, "partial": True},
+                        f"interrupted by a restart after {len(stored)} output(s)",
+                    )
                     report["failed"].append(job["id"])
                 elif job["attempts"] >= MAX_ATTEMPTS:
-                    records.finish_job(self.conn, job["id"], "failed", utc_now(), None,
-                                       f"gave up after {job['attempts']} attempts: the server "
-                                       "stopped during each")
+                    records.finish_job(
+                        self.conn,
+                        job["id"],
+                        "failed",
+                        utc_now(),
+                        None,
+                        f"gave up after {job['attempts']} attempts: the server stopped during each",
+                    )
                     report["failed"].append(job["id"])
                 else:
                     records.requeue_job(self.conn, job["id"])
@@ -173,6 +199,7 @@ class JobQueue:
             with self._lock:
                 if callback in self._listeners.get(job_id, []):
                     self._listeners[job_id].remove(callback)
+
         return stop
 
     def _publish(self, job_id: str, event: dict) -> None:

@@ -26,7 +26,9 @@ def insert_job(conn: sqlite3.Connection, job: dict, max_queued: int) -> tuple[di
     conn.execute("BEGIN IMMEDIATE")
     try:
         if job.get("idem_key"):
-            row = conn.execute("SELECT * FROM jobs WHERE idem_key = ?", (job["idem_key"],)).fetchone()
+            row = conn.execute(
+                "SELECT * FROM jobs WHERE idem_key = ?", (job["idem_key"],)
+            ).fetchone()
             if row is not None:
                 conn.execute("COMMIT")
                 return _job(row), False
@@ -37,8 +39,14 @@ def insert_job(conn: sqlite3.Connection, job: dict, max_queued: int) -> tuple[di
         conn.execute(
             "INSERT INTO jobs (id, kind, priority, state, request, idem_key, created) "
             "VALUES (?, ?, ?, 'queued', ?, ?, ?)",
-            (job["id"], job["kind"], job["priority"], json.dumps(job["request"]), job.get("idem_key"),
-             job["created"]),
+            (
+                job["id"],
+                job["kind"],
+                job["priority"],
+                json.dumps(job["request"]),
+                job.get("idem_key"),
+                job["created"],
+            ),
         )
         conn.execute("COMMIT")
     except BaseException:
@@ -71,21 +79,35 @@ def claim_job(conn: sqlite3.Connection, kinds: tuple[str, ...], now: str) -> dic
     return _job(row)
 
 
-def finish_job(conn: sqlite3.Connection, job_id: str, state: str, now: str,
-               result: dict | None = None, error: str | None = None, progress: dict | None = None) -> None:
+def finish_job(
+    conn: sqlite3.Connection,
+    job_id: str,
+    state: str,
+    now: str,
+    result: dict | None = None,
+    error: str | None = None,
+    progress: dict | None = None,
+) -> None:
     """End a running job (a job ends once: later calls change nothing)."""
     conn.execute(
         "UPDATE jobs SET state = ?, result = ?, error = ?, finished = ?, progress = coalesce(?, progress) "
         "WHERE id = ? AND state = 'running'",
-        (state, json.dumps(result) if result is not None else None, error, now,
-         json.dumps(progress) if progress is not None else None, job_id),
+        (
+            state,
+            json.dumps(result) if result is not None else None,
+            error,
+            now,
+            json.dumps(progress) if progress is not None else None,
+            job_id,
+        ),
     )
 
 
 def cancel_job(conn: sqlite3.Connection, job_id: str, now: str) -> str | None:
     """Cancel a queued job at once, or flag a running one; returns the state after."""
     conn.execute(
-        "UPDATE jobs SET state = 'cancelled', finished = ? WHERE id = ? AND state = 'queued'", (now, job_id)
+        "UPDATE jobs SET state = 'cancelled', finished = ? WHERE id = ? AND state = 'queued'",
+        (now, job_id),
     )
     conn.execute("UPDATE jobs SET cancel = 1 WHERE id = ? AND state = 'running'", (job_id,))
     row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
@@ -97,4 +119,6 @@ def running_jobs(conn: sqlite3.Connection) -> list[dict]:
 
 
 def requeue_job(conn: sqlite3.Connection, job_id: str) -> None:
-    conn.execute("UPDATE jobs SET state = 'queued', started = NULL, progress = NULL WHERE id = ?", (job_id,))
+    conn.execute(
+        "UPDATE jobs SET state = 'queued', started = NULL, progress = NULL WHERE id = ?", (job_id,)
+    )

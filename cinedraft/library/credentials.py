@@ -34,17 +34,25 @@ class Credentials:
 
 
 def _name(common_name: str) -> x509.Name:
-    return x509.Name([
-        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
-    ])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
+        ]
+    )
 
 
 def _usage(*, sign: bool, cert_sign: bool) -> x509.KeyUsage:
     return x509.KeyUsage(
-        digital_signature=sign, content_commitment=False, key_encipherment=False,
-        data_encipherment=False, key_agreement=False, key_cert_sign=cert_sign,
-        crl_sign=cert_sign, encipher_only=False, decipher_only=False,
+        digital_signature=sign,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=cert_sign,
+        crl_sign=cert_sign,
+        encipher_only=False,
+        decipher_only=False,
     )
 
 
@@ -54,7 +62,8 @@ def _pem(cert: x509.Certificate) -> bytes:
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
 
@@ -65,22 +74,34 @@ def create_credentials(owner: str) -> Credentials:
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name(f"{owner} local CA")
     ca = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now).not_valid_after(now + dt.timedelta(days=3650))
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(_usage(sign=False, cert_sign=True), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
     leaf = (
-        x509.CertificateBuilder().subject_name(_name(f"{owner} signer")).issuer_name(ca_name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now).not_valid_after(now + dt.timedelta(days=730))
+        x509.CertificateBuilder()
+        .subject_name(_name(f"{owner} signer"))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=730))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_usage(sign=True, cert_sign=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
+        )
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
         )
@@ -102,7 +123,9 @@ def load_or_create(keys: Path, owner: str = "cinedraft") -> Credentials:
         write_atomic(chain, made.chain_pem)
         write_atomic(ca, made.ca_pem)  # last: its presence means the set is complete
         return made
-    return Credentials(ca_pem=ca.read_bytes(), chain_pem=chain.read_bytes(), key_pem=key.read_bytes())
+    return Credentials(
+        ca_pem=ca.read_bytes(), chain_pem=chain.read_bytes(), key_pem=key.read_bytes()
+    )
 
 
 # ---------------------------------------------------------------------- other libraries' CAs
@@ -123,19 +146,25 @@ def trust_ca(keys: Path, pem: bytes) -> tuple[str, str]:
     except x509.ExtensionNotFound:
         is_ca = False
     if not is_ca:
-        raise InputError("this certificate is not a CA (BasicConstraints CA:true); trust the "
-                         "other library's keys/ca.pem, not its signer")
+        raise InputError(
+            "this certificate is not a CA (BasicConstraints CA:true); trust the "
+            "other library's keys/ca.pem, not its signer"
+        )
     if cert.not_valid_after_utc < dt.datetime.now(dt.timezone.utc):
         raise InputError(f"this CA expired on {cert.not_valid_after_utc:%Y-%m-%d}")
     fingerprint = cert.fingerprint(hashes.SHA256()).hex()
-    write_atomic(keys / TRUSTED / f"{fingerprint}.pem", cert.public_bytes(serialization.Encoding.PEM))
+    write_atomic(
+        keys / TRUSTED / f"{fingerprint}.pem", cert.public_bytes(serialization.Encoding.PEM)
+    )
     return fingerprint, cert.subject.rfc4514_string()
 
 
 def untrust_ca(keys: Path, fingerprint: str) -> None:
     path = keys / TRUSTED / f"{fingerprint}.pem"
     if not re.fullmatch(r"[0-9a-f]{64}", fingerprint) or not path.is_file():
-        raise InputError(f"no trusted CA with fingerprint {fingerprint!r} (see `cinedraft trust list`)")
+        raise InputError(
+            f"no trusted CA with fingerprint {fingerprint!r} (see `cinedraft trust list`)"
+        )
     path.unlink()
 
 

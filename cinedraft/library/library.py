@@ -45,7 +45,14 @@ from ..media.metadata import FORMATS, embed_video_record, encode_image, read_met
 from . import records, watermark
 from .credentials import load_or_create, trust_anchors, trust_ca, trusted_cas, untrust_ca
 from .db import connect
-from ..media.files import MIME, read_regular, sha256_bytes, sha256_file, sniff_extension, write_atomic
+from ..media.files import (
+    MIME,
+    read_regular,
+    sha256_bytes,
+    sha256_file,
+    sniff_extension,
+    write_atomic,
+)
 from ..media.probe import Prober
 from .files import FileStore
 from .provenance import Ingredient, Manifest, Signer, read_manifest
@@ -208,7 +215,10 @@ class Library:
                 record.setdefault("created", utc_now())  # embedded in the file, as in the row
                 if self.provenance and watermark.can_mark(image):
                     image = watermark.embed(image, record["asset_id"])
-                    record["watermark"] = {"method": watermark.METHOD, "asset_id": record["asset_id"]}
+                    record["watermark"] = {
+                        "method": watermark.METHOD,
+                        "asset_id": record["asset_id"],
+                    }
                 elif self.provenance:
                     record["watermark"] = {
                         "method": None,
@@ -259,9 +269,17 @@ class Library:
         if claim is None and metadata["record_error"]:
             claim = {"record": None, "valid": False, "problems": [metadata["record_error"]]}
         now = utc_now()
-        record = {"asset_id": self.new_id(), "kind": "import", "created": now, "imported": now,
-                  "imported_from": path.name[:255], "width": size[0], "height": size[1],
-                  "prompt": claimed_prompt(claim), "parents": []}
+        record = {
+            "asset_id": self.new_id(),
+            "kind": "import",
+            "created": now,
+            "imported": now,
+            "imported_from": path.name[:255],
+            "width": size[0],
+            "height": size[1],
+            "prompt": claimed_prompt(claim),
+            "parents": [],
+        }
         if claim is not None:
             record["claim"] = claim
         return self._commit([(data, ext, record, [])])[0]
@@ -280,7 +298,9 @@ class Library:
             try:
                 asset = self.get(twin.id) if twin else self.import_file(path)
             except CinedraftError as exc:
-                raise InputError(f"cannot use {path.name}{f' as the {kind}' if kind else ''}: {exc}") from None
+                raise InputError(
+                    f"cannot use {path.name}{f' as the {kind}' if kind else ''}: {exc}"
+                ) from None
         if kind is not None and not asset.mime.startswith(f"{kind}/"):
             raise InputError(f"{ref} is not a {kind} asset (it is {asset.mime})")
         return asset
@@ -291,7 +311,9 @@ class Library:
             self._prober = Prober()
         return self._prober
 
-    def _commit(self, files: list[tuple[bytes, str, dict, list]], metrics: list[dict] | None = None) -> list[Asset]:
+    def _commit(
+        self, files: list[tuple[bytes, str, dict, list]], metrics: list[dict] | None = None
+    ) -> list[Asset]:
         """Steps 2-4 for ``(data, ext, record, parents)`` files: pending notes, files, rows.
         ``metrics`` per file, unless measured here (CPU work: before taking the lock)."""
         if metrics is None:
@@ -338,7 +360,9 @@ class Library:
             self.files.resolve(rel).unlink(missing_ok=True)
         records.remove_pending(self.conn, pending)
 
-    def convert(self, asset_id: str, fmt: str, quality: int = 90, max_side: int | None = None) -> Asset:
+    def convert(
+        self, asset_id: str, fmt: str, quality: int = 90, max_side: int | None = None
+    ) -> Asset:
         """A copy in another image format (and at most ``max_side`` pixels): record,
         watermark and a signed link to the source kept."""
         source = self.get(asset_id)
@@ -372,10 +396,14 @@ class Library:
             first_parent = role not in COMPONENT_ROLES and not any(
                 i.relationship == "parentOf" for i in out
             )
-            out.append(Ingredient(
-                asset_id=parent_id, data=self.files.resolve(row["path"]).read_bytes(),
-                mime=row["mime"], relationship="parentOf" if first_parent else "componentOf",
-            ))
+            out.append(
+                Ingredient(
+                    asset_id=parent_id,
+                    data=self.files.resolve(row["path"]).read_bytes(),
+                    mime=row["mime"],
+                    relationship="parentOf" if first_parent else "componentOf",
+                )
+            )
         return out
 
     def _row(self, record: dict, rel: str, sha: str, size: int, ext: str) -> dict:
@@ -505,8 +533,10 @@ class Library:
             raise InputError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
         assets = [self.get(a) for a in asset_ids]  # all or nothing: check every id first
         if (fmt or profile) and (videos := [a.id for a in assets if a.mime.startswith("video/")]):
-            raise InputError(f"{videos[0]} is a video: --format and --profile convert images "
-                             "(export a video as it is, or re-encode it with `cinedraft edit`)")
+            raise InputError(
+                f"{videos[0]} is a video: --format and --profile convert images "
+                "(export a video as it is, or re-encode it with `cinedraft edit`)"
+            )
         dest = Path(dest)
         try:
             dest.mkdir(parents=True, exist_ok=True)
@@ -544,13 +574,23 @@ class Library:
                 with Image.open(io.BytesIO(data)) as im:
                     image = im.convert("RGB")
                 w, h = embedded.get("width"), embedded.get("height")
-                sizes = [(w, h)] if all(isinstance(v, int) and 0 < v <= 1 << 16 for v in (w, h)) else []
+                sizes = (
+                    [(w, h)] if all(isinstance(v, int) and 0 < v <= 1 << 16 for v in (w, h)) else []
+                )
                 found.record_asset_id = _claimed_id(embedded)
                 found.watermark = watermark.detect(image, sizes)
                 found.watermark_note = "found" if found.watermark else "none found"
-            except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+            except (
+                OSError,
+                UnidentifiedImageError,
+                ValueError,
+                SyntaxError,
+                Image.DecompressionBombError,
+            ) as exc:
                 found.watermark_note = f"image cannot be decoded: {exc}"
-        known = found.record_asset_id or found.watermark or _claimed_id({"asset_id": manifest.asset_id})
+        known = (
+            found.record_asset_id or found.watermark or _claimed_id({"asset_id": manifest.asset_id})
+        )
         with self._db:
             row = records.get_asset(self.conn, known) if known else None
         if row:
@@ -645,7 +685,9 @@ class Library:
         if self._exists(row["id"]):
             raise InputError(f"its asset id {row['id']} is already in the library")
         parents = [(p.id, p.role) for p in row_fields(record).parents]
-        records.insert_asset(self.conn, row, parents, _measure(data) if path.suffix != ".mp4" else {})
+        records.insert_asset(
+            self.conn, row, parents, _measure(data) if path.suffix != ".mp4" else {}
+        )
         return row["id"]
 
     def _quarantine(self, rel: str, reason: str) -> None:
@@ -667,8 +709,14 @@ class Library:
         ``quarantined`` (files recovery set aside, with why) is reported but is not a problem
         of the library: those files are kept outside it for a person to look at.
         """
-        problems = {"missing": [], "corrupt": [], "orphans": [], "pending": [], "invalid_ids": [],
-                    "temp_files": []}
+        problems = {
+            "missing": [],
+            "corrupt": [],
+            "orphans": [],
+            "pending": [],
+            "invalid_ids": [],
+            "temp_files": [],
+        }
         known = set()
         for asset_id, rel, sha, size in records.files(self.conn):
             if not isinstance(asset_id, str) or not ASSET_ID.match(asset_id):
@@ -683,17 +731,25 @@ class Library:
                 problems["missing"].append(asset_id)
             elif path.stat().st_size != size or (hashes and sha256_file(path) != sha):
                 problems["corrupt"].append(asset_id)
-        problems["orphans"] = [str(p.relative_to(self.root)) for p in self.files.stored() if p not in known]
+        problems["orphans"] = [
+            str(p.relative_to(self.root)) for p in self.files.stored() if p not in known
+        ]
         problems["pending"] = records.pending_paths(self.conn)
         in_flight = {self.files.resolve(rel).name for rel in problems["pending"]}
         problems["temp_files"] = [
-            str(p.relative_to(self.root)) for p in self.files.temp_files()
+            str(p.relative_to(self.root))
+            for p in self.files.temp_files()
             if p.name[1:].rsplit(".", 2)[0] not in in_flight  # .<name>.<random>.tmp
         ]
         quarantined = records.quarantined(self.conn)
-        return {"assets": len(known), "ok": not any(problems.values()), **problems,
-                "quarantined": [{"file": f"lost+found/{name}", "reason": why}
-                                for name, why in quarantined.items()]}
+        return {
+            "assets": len(known),
+            "ok": not any(problems.values()),
+            **problems,
+            "quarantined": [
+                {"file": f"lost+found/{name}", "reason": why} for name, why in quarantined.items()
+            ],
+        }
 
 
 def _claimed_id(embedded: dict) -> str | None:
@@ -732,12 +788,18 @@ def _image_size(data: bytes, name: str) -> tuple[int, int]:
     try:
         with Image.open(io.BytesIO(data)) as im:
             if im.width * im.height > MAX_PIXELS:
-                raise InputTooLargeError(f"{name} is {im.width}x{im.height}: images are limited to "
-                                 f"{MAX_PIXELS:,} pixels")
+                raise InputTooLargeError(
+                    f"{name} is {im.width}x{im.height}: images are limited to {MAX_PIXELS:,} pixels"
+                )
             im.load()
             return im.size
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+    except (
+        OSError,
+        UnidentifiedImageError,
+        ValueError,
+        SyntaxError,
+        Image.DecompressionBombError,
+    ) as exc:
         if isinstance(exc, InputError):
             raise
         raise InputError(f"{name} is not a readable image: {exc}") from None
-

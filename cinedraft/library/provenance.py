@@ -97,8 +97,12 @@ class Signer:
                 if not usable:
                     raise
                 # Which ones? Each alone; if none fails alone, all of them together did.
-                culprits = [i for i in usable if not self._signs_alone(data, mime, record, i)] or usable
-                unverified += [_unverified(i, f"signing with its manifest fails: {exc}") for i in culprits]
+                culprits = [
+                    i for i in usable if not self._signs_alone(data, mime, record, i)
+                ] or usable
+                unverified += [
+                    _unverified(i, f"signing with its manifest fails: {exc}") for i in culprits
+                ]
 
     def _signs_alone(self, data: bytes, mime: str, record: dict, ingredient: Ingredient) -> bool:
         try:
@@ -107,8 +111,14 @@ class Signer:
             return False
         return True
 
-    def _sign_with(self, data: bytes, mime: str, record: dict, ingredients: list[Ingredient],
-                   unverified: list[dict]) -> bytes:
+    def _sign_with(
+        self,
+        data: bytes,
+        mime: str,
+        record: dict,
+        ingredients: list[Ingredient],
+        unverified: list[dict],
+    ) -> bytes:
         assertions = [
             {"label": "c2pa.actions", "data": {"actions": _actions(record, ingredients)}},
             {"label": GENERATION_LABEL, "data": _generation(record)},
@@ -124,20 +134,30 @@ class Signer:
         for ingredient in ingredients:
             try:
                 builder.add_ingredient(
-                    {"title": ingredient.asset_id, "relationship": ingredient.relationship,
-                     "instance_id": ingredient.asset_id},
-                    ingredient.mime, io.BytesIO(ingredient.data),
+                    {
+                        "title": ingredient.asset_id,
+                        "relationship": ingredient.relationship,
+                        "instance_id": ingredient.asset_id,
+                    },
+                    ingredient.mime,
+                    io.BytesIO(ingredient.data),
                 )
             except c2pa.C2paError as exc:
-                raise _DamagedIngredient(_unverified(ingredient, f"its manifest cannot be read: {exc}")) from None
+                raise _DamagedIngredient(
+                    _unverified(ingredient, f"its manifest cannot be read: {exc}")
+                ) from None
         out = io.BytesIO()
         builder.sign(self._signer, mime, io.BytesIO(data), out)
         return out.getvalue()
 
 
 def _unverified(ingredient: Ingredient, reason: str) -> dict:
-    return {"asset_id": ingredient.asset_id, "relationship": ingredient.relationship,
-            "sha256": hashlib.sha256(ingredient.data).hexdigest(), "reason": reason[:500]}
+    return {
+        "asset_id": ingredient.asset_id,
+        "relationship": ingredient.relationship,
+        "sha256": hashlib.sha256(ingredient.data).hexdigest(),
+        "reason": reason[:500],
+    }
 
 
 class _DamagedIngredient(Exception):
@@ -163,7 +183,8 @@ def _actions(record: dict, ingredients: list[Ingredient]) -> list[dict]:
         actions = [{"action": "c2pa.created", **made}]
     actions += [
         {"action": "c2pa.placed", "parameters": {"ingredientIds": [i.asset_id]}}
-        for i in ingredients if i.relationship == "componentOf"
+        for i in ingredients
+        if i.relationship == "componentOf"
     ]
     return actions
 
@@ -178,8 +199,10 @@ def read_manifest(data: bytes, mime: str, trust_anchors: bytes | None = None) ->
     """Validate the manifest in ``data``; ``trust_anchors`` (PEM) decides Trusted vs Valid."""
     settings = dict(_SETTINGS)
     if trust_anchors:
-        settings |= {"trust": {"user_anchors": trust_anchors.decode()},
-                     "verify": {"verify_trust": True}}
+        settings |= {
+            "trust": {"user_anchors": trust_anchors.decode()},
+            "verify": {"verify_trust": True},
+        }
     try:
         context = c2pa.Context.from_dict(settings)
         reader = c2pa.Reader.try_create(mime, io.BytesIO(data), context=context)
@@ -193,7 +216,11 @@ def read_manifest(data: bytes, mime: str, trust_anchors: bytes | None = None) ->
     # c2pa raises C2paError for most damage, but KeyError ('Active manifest not found') and
     # AttributeError for some: a damaged manifest is a finding, not a crash.
     except Exception as exc:  # noqa: BLE001
-        return Manifest(present=True, state="Invalid", failures=[f"damaged manifest: {type(exc).__name__}: {exc}"])
+        return Manifest(
+            present=True,
+            state="Invalid",
+            failures=[f"damaged manifest: {type(exc).__name__}: {exc}"],
+        )
 
 
 def _manifest(active: dict, results: dict, state: str) -> Manifest:
@@ -222,7 +249,8 @@ def _manifest(active: dict, results: dict, state: str) -> Manifest:
         generator=", ".join(
             f"{g.get('name')} {g.get('version', '')}".strip()
             for g in active.get("claim_generator_info", [])
-        ) or None,
+        )
+        or None,
         ai_generated=any(a.get("digitalSourceType") == AI_SOURCE for a in actions),
         model=generation.get("model"),
         asset_id=generation.get("asset_id"),

@@ -14,8 +14,22 @@ from collections.abc import Iterable, Iterator
 
 RANK_WINDOW = 5000
 _COLUMNS = (
-    "id", "kind", "tier", "model", "prompt", "negative_prompt", "seed", "created", "width",
-    "height", "mime", "path", "sha256", "bytes", "job_id", "record",
+    "id",
+    "kind",
+    "tier",
+    "model",
+    "prompt",
+    "negative_prompt",
+    "seed",
+    "created",
+    "width",
+    "height",
+    "mime",
+    "path",
+    "sha256",
+    "bytes",
+    "job_id",
+    "record",
 )
 _SORTS = {
     "newest": "a.seq DESC",
@@ -68,8 +82,9 @@ def pending_notes(conn: sqlite3.Connection) -> list[tuple[str, str | None]]:
 
 
 def add_quarantined(conn: sqlite3.Connection, name: str, reason: str, at: str) -> None:
-    conn.execute("INSERT OR REPLACE INTO quarantine (name, reason, at) VALUES (?, ?, ?)",
-                 (name, reason, at))
+    conn.execute(
+        "INSERT OR REPLACE INTO quarantine (name, reason, at) VALUES (?, ?, ?)", (name, reason, at)
+    )
 
 
 def quarantined(conn: sqlite3.Connection) -> dict[str, str]:
@@ -78,7 +93,9 @@ def quarantined(conn: sqlite3.Connection) -> dict[str, str]:
 
 
 def insert_asset(
-    conn: sqlite3.Connection, asset: dict, parents: Iterable[tuple[str, str]],
+    conn: sqlite3.Connection,
+    asset: dict,
+    parents: Iterable[tuple[str, str]],
     metrics: dict[str, float] | None = None,
 ) -> None:
     """One asset through :func:`insert_assets`."""
@@ -94,7 +111,10 @@ def insert_assets(
     conn.execute("BEGIN IMMEDIATE")
     try:
         for asset, parents, metrics in items:
-            values = [asset.get(c) if c != "record" else json.dumps(asset[c], sort_keys=True) for c in _COLUMNS]
+            values = [
+                asset.get(c) if c != "record" else json.dumps(asset[c], sort_keys=True)
+                for c in _COLUMNS
+            ]
             conn.execute(
                 f"INSERT INTO assets ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
                 values,
@@ -190,7 +210,9 @@ def find_assets(
         return [_row(r) for r in rows]
     if sort == "relevance":
         return _ranked(conn, text, filters, params, limit, offset)
-    order = {"oldest": "f.rowid ASC", "newest": "f.rowid DESC"}.get(sort) or orders.get(sort, "f.rowid DESC")
+    order = {"oldest": "f.rowid ASC", "newest": "f.rowid DESC"}.get(sort) or orders.get(
+        sort, "f.rowid DESC"
+    )
     sql = (
         "SELECT a.* FROM assets_fts f JOIN assets a ON a.seq = f.rowid "
         f"WHERE assets_fts MATCH ?{filters} ORDER BY {order} LIMIT ? OFFSET ?"
@@ -214,7 +236,9 @@ def _ranked(conn, text: str, filters: str, params: list, limit: int, offset: int
 
 
 def metrics_of(conn: sqlite3.Connection, asset_id: str) -> dict[str, float]:
-    rows = conn.execute("SELECT name, value FROM metrics WHERE asset_id = ? ORDER BY name", (asset_id,))
+    rows = conn.execute(
+        "SELECT name, value FROM metrics WHERE asset_id = ? ORDER BY name", (asset_id,)
+    )
     return {name: value for name, value in rows}
 
 

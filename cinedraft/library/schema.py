@@ -57,7 +57,9 @@ def problems_of(record: object) -> list[str]:
     try:
         RowFields.model_validate(record)
     except ValidationError as exc:
-        return [f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}" for e in exc.errors()]
+        return [
+            f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}" for e in exc.errors()
+        ]
     return []
 
 
@@ -78,8 +80,13 @@ def claim_of(embedded: object) -> dict | None:
         return None
     size = len(json.dumps(embedded))
     if size > MAX_CLAIM_BYTES:
-        return {"record": None, "valid": False,
-                "problems": [f"the embedded record is {size:,} bytes (at most {MAX_CLAIM_BYTES:,} kept)"]}
+        return {
+            "record": None,
+            "valid": False,
+            "problems": [
+                f"the embedded record is {size:,} bytes (at most {MAX_CLAIM_BYTES:,} kept)"
+            ],
+        }
     problems = problems_of(embedded)
     return {"record": embedded, "valid": not problems, "problems": problems}
 

@@ -57,7 +57,7 @@ def annexb_to_avcc(data: bytes) -> bytes:
         if data[i] == 0 and data[i + 1] == 0 and data[i + 2] == 1:
             starts.append((i, 3))
             i += 3
-        elif i < n - 3 and data[i:i + 4] == b"\0\0\0\1":
+        elif i < n - 3 and data[i : i + 4] == b"\0\0\0\1":
             starts.append((i, 4))
             i += 4
         else:
@@ -65,7 +65,7 @@ def annexb_to_avcc(data: bytes) -> bytes:
     out = bytearray()
     for k, (pos, length) in enumerate(starts):
         end = starts[k + 1][0] if k + 1 < len(starts) else n
-        nal = data[pos + length:end]
+        nal = data[pos + length : end]
         out += len(nal).to_bytes(4, "big") + nal
     return bytes(out)
 
@@ -79,8 +79,8 @@ def parameter_sets(extradata: bytes | None) -> bytes:
         count = extradata[p] & count_mask
         p += 1
         for _ in range(count):
-            length = int.from_bytes(extradata[p:p + 2], "big")
-            out += length.to_bytes(4, "big") + extradata[p + 2:p + 2 + length]
+            length = int.from_bytes(extradata[p : p + 2], "big")
+            out += length.to_bytes(4, "big") + extradata[p + 2 : p + 2 + length]
             p += 2 + length
     return bytes(out)
 
@@ -102,7 +102,11 @@ class Writer:
         self.container = av.open(str(path), "w", format="mp4", options={"movflags": "faststart"})
         self.fps = Fraction(fps)
         self.video = self.container.add_stream("libx264", rate=self.fps)
-        self.video.width, self.video.height, self.video.pix_fmt = width - width % 2, height - height % 2, "yuv420p"
+        self.video.width, self.video.height, self.video.pix_fmt = (
+            width - width % 2,
+            height - height % 2,
+            "yuv420p",
+        )
         self.video.options = {"crf": CRF, "preset": PRESET}
         self.audio = None
         if audio:
@@ -121,7 +125,9 @@ class Writer:
 
     def add_audio(self, samples: np.ndarray) -> None:
         """(2, N) float32 samples at 48 kHz."""
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, dtype=np.float32), format="fltp", layout="stereo")
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(samples, dtype=np.float32), format="fltp", layout="stereo"
+        )
         frame.sample_rate = AUDIO_RATE
         frame.pts = self.samples
         frame.time_base = Fraction(1, AUDIO_RATE)
@@ -136,7 +142,9 @@ class Writer:
 
 
 @contextmanager
-def _video(path: str | Path) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
+def _video(
+    path: str | Path,
+) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
     """The container and first video stream of a regular file; :class:`InputError` for
     anything else (a pipe or device is refused before FFmpeg opens it)."""
     open_regular(path).close()
@@ -162,7 +170,9 @@ def read_frames(path: str | Path, max_frames: int | None = None) -> tuple[list[n
     stream's frame rate; :class:`InputError` when there are none."""
     with _video(path) as (container, stream):
         fps = float(stream.average_rate or stream.guessed_rate or 24)
-        frames = list(itertools.islice((rgb_array(f) for f in container.decode(stream)), max_frames))
+        frames = list(
+            itertools.islice((rgb_array(f) for f in container.decode(stream)), max_frames)
+        )
     if not frames:
         raise InputError(f"{Path(path).name} has no decodable frames")
     return frames, fps

@@ -53,7 +53,9 @@ def open_regular(path: Path, max_bytes: int | None = None):
         raise InputError(f"{path} is not a regular file")
     if max_bytes is not None and info.st_size > max_bytes:
         os.close(fd)
-        raise InputTooLargeError(f"{path} is {info.st_size:,} bytes; at most {max_bytes:,} are read")
+        raise InputTooLargeError(
+            f"{path} is {info.st_size:,} bytes; at most {max_bytes:,} are read"
+        )
     return os.fdopen(fd, "rb")
 
 
@@ -92,8 +94,10 @@ def sniff_extension(data: bytes, name: str = "") -> str:
     if data[4:8] == b"ftyp":
         return ".mp4"
     if data.startswith(b"\x1aE\xdf\xa3"):  # EBML: Matroska / WebM
-        raise InputError(f"{name or 'file'} is Matroska/WebM: cinedraft keeps MP4 and MOV; "
-                         "remux it first (ffmpeg -i IN -c copy OUT.mp4)")
+        raise InputError(
+            f"{name or 'file'} is Matroska/WebM: cinedraft keeps MP4 and MOV; "
+            "remux it first (ffmpeg -i IN -c copy OUT.mp4)"
+        )
     suffix = Path(name).suffix.lower().replace(".jpeg", ".jpg")
     if suffix in MIME:
         return suffix

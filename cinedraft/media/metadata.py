@@ -70,8 +70,8 @@ def encode_image(image: Image.Image, record: dict, fmt: str, quality: int = 100)
         image.save(buf, "PNG", pnginfo=info, compress_level=6)
     elif fmt in ("webp", "jpeg"):
         exif = Image.Exif()
-        exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.UserComment] = (
-            b"UNICODE\0" + params.encode("utf-16-be")
+        exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.UserComment] = b"UNICODE\0" + params.encode(
+            "utf-16-be"
         )
         options = {"quality": quality, "exif": exif.tobytes(), "xmp": _xmp(record)}
         image.convert("RGB").save(buf, fmt.upper(), **options)
@@ -89,9 +89,15 @@ def embed_video_record(data: bytes, record: dict) -> bytes:
         src.write_bytes(data)
         options = {"movflags": "faststart+use_metadata_tags"}
         with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4", options=options) as out:
-            out.metadata["comment"] = parameters_text(record) if "steps" in record else record.get("prompt", "")
+            out.metadata["comment"] = (
+                parameters_text(record) if "steps" in record else record.get("prompt", "")
+            )
             out.metadata["cinedraft"] = json.dumps(record, sort_keys=True)
-            streams = {s.index: out.add_stream_from_template(s) for s in inp.streams if s.type in ("video", "audio")}
+            streams = {
+                s.index: out.add_stream_from_template(s)
+                for s in inp.streams
+                if s.type in ("video", "audio")
+            }
             for packet in inp.demux(*[s for s in inp.streams if s.index in streams]):
                 if packet.dts is None:  # the demuxer's flush packet
                     continue
@@ -109,7 +115,9 @@ def _read_video_metadata(data: bytes) -> dict:
     except (av.error.FFmpegError, ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the video's metadata: {exc}") from None
     comment = tags.get("comment")
-    return {"parameters": comment if isinstance(comment, str) else None} | _parsed(tags.get("cinedraft"))
+    return {"parameters": comment if isinstance(comment, str) else None} | _parsed(
+        tags.get("cinedraft")
+    )
 
 
 def _parsed(text: str | bytes | None) -> dict:
@@ -122,8 +130,10 @@ def _parsed(text: str | bytes | None) -> dict:
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
         return {"record": None, "record_error": f"the embedded record is not JSON: {exc}"}
     if not isinstance(record, dict):
-        return {"record": None,
-                "record_error": f"the embedded record is a JSON {type(record).__name__}, not an object"}
+        return {
+            "record": None,
+            "record_error": f"the embedded record is a JSON {type(record).__name__}, not an object",
+        }
     return {"record": record, "record_error": None}
 
 
@@ -140,7 +150,13 @@ def read_metadata(source: str | Path | BinaryIO) -> dict:
             exif = im.getexif().get_ifd(ExifTags.IFD.Exif)
     # Pillow raises ValueError for an oversized text chunk, SyntaxError and
     # UnicodeDecodeError for mangled chunks.
-    except (OSError, ValueError, SyntaxError, UnicodeDecodeError, Image.DecompressionBombError) as exc:
+    except (
+        OSError,
+        ValueError,
+        SyntaxError,
+        UnicodeDecodeError,
+        Image.DecompressionBombError,
+    ) as exc:
         raise InputError(f"cannot read the image's metadata: {exc}") from None
     params = info.get("parameters")
     comment = exif.get(ExifTags.Base.UserComment)

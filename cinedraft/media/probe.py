@@ -85,7 +85,12 @@ def check_local_file(path: str | Path) -> Path:
         raise InputError(f"no such file: {text}")
     with open(resolved, "rb") as fh:
         head = fh.read(64).lstrip()
-    if head.startswith(_PLAYLIST_MAGIC) or resolved.suffix.lower() in {".m3u8", ".m3u", ".mpd", ".txt"}:
+    if head.startswith(_PLAYLIST_MAGIC) or resolved.suffix.lower() in {
+        ".m3u8",
+        ".m3u",
+        ".mpd",
+        ".txt",
+    }:
         raise InputError(f"{resolved.name}: playlists are not accepted, only media files")
     return resolved
 
@@ -98,23 +103,37 @@ def _probe_in_worker(path: str, need_video: bool = True) -> dict:
         options = {"protocol_whitelist": "file"}
         with av.open(path, mode="r", format=None, options=options) as container:
             if container.format.name.split(",")[0] not in MEDIA_FORMATS.split(","):
-                return {"error": f"format {container.format.name!r} is not a media container cinedraft edits"}
+                return {
+                    "error": f"format {container.format.name!r} is not a media container cinedraft edits"
+                }
             streams = []
             for s in container.streams:
                 if s.type not in ("video", "audio"):
                     continue
-                info = {"index": s.index, "type": s.type, "codec": s.codec_context.name,
-                        "time_base": [s.time_base.numerator, s.time_base.denominator], "frames": 0}
+                info = {
+                    "index": s.index,
+                    "type": s.type,
+                    "codec": s.codec_context.name,
+                    "time_base": [s.time_base.numerator, s.time_base.denominator],
+                    "frames": 0,
+                }
                 if s.type == "video":
                     rate = s.average_rate or s.guessed_rate
                     if not rate:
                         return {"error": "video stream without a frame rate"}
-                    info |= {"width": s.codec_context.width, "height": s.codec_context.height,
-                             "pix_fmt": s.codec_context.pix_fmt or "",
-                             "fps": [rate.numerator, rate.denominator], "keyframes": [], "pts": []}
+                    info |= {
+                        "width": s.codec_context.width,
+                        "height": s.codec_context.height,
+                        "pix_fmt": s.codec_context.pix_fmt or "",
+                        "fps": [rate.numerator, rate.denominator],
+                        "keyframes": [],
+                        "pts": [],
+                    }
                 else:
-                    info |= {"sample_rate": s.codec_context.sample_rate,
-                             "channels": s.codec_context.channels}
+                    info |= {
+                        "sample_rate": s.codec_context.sample_rate,
+                        "channels": s.codec_context.channels,
+                    }
                 streams.append(info)
             if need_video and not any(s["type"] == "video" for s in streams):
                 return {"error": "no video stream"}
@@ -138,8 +157,12 @@ def _probe_in_worker(path: str, need_video: bool = True) -> dict:
                 audio = streams[0]
                 if audio["frames"] == 0:
                     return {"error": "no decodable audio"}
-                return {"path": path, "format": container.format.name,
-                        "duration": audio["frames"] / max(1, audio["sample_rate"]), "streams": streams}
+                return {
+                    "path": path,
+                    "format": container.format.name,
+                    "duration": audio["frames"] / max(1, audio["sample_rate"]),
+                    "streams": streams,
+                }
             if video["frames"] == 0:
                 return {"error": "no decodable video frames"}
             if video["pts"] != sorted(video["pts"]):
@@ -148,7 +171,12 @@ def _probe_in_worker(path: str, need_video: bool = True) -> dict:
             if expected and video["frames"] < expected:
                 return {"error": f"truncated: {video['frames']} of {expected} frames decode"}
             duration = video["frames"] * video["fps"][1] / video["fps"][0]
-            return {"path": path, "format": container.format.name, "duration": duration, "streams": streams}
+            return {
+                "path": path,
+                "format": container.format.name,
+                "duration": duration,
+                "streams": streams,
+            }
     except av.error.FFmpegError as exc:
         return {"error": exc.strerror or str(exc)}
     except Exception as exc:  # noqa: BLE001 - a damaged file may break PyAV in any way
@@ -166,8 +194,12 @@ class Prober:
     def _worker(self) -> subprocess.Popen:
         if self._proc is None or self._proc.poll() is not None:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "cinedraft.media.probe"], stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1,
+                [sys.executable, "-m", "cinedraft.media.probe"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                bufsize=1,
                 preexec_fn=_limit_memory,
             )
         return self._proc
@@ -188,13 +220,19 @@ class Prober:
                 proc.kill()
                 proc.wait()
                 self._proc = None
-                raise InputError(f"{resolved.name}: the file crashed or hung the decoder; it is damaged")
+                raise InputError(
+                    f"{resolved.name}: the file crashed or hung the decoder; it is damaged"
+                )
         result = json.loads(line)
         if "error" in result:
             kind = "video" if need_video else "media file"
             raise InputError(f"{resolved.name} is not a usable {kind}: {result['error']}")
-        streams = [StreamInfo(**{**s, "time_base": tuple(s["time_base"]),
-                                 "fps": tuple(s.get("fps", (0, 1)))}) for s in result["streams"]]
+        streams = [
+            StreamInfo(
+                **{**s, "time_base": tuple(s["time_base"]), "fps": tuple(s.get("fps", (0, 1)))}
+            )
+            for s in result["streams"]
+        ]
         return MediaInfo(result["path"], result["format"], result["duration"], streams)
 
     def close(self) -> None:

@@ -33,7 +33,13 @@ def _load(path: Path) -> tuple[Image.Image, dict, str]:
     try:
         with Image.open(io.BytesIO(data)) as im:
             image, fmt = im.convert("RGB"), im.format or path.suffix.lstrip(".")
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+    except (
+        OSError,
+        UnidentifiedImageError,
+        ValueError,
+        SyntaxError,
+        Image.DecompressionBombError,
+    ) as exc:
         raise InputError(f"{path.name} is not a readable image: {exc}") from None
     try:
         record = read_metadata(io.BytesIO(data)).get("record") or {}
@@ -58,17 +64,23 @@ def _reasons(best: dict, other: dict) -> list[str]:
     reasons = []
     pixels = best["width"] * best["height"] / (other["width"] * other["height"])
     if abs(pixels - 1) > 0.05:
-        reasons.append(f"resolution: {best['width']}x{best['height']} vs {other['width']}x{other['height']} "
-                       f"({pixels:.2f}x the pixels)")
+        reasons.append(
+            f"resolution: {best['width']}x{best['height']} vs {other['width']}x{other['height']} "
+            f"({pixels:.2f}x the pixels)"
+        )
     b, o = best["native"], other["native"]
     if other["format"] != best["format"] or abs(o["blockiness"] - b["blockiness"]) > 0.1:
-        reasons.append(f"compression: {best['format']} vs {other['format']}, blockiness "
-                       f"{b['blockiness']:.2f} vs {o['blockiness']:.2f}")
+        reasons.append(
+            f"compression: {best['format']} vs {other['format']}, blockiness "
+            f"{b['blockiness']:.2f} vs {o['blockiness']:.2f}"
+        )
     if abs(o["noise"] - b["noise"]) > 1.0:
         reasons.append(f"noise: sigma {b['noise']:.1f} vs {o['noise']:.1f}")
     if abs(o["edge_width"] - b["edge_width"]) > 0.5:
-        reasons.append(f"blur: edges {best['display']['edge_width']:.1f} px vs "
-                       f"{other['display']['edge_width']:.1f} px wide at display size")
+        reasons.append(
+            f"blur: edges {best['display']['edge_width']:.1f} px vs "
+            f"{other['display']['edge_width']:.1f} px wide at display size"
+        )
     rb, ro = best["record"], other["record"]
     for key, label in (("model", "model"), ("steps", "sampling steps"), ("tier", "tier")):
         if rb.get(key) is not None and ro.get(key) is not None and rb[key] != ro[key]:
@@ -86,22 +98,38 @@ def analyze_images(paths: list[Path], out_dir: Path | None = None) -> dict:
     items = []
     for path in map(Path, paths):
         image, record, fmt = _load(path)
-        items.append({"path": str(path), "image": image, "record": record, "format": fmt.lower(),
-                      "width": image.width, "height": image.height,
-                      "native": image_metrics(image)})
+        items.append(
+            {
+                "path": str(path),
+                "image": image,
+                "record": record,
+                "format": fmt.lower(),
+                "width": image.width,
+                "height": image.height,
+                "native": image_metrics(image),
+            }
+        )
     display = max((i["width"], i["height"]) for i in items)
     for item in items:
-        shown = item["image"] if item["image"].size == display else item["image"].resize(display, Image.Resampling.BICUBIC)
+        shown = (
+            item["image"]
+            if item["image"].size == display
+            else item["image"].resize(display, Image.Resampling.BICUBIC)
+        )
         item["display"] = image_metrics(shown)
     ranked = sorted(items, key=lambda i: -i["display"]["sharpness"])
     best = ranked[0]
     verdict = []
     for other in ranked[1:]:
         ratio = best["display"]["sharpness"] / max(other["display"]["sharpness"], 1e-12)
-        verdict.append({
-            "clearer": best["path"], "than": other["path"], "sharpness_ratio": round(ratio, 3),
-            "reasons": _reasons(best, other),
-        })
+        verdict.append(
+            {
+                "clearer": best["path"],
+                "than": other["path"],
+                "sharpness_ratio": round(ratio, 3),
+                "reasons": _reasons(best, other),
+            }
+        )
     report = {
         "display_size": list(display),
         "images": [{k: v for k, v in i.items() if k != "image"} for i in items],
@@ -114,14 +142,22 @@ def analyze_images(paths: list[Path], out_dir: Path | None = None) -> dict:
 
 def _write_crops(items: list[dict], best: dict, display: tuple[int, int], out_dir: Path) -> Path:
     """The most detailed region of the clearest image, cut from every image at 1:1."""
-    shown = best["image"].resize(display, Image.Resampling.BICUBIC) if best["image"].size != display else best["image"]
+    shown = (
+        best["image"].resize(display, Image.Resampling.BICUBIC)
+        if best["image"].size != display
+        else best["image"]
+    )
     x, y = _detail_window(shown, CROP)
     crops = []
     for item in items:
         sx, sy = item["width"] / display[0], item["height"] / display[1]
         box = (round(x * sx), round(y * sy), round((x + CROP) * sx), round((y + CROP) * sy))
         crops.append(item["image"].crop(box))
-    sheet = Image.new("RGB", (sum(c.width for c in crops) + 8 * (len(crops) - 1), max(c.height for c in crops)), "white")
+    sheet = Image.new(
+        "RGB",
+        (sum(c.width for c in crops) + 8 * (len(crops) - 1), max(c.height for c in crops)),
+        "white",
+    )
     left = 0
     for crop in crops:
         sheet.paste(crop, (left, 0))
@@ -139,17 +175,27 @@ def analyze_video(path: Path) -> dict:
     per_second = []
     step = max(1, round(fps))
     for start in range(0, len(frames) - 1, step):
-        flick = temporal["flicker"][start:start + step]
-        warp = temporal["warp_error"][start:start + step]
-        per_second.append({"second": start // step, "flicker": round(float(np.mean(flick)), 4),
-                           "warp_error": round(float(np.mean(warp)), 4)})
+        flick = temporal["flicker"][start : start + step]
+        warp = temporal["warp_error"][start : start + step]
+        per_second.append(
+            {
+                "second": start // step,
+                "flicker": round(float(np.mean(flick)), 4),
+                "warp_error": round(float(np.mean(warp)), 4),
+            }
+        )
     middle = Image.fromarray(frames[len(frames) // 2])
     return {
-        "path": str(path), "frames": len(frames), "fps": round(fps, 3),
-        "width": frames[0].shape[1], "height": frames[0].shape[0],
+        "path": str(path),
+        "frames": len(frames),
+        "fps": round(fps, 3),
+        "width": frames[0].shape[1],
+        "height": frames[0].shape[0],
         "seconds": round(len(frames) / fps, 3),
         "flicker": round(float(np.mean(temporal["flicker"])) if temporal["flicker"] else 0.0, 4),
-        "warp_error": round(float(np.mean(temporal["warp_error"])) if temporal["warp_error"] else 0.0, 4),
+        "warp_error": round(
+            float(np.mean(temporal["warp_error"])) if temporal["warp_error"] else 0.0, 4
+        ),
         "per_second": per_second,
         "middle_frame": {k: round(v, 6) for k, v in image_metrics(middle).items()},
     }

@@ -34,8 +34,17 @@ from ..request import ImageRequest, no_progress
 from ..tiers import Tier
 from .metrics import detail_fidelity, image_metrics, psnr
 
-SWEEP = (("webp", 10), ("webp", 30), ("webp", 60), ("webp", 90), ("jpeg", 10), ("jpeg", 30),
-         ("jpeg", 60), ("jpeg", 90), ("png", 100))
+SWEEP = (
+    ("webp", 10),
+    ("webp", 30),
+    ("webp", 60),
+    ("webp", 90),
+    ("jpeg", 10),
+    ("jpeg", 30),
+    ("jpeg", 60),
+    ("jpeg", 90),
+    ("png", 100),
+)
 STEPS = (1, 2, 4, 8, 16)  # plus the production tier's own
 
 
@@ -62,8 +71,14 @@ def delivered(image: Image.Image, fmt: str, quality: int) -> tuple[Image.Image, 
         return im.convert("RGB"), buf.tell()
 
 
-def run_factors(engine, prompt: str, seed: int, out_dir: Path, model: str | None = None,
-                on_progress: Callable[[str, int, int], None] | None = None) -> dict:
+def run_factors(
+    engine,
+    prompt: str,
+    seed: int,
+    out_dir: Path,
+    model: str | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> dict:
     """Run the experiment, write images, ``report.json``, plots and ``report.html``."""
     progress = on_progress or no_progress
     out_dir = Path(out_dir)
@@ -74,26 +89,63 @@ def run_factors(engine, prompt: str, seed: int, out_dir: Path, model: str | None
     draft, prod = family.tiers["draft"], family.tiers["production"]
     prod_family = engine.models.get(prod_ref).family
     native = engine.models.get(prod_ref).native_size
-    display = (native[0] * prod_family.tiers["production"].upscale,
-               native[1] * prod_family.tiers["production"].upscale)
+    display = (
+        native[0] * prod_family.tiers["production"].upscale,
+        native[1] * prod_family.tiers["production"].upscale,
+    )
     # 1. The variants, each one change away from its reference.
     variants: list[tuple[str, str, str, Tier, str]] = [
         ("baseline", "the draft tier", "baseline", draft, draft_ref),
-        ("steps", f"{draft.steps} -> {prod.steps} sampling steps", "baseline",
-         replace(draft, steps=prod.steps), draft_ref),
-        ("resolution", f"x{draft.upscale} -> x{prod.upscale} output size (plain Lanczos)", "baseline",
-         replace(draft, upscale=prod.upscale, sharpen=0.0, refine_strength=0.0, cleanup=False), draft_ref),
-        ("pipeline", "sharpening upscale + diffusion refine + cleanup", "resolution",
-         replace(draft, upscale=prod.upscale, sharpen=prod.sharpen, refine_strength=prod.refine_strength,
-                 refine_steps=prod.refine_steps, refine_max_side=prod.refine_max_side,
-                 cleanup=prod.cleanup), draft_ref),
-        ("compression", f"{draft.format} q{draft.quality} -> {prod.format} q{prod.quality}", "baseline",
-         replace(draft, format=prod.format, quality=prod.quality), draft_ref),
+        (
+            "steps",
+            f"{draft.steps} -> {prod.steps} sampling steps",
+            "baseline",
+            replace(draft, steps=prod.steps),
+            draft_ref,
+        ),
+        (
+            "resolution",
+            f"x{draft.upscale} -> x{prod.upscale} output size (plain Lanczos)",
+            "baseline",
+            replace(draft, upscale=prod.upscale, sharpen=0.0, refine_strength=0.0, cleanup=False),
+            draft_ref,
+        ),
+        (
+            "pipeline",
+            "sharpening upscale + diffusion refine + cleanup",
+            "resolution",
+            replace(
+                draft,
+                upscale=prod.upscale,
+                sharpen=prod.sharpen,
+                refine_strength=prod.refine_strength,
+                refine_steps=prod.refine_steps,
+                refine_max_side=prod.refine_max_side,
+                cleanup=prod.cleanup,
+            ),
+            draft_ref,
+        ),
+        (
+            "compression",
+            f"{draft.format} q{draft.quality} -> {prod.format} q{prod.quality}",
+            "baseline",
+            replace(draft, format=prod.format, quality=prod.quality),
+            draft_ref,
+        ),
     ]
     if prod_ref != draft_ref:
-        variants.append(("model", f"{draft_ref} -> {prod_ref}", "baseline",
-                         prod_family.tiers["draft"], prod_ref))
-    variants.append(("production", "the production tier", "baseline", prod_family.tiers["production"], prod_ref))
+        variants.append(
+            (
+                "model",
+                f"{draft_ref} -> {prod_ref}",
+                "baseline",
+                prod_family.tiers["draft"],
+                prod_ref,
+            )
+        )
+    variants.append(
+        ("production", "the production tier", "baseline", prod_family.tiers["production"], prod_ref)
+    )
     # 2. Render, deliver, measure.
     runs: dict[str, Run] = {}
     finals: dict[str, Image.Image] = {}
@@ -104,8 +156,16 @@ def run_factors(engine, prompt: str, seed: int, out_dir: Path, model: str | None
         finals[factor] = item.image
         path = out_dir / f"{factor}.png"
         image.save(path)
-        runs[factor] = Run(factor, change, reference, asdict(tier), model_ref,
-                           _measure(image, display), size, path.name)
+        runs[factor] = Run(
+            factor,
+            change,
+            reference,
+            asdict(tier),
+            model_ref,
+            _measure(image, display),
+            size,
+            path.name,
+        )
         progress("lab", i + 1, len(variants))
     # 3. Sweeps on the production tier: sampling steps, then delivery quality.
     production = prod_family.tiers["production"]
@@ -118,11 +178,16 @@ def run_factors(engine, prompt: str, seed: int, out_dir: Path, model: str | None
     lossless = finals["production"]
     for fmt, quality in SWEEP:
         image, size = delivered(lossless, fmt, quality)
-        sweep.append({
-            "format": fmt, "quality": quality, "bytes": size, "metrics": _measure(image, display),
-            "detail_fidelity": round(detail_fidelity(lossless, image), 4),
-            "psnr": round(min(psnr(lossless, image), 99.0), 2),
-        })
+        sweep.append(
+            {
+                "format": fmt,
+                "quality": quality,
+                "bytes": size,
+                "metrics": _measure(image, display),
+                "detail_fidelity": round(detail_fidelity(lossless, image), 4),
+                "psnr": round(min(psnr(lossless, image), 99.0), 2),
+            }
+        )
     report = _attribute(prompt, seed, display, runs, sweep) | {"steps_sweep": steps}
     # 4. Files.
     (out_dir / "report.json").write_text(json.dumps(report, indent=2))
@@ -148,15 +213,28 @@ def _attribute(prompt, seed, display, runs: dict[str, Run], sweep: list[dict]) -
         if name in ("baseline", "production"):
             continue
         gain = score[name] - score[run.reference]
-        factors.append({
-            "factor": name, "change": run.change, "gain": round(gain, 6),
-            "ratio": round(score[name] / score[run.reference], 3) if score[run.reference] else None,
-            "share": round(gain / total, 3) if total else None,
-        })
+        factors.append(
+            {
+                "factor": name,
+                "change": run.change,
+                "gain": round(gain, 6),
+                "ratio": round(score[name] / score[run.reference], 3)
+                if score[run.reference]
+                else None,
+                "share": round(gain / total, 3) if total else None,
+            }
+        )
     explained = sum(f["gain"] for f in factors)
     return {
-        "prompt": prompt, "seed": seed, "display_size": list(display), "score": "sharpness",
-        "baseline": score["baseline"], "production": score["production"],
-        "total_gain": round(total, 6), "interaction": round(total - explained, 6),
-        "factors": factors, "runs": {k: asdict(v) for k, v in runs.items()}, "sweep": sweep,
+        "prompt": prompt,
+        "seed": seed,
+        "display_size": list(display),
+        "score": "sharpness",
+        "baseline": score["baseline"],
+        "production": score["production"],
+        "total_gain": round(total, 6),
+        "interaction": round(total - explained, 6),
+        "factors": factors,
+        "runs": {k: asdict(v) for k, v in runs.items()},
+        "sweep": sweep,
     }

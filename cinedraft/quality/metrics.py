@@ -206,7 +206,11 @@ def psnr_b(reference: ImageLike, test: ImageLike) -> float:
     effect factor of the test image (torchmetrics)."""
     from torchmetrics.functional.image import peak_signal_noise_ratio_with_blocked_effect
 
-    return float(peak_signal_noise_ratio_with_blocked_effect(_tensor(test), _tensor(reference), data_range=1.0))
+    return float(
+        peak_signal_noise_ratio_with_blocked_effect(
+            _tensor(test), _tensor(reference), data_range=1.0
+        )
+    )
 
 
 def detail_fidelity(reference: ImageLike, test: ImageLike) -> float:
@@ -266,8 +270,13 @@ def warp_error(prev: ImageLike, nxt: ImageLike, flow_side: int = 480) -> float:
     flow = dis.calc(b, a, None)  # (h, w, 2): for each pixel of b, where it came from in a
     h, w = b.shape
     grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    warped = cv2.remap(a, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_REPLICATE)
+    warped = cv2.remap(
+        a,
+        grid_x + flow[..., 0],
+        grid_y + flow[..., 1],
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
     return float(np.abs(warped.astype(np.float32) - b.astype(np.float32)).mean())
 
 
@@ -287,6 +296,8 @@ def temporal_metrics(frames: Iterable[ImageLike], flow_side: int = 480) -> dict[
 
 def mean_lab(frames: np.ndarray) -> np.ndarray:
     """Mean CIELAB (L 0..100, a, b) over frames (F, H, W, 3) uint8."""
-    lab = cv2.cvtColor(np.ascontiguousarray(frames.reshape(-1, frames.shape[-2], 3)), cv2.COLOR_RGB2LAB)
+    lab = cv2.cvtColor(
+        np.ascontiguousarray(frames.reshape(-1, frames.shape[-2], 3)), cv2.COLOR_RGB2LAB
+    )
     mean = lab.reshape(-1, 3).astype(np.float64).mean(0)
     return np.array([mean[0] * 100 / 255, mean[1] - 128, mean[2] - 128])

@@ -36,14 +36,21 @@ def write_plots(report: dict, out_dir: Path) -> list[Path]:
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2), dpi=110)
     for fmt in ("webp", "jpeg"):
         points = [s for s in report["sweep"] if s["format"] == fmt]
-        left.plot([s["quality"] for s in points], [s["detail_fidelity"] for s in points],
-                  marker="o", label=fmt)
+        left.plot(
+            [s["quality"] for s in points],
+            [s["detail_fidelity"] for s in points],
+            marker="o",
+            label=fmt,
+        )
     left.set_xlabel("delivery quality")
     left.set_ylabel("detail fidelity (1 = lossless)")
     left.set_title("Compression of the production image")
     left.legend()
-    right.plot([s["steps"] for s in report["steps_sweep"]],
-               [s["metrics"]["sharpness"] for s in report["steps_sweep"]], marker="o")
+    right.plot(
+        [s["steps"] for s in report["steps_sweep"]],
+        [s["metrics"]["sharpness"] for s in report["steps_sweep"]],
+        marker="o",
+    )
     right.set_xscale("log", base=2)
     right.set_xlabel("sampling steps (production tier)")
     right.set_ylabel("sharpness")
@@ -74,31 +81,46 @@ def write_html(report: dict, out_dir: Path) -> Path:
     for name, run in report["runs"].items():
         cells = "".join(f"<td>{run['metrics'][m]:.4g}</td>" for m in SHOWN)
         runs.append(
-            f"<tr><td>{escape(name)}</td><td><img src=\"{escape(run['file'])}\" width=128></td>"
+            f'<tr><td>{escape(name)}</td><td><img src="{escape(run["file"])}" width=128></td>'
             f"<td>{run['bytes']}</td>{cells}</tr>"
         )
-    sweep = [_row(["format", "quality", "bytes", "detail fidelity", "PSNR dB", "sharpness", "blockiness"], header=True)]
+    sweep = [
+        _row(
+            ["format", "quality", "bytes", "detail fidelity", "PSNR dB", "sharpness", "blockiness"],
+            header=True,
+        )
+    ]
     for point in report["sweep"]:
-        sweep.append(_row([point["format"], point["quality"], point["bytes"], point["detail_fidelity"],
-                           point["psnr"], f"{point['metrics']['sharpness']:.4g}",
-                           f"{point['metrics']['blockiness']:.3f}"]))
+        sweep.append(
+            _row(
+                [
+                    point["format"],
+                    point["quality"],
+                    point["bytes"],
+                    point["detail_fidelity"],
+                    point["psnr"],
+                    f"{point['metrics']['sharpness']:.4g}",
+                    f"{point['metrics']['blockiness']:.3f}",
+                ]
+            )
+        )
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>cinedraft clarity lab</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:60em}}
 table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px}}
 img{{image-rendering:pixelated}}</style></head><body>
 <h1>Clarity lab: factors</h1>
-<p>Prompt: <b>{escape(report['prompt'])}</b>, seed {report['seed']}. Measured as delivered, at
-{report['display_size'][0]}x{report['display_size'][1]}. Score: sharpness (variance of the
-Laplacian). Draft {report['baseline']:.6f} &rarr; production {report['production']:.6f}
-(gain {report['total_gain']:.6f}; interaction not explained by single factors:
-{report['interaction']:.6f}).</p>
-<table>{''.join(factors)}</table>
+<p>Prompt: <b>{escape(report["prompt"])}</b>, seed {report["seed"]}. Measured as delivered, at
+{report["display_size"][0]}x{report["display_size"][1]}. Score: sharpness (variance of the
+Laplacian). Draft {report["baseline"]:.6f} &rarr; production {report["production"]:.6f}
+(gain {report["total_gain"]:.6f}; interaction not explained by single factors:
+{report["interaction"]:.6f}).</p>
+<table>{"".join(factors)}</table>
 <img src="factors.png" alt="gain per factor"> <img src="sweeps.png" alt="compression and steps sweeps">
-<h2>Runs</h2><table>{''.join(runs)}</table>
+<h2>Runs</h2><table>{"".join(runs)}</table>
 <h2>Delivery quality</h2>
 <p>No-reference sharpness counts compression artifacts as detail; detail fidelity (against
-the lossless image) and PSNR do not.</p><table>{''.join(sweep)}</table>
+the lossless image) and PSNR do not.</p><table>{"".join(sweep)}</table>
 </body></html>
 """
     path = out_dir / "report.html"

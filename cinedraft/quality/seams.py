@@ -23,8 +23,10 @@ def score_seam(before: Sequence[np.ndarray], after: Sequence[np.ndarray], window
     Both sides count because a chunk that moves faster or slower than the one before makes a
     visible change of pace at the joint even when its seam pair is like its own pairs."""
     last, first = before[-1], after[0]
-    sides = [[warp_error(a, b) for a, b in zip(frames, frames[1:])]
-             for frames in (before[-window - 1:], after[: window + 1])]
+    sides = [
+        [warp_error(a, b) for a, b in zip(frames, frames[1:])]
+        for frames in (before[-window - 1 :], after[: window + 1])
+    ]
     means = [float(np.mean(side)) for side in sides if side]
     within = float(np.mean(means)) if means else 0.0
     seam = warp_error(last, first)
@@ -32,6 +34,8 @@ def score_seam(before: Sequence[np.ndarray], after: Sequence[np.ndarray], window
         "warp_error": round(seam, 4),
         "within_average": round(within, 4),
         "ratio": round(seam / within, 3) if within > 1e-6 else None,
-        "colour_jump": round(float(np.linalg.norm(mean_lab(first[None]) - mean_lab(last[None]))), 3),
+        "colour_jump": round(
+            float(np.linalg.norm(mean_lab(first[None]) - mean_lab(last[None]))), 3
+        ),
         "flicker": round(flicker(last, first) / 255, 4),
     }

@@ -16,11 +16,15 @@ def contact_sheet(
     side = tile or max(max(im.size) for im in images)
     rows = math.ceil(len(images) / columns)
     cols = min(columns, len(images))
-    sheet = Image.new("RGB", (cols * side + (cols + 1) * gap, rows * side + (rows + 1) * gap), (24, 24, 24))
+    sheet = Image.new(
+        "RGB", (cols * side + (cols + 1) * gap, rows * side + (rows + 1) * gap), (24, 24, 24)
+    )
     for i, im in enumerate(images):
         im = im.convert("RGB")
         scale = side / max(im.size)
-        im = im.resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS)
+        im = im.resize(
+            (round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS
+        )
         r, c = divmod(i, columns)
         sheet.paste(im, (gap + c * (side + gap), gap + r * (side + gap)))
     return sheet

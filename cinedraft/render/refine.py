@@ -14,8 +14,15 @@ from PIL import Image
 
 
 def refine_image(
-    img2img, image: Image.Image, *, prompt_kwargs: dict, strength: float, steps: int,
-    guidance: float, seed: int, on_step=None,
+    img2img,
+    image: Image.Image,
+    *,
+    prompt_kwargs: dict,
+    strength: float,
+    steps: int,
+    guidance: float,
+    seed: int,
+    on_step=None,
 ) -> Image.Image:
     """One image through an image-to-image pipeline; ``prompt_kwargs`` holds the prompt or
     its embeddings (a batch of one)."""

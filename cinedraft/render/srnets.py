@@ -52,7 +52,9 @@ class RRDB(nn.Module):
 
 
 class RRDBNet(nn.Module):
-    def __init__(self, scale: int = 4, num_feat: int = 64, num_block: int = 23, num_grow_ch: int = 32):
+    def __init__(
+        self, scale: int = 4, num_feat: int = 64, num_block: int = 23, num_grow_ch: int = 32
+    ):
         super().__init__()
         self.scale = scale
         in_ch = 3 * {4: 1, 2: 4, 1: 16}[scale]
@@ -98,7 +100,7 @@ def _strip_prefix(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     safetensors keep that as a key prefix."""
     for prefix in ("params_ema.", "params.", "module."):
         if all(k.startswith(prefix) for k in state):
-            return {k[len(prefix):]: v for k, v in state.items()}
+            return {k[len(prefix) :]: v for k, v in state.items()}
     return state
 
 

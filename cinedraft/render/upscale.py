@@ -27,7 +27,9 @@ def upscale_lanczos(image: Image.Image, size: tuple[int, int], sharpen: float = 
     if sharpen > 0:
         scale = max(size[0] / image.width, size[1] / image.height)
         out = out.filter(
-            ImageFilter.UnsharpMask(radius=max(1.0, scale * 0.75), percent=int(sharpen * 100), threshold=2)
+            ImageFilter.UnsharpMask(
+                radius=max(1.0, scale * 0.75), percent=int(sharpen * 100), threshold=2
+            )
         )
     return out
 
@@ -43,14 +45,18 @@ class ModelUpscaler:
 
         path = Path(path)
         if path.suffix != ".safetensors":
-            raise UnsafeModelError(f"{path.name}: only .safetensors upscaler weights are loaded (no pickle)")
+            raise UnsafeModelError(
+                f"{path.name}: only .safetensors upscaler weights are loaded (no pickle)"
+            )
         if not path.is_file():
             raise InputError(f"upscaler weights not found: {path}")
         try:
             state = load_file(str(path))
         except Exception as exc:  # noqa: BLE001 - safetensors' own error type is not exported
-            raise UnsafeModelError(f"{path.name} is not a safetensors file ({exc}); only "
-                                   "safetensors upscaler weights are loaded (no pickle)") from None
+            raise UnsafeModelError(
+                f"{path.name} is not a safetensors file ({exc}); only "
+                "safetensors upscaler weights are loaded (no pickle)"
+            ) from None
         try:
             self.net = build_from_state_dict(state).to(device)
         except (ValueError, RuntimeError, KeyError) as exc:
@@ -61,7 +67,9 @@ class ModelUpscaler:
     def upscale(self, image: Image.Image, tiled: bool = True) -> Image.Image:
         """``image`` enlarged ``scale`` times."""
         torch = self._torch
-        x = torch.from_numpy(np.asarray(image.convert("RGB"), np.float32) / 255).permute(2, 0, 1)[None]
+        x = torch.from_numpy(np.asarray(image.convert("RGB"), np.float32) / 255).permute(2, 0, 1)[
+            None
+        ]
         with torch.inference_mode():
             arr = self._tiled(x) if tiled else _to_uint8(self.net(x.to(self.device)).cpu())
         return Image.fromarray(arr)
@@ -80,8 +88,8 @@ class ModelUpscaler:
                 unit = 4 // s if s in (1, 2) else 1
                 yb, xb = ya + (yb - ya) // unit * unit, xa + (xb - xa) // unit * unit
                 piece = self.net(x[:, :, ya:yb, xa:xb].to(self.device)).cpu()
-                out[y0 * s:y1 * s, x0 * s:x1 * s] = _to_uint8(
-                    piece[:, :, (y0 - ya) * s:(y1 - ya) * s, (x0 - xa) * s:(x1 - xa) * s]
+                out[y0 * s : y1 * s, x0 * s : x1 * s] = _to_uint8(
+                    piece[:, :, (y0 - ya) * s : (y1 - ya) * s, (x0 - xa) * s : (x1 - xa) * s]
                 )
         return out
 

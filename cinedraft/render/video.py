@@ -80,12 +80,18 @@ def _warp(frame: np.ndarray, flow: np.ndarray, t: float) -> np.ndarray:
     """``frame`` moved a fraction ``t`` along ``flow`` (backward warp, first order)."""
     h, w = flow.shape[:2]
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return cv2.remap(frame, gx - t * flow[..., 0], gy - t * flow[..., 1], cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(
+        frame,
+        gx - t * flow[..., 0],
+        gy - t * flow[..., 1],
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
 
 
-def interpolate(frames: Sequence[np.ndarray], src_fps: float, dst_fps: float,
-                frame_count: int | None = None) -> list[np.ndarray]:
+def interpolate(
+    frames: Sequence[np.ndarray], src_fps: float, dst_fps: float, frame_count: int | None = None
+) -> list[np.ndarray]:
     """``frame_count`` (default: the same duration at ``dst_fps``) frames; output frame j
     shows time j / dst_fps."""
     n = frame_count if frame_count is not None else int(round(len(frames) / src_fps * dst_fps))
@@ -113,12 +119,16 @@ def fit_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     h, w = frame.shape[:2]
     scale = max(width / w, height / h)
     size = (max(width, round(w * scale)), max(height, round(h * scale)))
-    resized = cv2.resize(frame, size, interpolation=cv2.INTER_LANCZOS4 if scale > 1 else cv2.INTER_AREA)
+    resized = cv2.resize(
+        frame, size, interpolation=cv2.INTER_LANCZOS4 if scale > 1 else cv2.INTER_AREA
+    )
     y, x = (size[1] - height) // 2, (size[0] - width) // 2
-    return resized[y:y + height, x:x + width]
+    return resized[y : y + height, x : x + width]
 
 
-def unfit(frame: np.ndarray, width: int, height: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+def unfit(
+    frame: np.ndarray, width: int, height: int
+) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """The inverse of :func:`fit`: a ``width`` x ``height`` frame that :func:`fit` would turn
     back into ``frame`` (scaled into the middle, edges repeated outwards), and the box
     (x0, y0, x1, y1) of it that ``frame`` really shows."""
@@ -127,8 +137,9 @@ def unfit(frame: np.ndarray, width: int, height: int) -> tuple[np.ndarray, tuple
     inner_w, inner_h = min(width, round(w / scale)), min(height, round(h / scale))
     x0, y0 = (width - inner_w) // 2, (height - inner_h) // 2
     small = cv2.resize(frame, (inner_w, inner_h), interpolation=cv2.INTER_AREA)
-    full = cv2.copyMakeBorder(small, y0, height - inner_h - y0, x0, width - inner_w - x0,
-                              cv2.BORDER_REPLICATE)
+    full = cv2.copyMakeBorder(
+        small, y0, height - inner_h - y0, x0, width - inner_w - x0, cv2.BORDER_REPLICATE
+    )
     return full, (x0, y0, x0 + inner_w, y0 + inner_h)
 
 
@@ -160,8 +171,16 @@ def deflicker(frames: Sequence[np.ndarray], window: int = 7) -> list[np.ndarray]
 class Encoder:
     """An MP4 being written one frame at a time (yuv420p, ``moov`` first)."""
 
-    def __init__(self, path: Path, width: int, height: int, fps: int, crf: int,
-                 codec: str = "h264", encoder_preset: str = "veryfast"):
+    def __init__(
+        self,
+        path: Path,
+        width: int,
+        height: int,
+        fps: int,
+        crf: int,
+        codec: str = "h264",
+        encoder_preset: str = "veryfast",
+    ):
         if codec not in CODECS:
             raise InputError(f"unknown codec {codec!r}; known: {', '.join(CODECS)}")
         self.fps, self.count = fps, 0
@@ -197,8 +216,14 @@ class Encoder:
             self.container.close()
 
 
-def encode(frames: Sequence[np.ndarray], path: Path, fps: int, crf: int, codec: str = "h264",
-           encoder_preset: str = "veryfast") -> Path:
+def encode(
+    frames: Sequence[np.ndarray],
+    path: Path,
+    fps: int,
+    crf: int,
+    codec: str = "h264",
+    encoder_preset: str = "veryfast",
+) -> Path:
     """Frames to an MP4 (yuv420p, ``moov`` first)."""
     height, width = frames[0].shape[:2]
     with Encoder(path, width, height, fps, crf, codec, encoder_preset) as encoder:
@@ -219,10 +244,16 @@ class Finished:
     timings: dict
 
 
-def finish_clip(frames: Sequence[np.ndarray], src_fps: float, preset: VideoPreset, out: Path,
-                seconds: float | None = None, codec: str | None = None,
-                on_progress: Callable[[str, int, int], None] | None = None,
-                context: str | None = None) -> Finished:
+def finish_clip(
+    frames: Sequence[np.ndarray],
+    src_fps: float,
+    preset: VideoPreset,
+    out: Path,
+    seconds: float | None = None,
+    codec: str | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
+    context: str | None = None,
+) -> Finished:
     """Steps 1-4 of the module docstring; ``seconds`` fixes the length (default: the source's).
 
     ``context`` "first" (or "last") says ``frames[0]`` (``frames[-1]``) is the frame of
@@ -240,14 +271,29 @@ def finish_clip(frames: Sequence[np.ndarray], src_fps: float, preset: VideoPrese
         smooth = interpolate(list(frames)[::-1], src_fps, preset.fps, count + 1)[1:][::-1]
     else:
         smooth = interpolate(frames, src_fps, preset.fps, count)
-    timings = {"interpolate": time.perf_counter() - t0, "upscale": 0.0, "deflicker": 0.0, "encode": 0.0}
+    timings = {
+        "interpolate": time.perf_counter() - t0,
+        "upscale": 0.0,
+        "deflicker": 0.0,
+        "encode": 0.0,
+    }
     progress("interpolate", 1, 1)
     # 2.-4. One output frame at a time: a 1080p clip never sits in memory whole.
     gains = deflicker_gains(smooth)
-    middle, picks = len(smooth) // 2, {round(k * (len(smooth) - 1) / 11) for k in range(min(12, len(smooth)))}
+    middle, picks = (
+        len(smooth) // 2,
+        {round(k * (len(smooth) - 1) / 11) for k in range(min(12, len(smooth)))},
+    )
     kept: dict[int, np.ndarray] = {}
-    with Encoder(out, preset.width, preset.height, preset.fps, preset.crf,
-                 codec or preset.codec, preset.encoder_preset) as encoder:
+    with Encoder(
+        out,
+        preset.width,
+        preset.height,
+        preset.fps,
+        preset.crf,
+        codec or preset.codec,
+        preset.encoder_preset,
+    ) as encoder:
         for i, (frame, gain) in enumerate(zip(smooth, gains)):
             t0 = time.perf_counter()
             sized = fit_frame(frame, preset.width, preset.height)
@@ -266,6 +312,16 @@ def finish_clip(frames: Sequence[np.ndarray], src_fps: float, preset: VideoPrese
     poster = out.with_suffix(".poster.png")
     Image.fromarray(kept[middle]).save(poster)
     sheet = out.with_suffix(".contact.png")
-    contact_sheet([Image.fromarray(kept[i]) for i in sorted(picks)], columns=6, tile=240).save(sheet)
-    return Finished(out, poster, sheet, len(smooth), preset.fps, preset.width, preset.height,
-                    {k: round(v, 3) for k, v in timings.items()})
+    contact_sheet([Image.fromarray(kept[i]) for i in sorted(picks)], columns=6, tile=240).save(
+        sheet
+    )
+    return Finished(
+        out,
+        poster,
+        sheet,
+        len(smooth),
+        preset.fps,
+        preset.width,
+        preset.height,
+        {k: round(v, 3) for k, v in timings.items()},
+    )

@@ -29,8 +29,15 @@ from .workers import Workers
 WEB = Path(__file__).parent / "web"
 
 
-def create_app(settings: Settings, *, token: str | None = None, hosts: set[str] = frozenset(),
-               workers: bool = True, max_queued: int = 500, secure_cookie: bool = False) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    token: str | None = None,
+    hosts: set[str] = frozenset(),
+    workers: bool = True,
+    max_queued: int = 500,
+    secure_cookie: bool = False,
+) -> FastAPI:
     """The studio app. ``token`` turns on auth; ``hosts`` adds names the Host header may use;
     ``secure_cookie`` marks the session cookie Secure (a non-loopback bind, behind TLS)."""
     # 1. State: the same wiring as the CLI's (the engine loads with the first model job).
@@ -52,9 +59,19 @@ def create_app(settings: Settings, *, token: str | None = None, hosts: set[str] 
         pool.stop()
         prober.close()
 
-    app = FastAPI(title="cinedraft studio", version=__version__, lifespan=lifespan,
-                  docs_url=None, redoc_url=None)  # the docs pages load scripts from a CDN
-    app.state.library, app.state.queue, app.state.prober, app.state.workers = library, queue, prober, pool
+    app = FastAPI(
+        title="cinedraft studio",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )  # the docs pages load scripts from a CDN
+    app.state.library, app.state.queue, app.state.prober, app.state.workers = (
+        library,
+        queue,
+        prober,
+        pool,
+    )
     app.state.workspace = workspace
 
     # 4. Routes.
@@ -70,7 +87,13 @@ def create_app(settings: Settings, *, token: str | None = None, hosts: set[str] 
 
     @app.exception_handler(CinedraftError)
     async def bad_input(request: Request, exc: CinedraftError):
-        status = 413 if isinstance(exc, InputTooLargeError) else 422 if isinstance(exc, InputError) else 400
+        status = (
+            413
+            if isinstance(exc, InputTooLargeError)
+            else 422
+            if isinstance(exc, InputError)
+            else 400
+        )
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
     @app.get("/", include_in_schema=False)
@@ -89,8 +112,14 @@ def create_app(settings: Settings, *, token: str | None = None, hosts: set[str] 
         except TooManyFailures as exc:
             return too_many_failures(exc)
         response = RedirectResponse("/", status_code=303)
-        response.set_cookie(COOKIE, sessions.new(), httponly=True, samesite="strict",
-                            max_age=SESSION_SECONDS, secure=sessions.secure_cookie)
+        response.set_cookie(
+            COOKIE,
+            sessions.new(),
+            httponly=True,
+            samesite="strict",
+            max_age=SESSION_SECONDS,
+            secure=sessions.secure_cookie,
+        )
         return response
 
     app.mount("/static", StaticFiles(directory=WEB), name="static")

@@ -66,7 +66,8 @@ def _too_large(cap: int) -> str:
 
 async def _answer(scope, receive, send, status: int, detail: str) -> None:
     await JSONResponse({"detail": detail}, status_code=status, headers={"connection": "close"})(
-        scope, receive, send)
+        scope, receive, send
+    )
 
 
 async def off_loop(request: Request, fn: Callable[..., T], *args) -> T:

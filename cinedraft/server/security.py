@@ -35,9 +35,11 @@ SESSION_SECONDS = 12 * 3600
 MAX_FAILURES, FAILURE_WINDOW = 10, 60.0
 # name (letters, digits, dots, dashes) or [IPv6], then an optional :port; nothing else.
 _HOST = re.compile(r"^(?P<name>[a-z0-9.-]{1,253}|\[[0-9a-f:.]{2,45}\])(:(?P<port>\d{1,5}))?$")
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
-       "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-       "form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+    "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"content-security-policy", CSP.encode()),
@@ -117,7 +119,9 @@ class Sessions:
                 return True
         bearer = headers.get("authorization", "")
         # Headers arrive as latin-1 text of the raw bytes: compare the raw bytes.
-        return bearer.startswith("Bearer ") and self.check_token(bearer[7:].encode("latin-1"), client)
+        return bearer.startswith("Bearer ") and self.check_token(
+            bearer[7:].encode("latin-1"), client
+        )
 
 
 class Guard:
@@ -157,7 +161,9 @@ class Guard:
     def _refusal(self, scope, headers: dict[str, str]) -> Response | None:
         host = headers.get("host", "")
         if not self._known_host(host_name(host), scope):
-            return JSONResponse({"detail": f"host {host[:100]!r} is not this server"}, status_code=400)
+            return JSONResponse(
+                {"detail": f"host {host[:100]!r} is not this server"}, status_code=400
+            )
         if scope["method"] in UNSAFE:
             origin = headers.get("origin")
             if origin is not None:
@@ -174,8 +180,11 @@ class Guard:
                 return None
         except TooManyFailures as exc:
             return too_many_failures(exc)
-        return JSONResponse({"detail": "authentication required"}, status_code=401,
-                            headers={"www-authenticate": "Bearer"})
+        return JSONResponse(
+            {"detail": "authentication required"},
+            status_code=401,
+            headers={"www-authenticate": "Bearer"},
+        )
 
     @staticmethod
     def _with_headers(response: Response) -> Response:
@@ -185,5 +194,8 @@ class Guard:
 
 
 def too_many_failures(exc: TooManyFailures) -> Response:
-    return JSONResponse({"detail": f"too many wrong tokens; try again in {exc.retry_after} s"},
-                        status_code=429, headers={"retry-after": str(exc.retry_after)})
+    return JSONResponse(
+        {"detail": f"too many wrong tokens; try again in {exc.retry_after} s"},
+        status_code=429,
+        headers={"retry-after": str(exc.retry_after)},
+    )

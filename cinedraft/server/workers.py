@@ -35,7 +35,9 @@ class Workers:
     def start(self) -> None:
         for worker in ("model", "cpu"):
             kinds = tuple(k for k, kind in KINDS.items() if kind.worker == worker)
-            thread = threading.Thread(target=self._loop, args=(kinds,), name=f"cinedraft-{worker}", daemon=True)
+            thread = threading.Thread(
+                target=self._loop, args=(kinds,), name=f"cinedraft-{worker}", daemon=True
+            )
             thread.start()
             self._threads.append(thread)
 
@@ -52,6 +54,7 @@ class Workers:
 
     def run(self, job: Job) -> None:
         """Run one claimed job to exactly one terminal state."""
+
         def report(stage: str, done: int, total: int) -> None:
             # The UI shows what a job stored so far; asking the library costs a query, so
             # only at the save stage, where outputs appear.
@@ -66,29 +69,46 @@ class Workers:
             self.queue.finish(job.id, "failed", error=str(exc))
         except Exception as exc:  # noqa: BLE001 - a job must end, whatever broke inside it
             log.error("job %s failed:\n%s", job.id, traceback.format_exc())
-            self.queue.finish(job.id, "failed", error=f"internal error: {type(exc).__name__}: {exc}")
+            self.queue.finish(
+                job.id, "failed", error=f"internal error: {type(exc).__name__}: {exc}"
+            )
         else:
             self.queue.finish(job.id, "done", result)
 
 
 def _generate(workspace: Workspace, job: Job, report: Progress) -> dict:
-    result = workspace.engine().generate_image(ImageRequest(**job.request), report, {"job_id": job.id})
+    result = workspace.engine().generate_image(
+        ImageRequest(**job.request), report, {"job_id": job.id}
+    )
     return {"outputs": [o.asset_id for o in result.outputs], "seconds": round(result.seconds, 3)}
 
 
 def _promote(workspace: Workspace, job: Job, report: Progress) -> dict:
     r = job.request
     size = dict(zip(("width", "height"), parse_size(r["size"]))) if r.get("size") else {}
-    result = workspace.engine().promote(r["asset_id"], report, {"job_id": job.id}, steps=r.get("steps"), **size)
+    result = workspace.engine().promote(
+        r["asset_id"], report, {"job_id": job.id}, steps=r.get("steps"), **size
+    )
     out = result.outputs[0]
-    return {"outputs": [out.asset_id], "parent": r["asset_id"], "drift": out.drift,
-            "seconds": round(result.seconds, 3)}
+    return {
+        "outputs": [out.asset_id],
+        "parent": r["asset_id"],
+        "drift": out.drift,
+        "seconds": round(result.seconds, 3),
+    }
 
 
 def _video(workspace: Workspace, job: Job, report: Progress) -> dict:
-    result = workspace.engine().generate_video(VideoRequest(**job.request), report, {"job_id": job.id})
-    return {"outputs": [result.asset_id], "poster": result.poster, "duration": result.seconds,
-            "frames": result.frames, "chunks": result.chunks}
+    result = workspace.engine().generate_video(
+        VideoRequest(**job.request), report, {"job_id": job.id}
+    )
+    return {
+        "outputs": [result.asset_id],
+        "poster": result.poster,
+        "duration": result.seconds,
+        "frames": result.frames,
+        "chunks": result.chunks,
+    }
 
 
 def _extend(workspace: Workspace, job: Job, report: Progress) -> dict:

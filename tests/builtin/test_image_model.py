@@ -19,7 +19,10 @@ def _round_trip_accuracy(held_out: bool, n: int = 48) -> float:
     with torch.no_grad():
         out = vae.decode(vae.encode(x).latent_dist.mean).sample
     out = ((out.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
-    hits = [score_image(Image.fromarray(o), caption_scene(s, full=True)).colour_ok for o, s in zip(out, scenes)]
+    hits = [
+        score_image(Image.fromarray(o), caption_scene(s, full=True)).colour_ok
+        for o, s in zip(out, scenes)
+    ]
     return float(np.mean(hits))
 
 

@@ -93,13 +93,16 @@ def test_steering_starts_silent_then_the_prompt_chooses_the_offset():
     with torch.no_grad():
         steering.offset_steer.fill_(1.0)
     grid_in = x.view(h, w, frames, dim)
-    for prompt, source, target in ((rightwards, slice(1, None), slice(0, -1)),
-                                   (leftwards, slice(0, -1), slice(1, None))):
+    for prompt, source, target in (
+        (rightwards, slice(1, None), slice(0, -1)),
+        (leftwards, slice(0, -1), slice(1, None)),
+    ):
         steering.text = prompt
         copied = (steering(attn, x) - prompt[0, 0]).view(h, w, frames, dim)  # less the read
         for f in range(frames):
-            torch.testing.assert_close(copied[:, target, f], grid_in[:, source, 0],
-                                       atol=1e-4, rtol=0)
+            torch.testing.assert_close(
+                copied[:, target, f], grid_in[:, source, 0], atol=1e-4, rtol=0
+            )
 
 
 def test_routing_starts_silent_then_each_clips_prompt_routes_its_frames():
@@ -133,14 +136,19 @@ def test_routing_starts_silent_then_each_clips_prompt_routes_its_frames():
     grid_in = x.view(2, h, w, frames, dim)
     torch.testing.assert_close(out[0, :, :-1, 1], grid_in[0, :, 1:, 0])  # right: from x + 1
     torch.testing.assert_close(out[1, :, 1:, 1], grid_in[1, :, :-1, 0])  # left: from x - 1
-    torch.testing.assert_close(out[:, :, :, [0, 2]], unrouted.view(2, h, w, frames, dim)[:, :, :, [0, 2]])
+    torch.testing.assert_close(
+        out[:, :, :, [0, 2]], unrouted.view(2, h, w, frames, dim)[:, :, :, [0, 2]]
+    )
 
 
 def test_reach_saves_beside_a_plain_unet_and_loads_back(tmp_path):
     unet = UNetMotionModel.from_pretrained(VIDEO_MODEL / "unet")
-    changed = reach.install(unet, radius=2, text_dim=unet.config.cross_attention_dim, steer=True,
-                            route=2)
-    assert changed > 0 and reach.radius(unet) == 2 and reach.steers(unet) and reach.routes(unet) == 2
+    changed = reach.install(
+        unet, radius=2, text_dim=unet.config.cross_attention_dim, steer=True, route=2
+    )
+    assert (
+        changed > 0 and reach.radius(unet) == 2 and reach.steers(unet) and reach.routes(unet) == 2
+    )
     with torch.no_grad():
         for name, p in unet.named_parameters():
             if ".processor." in name:

@@ -10,7 +10,13 @@ import numpy as np
 
 from cinedraft.builtin import VIDEO_MODEL
 from cinedraft_training.evaluation import (
-    SEED, MotionTally, held_out_clips, held_out_prompts, one_chunk, word_swaps)
+    SEED,
+    MotionTally,
+    held_out_clips,
+    held_out_prompts,
+    one_chunk,
+    word_swaps,
+)
 
 
 def test_shipped_weights_fit_the_budget():

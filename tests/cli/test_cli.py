@@ -18,7 +18,18 @@ def _invoke(tmp_path, *args):
 
 
 def test_generate_vary_promote_json(tmp_path):
-    res = _invoke(tmp_path, "vary", "a {red|blue} ball on a plain backdrop", "-n", "3", "--seed", "2", "--steps", "3", "--json")
+    res = _invoke(
+        tmp_path,
+        "vary",
+        "a {red|blue} ball on a plain backdrop",
+        "-n",
+        "3",
+        "--seed",
+        "2",
+        "--steps",
+        "3",
+        "--json",
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert [o["seed"] for o in data["outputs"]] == [2, 3, 4]
@@ -29,15 +40,18 @@ def test_generate_vary_promote_json(tmp_path):
     assert prod["record"]["parents"] == [{"id": draft_id, "role": "draft"}] and prod["width"] == 256
 
 
-@pytest.mark.parametrize("args, message", [
-    (["generate", "   "], "prompt is empty"),
-    (["generate", "a jar", "--size", "big"], "WIDTHxHEIGHT"),
-    (["generate", "a jar", "--size", "100x100"], "multiple of 8"),
-    (["generate", "a jar", "--model", "/no/such/model"], "model folder not found"),
-    (["generate", "a jar", "--scheduler", "warp"], "unknown scheduler"),
-    (["promote", "0123456789ab"], "no asset 0123456789ab"),
-    (["promote", "../../etc"], "not an asset id"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["generate", "   "], "prompt is empty"),
+        (["generate", "a jar", "--size", "big"], "WIDTHxHEIGHT"),
+        (["generate", "a jar", "--size", "100x100"], "multiple of 8"),
+        (["generate", "a jar", "--model", "/no/such/model"], "model folder not found"),
+        (["generate", "a jar", "--scheduler", "warp"], "unknown scheduler"),
+        (["promote", "0123456789ab"], "no asset 0123456789ab"),
+        (["promote", "../../etc"], "not an asset id"),
+    ],
+)
 def test_bad_input_exits_nonzero_with_a_message_and_no_traceback(tmp_path, args, message):
     res = _invoke(tmp_path, *args)
     assert res.exit_code != 0
@@ -55,7 +69,12 @@ def test_unwritable_library(tmp_path):
 def test_console_script_runs_offline(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "CINEDRAFT_HOME": str(tmp_path)}
     exe = os.path.join(os.path.dirname(sys.executable), "cinedraft")
-    proc = subprocess.run([exe, "generate", "a green box on a marble table", "--steps", "2", "--json"],
-                          capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [exe, "generate", "a green box on a marble table", "--steps", "2", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["outputs"][0]["path"].startswith(str(tmp_path))

@@ -19,7 +19,9 @@ def test_cut_then_export_its_timeline(tmp_path):
     assert res.exit_code == 0, res.output
     cut = json.loads(res.stdout)
     assert cut["kind"] == "edit" and cut["parents"][0]["role"] == "source"
-    res = runner.invoke(app, [*home, "edit", "timeline", "export", cut["id"], "--otio", str(tmp_path / "e.otio")])
+    res = runner.invoke(
+        app, [*home, "edit", "timeline", "export", cut["id"], "--otio", str(tmp_path / "e.otio")]
+    )
     assert res.exit_code == 0, res.output
     clips = list(otio.adapters.read_from_file(str(tmp_path / "e.otio")).tracks[0])
     assert len(clips) == 1 and clips[0].source_range.duration.to_seconds() == 1.0

@@ -17,8 +17,13 @@ from ..editor.conftest import make_clip
 from ..library.conftest import make_record, noise_image
 
 runner = CliRunner()
-EXAMPLES = settings(max_examples=12, deadline=None, database=None, derandomize=True,
-                    suppress_health_check=list(HealthCheck))
+EXAMPLES = settings(
+    max_examples=12,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +106,13 @@ def test_bad_reframe_height(home, value):
 
 
 @EXAMPLES
-@given(value=st.one_of(st.floats(max_value=0.2499, allow_nan=False, allow_infinity=False),
-                       st.floats(min_value=4.0001), st.just(math.nan)).map(_float_text))
+@given(
+    value=st.one_of(
+        st.floats(max_value=0.2499, allow_nan=False, allow_infinity=False),
+        st.floats(min_value=4.0001),
+        st.just(math.nan),
+    ).map(_float_text)
+)
 def test_bad_speed(home, value):
     _fails_with_one_line(home[0], ["edit", "speed", home[2], value])
 
@@ -111,7 +121,9 @@ def test_bad_speed(home, value):
 @given(value=words.filter(lambda v: v not in ("png", "webp", "jpeg")))
 def test_bad_export_format(home, value, tmp_path_factory):
     out = tmp_path_factory.mktemp("export")
-    _fails_with_one_line(home[0], ["library", "export", home[1], "--to", str(out), "--format", value])
+    _fails_with_one_line(
+        home[0], ["library", "export", home[1], "--to", str(out), "--format", value]
+    )
 
 
 @EXAMPLES
@@ -141,24 +153,33 @@ def test_bad_codec_is_refused_before_any_work(home, value):
 
 
 @EXAMPLES
-@given(name=st.sampled_from(["CINEDRAFT_CACHE_SIZE", "CINEDRAFT_PROVENANCE", "CINEDRAFT_DEVICE"]),
-       value=st.sampled_from(["0", "-3", "maybe", "tpu", "", "1e9x"]))
+@given(
+    name=st.sampled_from(["CINEDRAFT_CACHE_SIZE", "CINEDRAFT_PROVENANCE", "CINEDRAFT_DEVICE"]),
+    value=st.sampled_from(["0", "-3", "maybe", "tpu", "", "1e9x"]),
+)
 def test_bad_environment(home, name, value):
-    valid = {"CINEDRAFT_CACHE_SIZE": lambda v: v.isdigit() and int(v) >= 1,
-             "CINEDRAFT_PROVENANCE": lambda v: v.lower() in ("0", "1", "true", "false", "yes", "no", "on", "off"),
-             "CINEDRAFT_DEVICE": lambda v: v in ("auto", "cpu", "cuda", "mps")}[name]
+    valid = {
+        "CINEDRAFT_CACHE_SIZE": lambda v: v.isdigit() and int(v) >= 1,
+        "CINEDRAFT_PROVENANCE": lambda v: (
+            v.lower() in ("0", "1", "true", "false", "yes", "no", "on", "off")
+        ),
+        "CINEDRAFT_DEVICE": lambda v: v in ("auto", "cpu", "cuda", "mps"),
+    }[name]
     if valid(value):
         return
     _fails_with_one_line(home[0], ["library", "list"], env={name: value})
 
 
-@pytest.mark.parametrize("args", [
-    ["edit", "cut", "{video}", "--out", "/proc/x.mp4"],
-    ["edit", "timeline", "export", "{video}", "--otio", "/proc/x.otio"],
-    ["library", "export", "{video}", "--to", "{tmp}", "--format", "jpeg"],
-    ["edit", "cut", "{video}", "--from", "abc"],
-    ["no-such-command"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["edit", "cut", "{video}", "--out", "/proc/x.mp4"],
+        ["edit", "timeline", "export", "{video}", "--otio", "/proc/x.otio"],
+        ["library", "export", "{video}", "--to", "{tmp}", "--format", "jpeg"],
+        ["edit", "cut", "{video}", "--from", "abc"],
+        ["no-such-command"],
+    ],
+)
 def test_refusals_leave_the_library_as_it_was(home, tmp_path, args):
     root, image_id, video_id = home
     before = Library(root / "library")

@@ -14,8 +14,18 @@ runner = CliRunner()
 def home(tmp_path_factory):
     """A home with two drafts and one production image promoted from the first."""
     home = tmp_path_factory.mktemp("home")
-    res = _run(home, "vary", "a {red|blue} jar on a glass table", "-n", "2", "--seed", "3",
-               "--steps", "3", "--json")
+    res = _run(
+        home,
+        "vary",
+        "a {red|blue} jar on a glass table",
+        "-n",
+        "2",
+        "--seed",
+        "3",
+        "--steps",
+        "3",
+        "--json",
+    )
     drafts = json.loads(res.stdout)["outputs"]
     res = _run(home, "promote", drafts[0]["asset_id"], "--steps", "4", "--json")
     final = json.loads(res.stdout)["outputs"][0]
@@ -34,10 +44,16 @@ def _ids(res):
 
 def test_list_search_and_filters(home):
     home, drafts, final = home
-    assert _ids(_run(home, "library", "list", "--tier", "production", "--json")) == [final["asset_id"]]
-    assert set(_ids(_run(home, "library", "list", "--tier", "draft", "--json"))) == {d["asset_id"] for d in drafts}
+    assert _ids(_run(home, "library", "list", "--tier", "production", "--json")) == [
+        final["asset_id"]
+    ]
+    assert set(_ids(_run(home, "library", "list", "--tier", "draft", "--json"))) == {
+        d["asset_id"] for d in drafts
+    }
     assert _ids(_run(home, "library", "search", "blue", "--json")) == [drafts[1]["asset_id"]]
-    found = _ids(_run(home, "library", "search", '"glass table"', "--since", "2000-01-01", "--json"))
+    found = _ids(
+        _run(home, "library", "search", '"glass table"', "--since", "2000-01-01", "--json")
+    )
     assert len(found) == 3
     assert _ids(_run(home, "library", "list", "--since", "2999-01-01", "--json")) == []
     assert "bad search query" in _run(home, "library", "search", '"open', code=2).output
@@ -61,7 +77,9 @@ def test_tags_rating_favourites(home):
     assert _ids(_run(home, "library", "list", "--tag", "client-x", "--json")) == [final["asset_id"]]
     assert _ids(_run(home, "library", "list", "--min-rating", "4", "--json")) == [final["asset_id"]]
     assert _ids(_run(home, "library", "list", "--favourites", "--json")) == [drafts[1]["asset_id"]]
-    assert "rating must be 0-5" in _run(home, "library", "rate", final["asset_id"], "9", code=2).output
+    assert (
+        "rating must be 0-5" in _run(home, "library", "rate", final["asset_id"], "9", code=2).output
+    )
 
 
 def test_check_export_and_verify(home, tmp_path):

@@ -17,7 +17,9 @@ def test_the_cli_reference_is_current():
 
 
 def test_the_settings_reference_is_current():
-    assert (DOCS / "settings.md").read_text() == settings_markdown(), "run: python scripts/make_docs.py"
+    assert (DOCS / "settings.md").read_text() == settings_markdown(), (
+        "run: python scripts/make_docs.py"
+    )
 
 
 def test_every_command_option_and_setting_is_documented():
@@ -36,4 +38,6 @@ def test_every_command_option_and_setting_is_documented():
                     assert opt in text, (path, opt)
     settings = (DOCS / "settings.md").read_text()
     for name, field in Settings.model_fields.items():
-        assert f"CINEDRAFT_{name.upper()}" in settings and (field.description or "")[:30] in settings
+        assert (
+            f"CINEDRAFT_{name.upper()}" in settings and (field.description or "")[:30] in settings
+        )

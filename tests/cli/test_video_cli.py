@@ -18,15 +18,35 @@ def _invoke(tmp_path, *args):
 def test_video_from_an_image_then_extend(tmp_path):
     res = _invoke(tmp_path, "generate", "a red ball on a glass table", "--seed", "4", "--json")
     image_id = json.loads(res.stdout)["outputs"][0]["asset_id"]
-    res = _invoke(tmp_path, "video", "--from", image_id, "the ball bounces", "--seconds", "1",
-                  "--steps", "4", "--seed", "1", "--json")
+    res = _invoke(
+        tmp_path,
+        "video",
+        "--from",
+        image_id,
+        "the ball bounces",
+        "--seconds",
+        "1",
+        "--steps",
+        "4",
+        "--seed",
+        "1",
+        "--json",
+    )
     assert res.exit_code == 0, res.output
     clip = json.loads(res.stdout)
     assert (clip["frames"], clip["fps"], clip["width"]) == (24, 24, 640)
     assert clip["record"]["parents"] == [{"id": image_id, "role": "first_frame"}]
     out_file = tmp_path / "longer.mp4"
-    res = _invoke(tmp_path, "extend", clip["asset_id"], "the ball bounces", "--seconds", "1",
-                  "--out", str(out_file))
+    res = _invoke(
+        tmp_path,
+        "extend",
+        clip["asset_id"],
+        "the ball bounces",
+        "--seconds",
+        "1",
+        "--out",
+        str(out_file),
+    )
     assert res.exit_code == 0, res.output
     assert "seam at frame 24" in res.output
     info = Prober().probe(out_file)
@@ -40,15 +60,18 @@ def test_video_prints_stages(tmp_path):
         assert stage in res.output
 
 
-@pytest.mark.parametrize("args, message", [
-    (["video", "a jar", "--seconds", "0"], "seconds must be above 0"),
-    (["video", "a jar", "--seconds", "1000"], "at most 60"),
-    (["video", "a jar", "--preset", "imax"], "unknown preset"),
-    (["video", "  "], "prompt is empty"),
-    (["video", "a jar", "--from", "/no/such.png"], "no such file"),
-    (["video", "a jar", "--model-size", "wide"], "WIDTHxHEIGHT"),
-    (["extend", "0123456789ab", "more"], "no asset 0123456789ab"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["video", "a jar", "--seconds", "0"], "seconds must be above 0"),
+        (["video", "a jar", "--seconds", "1000"], "at most 60"),
+        (["video", "a jar", "--preset", "imax"], "unknown preset"),
+        (["video", "  "], "prompt is empty"),
+        (["video", "a jar", "--from", "/no/such.png"], "no such file"),
+        (["video", "a jar", "--model-size", "wide"], "WIDTHxHEIGHT"),
+        (["extend", "0123456789ab", "more"], "no asset 0123456789ab"),
+    ],
+)
 def test_bad_video_input(tmp_path, args, message):
     res = _invoke(tmp_path, *args)
     assert res.exit_code != 0

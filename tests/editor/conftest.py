@@ -18,18 +18,32 @@ def frame_pattern(i: int, size=(160, 96), shift: int = 0) -> np.ndarray:
     frame[..., 1] = np.linspace(40, 200, w, dtype=np.uint8)[None, :]
     frame[..., 2] = 90
     x = (shift + i * 3) % (w - 24)
-    frame[h // 3:h // 3 + 24, x:x + 24] = 255
+    frame[h // 3 : h // 3 + 24, x : x + 24] = 255
     return frame
 
 
-def make_clip(path, frames: int = 72, fps: int = 24, size=(160, 96), gop: int = 24,
-              audio: bool = False, shift: int = 0, bframes: bool = True, first: int = 0) -> str:
+def make_clip(
+    path,
+    frames: int = 72,
+    fps: int = 24,
+    size=(160, 96),
+    gop: int = 24,
+    audio: bool = False,
+    shift: int = 0,
+    bframes: bool = True,
+    first: int = 0,
+) -> str:
     """An H.264 MP4 of ``frame_pattern(first), frame_pattern(first + 1), ...``."""
     with av.open(str(path), "w", format="mp4", options={"movflags": "faststart"}) as container:
         video = container.add_stream("libx264", rate=fps)
         video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
-        video.options = {"crf": "16", "g": str(gop), "keyint_min": str(gop), "sc_threshold": "0",
-                         **({} if bframes else {"bf": "0"})}
+        video.options = {
+            "crf": "16",
+            "g": str(gop),
+            "keyint_min": str(gop),
+            "sc_threshold": "0",
+            **({} if bframes else {"bf": "0"}),
+        }
         stream_audio = None
         if audio:
             stream_audio = container.add_stream("aac", rate=48000)
@@ -43,7 +57,11 @@ def make_clip(path, frames: int = 72, fps: int = 24, size=(160, 96), gop: int = 
             t = np.arange(n) / 48000
             tone = np.stack([0.2 * np.sin(2 * np.pi * 330 * t)] * 2).astype(np.float32)
             for start in range(0, n, 1024):
-                chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, start:start + 1024]), format="fltp", layout="stereo")
+                chunk = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(tone[:, start : start + 1024]),
+                    format="fltp",
+                    layout="stereo",
+                )
                 chunk.sample_rate, chunk.pts, chunk.time_base = 48000, start, Fraction(1, 48000)
                 container.mux(stream_audio.encode(chunk))
             container.mux(stream_audio.encode(None))

@@ -32,8 +32,13 @@ def test_edits_are_library_assets_with_lineage_and_ingredients(editor, tmp_path)
 
 def test_timeline_round_trips_through_otio(tmp_path):
     timeline = Timeline(
-        [Clip(str(tmp_path / "a.mp4"), 0.5, 2.0, "0123456789ab"), Clip(str(tmp_path / "b.mp4"), 0.0, 1.5)],
-        [Transition("crossfade", 0.5)], fps=24.0, audio=str(tmp_path / "music.m4a"),
+        [
+            Clip(str(tmp_path / "a.mp4"), 0.5, 2.0, "0123456789ab"),
+            Clip(str(tmp_path / "b.mp4"), 0.0, 1.5),
+        ],
+        [Transition("crossfade", 0.5)],
+        fps=24.0,
+        audio=str(tmp_path / "music.m4a"),
     )
     path = timeline.save_otio(tmp_path / "edit.otio")
     loaded = otio.adapters.read_from_file(str(path))  # a real OTIO document
@@ -57,7 +62,9 @@ def test_extend_joins_a_continuation_and_scores_the_seam(editor, tmp_path):
     seam = extended.record["edit"]["seams"][0]
     assert extended.record["frames"] == 96 and seam["at_frame"] == 48
     assert seam["ratio"] is not None and seam["ratio"] < 1.5  # like any other pair of frames
-    jump = editor.extend(head, 2.0, "a cut", continuation=make_clip(tmp_path / "other.mp4", frames=48, shift=77))
+    jump = editor.extend(
+        head, 2.0, "a cut", continuation=make_clip(tmp_path / "other.mp4", frames=48, shift=77)
+    )
     assert jump.record["edit"]["seams"][0]["ratio"] > seam["ratio"]
     led = editor.extend(tail, 2.0, "what came before", continuation=head, before=True)  # a lead-in
     lead_seam = led.record["edit"]["seams"][0]

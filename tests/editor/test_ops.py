@@ -19,13 +19,16 @@ def _matches(out_frames, src_frames, expected, tolerance=3.0):
         assert errors[index] < tolerance
 
 
-@pytest.mark.parametrize("start, end, method", [
-    (1.25, 2.5, "smart"),    # frames 30..59: two partial GOPs
-    (1.0, 2.0, "copy"),      # frames 24..47: exactly one GOP
-    (0.0, 3.0, "copy"),      # the whole clip
-    (0.5, 3.0, "smart"),     # to the end: the tail GOPs copy
-    (2.1, 2.15, "smart"),    # a single frame
-])
+@pytest.mark.parametrize(
+    "start, end, method",
+    [
+        (1.25, 2.5, "smart"),  # frames 30..59: two partial GOPs
+        (1.0, 2.0, "copy"),  # frames 24..47: exactly one GOP
+        (0.0, 3.0, "copy"),  # the whole clip
+        (0.5, 3.0, "smart"),  # to the end: the tail GOPs copy
+        (2.1, 2.15, "smart"),  # a single frame
+    ],
+)
 def test_cut_is_frame_accurate(tmp_path, prober, clip, start, end, method):
     info = prober.probe(clip)
     stats = ops.cut(info, start, end, tmp_path / "cut.mp4")
@@ -116,7 +119,9 @@ def test_audio_replace_add_and_mute(tmp_path, prober):
     replaced = prober.probe(tmp_path / "r.mp4")
     assert replaced.audio is not None and replaced.frame_count == 48
     assert replaced.audio.frames / 48000 == pytest.approx(2.0, abs=0.05)  # cut to the video
-    assert np.array_equal(decode_frames(tmp_path / "r.mp4")[10], decode_frames(tmp_path / "v.mp4")[10])
+    assert np.array_equal(
+        decode_frames(tmp_path / "r.mp4")[10], decode_frames(tmp_path / "v.mp4")[10]
+    )
     ops.audio(replaced, tmp_path / "add.mp4", music, "add", volume=0.5)
     louder = np.abs(decode_audio(tmp_path / "add.mp4")).mean()
     assert louder > np.abs(decode_audio(tmp_path / "r.mp4")).mean() * 1.2

@@ -9,8 +9,15 @@ import pytest
 from .conftest import make_clip
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +59,9 @@ def test_cut_merge_and_reframe_outputs_play_in_chromium(editor, browser, served,
     a = make_clip(tmp_path / "a.mp4", frames=72, audio=True)
     b = make_clip(tmp_path / "b.mp4", frames=48, shift=20)
     outputs = {
-        "cut.mp4": editor.cut(a, 0.6, 2.4),                          # smart render
-        "merge.mp4": editor.merge([a, b], "crossfade:0.5"),          # re-encode + audio
-        "copy.mp4": editor.merge([b, b]),                            # stream copy
+        "cut.mp4": editor.cut(a, 0.6, 2.4),  # smart render
+        "merge.mp4": editor.merge([a, b], "crossfade:0.5"),  # re-encode + audio
+        "copy.mp4": editor.merge([b, b]),  # stream copy
         "vertical.mp4": editor.reframe(a, "9:16"),
     }
     page = browser.new_page()

@@ -38,7 +38,13 @@ def test_colour_words_change_the_object_colour(engine):
     prompts = []
     for colour, obj in [("red", "jar"), ("blue", "bottle"), ("yellow", "box"), ("green", "tube")]:
         for seed in (1, 2):
-            prompts.append((f"a large {colour} {obj} on a plain backdrop in the center with studio lighting", colour, seed))
+            prompts.append(
+                (
+                    f"a large {colour} {obj} on a plain backdrop in the center with studio lighting",
+                    colour,
+                    seed,
+                )
+            )
     for prompt, colour, seed in prompts:
         out = engine.generate_image(ImageRequest(prompt=prompt, seed=seed, tier="production"))
         hits += classify_colour(_pixels(out), prompt) == colour
@@ -70,22 +76,35 @@ def test_production_is_larger_sharper_and_keeps_the_composition(engine):
 
 
 def test_files_carry_parameters_and_the_full_record(engine):
-    draft = engine.generate_image(ImageRequest(prompt=PROMPT, seed=9, negative_prompt="blurry")).outputs[0]
+    draft = engine.generate_image(
+        ImageRequest(prompt=PROMPT, seed=9, negative_prompt="blurry")
+    ).outputs[0]
     meta = read_metadata(draft.path)
     assert draft.path.endswith(".webp")
-    assert meta["parameters"].startswith(PROMPT + "\nNegative prompt: blurry\nSteps: 8, Sampler: DPM++ 2M")
+    assert meta["parameters"].startswith(
+        PROMPT + "\nNegative prompt: blurry\nSteps: 8, Sampler: DPM++ 2M"
+    )
     assert "Seed: 9" in meta["parameters"]
     assert meta["record"]["asset_id"] == draft.asset_id
     prod = engine.promote(draft.asset_id, steps=6).outputs[0]
     meta = read_metadata(prod.path)
     assert prod.path.endswith(".png") and meta["record"]["tier"] == "production"
-    assert meta["record"]["model_hash"] == draft.record["model_hash"] and len(draft.record["model_hash"]) == 64
+    assert (
+        meta["record"]["model_hash"] == draft.record["model_hash"]
+        and len(draft.record["model_hash"]) == 64
+    )
     assert "Denoising strength: 0.05" in meta["parameters"]
 
 
 def test_template_expands_every_combination_then_cycles(engine):
     result = engine.generate_image(
-        ImageRequest(prompt="a {red|blue} {ball|box} on a plain backdrop", template=True, count=6, seed=0, steps=2)
+        ImageRequest(
+            prompt="a {red|blue} {ball|box} on a plain backdrop",
+            template=True,
+            count=6,
+            seed=0,
+            steps=2,
+        )
     )
     prompts = [o.prompt for o in result.outputs]
     assert len(set(prompts[:4])) == 4 and prompts[4:] == prompts[:2]
@@ -95,7 +114,11 @@ def test_template_expands_every_combination_then_cycles(engine):
 def test_weighted_prompt_changes_the_image_and_scheduler_by_name(engine):
     base = ImageRequest(prompt="a blue ball on a plain backdrop", seed=3, steps=4)
     plain = _pixels(engine.generate_image(base))
-    weighted = _pixels(engine.generate_image(base.model_copy(update={"prompt": "a (blue)1.6 ball on a plain backdrop"})))
+    weighted = _pixels(
+        engine.generate_image(
+            base.model_copy(update={"prompt": "a (blue)1.6 ball on a plain backdrop"})
+        )
+    )
     assert np.abs(plain.astype(int) - weighted).mean() > 0.5
     euler = engine.generate_image(base.model_copy(update={"scheduler": "euler"})).outputs[0]
     assert euler.record["scheduler"] == "euler" and euler.record["sampler"] == "Euler"

@@ -11,19 +11,26 @@ from cinedraft import Engine, ImageRequest, ModelNotFoundError, Settings, Unsafe
 from cinedraft.engine.models import check_folder, resolve_model
 
 
-@pytest.mark.parametrize("fixture, family, pipeline", [
-    ("tiny_sd", "sd15", "StableDiffusionPipeline"),
-    ("tiny_sdxl", "sdxl", "StableDiffusionXLPipeline"),
-])
+@pytest.mark.parametrize(
+    "fixture, family, pipeline",
+    [
+        ("tiny_sd", "sd15", "StableDiffusionPipeline"),
+        ("tiny_sdxl", "sdxl", "StableDiffusionXLPipeline"),
+    ],
+)
 def test_real_architectures_run_draft_and_production(request, tmp_path, fixture, family, pipeline):
     folder = request.getfixturevalue(fixture)
     engine = Engine(Settings(home=tmp_path, offline=True, device="cpu"))
-    draft = engine.generate_image(ImageRequest(prompt="a red jar", model=str(folder), seed=1, steps=2)).outputs[0]
+    draft = engine.generate_image(
+        ImageRequest(prompt="a red jar", model=str(folder), seed=1, steps=2)
+    ).outputs[0]
     assert draft.record["family"] == family and draft.record["pipeline"] == pipeline
     assert (draft.width, draft.height) == (32, 32)
     prod = engine.promote(draft.asset_id, steps=2).outputs[0]
     assert (prod.width, prod.height) == (64, 64) and prod.drift is not None
-    again = engine.generate_image(ImageRequest(prompt="a red jar", model=str(folder), seed=1, steps=2)).outputs[0]
+    again = engine.generate_image(
+        ImageRequest(prompt="a red jar", model=str(folder), seed=1, steps=2)
+    ).outputs[0]
     with Image.open(draft.path) as a, Image.open(again.path) as b:
         assert np.array_equal(np.asarray(a), np.asarray(b))
 
@@ -87,13 +94,23 @@ def test_a_video_folder_with_motion_reach_loads_it_and_a_bad_one_is_refused(tmp_
     assert reach.radius(unet) == 1
     loaded = next(p for n, p in unet.named_parameters() if ".processor." in n)
     assert torch.all(loaded == 0.25)
-    clip = engine.generate_video(VideoRequest(prompt="a red jar, the jar slides left", model=str(folder),
-                                              seconds=0.5, steps=2, seed=1, preset="square-social"))
+    clip = engine.generate_video(
+        VideoRequest(
+            prompt="a red jar, the jar slides left",
+            model=str(folder),
+            seconds=0.5,
+            steps=2,
+            seed=1,
+            preset="square-social",
+        )
+    )
     assert clip.frames > 0
 
     (folder / "unet" / reach.REACH_FILE).write_bytes(b"\x00" * 64)  # not safetensors
     with pytest.raises(ModelError, match="could not load"):
-        Engine(Settings(home=tmp_path / "home2", offline=True, device="cpu")).models.get(str(folder), "video")
+        Engine(Settings(home=tmp_path / "home2", offline=True, device="cpu")).models.get(
+            str(folder), "video"
+        )
 
 
 def test_a_weights_file_that_is_not_a_regular_file_is_refused_not_read(tiny_sd, tmp_path):

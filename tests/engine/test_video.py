@@ -31,8 +31,11 @@ def _probe(prober, path):
 
 
 def test_text_to_video_is_exactly_as_asked(engine, prober):
-    result = engine.generate_video(VideoRequest(prompt="a blue ball on a glass table, the ball slides right",
-                                                seconds=1.5, **FAST))
+    result = engine.generate_video(
+        VideoRequest(
+            prompt="a blue ball on a glass table, the ball slides right", seconds=1.5, **FAST
+        )
+    )
     frames, fps, duration, width, height = _probe(prober, result.path)
     assert (frames, fps, width, height) == (36, 24, 640, 360)
     assert duration == pytest.approx(1.5, abs=1e-3)
@@ -49,14 +52,22 @@ def test_text_to_video_is_exactly_as_asked(engine, prober):
 
 
 def test_vertical_preset_size_and_rate(engine, prober):
-    result = engine.generate_video(VideoRequest(prompt="a pink cup on a marble table, camera zooms in",
-                                                seconds=0.5, preset="vertical-15s", **FAST))
+    result = engine.generate_video(
+        VideoRequest(
+            prompt="a pink cup on a marble table, camera zooms in",
+            seconds=0.5,
+            preset="vertical-15s",
+            **FAST,
+        )
+    )
     assert _probe(prober, result.path)[:2] == (15, 30)
     assert _probe(prober, result.path)[3:] == (1080, 1920)
 
 
 def test_same_seed_same_clip(engine):
-    request = VideoRequest(prompt="a red bottle on a wooden table, the bottle bounces", seconds=0.5, **FAST)
+    request = VideoRequest(
+        prompt="a red bottle on a wooden table, the bottle bounces", seconds=0.5, **FAST
+    )
     a = np.stack(decode_frames(engine.generate_video(request).path))
     b = np.stack(decode_frames(engine.generate_video(request).path))
     assert np.array_equal(a, b)
@@ -65,7 +76,9 @@ def test_same_seed_same_clip(engine):
 def test_the_same_clip_twice_without_signing(small_engine):
     """With provenance off nothing makes two identical draws' files differ but their embedded
     records: both clips and both posters are stored, each poster under its own clip."""
-    request = VideoRequest(prompt="a red bottle on a wooden table, the bottle bounces", seconds=0.5, **FAST)
+    request = VideoRequest(
+        prompt="a red bottle on a wooden table, the bottle bounces", seconds=0.5, **FAST
+    )
     a, b = small_engine.generate_video(request), small_engine.generate_video(request)
     assert a.asset_id != b.asset_id and a.poster != b.poster
     poster = small_engine.library.get(b.poster)
@@ -74,22 +87,43 @@ def test_the_same_clip_twice_without_signing(small_engine):
 
 
 def test_image_to_video_starts_on_the_image(engine):
-    image = engine.generate_image(ImageRequest(prompt="a green ball on a glass table", seed=5)).outputs[0]
-    result = engine.generate_video(VideoRequest(prompt="camera zooms in", image=image.asset_id,
-                                                seconds=1.0, preset="square-social", **FAST))
+    image = engine.generate_image(
+        ImageRequest(prompt="a green ball on a glass table", seed=5)
+    ).outputs[0]
+    result = engine.generate_video(
+        VideoRequest(
+            prompt="camera zooms in",
+            image=image.asset_id,
+            seconds=1.0,
+            preset="square-social",
+            **FAST,
+        )
+    )
     first = Image.fromarray(decode_frames(result.path)[0])
     with Image.open(image.path) as given:
         assert drift_ssim(given.convert("RGB"), first) >= 0.8
-    assert engine.library.get(result.asset_id).parents == [{"id": image.asset_id, "role": "first_frame"}]
+    assert engine.library.get(result.asset_id).parents == [
+        {"id": image.asset_id, "role": "first_frame"}
+    ]
 
 
 def test_extension_seam_is_like_any_frame_pair(engine):
     """The editor's extend with a generated continuation: the seam's warp error in the
     joined file is within 1.5x of the average of the frame pairs around it."""
-    clip = engine.generate_video(VideoRequest(prompt="a yellow jar on a plain backdrop, the jar slides left",
-                                              seconds=1.0, preset="square-social", **FAST))
-    editor = Editor(engine.library, generate_continuation=lambda path, seconds, prompt, before:
-                    engine.continue_clip(path, seconds, prompt, before, seed=3))
+    clip = engine.generate_video(
+        VideoRequest(
+            prompt="a yellow jar on a plain backdrop, the jar slides left",
+            seconds=1.0,
+            preset="square-social",
+            **FAST,
+        )
+    )
+    editor = Editor(
+        engine.library,
+        generate_continuation=lambda path, seconds, prompt, before: engine.continue_clip(
+            path, seconds, prompt, before, seed=3
+        ),
+    )
     joined = editor.extend(clip.asset_id, 1.0, "the jar slides left")
     seam = joined.record["edit"]["seams"][0]
     assert seam["at_frame"] == 30
@@ -102,14 +136,17 @@ def test_extension_seam_is_like_any_frame_pair(engine):
 def test_extension_of_a_clip_at_another_aspect_keeps_its_framing(engine):
     """A 16:9 clip of the square model: only the band it shows is held; the continuation's
     first frame lines up with the clip's last (small warp error)."""
-    clip = engine.generate_video(VideoRequest(prompt="a black box on a wooden table, the box rotates",
-                                              seconds=1.0, **FAST))
+    clip = engine.generate_video(
+        VideoRequest(prompt="a black box on a wooden table, the box rotates", seconds=1.0, **FAST)
+    )
     path = engine.continue_clip(clip.path, 0.5, "the box rotates", seed=4)
     last, first = decode_frames(clip.path)[-1], decode_frames(path)[0]
     assert last.shape == first.shape == (360, 640, 3)
     from cinedraft.quality.metrics import warp_error
 
-    inside = np.mean([warp_error(a, b) for a, b in zip(decode_frames(path), decode_frames(path)[1:])])
+    inside = np.mean(
+        [warp_error(a, b) for a, b in zip(decode_frames(path), decode_frames(path)[1:])]
+    )
     assert warp_error(last, first) <= 2.0 * inside
 
 
@@ -119,8 +156,11 @@ def test_a_lead_in_runs_into_the_clip(engine):
     from cinedraft.media.files import sha256_file
     from cinedraft.quality.metrics import warp_error
 
-    clip = engine.generate_video(VideoRequest(prompt="a green cup on a wooden table, the cup slides right",
-                                              seconds=1.0, **FAST))
+    clip = engine.generate_video(
+        VideoRequest(
+            prompt="a green cup on a wooden table, the cup slides right", seconds=1.0, **FAST
+        )
+    )
     path = engine.continue_clip(clip.path, 0.5, "the cup slides right", before=True, seed=5)
     lead, first = decode_frames(path), decode_frames(clip.path)[0]
     assert len(lead) == 12 and lead[-1].shape == first.shape == (360, 640, 3)
@@ -131,8 +171,13 @@ def test_a_lead_in_runs_into_the_clip(engine):
 
 
 def test_long_clip_chunks_seams_and_retries(engine):
-    request = VideoRequest(prompt="a purple tube on a glass table, light sweeps across", seconds=2.0,
-                           max_seam_ratio=1.01, retries=1, **FAST)
+    request = VideoRequest(
+        prompt="a purple tube on a glass table, light sweeps across",
+        seconds=2.0,
+        max_seam_ratio=1.01,
+        retries=1,
+        **FAST,
+    )
     result = engine.generate_video(request)
     # 17 model frames: 8, then 2 given + 6 new, then 2 given + 3 new.
     assert result.record["chunks"] == [8, 8, 5] and len(result.seams) == 2
@@ -166,7 +211,9 @@ def test_a_chunk_joins_the_frame_it_follows_without_a_colour_step():
 
     rng = np.random.default_rng(1)
     edge = rng.integers(100, 140, (16, 16, 3)).astype(np.uint8)
-    darker = np.stack([np.clip(edge.astype(int) - 8 - i, 0, 255).astype(np.uint8) for i in range(6)])
+    darker = np.stack(
+        [np.clip(edge.astype(int) - 8 - i, 0, 255).astype(np.uint8) for i in range(6)]
+    )
     anchor = Anchor(mean_lab(edge[None]))
     joined = anchor.join(darker, darker, edge)
     assert np.linalg.norm(mean_lab(joined[:1]) - mean_lab(edge[None])) < 0.5
@@ -187,8 +234,12 @@ def test_a_chunk_that_speeds_up_scores_as_a_seam():
     texture = rng.integers(0, 256, (64, 200)).astype(np.uint8)
 
     def slide(start: int, speed: int, n: int) -> np.ndarray:
-        return np.stack([np.repeat(texture[:, start + speed * i: start + speed * i + 64, None], 3, 2)
-                         for i in range(n)])
+        return np.stack(
+            [
+                np.repeat(texture[:, start + speed * i : start + speed * i + 64, None], 3, 2)
+                for i in range(n)
+            ]
+        )
 
     slow, fast = slide(0, 1, 5), slide(10, 6, 5)  # fast[0] is 6 px on from slow[-1]
     sped_up = score_seam(slow, fast)
@@ -221,7 +272,9 @@ def test_bad_inputs_are_clear_errors(engine, tmp_path):
     with pytest.raises(InputError, match="broken.png"):
         engine.generate_video(VideoRequest(prompt="zoom in", image=str(broken), seconds=1))
     with pytest.raises(InputError, match="no such file"):
-        engine.generate_video(VideoRequest(prompt="zoom in", image=str(tmp_path / "nope.png"), seconds=1))
+        engine.generate_video(
+            VideoRequest(prompt="zoom in", image=str(tmp_path / "nope.png"), seconds=1)
+        )
     with pytest.raises(ValidationError, match="either image"):
         VideoRequest(prompt="zoom in", image="a", extend="b")
 
@@ -232,8 +285,16 @@ def test_bad_inputs_are_clear_errors(engine, tmp_path):
 @pytest.fixture(scope="module")
 def small_engine(tmp_path_factory):
     home = tmp_path_factory.mktemp("video-home")
-    return Engine(Settings(home=home, offline=True, device="cpu", provenance=False,
-                           vae_tiling=True, vae_slicing=True))
+    return Engine(
+        Settings(
+            home=home,
+            offline=True,
+            device="cpu",
+            provenance=False,
+            vae_tiling=True,
+            vae_slicing=True,
+        )
+    )
 
 
 TINY = dict(steps=2, seed=3, model_size=(32, 32))
@@ -242,16 +303,27 @@ TINY = dict(steps=2, seed=3, model_size=(32, 32))
 def test_ltx_video_text_image_and_long(small_engine, tiny_ltx, prober):
     engine = small_engine
     model = str(tiny_ltx)
-    clip = engine.generate_video(VideoRequest(prompt="a red bottle", model=model, seconds=1.0,
-                                              preset="square-social", **TINY))
+    clip = engine.generate_video(
+        VideoRequest(
+            prompt="a red bottle", model=model, seconds=1.0, preset="square-social", **TINY
+        )
+    )
     assert _probe(prober, clip.path)[:2] == (30, 30)
     assert clip.record["pipeline"] == "LTXPipeline" and clip.record["family"] == "ltx-video"
     assert clip.chunks == 1 and clip.record["chunks"] == [25]  # 24 fps + 1, of the form 8k + 1
     # Image to video through LTXImageToVideoPipeline, and a clip longer than one call:
     image = tiny_ltx.parent / "first.png"
     Image.new("RGB", (32, 32), (200, 30, 30)).save(image)
-    long = engine.generate_video(VideoRequest(prompt="a red bottle", model=model, image=str(image),
-                                              seconds=5.0, preset="preview", **TINY))
+    long = engine.generate_video(
+        VideoRequest(
+            prompt="a red bottle",
+            model=model,
+            image=str(image),
+            seconds=5.0,
+            preset="preview",
+            **TINY,
+        )
+    )
     assert long.chunks == 2 and long.record["chunks"] == [97, 25]
     assert _probe(prober, long.path)[0] == 120
     # The memory options reached the pipeline.
@@ -260,17 +332,21 @@ def test_ltx_video_text_image_and_long(small_engine, tiny_ltx, prober):
 
 def test_wan_text_to_video_only(small_engine, tiny_wan, prober, tmp_path):
     model = str(tiny_wan)
-    clip = small_engine.generate_video(VideoRequest(prompt="a blue jar", model=model, seconds=1.0,
-                                                    preset="preview", **TINY))
+    clip = small_engine.generate_video(
+        VideoRequest(prompt="a blue jar", model=model, seconds=1.0, preset="preview", **TINY)
+    )
     assert _probe(prober, clip.path)[:2] == (24, 24)
     assert clip.record["chunks"] == [17]  # 16 fps + 1, of the form 4k + 1
     image = tmp_path / "first.png"
     Image.new("RGB", (32, 32)).save(image)
     with pytest.raises(InputError, match="text only"):
-        small_engine.generate_video(VideoRequest(prompt="a blue jar", model=model, image=str(image),
-                                                 seconds=1.0, **TINY))
+        small_engine.generate_video(
+            VideoRequest(prompt="a blue jar", model=model, image=str(image), seconds=1.0, **TINY)
+        )
     with pytest.raises(InputError, match="at most"):
-        small_engine.generate_video(VideoRequest(prompt="a blue jar", model=model, seconds=20, **TINY))
+        small_engine.generate_video(
+            VideoRequest(prompt="a blue jar", model=model, seconds=20, **TINY)
+        )
 
 
 def test_an_image_model_is_not_a_video_model(small_engine, tiny_sd):

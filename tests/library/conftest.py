@@ -9,10 +9,22 @@ def make_record(library: Library, prompt: str = "a red bottle on a glass table",
     """A generation record as the engine writes one (values chosen by the test)."""
     size = fields.pop("size", 64)
     return {
-        "asset_id": library.new_id(), "kind": "image", "prompt": prompt, "negative_prompt": "",
-        "seed": 1, "model": "builtin", "tier": "draft", "steps": 8, "sampler": "DPM++",
-        "guidance": 4.0, "width": size, "height": size, "model_hash": "0" * 64,
-        "versions": {"cinedraft": "test"}, "render": {}, "parents": [],
+        "asset_id": library.new_id(),
+        "kind": "image",
+        "prompt": prompt,
+        "negative_prompt": "",
+        "seed": 1,
+        "model": "builtin",
+        "tier": "draft",
+        "steps": 8,
+        "sampler": "DPM++",
+        "guidance": 4.0,
+        "width": size,
+        "height": size,
+        "model_hash": "0" * 64,
+        "versions": {"cinedraft": "test"},
+        "render": {},
+        "parents": [],
     } | fields
 
 

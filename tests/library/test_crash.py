@@ -54,7 +54,9 @@ def test_killed_writer_never_leaves_the_library_inconsistent(tmp_path):
     rows_before, repaired = 0, 0
     for i in range(16):
         proc = subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(root)], stdout=subprocess.PIPE, text=True,
+            [sys.executable, "-c", WRITER, str(root)],
+            stdout=subprocess.PIPE,
+            text=True,
             cwd=str(__import__("pathlib").Path(__file__).parents[2]),
         )
         assert proc.stdout.readline().strip() == "ready"
@@ -120,7 +122,9 @@ def test_reconcile_finishes_or_undoes_an_interrupted_write(tmp_path, monkeypatch
     reopened.close()
 
 
-def test_a_live_writers_pending_note_is_left_alone_and_settled_once_it_is_gone(tmp_path, monkeypatch):
+def test_a_live_writers_pending_note_is_left_alone_and_settled_once_it_is_gone(
+    tmp_path, monkeypatch
+):
     from cinedraft.library import records
 
     writer = Library(tmp_path / "lib")
@@ -172,16 +176,23 @@ library.add_images([
 """
 
 
-def test_a_killed_jobs_outputs_are_never_made_twice_while_another_process_has_the_library_open(tmp_path):
+def test_a_killed_jobs_outputs_are_never_made_twice_while_another_process_has_the_library_open(
+    tmp_path,
+):
     from cinedraft.jobs import JobQueue
 
     root, cwd = tmp_path / "lib", str(Path(__file__).parents[2])
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(root)], stdout=subprocess.PIPE,
-                              text=True, cwd=cwd)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(root)], stdout=subprocess.PIPE, text=True, cwd=cwd
+    )
     try:
         assert holder.stdout.readline().strip() == "open"
-        writer = subprocess.Popen([sys.executable, "-c", JOB_WRITER, str(root)], stdout=subprocess.PIPE,
-                                  text=True, cwd=cwd)
+        writer = subprocess.Popen(
+            [sys.executable, "-c", JOB_WRITER, str(root)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=cwd,
+        )
         job_id = writer.stdout.readline().strip()
         for _ in range(3):
             assert writer.stdout.readline().strip() == "put"
@@ -224,7 +235,9 @@ def test_an_unadoptable_leftover_is_quarantined_and_the_library_still_opens(tmp_
         return real_encode(image, rec | {"job_id": ["x"]}, fmt, quality)
 
     monkeypatch.setattr("cinedraft.library.library.encode_image", forged)
-    monkeypatch.setattr(records, "insert_assets", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(
+        records, "insert_assets", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt)
+    )
     with pytest.raises(KeyboardInterrupt):
         library.add_image(noise_image(64), record, "png", 90)
     monkeypatch.undo()

@@ -59,7 +59,9 @@ def test_filters_combine(library, add):
 
 def test_lineage_is_walked_both_ways(library, add):
     draft = add("a red bottle")
-    final = add("a red bottle", tier="production", seed=1, parents=[{"id": draft.id, "role": "draft"}])
+    final = add(
+        "a red bottle", tier="production", seed=1, parents=[{"id": draft.id, "role": "draft"}]
+    )
     edit = add("a red bottle", kind="edit", seed=2, parents=[{"id": final.id, "role": "source"}])
     assert library.get(final.id).parents == [{"id": draft.id, "role": "draft"}]
     assert library.get(draft.id).children == [{"id": final.id, "role": "draft"}]
@@ -151,7 +153,10 @@ def test_conversion_keeps_record_watermark_and_signed_link(library, add, tmp_pat
     source = add(size=256, tier="production")
     written = library.export([source.id], tmp_path / "out", fmt=fmt)[0]
     meta = read_metadata(written)
-    assert meta["record"]["prompt"] == source.prompt and meta["record"]["parents"][0]["id"] == source.id
+    assert (
+        meta["record"]["prompt"] == source.prompt
+        and meta["record"]["parents"][0]["id"] == source.id
+    )
     assert "Steps: 8" in meta["parameters"]
     found = library.verify(written)
     assert found.manifest["state"] == "Trusted"
@@ -166,12 +171,20 @@ def test_conversion_keeps_record_watermark_and_signed_link(library, add, tmp_pat
 def test_metrics_are_stored_and_sortable(library, add):
     from PIL import ImageFilter
 
-
     sharp = add("a sharp bottle", size=128, seed=4)
     record = make_record(library, "a blurred bottle", size=128)
-    blurred = library.add_image(noise_image(128, 4).filter(ImageFilter.GaussianBlur(2)), record, "png")
-    assert set(sharp.metrics) == {"sharpness", "tenengrad", "hf_ratio", "edge_width",
-                                  "blockiness", "ringing", "noise"}
+    blurred = library.add_image(
+        noise_image(128, 4).filter(ImageFilter.GaussianBlur(2)), record, "png"
+    )
+    assert set(sharp.metrics) == {
+        "sharpness",
+        "tenengrad",
+        "hf_ratio",
+        "edge_width",
+        "blockiness",
+        "ringing",
+        "noise",
+    }
     assert sharp.metrics["sharpness"] > blurred.metrics["sharpness"]
     assert [a.id for a in library.find(sort="sharpness")] == [sharp.id, blurred.id]
     assert [a.id for a in library.find(text="bottle", sort="edge_width")] == [sharp.id, blurred.id]
@@ -212,14 +225,25 @@ def _png_with_chunk(path, text: str, size=(40, 30)):
     return path
 
 
-@pytest.mark.parametrize("embedded", [
-    {"asset_id": "aaaaaaaaaaa1", "prompt": ["x"]},          # a list where a string belongs
-    {"asset_id": "../../etc/x", "prompt": "p"},             # a path as an id
-    {"asset_id": 12345, "kind": "image"},                   # a number as an id
-    {"asset_id": "aaaaaaaaaaa2", "job_id": "0123456789abcdef", "tier": "production",
-     "created": "2099-01-01T00:00:00Z", "kind": "image", "prompt": "claimed"},
-])
-def test_an_imported_files_record_is_a_claim_never_the_librarys_own_fields(library, tmp_path, embedded):
+@pytest.mark.parametrize(
+    "embedded",
+    [
+        {"asset_id": "aaaaaaaaaaa1", "prompt": ["x"]},  # a list where a string belongs
+        {"asset_id": "../../etc/x", "prompt": "p"},  # a path as an id
+        {"asset_id": 12345, "kind": "image"},  # a number as an id
+        {
+            "asset_id": "aaaaaaaaaaa2",
+            "job_id": "0123456789abcdef",
+            "tier": "production",
+            "created": "2099-01-01T00:00:00Z",
+            "kind": "image",
+            "prompt": "claimed",
+        },
+    ],
+)
+def test_an_imported_files_record_is_a_claim_never_the_librarys_own_fields(
+    library, tmp_path, embedded
+):
     path = _png_with_chunk(tmp_path / "crafted.png", json.dumps(embedded))
     asset = library.import_file(path)
     assert asset.id != embedded["asset_id"] and asset.kind == "import" and asset.tier is None

@@ -31,7 +31,9 @@ def test_local_ca_issues_a_leaf_the_sdk_accepts(tmp_path):
     assert load_or_create(tmp_path / "keys") == creds  # created once, then reused
 
 
-@pytest.mark.parametrize("fmt,mime", [("png", "image/png"), ("webp", "image/webp"), ("jpeg", "image/jpeg")])
+@pytest.mark.parametrize(
+    "fmt,mime", [("png", "image/png"), ("webp", "image/webp"), ("jpeg", "image/jpeg")]
+)
 def test_signed_files_validate_with_the_sdk_reader(library, add, fmt, mime):
     asset = add(fmt=fmt)
     data = open(asset.path, "rb").read()
@@ -39,8 +41,12 @@ def test_signed_files_validate_with_the_sdk_reader(library, add, fmt, mime):
     with _reader(data, mime, anchors) as reader:
         assert reader.get_validation_state() == "Trusted"
         active = reader.get_active_manifest()
-    actions = [a for x in active["assertions"] if x["label"].startswith("c2pa.actions")
-               for a in x["data"]["actions"]]
+    actions = [
+        a
+        for x in active["assertions"]
+        if x["label"].startswith("c2pa.actions")
+        for a in x["data"]["actions"]
+    ]
     assert actions[0]["action"] == "c2pa.created" and actions[0]["digitalSourceType"] == AI_SOURCE
     assert active["claim_generator_info"][0]["name"] == "cinedraft"
     with _reader(data, mime) as reader:  # without our CA: valid, signer not trusted
@@ -65,8 +71,8 @@ def _chunks(png: bytes) -> list[tuple[bytes, bytes]]:
     """``(type, whole chunk bytes)`` of a PNG."""
     out, pos = [], 8
     while pos < len(png):
-        length = int.from_bytes(png[pos:pos + 4], "big")
-        out.append((png[pos + 4:pos + 8], png[pos:pos + 12 + length]))
+        length = int.from_bytes(png[pos : pos + 4], "big")
+        out.append((png[pos + 4 : pos + 8], png[pos : pos + 12 + length]))
         pos += 12 + length
     return out
 
@@ -97,9 +103,14 @@ def test_promoted_asset_lists_its_draft_as_ingredient(library, add):
     assert found.manifest["ingredients"] == [{"title": draft.id, "relationship": "parentOf"}]
     assert found.manifest["actions"][:2] == ["c2pa.opened", "c2pa.edited"]
     assert found.manifest["ai_generated"] and found.manifest["model"] == "builtin"
-    edit = add(kind="edit", seed=2, parents=[{"id": draft.id, "role": "source"},
-                                             {"id": final.id, "role": "source"}])
-    titles = {i["title"]: i["relationship"] for i in library.verify(edit.path).manifest["ingredients"]}
+    edit = add(
+        kind="edit",
+        seed=2,
+        parents=[{"id": draft.id, "role": "source"}, {"id": final.id, "role": "source"}],
+    )
+    titles = {
+        i["title"]: i["relationship"] for i in library.verify(edit.path).manifest["ingredients"]
+    }
     assert titles == {draft.id: "componentOf", final.id: "componentOf"}
 
 
@@ -141,7 +152,9 @@ def _signed_in(root, fmt="png", seed=0):
     from .conftest import make_record
 
     library = Library(root)
-    asset = library.add_image(noise_image(256, seed), make_record(library, "signed", size=256), fmt, 90)
+    asset = library.add_image(
+        noise_image(256, seed), make_record(library, "signed", size=256), fmt, 90
+    )
     return library, asset
 
 
@@ -191,7 +204,7 @@ def test_every_damaged_manifest_is_reported_never_raised(tmp_path, fmt):
     target = tmp_path / f"flipped.{fmt}"
     states = set()
     for at in sorted(rng.sample(range(start, min(len(data), start + 6000)), 40)):
-        target.write_bytes(data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:])
+        target.write_bytes(data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :])
         found = library.verify(target)  # must not raise
         states.add(found.manifest["state"])
         assert found.manifest["state"] in ("Invalid", "absent", "Trusted", "Valid")
@@ -199,7 +212,9 @@ def test_every_damaged_manifest_is_reported_never_raised(tmp_path, fmt):
     library.close()
 
 
-def test_a_source_with_a_damaged_manifest_is_named_unverified_and_the_new_file_still_signs(tmp_path):
+def test_a_source_with_a_damaged_manifest_is_named_unverified_and_the_new_file_still_signs(
+    tmp_path,
+):
     import json
     from pathlib import Path
 
@@ -212,17 +227,26 @@ def test_a_source_with_a_damaged_manifest_is_named_unverified_and_the_new_file_s
     plain = Path(output.path).read_bytes()
     named = 0
     for at in range(start, start + 1500, 9):
-        damaged = data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:]
+        damaged = data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :]
         record = {"asset_id": "0123456789ab", "kind": "edit", "model": "builtin"}
-        signed = library.signer().sign(plain, "image/png", record,
-                                       [Ingredient("aaaaaaaaaaaa", damaged, "image/png", "componentOf")])
+        signed = library.signer().sign(
+            plain,
+            "image/png",
+            record,
+            [Ingredient("aaaaaaaaaaaa", damaged, "image/png", "componentOf")],
+        )
         with _reader(signed, "image/png") as reader:
-            active = json.loads(reader.json())["manifests"][json.loads(reader.json())["active_manifest"]]
+            active = json.loads(reader.json())["manifests"][
+                json.loads(reader.json())["active_manifest"]
+            ]
         labels = {a["label"] for a in active.get("assertions", [])}
         if UNVERIFIED_LABEL in labels:
             named += 1
             entry = next(a for a in active["assertions"] if a["label"] == UNVERIFIED_LABEL)["data"]
-            assert entry["ingredients"][0]["asset_id"] == "aaaaaaaaaaaa" and entry["ingredients"][0]["reason"]
+            assert (
+                entry["ingredients"][0]["asset_id"] == "aaaaaaaaaaaa"
+                and entry["ingredients"][0]["reason"]
+            )
         else:
             assert [i["title"] for i in active.get("ingredients", [])] == ["aaaaaaaaaaaa"]
     assert named >= 1  # some flips did damage the manifest past what the SDK accepts

@@ -32,8 +32,12 @@ def _frames(path) -> int:
 
 def test_video_keeps_its_record_and_is_signed(library, add):
     still = add("a blue jar", size=64)
-    record = make_record(library, "a blue jar slides left", kind="video",
-                         parents=[{"id": still.id, "role": "first_frame"}])
+    record = make_record(
+        library,
+        "a blue jar slides left",
+        kind="video",
+        parents=[{"id": still.id, "role": "first_frame"}],
+    )
     video = library.add_video(mp4(), record)
     assert video.mime == "video/mp4" and _frames(video.path) == 12  # stream copy: all frames
     meta = read_metadata(video.path)
@@ -59,7 +63,10 @@ def test_imported_video_keeps_its_embedded_record_as_a_claim(tmp_path, library):
     copy.write_bytes(open(made.path, "rb").read())
     imported = library.import_file(copy)
     assert imported.kind == "import" and imported.id != made.id
-    assert imported.record["claim"]["valid"] and imported.record["claim"]["record"]["asset_id"] == made.id
+    assert (
+        imported.record["claim"]["valid"]
+        and imported.record["claim"]["record"]["asset_id"] == made.id
+    )
     assert imported.prompt == "a red ball bounces"  # the claimed prompt is searchable
     assert (imported.width, imported.height) == (64, 64)
     other.close()
@@ -70,7 +77,9 @@ def test_interrupted_video_write_is_adopted(tmp_path, monkeypatch):
 
     library = Library(tmp_path / "lib")
     record = make_record(library, "interrupted clip", kind="video")
-    monkeypatch.setattr(records, "insert_assets", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(
+        records, "insert_assets", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt)
+    )
     with pytest.raises(KeyboardInterrupt):
         library.add_video(mp4(), record)
     monkeypatch.undo()

@@ -6,9 +6,18 @@ from PIL import Image
 from cinedraft.media.metadata import encode_image, parameters_text, read_metadata
 
 RECORD = {
-    "prompt": "a red jar", "negative_prompt": "", "steps": 8, "sampler": "DPM++ 2M",
-    "guidance": 4.0, "seed": 3, "width": 64, "height": 64, "model_hash": "ab" * 32,
-    "model": "builtin", "versions": {"cinedraft": "0.1.0"}, "note": "<&> ünï",
+    "prompt": "a red jar",
+    "negative_prompt": "",
+    "steps": 8,
+    "sampler": "DPM++ 2M",
+    "guidance": 4.0,
+    "seed": 3,
+    "width": 64,
+    "height": 64,
+    "model_hash": "ab" * 32,
+    "model": "builtin",
+    "versions": {"cinedraft": "0.1.0"},
+    "note": "<&> ünï",
 }
 
 
@@ -28,5 +37,3 @@ def test_metadata_round_trips_in_every_format(tmp_path, fmt):
     meta = read_metadata(path)
     assert meta["parameters"] == parameters_text(RECORD)
     assert meta["record"] == json.loads(json.dumps(RECORD))
-
-

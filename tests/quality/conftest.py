@@ -12,7 +12,11 @@ def scene(size: int = 256, seed: int = 0) -> Image.Image:
     for _ in range(size // 24):
         x, y = (int(v) for v in rng.integers(0, size - 50, 2))
         draw.ellipse([x, y, x + 48, y + 32], fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
-        draw.line([tuple(int(v) for v in rng.integers(0, size, 2)) for _ in range(2)], fill=(0, 0, 0), width=2)
+        draw.line(
+            [tuple(int(v) for v in rng.integers(0, size, 2)) for _ in range(2)],
+            fill=(0, 0, 0),
+            width=2,
+        )
     return image
 
 

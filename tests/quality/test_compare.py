@@ -12,7 +12,11 @@ from .conftest import scene
 def _encode(path, frames, fps=12):
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = (
+            frames[0].shape[1],
+            frames[0].shape[0],
+            "yuv420p",
+        )
         stream.options = {"crf": "18"}
         for arr in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")))
@@ -22,7 +26,9 @@ def _encode(path, frames, fps=12):
 def test_sharper_larger_image_wins_with_reasons(tmp_path):
     sharp = scene(256, 1)
     sharp.save(tmp_path / "sharp.png")
-    sharp.filter(ImageFilter.GaussianBlur(2)).resize((128, 128)).save(tmp_path / "soft.jpg", quality=40)
+    sharp.filter(ImageFilter.GaussianBlur(2)).resize((128, 128)).save(
+        tmp_path / "soft.jpg", quality=40
+    )
     report = analyze_images([tmp_path / "soft.jpg", tmp_path / "sharp.png"], tmp_path / "out")
     verdict = report["verdict"][0]
     assert verdict["clearer"].endswith("sharp.png") and verdict["sharpness_ratio"] > 2
@@ -43,8 +49,10 @@ def test_unreadable_image_is_a_clear_error(tmp_path):
 def test_video_flicker_and_warp_error_per_second(tmp_path):
     base = np.asarray(scene(128, 2), np.int16)
     steady = [np.roll(base, 2 * i, axis=1).astype(np.uint8) for i in range(24)]
-    flickering = [np.clip(f.astype(np.int16) + (25 if i % 2 else -25), 0, 255).astype(np.uint8)
-                  for i, f in enumerate(steady)]
+    flickering = [
+        np.clip(f.astype(np.int16) + (25 if i % 2 else -25), 0, 255).astype(np.uint8)
+        for i, f in enumerate(steady)
+    ]
     _encode(tmp_path / "steady.mp4", steady)
     _encode(tmp_path / "flicker.mp4", flickering)
     a, b = analyze_video(tmp_path / "steady.mp4"), analyze_video(tmp_path / "flicker.mp4")

@@ -10,7 +10,9 @@ from cinedraft.quality.lab import run_factors
 @pytest.fixture(scope="module")
 def report(engine, tmp_path_factory):
     out = tmp_path_factory.mktemp("lab")
-    return run_factors(engine, "a skincare bottle on a glass table, <b>studio</b> lighting", 3, out), out
+    return run_factors(
+        engine, "a skincare bottle on a glass table, <b>studio</b> lighting", 3, out
+    ), out
 
 
 def test_rendering_pipeline_and_steps_increase_sharpness(report):
@@ -26,7 +28,9 @@ def test_rendering_pipeline_and_steps_increase_sharpness(report):
 def test_lower_delivery_quality_loses_detail(report):
     report, _ = report
     for fmt in ("webp", "jpeg"):
-        points = sorted((s for s in report["sweep"] if s["format"] == fmt), key=lambda s: s["quality"])
+        points = sorted(
+            (s for s in report["sweep"] if s["format"] == fmt), key=lambda s: s["quality"]
+        )
         fidelity = [p["detail_fidelity"] for p in points]
         assert fidelity == sorted(fidelity) and fidelity[-1] < 1.0, fmt
         assert points[0]["psnr"] < points[-1]["psnr"]
@@ -37,7 +41,14 @@ def test_lower_delivery_quality_loses_detail(report):
 
 def test_report_files_are_written_and_escaped(report):
     report, out = report
-    for name in ("report.html", "report.json", "factors.png", "sweeps.png", "baseline.png", "production.png"):
+    for name in (
+        "report.html",
+        "report.json",
+        "factors.png",
+        "sweeps.png",
+        "baseline.png",
+        "production.png",
+    ):
         assert (out / name).stat().st_size > 0, name
     assert json.loads((out / "report.json").read_text())["seed"] == 3
     html = (out / "report.html").read_text()

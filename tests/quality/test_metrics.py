@@ -5,9 +5,22 @@ import pytest
 from PIL import Image, ImageFilter
 
 from cinedraft.quality.metrics import (
-    blockiness, detail_fidelity, drift_ssim, edge_width, flicker, high_frequency_ratio,
-    image_metrics, laplacian_variance, noise_sigma, psnr, psnr_b, ringing, ssim, temporal_metrics,
-    tenengrad, warp_error,
+    blockiness,
+    detail_fidelity,
+    drift_ssim,
+    edge_width,
+    flicker,
+    high_frequency_ratio,
+    image_metrics,
+    laplacian_variance,
+    noise_sigma,
+    psnr,
+    psnr_b,
+    ringing,
+    ssim,
+    temporal_metrics,
+    tenengrad,
+    warp_error,
 )
 
 from .conftest import scene
@@ -59,15 +72,24 @@ def test_lossy_coding_rings_around_edges(photo):
 
 
 def test_image_metrics_has_every_stored_metric(photo):
-    assert set(image_metrics(photo)) == {"sharpness", "tenengrad", "hf_ratio", "edge_width",
-                                         "blockiness", "ringing", "noise"}
+    assert set(image_metrics(photo)) == {
+        "sharpness",
+        "tenengrad",
+        "hf_ratio",
+        "edge_width",
+        "blockiness",
+        "ringing",
+        "noise",
+    }
 
 
 def _clip(n: int, flicker_amplitude: float = 0.0, shift: int = 2) -> list[np.ndarray]:
     base = np.asarray(scene(256, 3), np.float32)
     frames = []
     for i in range(n):
-        frame = np.roll(base, i * shift, axis=1) + (flicker_amplitude if i % 2 else -flicker_amplitude)
+        frame = np.roll(base, i * shift, axis=1) + (
+            flicker_amplitude if i % 2 else -flicker_amplitude
+        )
         frames.append(np.clip(frame, 0, 255).astype(np.uint8))
     return frames
 
@@ -87,7 +109,9 @@ def test_warp_error_is_small_for_motion_and_large_for_a_cut():
 def test_ssim_and_drift(photo):
     assert ssim(photo, photo) > 0.999
     assert drift_ssim(photo.resize((64, 64)), photo) > 0.95
-    assert drift_ssim(photo.resize((64, 64)), photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)) < 0.6
+    assert (
+        drift_ssim(photo.resize((64, 64)), photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)) < 0.6
+    )
 
 
 @pytest.mark.parametrize("size", [(5, 5), (300, 17)])

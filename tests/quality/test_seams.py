@@ -12,7 +12,9 @@ from ..editor.conftest import make_clip
 def test_the_editor_reads_a_join_with_the_engines_score(tmp_path):
     path = make_clip(tmp_path / "clip.mp4", frames=48)
     frames = decode_frames(path)
-    assert seam_score(path, 24, window=12) == {"at_frame": 24} | score_seam(frames[:24], frames[24:], 12)
+    assert seam_score(path, 24, window=12) == {"at_frame": 24} | score_seam(
+        frames[:24], frames[24:], 12
+    )
 
 
 def test_flicker_is_a_fraction_of_full_scale():

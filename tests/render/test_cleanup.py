@@ -16,7 +16,9 @@ def _jpeg(image, quality):
     return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
 
 
-@pytest.mark.parametrize("seed, quality, drop", [(0, 15, 0.3), (1, 25, 0.2), (2, 40, 0.05), (3, 40, 0.05)])
+@pytest.mark.parametrize(
+    "seed, quality, drop", [(0, 15, 0.3), (1, 25, 0.2), (2, 40, 0.05), (3, 40, 0.05)]
+)
 def test_cleanup_lowers_blocking_without_losing_sharpness(seed, quality, drop):
     compressed = _jpeg(scene(320, seed), quality)
     cleaned, report = clean_adaptive(compressed)
@@ -36,6 +38,6 @@ def test_clamped_sharpening_never_overshoots_the_neighbourhood():
     out = np.asarray(sharpen_clamped(image, 2.0), int)
     src = np.asarray(image, int)
     padded = np.pad(src, ((1, 1), (1, 1), (0, 0)), mode="edge")
-    windows = np.stack([padded[dy:dy + 128, dx:dx + 128] for dy in range(3) for dx in range(3)])
+    windows = np.stack([padded[dy : dy + 128, dx : dx + 128] for dy in range(3) for dx in range(3)])
     assert (out >= windows.min(0) - 1).all() and (out <= windows.max(0) + 1).all()
     assert laplacian_variance(Image.fromarray(out.astype(np.uint8))) > laplacian_variance(image)

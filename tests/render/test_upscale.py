@@ -16,16 +16,21 @@ def _save(net, path, prefix=""):
     return path
 
 
-@pytest.mark.parametrize("name, net, prefix", [
-    ("rrdb-x4", lambda: RRDBNet(4, num_feat=16, num_block=2, num_grow_ch=8), "params_ema."),
-    ("rrdb-x2", lambda: RRDBNet(2, num_feat=16, num_block=1, num_grow_ch=8), ""),
-    ("srvgg-x4", lambda: SRVGGNetCompact(4, num_feat=16, num_conv=4), ""),
-    ("srvgg-x2", lambda: SRVGGNetCompact(2, num_feat=8, num_conv=2), "params."),
-])
+@pytest.mark.parametrize(
+    "name, net, prefix",
+    [
+        ("rrdb-x4", lambda: RRDBNet(4, num_feat=16, num_block=2, num_grow_ch=8), "params_ema."),
+        ("rrdb-x2", lambda: RRDBNet(2, num_feat=16, num_block=1, num_grow_ch=8), ""),
+        ("srvgg-x4", lambda: SRVGGNetCompact(4, num_feat=16, num_conv=4), ""),
+        ("srvgg-x2", lambda: SRVGGNetCompact(2, num_feat=8, num_conv=2), "params."),
+    ],
+)
 def test_state_dicts_in_both_layouts_load_and_upscale(tmp_path, name, net, prefix):
     torch.manual_seed(0)
     model = net()
-    upscaler = ModelUpscaler(_save(model, tmp_path / f"{name}.safetensors", prefix), tile=40, overlap=16)
+    upscaler = ModelUpscaler(
+        _save(model, tmp_path / f"{name}.safetensors", prefix), tile=40, overlap=16
+    )
     assert type(upscaler.net) is type(model) and upscaler.scale == model.scale
     image = scene(96).resize((90, 70))
     tiled, whole = upscaler.upscale(image, tiled=True), upscaler.upscale(image, tiled=False)

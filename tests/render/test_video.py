@@ -8,13 +8,21 @@ import pytest
 
 from cinedraft.errors import InputError
 from cinedraft.quality.metrics import temporal_metrics
-from cinedraft.render.video import PRESETS, VideoPreset, deflicker, encode, finish_clip, interpolate, preset_for
+from cinedraft.render.video import (
+    PRESETS,
+    VideoPreset,
+    deflicker,
+    encode,
+    finish_clip,
+    interpolate,
+    preset_for,
+)
 
 
 def _square(i: int, size=(96, 64), speed: int = 6) -> np.ndarray:
     w, h = size
     frame = np.full((h, w, 3), 40, np.uint8)
-    frame[20:40, 10 + speed * i:30 + speed * i] = 230
+    frame[20:40, 10 + speed * i : 30 + speed * i] = 230
     return frame
 
 
@@ -29,7 +37,9 @@ def test_interpolated_frames_sit_in_between():
     assert len(out) == 12
     assert np.array_equal(out[0], frames[0]) and np.array_equal(out[2], frames[1])
     for j in (1, 3, 5):  # halfway frames: the square halfway along (6 px per source frame)
-        assert _centre_x(out[j]) == pytest.approx((_centre_x(out[j - 1]) + _centre_x(out[j + 1])) / 2, abs=1.0)
+        assert _centre_x(out[j]) == pytest.approx(
+            (_centre_x(out[j - 1]) + _centre_x(out[j + 1])) / 2, abs=1.0
+        )
 
 
 def test_finished_clip_has_exact_frames_rate_and_size(tmp_path):
@@ -52,7 +62,9 @@ def test_finished_clip_has_exact_frames_rate_and_size(tmp_path):
 def test_deflicker_lowers_the_flicker_index():
     rng = np.random.default_rng(0)
     base = rng.integers(60, 190, (64, 96, 3)).astype(np.int16)
-    flickering = [np.clip(base + (18 if i % 2 else -18), 0, 255).astype(np.uint8) for i in range(24)]
+    flickering = [
+        np.clip(base + (18 if i % 2 else -18), 0, 255).astype(np.uint8) for i in range(24)
+    ]
     before = np.mean(temporal_metrics(flickering)["flicker"])
     after = np.mean(temporal_metrics(deflicker(flickering))["flicker"])
     assert after < 0.3 * before
@@ -84,8 +96,11 @@ def _writer_encode(frames, path):
     return path
 
 
-@pytest.mark.parametrize("write", [lambda frames, path: encode(frames, path, 12, 18), _writer_encode],
-                         ids=["render", "editor"])
+@pytest.mark.parametrize(
+    "write",
+    [lambda frames, path: encode(frames, path, 12, 18), _writer_encode],
+    ids=["render", "editor"],
+)
 def test_decode_and_reencode_keep_the_brightness(tmp_path, write):
     """Each decode and re-encode (a continuation conditioned on a delivered clip, an edit
     that re-encodes) keeps the mean luma: swscale's truncating defaults lost about 1.3
@@ -93,7 +108,9 @@ def test_decode_and_reencode_keep_the_brightness(tmp_path, write):
     from cinedraft.media.codec import decode_frames
 
     def luma(frames):
-        return np.mean([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float64).mean() for f in frames])
+        return np.mean(
+            [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float64).mean() for f in frames]
+        )
 
     y, x = np.mgrid[0:64, 0:96].astype(np.float32)
     frame = np.stack([40 + 2 * x, 220 - 2.5 * y, 120 + 60 * np.sin(x / 9) * np.cos(y / 7)], -1)

@@ -44,13 +44,27 @@ def free_port() -> int:
 
 def start_server(home, port, *args: str, host: str = "127.0.0.1", headers=None) -> subprocess.Popen:
     """``cinedraft serve`` in its own process, once ``/api/health`` answers."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "CINEDRAFT_HOME": str(home), "CINEDRAFT_DEVICE": "cpu"}
-    proc = subprocess.Popen([sys.executable, "-m", "cinedraft", "serve", "--host", host, "--port", str(port),
-                             *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "CINEDRAFT_HOME": str(home),
+        "CINEDRAFT_DEVICE": "cpu",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cinedraft", "serve", "--host", host, "--port", str(port), *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
-            if httpx.get(f"http://{host}:{port}/api/health", timeout=1, headers=headers).status_code == 200:
+            if (
+                httpx.get(
+                    f"http://{host}:{port}/api/health", timeout=1, headers=headers
+                ).status_code
+                == 200
+            ):
                 return proc
         except httpx.HTTPError:
             time.sleep(0.2)

@@ -11,7 +11,13 @@ from .conftest import wait
 
 
 def _draft(client, **extra) -> dict:
-    body = {"prompt": "a {red|blue} jar on a glass table", "template": True, "count": 2, "seed": 4, "steps": 3} | extra
+    body = {
+        "prompt": "a {red|blue} jar on a glass table",
+        "template": True,
+        "count": 2,
+        "seed": 4,
+        "steps": 3,
+    } | extra
     job = client.post("/api/jobs/generate", json=body)
     assert job.status_code == 202, job.text
     done = wait(client, job.json()["id"])
@@ -30,16 +36,28 @@ def test_generate_promote_and_the_asset_routes(client):
     assert asset["tier"] == "production" and asset["ancestors"][0]["id"] == draft_id
     assert asset["record"]["job_id"] == job.json()["id"] and asset["metrics"]["sharpness"] > 0
     file = client.get(f"/api/assets/{final_id}/file")
-    assert file.headers["content-type"] == "image/png" and file.headers["x-content-type-options"] == "nosniff"
+    assert (
+        file.headers["content-type"] == "image/png"
+        and file.headers["x-content-type-options"] == "nosniff"
+    )
     assert Image.open(io.BytesIO(file.content)).size == (256, 256)
     verify = client.get(f"/api/assets/{final_id}/verify").json()
-    assert verify["ok"] and verify["manifest"]["state"] == "Trusted" and verify["watermark"] == final_id
-    assert client.post(f"/api/assets/{final_id}/tags", json={"add": ["hero"]}).json()["tags"] == ["hero"]
+    assert (
+        verify["ok"]
+        and verify["manifest"]["state"] == "Trusted"
+        and verify["watermark"] == final_id
+    )
+    assert client.post(f"/api/assets/{final_id}/tags", json={"add": ["hero"]}).json()["tags"] == [
+        "hero"
+    ]
     assert client.post(f"/api/assets/{final_id}/rating", json={"rating": 4}).json()["rating"] == 4
     assert client.post(f"/api/assets/{final_id}/favourite", json={"on": True}).json()["favourite"]
     found = client.get("/api/assets", params={"text": "jar", "tier": "production"}).json()
     assert [a["id"] for a in found] == [final_id] and "record" not in found[0]
-    assert client.get("/api/assets", params={"tags": "hero", "favourite": True}).json()[0]["id"] == final_id
+    assert (
+        client.get("/api/assets", params={"tags": "hero", "favourite": True}).json()[0]["id"]
+        == final_id
+    )
     report = client.post("/api/analyze", json={"asset_ids": [draft_id, final_id]}).json()
     assert report["images"]["verdict"][0]["clearer"] == final_id
 
@@ -52,8 +70,13 @@ def test_job_listing_events_idempotency_and_cancel(client):
     with client.stream("GET", f"/api/jobs/{first['id']}/events") as stream:
         assert stream.headers["content-type"].startswith("text/event-stream")
         text = "".join(stream.iter_text())
-    assert "event: end" in text and json.loads(text.split("event: end\ndata: ")[1].split("\n")[0])["state"] == "done"
-    assert any(j["id"] == first["id"] for j in client.get("/api/jobs", params={"state": "done"}).json())
+    assert (
+        "event: end" in text
+        and json.loads(text.split("event: end\ndata: ")[1].split("\n")[0])["state"] == "done"
+    )
+    assert any(
+        j["id"] == first["id"] for j in client.get("/api/jobs", params={"state": "done"}).json()
+    )
     slow = client.post("/api/jobs/generate", json=body | {"count": 16, "steps": 40}).json()
     cancelled = client.post(f"/api/jobs/{slow['id']}/cancel").json()
     assert wait(client, cancelled["id"])["state"] == "cancelled"
@@ -65,16 +88,32 @@ def test_uploads_are_checked_and_edits_run(client):
     Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(png, "PNG")
     up = client.post("/api/uploads", files={"file": ("a.png", png.getvalue(), "image/png")})
     assert up.status_code == 201 and up.json()["kind"] == "import"
-    assert client.post("/api/uploads", files={"file": ("a.png", png.getvalue(), "image/png")}).status_code == 422  # duplicate
-    assert client.post("/api/uploads", files={"file": ("x.png", b"<html>", "image/png")}).status_code == 422
+    assert (
+        client.post(
+            "/api/uploads", files={"file": ("a.png", png.getvalue(), "image/png")}
+        ).status_code
+        == 422
+    )  # duplicate
+    assert (
+        client.post("/api/uploads", files={"file": ("x.png", b"<html>", "image/png")}).status_code
+        == 422
+    )
     bomb = io.BytesIO()
     Image.new("1", (8000, 8000)).save(bomb, "PNG")  # 64 Mpx, a few KB
-    assert client.post("/api/uploads", files={"file": ("b.png", bomb.getvalue(), "image/png")}).status_code == 413
+    assert (
+        client.post(
+            "/api/uploads", files={"file": ("b.png", bomb.getvalue(), "image/png")}
+        ).status_code
+        == 413
+    )
     import tempfile
+
     with tempfile.TemporaryDirectory() as tmp:
         clip = open(make_clip(f"{tmp}/c.mp4", frames=48), "rb").read()
     video = client.post("/api/uploads", files={"file": ("c.mp4", clip, "video/mp4")}).json()
-    job = client.post("/api/jobs/edit", json={"op": "cut", "sources": [video["id"]], "start": 0.5, "end": 1.5}).json()
+    job = client.post(
+        "/api/jobs/edit", json={"op": "cut", "sources": [video["id"]], "start": 0.5, "end": 1.5}
+    ).json()
     done = wait(client, job["id"])
     assert done["state"] == "done", done
     cut = client.get(f"/api/assets/{done['result']['outputs'][0]}").json()
@@ -85,11 +124,13 @@ def test_uploads_are_checked_and_edits_run(client):
 def test_bad_requests_are_4xx_with_a_message(client):
     assert client.post("/api/jobs/generate", json={"prompt": "  "}).status_code == 422
     assert client.post("/api/jobs/promote", json={"asset_id": "ffffffffffff"}).status_code == 404
-    r = client.post("/api/jobs/generate", json={"prompt": "x", "model": "/no/such/model", "steps": 1})
+    r = client.post(
+        "/api/jobs/generate", json={"prompt": "x", "model": "/no/such/model", "steps": 1}
+    )
     assert wait(client, r.json()["id"])["error"].startswith("model folder not found")
     assert client.get("/api/assets", params={"text": '"unclosed'}).status_code == 422
     assert client.get("/api/health").json()["ok"]
     assert client.get("/openapi.json").json()["info"]["title"] == "cinedraft studio"
     page = client.get("/")
-    assert "<script type=\"module\" src=\"/static/app.js\">" in page.text
+    assert '<script type="module" src="/static/app.js">' in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]

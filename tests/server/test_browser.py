@@ -17,7 +17,9 @@ from cinedraft.server import create_app
 from ..editor.test_playback import ARGS, CHROMIUM, PLAY
 from .conftest import settings
 
-ARTIFACTS = Path(os.environ.get("CINEDRAFT_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts"))
+ARTIFACTS = Path(
+    os.environ.get("CINEDRAFT_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts")
+)
 XSS = '<img src=x onerror="window.__xss=1">'
 
 
@@ -109,10 +111,12 @@ def test_markup_in_prompts_is_inert(studio, page):
     page.screenshot(path=str(ARTIFACTS / "5-markup-inert.png"))
 
 
-
 def test_make_extend_and_play_a_video(studio, page):
     page.goto(f"{studio}/#/video")
-    page.fill("#video input[name=prompt]", "a green ball on a glass table, the ball slides left, studio lighting")
+    page.fill(
+        "#video input[name=prompt]",
+        "a green ball on a glass table, the ball slides left, studio lighting",
+    )
     page.select_option("#video select[name=preset]", "preview")
     page.fill("#video input[name=seconds]", "1")
     page.click("#video button[type=submit]")
@@ -122,9 +126,14 @@ def test_make_extend_and_play_a_video(studio, page):
     page.fill("#extend input[name=seconds]", "1")
     page.fill("#extend input[name=prompt]", "the ball keeps rolling")
     page.click("#extend button[type=submit]")
-    expect(page.locator("#video-info")).not_to_contain_text(first["src"].split("/")[3], timeout=300_000)
+    expect(page.locator("#video-info")).not_to_contain_text(
+        first["src"].split("/")[3], timeout=300_000
+    )
     second = page.evaluate(PLAY, "#player")
-    assert second["src"] != first["src"] and second["duration"] > first["duration"] + 0.5, (first, second)
+    assert second["src"] != first["src"] and second["duration"] > first["duration"] + 0.5, (
+        first,
+        second,
+    )
     page.screenshot(path=str(ARTIFACTS / "studio-video.png"))
     assert page.errors == []
     extended = httpx.get(f"{studio}/api/assets/{second['src'].split('/')[3]}").json()

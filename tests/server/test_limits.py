@@ -28,7 +28,9 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def quiet(tmp_path_factory):
-    with TestClient(create_app(settings(tmp_path_factory.mktemp("up")), hosts={HOST}, workers=False)) as c:
+    with TestClient(
+        create_app(settings(tmp_path_factory.mktemp("up")), hosts={HOST}, workers=False)
+    ) as c:
         yield c
 
 
@@ -42,8 +44,11 @@ def test_health_answers_while_a_huge_image_is_imported(server):
     done = {}
 
     def upload():
-        done["response"] = httpx.post(f"{server}/api/uploads", timeout=300,
-                                      files={"file": ("big.png", _huge_png(), "image/png")})
+        done["response"] = httpx.post(
+            f"{server}/api/uploads",
+            timeout=300,
+            files={"file": ("big.png", _huge_png(), "image/png")},
+        )
 
     thread = threading.Thread(target=upload)
     thread.start()
@@ -69,8 +74,10 @@ def _raw(port: int, head: bytes, body: bytes = b"", timeout: float = 5.0) -> byt
 
 def test_a_declared_length_over_the_cap_is_refused_before_the_body_is_read(server):
     port = int(server.rsplit(":", 1)[1])
-    head = (b"POST /api/uploads HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            b"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 10737418240\r\n\r\n")
+    head = (
+        b"POST /api/uploads HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 10737418240\r\n\r\n"
+    )
     start = time.perf_counter()
     answer = _raw(port, head, b"\0" * (1 << 20))
     assert answer.startswith(b"HTTP/1.1 413") and time.perf_counter() - start < 5
@@ -84,12 +91,16 @@ def test_json_bodies_are_capped_to_what_a_route_needs(server):
 
 def test_a_streamed_body_without_a_length_is_cut_off_at_the_cap(server):
     def chunks():
-        yield b"--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\n"
+        yield b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'
         for _ in range(80):  # 80 MiB, over the 64 MiB upload cap
             yield b"\0" * (1 << 20)
 
-    response = httpx.post(f"{server}/api/uploads", content=chunks(), timeout=120,
-                          headers={"content-type": "multipart/form-data; boundary=x"})
+    response = httpx.post(
+        f"{server}/api/uploads",
+        content=chunks(),
+        timeout=120,
+        headers={"content-type": "multipart/form-data; boundary=x"},
+    )
     assert response.status_code == 413
 
 
@@ -112,7 +123,7 @@ def _with_ztxt(size: int) -> bytes:
 
 
 def _flipped(data: bytes, at: int) -> bytes:
-    return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:]
+    return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :]
 
 
 BAD_UPLOADS = [

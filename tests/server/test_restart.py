@@ -17,8 +17,10 @@ def test_jobs_survive_a_killed_server(tmp_path):
     base = f"http://127.0.0.1:{port}"
     server = start_server(tmp_path, port)
     try:
-        ids = [httpx.post(f"{base}/api/jobs/generate", json=JOB | {"count": n, "seed": n}).json()["id"]
-               for n in (6, 2, 3)]
+        ids = [
+            httpx.post(f"{base}/api/jobs/generate", json=JOB | {"count": n, "seed": n}).json()["id"]
+            for n in (6, 2, 3)
+        ]
         deadline = time.time() + 120
         while httpx.get(f"{base}/api/jobs/{ids[0]}").json()["state"] != "running":  # mid-run
             assert time.time() < deadline
@@ -40,12 +42,19 @@ def test_jobs_survive_a_killed_server(tmp_path):
         server.wait()
     db = sqlite3.connect(tmp_path / "library" / "library.db")
     for job_id, job in states.items():
-        stored = [r[0] for r in db.execute(
-            "SELECT id FROM assets WHERE json_extract(record, '$.job_id') = ? ORDER BY seq", (job_id,))]
+        stored = [
+            r[0]
+            for r in db.execute(
+                "SELECT id FROM assets WHERE json_extract(record, '$.job_id') = ? ORDER BY seq",
+                (job_id,),
+            )
+        ]
         # exactly the outputs the job reports, each once: nothing lost, nothing duplicated
         assert sorted(stored) == sorted(job["result"]["outputs"]), job
         if job["state"] == "done":
             assert len(stored) == job["request"]["count"]
         else:
             assert job["result"]["partial"] and "restart" in job["error"]
-    assert [r[0] for r in db.execute("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')")] == [0]
+    assert [
+        r[0] for r in db.execute("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')")
+    ] == [0]

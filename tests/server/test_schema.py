@@ -15,7 +15,9 @@ APP = None
 def _app(tmp_root):
     global APP
     if APP is None:
-        APP = create_app(settings(tmp_root), hosts={HOST, "localhost"}, workers=False, max_queued=100_000)
+        APP = create_app(
+            settings(tmp_root), hosts={HOST, "localhost"}, workers=False, max_queued=100_000
+        )
     return APP
 
 
@@ -34,16 +36,22 @@ def _fuzz(op, failures: list[str]) -> None:
 
     # derandomize: CI sees the same requests every run (random runs of 400 per operation
     # found the two bugs fixed with this test: an empty idempotency key, a 64-bit offset)
-    @hypothesis_settings(max_examples=40, deadline=None, database=None, derandomize=True,
-                         suppress_health_check=list(HealthCheck))
+    @hypothesis_settings(
+        max_examples=40,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=op.as_strategy())
     def check(case):
         response = case.call(headers={"host": HOST})
         if response.status_code >= 500:
-            failures.append(f"{op.method.upper()} {op.path}: {response.status_code} {response.text[:200]}")
+            failures.append(
+                f"{op.method.upper()} {op.path}: {response.status_code} {response.text[:200]}"
+            )
 
     check()
-
 
 
 def test_linked_call_sequences_never_make_a_5xx(tmp_path):
@@ -58,7 +66,12 @@ def test_linked_call_sequences_never_make_a_5xx(tmp_path):
     with TestClient(app) as client:
         png = io.BytesIO()
         Image.new("RGB", (48, 48), "olive").save(png, "PNG")
-        assert client.post("/api/uploads", files={"file": ("seed.png", png.getvalue(), "image/png")}).status_code == 201
+        assert (
+            client.post(
+                "/api/uploads", files={"file": ("seed.png", png.getvalue(), "image/png")}
+            ).status_code
+            == 201
+        )
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
         machine = schema.as_state_machine()
         failures: list[str] = []
@@ -74,10 +87,19 @@ def test_linked_call_sequences_never_make_a_5xx(tmp_path):
                 if case.method == "GET" and response.status_code == 200 and "{" in case.path:
                     found.append(case.path)
 
-        Linked.run(settings=hypothesis_settings(max_examples=12, stateful_step_count=5, deadline=None,
-                                                 database=None, derandomize=True,
-                                                 suppress_health_check=list(HealthCheck)))
+        Linked.run(
+            settings=hypothesis_settings(
+                max_examples=12,
+                stateful_step_count=5,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
+            )
+        )
         assert failures == []
         assert "/api/jobs/{job_id}" in found, found  # links were followed to real jobs
-        links = schema.raw_schema["paths"]["/api/jobs/generate"]["post"]["responses"]["202"]["links"]
+        links = schema.raw_schema["paths"]["/api/jobs/generate"]["post"]["responses"]["202"][
+            "links"
+        ]
         assert {"GetJob", "CancelJob"} <= set(links)

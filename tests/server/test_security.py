@@ -10,23 +10,35 @@ from cinedraft.server import create_app
 from .conftest import HOST, settings
 
 BODY = {"prompt": "a red jar", "steps": 1}
-TRAVERSAL = ["..%2F..%2Fetc%2Fpasswd", "....//....//etc/passwd", "%2e%2e%2f%2e%2e%2fetc", "0123456789ab%00",
-             "..\\..\\windows", "0123456789abc", "%252e%252e%252f"]
+TRAVERSAL = [
+    "..%2F..%2Fetc%2Fpasswd",
+    "....//....//etc/passwd",
+    "%2e%2e%2f%2e%2e%2fetc",
+    "0123456789ab%00",
+    "..\\..\\windows",
+    "0123456789abc",
+    "%252e%252e%252f",
+]
 
 
 @pytest.fixture(scope="module")
 def quiet(tmp_path_factory):
     """An app whose workers are off: requests are checked, jobs only queue."""
-    with TestClient(create_app(settings(tmp_path_factory.mktemp("sec")), hosts={HOST}, workers=False)) as c:
+    with TestClient(
+        create_app(settings(tmp_path_factory.mktemp("sec")), hosts={HOST}, workers=False)
+    ) as c:
         yield c
 
 
-@pytest.mark.parametrize("headers", [
-    {"Origin": "http://evil.example"},
-    {"Origin": "null"},
-    {"Origin": "http://testserver.evil.example"},
-    {"Sec-Fetch-Site": "cross-site"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+        {"Origin": "http://testserver.evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+    ],
+)
 def test_cross_origin_writes_are_refused(quiet, headers):
     response = quiet.post("/api/jobs/generate", json=BODY, headers=headers)
     assert response.status_code == 403 and "refused" in response.json()["detail"]
@@ -34,11 +46,18 @@ def test_cross_origin_writes_are_refused(quiet, headers):
 
 
 def test_same_origin_and_non_browser_writes_pass(quiet):
-    assert quiet.post("/api/jobs/generate", json=BODY, headers={"Origin": "http://testserver"}).status_code == 202
+    assert (
+        quiet.post(
+            "/api/jobs/generate", json=BODY, headers={"Origin": "http://testserver"}
+        ).status_code
+        == 202
+    )
     assert quiet.post("/api/jobs/generate", json=BODY).status_code == 202  # curl, scripts
 
 
-@pytest.mark.parametrize("host", ["evil.example", "evil.example:7860", "127.0.0.1.nip.io", "localhost.evil"])
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:7860", "127.0.0.1.nip.io", "localhost.evil"]
+)
 def test_foreign_host_header_is_refused_on_every_route(quiet, host):
     for method, path in (("GET", "/"), ("GET", "/api/assets"), ("POST", "/api/jobs/generate")):
         response = quiet.request(method, path, headers={"Host": host}, json=BODY)
@@ -47,8 +66,13 @@ def test_foreign_host_header_is_refused_on_every_route(quiet, host):
 
 @pytest.mark.parametrize("payload", TRAVERSAL)
 def test_traversal_in_path_parameters(quiet, payload):
-    for path in (f"/api/assets/{payload}", f"/api/assets/{payload}/file", f"/api/assets/{payload}/verify",
-                 f"/api/jobs/{payload}", f"/static/{payload}"):
+    for path in (
+        f"/api/assets/{payload}",
+        f"/api/assets/{payload}/file",
+        f"/api/assets/{payload}/verify",
+        f"/api/jobs/{payload}",
+        f"/static/{payload}",
+    ):
         response = quiet.get(path)
         assert response.status_code in (404, 422), (path, response.status_code)
         assert b"root:" not in response.content
@@ -79,13 +103,19 @@ def test_token_auth_on_every_route(tmp_path):
 def test_serve_refuses_a_public_address_without_a_token(tmp_path):
     result = CliRunner().invoke(cli, ["--home", str(tmp_path), "serve", "--host", "0.0.0.0"])
     assert result.exit_code == 2 and "without a token" in result.output
-    result = CliRunner().invoke(cli, ["--home", str(tmp_path), "serve", "--host", "0.0.0.0", "--token", "short"])
+    result = CliRunner().invoke(
+        cli, ["--home", str(tmp_path), "serve", "--host", "0.0.0.0", "--token", "short"]
+    )
     assert result.exit_code == 2 and "16 characters" in result.output
 
 
 def test_full_queue_answers_429(tmp_path):
     with TestClient(create_app(settings(tmp_path), hosts={HOST}, workers=False, max_queued=2)) as c:
-        assert [c.post("/api/jobs/generate", json=BODY).status_code for _ in range(3)] == [202, 202, 429]
+        assert [c.post("/api/jobs/generate", json=BODY).status_code for _ in range(3)] == [
+            202,
+            202,
+            429,
+        ]
         assert c.post("/api/jobs/generate", json=BODY).headers["retry-after"] == "5"
 
 
@@ -94,8 +124,15 @@ TOKEN = "correct-horse-battery-staple"
 
 @pytest.fixture
 def guarded(tmp_path):
-    with TestClient(create_app(settings(tmp_path), token=TOKEN, hosts={HOST, "studio.lan"},
-                               workers=False, secure_cookie=True)) as c:
+    with TestClient(
+        create_app(
+            settings(tmp_path),
+            token=TOKEN,
+            hosts={HOST, "studio.lan"},
+            workers=False,
+            secure_cookie=True,
+        )
+    ) as c:
         yield c
 
 
@@ -111,11 +148,16 @@ def test_a_non_ascii_login_is_refused_not_a_crash(guarded):
 
 def test_login_is_rate_limited_per_client(guarded):
     for _ in range(10):
-        assert guarded.post("/login", data={"token": "wrong"}, follow_redirects=False).status_code == 401
+        assert (
+            guarded.post("/login", data={"token": "wrong"}, follow_redirects=False).status_code
+            == 401
+        )
     refused = guarded.post("/login", data={"token": TOKEN}, follow_redirects=False)
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
     # bearer guesses count against the same limit
-    assert guarded.get("/api/assets", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 429
+    assert (
+        guarded.get("/api/assets", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 429
+    )
 
 
 def test_the_session_cookie_expires_and_is_secure_off_loopback(guarded):
@@ -128,14 +170,28 @@ def test_the_session_cookie_expires_and_is_secure_off_loopback(guarded):
 
 @pytest.mark.parametrize("host", ["studio.lan", "studio.lan:7860", "localhost:7860", "[::1]:80"])
 def test_allowed_hosts_pass(guarded, host):
-    response = guarded.get("/api/health", headers={"Host": host, "Authorization": f"Bearer {TOKEN}"})
+    response = guarded.get(
+        "/api/health", headers={"Host": host, "Authorization": f"Bearer {TOKEN}"}
+    )
     assert response.status_code == 200, host
 
 
-@pytest.mark.parametrize("host", ["studio.lan:7860junk", "localhost:80:80", "localhost:99999",
-                                  "studio.lan:", "stu dio.lan", "localhost/x", ""])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "studio.lan:7860junk",
+        "localhost:80:80",
+        "localhost:99999",
+        "studio.lan:",
+        "stu dio.lan",
+        "localhost/x",
+        "",
+    ],
+)
 def test_a_host_with_junk_is_refused(guarded, host):
-    response = guarded.get("/api/health", headers={"Host": host, "Authorization": f"Bearer {TOKEN}"})
+    response = guarded.get(
+        "/api/health", headers={"Host": host, "Authorization": f"Bearer {TOKEN}"}
+    )
     assert response.status_code == 400, host
 
 
@@ -152,7 +208,9 @@ def test_with_a_token_the_machines_own_address_is_accepted(tmp_path):
     try:
         assert httpx.get(f"http://127.0.0.2:{port}/api/health", headers=auth).status_code == 200
         assert httpx.get(f"http://127.0.0.2:{port}/api/health").status_code == 401
-        foreign = httpx.get(f"http://127.0.0.2:{port}/api/health", headers=auth | {"Host": "10.9.8.7"})
+        foreign = httpx.get(
+            f"http://127.0.0.2:{port}/api/health", headers=auth | {"Host": "10.9.8.7"}
+        )
         assert foreign.status_code == 400
     finally:
         proc.kill()
@@ -162,7 +220,12 @@ def test_with_a_token_the_machines_own_address_is_accepted(tmp_path):
 def test_an_idempotency_key_reused_for_another_request_is_refused(quiet):
     first = quiet.post("/api/jobs/generate", json=BODY, headers={"Idempotency-Key": "k-1"})
     again = quiet.post("/api/jobs/generate", json=BODY, headers={"Idempotency-Key": "k-1"})
-    other = quiet.post("/api/jobs/generate", json=BODY | {"prompt": "a blue jar"},
-                       headers={"Idempotency-Key": "k-1"})
-    assert first.status_code == again.status_code == 202 and first.json()["id"] == again.json()["id"]
+    other = quiet.post(
+        "/api/jobs/generate",
+        json=BODY | {"prompt": "a blue jar"},
+        headers={"Idempotency-Key": "k-1"},
+    )
+    assert (
+        first.status_code == again.status_code == 202 and first.json()["id"] == again.json()["id"]
+    )
     assert other.status_code == 422 and "another request" in other.json()["detail"]

@@ -8,9 +8,15 @@ from .conftest import wait
 
 @pytest.fixture(scope="module")
 def clip(client):
-    job = client.post("/api/jobs/video", json={
-        "prompt": "a red ball on a wooden table, the ball slides right, studio lighting",
-        "preset": "preview", "seconds": 1, "seed": 7}).json()
+    job = client.post(
+        "/api/jobs/video",
+        json={
+            "prompt": "a red ball on a wooden table, the ball slides right, studio lighting",
+            "preset": "preview",
+            "seconds": 1,
+            "seed": 7,
+        },
+    ).json()
     done = wait(client, job["id"], timeout=300)
     assert done["state"] == "done", done
     return done
@@ -26,7 +32,9 @@ def test_a_video_job_stores_a_playable_clip(client, clip):
 
 def test_an_extend_job_continues_the_clip_and_names_it(client, clip):
     source = clip["result"]["outputs"][0]
-    job = client.post("/api/jobs/extend", json={"source": source, "seconds": 1, "prompt": "it keeps rolling"}).json()
+    job = client.post(
+        "/api/jobs/extend", json={"source": source, "seconds": 1, "prompt": "it keeps rolling"}
+    ).json()
     done = wait(client, job["id"], timeout=300)
     assert done["state"] == "done", done
     extended = client.get(f"/api/assets/{done['result']['outputs'][0]}").json()
@@ -35,20 +43,28 @@ def test_an_extend_job_continues_the_clip_and_names_it(client, clip):
     assert done["result"]["duration"] > clip["result"]["duration"] + 0.5
 
 
-@pytest.mark.parametrize("body,reason", [
-    ({"prompt": "x", "image": "/etc/passwd"}, "asset id"),
-    ({"prompt": "x", "extend": "../../clip.mp4"}, "asset id"),
-    ({"prompt": "x", "preset": "imax-8k"}, "preset"),
-    ({"prompt": "x", "seconds": 0}, "seconds"),
-])
+@pytest.mark.parametrize(
+    "body,reason",
+    [
+        ({"prompt": "x", "image": "/etc/passwd"}, "asset id"),
+        ({"prompt": "x", "extend": "../../clip.mp4"}, "asset id"),
+        ({"prompt": "x", "preset": "imax-8k"}, "preset"),
+        ({"prompt": "x", "seconds": 0}, "seconds"),
+    ],
+)
 def test_video_jobs_take_asset_ids_and_known_presets_only(client, body, reason):
     response = client.post("/api/jobs/video", json=body)
     assert response.status_code == 422 and reason in response.text
 
 
 def test_extend_refuses_what_is_not_a_video(client):
-    image_job = wait(client, client.post("/api/jobs/generate", json={"prompt": "a blue jar", "steps": 2}).json()["id"])
-    response = client.post("/api/jobs/extend", json={"source": image_job["result"]["outputs"][0], "seconds": 1})
+    image_job = wait(
+        client,
+        client.post("/api/jobs/generate", json={"prompt": "a blue jar", "steps": 2}).json()["id"],
+    )
+    response = client.post(
+        "/api/jobs/extend", json={"source": image_job["result"]["outputs"][0], "seconds": 1}
+    )
     assert response.status_code == 422 and "not a video" in response.text
     assert client.post("/api/jobs/extend", json={"source": "0123456789ab"}).status_code == 404
 

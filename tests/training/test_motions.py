@@ -36,7 +36,10 @@ def test_each_motion_moves_what_it_says():
     assert centroid(motion_at(scene, "slide_right", 1))[0] > x0 + 10
     assert centroid(motion_at(scene, "bounce", 0.5))[1] < y0 - 5
     assert centroid(motion_at(scene, "zoom_in", 1))[2] > 2 * a0
-    assert centroid(motion_at(scene, "zoom_out", 1))[2] < 0.5 * centroid(motion_at(scene, "zoom_out", 0))[2]
+    assert (
+        centroid(motion_at(scene, "zoom_out", 1))[2]
+        < 0.5 * centroid(motion_at(scene, "zoom_out", 0))[2]
+    )
     tilted = render_scene(motion_at(scene, "rotate", 1), 64)[1]
     assert not np.allclose(tilted, render_scene(scene, 64)[1])
     lit = [render_scene(motion_at(scene, "light_sweep", t), 64)[0] for t in (0, 1)]
@@ -56,7 +59,11 @@ def test_clips_and_captions():
         assert parse_motion(unplaced) == motion  # "slides to the left" is not a place
         assert unplaced == caption_clip(scene, motion, full=True).replace(
             {"left": " on the left", "center": " in the center", "right": " on the right"}[
-                scene.position], "", 1)
+                scene.position
+            ],
+            "",
+            1,
+        )
 
 
 def test_a_free_start_does_not_give_a_slide_direction_away():
@@ -73,8 +80,10 @@ def test_a_free_start_does_not_give_a_slide_direction_away():
     assert score_clip(clip, caption_clip(on_left, "slide_left", full=True)).motion == "slide_left"
 
 
-@pytest.mark.parametrize("motion, start", [
-    ("slide_left", 0.0), ("slide_right", 0.5), ("zoom_in", 0.0), ("zoom_out", 0.7)])
+@pytest.mark.parametrize(
+    "motion, start",
+    [("slide_left", 0.0), ("slide_right", 0.5), ("zoom_in", 0.0), ("zoom_out", 0.7)],
+)
 def test_a_clip_played_backwards_is_its_mirror_motion(motion, start):
     scene = Scene("box", "blue", "marble", "dramatic", "center", "small")
     mirror_scene, mirror, mirror_start = played_backwards(scene, motion, start)
@@ -105,13 +114,22 @@ def test_mirror_caption_swaps_only_the_motion_phrase():
             assert mirrored is None
         elif mirrored is not None:
             swapped += 1
-            assert parse_motion(mirrored) == {"slide_left": "slide_right", "slide_right": "slide_left",
-                                              "zoom_in": "zoom_out", "zoom_out": "zoom_in"}[motion]
+            assert (
+                parse_motion(mirrored)
+                == {
+                    "slide_left": "slide_right",
+                    "slide_right": "slide_left",
+                    "zoom_in": "zoom_out",
+                    "zoom_out": "zoom_in",
+                }[motion]
+            )
             assert mirrored.split(", ")[:-1] == caption.split(", ")[:-1]  # the scene words kept
     assert swapped > 10
     box = Scene("box", "pink", "plain", "studio", "left")
-    assert mirror_caption("a pink box on the left, the box slides to the right", box,
-                          "slide_right") == "a pink box on the left, the box slides to the left"
+    assert (
+        mirror_caption("a pink box on the left, the box slides to the right", box, "slide_right")
+        == "a pink box on the left, the box slides to the left"
+    )
     ball = Scene("ball", "red", "plain", "studio")  # the ball sliding right is held out
     assert mirror_caption("a red ball, the ball slides left", ball, "slide_left") is None
     assert mirror_caption("a red ball", ball, "slide_left") is None  # no motion phrase
@@ -125,13 +143,16 @@ def test_evaluation_prompts_are_held_out_or_seen_pairs():
     assert {motion for _, motion in seen} == set(MOTIONS)  # the control covers every motion
 
 
-@pytest.mark.parametrize("prompt, motion", [
-    ("a blue jar slides left on a glass table, studio lighting", "slide_left"),
-    ("a red jar on the left", None),
-    ("camera slowly zooms in", "zoom_in"),
-    ("the jar stops and turns", "rotate"),
-    ("a light sweep over a box", "light_sweep"),
-])
+@pytest.mark.parametrize(
+    "prompt, motion",
+    [
+        ("a blue jar slides left on a glass table, studio lighting", "slide_left"),
+        ("a red jar on the left", None),
+        ("camera slowly zooms in", "zoom_in"),
+        ("the jar stops and turns", "rotate"),
+        ("a light sweep over a box", "light_sweep"),
+    ],
+)
 def test_parse_motion(prompt, motion):
     assert parse_motion(prompt) == motion
 
@@ -147,8 +168,14 @@ def _score(n, wrong_colour=False, noise=0.0, misplaced=False, from_first_frame=T
             shown = shown.replace(x=float(rng.uniform(0.25, 0.75)))
         clip = render_clip(shown, motion, rng=rng)
         if noise:
-            clip = np.stack([np.clip(cv2.GaussianBlur(f, (5, 5), 1.5) + rng.normal(0, noise, f.shape),
-                                     0, 255).astype(np.uint8) for f in clip])
+            clip = np.stack(
+                [
+                    np.clip(
+                        cv2.GaussianBlur(f, (5, 5), 1.5) + rng.normal(0, noise, f.shape), 0, 255
+                    ).astype(np.uint8)
+                    for f in clip
+                ]
+            )
         ok.append(score_clip(clip, prompt, from_first_frame=from_first_frame).motion_ok)
     return np.mean(ok)
 
@@ -183,7 +210,8 @@ def test_motion_scorer_tells_motions_apart():
 
 
 @pytest.mark.parametrize(
-    "x, motion", [(0.3, "slide_right"), (0.3, "slide_left"), (0.7, "slide_left")])
+    "x, motion", [(0.3, "slide_right"), (0.3, "slide_left"), (0.7, "slide_left")]
+)
 def test_slide_travel_reads_where_an_object_starts_and_which_way_it_goes(x, motion):
     scene = Scene("bottle", "green", "wooden", "studio", position_word(x), "small", x=x)
     start, travel = slide_travel(render_clip(scene, motion, rng=np.random.default_rng(4)))

@@ -1,7 +1,12 @@
 import numpy as np
 
 from cinedraft_training.scenes import (
-    HELD_OUT_PAIRS, Scene, caption_scene, parse_prompt, render_scene, sample_scene,
+    HELD_OUT_PAIRS,
+    Scene,
+    caption_scene,
+    parse_prompt,
+    render_scene,
+    sample_scene,
 )
 
 
@@ -32,8 +37,12 @@ def test_captions_parse_back_to_their_scene():
         scene = sample_scene(rng)
         attrs = parse_prompt(caption_scene(scene, full=True))
         assert attrs == {
-            "object": scene.object, "colour": scene.colour, "surface": scene.surface,
-            "lighting": scene.lighting, "position": scene.position, "size": scene.size,
+            "object": scene.object,
+            "colour": scene.colour,
+            "surface": scene.surface,
+            "lighting": scene.lighting,
+            "position": scene.position,
+            "size": scene.size,
         }
 
 

@@ -8,7 +8,16 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Header, HTTPException, Path as PathParam, Query, Request, UploadFile
+from fastapi import (
+    APIRouter,
+    File,
+    Header,
+    HTTPException,
+    Path as PathParam,
+    Query,
+    Request,
+    UploadFile,
+)
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -24,7 +33,9 @@ from ..limits import MAX_UPLOAD, off_loop
 router = APIRouter(prefix="/api")
 AssetId = Annotated[str, PathParam(pattern=ASSET_ID_PATTERN, description="12 hex digits")]
 JobId = Annotated[str, PathParam(pattern=JOB_ID_PATTERN, description="16 hex digits")]
-AssetRef = Annotated[str, Field(pattern=ASSET_ID_PATTERN, description="An asset id (12 hex digits).")]
+AssetRef = Annotated[
+    str, Field(pattern=ASSET_ID_PATTERN, description="An asset id (12 hex digits).")
+]
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
 # Lower runs first: drafts, then edits, then production renders, then clips (the longest).
 PRIORITY = {"draft": 0, "edit": 5, "production": 10, "video": 20}
@@ -67,7 +78,9 @@ class EditBody(BaseModel):
 
 class ExtendBody(BaseModel):
     source: AssetRef = Field(description="The video asset to continue.")
-    seconds: float = Field(4.0, gt=0, le=MAX_VIDEO_SECONDS, description="Length of the continuation.")
+    seconds: float = Field(
+        4.0, gt=0, le=MAX_VIDEO_SECONDS, description="Length of the continuation."
+    )
     prompt: str = Field("", max_length=4000, description="What happens next.")
     before: bool = Field(False, description="A lead-in before the first frame instead.")
 
@@ -92,16 +105,29 @@ class AnalyzeBody(BaseModel):
 def _links(status: int, description: str, field: str, **operations: str) -> dict:
     """OpenAPI links from a response's ``field`` to the operations that take it (clients and
     schemathesis' stateful tests follow them)."""
-    return {status: {"description": description, "links": {
-        name: {"operationId": operation, "parameters": {param: f"$response.body#/{field}"}}
-        for name, (operation, param) in ((n, o.split(":")) for n, o in operations.items())
-    }}}
+    return {
+        status: {
+            "description": description,
+            "links": {
+                name: {"operationId": operation, "parameters": {param: f"$response.body#/{field}"}}
+                for name, (operation, param) in ((n, o.split(":")) for n, o in operations.items())
+            },
+        }
+    }
 
 
 JOB_LINKS = _links(202, "Queued", "id", GetJob="get_job:job_id", CancelJob="cancel_job:job_id")
-ASSET_LINKS = _links(201, "Imported", "id", GetAsset="get_asset:asset_id", GetFile="asset_file:asset_id",
-                     Verify="verify_asset:asset_id", Tag="tag_asset:asset_id", Rate="rate_asset:asset_id",
-                     Favourite="favourite_asset:asset_id")
+ASSET_LINKS = _links(
+    201,
+    "Imported",
+    "id",
+    GetAsset="get_asset:asset_id",
+    GetFile="asset_file:asset_id",
+    Verify="verify_asset:asset_id",
+    Tag="tag_asset:asset_id",
+    Rate="rate_asset:asset_id",
+    Favourite="favourite_asset:asset_id",
+)
 
 
 def _submit(request: Request, kind: str, body: dict, priority: int, key: str | None) -> JobOut:
@@ -112,23 +138,45 @@ def _submit(request: Request, kind: str, body: dict, priority: int, key: str | N
 # ---------------------------------------------------------------------- jobs
 
 
-@router.post("/jobs/generate", status_code=202, response_model=JobOut, tags=["jobs"],
-             operation_id="submit_generate", responses=JOB_LINKS)
-def submit_generate(body: ImageRequest, request: Request, idempotency_key: IdemKey = None) -> JobOut:
+@router.post(
+    "/jobs/generate",
+    status_code=202,
+    response_model=JobOut,
+    tags=["jobs"],
+    operation_id="submit_generate",
+    responses=JOB_LINKS,
+)
+def submit_generate(
+    body: ImageRequest, request: Request, idempotency_key: IdemKey = None
+) -> JobOut:
     """Queue drafts (or any tier) for a prompt or a wildcard template."""
-    return _submit(request, "generate", body.model_dump(), PRIORITY.get(body.tier, 10), idempotency_key)
+    return _submit(
+        request, "generate", body.model_dump(), PRIORITY.get(body.tier, 10), idempotency_key
+    )
 
 
-@router.post("/jobs/promote", status_code=202, response_model=JobOut, tags=["jobs"],
-             operation_id="submit_promote", responses=JOB_LINKS)
+@router.post(
+    "/jobs/promote",
+    status_code=202,
+    response_model=JobOut,
+    tags=["jobs"],
+    operation_id="submit_promote",
+    responses=JOB_LINKS,
+)
 def submit_promote(body: PromoteBody, request: Request, idempotency_key: IdemKey = None) -> JobOut:
     """Queue the production render of a draft."""
     request.app.state.library.get(body.asset_id)  # 404 now rather than a failed job later
     return _submit(request, "promote", body.model_dump(), PRIORITY["production"], idempotency_key)
 
 
-@router.post("/jobs/edit", status_code=202, response_model=JobOut, tags=["jobs"],
-             operation_id="submit_edit", responses=JOB_LINKS)
+@router.post(
+    "/jobs/edit",
+    status_code=202,
+    response_model=JobOut,
+    tags=["jobs"],
+    operation_id="submit_edit",
+    responses=JOB_LINKS,
+)
 def submit_edit(body: EditBody, request: Request, idempotency_key: IdemKey = None) -> JobOut:
     """Queue an edit of video assets (cut, merge, speed, reframe, mute)."""
     for asset_id in body.sources:
@@ -136,8 +184,14 @@ def submit_edit(body: EditBody, request: Request, idempotency_key: IdemKey = Non
     return _submit(request, "edit", body.model_dump(), PRIORITY["edit"], idempotency_key)
 
 
-@router.post("/jobs/video", status_code=202, response_model=JobOut, tags=["jobs"],
-             operation_id="submit_video", responses=JOB_LINKS)
+@router.post(
+    "/jobs/video",
+    status_code=202,
+    response_model=JobOut,
+    tags=["jobs"],
+    operation_id="submit_video",
+    responses=JOB_LINKS,
+)
 def submit_video(body: VideoRequest, request: Request, idempotency_key: IdemKey = None) -> JobOut:
     """Queue a clip: text to video, or from a first frame (``image``: an image asset id), or a
     continuation of a clip (``extend``: a video asset id). Sources are asset ids here: the
@@ -154,8 +208,14 @@ def submit_video(body: VideoRequest, request: Request, idempotency_key: IdemKey 
     return _submit(request, "video", body.model_dump(), PRIORITY["video"], idempotency_key)
 
 
-@router.post("/jobs/extend", status_code=202, response_model=JobOut, tags=["jobs"],
-             operation_id="submit_extend", responses=JOB_LINKS)
+@router.post(
+    "/jobs/extend",
+    status_code=202,
+    response_model=JobOut,
+    tags=["jobs"],
+    operation_id="submit_extend",
+    responses=JOB_LINKS,
+)
 def submit_extend(body: ExtendBody, request: Request, idempotency_key: IdemKey = None) -> JobOut:
     """Queue an extension: a continuation generated from the clip's last frames (or a lead-in
     before its first), joined to it; the seam is scored."""
@@ -167,13 +227,18 @@ def submit_extend(body: ExtendBody, request: Request, idempotency_key: IdemKey =
 @router.get("/presets", tags=["jobs"])
 def presets() -> list[dict]:
     """The video delivery presets: size, frame rate, default length."""
-    return [{"name": p.name, "width": p.width, "height": p.height, "fps": p.fps, "seconds": p.seconds}
-            for p in PRESETS.values()]
+    return [
+        {"name": p.name, "width": p.width, "height": p.height, "fps": p.fps, "seconds": p.seconds}
+        for p in PRESETS.values()
+    ]
 
 
 @router.get("/jobs", response_model=list[JobOut], tags=["jobs"])
-def list_jobs(request: Request, state: Literal["queued", "running", "done", "failed", "cancelled"] | None = None,
-              limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[JobOut]:
+def list_jobs(
+    request: Request,
+    state: Literal["queued", "running", "done", "failed", "cancelled"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[JobOut]:
     return [JobOut.of(j) for j in request.app.state.queue.list(state, limit)]
 
 
@@ -185,7 +250,9 @@ def get_job(job_id: JobId, request: Request) -> JobOut:
     return JobOut.of(job)
 
 
-@router.post("/jobs/{job_id}/cancel", response_model=JobOut, tags=["jobs"], operation_id="cancel_job")
+@router.post(
+    "/jobs/{job_id}/cancel", response_model=JobOut, tags=["jobs"], operation_id="cancel_job"
+)
 def cancel_job(job_id: JobId, request: Request) -> JobOut:
     """Cancel a queued job now, or a running one at its next progress step."""
     if request.app.state.queue.cancel(job_id) is None:
@@ -193,8 +260,12 @@ def cancel_job(job_id: JobId, request: Request) -> JobOut:
     return JobOut.of(request.app.state.queue.get(job_id))
 
 
-@router.get("/jobs/{job_id}/events", tags=["jobs"], response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}}}})
+@router.get(
+    "/jobs/{job_id}/events",
+    tags=["jobs"],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
 async def job_events(job_id: JobId, request: Request) -> StreamingResponse:
     """Server-Sent Events: ``progress`` while the job runs, then one ``end`` event."""
     queue = request.app.state.queue
@@ -222,7 +293,9 @@ async def job_events(job_id: JobId, request: Request) -> StreamingResponse:
         finally:
             stop()
 
-    return StreamingResponse(stream(), media_type="text/event-stream", headers={"cache-control": "no-store"})
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"cache-control": "no-store"}
+    )
 
 
 # ---------------------------------------------------------------------- library
@@ -244,16 +317,27 @@ def get_asset(asset_id: AssetId, request: Request) -> dict:
     library = request.app.state.library
     asset = library.get(asset_id)
     return asset.model_dump(exclude={"path"}) | {
-        "ancestors": [{"depth": d, "id": i, "role": r} for d, i, r in library.lineage(asset_id, "parents")],
-        "descendants": [{"depth": d, "id": i, "role": r} for d, i, r in library.lineage(asset_id, "children")],
+        "ancestors": [
+            {"depth": d, "id": i, "role": r} for d, i, r in library.lineage(asset_id, "parents")
+        ],
+        "descendants": [
+            {"depth": d, "id": i, "role": r} for d, i, r in library.lineage(asset_id, "children")
+        ],
     }
 
 
-@router.get("/assets/{asset_id}/file", tags=["library"], response_class=FileResponse, operation_id="asset_file")
+@router.get(
+    "/assets/{asset_id}/file",
+    tags=["library"],
+    response_class=FileResponse,
+    operation_id="asset_file",
+)
 def asset_file(asset_id: AssetId, request: Request) -> FileResponse:
     """The stored file, with its media type (range requests work for video)."""
     asset = request.app.state.library.get(asset_id)
-    return FileResponse(asset.path, media_type=asset.mime, headers={"cache-control": "private, max-age=3600"})
+    return FileResponse(
+        asset.path, media_type=asset.mime, headers={"cache-control": "private, max-age=3600"}
+    )
 
 
 @router.get("/assets/{asset_id}/verify", tags=["library"], operation_id="verify_asset")
@@ -279,8 +363,12 @@ def favourite_asset(asset_id: AssetId, body: FavouriteBody, request: Request) ->
     return _brief(request.app.state.library.favourite(asset_id, body.on))
 
 
-@router.post("/uploads", status_code=201, tags=["library"], operation_id="upload", responses=ASSET_LINKS)
-async def upload(request: Request, file: Annotated[UploadFile, File(description="PNG, JPEG, WebP or MP4")]) -> dict:
+@router.post(
+    "/uploads", status_code=201, tags=["library"], operation_id="upload", responses=ASSET_LINKS
+)
+async def upload(
+    request: Request, file: Annotated[UploadFile, File(description="PNG, JPEG, WebP or MP4")]
+) -> dict:
     """Import a file: size-capped, type sniffed from its bytes, images fully decoded under a
     pixel cap (decompression bombs), videos probed in the worker process; all of it off the
     event loop. A file that is not a usable image or video answers 422 with the reason."""
@@ -316,10 +404,16 @@ def _analyze(assets: list[Asset]) -> dict:
             item.pop("record", None)
         for v in report["verdict"]:
             v["clearer"], v["than"] = names[v["clearer"]], names[v["than"]]
-    return {"images": report, "videos": [analyze_video(Path(v.path)) | {"path": v.id} for v in videos]}
+    return {
+        "images": report,
+        "videos": [analyze_video(Path(v.path)) | {"path": v.id} for v in videos],
+    }
 
 
 @router.get("/health", tags=["server"])
 def health(request: Request) -> dict:
-    return {"ok": True, "assets": request.app.state.library.count(),
-            "queued": len(request.app.state.queue.list("queued", 1000))}
+    return {
+        "ok": True,
+        "assets": request.app.state.library.count(),
+        "queued": len(request.app.state.queue.list("queued", 1000)),
+    }
