@@ -28,6 +28,7 @@ from ..media.codec import (
     decode_audio,
     decode_frames,
     h264_encoder,
+    mux_moved,
     parameter_sets,
 )
 from ..media.probe import MediaInfo
@@ -100,15 +101,19 @@ def _smart_render(info: MediaInfo, a: int, k1: int, k2: int, b: int, out: Path) 
         last_dts = [-(1 << 62)]
 
         def put(packet: av.Packet, data: bytes, reencoded: bool) -> None:
-            new = av.Packet(data)
-            new.pts = packet.pts - origin
             # dts: the source's for copied packets; for re-encoded ones (no B-frames) as close
             # to the source's decode lead as keeps dts strictly increasing and <= pts.
             dts = max(last_dts[0] + 1, packet.pts - delay) if reencoded else packet.dts
-            new.dts = dts - origin
             last_dts[0] = dts
-            new.time_base, new.stream, new.is_keyframe = src.time_base, track, packet.is_keyframe
-            dst.mux(new)
+            mux_moved(
+                dst,
+                data,
+                track,
+                src.time_base,
+                packet.pts - origin,
+                dts - origin,
+                packet.is_keyframe,
+            )
 
         def reencode(first: int, stop: int) -> None:
             if stop <= first:
@@ -168,10 +173,8 @@ def _copy_audio(inp, dst, track, start: Fraction, end: Fraction, shift: Fraction
             continue
         if t >= end:
             break
-        new = av.Packet(bytes(packet))
-        new.pts = new.dts = int((t + shift) / src.time_base)
-        new.time_base, new.stream = src.time_base, track
-        dst.mux(new)
+        moved = int((t + shift) / src.time_base)
+        mux_moved(dst, bytes(packet), track, src.time_base, moved, moved)
 
 
 def _first_dts(path: str) -> int:
@@ -249,12 +252,10 @@ def _concat_copy(infos: list[MediaInfo], out: Path) -> EditStats:
                     if first and offset:
                         data = headers + data  # each clip decodes with its own SPS/PPS
                     first = False
-                    new = av.Packet(data)
-                    new.pts = offset + int(round(packet.pts * scale))
-                    new.dts = max(last_dts + 1, offset + int(round(packet.dts * scale)))
-                    last_dts = new.dts
-                    new.time_base, new.stream, new.is_keyframe = base_tb, track, packet.is_keyframe
-                    dst.mux(new)
+                    dts = max(last_dts + 1, offset + int(round(packet.dts * scale)))
+                    last_dts = dts
+                    pts = offset + int(round(packet.pts * scale))
+                    mux_moved(dst, data, track, base_tb, pts, dts, packet.is_keyframe)
                     stats.copied_packets += 1
                 seconds = Fraction(info.frame_count * info.video.fps[1], info.video.fps[0])
                 if audio_track is not None:

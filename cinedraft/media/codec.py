@@ -141,6 +141,17 @@ class Writer:
         self.container.close()
 
 
+def mux_moved(
+    dst, data: bytes, track, time_base, pts: int, dts: int, keyframe: bool = False
+) -> None:
+    """Mux ``data`` as a packet of ``track`` at ``pts``/``dts`` (in ``time_base``): a packet
+    copied from another file, moved to its place in this one (stream copy, no re-encode)."""
+    packet = av.Packet(data)
+    packet.pts, packet.dts = pts, dts
+    packet.time_base, packet.stream, packet.is_keyframe = time_base, track, keyframe
+    dst.mux(packet)
+
+
 @contextmanager
 def _video(
     path: str | Path,
