@@ -27,8 +27,9 @@ from av.video.reformatter import Interpolation
 from ..errors import InputError
 from .files import open_regular
 
-CRF = "18"
+CRF = 18
 PRESET = "veryfast"
+CODECS = {"h264": "libx264", "h265": "libx265", "av1": "libsvtav1"}
 AUDIO_RATE = 48_000
 
 # swscale's default conversions truncate from YUV to RGB: every decode and re-encode made a
@@ -91,23 +92,43 @@ def h264_encoder(width: int, height: int, fps: Fraction, time_base: Fraction) ->
     enc = av.CodecContext.create("libx264", "w")
     enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
     enc.time_base, enc.framerate = time_base, fps
-    enc.options = {"crf": CRF, "preset": PRESET, "bf": "0"}
+    enc.options = {"crf": str(CRF), "preset": PRESET, "bf": "0"}
     return enc
 
 
 class Writer:
-    """An MP4 being written: H.264 video, optional AAC audio; frames in, file out."""
+    """An MP4 being written (yuv420p video, optional AAC audio, ``moov`` first); frames in,
+    file out. The one writer: the editor's re-encodes and the video pipeline's deliveries."""
 
-    def __init__(self, path: Path, width: int, height: int, fps: Fraction, audio: bool = False):
+    def __init__(
+        self,
+        path: Path,
+        width: int,
+        height: int,
+        fps: Fraction | int,
+        audio: bool = False,
+        *,
+        crf: int = CRF,
+        codec: str = "h264",
+        preset: str = PRESET,
+    ):
+        if codec not in CODECS:
+            raise InputError(f"unknown codec {codec!r}; known: {', '.join(CODECS)}")
         self.container = av.open(str(path), "w", format="mp4", options={"movflags": "faststart"})
         self.fps = Fraction(fps)
-        self.video = self.container.add_stream("libx264", rate=self.fps)
+        self.video = self.container.add_stream(CODECS[codec], rate=self.fps)
         self.video.width, self.video.height, self.video.pix_fmt = (
             width - width % 2,
             height - height % 2,
             "yuv420p",
         )
-        self.video.options = {"crf": CRF, "preset": PRESET}
+        options = {"crf": str(crf)}
+        if codec in ("h264", "h265"):
+            options["preset"] = preset
+        if codec == "h265":
+            options["x265-params"] = "log-level=error"
+            self.video.codec_tag = "hvc1"  # the tag Safari and Chromium play
+        self.video.options = options
         self.audio = None
         if audio:
             self.audio = self.container.add_stream("aac", rate=AUDIO_RATE)
@@ -139,6 +160,15 @@ class Writer:
         if self.audio is not None:
             self.container.mux(self.audio.encode(None))
         self.container.close()
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is None:
+            self.close()
+        else:  # a half-written file is not flushed as if it were whole
+            self.container.close()
 
 
 def mux_moved(

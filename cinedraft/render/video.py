@@ -23,19 +23,15 @@ from ..request import no_progress
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 from PIL import Image
 
-from ..media.codec import yuv_frame
+from ..media.codec import Writer
 from ..errors import InputError
 from .contact import contact_sheet
-
-CODECS = {"h264": "libx264", "h265": "libx265", "av1": "libsvtav1"}
 
 
 @dataclass(frozen=True)
@@ -168,54 +164,6 @@ def deflicker(frames: Sequence[np.ndarray], window: int = 7) -> list[np.ndarray]
 # ---------------------------------------------------------------------- 4. encode
 
 
-class Encoder:
-    """An MP4 being written one frame at a time (yuv420p, ``moov`` first)."""
-
-    def __init__(
-        self,
-        path: Path,
-        width: int,
-        height: int,
-        fps: int,
-        crf: int,
-        codec: str = "h264",
-        encoder_preset: str = "veryfast",
-    ):
-        if codec not in CODECS:
-            raise InputError(f"unknown codec {codec!r}; known: {', '.join(CODECS)}")
-        self.fps, self.count = fps, 0
-        self.container = av.open(str(path), "w", format="mp4", options={"movflags": "faststart"})
-        self.stream = self.container.add_stream(CODECS[codec], rate=Fraction(fps))
-        self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "yuv420p"
-        options = {"crf": str(crf)}
-        if codec in ("h264", "h265"):
-            options["preset"] = encoder_preset
-        if codec == "h265":
-            options["x265-params"] = "log-level=error"
-            self.stream.codec_tag = "hvc1"  # the tag Safari and Chromium play
-        self.stream.options = options
-
-    def write(self, frame: np.ndarray) -> None:
-        video_frame = yuv_frame(frame)
-        video_frame.pts = self.count
-        video_frame.time_base = Fraction(1, self.fps)
-        self.container.mux(self.stream.encode(video_frame))
-        self.count += 1
-
-    def close(self) -> None:
-        self.container.mux(self.stream.encode(None))
-        self.container.close()
-
-    def __enter__(self) -> Encoder:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if exc[0] is None:
-            self.close()
-        else:
-            self.container.close()
-
-
 def encode(
     frames: Sequence[np.ndarray],
     path: Path,
@@ -226,9 +174,9 @@ def encode(
 ) -> Path:
     """Frames to an MP4 (yuv420p, ``moov`` first)."""
     height, width = frames[0].shape[:2]
-    with Encoder(path, width, height, fps, crf, codec, encoder_preset) as encoder:
+    with Writer(path, width, height, fps, crf=crf, codec=codec, preset=encoder_preset) as writer:
         for frame in frames:
-            encoder.write(frame)
+            writer.add_frame(frame)
     return path
 
 
@@ -285,22 +233,22 @@ def finish_clip(
         {round(k * (len(smooth) - 1) / 11) for k in range(min(12, len(smooth)))},
     )
     kept: dict[int, np.ndarray] = {}
-    with Encoder(
+    with Writer(
         out,
         preset.width,
         preset.height,
         preset.fps,
-        preset.crf,
-        codec or preset.codec,
-        preset.encoder_preset,
-    ) as encoder:
+        crf=preset.crf,
+        codec=codec or preset.codec,
+        preset=preset.encoder_preset,
+    ) as writer:
         for i, (frame, gain) in enumerate(zip(smooth, gains)):
             t0 = time.perf_counter()
             sized = fit_frame(frame, preset.width, preset.height)
             t1 = time.perf_counter()
             steady = apply_gain(sized, gain)
             t2 = time.perf_counter()
-            encoder.write(steady)
+            writer.add_frame(steady)
             timings["upscale"] += t1 - t0
             timings["deflicker"] += t2 - t1
             timings["encode"] += time.perf_counter() - t2
