@@ -29,7 +29,7 @@ def generate_image(
     request: ImageRequest, settings: Settings | None = None, on_progress=None
 ) -> Result:
     """One-off generation with a fresh engine; keep an :class:`Engine` to reuse loaded models."""
-    from .engine.image import Engine
+    from .engine.engine import Engine
 
     return Engine(settings or Settings()).generate_image(request, on_progress)
 
@@ -37,7 +37,7 @@ def generate_image(
 def __getattr__(name: str):
     # The engine pulls in torch and diffusers (seconds); library-only users never pay for it.
     if name == "Engine":
-        from .engine.image import Engine
+        from .engine.engine import Engine
 
         return Engine
     raise AttributeError(f"module 'cinedraft' has no attribute {name!r}")

@@ -15,7 +15,7 @@ from .library import Library
 
 if TYPE_CHECKING:
     from .editor import Editor
-    from .engine.image import Engine
+    from .engine.engine import Engine
     from .request import Progress
 
 
@@ -34,7 +34,7 @@ class Workspace:
 
     def engine(self) -> Engine:
         if self._engine is None:
-            from .engine.image import Engine  # torch and diffusers load here, not at import
+            from .engine.engine import Engine  # torch and diffusers load here, not at import
 
             self._engine = Engine(self.settings, self.library())
         return self._engine

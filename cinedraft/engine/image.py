@@ -1,6 +1,6 @@
 """Text-to-image for any diffusers pipeline, through the tiers.
 
-:meth:`Engine.generate_image` reads top to bottom:
+:meth:`ImageEngine.generate_image` (``Engine.generate_image``) reads top to bottom:
 
 1. pick the model and tier, fill the request's blanks from the tier;
 2. expand the prompt into one prompt and one seed per image;
@@ -8,8 +8,8 @@
 4. for tiers with a rendering pipeline: upscale, refine, cleanup; measure drift vs the draft;
 5. store each image in the library (watermark, embedded record, C2PA signature, row).
 
-Steps 1-4 are :meth:`Engine.render_images`, which :meth:`Engine.rerender` reuses to re-run a
-stored record and compare pixels.
+Steps 1-4 are :meth:`ImageEngine.render_images`, which :meth:`ImageEngine.rerender` reuses to
+re-run a stored record and compare pixels.
 """
 
 from __future__ import annotations
@@ -39,16 +39,12 @@ from ..request import (
     Progress,
     Rerender,
     Result,
-    VideoRequest,
-    VideoResult,
     no_progress,
 )
 from ..tiers import Tier, tier_for
-from .device import pick_device
-from .models import LoadedModel, MemoryOptions, ModelCache, software_versions
+from .models import LoadedModel, ModelCache, software_versions
 from .prompts import expand_template, has_weighting, weighted_embeddings
 from .schedulers import make_scheduler, sampler_label
-from .video import VideoEngine
 
 BATCH = 8  # images per pipeline call
 
@@ -72,58 +68,20 @@ class Rendered:
     drift: float | None
 
 
-class Engine:
-    """Runs image requests. Holds the settings, the device, the loaded-model cache and the
-    library every output goes into."""
+class ImageEngine:
+    """The image flow (see the module docstring) over the parts the :class:`Engine` facade
+    shares with the video flow: settings, device, loaded-model cache, library, upscaler."""
 
-    def __init__(self, settings: Settings, library: Library | None = None):
-        self.settings = settings
-        self.device = pick_device(settings.device)
-        self.models = ModelCache(
-            self.device,
-            settings.dtype,
-            offline=settings.offline,
-            size=settings.cache_size,
-            memory=MemoryOptions(settings.cpu_offload, settings.vae_tiling, settings.vae_slicing),
-        )
-        self.library = library or Library(settings.library_root, provenance=settings.provenance)
-        self.upscaler = (
-            ModelUpscaler(settings.upscaler, device=str(self.device)) if settings.upscaler else None
-        )
-        self._video: VideoEngine | None = None
-
-    # ------------------------------------------------------------------ public entry points
-
-    @property
-    def video(self) -> VideoEngine:
-        """The video side, sharing this engine's model cache, library and device."""
-        if self._video is None:
-            self._video = VideoEngine(self.models, self.library, self.device)
-        return self._video
-
-    def generate_video(
+    def __init__(
         self,
-        request: VideoRequest,
-        on_progress: Progress | None = None,
-        record_extra: dict | None = None,
-    ) -> VideoResult:
-        """Generate a clip (text, image or extension to video) and store it; see
-        :mod:`cinedraft.engine.video`."""
-        return self.video.generate(request, self.settings.video_model, on_progress, record_extra)
-
-    def continue_clip(
-        self,
-        clip,
-        seconds: float,
-        prompt: str,
-        before: bool = False,
-        on_progress: Progress | None = None,
-        seed: int | None = None,
+        settings: Settings,
+        models: ModelCache,
+        library: Library,
+        device: torch.device,
+        upscaler: ModelUpscaler | None,
     ):
-        """A generated continuation (or lead-in) of ``clip``: the editor's extend hook."""
-        return self.video.continue_clip(
-            clip, seconds, prompt, before, self.settings.video_model, on_progress, seed
-        )
+        self.settings, self.models, self.library = settings, models, library
+        self.device, self.upscaler = device, upscaler
 
     def generate_image(
         self,

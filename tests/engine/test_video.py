@@ -14,7 +14,7 @@ from cinedraft import ImageRequest, InputError, Settings, VideoRequest
 from cinedraft.editor import Editor
 from cinedraft.media.codec import decode_frames
 from cinedraft.media.probe import Prober
-from cinedraft.engine.image import Engine
+from cinedraft.engine.engine import Engine
 from cinedraft.quality.metrics import drift_ssim
 
 FAST = dict(steps=8, seed=11)

@@ -1,0 +1,106 @@
+"""``Engine``: the facade over the image and video flows.
+
+It builds what both flows share once: the device, the loaded-model cache, the library every
+output goes into, the upscaler. The image flow is :class:`~cinedraft.engine.image.ImageEngine`,
+the video flow :class:`~cinedraft.engine.video.VideoEngine` (built on first use).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import Settings
+from ..library import Library
+from ..render.upscale import ModelUpscaler
+from ..request import ImageRequest, Progress, Rerender, Result, VideoRequest, VideoResult
+from ..tiers import Tier
+from .device import pick_device
+from .image import ImageEngine, Rendered
+from .models import MemoryOptions, ModelCache
+from .video import VideoEngine
+
+
+class Engine:
+    """Runs image and video requests. Holds the settings, the device, the loaded-model cache
+    and the library every output goes into."""
+
+    def __init__(self, settings: Settings, library: Library | None = None):
+        self.settings = settings
+        self.device = pick_device(settings.device)
+        self.models = ModelCache(
+            self.device,
+            settings.dtype,
+            offline=settings.offline,
+            size=settings.cache_size,
+            memory=MemoryOptions(settings.cpu_offload, settings.vae_tiling, settings.vae_slicing),
+        )
+        self.library = library or Library(settings.library_root, provenance=settings.provenance)
+        self.upscaler = (
+            ModelUpscaler(settings.upscaler, device=str(self.device)) if settings.upscaler else None
+        )
+        self.image = ImageEngine(settings, self.models, self.library, self.device, self.upscaler)
+        self._video: VideoEngine | None = None
+
+    @property
+    def video(self) -> VideoEngine:
+        """The video flow, sharing this engine's model cache, library and device."""
+        if self._video is None:
+            self._video = VideoEngine(self.models, self.library, self.device)
+        return self._video
+
+    # ------------------------------------------------------------------ images
+
+    def generate_image(
+        self,
+        request: ImageRequest,
+        on_progress: Progress | None = None,
+        record_extra: dict | None = None,
+    ) -> Result:
+        """Generate ``request.count`` images and store them (:mod:`cinedraft.engine.image`)."""
+        return self.image.generate_image(request, on_progress, record_extra)
+
+    def render_images(
+        self, request: ImageRequest, progress: Progress, tier: Tier | None = None
+    ) -> list[Rendered]:
+        """The images and their records, nothing stored (the clarity lab varies ``tier``)."""
+        return self.image.render_images(request, progress, tier)
+
+    def promote(
+        self,
+        asset_id: str,
+        on_progress: Progress | None = None,
+        record_extra: dict | None = None,
+        **overrides,
+    ) -> Result:
+        """Re-render a draft at the production tier from its prompt and seed."""
+        return self.image.promote(asset_id, on_progress, record_extra, **overrides)
+
+    def rerender(self, asset_id: str, on_progress: Progress | None = None) -> Rerender:
+        """Run a stored record again; store the result and compare its pixels to the original."""
+        return self.image.rerender(asset_id, on_progress)
+
+    # ------------------------------------------------------------------ video
+
+    def generate_video(
+        self,
+        request: VideoRequest,
+        on_progress: Progress | None = None,
+        record_extra: dict | None = None,
+    ) -> VideoResult:
+        """Generate a clip (text, image or extension to video) and store it
+        (:mod:`cinedraft.engine.video`)."""
+        return self.video.generate(request, self.settings.video_model, on_progress, record_extra)
+
+    def continue_clip(
+        self,
+        clip: Path,
+        seconds: float,
+        prompt: str,
+        before: bool = False,
+        on_progress: Progress | None = None,
+        seed: int | None = None,
+    ) -> Path:
+        """A generated continuation (or lead-in) of ``clip``: the editor's extend hook."""
+        return self.video.continue_clip(
+            clip, seconds, prompt, before, self.settings.video_model, on_progress, seed
+        )
