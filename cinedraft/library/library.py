@@ -56,7 +56,7 @@ from ..media.files import (
 from ..media.probe import Prober
 from .files import FileStore
 from .provenance import Ingredient, Manifest, Signer, read_manifest
-from .schema import claim_of, claimed_prompt, row_fields
+from .schema import RECORD_VERSION, claim_of, claimed_prompt, row_fields, upgrade_record
 
 MAX_INPUT_BYTES = 2 << 30  # a file given to import or verify
 MAX_PIXELS = 40_000_000  # an imported image (a 6000x6000 PNG passes, decoded off the event loop)
@@ -213,6 +213,7 @@ class Library:
         with ThreadPoolExecutor(max_workers=1) as pool:
             for image, record, fmt, quality in items:
                 record.setdefault("created", utc_now())  # embedded in the file, as in the row
+                record["schema_version"] = RECORD_VERSION
                 if self.provenance and watermark.can_mark(image):
                     image = watermark.embed(image, record["asset_id"])
                     record["watermark"] = {
@@ -236,6 +237,7 @@ class Library:
     def add_video(self, data: bytes, record: dict) -> Asset:
         """Embed the record in an MP4 (stream copy), sign and store it."""
         _video_size(data, record.get("asset_id", "video"))  # refuse what does not demux
+        record["schema_version"] = RECORD_VERSION
         return self.add_bytes(embed_video_record(data, record), ".mp4", record)
 
     def add_bytes(self, data: bytes, ext: str, record: dict) -> Asset:
@@ -272,6 +274,7 @@ class Library:
         record = {
             "asset_id": self.new_id(),
             "kind": "import",
+            "schema_version": RECORD_VERSION,
             "created": now,
             "imported": now,
             "imported_from": path.name[:255],
@@ -374,6 +377,7 @@ class Library:
             "asset_id": self.new_id(),
             "created": utc_now(),
             "operation": "convert",
+            "schema_version": RECORD_VERSION,
             "format": fmt,
             "quality": quality,
             "width": image.width,
@@ -440,7 +444,9 @@ class Library:
         return self._asset(row, full=True)
 
     def _asset(self, row: dict, full: bool = False) -> Asset:
-        row = dict(row, path=str(self.files.resolve(row["path"])))
+        row = dict(
+            row, path=str(self.files.resolve(row["path"])), record=upgrade_record(row["record"])
+        )
         if full:
             row |= {
                 "tags": records.tags_of(self.conn, row["id"]),
@@ -681,6 +687,7 @@ class Library:
         record = metadata["record"]
         if record is None:
             raise InputError(metadata["record_error"] or "it holds no record")
+        record = upgrade_record(record)
         row = self._row(record, rel, path.stem, len(data), path.suffix)  # validates the record
         if self._exists(row["id"]):
             raise InputError(f"its asset id {row['id']} is already in the library")

@@ -190,3 +190,19 @@ def test_every_output_is_signed_and_production_is_watermarked(engine):
     assert found.manifest["ingredients"] == [{"title": draft.asset_id, "relationship": "parentOf"}]
     assert found.watermark == prod.asset_id
     assert engine.library.verify(draft.path).manifest["state"] == "Trusted"
+
+
+def test_a_draft_written_by_the_previous_release_re_renders_identically(engine):
+    """A file made before records were versioned (``tests/fixtures/v0``) loads, is upgraded,
+    and re-renders to the same pixels."""
+    from pathlib import Path
+
+    from cinedraft.media.metadata import read_metadata
+
+    fixture = Path(__file__).parents[1] / "fixtures" / "v0" / "draft.webp"
+    record = read_metadata(fixture)["record"]
+    assert "schema_version" not in record
+    stored = engine.library.add_bytes(fixture.read_bytes(), ".webp", dict(record))
+    again = engine.rerender(stored.id)
+    assert again.identical and again.max_abs_diff == 0
+    assert again.output.record["schema_version"] >= 1
