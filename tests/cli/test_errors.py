@@ -189,3 +189,18 @@ def test_refusals_leave_the_library_as_it_was(home, tmp_path, args):
     after = Library(root / "library")
     assert after.count() == count and after.check()["ok"]  # nothing was stored before refusing
     after.close()
+
+
+def test_pipes_and_devices_are_refused_unread(home, tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    for args in (
+        ["verify", str(fifo)],
+        ["analyze", str(fifo)],
+        ["library", "import", str(fifo)],
+        ["verify", "/dev/zero"],
+        ["analyze", "/dev/zero"],
+    ):
+        _fails_with_one_line(home[0], args)

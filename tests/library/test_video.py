@@ -88,3 +88,16 @@ def test_interrupted_video_write_is_adopted(tmp_path, monkeypatch):
     assert reopened.last_reconcile["adopted"] == [record["asset_id"]]
     assert reopened.get(record["asset_id"]).kind == "video" and reopened.check()["ok"]
     reopened.close()
+
+
+def test_import_sends_every_video_through_the_prober(tmp_path, library):
+    """A clip whose header demuxes (``moov`` first) but whose frames are cut off is refused
+    by the prober (it decodes every frame in a worker process), not stored."""
+    from ..editor.conftest import make_clip
+
+    whole = open(make_clip(tmp_path / "whole.mp4", frames=48), "rb").read()
+    damaged = tmp_path / "cut-off.mp4"
+    damaged.write_bytes(whole[: int(len(whole) * 0.6)])
+    with pytest.raises(InputError, match="not a usable video"):
+        library.import_file(damaged)
+    assert library.count() == 0 and library.check()["ok"]
