@@ -34,6 +34,7 @@ from ..errors import InputError
 from ..ids import utc_now
 from ..library import Library
 from ..media.codec import iter_frames
+from ..media.metadata import DECODE_ERRORS
 from ..media.probe import Prober
 from ..quality.metrics import mean_lab, temporal_metrics
 from ..quality.seams import score_seam
@@ -273,7 +274,7 @@ class VideoEngine:
             try:
                 with Image.open(asset.path) as im:
                     first = fit_frame(np.asarray(im.convert("RGB")), *size)
-            except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            except DECODE_ERRORS as exc:
                 raise InputError(f"cannot read the first frame {request.image}: {exc}") from None
             return Given(first[None]), [{"id": asset.id, "role": "first_frame"}]
         if request.extend:

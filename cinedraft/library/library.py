@@ -34,14 +34,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from pydantic import BaseModel, Field, field_validator
 
 from ..errors import AssetNotFoundError, CinedraftError, InputError, InputTooLargeError, OutputError
 from ..ids import ASSET_ID, check_asset_id, new_asset_id, utc_now
 from ..quality.metrics import HIGHER_IS_CLEARER, image_metrics
 from ..render.delivery import PROFILES, Profile, fit
-from ..media.metadata import FORMATS, embed_video_record, encode_image, read_metadata
+from ..media.metadata import DECODE_ERRORS, FORMATS, embed_video_record, encode_image, read_metadata
 from . import records, watermark
 from .credentials import load_or_create, trust_anchors, trust_ca, trusted_cas, untrust_ca
 from .db import connect
@@ -586,13 +586,7 @@ class Library:
                 found.record_asset_id = _claimed_id(embedded)
                 found.watermark = watermark.detect(image, sizes)
                 found.watermark_note = "found" if found.watermark else "none found"
-            except (
-                OSError,
-                UnidentifiedImageError,
-                ValueError,
-                SyntaxError,
-                Image.DecompressionBombError,
-            ) as exc:
+            except DECODE_ERRORS as exc:
                 found.watermark_note = f"image cannot be decoded: {exc}"
         known = (
             found.record_asset_id or found.watermark or _claimed_id({"asset_id": manifest.asset_id})
@@ -800,13 +794,7 @@ def _image_size(data: bytes, name: str) -> tuple[int, int]:
                 )
             im.load()
             return im.size
-    except (
-        OSError,
-        UnidentifiedImageError,
-        ValueError,
-        SyntaxError,
-        Image.DecompressionBombError,
-    ) as exc:
+    except DECODE_ERRORS as exc:
         if isinstance(exc, InputError):
             raise
         raise InputError(f"{name} is not a readable image: {exc}") from None

@@ -22,6 +22,10 @@ from PIL import ExifTags, Image, PngImagePlugin
 from ..errors import InputError
 
 FORMATS = {"png": ".png", "webp": ".webp", "jpeg": ".jpg"}
+# What Pillow raises for a damaged or hostile image: OSError (UnidentifiedImageError is one)
+# for bad data, ValueError for an oversized text chunk, SyntaxError and UnicodeDecodeError
+# for mangled chunks, DecompressionBombError past its pixel limit.
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, UnicodeDecodeError, Image.DecompressionBombError)
 _XMP_OPEN, _XMP_CLOSE = "<cinedraft:record>", "</cinedraft:record>"
 
 
@@ -148,15 +152,7 @@ def read_metadata(source: str | Path | BinaryIO) -> dict:
         with Image.open(io.BytesIO(data)) as im:
             info = dict(im.info)
             exif = im.getexif().get_ifd(ExifTags.IFD.Exif)
-    # Pillow raises ValueError for an oversized text chunk, SyntaxError and
-    # UnicodeDecodeError for mangled chunks.
-    except (
-        OSError,
-        ValueError,
-        SyntaxError,
-        UnicodeDecodeError,
-        Image.DecompressionBombError,
-    ) as exc:
+    except DECODE_ERRORS as exc:
         raise InputError(f"cannot read the image's metadata: {exc}") from None
     params = info.get("parameters")
     comment = exif.get(ExifTags.Base.UserComment)

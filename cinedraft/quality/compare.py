@@ -13,12 +13,12 @@ import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ..errors import InputError
 from ..media.codec import read_frames
 from ..media.files import read_regular
-from ..media.metadata import read_metadata
+from ..media.metadata import DECODE_ERRORS, read_metadata
 from .metrics import image_metrics, temporal_metrics
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm", ".mkv"}
@@ -33,13 +33,7 @@ def _load(path: Path) -> tuple[Image.Image, dict, str]:
     try:
         with Image.open(io.BytesIO(data)) as im:
             image, fmt = im.convert("RGB"), im.format or path.suffix.lstrip(".")
-    except (
-        OSError,
-        UnidentifiedImageError,
-        ValueError,
-        SyntaxError,
-        Image.DecompressionBombError,
-    ) as exc:
+    except DECODE_ERRORS as exc:
         raise InputError(f"{path.name} is not a readable image: {exc}") from None
     try:
         record = read_metadata(io.BytesIO(data)).get("record") or {}
