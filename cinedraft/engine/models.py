@@ -152,6 +152,15 @@ def check_folder(path: Path) -> dict:
     return index
 
 
+def weights_variant(path: Path) -> str | None:
+    """``"fp16"`` for a folder that holds only ``*.fp16.safetensors`` weights (what an fp16
+    download leaves), else None: diffusers looks for the plain names unless told."""
+    weights = list(path.glob("*/*.safetensors"))
+    if weights and all(w.name.endswith(".fp16.safetensors") for w in weights):
+        return "fp16"
+    return None
+
+
 def native_size(pipe) -> tuple[int, int]:
     """The size the denoiser was trained at: its sample size times the VAE's downscale."""
     denoiser = getattr(pipe, "unet", None) or getattr(pipe, "transformer", None)
@@ -231,6 +240,7 @@ class ModelCache:
                 use_safetensors=True,
                 local_files_only=True,
                 trust_remote_code=False,
+                variant=weights_variant(path),
             )
             if kind == "video" and hasattr(pipe, "unet"):  # the built-in model's motion reach
                 reach.load(pipe.unet, path / "unet")

@@ -131,3 +131,25 @@ def test_a_weights_file_that_is_not_a_regular_file_is_refused_not_read(tiny_sd, 
     with pytest.raises(ModelError, match="not a regular file"):
         ModelCache(pick_device("cpu"), "auto", offline=True).get(str(folder))
     assert time.perf_counter() - start < 30
+
+
+def test_an_fp16_only_download_loads_and_draws(tiny_sd, tmp_path):
+    """An fp16 download leaves only ``*.fp16.safetensors``; it loads without asking for the
+    variant, and draws the same picture as the full-precision folder (to fp16 rounding)."""
+    from diffusers import DiffusionPipeline
+
+    from cinedraft.engine.models import weights_variant
+
+    folder = tmp_path / "fp16-only"
+    DiffusionPipeline.from_pretrained(tiny_sd).to(
+        dtype=__import__("torch").float16
+    ).save_pretrained(folder, safe_serialization=True, variant="fp16")
+    assert not list(folder.glob("*/diffusion_pytorch_model.safetensors"))
+    assert weights_variant(folder) == "fp16" and weights_variant(tiny_sd) is None
+    engine = Engine(Settings(home=tmp_path / "home", offline=True, device="cpu"))
+    request = dict(prompt="a red bottle on a glass table", seed=4, steps=2)
+    half = engine.generate_image(ImageRequest(model=str(folder), **request)).outputs[0]
+    full = engine.generate_image(ImageRequest(model=str(tiny_sd), **request)).outputs[0]
+    with Image.open(half.path) as a, Image.open(full.path) as b:
+        diff = np.abs(np.asarray(a.convert("RGB"), float) - np.asarray(b.convert("RGB"), float))
+    assert diff.mean() < 8, diff.mean()
