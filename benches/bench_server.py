@@ -57,6 +57,26 @@ def serve(settings: Settings) -> tuple[str, uvicorn.Server, object]:
     return f"http://127.0.0.1:{port}", server, app
 
 
+def serve_process(home: Path) -> tuple[str, subprocess.Popen]:
+    """``cinedraft serve`` in its own process (as users run it), once it answers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "CINEDRAFT_HOME": str(home), "CINEDRAFT_DEVICE": "cpu"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cinedraft", "serve", "--port", str(port)],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    while True:
+        try:
+            httpx.get(f"{base}/api/health", timeout=1)
+            return base, proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+
+
 async def client(base: str, seed: int) -> str:
     async with httpx.AsyncClient(timeout=600) as http:
         job = (
@@ -75,23 +95,8 @@ async def client(base: str, seed: int) -> str:
 
 def bench_queue(clients: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        env = {**os.environ, "CINEDRAFT_HOME": str(Path(tmp) / "server"), "CINEDRAFT_DEVICE": "cpu"}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cinedraft", "serve", "--port", str(port)],
-            env=env,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
+        base, proc = serve_process(Path(tmp) / "server")
         try:
-            while True:
-                try:
-                    httpx.get(f"{base}/api/health", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
             asyncio.run(client(base, 10_000))  # the first job loads the model
             t0 = time.perf_counter()
             states = asyncio.run(_all(base, clients))
@@ -174,24 +179,9 @@ def bench_health_under_uploads(uploads: int = 4, side: int = 6000) -> None:
         image.save(buf, "PNG")
         bodies.append(buf.getvalue())
     with tempfile.TemporaryDirectory() as tmp:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        env = {**os.environ, "CINEDRAFT_HOME": str(Path(tmp)), "CINEDRAFT_DEVICE": "cpu"}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cinedraft", "serve", "--port", str(port)],
-            env=env,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
+        base, proc = serve_process(Path(tmp))
         try:
             with httpx.Client(base_url=base, timeout=600) as http:
-                while True:
-                    try:
-                        http.get("/api/health", timeout=1)
-                        break
-                    except httpx.HTTPError:
-                        time.sleep(0.2)
                 idle = _health_times(http, lambda: False, 200)
                 statuses = []
 

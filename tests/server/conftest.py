@@ -26,6 +26,15 @@ def client(tmp_path_factory):
         yield c
 
 
+@pytest.fixture(scope="module")
+def quiet(tmp_path_factory):
+    """An app whose workers are off: requests are checked, jobs only queue."""
+    with TestClient(
+        create_app(settings(tmp_path_factory.mktemp("sec")), hosts={HOST}, workers=False)
+    ) as c:
+        yield c
+
+
 def wait(client, job_id: str, timeout: float = 120) -> dict:
     deadline = time.time() + timeout
     while time.time() < deadline:

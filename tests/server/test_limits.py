@@ -9,12 +9,10 @@ import zlib
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 from PIL import Image, PngImagePlugin
 
-from cinedraft.server import create_app
 
-from .conftest import HOST, free_port, settings, start_server
+from .conftest import free_port, start_server
 
 
 @pytest.fixture(scope="module")
@@ -24,14 +22,6 @@ def server(tmp_path_factory):
     yield f"http://127.0.0.1:{port}"
     proc.kill()
     proc.wait()
-
-
-@pytest.fixture(scope="module")
-def quiet(tmp_path_factory):
-    with TestClient(
-        create_app(settings(tmp_path_factory.mktemp("up")), hosts={HOST}, workers=False)
-    ) as c:
-        yield c
 
 
 def _huge_png() -> bytes:

@@ -21,15 +21,6 @@ TRAVERSAL = [
 ]
 
 
-@pytest.fixture(scope="module")
-def quiet(tmp_path_factory):
-    """An app whose workers are off: requests are checked, jobs only queue."""
-    with TestClient(
-        create_app(settings(tmp_path_factory.mktemp("sec")), hosts={HOST}, workers=False)
-    ) as c:
-        yield c
-
-
 @pytest.mark.parametrize(
     "headers",
     [

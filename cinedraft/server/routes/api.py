@@ -130,6 +130,25 @@ ASSET_LINKS = _links(
 )
 
 
+def _job_route(path: str, operation_id: str):
+    """``POST`` that queues a job: 202 and the job, linked to reading and cancelling it."""
+    return router.post(
+        path,
+        status_code=202,
+        response_model=JobOut,
+        tags=["jobs"],
+        operation_id=operation_id,
+        responses=JOB_LINKS,
+    )
+
+
+def _asset_of_kind(request: Request, field: str, ref: str, kind: str) -> None:
+    """``ref`` must be an asset id (the server reads no paths it is sent) of a ``kind`` asset."""
+    if not ASSET_ID.match(ref):
+        raise HTTPException(422, f"{field} must be an asset id (upload a file first)")
+    request.app.state.library.resolve(ref, kind)  # 404 if absent, 422 if another kind
+
+
 def _submit(request: Request, kind: str, body: dict, priority: int, key: str | None) -> JobOut:
     job, _ = request.app.state.queue.submit(kind, body, priority, key)
     return JobOut.of(job)
@@ -138,14 +157,7 @@ def _submit(request: Request, kind: str, body: dict, priority: int, key: str | N
 # ---------------------------------------------------------------------- jobs
 
 
-@router.post(
-    "/jobs/generate",
-    status_code=202,
-    response_model=JobOut,
-    tags=["jobs"],
-    operation_id="submit_generate",
-    responses=JOB_LINKS,
-)
+@_job_route("/jobs/generate", "submit_generate")
 def submit_generate(
     body: ImageRequest, request: Request, idempotency_key: IdemKey = None
 ) -> JobOut:
@@ -155,28 +167,14 @@ def submit_generate(
     )
 
 
-@router.post(
-    "/jobs/promote",
-    status_code=202,
-    response_model=JobOut,
-    tags=["jobs"],
-    operation_id="submit_promote",
-    responses=JOB_LINKS,
-)
+@_job_route("/jobs/promote", "submit_promote")
 def submit_promote(body: PromoteBody, request: Request, idempotency_key: IdemKey = None) -> JobOut:
     """Queue the production render of a draft."""
     request.app.state.library.get(body.asset_id)  # 404 now rather than a failed job later
     return _submit(request, "promote", body.model_dump(), PRIORITY["production"], idempotency_key)
 
 
-@router.post(
-    "/jobs/edit",
-    status_code=202,
-    response_model=JobOut,
-    tags=["jobs"],
-    operation_id="submit_edit",
-    responses=JOB_LINKS,
-)
+@_job_route("/jobs/edit", "submit_edit")
 def submit_edit(body: EditBody, request: Request, idempotency_key: IdemKey = None) -> JobOut:
     """Queue an edit of video assets (cut, merge, speed, reframe, mute)."""
     for asset_id in body.sources:
@@ -184,43 +182,23 @@ def submit_edit(body: EditBody, request: Request, idempotency_key: IdemKey = Non
     return _submit(request, "edit", body.model_dump(), PRIORITY["edit"], idempotency_key)
 
 
-@router.post(
-    "/jobs/video",
-    status_code=202,
-    response_model=JobOut,
-    tags=["jobs"],
-    operation_id="submit_video",
-    responses=JOB_LINKS,
-)
+@_job_route("/jobs/video", "submit_video")
 def submit_video(body: VideoRequest, request: Request, idempotency_key: IdemKey = None) -> JobOut:
     """Queue a clip: text to video, or from a first frame (``image``: an image asset id), or a
     continuation of a clip (``extend``: a video asset id). Sources are asset ids here: the
     server reads no paths it is sent."""
-    library = request.app.state.library
     for field, kind in (("image", "image"), ("extend", "video")):
-        ref = getattr(body, field)
-        if ref is not None:
-            if not ASSET_ID.match(ref):
-                raise HTTPException(422, f"{field} must be an asset id (upload a file first)")
-            if not library.get(ref).mime.startswith(f"{kind}/"):
-                raise HTTPException(422, f"{field} {ref} is not a {kind} asset")
+        if getattr(body, field) is not None:
+            _asset_of_kind(request, field, getattr(body, field), kind)
     preset_for(body.preset)  # an unknown preset is refused now, not after the queue
     return _submit(request, "video", body.model_dump(), PRIORITY["video"], idempotency_key)
 
 
-@router.post(
-    "/jobs/extend",
-    status_code=202,
-    response_model=JobOut,
-    tags=["jobs"],
-    operation_id="submit_extend",
-    responses=JOB_LINKS,
-)
+@_job_route("/jobs/extend", "submit_extend")
 def submit_extend(body: ExtendBody, request: Request, idempotency_key: IdemKey = None) -> JobOut:
     """Queue an extension: a continuation generated from the clip's last frames (or a lead-in
     before its first), joined to it; the seam is scored."""
-    if not request.app.state.library.get(body.source).mime.startswith("video/"):
-        raise HTTPException(422, f"{body.source} is not a video asset")
+    _asset_of_kind(request, "source", body.source, "video")
     return _submit(request, "extend", body.model_dump(), PRIORITY["video"], idempotency_key)
 
 
