@@ -129,7 +129,8 @@ def main() -> None:
 
         t_full = timed(full_reencode)
         print(
-            f"3. full re-encode of the same cut: {t_full:.2f} s; smart render is {t_full / t_cut:.0f}x faster"
+            f"3. full re-encode of the same cut: {t_full:.2f} s; "
+            f"smart render is {t_full / t_cut:.0f}x faster"
         )
         for preset in ("medium", "ultrafast") if args.moviepy_python else ():
             t_mp = timed(
@@ -148,7 +149,8 @@ def main() -> None:
                 )
             )
             print(
-                f"   MoviePy ({preset}): {t_mp:.1f} s; ours is {t_mp / ours:.0f}x faster (target >= 50x)"
+                f"   MoviePy ({preset}): {t_mp:.1f} s; "
+                f"ours is {t_mp / ours:.0f}x faster (target >= 50x)"
             )
     prober.close()
 

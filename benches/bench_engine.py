@@ -87,7 +87,8 @@ def main() -> None:
         )
         print(
             f"overhead: raw diffusers {per_image['raw']:.1f} ms/image, engine "
-            f"{per_image['engine']:.1f} ms/image, engine/raw = {ratio('engine'):.3f} (target <= 1.05)"
+            f"{per_image['engine']:.1f} ms/image, "
+            f"engine/raw = {ratio('engine'):.3f} (target <= 1.05)"
         )
         print(
             f"with the library: {per_image['full']:.1f} ms/image, full/raw = {ratio('full'):.3f}; "
@@ -98,7 +99,8 @@ def main() -> None:
             ImageRequest(prompt=PROMPT, template=True, count=variations, seed=1)
         )
         print(
-            f"draft tier: {variations} variations in {drafts.seconds:.2f} s, {drafts.seconds_per_image:.3f} s/image"
+            f"draft tier: {variations} variations in {drafts.seconds:.2f} s, "
+            f"{drafts.seconds_per_image:.3f} s/image"
         )
         prod_times = []
         for out in drafts.outputs[:promotions]:

@@ -122,7 +122,8 @@ def bench_search(sizes: list[int]) -> None:
                 print(f"    {name:<18} p50 {p50:7.2f}  p95 {p95:7.2f}")
             p50, p95 = timed(lambda: naive_common(conn), repeats=5)
             print(
-                f"    {'baseline: bm25 all':<18} p50 {p50:7.2f}  p95 {p95:7.2f}  (common term, naive)"
+                f"    {'baseline: bm25 all':<18} p50 {p50:7.2f}  p95 {p95:7.2f}"
+                "  (common term, naive)"
             )
 
 

@@ -107,7 +107,8 @@ def bench_upscaler(skip_4k: bool, quick: bool = False) -> None:
             if not skip_4k and name.startswith("SRVGG"):
                 result = _run_child(weights, 1024)
                 print(
-                    f"   {name}: 1024->4096: {result['seconds']:.0f} s, {16.8 / result['seconds']:.3f} MP/s, "
+                    f"   {name}: 1024->4096: {result['seconds']:.0f} s, "
+                    f"{16.8 / result['seconds']:.3f} MP/s, "
                     f"peak RSS {result['peak_mb']:.0f} MB"
                 )
 

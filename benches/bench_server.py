@@ -147,7 +147,8 @@ def bench_listing(rows: int) -> None:
                     times.append((time.perf_counter() - t0) * 1000)
                 times.sort()
                 print(
-                    f"   {name:<16} p50 {statistics.median(times):6.2f}  p95 {times[int(0.95 * 59)]:6.2f}"
+                    f"   {name:<16} p50 {statistics.median(times):6.2f}"
+                    f"  p95 {times[int(0.95 * 59)]:6.2f}"
                 )
         server.should_exit = True
 
@@ -209,10 +210,12 @@ def bench_health_under_uploads(uploads: int = 4, side: int = 6000) -> None:
         f"({seconds:.1f} s, statuses {sorted(statuses)}):"
     )
     print(
-        f"   idle     p50 {statistics.median(idle):6.2f} ms  p99 {_p99(idle):6.2f} ms  ({len(idle)} requests)"
+        f"   idle     p50 {statistics.median(idle):6.2f} ms  p99 {_p99(idle):6.2f} ms"
+        f"  ({len(idle)} requests)"
     )
     print(
-        f"   uploads  p50 {statistics.median(busy):6.2f} ms  p99 {_p99(busy):6.2f} ms  ({len(busy)} requests); "
+        f"   uploads  p50 {statistics.median(busy):6.2f} ms  p99 {_p99(busy):6.2f} ms"
+        f"  ({len(busy)} requests); "
         f"p99 ratio {_p99(busy) / _p99(idle):.2f}; target p99 <= 50 ms: "
         f"{'met' if _p99(busy) <= 50 else 'NOT met'}"
     )

@@ -94,7 +94,8 @@ def post_processing(args) -> None:
         )
         bare = time.perf_counter() - t0
     print(
-        f"{args.seconds} s clip -> {done.frames} frames {done.width}x{done.height} at {done.fps} fps"
+        f"{args.seconds} s clip -> {done.frames} frames {done.width}x{done.height}"
+        f" at {done.fps} fps"
     )
     print(f"stages (s): {done.timings}")
     print(f"ours {ours:.1f} s vs bare encode {bare:.1f} s: ratio {ours / bare:.2f} (target <= 2.5)")

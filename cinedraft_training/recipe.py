@@ -1,5 +1,6 @@
 """The training recipe both built-in models share: the noise schedule, the learning-rate
-curve and the EMA of the weights (``scripts/train_builtin.py``, ``scripts/train_builtin_video.py``)."""
+curve and the EMA of the weights (``scripts/train_builtin.py``,
+``scripts/train_builtin_video.py``)."""
 
 from __future__ import annotations
 

@@ -117,7 +117,8 @@ def factors(
         out.print_json(json.dumps(report))
         return
     table = Table(
-        title=f"draft -> production sharpness: {report['baseline']:.3g} -> {report['production']:.3g}"
+        title="draft -> production sharpness: "
+        f"{report['baseline']:.3g} -> {report['production']:.3g}"
     )
     for col in ("factor", "change", "gain", "x reference", "share"):
         table.add_column(col, overflow="fold")

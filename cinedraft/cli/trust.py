@@ -1,4 +1,5 @@
-"""``trust ...``: the other libraries whose signatures this library trusts, one function per command."""
+"""``trust ...``: the other libraries whose signatures this library trusts, one function per
+command."""
 
 from __future__ import annotations
 

@@ -90,7 +90,8 @@ def finish_job(
 ) -> None:
     """End a running job (a job ends once: later calls change nothing)."""
     conn.execute(
-        "UPDATE jobs SET state = ?, result = ?, error = ?, finished = ?, progress = coalesce(?, progress) "
+        "UPDATE jobs SET state = ?, result = ?, error = ?, finished = ?,"
+        " progress = coalesce(?, progress) "
         "WHERE id = ? AND state = 'running'",
         (
             state,

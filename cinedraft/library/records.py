@@ -31,6 +31,7 @@ _COLUMNS = (
     "job_id",
     "record",
 )
+_INSERT = f"INSERT INTO assets ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _SORTS = {
     "newest": "a.seq DESC",
     "oldest": "a.seq ASC",
@@ -111,14 +112,7 @@ def insert_assets(
     conn.execute("BEGIN IMMEDIATE")
     try:
         for asset, parents, metrics in items:
-            values = [
-                asset.get(c) if c != "record" else json.dumps(asset[c], sort_keys=True)
-                for c in _COLUMNS
-            ]
-            conn.execute(
-                f"INSERT INTO assets ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
-                values,
-            )
+            conn.execute(_INSERT, _values(asset))
             conn.executemany(
                 "INSERT OR IGNORE INTO lineage (child, parent, role) VALUES (?, ?, ?)",
                 [(asset["id"], parent, role) for parent, role in parents],
@@ -134,18 +128,17 @@ def insert_assets(
         raise
 
 
+def _values(asset: dict) -> list:
+    return [
+        asset.get(c) if c != "record" else json.dumps(asset[c], sort_keys=True) for c in _COLUMNS
+    ]
+
+
 def insert_many(conn: sqlite3.Connection, assets: list[dict]) -> None:
     """Bulk insert without lineage (benchmarks and imports of many records)."""
-    rows = [
-        [a.get(c) if c != "record" else json.dumps(a[c], sort_keys=True) for c in _COLUMNS]
-        for a in assets
-    ]
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.executemany(
-            f"INSERT INTO assets ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
-            rows,
-        )
+        conn.executemany(_INSERT, [_values(a) for a in assets])
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -205,7 +198,8 @@ def find_assets(
         params.append(min_rating)
     filters = "".join(f" AND {w}" for w in where)
     if not text:
-        sql = f"SELECT a.* FROM assets a WHERE 1{filters} ORDER BY {orders.get(sort, orders['newest'])}"
+        order = orders.get(sort, orders["newest"])
+        sql = f"SELECT a.* FROM assets a WHERE 1{filters} ORDER BY {order}"
         rows = conn.execute(f"{sql} LIMIT ? OFFSET ?", (*params, limit, offset)).fetchall()
         return [_row(r) for r in rows]
     if sort == "relevance":
@@ -224,7 +218,8 @@ def find_assets(
 def _ranked(conn, text: str, filters: str, params: list, limit: int, offset: int) -> list[dict]:
     """bm25 order among the newest RANK_WINDOW matches (bounded cost for common terms)."""
     floor = conn.execute(
-        "SELECT rowid FROM assets_fts WHERE assets_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+        "SELECT rowid FROM assets_fts WHERE assets_fts MATCH ?"
+        " ORDER BY rowid DESC LIMIT 1 OFFSET ?",
         (text, RANK_WINDOW - 1),
     ).fetchone()
     sql = (

@@ -104,7 +104,8 @@ def _probe_in_worker(path: str, need_video: bool = True) -> dict:
         with av.open(path, mode="r", format=None, options=options) as container:
             if container.format.name.split(",")[0] not in MEDIA_FORMATS.split(","):
                 return {
-                    "error": f"format {container.format.name!r} is not a media container cinedraft edits"
+                    "error": f"format {container.format.name!r} is not a media container"
+                    " cinedraft edits"
                 }
             streams = []
             for s in container.streams:

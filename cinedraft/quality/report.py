@@ -116,7 +116,8 @@ Laplacian). Draft {report["baseline"]:.6f} &rarr; production {report["production
 (gain {report["total_gain"]:.6f}; interaction not explained by single factors:
 {report["interaction"]:.6f}).</p>
 <table>{"".join(factors)}</table>
-<img src="factors.png" alt="gain per factor"> <img src="sweeps.png" alt="compression and steps sweeps">
+<img src="factors.png" alt="gain per factor">
+<img src="sweeps.png" alt="compression and steps sweeps">
 <h2>Runs</h2><table>{"".join(runs)}</table>
 <h2>Delivery quality</h2>
 <p>No-reference sharpness counts compression artifacts as detail; detail fidelity (against

@@ -1,4 +1,5 @@
-"""Edit operations on clips encoded here: exact frame counts, the right frames, copy vs re-encode."""
+"""Edit operations on clips encoded here: exact frame counts, the right frames, copy vs
+re-encode."""
 
 import numpy as np
 import pytest

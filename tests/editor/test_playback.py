@@ -48,7 +48,9 @@ PLAY = """async (selector) => {
   });
   await v.play();
   const start = v.currentTime;
-  await new Promise(ok => { const t = () => v.currentTime > start + 0.3 ? ok() : setTimeout(t, 50); t(); });
+  await new Promise(ok => {
+    const t = () => v.currentTime > start + 0.3 ? ok() : setTimeout(t, 50); t();
+  });
   return {width: v.videoWidth, height: v.videoHeight, duration: v.duration, error: v.error,
           src: v.getAttribute('src')};
 }"""

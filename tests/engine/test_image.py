@@ -40,7 +40,8 @@ def test_colour_words_change_the_object_colour(engine):
         for seed in (1, 2):
             prompts.append(
                 (
-                    f"a large {colour} {obj} on a plain backdrop in the center with studio lighting",
+                    f"a large {colour} {obj} on a plain backdrop in the center"
+                    " with studio lighting",
                     colour,
                     seed,
                 )

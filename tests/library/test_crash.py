@@ -148,7 +148,10 @@ def test_a_live_writers_pending_note_is_left_alone_and_settled_once_it_is_gone(
     reader.close()
 
 
-HOLDER = "import sys, time; from cinedraft.library import Library; held = Library(sys.argv[1]); print('open', flush=True); time.sleep(600)"
+HOLDER = (
+    "import sys, time; from cinedraft.library import Library; held = Library(sys.argv[1]);"
+    " print('open', flush=True); time.sleep(600)"
+)
 
 # One server job's 24 outputs, committed together; "put" is announced after each file.
 JOB_WRITER = """

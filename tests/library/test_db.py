@@ -21,7 +21,10 @@ def test_migrations_are_numbered_and_applied_once(tmp_path):
 
 
 def test_statement_splitter_keeps_trigger_bodies_whole():
-    sql = "-- c\nCREATE TABLE t (a);\nCREATE TRIGGER x AFTER INSERT ON t BEGIN\n SELECT 1;\n SELECT 2;\nEND;\n"
+    sql = (
+        "-- c\nCREATE TABLE t (a);\nCREATE TRIGGER x AFTER INSERT ON t BEGIN\n"
+        " SELECT 1;\n SELECT 2;\nEND;\n"
+    )
     parts = _statements(sql)
     assert len(parts) == 2 and parts[1].startswith("CREATE TRIGGER") and parts[1].endswith("END;")
     assert all(sqlite3.complete_statement(p) for p in parts)
