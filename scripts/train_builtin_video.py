@@ -537,15 +537,16 @@ def main() -> None:
         text_encoder = CLIPTextModel.from_pretrained(args.out / "text_encoder", dtype=torch.float32)
         args.seed += 1000  # fresh batches (a different --seed gives others again)
         if reach.load(unet, args.out / "unet"):
-            args.reach, args.reach_text = reach.radius(unet), bool(reach.text_dim(unet))
-            args.reach_steer = args.reach_steer or reach.steers(unet)
-            args.reach_route = args.reach_route or reach.routes(unet)
+            saved = reach.config(unet)
+            args.reach, args.reach_text = saved.radius, bool(saved.text_dim)
+            args.reach_steer = args.reach_steer or saved.steer
+            args.reach_route = args.reach_route or saved.route
     if (args.reach_steer or args.reach_route) and not (args.reach and args.reach_text):
         ap.error(
             "--reach-steer and --reach-route need reach that reads the prompt "
             "(--reach R --reach-text, or --resume from such a model)"
         )
-    if args.reach and not reach.radius(unet):
+    if args.reach and not reach.config(unet).radius:
         reach.install(
             unet,
             args.reach,
@@ -553,7 +554,8 @@ def main() -> None:
             steer=args.reach_steer,
             route=args.reach_route,
         )
-    if (args.reach_steer and not reach.steers(unet)) or args.reach_route != reach.routes(unet):
+    installed = reach.config(unet)
+    if (args.reach_steer and not installed.steer) or args.reach_route != installed.route:
         try:  # resumed without them
             reach.extend(unet, steer=args.reach_steer, route=args.reach_route)
         except ValueError as exc:

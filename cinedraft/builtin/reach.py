@@ -47,7 +47,10 @@ cinedraft's model loader installs reach where the file is.
 from __future__ import annotations
 
 import json
+import weakref
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -202,22 +205,28 @@ class ReachAttnProcessor(nn.Module):
         return read.reshape(bhw, heads, frames, dh)
 
 
-def _record_size(module, args, kwargs):
+def _hand_size(processors: list[ReachAttnProcessor], module, args, kwargs) -> None:
+    """Pre-hook of a motion module: its processors learn the latent size of this call."""
     hidden = args[0] if args else kwargs["hidden_states"]
-    for proc in module._reach_processors:
+    for proc in processors:
         proc.size = tuple(hidden.shape[-2:])
 
 
-def _record_text(unet, args, kwargs):
-    """Hand the text processors one prompt per clip: UNetMotionModel takes the prompt once per
-    frame, (B*F, L, D), for a sample (B, C, F, H, W)."""
+def _hand_text(processors: list[ReachAttnProcessor], unet, args, kwargs) -> None:
+    """Pre-hook of the UNet: the text processors get one prompt per clip (UNetMotionModel takes
+    the prompt once per frame, (B*F, L, D), for a sample (B, C, F, H, W))."""
     sample = args[0] if args else kwargs["sample"]
     text = kwargs.get("encoder_hidden_states", args[2] if len(args) > 2 else None)
     clips, frames = sample.shape[0], sample.shape[2]
     if text is not None and text.shape[0] == clips * frames:
         text = text[::frames]
-    for proc in unet._text_processors:
+    for proc in processors:
         proc.text = text
+
+
+# The pre-hooks each installed UNet holds (removed when reach is installed again). Kept here,
+# not as attributes on diffusers' modules; the hooks themselves live in torch's hook lists.
+_HOOKS: weakref.WeakKeyDictionary[nn.Module, list] = weakref.WeakKeyDictionary()
 
 
 def _coarse_motion_modules(unet: nn.Module):
@@ -241,13 +250,11 @@ def install(
     if ``route``); returns how many attention layers changed. Installing again replaces the
     processors and their hooks (each pre-hook runs once a call, however often reach was
     installed)."""
-    for handle in getattr(unet, "_reach_hooks", []):
+    for handle in _HOOKS.pop(unet, []):
         handle.remove()
-    unet._reach_hooks = []
-    changed = 0
-    unet._text_processors = []
+    hooks, readers, changed = [], [], 0
     for module in _coarse_motion_modules(unet):
-        module._reach_processors = []
+        processors = []
         for block in module.transformer_blocks:
             for attn in (block.attn1, block.attn2):
                 if attn is None:
@@ -257,13 +264,15 @@ def install(
                 )
                 proc.to(device=attn.to_q.weight.device, dtype=attn.to_q.weight.dtype)
                 attn.set_processor(proc)
-                module._reach_processors.append(proc)
-                if text_dim:
-                    unet._text_processors.append(proc)
-                changed += 1
-        unet._reach_hooks.append(module.register_forward_pre_hook(_record_size, with_kwargs=True))
+                processors.append(proc)
+        changed += len(processors)
+        readers += processors if text_dim else []
+        hooks.append(
+            module.register_forward_pre_hook(partial(_hand_size, processors), with_kwargs=True)
+        )
     if text_dim:
-        unet._reach_hooks.append(unet.register_forward_pre_hook(_record_text, with_kwargs=True))
+        hooks.append(unet.register_forward_pre_hook(partial(_hand_text, readers), with_kwargs=True))
+    _HOOKS[unet] = hooks
     return changed
 
 
@@ -271,14 +280,13 @@ def extend(unet: nn.Module, *, steer: bool = False, route: int = 0) -> None:
     """Add steering (``steer``) or a rank-``route`` routing map to an installed text-reading
     reach, keeping everything it has learned and what it already has; the output is
     unchanged until the new gains and biases move from zero."""
-    if not text_dim(unet):
+    now = config(unet)
+    if not now.text_dim:
         raise ValueError("steering or routing the offsets needs reach with the text branch")
-    if route and routes(unet) and route != routes(unet):
-        raise ValueError(f"reach already routes at rank {routes(unet)}; its rank cannot change")
+    if route and now.route and route != now.route:
+        raise ValueError(f"reach already routes at rank {now.route}; its rank cannot change")
     learned = reach_state(unet)
-    install(
-        unet, radius(unet), text_dim(unet), steer=steer or steers(unet), route=route or routes(unet)
-    )
+    install(unet, now.radius, now.text_dim, steer=steer or now.steer, route=route or now.route)
     unet.load_state_dict(learned, strict=False)
 
 
@@ -316,12 +324,7 @@ def _unpack(packed: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def save(unet: nn.Module, folder: Path) -> None:
     """Write the reach parameters beside the UNet's own weights (see :func:`_pack`)."""
     state = _pack(reach_state(unet))
-    metadata = {
-        "radius": json.dumps(radius(unet)),
-        "text_dim": json.dumps(text_dim(unet)),
-        "steer": json.dumps(steers(unet)),
-        "route": json.dumps(routes(unet)),
-    }
+    metadata = {name: json.dumps(value) for name, value in asdict(config(unet)).items()}
     save_file(state, str(Path(folder) / REACH_FILE), metadata=metadata)
 
 
@@ -333,14 +336,14 @@ def load(unet: nn.Module, folder: Path) -> bool:
     try:
         with safe_open(str(path), "pt") as f:
             metadata = f.metadata()
-            saved_radius = json.loads(metadata["radius"])
-            saved_text_dim = json.loads(metadata.get("text_dim", "0"))  # older files read no text
-            saved_steer = json.loads(metadata.get("steer", "false"))  # nor steer with it
-            saved_route = json.loads(metadata.get("route", "0"))  # nor route
+            # Older files have only a radius: they read no text, nor steer or route with it.
+            saved = Config(**{k: json.loads(v) for k, v in metadata.items() if k in _FIELDS})
+            if not saved.radius:
+                raise ValueError("no radius")
         state = _unpack(load_file(str(path)))
     except Exception as exc:  # noqa: BLE001 - safetensors raises its own error type for a damaged file
         raise ValueError(f"{path} is not a motion reach file: {exc}") from None
-    install(unet, saved_radius, saved_text_dim, saved_steer, saved_route)
+    install(unet, saved.radius, saved.text_dim, saved.steer, saved.route)
     dtype = next(unet.parameters()).dtype
     missing, unexpected = unet.load_state_dict(
         {k: v.to(dtype) for k, v in state.items()}, strict=False
@@ -357,11 +360,9 @@ def load(unet: nn.Module, folder: Path) -> bool:
 def set_aside(unet: nn.Module):
     """Plain attention while the block runs (so ``save_pretrained`` writes a standard
     diffusers UNet), the reach processors back after it."""
-    held = {}
-    for module in unet.modules():
-        if isinstance(module, Attention) and isinstance(module.processor, ReachAttnProcessor):
-            held[module] = module.processor
-            module.set_processor(AttnProcessor2_0())
+    held = {m: m.processor for m in _reach_attention(unet)}
+    for module in held:
+        module.set_processor(AttnProcessor2_0())
     try:
         yield
     finally:
@@ -369,29 +370,31 @@ def set_aside(unet: nn.Module):
             module.set_processor(proc)
 
 
-def _first_processor(unet: nn.Module) -> ReachAttnProcessor | None:
-    return next((m for m in unet.modules() if isinstance(m, ReachAttnProcessor)), None)
+@dataclass(frozen=True)
+class Config:
+    """How reach is installed in a UNet (all zero / False for plain motion modules)."""
+
+    radius: int = 0
+    text_dim: int = 0
+    steer: bool = False
+    route: int = 0
 
 
-def radius(unet: nn.Module) -> int:
-    """The reach installed in ``unet``: its radius, or 0 for plain motion modules."""
-    proc = _first_processor(unet)
-    return proc.radius if proc is not None else 0
+_FIELDS = {f.name for f in fields(Config)}
 
 
-def text_dim(unet: nn.Module) -> int:
-    """The width of the prompt the reach layers read, or 0 if they read none."""
-    proc = _first_processor(unet)
-    return proc.text_dim if proc is not None else 0
+def _reach_attention(unet: nn.Module) -> list[Attention]:
+    return [
+        m
+        for m in unet.modules()
+        if isinstance(m, Attention) and isinstance(m.processor, ReachAttnProcessor)
+    ]
 
 
-def steers(unet: nn.Module) -> bool:
-    """Whether the prompt chooses the reach offsets (see :func:`extend`)."""
-    proc = _first_processor(unet)
-    return bool(proc is not None and proc.steer)
-
-
-def routes(unet: nn.Module) -> int:
-    """The rank of the prompt's per-frame offset biases (see :func:`extend`), 0 for none."""
-    proc = _first_processor(unet)
-    return proc.route if proc is not None else 0
+def config(unet: nn.Module) -> Config:
+    """The reach installed in ``unet``, read from its processors (one walk of the UNet)."""
+    attention = _reach_attention(unet)
+    if not attention:
+        return Config()
+    proc = attention[0].processor
+    return Config(proc.radius, proc.text_dim, bool(proc.steer), proc.route)

@@ -147,7 +147,10 @@ def test_reach_saves_beside_a_plain_unet_and_loads_back(tmp_path):
         unet, radius=2, text_dim=unet.config.cross_attention_dim, steer=True, route=2
     )
     assert (
-        changed > 0 and reach.radius(unet) == 2 and reach.steers(unet) and reach.routes(unet) == 2
+        changed > 0
+        and reach.config(unet).radius == 2
+        and reach.config(unet).steer
+        and reach.config(unet).route == 2
     )
     with torch.no_grad():
         for name, p in unet.named_parameters():
@@ -159,16 +162,19 @@ def test_reach_saves_beside_a_plain_unet_and_loads_back(tmp_path):
             assert (on_disk[key] - value).abs().max() <= 0.01 * value.abs().max(), key
         unet.load_state_dict(on_disk, strict=False)  # compare with the weights as stored
     with reach.set_aside(unet):
-        assert reach.radius(unet) == 0
+        assert reach.config(unet).radius == 0
         unet.save_pretrained(tmp_path)
-    assert reach.radius(unet) == 2
+    assert reach.config(unet).radius == 2
     reach.save(unet, tmp_path)
 
     plain = UNetMotionModel.from_pretrained(tmp_path)  # a standard diffusers folder
     assert not any(".processor." in k for k in plain.state_dict())
-    assert reach.load(plain, tmp_path) and reach.radius(plain) == 2
-    assert reach.text_dim(plain) == plain.config.cross_attention_dim and reach.steers(plain)
-    assert reach.routes(plain) == 2
+    assert reach.load(plain, tmp_path) and reach.config(plain).radius == 2
+    assert (
+        reach.config(plain).text_dim == plain.config.cross_attention_dim
+        and reach.config(plain).steer
+    )
+    assert reach.config(plain).route == 2
     sample = torch.randn(1, 4, 8, 16, 16, generator=torch.Generator().manual_seed(0))
     text = torch.randn(8, 32, 128, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
@@ -180,7 +186,7 @@ def test_reach_saves_beside_a_plain_unet_and_loads_back(tmp_path):
 def test_a_folder_without_reach_loads_as_plain_attention(tmp_path):
     unet = UNetMotionModel.from_pretrained(VIDEO_MODEL / "unet")
     assert reach.load(unet, tmp_path) is False
-    assert reach.radius(unet) == 0
+    assert reach.config(unet).radius == 0
 
 
 def test_installing_again_replaces_the_hooks():
@@ -191,7 +197,7 @@ def test_installing_again_replaces_the_hooks():
     hooks = sum(len(m._forward_pre_hooks) for m in unet.modules())
     reach.install(unet, radius=2, text_dim=unet.config.cross_attention_dim)
     assert sum(len(m._forward_pre_hooks) for m in unet.modules()) == hooks > 0
-    assert reach.radius(unet) == 2
+    assert reach.config(unet).radius == 2
     sample = torch.randn(1, 4, 8, 16, 16, generator=torch.Generator().manual_seed(0))
     text = torch.randn(8, 32, 128, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
@@ -217,25 +223,25 @@ def test_adding_steering_and_routing_keeps_what_reach_learned(tmp_path):
     text = torch.randn(8, 32, 128, generator=torch.Generator().manual_seed(1))
     unet = UNetMotionModel.from_pretrained(VIDEO_MODEL / "unet")
     assert reach.load(unet, older_reach_file(tmp_path))
-    assert not reach.steers(unet) and not reach.routes(unet)
+    assert not reach.config(unet).steer and not reach.config(unet).route
     with torch.no_grad():
         before = unet(sample, 500, encoder_hidden_states=text).sample
         reach.extend(unet, steer=True)
-        assert reach.steers(unet)
+        assert reach.config(unet).steer
         torch.testing.assert_close(unet(sample, 500, encoder_hidden_states=text).sample, before)
         reach.extend(unet, route=3)
-        assert reach.steers(unet) and reach.routes(unet) == 3
+        assert reach.config(unet).steer and reach.config(unet).route == 3
         torch.testing.assert_close(unet(sample, 500, encoder_hidden_states=text).sample, before)
 
     shipped = UNetMotionModel.from_pretrained(VIDEO_MODEL / "unet")
     assert reach.load(shipped, VIDEO_MODEL / "unet")
-    assert not reach.steers(shipped) and reach.routes(shipped) == 4
+    assert not reach.config(shipped).steer and reach.config(shipped).route == 4
     with torch.no_grad():
         before = shipped(sample, 500, encoder_hidden_states=text).sample
         # its route has learned: without it (the older file above) the output differs
         assert not torch.allclose(before, unet(sample, 500, encoder_hidden_states=text).sample)
         reach.extend(shipped, steer=True)
-        assert reach.steers(shipped) and reach.routes(shipped) == 4
+        assert reach.config(shipped).steer and reach.config(shipped).route == 4
         torch.testing.assert_close(shipped(sample, 500, encoder_hidden_states=text).sample, before)
     with pytest.raises(ValueError, match="rank cannot change"):
         reach.extend(shipped, route=3)

@@ -91,7 +91,7 @@ def test_a_video_folder_with_motion_reach_loads_it_and_a_bad_one_is_refused(tmp_
 
     engine = Engine(Settings(home=tmp_path / "home", offline=True, device="cpu"))
     unet = engine.models.get(str(folder), "video").pipe.unet
-    assert reach.radius(unet) == 1
+    assert reach.config(unet).radius == 1
     loaded = next(p for n, p in unet.named_parameters() if ".processor." in n)
     assert torch.all(loaded == 0.25)
     clip = engine.generate_video(
