@@ -176,10 +176,10 @@ def bench_provenance(tiers: tuple[str, ...] = ("draft", "production"), repeats: 
             t0 = time.perf_counter()
             item = engine.render_images(request, lambda *a: None)[0]
             t_gen = time.perf_counter() - t0
-            fmt, quality = item.record["render"]["format"], item.record["render"]["quality"]
+            fmt, quality = item.record.render["format"], item.record.render["quality"]
 
             def store(library):
-                record = dict(item.record, asset_id=library.new_id())
+                record = item.record.to_dict() | {"asset_id": library.new_id()}
                 library.add_image(item.image, record, fmt, quality)
 
             signed_med, _ = timed(lambda: store(engine.library), repeats=repeats)

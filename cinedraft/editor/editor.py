@@ -21,7 +21,8 @@ from pathlib import Path
 
 from ..errors import CinedraftError, InputError
 from ..library import Asset, Library
-from ..ids import ASSET_ID, utc_now
+from ..ids import ASSET_ID
+from ..record import EditRecord, read_record
 from ..quality.seams import score_seam
 from . import ops
 from ..media.codec import decode_frames
@@ -226,8 +227,8 @@ class Editor:
     def timeline_of(self, source: str) -> Timeline:
         """The timeline an edit recorded, or a one-clip timeline for any other clip."""
         asset, info = self._resolve(source)
-        if "timeline" in asset.record:
-            return Timeline.from_dict(asset.record["timeline"])
+        if asset.kind == "edit":
+            return Timeline.from_dict(read_record(asset.record, EditRecord, "an edit").timeline)
         return Timeline([Clip(info.path, 0.0, info.duration, asset.id)], fps=info.fps)
 
     def _run(
@@ -242,26 +243,22 @@ class Editor:
             out = Path(tmp) / "edit.mp4"
             stats = run(out)
             result = self.prober.probe(out)
-            record = {
-                "asset_id": self.library.new_id(),
-                "kind": "edit",
-                "created": utc_now(),
-                "operation": operation,
-                "parameters": parameters,
-                "prompt": next((s.prompt for s in sources if s.prompt), ""),
-                "model": next((s.model for s in sources if s.model), None),
-                "width": result.video.width,
-                "height": result.video.height,
-                "frames": result.frame_count,
-                "fps": result.fps,
-                "seconds": round(result.duration, 6),
-                "edit": asdict(stats) | {"duration": stats.duration},
-                "timeline": timeline.to_dict(),
-                "parents": [
-                    {"id": i, "role": "source"} for i in dict.fromkeys(s.id for s in sources)
-                ],
-            } | self.record_extra
-            return self.library.add_video(out.read_bytes(), record)
+            record = EditRecord(
+                asset_id=self.library.new_id(),
+                operation=operation,
+                parameters=parameters,
+                prompt=next((s.prompt for s in sources if s.prompt), ""),
+                model=next((s.model for s in sources if s.model), None),
+                width=result.video.width,
+                height=result.video.height,
+                frames=result.frame_count,
+                fps=result.fps,
+                seconds=round(result.duration, 6),
+                edit=asdict(stats) | {"duration": stats.duration},
+                timeline=timeline.to_dict(),
+                parents=[{"id": i, "role": "source"} for i in dict.fromkeys(s.id for s in sources)],
+            )
+            return self.library.add_video(out.read_bytes(), record.to_dict() | self.record_extra)
 
 
 def seam_score(path: Path, at_frame: int, window: int = 12) -> dict:

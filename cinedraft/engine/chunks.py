@@ -1,19 +1,73 @@
-"""Long clips from short calls: how many frames each chunk makes, how a chunk's colour is held
-to the first one's, and how well it joins the chunk before it.
+"""Long clips from short calls: how many frames each chunk makes, the loop that draws them
+(:class:`ChunkLoop`), how a chunk's colour is held to the first one's, and how well it joins
+the chunk before it.
 
-All functions work on the model's own frames ((F, H, W, 3) uint8 at its native rate), before
+All of it works on the model's own frames ((F, H, W, 3) uint8 at its native rate), before
 the rendering pipeline, so a bad chunk is caught while it can still be drawn again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import torch
 
 from ..quality.metrics import mean_lab
+from ..quality.seams import score_seam
+from ..request import Progress
 from ..tiers import VideoFamily
+
+
+@dataclass
+class Given:
+    """Frames a call must keep: (K, H, W, 3) uint8 at the model's size, at the start of the
+    call or (a lead-in) at its end; ``latents`` (1, C, K, h, w) when already known.
+
+    ``region`` (x0, y0, x1, y1) is the part of the frames that is really known: a clip
+    delivered at another aspect than the model's shows only a band of the model's frame
+    (see :func:`~cinedraft.render.video.unfit`); only that band is held, and the model
+    draws the rest, which delivery crops away again."""
+
+    frames: np.ndarray
+    at_end: bool = False
+    latents: torch.Tensor | None = None
+    region: tuple[int, int, int, int] | None = None
+
+    def crop(self, frames: np.ndarray) -> np.ndarray:
+        if self.region is None:
+            return frames
+        x0, y0, x1, y1 = self.region
+        return frames[:, y0:y1, x0:x1]
+
+    def new_in(self, frames: np.ndarray) -> np.ndarray:
+        """The frames of a call's output that are not these given ones."""
+        n = len(self.frames)
+        return frames[:-n] if self.at_end else frames[n:]
+
+
+@dataclass
+class Drawn:
+    """One call's output: every frame (the given ones included) and, for latent
+    conditioning, the latents they were decoded from (1, C, F, h, w)."""
+
+    frames: np.ndarray
+    latents: torch.Tensor | None
+    seed: int
+
+    def edge(self, k: int, at_start: bool) -> Given:
+        """The ``k`` frames the next call continues from: the last ones, or the first ones for
+        a lead-in (made backwards in time), with their latents."""
+        part = slice(0, k) if at_start else slice(-k, None)
+        latents = None if self.latents is None else self.latents[:, :, part]
+        return Given(self.frames[part], at_end=at_start, latents=latents)
+
+
+# draw(frames, continuing, seed, given, on_step): one pipeline call (``continuing``: it
+# continues given frames rather than starting from a first image or from nothing).
+Draw = Callable[[int, bool, int, "Given | None", Callable[[int], None]], Drawn]
 
 
 def native_frames(seconds: float, fps: int) -> int:
@@ -36,6 +90,119 @@ def plan_chunks(family: VideoFamily, need: int, given: int) -> list[int]:
         made += frames - context
         context = family.overlap
     return calls
+
+
+@dataclass
+class Chunked:
+    """What :class:`ChunkLoop` made: the new frames in time order, the score of each join
+    (``request.Seam``'s fields) and the seed each chunk kept."""
+
+    frames: np.ndarray
+    seams: list[dict]
+    seeds: list[int]
+
+
+class ChunkLoop:
+    """Step 3 of the video flow: a clip's new frames, one pipeline call per planned chunk.
+
+    For each chunk:
+
+    1. draw it, conditioned on the frames it continues (for a lead-in, the frames it leads
+       into: a lead-in is made backwards in time);
+    2. keep only the frames it adds, in the order they are made;
+    3. match its colour to the frame it joins, pulled towards the first chunk's (:class:`Anchor`);
+    4. score its seam; while the seam is worse than the bar, draw again with a new seed, and
+       keep the best attempt;
+    5. condition the next chunk on this one's raw end (its latents, when the family has them).
+
+    Only the part of each frame delivery shows (``Given.crop``) is coloured and scored.
+    """
+
+    def __init__(
+        self,
+        draw: Draw,
+        plan: list[int],
+        overlap: int,
+        *,
+        backwards: bool,
+        keeps_first: bool,
+        retries: int,
+        max_seam_ratio: float,
+        steps: int,
+        progress: Progress,
+    ):
+        self.draw, self.plan, self.overlap = draw, plan, overlap
+        self.backwards, self.keeps_first = backwards, keeps_first
+        self.retries, self.max_seam_ratio = retries, max_seam_ratio
+        self.steps, self.progress = steps, progress
+        self.anchor: Anchor | None = None
+        self.view: Callable[[np.ndarray], np.ndarray] = _whole
+
+    def run(self, given: Given | None, seed: int) -> Chunked:
+        self.view = given.crop if given is not None else _whole
+        # The delivered frames the next chunk joins (in making order: the last is next to it).
+        edge = self._in_order(self.view(given.frames)) if given is not None else None
+        self.anchor = Anchor(mean_lab(edge)) if edge is not None else None
+        pieces: list[np.ndarray] = []
+        seams: list[dict] = []
+        seeds: list[int] = []
+        context = given
+        for k, frames_n in enumerate(self.plan):
+            drawn, fixed, seam, attempts = self._best_chunk(k, frames_n, context, edge, seed)
+            seeds.append(drawn.seed)
+            if seam is not None:
+                made = sum(len(p) for p in pieces)
+                seams.append(seam | {"at_frame": made, "attempts": attempts})
+            pieces.append(fixed)
+            edge = self.view(fixed)
+            context = drawn.edge(self.overlap, at_start=self.backwards)
+        if not self.backwards:
+            return Chunked(np.concatenate(pieces), seams, seeds)
+        frames = np.concatenate([p[::-1] for p in pieces[::-1]])
+        for seam in seams:  # made backwards in time: count from the start of the clip
+            seam["at_frame"] = len(frames) - seam["at_frame"]
+        return Chunked(frames, seams, seeds)
+
+    def _best_chunk(
+        self,
+        k: int,
+        frames_n: int,
+        context: Given | None,
+        edge: np.ndarray | None,
+        seed0: int,
+    ) -> tuple[Drawn, np.ndarray, dict | None, int]:
+        """Steps 1-4 for chunk ``k``: the call kept, its new frames coloured, its seam (None
+        when it joins nothing) and how many attempts it took."""
+        keeps_first = k == 0 and self.keeps_first  # the given first image is an output frame
+        continuing = context is not None and not keeps_first
+        best: tuple[Drawn, np.ndarray, dict] | None = None
+        for attempt in range(self.retries + 1):
+            seed = seed0 + k * 1_000_003 + attempt * 7919
+            stage = f"chunk {k + 1}/{len(self.plan)}" + (f" retry {attempt}" if attempt else "")
+            drawn = self.draw(frames_n, continuing, seed, context, self._on_step(stage))
+            new = self._in_order(context.new_in(drawn.frames) if continuing else drawn.frames)
+            shown = self.view(new)
+            self.anchor = self.anchor or Anchor(mean_lab(shown))
+            fixed = self.anchor.join(new, shown, edge[-1] if continuing else None)
+            if not continuing:
+                return drawn, fixed, None, attempt + 1
+            seam = score_seam(edge, self.view(fixed))
+            if best is None or seam_badness(seam) < seam_badness(best[2]):
+                best = (drawn, fixed, seam)
+            if seam_badness(seam) <= self.max_seam_ratio:
+                break
+        return (*best, attempt + 1)
+
+    def _in_order(self, frames: np.ndarray) -> np.ndarray:
+        """Frames in the order they are made (backwards in time for a lead-in)."""
+        return frames[::-1] if self.backwards else frames
+
+    def _on_step(self, stage: str) -> Callable[[int], None]:
+        return lambda step: self.progress(stage, step, self.steps)
+
+
+def _whole(frames: np.ndarray) -> np.ndarray:
+    return frames
 
 
 # ------------------------------------------------------------------------- colour anchoring

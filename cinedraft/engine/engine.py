@@ -70,7 +70,7 @@ class Engine:
         asset_id: str,
         on_progress: Progress | None = None,
         record_extra: dict | None = None,
-        **overrides,
+        **overrides: object,
     ) -> Result:
         """Re-render a draft at the production tier from its prompt and seed."""
         return self.image.promote(asset_id, on_progress, record_extra, **overrides)

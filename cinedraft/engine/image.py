@@ -26,10 +26,10 @@ from PIL import Image
 
 from ..config import Settings
 from ..errors import InputError
-from ..library import Library, watermark
-from ..ids import utc_now
+from ..library import Asset, Library, watermark
+from ..record import ImageRecord, Parent, read_record
 from ..quality.metrics import drift_ssim
-from ..render.cleanup import clean_adaptive
+from ..render.cleanup import CleanupReport, clean_adaptive
 from ..media.metadata import encode_image
 from ..render.refine import keep_colour, refine_image
 from ..render.upscale import ModelUpscaler, upscale_lanczos
@@ -64,8 +64,20 @@ class Rendered:
     """One image made by steps 1-4, not yet stored."""
 
     image: Image.Image
-    record: dict
+    record: ImageRecord
     drift: float | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What every image of one request shares, fixed in step 1."""
+
+    request: ImageRequest
+    model: LoadedModel
+    tier: Tier
+    base: tuple[int, int]  # the size sampled
+    out: tuple[int, int]  # the size delivered
+    parent: Asset | None  # the draft a promotion starts from
 
 
 class ImageEngine:
@@ -95,9 +107,7 @@ class ImageEngine:
         started = time.perf_counter()
         rendered = self.render_images(request, progress)
         # 5. Store, all in one batch (two commits for the request, not two per image).
-        for item in rendered:
-            item.record |= record_extra or {}
-        outputs = self._store(rendered)
+        outputs = self._store(rendered, record_extra or {})
         progress("save", len(outputs), len(outputs))
         seconds = time.perf_counter() - started
         return Result(
@@ -113,18 +123,7 @@ class ImageEngine:
         """Steps 1-4: the images and their records, nothing written. ``tier`` replaces the
         named tier's preset (the clarity lab varies one field at a time)."""
         # 1. Model, tier, sizes.
-        model = self.models.get(request.model or self.settings.model_for(request.tier))
-        tier = (tier or tier_for(model.family, request.tier)).with_overrides(
-            steps=request.steps, guidance=request.guidance, scheduler=request.scheduler
-        )
-        out_w = request.width or model.native_size[0] * tier.upscale
-        out_h = request.height or model.native_size[1] * tier.upscale
-        base_w, base_h = (
-            (out_w, out_h) if tier.upscale == 1 else base_size(model.native_size, out_w / out_h)
-        )
-        parent = self.library.get(request.parent) if request.parent else None
-        if parent is not None:  # keep the draft's composition: same base size
-            base_w, base_h = parent.record["base_width"], parent.record["base_height"]
+        plan = self._plan(request, tier)
         # 2. One prompt and one seed per image.
         prompts = (
             expand_template(request.prompt, request.count)
@@ -136,48 +135,59 @@ class ImageEngine:
         seed0 = secrets.randbelow(2**32) if request.seed is None else request.seed
         seeds = [seed0 + i for i in range(request.count)]
         # 3. Base images.
-        model.pipe.scheduler = make_scheduler(tier.scheduler, model.pipe.scheduler)
+        plan.model.pipe.scheduler = make_scheduler(plan.tier.scheduler, plan.model.pipe.scheduler)
         t0 = time.perf_counter()
-        images = self._sample(
-            model, tier, prompts, request.negative_prompt, seeds, (base_w, base_h), progress
-        )
-        t_base = (time.perf_counter() - t0) / len(images)
+        images = self._sample(plan, prompts, seeds, progress)
+        t_base = round((time.perf_counter() - t0) / len(images), 4)
         # 4. Rendering pipeline, drift against the draft.
-        rendered = []
-        for image, prompt, seed in zip(images, prompts, seeds):
-            timings = {"base": round(t_base, 4)}
-            image, cleanup = self._render(
-                model,
-                tier,
-                image,
-                prompt,
-                request.negative_prompt,
-                seed,
-                (out_w, out_h),
-                timings,
-                progress,
-            )
-            record = self._record(
-                model, tier, request, prompt, seed, image, (base_w, base_h), timings
-            )
-            if cleanup is not None:
-                record["cleanup"] = asdict(cleanup)
-            drift = None
-            if parent is not None:
-                with Image.open(parent.path) as draft:
-                    drift = drift_ssim(draft.convert("RGB"), image)
-                record["drift_ssim"] = round(drift, 4)
-            rendered.append(Rendered(image, record, drift))
-        return rendered
+        return [
+            self._finish(plan, image, prompt, seed, {"base": t_base}, progress)
+            for image, prompt, seed in zip(images, prompts, seeds)
+        ]
 
-    def _store(self, items: list[Rendered]) -> list[ImageOutput]:
+    def _plan(self, request: ImageRequest, tier: Tier | None) -> Plan:
+        model = self.models.get(request.model or self.settings.model_for(request.tier))
+        tier = (tier or tier_for(model.family, request.tier)).with_overrides(
+            steps=request.steps, guidance=request.guidance, scheduler=request.scheduler
+        )
+        out_w = request.width or model.native_size[0] * tier.upscale
+        out_h = request.height or model.native_size[1] * tier.upscale
+        base = (out_w, out_h) if tier.upscale == 1 else base_size(model.native_size, out_w / out_h)
+        parent = self.library.get(request.parent) if request.parent else None
+        if parent is not None:  # keep the draft's composition: same base size
+            draft = read_record(parent.record, ImageRecord, "a generated image")
+            base = (draft.base_width, draft.base_height)
+        return Plan(request, model, tier, base, (out_w, out_h), parent)
+
+    def _finish(
+        self,
+        plan: Plan,
+        image: Image.Image,
+        prompt: str,
+        seed: int,
+        timings: dict[str, float],
+        progress: Progress,
+    ) -> Rendered:
+        """Step 4 for one base image: the tier's rendering pipeline, its record, its drift."""
+        image, cleanup = self._render(plan, image, prompt, seed, timings, progress)
+        record = self._record(plan, prompt, seed, image, timings)
+        if cleanup is not None:
+            record.cleanup = asdict(cleanup)
+        drift = None
+        if plan.parent is not None:
+            with Image.open(plan.parent.path) as draft:
+                drift = drift_ssim(draft.convert("RGB"), image)
+            record.drift_ssim = round(drift, 4)
+        return Rendered(image, record, drift)
+
+    def _store(self, items: list[Rendered], record_extra: dict) -> list[ImageOutput]:
         assets = self.library.add_images(
             [
                 (
                     item.image,
-                    item.record,
-                    item.record["render"]["format"],
-                    item.record["render"]["quality"],
+                    item.record.to_dict() | record_extra,
+                    item.record.render["format"],
+                    item.record.render["quality"],
                 )
                 for item in items
             ]
@@ -209,18 +219,20 @@ class ImageEngine:
         asset_id: str,
         on_progress: Progress | None = None,
         record_extra: dict | None = None,
-        **overrides,
+        **overrides: object,
     ) -> Result:
         """Re-render a draft at the production tier from its prompt and seed."""
-        draft = self.library.get(asset_id).record
-        if draft.get("kind") != "image" or draft.get("seed") is None:
-            raise InputError(f"{asset_id} is not a generated image; only those can be promoted")
+        draft = read_record(
+            self.library.get(asset_id).record,
+            ImageRecord,
+            "a generated image; only those can be promoted",
+        )
         request = ImageRequest(
-            prompt=draft["prompt"],
-            negative_prompt=draft.get("negative_prompt", ""),
-            model=draft["model"],
+            prompt=draft.prompt,
+            negative_prompt=draft.negative_prompt,
+            model=draft.model,
             tier="production",
-            seed=draft["seed"],
+            seed=draft.seed,
             parent=asset_id,
             **{k: v for k, v in overrides.items() if v is not None},
         )
@@ -234,37 +246,38 @@ class ImageEngine:
         """
         progress = on_progress or no_progress
         original = self.library.get(asset_id)
-        rec = original.record
-        if rec.get("kind") != "image" or rec.get("seed") is None or "render" not in rec:
-            raise InputError(f"{asset_id} has no generation record to re-run")
+        what = "a generated image; there is nothing to re-run"
+        rec = read_record(original.record, ImageRecord, what)
         parent = next((p["id"] for p in original.parents if p["role"] == "draft"), None)
         request = ImageRequest(
-            prompt=rec["prompt"],
-            negative_prompt=rec.get("negative_prompt", ""),
-            model=rec["model"],
-            tier=rec["tier"],
-            width=rec["width"],
-            height=rec["height"],
-            steps=rec["steps"],
-            guidance=rec["guidance"],
-            scheduler=rec["scheduler"],
-            seed=rec["seed"],
+            prompt=rec.prompt,
+            negative_prompt=rec.negative_prompt,
+            model=rec.model,
+            tier=rec.tier,
+            width=rec.width,
+            height=rec.height,
+            steps=rec.steps,
+            guidance=rec.guidance,
+            scheduler=rec.scheduler,
+            seed=rec.seed,
             parent=parent,
         )
         item = self.render_images(request, progress)[0]
         comparison = _compare_pixels(item.image, original, rec)
-        item.record["parents"].append({"id": asset_id, "role": "rerender"})
-        item.record["rerender_of"] = asset_id
-        return Rerender(original=asset_id, output=self._store([item])[0], **comparison)
+        item.record.parents.append(Parent(id=asset_id, role="rerender"))
+        item.record.rerender_of = asset_id
+        return Rerender(original=asset_id, output=self._store([item], {})[0], **comparison)
 
     # ------------------------------------------------------------------ stages
 
-    def _sample(self, model: LoadedModel, tier: Tier, prompts, negative, seeds, size, progress):
+    def _sample(
+        self, plan: Plan, prompts: list[str], seeds: list[int], progress: Progress
+    ) -> list[Image.Image]:
         """Base images, ``BATCH`` per call, one CPU generator per image (device-independent)."""
-        total = tier.steps * math.ceil(len(prompts) / BATCH)
+        total = plan.tier.steps * math.ceil(len(prompts) / BATCH)
         done = 0
 
-        def step_end(pipe, step, timestep, kwargs):
+        def step_end(pipe: object, step: int, timestep: object, kwargs: dict) -> dict:
             nonlocal done
             done += 1
             progress("sample", done, total)
@@ -276,21 +289,30 @@ class ImageEngine:
             generators = [
                 torch.Generator("cpu").manual_seed(s) for s in seeds[start : start + BATCH]
             ]
-            out = model.pipe(
-                **self._prompt_kwargs(model, batch, negative),
-                width=size[0],
-                height=size[1],
-                num_inference_steps=tier.steps,
-                guidance_scale=tier.guidance,
+            out = plan.model.pipe(
+                **self._prompt_kwargs(plan.model, batch, plan.request.negative_prompt),
+                width=plan.base[0],
+                height=plan.base[1],
+                num_inference_steps=plan.tier.steps,
+                guidance_scale=plan.tier.guidance,
                 generator=generators,
                 callback_on_step_end=step_end,
             )
             images.extend(out.images)
         return images
 
-    def _render(self, model, tier: Tier, image, prompt, negative, seed, size, timings, progress):
+    def _render(
+        self,
+        plan: Plan,
+        image: Image.Image,
+        prompt: str,
+        seed: int,
+        timings: dict[str, float],
+        progress: Progress,
+    ) -> tuple[Image.Image, CleanupReport | None]:
         """Upscale, refine and clean one image as the tier says; timings per stage. Returns
         the image and the cleanup report (what was measured and done), if any."""
+        tier, size = plan.tier, plan.out
         refine_size = size
         if tier.refine_max_side and max(size) > tier.refine_max_side:
             scale = tier.refine_max_side / max(size)
@@ -301,26 +323,7 @@ class ImageEngine:
             image = self._upscale(image, refine_size, tier.sharpen)
         # 2. Refine.
         if tier.refine_strength > 0:
-            model.img2img.scheduler = make_scheduler(tier.scheduler, model.pipe.scheduler)
-            steps = max(1, int(tier.refine_steps * tier.refine_strength))
-            done = 0
-
-            def on_step():
-                nonlocal done
-                done += 1
-                progress("refine", min(done, steps), steps)
-
-            refined = refine_image(
-                model.img2img,
-                image,
-                prompt_kwargs=self._prompt_kwargs(model, [prompt], negative),
-                strength=tier.refine_strength,
-                steps=tier.refine_steps,
-                guidance=tier.guidance,
-                seed=seed,
-                on_step=on_step,
-            )
-            image = keep_colour(refined, image) if tier.refine_keeps_colour else refined
+            image = self._refine(plan, image, prompt, seed, progress)
         # 3. The rest of the way to the output size.
         if (image.width, image.height) != size:
             image = self._upscale(image, size, tier.sharpen)
@@ -332,6 +335,32 @@ class ImageEngine:
             image, cleanup = clean_adaptive(image)
             timings["cleanup"] = round(time.perf_counter() - t0, 4)
         return image, cleanup
+
+    def _refine(
+        self, plan: Plan, image: Image.Image, prompt: str, seed: int, progress: Progress
+    ) -> Image.Image:
+        """An img2img pass at the tier's strength (its colour kept if the tier says so)."""
+        model, tier = plan.model, plan.tier
+        model.img2img.scheduler = make_scheduler(tier.scheduler, model.pipe.scheduler)
+        steps = max(1, int(tier.refine_steps * tier.refine_strength))
+        done = 0
+
+        def on_step() -> None:
+            nonlocal done
+            done += 1
+            progress("refine", min(done, steps), steps)
+
+        refined = refine_image(
+            model.img2img,
+            image,
+            prompt_kwargs=self._prompt_kwargs(model, [prompt], plan.request.negative_prompt),
+            strength=tier.refine_strength,
+            steps=tier.refine_steps,
+            guidance=tier.guidance,
+            seed=seed,
+            on_step=on_step,
+        )
+        return keep_colour(refined, image) if tier.refine_keeps_colour else refined
 
     def _upscale(self, image: Image.Image, size: tuple[int, int], sharpen: float) -> Image.Image:
         """The configured super-resolution model, else Lanczos + unsharp (no weights)."""
@@ -349,44 +378,51 @@ class ImageEngine:
             "negative_prompt": [negative] * len(prompts) if negative else None,
         }
 
-    def _record(self, model, tier, request, prompt, seed, image, base, timings) -> dict:
+    def _record(
+        self,
+        plan: Plan,
+        prompt: str,
+        seed: int,
+        image: Image.Image,
+        timings: dict[str, float],
+    ) -> ImageRecord:
         """Everything needed to understand and reproduce this output."""
-        return {
-            "asset_id": self.library.new_id(),
-            "kind": "image",
-            "created": utc_now(),
-            "prompt": prompt,
-            "template": request.prompt if request.template else None,
-            "negative_prompt": request.negative_prompt,
-            "seed": seed,
-            "model": model.ref,
-            "model_path": str(model.path),
-            "model_hash": model.weights_hash,
-            "family": model.family.name,
-            "pipeline": type(model.pipe).__name__,
-            "scheduler": tier.scheduler,
-            "sampler": sampler_label(tier.scheduler),
-            "steps": tier.steps,
-            "guidance": tier.guidance,
-            "tier": tier.name,
-            "render": asdict(tier),
-            "width": image.width,
-            "height": image.height,
-            "base_width": base[0],
-            "base_height": base[1],
-            "parents": [{"id": request.parent, "role": "draft"}] if request.parent else [],
-            "device": str(self.device),
-            "dtype": str(model.pipe.dtype).removeprefix("torch."),
-            "timings": timings,
-            "versions": software_versions(),
-        }
+        model, tier, request = plan.model, plan.tier, plan.request
+        return ImageRecord(
+            asset_id=self.library.new_id(),
+            prompt=prompt,
+            template=request.prompt if request.template else None,
+            negative_prompt=request.negative_prompt,
+            seed=seed,
+            model=model.ref,
+            model_path=str(model.path),
+            model_hash=model.weights_hash,
+            family=model.family.name,
+            pipeline=type(model.pipe).__name__,
+            scheduler=tier.scheduler,
+            sampler=sampler_label(tier.scheduler),
+            steps=tier.steps,
+            guidance=tier.guidance,
+            tier=tier.name,
+            render=asdict(tier),
+            width=image.width,
+            height=image.height,
+            base_width=plan.base[0],
+            base_height=plan.base[1],
+            parents=[Parent(id=request.parent, role="draft")] if request.parent else [],
+            device=str(self.device),
+            dtype=str(model.pipe.dtype).removeprefix("torch."),
+            timings=timings,
+            versions=software_versions(),
+        )
 
 
-def _compare_pixels(fresh: Image.Image, original, rec: dict) -> dict:
+def _compare_pixels(fresh: Image.Image, original: Asset, rec: ImageRecord) -> dict:
     """Fresh pixels through the original's watermark and codec, against the stored file."""
-    if rec.get("watermark", {}).get("method"):
-        fresh = watermark.embed(fresh, rec["watermark"]["asset_id"])
-    encoded = encode_image(fresh, rec, rec["render"]["format"], rec["render"]["quality"])
+    mark = original.record.get("watermark") or {}  # the library's, not part of the record model
+    if mark.get("method"):
+        fresh = watermark.embed(fresh, mark["asset_id"])
+    encoded = encode_image(fresh, original.record, rec.render["format"], rec.render["quality"])
     with Image.open(io.BytesIO(encoded)) as a, Image.open(original.path) as b:
         x = np.asarray(a.convert("RGB"), dtype=np.int16)
         y = np.asarray(b.convert("RGB"), dtype=np.int16)

@@ -161,7 +161,7 @@ def weights_variant(path: Path) -> str | None:
     return None
 
 
-def native_size(pipe) -> tuple[int, int]:
+def native_size(pipe: diffusers.DiffusionPipeline) -> tuple[int, int]:
     """The size the denoiser was trained at: its sample size times the VAE's downscale."""
     denoiser = getattr(pipe, "unet", None) or getattr(pipe, "transformer", None)
     side = getattr(pipe, "default_sample_size", None) or denoiser.config.sample_size
@@ -251,7 +251,7 @@ class ModelCache:
         size = family.size if kind == "video" else native_size(pipe)
         return LoadedModel(ref=ref, path=path, pipe=pipe, family=family, native_size=size)
 
-    def _place(self, pipe) -> None:
+    def _place(self, pipe: diffusers.DiffusionPipeline) -> None:
         """Move the pipeline to the device, with the memory options it supports."""
         vae = getattr(pipe, "vae", None)
         if self.memory.vae_tiling and hasattr(vae, "enable_tiling"):

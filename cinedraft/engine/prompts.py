@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import itertools
 import re
+from typing import TYPE_CHECKING
 
 from dynamicprompts.generators import CombinatorialPromptGenerator
 
 from ..errors import InputError
+from ..tiers import Family
+
+if TYPE_CHECKING:
+    from diffusers import DiffusionPipeline
 
 # Compel syntax: "(words)1.3", "word+" / "word--", ".and(", ".blend(", ".swap(".
 _WEIGHTING = re.compile(r"\)\s*[+-]*\d*\.?\d+|\w[+-]+(?=[\s,)]|$)|\)[+-]+|\.(and|blend|swap)\(")
@@ -34,7 +39,9 @@ def has_weighting(prompt: str) -> bool:
     return bool(_WEIGHTING.search(prompt))
 
 
-def weighted_embeddings(pipe, family, prompts: list[str], negative: str) -> dict:
+def weighted_embeddings(
+    pipe: DiffusionPipeline, family: Family, prompts: list[str], negative: str
+) -> dict:
     """Pipeline keyword arguments carrying compel embeddings for ``prompts``."""
     import compel  # imported on first use: it pulls in every diffusers pipeline family
 

@@ -28,7 +28,7 @@ SCHEDULERS: dict[str, tuple[str, dict, str]] = {
 }
 
 
-def make_scheduler(name: str, current):
+def make_scheduler(name: str, current: diffusers.SchedulerMixin) -> diffusers.SchedulerMixin:
     """A fresh scheduler called ``name`` built from ``current``'s config.
 
     Raises InputError for unknown names and for ones the pipeline's model can't use

@@ -22,7 +22,9 @@ import itertools
 import secrets
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import diffusers
@@ -31,62 +33,56 @@ import torch
 from PIL import Image
 
 from ..errors import InputError
-from ..ids import utc_now
 from ..library import Library
 from ..media.codec import iter_frames
 from ..media.metadata import DECODE_ERRORS
 from ..media.probe import Prober
-from ..quality.metrics import mean_lab, temporal_metrics
-from ..quality.seams import score_seam
-from ..render.video import VideoPreset, finish_clip, fit_frame, preset_for, unfit
+from ..quality.metrics import temporal_metrics
+from ..record import STILL_FIELDS, Parent, StillRecord, VideoRecord
+from ..render.video import Finished, VideoPreset, finish_clip, fit_frame, preset_for, unfit
 from ..request import Progress, Seam, VideoRequest, VideoResult, no_progress
-from .chunks import Anchor, native_frames, plan_chunks, seam_badness
+from ..tiers import VideoFamily
+from .chunks import ChunkLoop, Chunked, Drawn, Given, native_frames, plan_chunks
 from .models import LoadedModel, ModelCache, software_versions
 
-# What a poster or contact sheet repeats of its clip's record (the image parameters line).
-_STILL_FIELDS = (
-    "prompt",
-    "negative_prompt",
-    "seed",
-    "model",
-    "model_hash",
-    "sampler",
-    "steps",
-    "guidance",
-    "versions",
-)
+
+@dataclass(frozen=True)
+class Shot:
+    """What every call of one video request shares, fixed in step 1."""
+
+    request: VideoRequest
+    model: LoadedModel
+    preset: VideoPreset
+    seconds: float
+    size: tuple[int, int]  # the model's frame size
+    steps: int
+    guidance: float  # the first call's
+    continue_guidance: float  # calls that continue given frames
+    need: int  # frames to deliver, at the model's own rate
+
+    @property
+    def family(self) -> VideoFamily:
+        return self.model.family
 
 
-@dataclass
-class Given:
-    """Frames a call must keep: (K, H, W, 3) uint8 at the model's size, at the start of the
-    call or (a lead-in) at its end; ``latents`` (1, C, K, h, w) when already known.
+class _Hold:
+    """Puts the given frames' latents back in place, so they stay clean at every step: the
+    latent cells wholly inside the known region of the given frames."""
 
-    ``region`` (x0, y0, x1, y1) is the part of the frames that is really known: a clip
-    delivered at another aspect than the model's shows only a band of the model's frame
-    (see :func:`~cinedraft.render.video.unfit`); only that band is held, and the model
-    draws the rest, which delivery crops away again."""
+    def __init__(self, given: Given, known: torch.Tensor, latents: torch.Tensor, scale: int):
+        frames_n, n = latents.shape[2], known.shape[2]
+        frames_at = slice(frames_n - n, frames_n) if given.at_end else slice(0, n)
+        height, width = latents.shape[3] * scale, latents.shape[4] * scale
+        x0, y0, x1, y1 = given.region or (0, 0, width, height)
+        self.mask = torch.zeros((1, 1, frames_n) + latents.shape[3:], dtype=torch.bool)
+        self.mask[:, :, frames_at, -(-y0 // scale) : y1 // scale, -(-x0 // scale) : x1 // scale] = (
+            True
+        )
+        self.placed = torch.zeros_like(latents)
+        self.placed[:, :, frames_at] = known.to(latents.dtype)
 
-    frames: np.ndarray
-    at_end: bool = False
-    latents: torch.Tensor | None = None
-    region: tuple[int, int, int, int] | None = None
-
-    def crop(self, frames: np.ndarray) -> np.ndarray:
-        if self.region is None:
-            return frames
-        x0, y0, x1, y1 = self.region
-        return frames[:, y0:y1, x0:x1]
-
-
-@dataclass
-class Drawn:
-    """One call's output: every frame (the given ones included) and, for latent
-    conditioning, the latents they were decoded from (1, C, F, h, w)."""
-
-    frames: np.ndarray
-    latents: torch.Tensor | None
-    seed: int
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.where(self.mask.to(x.device), self.placed.to(x.device, x.dtype), x)
 
 
 class VideoEngine:
@@ -114,128 +110,134 @@ class VideoEngine:
         record_extra: dict | None = None,
         preset: VideoPreset | None = None,
     ) -> VideoResult:
+        """Make and store one clip; see the module docstring. ``record_extra`` is added to its
+        record (the server names the job); ``preset`` replaces the named one (a continuation
+        matches its clip)."""
         progress = on_progress or no_progress
         started = time.perf_counter()
         # 1. Model, family, preset, length.
-        preset = preset or preset_for(request.preset)
-        seconds = request.seconds if request.seconds is not None else preset.seconds
-        model = self.models.get(request.model or default_model, kind="video")
-        family = model.family
-        size = request.model_size or family.size
-        steps = request.steps or family.steps
-        guidance = (
-            family.guidance_for(request.guidance, continuing=False),
-            family.guidance_for(request.guidance, continuing=True),
-        )  # (first, continuing)
-        need = native_frames(seconds, family.fps)
-        # 2. Given frames and the parents they come from.
-        given, parents = self._given(request, family, size)
-        if given is not None and family.conditioning is None:
-            raise InputError(
-                f"{model.ref} ({family.name}) generates from text only: no image to video and "
-                "no extension; use the built-in model, AnimateDiff or LTX-Video for those"
-            )
-        context = 0 if request.image else (len(given.frames) if given is not None else 0)
-        plan = plan_chunks(family, need, context)
-        if family.conditioning is None and plan[0] > family.chunk_frames:
-            longest = (family.chunk_frames - 1) / family.fps
-            raise InputError(
-                f"{model.ref} ({family.name}) makes one call of at most "
-                f"{family.chunk_frames} frames: ask for {longest:g} seconds or fewer"
-            )
+        shot = self._shot(request, default_model, preset)
+        # 2. Given frames and the parents they come from; the calls that make the rest.
+        given, parents = self._given(request, shot.family, shot.size)
+        plan = self._plan(shot, given)
         # 3. Chunks.
-        seed0 = secrets.randbelow(2**32) if request.seed is None else request.seed
+        seed = secrets.randbelow(2**32) if request.seed is None else request.seed
         t0 = time.perf_counter()
-        frames, seams, seeds = self._chunks(
-            model, request, plan, given, size, steps, guidance, seed0, progress
-        )
-        t_generate = time.perf_counter() - t0
-        frames = list(frames[:need] if not request.before else frames[-need:])
-        # 4. Rendering pipeline; a continuation is timed from the clip's frame it follows.
-        joined = None
-        if request.extend:
-            joined = "last" if request.before else "first"
-            frames = frames + [given.frames[0]] if request.before else [given.frames[-1]] + frames
+        chunked = self._chunk_loop(shot, plan, progress).run(given, seed)
+        timings = {"generate": round(time.perf_counter() - t0, 3)}
+        frames, joined = _delivered(request, chunked.frames, given, shot.need)
         with tempfile.TemporaryDirectory() as tmp:
+            # 4. Rendering pipeline; a continuation is timed from the clip's frame it follows.
             out = Path(tmp) / "clip.mp4"
             finished = finish_clip(
                 frames,
-                family.fps,
-                preset,
+                shot.family.fps,
+                shot.preset,
                 out,
-                seconds,
+                shot.seconds,
                 request.codec,
                 on_progress=progress,
                 context=joined,
             )
+            timings |= finished.timings
             # 5. Metrics, record, library.
             t0 = time.perf_counter()
             temporal = _summary(temporal_metrics(iter_frames(out)))
-            t_metrics = time.perf_counter() - t0
-            record = self._record(
-                model,
-                request,
-                preset,
-                seconds,
-                finished,
-                seed0,
-                seeds,
-                size,
-                steps,
-                guidance,
-                plan,
-                seams,
-                temporal,
-                parents,
+            timings["metrics"] = round(time.perf_counter() - t0, 3)
+            record = self._record(shot, seed, plan, chunked, finished, temporal, parents)
+            record.timings = timings
+            asset = self.library.add_video(
+                out.read_bytes(), record.to_dict() | (record_extra or {})
             )
-            record["timings"] = {
-                "generate": round(t_generate, 3),
-                **finished.timings,
-                "metrics": round(t_metrics, 3),
-            }
-            record |= record_extra or {}
-            asset = self.library.add_video(out.read_bytes(), record)
             stills = {
-                role: self._store_still(path, role, asset)
+                role: self._store_still(path, role, record, asset.id)
                 for role, path in (
                     ("poster", finished.poster),
                     ("contact_sheet", finished.contact_sheet),
                 )
             }
         progress("save", 1, 1)
-        record["timings"]["total"] = round(time.perf_counter() - started, 3)
+        timings["total"] = round(time.perf_counter() - started, 3)
         return VideoResult(
             request=request,
             asset_id=asset.id,
             path=asset.path,
-            seconds=seconds,
+            seconds=shot.seconds,
             frames=finished.frames,
             fps=finished.fps,
             width=finished.width,
             height=finished.height,
             chunks=len(plan),
-            seams=[Seam(**s) for s in seams],
+            seams=[Seam(**s) for s in chunked.seams],
             poster=stills["poster"],
             contact_sheet=stills["contact_sheet"],
             record=asset.record,
-            timings=record["timings"],
+            timings=timings,
         )
 
-    def _store_still(self, path: Path, role: str, video) -> str:
+    def _shot(self, request: VideoRequest, default_model: str, preset: VideoPreset | None) -> Shot:
+        preset = preset or preset_for(request.preset)
+        seconds = request.seconds if request.seconds is not None else preset.seconds
+        model = self.models.get(request.model or default_model, kind="video")
+        family = model.family
+        return Shot(
+            request=request,
+            model=model,
+            preset=preset,
+            seconds=seconds,
+            size=request.model_size or family.size,
+            steps=request.steps or family.steps,
+            guidance=family.guidance_for(request.guidance, continuing=False),
+            continue_guidance=family.guidance_for(request.guidance, continuing=True),
+            need=native_frames(seconds, family.fps),
+        )
+
+    def _chunk_loop(self, shot: Shot, plan: list[int], progress: Progress) -> ChunkLoop:
+        request = shot.request
+        return ChunkLoop(
+            partial(self._call, shot),
+            plan,
+            shot.family.overlap,
+            backwards=request.before,
+            keeps_first=request.image is not None,
+            retries=request.retries,
+            max_seam_ratio=request.max_seam_ratio,
+            steps=shot.steps,
+            progress=progress,
+        )
+
+    def _plan(self, shot: Shot, given: Given | None) -> list[int]:
+        """Frames per call, or :class:`InputError` when the family cannot make the request."""
+        family, ref = shot.family, shot.model.ref
+        if given is not None and family.conditioning is None:
+            raise InputError(
+                f"{ref} ({family.name}) generates from text only: no image to video and "
+                "no extension; use the built-in model, AnimateDiff or LTX-Video for those"
+            )
+        context = len(given.frames) if given is not None and not shot.request.image else 0
+        plan = plan_chunks(family, shot.need, context)
+        if family.conditioning is None and plan[0] > family.chunk_frames:
+            longest = (family.chunk_frames - 1) / family.fps
+            raise InputError(
+                f"{ref} ({family.name}) makes one call of at most "
+                f"{family.chunk_frames} frames: ask for {longest:g} seconds or fewer"
+            )
+        return plan
+
+    def _store_still(self, path: Path, role: str, clip: VideoRecord, clip_id: str) -> str:
         """The poster or contact sheet as an image asset whose parent is the clip, its record
         embedded as in any image (so two clips drawn alike still make two distinct stills)."""
         with Image.open(path) as im:
             image = im.convert("RGB")
-        made_with = {k: video.record[k] for k in _STILL_FIELDS if k in video.record}
-        record = made_with | {
-            "asset_id": self.library.new_id(),
-            "kind": role,
-            "created": utc_now(),
-            "width": image.width,
-            "height": image.height,
-            "parents": [{"id": video.id, "role": "video"}],
-        }
-        return self.library.add_image(image, record, "png").id
+        record = StillRecord(
+            asset_id=self.library.new_id(),
+            kind=role,
+            width=image.width,
+            height=image.height,
+            parents=[Parent(id=clip_id, role="video")],
+            **{name: getattr(clip, name) for name in STILL_FIELDS},
+        )
+        return self.library.add_image(image, record.to_dict(), "png").id
 
     def continue_clip(
         self,
@@ -268,7 +270,9 @@ class VideoEngine:
 
     # ------------------------------------------------------------------ 2. given frames
 
-    def _given(self, request: VideoRequest, family, size) -> tuple[Given | None, list[dict]]:
+    def _given(
+        self, request: VideoRequest, family: VideoFamily, size: tuple[int, int]
+    ) -> tuple[Given | None, list[dict]]:
         if request.image:
             asset = self.library.resolve(request.image, "image")
             try:
@@ -298,177 +302,101 @@ class VideoEngine:
             ]
         return None, []
 
-    # ------------------------------------------------------------------ 3. chunks
-
-    def _chunks(self, model, request, plan, given, size, steps, guidance, seed0, progress):
-        """The new frames in time order, the seams, and the seed each chunk kept; ``guidance``
-        is (first call, calls that continue given frames)."""
-        family = model.family
-        # What delivery shows: all of each frame, or the band of it a given clip shows.
-        view = given.crop if given is not None else (lambda f: f)
-        # Frames are handled in the order they are made: backwards in time for a lead-in.
-        order = (lambda f: f[::-1]) if request.before else (lambda f: f)
-        # The delivered frames the next chunk joins (in that order: the last is next to it).
-        edge = order(view(given.frames)) if given is not None else None
-        anchor = Anchor(mean_lab(edge)) if edge is not None else None
-        pieces: list[np.ndarray] = []
-        seams, seeds = [], []
-        for k, frames_n in enumerate(plan):
-            context = given
-            keep_given = k == 0 and request.image is not None  # the first frame is output
-            best, best_seam = None, None
-            for attempt in range(request.retries + 1):
-                seed = seed0 + k * 1_000_003 + attempt * 7919
-
-                stage = f"chunk {k + 1}/{len(plan)}" + (f" retry {attempt}" if attempt else "")
-
-                def on_step(step: int, stage=stage) -> None:
-                    progress(stage, step, steps)
-
-                continuing = context is not None and not keep_given
-                drawn = self._call(
-                    model,
-                    request,
-                    frames_n,
-                    size,
-                    steps,
-                    guidance[continuing],
-                    seed,
-                    context,
-                    on_step,
-                )
-                new = order(
-                    drawn.frames
-                    if keep_given or context is None
-                    else (
-                        drawn.frames[: -len(context.frames)]
-                        if context.at_end
-                        else drawn.frames[len(context.frames) :]
-                    )
-                )
-                # Colour: matched to the frame it joins, then pulled towards the anchor.
-                shown = view(new)
-                anchor = anchor or Anchor(mean_lab(shown))
-                fixed = anchor.join(new, shown, None if keep_given or edge is None else edge[-1])
-                if context is None or keep_given:
-                    best, best_seam = (drawn, fixed), None
-                    break
-                seam = score_seam(edge, view(fixed))
-                if best is None or seam_badness(seam) < seam_badness(best_seam):
-                    best, best_seam = (drawn, fixed), seam
-                if seam_badness(seam) <= request.max_seam_ratio:
-                    break
-            drawn, fixed = best
-            seeds.append(drawn.seed)
-            if best_seam is not None:
-                seams.append(
-                    best_seam | {"at_frame": sum(len(p) for p in pieces), "attempts": attempt + 1}
-                )
-            pieces.append(fixed)
-            edge = view(fixed)
-            # The next call is conditioned on the raw end of this one (its latents).
-            k_next = family.overlap
-            if request.before:
-                context = Given(
-                    drawn.frames[:k_next],
-                    at_end=True,
-                    latents=None if drawn.latents is None else drawn.latents[:, :, :k_next],
-                )
-            else:
-                context = Given(
-                    drawn.frames[-k_next:],
-                    latents=None if drawn.latents is None else drawn.latents[:, :, -k_next:],
-                )
-            given = context
-        frames = np.concatenate([order(p) for p in pieces[::-1]] if request.before else pieces)
-        if request.before:  # chunks were made backwards in time: count seams from the start
-            for seam in seams:
-                seam["at_frame"] = len(frames) - seam["at_frame"]
-        return frames, seams, seeds
+    # ------------------------------------------------------------------ 3. one call
 
     def _call(
         self,
-        model: LoadedModel,
-        request,
-        frames_n,
-        size,
-        steps,
-        guidance,
-        seed,
+        shot: Shot,
+        frames_n: int,
+        continuing: bool,
+        seed: int,
         given: Given | None,
-        on_step,
+        on_step: Callable[[int], None],
     ) -> Drawn:
-        """One pipeline call of ``frames_n`` frames, conditioned on ``given`` as the family says."""
-        family = model.family
+        """One pipeline call of ``frames_n`` frames, conditioned on ``given`` as the family
+        says (:class:`~cinedraft.engine.chunks.ChunkLoop`'s ``draw``)."""
         generator = torch.Generator("cpu").manual_seed(seed)
-        pipe = model.pipe
         kwargs = dict(
-            prompt=request.prompt,
-            negative_prompt=request.negative_prompt or None,
+            prompt=shot.request.prompt,
+            negative_prompt=shot.request.negative_prompt or None,
             num_frames=frames_n,
-            width=size[0],
-            height=size[1],
-            num_inference_steps=steps,
-            guidance_scale=guidance,
+            width=shot.size[0],
+            height=shot.size[1],
+            num_inference_steps=shot.steps,
+            guidance_scale=shot.continue_guidance if continuing else shot.guidance,
             generator=generator,
         )
-        if family.conditioning == "latents":
-            latents = self._noise(pipe, frames_n, size, generator, family.noise_correlation)
+        if shot.family.conditioning == "latents":
+            return self._call_latents(shot, kwargs, given, on_step, seed)
+        return self._call_frames(shot, kwargs, given, on_step, seed)
 
-            def hold_given(x):  # nothing given: the latents are left as they are
-                return x
+    def _call_latents(
+        self,
+        shot: Shot,
+        kwargs: dict,
+        given: Given | None,
+        on_step: Callable[[int], None],
+        seed: int,
+    ) -> Drawn:
+        """Latent conditioning: the given frames' latents are held in place at every step."""
+        pipe = shot.model.pipe
+        latents = self._noise(
+            pipe,
+            kwargs["num_frames"],
+            shot.size,
+            kwargs["generator"],
+            shot.family.noise_correlation,
+        )
+        hold = None
+        if given is not None:
+            known = given.latents if given.latents is not None else self._encode(pipe, given.frames)
+            hold = _Hold(given, known, latents, pipe.vae_scale_factor)
+            latents = hold(latents)
 
-            if given is not None:
-                known = (
-                    given.latents if given.latents is not None else self._encode(pipe, given.frames)
-                )
-                n, s = known.shape[2], pipe.vae_scale_factor
-                mask = torch.zeros((1, 1, frames_n) + latents.shape[3:], dtype=torch.bool)
-                frames_at = slice(frames_n - n, frames_n) if given.at_end else slice(0, n)
-                x0, y0, x1, y1 = given.region or (0, 0, size[0], size[1])
-                # Latent cells wholly inside the known box only.
-                mask[:, :, frames_at, -(-y0 // s) : y1 // s, -(-x0 // s) : x1 // s] = True
-                placed = torch.zeros_like(latents)
-                placed[:, :, frames_at] = known.to(latents.dtype)
+        def step_end(pipe_: object, i: int, t: object, cb_kwargs: dict) -> dict:
+            on_step(i + 1)
+            if hold is not None:
+                cb_kwargs["latents"] = hold(cb_kwargs["latents"])
+            return cb_kwargs
 
-                def hold_given(x):
-                    return torch.where(mask.to(x.device), placed.to(x.device, x.dtype), x)
-
-                latents = hold_given(latents)
-
-            def hold(pipe_, i, t, cb_kwargs):  # the given frames stay clean at every step
-                on_step(i + 1)
-                cb_kwargs["latents"] = hold_given(cb_kwargs["latents"])
-                return cb_kwargs
-
-            out = pipe(
-                **_accepted(
-                    pipe,
-                    kwargs
-                    | dict(
-                        latents=latents,
-                        output_type="latent",
-                        callback_on_step_end=hold,
-                        callback_on_step_end_tensor_inputs=["latents"],
-                    ),
-                )
+        out = pipe(
+            **_accepted(
+                pipe,
+                kwargs
+                | dict(
+                    latents=latents,
+                    output_type="latent",
+                    callback_on_step_end=step_end,
+                    callback_on_step_end_tensor_inputs=["latents"],
+                ),
             )
-            final = out.frames if torch.is_tensor(out.frames) else torch.as_tensor(out.frames)
-            with torch.no_grad():
-                video = pipe.decode_latents(final)
-            frames = _to_uint8(
-                pipe.video_processor.postprocess_video(video=video, output_type="np")
-            )
-            return Drawn(frames, final.detach().cpu(), seed)
-        if given is not None:  # "image": the family's image-to-video pipeline
+        )
+        final = out.frames if torch.is_tensor(out.frames) else torch.as_tensor(out.frames)
+        with torch.no_grad():
+            video = pipe.decode_latents(final)
+        frames = _to_uint8(pipe.video_processor.postprocess_video(video=video, output_type="np"))
+        return Drawn(frames, final.detach().cpu(), seed)
+
+    def _call_frames(
+        self,
+        shot: Shot,
+        kwargs: dict,
+        given: Given | None,
+        on_step: Callable[[int], None],
+        seed: int,
+    ) -> Drawn:
+        """No conditioning, or a first image through the family's image-to-video pipeline."""
+        pipe = shot.model.pipe
+        if given is not None:
             if given.at_end:
                 raise InputError(
-                    f"{family.name} cannot make a lead-in (it conditions on a first frame only)"
+                    f"{shot.family.name} cannot make a lead-in (it conditions on a first frame "
+                    "only)"
                 )
-            pipe = self._image_pipeline(model)
-            kwargs["image"] = Image.fromarray(given.frames[-1])
+            pipe = self._image_pipeline(shot.model)
+            kwargs = kwargs | {"image": Image.fromarray(given.frames[-1])}
 
-        def step_end(pipe_, i, t, cb_kwargs):
+        def step_end(pipe_: object, i: int, t: object, cb_kwargs: dict) -> dict:
             on_step(i + 1)
             return cb_kwargs
 
@@ -476,12 +404,12 @@ class VideoEngine:
             **_accepted(
                 pipe,
                 kwargs
-                | dict(output_type="np", frame_rate=family.fps, callback_on_step_end=step_end),
+                | dict(output_type="np", frame_rate=shot.family.fps, callback_on_step_end=step_end),
             )
         )
         return Drawn(_to_uint8(out.frames), None, seed)
 
-    def _image_pipeline(self, model: LoadedModel):
+    def _image_pipeline(self, model: LoadedModel) -> diffusers.DiffusionPipeline:
         """The family's image-to-video pipeline sharing the loaded components."""
         key = str(model.path)
         if key not in self._i2v:
@@ -491,7 +419,7 @@ class VideoEngine:
         return self._i2v[key]
 
     @staticmethod
-    def _encode(pipe, frames: np.ndarray) -> torch.Tensor:
+    def _encode(pipe: diffusers.DiffusionPipeline, frames: np.ndarray) -> torch.Tensor:
         """(K, H, W, 3) uint8 -> latents (1, C, K, h, w), the VAE's mean, scaled."""
         x = torch.from_numpy(frames).permute(0, 3, 1, 2).to(pipe.vae.dtype) / 127.5 - 1.0
         with torch.no_grad():
@@ -500,7 +428,13 @@ class VideoEngine:
         return z.permute(1, 0, 2, 3).unsqueeze(0).cpu()
 
     @staticmethod
-    def _noise(pipe, frames_n, size, generator, rho: float) -> torch.Tensor:
+    def _noise(
+        pipe: diffusers.DiffusionPipeline,
+        frames_n: int,
+        size: tuple[int, int],
+        generator: torch.Generator,
+        rho: float,
+    ) -> torch.Tensor:
         """The initial latents (1, C, F, h, w) from a CPU generator (device-independent);
         a share ``rho`` of their variance common to all frames, as the model was trained
         (Ge et al., 2023, "Preserve Your Own Correlation")."""
@@ -517,69 +451,72 @@ class VideoEngine:
 
     def _record(
         self,
-        model,
-        request,
-        preset,
-        seconds,
-        finished,
-        seed0,
-        seeds,
-        size,
-        steps,
-        guidance,
-        plan,
-        seams,
-        temporal,
-        parents,
-    ) -> dict:
-        family = model.family
-        return {
-            "asset_id": self.library.new_id(),
-            "kind": "video",
-            "created": utc_now(),
-            "prompt": request.prompt,
-            "negative_prompt": request.negative_prompt,
-            "seed": seed0,
-            "chunk_seeds": seeds,
-            "model": model.ref,
-            "model_path": str(model.path),
-            "model_hash": model.weights_hash,
-            "family": family.name,
-            "pipeline": type(model.pipe).__name__,
-            "sampler": type(model.pipe.scheduler).__name__,
-            "conditioning": family.conditioning,
-            "mode": "extend" if request.extend else "image" if request.image else "text",
-            "before": request.before,
-            "steps": steps,
-            "guidance": guidance[0],
-            "continue_guidance": guidance[1],
-            "tier": "video",
-            "preset": asdict(preset),
-            "seconds": seconds,
-            "fps": finished.fps,
-            "frames": finished.frames,
-            "width": finished.width,
-            "height": finished.height,
-            "model_size": list(size),
-            "native_fps": family.fps,
-            "chunks": plan,
-            "overlap": family.overlap,
-            "seams": seams,
-            "temporal": temporal,
-            "parents": parents,
-            "device": str(self.device),
-            "dtype": str(model.pipe.dtype).removeprefix("torch."),
-            "versions": software_versions(),
-        }
+        shot: Shot,
+        seed: int,
+        plan: list[int],
+        chunked: Chunked,
+        finished: Finished,
+        temporal: dict,
+        parents: list[dict],
+    ) -> VideoRecord:
+        model, family, request = shot.model, shot.family, shot.request
+        return VideoRecord(
+            asset_id=self.library.new_id(),
+            prompt=request.prompt,
+            negative_prompt=request.negative_prompt,
+            seed=seed,
+            chunk_seeds=chunked.seeds,
+            model=model.ref,
+            model_path=str(model.path),
+            model_hash=model.weights_hash,
+            family=family.name,
+            pipeline=type(model.pipe).__name__,
+            sampler=type(model.pipe.scheduler).__name__,
+            conditioning=family.conditioning,
+            mode="extend" if request.extend else "image" if request.image else "text",
+            before=request.before,
+            steps=shot.steps,
+            guidance=shot.guidance,
+            continue_guidance=shot.continue_guidance,
+            preset=asdict(shot.preset),
+            seconds=shot.seconds,
+            fps=finished.fps,
+            frames=finished.frames,
+            width=finished.width,
+            height=finished.height,
+            model_size=list(shot.size),
+            native_fps=family.fps,
+            chunks=plan,
+            overlap=family.overlap,
+            seams=chunked.seams,
+            temporal=temporal,
+            parents=parents,
+            device=str(self.device),
+            dtype=str(model.pipe.dtype).removeprefix("torch."),
+            versions=software_versions(),
+        )
 
 
-def _accepted(pipe, kwargs: dict) -> dict:
+def _delivered(
+    request: VideoRequest, new: np.ndarray, given: Given | None, need: int
+) -> tuple[list[np.ndarray], str | None]:
+    """The frames to deliver and, for a continuation, which end of them is the given clip's
+    frame it joins (kept so its motion is timed from that frame; delivery drops it)."""
+    frames = list(new[-need:] if request.before else new[:need])
+    if not request.extend:
+        return frames, None
+    if request.before:
+        return frames + [given.frames[0]], "last"
+    return [given.frames[-1]] + frames, "first"
+
+
+def _accepted(pipe: diffusers.DiffusionPipeline, kwargs: dict) -> dict:
     """The keyword arguments this pipeline's ``__call__`` takes (families differ)."""
     names = inspect.signature(pipe.__call__).parameters
     return {k: v for k, v in kwargs.items() if k in names}
 
 
-def _to_uint8(frames) -> np.ndarray:
+def _to_uint8(frames: object) -> np.ndarray:
     """A pipeline's frames (batch of one; floats in 0..1 or PIL) as (F, H, W, 3) uint8."""
     if isinstance(frames, list) and frames and isinstance(frames[0], list):
         return np.stack([np.asarray(f.convert("RGB")) for f in frames[0]])

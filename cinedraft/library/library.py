@@ -56,7 +56,8 @@ from ..media.files import (
 from ..media.probe import Prober
 from .files import FileStore
 from .provenance import Ingredient, Manifest, Signer, read_manifest
-from .schema import RECORD_VERSION, claim_of, claimed_prompt, row_fields, upgrade_record
+from ..record import RECORD_VERSION, ImportRecord, upgrade_record
+from .schema import claim_of, claimed_prompt, row_fields
 
 MAX_INPUT_BYTES = 2 << 30  # a file given to import or verify
 MAX_PIXELS = 40_000_000  # an imported image (a 6000x6000 PNG passes, decoded off the event loop)
@@ -271,21 +272,17 @@ class Library:
         if claim is None and metadata["record_error"]:
             claim = {"record": None, "valid": False, "problems": [metadata["record_error"]]}
         now = utc_now()
-        record = {
-            "asset_id": self.new_id(),
-            "kind": "import",
-            "schema_version": RECORD_VERSION,
-            "created": now,
-            "imported": now,
-            "imported_from": path.name[:255],
-            "width": size[0],
-            "height": size[1],
-            "prompt": claimed_prompt(claim),
-            "parents": [],
-        }
-        if claim is not None:
-            record["claim"] = claim
-        return self._commit([(data, ext, record, [])])[0]
+        record = ImportRecord(
+            asset_id=self.new_id(),
+            created=now,
+            imported=now,
+            imported_from=path.name[:255],
+            width=size[0],
+            height=size[1],
+            prompt=claimed_prompt(claim),
+            claim=claim,
+        )
+        return self._commit([(data, ext, record.to_dict(), [])])[0]
 
     def resolve(self, ref: str, kind: str | None = None) -> Asset:
         """The asset an asset id or a local file names; a file not in the library yet is

@@ -9,33 +9,22 @@ A file from outside is never trusted to name the library's own fields (id, kind,
 dates): :func:`claim_of` keeps what its embedded record says as a *claim*, checked against
 the same schema and stored beside the problems found, shown as such.
 
-Records carry ``schema_version`` (:data:`RECORD_VERSION`, stamped by the library when it
-writes one). A record written by an older cinedraft, in a file or a row, is brought up to
-date by :func:`upgrade_record` when it is read, one version at a time, the way
-OpenTimelineIO upgrades old files; each step says what changed in that version.
+The typed records themselves, their versions and upgrades are in :mod:`cinedraft.record`.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import InputError
 from ..ids import ASSET_ID_PATTERN, ISO_TIME_PATTERN, JOB_ID_PATTERN
+from ..record import Parent
 
-RECORD_VERSION = 1
 MAX_CLAIM_BYTES = 256 * 1024  # an embedded record larger than this is not kept
 _TEXT = 100_000  # a prompt longer than this is not a prompt
 _INT64 = 2**63 - 1
-
-
-class Parent(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    id: str = Field(pattern=ASSET_ID_PATTERN)
-    role: str = Field(min_length=1, max_length=64)
 
 
 class RowFields(BaseModel):
@@ -103,27 +92,3 @@ def claimed_prompt(claim: dict | None) -> str:
     if claim and claim["valid"]:
         return claim["record"].get("prompt") or ""
     return ""
-
-
-def upgrade_record(record: dict) -> dict:
-    """``record`` as this version reads it (a copy when anything changed). A record from a
-    newer cinedraft is returned as it is: nothing here knows how to read it better."""
-    version = record.get("schema_version", 0)
-    while isinstance(version, int) and 0 <= version < RECORD_VERSION:
-        record = _UPGRADES[version](copy.deepcopy(record))
-        version = record["schema_version"]
-    return record
-
-
-def _to_v1(record: dict) -> dict:
-    """Version 1 (2026-12-05): the editor's seam scores give ``flicker`` in 0..1, like the
-    engine's; before, the editor wrote 0..255 under the same key."""
-    edit = record.get("edit")
-    for seam in edit.get("seams", []) if isinstance(edit, dict) else []:
-        if isinstance(seam, dict) and isinstance(seam.get("flicker"), (int, float)):
-            seam["flicker"] = round(seam["flicker"] / 255, 4)
-    record["schema_version"] = 1
-    return record
-
-
-_UPGRADES = {0: _to_v1}  # version -> the step to the next one

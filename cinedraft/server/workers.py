@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from ..errors import CinedraftError
 from ..jobs import Job, JobCancelled, JobQueue
+from ..record import EditRecord, read_record
 from ..request import ImageRequest, Progress, VideoRequest, parse_size
 from ..workspace import Workspace
 
@@ -115,7 +116,8 @@ def _extend(workspace: Workspace, job: Job, report: Progress) -> dict:
     r = job.request
     editor = workspace.editor(on_progress=report, record_extra={"job_id": job.id})
     asset = editor.extend(r["source"], r["seconds"], r["prompt"], None, r.get("before", False))
-    return {"outputs": [asset.id], "parent": r["source"], "duration": asset.record["seconds"]}
+    seconds = read_record(asset.record, EditRecord, "an edit").seconds
+    return {"outputs": [asset.id], "parent": r["source"], "duration": seconds}
 
 
 def _edit(workspace: Workspace, job: Job, report: Progress) -> dict:

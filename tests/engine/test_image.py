@@ -207,3 +207,20 @@ def test_a_draft_written_by_the_previous_release_re_renders_identically(engine):
     again = engine.rerender(stored.id)
     assert again.identical and again.max_abs_diff == 0
     assert again.output.record["schema_version"] >= 1
+
+
+def test_only_generated_images_are_promoted_or_re_rendered(engine, tmp_path):
+    """An imported file has no generation record: promote and rerender refuse it in one line
+    naming what is missing, before any model runs."""
+    from PIL import Image
+
+    from cinedraft.errors import InputError
+
+    path = tmp_path / "photo.png"
+    Image.new("RGB", (32, 32), "orange").save(path)
+    outside = engine.library.import_file(path)
+    refused = r"is not a generated image; {} \(kind: "
+    with pytest.raises(InputError, match=refused.format("only those can be promoted")):
+        engine.promote(outside.id)
+    with pytest.raises(InputError, match=refused.format("there is nothing to re-run")):
+        engine.rerender(outside.id)

@@ -4,7 +4,7 @@ upgraded when read (fixtures in ``tests/fixtures/v0`` were made by the release b
 import json
 from pathlib import Path
 
-from cinedraft.library.schema import RECORD_VERSION, upgrade_record
+from cinedraft.record import RECORD_VERSION, upgrade_record
 
 V0 = Path(__file__).parents[1] / "fixtures" / "v0"
 

@@ -1,0 +1,197 @@
+"""The generation record: what every stored output says about how it was made.
+
+One typed model per kind of output, each built in one place (the flow that makes that kind)
+and read by attribute where a flow needs it again (``promote`` and ``rerender`` read an
+:class:`ImageRecord`, ``extend`` an :class:`EditRecord`). In files and rows a record is the
+JSON object :meth:`Record.to_dict` gives, so any JSON reader can read it; the library adds
+what only it knows (watermark, file, claim, job id), which every model keeps as extra fields.
+
+``schema_version`` says which shape a record has. A record written by an older cinedraft is
+brought up to date by :func:`upgrade_record` when it is read, one version at a time, the way
+OpenTimelineIO upgrades old files; each step says what changed in that version.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import InputError
+from .ids import ASSET_ID_PATTERN, utc_now
+
+RECORD_VERSION = 1
+
+
+class Parent(BaseModel):
+    """One lineage link: the asset this output was made from, and in what role."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    id: str = Field(pattern=ASSET_ID_PATTERN)
+    role: str = Field(min_length=1, max_length=64)
+
+
+class Record(BaseModel):
+    """What every record holds."""
+
+    # Extra fields are kept: the library's own additions, and fields of a newer version.
+    model_config = ConfigDict(extra="allow")
+
+    schema_version: int = RECORD_VERSION
+    asset_id: str
+    kind: str
+    created: str = Field(default_factory=utc_now)
+    parents: list[Parent] = []
+
+    def to_dict(self) -> dict:
+        """The record as stored: JSON types only, unset optional fields left out."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class Generated(Record):
+    """An output a model made: everything needed to understand and reproduce it."""
+
+    prompt: str
+    negative_prompt: str = ""
+    seed: int
+    model: str
+    model_path: str
+    model_hash: str
+    family: str
+    pipeline: str
+    sampler: str
+    steps: int
+    guidance: float
+    tier: str
+    width: int
+    height: int
+    device: str
+    dtype: str
+    versions: dict[str, str]
+    timings: dict[str, float] = {}
+
+
+class ImageRecord(Generated):
+    kind: Literal["image"] = "image"
+    template: str | None = None  # the prompt template this image's prompt was expanded from
+    scheduler: str
+    render: dict  # the tier as it ran (tiers.Tier's fields)
+    base_width: int
+    base_height: int
+    cleanup: dict | None = None  # what measured cleanup found and did
+    drift_ssim: float | None = None  # SSIM against the draft a promotion started from
+    rerender_of: str | None = None
+
+
+class VideoRecord(Generated):
+    kind: Literal["video"] = "video"
+    tier: str = "video"
+    chunk_seeds: list[int]
+    conditioning: str | None = None  # how chunks continue the frames before them (None: they don't)
+    mode: Literal["text", "image", "extend"]
+    before: bool = False  # a lead-in: made backwards in time, before the given clip
+    continue_guidance: float
+    preset: dict  # the delivery preset (render.video.VideoPreset's fields)
+    seconds: float
+    fps: float
+    frames: int
+    model_size: list[int]
+    native_fps: int
+    chunks: list[int]  # frames per pipeline call
+    overlap: int
+    seams: list[dict]  # request.Seam's fields, per join
+    temporal: dict[str, dict[str, float]]  # per-pair metric -> mean, p95, max
+
+
+class StillRecord(Record):
+    """A clip's poster or contact sheet: the clip's image parameters, the clip as parent."""
+
+    kind: Literal["poster", "contact_sheet"]
+    width: int
+    height: int
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    seed: int | None = None
+    model: str | None = None
+    model_hash: str | None = None
+    sampler: str | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    versions: dict[str, str] | None = None
+
+
+# The fields of a clip's record a still repeats.
+STILL_FIELDS = tuple(
+    sorted(
+        StillRecord.model_fields.keys() - Record.model_fields.keys() - {"kind", "width", "height"}
+    )
+)
+
+
+class EditRecord(Record):
+    """A clip the editor made from others: the operation, its timeline and what it cost."""
+
+    kind: Literal["edit"] = "edit"
+    operation: str
+    parameters: dict
+    prompt: str = ""
+    model: str | None = None
+    width: int
+    height: int
+    frames: int
+    fps: float
+    seconds: float
+    edit: dict  # editor.ops.EditStats' fields
+    timeline: dict  # the OpenTimelineIO timeline, as a dict
+
+
+class ImportRecord(Record):
+    """A file from outside: what its embedded record claims is kept apart (``claim``)."""
+
+    kind: Literal["import"] = "import"
+    imported: str
+    imported_from: str
+    width: int
+    height: int
+    prompt: str = ""
+    claim: dict | None = None
+
+
+R = TypeVar("R", bound=Record)
+
+
+def read_record(record: dict, model: type[R], what: str) -> R:
+    """``record`` (upgraded) as ``model``, or :class:`InputError` saying it is not ``what``."""
+    try:
+        return model.model_validate(upgrade_record(record))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "record"
+        name = record.get("asset_id", "the asset")
+        raise InputError(f"{name} is not {what} ({where}: {first['msg']})") from None
+
+
+def upgrade_record(record: dict) -> dict:
+    """``record`` as this version reads it (a copy when anything changed). A record from a
+    newer cinedraft is returned as it is: nothing here knows how to read it better."""
+    version = record.get("schema_version", 0)
+    while isinstance(version, int) and 0 <= version < RECORD_VERSION:
+        record = _UPGRADES[version](copy.deepcopy(record))
+        version = record["schema_version"]
+    return record
+
+
+def _to_v1(record: dict) -> dict:
+    """Version 1 (2026-12-05): the editor's seam scores give ``flicker`` in 0..1, like the
+    engine's; before, the editor wrote 0..255 under the same key."""
+    edit = record.get("edit")
+    for seam in edit.get("seams", []) if isinstance(edit, dict) else []:
+        if isinstance(seam, dict) and isinstance(seam.get("flicker"), (int, float)):
+            seam["flicker"] = round(seam["flicker"] / 255, 4)
+    record["schema_version"] = 1
+    return record
+
+
+_UPGRADES = {0: _to_v1}  # version -> the step to the next one
