@@ -21,7 +21,15 @@ from .errors import (  # noqa: E402
     UnsafeModelError,
 )
 from .library import Asset, AssetQuery, Library, Verification  # noqa: E402
-from .request import ImageOutput, ImageRequest, Rerender, Result, VideoRequest, VideoResult  # noqa: E402
+from .request import (  # noqa: E402
+    ImageOutput,
+    ImageRequest,
+    Overrides,
+    Rerender,
+    Result,
+    VideoRequest,
+    VideoResult,
+)
 from .tiers import FAMILIES, Family, Tier  # noqa: E402
 
 
@@ -59,6 +67,7 @@ __all__ = [
     "ModelError",
     "ModelNotFoundError",
     "OutputError",
+    "Overrides",
     "Rerender",
     "Result",
     "Settings",

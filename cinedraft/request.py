@@ -32,6 +32,18 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
+class Overrides(BaseModel):
+    """How to sample when a stored output is made again (``promote``) or continued
+    (``extend``): each field left ``None`` keeps what the model, tier or source would use."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str | None = Field(None, description="'builtin', a local folder or a hub id.")
+    steps: int | None = Field(None, ge=1, le=500)
+    guidance: float | None = Field(None, ge=0.0, le=50.0)
+    scheduler: str | None = Field(None, description="dpm++, euler, euler-a, ddim, unipc, ...")
+
+
 class ImageRequest(BaseModel):
     """What to generate. ``prompt`` may be a wildcard template when ``count`` > 1."""
 
@@ -127,6 +139,9 @@ class VideoRequest(BaseModel):
     before: bool = Field(False, description="With ``extend``: generate a lead-in instead.")
     steps: int | None = Field(None, ge=1, le=500)
     guidance: float | None = Field(None, ge=0.0, le=50.0)
+    scheduler: str | None = Field(
+        None, description="A sampler name (see `generate --scheduler`); default the model's own."
+    )
     seed: int | None = Field(None, ge=0, lt=2**63)
     model_size: tuple[int, int] | None = Field(
         None, description="(width, height) the model generates at; default the family's."

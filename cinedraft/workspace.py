@@ -16,7 +16,9 @@ from .library import Library
 if TYPE_CHECKING:
     from .editor import Editor
     from .engine.engine import Engine
-    from .request import Progress
+    from pathlib import Path
+
+    from .request import Overrides, Progress
 
 
 class Workspace:
@@ -47,8 +49,12 @@ class Workspace:
         (the server's job id)."""
         from .editor import Editor
 
-        def continuation(clip, seconds, prompt, before):
-            return self.engine().continue_clip(clip, seconds, prompt, before, on_progress)
+        def continuation(
+            clip: Path, seconds: float, prompt: str, before: bool, overrides: Overrides
+        ) -> Path:
+            return self.engine().continue_clip(
+                clip, seconds, prompt, before, on_progress, overrides=overrides
+            )
 
         return Editor(self.library(), generate_continuation=continuation, record_extra=record_extra)
 

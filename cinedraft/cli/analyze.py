@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..request import Overrides
 from ..quality.compare import VIDEO_SUFFIXES, analyze_images, analyze_video
 from ..workspace import Workspace
 from .common import handles_errors, out, progress_bars
@@ -98,6 +99,13 @@ def factors(
         str | None,
         typer.Option(help="Model (default: the configured draft and production models)."),
     ] = None,
+    steps: Annotated[int | None, typer.Option(help="The production tier's sampling steps.")] = None,
+    guidance: Annotated[
+        float | None, typer.Option(help="Guidance scale of every run (both tiers).")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Sampler of every run (both tiers): dpm++, euler, ...")
+    ] = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Report folder (default HOME/lab/<seed>).")
     ] = None,
@@ -111,7 +119,12 @@ def factors(
     folder = out_dir or state.settings.home / "lab" / f"seed-{seed}"
     with progress_bars(enabled=not as_json) as on_progress:
         report = run_factors(
-            state.engine(), prompt, seed, folder, model=model, on_progress=on_progress
+            state.engine(),
+            prompt,
+            seed,
+            folder,
+            on_progress=on_progress,
+            overrides=Overrides(model=model, steps=steps, guidance=guidance, scheduler=scheduler),
         )
     if as_json:
         out.print_json(json.dumps(report))

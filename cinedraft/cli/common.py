@@ -10,6 +10,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -23,6 +24,15 @@ from ..request import Result, no_progress
 
 err = Console(stderr=True)
 out = Console()
+
+# Options of every command that samples a model (generate, promote, video, extend, lab).
+Steps = Annotated[int | None, typer.Option(help="Sampling steps (default: the tier's).")]
+Guidance = Annotated[float | None, typer.Option(help="Classifier-free guidance scale.")]
+Scheduler = Annotated[str | None, typer.Option(help="dpm++, euler, euler-a, ddim, unipc, ...")]
+# extend's model: the clip's own unless named (not the configured video model)
+ClipModel = Annotated[
+    str | None, typer.Option(help="Video model (default: the one that made the clip).")
+]
 
 
 def say_error(message: str) -> None:

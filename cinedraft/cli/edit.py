@@ -10,8 +10,18 @@ import typer
 
 from ..editor import Editor, Timeline
 from ..library import Asset
+from ..request import Overrides
 from ..workspace import Workspace
-from .common import copy_out, handles_errors, out, writable_destination
+from .common import (
+    ClipModel,
+    Guidance,
+    Scheduler,
+    Steps,
+    copy_out,
+    handles_errors,
+    out,
+    writable_destination,
+)
 
 app = typer.Typer(
     help="Cut, merge, extend, reframe, retime clips; OTIO interchange.", no_args_is_help=True
@@ -96,14 +106,18 @@ def extend(
     before: Annotated[
         bool, typer.Option("--before", help="A lead-in before the first frame.")
     ] = False,
+    model: ClipModel = None,
+    steps: Steps = None,
+    guidance: Guidance = None,
+    scheduler: Scheduler = None,
     out_file: Out = None,
     as_json: Json = False,
 ) -> None:
     """Continue a clip (or lead into it) and join them; the seam score is reported."""
     writable_destination(out_file)
-    report_edit(
-        _editor(ctx).extend(source, seconds, prompt, continuation, before), out_file, as_json
-    )
+    overrides = Overrides(model=model, steps=steps, guidance=guidance, scheduler=scheduler)
+    joined = _editor(ctx).extend(source, seconds, prompt, continuation, before, overrides)
+    report_edit(joined, out_file, as_json)
 
 
 @app.command()

@@ -6,17 +6,14 @@ from typing import Annotated
 
 import typer
 
-from ..request import ImageRequest, parse_size
+from ..request import ImageRequest, Overrides, parse_size
 from ..workspace import Workspace
-from .common import handles_errors, print_result, progress_bars
+from .common import Guidance, Scheduler, Steps, handles_errors, print_result, progress_bars
 
 Size = Annotated[str | None, typer.Option("--size", help="WIDTHxHEIGHT of the output.")]
 Seed = Annotated[int | None, typer.Option(help="Seed of the first image; random if not set.")]
 Tier = Annotated[str, typer.Option(help="draft (fast preview) or production (full render).")]
 Model = Annotated[str | None, typer.Option(help="'builtin', a diffusers folder or a hub id.")]
-Steps = Annotated[int | None, typer.Option(help="Sampling steps (default: the tier's).")]
-Guidance = Annotated[float | None, typer.Option(help="Classifier-free guidance scale.")]
-Scheduler = Annotated[str | None, typer.Option(help="dpm++, euler, euler-a, ddim, unipc, ...")]
 Negative = Annotated[str, typer.Option("--negative", help="Negative prompt.")]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
@@ -109,12 +106,20 @@ def promote(
     ctx: typer.Context,
     asset_id: Annotated[str, typer.Argument(help="Asset id of a draft.")],
     size: Size = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Model (default: CINEDRAFT_PRODUCTION_MODEL, else the draft's)."),
+    ] = None,
     steps: Steps = None,
+    guidance: Guidance = None,
+    scheduler: Scheduler = None,
     as_json: Json = False,
 ) -> None:
     """Re-render a draft at the production tier, keeping its composition (drift reported)."""
     state: Workspace = ctx.obj
     engine = state.engine()
+    overrides = Overrides(model=model, steps=steps, guidance=guidance, scheduler=scheduler)
     with progress_bars(enabled=not as_json) as on_progress:
-        result = engine.promote(asset_id, on_progress, steps=steps, **_size(size))
+        size_wh = tuple(_size(size).values()) or None
+        result = engine.promote(asset_id, on_progress, overrides=overrides, size=size_wh)
     print_result(result, as_json)

@@ -9,9 +9,19 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..request import VideoRequest, VideoResult, parse_size
+from ..request import Overrides, VideoRequest, VideoResult, parse_size
 from ..workspace import Workspace
-from .common import copy_out, handles_errors, out, progress_bars, writable_destination
+from .common import (
+    ClipModel,
+    Guidance,
+    Scheduler,
+    Steps,
+    copy_out,
+    handles_errors,
+    out,
+    progress_bars,
+    writable_destination,
+)
 from .edit import report_edit
 
 Seconds = Annotated[float | None, typer.Option(help="Length in seconds (default: the preset's).")]
@@ -36,7 +46,10 @@ def video(
     model: Model = None,
     seed: Seed = None,
     steps: Annotated[int | None, typer.Option(help="Sampling steps per chunk.")] = None,
-    guidance: Annotated[float | None, typer.Option(help="Classifier-free guidance scale.")] = None,
+    guidance: Guidance = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="A sampler name (see generate); default the model's own.")
+    ] = None,
     codec: Annotated[str | None, typer.Option(help="h264 (default), h265 or av1.")] = None,
     model_size: Annotated[
         str | None, typer.Option("--model-size", help="WIDTHxHEIGHT the model draws at.")
@@ -62,6 +75,7 @@ def video(
         seed=seed,
         steps=steps,
         guidance=guidance,
+        scheduler=scheduler,
         codec=codec,
         model_size=size,
         retries=retries,
@@ -86,14 +100,19 @@ def extend(
     before: Annotated[
         bool, typer.Option("--before", help="A lead-in before the first frame.")
     ] = False,
+    model: ClipModel = None,
+    steps: Steps = None,
+    guidance: Guidance = None,
+    scheduler: Scheduler = None,
     out_file: Out = None,
     as_json: Json = False,
 ) -> None:
     """Generate a continuation of a clip from its last frames and join them (seam scored)."""
     writable_destination(out_file)
     state: Workspace = ctx.obj
+    overrides = Overrides(model=model, steps=steps, guidance=guidance, scheduler=scheduler)
     with progress_bars(enabled=not as_json) as on_progress:
-        asset = state.editor(on_progress).extend(source, seconds, prompt, None, before)
+        asset = state.editor(on_progress).extend(source, seconds, prompt, None, before, overrides)
     report_edit(asset, out_file, as_json)
 
 

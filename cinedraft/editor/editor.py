@@ -23,11 +23,15 @@ from ..errors import CinedraftError, InputError
 from ..library import Asset, Library
 from ..ids import ASSET_ID
 from ..record import EditRecord, read_record
+from ..request import Overrides
 from ..quality.seams import score_seam
 from . import ops
 from ..media.codec import decode_frames
 from ..media.probe import MediaInfo, Prober, check_local_file
 from .timeline import Clip, Timeline, Transition
+
+# (clip path, seconds, prompt, before, overrides) -> the stored continuation's path
+Continue = Callable[[Path, float, str, bool, Overrides], Path]
 
 
 MAX_HEIGHT = 4320
@@ -46,14 +50,14 @@ class Editor:
         self,
         library: Library,
         prober: Prober | None = None,
-        generate_continuation: Callable | None = None,
+        generate_continuation: Continue | None = None,
         record_extra: dict | None = None,
     ):
         self.library = library
         self.prober = prober or library.prober()
         self.record_extra = record_extra or {}  # added to every record (the server's job id)
-        # (clip path, seconds, prompt, before) -> path of a generated continuation (or lead-in);
-        # set by the video engine once it exists.
+        # Generates a continuation (or lead-in) and returns its stored path; the workspace
+        # sets it to the engine's (the editor does not import the engine).
         self.generate_continuation = generate_continuation
 
     # ------------------------------------------------------------------ operations
@@ -173,10 +177,12 @@ class Editor:
         prompt: str,
         continuation: str | None = None,
         before: bool = False,
+        overrides: Overrides | None = None,
     ) -> Asset:
         """The clip followed by a continuation (or, ``before``, preceded by a lead-in),
         generated from its last (first) frames or given; joined by stream copy when the clips
-        match; the seam score is recorded."""
+        match; the seam score is recorded. A generated continuation uses the clip's own model
+        unless ``overrides`` name another (a clip from outside: the configured video model)."""
         _seconds("seconds", seconds)
         asset, info = self._resolve(source)
         if continuation is None:
@@ -185,7 +191,11 @@ class Editor:
                     "extend needs the video engine to generate a continuation; it is not "
                     "available in this build (pass --continuation FILE to join an existing clip)"
                 )
-            continuation = str(self.generate_continuation(info.path, seconds, prompt, before))
+            overrides = overrides or Overrides()
+            if overrides.model is None and asset.model:
+                overrides = overrides.model_copy(update={"model": asset.model})
+            made = self.generate_continuation(info.path, seconds, prompt, before, overrides)
+            continuation = str(made)
         other_asset, other = self._resolve(continuation)
         (first_asset, first), (second_asset, second) = (
             ((other_asset, other), (asset, info))

@@ -12,7 +12,15 @@ from pathlib import Path
 from ..config import Settings
 from ..library import Library
 from ..render.upscale import ModelUpscaler
-from ..request import ImageRequest, Progress, Rerender, Result, VideoRequest, VideoResult
+from ..request import (
+    ImageRequest,
+    Overrides,
+    Progress,
+    Rerender,
+    Result,
+    VideoRequest,
+    VideoResult,
+)
 from ..tiers import Tier
 from .device import pick_device
 from .image import ImageEngine, Rendered
@@ -70,10 +78,12 @@ class Engine:
         asset_id: str,
         on_progress: Progress | None = None,
         record_extra: dict | None = None,
-        **overrides: object,
+        overrides: Overrides | None = None,
+        size: tuple[int, int] | None = None,
     ) -> Result:
-        """Re-render a draft at the production tier from its prompt and seed."""
-        return self.image.promote(asset_id, on_progress, record_extra, **overrides)
+        """Re-render a draft at the production tier from its prompt and seed (see
+        :meth:`ImageEngine.promote`)."""
+        return self.image.promote(asset_id, on_progress, record_extra, overrides, size)
 
     def rerender(self, asset_id: str, on_progress: Progress | None = None) -> Rerender:
         """Run a stored record again; store the result and compare its pixels to the original."""
@@ -99,8 +109,9 @@ class Engine:
         before: bool = False,
         on_progress: Progress | None = None,
         seed: int | None = None,
+        overrides: Overrides | None = None,
     ) -> Path:
         """A generated continuation (or lead-in) of ``clip``: the editor's extend hook."""
         return self.video.continue_clip(
-            clip, seconds, prompt, before, self.settings.video_model, on_progress, seed
+            clip, seconds, prompt, before, self.settings.video_model, on_progress, seed, overrides
         )

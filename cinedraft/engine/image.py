@@ -36,6 +36,7 @@ from ..render.upscale import ModelUpscaler, upscale_lanczos
 from ..request import (
     ImageOutput,
     ImageRequest,
+    Overrides,
     Progress,
     Rerender,
     Result,
@@ -154,9 +155,16 @@ class ImageEngine:
         out_h = request.height or model.native_size[1] * tier.upscale
         base = (out_w, out_h) if tier.upscale == 1 else base_size(model.native_size, out_w / out_h)
         parent = self.library.get(request.parent) if request.parent else None
-        if parent is not None:  # keep the draft's composition: same base size
+        if parent is not None:  # keep the draft's composition: the same base size, or
+            # on another model its own area at the draft's aspect (the seed carries no
+            # composition across models, but the framing does)
             draft = read_record(parent.record, ImageRecord, "a generated image")
-            base = (draft.base_width, draft.base_height)
+            if draft.model == model.ref:
+                base = (draft.base_width, draft.base_height)
+            elif not request.width and not request.height:
+                aspect = draft.base_width / draft.base_height
+                base = base_size(model.native_size, aspect)
+                out_w, out_h = base[0] * tier.upscale, base[1] * tier.upscale
         return Plan(request, model, tier, base, (out_w, out_h), parent)
 
     def _finish(
@@ -219,22 +227,31 @@ class ImageEngine:
         asset_id: str,
         on_progress: Progress | None = None,
         record_extra: dict | None = None,
-        **overrides: object,
+        overrides: Overrides | None = None,
+        size: tuple[int, int] | None = None,
     ) -> Result:
-        """Re-render a draft at the production tier from its prompt and seed."""
+        """Re-render a draft at the production tier from its prompt and seed. The model is
+        the one ``overrides`` names, else the production tier's (``production_model``), else
+        the draft's own; steps, guidance and scheduler default to the tier's."""
         draft = read_record(
             self.library.get(asset_id).record,
             ImageRecord,
             "a generated image; only those can be promoted",
         )
+        overrides = overrides or Overrides()
+        width, height = size or (None, None)
         request = ImageRequest(
             prompt=draft.prompt,
             negative_prompt=draft.negative_prompt,
-            model=draft.model,
+            model=overrides.model or self.settings.production_model or draft.model,
             tier="production",
             seed=draft.seed,
             parent=asset_id,
-            **{k: v for k, v in overrides.items() if v is not None},
+            steps=overrides.steps,
+            guidance=overrides.guidance,
+            scheduler=overrides.scheduler,
+            width=width,
+            height=height,
         )
         return self.generate_image(request, on_progress, record_extra)
 

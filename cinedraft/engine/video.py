@@ -22,7 +22,8 @@ import itertools
 import secrets
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -40,10 +41,11 @@ from ..media.probe import Prober
 from ..quality.metrics import temporal_metrics
 from ..record import STILL_FIELDS, Parent, StillRecord, VideoRecord
 from ..render.video import Finished, VideoPreset, finish_clip, fit_frame, preset_for, unfit
-from ..request import Progress, Seam, VideoRequest, VideoResult, no_progress
+from ..request import Overrides, Progress, Seam, VideoRequest, VideoResult, no_progress
 from ..tiers import VideoFamily
 from .chunks import ChunkLoop, Chunked, Drawn, Given, native_frames, plan_chunks
 from .models import LoadedModel, ModelCache, software_versions
+from .schedulers import make_scheduler
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Shot:
     guidance: float  # the first call's
     continue_guidance: float  # calls that continue given frames
     need: int  # frames to deliver, at the model's own rate
+    scheduler: diffusers.SchedulerMixin | None = None  # the request's, else the model's own
 
     @property
     def family(self) -> VideoFamily:
@@ -190,6 +193,11 @@ class VideoEngine:
             guidance=family.guidance_for(request.guidance, continuing=False),
             continue_guidance=family.guidance_for(request.guidance, continuing=True),
             need=native_frames(seconds, family.fps),
+            scheduler=(
+                make_scheduler(request.scheduler, model.pipe.scheduler)
+                if request.scheduler
+                else None
+            ),
         )
 
     def _chunk_loop(self, shot: Shot, plan: list[int], progress: Progress) -> ChunkLoop:
@@ -248,11 +256,12 @@ class VideoEngine:
         default_model: str,
         on_progress: Progress | None = None,
         seed: int | None = None,
+        overrides: Overrides | None = None,
     ) -> Path:
         """A continuation (or lead-in) of ``clip`` made to match its size and rate, for
         :meth:`cinedraft.editor.Editor.extend`; returns the stored clip's path. Its chunks
         are held to the issue's seam bar (warp error within 1.5x of the inside average),
-        with up to three redraws."""
+        with up to three redraws. ``overrides`` choose the model and how it samples."""
         info = self.prober.probe(clip)
         preset = VideoPreset(
             "match", info.video.width, info.video.height, int(round(info.fps)), seconds, crf=18
@@ -265,6 +274,7 @@ class VideoEngine:
             seed=seed,
             max_seam_ratio=1.5,
             retries=3,
+            **(overrides or Overrides()).model_dump(),
         )
         return Path(self.generate(request, default_model, on_progress, preset=preset).path)
 
@@ -359,18 +369,19 @@ class VideoEngine:
                 cb_kwargs["latents"] = hold(cb_kwargs["latents"])
             return cb_kwargs
 
-        out = pipe(
-            **_accepted(
-                pipe,
-                kwargs
-                | dict(
-                    latents=latents,
-                    output_type="latent",
-                    callback_on_step_end=step_end,
-                    callback_on_step_end_tensor_inputs=["latents"],
-                ),
+        with _sampling_with(pipe, shot.scheduler):
+            out = pipe(
+                **_accepted(
+                    pipe,
+                    kwargs
+                    | dict(
+                        latents=latents,
+                        output_type="latent",
+                        callback_on_step_end=step_end,
+                        callback_on_step_end_tensor_inputs=["latents"],
+                    ),
+                )
             )
-        )
         final = out.frames if torch.is_tensor(out.frames) else torch.as_tensor(out.frames)
         with torch.no_grad():
             video = pipe.decode_latents(final)
@@ -400,13 +411,16 @@ class VideoEngine:
             on_step(i + 1)
             return cb_kwargs
 
-        out = pipe(
-            **_accepted(
-                pipe,
-                kwargs
-                | dict(output_type="np", frame_rate=shot.family.fps, callback_on_step_end=step_end),
+        with _sampling_with(pipe, shot.scheduler):
+            out = pipe(
+                **_accepted(
+                    pipe,
+                    kwargs
+                    | dict(
+                        output_type="np", frame_rate=shot.family.fps, callback_on_step_end=step_end
+                    ),
+                )
             )
-        )
         return Drawn(_to_uint8(out.frames), None, seed)
 
     def _image_pipeline(self, model: LoadedModel) -> diffusers.DiffusionPipeline:
@@ -471,7 +485,7 @@ class VideoEngine:
             model_hash=model.weights_hash,
             family=family.name,
             pipeline=type(model.pipe).__name__,
-            sampler=type(model.pipe.scheduler).__name__,
+            sampler=type(shot.scheduler or model.pipe.scheduler).__name__,
             conditioning=family.conditioning,
             mode="extend" if request.extend else "image" if request.image else "text",
             before=request.before,
@@ -508,6 +522,22 @@ def _delivered(
     if request.before:
         return frames + [given.frames[0]], "last"
     return [given.frames[-1]] + frames, "first"
+
+
+@contextmanager
+def _sampling_with(
+    pipe: diffusers.DiffusionPipeline, scheduler: diffusers.SchedulerMixin | None
+) -> Iterator[None]:
+    """``pipe`` samples with ``scheduler`` inside the block (when given); its own after it, so
+    the cached pipeline's next request gets the model's scheduler again."""
+    if scheduler is None:
+        yield
+        return
+    own, pipe.scheduler = pipe.scheduler, scheduler
+    try:
+        yield
+    finally:
+        pipe.scheduler = own
 
 
 def _accepted(pipe: diffusers.DiffusionPipeline, kwargs: dict) -> dict:

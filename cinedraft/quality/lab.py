@@ -30,7 +30,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..request import ImageRequest, no_progress
+from ..request import ImageRequest, Overrides, no_progress
 from ..tiers import Tier
 from .metrics import detail_fidelity, image_metrics, psnr
 
@@ -78,20 +78,30 @@ def run_factors(
     out_dir: Path,
     model: str | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
+    overrides: Overrides | None = None,
 ) -> dict:
-    """Run the experiment, write images, ``report.json``, plots and ``report.html``."""
+    """Run the experiment, write images, ``report.json``, plots and ``report.html``.
+
+    ``overrides``: ``model`` replaces both tiers' models; ``guidance`` and ``scheduler``
+    apply to both tiers (the sampler is held constant while the factors vary); ``steps`` is
+    the production tier's (the steps factor then goes from the draft's to it)."""
+    overrides = overrides or Overrides()
+    model = overrides.model or model
     progress = on_progress or no_progress
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     draft_ref = model or engine.settings.model_for("draft")
     prod_ref = model or engine.settings.model_for("production")
     family = engine.models.get(draft_ref).family
-    draft, prod = family.tiers["draft"], family.tiers["production"]
+    sampler = {"guidance": overrides.guidance, "scheduler": overrides.scheduler}
+    draft = family.tiers["draft"].with_overrides(**sampler)
+    prod = family.tiers["production"].with_overrides(**sampler, steps=overrides.steps)
     prod_family = engine.models.get(prod_ref).family
+    production = prod_family.tiers["production"].with_overrides(**sampler, steps=overrides.steps)
     native = engine.models.get(prod_ref).native_size
     display = (
-        native[0] * prod_family.tiers["production"].upscale,
-        native[1] * prod_family.tiers["production"].upscale,
+        native[0] * production.upscale,
+        native[1] * production.upscale,
     )
     # 1. The variants, each one change away from its reference.
     variants: list[tuple[str, str, str, Tier, str]] = [
@@ -139,13 +149,11 @@ def run_factors(
                 "model",
                 f"{draft_ref} -> {prod_ref}",
                 "baseline",
-                prod_family.tiers["draft"],
+                prod_family.tiers["draft"].with_overrides(**sampler),
                 prod_ref,
             )
         )
-    variants.append(
-        ("production", "the production tier", "baseline", prod_family.tiers["production"], prod_ref)
-    )
+    variants.append(("production", "the production tier", "baseline", production, prod_ref))
     # 2. Render, deliver, measure.
     runs: dict[str, Run] = {}
     finals: dict[str, Image.Image] = {}
@@ -168,7 +176,6 @@ def run_factors(
         )
         progress("lab", i + 1, len(variants))
     # 3. Sweeps on the production tier: sampling steps, then delivery quality.
-    production = prod_family.tiers["production"]
     steps = []
     for n in sorted({*STEPS, production.steps}):
         request = ImageRequest(prompt=prompt, seed=seed, model=prod_ref, tier="production")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ..errors import CinedraftError
 from ..jobs import Job, JobCancelled, JobQueue
 from ..record import EditRecord, read_record
-from ..request import ImageRequest, Progress, VideoRequest, parse_size
+from ..request import ImageRequest, Overrides, Progress, VideoRequest, parse_size
 from ..workspace import Workspace
 
 log = logging.getLogger("cinedraft.server")
@@ -86,10 +86,9 @@ def _generate(workspace: Workspace, job: Job, report: Progress) -> dict:
 
 def _promote(workspace: Workspace, job: Job, report: Progress) -> dict:
     r = job.request
-    size = dict(zip(("width", "height"), parse_size(r["size"]))) if r.get("size") else {}
-    result = workspace.engine().promote(
-        r["asset_id"], report, {"job_id": job.id}, steps=r.get("steps"), **size
-    )
+    size = parse_size(r["size"]) if r.get("size") else None
+    overrides = Overrides(**{k: r.get(k) for k in Overrides.model_fields})
+    result = workspace.engine().promote(r["asset_id"], report, {"job_id": job.id}, overrides, size)
     out = result.outputs[0]
     return {
         "outputs": [out.asset_id],
@@ -115,7 +114,10 @@ def _video(workspace: Workspace, job: Job, report: Progress) -> dict:
 def _extend(workspace: Workspace, job: Job, report: Progress) -> dict:
     r = job.request
     editor = workspace.editor(on_progress=report, record_extra={"job_id": job.id})
-    asset = editor.extend(r["source"], r["seconds"], r["prompt"], None, r.get("before", False))
+    overrides = Overrides(**{k: r.get(k) for k in Overrides.model_fields})
+    asset = editor.extend(
+        r["source"], r["seconds"], r["prompt"], None, r.get("before", False), overrides
+    )
     seconds = read_record(asset.record, EditRecord, "an edit").seconds
     return {"outputs": [asset.id], "parent": r["source"], "duration": seconds}
 

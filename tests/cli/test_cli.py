@@ -34,10 +34,25 @@ def test_generate_vary_promote_json(tmp_path):
     data = json.loads(res.stdout)
     assert [o["seed"] for o in data["outputs"]] == [2, 3, 4]
     draft_id = data["outputs"][0]["asset_id"]
-    res = _invoke(tmp_path, "promote", draft_id, "--steps", "4", "--json")
+    res = _invoke(
+        tmp_path,
+        "promote",
+        draft_id,
+        "--steps",
+        "4",
+        "--guidance",
+        "3.5",
+        "--scheduler",
+        "euler",
+        "--model",
+        "builtin",
+        "--json",
+    )
     assert res.exit_code == 0, res.output
     prod = json.loads(res.stdout)["outputs"][0]
     assert prod["record"]["parents"] == [{"id": draft_id, "role": "draft"}] and prod["width"] == 256
+    record = prod["record"]
+    assert (record["steps"], record["guidance"], record["scheduler"]) == (4, 3.5, "euler")
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cinedraft import ImageRequest, InputError
+from cinedraft import ImageRequest, InputError, Overrides
 from cinedraft_training.adherence import classify_colour, held_out_prompts, score_image
 from cinedraft.quality.metrics import laplacian_variance
 from cinedraft.media.metadata import read_metadata
@@ -87,7 +87,7 @@ def test_files_carry_parameters_and_the_full_record(engine):
     )
     assert "Seed: 9" in meta["parameters"]
     assert meta["record"]["asset_id"] == draft.asset_id
-    prod = engine.promote(draft.asset_id, steps=6).outputs[0]
+    prod = engine.promote(draft.asset_id, overrides=Overrides(steps=6)).outputs[0]
     meta = read_metadata(prod.path)
     assert prod.path.endswith(".png") and meta["record"]["tier"] == "production"
     assert (
@@ -164,7 +164,7 @@ def test_production_at_a_requested_size_and_aspect(engine):
 
 def test_rerender_reproduces_draft_and_production_pixels_exactly(engine):
     draft = engine.generate_image(ImageRequest(prompt=PROMPT, seed=21, steps=4)).outputs[0]
-    prod = engine.promote(draft.asset_id, steps=6).outputs[0]
+    prod = engine.promote(draft.asset_id, overrides=Overrides(steps=6)).outputs[0]
     for original in (draft, prod):
         again = engine.rerender(original.asset_id)
         assert again.identical and again.max_abs_diff == 0, original.record["tier"]

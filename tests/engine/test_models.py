@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cinedraft import Engine, ImageRequest, ModelNotFoundError, Settings, UnsafeModelError
+from cinedraft import (
+    Engine,
+    ImageRequest,
+    ModelNotFoundError,
+    Overrides,
+    Settings,
+    UnsafeModelError,
+)
 from cinedraft.engine.models import check_folder, resolve_model
 
 
@@ -26,7 +33,7 @@ def test_real_architectures_run_draft_and_production(request, tmp_path, fixture,
     ).outputs[0]
     assert draft.record["family"] == family and draft.record["pipeline"] == pipeline
     assert (draft.width, draft.height) == (32, 32)
-    prod = engine.promote(draft.asset_id, steps=2).outputs[0]
+    prod = engine.promote(draft.asset_id, overrides=Overrides(steps=2)).outputs[0]
     assert (prod.width, prod.height) == (64, 64) and prod.drift is not None
     again = engine.generate_image(
         ImageRequest(prompt="a red jar", model=str(folder), seed=1, steps=2)
@@ -153,3 +160,27 @@ def test_an_fp16_only_download_loads_and_draws(tiny_sd, tmp_path):
     with Image.open(half.path) as a, Image.open(full.path) as b:
         diff = np.abs(np.asarray(a.convert("RGB"), float) - np.asarray(b.convert("RGB"), float))
     assert diff.mean() < 8, diff.mean()
+
+
+def test_promote_uses_the_production_model_and_the_overrides(tiny_sd, tiny_sdxl, tmp_path):
+    """``promote`` renders with CINEDRAFT_PRODUCTION_MODEL when it is set (it used the draft's
+    model), keeps the draft's framing at that model's own size, and ``--model``, ``--steps``,
+    ``--guidance`` and ``--scheduler`` win over the tier."""
+    settings = Settings(home=tmp_path, offline=True, device="cpu", production_model=str(tiny_sd))
+    engine = Engine(settings)
+    draft = engine.generate_image(
+        ImageRequest(prompt="a red jar", model="builtin", seed=1, steps=2, width=64, height=48)
+    ).outputs[0]
+    prod = engine.promote(draft.asset_id, overrides=Overrides(steps=2)).outputs[0]
+    assert prod.record["model"] == str(tiny_sd) and prod.record["family"] == "sd15"
+    # tiny_sd's own 32x32 area at the draft's 4:3, twice over for production
+    assert prod.record["base_width"] > prod.record["base_height"]
+    assert (prod.width, prod.height) == (
+        2 * prod.record["base_width"],
+        2 * prod.record["base_height"],
+    )
+    chosen = Overrides(model=str(tiny_sdxl), steps=3, guidance=2.5, scheduler="euler")
+    other = engine.promote(draft.asset_id, overrides=chosen).outputs[0].record
+    assert other["model"] == str(tiny_sdxl) and other["family"] == "sdxl"
+    assert (other["steps"], other["guidance"], other["scheduler"]) == (3, 2.5, "euler")
+    assert {"id": draft.asset_id, "role": "draft"} in other["parents"]

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from cinedraft import ImageRequest, InputError, Settings, VideoRequest
+from cinedraft import ImageRequest, InputError, Overrides, Settings, VideoRequest
 from cinedraft.editor import Editor
 from cinedraft.media.codec import decode_frames
 from cinedraft.media.probe import Prober
@@ -120,8 +120,8 @@ def test_extension_seam_is_like_any_frame_pair(engine):
     )
     editor = Editor(
         engine.library,
-        generate_continuation=lambda path, seconds, prompt, before: engine.continue_clip(
-            path, seconds, prompt, before, seed=3
+        generate_continuation=lambda path, seconds, prompt, before, overrides: engine.continue_clip(
+            path, seconds, prompt, before, seed=3, overrides=overrides
         ),
     )
     joined = editor.extend(clip.asset_id, 1.0, "the jar slides left")
@@ -347,6 +347,34 @@ def test_wan_text_to_video_only(small_engine, tiny_wan, prober, tmp_path):
         small_engine.generate_video(
             VideoRequest(prompt="a blue jar", model=model, seconds=20, **TINY)
         )
+
+
+def test_extend_uses_the_clips_own_model_unless_told(small_engine, tiny_wan):
+    """A clip made by one model is continued by that model (it was continued by the
+    configured video model, whatever made the clip); ``overrides`` choose another, and its
+    sampling."""
+    engine = small_engine
+    clip = engine.generate_video(
+        VideoRequest(prompt="a blue jar", model=str(tiny_wan), seconds=0.5, **TINY)
+    )
+    editor = Editor(
+        engine.library,
+        generate_continuation=lambda path, seconds, prompt, before, overrides: engine.continue_clip(
+            path, seconds, prompt, before, seed=3, overrides=overrides
+        ),
+    )
+    # Wan makes clips from text only: asked to continue one, it says so, by name.
+    with pytest.raises(InputError, match=f"{tiny_wan} .*text only"):
+        editor.extend(clip.asset_id, 0.5, "the jar slides left")
+    chosen = Overrides(model="builtin", steps=2, guidance=3.0, scheduler="euler")
+    joined = editor.extend(clip.asset_id, 0.5, "the jar slides left", overrides=chosen)
+    made = [p["id"] for p in joined.parents if p["id"] != clip.asset_id][0]
+    record = engine.library.get(made).record
+    assert record["model"] == "builtin" and record["steps"] == 2
+    assert (record["guidance"], record["sampler"]) == (3.0, "EulerDiscreteScheduler")
+    # The scheduler was lent for that request only: the cached pipeline has its own again.
+    own = engine.models.get("builtin", kind="video").pipe.scheduler
+    assert type(own).__name__ != "EulerDiscreteScheduler"
 
 
 def test_an_image_model_is_not_a_video_model(small_engine, tiny_sd):

@@ -27,7 +27,7 @@ from ...library import Asset, AssetQuery, Library
 from ...media.files import sniff_extension
 from ...quality.compare import analyze_images, analyze_video
 from ...render.video import PRESETS, preset_for
-from ...request import MAX_VIDEO_SECONDS, ImageRequest, VideoRequest
+from ...request import MAX_VIDEO_SECONDS, ImageRequest, Overrides, VideoRequest
 from ..limits import MAX_UPLOAD, off_loop
 
 router = APIRouter(prefix="/api")
@@ -60,9 +60,8 @@ class JobOut(BaseModel):
         return cls(**job.__dict__)
 
 
-class PromoteBody(BaseModel):
+class PromoteBody(Overrides):
     asset_id: AssetRef
-    steps: int | None = Field(None, ge=1, le=500)
     size: str | None = Field(None, pattern=r"^\d{2,4}x\d{2,4}$")
 
 
@@ -76,7 +75,7 @@ class EditBody(BaseModel):
     transition: str | None = Field(None, pattern=r"^(crossfade|fade):\d{1,2}(\.\d{1,3})?$")
 
 
-class ExtendBody(BaseModel):
+class ExtendBody(Overrides):
     source: AssetRef = Field(description="The video asset to continue.")
     seconds: float = Field(
         4.0, gt=0, le=MAX_VIDEO_SECONDS, description="Length of the continuation."
