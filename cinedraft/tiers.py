@@ -40,158 +40,242 @@ class Tier:
 
 @dataclass(frozen=True)
 class Family:
-    """A model family: how to recognise it, how to weight prompts, and its tiers."""
+    """A model family: how to recognise it, how to weight prompts, and its tiers.
+
+    A folder belongs to the family whose ``pipelines`` hold its pipeline class, whose
+    ``requires`` all hold in its configs (``family_for``'s facts: the scheduler class, the
+    scheduler's timestep spacing, the denoiser's ``guidance_embeds`` and ``qk_norm``), and
+    whose ``name_hint`` (if any) is in its name; the most specific match wins."""
 
     name: str
     pipelines: tuple[str, ...]  # diffusers pipeline class names that belong to it
     tiers: dict[str, Tier]
     compel: str | None = None  # compel wrapper for prompt weighting; None: unsupported
     gpu_dtype: str = "float16"
-    name_hint: str | None = None  # a word in the model id that picks this family (turbo)
+    name_hint: str | None = None  # a word in the model's name that picks this family (turbo)
+    requires: tuple[tuple[str, object], ...] = ()  # (fact, value) pairs its configs show
+    call: tuple[tuple[str, object], ...] = ()  # extra pipeline arguments of every call
+    # Guidance-distilled models (FLUX) take no negative prompt through ``guidance``; with one,
+    # a second pass runs at this true-CFG scale (0: the family has no true CFG).
+    true_cfg: float = 0.0
+    source: str = ""  # where the presets come from (model card or documentation)
 
 
 def _tiers(draft: Tier, production: Tier) -> dict[str, Tier]:
     return {"draft": draft, "production": production}
 
 
+def _distilled(steps: int, scheduler: str, draft_steps: int = 1, **production) -> dict:
+    """Tiers of a step-distilled model: few steps, no classifier-free guidance; production
+    adds the rendering pipeline with a refine pass of the same sampler."""
+    return _tiers(
+        Tier("draft", draft_steps, 0.0, scheduler, format="webp", quality=80),
+        Tier(
+            "production",
+            steps=steps,
+            guidance=0.0,
+            scheduler=scheduler,
+            upscale=2,
+            sharpen=0.4,
+            refine_strength=0.5,
+            refine_steps=steps,
+            cleanup=True,
+            **production,
+        ),
+    )
+
+
+def _guided(draft: int, steps: int, guidance: float, scheduler: str, **production) -> dict:
+    """Tiers of a model sampled with classifier-free guidance: ``draft`` steps for the
+    preview, the authors' ``steps`` and the rendering pipeline for production."""
+    return _tiers(
+        Tier("draft", draft, guidance, scheduler, format="webp", quality=80),
+        Tier(
+            "production",
+            steps=steps,
+            guidance=guidance,
+            scheduler=scheduler,
+            upscale=2,
+            **{"sharpen": 0.4, "refine_strength": 0.25, "refine_steps": steps, "cleanup": True}
+            | production,
+        ),
+    )
+
+
+# SDXL's img2img is documented for 768-1024 px; production refines no larger than that and
+# Lanczos-scales the rest (diffusers docs, "Stable Diffusion XL": image-to-image).
+SDXL_REFINE = 1024
+SD15 = ("StableDiffusionPipeline",)
+SDXL = ("StableDiffusionXLPipeline",)
+SD3 = ("StableDiffusion3Pipeline",)
+FLUX = ("FluxPipeline",)
+
 FAMILIES: dict[str, Family] = {
-    # The shipped 64x64 model: production renders at 4x. Its UNet only knows 64x64, so the
-    # refine at 256x256 stays very light: at 0.2 it thinned shapes and lost colour (drift
-    # 0.79, colour 3/8 held-out prompts). Even at 0.05 it shifted colours (held-out colour
-    # accuracy 94 % before the refine, 79 % after); keeping the input's colour band puts it
-    # back to 94 % and raises the lowest drift from 0.74 to 0.79 (48 prompts).
-    "builtin": Family(
-        "builtin",
-        pipelines=(),
-        compel="CompelForSD",
-        tiers=_tiers(
-            Tier("draft", steps=8, guidance=4.0, scheduler="dpm++", format="webp", quality=80),
-            Tier(
-                "production",
-                steps=30,
-                guidance=4.0,
-                scheduler="dpm++",
-                upscale=4,
-                sharpen=0.6,
-                refine_strength=0.05,
-                refine_steps=20,
-                refine_max_side=256,
-                refine_keeps_colour=True,
-                cleanup=True,
+    f.name: f
+    for f in (
+        # The shipped 64x64 model: production renders at 4x. Its UNet only knows 64x64, so
+        # the refine at 256x256 stays very light: at 0.2 it thinned shapes and lost colour
+        # (drift 0.79, colour 3/8 held-out prompts). Even at 0.05 it shifted colours
+        # (held-out colour accuracy 94 % before the refine, 79 % after); keeping the input's
+        # colour band puts it back to 94 % and raises the lowest drift from 0.74 to 0.79.
+        Family(
+            "builtin",
+            pipelines=(),
+            compel="CompelForSD",
+            source="measured on the built-in model (docs/models.md)",
+            tiers=_tiers(
+                Tier("draft", steps=8, guidance=4.0, scheduler="dpm++", format="webp", quality=80),
+                Tier(
+                    "production",
+                    steps=30,
+                    guidance=4.0,
+                    scheduler="dpm++",
+                    upscale=4,
+                    sharpen=0.6,
+                    refine_strength=0.05,
+                    refine_steps=20,
+                    refine_max_side=256,
+                    refine_keeps_colour=True,
+                    cleanup=True,
+                ),
             ),
         ),
-    ),
-    "sd15": Family(
-        "sd15",
-        pipelines=("StableDiffusionPipeline",),
-        compel="CompelForSD",
-        tiers=_tiers(
-            Tier("draft", steps=12, guidance=7.0, scheduler="dpm++", format="webp", quality=80),
-            Tier(
-                "production",
-                steps=40,
-                guidance=7.0,
-                scheduler="dpm++",
-                upscale=2,
-                sharpen=0.5,
-                refine_strength=0.3,
-                refine_steps=30,
-                cleanup=True,
+        Family(
+            "sd15",
+            pipelines=SD15,
+            compel="CompelForSD",
+            source="diffusers StableDiffusionPipeline docs: guidance 7.5; DPM++ 2M Karras "
+            "converges by 25-40 steps (diffusers schedulers guide)",
+            tiers=_guided(12, 40, 7.5, "dpm++", sharpen=0.5, refine_strength=0.3, refine_steps=30),
+        ),
+        Family(
+            "sd-turbo",
+            pipelines=SD15,
+            compel="CompelForSD",
+            name_hint="turbo",
+            source="stabilityai/sd-turbo model card: 1-4 steps, guidance_scale=0.0",
+            tiers=_distilled(4, "euler-a"),
+        ),
+        Family(
+            "lcm",
+            pipelines=("LatentConsistencyModelPipeline", *SD15),
+            requires=(("scheduler", "LCMScheduler"),),
+            source="SimianLuo/LCM_Dreamshaper_v7 model card: num_inference_steps=4, "
+            "guidance_scale=8.0 (guidance is an input of the distilled model)",
+            tiers=_guided(4, 4, 8.0, "lcm", refine_strength=0.5),
+        ),
+        Family(
+            "sdxl",
+            pipelines=SDXL,
+            compel="CompelForSDXL",
+            source="diffusers StableDiffusionXLPipeline docs (guidance 5-7, img2img at "
+            "768-1024); DPM++ 2M Karras at 12/40 steps",
+            tiers=_guided(12, 40, 6.0, "dpm++", refine_steps=30, refine_max_side=SDXL_REFINE),
+        ),
+        Family(
+            "sdxl-turbo",
+            pipelines=SDXL,
+            compel="CompelForSDXL",
+            name_hint="turbo",
+            source="stabilityai/sdxl-turbo model card: 1-4 steps, guidance_scale=0.0",
+            tiers=_distilled(4, "euler-a", refine_max_side=SDXL_REFINE),
+        ),
+        Family(
+            "sdxl-lightning",
+            pipelines=SDXL,
+            compel="CompelForSDXL",
+            name_hint="lightning",
+            source="ByteDance/SDXL-Lightning model card: 4-step checkpoint, "
+            "EulerDiscreteScheduler with trailing timesteps, guidance_scale=0",
+            tiers=_distilled(4, "euler-trailing", draft_steps=4, refine_max_side=SDXL_REFINE),
+        ),
+        Family(
+            "lcm-sdxl",
+            pipelines=SDXL,
+            compel="CompelForSDXL",
+            requires=(("scheduler", "LCMScheduler"),),
+            source="latent-consistency/lcm-sdxl model card: num_inference_steps=4, "
+            "guidance_scale=8.0",
+            tiers=_guided(4, 4, 8.0, "lcm", refine_strength=0.5, refine_max_side=SDXL_REFINE),
+        ),
+        Family(
+            "sd3",
+            pipelines=SD3,
+            source="diffusers StableDiffusion3Pipeline docs: num_inference_steps=28, "
+            "guidance_scale=7.0",
+            tiers=_guided(14, 28, 7.0, "flow-euler"),
+        ),
+        Family(
+            "sd3.5",
+            pipelines=SD3,
+            requires=(("qk_norm", "rms_norm"),),
+            source="stabilityai/stable-diffusion-3.5-large model card: "
+            "num_inference_steps=28, guidance_scale=3.5",
+            tiers=_guided(14, 28, 3.5, "flow-euler"),
+        ),
+        Family(
+            "sd3.5-turbo",
+            pipelines=SD3,
+            name_hint="turbo",
+            requires=(("qk_norm", "rms_norm"),),
+            source="stabilityai/stable-diffusion-3.5-large-turbo model card: "
+            "num_inference_steps=4, guidance_scale=0.0",
+            tiers=_distilled(4, "flow-euler", draft_steps=4),
+        ),
+        Family(
+            "flux",
+            pipelines=FLUX,
+            compel="CompelForFlux",
+            gpu_dtype="bfloat16",
+            requires=(("guidance_embeds", True),),
+            true_cfg=4.0,
+            source="diffusers Flux docs, guidance-distilled FLUX.1-dev: guidance_scale=3.5, "
+            "num_inference_steps=50; true CFG (true_cfg_scale > 1 with a negative prompt) "
+            "from diffusers' FluxPipeline, at 4.0 (cinedraft's choice)",
+            tiers=_guided(28, 50, 3.5, "flow-euler", sharpen=0.3, refine_strength=0.2),
+        ),
+        Family(
+            "flux-schnell",
+            pipelines=FLUX,
+            compel="CompelForFlux",
+            gpu_dtype="bfloat16",
+            requires=(("guidance_embeds", False),),
+            call=(("max_sequence_length", 256),),
+            true_cfg=4.0,
+            source="diffusers Flux docs, timestep-distilled FLUX.1-schnell: guidance_scale=0, "
+            "max_sequence_length at most 256, few steps; model card: num_inference_steps=4",
+            tiers=_distilled(4, "flow-euler", draft_steps=4),
+        ),
+        # Any other text-to-image pipeline diffusers has (PixArt, Sana, Lumina, Qwen-Image...):
+        # no author recipe is known here, so the folder's own scheduler at middle-of-the-road
+        # steps, and production without a refine pass (not every one has an img2img pipeline).
+        Family(
+            "generic",
+            pipelines=(),
+            source="no published recipe known to cinedraft: the model's own scheduler",
+            tiers=_tiers(
+                Tier("draft", 20, 4.5, "own", format="webp", quality=80),
+                Tier("production", 30, 4.5, "own", upscale=2, sharpen=0.4, cleanup=True),
             ),
         ),
-    ),
-    # Distilled: 1-4 steps without guidance; production keeps the model, adds the pipeline.
-    "sdxl-turbo": Family(
-        "sdxl-turbo",
-        pipelines=("StableDiffusionXLPipeline",),
-        compel="CompelForSDXL",
-        name_hint="turbo",
-        tiers=_tiers(
-            Tier("draft", steps=1, guidance=0.0, scheduler="euler-a", format="webp", quality=80),
-            Tier(
-                "production",
-                steps=4,
-                guidance=0.0,
-                scheduler="euler-a",
-                upscale=2,
-                sharpen=0.4,
-                refine_strength=0.5,
-                refine_steps=4,
-                cleanup=True,
-            ),
-        ),
-    ),
-    "sdxl": Family(
-        "sdxl",
-        pipelines=("StableDiffusionXLPipeline",),
-        compel="CompelForSDXL",
-        tiers=_tiers(
-            Tier("draft", steps=12, guidance=6.0, scheduler="dpm++", format="webp", quality=80),
-            Tier(
-                "production",
-                steps=40,
-                guidance=6.0,
-                scheduler="dpm++",
-                upscale=2,
-                sharpen=0.4,
-                refine_strength=0.25,
-                refine_steps=30,
-                cleanup=True,
-            ),
-        ),
-    ),
-    "sd3": Family(
-        "sd3",
-        pipelines=("StableDiffusion3Pipeline",),
-        tiers=_tiers(
-            Tier(
-                "draft", steps=12, guidance=5.0, scheduler="flow-euler", format="webp", quality=80
-            ),
-            Tier(
-                "production",
-                steps=36,
-                guidance=5.0,
-                scheduler="flow-euler",
-                upscale=2,
-                sharpen=0.4,
-                refine_strength=0.25,
-                refine_steps=28,
-                cleanup=True,
-            ),
-        ),
-    ),
-    "flux": Family(
-        "flux",
-        pipelines=("FluxPipeline",),
-        compel="CompelForFlux",
-        gpu_dtype="bfloat16",
-        tiers=_tiers(
-            Tier("draft", steps=4, guidance=3.5, scheduler="flow-euler", format="webp", quality=80),
-            Tier(
-                "production",
-                steps=28,
-                guidance=3.5,
-                scheduler="flow-euler",
-                upscale=2,
-                sharpen=0.3,
-                refine_strength=0.2,
-                refine_steps=28,
-                cleanup=True,
-            ),
-        ),
-    ),
+    )
 }
-DEFAULT_FAMILY = "sd15"  # for pipelines no family names
 
 
-def family_for(pipeline_class: str, model_ref: str) -> Family:
-    """The family of a pipeline class; a name hint in the model id (``turbo``) wins."""
-    matches = [f for f in FAMILIES.values() if pipeline_class in f.pipelines]
-    for family in matches:
-        if family.name_hint and family.name_hint in model_ref.lower():
-            return family
-    plain = [f for f in matches if not f.name_hint]
-    return plain[0] if plain else FAMILIES[DEFAULT_FAMILY]
+def family_for(facts: dict[str, object], model_ref: str) -> Family | None:
+    """The family of a model from what its configs say (``facts``: ``pipeline`` and the facts
+    a family ``requires``) and its name; None when no family has its pipeline class."""
+    name = model_ref.lower().replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    matches = [
+        f
+        for f in FAMILIES.values()
+        if facts.get("pipeline") in f.pipelines
+        and all(facts.get(k) == v for k, v in f.requires)
+        and (f.name_hint is None or f.name_hint in name)
+    ]
+    if not matches:
+        return None
+    return max(matches, key=lambda f: len(f.requires) + (f.name_hint is not None))
 
 
 def tier_for(family: Family, name: str) -> Tier:
@@ -284,6 +368,8 @@ VIDEO_FAMILIES: dict[str, VideoFamily] = {
             overlap=4,
             conditioning="latents",
         ),
+        # Text only: TextToVideoSDPipeline has no ``callback_on_step_end``, so given frames
+        # cannot be held in its latents; one call, no image to video, no extension.
         VideoFamily(
             "modelscope",
             ("TextToVideoSDPipeline",),
@@ -292,8 +378,6 @@ VIDEO_FAMILIES: dict[str, VideoFamily] = {
             fps=8,
             size=(256, 256),
             chunk_frames=16,
-            overlap=4,
-            conditioning="latents",
         ),
         VideoFamily(
             "ltx-video",

@@ -239,3 +239,95 @@ def tiny_wan(tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "tiny-wan"
     pipe.save_pretrained(path, safe_serialization=True)
     return path
+
+
+def _tiny_flux(guidance_embeds: bool):
+    """A FLUX.1-architecture pipeline: dev has a guidance embedding, schnell has none."""
+    from diffusers import (
+        AutoencoderKL,
+        FlowMatchEulerDiscreteScheduler,
+        FluxPipeline,
+        FluxTransformer2DModel,
+    )
+
+    torch.manual_seed(0)
+    tokenizer = build_tokenizer(grammar_words())
+    return FluxPipeline(
+        transformer=FluxTransformer2DModel(
+            patch_size=1,
+            in_channels=16,
+            num_layers=1,
+            num_single_layers=1,
+            attention_head_dim=16,
+            num_attention_heads=2,
+            joint_attention_dim=32,
+            pooled_projection_dim=32,
+            axes_dims_rope=[4, 4, 8],
+            guidance_embeds=guidance_embeds,
+        ),
+        vae=AutoencoderKL(
+            block_out_channels=(16, 32),
+            in_channels=3,
+            out_channels=3,
+            latent_channels=4,
+            down_block_types=("DownEncoderBlock2D",) * 2,
+            up_block_types=("UpDecoderBlock2D",) * 2,
+            norm_num_groups=8,
+            sample_size=32,
+            use_quant_conv=False,
+            use_post_quant_conv=False,
+            shift_factor=0.0609,
+            scaling_factor=1.5035,
+        ),
+        scheduler=FlowMatchEulerDiscreteScheduler(),
+        text_encoder=_clip(len(tokenizer)),
+        tokenizer=tokenizer,
+        text_encoder_2=_t5(len(tokenizer)),
+        tokenizer_2=tokenizer,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_flux(tmp_path_factory):
+    """FLUX.1-dev and FLUX.1-schnell folders (random weights), as {"dev": path, ...}."""
+    root = tmp_path_factory.mktemp("models")
+    folders = {}
+    for name, embeds in (("dev", True), ("schnell", False)):
+        folders[name] = root / f"tiny-flux-{name}"
+        _tiny_flux(embeds).save_pretrained(folders[name], safe_serialization=True)
+    return folders
+
+
+@pytest.fixture(scope="session")
+def tiny_pixart(tmp_path_factory):
+    """A PixArt-Sigma pipeline folder: a text-to-image pipeline no cinedraft family names."""
+    from diffusers import DDIMScheduler, PixArtSigmaPipeline, PixArtTransformer2DModel
+
+    torch.manual_seed(0)
+    tokenizer = build_tokenizer(grammar_words())
+    pipe = PixArtSigmaPipeline(
+        transformer=PixArtTransformer2DModel(
+            sample_size=32,  # the size PixArt's resolution binning knows as 256 px
+            num_layers=1,
+            patch_size=2,
+            attention_head_dim=8,
+            num_attention_heads=2,
+            caption_channels=32,
+            in_channels=4,
+            cross_attention_dim=16,
+            out_channels=8,
+            attention_bias=True,
+            activation_fn="gelu-approximate",
+            num_embeds_ada_norm=1000,
+            norm_type="ada_norm_single",
+            norm_elementwise_affine=False,
+            norm_eps=1e-6,
+        ),
+        vae=_vae(),
+        scheduler=DDIMScheduler(),
+        text_encoder=_t5(len(tokenizer)),
+        tokenizer=tokenizer,
+    )
+    path = tmp_path_factory.mktemp("models") / "tiny-pixart"
+    pipe.save_pretrained(path, safe_serialization=True)
+    return path

@@ -43,6 +43,7 @@ from ..request import (
     no_progress,
 )
 from ..tiers import Tier, tier_for
+from .calls import accepted, step_callbacks, takes
 from .models import LoadedModel, ModelCache, software_versions
 from .prompts import expand_template, has_weighting, weighted_embeddings
 from .schedulers import make_scheduler, sampler_label
@@ -136,7 +137,7 @@ class ImageEngine:
         seed0 = secrets.randbelow(2**32) if request.seed is None else request.seed
         seeds = [seed0 + i for i in range(request.count)]
         # 3. Base images.
-        plan.model.pipe.scheduler = make_scheduler(plan.tier.scheduler, plan.model.pipe.scheduler)
+        plan.model.pipe.scheduler = make_scheduler(plan.tier.scheduler, plan.model.own_scheduler)
         t0 = time.perf_counter()
         images = self._sample(plan, prompts, seeds, progress)
         t_base = round((time.perf_counter() - t0) / len(images), 4)
@@ -291,14 +292,14 @@ class ImageEngine:
         self, plan: Plan, prompts: list[str], seeds: list[int], progress: Progress
     ) -> list[Image.Image]:
         """Base images, ``BATCH`` per call, one CPU generator per image (device-independent)."""
-        total = plan.tier.steps * math.ceil(len(prompts) / BATCH)
+        pipe, tier = plan.model.pipe, plan.tier
+        total = tier.steps * math.ceil(len(prompts) / BATCH)
         done = 0
 
-        def step_end(pipe: object, step: int, timestep: object, kwargs: dict) -> dict:
+        def on_step(step: int) -> None:
             nonlocal done
             done += 1
             progress("sample", done, total)
-            return kwargs
 
         images: list[Image.Image] = []
         for start in range(0, len(prompts), BATCH):
@@ -306,15 +307,14 @@ class ImageEngine:
             generators = [
                 torch.Generator("cpu").manual_seed(s) for s in seeds[start : start + BATCH]
             ]
-            out = plan.model.pipe(
-                **self._prompt_kwargs(plan.model, batch, plan.request.negative_prompt),
+            kwargs = self._prompt_kwargs(plan, batch) | dict(
                 width=plan.base[0],
                 height=plan.base[1],
-                num_inference_steps=plan.tier.steps,
-                guidance_scale=plan.tier.guidance,
+                num_inference_steps=tier.steps,
+                guidance_scale=tier.guidance,
                 generator=generators,
-                callback_on_step_end=step_end,
             )
+            out = pipe(**accepted(pipe, kwargs | step_callbacks(pipe, on_step)))
             images.extend(out.images)
         return images
 
@@ -358,7 +358,7 @@ class ImageEngine:
     ) -> Image.Image:
         """An img2img pass at the tier's strength (its colour kept if the tier says so)."""
         model, tier = plan.model, plan.tier
-        model.img2img.scheduler = make_scheduler(tier.scheduler, model.pipe.scheduler)
+        model.img2img.scheduler = make_scheduler(tier.scheduler, model.own_scheduler)
         steps = max(1, int(tier.refine_steps * tier.refine_strength))
         done = 0
 
@@ -370,7 +370,7 @@ class ImageEngine:
         refined = refine_image(
             model.img2img,
             image,
-            prompt_kwargs=self._prompt_kwargs(model, [prompt], plan.request.negative_prompt),
+            prompt_kwargs=accepted(model.img2img, self._prompt_kwargs(plan, [prompt])),
             strength=tier.refine_strength,
             steps=tier.refine_steps,
             guidance=tier.guidance,
@@ -387,13 +387,23 @@ class ImageEngine:
             image = self.upscaler.upscale(image)
         return image.resize(size, Image.Resampling.LANCZOS)
 
-    def _prompt_kwargs(self, model: LoadedModel, prompts: list[str], negative: str) -> dict:
+    def _prompt_kwargs(self, plan: Plan, prompts: list[str]) -> dict:
+        """The prompt arguments of a call: compel embeddings when a prompt is weighted, the
+        family's own arguments, and the negative prompt the way the family takes it (true
+        CFG for guidance-distilled FLUX); a negative prompt the model would ignore is refused."""
+        model, negative = plan.model, plan.request.negative_prompt
+        family = model.family
+        if negative:
+            _check_negative(plan)
         if any(has_weighting(p) or has_weighting(negative) for p in prompts):
-            return weighted_embeddings(model.pipe, model.family, prompts, negative)
-        return {
-            "prompt": prompts,
-            "negative_prompt": [negative] * len(prompts) if negative else None,
-        }
+            kwargs = weighted_embeddings(model.pipe, family, prompts, negative)
+        else:
+            kwargs = {"prompt": prompts}
+            if negative:
+                kwargs["negative_prompt"] = [negative] * len(prompts)
+        if negative and family.true_cfg:
+            kwargs["true_cfg_scale"] = family.true_cfg
+        return kwargs | dict(family.call)
 
     def _record(
         self,
@@ -417,9 +427,12 @@ class ImageEngine:
             family=model.family.name,
             pipeline=type(model.pipe).__name__,
             scheduler=tier.scheduler,
-            sampler=sampler_label(tier.scheduler),
+            sampler=sampler_label(tier.scheduler, model.own_scheduler),
             steps=tier.steps,
             guidance=tier.guidance,
+            true_cfg_scale=(
+                model.family.true_cfg if request.negative_prompt and model.family.true_cfg else None
+            ),
             tier=tier.name,
             render=asdict(tier),
             width=image.width,
@@ -431,6 +444,19 @@ class ImageEngine:
             dtype=str(model.pipe.dtype).removeprefix("torch."),
             timings=timings,
             versions=software_versions(),
+        )
+
+
+def _check_negative(plan: Plan) -> None:
+    """InputError when the model would take a negative prompt and ignore it."""
+    model, family, tier = plan.model, plan.model.family, plan.tier
+    if not takes(model.pipe, "negative_prompt"):
+        raise InputError(f"{model.ref} ({type(model.pipe).__name__}) takes no negative prompt")
+    if tier.guidance <= 1 and not family.true_cfg:
+        raise InputError(
+            f"{model.ref} ({family.name}) samples without classifier-free guidance at guidance "
+            f"{tier.guidance:g}, so a negative prompt has no effect: drop --negative, or set "
+            "--guidance above 1"
         )
 
 

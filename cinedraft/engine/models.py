@@ -9,6 +9,7 @@ diffusers/transformers classes (no remote code) whose weights are safetensors (n
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 from collections import OrderedDict
@@ -39,6 +40,7 @@ class LoadedModel:
     pipe: diffusers.DiffusionPipeline
     family: Family | VideoFamily
     native_size: tuple[int, int]  # (width, height)
+    own_scheduler: diffusers.SchedulerMixin  # as loaded: tiers build theirs from its config
     _hash: str | None = field(default=None, repr=False)
     _img2img: diffusers.DiffusionPipeline | None = field(default=None, repr=False)
 
@@ -161,6 +163,54 @@ def weights_variant(path: Path) -> str | None:
     return None
 
 
+def model_facts(path: Path, index: dict) -> dict[str, object]:
+    """What a folder's configs say about its model, read before any weights: the pipeline
+    and scheduler classes, the scheduler's timestep spacing, and the denoiser's
+    ``guidance_embeds`` (FLUX.1-dev has a guidance embedding, schnell none) and ``qk_norm``
+    (SD 3.5 normalises queries and keys, SD 3 does not)."""
+    facts: dict[str, object] = {"pipeline": index.get("_class_name")}
+    if isinstance(index.get("scheduler"), list):
+        facts["scheduler"] = index["scheduler"][1]
+    scheduler = _config(path / "scheduler" / "scheduler_config.json")
+    facts["timestep_spacing"] = scheduler.get("timestep_spacing")
+    denoiser = _config(path / "transformer" / "config.json") or _config(
+        path / "unet" / "config.json"
+    )
+    for key in ("guidance_embeds", "qk_norm"):
+        facts[key] = denoiser.get(key)
+    return facts
+
+
+def _config(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path} is unreadable: {exc}") from None
+    return config if isinstance(config, dict) else {}
+
+
+def generic_family(pipeline_class: str, ref: str) -> Family:
+    """The generic presets for a text-to-image pipeline no family knows, or ModelError when
+    the pipeline does not make images from a prompt alone."""
+    from diffusers.pipelines.auto_pipeline import AUTO_TEXT2IMAGE_PIPELINES_MAPPING
+
+    text_to_image = {c.__name__ for c in AUTO_TEXT2IMAGE_PIPELINES_MAPPING.values()}
+    needs = [
+        name
+        for name in ("image", "control_image", "mask_image")
+        if name in inspect.signature(getattr(diffusers, pipeline_class).__call__).parameters
+    ]
+    if pipeline_class not in text_to_image or needs:
+        why = f"it needs {needs[0]!r}" if needs else "it is not a text-to-image pipeline"
+        raise ModelError(
+            f"{ref} is a {pipeline_class}: cinedraft makes images from text with it only when "
+            f"it is a text-to-image pipeline ({why})"
+        )
+    return FAMILIES["generic"]
+
+
 def native_size(pipe: diffusers.DiffusionPipeline) -> tuple[int, int]:
     """The size the denoiser was trained at: its sample size times the VAE's downscale."""
     denoiser = getattr(pipe, "unet", None) or getattr(pipe, "transformer", None)
@@ -221,14 +271,7 @@ class ModelCache:
         for weights in path.rglob("*.safetensors"):  # a device or pipe would hang the loader
             if not weights.is_file():
                 raise ModelError(f"{weights} is not a regular file; weights must be files")
-        marker = path / MARKER
-        meta = json.loads(marker.read_text()) if marker.is_file() else {}
-        if kind == "video":
-            family = VIDEO_FAMILIES.get(meta.get("family", "")) or video_family_for(
-                index["_class_name"]
-            )
-        else:
-            family = FAMILIES.get(meta.get("family", "")) or family_for(index["_class_name"], ref)
+        family = self._family(path, index, ref, kind)
         # 2. Load: safetensors only, never remote code, never the network from here.
         diffusers.utils.logging.disable_progress_bar()
         transformers.utils.logging.disable_progress_bar()
@@ -249,7 +292,25 @@ class ModelCache:
         self._place(pipe)
         pipe.set_progress_bar_config(disable=True)
         size = family.size if kind == "video" else native_size(pipe)
-        return LoadedModel(ref=ref, path=path, pipe=pipe, family=family, native_size=size)
+        return LoadedModel(ref, path, pipe, family, size, own_scheduler=pipe.scheduler)
+
+    @staticmethod
+    def _family(path: Path, index: dict, ref: str, kind: str) -> Family | VideoFamily:
+        """The family the folder's marker names, else the one its configs show (an image
+        pipeline no family knows: the generic presets when it makes images from text)."""
+        marker = path / MARKER
+        meta = json.loads(marker.read_text()) if marker.is_file() else {}
+        if kind == "video":
+            return VIDEO_FAMILIES.get(meta.get("family", "")) or video_family_for(
+                index["_class_name"]
+            )
+        named = FAMILIES.get(meta.get("family", ""))
+        if named is not None:
+            return named
+        family = family_for(model_facts(path, index), ref)
+        if family is not None:
+            return family
+        return generic_family(index["_class_name"], ref)
 
     def _place(self, pipe: diffusers.DiffusionPipeline) -> None:
         """Move the pipeline to the device, with the memory options it supports."""

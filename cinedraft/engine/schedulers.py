@@ -20,6 +20,8 @@ SCHEDULERS: dict[str, tuple[str, dict, str]] = {
     ),
     "unipc": ("UniPCMultistepScheduler", {}, "UniPC"),
     "euler": ("EulerDiscreteScheduler", {}, "Euler"),
+    # What SDXL-Lightning and similar step-distilled models were trained to be sampled with.
+    "euler-trailing": ("EulerDiscreteScheduler", {"timestep_spacing": "trailing"}, "Euler"),
     "euler-a": ("EulerAncestralDiscreteScheduler", {}, "Euler a"),
     "heun": ("HeunDiscreteScheduler", {}, "Heun"),
     "ddim": ("DDIMScheduler", {}, "DDIM"),
@@ -28,27 +30,34 @@ SCHEDULERS: dict[str, tuple[str, dict, str]] = {
 }
 
 
-def make_scheduler(name: str, current: diffusers.SchedulerMixin) -> diffusers.SchedulerMixin:
-    """A fresh scheduler called ``name`` built from ``current``'s config.
+OWN = "own"  # the scheduler the model folder ships, as it is
+
+
+def make_scheduler(name: str, own: diffusers.SchedulerMixin) -> diffusers.SchedulerMixin:
+    """A fresh scheduler called ``name`` built from the model's ``own`` scheduler's config
+    (``"own"``: a fresh copy of that one).
 
     Raises InputError for unknown names and for ones the pipeline's model can't use
     (e.g. a DDPM-family solver on a flow-matching model).
     """
+    if name == OWN:
+        return type(own).from_config(own.config)
     if name not in SCHEDULERS:
-        raise InputError(f"unknown scheduler {name!r}; known: {', '.join(SCHEDULERS)}")
+        raise InputError(f"unknown scheduler {name!r}; known: {OWN}, {', '.join(SCHEDULERS)}")
     class_name, extra, _ = SCHEDULERS[name]
     cls = getattr(diffusers, class_name)
-    compatible = {c.__name__ for c in getattr(current, "compatibles", [])} | {
-        type(current).__name__
-    }
+    compatible = {c.__name__ for c in getattr(own, "compatibles", [])} | {type(own).__name__}
     if class_name not in compatible:
         usable = [n for n, (c, _, _) in SCHEDULERS.items() if c in compatible]
         raise InputError(
-            f"scheduler {name!r} does not fit this model ({type(current).__name__}); "
-            f"usable: {', '.join(usable) or 'its own'}"
+            f"scheduler {name!r} does not fit this model ({type(own).__name__}); "
+            f"usable: {', '.join([OWN, *usable])}"
         )
-    return cls.from_config(current.config, **extra)
+    return cls.from_config(own.config, **extra)
 
 
-def sampler_label(name: str) -> str:
+def sampler_label(name: str, own: diffusers.SchedulerMixin | None = None) -> str:
+    """The sampler name A1111-style tools show (the class name for a model's own)."""
+    if name == OWN and own is not None:
+        return type(own).__name__
     return SCHEDULERS[name][2] if name in SCHEDULERS else name

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import collections
-import inspect
 import itertools
 import secrets
 import tempfile
@@ -44,6 +43,7 @@ from ..render.video import Finished, VideoPreset, finish_clip, fit_frame, preset
 from ..request import Overrides, Progress, Seam, VideoRequest, VideoResult, no_progress
 from ..tiers import VideoFamily
 from .chunks import ChunkLoop, Chunked, Drawn, Given, native_frames, plan_chunks
+from .calls import accepted, step_callbacks
 from .models import LoadedModel, ModelCache, software_versions
 from .schedulers import make_scheduler
 
@@ -194,7 +194,7 @@ class VideoEngine:
             continue_guidance=family.guidance_for(request.guidance, continuing=True),
             need=native_frames(seconds, family.fps),
             scheduler=(
-                make_scheduler(request.scheduler, model.pipe.scheduler)
+                make_scheduler(request.scheduler, model.own_scheduler)
                 if request.scheduler
                 else None
             ),
@@ -371,7 +371,7 @@ class VideoEngine:
 
         with _sampling_with(pipe, shot.scheduler):
             out = pipe(
-                **_accepted(
+                **accepted(
                     pipe,
                     kwargs
                     | dict(
@@ -407,20 +407,9 @@ class VideoEngine:
             pipe = self._image_pipeline(shot.model)
             kwargs = kwargs | {"image": Image.fromarray(given.frames[-1])}
 
-        def step_end(pipe_: object, i: int, t: object, cb_kwargs: dict) -> dict:
-            on_step(i + 1)
-            return cb_kwargs
-
+        kwargs |= dict(output_type="np", frame_rate=shot.family.fps)
         with _sampling_with(pipe, shot.scheduler):
-            out = pipe(
-                **_accepted(
-                    pipe,
-                    kwargs
-                    | dict(
-                        output_type="np", frame_rate=shot.family.fps, callback_on_step_end=step_end
-                    ),
-                )
-            )
+            out = pipe(**accepted(pipe, kwargs | step_callbacks(pipe, on_step)))
         return Drawn(_to_uint8(out.frames), None, seed)
 
     def _image_pipeline(self, model: LoadedModel) -> diffusers.DiffusionPipeline:
@@ -538,12 +527,6 @@ def _sampling_with(
         yield
     finally:
         pipe.scheduler = own
-
-
-def _accepted(pipe: diffusers.DiffusionPipeline, kwargs: dict) -> dict:
-    """The keyword arguments this pipeline's ``__call__`` takes (families differ)."""
-    names = inspect.signature(pipe.__call__).parameters
-    return {k: v for k, v in kwargs.items() if k in names}
 
 
 def _to_uint8(frames: object) -> np.ndarray:

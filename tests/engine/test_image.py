@@ -185,7 +185,7 @@ def test_rerender_reports_a_difference_when_the_stored_file_changed(engine):
 
 def test_every_output_is_signed_and_production_is_watermarked(engine):
     draft = engine.generate_image(ImageRequest(prompt=PROMPT, seed=23, steps=3)).outputs[0]
-    prod = engine.promote(draft.asset_id, steps=4).outputs[0]
+    prod = engine.promote(draft.asset_id, overrides=Overrides(steps=4)).outputs[0]
     found = engine.library.verify(prod.path)
     assert found.ok and found.manifest["state"] == "Trusted" and found.library_copy
     assert found.manifest["ingredients"] == [{"title": draft.asset_id, "relationship": "parentOf"}]

@@ -1,0 +1,154 @@
+"""Families from evidence and presets from their authors: a folder's family comes from its
+pipeline class, its scheduler and its denoiser's config (and, for a few distilled models, a
+word in its name), each tested on a tiny random-weight folder saved as the real ones are."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import shutil
+
+import diffusers
+import numpy as np
+import pytest
+from PIL import Image
+
+from cinedraft import Engine, ImageRequest, InputError, ModelError, Overrides, Settings
+from cinedraft.tiers import FAMILIES, VIDEO_FAMILIES, family_for
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    home = tmp_path_factory.mktemp("families")
+    return Engine(Settings(home=home, offline=True, device="cpu", provenance=False))
+
+
+def _facts(pipeline, **more):
+    return {"pipeline": pipeline} | more
+
+
+@pytest.mark.parametrize(
+    "facts, ref, family",
+    [
+        (_facts("StableDiffusionPipeline"), "runwayml/stable-diffusion-v1-5", "sd15"),
+        (_facts("StableDiffusionPipeline"), "stabilityai/sd-turbo", "sd-turbo"),
+        (_facts("StableDiffusionPipeline", scheduler="LCMScheduler"), "my-lcm", "lcm"),
+        (_facts("LatentConsistencyModelPipeline", scheduler="LCMScheduler"), "lcm-v7", "lcm"),
+        (_facts("StableDiffusionXLPipeline"), "/models/juggernaut", "sdxl"),
+        (_facts("StableDiffusionXLPipeline"), "stabilityai/sdxl-turbo", "sdxl-turbo"),
+        (_facts("StableDiffusionXLPipeline"), "/m/sdxl-lightning-4step", "sdxl-lightning"),
+        (_facts("StableDiffusionXLPipeline", scheduler="LCMScheduler"), "x", "lcm-sdxl"),
+        (_facts("StableDiffusion3Pipeline"), "stabilityai/stable-diffusion-3-medium", "sd3"),
+        (_facts("StableDiffusion3Pipeline", qk_norm="rms_norm"), "sd3.5-large", "sd3.5"),
+        (
+            _facts("StableDiffusion3Pipeline", qk_norm="rms_norm"),
+            "sd3.5-large-turbo",
+            "sd3.5-turbo",
+        ),
+        (_facts("FluxPipeline", guidance_embeds=True), "black-forest-labs/FLUX.1-dev", "flux"),
+        # schnell from its config, whatever the folder is called
+        (_facts("FluxPipeline", guidance_embeds=False), "/models/my-flux", "flux-schnell"),
+        (_facts("PixArtSigmaPipeline"), "PixArt-alpha/PixArt-Sigma", None),
+    ],
+)
+def test_the_family_comes_from_the_configs_and_the_name(facts, ref, family):
+    found = family_for(facts, ref)
+    assert (found.name if found else None) == family
+
+
+def test_every_preset_names_its_source_and_every_scheduler_exists():
+    from cinedraft.engine.schedulers import OWN, SCHEDULERS
+
+    for family in FAMILIES.values():
+        assert len(family.source) > 20, family.name
+        for tier in family.tiers.values():
+            assert tier.scheduler in SCHEDULERS or tier.scheduler == OWN, (family.name, tier)
+            assert tier.guidance <= 1 or not family.name.endswith(("turbo", "lightning"))
+
+
+def test_families_that_hold_latents_have_pipelines_that_can_hold_them():
+    """Latent conditioning needs ``callback_on_step_end``: a family whose pipeline lacks it
+    (ModelScope) must not claim it, or its records would say a conditioning happened that
+    did not."""
+    for family in VIDEO_FAMILIES.values():
+        if family.conditioning != "latents":
+            continue
+        for name in family.pipelines:
+            call = inspect.signature(getattr(diffusers, name).__call__).parameters
+            assert "callback_on_step_end" in call, (family.name, name)
+    assert VIDEO_FAMILIES["modelscope"].conditioning is None
+
+
+def test_flux_dev_and_schnell_get_their_authors_presets(engine, tiny_flux):
+    draft = {}
+    for name, folder in tiny_flux.items():
+        request = ImageRequest(prompt="a red jar", model=str(folder), seed=1, width=32, height=32)
+        draft[name] = engine.generate_image(request).outputs[0].record
+    assert draft["dev"]["family"] == "flux" and draft["schnell"]["family"] == "flux-schnell"
+    assert (draft["dev"]["steps"], draft["dev"]["guidance"]) == (28, 3.5)
+    assert (draft["schnell"]["steps"], draft["schnell"]["guidance"]) == (4, 0.0)
+
+
+def test_a_flux_negative_prompt_runs_as_true_cfg_and_is_recorded(engine, tiny_flux):
+    """FLUX's guidance is distilled: a negative prompt only acts through a second pass
+    (true CFG). It used to be recorded and never passed."""
+    model = str(tiny_flux["dev"])
+    base = dict(prompt="a red jar", model=model, seed=4, steps=2, width=32, height=32)
+    plain = engine.generate_image(ImageRequest(**base)).outputs[0]
+    negative = engine.generate_image(ImageRequest(**base, negative_prompt="blue")).outputs[0]
+    assert "true_cfg_scale" not in plain.record
+    assert negative.record["true_cfg_scale"] == FAMILIES["flux"].true_cfg > 1
+    with Image.open(plain.path) as a, Image.open(negative.path) as b:
+        diff = np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int)).mean()
+    assert diff > 1.0, "the negative prompt changed nothing"
+
+
+def test_a_negative_prompt_a_model_would_ignore_is_refused(engine, tiny_sd, tmp_path):
+    turbo = tmp_path / "sd-turbo"
+    shutil.copytree(tiny_sd, turbo)
+    request = ImageRequest(prompt="a red jar", model=str(turbo), seed=1, negative_prompt="blue")
+    with pytest.raises(InputError, match=r"sd-turbo\) samples without classifier-free guidance"):
+        engine.generate_image(request)
+    # with guidance asked for, it runs; and the distilled preset is used otherwise
+    out = engine.generate_image(request.model_copy(update={"guidance": 2.0})).outputs[0]
+    assert out.record["family"] == "sd-turbo" and out.record["steps"] == 1
+
+
+def test_a_folder_with_an_lcm_scheduler_gets_the_lcm_preset(engine, tiny_sd, tmp_path):
+    folder = tmp_path / "dreamshaper-lcm"
+    shutil.copytree(tiny_sd, folder)
+    index = json.loads((folder / "model_index.json").read_text())
+    index["scheduler"] = ["diffusers", "LCMScheduler"]
+    (folder / "model_index.json").write_text(json.dumps(index))
+    config = json.loads((folder / "scheduler" / "scheduler_config.json").read_text())
+    (folder / "scheduler" / "scheduler_config.json").write_text(
+        json.dumps(config | {"_class_name": "LCMScheduler"})
+    )
+    out = engine.generate_image(ImageRequest(prompt="a red jar", model=str(folder), seed=1))
+    record = out.outputs[0].record
+    assert (record["family"], record["steps"], record["guidance"]) == ("lcm", 4, 8.0)
+    assert record["sampler"] == "LCM"
+
+
+def test_a_text_to_image_pipeline_no_family_names_runs_on_the_generic_preset(engine, tiny_pixart):
+    """PixArt-Sigma: its own scheduler, no negative prompt passed as None (that was a
+    traceback), draft and production."""
+    model = str(tiny_pixart)
+    draft = engine.generate_image(ImageRequest(prompt="a red jar", model=model, seed=1, steps=2))
+    record = draft.outputs[0].record
+    assert record["family"] == "generic" and record["scheduler"] == "own"
+    assert record["sampler"] == "DDIMScheduler"
+    prod = engine.promote(draft.outputs[0].asset_id, overrides=Overrides(steps=2)).outputs[0]
+    assert prod.width == 2 * draft.outputs[0].width and prod.record["family"] == "generic"
+
+
+def test_a_pipeline_that_needs_an_image_is_refused_in_one_line(engine, tiny_sd, tmp_path):
+    """An img2img folder (the SDXL refiner's layout) is not a text-to-image model: one clear
+    error, not SD 1.5 presets and a traceback."""
+    folder = tmp_path / "refiner"
+    shutil.copytree(tiny_sd, folder)
+    index = json.loads((folder / "model_index.json").read_text())
+    index["_class_name"] = "StableDiffusionImg2ImgPipeline"
+    (folder / "model_index.json").write_text(json.dumps(index))
+    with pytest.raises(ModelError, match=r"StableDiffusionImg2ImgPipeline: .*needs 'image'"):
+        engine.generate_image(ImageRequest(prompt="a red jar", model=str(folder)))
