@@ -93,3 +93,53 @@ def settings_markdown() -> str:
         text = " ".join((field.description or "").split())
         lines.append(f"| `CINEDRAFT_{name.upper()}` | {kind} | {default} | {text} |")
     return "\n".join(lines) + "\n"
+
+
+def families_markdown() -> str:
+    """docs/families.md: every model family, how it is recognised, its presets and their
+    source."""
+    from ..tiers import FAMILIES, VIDEO_FAMILIES
+
+    lines = [
+        "# Model families and presets",
+        "",
+        "Written from `cinedraft/tiers.py` by `python scripts/make_docs.py`; do not edit.",
+        "A folder's family comes from its pipeline class, what its configs show and, for a few",
+        "distilled models, a word in its name (`family_for`). Steps / guidance / sampler are",
+        "draft → production; production then upscales, refines (img2img at the strength shown)",
+        "and cleans up.",
+        "",
+        "| family | pipelines | recognised by | draft | production | refine | source |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for f in FAMILIES.values():
+        draft, prod = f.tiers["draft"], f.tiers["production"]
+        clues = [f"{k} = {v}" for k, v in f.requires] + (
+            [f"'{f.name_hint}' in the name"] if f.name_hint else []
+        )
+        pipelines = ", ".join(f.pipelines) or (
+            "the shipped model" if f.name == "builtin" else "any other text-to-image pipeline"
+        )
+        refine = f"{prod.refine_strength:g}" + (
+            f" at ≤ {prod.refine_max_side} px" if prod.refine_max_side else ""
+        )
+        lines.append(
+            f"| `{f.name}` | {pipelines} | {'; '.join(clues) or '—'} "
+            f"| {draft.steps} / {draft.guidance:g} / {draft.scheduler} "
+            f"| {prod.steps} / {prod.guidance:g} / {prod.scheduler} x{prod.upscale} "
+            f"| {refine if prod.refine_strength else 'none'} | {f.source} |"
+        )
+    lines += [
+        "",
+        "## Video",
+        "",
+        "| family | pipelines | steps / guidance | fps | size | frames a call | continues by |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for v in VIDEO_FAMILIES.values():
+        lines.append(
+            f"| `{v.name}` | {', '.join(v.pipelines) or 'the shipped model'} "
+            f"| {v.steps} / {v.guidance:g} | {v.fps} | {v.size[0]}x{v.size[1]} "
+            f"| {v.chunk_frames} | {v.conditioning or 'text only'} |"
+        )
+    return "\n".join(lines) + "\n"

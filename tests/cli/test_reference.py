@@ -6,7 +6,7 @@ from pathlib import Path
 from typer.main import get_command
 
 from cinedraft.cli.main import app
-from cinedraft.cli.reference import cli_markdown, settings_markdown
+from cinedraft.cli.reference import cli_markdown, families_markdown, settings_markdown
 from cinedraft.config import Settings
 
 DOCS = Path(__file__).parents[2] / "docs"
@@ -18,6 +18,12 @@ def test_the_cli_reference_is_current():
 
 def test_the_settings_reference_is_current():
     assert (DOCS / "settings.md").read_text() == settings_markdown(), (
+        "run: python scripts/make_docs.py"
+    )
+
+
+def test_the_families_table_is_current():
+    assert (DOCS / "families.md").read_text() == families_markdown(), (
         "run: python scripts/make_docs.py"
     )
 
