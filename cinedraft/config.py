@@ -42,6 +42,11 @@ class Settings(BaseSettings):
         description="Default video model: 'builtin', a local diffusers folder or a hub id "
         "(AnimateDiff, LTX-Video, Wan, CogVideoX, ModelScope pipelines).",
     )
+    safety_checker: bool = Field(
+        True,
+        description="Run the safety checker a model ships (the SD 1.x/2.x layouts): an image "
+        "it flags is stored black, and flagged in its record. Off: not loaded (recorded).",
+    )
     cpu_offload: bool = Field(
         False,
         description="Keep weights on the CPU and move each component to the GPU only "

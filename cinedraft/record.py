@@ -84,6 +84,9 @@ class ImageRecord(Generated):
     cleanup: dict | None = None  # what measured cleanup found and did
     drift_ssim: float | None = None  # SSIM against the draft a promotion started from
     rerender_of: str | None = None
+    # The model's own safety checker: its class ("off" when turned off) and whether it flagged
+    # this image (stored black by the pipeline, never silently: the CLI says so too).
+    safety: dict | None = None
 
 
 class VideoRecord(Generated):

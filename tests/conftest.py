@@ -331,3 +331,48 @@ def tiny_pixart(tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "tiny-pixart"
     pipe.save_pretrained(path, safe_serialization=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_sd_checked(tiny_sd, tmp_path_factory):
+    """``tiny_sd`` in the official SD 1.5 layout: a ``safety_checker`` from diffusers' own
+    ``stable_diffusion`` module and a ``feature_extractor``, as diffusers writes them. Its
+    concept thresholds are set so that it flags every image (``flags=True``) or none."""
+    import json
+    import shutil
+
+    from diffusers.pipelines.stable_diffusion.safety_checker import (
+        StableDiffusionSafetyChecker,
+    )
+    from transformers import CLIPConfig, CLIPImageProcessor
+
+    def make(flags: bool):
+        folder = tmp_path_factory.mktemp("models") / f"tiny-sd-checked-{flags}"
+        shutil.copytree(tiny_sd, folder)
+        torch.manual_seed(0)
+        tiny = dict(
+            hidden_size=16, intermediate_size=37, num_hidden_layers=1, num_attention_heads=2
+        )
+        config = CLIPConfig(
+            text_config=tiny | {"vocab_size": 99},
+            vision_config=tiny | {"image_size": 32, "patch_size": 8},
+            projection_dim=8,
+        )
+        checker = StableDiffusionSafetyChecker(config)
+        with torch.no_grad():  # a cosine similarity is in [-1, 1]: -10 always, 10 never
+            checker.concept_embeds_weights.fill_(-10.0 if flags else 10.0)
+            checker.special_care_embeds_weights.fill_(10.0)
+        checker.save_pretrained(folder / "safety_checker", safe_serialization=True)
+        CLIPImageProcessor(
+            size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+        ).save_pretrained(folder / "feature_extractor")
+        index = json.loads((folder / "model_index.json").read_text())
+        index |= {
+            "safety_checker": ["stable_diffusion", "StableDiffusionSafetyChecker"],
+            "feature_extractor": ["transformers", "CLIPImageProcessor"],
+            "requires_safety_checker": True,
+        }
+        (folder / "model_index.json").write_text(json.dumps(index))
+        return folder
+
+    return {flags: make(flags) for flags in (False, True)}

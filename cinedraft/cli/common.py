@@ -120,6 +120,12 @@ def print_result(result: Result, as_json: bool) -> None:
         table.add_column(col, no_wrap=True)
     table.add_column("file", overflow="fold")
     for o in result.outputs:
+        if (o.record.get("safety") or {}).get("flagged"):
+            err.print(
+                f"warning: {o.asset_id} was flagged by the model's safety checker "
+                f"({o.record['safety']['checker']}) and is stored black",
+                soft_wrap=True,
+            )
         table.add_row(
             o.asset_id,
             str(o.seed),

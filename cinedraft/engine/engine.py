@@ -41,6 +41,7 @@ class Engine:
             offline=settings.offline,
             size=settings.cache_size,
             memory=MemoryOptions(settings.cpu_offload, settings.vae_tiling, settings.vae_slicing),
+            safety_checker=settings.safety_checker,
         )
         self.library = library or Library(settings.library_root, provenance=settings.provenance)
         self.upscaler = (

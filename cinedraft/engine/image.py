@@ -139,13 +139,17 @@ class ImageEngine:
         # 3. Base images.
         plan.model.pipe.scheduler = make_scheduler(plan.tier.scheduler, plan.model.own_scheduler)
         t0 = time.perf_counter()
-        images = self._sample(plan, prompts, seeds, progress)
+        images, flagged = self._sample(plan, prompts, seeds, progress)
         t_base = round((time.perf_counter() - t0) / len(images), 4)
         # 4. Rendering pipeline, drift against the draft.
-        return [
-            self._finish(plan, image, prompt, seed, {"base": t_base}, progress)
-            for image, prompt, seed in zip(images, prompts, seeds)
-        ]
+        rendered = []
+        for image, prompt, seed, flag in zip(images, prompts, seeds, flagged):
+            item = self._finish(plan, image, prompt, seed, {"base": t_base}, progress)
+            if plan.model.safety is not None:
+                ran = {} if flag is None else {"flagged": flag}
+                item.record.safety = {"checker": plan.model.safety} | ran
+            rendered.append(item)
+        return rendered
 
     def _plan(self, request: ImageRequest, tier: Tier | None) -> Plan:
         model = self.models.get(request.model or self.settings.model_for(request.tier))
@@ -290,8 +294,9 @@ class ImageEngine:
 
     def _sample(
         self, plan: Plan, prompts: list[str], seeds: list[int], progress: Progress
-    ) -> list[Image.Image]:
-        """Base images, ``BATCH`` per call, one CPU generator per image (device-independent)."""
+    ) -> tuple[list[Image.Image], list[bool | None]]:
+        """Base images, ``BATCH`` per call, one CPU generator per image (device-independent),
+        and for each whether the model's safety checker flagged it (None: no checker ran)."""
         pipe, tier = plan.model.pipe, plan.tier
         total = tier.steps * math.ceil(len(prompts) / BATCH)
         done = 0
@@ -302,6 +307,7 @@ class ImageEngine:
             progress("sample", done, total)
 
         images: list[Image.Image] = []
+        flagged: list[bool | None] = []
         for start in range(0, len(prompts), BATCH):
             batch = prompts[start : start + BATCH]
             generators = [
@@ -316,7 +322,9 @@ class ImageEngine:
             )
             out = pipe(**accepted(pipe, kwargs | step_callbacks(pipe, on_step)))
             images.extend(out.images)
-        return images
+            flags = getattr(out, "nsfw_content_detected", None) or [None] * len(batch)
+            flagged.extend(bool(f) if f is not None else None for f in flags)
+        return images, flagged
 
     def _render(
         self,

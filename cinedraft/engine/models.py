@@ -12,6 +12,7 @@ import hashlib
 import inspect
 import json
 import os
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ class LoadedModel:
     family: Family | VideoFamily
     native_size: tuple[int, int]  # (width, height)
     own_scheduler: diffusers.SchedulerMixin  # as loaded: tiers build theirs from its config
+    safety: str | None = None  # the safety checker's class, "off" when turned off, None: none
     _hash: str | None = field(default=None, repr=False)
     _img2img: diffusers.DiffusionPipeline | None = field(default=None, repr=False)
 
@@ -63,6 +65,9 @@ class LoadedModel:
         if self._img2img is None:
             self._img2img = diffusers.AutoPipelineForImage2Image.from_pipe(self.pipe)
             self._img2img.set_progress_bar_config(disable=True)
+            if getattr(self._img2img, "safety_checker", None) is not None:
+                # The refine pass works on an image the base pass's check saw already.
+                self._img2img.safety_checker = None
         return self._img2img
 
 
@@ -137,10 +142,11 @@ def check_folder(path: Path) -> dict:
     for name, spec in index.items():
         if name.startswith("_") or not isinstance(spec, list) or len(spec) != 2:
             continue
-        if spec[0] not in SAFE_LIBRARIES:
+        if spec[0] not in SAFE_LIBRARIES and not _diffusers_pipeline_class(*spec):
             raise UnsafeModelError(
                 f"{path}: component {name!r} comes from {spec[0]!r}; only diffusers and "
-                "transformers classes are loaded (no remote code)"
+                "transformers classes (and diffusers' own pipeline modules, such as its "
+                "safety checker) are loaded (no remote code)"
             )
         folder = path / name
         if folder.is_dir():
@@ -152,6 +158,18 @@ def check_folder(path: Path) -> dict:
                     "cinedraft loads only safetensors"
                 )
     return index
+
+
+def _diffusers_pipeline_class(library: object, class_name: object) -> bool:
+    """Whether ``library`` names one of diffusers' own pipeline modules holding ``class_name``
+    (``["stable_diffusion", "StableDiffusionSafetyChecker"]``, which diffusers itself writes
+    into SD 1.x/2.x folders). Nothing outside diffusers is imported."""
+    if not (isinstance(library, str) and isinstance(class_name, str)):
+        return False
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", library):
+        return False
+    module = getattr(diffusers.pipelines, library, None)
+    return module is not None and hasattr(module, class_name)
 
 
 def weights_variant(path: Path) -> str | None:
@@ -243,12 +261,14 @@ class ModelCache:
         offline: bool,
         size: int = 2,
         memory: MemoryOptions | None = None,
+        safety_checker: bool = True,
     ):
         self.device = device
         self.dtype_setting = dtype_setting
         self.offline = offline
         self.size = size
         self.memory = memory or MemoryOptions()
+        self.safety_checker = safety_checker
         self._models: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
 
     def get(self, ref: str, kind: str = "image") -> LoadedModel:
@@ -276,6 +296,14 @@ class ModelCache:
         diffusers.utils.logging.disable_progress_bar()
         transformers.utils.logging.disable_progress_bar()
         dtype = pick_dtype(self.dtype_setting, self.device, family.gpu_dtype)
+        ships_checker = isinstance(index.get("safety_checker"), list) and bool(
+            index["safety_checker"][0]
+        )
+        turned_off = (
+            {"safety_checker": None, "requires_safety_checker": False}
+            if ships_checker and not self.safety_checker
+            else {}
+        )
         try:
             pipe = diffusers.DiffusionPipeline.from_pretrained(
                 path,
@@ -284,6 +312,7 @@ class ModelCache:
                 local_files_only=True,
                 trust_remote_code=False,
                 variant=weights_variant(path),
+                **turned_off,
             )
             if kind == "video" and hasattr(pipe, "unet"):  # the built-in model's motion reach
                 reach.load(pipe.unet, path / "unet")
@@ -292,7 +321,9 @@ class ModelCache:
         self._place(pipe)
         pipe.set_progress_bar_config(disable=True)
         size = family.size if kind == "video" else native_size(pipe)
-        return LoadedModel(ref, path, pipe, family, size, own_scheduler=pipe.scheduler)
+        checker = getattr(pipe, "safety_checker", None)
+        safety = type(checker).__name__ if checker is not None else "off" if turned_off else None
+        return LoadedModel(ref, path, pipe, family, size, pipe.scheduler, safety)
 
     @staticmethod
     def _family(path: Path, index: dict, ref: str, kind: str) -> Family | VideoFamily:

@@ -93,3 +93,10 @@ def test_console_script_runs_offline(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["outputs"][0]["path"].startswith(str(tmp_path))
+
+
+def test_an_image_the_safety_checker_flags_is_never_silent(tmp_path, tiny_sd_checked):
+    model = str(tiny_sd_checked[True])
+    res = _invoke(tmp_path, "generate", "a red jar", "--model", model, "--steps", "2")
+    assert res.exit_code == 0, res.output
+    assert "flagged by the model's safety checker (StableDiffusionSafetyChecker)" in res.output

@@ -184,3 +184,38 @@ def test_promote_uses_the_production_model_and_the_overrides(tiny_sd, tiny_sdxl,
     assert other["model"] == str(tiny_sdxl) and other["family"] == "sdxl"
     assert (other["steps"], other["guidance"], other["scheduler"]) == (3, 2.5, "euler")
     assert {"id": draft.asset_id, "role": "draft"} in other["parents"]
+
+
+def test_the_official_sd_layout_loads_with_its_safety_checker(tiny_sd_checked, tmp_path):
+    """``safety_checker`` from diffusers' own ``stable_diffusion`` module is not remote code:
+    the folder loads, the checker runs and its verdict is recorded; an image it flags is
+    stored black and says so; turned off, it is not loaded, and the record says that."""
+    engine = Engine(Settings(home=tmp_path / "on", offline=True, device="cpu"))
+    request = dict(prompt="a red jar", seed=1, steps=2)
+    clean = engine.generate_image(ImageRequest(model=str(tiny_sd_checked[False]), **request))
+    record = clean.outputs[0].record
+    assert record["safety"] == {"checker": "StableDiffusionSafetyChecker", "flagged": False}
+    with Image.open(clean.outputs[0].path) as im:
+        assert np.asarray(im).mean() > 10
+    flagged = engine.generate_image(ImageRequest(model=str(tiny_sd_checked[True]), **request))
+    assert flagged.outputs[0].record["safety"]["flagged"] is True
+    with Image.open(flagged.outputs[0].path) as im:
+        assert np.asarray(im.convert("RGB")).max() <= 8  # black, but for the watermark
+    off = Engine(Settings(home=tmp_path / "off", offline=True, device="cpu", safety_checker=False))
+    result = off.generate_image(ImageRequest(model=str(tiny_sd_checked[True]), **request))
+    assert result.outputs[0].record["safety"] == {"checker": "off"}
+    with Image.open(result.outputs[0].path) as im:
+        assert np.asarray(im).mean() > 10
+
+
+@pytest.mark.parametrize(
+    "spec", [["stable_diffusion", "NotAClass"], ["os", "system"], ["Stable_Diffusion", "X"]]
+)
+def test_only_diffusers_own_pipeline_modules_are_allowed(tiny_sd, tmp_path, spec):
+    folder = tmp_path / "custom"
+    shutil.copytree(tiny_sd, folder)
+    index = json.loads((folder / "model_index.json").read_text())
+    index["safety_checker"] = spec
+    (folder / "model_index.json").write_text(json.dumps(index))
+    with pytest.raises(UnsafeModelError, match="remote code"):
+        check_folder(folder)
