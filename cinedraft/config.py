@@ -42,6 +42,12 @@ class Settings(BaseSettings):
         description="Default video model: 'builtin', a local diffusers folder or a hub id "
         "(AnimateDiff, LTX-Video, Wan, CogVideoX, ModelScope pipelines).",
     )
+    variant: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9_]{1,16}$",
+        description="Weights variant to load (fp16, bf16...) where a folder has several; "
+        "by default the full-precision files, or the one variant a folder holds.",
+    )
     safety_checker: bool = Field(
         True,
         description="Run the safety checker a model ships (the SD 1.x/2.x layouts): an image "

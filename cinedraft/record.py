@@ -59,6 +59,7 @@ class Generated(Record):
     model: str
     model_path: str
     model_hash: str
+    variant: str | None = None  # the weights variant loaded (fp16, bf16); unset: full files
     family: str
     pipeline: str
     sampler: str

@@ -57,8 +57,12 @@ def configure(
     home: Annotated[Path | None, typer.Option(help="cinedraft home (CINEDRAFT_HOME).")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps.")] = None,
     offline: Annotated[bool, typer.Option("--offline", help="Never download models.")] = False,
+    variant: Annotated[
+        str | None, typer.Option(help="Weights variant to load: fp16, bf16... (CINEDRAFT_VARIANT).")
+    ] = None,
 ) -> None:
-    overrides = {k: v for k, v in {"home": home, "device": device}.items() if v is not None}
+    given = {"home": home, "device": device, "variant": variant}
+    overrides = {k: v for k, v in given.items() if v is not None}
     if offline:
         overrides["offline"] = True
     try:

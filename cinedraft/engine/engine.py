@@ -42,6 +42,7 @@ class Engine:
             size=settings.cache_size,
             memory=MemoryOptions(settings.cpu_offload, settings.vae_tiling, settings.vae_slicing),
             safety_checker=settings.safety_checker,
+            variant=settings.variant,
         )
         self.library = library or Library(settings.library_root, provenance=settings.provenance)
         self.upscaler = (

@@ -432,6 +432,7 @@ class ImageEngine:
             model=model.ref,
             model_path=str(model.path),
             model_hash=model.weights_hash,
+            variant=model.variant,
             family=model.family.name,
             pipeline=type(model.pipe).__name__,
             scheduler=tier.scheduler,

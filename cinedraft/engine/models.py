@@ -43,6 +43,7 @@ class LoadedModel:
     native_size: tuple[int, int]  # (width, height)
     own_scheduler: diffusers.SchedulerMixin  # as loaded: tiers build theirs from its config
     safety: str | None = None  # the safety checker's class, "off" when turned off, None: none
+    variant: str | None = None  # the weights variant loaded (fp16, bf16); None: full files
     _hash: str | None = field(default=None, repr=False)
     _img2img: diffusers.DiffusionPipeline | None = field(default=None, repr=False)
 
@@ -172,13 +173,32 @@ def _diffusers_pipeline_class(library: object, class_name: object) -> bool:
     return module is not None and hasattr(module, class_name)
 
 
-def weights_variant(path: Path) -> str | None:
-    """``"fp16"`` for a folder that holds only ``*.fp16.safetensors`` weights (what an fp16
-    download leaves), else None: diffusers looks for the plain names unless told."""
-    weights = list(path.glob("*/*.safetensors"))
-    if weights and all(w.name.endswith(".fp16.safetensors") for w in weights):
-        return "fp16"
-    return None
+def weights_variant(path: Path, wanted: str | None = None) -> str | None:
+    """The weights variant to load from a folder: ``wanted`` (ModelError if the folder does
+    not hold it); else None when the plain full-precision files are there, else the one
+    variant every component holds (``fp16``, ``bf16``: what a variant download leaves)."""
+    weights = [w.name for w in path.glob("*/*.safetensors")]
+    variants = {_variant_of(name) for name in weights}
+    if wanted is not None:
+        if wanted not in variants:
+            held = ", ".join(sorted(v or "full" for v in variants)) or "none"
+            raise ModelError(f"{path} has no {wanted} weights (it holds: {held})")
+        return wanted
+    if None in variants or not variants:
+        return None
+    if len(variants) == 1:
+        return variants.pop()
+    raise ModelError(
+        f"{path} holds several weight variants ({', '.join(sorted(variants))}) and no "
+        "full-precision files: choose one with --variant"
+    )
+
+
+def _variant_of(name: str) -> str | None:
+    """``fp16`` for ``model.fp16.safetensors``, None for ``model.safetensors``; sharded files
+    (``model-00001-of-00002.fp16.safetensors``) count the same."""
+    parts = name.split(".")
+    return parts[-2] if len(parts) > 2 else None
 
 
 def model_facts(path: Path, index: dict) -> dict[str, object]:
@@ -262,6 +282,7 @@ class ModelCache:
         size: int = 2,
         memory: MemoryOptions | None = None,
         safety_checker: bool = True,
+        variant: str | None = None,
     ):
         self.device = device
         self.dtype_setting = dtype_setting
@@ -269,6 +290,7 @@ class ModelCache:
         self.size = size
         self.memory = memory or MemoryOptions()
         self.safety_checker = safety_checker
+        self.variant = variant
         self._models: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
 
     def get(self, ref: str, kind: str = "image") -> LoadedModel:
@@ -296,6 +318,7 @@ class ModelCache:
         diffusers.utils.logging.disable_progress_bar()
         transformers.utils.logging.disable_progress_bar()
         dtype = pick_dtype(self.dtype_setting, self.device, family.gpu_dtype)
+        variant = weights_variant(path, self.variant)
         ships_checker = isinstance(index.get("safety_checker"), list) and bool(
             index["safety_checker"][0]
         )
@@ -311,7 +334,7 @@ class ModelCache:
                 use_safetensors=True,
                 local_files_only=True,
                 trust_remote_code=False,
-                variant=weights_variant(path),
+                variant=variant,
                 **turned_off,
             )
             if kind == "video" and hasattr(pipe, "unet"):  # the built-in model's motion reach
@@ -323,7 +346,7 @@ class ModelCache:
         size = family.size if kind == "video" else native_size(pipe)
         checker = getattr(pipe, "safety_checker", None)
         safety = type(checker).__name__ if checker is not None else "off" if turned_off else None
-        return LoadedModel(ref, path, pipe, family, size, pipe.scheduler, safety)
+        return LoadedModel(ref, path, pipe, family, size, pipe.scheduler, safety, variant)
 
     @staticmethod
     def _family(path: Path, index: dict, ref: str, kind: str) -> Family | VideoFamily:

@@ -472,6 +472,7 @@ class VideoEngine:
             model=model.ref,
             model_path=str(model.path),
             model_hash=model.weights_hash,
+            variant=model.variant,
             family=family.name,
             pipeline=type(model.pipe).__name__,
             sampler=type(shot.scheduler or model.pipe.scheduler).__name__,

@@ -10,6 +10,7 @@ from PIL import Image
 from cinedraft import (
     Engine,
     ImageRequest,
+    ModelError,
     ModelNotFoundError,
     Overrides,
     Settings,
@@ -219,3 +220,41 @@ def test_only_diffusers_own_pipeline_modules_are_allowed(tiny_sd, tmp_path, spec
     (folder / "model_index.json").write_text(json.dumps(index))
     with pytest.raises(UnsafeModelError, match="remote code"):
         check_folder(folder)
+
+
+def test_a_variant_is_chosen_by_setting_and_picked_when_it_is_all_there_is(tiny_sd, tmp_path):
+    """A folder with full-precision and bf16 files loads the full ones unless the variant
+    setting (``--variant``) asks; a bf16-only folder loads without asking; a variant the
+    folder lacks, or a choice among several with no default, is one clear error."""
+    import torch
+    from diffusers import DiffusionPipeline
+
+    from cinedraft.engine.models import weights_variant
+
+    pipe = DiffusionPipeline.from_pretrained(tiny_sd)
+    both = tmp_path / "both"
+    pipe.save_pretrained(both, safe_serialization=True)
+    with torch.no_grad():  # the bf16 files hold other weights, so the two draw apart
+        for p in pipe.unet.parameters():
+            p.mul_(-1)
+    pipe.to(dtype=torch.bfloat16).save_pretrained(both, safe_serialization=True, variant="bf16")
+    assert weights_variant(both) is None and weights_variant(both, "bf16") == "bf16"
+    request = dict(prompt="a red jar", model=str(both), seed=2, steps=2)
+    images = {}
+    for variant in (None, "bf16"):
+        home = tmp_path / f"home-{variant}"
+        engine = Engine(Settings(home=home, offline=True, device="cpu", variant=variant))
+        out = engine.generate_image(ImageRequest(**request)).outputs[0]
+        assert out.record.get("variant") == variant
+        with Image.open(out.path) as im:
+            images[variant] = np.asarray(im.convert("RGB"), float)
+    assert np.abs(images[None] - images["bf16"]).mean() > 5
+    engine = Engine(Settings(home=tmp_path / "fp8", offline=True, device="cpu", variant="fp8"))
+    with pytest.raises(ModelError, match=r"has no fp8 weights \(it holds: bf16, full\)"):
+        engine.generate_image(ImageRequest(**request))
+    only = tmp_path / "bf16-only"
+    pipe.save_pretrained(only, safe_serialization=True, variant="bf16")
+    assert weights_variant(only) == "bf16"
+    pipe.save_pretrained(only, safe_serialization=True, variant="fp16")
+    with pytest.raises(ModelError, match="several weight variants .* --variant"):
+        weights_variant(only)
