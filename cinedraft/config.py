@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     provenance: bool = Field(
         True, description="Sign every output with C2PA and watermark it with its asset id."
     )
+    models: Path | None = Field(
+        None,
+        description="Models folder (default HOME/models): `--model NAME` finds NAME there, a "
+        "diffusers folder or NAME.safetensors; `cinedraft models` lists it.",
+    )
     model: str = Field(
         "builtin",
         description="Default model: 'builtin', a local diffusers folder, or a hub id.",
@@ -87,6 +92,10 @@ class Settings(BaseSettings):
     @property
     def library_root(self) -> Path:
         return self.library or self.home / "library"
+
+    @property
+    def models_root(self) -> Path:
+        return self.models or self.home / "models"
 
     def model_for(self, tier: str) -> str:
         """The model a tier uses unless the request names one."""

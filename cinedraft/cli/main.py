@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 
 from ..config import Settings
 from ..errors import EXIT_CODE
-from . import analyze, demo, edit, generate, library, serve, trust, video
+from . import analyze, demo, edit, generate, library, models, serve, trust, video
 from ..workspace import Workspace
 from .common import say_error
 
@@ -87,6 +87,7 @@ app.add_typer(trust.app, name="trust")
 app.command()(analyze.analyze)
 app.add_typer(analyze.lab, name="lab")
 app.add_typer(edit.app, name="edit")
+app.add_typer(models.app, name="models")
 app.command()(serve.serve)
 
 

@@ -43,6 +43,7 @@ class Engine:
             memory=MemoryOptions(settings.cpu_offload, settings.vae_tiling, settings.vae_slicing),
             safety_checker=settings.safety_checker,
             variant=settings.variant,
+            models_root=settings.models_root,
         )
         self.library = library or Library(settings.library_root, provenance=settings.provenance)
         self.upscaler = (

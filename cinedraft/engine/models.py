@@ -94,12 +94,17 @@ def _looks_like_path(ref: str) -> bool:
     return ref.startswith((".", "/", "~")) or ref.count("/") > 1 or os.sep in ref.replace("/", "")
 
 
-def resolve_model(ref: str, *, offline: bool, kind: str = "image") -> Path:
+def resolve_model(
+    ref: str, *, offline: bool, kind: str = "image", models_root: Path | None = None
+) -> Path:
     """The local folder for a model reference; downloads only if ``offline`` is False.
-    ``builtin`` names the shipped image or video model, as ``kind`` says."""
+    ``builtin`` names the shipped image or video model, as ``kind`` says; a bare name is
+    looked up in ``models_root`` (a folder, or ``NAME.safetensors``) before the hub."""
     if ref == "builtin":
         return VIDEO_MODEL if kind == "video" else IMAGE_MODEL
     path = Path(ref).expanduser()
+    if models_root is not None and in_models_folder(ref, models_root) is not None:
+        path = in_models_folder(ref, models_root)
     if path.is_file():
         if path.suffix.lower() in PICKLE_SUFFIXES:
             raise UnsafeModelError(
@@ -124,6 +129,17 @@ def resolve_model(ref: str, *, offline: bool, kind: str = "image") -> Path:
     except Exception as exc:  # noqa: BLE001 - hub errors come in many types; all mean "not available"
         where = "in the local HF cache (offline)" if offline else "locally or on the hub"
         raise ModelNotFoundError(f"model {ref!r} not found {where}: {exc}") from None
+
+
+def in_models_folder(name: str, models_root: Path) -> Path | None:
+    """``models_root/name`` (a folder) or ``models_root/name.safetensors``, if ``name`` is a
+    plain name (no path separators, no dots leading out) and one of them exists."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}", name) or ".." in name:
+        return None
+    for candidate in (models_root / name, models_root / f"{name}.safetensors"):
+        if candidate.exists():
+            return candidate
+    return None
 
 
 def check_folder(path: Path) -> dict:
@@ -178,7 +194,7 @@ def weights_variant(path: Path, wanted: str | None = None) -> str | None:
     not hold it); else None when the plain full-precision files are there, else the one
     variant every component holds (``fp16``, ``bf16``: what a variant download leaves)."""
     weights = [w.name for w in path.glob("*/*.safetensors")]
-    variants = {_variant_of(name) for name in weights}
+    variants = {variant_of(name) for name in weights}
     if wanted is not None:
         if wanted not in variants:
             held = ", ".join(sorted(v or "full" for v in variants)) or "none"
@@ -194,7 +210,7 @@ def weights_variant(path: Path, wanted: str | None = None) -> str | None:
     )
 
 
-def _variant_of(name: str) -> str | None:
+def variant_of(name: str) -> str | None:
     """``fp16`` for ``model.fp16.safetensors``, None for ``model.safetensors``; sharded files
     (``model-00001-of-00002.fp16.safetensors``) count the same."""
     parts = name.split(".")
@@ -283,6 +299,7 @@ class ModelCache:
         memory: MemoryOptions | None = None,
         safety_checker: bool = True,
         variant: str | None = None,
+        models_root: Path | None = None,
     ):
         self.device = device
         self.dtype_setting = dtype_setting
@@ -291,6 +308,7 @@ class ModelCache:
         self.memory = memory or MemoryOptions()
         self.safety_checker = safety_checker
         self.variant = variant
+        self.models_root = models_root
         self._models: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
 
     def get(self, ref: str, kind: str = "image") -> LoadedModel:
@@ -308,7 +326,7 @@ class ModelCache:
 
     def _load(self, ref: str, kind: str) -> LoadedModel:
         # 1. Find the folder and check it before any weights are read.
-        path = resolve_model(ref, offline=self.offline, kind=kind)
+        path = resolve_model(ref, offline=self.offline, kind=kind, models_root=self.models_root)
         index = check_folder(path)
         for weights in path.rglob("*.safetensors"):  # a device or pipe would hang the loader
             if not weights.is_file():

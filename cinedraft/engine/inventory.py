@@ -1,0 +1,143 @@
+"""Which models are here: the models folder and the HF cache, each entry with what cinedraft
+would make of it, read from its configs only (no weights are loaded).
+
+An entry that cannot load says why in one line, with the same checks the loader runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import CinedraftError
+from ..tiers import VIDEO_FAMILIES, Family, VideoFamily, family_for, video_family_for
+from .models import (
+    PICKLE_SUFFIXES,
+    variant_of,
+    check_folder,
+    generic_family,
+    model_facts,
+)
+
+
+@dataclass
+class ModelEntry:
+    """One model as ``cinedraft models`` shows it."""
+
+    name: str  # what ``--model`` takes
+    path: Path
+    source: str  # "models folder" or "HF cache"
+    kind: str | None = None  # image or video; None when it cannot load
+    family: str | None = None
+    pipeline: str | None = None
+    precision: list[str] = field(default_factory=list)  # "full", "fp16", "bf16"...
+    bytes: int = 0
+    presets: dict[str, str] = field(default_factory=dict)  # tier -> one line
+    problem: str | None = None  # why it cannot load
+
+    def to_dict(self) -> dict:
+        return {k: str(v) if isinstance(v, Path) else v for k, v in self.__dict__.items()}
+
+
+def inventory(models_root: Path, cache: bool = True) -> list[ModelEntry]:
+    """Every entry of the models folder, then every diffusers pipeline in the HF cache."""
+    entries = []
+    if models_root.is_dir():
+        for path in sorted(models_root.iterdir()):
+            if path.name.startswith(".") or not (path.is_dir() or path.is_file()):
+                continue
+            name = path.name if path.is_dir() else path.stem
+            if path.is_dir() or path.suffix.lower() in (".safetensors", *PICKLE_SUFFIXES):
+                entries.append(describe(path, name, "models folder"))
+    if cache:
+        entries += [describe(path, repo, "HF cache") for repo, path in _cached_pipelines()]
+    return entries
+
+
+def describe(path: Path, name: str, source: str) -> ModelEntry:
+    """What cinedraft would make of ``path``, from its configs."""
+    entry = ModelEntry(name, path, source, bytes=_size(path))
+    if path.is_file():
+        if path.suffix.lower() in PICKLE_SUFFIXES:
+            entry.problem = "a pickle checkpoint: cinedraft loads only safetensors"
+        else:
+            entry.problem = (
+                "a single-file checkpoint: not loadable yet; convert it to a diffusers "
+                "folder (diffusers' from_single_file, then save_pretrained)"
+            )
+        return entry
+    try:
+        index = check_folder(path)
+        pipeline = index["_class_name"]
+        video = any(pipeline in f.pipelines for f in VIDEO_FAMILIES.values())
+        family: Family | VideoFamily = (
+            video_family_for(pipeline)
+            if video
+            else family_for(model_facts(path, index), name) or generic_family(pipeline, name)
+        )
+    except CinedraftError as exc:
+        entry.problem = str(exc)
+        return entry
+    entry.kind, entry.family, entry.pipeline = (
+        ("video" if video else "image"),
+        family.name,
+        pipeline,
+    )
+    entry.precision = sorted({variant_of(w.name) or "full" for w in path.glob("*/*.safetensors")})
+    entry.presets = _presets(family)
+    return entry
+
+
+def _presets(family: Family | VideoFamily) -> dict[str, str]:
+    if isinstance(family, VideoFamily):
+        return {"video": f"{family.steps} steps, guidance {family.guidance:g}, {family.fps} fps"}
+    return {
+        name: f"{t.steps} steps, guidance {t.guidance:g}, {t.scheduler}"
+        + (f", x{t.upscale}" if t.upscale > 1 else "")
+        for name, t in family.tiers.items()
+    }
+
+
+def _size(path: Path) -> int:
+    """Bytes on disk, following the HF cache's links to its blobs."""
+    files = [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file()]
+    return sum(f.stat().st_size for f in files)
+
+
+def _cached_pipelines() -> list[tuple[str, Path]]:
+    """(repo id, snapshot folder) of each diffusers pipeline in the HF cache (newest snapshot
+    of each repo); an absent or unreadable cache holds none."""
+    from huggingface_hub import scan_cache_dir
+    from huggingface_hub.errors import CacheNotFound, CorruptedCacheException
+
+    try:
+        info = scan_cache_dir(os.environ.get("HF_HUB_CACHE"))
+    except (CacheNotFound, CorruptedCacheException, OSError):
+        return []
+    found = []
+    for repo in sorted(info.repos, key=lambda r: r.repo_id):
+        if repo.repo_type != "model" or not repo.revisions:
+            continue
+        newest = max(repo.revisions, key=lambda r: r.last_modified)
+        if (newest.snapshot_path / "model_index.json").is_file():
+            found.append((repo.repo_id, newest.snapshot_path))
+    return found
+
+
+def show(entry: ModelEntry) -> str:
+    """Everything about one entry, for ``cinedraft models show``."""
+    lines = [f"{entry.name}  ({entry.source}: {entry.path})"]
+    if entry.problem:
+        return "\n".join(lines + [f"  cannot load: {entry.problem}"])
+    lines += [
+        f"  {entry.kind} model, family {entry.family}, pipeline {entry.pipeline}",
+        f"  precision: {', '.join(entry.precision)}; {entry.bytes / 1e6:.1f} MB on disk",
+        *(f"  {tier}: {preset}" for tier, preset in entry.presets.items()),
+    ]
+    if (entry.path / "model_index.json").is_file():
+        index = json.loads((entry.path / "model_index.json").read_text())
+        parts = [k for k, v in index.items() if isinstance(v, list) and v[0]]
+        lines.append(f"  components: {', '.join(parts)}")
+    return "\n".join(lines)

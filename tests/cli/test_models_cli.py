@@ -1,0 +1,91 @@
+"""``cinedraft models``: the models folder and the HF cache, what each model would get and why
+one cannot load; ``--model NAME`` finds a model in the models folder, and a hub id in the HF
+cache loads offline."""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cinedraft.cli.main import app
+
+runner = CliRunner()
+
+
+def _invoke(home, *args):
+    return runner.invoke(app, ["--home", str(home), "--offline", *args])
+
+
+def test_the_models_folder_is_listed_and_names_resolve_in_it(tmp_path, tiny_sd, tiny_wan):
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copytree(tiny_sd, models / "dreamshaper")
+    shutil.copytree(tiny_wan, models / "wan-mini")
+    shutil.copytree(tiny_sd, models / "custom")
+    index = json.loads((models / "custom" / "model_index.json").read_text())
+    (models / "custom" / "model_index.json").write_text(
+        json.dumps(index | {"unet": ["my_module", "MyUNet"]})
+    )
+    (models / "old.ckpt").write_bytes(b"\x80\x04pickle")
+    (models / "sd_xl_base_1.0.safetensors").write_bytes(b"{}")
+    res = _invoke(tmp_path, "models", "--json")
+    assert res.exit_code == 0, res.output
+    entries = {e["name"]: e for e in json.loads(res.stdout) if e["source"] == "models folder"}
+    assert set(entries) == {"dreamshaper", "wan-mini", "custom", "old", "sd_xl_base_1.0"}
+    sd = entries["dreamshaper"]
+    assert (sd["kind"], sd["family"], sd["precision"]) == ("image", "sd15", ["full"])
+    assert sd["bytes"] > 100_000 and sd["presets"]["draft"].startswith("12 steps")
+    assert (entries["wan-mini"]["kind"], entries["wan-mini"]["family"]) == ("video", "wan")
+    assert "remote code" in entries["custom"]["problem"]
+    assert "pickle" in entries["old"]["problem"]
+    assert "single-file" in entries["sd_xl_base_1.0"]["problem"]
+    shown = _invoke(tmp_path, "models", "show", "dreamshaper")
+    assert shown.exit_code == 0 and "family sd15" in shown.stdout, shown.output
+    missing = _invoke(tmp_path, "models", "show", "nothing-here")
+    assert missing.exit_code == 2 and "no model 'nothing-here'" in missing.output
+    made = _invoke(tmp_path, "generate", "a red jar", "--model", "dreamshaper", "--steps", "2")
+    assert made.exit_code == 0, made.output
+
+
+def _hf_cache(cache: Path, repo: str, folder: Path) -> None:
+    """``folder`` laid out in an HF cache as a download leaves it: blobs named by their hash,
+    a snapshot of links to them, and ``refs/main``."""
+    root = cache / ("models--" + repo.replace("/", "--"))
+    commit = hashlib.sha1(repo.encode()).hexdigest()
+    snapshot = root / "snapshots" / commit
+    for f in folder.rglob("*"):
+        if not f.is_file():
+            continue
+        data = f.read_bytes()
+        blob = root / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        blob.write_bytes(data)
+        link = snapshot / f.relative_to(folder)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.relpath(blob, link.parent))
+    (root / "refs").mkdir()
+    (root / "refs" / "main").write_text(commit)
+
+
+def test_a_hub_id_in_the_hf_cache_is_listed_and_loads_offline(tmp_path, tiny_sd):
+    cache = tmp_path / "hf-cache"
+    _hf_cache(cache, "tiny-org/tiny-sd", tiny_sd)
+    env = os.environ | {"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
+    cli = [sys.executable, "-m", "cinedraft", "--home", str(tmp_path / "home"), "--offline"]
+    listed = subprocess.run([*cli, "models", "--json"], env=env, capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr
+    entries = [e for e in json.loads(listed.stdout) if e["source"] == "HF cache"]
+    assert [(e["name"], e["family"]) for e in entries] == [("tiny-org/tiny-sd", "sd15")]
+    made = subprocess.run(
+        [*cli, "generate", "a red jar", "--model", "tiny-org/tiny-sd", "--steps", "2", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["outputs"][0]["record"]["family"] == "sd15"
