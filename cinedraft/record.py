@@ -82,6 +82,8 @@ class ImageRecord(Generated):
     render: dict  # the tier as it ran (tiers.Tier's fields)
     base_width: int
     base_height: int
+    # LoRAs, embeddings, VAE applied: kind, name, path, sha256, weight, source (option/prompt)
+    adapters: list[dict] | None = None
     cleanup: dict | None = None  # what measured cleanup found and did
     drift_ssim: float | None = None  # SSIM against the draft a promotion started from
     rerender_of: str | None = None

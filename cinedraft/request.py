@@ -44,6 +44,23 @@ class Overrides(BaseModel):
     scheduler: str | None = Field(None, description="dpm++, euler, euler-a, ddim, unipc, ...")
 
 
+class Lora(BaseModel):
+    """A LoRA to apply: a ``.safetensors`` file, or a name in the models folder's ``loras/``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ref: str = Field(min_length=1, max_length=4096)
+    weight: float = Field(1.0, ge=-4.0, le=4.0)
+
+    @classmethod
+    def parse(cls, text: str) -> Lora:
+        """``FILE`` or ``FILE:WEIGHT`` (the command line's ``--lora``)."""
+        ref, _, weight = text.rpartition(":")
+        if ref and re.fullmatch(r"[-+]?\d*\.?\d+", weight):
+            return cls(ref=ref, weight=float(weight))
+        return cls(ref=text)
+
+
 class ImageRequest(BaseModel):
     """What to generate. ``prompt`` may be a wildcard template when ``count`` > 1."""
 
@@ -60,6 +77,15 @@ class ImageRequest(BaseModel):
     scheduler: str | None = None
     seed: int | None = Field(None, ge=0, lt=2**63)
     count: int = Field(1, ge=1, le=256, description="Images; seeds are seed, seed+1, ...")
+    loras: list[Lora] = Field(
+        [], max_length=8, description="LoRAs, besides <lora:name:weight> in the prompt."
+    )
+    embeddings: list[str] = Field(
+        [],
+        max_length=8,
+        description="Textual-inversion files; each is used where its name is in the prompt.",
+    )
+    vae: str | None = Field(None, description="A diffusers VAE folder to decode with.")
     template: bool = Field(False, description="Expand {a|b} wildcards, one prompt per image.")
     parent: str | None = Field(None, description="Asset id this output derives from.")
 

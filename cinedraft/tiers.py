@@ -262,6 +262,18 @@ FAMILIES: dict[str, Family] = {
 }
 
 
+# Speed LoRAs turn a base model into a few-step one: a word in the LoRA's file name -> the
+# steps, guidance and sampler its authors publish.
+SPEED_LORAS: dict[str, tuple[int, float, str]] = {
+    # diffusers docs, "Latent Consistency Model" (LCM-LoRA): num_inference_steps=4,
+    # guidance_scale=1.0, LCMScheduler
+    "lcm": (4, 1.0, "lcm"),
+    # ByteDance/SDXL-Lightning model card (LoRA): 4-step LoRA, guidance_scale=0, Euler with
+    # trailing timesteps
+    "lightning": (4, 0.0, "euler-trailing"),
+}
+
+
 def family_for(facts: dict[str, object], model_ref: str) -> Family | None:
     """The family of a model from what its configs say (``facts``: ``pipeline`` and the facts
     a family ``requires``) and its name; None when no family has its pipeline class."""

@@ -376,3 +376,45 @@ def tiny_sd_checked(tiny_sd, tmp_path_factory):
         return folder
 
     return {flags: make(flags) for flags in (False, True)}
+
+
+@pytest.fixture(scope="session")
+def tiny_sd_adapters(tiny_sd, tmp_path_factory):
+    """Files made for ``tiny_sd`` as users get them: a LoRA in diffusers' format and the same
+    LoRA in kohya's (sd-scripts) key names, an A1111 textual-inversion embedding, and a
+    diffusers VAE folder with other weights."""
+    import shutil
+
+    from diffusers import AutoencoderKL, StableDiffusionPipeline
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+    from safetensors.torch import save_file
+
+    root = tmp_path_factory.mktemp("adapters")
+    pipe = StableDiffusionPipeline.from_pretrained(tiny_sd)
+    torch.manual_seed(1)
+    targets = ["to_q", "to_k", "to_v", "to_out.0"]
+    pipe.unet.add_adapter(
+        LoraConfig(r=4, lora_alpha=4, target_modules=targets, init_lora_weights=False)
+    )
+    state = get_peft_model_state_dict(pipe.unet)
+    StableDiffusionPipeline.save_lora_weights(root / "diffusers", unet_lora_layers=state)
+    kohya = {}
+    for key, value in state.items():
+        module, _, kind = key.rpartition(".lora_")
+        name = "lora_unet_" + module.replace(".", "_")
+        kohya[f"{name}.lora_{'down' if kind.startswith('A') else 'up'}.weight"] = value
+        kohya[f"{name}.alpha"] = torch.tensor(4.0)
+    save_file(kohya, str(root / "kohya-style.safetensors"))
+    save_file({"emb_params": torch.randn(1, 32) * 2}, str(root / "shiny.safetensors"))
+    vae = AutoencoderKL.from_pretrained(tiny_sd / "vae")
+    with torch.no_grad():
+        vae.decoder.conv_out.bias.add_(0.5)  # a brighter decoder
+    vae.save_pretrained(root / "bright-vae", safe_serialization=True)
+    shutil.copy(root / "diffusers" / "pytorch_lora_weights.safetensors", root / "lora.safetensors")
+    return {
+        "lora": root / "lora.safetensors",
+        "kohya": root / "kohya-style.safetensors",
+        "embedding": root / "shiny.safetensors",
+        "vae": root / "bright-vae",
+    }

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ..request import ImageRequest, Overrides, parse_size
+from ..request import ImageRequest, Lora, Overrides, parse_size
 from ..workspace import Workspace
 from .common import Guidance, Scheduler, Steps, handles_errors, print_result, progress_bars
 
@@ -16,6 +16,26 @@ Tier = Annotated[str, typer.Option(help="draft (fast preview) or production (ful
 Model = Annotated[str | None, typer.Option(help="'builtin', a diffusers folder or a hub id.")]
 Negative = Annotated[str, typer.Option("--negative", help="Negative prompt.")]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+Loras = Annotated[
+    list[str] | None,
+    typer.Option("--lora", help="FILE[:WEIGHT] or a name in MODELS/loras (repeatable)."),
+]
+Embeddings = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--embedding",
+        help="Textual-inversion FILE; used where its name is in the prompt (repeatable).",
+    ),
+]
+Vae = Annotated[str | None, typer.Option("--vae", help="A diffusers VAE folder to decode with.")]
+
+
+def _adapters(loras: list[str] | None, embeddings: list[str] | None, vae: str | None) -> dict:
+    return {
+        "loras": [Lora.parse(text) for text in loras or []],
+        "embeddings": embeddings or [],
+        "vae": vae,
+    }
 
 
 def _size(text: str | None) -> dict:
@@ -51,6 +71,9 @@ def generate(
     count: Annotated[
         int, typer.Option("-n", "--count", help="Images (seeds seed, seed+1, ...).")
     ] = 1,
+    lora: Loras = None,
+    embedding: Embeddings = None,
+    vae: Vae = None,
     as_json: Json = False,
 ) -> None:
     """Generate images from a prompt (draft tier by default)."""
@@ -64,6 +87,7 @@ def generate(
         scheduler=scheduler,
         negative_prompt=negative,
         count=count,
+        **_adapters(lora, embedding, vae),
         **_size(size),
     )
     _run(ctx, request, as_json)
@@ -82,6 +106,9 @@ def vary(
     guidance: Guidance = None,
     scheduler: Scheduler = None,
     negative: Negative = "",
+    lora: Loras = None,
+    embedding: Embeddings = None,
+    vae: Vae = None,
     as_json: Json = False,
 ) -> None:
     """Many variations of a wildcard template: every combination, each with its own seed."""
@@ -96,6 +123,7 @@ def vary(
         guidance=guidance,
         scheduler=scheduler,
         negative_prompt=negative,
+        **_adapters(lora, embedding, vae),
         **_size(size),
     )
     _run(ctx, request, as_json)

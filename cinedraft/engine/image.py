@@ -43,6 +43,15 @@ from ..request import (
     no_progress,
 )
 from ..tiers import Tier, tier_for
+from .adapters import (
+    Adapter,
+    adapters_of,
+    applied,
+    changed,
+    request_fields,
+    speed_tier,
+    take_tags,
+)
 from .calls import accepted, step_callbacks, takes
 from .models import LoadedModel, ModelCache, software_versions
 from .prompts import expand_template, has_weighting, weighted_embeddings
@@ -80,6 +89,7 @@ class Plan:
     base: tuple[int, int]  # the size sampled
     out: tuple[int, int]  # the size delivered
     parent: Asset | None  # the draft a promotion starts from
+    adapters: list[Adapter]  # LoRAs, embeddings and VAE applied for the request
 
 
 class ImageEngine:
@@ -124,38 +134,41 @@ class ImageEngine:
     ) -> list[Rendered]:
         """Steps 1-4: the images and their records, nothing written. ``tier`` replaces the
         named tier's preset (the clarity lab varies one field at a time)."""
-        # 1. Model, tier, sizes.
+        # 1. Model, adapters (LoRAs, embeddings, VAE), tier, sizes.
         plan = self._plan(request, tier)
-        # 2. One prompt and one seed per image.
+        # 2. One prompt and one seed per image (adapter tags taken out of the prompt).
+        text = take_tags(request.prompt)
         prompts = (
-            expand_template(request.prompt, request.count)
-            if request.template
-            else [request.prompt] * request.count
+            expand_template(text, request.count) if request.template else [text] * request.count
         )
         if not all(p.strip() for p in prompts):
-            raise InputError(f"template {request.prompt!r} expands to an empty prompt")
+            raise InputError(f"the prompt {request.prompt!r} leaves an empty prompt")
         seed0 = secrets.randbelow(2**32) if request.seed is None else request.seed
         seeds = [seed0 + i for i in range(request.count)]
-        # 3. Base images.
-        plan.model.pipe.scheduler = make_scheduler(plan.tier.scheduler, plan.model.own_scheduler)
-        t0 = time.perf_counter()
-        images, flagged = self._sample(plan, prompts, seeds, progress)
-        t_base = round((time.perf_counter() - t0) / len(images), 4)
-        # 4. Rendering pipeline, drift against the draft.
-        rendered = []
-        for image, prompt, seed, flag in zip(images, prompts, seeds, flagged):
-            item = self._finish(plan, image, prompt, seed, {"base": t_base}, progress)
-            if plan.model.safety is not None:
-                ran = {} if flag is None else {"flagged": flag}
-                item.record.safety = {"checker": plan.model.safety} | ran
-            rendered.append(item)
+        with applied(plan.model, plan.adapters):
+            # 3. Base images.
+            own = plan.model.own_scheduler
+            plan.model.pipe.scheduler = make_scheduler(plan.tier.scheduler, own)
+            t0 = time.perf_counter()
+            images, flagged = self._sample(plan, prompts, seeds, progress)
+            t_base = round((time.perf_counter() - t0) / len(images), 4)
+            # 4. Rendering pipeline, drift against the draft.
+            rendered = []
+            for image, prompt, seed, flag in zip(images, prompts, seeds, flagged):
+                item = self._finish(plan, image, prompt, seed, {"base": t_base}, progress)
+                if plan.model.safety is not None:
+                    ran = {} if flag is None else {"flagged": flag}
+                    item.record.safety = {"checker": plan.model.safety} | ran
+                rendered.append(item)
         return rendered
 
     def _plan(self, request: ImageRequest, tier: Tier | None) -> Plan:
+        adapters = adapters_of(request, self.settings.models_root)
         model = self.models.get(request.model or self.settings.model_for(request.tier))
         tier = (tier or tier_for(model.family, request.tier)).with_overrides(
             steps=request.steps, guidance=request.guidance, scheduler=request.scheduler
         )
+        tier = speed_tier(tier, adapters, request)
         out_w = request.width or model.native_size[0] * tier.upscale
         out_h = request.height or model.native_size[1] * tier.upscale
         base = (out_w, out_h) if tier.upscale == 1 else base_size(model.native_size, out_w / out_h)
@@ -170,7 +183,7 @@ class ImageEngine:
                 aspect = draft.base_width / draft.base_height
                 base = base_size(model.native_size, aspect)
                 out_w, out_h = base[0] * tier.upscale, base[1] * tier.upscale
-        return Plan(request, model, tier, base, (out_w, out_h), parent)
+        return Plan(request, model, tier, base, (out_w, out_h), parent, adapters)
 
     def _finish(
         self,
@@ -248,6 +261,7 @@ class ImageEngine:
         request = ImageRequest(
             prompt=draft.prompt,
             negative_prompt=draft.negative_prompt,
+            **request_fields(draft.adapters),
             model=overrides.model or self.settings.production_model or draft.model,
             tier="production",
             seed=draft.seed,
@@ -283,8 +297,12 @@ class ImageEngine:
             scheduler=rec.scheduler,
             seed=rec.seed,
             parent=parent,
+            **request_fields(rec.adapters),
         )
         item = self.render_images(request, progress)[0]
+        differ = changed(rec.adapters, item.record.adapters)
+        if differ:
+            raise InputError(f"cannot re-run {asset_id}: changed since: {'; '.join(differ)}")
         comparison = _compare_pixels(item.image, original, rec)
         item.record.parents.append(Parent(id=asset_id, role="rerender"))
         item.record.rerender_of = asset_id
@@ -399,7 +417,7 @@ class ImageEngine:
         """The prompt arguments of a call: compel embeddings when a prompt is weighted, the
         family's own arguments, and the negative prompt the way the family takes it (true
         CFG for guidance-distilled FLUX); a negative prompt the model would ignore is refused."""
-        model, negative = plan.model, plan.request.negative_prompt
+        model, negative = plan.model, take_tags(plan.request.negative_prompt)
         family = model.family
         if negative:
             _check_negative(plan)
@@ -427,7 +445,7 @@ class ImageEngine:
             asset_id=self.library.new_id(),
             prompt=prompt,
             template=request.prompt if request.template else None,
-            negative_prompt=request.negative_prompt,
+            negative_prompt=take_tags(request.negative_prompt),
             seed=seed,
             model=model.ref,
             model_path=str(model.path),
@@ -449,6 +467,7 @@ class ImageEngine:
             base_width=plan.base[0],
             base_height=plan.base[1],
             parents=[Parent(id=request.parent, role="draft")] if request.parent else [],
+            adapters=[a.to_record() for a in plan.adapters] or None,
             device=str(self.device),
             dtype=str(model.pipe.dtype).removeprefix("torch."),
             timings=timings,

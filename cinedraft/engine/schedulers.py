@@ -46,14 +46,23 @@ def make_scheduler(name: str, own: diffusers.SchedulerMixin) -> diffusers.Schedu
         raise InputError(f"unknown scheduler {name!r}; known: {OWN}, {', '.join(SCHEDULERS)}")
     class_name, extra, _ = SCHEDULERS[name]
     cls = getattr(diffusers, class_name)
-    compatible = {c.__name__ for c in getattr(own, "compatibles", [])} | {type(own).__name__}
-    if class_name not in compatible:
-        usable = [n for n, (c, _, _) in SCHEDULERS.items() if c in compatible]
+    if not _fits(class_name, own):
+        usable = [n for n, (c, _, _) in SCHEDULERS.items() if _fits(c, own)]
         raise InputError(
             f"scheduler {name!r} does not fit this model ({type(own).__name__}); "
             f"usable: {', '.join([OWN, *usable])}"
         )
     return cls.from_config(own.config, **extra)
+
+
+def _fits(class_name: str, own: diffusers.SchedulerMixin) -> bool:
+    """Whether a scheduler class can sample a model whose scheduler is ``own``: one diffusers
+    lists as compatible, or any noise-prediction scheduler for a noise-prediction model (LCM's
+    scheduler is not on DDIM's list, yet LCM-LoRA is sampled exactly so: diffusers' LCM docs
+    build it ``from_config`` of the pipeline's own). Flow matching mixes with neither."""
+    compatible = {c.__name__ for c in getattr(own, "compatibles", [])} | {type(own).__name__}
+    flow = "FlowMatch" in type(own).__name__
+    return class_name in compatible or (not flow and "FlowMatch" not in class_name)
 
 
 def sampler_label(name: str, own: diffusers.SchedulerMixin | None = None) -> str:

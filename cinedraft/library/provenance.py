@@ -191,7 +191,17 @@ def _actions(record: dict, ingredients: list[Ingredient]) -> list[dict]:
 
 def _generation(record: dict) -> dict:
     """The short, stable part of the record that the manifest carries."""
-    keys = ("asset_id", "kind", "model", "model_hash", "tier", "seed", "steps", "prompt")
+    keys = (
+        "asset_id",
+        "kind",
+        "model",
+        "model_hash",
+        "tier",
+        "seed",
+        "steps",
+        "prompt",
+        "adapters",  # LoRAs, embeddings, VAE: each with its file's sha256
+    )
     return {k: record[k] for k in keys if record.get(k) is not None}
 
 

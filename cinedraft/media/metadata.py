@@ -31,7 +31,10 @@ _XMP_OPEN, _XMP_CLOSE = "<cinedraft:record>", "</cinedraft:record>"
 
 def parameters_text(record: dict) -> str:
     """The A1111 'parameters' string for a generation record."""
-    lines = [record["prompt"]]
+    loras = [a for a in record.get("adapters") or [] if a.get("kind") == "lora"]
+    # A1111 applies a LoRA named in the prompt: the tags make the text reproduce there too.
+    tags = "".join(f" <lora:{Path(a['path']).stem}:{a['weight']:g}>" for a in loras)
+    lines = [record["prompt"] + tags]
     if record.get("negative_prompt"):
         lines.append(f"Negative prompt: {record['negative_prompt']}")
     fields = {
@@ -48,6 +51,9 @@ def parameters_text(record: dict) -> str:
         fields["Denoising strength"] = refine["refine_strength"]
         fields["Hires upscale"] = refine["upscale"]
         fields["Hires upscaler"] = "Lanczos"
+    if loras:
+        hashes = ", ".join(f"{Path(a['path']).stem}: {a['sha256'][:12]}" for a in loras)
+        fields["Lora hashes"] = f'"{hashes}"'
     fields["Version"] = f"cinedraft {record['versions']['cinedraft']}"
     lines.append(", ".join(f"{k}: {v}" for k, v in fields.items()))
     return "\n".join(lines)

@@ -220,3 +220,19 @@ def test_an_idempotency_key_reused_for_another_request_is_refused(quiet):
         first.status_code == again.status_code == 202 and first.json()["id"] == again.json()["id"]
     )
     assert other.status_code == 422 and "another request" in other.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"loras": [{"ref": "/etc/passwd"}]},
+        {"loras": [{"ref": "../loras/x"}]},
+        {"embeddings": ["/home/someone/secret.safetensors"]},
+        {"vae": "/srv/models/vae"},
+    ],
+)
+def test_the_api_takes_adapter_names_not_paths(quiet, body):
+    """A LoRA, embedding or VAE comes from the models folder by name; a path on the server's
+    disk is refused before a job exists (the job would read and hash it)."""
+    response = quiet.post("/api/jobs/generate", json={"prompt": "a jar"} | body)
+    assert response.status_code == 422 and "not a path" in response.text

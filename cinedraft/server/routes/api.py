@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
@@ -21,6 +22,7 @@ from fastapi import (
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from ...errors import InputError
 from ...ids import ASSET_ID, ASSET_ID_PATTERN, JOB_ID_PATTERN
 from ...jobs import Job
 from ...library import Asset, AssetQuery, Library
@@ -160,7 +162,12 @@ def _submit(request: Request, kind: str, body: dict, priority: int, key: str | N
 def submit_generate(
     body: ImageRequest, request: Request, idempotency_key: IdemKey = None
 ) -> JobOut:
-    """Queue drafts (or any tier) for a prompt or a wildcard template."""
+    """Queue drafts (or any tier) for a prompt or a wildcard template. LoRAs, embeddings and
+    a VAE are named from the models folder: the API takes no paths on the server's disk."""
+    named = [lora.ref for lora in body.loras] + body.embeddings + ([body.vae] if body.vae else [])
+    for name in named:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}", name) or ".." in name:
+            raise InputError(f"{name!r}: give the name of a file in the models folder, not a path")
     return _submit(
         request, "generate", body.model_dump(), PRIORITY.get(body.tier, 10), idempotency_key
     )

@@ -1,0 +1,195 @@
+"""LoRAs, textual-inversion embeddings and VAE swaps: what a request adds to a model for one
+request, and taking it off again.
+
+A request names them as options (``--lora FILE[:WEIGHT]``, ``--embedding FILE``, ``--vae
+FOLDER``) or, as A1111 does, inside the prompt (``<lora:name:0.8>``, ``<embedding:name>``;
+names resolve in the models folder's ``loras/`` and ``embeddings/``). Each is hashed and
+recorded, so ``rerender`` applies the same files again and refuses a file that changed.
+
+LoRAs are fused into the weights for the request (no per-step cost) and unfused and
+unloaded after it, so nothing leaks into the next request on the cached pipeline.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from ..errors import InputError, ModelError, ModelNotFoundError, UnsafeModelError
+from ..media.files import sha256_file
+from ..request import ImageRequest, Lora
+from ..tiers import SPEED_LORAS, Tier
+from .models import PICKLE_SUFFIXES, LoadedModel, check_folder, in_models_folder
+
+LORA_TAG = re.compile(r"<lora:([^:<>]+)(?::([-+]?\d*\.?\d+))?>")
+EMBEDDING_TAG = re.compile(r"<embedding:([^:<>]+)>")
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """One file a request adds to the model."""
+
+    kind: str  # "lora", "embedding" or "vae"
+    name: str  # the LoRA's adapter name, the embedding's token, the VAE folder's name
+    path: Path
+    sha256: str
+    weight: float = 1.0
+    source: str = "option"  # "option", or "prompt" for a tag in the prompt
+
+    def to_record(self) -> dict:
+        return asdict(self) | {"path": str(self.path)}
+
+
+def request_fields(recorded: list[dict] | None) -> dict:
+    """The request fields that apply a record's adapters again (``promote``, ``rerender``):
+    every one as an option, by the path it was loaded from."""
+    recorded = recorded or []
+    return {
+        "loras": [Lora(ref=a["path"], weight=a["weight"]) for a in recorded if a["kind"] == "lora"],
+        "embeddings": [a["path"] for a in recorded if a["kind"] == "embedding"],
+        "vae": next((a["path"] for a in recorded if a["kind"] == "vae"), None),
+    }
+
+
+def changed(recorded: list[dict] | None, now: list[dict] | None) -> list[str]:
+    """The files whose contents differ from when a record was made."""
+    return [
+        f"{old['path']} (sha256 {old['sha256'][:12]} then, {new['sha256'][:12]} now)"
+        for old, new in zip(recorded or [], now or [])
+        if old["sha256"] != new["sha256"]
+    ]
+
+
+def take_tags(text: str) -> str:
+    """``text`` without its ``<lora:...>`` tags and with ``<embedding:name>`` as ``name``."""
+    text = EMBEDDING_TAG.sub(lambda m: m.group(1), LORA_TAG.sub("", text))
+    return re.sub(r"\s{2,}", " ", text).strip(" ,")
+
+
+def adapters_of(request: ImageRequest, models_root: Path) -> list[Adapter]:
+    """Every LoRA, embedding and VAE the request names, resolved and hashed."""
+    if re.search(r"\{[^{}]*<(lora|embedding):", request.prompt):
+        raise InputError("a <lora:...> or <embedding:...> tag inside a {wildcard} is not allowed")
+    loras = [(lora, "option") for lora in request.loras]
+    for text in (request.prompt, request.negative_prompt):
+        loras += [
+            (Lora(ref=m.group(1), weight=float(m.group(2) or 1.0)), "prompt")
+            for m in LORA_TAG.finditer(text)
+        ]
+    embeddings = [(ref, "option") for ref in request.embeddings]
+    for text in (request.prompt, request.negative_prompt):
+        embeddings += [(m.group(1), "prompt") for m in EMBEDDING_TAG.finditer(text)]
+    out = []
+    for i, (lora, source) in enumerate(loras):
+        path = _file(lora.ref, models_root / "loras", "LoRA", source == "option")
+        out.append(Adapter("lora", f"lora{i}", path, sha256_file(path), lora.weight, source))
+    for ref, source in embeddings:
+        path = _file(ref, models_root / "embeddings", "embedding", source == "option")
+        out.append(Adapter("embedding", path.stem, path, sha256_file(path), source=source))
+    if request.vae:
+        out.append(_vae(request.vae, models_root))
+    return out
+
+
+def speed_tier(tier: Tier, adapters: list[Adapter], request: ImageRequest) -> Tier:
+    """A speed LoRA (LCM, Lightning: a word in its file name) brings its authors' steps,
+    guidance and sampler, unless the request sets them."""
+    for adapter in adapters:
+        if adapter.kind != "lora":
+            continue
+        for hint, (steps, guidance, scheduler) in SPEED_LORAS.items():
+            if hint in adapter.path.name.lower():
+                tier = replace(
+                    tier, steps=steps, guidance=guidance, scheduler=scheduler, refine_steps=steps
+                )
+                return tier.with_overrides(
+                    steps=request.steps, guidance=request.guidance, scheduler=request.scheduler
+                )
+    return tier
+
+
+@contextmanager
+def applied(model: LoadedModel, adapters: list[Adapter]) -> Iterator[None]:
+    """The model with ``adapters`` for the block, as it was after it (even on an error)."""
+    pipe = model.pipe
+    loras = [a for a in adapters if a.kind == "lora"]
+    embeddings = [a for a in adapters if a.kind == "embedding"]
+    vae = next((a for a in adapters if a.kind == "vae"), None)
+    own_vae = pipe.vae
+    try:
+        try:
+            for a in loras:
+                pipe.load_lora_weights(str(a.path), adapter_name=a.name)
+            if loras:
+                names = [a.name for a in loras]
+                pipe.set_adapters(names, adapter_weights=[a.weight for a in loras])
+                pipe.fuse_lora(adapter_names=names, lora_scale=1.0)
+            for a in embeddings:
+                pipe.load_textual_inversion(str(a.path), token=a.name)
+        except (ValueError, KeyError, RuntimeError, OSError) as exc:
+            which = ", ".join(a.path.name for a in loras + embeddings)
+            raise ModelError(f"{which} does not fit {model.ref}: {exc}") from None
+        if vae is not None:
+            _set_vae(model, _load_vae(vae.path, own_vae))
+        yield
+    finally:
+        if loras:
+            pipe.unfuse_lora()
+            pipe.unload_lora_weights()
+        if embeddings:
+            pipe.unload_textual_inversion()
+        if vae is not None:
+            _set_vae(model, own_vae)
+
+
+def _file(ref: str, folder: Path, what: str, paths: bool) -> Path:
+    """A LoRA or embedding file: a name in its models subfolder, or (``paths``: an option,
+    not a tag inside a prompt, which may come from anywhere) a path."""
+    path = Path(ref).expanduser()
+    if not (paths and path.is_file()):
+        found = in_models_folder(ref, folder) if folder.is_dir() else None
+        if found is None or not found.is_file():
+            raise ModelNotFoundError(f"no {what} file {ref!r} (nor {folder}/{ref}.safetensors)")
+        path = found
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        raise UnsafeModelError(f"{path} is a pickle file; cinedraft loads only safetensors")
+    if path.suffix.lower() != ".safetensors":
+        raise ModelError(f"{path}: a {what} must be a .safetensors file")
+    return path.resolve()
+
+
+def _vae(ref: str, models_root: Path) -> Adapter:
+    """A diffusers VAE folder (``config.json`` and safetensors weights)."""
+    path = Path(ref).expanduser()
+    if not path.is_dir():
+        path = in_models_folder(ref, models_root / "vae") or path
+    if path.is_file():
+        raise ModelError(f"{ref}: a single-file VAE is not supported yet; give a diffusers folder")
+    weights = sorted(path.glob("*.safetensors")) if path.is_dir() else []
+    if not (path / "config.json").is_file() or not weights:
+        raise ModelNotFoundError(f"{ref} is not a diffusers VAE folder (config.json, safetensors)")
+    if (path / "model_index.json").is_file():
+        check_folder(path)  # a whole pipeline was given: refuse what the loader would
+    return Adapter("vae", path.name, path.resolve(), sha256_file(weights[0]))
+
+
+def _load_vae(path: Path, like: object) -> object:
+    import diffusers
+
+    try:
+        vae = diffusers.AutoencoderKL.from_pretrained(
+            path, use_safetensors=True, local_files_only=True
+        )
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"could not load the VAE {path}: {exc}") from None
+    return vae.to(like.device, like.dtype)
+
+
+def _set_vae(model: LoadedModel, vae: object) -> None:
+    """The VAE of the model's pipeline and of the img2img pipeline sharing its parts."""
+    model.pipe.vae = vae
+    if model._img2img is not None:
+        model._img2img.vae = vae

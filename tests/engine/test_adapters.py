@@ -1,0 +1,132 @@
+"""LoRAs, textual-inversion embeddings and VAE swaps on a tiny SD model: each changes the
+image, a LoRA's weight scales its change, nothing stays on the cached pipeline after the
+request, and ``rerender`` applies the same files again, pixel for pixel."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cinedraft import (
+    Engine,
+    ImageRequest,
+    InputError,
+    ModelError,
+    Settings,
+    UnsafeModelError,
+)
+from cinedraft.media.metadata import read_metadata
+from cinedraft.request import Lora
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    home = tmp_path_factory.mktemp("adapters-home")
+    return Engine(Settings(home=home, offline=True, device="cpu"))
+
+
+def _draw(engine, model, **fields):
+    request = dict(prompt="a red jar on a table", model=str(model), seed=3, steps=2) | fields
+    out = engine.generate_image(ImageRequest(**request)).outputs[0]
+    with Image.open(out.path) as im:
+        return out, np.asarray(im.convert("RGB"), dtype=np.int16)
+
+
+def test_a_lora_changes_the_image_by_its_weight_and_leaves_nothing_behind(
+    engine, tiny_sd, tiny_sd_adapters
+):
+    _, before = _draw(engine, tiny_sd)
+    lora = str(tiny_sd_adapters["lora"])
+    full_out, full = _draw(engine, tiny_sd, loras=[Lora(ref=lora, weight=1.0)])
+    _, half = _draw(engine, tiny_sd, loras=[Lora(ref=lora, weight=0.5)])
+    _, after = _draw(engine, tiny_sd)
+    change_full, change_half = np.abs(full - before).mean(), np.abs(half - before).mean()
+    assert change_full > 2.0 and 0 < change_half < change_full
+    assert np.array_equal(after, before), "the LoRA stayed on the cached pipeline"
+    (adapter,) = full_out.record["adapters"]
+    assert (adapter["kind"], adapter["weight"], adapter["source"]) == ("lora", 1.0, "option")
+    assert len(adapter["sha256"]) == 64
+    # kohya's key names load to the same weights
+    _, kohya = _draw(engine, tiny_sd, loras=[Lora(ref=str(tiny_sd_adapters["kohya"]))])
+    assert np.abs(kohya - full).mean() < 1.0
+
+
+def test_a_prompt_tag_finds_the_lora_in_the_models_folder(engine, tiny_sd, tiny_sd_adapters):
+    loras = engine.settings.models_root / "loras"
+    loras.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tiny_sd_adapters["lora"], loras / "inkwash.safetensors")
+    tagged, tagged_px = _draw(engine, tiny_sd, prompt="a red jar on a table <lora:inkwash:0.5>")
+    option = Lora(ref=str(tiny_sd_adapters["lora"]), weight=0.5)
+    _, option_px = _draw(engine, tiny_sd, loras=[option])
+    assert np.array_equal(tagged_px, option_px)
+    assert tagged.record["prompt"] == "a red jar on a table"  # the tag is not text
+    assert tagged.record["adapters"][0]["source"] == "prompt"
+    text = read_metadata(tagged.path)["parameters"]
+    sha = tagged.record["adapters"][0]["sha256"][:12]
+    assert "a red jar on a table <lora:inkwash:0.5>" in text
+    assert f'Lora hashes: "inkwash: {sha}"' in text
+    with pytest.raises(InputError, match="inside a {wildcard}"):
+        engine.generate_image(
+            ImageRequest(prompt="{a <lora:inkwash:1>|b} jar", template=True, model=str(tiny_sd))
+        )
+
+
+def test_rerender_applies_the_same_lora_and_refuses_a_changed_file(
+    engine, tiny_sd, tiny_sd_adapters, tmp_path
+):
+    lora = tmp_path / "mine.safetensors"
+    shutil.copy(tiny_sd_adapters["lora"], lora)
+    out, _ = _draw(engine, tiny_sd, loras=[Lora(ref=str(lora), weight=0.8)])
+    again = engine.rerender(out.asset_id)
+    assert again.identical and again.max_abs_diff == 0
+    shutil.copy(tiny_sd_adapters["kohya"], lora)  # another file under the same name
+    with pytest.raises(InputError, match="changed since"):
+        engine.rerender(out.asset_id)
+
+
+def test_an_embedding_and_a_vae_apply_and_come_off(engine, tiny_sd, tiny_sd_adapters):
+    _, before = _draw(engine, tiny_sd, prompt="a shiny jar")
+    emb = str(tiny_sd_adapters["embedding"])
+    out, shiny = _draw(engine, tiny_sd, prompt="a shiny jar", embeddings=[emb])
+    assert out.record["adapters"][0]["kind"] == "embedding"
+    assert np.abs(shiny - before).mean() > 1.0
+    _, bright = _draw(engine, tiny_sd, prompt="a shiny jar", vae=str(tiny_sd_adapters["vae"]))
+    assert bright.mean() > before.mean() + 5
+    _, after = _draw(engine, tiny_sd, prompt="a shiny jar")
+    assert np.array_equal(after, before)
+
+
+def test_a_speed_lora_brings_its_authors_preset(engine, tiny_sd, tiny_sd_adapters, tmp_path):
+    speed = tmp_path / "lcm-lora-sdv1-5.safetensors"
+    shutil.copy(tiny_sd_adapters["lora"], speed)
+    request = ImageRequest(
+        prompt="a red jar", model=str(tiny_sd), seed=1, loras=[Lora(ref=str(speed))]
+    )
+    record = engine.generate_image(request).outputs[0].record
+    assert (record["steps"], record["guidance"], record["scheduler"]) == (4, 1.0, "lcm")
+
+
+def test_bad_adapters_are_one_clear_error_and_leave_the_model_clean(
+    engine, tiny_sd, tiny_sdxl, tiny_sd_adapters, tmp_path
+):
+    _, before = _draw(engine, tiny_sd)
+    pickle = tmp_path / "old.pt"
+    pickle.write_bytes(b"\x80\x04")
+    with pytest.raises(UnsafeModelError, match="pickle"):
+        _draw(engine, tiny_sd, loras=[Lora(ref=str(pickle))])
+    with pytest.raises(ModelError, match="no LoRA file 'nowhere'"):
+        _draw(engine, tiny_sd, loras=[Lora(ref="nowhere")])
+    # an SD 1.5 LoRA on an SDXL model: its layers are not there
+    with pytest.raises(ModelError, match="does not fit"):
+        _draw(engine, tiny_sdxl, loras=[Lora(ref=str(tiny_sd_adapters["lora"]))])
+    _, after = _draw(engine, tiny_sd)
+    assert np.array_equal(after, before)
+
+
+def test_lora_option_parsing():
+    assert Lora.parse("style.safetensors:0.7") == Lora(ref="style.safetensors", weight=0.7)
+    assert Lora.parse("style.safetensors") == Lora(ref="style.safetensors", weight=1.0)
+    assert Lora.parse("C:/x/style.safetensors") == Lora(ref="C:/x/style.safetensors")
