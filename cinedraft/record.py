@@ -72,6 +72,7 @@ class Generated(Record):
     dtype: str
     versions: dict[str, str]
     timings: dict[str, float] = {}
+    call: dict | None = None  # the family's own pipeline arguments (max_sequence_length...)
 
 
 class ImageRecord(Generated):

@@ -335,6 +335,9 @@ class VideoFamily:
     # clip being extended); None: ``guidance``. The given frames already fix the scene, and a
     # full-strength push towards the prompt makes such a chunk break from them.
     continue_guidance: float | None = None
+    requires: tuple[tuple[str, object], ...] = ()  # (fact, value) pairs, as Family's
+    call: tuple[tuple[str, object], ...] = ()  # extra pipeline arguments of every call
+    source: str = ""  # where the presets come from
 
     def guidance_for(self, requested: float | None, continuing: bool) -> float:
         """The request's guidance if it sets one, else the family's for this kind of call."""
@@ -368,6 +371,7 @@ VIDEO_FAMILIES: dict[str, VideoFamily] = {
             conditioning="latents",
             noise_correlation=0.5,
             continue_guidance=2.0,
+            source="measured on the built-in model (cinedraft/builtin/VIDEO_MODEL_CARD.md)",
         ),
         VideoFamily(
             "animatediff",
@@ -379,6 +383,8 @@ VIDEO_FAMILIES: dict[str, VideoFamily] = {
             chunk_frames=16,
             overlap=4,
             conditioning="latents",
+            source="diffusers AnimateDiff docs: 16 frames at 8 fps, 512x512, 25 steps, "
+            "guidance_scale=7.5",
         ),
         # Text only: TextToVideoSDPipeline has no ``callback_on_step_end``, so given frames
         # cannot be held in its latents; one call, no image to video, no extension.
@@ -390,6 +396,8 @@ VIDEO_FAMILIES: dict[str, VideoFamily] = {
             fps=8,
             size=(256, 256),
             chunk_frames=16,
+            source="diffusers text-to-video docs (damo-vilab/text-to-video-ms-1.7b): 16 frames, "
+            "25 steps, guidance_scale=9 (the pipeline's default)",
         ),
         VideoFamily(
             "ltx-video",
@@ -404,6 +412,26 @@ VIDEO_FAMILIES: dict[str, VideoFamily] = {
             conditioning="image",
             image_pipeline="LTXImageToVideoPipeline",
             gpu_dtype="bfloat16",
+            source="diffusers LTX-Video docs: 704x480, 24 fps, frame counts of 8N+1 "
+            "(at most 257), 40-50 steps, guidance_scale=3",
+        ),
+        VideoFamily(
+            "ltx-video-0.9.1",
+            ("LTXPipeline", "LTXImageToVideoPipeline"),
+            steps=50,
+            guidance=3.0,
+            fps=24,
+            size=(768, 512),
+            chunk_frames=161,
+            frame_step=8,
+            overlap=1,
+            conditioning="image",
+            image_pipeline="LTXImageToVideoPipeline",
+            gpu_dtype="bfloat16",
+            requires=(("vae_timestep_conditioning", True),),
+            call=(("decode_timestep", 0.03), ("decode_noise_scale", 0.025)),
+            source="diffusers LTX-Video docs, 0.9.1 and later (a timestep-conditioned VAE): "
+            "768x512, 161 frames, 50 steps, decode_timestep=0.03, decode_noise_scale=0.025",
         ),
         VideoFamily(
             "wan",
@@ -415,6 +443,8 @@ VIDEO_FAMILIES: dict[str, VideoFamily] = {
             chunk_frames=81,
             frame_step=4,
             gpu_dtype="bfloat16",
+            source="diffusers Wan docs (Wan2.1 T2V 1.3B): 832x480, 81 frames (4N+1) at 16 fps, "
+            "guidance_scale=5; 40 steps (cinedraft's choice, the docs' examples use 30-50)",
         ),
         VideoFamily(
             "cogvideox",
@@ -424,17 +454,39 @@ VIDEO_FAMILIES: dict[str, VideoFamily] = {
             fps=8,
             size=(720, 480),
             chunk_frames=49,
-            frame_step=4,
+            frame_step=8,
             gpu_dtype="bfloat16",
+            source="THUDM/CogVideoX-5b model card: 49 frames (6 s at 8 fps, plus one; counts "
+            "of 8N+1), 720x480, 50 steps, guidance_scale=6",
+        ),
+        VideoFamily(
+            "cogvideox-1.5",
+            ("CogVideoXPipeline",),
+            steps=50,
+            guidance=6.0,
+            fps=16,
+            size=(1360, 768),
+            chunk_frames=81,
+            frame_step=16,
+            gpu_dtype="bfloat16",
+            requires=(("patch_size_t", 2),),
+            source="THUDM/CogVideoX1.5-5B model card: 81 frames at 16 fps (16N+1), 1360x768, "
+            "50 steps, guidance_scale=6; told from 1.0 by its temporal patch (patch_size_t 2)",
         ),
     )
 }
 
 
-def video_family_for(pipeline_class: str) -> VideoFamily:
-    """The video family of a pipeline class; an image pipeline is an input error."""
-    for family in VIDEO_FAMILIES.values():
-        if pipeline_class in family.pipelines:
-            return family
+def video_family_for(pipeline_class: str, facts: dict[str, object] | None = None) -> VideoFamily:
+    """The video family of a pipeline class, the most specific whose ``requires`` hold in
+    ``facts`` (see :func:`family_for`); an image pipeline is an input error."""
+    facts = facts or {}
+    matches = [
+        f
+        for f in VIDEO_FAMILIES.values()
+        if pipeline_class in f.pipelines and all(facts.get(k) == v for k, v in f.requires)
+    ]
+    if matches:
+        return max(matches, key=lambda f: len(f.requires))
     known = ", ".join(p for f in VIDEO_FAMILIES.values() for p in f.pipelines)
     raise InputError(f"{pipeline_class} is not a video pipeline cinedraft drives; known: {known}")

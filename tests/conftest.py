@@ -146,9 +146,9 @@ def _t5(vocab: int, umt5: bool = False):
     return (UMT5EncoderModel if umt5 else T5EncoderModel)(config)
 
 
-@pytest.fixture(scope="session")
-def tiny_ltx(tmp_path_factory):
-    """An LTX-Video-architecture pipeline folder (text and image to video), random weights."""
+def _tiny_ltx(path, timestep_conditioning: bool = False):
+    """An LTX-Video-architecture pipeline folder (text and image to video), random weights;
+    ``timestep_conditioning``: the VAE of LTX-Video 0.9.1 and later."""
     from diffusers import (
         AutoencoderKLLTXVideo,
         FlowMatchEulerDiscreteScheduler,
@@ -183,7 +183,7 @@ def tiny_ltx(tmp_path_factory):
             decoder_inject_noise=(False, False, False, False, False),
             upsample_residual=(False, False, False, False),
             upsample_factor=(1, 1, 1, 1),
-            timestep_conditioning=False,
+            timestep_conditioning=timestep_conditioning,
             patch_size=1,
             patch_size_t=1,
             encoder_causal=True,
@@ -193,9 +193,18 @@ def tiny_ltx(tmp_path_factory):
         text_encoder=_t5(len(tokenizer)),
         tokenizer=tokenizer,
     )
-    path = tmp_path_factory.mktemp("models") / "tiny-ltx"
     pipe.save_pretrained(path, safe_serialization=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_ltx(tmp_path_factory):
+    return _tiny_ltx(tmp_path_factory.mktemp("models") / "tiny-ltx")
+
+
+@pytest.fixture(scope="session")
+def tiny_ltx_091(tmp_path_factory):
+    return _tiny_ltx(tmp_path_factory.mktemp("models") / "tiny-ltx-0.9.1", True)
 
 
 @pytest.fixture(scope="session")

@@ -451,6 +451,7 @@ class ImageEngine:
             model_path=str(model.path),
             model_hash=model.weights_hash,
             variant=model.variant,
+            call=dict(model.family.call) or None,
             family=model.family.name,
             pipeline=type(model.pipe).__name__,
             scheduler=tier.scheduler,

@@ -73,7 +73,7 @@ def describe(path: Path, name: str, source: str) -> ModelEntry:
         pipeline = index["_class_name"]
         video = any(pipeline in f.pipelines for f in VIDEO_FAMILIES.values())
         family: Family | VideoFamily = (
-            video_family_for(pipeline)
+            video_family_for(pipeline, model_facts(path, index))
             if video
             else family_for(model_facts(path, index), name) or generic_family(pipeline, name)
         )

@@ -220,8 +220,10 @@ def variant_of(name: str) -> str | None:
 def model_facts(path: Path, index: dict) -> dict[str, object]:
     """What a folder's configs say about its model, read before any weights: the pipeline
     and scheduler classes, the scheduler's timestep spacing, and the denoiser's
-    ``guidance_embeds`` (FLUX.1-dev has a guidance embedding, schnell none) and ``qk_norm``
-    (SD 3.5 normalises queries and keys, SD 3 does not)."""
+    ``guidance_embeds`` (FLUX.1-dev has a guidance embedding, schnell none), ``qk_norm``
+    (SD 3.5 normalises queries and keys, SD 3 does not) and ``patch_size_t`` (CogVideoX 1.5
+    patches time, 1.0 does not), and whether the VAE is timestep-conditioned (LTX-Video
+    0.9.1 and later)."""
     facts: dict[str, object] = {"pipeline": index.get("_class_name")}
     if isinstance(index.get("scheduler"), list):
         facts["scheduler"] = index["scheduler"][1]
@@ -230,8 +232,10 @@ def model_facts(path: Path, index: dict) -> dict[str, object]:
     denoiser = _config(path / "transformer" / "config.json") or _config(
         path / "unet" / "config.json"
     )
-    for key in ("guidance_embeds", "qk_norm"):
+    for key in ("guidance_embeds", "qk_norm", "patch_size_t"):
         facts[key] = denoiser.get(key)
+    vae = _config(path / "vae" / "config.json")
+    facts["vae_timestep_conditioning"] = vae.get("timestep_conditioning")
     return facts
 
 
@@ -374,7 +378,7 @@ class ModelCache:
         meta = json.loads(marker.read_text()) if marker.is_file() else {}
         if kind == "video":
             return VIDEO_FAMILIES.get(meta.get("family", "")) or video_family_for(
-                index["_class_name"]
+                index["_class_name"], model_facts(path, index)
             )
         named = FAMILIES.get(meta.get("family", ""))
         if named is not None:

@@ -335,6 +335,7 @@ class VideoEngine:
             num_inference_steps=shot.steps,
             guidance_scale=shot.continue_guidance if continuing else shot.guidance,
             generator=generator,
+            **dict(shot.family.call),
         )
         if shot.family.conditioning == "latents":
             return self._call_latents(shot, kwargs, given, on_step, seed)
@@ -473,6 +474,7 @@ class VideoEngine:
             model_path=str(model.path),
             model_hash=model.weights_hash,
             variant=model.variant,
+            call=dict(model.family.call) or None,
             family=family.name,
             pipeline=type(model.pipe).__name__,
             sampler=type(shot.scheduler or model.pipe.scheduler).__name__,

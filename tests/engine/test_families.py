@@ -66,6 +66,32 @@ def test_every_preset_names_its_source_and_every_scheduler_exists():
             assert tier.guidance <= 1 or not family.name.endswith(("turbo", "lightning"))
 
 
+def test_every_video_family_names_its_source():
+    assert all(len(f.source) > 20 for f in VIDEO_FAMILIES.values()), [
+        f.name for f in VIDEO_FAMILIES.values() if len(f.source) <= 20
+    ]
+
+
+@pytest.mark.parametrize(
+    "pipeline, facts, family, valid",
+    [
+        # (frames wanted, frames one call makes): CogVideoX 1.0 takes 8N+1, 1.5 16N+1
+        ("CogVideoXPipeline", {}, "cogvideox", [(49, 49), (40, 41), (2, 9)]),
+        ("CogVideoXPipeline", {"patch_size_t": 2}, "cogvideox-1.5", [(81, 81), (40, 49), (2, 17)]),
+        ("LTXPipeline", {"vae_timestep_conditioning": False}, "ltx-video", [(97, 97), (2, 9)]),
+        ("LTXPipeline", {"vae_timestep_conditioning": True}, "ltx-video-0.9.1", [(161, 161)]),
+    ],
+)
+def test_video_versions_are_told_apart_and_keep_their_frame_counts(pipeline, facts, family, valid):
+    from cinedraft.tiers import video_family_for
+
+    found = video_family_for(pipeline, facts)
+    assert found.name == family
+    assert [(n, found.frames_for(n)) for n, _ in valid] == valid
+    decode = {"decode_timestep": 0.03, "decode_noise_scale": 0.025}
+    assert (dict(found.call) == decode) == (family == "ltx-video-0.9.1")
+
+
 def test_families_that_hold_latents_have_pipelines_that_can_hold_them():
     """Latent conditioning needs ``callback_on_step_end``: a family whose pipeline lacks it
     (ModelScope) must not claim it, or its records would say a conditioning happened that
@@ -87,6 +113,7 @@ def test_flux_dev_and_schnell_get_their_authors_presets(engine, tiny_flux):
     assert draft["dev"]["family"] == "flux" and draft["schnell"]["family"] == "flux-schnell"
     assert (draft["dev"]["steps"], draft["dev"]["guidance"]) == (28, 3.5)
     assert (draft["schnell"]["steps"], draft["schnell"]["guidance"]) == (4, 0.0)
+    assert draft["schnell"]["call"] == {"max_sequence_length": 256}
 
 
 def test_a_flux_negative_prompt_runs_as_true_cfg_and_is_recorded(engine, tiny_flux):

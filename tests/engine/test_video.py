@@ -330,6 +330,17 @@ def test_ltx_video_text_image_and_long(small_engine, tiny_ltx, prober):
     assert engine.models.get(model, kind="video").pipe.vae.use_tiling
 
 
+def test_ltx_0_9_1_decodes_with_its_timestep(small_engine, tiny_ltx_091, prober):
+    """A timestep-conditioned VAE marks LTX-Video 0.9.1+: its preset passes the decode
+    timestep and noise scale its docs give (without them it decodes noisy)."""
+    clip = small_engine.generate_video(
+        VideoRequest(prompt="a red bottle", model=str(tiny_ltx_091), seconds=0.5, **TINY)
+    )
+    assert clip.record["family"] == "ltx-video-0.9.1"
+    assert clip.record["call"] == {"decode_timestep": 0.03, "decode_noise_scale": 0.025}
+    assert _probe(prober, clip.path)[0] == 12  # 0.5 s at the preview's 24 fps
+
+
 def test_wan_text_to_video_only(small_engine, tiny_wan, prober, tmp_path):
     model = str(tiny_wan)
     clip = small_engine.generate_video(
