@@ -79,6 +79,7 @@ class ImageRecord(Generated):
     kind: Literal["image"] = "image"
     template: str | None = None  # the prompt template this image's prompt was expanded from
     scheduler: str
+    schedule_type: str | None = None  # A1111's "Schedule type" (Karras...), beside the sampler
     true_cfg_scale: float | None = None  # FLUX's second, negative-prompt pass, when it ran
     render: dict  # the tier as it ran (tiers.Tier's fields)
     base_width: int

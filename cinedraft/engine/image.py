@@ -55,7 +55,7 @@ from .adapters import (
 from .calls import accepted, step_callbacks, takes
 from .models import LoadedModel, ModelCache, software_versions
 from .prompts import expand_template, has_weighting, weighted_embeddings
-from .schedulers import make_scheduler, sampler_label
+from .schedulers import make_scheduler, sampler_label, schedule_label
 
 BATCH = 8  # images per pipeline call
 
@@ -456,6 +456,7 @@ class ImageEngine:
             pipeline=type(model.pipe).__name__,
             scheduler=tier.scheduler,
             sampler=sampler_label(tier.scheduler, model.own_scheduler),
+            schedule_type=schedule_label(tier.scheduler),
             steps=tier.steps,
             guidance=tier.guidance,
             true_cfg_scale=(

@@ -10,23 +10,30 @@ import diffusers
 
 from ..errors import InputError
 
-# name -> (diffusers class, extra config, the "Sampler" name A1111-style tools show)
-SCHEDULERS: dict[str, tuple[str, dict, str]] = {
-    "dpm++": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++"}, "DPM++ 2M"),
+# name -> (diffusers class, extra config, the "Sampler" and "Schedule type" A1111 shows;
+# None: A1111's "Automatic", the sampler's own schedule)
+SCHEDULERS: dict[str, tuple[str, dict, str, str | None]] = {
+    "dpm++": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++"}, "DPM++ 2M", None),
     "dpm++-karras": (
         "DPMSolverMultistepScheduler",
         {"algorithm_type": "dpmsolver++", "use_karras_sigmas": True},
-        "DPM++ 2M Karras",
+        "DPM++ 2M",
+        "Karras",
     ),
-    "unipc": ("UniPCMultistepScheduler", {}, "UniPC"),
-    "euler": ("EulerDiscreteScheduler", {}, "Euler"),
+    "unipc": ("UniPCMultistepScheduler", {}, "UniPC", None),
+    "euler": ("EulerDiscreteScheduler", {}, "Euler", None),
     # What SDXL-Lightning and similar step-distilled models were trained to be sampled with.
-    "euler-trailing": ("EulerDiscreteScheduler", {"timestep_spacing": "trailing"}, "Euler"),
-    "euler-a": ("EulerAncestralDiscreteScheduler", {}, "Euler a"),
-    "heun": ("HeunDiscreteScheduler", {}, "Heun"),
-    "ddim": ("DDIMScheduler", {}, "DDIM"),
-    "lcm": ("LCMScheduler", {}, "LCM"),
-    "flow-euler": ("FlowMatchEulerDiscreteScheduler", {}, "Euler (flow)"),
+    "euler-trailing": (
+        "EulerDiscreteScheduler",
+        {"timestep_spacing": "trailing"},
+        "Euler",
+        "SGM Uniform",
+    ),
+    "euler-a": ("EulerAncestralDiscreteScheduler", {}, "Euler a", None),
+    "heun": ("HeunDiscreteScheduler", {}, "Heun", None),
+    "ddim": ("DDIMScheduler", {}, "DDIM", None),
+    "lcm": ("LCMScheduler", {}, "LCM", None),
+    "flow-euler": ("FlowMatchEulerDiscreteScheduler", {}, "Euler", "Simple"),
 }
 
 
@@ -44,10 +51,10 @@ def make_scheduler(name: str, own: diffusers.SchedulerMixin) -> diffusers.Schedu
         return type(own).from_config(own.config)
     if name not in SCHEDULERS:
         raise InputError(f"unknown scheduler {name!r}; known: {OWN}, {', '.join(SCHEDULERS)}")
-    class_name, extra, _ = SCHEDULERS[name]
+    class_name, extra = SCHEDULERS[name][:2]
     cls = getattr(diffusers, class_name)
     if not _fits(class_name, own):
-        usable = [n for n, (c, _, _) in SCHEDULERS.items() if _fits(c, own)]
+        usable = [n for n, spec in SCHEDULERS.items() if _fits(spec[0], own)]
         raise InputError(
             f"scheduler {name!r} does not fit this model ({type(own).__name__}); "
             f"usable: {', '.join([OWN, *usable])}"
@@ -70,3 +77,8 @@ def sampler_label(name: str, own: diffusers.SchedulerMixin | None = None) -> str
     if name == OWN and own is not None:
         return type(own).__name__
     return SCHEDULERS[name][2] if name in SCHEDULERS else name
+
+
+def schedule_label(name: str) -> str | None:
+    """The "Schedule type" A1111 shows beside the sampler; None for the sampler's own."""
+    return SCHEDULERS[name][3] if name in SCHEDULERS else None

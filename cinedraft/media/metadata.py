@@ -30,33 +30,47 @@ _XMP_OPEN, _XMP_CLOSE = "<cinedraft:record>", "</cinedraft:record>"
 
 
 def parameters_text(record: dict) -> str:
-    """The A1111 'parameters' string for a generation record."""
+    """The A1111 ``parameters`` string for a generation record, each field in A1111's meaning
+    (its "infotext"), so that A1111, Forge or ComfyUI's importers can redo the image: ``Size``
+    is the first pass, the production pass is its "hires fix" (upscale, steps, denoising
+    strength), ``Model`` the checkpoint's name. What those tools have no step for (measured
+    cleanup, colour keep) is in the JSON record only."""
     loras = [a for a in record.get("adapters") or [] if a.get("kind") == "lora"]
     # A1111 applies a LoRA named in the prompt: the tags make the text reproduce there too.
     tags = "".join(f" <lora:{Path(a['path']).stem}:{a['weight']:g}>" for a in loras)
-    lines = [record["prompt"] + tags]
-    if record.get("negative_prompt"):
-        lines.append(f"Negative prompt: {record['negative_prompt']}")
-    fields = {
-        "Steps": record["steps"],
-        "Sampler": record["sampler"],
+    # ComfyUI's importer needs the negative line even when it is empty.
+    lines = [record["prompt"] + tags, f"Negative prompt: {record.get('negative_prompt') or ''}"]
+    fields = {"Steps": record["steps"], "Sampler": record["sampler"]}
+    if record.get("schedule_type"):
+        fields["Schedule type"] = record["schedule_type"]
+    first = (
+        record.get("base_width") or record["width"],
+        record.get("base_height") or record["height"],
+    )
+    fields |= {
         "CFG scale": record["guidance"],
         "Seed": record["seed"],
-        "Size": f"{record['width']}x{record['height']}",
+        "Size": f"{first[0]}x{first[1]}",
         "Model hash": record["model_hash"][:10],
-        "Model": record["model"],
+        "Model": _checkpoint_name(record["model"]),
     }
-    refine = record.get("render", {})
-    if refine.get("refine_strength"):
-        fields["Denoising strength"] = refine["refine_strength"]
-        fields["Hires upscale"] = refine["upscale"]
-        fields["Hires upscaler"] = "Lanczos"
+    render = record.get("render") or {}
+    if render.get("refine_strength"):
+        fields["Denoising strength"] = render["refine_strength"]
+        fields["Hires upscale"] = render["upscale"]
+        fields["Hires steps"] = render["refine_steps"]
+        fields["Hires upscaler"] = "Lanczos"  # one of A1111's built-in upscalers
     if loras:
         hashes = ", ".join(f"{Path(a['path']).stem}: {a['sha256'][:12]}" for a in loras)
         fields["Lora hashes"] = f'"{hashes}"'
     fields["Version"] = f"cinedraft {record['versions']['cinedraft']}"
     lines.append(", ".join(f"{k}: {v}" for k, v in fields.items()))
     return "\n".join(lines)
+
+
+def _checkpoint_name(model: str) -> str:
+    """What A1111 calls the checkpoint: the file or folder name, a hub id's last part."""
+    return Path(model.rstrip("/\\")).name.removesuffix(".safetensors") or model
 
 
 def _xmp(record: dict) -> bytes:
