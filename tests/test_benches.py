@@ -13,6 +13,7 @@ ROOT = Path(__file__).parents[1]
 EXPECTED = {  # a line each part prints at its end
     "bench_engine": "production/draft per image",
     "bench_library": "+sign+watermark",
+    "bench_models": "(target <= 1.05)",
     "bench_quality": "RRDBNet",
     "bench_editor": "smart render is",
     "bench_server": "target p99 <= 50 ms",

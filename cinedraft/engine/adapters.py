@@ -6,8 +6,10 @@ FOLDER``) or, as A1111 does, inside the prompt (``<lora:name:0.8>``, ``<embeddin
 names resolve in the models folder's ``loras/`` and ``embeddings/``). Each is hashed and
 recorded, so ``rerender`` applies the same files again and refuses a file that changed.
 
-LoRAs are fused into the weights for the request (no per-step cost) and unfused and
-unloaded after it, so nothing leaks into the next request on the cached pipeline.
+LoRAs are fused into the weights (no per-step cost). They stay on the cached pipeline only
+while consecutive requests ask for exactly the same files and weights (drafting a batch after
+a batch with one style pays the loading once); the first request that asks for anything
+else gets them unfused and unloaded first, so nothing leaks into it.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import safetensors
+import safetensors.torch
+
 from ..errors import InputError, ModelError, ModelNotFoundError, UnsafeModelError
-from ..media.files import sha256_file
+from ..media.files import read_regular, sha256_bytes, sha256_file
 from ..request import ImageRequest, Lora
 from ..tiers import SPEED_LORAS, Tier
 from .models import PICKLE_SUFFIXES, LoadedModel, check_folder, in_models_folder
@@ -113,36 +118,70 @@ def speed_tier(tier: Tier, adapters: list[Adapter], request: ImageRequest) -> Ti
 
 @contextmanager
 def applied(model: LoadedModel, adapters: list[Adapter]) -> Iterator[None]:
-    """The model with ``adapters`` for the block, as it was after it (even on an error)."""
+    """The model with exactly ``adapters`` on it for the block (and after it, until a request
+    asks for something else: see the module docstring)."""
+    wanted = tuple((a.kind, str(a.path), a.sha256, a.weight) for a in adapters)
+    if model.adapters_on != wanted:
+        _take_off(model)
+        try:
+            _put_on(model, adapters)
+        except BaseException:
+            _take_off(model)
+            raise
+        model.adapters_on = wanted
+    yield
+
+
+def _put_on(model: LoadedModel, adapters: list[Adapter]) -> None:
     pipe = model.pipe
     loras = [a for a in adapters if a.kind == "lora"]
     embeddings = [a for a in adapters if a.kind == "embedding"]
     vae = next((a for a in adapters if a.kind == "vae"), None)
-    own_vae = pipe.vae
+    model.adapters_on = ("partial",)  # whatever happens next, _take_off cleans it all
     try:
-        try:
-            for a in loras:
-                pipe.load_lora_weights(str(a.path), adapter_name=a.name)
-            if loras:
-                names = [a.name for a in loras]
-                pipe.set_adapters(names, adapter_weights=[a.weight for a in loras])
-                pipe.fuse_lora(adapter_names=names, lora_scale=1.0)
-            for a in embeddings:
-                pipe.load_textual_inversion(str(a.path), token=a.name)
-        except (ValueError, KeyError, RuntimeError, OSError) as exc:
-            which = ", ".join(a.path.name for a in loras + embeddings)
-            raise ModelError(f"{which} does not fit {model.ref}: {exc}") from None
-        if vae is not None:
-            _set_vae(model, _load_vae(vae.path, own_vae))
-        yield
-    finally:
+        for a in loras:
+            pipe.load_lora_weights(_weights(a), adapter_name=a.name)
         if loras:
-            pipe.unfuse_lora()
-            pipe.unload_lora_weights()
-        if embeddings:
-            pipe.unload_textual_inversion()
-        if vae is not None:
-            _set_vae(model, own_vae)
+            names = [a.name for a in loras]
+            pipe.set_adapters(names, adapter_weights=[a.weight for a in loras])
+            pipe.fuse_lora(adapter_names=names, lora_scale=1.0)
+        for a in embeddings:
+            pipe.load_textual_inversion(_weights(a), token=a.name)
+    except (ValueError, KeyError, RuntimeError, OSError) as exc:
+        which = ", ".join(a.path.name for a in loras + embeddings)
+        raise ModelError(f"{which} does not fit {model.ref}: {exc}") from None
+    if vae is not None:
+        model.own_vae = pipe.vae
+        _set_vae(model, _load_vae(vae.path, pipe.vae))
+
+
+def _weights(adapter: Adapter) -> dict:
+    """The adapter's tensors, read into memory once and checked against the hash recorded.
+    Not memory-mapped: the LoRA stays on the pipeline between requests, and unfusing it
+    later must subtract what was added even if the file has been rewritten meanwhile."""
+    data = read_regular(adapter.path)
+    if sha256_bytes(data) != adapter.sha256:
+        raise InputError(f"{adapter.path} changed while it was being loaded; try again")
+    try:
+        return safetensors.torch.load(data)
+    except (ValueError, OSError, safetensors.SafetensorError) as exc:
+        raise ModelError(f"{adapter.path} is not a safetensors file: {exc}") from None
+
+
+def _take_off(model: LoadedModel) -> None:
+    """Unfuse and unload every LoRA, unload embeddings, put the model's own VAE back."""
+    if not model.adapters_on:
+        return
+    pipe = model.pipe
+    if getattr(pipe, "get_list_adapters", None) and any(pipe.get_list_adapters().values()):
+        pipe.unfuse_lora()
+        pipe.unload_lora_weights()
+    if hasattr(pipe, "unload_textual_inversion"):
+        pipe.unload_textual_inversion()
+    if model.own_vae is not None:
+        _set_vae(model, model.own_vae)
+        model.own_vae = None
+    model.adapters_on = ()
 
 
 def _file(ref: str, folder: Path, what: str, paths: bool) -> Path:

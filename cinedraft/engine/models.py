@@ -44,6 +44,10 @@ class LoadedModel:
     own_scheduler: diffusers.SchedulerMixin  # as loaded: tiers build theirs from its config
     safety: str | None = None  # the safety checker's class, "off" when turned off, None: none
     variant: str | None = None  # the weights variant loaded (fp16, bf16); None: full files
+    # The LoRAs, embeddings and VAE on the pipeline now (engine.adapters keeps them on from
+    # one request to the next that asks for the same, and takes them off for any other).
+    adapters_on: tuple = ()
+    own_vae: object | None = None  # the model's own VAE while another is on
     _hash: str | None = field(default=None, repr=False)
     _img2img: diffusers.DiffusionPipeline | None = field(default=None, repr=False)
 

@@ -77,14 +77,20 @@ def test_a_prompt_tag_finds_the_lora_in_the_models_folder(engine, tiny_sd, tiny_
 def test_rerender_applies_the_same_lora_and_refuses_a_changed_file(
     engine, tiny_sd, tiny_sd_adapters, tmp_path
 ):
+    _, before = _draw(engine, tiny_sd)
     lora = tmp_path / "mine.safetensors"
     shutil.copy(tiny_sd_adapters["lora"], lora)
     out, _ = _draw(engine, tiny_sd, loras=[Lora(ref=str(lora), weight=0.8)])
     again = engine.rerender(out.asset_id)
     assert again.identical and again.max_abs_diff == 0
-    shutil.copy(tiny_sd_adapters["kohya"], lora)  # another file under the same name
+    # Another file written over the same name while the LoRA is still on the pipeline: the
+    # rerender is refused, and taking the old LoRA off still restores the model exactly
+    # (its tensors were read into memory, not mapped from the file that changed).
+    shutil.copy(tiny_sd_adapters["kohya"], lora)
     with pytest.raises(InputError, match="changed since"):
         engine.rerender(out.asset_id)
+    _, after = _draw(engine, tiny_sd)
+    assert np.array_equal(after, before)
 
 
 def test_an_embedding_and_a_vae_apply_and_come_off(engine, tiny_sd, tiny_sd_adapters):
@@ -130,3 +136,37 @@ def test_lora_option_parsing():
     assert Lora.parse("style.safetensors:0.7") == Lora(ref="style.safetensors", weight=0.7)
     assert Lora.parse("style.safetensors") == Lora(ref="style.safetensors", weight=1.0)
     assert Lora.parse("C:/x/style.safetensors") == Lora(ref="C:/x/style.safetensors")
+
+
+def _lora_for(folder, out):
+    """A random LoRA over the attention projections of ``folder``'s denoiser, saved the way
+    its pipeline's trainers save one (diffusers' format)."""
+    import torch
+    from diffusers import DiffusionPipeline
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    pipe = DiffusionPipeline.from_pretrained(folder)
+    denoiser = "transformer" if hasattr(pipe, "transformer") else "unet"
+    torch.manual_seed(2)
+    getattr(pipe, denoiser).add_adapter(
+        LoraConfig(
+            r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v"], init_lora_weights=False
+        )
+    )
+    layers = get_peft_model_state_dict(getattr(pipe, denoiser))
+    type(pipe).save_lora_weights(out, **{f"{denoiser}_lora_layers": layers})
+    return out / "pytorch_lora_weights.safetensors"
+
+
+@pytest.mark.parametrize("fixture", ["tiny_sdxl", "tiny_flux"])
+def test_sdxl_and_flux_loras_apply_and_come_off(request, engine, tmp_path, fixture):
+    folder = request.getfixturevalue(fixture)
+    folder = folder["dev"] if isinstance(folder, dict) else folder
+    lora = _lora_for(folder, tmp_path / "lora")
+    size = dict(width=32, height=32)
+    _, before = _draw(engine, folder, **size)
+    out, styled = _draw(engine, folder, loras=[Lora(ref=str(lora))], **size)
+    _, after = _draw(engine, folder, **size)
+    assert np.abs(styled - before).mean() > 1.0 and out.record["adapters"][0]["kind"] == "lora"
+    assert np.array_equal(after, before)
