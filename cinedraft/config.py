@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     production_model: str | None = Field(
         None, description="Model for the production tier, if not `model`."
     )
+    refiner: str | None = Field(
+        None,
+        description="An SDXL refiner (a StableDiffusionXLImg2ImgPipeline folder): production "
+        "on SDXL models hands it the last fifth of the denoising, as the SDXL docs show.",
+    )
     video_model: str = Field(
         "builtin",
         description="Default video model: 'builtin', a local diffusers folder or a hub id "

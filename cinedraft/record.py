@@ -86,6 +86,7 @@ class ImageRecord(Generated):
     base_height: int
     # LoRAs, embeddings, VAE applied: kind, name, path, sha256, weight, source (option/prompt)
     adapters: list[dict] | None = None
+    refiner: dict | None = None  # SDXL's refiner: its model, hash and where it took over
     cleanup: dict | None = None  # what measured cleanup found and did
     drift_ssim: float | None = None  # SSIM against the draft a promotion started from
     rerender_of: str | None = None

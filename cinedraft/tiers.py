@@ -105,6 +105,10 @@ def _guided(draft: int, steps: int, guidance: float, scheduler: str, **productio
 # SDXL's img2img is documented for 768-1024 px; production refines no larger than that and
 # Lanczos-scales the rest (diffusers docs, "Stable Diffusion XL": image-to-image).
 SDXL_REFINE = 1024
+# SDXL's "ensemble of expert denoisers" (diffusers docs, "Stable Diffusion XL": refiner):
+# the base denoises the first 80 % of the steps, the refiner the rest (high_noise_frac=0.8).
+REFINER_SWITCH = 0.8
+REFINER_PIPELINE = "StableDiffusionXLImg2ImgPipeline"
 SD15 = ("StableDiffusionPipeline",)
 SDXL = ("StableDiffusionXLPipeline",)
 SD3 = ("StableDiffusion3Pipeline",)

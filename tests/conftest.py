@@ -427,3 +427,50 @@ def tiny_sd_adapters(tiny_sd, tmp_path_factory):
         "embedding": root / "shiny.safetensors",
         "vae": root / "bright-vae",
     }
+
+
+@pytest.fixture(scope="session")
+def tiny_sdxl_refiner(tmp_path_factory):
+    """An SDXL refiner folder (StableDiffusionXLImg2ImgPipeline): the second text encoder
+    only, aesthetic-score time ids, random weights, sized to follow ``tiny_sdxl``."""
+    from diffusers import (
+        EulerDiscreteScheduler,
+        StableDiffusionXLImg2ImgPipeline,
+        UNet2DConditionModel,
+    )
+
+    torch.manual_seed(0)
+    tokenizer = build_tokenizer(grammar_words())
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=16,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=8,
+        transformer_layers_per_block=(1, 1),
+        projection_class_embeddings_input_dim=72,  # pooled 32 + 5 time ids x 8
+        cross_attention_dim=32,
+        norm_num_groups=16,
+    )
+    pipe = StableDiffusionXLImg2ImgPipeline(
+        vae=_vae(),
+        text_encoder=None,
+        text_encoder_2=_clip(len(tokenizer), projection=True),
+        tokenizer=None,
+        tokenizer_2=tokenizer,
+        unet=unet,
+        scheduler=EulerDiscreteScheduler(
+            beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012
+        ),
+        requires_aesthetics_score=True,
+        force_zeros_for_empty_prompt=False,
+    )
+    path = tmp_path_factory.mktemp("models") / "tiny-sdxl-refiner"
+    pipe.save_pretrained(path, safe_serialization=True)
+    return path

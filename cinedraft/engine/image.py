@@ -18,6 +18,7 @@ import io
 import math
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -42,7 +43,7 @@ from ..request import (
     Result,
     no_progress,
 )
-from ..tiers import Tier, tier_for
+from ..tiers import REFINER_SWITCH, SDXL, Tier, tier_for
 from .adapters import (
     Adapter,
     adapters_of,
@@ -90,6 +91,7 @@ class Plan:
     out: tuple[int, int]  # the size delivered
     parent: Asset | None  # the draft a promotion starts from
     adapters: list[Adapter]  # LoRAs, embeddings and VAE applied for the request
+    refiner: LoadedModel | None = None  # SDXL's refiner, for the last steps of production
 
 
 class ImageEngine:
@@ -183,7 +185,10 @@ class ImageEngine:
                 aspect = draft.base_width / draft.base_height
                 base = base_size(model.native_size, aspect)
                 out_w, out_h = base[0] * tier.upscale, base[1] * tier.upscale
-        return Plan(request, model, tier, base, (out_w, out_h), parent, adapters)
+        refiner = None
+        if self.settings.refiner and tier.name == "production" and model.family.pipelines == SDXL:
+            refiner = self.models.get(self.settings.refiner, kind="refiner")
+        return Plan(request, model, tier, base, (out_w, out_h), parent, adapters, refiner)
 
     def _finish(
         self,
@@ -338,11 +343,40 @@ class ImageEngine:
                 guidance_scale=tier.guidance,
                 generator=generators,
             )
+            if plan.refiner is not None:  # the base stops early and hands over its latents
+                kwargs |= {"denoising_end": REFINER_SWITCH, "output_type": "latent"}
             out = pipe(**accepted(pipe, kwargs | step_callbacks(pipe, on_step)))
+            if plan.refiner is not None:
+                out = self._refiner_pass(plan, batch, out.images, generators, on_step)
             images.extend(out.images)
             flags = getattr(out, "nsfw_content_detected", None) or [None] * len(batch)
             flagged.extend(bool(f) if f is not None else None for f in flags)
         return images, flagged
+
+    def _refiner_pass(
+        self,
+        plan: Plan,
+        prompts: list[str],
+        latents: torch.Tensor,
+        generators: list[torch.Generator],
+        on_step: Callable[[int], None],
+    ) -> object:
+        """The SDXL refiner's share of the steps, from the base's latents (diffusers docs,
+        "Stable Diffusion XL": ensemble of expert denoisers)."""
+        refiner = plan.refiner.pipe
+        refiner.scheduler = make_scheduler(plan.tier.scheduler, plan.refiner.own_scheduler)
+        negative = take_tags(plan.request.negative_prompt)
+        kwargs = dict(
+            prompt=prompts,
+            image=latents,
+            num_inference_steps=plan.tier.steps,
+            denoising_start=REFINER_SWITCH,
+            guidance_scale=plan.tier.guidance,
+            generator=generators,
+        )
+        if negative:
+            kwargs["negative_prompt"] = [negative] * len(prompts)
+        return refiner(**accepted(refiner, kwargs | step_callbacks(refiner, on_step)))
 
     def _render(
         self,
@@ -470,6 +504,15 @@ class ImageEngine:
             base_height=plan.base[1],
             parents=[Parent(id=request.parent, role="draft")] if request.parent else [],
             adapters=[a.to_record() for a in plan.adapters] or None,
+            refiner=(
+                {
+                    "model": plan.refiner.ref,
+                    "model_hash": plan.refiner.weights_hash,
+                    "switch": REFINER_SWITCH,
+                }
+                if plan.refiner is not None
+                else None
+            ),
             device=str(self.device),
             dtype=str(model.pipe.dtype).removeprefix("torch."),
             timings=timings,

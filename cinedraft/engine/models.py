@@ -24,7 +24,15 @@ import transformers
 from ..builtin import IMAGE_MODEL, VIDEO_MODEL, reach
 from ..errors import ModelError, ModelNotFoundError, UnsafeModelError
 from ..media.files import open_regular
-from ..tiers import FAMILIES, VIDEO_FAMILIES, Family, VideoFamily, family_for, video_family_for
+from ..tiers import (
+    FAMILIES,
+    REFINER_PIPELINE,
+    VIDEO_FAMILIES,
+    Family,
+    VideoFamily,
+    family_for,
+    video_family_for,
+)
 from .device import pick_dtype
 
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl", ".pickle")
@@ -369,7 +377,9 @@ class ModelCache:
             raise ModelError(f"could not load {ref}: {exc}") from None
         self._place(pipe)
         pipe.set_progress_bar_config(disable=True)
-        size = family.size if kind == "video" else native_size(pipe)
+        size = (
+            family.size if kind == "video" else (0, 0) if kind == "refiner" else native_size(pipe)
+        )
         checker = getattr(pipe, "safety_checker", None)
         safety = type(checker).__name__ if checker is not None else "off" if turned_off else None
         return LoadedModel(ref, path, pipe, family, size, pipe.scheduler, safety, variant)
@@ -377,7 +387,14 @@ class ModelCache:
     @staticmethod
     def _family(path: Path, index: dict, ref: str, kind: str) -> Family | VideoFamily:
         """The family the folder's marker names, else the one its configs show (an image
-        pipeline no family knows: the generic presets when it makes images from text)."""
+        pipeline no family knows: the generic presets when it makes images from text; a
+        refiner: the SDXL family it finishes)."""
+        if kind == "refiner":
+            if index["_class_name"] != REFINER_PIPELINE:
+                raise ModelError(
+                    f"{ref} is a {index['_class_name']}, not an SDXL refiner ({REFINER_PIPELINE})"
+                )
+            return FAMILIES["sdxl"]
         marker = path / MARKER
         meta = json.loads(marker.read_text()) if marker.is_file() else {}
         if kind == "video":

@@ -179,3 +179,35 @@ def test_a_pipeline_that_needs_an_image_is_refused_in_one_line(engine, tiny_sd, 
     (folder / "model_index.json").write_text(json.dumps(index))
     with pytest.raises(ModelError, match=r"StableDiffusionImg2ImgPipeline: .*needs 'image'"):
         engine.generate_image(ImageRequest(prompt="a red jar", model=str(folder)))
+
+
+def test_sdxl_production_hands_its_last_steps_to_the_refiner(
+    tiny_sdxl, tiny_sdxl_refiner, tiny_sd, tmp_path
+):
+    """CINEDRAFT_REFINER: production on an SDXL model runs the base to 80 % of its steps and
+    the refiner the rest (recorded); drafts and other families never touch it; a folder that
+    is not a refiner is one clear error."""
+    request = dict(prompt="a red jar", model=str(tiny_sdxl), seed=2, steps=5, width=64, height=64)
+    plain = Engine(Settings(home=tmp_path / "a", offline=True, device="cpu", provenance=False))
+    refined = Engine(
+        Settings(
+            home=tmp_path / "b",
+            offline=True,
+            device="cpu",
+            provenance=False,
+            refiner=str(tiny_sdxl_refiner),
+        )
+    )
+    prod = ImageRequest(tier="production", **request)
+    without = plain.generate_image(prod).outputs[0]
+    with_refiner = refined.generate_image(prod).outputs[0]
+    assert "refiner" not in without.record
+    assert with_refiner.record["refiner"]["model"] == str(tiny_sdxl_refiner)
+    assert with_refiner.record["refiner"]["switch"] == 0.8
+    with Image.open(without.path) as a, Image.open(with_refiner.path) as b:
+        assert np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int)).mean() > 1.0
+    draft = refined.generate_image(ImageRequest(**request)).outputs[0]
+    assert "refiner" not in draft.record
+    wrong = Engine(Settings(home=tmp_path / "c", offline=True, device="cpu", refiner=str(tiny_sd)))
+    with pytest.raises(ModelError, match="not an SDXL refiner"):
+        wrong.generate_image(prod)
