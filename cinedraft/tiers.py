@@ -275,6 +275,9 @@ SPEED_LORAS: dict[str, tuple[int, float, str]] = {
     # ByteDance/SDXL-Lightning model card (LoRA): 4-step LoRA, guidance_scale=0, Euler with
     # trailing timesteps
     "lightning": (4, 0.0, "euler-trailing"),
+    # ByteDance/Hyper-SD model card: the 8-step LoRAs, DDIM with trailing timesteps,
+    # guidance_scale=0
+    "hyper": (8, 0.0, "ddim-trailing"),
 }
 
 

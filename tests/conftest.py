@@ -474,3 +474,59 @@ def tiny_sdxl_refiner(tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "tiny-sdxl-refiner"
     pipe.save_pretrained(path, safe_serialization=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_sd3(tmp_path_factory):
+    """SD 3 and SD 3.5 folders (random weights): three text encoders, an MMDiT; SD 3.5's
+    transformer normalises queries and keys (``qk_norm``), SD 3's does not."""
+    from diffusers import (
+        AutoencoderKL,
+        FlowMatchEulerDiscreteScheduler,
+        SD3Transformer2DModel,
+        StableDiffusion3Pipeline,
+    )
+
+    tokenizer = build_tokenizer(grammar_words())
+    folders = {}
+    for name, qk_norm in (("sd3", None), ("sd3.5", "rms_norm")):
+        torch.manual_seed(0)
+        pipe = StableDiffusion3Pipeline(
+            transformer=SD3Transformer2DModel(
+                sample_size=32,
+                patch_size=1,
+                in_channels=4,
+                num_layers=1,
+                attention_head_dim=8,
+                num_attention_heads=4,
+                caption_projection_dim=32,
+                joint_attention_dim=32,
+                pooled_projection_dim=64,
+                out_channels=4,
+                qk_norm=qk_norm,
+            ),
+            vae=AutoencoderKL(
+                block_out_channels=(16, 32),
+                in_channels=3,
+                out_channels=3,
+                latent_channels=4,
+                down_block_types=("DownEncoderBlock2D",) * 2,
+                up_block_types=("UpDecoderBlock2D",) * 2,
+                norm_num_groups=8,
+                sample_size=32,
+                use_quant_conv=False,
+                use_post_quant_conv=False,
+                shift_factor=0.0609,
+                scaling_factor=1.5035,
+            ),
+            scheduler=FlowMatchEulerDiscreteScheduler(),
+            text_encoder=_clip(len(tokenizer), projection=True),
+            tokenizer=tokenizer,
+            text_encoder_2=_clip(len(tokenizer), projection=True),
+            tokenizer_2=tokenizer,
+            text_encoder_3=_t5(len(tokenizer)),
+            tokenizer_3=tokenizer,
+        )
+        folders[name] = tmp_path_factory.mktemp("models") / f"tiny-{name}"
+        pipe.save_pretrained(folders[name], safe_serialization=True)
+    return folders

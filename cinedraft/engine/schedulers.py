@@ -32,6 +32,7 @@ SCHEDULERS: dict[str, tuple[str, dict, str, str | None]] = {
     "euler-a": ("EulerAncestralDiscreteScheduler", {}, "Euler a", None),
     "heun": ("HeunDiscreteScheduler", {}, "Heun", None),
     "ddim": ("DDIMScheduler", {}, "DDIM", None),
+    "ddim-trailing": ("DDIMScheduler", {"timestep_spacing": "trailing"}, "DDIM", "SGM Uniform"),
     "lcm": ("LCMScheduler", {}, "LCM", None),
     "flow-euler": ("FlowMatchEulerDiscreteScheduler", {}, "Euler", "Simple"),
 }

@@ -211,3 +211,15 @@ def test_sdxl_production_hands_its_last_steps_to_the_refiner(
     wrong = Engine(Settings(home=tmp_path / "c", offline=True, device="cpu", refiner=str(tiny_sd)))
     with pytest.raises(ModelError, match="not an SDXL refiner"):
         wrong.generate_image(prod)
+
+
+def test_sd3_and_sd3_5_are_told_apart_by_their_transformer(engine, tiny_sd3):
+    records = {}
+    for name, folder in tiny_sd3.items():
+        request = ImageRequest(
+            prompt="a red jar", negative_prompt="blue", model=str(folder), seed=1, steps=2
+        )
+        records[name] = engine.generate_image(request).outputs[0].record
+    assert records["sd3"]["family"] == "sd3" and records["sd3"]["guidance"] == 7.0
+    assert records["sd3.5"]["family"] == "sd3.5" and records["sd3.5"]["guidance"] == 3.5
+    assert records["sd3"]["sampler"] == "Euler" and records["sd3"]["schedule_type"] == "Simple"
