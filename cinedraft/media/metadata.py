@@ -2,10 +2,11 @@
 
 PNG carries two text chunks: ``parameters`` in the format A1111-style tools read
 (prompt, ``Negative prompt:`` line, then ``Steps: .., Sampler: .., CFG scale: .., Seed: ..``)
-and ``cinedraft`` with the full JSON record. WebP and JPEG carry the same ``parameters`` text
-in EXIF UserComment (where those tools look) and the JSON record in XMP. MP4 carries the
-``parameters`` text as the ``comment`` tag and the record as a ``cinedraft`` tag (remuxed with
-stream copy, ``moov`` first so browsers start playing at once).
+and ``cinedraft`` with the full JSON record; an SD-family image also carries ``prompt``, the
+ComfyUI graph of its recipe (:mod:`cinedraft.media.comfy`). WebP and JPEG carry the same
+``parameters`` text in EXIF UserComment (where those tools look) and the JSON record in XMP.
+MP4 carries the ``parameters`` text as the ``comment`` tag and the record as a ``cinedraft``
+tag (remuxed with stream copy, ``moov`` first so browsers start playing at once).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from xml.sax.saxutils import escape, unescape
 from PIL import ExifTags, Image, PngImagePlugin
 
 from ..errors import InputError
+from .comfy import comfy_workflow
 
 FORMATS = {"png": ".png", "webp": ".webp", "jpeg": ".jpg"}
 # What Pillow raises for a damaged or hostile image: OSError (UnidentifiedImageError is one)
@@ -91,6 +93,9 @@ def encode_image(image: Image.Image, record: dict, fmt: str, quality: int = 100)
         info = PngImagePlugin.PngInfo()
         info.add_text("parameters", params)
         info.add_itxt("cinedraft", json.dumps(record, sort_keys=True))
+        workflow = comfy_workflow(record)
+        if workflow is not None:  # ComfyUI loads a dropped PNG's graph from "prompt"
+            info.add_text("prompt", json.dumps(workflow))
         image.save(buf, "PNG", pnginfo=info, compress_level=6)
     elif fmt in ("webp", "jpeg"):
         exif = Image.Exif()

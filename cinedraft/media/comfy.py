@@ -1,0 +1,119 @@
+"""A ComfyUI workflow for an image's recipe, in ComfyUI's API ("prompt") format.
+
+ComfyUI stores the graph that made a PNG in its ``prompt`` text chunk, and loads a PNG
+dropped on it from there. An SD-family image from cinedraft carries the same: its base pass
+(checkpoint, LoRAs, prompts, an empty latent of the first-pass size, a KSampler) and, for
+production, its hires pass (a Lanczos upscale to the output size, a KSampler at the refine
+strength). The nodes and their inputs are ComfyUI's own core nodes (``nodes.py``), so the
+graph runs in a stock install with the same checkpoint and LoRA files. It is a recipe, not a
+bit-exact copy: ComfyUI's noise differs from diffusers' for the same seed, and the steps
+ComfyUI has no node for (measured cleanup, colour keep) are listed in the JSON record only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# The families whose checkpoints ComfyUI's CheckpointLoaderSimple loads (SD 1.x/2.x, SDXL).
+SD_FAMILIES = {
+    "sd15",
+    "sd-turbo",
+    "lcm",
+    "sdxl",
+    "sdxl-turbo",
+    "sdxl-lightning",
+    "lcm-sdxl",
+}
+# cinedraft scheduler name -> ComfyUI (sampler_name, scheduler)
+SAMPLERS = {
+    "dpm++": ("dpmpp_2m", "normal"),
+    "dpm++-karras": ("dpmpp_2m", "karras"),
+    "unipc": ("uni_pc", "normal"),
+    "euler": ("euler", "normal"),
+    "euler-trailing": ("euler", "sgm_uniform"),
+    "euler-a": ("euler_ancestral", "normal"),
+    "heun": ("heun", "normal"),
+    "ddim": ("ddim", "ddim_uniform"),
+    "ddim-trailing": ("ddim", "sgm_uniform"),
+    "lcm": ("lcm", "sgm_uniform"),
+}
+
+
+def comfy_workflow(record: dict) -> dict | None:
+    """The API-format graph of ``record``'s recipe; None when ComfyUI's core nodes cannot
+    run it (not an SD-family checkpoint, or a sampler ComfyUI has no match for)."""
+    if record.get("kind") != "image" or record.get("family") not in SD_FAMILIES:
+        return None
+    if record.get("scheduler") not in SAMPLERS:
+        return None
+    sampler, schedule = SAMPLERS[record["scheduler"]]
+    graph: dict[str, dict] = {}
+
+    def node(class_type: str, **inputs: object) -> list:
+        key = str(len(graph) + 1)
+        graph[key] = {"class_type": class_type, "inputs": inputs}
+        return [key, 0]
+
+    checkpoint = node("CheckpointLoaderSimple", ckpt_name=_file_name(record["model"]))
+    model, clip, vae = checkpoint, [checkpoint[0], 1], [checkpoint[0], 2]
+    for lora in (a for a in record.get("adapters") or [] if a.get("kind") == "lora"):
+        loaded = node(
+            "LoraLoader",
+            model=model,
+            clip=clip,
+            lora_name=Path(lora["path"]).name,
+            strength_model=lora["weight"],
+            strength_clip=lora["weight"],
+        )
+        model, clip = loaded, [loaded[0], 1]
+    positive = node("CLIPTextEncode", text=record["prompt"], clip=clip)
+    negative = node("CLIPTextEncode", text=record.get("negative_prompt") or "", clip=clip)
+    first = (
+        record.get("base_width") or record["width"],
+        record.get("base_height") or record["height"],
+    )
+    latent = node("EmptyLatentImage", width=first[0], height=first[1], batch_size=1)
+    sampling = dict(
+        model=model,
+        seed=record["seed"],
+        cfg=record["guidance"],
+        sampler_name=sampler,
+        scheduler=schedule,
+        positive=positive,
+        negative=negative,
+    )
+    image = node(
+        "VAEDecode",
+        samples=node(
+            "KSampler", steps=record["steps"], latent_image=latent, denoise=1.0, **sampling
+        ),
+        vae=vae,
+    )
+    render = record.get("render") or {}
+    strength = render.get("refine_strength") or 0
+    if strength:  # the hires pass: ComfyUI runs `steps` of a schedule cut at `denoise`
+        scaled = node(
+            "ImageScale",
+            image=image,
+            upscale_method="lanczos",
+            width=record["width"],
+            height=record["height"],
+            crop="disabled",
+        )
+        steps = max(1, int(render["refine_steps"] * strength))
+        refined = node(
+            "KSampler",
+            steps=steps,
+            latent_image=node("VAEEncode", pixels=scaled, vae=vae),
+            denoise=strength,
+            **sampling,
+        )
+        image = node("VAEDecode", samples=refined, vae=vae)
+    node("SaveImage", images=image, filename_prefix="cinedraft")
+    return graph
+
+
+def _file_name(model: str) -> str:
+    """The checkpoint file ComfyUI would list: the model's name as a ``.safetensors``."""
+    name = Path(model.rstrip("/\\")).name
+    return name if name.endswith(".safetensors") else f"{name}.safetensors"
