@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CinedraftError
-from ..tiers import VIDEO_FAMILIES, Family, VideoFamily, family_for, video_family_for
+from ..tiers import (
+    REFINER_PIPELINE,
+    VIDEO_FAMILIES,
+    Family,
+    VideoFamily,
+    family_for,
+    video_family_for,
+)
 from .models import (
     PICKLE_SUFFIXES,
     variant_of,
@@ -29,7 +36,7 @@ class ModelEntry:
     name: str  # what ``--model`` takes
     path: Path
     source: str  # "models folder" or "HF cache"
-    kind: str | None = None  # image or video; None when it cannot load
+    kind: str | None = None  # image, video or refiner; None when it cannot load
     family: str | None = None
     pipeline: str | None = None
     precision: list[str] = field(default_factory=list)  # "full", "fp16", "bf16"...
@@ -71,6 +78,11 @@ def describe(path: Path, name: str, source: str) -> ModelEntry:
     try:
         index = check_folder(path)
         pipeline = index["_class_name"]
+        if pipeline == REFINER_PIPELINE:  # not a model of its own: production's last steps
+            entry.kind, entry.family, entry.pipeline = "refiner", "sdxl", pipeline
+            entry.presets = {"production": "the last fifth of SDXL's steps (CINEDRAFT_REFINER)"}
+            entry.precision = _precision(path)
+            return entry
         video = any(pipeline in f.pipelines for f in VIDEO_FAMILIES.values())
         family: Family | VideoFamily = (
             video_family_for(pipeline, model_facts(path, index))
@@ -85,9 +97,13 @@ def describe(path: Path, name: str, source: str) -> ModelEntry:
         family.name,
         pipeline,
     )
-    entry.precision = sorted({variant_of(w.name) or "full" for w in path.glob("*/*.safetensors")})
+    entry.precision = _precision(path)
     entry.presets = _presets(family)
     return entry
+
+
+def _precision(path: Path) -> list[str]:
+    return sorted({variant_of(w.name) or "full" for w in path.glob("*/*.safetensors")})
 
 
 def _presets(family: Family | VideoFamily) -> dict[str, str]:

@@ -21,9 +21,12 @@ def _invoke(home, *args):
     return runner.invoke(app, ["--home", str(home), "--offline", *args])
 
 
-def test_the_models_folder_is_listed_and_names_resolve_in_it(tmp_path, tiny_sd, tiny_wan):
+def test_the_models_folder_is_listed_and_names_resolve_in_it(
+    tmp_path, tiny_sd, tiny_wan, tiny_sdxl_refiner
+):
     models = tmp_path / "models"
     models.mkdir()
+    shutil.copytree(tiny_sdxl_refiner, models / "sdxl-refiner")
     shutil.copytree(tiny_sd, models / "dreamshaper")
     shutil.copytree(tiny_wan, models / "wan-mini")
     shutil.copytree(tiny_sd, models / "custom")
@@ -36,7 +39,15 @@ def test_the_models_folder_is_listed_and_names_resolve_in_it(tmp_path, tiny_sd, 
     res = _invoke(tmp_path, "models", "--json")
     assert res.exit_code == 0, res.output
     entries = {e["name"]: e for e in json.loads(res.stdout) if e["source"] == "models folder"}
-    assert set(entries) == {"dreamshaper", "wan-mini", "custom", "old", "sd_xl_base_1.0"}
+    assert set(entries) == {
+        "dreamshaper",
+        "wan-mini",
+        "custom",
+        "old",
+        "sd_xl_base_1.0",
+        "sdxl-refiner",
+    }
+    assert entries["sdxl-refiner"]["kind"] == "refiner" and not entries["sdxl-refiner"]["problem"]
     sd = entries["dreamshaper"]
     assert (sd["kind"], sd["family"], sd["precision"]) == ("image", "sd15", ["full"])
     assert sd["bytes"] > 100_000 and sd["presets"]["draft"].startswith("12 steps")
