@@ -54,6 +54,50 @@ def _vae():
     )
 
 
+def _sdxl_unet(cross_attention_dim: int, time_ids: int):
+    """A tiny SDXL UNet: text_time conditioning on the pooled text (32) and ``time_ids``
+    embeddings of 8 (the base has 6 ids, the refiner 5: its aesthetic score)."""
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=16,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=8,
+        transformer_layers_per_block=(1, 1),
+        projection_class_embeddings_input_dim=32 + time_ids * 8,
+        cross_attention_dim=cross_attention_dim,
+        norm_num_groups=16,
+    )
+
+
+def _flow_vae():
+    """The tiny VAE of the flow-matching pipelines (FLUX, SD 3): no quant convs, a shift."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        block_out_channels=(16, 32),
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        norm_num_groups=8,
+        sample_size=32,
+        use_quant_conv=False,
+        use_post_quant_conv=False,
+        shift_factor=0.0609,
+        scaling_factor=1.5035,
+    )
+
+
 @pytest.fixture(scope="session")
 def tiny_sd(tmp_path_factory):
     """A Stable Diffusion 1.x-architecture pipeline folder (not the shipped one)."""
@@ -91,27 +135,11 @@ def tiny_sd(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_sdxl(tmp_path_factory):
     """A Stable Diffusion XL-architecture pipeline folder: two text encoders, text_time."""
-    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline
 
     torch.manual_seed(0)
     tokenizer = build_tokenizer(grammar_words())
-    unet = UNet2DConditionModel(
-        block_out_channels=(32, 64),
-        layers_per_block=1,
-        sample_size=16,
-        in_channels=4,
-        out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        attention_head_dim=(2, 4),
-        use_linear_projection=True,
-        addition_embed_type="text_time",
-        addition_time_embed_dim=8,
-        transformer_layers_per_block=(1, 1),
-        projection_class_embeddings_input_dim=80,
-        cross_attention_dim=64,
-        norm_num_groups=16,
-    )
+    unet = _sdxl_unet(cross_attention_dim=64, time_ids=6)  # two encoders: 32 + 32
     pipe = StableDiffusionXLPipeline(
         vae=_vae(),
         text_encoder=_clip(len(tokenizer)),
@@ -253,7 +281,6 @@ def tiny_wan(tmp_path_factory):
 def _tiny_flux(guidance_embeds: bool):
     """A FLUX.1-architecture pipeline: dev has a guidance embedding, schnell has none."""
     from diffusers import (
-        AutoencoderKL,
         FlowMatchEulerDiscreteScheduler,
         FluxPipeline,
         FluxTransformer2DModel,
@@ -274,20 +301,7 @@ def _tiny_flux(guidance_embeds: bool):
             axes_dims_rope=[4, 4, 8],
             guidance_embeds=guidance_embeds,
         ),
-        vae=AutoencoderKL(
-            block_out_channels=(16, 32),
-            in_channels=3,
-            out_channels=3,
-            latent_channels=4,
-            down_block_types=("DownEncoderBlock2D",) * 2,
-            up_block_types=("UpDecoderBlock2D",) * 2,
-            norm_num_groups=8,
-            sample_size=32,
-            use_quant_conv=False,
-            use_post_quant_conv=False,
-            shift_factor=0.0609,
-            scaling_factor=1.5035,
-        ),
+        vae=_flow_vae(),
         scheduler=FlowMatchEulerDiscreteScheduler(),
         text_encoder=_clip(len(tokenizer)),
         tokenizer=tokenizer,
@@ -436,28 +450,11 @@ def tiny_sdxl_refiner(tmp_path_factory):
     from diffusers import (
         EulerDiscreteScheduler,
         StableDiffusionXLImg2ImgPipeline,
-        UNet2DConditionModel,
     )
 
     torch.manual_seed(0)
     tokenizer = build_tokenizer(grammar_words())
-    unet = UNet2DConditionModel(
-        block_out_channels=(32, 64),
-        layers_per_block=1,
-        sample_size=16,
-        in_channels=4,
-        out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        attention_head_dim=(2, 4),
-        use_linear_projection=True,
-        addition_embed_type="text_time",
-        addition_time_embed_dim=8,
-        transformer_layers_per_block=(1, 1),
-        projection_class_embeddings_input_dim=72,  # pooled 32 + 5 time ids x 8
-        cross_attention_dim=32,
-        norm_num_groups=16,
-    )
+    unet = _sdxl_unet(cross_attention_dim=32, time_ids=5)  # the refiner's aesthetic ids
     pipe = StableDiffusionXLImg2ImgPipeline(
         vae=_vae(),
         text_encoder=None,
@@ -481,7 +478,6 @@ def tiny_sd3(tmp_path_factory):
     """SD 3 and SD 3.5 folders (random weights): three text encoders, an MMDiT; SD 3.5's
     transformer normalises queries and keys (``qk_norm``), SD 3's does not."""
     from diffusers import (
-        AutoencoderKL,
         FlowMatchEulerDiscreteScheduler,
         SD3Transformer2DModel,
         StableDiffusion3Pipeline,
@@ -505,20 +501,7 @@ def tiny_sd3(tmp_path_factory):
                 out_channels=4,
                 qk_norm=qk_norm,
             ),
-            vae=AutoencoderKL(
-                block_out_channels=(16, 32),
-                in_channels=3,
-                out_channels=3,
-                latent_channels=4,
-                down_block_types=("DownEncoderBlock2D",) * 2,
-                up_block_types=("UpDecoderBlock2D",) * 2,
-                norm_num_groups=8,
-                sample_size=32,
-                use_quant_conv=False,
-                use_post_quant_conv=False,
-                shift_factor=0.0609,
-                scaling_factor=1.5035,
-            ),
+            vae=_flow_vae(),
             scheduler=FlowMatchEulerDiscreteScheduler(),
             text_encoder=_clip(len(tokenizer), projection=True),
             tokenizer=tokenizer,
