@@ -39,9 +39,14 @@ def _clip(vocab: int, hidden: int = 32, projection: bool = False):
     return (CLIPTextModelWithProjection if projection else CLIPTextModel)(config)
 
 
-def _vae():
+def _vae(flow: bool = False):
+    """A tiny AutoencoderKL; ``flow``: as the flow-matching pipelines (FLUX, SD 3) have it,
+    without quant convs and with a latent shift."""
     from diffusers import AutoencoderKL
 
+    flow_only = dict(
+        use_quant_conv=False, use_post_quant_conv=False, shift_factor=0.0609, scaling_factor=1.5035
+    )
     return AutoencoderKL(
         block_out_channels=(16, 32),
         in_channels=3,
@@ -51,6 +56,7 @@ def _vae():
         up_block_types=("UpDecoderBlock2D",) * 2,
         norm_num_groups=8,
         sample_size=32,
+        **(flow_only if flow else {}),
     )
 
 
@@ -75,26 +81,6 @@ def _sdxl_unet(cross_attention_dim: int, time_ids: int):
         projection_class_embeddings_input_dim=32 + time_ids * 8,
         cross_attention_dim=cross_attention_dim,
         norm_num_groups=16,
-    )
-
-
-def _flow_vae():
-    """The tiny VAE of the flow-matching pipelines (FLUX, SD 3): no quant convs, a shift."""
-    from diffusers import AutoencoderKL
-
-    return AutoencoderKL(
-        block_out_channels=(16, 32),
-        in_channels=3,
-        out_channels=3,
-        latent_channels=4,
-        down_block_types=("DownEncoderBlock2D",) * 2,
-        up_block_types=("UpDecoderBlock2D",) * 2,
-        norm_num_groups=8,
-        sample_size=32,
-        use_quant_conv=False,
-        use_post_quant_conv=False,
-        shift_factor=0.0609,
-        scaling_factor=1.5035,
     )
 
 
@@ -301,7 +287,7 @@ def _tiny_flux(guidance_embeds: bool):
             axes_dims_rope=[4, 4, 8],
             guidance_embeds=guidance_embeds,
         ),
-        vae=_flow_vae(),
+        vae=_vae(flow=True),
         scheduler=FlowMatchEulerDiscreteScheduler(),
         text_encoder=_clip(len(tokenizer)),
         tokenizer=tokenizer,
@@ -501,7 +487,7 @@ def tiny_sd3(tmp_path_factory):
                 out_channels=4,
                 qk_norm=qk_norm,
             ),
-            vae=_flow_vae(),
+            vae=_vae(flow=True),
             scheduler=FlowMatchEulerDiscreteScheduler(),
             text_encoder=_clip(len(tokenizer), projection=True),
             tokenizer=tokenizer,

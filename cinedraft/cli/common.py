@@ -29,6 +29,9 @@ out = Console()
 Steps = Annotated[int | None, typer.Option(help="Sampling steps (default: the tier's).")]
 Guidance = Annotated[float | None, typer.Option(help="Classifier-free guidance scale.")]
 Scheduler = Annotated[str | None, typer.Option(help="dpm++, euler, euler-a, ddim, unipc, ...")]
+# extend's options (top-level `extend` and `edit extend`)
+ExtendSeconds = Annotated[float, typer.Option("--seconds", help="Length of the continuation.")]
+Before = Annotated[bool, typer.Option("--before", help="A lead-in before the first frame.")]
 # extend's model: the clip's own unless named (not the configured video model)
 ClipModel = Annotated[
     str | None, typer.Option(help="Video model (default: the one that made the clip).")

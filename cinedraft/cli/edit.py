@@ -13,7 +13,9 @@ from ..library import Asset
 from ..request import Overrides
 from ..workspace import Workspace
 from .common import (
+    Before,
     ClipModel,
+    ExtendSeconds,
     Guidance,
     Scheduler,
     Steps,
@@ -98,14 +100,12 @@ def merge(
 def extend(
     ctx: typer.Context,
     source: Source,
-    seconds: Annotated[float, typer.Option(help="Length of the continuation.")] = 4.0,
+    seconds: ExtendSeconds = 4.0,
     prompt: Annotated[str, typer.Option(help="What happens next.")] = "",
     continuation: Annotated[
         str | None, typer.Option(help="Join this clip instead of generating one.")
     ] = None,
-    before: Annotated[
-        bool, typer.Option("--before", help="A lead-in before the first frame.")
-    ] = False,
+    before: Before = False,
     model: ClipModel = None,
     steps: Steps = None,
     guidance: Guidance = None,

@@ -12,7 +12,9 @@ from rich.table import Table
 from ..request import Overrides, VideoRequest, VideoResult, parse_size
 from ..workspace import Workspace
 from .common import (
+    Before,
     ClipModel,
+    ExtendSeconds,
     Guidance,
     Scheduler,
     Steps,
@@ -96,10 +98,8 @@ def extend(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(help="Video asset id or local clip.")],
     prompt: Annotated[str, typer.Argument(help="What happens next.")],
-    seconds: Annotated[float, typer.Option(help="Length of the continuation.")] = 4.0,
-    before: Annotated[
-        bool, typer.Option("--before", help="A lead-in before the first frame.")
-    ] = False,
+    seconds: ExtendSeconds = 4.0,
+    before: Before = False,
     model: ClipModel = None,
     steps: Steps = None,
     guidance: Guidance = None,
