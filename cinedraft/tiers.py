@@ -44,8 +44,8 @@ class Family:
 
     A folder belongs to the family whose ``pipelines`` hold its pipeline class, whose
     ``requires`` all hold in its configs (``family_for``'s facts: the scheduler class, the
-    scheduler's timestep spacing, the denoiser's ``guidance_embeds`` and ``qk_norm``), and
-    whose ``name_hint`` (if any) is in its name; the most specific match wins."""
+    denoiser's ``guidance_embeds`` and ``qk_norm``), and whose ``name_hint`` (if any) is in its
+    name; the most specific match wins."""
 
     name: str
     pipelines: tuple[str, ...]  # diffusers pipeline class names that belong to it

@@ -115,8 +115,9 @@ def resolve_model(
     if ref == "builtin":
         return VIDEO_MODEL if kind == "video" else IMAGE_MODEL
     path = Path(ref).expanduser()
-    if models_root is not None and in_models_folder(ref, models_root) is not None:
-        path = in_models_folder(ref, models_root)
+    found = in_models_folder(ref, models_root) if models_root is not None else None
+    if found is not None:
+        path = found
     if path.is_file():
         if path.suffix.lower() in PICKLE_SUFFIXES:
             raise UnsafeModelError(
@@ -231,7 +232,7 @@ def variant_of(name: str) -> str | None:
 
 def model_facts(path: Path, index: dict) -> dict[str, object]:
     """What a folder's configs say about its model, read before any weights: the pipeline
-    and scheduler classes, the scheduler's timestep spacing, and the denoiser's
+    and scheduler classes, and the denoiser's
     ``guidance_embeds`` (FLUX.1-dev has a guidance embedding, schnell none), ``qk_norm``
     (SD 3.5 normalises queries and keys, SD 3 does not) and ``patch_size_t`` (CogVideoX 1.5
     patches time, 1.0 does not), and whether the VAE is timestep-conditioned (LTX-Video
@@ -239,8 +240,6 @@ def model_facts(path: Path, index: dict) -> dict[str, object]:
     facts: dict[str, object] = {"pipeline": index.get("_class_name")}
     if isinstance(index.get("scheduler"), list):
         facts["scheduler"] = index["scheduler"][1]
-    scheduler = _config(path / "scheduler" / "scheduler_config.json")
-    facts["timestep_spacing"] = scheduler.get("timestep_spacing")
     denoiser = _config(path / "transformer" / "config.json") or _config(
         path / "unet" / "config.json"
     )
