@@ -32,9 +32,16 @@ class Settings(BaseSettings):
         description="Models folder (default HOME/models): `--model NAME` finds NAME there, a "
         "diffusers folder or NAME.safetensors; `cinedraft models` lists it.",
     )
+    single_file_configs: Path | None = Field(
+        None,
+        description="Component configs for single-file checkpoints: one diffusers-layout "
+        "folder per architecture (sd15, sd2, sd2-base, sdxl, sdxl-refiner); default: the "
+        "published base models' configs shipped with cinedraft.",
+    )
     model: str = Field(
         "builtin",
-        description="Default model: 'builtin', a local diffusers folder, or a hub id.",
+        description="Default model: 'builtin', a local diffusers folder, a single-file "
+        ".safetensors checkpoint (SD 1.x/2.x/XL), or a hub id.",
     )
     draft_model: str | None = Field(
         None, description="Model for the draft tier, if not `model` (e.g. an SDXL-Turbo)."

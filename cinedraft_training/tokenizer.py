@@ -12,20 +12,7 @@ from collections import Counter
 
 from transformers import CLIPTokenizer
 
-BOS, EOS = "<|startoftext|>", "<|endoftext|>"
-
-
-def _byte_alphabet() -> list[str]:
-    """GPT-2's printable stand-ins for the 256 bytes, as the ByteLevel pre-tokenizer uses."""
-    keep = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
-    codes = keep[:]
-    extra = 0
-    for b in range(256):
-        if b not in keep:
-            keep.append(b)
-            codes.append(256 + extra)
-            extra += 1
-    return [chr(c) for c in codes]
+from cinedraft.engine.clip_vocab import BOS, EOS, byte_alphabet
 
 
 def learn_merges(words: list[str]) -> list[tuple[str, str]]:
@@ -53,7 +40,7 @@ def learn_merges(words: list[str]) -> list[tuple[str, str]]:
 
 def build_tokenizer(words: list[str], max_length: int = 32) -> CLIPTokenizer:
     """A CLIP tokenizer whose vocabulary is the byte alphabet plus ``words`` as whole tokens."""
-    alphabet = _byte_alphabet()
+    alphabet = byte_alphabet()
     vocab: dict[str, int] = {}
     for token in alphabet + [c + "</w>" for c in alphabet]:
         vocab.setdefault(token, len(vocab))

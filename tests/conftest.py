@@ -2,6 +2,7 @@
 pipelines built here from configs (random weights, real diffusers classes)."""
 
 import os
+import shutil
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -21,7 +22,7 @@ def engine(tmp_path_factory):
     return Engine(Settings(home=home, offline=True, device="cpu"))
 
 
-def _clip(vocab: int, hidden: int = 32, projection: bool = False):
+def _clip(vocab: int, hidden: int = 32, projection: bool = False, positions: int = 32):
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     config = CLIPTextConfig(
@@ -30,7 +31,7 @@ def _clip(vocab: int, hidden: int = 32, projection: bool = False):
         intermediate_size=37,
         num_hidden_layers=2,
         num_attention_heads=4,
-        max_position_embeddings=32,
+        max_position_embeddings=positions,
         projection_dim=hidden,
         bos_token_id=vocab - 2,
         eos_token_id=vocab - 1,
@@ -60,9 +61,9 @@ def _vae(flow: bool = False):
     )
 
 
-def _sdxl_unet(cross_attention_dim: int, time_ids: int):
-    """A tiny SDXL UNet: text_time conditioning on the pooled text (32) and ``time_ids``
-    embeddings of 8 (the base has 6 ids, the refiner 5: its aesthetic score)."""
+def _sdxl_unet(cross_attention_dim: int, time_ids: int, pooled: int = 32):
+    """A tiny SDXL UNet: text_time conditioning on the pooled text (``pooled``) and
+    ``time_ids`` embeddings of 8 (the base has 6 ids, the refiner 5: its aesthetic score)."""
     from diffusers import UNet2DConditionModel
 
     return UNet2DConditionModel(
@@ -78,7 +79,7 @@ def _sdxl_unet(cross_attention_dim: int, time_ids: int):
         addition_embed_type="text_time",
         addition_time_embed_dim=8,
         transformer_layers_per_block=(1, 1),
-        projection_class_embeddings_input_dim=32 + time_ids * 8,
+        projection_class_embeddings_input_dim=pooled + time_ids * 8,
         cross_attention_dim=cross_attention_dim,
         norm_num_groups=16,
     )
@@ -499,3 +500,112 @@ def tiny_sd3(tmp_path_factory):
         folders[name] = tmp_path_factory.mktemp("models") / f"tiny-{name}"
         pipe.save_pretrained(folders[name], safe_serialization=True)
     return folders
+
+
+@pytest.fixture(scope="session")
+def tiny_single_files(tmp_path_factory):
+    """Tiny SD 1.x, SD 2.x, SDXL and SDXL refiner single-file checkpoints in the original
+    (LDM / A1111) layout, with text encoders sized for CLIP's real 49,408-token vocabulary,
+    a folder of their component configs laid out as cinedraft's shipped ones, and the same
+    models as diffusers folders (``{"configs": folder, "folders": folder, "sd15": file}``)."""
+    from diffusers import (
+        DDIMScheduler,
+        EulerDiscreteScheduler,
+        StableDiffusionPipeline,
+        StableDiffusionXLImg2ImgPipeline,
+        StableDiffusionXLPipeline,
+        UNet2DConditionModel,
+    )
+    from safetensors.torch import save_file
+
+    from cinedraft.engine.clip_vocab import clip_tokenizer
+    from tests.ldm_layout import clip_to_ldm, openclip_to_ldm, unet_to_ldm, vae_to_ldm
+
+    # SDXL's two encoders differ in width (diffusers tells them apart by it), so they do here.
+    root = tmp_path_factory.mktemp("single-files")
+    # OpenCLIP's tokenizers (SD 2.x's, SDXL's second) pad with "!", as the published ones do.
+    vocab, tokenizer, open_tokenizer = 49408, clip_tokenizer(), clip_tokenizer("!")
+    betas = dict(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012)
+
+    def sd_unet(cross: int, linear: bool):  # SD 1.x/2.x's four levels, attention on three
+        return UNet2DConditionModel(
+            block_out_channels=(16, 16, 32, 32),
+            layers_per_block=2,
+            sample_size=16,
+            down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+            up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+            cross_attention_dim=cross,
+            attention_head_dim=4,
+            norm_num_groups=8,
+            use_linear_projection=linear,
+        )
+
+    torch.manual_seed(0)
+    pipes = {
+        "sd15": StableDiffusionPipeline(
+            vae=_vae(),
+            text_encoder=_clip(vocab, positions=77),
+            tokenizer=tokenizer,
+            unet=sd_unet(32, False),
+            scheduler=DDIMScheduler(**betas),
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        ),
+        "sd2": StableDiffusionPipeline(
+            vae=_vae(),
+            text_encoder=_clip(vocab, positions=77),
+            tokenizer=open_tokenizer,
+            unet=sd_unet(32, True),
+            scheduler=DDIMScheduler(prediction_type="v_prediction", **betas),
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        ),
+        "sdxl": StableDiffusionXLPipeline(
+            vae=_vae(),
+            text_encoder=_clip(vocab, positions=77),
+            text_encoder_2=_clip(vocab, hidden=48, projection=True, positions=77),
+            tokenizer=tokenizer,
+            tokenizer_2=open_tokenizer,
+            unet=_sdxl_unet(cross_attention_dim=32 + 48, time_ids=6, pooled=48),
+            scheduler=EulerDiscreteScheduler(**betas),
+        ),
+        "sdxl-refiner": StableDiffusionXLImg2ImgPipeline(
+            vae=_vae(),
+            text_encoder=None,
+            text_encoder_2=_clip(vocab, hidden=48, projection=True, positions=77),
+            tokenizer=None,
+            tokenizer_2=open_tokenizer,
+            unet=_sdxl_unet(cross_attention_dim=48, time_ids=5, pooled=48),
+            scheduler=EulerDiscreteScheduler(**betas),
+            requires_aesthetics_score=True,
+            force_zeros_for_empty_prompt=False,
+        ),
+    }
+    encoders = {  # (component, LDM prefix, OpenCLIP names?) as each release laid them out
+        "sd15": [("text_encoder", "cond_stage_model.transformer.", False)],
+        "sd2": [("text_encoder", "cond_stage_model.model.", True)],
+        "sdxl": [
+            ("text_encoder", "conditioner.embedders.0.transformer.", False),
+            ("text_encoder_2", "conditioner.embedders.1.model.", True),
+        ],
+        "sdxl-refiner": [("text_encoder_2", "conditioner.embedders.0.model.", True)],
+    }
+    files = {"configs": root / "configs", "folders": root / "folders"}
+    for name, pipe in pipes.items():
+        pipe.save_pretrained(root / "folders" / name, safe_serialization=True)  # to compare
+        folder = root / "configs" / name
+        shutil.copytree(
+            root / "folders" / name, folder, ignore=shutil.ignore_patterns("*.safetensors")
+        )
+        for tok in ("tokenizer", "tokenizer_2"):
+            shutil.rmtree(folder / tok, ignore_errors=True)
+        state = unet_to_ldm(pipe.unet.state_dict(), dict(pipe.unet.config))
+        state |= vae_to_ldm(pipe.vae.state_dict(), len(pipe.vae.config.block_out_channels))
+        for component, prefix, openclip in encoders[name]:
+            weights = getattr(pipe, component).state_dict()
+            state |= (openclip_to_ldm if openclip else clip_to_ldm)(weights, prefix)
+        files[name] = root / f"tiny-{name}.safetensors"
+        save_file({k: v.contiguous() for k, v in state.items()}, files[name])
+    return files

@@ -29,7 +29,7 @@ def models(ctx: typer.Context, as_json: Json = False) -> None:
     from ..engine.inventory import inventory
 
     state: Workspace = ctx.obj
-    entries = inventory(state.settings.models_root)
+    entries = inventory(state.settings.models_root, configs=state.settings.single_file_configs)
     if as_json:
         out.print_json(json.dumps([e.to_dict() for e in entries]))
         return
@@ -66,14 +66,14 @@ def show(
     from ..engine.models import in_models_folder
 
     state: Workspace = ctx.obj
-    root = state.settings.models_root
+    root, configs = state.settings.models_root, state.settings.single_file_configs
     found = in_models_folder(name, root)
     if found is not None:
-        entry = describe(found, name, "models folder")
+        entry = describe(found, name, "models folder", configs)
     elif Path(name).expanduser().exists():
-        entry = describe(Path(name).expanduser(), name, "path")
+        entry = describe(Path(name).expanduser(), name, "path", configs)
     else:
-        cached = [e for e in inventory(root, cache=True) if e.name == name]
+        cached = [e for e in inventory(root, cache=True, configs=configs) if e.name == name]
         if not cached:
             raise ModelNotFoundError(f"no model {name!r} in {root} or the HF cache")
         entry = cached[0]

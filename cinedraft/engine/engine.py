@@ -44,6 +44,7 @@ class Engine:
             safety_checker=settings.safety_checker,
             variant=settings.variant,
             models_root=settings.models_root,
+            single_file_configs=settings.single_file_configs,
         )
         self.library = library or Library(settings.library_root, provenance=settings.provenance)
         self.upscaler = (

@@ -20,12 +20,13 @@ from ..tiers import (
     family_for,
     video_family_for,
 )
+from . import single_file
 from .models import (
     PICKLE_SUFFIXES,
-    variant_of,
     check_folder,
     generic_family,
     model_facts,
+    variant_of,
 )
 
 
@@ -48,8 +49,11 @@ class ModelEntry:
         return {k: str(v) if isinstance(v, Path) else v for k, v in self.__dict__.items()}
 
 
-def inventory(models_root: Path, cache: bool = True) -> list[ModelEntry]:
-    """Every entry of the models folder, then every diffusers pipeline in the HF cache."""
+def inventory(
+    models_root: Path, cache: bool = True, configs: Path | None = None
+) -> list[ModelEntry]:
+    """Every entry of the models folder, then every diffusers pipeline in the HF cache
+    (``configs``: the single-file component configs, as the engine's setting)."""
     entries = []
     if models_root.is_dir():
         for path in sorted(models_root.iterdir()):
@@ -57,37 +61,36 @@ def inventory(models_root: Path, cache: bool = True) -> list[ModelEntry]:
                 continue
             name = path.name if path.is_dir() else path.stem
             if path.is_dir() or path.suffix.lower() in (".safetensors", *PICKLE_SUFFIXES):
-                entries.append(describe(path, name, "models folder"))
+                entries.append(describe(path, name, "models folder", configs))
     if cache:
         entries += [describe(path, repo, "HF cache") for repo, path in _cached_pipelines()]
     return entries
 
 
-def describe(path: Path, name: str, source: str) -> ModelEntry:
-    """What cinedraft would make of ``path``, from its configs."""
+def describe(path: Path, name: str, source: str, configs: Path | None = None) -> ModelEntry:
+    """What cinedraft would make of ``path`` (a folder or a single file), from its configs."""
     entry = ModelEntry(name, path, source, bytes=_size(path))
-    if path.is_file():
-        if path.suffix.lower() in PICKLE_SUFFIXES:
-            entry.problem = "a pickle checkpoint: cinedraft loads only safetensors"
-        else:
-            entry.problem = (
-                "a single-file checkpoint: not loadable yet; convert it to a diffusers "
-                "folder (diffusers' from_single_file, then save_pretrained)"
-            )
+    if path.suffix.lower() in PICKLE_SUFFIXES and path.is_file():
+        entry.problem = "a pickle checkpoint: cinedraft loads only safetensors"
         return entry
     try:
-        index = check_folder(path)
+        if path.is_file():
+            checkpoint = single_file.inspect_file(path, configs)
+            folder, index = checkpoint.configs, checkpoint.index
+            entry.precision = [checkpoint.precision]
+        else:
+            folder, index = path, check_folder(path)
+            entry.precision = _precision(path)
         pipeline = index["_class_name"]
         if pipeline == REFINER_PIPELINE:  # not a model of its own: production's last steps
             entry.kind, entry.family, entry.pipeline = "refiner", "sdxl", pipeline
             entry.presets = {"production": "the last fifth of SDXL's steps (CINEDRAFT_REFINER)"}
-            entry.precision = _precision(path)
             return entry
         video = any(pipeline in f.pipelines for f in VIDEO_FAMILIES.values())
         family: Family | VideoFamily = (
-            video_family_for(pipeline, model_facts(path, index))
+            video_family_for(pipeline, model_facts(folder, index))
             if video
-            else family_for(model_facts(path, index), name) or generic_family(pipeline, name)
+            else family_for(model_facts(folder, index), name) or generic_family(pipeline, name)
         )
     except CinedraftError as exc:
         entry.problem = str(exc)
@@ -97,7 +100,6 @@ def describe(path: Path, name: str, source: str) -> ModelEntry:
         family.name,
         pipeline,
     )
-    entry.precision = _precision(path)
     entry.presets = _presets(family)
     return entry
 

@@ -1,9 +1,11 @@
 """Loading diffusers pipelines safely, offline first, with a small cache.
 
-A model reference is ``"builtin"``, a local diffusers folder, or a hub id. Hub ids resolve
-from the local HF cache first and download (safetensors only) only when online is allowed.
-Before anything is deserialised the folder is checked: it must be a diffusers pipeline made of
-diffusers/transformers classes (no remote code) whose weights are safetensors (no pickle).
+A model reference is ``"builtin"``, a local diffusers folder, a single-file ``.safetensors``
+checkpoint, or a hub id. Hub ids resolve from the local HF cache first and download
+(safetensors only) only when online is allowed. Before anything is deserialised the folder is
+checked: it must be a diffusers pipeline made of diffusers/transformers classes (no remote
+code) whose weights are safetensors (no pickle); a single file must be safetensors and one of
+the architectures ``single_file`` knows.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from ..tiers import (
     family_for,
     video_family_for,
 )
+from . import single_file
 from .device import pick_dtype
 
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl", ".pickle")
@@ -61,11 +64,14 @@ class LoadedModel:
 
     @property
     def weights_hash(self) -> str:
-        """SHA-256 over every safetensors file of the folder (computed once)."""
+        """SHA-256 of a single file (its first ten hex digits are A1111's model hash), or over
+        every safetensors file of a folder, names included (computed once)."""
         if self._hash is None:
             digest = hashlib.sha256()
-            for f in sorted(self.path.rglob("*.safetensors")):
-                digest.update(str(f.relative_to(self.path)).encode())
+            files = [self.path] if self.path.is_file() else sorted(self.path.rglob("*.safetensors"))
+            for f in files:
+                if f != self.path:
+                    digest.update(str(f.relative_to(self.path)).encode())
                 with open_regular(f) as fh:  # a link to /dev/zero would never end
                     for chunk in iter(lambda: fh.read(1 << 20), b""):
                         digest.update(chunk)
@@ -109,9 +115,9 @@ def _looks_like_path(ref: str) -> bool:
 def resolve_model(
     ref: str, *, offline: bool, kind: str = "image", models_root: Path | None = None
 ) -> Path:
-    """The local folder for a model reference; downloads only if ``offline`` is False.
-    ``builtin`` names the shipped image or video model, as ``kind`` says; a bare name is
-    looked up in ``models_root`` (a folder, or ``NAME.safetensors``) before the hub."""
+    """The local folder or single file for a model reference; downloads only if ``offline``
+    is False. ``builtin`` names the shipped image or video model, as ``kind`` says; a bare
+    name is looked up in ``models_root`` (a folder, or ``NAME.safetensors``) before the hub."""
     if ref == "builtin":
         return VIDEO_MODEL if kind == "video" else IMAGE_MODEL
     path = Path(ref).expanduser()
@@ -124,10 +130,12 @@ def resolve_model(
                 f"{ref} is a pickle checkpoint; cinedraft loads only safetensors. "
                 "Convert it to a diffusers folder with safetensors weights."
             )
-        raise ModelError(
-            f"{ref} is a single file; cinedraft loads diffusers folders "
-            "(a folder with model_index.json)."
-        )
+        if path.suffix.lower() != ".safetensors":
+            raise ModelError(
+                f"{ref}: a model is a diffusers folder (with model_index.json) or a "
+                ".safetensors checkpoint"
+            )
+        return path.resolve()
     if path.is_dir():
         return path.resolve()
     if _looks_like_path(ref):
@@ -315,6 +323,7 @@ class ModelCache:
         safety_checker: bool = True,
         variant: str | None = None,
         models_root: Path | None = None,
+        single_file_configs: Path | None = None,
     ):
         self.device = device
         self.dtype_setting = dtype_setting
@@ -324,6 +333,7 @@ class ModelCache:
         self.safety_checker = safety_checker
         self.variant = variant
         self.models_root = models_root
+        self.single_file_configs = single_file_configs
         self._models: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
 
     def get(self, ref: str, kind: str = "image") -> LoadedModel:
@@ -340,40 +350,26 @@ class ModelCache:
         return model
 
     def _load(self, ref: str, kind: str) -> LoadedModel:
-        # 1. Find the folder and check it before any weights are read.
+        # 1. Find the folder or file and check it before any weights are read.
         path = resolve_model(ref, offline=self.offline, kind=kind, models_root=self.models_root)
-        index = check_folder(path)
-        for weights in path.rglob("*.safetensors"):  # a device or pipe would hang the loader
-            if not weights.is_file():
-                raise ModelError(f"{weights} is not a regular file; weights must be files")
-        family = self._family(path, index, ref, kind)
+        checkpoint = self._checkpoint(path, ref, kind) if path.is_file() else None
+        configs = checkpoint.configs if checkpoint else path
+        index = checkpoint.index if checkpoint else check_folder(path)
+        family = self._family(configs, index, ref, kind)
         # 2. Load: safetensors only, never remote code, never the network from here.
         diffusers.utils.logging.disable_progress_bar()
         transformers.utils.logging.disable_progress_bar()
         dtype = pick_dtype(self.dtype_setting, self.device, family.gpu_dtype)
-        variant = weights_variant(path, self.variant)
-        ships_checker = isinstance(index.get("safety_checker"), list) and bool(
-            index["safety_checker"][0]
-        )
-        turned_off = (
-            {"safety_checker": None, "requires_safety_checker": False}
-            if ships_checker and not self.safety_checker
-            else {}
-        )
+        variant, turned_off = None, False
         try:
-            pipe = diffusers.DiffusionPipeline.from_pretrained(
-                path,
-                dtype=dtype,
-                use_safetensors=True,
-                local_files_only=True,
-                trust_remote_code=False,
-                variant=variant,
-                **turned_off,
-            )
+            if checkpoint is not None:
+                pipe = single_file.load(checkpoint, dtype)
+            else:
+                pipe, variant, turned_off = self._from_folder(path, index, dtype)
             if kind == "video" and hasattr(pipe, "unet"):  # the built-in model's motion reach
                 reach.load(pipe.unet, path / "unet")
         except (OSError, ValueError, TypeError, KeyError) as exc:
-            raise ModelError(f"could not load {ref}: {exc}") from None
+            raise ModelError(f"could not load {ref}: {_first_line(exc)}") from None
         self._place(pipe)
         pipe.set_progress_bar_config(disable=True)
         size = (
@@ -383,9 +379,44 @@ class ModelCache:
         safety = type(checker).__name__ if checker is not None else "off" if turned_off else None
         return LoadedModel(ref, path, pipe, family, size, pipe.scheduler, safety, variant)
 
+    def _checkpoint(self, path: Path, ref: str, kind: str) -> single_file.Checkpoint:
+        """A single file's architecture; single files are image models."""
+        if not path.is_file():  # a device or pipe would hang the loader
+            raise ModelError(f"{path} is not a regular file; weights must be files")
+        if kind == "video":
+            raise ModelError(
+                f"{ref} is a single-file image checkpoint; video models are diffusers folders"
+            )
+        return single_file.inspect_file(path, self.single_file_configs)
+
+    def _from_folder(
+        self, path: Path, index: dict, dtype: torch.dtype
+    ) -> tuple[diffusers.DiffusionPipeline, str | None, bool]:
+        """A diffusers folder's pipeline, the weights variant it was loaded in, and whether
+        the safety checker it ships was turned off (the setting)."""
+        for weights in path.rglob("*.safetensors"):  # a device or pipe would hang the loader
+            if not weights.is_file():
+                raise ModelError(f"{weights} is not a regular file; weights must be files")
+        variant = weights_variant(path, self.variant)
+        ships_checker = isinstance(index.get("safety_checker"), list) and bool(
+            index["safety_checker"][0]
+        )
+        turned_off = ships_checker and not self.safety_checker
+        pipe = diffusers.DiffusionPipeline.from_pretrained(
+            path,
+            dtype=dtype,
+            use_safetensors=True,
+            local_files_only=True,
+            trust_remote_code=False,
+            variant=variant,
+            **({"safety_checker": None, "requires_safety_checker": False} if turned_off else {}),
+        )
+        return pipe, variant, turned_off
+
     @staticmethod
     def _family(path: Path, index: dict, ref: str, kind: str) -> Family | VideoFamily:
-        """The family the folder's marker names, else the one its configs show (an image
+        """The family the folder's marker names, else the one its configs show (``path``: the
+        model's folder, or a single file's configs folder; an image
         pipeline no family knows: the generic presets when it makes images from text; a
         refiner: the SDXL family it finishes)."""
         if kind == "refiner":
@@ -419,3 +450,9 @@ class ModelCache:
             pipe.enable_model_cpu_offload(device=self.device)  # weights wait on the CPU
         else:
             pipe.to(self.device)
+
+
+def _first_line(exc: BaseException) -> str:
+    """diffusers' loading errors run to several lines of advice written for its own API; the
+    first says what went wrong."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -17,15 +17,17 @@ from cinedraft.cli.main import app
 runner = CliRunner()
 
 
-def _invoke(home, *args):
-    return runner.invoke(app, ["--home", str(home), "--offline", *args])
+def _invoke(home, *args, env=None):
+    return runner.invoke(app, ["--home", str(home), "--offline", *args], env=env)
 
 
 def test_the_models_folder_is_listed_and_names_resolve_in_it(
-    tmp_path, tiny_sd, tiny_wan, tiny_sdxl_refiner
+    tmp_path, tiny_sd, tiny_wan, tiny_sdxl_refiner, tiny_single_files
 ):
     models = tmp_path / "models"
     models.mkdir()
+    shutil.copy(tiny_single_files["sd15"], models / "dreamshaper_8.safetensors")
+    configs = {"CINEDRAFT_SINGLE_FILE_CONFIGS": str(tiny_single_files["configs"])}
     shutil.copytree(tiny_sdxl_refiner, models / "sdxl-refiner")
     shutil.copytree(tiny_sd, models / "dreamshaper")
     shutil.copytree(tiny_wan, models / "wan-mini")
@@ -36,11 +38,12 @@ def test_the_models_folder_is_listed_and_names_resolve_in_it(
     )
     (models / "old.ckpt").write_bytes(b"\x80\x04pickle")
     (models / "sd_xl_base_1.0.safetensors").write_bytes(b"{}")
-    res = _invoke(tmp_path, "models", "--json")
+    res = _invoke(tmp_path, "models", "--json", env=configs)
     assert res.exit_code == 0, res.output
     entries = {e["name"]: e for e in json.loads(res.stdout) if e["source"] == "models folder"}
     assert set(entries) == {
         "dreamshaper",
+        "dreamshaper_8",
         "wan-mini",
         "custom",
         "old",
@@ -54,13 +57,23 @@ def test_the_models_folder_is_listed_and_names_resolve_in_it(
     assert (entries["wan-mini"]["kind"], entries["wan-mini"]["family"]) == ("video", "wan")
     assert "remote code" in entries["custom"]["problem"]
     assert "pickle" in entries["old"]["problem"]
-    assert "single-file" in entries["sd_xl_base_1.0"]["problem"]
+    assert "not a readable safetensors file" in entries["sd_xl_base_1.0"]["problem"]
+    single = entries["dreamshaper_8"]
+    assert (single["kind"], single["family"], single["precision"]) == ("image", "sd15", ["full"])
+    assert single["pipeline"] == "StableDiffusionPipeline" and not single["problem"]
     shown = _invoke(tmp_path, "models", "show", "dreamshaper")
     assert shown.exit_code == 0 and "family sd15" in shown.stdout, shown.output
     missing = _invoke(tmp_path, "models", "show", "nothing-here")
     assert missing.exit_code == 2 and "no model 'nothing-here'" in missing.output
     made = _invoke(tmp_path, "generate", "a red jar", "--model", "dreamshaper", "--steps", "2")
     assert made.exit_code == 0, made.output
+    args = ("generate", "a red jar", "--model", "dreamshaper_8", "--steps", "2", "--json")
+    from_file = _invoke(tmp_path, *args, env=configs)
+    assert from_file.exit_code == 0, from_file.output
+    assert json.loads(from_file.stdout)["outputs"][0]["record"]["model"] == "dreamshaper_8"
+    broken = _invoke(tmp_path, "generate", "a red jar", "--model", "sd_xl_base_1.0")
+    assert broken.exit_code == 2 and broken.output.count("error:") == 1, broken.output
+    assert "not a readable safetensors file" in broken.output
 
 
 def _hf_cache(cache: Path, repo: str, folder: Path) -> None:

@@ -1,0 +1,191 @@
+"""Single-file checkpoints (the A1111 / ComfyUI / Civitai layout): each architecture loads
+offline from nothing but the file and makes the same pixels as the same model as a diffusers
+folder; the shipped configs are the published ones; anything else is one clear error."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file, save_file
+
+from cinedraft import Engine, ImageRequest, ModelError, Overrides, Settings
+from cinedraft.engine.clip_vocab import clip_tokenizer
+from cinedraft.engine.single_file import ARCHITECTURES, SHIPPED, inspect_file
+from cinedraft.media.metadata import read_metadata
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_single_files, tmp_path_factory):
+    home = tmp_path_factory.mktemp("single-file-home")
+    settings = Settings(
+        home=home,
+        offline=True,
+        device="cpu",
+        provenance=False,
+        single_file_configs=tiny_single_files["configs"],
+    )
+    return Engine(settings)
+
+
+def _pixels(path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"), dtype=int)
+
+
+@pytest.mark.parametrize(
+    "name, family, pipeline",
+    [
+        ("sd15", "sd15", "StableDiffusionPipeline"),
+        ("sd2", "sd15", "StableDiffusionPipeline"),
+        ("sdxl", "sdxl", "StableDiffusionXLPipeline"),
+    ],
+)
+def test_a_single_file_draws_what_the_same_model_as_a_folder_draws(
+    engine, tiny_single_files, name, family, pipeline
+):
+    """Weights converted from the LDM layout, CLIP's tokenizers built from its published
+    vocabulary: the pixels are the folder's, and the record names the file and its A1111
+    hash (the file's SHA-256)."""
+    request = dict(prompt="a red jar on a table", seed=3, steps=2, width=64, height=64)
+    file = tiny_single_files[name]
+    single = engine.generate_image(ImageRequest(model=str(file), **request)).outputs[0]
+    folder = tiny_single_files["folders"] / name
+    same = engine.generate_image(ImageRequest(model=str(folder), **request)).outputs[0]
+    assert (single.record["family"], single.record["pipeline"]) == (family, pipeline)
+    assert np.array_equal(_pixels(single.path), _pixels(same.path))
+    digest = hashlib.sha256(file.read_bytes()).hexdigest()
+    assert single.record["model_hash"] == digest
+    parameters = read_metadata(single.path)["parameters"]
+    assert f"Model hash: {digest[:10]}, Model: tiny-{name}," in parameters
+
+
+def test_sd2_files_get_the_prediction_their_release_was_trained_for(tiny_single_files, tmp_path):
+    """SD 2.x's 768 px release predicts v, its 512 px base (and SD-Turbo) epsilon; the weights'
+    shapes are the same, so the name tells them apart as A1111 users name them."""
+    v = inspect_file(tiny_single_files["sd2"])
+    base = tmp_path / "v2-1_512-ema-pruned.safetensors"
+    base.symlink_to(tiny_single_files["sd2"])
+    assert (v.architecture, inspect_file(base).architecture) == ("sd2", "sd2-base")
+    shipped = {
+        name: json.loads((SHIPPED / name / "scheduler" / "scheduler_config.json").read_text())
+        for name in ("sd2", "sd2-base")
+    }
+    assert shipped["sd2"]["prediction_type"] == "v_prediction"
+    assert shipped["sd2-base"]["prediction_type"] == "epsilon"
+
+
+def test_an_sdxl_refiner_file_finishes_an_sdxl_file(tiny_single_files, tmp_path):
+    settings = Settings(
+        home=tmp_path,
+        offline=True,
+        device="cpu",
+        provenance=False,
+        single_file_configs=tiny_single_files["configs"],
+        refiner=str(tiny_single_files["sdxl-refiner"]),
+    )
+    request = ImageRequest(
+        prompt="a red jar", model=str(tiny_single_files["sdxl"]), seed=2, steps=5, tier="production"
+    )
+    record = Engine(settings).generate_image(request).outputs[0].record
+    assert record["refiner"]["model"] == str(tiny_single_files["sdxl-refiner"])
+
+
+def test_promote_works_on_a_single_file(engine, tiny_single_files):
+    draft = engine.generate_image(
+        ImageRequest(prompt="a red jar", model=str(tiny_single_files["sd15"]), seed=1, steps=2)
+    ).outputs[0]
+    prod = engine.promote(draft.asset_id, overrides=Overrides(steps=2)).outputs[0]
+    assert prod.record["model"] == str(tiny_single_files["sd15"]) and prod.width > draft.width
+
+
+def test_the_shipped_configs_are_the_published_models(tmp_path):
+    """Every shipped component, built empty from its config, has the parameter count of the
+    published model (stable-diffusion-v1-5, stable-diffusion-2-1(-base), SDXL base and
+    refiner 1.0); the refiner's UNet matches its published fp16 file (4.52 GB)."""
+    import diffusers
+    import transformers
+    from accelerate import init_empty_weights
+
+    published = {
+        ("sd15", "unet"): 859_520_964,
+        ("sd2", "unet"): 865_910_724,
+        ("sdxl", "unet"): 2_567_463_684,
+        ("sdxl-refiner", "unet"): 2_259_526_660,
+        ("vae",): 83_653_863,
+        ("sd15", "text_encoder"): 123_060_480,  # OpenAI CLIP ViT-L/14's text tower
+        ("sd2", "text_encoder"): 340_387_840,  # OpenCLIP ViT-H/14's, less its last layer
+        ("sdxl", "text_encoder_2"): 694_659_840,  # OpenCLIP ViT-bigG/14's, projected
+    }
+    published[("sd2-base", "unet")] = published[("sd2", "unet")]
+    published[("sd2-base", "text_encoder")] = published[("sd2", "text_encoder")]
+    published[("sdxl", "text_encoder")] = published[("sd15", "text_encoder")]
+    published[("sdxl-refiner", "text_encoder_2")] = published[("sdxl", "text_encoder_2")]
+    assert sorted(p.name for p in SHIPPED.iterdir()) == sorted(ARCHITECTURES)
+    counted = 0
+    for name in ARCHITECTURES:
+        index = json.loads((SHIPPED / name / "model_index.json").read_text())
+        assert hasattr(diffusers, index["_class_name"])
+        for component in ("unet", "vae", "text_encoder", "text_encoder_2"):
+            config = SHIPPED / name / component / "config.json"
+            assert config.is_file() == bool((index.get(component) or [None])[0])
+            if not config.is_file():
+                continue
+            with init_empty_weights():
+                if component in ("unet", "vae"):
+                    cls = getattr(diffusers, index[component][1])
+                    model = cls.from_config(cls.load_config(config.parent))
+                else:
+                    text = transformers.CLIPTextConfig.from_pretrained(config.parent)
+                    model = getattr(transformers, index[component][1])(text)
+            count = sum(p.numel() for p in model.parameters())
+            key = ("vae",) if component == "vae" else (name, component)
+            assert count == published[key], (name, component, count)
+            counted += 1
+    assert counted == 16
+
+
+def test_the_clip_tokenizer_numbers_tokens_as_openai_clip():
+    """ids as openai/clip-vit-large-patch14's tokenizer gives them; OpenCLIP's pads with '!'."""
+    ids = clip_tokenizer()("a photo of a cat").input_ids
+    assert ids == [49406, 320, 1125, 539, 320, 2368, 49407]
+    assert len(clip_tokenizer()) == 49408
+    assert clip_tokenizer("!").pad_token_id == 0 and clip_tokenizer().pad_token_id == 49407
+
+
+def _save_without(source, target, drop) -> None:
+    weights = load_file(source)
+    save_file({k: v for k, v in weights.items() if not drop(k)}, target)
+
+
+def test_files_that_are_not_a_whole_checkpoint_say_what_they_are(
+    engine, tiny_single_files, tiny_sd_adapters, tmp_path
+):
+    sd15 = tiny_single_files["sd15"]
+    cases = {}
+    cases["lora"] = (tiny_sd_adapters["kohya"], "a LoRA, not a model: give it with --lora")
+    no_text = tmp_path / "unet-only.safetensors"
+    _save_without(sd15, no_text, lambda k: k.startswith("cond_stage_model."))
+    cases["unet"] = (no_text, "holds a UNet without its text encoder")
+    no_vae_part = tmp_path / "partial.safetensors"
+    _save_without(sd15, no_vae_part, lambda k: k.startswith("first_stage_model.decoder.conv_out"))
+    cases["partial"] = (no_vae_part, "lacks weights that Stable Diffusion 1.x needs")
+    inpaint = tmp_path / "inpainting.safetensors"
+    weights = load_file(sd15)
+    key = "model.diffusion_model.input_blocks.0.0.weight"
+    weights[key] = torch.zeros(weights[key].shape[0], 9, *weights[key].shape[2:])
+    save_file(weights, inpaint)
+    cases["inpaint"] = (inpaint, "inpainting or other 9-channel checkpoint")
+    flux = tmp_path / "flux1-dev.safetensors"
+    save_file({"double_blocks.0.img_attn.proj.weight": torch.zeros(2, 2)}, flux)
+    cases["flux"] = (flux, "a FLUX transformer alone")
+    garbage = tmp_path / "broken.safetensors"
+    garbage.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
+    cases["garbage"] = (garbage, "is not a readable safetensors file")
+    for name, (path, message) in cases.items():
+        with pytest.raises(ModelError, match=message):
+            engine.generate_image(ImageRequest(prompt="a jar", model=str(path), steps=1))
