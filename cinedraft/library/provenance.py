@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import c2pa
 
@@ -129,6 +130,7 @@ class Signer:
             "claim_generator_info": [{"name": "cinedraft", "version": __version__}],
             "title": f"{record['asset_id']}",
             "assertions": assertions,
+            "ingredients": _weights_ingredients(record),
         }
         builder = c2pa.Builder(manifest, context=self._context)
         for ingredient in ingredients:
@@ -149,6 +151,31 @@ class Signer:
         out = io.BytesIO()
         builder.sign(self._signer, mime, io.BytesIO(data), out)
         return out.getvalue()
+
+
+def _weights_ingredients(record: dict) -> list[dict]:
+    """The weights a generation ran with, as C2PA ``inputTo`` ingredients of the AI-model data
+    type: the model, then each LoRA, embedding and VAE. Named by their SHA-256 (the files stay
+    where they are: a checkpoint is gigabytes), so the manifest says exactly which ran."""
+    weights = []
+    if record.get("model_hash"):
+        weights.append((Path(str(record.get("model"))).name, record["model_hash"], "the model"))
+    for adapter in record.get("adapters") or []:
+        what = adapter.get("kind", "adapter")
+        if adapter.get("weight") is not None:
+            what += f", weight {adapter['weight']:g}"
+        weights.append((Path(adapter["path"]).name, adapter["sha256"], what))
+    return [
+        {
+            "title": title,
+            "format": "application/octet-stream",
+            "relationship": "inputTo",
+            "instance_id": f"sha256:{digest}",
+            "description": what,
+            "data_types": [{"type": "c2pa.types.model.pytorch"}],
+        }
+        for title, digest, what in weights
+    ]
 
 
 def _unverified(ingredient: Ingredient, reason: str) -> dict:
@@ -266,7 +293,7 @@ def _manifest(active: dict, results: dict, state: str) -> Manifest:
         asset_id=generation.get("asset_id"),
         actions=[a.get("action") for a in actions],
         ingredients=[
-            {"title": i.get("title"), "relationship": i.get("relationship")}
+            {k: i.get(k) for k in ("title", "relationship", "instance_id") if i.get(k)}
             for i in active.get("ingredients", [])
         ],
         failures=failures,

@@ -49,6 +49,16 @@ def test_a_lora_changes_the_image_by_its_weight_and_leaves_nothing_behind(
     (adapter,) = full_out.record["adapters"]
     assert (adapter["kind"], adapter["weight"], adapter["source"]) == ("lora", 1.0, "option")
     assert len(adapter["sha256"]) == 64
+    # the C2PA manifest names the LoRA and the model that ran, by their SHA-256
+    inputs = {
+        i["title"]: i["instance_id"]
+        for i in engine.library.verify(full_out.path).manifest["ingredients"]
+        if i["relationship"] == "inputTo"
+    }
+    assert inputs == {
+        tiny_sd.name: f"sha256:{full_out.record['model_hash']}",
+        "lora.safetensors": f"sha256:{adapter['sha256']}",
+    }
     # kohya's key names load to the same weights
     _, kohya = _draw(engine, tiny_sd, loras=[Lora(ref=str(tiny_sd_adapters["kohya"]))])
     assert np.abs(kohya - full).mean() < 1.0

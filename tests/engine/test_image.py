@@ -188,7 +188,13 @@ def test_every_output_is_signed_and_production_is_watermarked(engine):
     prod = engine.promote(draft.asset_id, overrides=Overrides(steps=4)).outputs[0]
     found = engine.library.verify(prod.path)
     assert found.ok and found.manifest["state"] == "Trusted" and found.library_copy
-    assert found.manifest["ingredients"] == [{"title": draft.asset_id, "relationship": "parentOf"}]
+    parent = {"title": draft.asset_id, "relationship": "parentOf", "instance_id": draft.asset_id}
+    model = {
+        "title": "builtin",
+        "relationship": "inputTo",
+        "instance_id": f"sha256:{prod.record['model_hash']}",
+    }
+    assert found.manifest["ingredients"] == [model, parent]
     assert found.watermark == prod.asset_id
     assert engine.library.verify(draft.path).manifest["state"] == "Trusted"
 

@@ -160,7 +160,8 @@ def test_conversion_keeps_record_watermark_and_signed_link(library, add, tmp_pat
     assert "Steps: 8" in meta["parameters"]
     found = library.verify(written)
     assert found.manifest["state"] == "Trusted"
-    assert found.manifest["ingredients"] == [{"title": source.id, "relationship": "parentOf"}]
+    parents = [i for i in found.manifest["ingredients"] if i["relationship"] == "parentOf"]
+    assert parents == [{"title": source.id, "relationship": "parentOf", "instance_id": source.id}]
     assert found.watermark == source.id  # the pixels still carry the source's mark
     converted = library.get(meta["record"]["asset_id"])
     assert converted.parents == [{"id": source.id, "role": "converted"}]

@@ -46,7 +46,8 @@ def test_video_keeps_its_record_and_is_signed(library, add):
     assert data.find(b"moov") < data.find(b"mdat")  # faststart: plays while loading
     found = library.verify(video.path)
     assert found.manifest["state"] == "Trusted" and found.library_copy
-    assert found.manifest["ingredients"] == [{"title": still.id, "relationship": "parentOf"}]
+    parents = [i for i in found.manifest["ingredients"] if i["relationship"] == "parentOf"]
+    assert parents == [{"title": still.id, "relationship": "parentOf", "instance_id": still.id}]
     assert library.find(kind="video")[0].id == video.id
 
 
