@@ -28,7 +28,8 @@ class Tier:
     sharpen: float = 0.0  # unsharp-mask amount after upscaling, 0 = off
     refine_strength: float = 0.0  # img2img strength at the output size, 0 = no refine
     refine_steps: int = 0  # scheduler steps of the refine pass (before strength)
-    refine_max_side: int | None = None  # refine no larger than this; Lanczos the rest
+    refine_max_side: int | None = None  # refine no larger than this; Lanczos the rest...
+    refine_tiled: bool = False  # ...or in overlapping tiles this large (a request's choice)
     refine_keeps_colour: bool = False  # the refine's input colours on its detail (wavelet fix)
     cleanup: bool = False  # edge-preserving denoise after refine
     format: str = "png"  # png (lossless) | webp | jpeg
@@ -102,8 +103,9 @@ def _guided(draft: int, steps: int, guidance: float, scheduler: str, **productio
     )
 
 
-# SDXL's img2img is documented for 768-1024 px; production refines no larger than that and
-# Lanczos-scales the rest (diffusers docs, "Stable Diffusion XL": image-to-image).
+# SDXL's img2img is documented for 768-1024 px (diffusers docs, "Stable Diffusion XL":
+# image-to-image); production refines no larger than that and Lanczos-scales the rest, or
+# refines in tiles of that size when a request asks (``tiled_refine``).
 SDXL_REFINE = 1024
 # SDXL's "ensemble of expert denoisers" (diffusers docs, "Stable Diffusion XL": refiner):
 # the base denoises the first 80 % of the steps, the refiner the rest (high_noise_frac=0.8).
@@ -174,7 +176,15 @@ FAMILIES: dict[str, Family] = {
             compel="CompelForSDXL",
             source="diffusers StableDiffusionXLPipeline docs (img2img at 768-1024 px); "
             "guidance 6 and DPM++ 2M at 12 / 40 steps (cinedraft's choice)",
-            tiers=_guided(12, 40, 6.0, "dpm++", refine_steps=30, refine_max_side=SDXL_REFINE),
+            tiers=_guided(
+                12,
+                40,
+                6.0,
+                "dpm++",
+                refine_steps=30,
+                refine_max_side=SDXL_REFINE,
+                refine_tiled=True,
+            ),
         ),
         Family(
             "sdxl-turbo",
@@ -191,7 +201,9 @@ FAMILIES: dict[str, Family] = {
             name_hint="lightning",
             source="ByteDance/SDXL-Lightning model card: 4-step checkpoint, "
             "EulerDiscreteScheduler with trailing timesteps, guidance_scale=0",
-            tiers=_distilled(4, "euler-trailing", draft_steps=4, refine_max_side=SDXL_REFINE),
+            tiers=_distilled(
+                4, "euler-trailing", draft_steps=4, refine_max_side=SDXL_REFINE, refine_tiled=True
+            ),
         ),
         Family(
             "lcm-sdxl",
@@ -200,7 +212,15 @@ FAMILIES: dict[str, Family] = {
             requires=(("scheduler", "LCMScheduler"),),
             source="latent-consistency/lcm-sdxl model card: num_inference_steps=4, "
             "guidance_scale=8.0",
-            tiers=_guided(4, 4, 8.0, "lcm", refine_strength=0.5, refine_max_side=SDXL_REFINE),
+            tiers=_guided(
+                4,
+                4,
+                8.0,
+                "lcm",
+                refine_strength=0.5,
+                refine_max_side=SDXL_REFINE,
+                refine_tiled=True,
+            ),
         ),
         Family(
             "sd3",

@@ -28,6 +28,14 @@ Embeddings = Annotated[
     ),
 ]
 Vae = Annotated[str | None, typer.Option("--vae", help="A diffusers VAE folder to decode with.")]
+TiledRefine = Annotated[
+    bool,
+    typer.Option(
+        "--tiled-refine",
+        help="Production above the model's refine size (SDXL: 1024 px): refine in overlapping "
+        "tiles (more detail; a strong subject may be redrawn in several tiles).",
+    ),
+]
 
 
 def _adapters(loras: list[str] | None, embeddings: list[str] | None, vae: str | None) -> dict:
@@ -74,6 +82,7 @@ def generate(
     lora: Loras = None,
     embedding: Embeddings = None,
     vae: Vae = None,
+    tiled_refine: TiledRefine = False,
     as_json: Json = False,
 ) -> None:
     """Generate images from a prompt (draft tier by default)."""
@@ -87,6 +96,7 @@ def generate(
         scheduler=scheduler,
         negative_prompt=negative,
         count=count,
+        tiled_refine=tiled_refine,
         **_adapters(lora, embedding, vae),
         **_size(size),
     )
@@ -141,6 +151,7 @@ def promote(
     steps: Steps = None,
     guidance: Guidance = None,
     scheduler: Scheduler = None,
+    tiled_refine: TiledRefine = False,
     as_json: Json = False,
 ) -> None:
     """Re-render a draft at the production tier, keeping its composition (drift reported)."""
@@ -149,5 +160,7 @@ def promote(
     overrides = Overrides(model=model, steps=steps, guidance=guidance, scheduler=scheduler)
     with progress_bars(enabled=not as_json) as on_progress:
         size_wh = tuple(_size(size).values()) or None
-        result = engine.promote(asset_id, on_progress, overrides=overrides, size=size_wh)
+        result = engine.promote(
+            asset_id, on_progress, overrides=overrides, size=size_wh, tiled_refine=tiled_refine
+        )
     print_result(result, as_json)

@@ -84,10 +84,13 @@ class Engine:
         record_extra: dict | None = None,
         overrides: Overrides | None = None,
         size: tuple[int, int] | None = None,
+        tiled_refine: bool = False,
     ) -> Result:
         """Re-render a draft at the production tier from its prompt and seed (see
         :meth:`ImageEngine.promote`)."""
-        return self.image.promote(asset_id, on_progress, record_extra, overrides, size)
+        return self.image.promote(
+            asset_id, on_progress, record_extra, overrides, size, tiled_refine
+        )
 
     def rerender(self, asset_id: str, on_progress: Progress | None = None) -> Rerender:
         """Run a stored record again; store the result and compare its pixels to the original."""

@@ -32,7 +32,7 @@ from ..record import ImageRecord, Parent, read_record
 from ..quality.metrics import drift_ssim
 from ..render.cleanup import CleanupReport, clean_adaptive
 from ..media.metadata import encode_image
-from ..render.refine import keep_colour, refine_image
+from ..render.refine import keep_colour, refine_image, refine_tiled, tile_grid
 from ..render.upscale import ModelUpscaler, upscale_lanczos
 from ..request import (
     ImageOutput,
@@ -168,7 +168,10 @@ class ImageEngine:
         adapters = adapters_of(request, self.settings.models_root)
         model = self.models.get(request.model or self.settings.model_for(request.tier))
         tier = (tier or tier_for(model.family, request.tier)).with_overrides(
-            steps=request.steps, guidance=request.guidance, scheduler=request.scheduler
+            steps=request.steps,
+            guidance=request.guidance,
+            scheduler=request.scheduler,
+            refine_tiled=request.tiled_refine or None,
         )
         tier = speed_tier(tier, adapters, request)
         out_w = request.width or model.native_size[0] * tier.upscale
@@ -200,8 +203,10 @@ class ImageEngine:
         progress: Progress,
     ) -> Rendered:
         """Step 4 for one base image: the tier's rendering pipeline, its record, its drift."""
-        image, cleanup = self._render(plan, image, prompt, seed, timings, progress)
+        image, cleanup, tiles = self._render(plan, image, prompt, seed, timings, progress)
         record = self._record(plan, prompt, seed, image, timings)
+        if tiles:
+            record.render["refine_tiles"] = tiles
         if cleanup is not None:
             record.cleanup = asdict(cleanup)
         drift = None
@@ -252,10 +257,12 @@ class ImageEngine:
         record_extra: dict | None = None,
         overrides: Overrides | None = None,
         size: tuple[int, int] | None = None,
+        tiled_refine: bool = False,
     ) -> Result:
         """Re-render a draft at the production tier from its prompt and seed. The model is
         the one ``overrides`` names, else the production tier's (``production_model``), else
-        the draft's own; steps, guidance and scheduler default to the tier's."""
+        the draft's own; steps, guidance and scheduler default to the tier's;
+        ``tiled_refine``: as :attr:`ImageRequest.tiled_refine`."""
         draft = read_record(
             self.library.get(asset_id).record,
             ImageRecord,
@@ -276,6 +283,7 @@ class ImageEngine:
             scheduler=overrides.scheduler,
             width=width,
             height=height,
+            tiled_refine=tiled_refine,
         )
         return self.generate_image(request, on_progress, record_extra)
 
@@ -302,6 +310,7 @@ class ImageEngine:
             scheduler=rec.scheduler,
             seed=rec.seed,
             parent=parent,
+            tiled_refine=bool(rec.render.get("refine_tiled")),
             **request_fields(rec.adapters),
         )
         item = self.render_images(request, progress)[0]
@@ -386,21 +395,26 @@ class ImageEngine:
         seed: int,
         timings: dict[str, float],
         progress: Progress,
-    ) -> tuple[Image.Image, CleanupReport | None]:
+    ) -> tuple[Image.Image, CleanupReport | None, int]:
         """Upscale, refine and clean one image as the tier says; timings per stage. Returns
-        the image and the cleanup report (what was measured and done), if any."""
+        the image, the cleanup report (what was measured and done), if any, and the number
+        of tiles the refine took (0: one whole-image pass)."""
         tier, size = plan.tier, plan.out
-        refine_size = size
+        refine_size, tile = size, None
         if tier.refine_max_side and max(size) > tier.refine_max_side:
-            scale = tier.refine_max_side / max(size)
-            refine_size = (_round8(size[0] * scale), _round8(size[1] * scale))
+            if tier.refine_tiled:
+                tile = tier.refine_max_side
+            else:
+                scale = tier.refine_max_side / max(size)
+                refine_size = (_round8(size[0] * scale), _round8(size[1] * scale))
         # 1. Upscale to the refine size (the output size unless the tier caps it).
         t0 = time.perf_counter()
         if tier.refine_strength > 0 and (image.width, image.height) != refine_size:
             image = self._upscale(image, refine_size, tier.sharpen)
-        # 2. Refine.
+        # 2. Refine, whole or in tiles.
+        tiles = 0
         if tier.refine_strength > 0:
-            image = self._refine(plan, image, prompt, seed, progress)
+            image, tiles = self._refine(plan, image, prompt, seed, progress, tile)
         # 3. The rest of the way to the output size.
         if (image.width, image.height) != size:
             image = self._upscale(image, size, tier.sharpen)
@@ -411,25 +425,31 @@ class ImageEngine:
             t0 = time.perf_counter()
             image, cleanup = clean_adaptive(image)
             timings["cleanup"] = round(time.perf_counter() - t0, 4)
-        return image, cleanup
+        return image, cleanup, tiles
 
     def _refine(
-        self, plan: Plan, image: Image.Image, prompt: str, seed: int, progress: Progress
-    ) -> Image.Image:
-        """An img2img pass at the tier's strength (its colour kept if the tier says so)."""
+        self,
+        plan: Plan,
+        image: Image.Image,
+        prompt: str,
+        seed: int,
+        progress: Progress,
+        tile: int | None,
+    ) -> tuple[Image.Image, int]:
+        """An img2img pass at the tier's strength (its colour kept if the tier says so), in
+        tiles of at most ``tile`` pixels when given; returns the image and the tile count."""
         model, tier = plan.model, plan.tier
         model.img2img.scheduler = make_scheduler(tier.scheduler, model.own_scheduler)
-        steps = max(1, int(tier.refine_steps * tier.refine_strength))
+        per_tile = max(1, int(tier.refine_steps * tier.refine_strength))
+        count = len(tile_grid(image.width, image.height, tile)) if tile else 1
         done = 0
 
         def on_step() -> None:
             nonlocal done
             done += 1
-            progress("refine", min(done, steps), steps)
+            progress("refine", min(done, per_tile * count), per_tile * count)
 
-        refined = refine_image(
-            model.img2img,
-            image,
+        how = dict(
             prompt_kwargs=accepted(model.img2img, self._prompt_kwargs(plan, [prompt])),
             strength=tier.refine_strength,
             steps=tier.refine_steps,
@@ -437,7 +457,11 @@ class ImageEngine:
             seed=seed,
             on_step=on_step,
         )
-        return keep_colour(refined, image) if tier.refine_keeps_colour else refined
+        if tile:
+            refined, tiles = refine_tiled(model.img2img, image, tile=tile, **how)
+        else:
+            refined, tiles = refine_image(model.img2img, image, **how), 0
+        return (keep_colour(refined, image) if tier.refine_keeps_colour else refined), tiles
 
     def _upscale(self, image: Image.Image, size: tuple[int, int], sharpen: float) -> Image.Image:
         """The configured super-resolution model, else Lanczos + unsharp (no weights)."""

@@ -230,3 +230,21 @@ def test_only_generated_images_are_promoted_or_re_rendered(engine, tmp_path):
         engine.promote(outside.id)
     with pytest.raises(InputError, match=refused.format("there is nothing to re-run")):
         engine.rerender(outside.id)
+
+
+def test_a_tiled_refine_is_recorded_and_rerenders_pixel_identically(engine):
+    """Production above the size a model refines at, in tiles when asked: the record says so
+    and how many tiles, and ``rerender`` tiles again to the same pixels."""
+    request = ImageRequest(
+        prompt=PROMPT, seed=5, steps=2, tier="production", width=384, height=384
+    )
+    whole = engine.generate_image(request).outputs[0]
+    tiled = engine.generate_image(request.model_copy(update={"tiled_refine": True})).outputs[0]
+    limit = whole.record["render"]["refine_max_side"]
+    assert limit < 384 and "refine_tiles" not in whole.record["render"]
+    assert tiled.record["render"]["refine_tiled"] and tiled.record["render"]["refine_tiles"] == 4
+    with Image.open(whole.path) as a, Image.open(tiled.path) as b:
+        assert a.size == b.size == (384, 384)
+        assert np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int)).mean() > 1.0
+    again = engine.rerender(tiled.asset_id)
+    assert again.identical, again
