@@ -38,6 +38,12 @@ class Settings(BaseSettings):
         "folder per architecture (sd15, sd2, sd2-base, sdxl, sdxl-refiner); default: the "
         "published base models' configs shipped with cinedraft.",
     )
+    text_encoder: str | None = Field(
+        None,
+        description="Where a FLUX or SD 3 transformer kept alone as one file (as ComfyUI keeps "
+        "them) gets its text encoders, tokenizers and VAE: a diffusers folder or hub id of "
+        "the same model; default: the model's official repo in the HF cache.",
+    )
     model: str = Field(
         "builtin",
         description="Default model: 'builtin', a local diffusers folder, a single-file "

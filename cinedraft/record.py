@@ -60,6 +60,7 @@ class Generated(Record):
     model_path: str
     model_hash: str
     variant: str | None = None  # the weights variant loaded (fp16, bf16); unset: full files
+    parts: str | None = None  # a transformer file's text encoders, tokenizers and VAE: from here
     family: str
     pipeline: str
     sampler: str

@@ -60,8 +60,15 @@ def configure(
     variant: Annotated[
         str | None, typer.Option(help="Weights variant to load: fp16, bf16... (CINEDRAFT_VARIANT).")
     ] = None,
+    text_encoder: Annotated[
+        str | None,
+        typer.Option(
+            help="A diffusers folder or hub id whose text encoders and VAE complete a FLUX or "
+            "SD 3 transformer file (CINEDRAFT_TEXT_ENCODER)."
+        ),
+    ] = None,
 ) -> None:
-    given = {"home": home, "device": device, "variant": variant}
+    given = {"home": home, "device": device, "variant": variant, "text_encoder": text_encoder}
     overrides = {k: v for k, v in given.items() if v is not None}
     if offline:
         overrides["offline"] = True

@@ -29,7 +29,12 @@ def models(ctx: typer.Context, as_json: Json = False) -> None:
     from ..engine.inventory import inventory
 
     state: Workspace = ctx.obj
-    entries = inventory(state.settings.models_root, configs=state.settings.single_file_configs)
+    settings = state.settings
+    entries = inventory(
+        settings.models_root,
+        configs=settings.single_file_configs,
+        text_encoder=settings.text_encoder,
+    )
     if as_json:
         out.print_json(json.dumps([e.to_dict() for e in entries]))
         return
@@ -66,14 +71,15 @@ def show(
     from ..engine.models import in_models_folder
 
     state: Workspace = ctx.obj
-    root, configs = state.settings.models_root, state.settings.single_file_configs
+    root = state.settings.models_root
+    files = (state.settings.single_file_configs, state.settings.text_encoder)
     found = in_models_folder(name, root)
     if found is not None:
-        entry = describe(found, name, "models folder", configs)
+        entry = describe(found, name, "models folder", *files)
     elif Path(name).expanduser().exists():
-        entry = describe(Path(name).expanduser(), name, "path", configs)
+        entry = describe(Path(name).expanduser(), name, "path", *files)
     else:
-        cached = [e for e in inventory(root, cache=True, configs=configs) if e.name == name]
+        cached = [e for e in inventory(root, True, *files) if e.name == name]
         if not cached:
             raise ModelNotFoundError(f"no model {name!r} in {root} or the HF cache")
         entry = cached[0]

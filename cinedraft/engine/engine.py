@@ -45,6 +45,7 @@ class Engine:
             variant=settings.variant,
             models_root=settings.models_root,
             single_file_configs=settings.single_file_configs,
+            text_encoder=settings.text_encoder,
         )
         self.library = library or Library(settings.library_root, provenance=settings.provenance)
         self.upscaler = (

@@ -23,7 +23,7 @@ from ..tiers import (
 from . import single_file
 from .models import (
     PICKLE_SUFFIXES,
-    check_folder,
+    configs_of,
     generic_family,
     model_facts,
     variant_of,
@@ -50,10 +50,13 @@ class ModelEntry:
 
 
 def inventory(
-    models_root: Path, cache: bool = True, configs: Path | None = None
+    models_root: Path,
+    cache: bool = True,
+    configs: Path | None = None,
+    text_encoder: str | None = None,
 ) -> list[ModelEntry]:
     """Every entry of the models folder, then every diffusers pipeline in the HF cache
-    (``configs``: the single-file component configs, as the engine's setting)."""
+    (``configs``, ``text_encoder``: for single files, as the engine's settings)."""
     entries = []
     if models_root.is_dir():
         for path in sorted(models_root.iterdir()):
@@ -61,26 +64,27 @@ def inventory(
                 continue
             name = path.name if path.is_dir() else path.stem
             if path.is_dir() or path.suffix.lower() in (".safetensors", *PICKLE_SUFFIXES):
-                entries.append(describe(path, name, "models folder", configs))
+                entries.append(describe(path, name, "models folder", configs, text_encoder))
     if cache:
         entries += [describe(path, repo, "HF cache") for repo, path in _cached_pipelines()]
     return entries
 
 
-def describe(path: Path, name: str, source: str, configs: Path | None = None) -> ModelEntry:
+def describe(
+    path: Path,
+    name: str,
+    source: str,
+    configs: Path | None = None,
+    text_encoder: str | None = None,
+) -> ModelEntry:
     """What cinedraft would make of ``path`` (a folder or a single file), from its configs."""
     entry = ModelEntry(name, path, source, bytes=_size(path))
     if path.suffix.lower() in PICKLE_SUFFIXES and path.is_file():
         entry.problem = "a pickle checkpoint: cinedraft loads only safetensors"
         return entry
     try:
-        if path.is_file():
-            checkpoint = single_file.inspect_file(path, configs)
-            folder, index = checkpoint.configs, checkpoint.index
-            entry.precision = [checkpoint.precision]
-        else:
-            folder, index = path, check_folder(path)
-            entry.precision = _precision(path)
+        folder, index, checkpoint = configs_of(path, configs, text_encoder, offline=True)
+        entry.precision = [checkpoint.precision] if checkpoint else _precision(path)
         pipeline = index["_class_name"]
         if pipeline == REFINER_PIPELINE:  # not a model of its own: production's last steps
             entry.kind, entry.family, entry.pipeline = "refiner", "sdxl", pipeline
@@ -90,7 +94,8 @@ def describe(path: Path, name: str, source: str, configs: Path | None = None) ->
         family: Family | VideoFamily = (
             video_family_for(pipeline, model_facts(folder, index))
             if video
-            else family_for(model_facts(folder, index), name) or generic_family(pipeline, name)
+            else family_for(model_facts(folder, index) | single_file.facts(checkpoint), name)
+            or generic_family(pipeline, name)
         )
     except CinedraftError as exc:
         entry.problem = str(exc)

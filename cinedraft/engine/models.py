@@ -38,7 +38,7 @@ from ..tiers import (
 from . import single_file
 from .device import pick_dtype
 
-PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl", ".pickle")
+PICKLE_SUFFIXES = single_file.PICKLES
 SAFE_LIBRARIES = {"diffusers", "transformers", None}
 MARKER = "cinedraft.json"  # optional file in a model folder: {"family": "builtin", ...}
 
@@ -59,6 +59,7 @@ class LoadedModel:
     # one request to the next that asks for the same, and takes them off for any other).
     adapters_on: tuple = ()
     own_vae: object | None = None  # the model's own VAE while another is on
+    parts: Path | None = None  # a transformer alone: the pipeline its other components are from
     _hash: str | None = field(default=None, repr=False)
     _img2img: diffusers.DiffusionPipeline | None = field(default=None, repr=False)
 
@@ -140,7 +141,7 @@ def resolve_model(
         return path.resolve()
     if _looks_like_path(ref):
         raise ModelNotFoundError(f"model folder not found: {ref}")
-    offline = offline or os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")
+    offline = offline or hub_offline()
     try:
         return Path(
             diffusers.DiffusionPipeline.download(
@@ -150,6 +151,11 @@ def resolve_model(
     except Exception as exc:  # noqa: BLE001 - hub errors come in many types; all mean "not available"
         where = "in the local HF cache (offline)" if offline else "locally or on the hub"
         raise ModelNotFoundError(f"model {ref!r} not found {where}: {exc}") from None
+
+
+def hub_offline() -> bool:
+    """Whether HF_HUB_OFFLINE forbids downloads, as the hub libraries read it."""
+    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")
 
 
 def in_models_folder(name: str, models_root: Path) -> Path | None:
@@ -196,6 +202,22 @@ def check_folder(path: Path) -> dict:
                     "cinedraft loads only safetensors"
                 )
     return index
+
+
+def configs_of(
+    path: Path, single_file_configs: Path | None, text_encoder: str | None, offline: bool
+) -> tuple[Path, dict, single_file.Checkpoint | None]:
+    """Where a model's configs are, its pipeline index, and for a single file what it holds:
+    a folder's own configs; a whole checkpoint's shipped ones (or ``single_file_configs``);
+    a transformer alone's parts pipeline (``text_encoder``, else the official repo), which is
+    checked as any model folder is."""
+    if not path.is_file():
+        return path, check_folder(path), None
+    checkpoint = single_file.inspect_file(path, single_file_configs)
+    if not checkpoint.transformer_only:
+        return checkpoint.configs, checkpoint.index, checkpoint
+    checkpoint = single_file.with_parts(checkpoint, text_encoder, offline or hub_offline())
+    return checkpoint.configs, check_folder(checkpoint.configs), checkpoint
 
 
 def _diffusers_pipeline_class(library: object, class_name: object) -> bool:
@@ -324,6 +346,7 @@ class ModelCache:
         variant: str | None = None,
         models_root: Path | None = None,
         single_file_configs: Path | None = None,
+        text_encoder: str | None = None,
     ):
         self.device = device
         self.dtype_setting = dtype_setting
@@ -334,6 +357,7 @@ class ModelCache:
         self.variant = variant
         self.models_root = models_root
         self.single_file_configs = single_file_configs
+        self.text_encoder = text_encoder
         self._models: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
 
     def get(self, ref: str, kind: str = "image") -> LoadedModel:
@@ -352,10 +376,14 @@ class ModelCache:
     def _load(self, ref: str, kind: str) -> LoadedModel:
         # 1. Find the folder or file and check it before any weights are read.
         path = resolve_model(ref, offline=self.offline, kind=kind, models_root=self.models_root)
-        checkpoint = self._checkpoint(path, ref, kind) if path.is_file() else None
-        configs = checkpoint.configs if checkpoint else path
-        index = checkpoint.index if checkpoint else check_folder(path)
-        family = self._family(configs, index, ref, kind)
+        if path.is_file() and kind == "video":
+            raise ModelError(
+                f"{ref} is a single-file image checkpoint; video models are diffusers folders"
+            )
+        configs, index, checkpoint = configs_of(
+            path, self.single_file_configs, self.text_encoder, self.offline
+        )
+        family = self._family(configs, index, ref, kind, single_file.facts(checkpoint))
         # 2. Load: safetensors only, never remote code, never the network from here.
         diffusers.utils.logging.disable_progress_bar()
         transformers.utils.logging.disable_progress_bar()
@@ -363,7 +391,9 @@ class ModelCache:
         variant, turned_off = None, False
         try:
             if checkpoint is not None:
-                pipe = single_file.load(checkpoint, dtype)
+                if checkpoint.transformer_only:
+                    variant = weights_variant(configs, self.variant)
+                pipe = single_file.load(checkpoint, dtype, variant)
             else:
                 pipe, variant, turned_off = self._from_folder(path, index, dtype)
             if kind == "video" and hasattr(pipe, "unet"):  # the built-in model's motion reach
@@ -377,17 +407,9 @@ class ModelCache:
         )
         checker = getattr(pipe, "safety_checker", None)
         safety = type(checker).__name__ if checker is not None else "off" if turned_off else None
-        return LoadedModel(ref, path, pipe, family, size, pipe.scheduler, safety, variant)
-
-    def _checkpoint(self, path: Path, ref: str, kind: str) -> single_file.Checkpoint:
-        """A single file's architecture; single files are image models."""
-        if not path.is_file():  # a device or pipe would hang the loader
-            raise ModelError(f"{path} is not a regular file; weights must be files")
-        if kind == "video":
-            raise ModelError(
-                f"{ref} is a single-file image checkpoint; video models are diffusers folders"
-            )
-        return single_file.inspect_file(path, self.single_file_configs)
+        loaded = LoadedModel(ref, path, pipe, family, size, pipe.scheduler, safety, variant)
+        loaded.parts = configs if checkpoint and checkpoint.transformer_only else None
+        return loaded
 
     def _from_folder(
         self, path: Path, index: dict, dtype: torch.dtype
@@ -414,11 +436,13 @@ class ModelCache:
         return pipe, variant, turned_off
 
     @staticmethod
-    def _family(path: Path, index: dict, ref: str, kind: str) -> Family | VideoFamily:
+    def _family(
+        path: Path, index: dict, ref: str, kind: str, file_facts: dict | None = None
+    ) -> Family | VideoFamily:
         """The family the folder's marker names, else the one its configs show (``path``: the
-        model's folder, or a single file's configs folder; an image
-        pipeline no family knows: the generic presets when it makes images from text; a
-        refiner: the SDXL family it finishes)."""
+        model's folder, or a single file's configs folder, whose facts ``file_facts``
+        correct; an image pipeline no family knows: the generic presets when it makes images
+        from text; a refiner: the SDXL family it finishes)."""
         if kind == "refiner":
             if index["_class_name"] != REFINER_PIPELINE:
                 raise ModelError(
@@ -434,7 +458,7 @@ class ModelCache:
         named = FAMILIES.get(meta.get("family", ""))
         if named is not None:
             return named
-        family = family_for(model_facts(path, index), ref)
+        family = family_for(model_facts(path, index) | (file_facts or {}), ref)
         if family is not None:
             return family
         return generic_family(index["_class_name"], ref)

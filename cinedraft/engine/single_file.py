@@ -1,19 +1,27 @@
-"""Single-file checkpoints (``dreamshaper_8.safetensors``, ``sd_xl_base_1.0.safetensors``):
-what a file holds, read from its header alone, and loading it offline.
+"""Single-file checkpoints (``dreamshaper_8.safetensors``, ``sd_xl_base_1.0.safetensors``,
+``flux1-dev.safetensors``): what a file holds, read from its header alone, and loading it.
 
 diffusers' ``from_single_file`` converts the weights but needs each component's config and
-the CLIP tokenizers, which it would download. cinedraft ships the configs of the published
-base models in ``single_file_configs/`` (one folder per architecture, in the diffusers
-layout) and builds the tokenizers from CLIP's published vocabulary (``clip_vocab``), so a
-file needs nothing else. A fine-tune keeps its base model's architecture, so the base's
-configs fit it; a folder with other configs can be given instead (``configs``).
+the CLIP tokenizers, which it would download. For SD 1.x/2.x/XL, whose files hold every
+component, cinedraft ships the configs of the published base models in
+``single_file_configs/`` (one folder per architecture, in the diffusers layout) and builds the
+tokenizers from CLIP's published vocabulary (``clip_vocab``), so a file needs nothing else. A
+fine-tune keeps its base model's architecture, so the base's configs fit it; a folder with
+other configs can be given instead (``configs``).
+
+FLUX and SD 3 files usually hold the transformer alone (ComfyUI keeps the text encoders and
+VAE as separate files); their text encoders, tokenizers (T5's among them) and VAE come from a
+diffusers pipeline of the same model: a folder or hub id the user names, or the official repo
+in the HF cache (its ``parts``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import diffusers
@@ -25,6 +33,7 @@ from ..errors import ModelError
 from .clip_vocab import EOS, clip_tokenizer
 
 SHIPPED = Path(__file__).parent / "single_file_configs"
+PICKLES = (".bin", ".ckpt", ".pt", ".pth", ".pkl", ".pickle")  # never fetched, never read
 UNET = "model.diffusion_model."
 UNET_IN = UNET + "input_blocks.0.0.weight"
 
@@ -41,6 +50,47 @@ ARCHITECTURES = {
     "sdxl": "Stable Diffusion XL",
     "sdxl-refiner": "Stable Diffusion XL refiner",
 }
+
+
+@dataclass(frozen=True)
+class TransformerOnly:
+    """A denoiser-only architecture and the diffusers pipeline that holds the rest of it."""
+
+    name: str
+    repo: str  # the official diffusers repo: its text encoders, tokenizers and VAE
+    pipeline: str
+    transformer: str  # the diffusers class of the file's weights
+    # What the file says that another variant's configs would not (FLUX.1-schnell has no
+    # guidance embedding; its text encoders and VAE are FLUX.1-dev's).
+    config: tuple[tuple[str, object], ...] = ()
+
+
+_FLUX, _SD3 = (
+    ("FluxPipeline", "FluxTransformer2DModel"),
+    (
+        "StableDiffusion3Pipeline",
+        "SD3Transformer2DModel",
+    ),
+)
+TRANSFORMER_ONLY = {
+    "flux-dev": TransformerOnly(
+        "FLUX.1-dev", "black-forest-labs/FLUX.1-dev", *_FLUX, (("guidance_embeds", True),)
+    ),
+    "flux-schnell": TransformerOnly(
+        "FLUX.1-schnell", "black-forest-labs/FLUX.1-schnell", *_FLUX, (("guidance_embeds", False),)
+    ),
+    "sd3": TransformerOnly(
+        "Stable Diffusion 3 Medium", "stabilityai/stable-diffusion-3-medium-diffusers", *_SD3
+    ),
+    "sd3.5-large": TransformerOnly(
+        "Stable Diffusion 3.5 Large", "stabilityai/stable-diffusion-3.5-large", *_SD3
+    ),
+    "sd3.5-medium": TransformerOnly(
+        "Stable Diffusion 3.5 Medium", "stabilityai/stable-diffusion-3.5-medium", *_SD3
+    ),
+}
+ARCHITECTURES |= {name: f"a {spec.name} transformer" for name, spec in TRANSFORMER_ONLY.items()}
+
 # SD 2.x's two releases have the same weights' shapes; the 512 px epsilon one (and SD-Turbo,
 # distilled from it) is told by its name, as A1111 users name them; otherwise the 768 px one,
 # as diffusers assumes.
@@ -50,12 +100,17 @@ SD2_BASE_NAMES = re.compile(r"base|512|turbo", re.IGNORECASE)
 @dataclass(frozen=True)
 class Checkpoint:
     """What a single file holds: its architecture (a key of ARCHITECTURES), the folder of
-    component configs it loads with, and its weights' precision (``full``, ``fp16``...)."""
+    component configs it loads with (for a transformer alone: the pipeline folder that holds
+    the rest, once found), and its weights' precision (``full``, ``fp16``...)."""
 
     path: Path
     architecture: str
-    configs: Path
+    configs: Path | None
     precision: str
+
+    @property
+    def transformer_only(self) -> TransformerOnly | None:
+        return TRANSFORMER_ONLY.get(self.architecture)
 
     @property
     def index(self) -> dict:
@@ -67,12 +122,13 @@ PRECISIONS = {"F32": "full", "F16": "fp16", "BF16": "bf16"}
 
 def header(path: Path) -> tuple[set[str], dict[str, list[int]], str]:
     """The tensor names of a safetensors file, the shapes of the few this module reads, and
-    the UNet's precision, from its header (no weights are read)."""
+    the weights' precision, from its header (no weights are read)."""
     try:
         with safe_open(str(path), framework="pt") as f:
             keys = set(f.keys())
             shapes = {k: list(f.get_slice(k).get_shape()) for k in (UNET_IN,) if k in keys}
-            dtype = f.get_slice(UNET_IN).get_dtype() if UNET_IN in keys else "F32"
+            sample = UNET_IN if UNET_IN in keys else min(keys, default=None)
+            dtype = f.get_slice(sample).get_dtype() if sample else "F32"
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelError(f"{path.name} is not a readable safetensors file: {exc}") from None
     return keys, shapes, PRECISIONS.get(dtype, dtype.lower())
@@ -80,10 +136,13 @@ def header(path: Path) -> tuple[set[str], dict[str, list[int]], str]:
 
 def inspect_file(path: Path, configs: Path | None = None) -> Checkpoint:
     """The architecture of a single file, or ModelError saying what the file is instead
-    (``configs``: the folder of component configs; None: the shipped ones)."""
+    (``configs``: the folder of component configs; None: the shipped ones). A transformer
+    alone has no configs yet: see :func:`with_parts`."""
     configs = configs or SHIPPED
     keys, shapes, precision = header(path)
     architecture = _architecture(path.name, keys, shapes)
+    if architecture in TRANSFORMER_ONLY:
+        return Checkpoint(path, architecture, None, precision)
     folder = configs / architecture
     if not (folder / "model_index.json").is_file():
         raise ModelError(f"{path.name}: no component configs for {architecture} in {configs}")
@@ -109,35 +168,118 @@ def _architecture(name: str, keys: set[str], shapes: dict[str, list[int]]) -> st
         if has("cond_stage_model.transformer."):
             return "sd15"
         raise ModelError(f"{name} holds a UNet without its text encoder; not loadable alone")
+    adapter = _adapter(keys)
+    if adapter:
+        raise ModelError(f"{name}: {adapter}")
+    transformer = _transformer_only(keys)
+    if transformer:
+        return transformer
     raise ModelError(f"{name}: {_what_else(keys)}")
 
 
-def _what_else(keys: set[str]) -> str:
-    """One line saying what a file that is not a whole SD checkpoint holds."""
+def _transformer_only(keys: set[str]) -> str | None:
+    """A FLUX or SD 3 transformer, in the original (BFL / Stability) names or diffusers'."""
+    names = {k.removeprefix(UNET) for k in keys}
+
+    def has(*prefixes: str) -> bool:
+        return any(n.startswith(prefixes) for n in names)
+
+    if has("double_blocks.", "single_transformer_blocks."):
+        dev = has("guidance_in.", "time_text_embed.guidance_embedder.")
+        return "flux-dev" if dev else "flux-schnell"
+    if has("joint_blocks.") or has("transformer_blocks.") and has("context_embedder."):
+        if has("joint_blocks.0.x_block.attn2.", "transformer_blocks.0.attn2."):
+            return "sd3.5-medium"  # MMDiT-X: a second attention in the image stream
+        normed = any(".ln_q." in n or ".norm_q." in n for n in names)
+        return "sd3.5-large" if normed else "sd3"
+    return None
+
+
+def _adapter(keys: set[str]) -> str | None:
+    """One line for a LoRA or an embedding given where a model belongs, else None."""
     sample = " ".join(sorted(keys)[:200])
     if re.search(r"lora_(down|up|A|B)\b|\.lora_|lora_unet_|lora_te", sample):
         return "a LoRA, not a model: give it with --lora"
     if re.search(r"(^| )(emb_params|string_to_param|clip_[lg])\b", sample):
         return "a textual-inversion embedding, not a model: give it with --embedding"
-    if any(k.startswith(("double_blocks.", UNET + "double_blocks.")) for k in keys):
-        return (
-            "a FLUX transformer alone (its text encoders and VAE are separate files); "
-            "cinedraft loads FLUX as a diffusers folder or hub id"
-        )
-    if any(k.startswith(("joint_blocks.", UNET + "joint_blocks.")) for k in keys):
-        return (
-            "a Stable Diffusion 3 transformer alone (its text encoders and VAE are separate "
-            "files); cinedraft loads SD 3 as a diffusers folder or hub id"
-        )
+    return None
+
+
+def _what_else(keys: set[str]) -> str:
+    """One line saying what a file that is no model cinedraft knows holds."""
     if any(k.startswith(("encoder.down.", "decoder.up.", "encoder.down_blocks.")) for k in keys):
         return "a VAE, not a model: give it with --vae"
-    return "not a Stable Diffusion 1.x/2.x/XL checkpoint (no model.diffusion_model weights)"
+    return "not a Stable Diffusion 1.x/2.x/XL checkpoint, nor a FLUX or SD 3 transformer"
 
 
-def load(checkpoint: Checkpoint, dtype: torch.dtype) -> diffusers.DiffusionPipeline:
+def facts(checkpoint: Checkpoint | None) -> dict[str, object]:
+    """What a transformer alone says about its family that its parts' configs may not (the
+    parts of FLUX.1-dev serve schnell; SD 3.5 normalises queries and keys, SD 3 does not)."""
+    if checkpoint is None or not checkpoint.transformer_only:
+        return {}
+    said = dict(checkpoint.transformer_only.config)
+    if checkpoint.architecture.startswith("sd3"):
+        said["qk_norm"] = "rms_norm" if checkpoint.architecture.startswith("sd3.5") else None
+    return said
+
+
+def with_parts(checkpoint: Checkpoint, given: str | None, offline: bool) -> Checkpoint:
+    """A transformer alone with the diffusers pipeline folder that holds the rest of it:
+    ``given`` (a folder or hub id), else the official repo from the HF cache (or, online,
+    downloaded without its transformer weights); one ModelError naming what is missing."""
+    spec = checkpoint.transformer_only
+    ref = given or spec.repo
+    folder = Path(ref).expanduser()
+    if not folder.is_dir():
+        folder = None if given and Path(given).expanduser().exists() else _snapshot(ref, offline)
+    if folder is None or not (folder / "model_index.json").is_file():
+        where = "the HF cache" if offline else "the HF cache or the hub"
+        source = (
+            f"{given}, which is not a diffusers folder, nor a hub id in {where}"
+            if given
+            else (f"{spec.repo}, which is not in {where}")
+        )
+        raise ModelError(
+            f"{checkpoint.path.name} is {ARCHITECTURES[checkpoint.architecture]} alone: its "
+            f"text encoders, tokenizers and VAE come from a diffusers pipeline of {spec.name} "
+            f"(--text-encoder FOLDER|HUB_ID, or CINEDRAFT_TEXT_ENCODER): here {source}"
+        )
+    pipeline = json.loads((folder / "model_index.json").read_text()).get("_class_name")
+    if pipeline != spec.pipeline:
+        raise ModelError(
+            f"{ref} is a {pipeline}, not a {spec.pipeline}: it does not hold the text encoders "
+            f"and VAE of {spec.name}"
+        )
+    return replace(checkpoint, configs=folder)
+
+
+def _snapshot(repo: str, offline: bool) -> Path | None:
+    """The HF cache's snapshot of ``repo`` (downloaded first when online), less any
+    transformer weights: the file replaces them."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(
+            snapshot_download(
+                repo,
+                cache_dir=os.environ.get("HF_HUB_CACHE"),  # read now, as `models` lists it
+                local_files_only=offline,
+                ignore_patterns=["transformer/*.safetensors", *(f"*{s}" for s in PICKLES)],
+            )
+        )
+    except Exception:  # noqa: BLE001 - invalid ids, absent repos, network errors: none found
+        return None
+
+
+def load(
+    checkpoint: Checkpoint, dtype: torch.dtype, variant: str | None = None
+) -> diffusers.DiffusionPipeline:
     """The pipeline of a single file, offline: the weights converted by diffusers, with the
     configs of ``checkpoint.configs`` and CLIP's tokenizers (a configs folder with its own
-    tokenizer folders keeps those)."""
+    tokenizer folders keeps those); a transformer alone joins the rest of its pipeline
+    (``variant``: of that pipeline's weights)."""
+    if checkpoint.transformer_only:
+        return _load_transformer(checkpoint, dtype, variant)
     index = checkpoint.index
     pipeline = getattr(diffusers, index["_class_name"])
     tokenizers = {
@@ -164,6 +306,40 @@ def load(checkpoint: Checkpoint, dtype: torch.dtype) -> diffusers.DiffusionPipel
             f"{checkpoint.path.name} lacks weights that {ARCHITECTURES[checkpoint.architecture]} "
             "needs (a partial or damaged file)"
         ) from None
+
+
+def _load_transformer(
+    checkpoint: Checkpoint, dtype: torch.dtype, variant: str | None
+) -> diffusers.DiffusionPipeline:
+    """The file's transformer (converted by diffusers from the original names when need be),
+    configured as the parts' own but for what the file says, in the parts' pipeline."""
+    spec = checkpoint.transformer_only
+    own = checkpoint.configs / "transformer" / "config.json"
+    if not own.is_file():
+        raise ModelError(f"{checkpoint.configs} has no transformer/config.json to build from")
+    config = json.loads(own.read_text()) | dict(spec.config)
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "transformer").mkdir()
+        (Path(folder) / "transformer" / "config.json").write_text(json.dumps(config))
+        try:
+            transformer = getattr(diffusers, spec.transformer).from_single_file(
+                str(checkpoint.path),
+                config=folder,
+                subfolder="transformer",
+                local_files_only=True,
+                torch_dtype=dtype,
+            )
+        except SingleFileComponentError as exc:
+            raise ModelError(f"{checkpoint.path.name}: {str(exc).splitlines()[0]}") from None
+    return getattr(diffusers, spec.pipeline).from_pretrained(
+        checkpoint.configs,
+        transformer=transformer,
+        dtype=dtype,
+        use_safetensors=True,
+        local_files_only=True,
+        trust_remote_code=False,
+        variant=variant,
+    )
 
 
 def _pad_token(architecture: str, name: str) -> str:

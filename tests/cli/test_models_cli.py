@@ -2,17 +2,16 @@
 one cannot load; ``--model NAME`` finds a model in the models folder, and a hub id in the HF
 cache loads offline."""
 
-import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 from typer.testing import CliRunner
 
 from cinedraft.cli.main import app
+from tests.hf_cache import hf_cache_layout
 
 runner = CliRunner()
 
@@ -76,29 +75,9 @@ def test_the_models_folder_is_listed_and_names_resolve_in_it(
     assert "not a readable safetensors file" in broken.output
 
 
-def _hf_cache(cache: Path, repo: str, folder: Path) -> None:
-    """``folder`` laid out in an HF cache as a download leaves it: blobs named by their hash,
-    a snapshot of links to them, and ``refs/main``."""
-    root = cache / ("models--" + repo.replace("/", "--"))
-    commit = hashlib.sha1(repo.encode()).hexdigest()
-    snapshot = root / "snapshots" / commit
-    for f in folder.rglob("*"):
-        if not f.is_file():
-            continue
-        data = f.read_bytes()
-        blob = root / "blobs" / hashlib.sha256(data).hexdigest()
-        blob.parent.mkdir(parents=True, exist_ok=True)
-        blob.write_bytes(data)
-        link = snapshot / f.relative_to(folder)
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(os.path.relpath(blob, link.parent))
-    (root / "refs").mkdir()
-    (root / "refs" / "main").write_text(commit)
-
-
 def test_a_hub_id_in_the_hf_cache_is_listed_and_loads_offline(tmp_path, tiny_sd):
     cache = tmp_path / "hf-cache"
-    _hf_cache(cache, "tiny-org/tiny-sd", tiny_sd)
+    hf_cache_layout(cache, "tiny-org/tiny-sd", tiny_sd)
     env = os.environ | {"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
     cli = [sys.executable, "-m", "cinedraft", "--home", str(tmp_path / "home"), "--offline"]
     listed = subprocess.run([*cli, "models", "--json"], env=env, capture_output=True, text=True)

@@ -235,9 +235,7 @@ def test_only_generated_images_are_promoted_or_re_rendered(engine, tmp_path):
 def test_a_tiled_refine_is_recorded_and_rerenders_pixel_identically(engine):
     """Production above the size a model refines at, in tiles when asked: the record says so
     and how many tiles, and ``rerender`` tiles again to the same pixels."""
-    request = ImageRequest(
-        prompt=PROMPT, seed=5, steps=2, tier="production", width=384, height=384
-    )
+    request = ImageRequest(prompt=PROMPT, seed=5, steps=2, tier="production", width=384, height=384)
     whole = engine.generate_image(request).outputs[0]
     tiled = engine.generate_image(request.model_copy(update={"tiled_refine": True})).outputs[0]
     limit = whole.record["render"]["refine_max_side"]

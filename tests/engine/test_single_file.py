@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -15,8 +16,9 @@ from safetensors.torch import load_file, save_file
 
 from cinedraft import Engine, ImageRequest, ModelError, Overrides, Settings
 from cinedraft.engine.clip_vocab import clip_tokenizer
-from cinedraft.engine.single_file import ARCHITECTURES, SHIPPED, inspect_file
+from cinedraft.engine.single_file import ARCHITECTURES, SHIPPED, TRANSFORMER_ONLY, inspect_file
 from cinedraft.media.metadata import read_metadata
+from tests.hf_cache import hf_cache_layout
 
 
 @pytest.fixture(scope="module")
@@ -125,9 +127,10 @@ def test_the_shipped_configs_are_the_published_models(tmp_path):
     published[("sd2-base", "text_encoder")] = published[("sd2", "text_encoder")]
     published[("sdxl", "text_encoder")] = published[("sd15", "text_encoder")]
     published[("sdxl-refiner", "text_encoder_2")] = published[("sdxl", "text_encoder_2")]
-    assert sorted(p.name for p in SHIPPED.iterdir()) == sorted(ARCHITECTURES)
+    whole = sorted(set(ARCHITECTURES) - set(TRANSFORMER_ONLY))
+    assert sorted(p.name for p in SHIPPED.iterdir()) == whole
     counted = 0
-    for name in ARCHITECTURES:
+    for name in whole:
         index = json.loads((SHIPPED / name / "model_index.json").read_text())
         assert hasattr(diffusers, index["_class_name"])
         for component in ("unet", "vae", "text_encoder", "text_encoder_2"):
@@ -180,12 +183,98 @@ def test_files_that_are_not_a_whole_checkpoint_say_what_they_are(
     weights[key] = torch.zeros(weights[key].shape[0], 9, *weights[key].shape[2:])
     save_file(weights, inpaint)
     cases["inpaint"] = (inpaint, "inpainting or other 9-channel checkpoint")
-    flux = tmp_path / "flux1-dev.safetensors"
-    save_file({"double_blocks.0.img_attn.proj.weight": torch.zeros(2, 2)}, flux)
-    cases["flux"] = (flux, "a FLUX transformer alone")
+    vae_only = tmp_path / "ae.safetensors"
+    save_file({"encoder.down.0.block.0.conv1.weight": torch.zeros(2, 2)}, vae_only)
+    cases["vae"] = (vae_only, "a VAE, not a model")
     garbage = tmp_path / "broken.safetensors"
     garbage.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
     cases["garbage"] = (garbage, "is not a readable safetensors file")
     for name, (path, message) in cases.items():
         with pytest.raises(ModelError, match=message):
             engine.generate_image(ImageRequest(prompt="a jar", model=str(path), steps=1))
+
+
+def _transformer_file(folder, target):
+    """A transformer kept alone as one file (the pipeline folder's own weights, in
+    diffusers' names), as ComfyUI users keep FLUX and SD 3."""
+    (weights,) = (folder / "transformer").glob("*.safetensors")
+    shutil.copy(weights, target)
+    return target
+
+
+def test_a_flux_transformer_file_joins_the_text_encoders_it_is_given(tiny_flux, tmp_path):
+    """--text-encoder names the pipeline holding the rest: the pixels are the folder's; a
+    schnell file takes dev's parts and still gets schnell's family (no guidance embedding)."""
+    dev = _transformer_file(tiny_flux["dev"], tmp_path / "flux1-dev.safetensors")
+    schnell = _transformer_file(tiny_flux["schnell"], tmp_path / "flux1-schnell.safetensors")
+    settings = dict(home=tmp_path, offline=True, device="cpu", provenance=False)
+    engine = Engine(Settings(text_encoder=str(tiny_flux["dev"]), **settings))
+    request = dict(prompt="a red jar", seed=2, steps=2, width=32, height=32)
+    single = engine.generate_image(ImageRequest(model=str(dev), **request)).outputs[0]
+    folder = engine.generate_image(ImageRequest(model=str(tiny_flux["dev"]), **request))
+    assert single.record["family"] == "flux" and single.record["parts"] == str(tiny_flux["dev"])
+    assert np.array_equal(_pixels(single.path), _pixels(folder.outputs[0].path))
+    fast = engine.generate_image(ImageRequest(model=str(schnell), **request)).outputs[0]
+    assert fast.record["family"] == "flux-schnell" and fast.record["guidance"] == 0.0
+
+
+def test_parts_come_from_the_hf_cache_or_the_error_names_them(
+    tiny_flux, tiny_sd, tmp_path, monkeypatch
+):
+    dev = _transformer_file(tiny_flux["dev"], tmp_path / "flux1-dev.safetensors")
+    settings = dict(home=tmp_path, offline=True, device="cpu", provenance=False)
+    request = ImageRequest(prompt="a red jar", model=str(dev), seed=2, steps=1)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    with pytest.raises(ModelError, match="black-forest-labs/FLUX.1-dev, which is not in"):
+        Engine(Settings(**settings)).generate_image(request)
+    wrong = Engine(Settings(text_encoder=str(tiny_sd), **settings))
+    with pytest.raises(ModelError, match="is a StableDiffusionPipeline, not a FluxPipeline"):
+        wrong.generate_image(request)
+    cache = tmp_path / "hf-cache"
+    hf_cache_layout(cache, "black-forest-labs/FLUX.1-dev", tiny_flux["dev"])
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    record = Engine(Settings(**settings)).generate_image(request).outputs[0].record
+    assert record["family"] == "flux" and "models--black-forest-labs--FLUX.1-dev" in record["parts"]
+
+
+@pytest.mark.parametrize("name, family", [("sd3", "sd3"), ("sd3.5", "sd3.5")])
+def test_an_sd3_transformer_file_loads_with_its_parts(tiny_sd3, tmp_path, name, family):
+    file = _transformer_file(tiny_sd3[name], tmp_path / f"{name}_medium.safetensors")
+    settings = dict(home=tmp_path, offline=True, device="cpu", provenance=False)
+    engine = Engine(Settings(text_encoder=str(tiny_sd3[name]), **settings))
+    request = dict(prompt="a red jar", seed=2, steps=2, width=32, height=32)
+    single = engine.generate_image(ImageRequest(model=str(file), **request)).outputs[0]
+    folder = engine.generate_image(ImageRequest(model=str(tiny_sd3[name]), **request))
+    assert single.record["family"] == family
+    assert np.array_equal(_pixels(single.path), _pixels(folder.outputs[0].path))
+
+
+@pytest.mark.parametrize(
+    "keys, architecture",
+    [  # the original (BFL / Stability, ComfyUI's) names, bare or under the LDM prefix
+        (["double_blocks.0.img_attn.qkv.weight", "guidance_in.in_layer.weight"], "flux-dev"),
+        (["model.diffusion_model.double_blocks.0.img_attn.qkv.weight"], "flux-schnell"),
+        (["joint_blocks.0.x_block.attn.qkv.weight"], "sd3"),
+        (["joint_blocks.0.x_block.attn.ln_q.weight"], "sd3.5-large"),
+        (["model.diffusion_model.joint_blocks.0.x_block.attn2.qkv.weight"], "sd3.5-medium"),
+        (["single_transformer_blocks.0.attn.to_q.weight"], "flux-schnell"),  # diffusers' names
+    ],
+)
+def test_transformer_files_are_told_apart_by_their_tensor_names(tmp_path, keys, architecture):
+    file = tmp_path / "model.safetensors"
+    save_file({key: torch.zeros(1) for key in keys}, file)
+    assert inspect_file(file).architecture == architecture
+
+
+def test_models_lists_a_transformer_file_with_its_parts_or_says_what_is_missing(
+    tiny_flux, tmp_path, monkeypatch
+):
+    from cinedraft.engine.inventory import describe
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    file = _transformer_file(tiny_flux["schnell"], tmp_path / "flux1-schnell.safetensors")
+    entry = describe(file, "flux1-schnell", "models folder", None, str(tiny_flux["dev"]))
+    assert (entry.kind, entry.family, entry.pipeline) == ("image", "flux-schnell", "FluxPipeline")
+    assert entry.presets["draft"].startswith("4 steps") and not entry.problem
+    alone = describe(file, "flux1-schnell", "models folder")
+    assert "black-forest-labs/FLUX.1-schnell, which is not in the HF cache" in alone.problem
