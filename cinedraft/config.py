@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     library: Path | None = Field(
         None, description="Library folder (database, files, signing keys); default HOME/library."
     )
+    policy: Path | None = Field(
+        None,
+        description="The usage policy (protected names: block, flag, allow); default "
+        "HOME/policy.toml when it exists, else none. See docs/policy.md.",
+    )
     provenance: bool = Field(
         True, description="Sign every output with C2PA and watermark it with its asset id."
     )
@@ -110,6 +115,13 @@ class Settings(BaseSettings):
     @property
     def library_root(self) -> Path:
         return self.library or self.home / "library"
+
+    @property
+    def policy_file(self) -> Path | None:
+        """The policy in force: the setting's (which must then be readable), else
+        HOME/policy.toml if there is one."""
+        default = self.home / "policy.toml"
+        return self.policy or (default if default.exists() else None)
 
     @property
     def models_root(self) -> Path:

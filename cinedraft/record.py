@@ -61,6 +61,7 @@ class Generated(Record):
     model_hash: str
     variant: str | None = None  # the weights variant loaded (fp16, bf16); unset: full files
     parts: str | None = None  # a transformer file's text encoders, tokenizers and VAE: from here
+    policy: dict | None = None  # the usage policy's hits in this prompt: {flagged, hits}
     family: str
     pipeline: str
     sampler: str

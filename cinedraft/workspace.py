@@ -16,6 +16,7 @@ from .library import Library
 if TYPE_CHECKING:
     from .editor import Editor
     from .engine.engine import Engine
+    from .engine.guard import Guard
     from pathlib import Path
 
     from .request import Overrides, Progress
@@ -28,17 +29,26 @@ class Workspace:
         self.settings = settings
         self._library: Library | None = None
         self._engine: Engine | None = None
+        self._guard: Guard | None = None
 
     def library(self) -> Library:
         if self._library is None:
             self._library = Library(self.settings.library_root, provenance=self.settings.provenance)
         return self._library
 
+    def guard(self) -> Guard:
+        """The usage policy and audit trail every generation here goes through."""
+        if self._guard is None:
+            from .engine.guard import Guard
+
+            self._guard = Guard(self.settings.policy_file, self.library())
+        return self._guard
+
     def engine(self) -> Engine:
         if self._engine is None:
             from .engine.engine import Engine  # torch and diffusers load here, not at import
 
-            self._engine = Engine(self.settings, self.library())
+            self._engine = Engine(self.settings, self.library(), guard=self.guard())
         return self._engine
 
     def editor(

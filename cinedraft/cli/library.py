@@ -32,6 +32,7 @@ TagF = Annotated[
     list[str] | None, typer.Option("--tag", help="Has this tag (repeat for all of several).")
 ]
 Fav = Annotated[bool, typer.Option("--favourites", help="Only favourites.")]
+Flagged = Annotated[bool, typer.Option("--flagged", help="Only what the usage policy flagged.")]
 Rating = Annotated[int, typer.Option("--min-rating", min=0, max=5, help="At least this rating.")]
 Limit = Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000, help="At most this many.")]
 
@@ -58,7 +59,9 @@ def _print_assets(assets: list[Asset], as_json: bool) -> None:
     out.print(table)
 
 
-def _query(text, since, until, tier, model, kind, tag, favourites, min_rating, sort, limit):
+def _query(
+    text, since, until, tier, model, kind, tag, favourites, min_rating, sort, limit, flagged
+):
     return AssetQuery(
         text=text,
         since=since,
@@ -68,6 +71,7 @@ def _query(text, since, until, tier, model, kind, tag, favourites, min_rating, s
         kind=kind,
         tags=tuple(tag or ()),
         favourite=favourites,
+        flagged=flagged,
         min_rating=min_rating,
         sort=sort,
         limit=limit,
@@ -85,6 +89,7 @@ def list_assets(
     kind: KindF = None,
     tag: TagF = None,
     favourites: Fav = False,
+    flagged: Flagged = False,
     min_rating: Rating = 0,
     sort: Annotated[
         str,
@@ -98,7 +103,9 @@ def list_assets(
 ) -> None:
     """List assets, newest first, with filters."""
     state: Workspace = ctx.obj
-    query = _query(None, since, until, tier, model, kind, tag, favourites, min_rating, sort, limit)
+    query = _query(
+        None, since, until, tier, model, kind, tag, favourites, min_rating, sort, limit, flagged
+    )
     _print_assets(state.library().find(query), as_json)
 
 
@@ -116,6 +123,7 @@ def search(
     kind: KindF = None,
     tag: TagF = None,
     favourites: Fav = False,
+    flagged: Flagged = False,
     min_rating: Rating = 0,
     sort: Annotated[
         str,
@@ -129,7 +137,9 @@ def search(
 ) -> None:
     """Full-text search over prompts, plus the same filters as ``list``."""
     state: Workspace = ctx.obj
-    query = _query(text, since, until, tier, model, kind, tag, favourites, min_rating, sort, limit)
+    query = _query(
+        text, since, until, tier, model, kind, tag, favourites, min_rating, sort, limit, flagged
+    )
     _print_assets(state.library().find(query), as_json)
 
 

@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 
 from ..config import Settings
 from ..errors import EXIT_CODE
-from . import analyze, demo, edit, generate, library, models, serve, trust, video
+from . import analyze, demo, edit, generate, library, models, policy, serve, trust, video
 from ..workspace import Workspace
 from .common import say_error
 
@@ -60,6 +60,14 @@ def configure(
     variant: Annotated[
         str | None, typer.Option(help="Weights variant to load: fp16, bf16... (CINEDRAFT_VARIANT).")
     ] = None,
+    policy_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy",
+            help="The usage policy file (CINEDRAFT_POLICY; default "
+            "HOME/policy.toml when it exists).",
+        ),
+    ] = None,
     text_encoder: Annotated[
         str | None,
         typer.Option(
@@ -68,7 +76,13 @@ def configure(
         ),
     ] = None,
 ) -> None:
-    given = {"home": home, "device": device, "variant": variant, "text_encoder": text_encoder}
+    given = {
+        "home": home,
+        "device": device,
+        "variant": variant,
+        "text_encoder": text_encoder,
+        "policy": policy_file,
+    }
     overrides = {k: v for k, v in given.items() if v is not None}
     if offline:
         overrides["offline"] = True
@@ -95,6 +109,8 @@ app.command()(analyze.analyze)
 app.add_typer(analyze.lab, name="lab")
 app.add_typer(edit.app, name="edit")
 app.add_typer(models.app, name="models")
+app.add_typer(policy.policy, name="policy")
+app.add_typer(policy.audit, name="audit")
 app.command()(serve.serve)
 
 

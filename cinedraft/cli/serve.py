@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,25 @@ import typer
 from ..errors import InputError
 from ..workspace import Workspace
 from .common import err, handles_errors
+
+
+TOKEN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+
+
+def named_tokens(given: list[str]) -> dict[str, str]:
+    """``NAME=SECRET`` (or a bare secret, named ``token``) for each ``--token``: the name is
+    who the jobs and the audit trail say asked."""
+    tokens: dict[str, str] = {}
+    for value in given:
+        name, sep, secret = value.partition("=")
+        if not (sep and TOKEN_NAME.fullmatch(name)):
+            name, secret = "token", value
+        if len(secret) < 16:
+            raise InputError(f"the token {name!r} must be at least 16 characters")
+        if name in tokens:
+            raise InputError(f"two tokens are named {name!r}: give each its own name")
+        tokens[name] = secret
+    return tokens
 
 
 def is_loopback(host: str) -> bool:
@@ -31,7 +51,12 @@ def serve(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 7860,
     token: Annotated[
-        str | None, typer.Option(help="Access token (or CINEDRAFT_TOKEN); turns on auth.")
+        list[str] | None,
+        typer.Option(
+            help="Access token, NAME=SECRET (repeatable: one per person or script; the name "
+            "is who jobs and the audit trail name), or a bare secret (or CINEDRAFT_TOKEN); "
+            "turns on auth.",
+        ),
     ] = None,
     allowed_host: Annotated[
         list[str] | None,
@@ -53,14 +78,13 @@ def serve(
     from ..server.security import host_name
 
     state: Workspace = ctx.obj
-    token = token or os.environ.get("CINEDRAFT_TOKEN") or None
-    if not is_loopback(host) and not token:
+    from_env = os.environ.get("CINEDRAFT_TOKEN")
+    tokens = named_tokens(token or ([from_env] if from_env else []))
+    if not is_loopback(host) and not tokens:
         raise InputError(
             f"refusing to serve on {host} without a token: anyone on the network "
             "could drive this machine (pass --token or set CINEDRAFT_TOKEN)"
         )
-    if token is not None and len(token) < 16:
-        raise InputError("the token must be at least 16 characters")
     names = list(allowed_host or [])
     if bad := [
         n for n in names if host_name(n) is None or ":" in n.strip("[]") and not n.startswith("[")
@@ -74,11 +98,11 @@ def serve(
     # Non-loopback: the session cookie is Secure, so browsers send it only over https
     # (--ssl-certfile, or a TLS proxy in front); scripts use the bearer token either way.
     app = create_app(
-        state.settings, token=token, hosts={host, *names}, secure_cookie=not is_loopback(host)
+        state.settings, token=tokens, hosts={host, *names}, secure_cookie=not is_loopback(host)
     )
     scheme = "https" if ssl_certfile else "http"
     err.print(
-        f"cinedraft studio on {scheme}://{host}:{port}" + (" (token required)" if token else "")
+        f"cinedraft studio on {scheme}://{host}:{port}" + (" (token required)" if tokens else "")
     )
     uvicorn.run(
         app,

@@ -23,6 +23,7 @@ from ..request import (
 )
 from ..tiers import Tier
 from .device import pick_device
+from .guard import Guard
 from .image import ImageEngine, Rendered
 from .models import MemoryOptions, ModelCache
 from .video import VideoEngine
@@ -32,7 +33,13 @@ class Engine:
     """Runs image and video requests. Holds the settings, the device, the loaded-model cache
     and the library every output goes into."""
 
-    def __init__(self, settings: Settings, library: Library | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        library: Library | None = None,
+        actor: str | None = None,
+        guard: Guard | None = None,
+    ):
         self.settings = settings
         self.device = pick_device(settings.device)
         self.models = ModelCache(
@@ -51,14 +58,18 @@ class Engine:
         self.upscaler = (
             ModelUpscaler(settings.upscaler, device=str(self.device)) if settings.upscaler else None
         )
-        self.image = ImageEngine(settings, self.models, self.library, self.device, self.upscaler)
+        # the policy and the audit trail (entries name ``actor``, by default the OS user)
+        self.guard = guard or Guard(settings.policy_file, self.library, actor)
+        self.image = ImageEngine(
+            settings, self.models, self.library, self.device, self.upscaler, self.guard
+        )
         self._video: VideoEngine | None = None
 
     @property
     def video(self) -> VideoEngine:
         """The video flow, sharing this engine's model cache, library and device."""
         if self._video is None:
-            self._video = VideoEngine(self.models, self.library, self.device)
+            self._video = VideoEngine(self.models, self.library, self.device, self.guard)
         return self._video
 
     # ------------------------------------------------------------------ images

@@ -54,6 +54,7 @@ from .adapters import (
     take_tags,
 )
 from .calls import accepted, step_callbacks, takes
+from .guard import Guard
 from .models import LoadedModel, ModelCache, software_versions
 from .prompts import expand_template, has_weighting, weighted_embeddings
 from .schedulers import make_scheduler, sampler_label, schedule_label
@@ -105,9 +106,10 @@ class ImageEngine:
         library: Library,
         device: torch.device,
         upscaler: ModelUpscaler | None,
+        guard: Guard,
     ):
         self.settings, self.models, self.library = settings, models, library
-        self.device, self.upscaler = device, upscaler
+        self.device, self.upscaler, self.guard = device, upscaler, guard
 
     def generate_image(
         self,
@@ -120,8 +122,10 @@ class ImageEngine:
         progress = on_progress or no_progress
         started = time.perf_counter()
         rendered = self.render_images(request, progress)
-        # 5. Store, all in one batch (two commits for the request, not two per image).
+        # 5. Store, all in one batch (two commits for the request, not two per image), and
+        # say so in the audit trail.
         outputs = self._store(rendered, record_extra or {})
+        self._audit("promote" if request.parent else "generate", request, outputs)
         progress("save", len(outputs), len(outputs))
         seconds = time.perf_counter() - started
         return Result(
@@ -134,8 +138,11 @@ class ImageEngine:
     def render_images(
         self, request: ImageRequest, progress: Progress, tier: Tier | None = None
     ) -> list[Rendered]:
-        """Steps 1-4: the images and their records, nothing written. ``tier`` replaces the
+        """Steps 0-4: the images and their records, nothing written. ``tier`` replaces the
         named tier's preset (the clarity lab varies one field at a time)."""
+        # 0. The usage policy, on every prompt the request can make, adapter tags and all
+        # (a block stops here).
+        verdict = self.guard.check("generate", request.prompt, request, request.template)
         # 1. Model, adapters (LoRAs, embeddings, VAE), tier, sizes.
         plan = self._plan(request, tier)
         # 2. One prompt and one seed per image (adapter tags taken out of the prompt).
@@ -161,6 +168,7 @@ class ImageEngine:
                 if plan.model.safety is not None:
                     ran = {} if flag is None else {"flagged": flag}
                     item.record.safety = {"checker": plan.model.safety} | ran
+                item.record.policy = verdict.about(prompt, seen_as=take_tags)
                 rendered.append(item)
         return rendered
 
@@ -320,7 +328,19 @@ class ImageEngine:
         comparison = _compare_pixels(item.image, original, rec)
         item.record.parents.append(Parent(id=asset_id, role="rerender"))
         item.record.rerender_of = asset_id
-        return Rerender(original=asset_id, output=self._store([item], {})[0], **comparison)
+        output = self._store([item], {})[0]
+        self._audit("rerender", request, [output])
+        return Rerender(original=asset_id, output=output, **comparison)
+
+    def _audit(self, action: str, request: ImageRequest, outputs: list[ImageOutput]) -> None:
+        self.guard.record(
+            action,
+            request,
+            [hit for o in outputs for hit in (o.record.get("policy") or {}).get("hits", [])],
+            assets=[o.asset_id for o in outputs],
+            model=outputs[0].record.get("model"),
+            model_hash=outputs[0].record.get("model_hash"),
+        )
 
     # ------------------------------------------------------------------ stages
 

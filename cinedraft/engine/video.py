@@ -44,6 +44,7 @@ from ..request import Overrides, Progress, Seam, VideoRequest, VideoResult, no_p
 from ..tiers import VideoFamily
 from .chunks import ChunkLoop, Chunked, Drawn, Given, native_frames, plan_chunks
 from .calls import accepted, step_callbacks
+from .guard import Guard
 from .models import LoadedModel, ModelCache, software_versions
 from .schedulers import make_scheduler
 
@@ -91,10 +92,11 @@ class _Hold:
 class VideoEngine:
     """Runs video requests with an image engine's model cache and library."""
 
-    def __init__(self, models: ModelCache, library: Library, device: torch.device):
+    def __init__(self, models: ModelCache, library: Library, device: torch.device, guard: Guard):
         self.models = models
         self.library = library
         self.device = device
+        self.guard = guard
         self._i2v: dict[str, diffusers.DiffusionPipeline] = {}
 
     @property
@@ -118,6 +120,9 @@ class VideoEngine:
         matches its clip)."""
         progress = on_progress or no_progress
         started = time.perf_counter()
+        # 0. The usage policy (a block stops here).
+        action = "extend" if request.extend else "video"
+        verdict = self.guard.check(action, request.prompt, request)
         # 1. Model, family, preset, length.
         shot = self._shot(request, default_model, preset)
         # 2. Given frames and the parents they come from; the calls that make the rest.
@@ -149,9 +154,12 @@ class VideoEngine:
             timings["metrics"] = round(time.perf_counter() - t0, 3)
             record = self._record(shot, seed, plan, chunked, finished, temporal, parents)
             record.timings = timings
+            record.policy = verdict.record()
             asset = self.library.add_video(
                 out.read_bytes(), record.to_dict() | (record_extra or {})
             )
+            hits = (record.policy or {}).get("hits", [])
+            self.guard.record(action, request, hits, [asset.id], record.model, record.model_hash)
             stills = {
                 role: self._store_still(path, role, record, asset.id)
                 for role, path in (

@@ -50,6 +50,7 @@ class Job:
     started: str | None
     finished: str | None
     attempts: int
+    actor: str | None = None  # who asked (the server's token name)
 
     @classmethod
     def from_row(cls, row: dict) -> Job:
@@ -71,9 +72,15 @@ class JobQueue:
     # ------------------------------------------------------------------ producers
 
     def submit(
-        self, kind: str, request: dict, priority: int, idem_key: str | None = None
+        self,
+        kind: str,
+        request: dict,
+        priority: int,
+        idem_key: str | None = None,
+        actor: str | None = None,
     ) -> tuple[Job, bool]:
-        """Queue a job; ``(job, created)``. The same ``idem_key`` returns the first job."""
+        """Queue a job; ``(job, created)``. The same ``idem_key`` returns the first job.
+        ``actor``: who asked, for the audit trail."""
         row = {
             "id": new_job_id(),
             "kind": kind,
@@ -81,6 +88,7 @@ class JobQueue:
             "request": request,
             "idem_key": idem_key or None,
             "created": utc_now(),
+            "actor": actor,
         }  # an empty key is no key
         with self._lock:
             job, created = records.insert_job(self.conn, row, self.max_queued)

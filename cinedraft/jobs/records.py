@@ -37,8 +37,8 @@ def insert_job(conn: sqlite3.Connection, job: dict, max_queued: int) -> tuple[di
             conn.execute("COMMIT")
             return None, None
         conn.execute(
-            "INSERT INTO jobs (id, kind, priority, state, request, idem_key, created) "
-            "VALUES (?, ?, ?, 'queued', ?, ?, ?)",
+            "INSERT INTO jobs (id, kind, priority, state, request, idem_key, created, actor) "
+            "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
             (
                 job["id"],
                 job["kind"],
@@ -46,6 +46,7 @@ def insert_job(conn: sqlite3.Connection, job: dict, max_queued: int) -> tuple[di
                 json.dumps(job["request"]),
                 job.get("idem_key"),
                 job["created"],
+                job.get("actor"),
             ),
         )
         conn.execute("COMMIT")

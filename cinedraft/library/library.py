@@ -42,7 +42,8 @@ from ..ids import ASSET_ID, check_asset_id, new_asset_id, utc_now
 from ..quality.metrics import HIGHER_IS_CLEARER, image_metrics
 from ..render.delivery import PROFILES, Profile, fit
 from ..media.metadata import DECODE_ERRORS, FORMATS, embed_video_record, encode_image, read_metadata
-from . import records, watermark
+from . import audit, records, watermark
+from .audit import AuditEntry
 from .credentials import load_or_create, trust_anchors, trust_ca, trusted_cas, untrust_ca
 from .db import connect
 from ..media.files import (
@@ -116,6 +117,7 @@ class AssetQuery(BaseModel):
     model: str | None = None
     tags: tuple[str, ...] = ()
     favourite: bool = False
+    flagged: bool = Field(False, description="Only outputs the usage policy flagged.")
     min_rating: int = Field(0, ge=0, le=5)
     sort: str = Field(
         "newest",
@@ -699,6 +701,29 @@ class Library:
             quarantine.mkdir(exist_ok=True)
             shutil.move(path, quarantine / path.name)
             records.add_quarantined(self.conn, path.name, reason[:1000], utc_now())
+
+    # ------------------------------------------------------------------ audit trail
+
+    @_serialized
+    def audit(self, entry: AuditEntry) -> int:
+        """Append ``entry`` to the hash-chained audit trail; its sequence number."""
+        return audit.append(self.conn, entry)
+
+    @_serialized
+    def audit_entries(
+        self, since: str | None = None, actor: str | None = None, flagged: bool = False
+    ) -> list[dict]:
+        return audit.rows(self.conn, since, actor, flagged)
+
+    @_serialized
+    def audit_verify(self) -> tuple[int, list[str]]:
+        """(entries checked, every break in the chain)."""
+        return audit.verify(self.conn)
+
+    @_serialized
+    def audit_prune(self, before: str) -> int:
+        """Delete entries older than ``before`` (ISO time); the rest still verifies."""
+        return audit.prune(self.conn, before)
 
     @_serialized
     def check(self, hashes: bool = True) -> dict:

@@ -164,6 +164,7 @@ def find_assets(
     model: str | None = None,
     tags: tuple[str, ...] = (),
     favourite: bool = False,
+    flagged: bool = False,
     min_rating: int = 0,
     sort: str = "newest",
     limit: int = 50,
@@ -193,6 +194,8 @@ def find_assets(
         params.append(tag)
     if favourite:
         where.append("a.favourite = 1")
+    if flagged:  # the usage policy flagged the prompt (see cinedraft.policy)
+        where.append("json_extract(a.record, '$.policy.flagged') = 1")
     if min_rating:
         where.append("a.rating >= ?")
         params.append(min_rating)

@@ -32,13 +32,14 @@ WEB = Path(__file__).parent / "web"
 def create_app(
     settings: Settings,
     *,
-    token: str | None = None,
+    token: dict[str, str] | str | None = None,
     hosts: set[str] = frozenset(),
     workers: bool = True,
     max_queued: int = 500,
     secure_cookie: bool = False,
 ) -> FastAPI:
-    """The studio app. ``token`` turns on auth; ``hosts`` adds names the Host header may use;
+    """The studio app. ``token`` (one, or several by name: the audit trail's actors) turns
+    on auth; ``hosts`` adds names the Host header may use;
     ``secure_cookie`` marks the session cookie Secure (a non-loopback bind, behind TLS)."""
     # 1. State: the same wiring as the CLI's (the engine loads with the first model job).
     workspace = Workspace(settings)
@@ -107,14 +108,15 @@ def create_app(
     @app.post("/login", include_in_schema=False)
     def login(request: Request, token: str = Form(..., max_length=1024)):
         try:
-            if not sessions.check_token(token, request.client.host if request.client else ""):
-                return JSONResponse({"detail": "wrong token"}, status_code=401)
+            holder = sessions.check_token(token, request.client.host if request.client else "")
         except TooManyFailures as exc:
             return too_many_failures(exc)
+        if holder is None:
+            return JSONResponse({"detail": "wrong token"}, status_code=401)
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(
             COOKIE,
-            sessions.new(),
+            sessions.new(holder),
             httponly=True,
             samesite="strict",
             max_age=SESSION_SECONDS,

@@ -64,24 +64,28 @@ class TooManyFailures(Exception):
 
 
 class Sessions:
-    """The token (None: auth off), logged-in browser sessions and failed tries per client."""
+    """The tokens by name (none: auth off), logged-in browser sessions and failed tries per
+    client. Whoever a request is from is the name of the token it used: the audit trail's
+    actor."""
 
-    def __init__(self, token: str | None, secure_cookie: bool = False):
-        self._token = token.encode() if token is not None else None
+    def __init__(self, tokens: dict[str, str] | str | None, secure_cookie: bool = False):
+        if isinstance(tokens, str):
+            tokens = {"token": tokens}
+        self._tokens = {name: t.encode() for name, t in (tokens or {}).items()}
         self.secure_cookie = secure_cookie
-        self._expiry: dict[str, float] = {}  # session id -> monotonic expiry
+        self._sessions: dict[str, tuple[float, str]] = {}  # id -> (monotonic expiry, name)
         self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
     @property
     def enabled(self) -> bool:
-        return self._token is not None
+        return bool(self._tokens)
 
-    def check_token(self, token: str | bytes, client: str = "") -> bool:
-        """Whether ``token`` is the token; counts failures per client (see the module doc).
-        Raises :class:`TooManyFailures` while a client is over its limit."""
-        if self._token is None:
-            return False
+    def check_token(self, token: str | bytes, client: str = "") -> str | None:
+        """The name of the token ``token`` is, or None; counts failures per client (see the
+        module doc). Raises :class:`TooManyFailures` while a client is over its limit."""
+        if not self._tokens:
+            return None
         now = time.monotonic()
         with self._lock:
             tries = self._failures.setdefault(client, deque())
@@ -90,38 +94,45 @@ class Sessions:
             if len(tries) >= MAX_FAILURES:
                 raise TooManyFailures(int(tries[0] + FAILURE_WINDOW - now) + 1)
         given = token if isinstance(token, bytes) else token.encode("utf-8", "surrogatepass")
-        if secrets.compare_digest(given, self._token):
-            return True
+        found = None
+        for name, secret in self._tokens.items():  # every one compared: no early exit
+            if secrets.compare_digest(given, secret):
+                found = name
+        if found is not None:
+            return found
         with self._lock:
             self._failures[client].append(now)
-        return False
+        return None
 
-    def new(self) -> str:
+    def new(self, name: str) -> str:
+        """A browser session for the holder of token ``name``."""
         session = secrets.token_urlsafe(32)
         with self._lock:
-            self._expiry[session] = time.monotonic() + SESSION_SECONDS
+            self._sessions[session] = (time.monotonic() + SESSION_SECONDS, name)
         return session
 
-    def _valid_session(self, session: str) -> bool:
+    def _session(self, session: str) -> str | None:
         with self._lock:
-            expiry = self._expiry.get(session)
-            if expiry is not None and expiry < time.monotonic():
-                del self._expiry[session]
-                return False
-            return expiry is not None
+            held = self._sessions.get(session)
+            if held is not None and held[0] < time.monotonic():
+                del self._sessions[session]
+                return None
+            return held[1] if held else None
 
-    def authorised(self, headers: dict[str, str], client: str = "") -> bool:
-        if self._token is None:
-            return True
+    def who(self, headers: dict[str, str], client: str = "") -> str | None:
+        """The token name a request carries (its session cookie or bearer token), or None;
+        "" when auth is off (anyone on loopback)."""
+        if not self._tokens:
+            return ""
         for part in headers.get("cookie", "").split(";"):
             name, _, value = part.strip().partition("=")
-            if name == COOKIE and self._valid_session(value):
-                return True
+            if name == COOKIE and (holder := self._session(value)) is not None:
+                return holder
         bearer = headers.get("authorization", "")
         # Headers arrive as latin-1 text of the raw bytes: compare the raw bytes.
-        return bearer.startswith("Bearer ") and self.check_token(
-            bearer[7:].encode("latin-1"), client
-        )
+        if not bearer.startswith("Bearer "):
+            return None
+        return self.check_token(bearer[7:].encode("latin-1"), client)
 
 
 class Guard:
@@ -176,10 +187,13 @@ class Guard:
             return None
         client = (scope.get("client") or ("",))[0] or ""
         try:
-            if self.sessions.authorised(headers, client):
-                return None
+            actor = self.sessions.who(headers, client)
         except TooManyFailures as exc:
             return too_many_failures(exc)
+        if actor is not None:
+            # request.state.actor: who the job and the audit trail name
+            scope.setdefault("state", {})["actor"] = actor or None
+            return None
         return JSONResponse(
             {"detail": "authentication required"},
             status_code=401,

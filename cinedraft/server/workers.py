@@ -63,7 +63,8 @@ class Workers:
             self.queue.report(job.id, stage, done, total, outputs)
 
         try:
-            result = KINDS[job.kind].handler(self.workspace, job, report)
+            with self.workspace.guard().acting_as(job.actor):  # the audit names who asked
+                result = KINDS[job.kind].handler(self.workspace, job, report)
         except JobCancelled:
             self.queue.finish(job.id, "cancelled")
         except CinedraftError as exc:

@@ -56,6 +56,7 @@ class JobOut(BaseModel):
     started: str | None = None
     finished: str | None = None
     attempts: int = 0
+    actor: str | None = Field(None, description="Who asked: the name of the token used.")
 
     @classmethod
     def of(cls, job: Job) -> JobOut:
@@ -150,8 +151,17 @@ def _asset_of_kind(request: Request, field: str, ref: str, kind: str) -> None:
     request.app.state.library.resolve(ref, kind)  # 404 if absent, 422 if another kind
 
 
+def _police(request: Request, action: str, prompt: str, body, template: bool = False) -> None:
+    """The usage policy before a job is queued: a block is a 422 naming the rule (and an
+    audit entry naming the token's holder); the worker checks again when the job runs."""
+    guard = request.app.state.workspace.guard()
+    with guard.acting_as(getattr(request.state, "actor", None)):
+        guard.check(action, prompt, body, template)
+
+
 def _submit(request: Request, kind: str, body: dict, priority: int, key: str | None) -> JobOut:
-    job, _ = request.app.state.queue.submit(kind, body, priority, key)
+    actor = getattr(request.state, "actor", None)
+    job, _ = request.app.state.queue.submit(kind, body, priority, key, actor)
     return JobOut.of(job)
 
 
@@ -168,6 +178,7 @@ def submit_generate(
     for name in named:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}", name) or ".." in name:
             raise InputError(f"{name!r}: give the name of a file in the models folder, not a path")
+    _police(request, "generate", body.prompt, body, body.template)
     return _submit(
         request, "generate", body.model_dump(), PRIORITY.get(body.tier, 10), idempotency_key
     )
@@ -197,6 +208,7 @@ def submit_video(body: VideoRequest, request: Request, idempotency_key: IdemKey 
         if getattr(body, field) is not None:
             _asset_of_kind(request, field, getattr(body, field), kind)
     preset_for(body.preset)  # an unknown preset is refused now, not after the queue
+    _police(request, "extend" if body.extend else "video", body.prompt, body)
     return _submit(request, "video", body.model_dump(), PRIORITY["video"], idempotency_key)
 
 
@@ -205,6 +217,7 @@ def submit_extend(body: ExtendBody, request: Request, idempotency_key: IdemKey =
     """Queue an extension: a continuation generated from the clip's last frames (or a lead-in
     before its first), joined to it; the seam is scored."""
     _asset_of_kind(request, "source", body.source, "video")
+    _police(request, "extend", body.prompt, body)
     return _submit(request, "extend", body.model_dump(), PRIORITY["video"], idempotency_key)
 
 
