@@ -69,6 +69,20 @@ class Guard:
             policy.refuse_if_blocked(verdict)
         return verdict
 
+    def faces(self, policy: dict | None, images: list) -> dict | None:
+        """``policy`` (an output's record of hits) with what the face check found, when the
+        policy flags faces: ``faces`` (how many) and a flag hit if any; unchanged otherwise."""
+        if not self.policy.flag_faces:
+            return policy
+        from ..quality.faces import find_faces
+
+        found = sum(len(find_faces(image)) for image in images)
+        hits = list((policy or {}).get("hits", []))
+        if found:
+            note = f"{found} face(s) found in the output"
+            hits.append({"name": "a face", "action": "flag", "kind": "person", "note": note})
+        return {"flagged": any(h["action"] == "flag" for h in hits), "hits": hits, "faces": found}
+
     def record(
         self,
         action: str,

@@ -168,7 +168,8 @@ class ImageEngine:
                 if plan.model.safety is not None:
                     ran = {} if flag is None else {"flagged": flag}
                     item.record.safety = {"checker": plan.model.safety} | ran
-                item.record.policy = verdict.about(prompt, seen_as=take_tags)
+                policy = verdict.about(prompt, seen_as=take_tags)
+                item.record.policy = self.guard.faces(policy, [item.image])
                 rendered.append(item)
         return rendered
 

@@ -154,7 +154,8 @@ class VideoEngine:
             timings["metrics"] = round(time.perf_counter() - t0, 3)
             record = self._record(shot, seed, plan, chunked, finished, temporal, parents)
             record.timings = timings
-            record.policy = verdict.record()
+            looked_at = [Image.fromarray(frames[i]) for i in {0, len(frames) // 2, len(frames) - 1}]
+            record.policy = self.guard.faces(verdict.record(), looked_at)
             asset = self.library.add_video(
                 out.read_bytes(), record.to_dict() | (record_extra or {})
             )

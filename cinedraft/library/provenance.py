@@ -54,6 +54,7 @@ class Manifest:
     ai_generated: bool = False
     model: str | None = None
     asset_id: str | None = None
+    policy: dict | None = None  # the usage policy's hits and face check, as signed
     actions: list[str] = field(default_factory=list)
     ingredients: list[dict] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
@@ -228,6 +229,7 @@ def _generation(record: dict) -> dict:
         "steps",
         "prompt",
         "adapters",  # LoRAs, embeddings, VAE: each with its file's sha256
+        "policy",  # the usage policy's hits and the face check, when they ran
     )
     return {k: record[k] for k in keys if record.get(k) is not None}
 
@@ -291,6 +293,7 @@ def _manifest(active: dict, results: dict, state: str) -> Manifest:
         ai_generated=any(a.get("digitalSourceType") == AI_SOURCE for a in actions),
         model=generation.get("model"),
         asset_id=generation.get("asset_id"),
+        policy=generation.get("policy"),
         actions=[a.get("action") for a in actions],
         ingredients=[
             {k: i.get(k) for k in ("title", "relationship", "instance_id") if i.get(k)}

@@ -143,3 +143,31 @@ def test_export_round_trips_and_fails_before_reading_when_it_cannot_write(police
     assert bad.exit_code == 2 and "cannot write" in bad.output
     verified = _run(home, "audit", "verify")
     assert verified.exit_code == 0 and f"{len(rows)} entries" in verified.output
+
+
+def test_a_policy_that_flags_faces_checks_every_output_and_signs_what_it_found(tmp_path):
+    """The check runs on every output (recorded, signed, even when it finds nothing), and a
+    face flags the output."""
+    from PIL import Image
+    from skimage import data
+
+    (tmp_path / "policy.toml").write_text("flag_faces = true\n")
+    engine = Engine(Settings(home=tmp_path, offline=True, device="cpu"))
+    out = engine.generate_image(ImageRequest(prompt="a red jar", steps=1)).outputs[0]
+    assert out.record["policy"] == {"flagged": False, "hits": [], "faces": 0}
+    assert engine.library.verify(out.path).manifest["policy"]["faces"] == 0
+    face = engine.guard.faces(None, [Image.fromarray(data.astronaut())])
+    assert face["flagged"] and face["faces"] == 1 and face["hits"][0]["kind"] == "person"
+
+
+def test_the_face_detector_finds_a_face_and_nothing_in_photos_without_one():
+    from PIL import Image
+    from skimage import data
+
+    from cinedraft.quality.faces import find_faces
+
+    assert len(find_faces(Image.fromarray(data.astronaut()))) == 1
+    for name in ("chelsea", "coffee", "rocket", "immunohistochemistry", "retina"):
+        assert find_faces(Image.fromarray(getattr(data, name)()[..., :3])) == [], name
+    x, y, w, h = find_faces(Image.fromarray(data.astronaut()).resize((1024, 1024)))[0]
+    assert 300 < x < 420 and 100 < y < 200 and w > 150  # found at full size, in its pixels
