@@ -14,6 +14,7 @@ EXPECTED = {  # a line each part prints at its end
     "bench_engine": "production/draft per image",
     "bench_library": "+sign+watermark",
     "bench_models": "(target <= 1.05)",
+    "bench_policy": "(target < 1 ms)",
     "bench_quality": "RRDBNet",
     "bench_editor": "smart render is",
     "bench_server": "target p99 <= 50 ms",
