@@ -29,6 +29,12 @@ class Settings(BaseSettings):
         description="The usage policy (protected names: block, flag, allow); default "
         "HOME/policy.toml when it exists, else none. See docs/policy.md.",
     )
+    audit_retention_days: int | None = Field(
+        None,
+        ge=1,
+        description="Keep audit entries this many days; older ones are pruned as new ones "
+        "are written, the chain anchored so the rest still verifies. Unset: kept forever.",
+    )
     provenance: bool = Field(
         True, description="Sign every output with C2PA and watermark it with its asset id."
     )

@@ -120,6 +120,7 @@ class Policy:
 
     def __init__(self, rules: list[Rule], allow: list[str], flag_faces: bool, source: str):
         self.rules = rules
+        self.allow = allow
         self.flag_faces = flag_faces
         self.source = source
         self._allowed = {_key(n, False) for n in allow} | {
@@ -150,9 +151,24 @@ class Policy:
             if p
         }
 
-    @property
-    def empty(self) -> bool:
-        return not self._regex and not self.flag_faces
+    def describe(self) -> dict:
+        """The policy as data (the studio's read-only page)."""
+        return {
+            "source": self.source,
+            "allow": self.allow,
+            "flag_faces": self.flag_faces,
+            "rules": [
+                {
+                    "line": r.line,
+                    "action": r.action,
+                    "kind": r.kind,
+                    "note": r.note,
+                    "case": "exact" if r.exact_case else "any",
+                    "names": list(r.names),
+                }
+                for r in self.rules
+            ],
+        }
 
     def check(self, prompts: list[str]) -> Verdict:
         """Every hit in ``prompts`` (each a prompt or one expansion of a template)."""

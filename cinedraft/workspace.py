@@ -41,7 +41,10 @@ class Workspace:
         if self._guard is None:
             from .engine.guard import Guard
 
-            self._guard = Guard(self.settings.policy_file, self.library())
+            settings = self.settings
+            self._guard = Guard(
+                settings.policy_file, self.library(), retention_days=settings.audit_retention_days
+            )
         return self._guard
 
     def engine(self) -> Engine:

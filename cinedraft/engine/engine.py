@@ -59,7 +59,9 @@ class Engine:
             ModelUpscaler(settings.upscaler, device=str(self.device)) if settings.upscaler else None
         )
         # the policy and the audit trail (entries name ``actor``, by default the OS user)
-        self.guard = guard or Guard(settings.policy_file, self.library, actor)
+        self.guard = guard or Guard(
+            settings.policy_file, self.library, actor, settings.audit_retention_days
+        )
         self.image = ImageEngine(
             settings, self.models, self.library, self.device, self.upscaler, self.guard
         )

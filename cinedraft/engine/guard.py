@@ -14,6 +14,8 @@ import contextlib
 import contextvars
 import getpass
 import hashlib
+import time
+from datetime import datetime, timedelta, timezone
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,9 +31,17 @@ class Guard:
     """A workspace's policy and audit trail. Entries name ``actor`` (the OS user by default),
     or whoever :meth:`acting_as` names for the work in hand (the server's token name)."""
 
-    def __init__(self, policy_file: Path | None, library: Library, actor: str | None = None):
+    def __init__(
+        self,
+        policy_file: Path | None,
+        library: Library,
+        actor: str | None = None,
+        retention_days: int | None = None,
+    ):
         self.policy_file = policy_file
         self.library = library
+        self.retention_days = retention_days
+        self._pruned_at = 0.0  # time.monotonic() of the last retention pass
         self._default_actor = actor or getpass.getuser()
         self._actor: contextvars.ContextVar[str | None] = contextvars.ContextVar(
             "actor", default=None
@@ -93,7 +103,13 @@ class Guard:
         model_hash: str | None = None,
     ) -> int:
         """Append an audit entry (``hits``: the policy's, as records hold them); its
-        sequence number."""
+        sequence number. Retention prunes old entries first, at most once an hour."""
+        if self.retention_days and (
+            not self._pruned_at or time.monotonic() - self._pruned_at > 3600
+        ):
+            cutoff = datetime.now(timezone.utc) - timedelta(days=self.retention_days)
+            self.library.audit_prune(cutoff.strftime("%Y-%m-%dT%H:%M:%SZ"))
+            self._pruned_at = time.monotonic()
         flagged = any(h["action"] == "flag" for h in hits)
         return self.library.audit(
             AuditEntry(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import getpass
 import json
 import sqlite3
 
@@ -171,3 +172,15 @@ def test_the_face_detector_finds_a_face_and_nothing_in_photos_without_one():
         assert find_faces(Image.fromarray(getattr(data, name)()[..., :3])) == [], name
     x, y, w, h = find_faces(Image.fromarray(data.astronaut()).resize((1024, 1024)))[0]
     assert 300 < x < 420 and 100 < y < 200 and w > 150  # found at full size, in its pixels
+
+
+def test_retention_prunes_old_entries_as_new_ones_are_written(tmp_path):
+    from cinedraft.library.audit import AuditEntry
+
+    settings = Settings(home=tmp_path, offline=True, device="cpu", audit_retention_days=30)
+    engine = Engine(settings)
+    engine.library.audit(AuditEntry(at="2020-01-01T00:00:00Z", actor="old", action="generate"))
+    engine.generate_image(ImageRequest(prompt="a red jar", steps=1))
+    entries = engine.library.audit_entries()
+    assert [(e["actor"], e["action"]) for e in entries] == [(getpass.getuser(), "generate")]
+    assert engine.library.audit_verify() == (1, [])  # anchored at the pruned entry

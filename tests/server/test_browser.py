@@ -21,6 +21,19 @@ ARTIFACTS = Path(
     os.environ.get("CINEDRAFT_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts")
 )
 XSS = '<img src=x onerror="window.__xss=1">'
+POLICY = """allow = ["Acme"]
+
+[[rule]]
+names = ["Globex"]
+action = "flag"
+kind = "brand"
+note = "ask legal first"
+
+[[rule]]
+names = ["Nike"]
+action = "block"
+kind = "brand"
+"""
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +41,9 @@ def studio(tmp_path_factory):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app = create_app(settings(tmp_path_factory.mktemp("browser")))
+    home = tmp_path_factory.mktemp("browser")
+    (home / "policy.toml").write_text(POLICY)
+    app = create_app(settings(home))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -138,3 +153,35 @@ def test_make_extend_and_play_a_video(studio, page):
     assert page.errors == []
     extended = httpx.get(f"{studio}/api/assets/{second['src'].split('/')[3]}").json()
     assert extended["record"]["operation"] == "extend"
+
+
+def _done(studio, job_id):
+    for _ in range(300):
+        job = httpx.get(f"{studio}/api/jobs/{job_id}").json()
+        if job["state"] in ("done", "failed"):
+            return job
+        time.sleep(0.1)
+    raise TimeoutError(job_id)
+
+
+def test_flagged_outputs_show_and_the_policy_page_reads_the_rules(studio, page):
+    blocked = httpx.post(f"{studio}/api/jobs/generate", json={"prompt": "a Nike shoe"})
+    assert blocked.status_code == 422 and "Nike" in blocked.json()["detail"]
+    job = httpx.post(f"{studio}/api/jobs/generate", json={"prompt": "a Globex sign", "steps": 2})
+    flagged_id = _done(studio, job.json()["id"])["result"]["outputs"][0]
+    page.goto(f"{studio}/#/library")
+    page.check("input[name=flagged]")
+    page.click("#search button[type=submit]")
+    expect(page.locator("#results .tile")).to_have_count(1, timeout=20_000)
+    assert page.get_attribute("#results .tile", "data-id") == flagged_id
+    assert "flagged by the policy" in page.inner_text("#results")
+    page.screenshot(path=str(ARTIFACTS / "8-library-flagged.png"))
+    page.click("#results .tile")
+    expect(page.locator("main table")).to_contain_text("FLAGGED: flag Globex (ask legal first)")
+    page.goto(f"{studio}/#/policy")
+    page.wait_for_selector("#policy-rules")
+    rules = page.inner_text("#policy-rules")
+    assert "Globex" in rules and "ask legal first" in rules and "block" in rules
+    assert "allowed: Acme" in page.inner_text("#policy-source")
+    page.screenshot(path=str(ARTIFACTS / "9-policy.png"))
+    assert page.errors == []

@@ -221,6 +221,13 @@ def submit_extend(body: ExtendBody, request: Request, idempotency_key: IdemKey =
     return _submit(request, "extend", body.model_dump(), PRIORITY["video"], idempotency_key)
 
 
+@router.get("/policy", tags=["library"])
+def policy(request: Request) -> dict:
+    """The usage policy in force, read-only: its rules, the allowed names, whether faces are
+    flagged (``source`` "no policy" when there is none); 422 when its file cannot be read."""
+    return request.app.state.workspace.guard().policy.describe()
+
+
 @router.get("/presets", tags=["jobs"])
 def presets() -> list[dict]:
     """The video delivery presets: size, frame rate, default length."""
@@ -299,7 +306,8 @@ async def job_events(job_id: JobId, request: Request) -> StreamingResponse:
 
 
 def _brief(asset: Asset) -> dict:
-    return asset.model_dump(exclude={"record", "path"})
+    flagged = bool((asset.record.get("policy") or {}).get("flagged"))
+    return asset.model_dump(exclude={"record", "path"}) | {"flagged": flagged}
 
 
 @router.get("/assets", tags=["library"])

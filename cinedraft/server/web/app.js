@@ -66,9 +66,11 @@ function media(asset) {
 }
 
 function tile(asset, onClick) {
-  return el("button", { class: "tile", type: "button", "data-id": asset.id, onclick: onClick,
-                        title: asset.prompt || asset.id },
-    media(asset), el("div", { class: "caption", text: `${asset.id} · ${asset.prompt || asset.kind}` }));
+  return el("button", { class: asset.flagged ? "tile flagged" : "tile", type: "button", "data-id": asset.id,
+                        onclick: onClick, title: asset.prompt || asset.id },
+    media(asset),
+    asset.flagged ? el("div", { class: "flag", text: "flagged by the policy" }) : null,
+    el("div", { class: "caption", text: `${asset.id} · ${asset.prompt || asset.kind}` }));
 }
 
 function progressUi() {
@@ -181,6 +183,7 @@ async function library() {
     el("label", {}, "Tier", el("select", { name: "tier" }, ["", "draft", "production"].map((t) => el("option", { value: t, text: t || "any" })))),
     el("label", {}, "Kind", el("select", { name: "kind" }, ["", "image", "edit", "video", "import"].map((t) => el("option", { value: t, text: t || "any" })))),
     el("label", {}, "Sort", el("select", { name: "sort" }, ["newest", "oldest", "rating", "sharpness", "relevance"].map((t) => el("option", { value: t, text: t })))),
+    el("label", {}, el("input", { name: "flagged", type: "checkbox", value: "true" }), " flagged only"),
     el("button", { type: "submit", text: "Search" }));
   async function run(event) {
     if (event) event.preventDefault();
@@ -210,7 +213,8 @@ async function asset(id) {
     el("div", { class: "asset-media" }, media(a)),
     el("table", {},
       ...[["kind", a.kind], ["tier", a.tier], ["model", a.model], ["prompt", a.prompt], ["created", a.created],
-          ["size", a.width ? `${a.width}x${a.height}` : ""], ["tags", a.tags.join(", ")]]
+          ["size", a.width ? `${a.width}x${a.height}` : ""], ["tags", a.tags.join(", ")],
+          ["policy", policyText(a.record.policy)]]
         .map(([k, v]) => el("tr", {}, el("th", { text: k }), el("td", { text: v ?? "" }))),
       el("tr", {}, el("th", { text: "parents" }), el("td", {}, links(a.ancestors))),
       el("tr", {}, el("th", { text: "children" }), el("td", {}, links(a.descendants)))),
@@ -223,6 +227,30 @@ async function asset(id) {
     provenance.textContent = `C2PA: ${v.manifest.state}${v.manifest.signer ? ` · signed by ${v.manifest.signer}` : ""}`
       + ` · watermark: ${v.watermark || v.watermark_note}`;
   } catch (err) { provenance.textContent = err.message; }
+}
+
+// What the usage policy found in an output's prompt (and its face check), as one line.
+function policyText(policy) {
+  if (!policy) return "no hits";
+  const hits = (policy.hits || []).map((h) => `${h.action} ${h.name}${h.note ? ` (${h.note})` : ""}`);
+  if (policy.faces !== undefined) hits.push(`face check: ${policy.faces} found`);
+  return `${policy.flagged ? "FLAGGED: " : ""}${hits.join("; ") || "no hits"}`;
+}
+
+// The policy in force, read-only: editing it is a change to the team's file, not a click.
+async function policyPage() {
+  const p = await api("/api/policy");
+  const rules = p.rules.map((r) => el("tr", {},
+    el("td", { text: r.action }), el("td", { text: r.kind || "" }), el("td", { text: r.names.join(", ") }),
+    el("td", { text: r.case }), el("td", { text: r.note || "" }), el("td", { text: String(r.line) })));
+  view.replaceChildren(
+    el("h1", { text: "Usage policy" }),
+    el("p", { class: "status", id: "policy-source", text: `${p.source} · faces ${p.flag_faces ? "flagged" : "not checked"}`
+      + (p.allow.length ? ` · allowed: ${p.allow.join(", ")}` : "") }),
+    p.rules.length
+      ? el("table", { id: "policy-rules" },
+          el("tr", {}, ["action", "kind", "names", "case", "note", "line"].map((h) => el("th", { text: h }))), rules)
+      : el("p", { text: "No rules: nothing is blocked or flagged." }));
 }
 
 async function edit() {
@@ -313,8 +341,9 @@ async function video(startId) {
 async function jobs() {
   const list = await api("/api/jobs?limit=50");
   view.replaceChildren(el("h1", { text: "Jobs" }), el("table", {},
-    el("tr", {}, ["job", "kind", "state", "created", "outputs / error"].map((h) => el("th", { text: h }))),
-    list.map((j) => el("tr", {}, el("td", { text: j.id }), el("td", { text: j.kind }), el("td", { text: j.state }),
+    el("tr", {}, ["job", "kind", "by", "state", "created", "outputs / error"].map((h) => el("th", { text: h }))),
+    list.map((j) => el("tr", {}, el("td", { text: j.id }), el("td", { text: j.kind }), el("td", { text: j.actor || "" }),
+      el("td", { text: j.state }),
       el("td", { text: j.created }), el("td", { text: j.error || ((j.result && j.result.outputs) || []).join(" ") })))));
 }
 
@@ -331,6 +360,7 @@ async function route() {
     else if (parts[0] === "edit") await edit();
     else if (parts[0] === "video") await video(parts[1]);
     else if (parts[0] === "jobs") await jobs();
+    else if (parts[0] === "policy") await policyPage();
     else await ideate();
   } catch (err) { showError(err.message); }
   view.focus();
