@@ -183,6 +183,9 @@ def show(ctx: typer.Context, asset_id: str, as_json: Json = False) -> None:
         table.add_row(key, str(getattr(asset, key)))
     for label, walk in (("ancestors", ancestors), ("descendants", descendants)):
         table.add_row(label, ", ".join(f"{i} ({r}, {d})" for d, i, r in walk) or "-")
+    if policy := asset.record.get("policy"):  # what the usage policy found (docs/policy.md)
+        hits = "; ".join(f"{h['action']} {h['name']}" for h in policy.get("hits", []))
+        table.add_row("policy", ("FLAGGED: " if policy.get("flagged") else "") + (hits or "-"))
     out.print(table)
     out.print_json(json.dumps(asset.record))
 

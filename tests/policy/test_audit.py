@@ -62,6 +62,10 @@ def test_a_flag_runs_and_marks_the_output_and_its_audit_entry(policed):
     assert entry["assets"] == [out.asset_id] and entry["action"] == "generate"
     assert entry["model"] == "builtin" and entry["model_hash"] == out.record["model_hash"]
     assert entry["request_hash"] and not entry["marked"]  # provenance is off here
+    shown = _run(policed.settings.home, "library", "show", out.asset_id)
+    assert "FLAGGED: flag Globex" in shown.output, shown.output
+    listed = _run(policed.settings.home, "library", "list", "--flagged", "--json")
+    assert [a["id"] for a in json.loads(listed.stdout)] == [out.asset_id]
 
 
 def test_a_policy_file_that_cannot_be_read_stops_everything(tmp_path):
