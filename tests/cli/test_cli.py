@@ -100,3 +100,26 @@ def test_an_image_the_safety_checker_flags_is_never_silent(tmp_path, tiny_sd_che
     res = _invoke(tmp_path, "generate", "a red jar", "--model", model, "--steps", "2")
     assert res.exit_code == 0, res.output
     assert "flagged by the model's safety checker (StableDiffusionSafetyChecker)" in res.output
+
+
+def test_help_and_library_commands_import_no_model_stack(tmp_path):
+    """`--help`, `library list` and `audit list` answer without importing torch,
+    diffusers or transformers (seconds of imports each)."""
+    script = (
+        "import sys\n"
+        "from cinedraft.cli.main import main\n"
+        f"home = {str(tmp_path)!r}\n"
+        "for args in (['--help'], ['--home', home, 'library', 'list'],"
+        " ['--home', home, 'audit', 'list']):\n"
+        "    sys.argv = ['cinedraft', *args]\n"
+        "    try:\n"
+        "        main()\n"
+        "    except SystemExit as exc:\n"
+        "        assert exc.code in (0, None), (args, exc.code)\n"
+        "print(sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
