@@ -121,6 +121,7 @@ def print_result(result: Result, as_json: bool) -> None:
     table = Table(title=f"{len(result.outputs)} image(s), {result.request.tier} tier")
     for col in ("asset id", "seed", "size", "s/image", "drift"):
         table.add_column(col, no_wrap=True)
+    table.add_column("prompt", overflow="fold", min_width=16)  # each variation's own
     table.add_column("file", overflow="fold")
     for o in result.outputs:
         if (o.record.get("safety") or {}).get("flagged"):
@@ -129,12 +130,16 @@ def print_result(result: Result, as_json: bool) -> None:
                 f"({o.record['safety']['checker']}) and is stored black",
                 soft_wrap=True,
             )
+        if (o.record.get("policy") or {}).get("flagged"):
+            hits = ", ".join(h["name"] for h in o.record["policy"]["hits"])
+            err.print(f"warning: {o.asset_id} is flagged by the usage policy ({hits})")
         table.add_row(
             o.asset_id,
             str(o.seed),
             f"{o.width}x{o.height}",
             f"{result.seconds_per_image:.2f}",
             "" if o.drift is None else f"{o.drift:.3f}",
+            o.prompt,
             o.path,
         )
     out.print(table)

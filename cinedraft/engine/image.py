@@ -277,6 +277,13 @@ class ImageEngine:
             ImageRecord,
             "a generated image; only those can be promoted",
         )
+        if draft.tier == "production":  # it would be listed as a draft of itself
+            source = next((p.id for p in draft.parents if p.role == "draft"), None)
+            instead = f"promote its draft {source}" if source else "generate a draft"
+            raise InputError(
+                f"{asset_id} is already a production render: {instead}, or `rerender "
+                f"{asset_id}` to make it again"
+            )
         overrides = overrides or Overrides()
         width, height = size or (None, None)
         request = ImageRequest(

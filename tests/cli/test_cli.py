@@ -53,6 +53,10 @@ def test_generate_vary_promote_json(tmp_path):
     assert prod["record"]["parents"] == [{"id": draft_id, "role": "draft"}] and prod["width"] == 256
     record = prod["record"]
     assert (record["steps"], record["guidance"], record["scheduler"]) == (4, 3.5, "euler")
+    again = _invoke(tmp_path, "promote", prod["asset_id"])
+    assert again.exit_code == 2 and f"promote its draft {draft_id}" in again.output
+    table = _invoke(tmp_path, "vary", "a {red|blue} ball", "-n", "2", "--steps", "1")
+    assert "a red ball" in table.stdout and "a blue ball" in table.stdout  # the prompt column
 
 
 @pytest.mark.parametrize(
