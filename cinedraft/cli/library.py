@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from ..library import Asset, AssetQuery
+from ..quality.metrics import HIGHER_IS_CLEARER
 from ..workspace import Workspace
 from .common import err, handles_errors, out, progress_bars
 
@@ -37,25 +38,46 @@ Rating = Annotated[int, typer.Option("--min-rating", min=0, max=5, help="At leas
 Limit = Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000, help="At most this many.")]
 
 
-def _print_assets(assets: list[Asset], as_json: bool) -> None:
+def _print_assets(assets: list[Asset], as_json: bool, sort: str = "newest") -> None:
+    """A table on a terminal; one tab-separated line per asset when piped (a table squeezed
+    to a pipe's 80 columns folds the prompt a letter a line). Sorted by a metric, its value
+    is shown."""
     if as_json:
         out.print_json(json.dumps([a.model_dump(mode="json", exclude={"record"}) for a in assets]))
         return
-    table = Table(title=f"{len(assets)} asset(s)")
-    for col in ("asset id", "created", "kind", "tier", "size", "rating", "prompt"):
-        table.add_column(
-            col, no_wrap=col != "prompt", overflow="fold", min_width=24 if col == "prompt" else None
-        )
-    for a in assets:
-        table.add_row(
+    metric = sort if sort in HIGHER_IS_CLEARER else None
+    columns = [
+        "asset id",
+        "created",
+        "kind",
+        "tier",
+        "size",
+        "rating",
+        *([metric] if metric else []),
+    ]
+    rows = [
+        [
             a.id,
             a.created.replace("T", " ").removesuffix("Z"),
             a.kind,
             a.tier or "",
             f"{a.width}x{a.height}" if a.width else "",
             ("*" if a.favourite else "") + str(a.rating),
+            *([f"{a.metrics[metric]:.4g}" if metric in a.metrics else ""] if metric else []),
             a.prompt,
-        )
+        ]
+        for a in assets
+    ]
+    if not out.is_terminal:
+        for row in rows:
+            print("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in row))
+        return
+    table = Table(title=f"{len(assets)} asset(s)")
+    for col in columns:
+        table.add_column(col, no_wrap=True)
+    table.add_column("prompt", overflow="fold", min_width=24)
+    for row in rows:
+        table.add_row(*row)
     out.print(table)
 
 
@@ -106,7 +128,7 @@ def list_assets(
     query = _query(
         None, since, until, tier, model, kind, tag, favourites, min_rating, sort, limit, flagged
     )
-    _print_assets(state.library().find(query), as_json)
+    _print_assets(state.library().find(query), as_json, sort)
 
 
 @app.command()
@@ -140,7 +162,7 @@ def search(
     query = _query(
         text, since, until, tier, model, kind, tag, favourites, min_rating, sort, limit, flagged
     )
-    _print_assets(state.library().find(query), as_json)
+    _print_assets(state.library().find(query), as_json, sort)
 
 
 @app.command()

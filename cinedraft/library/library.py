@@ -465,7 +465,11 @@ class Library:
             )
         except sqlite3.OperationalError as exc:  # FTS5 query syntax
             raise InputError(f"bad search query {query.text!r}: {exc}") from None
-        return [self._asset(r) for r in rows]
+        metrics, tags = records.metrics_and_tags(self.conn, [r["id"] for r in rows])
+        return [
+            self._asset(r).model_copy(update={"metrics": metrics[r["id"]], "tags": tags[r["id"]]})
+            for r in rows
+        ]
 
     @_serialized
     def lineage(self, asset_id: str, direction: str = "parents") -> list[tuple[int, str, str]]:

@@ -254,6 +254,27 @@ def children_of(conn: sqlite3.Connection, asset_id: str) -> list[dict]:
     return [dict(r) for r in rows]
 
 
+def metrics_and_tags(
+    conn: sqlite3.Connection, ids: list[str]
+) -> tuple[dict[str, dict[str, float]], dict[str, list[str]]]:
+    """The metrics and tags of many assets in two queries (a listing's, not one per row)."""
+    metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
+    tags: dict[str, list[str]] = {i: [] for i in ids}
+    for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for asset_id, name, value in conn.execute(
+            f"SELECT asset_id, name, value FROM metrics WHERE asset_id IN ({marks}) ORDER BY name",
+            chunk,
+        ):
+            metrics[asset_id][name] = value
+        for asset_id, tag in conn.execute(
+            f"SELECT asset_id, tag FROM tags WHERE asset_id IN ({marks}) ORDER BY tag", chunk
+        ):
+            tags[asset_id].append(tag)
+    return metrics, tags
+
+
 def tags_of(conn: sqlite3.Connection, asset_id: str) -> list[str]:
     rows = conn.execute("SELECT tag FROM tags WHERE asset_id = ? ORDER BY tag", (asset_id,))
     return [r[0] for r in rows]

@@ -114,4 +114,13 @@ def test_analyze_compares_draft_and_production(home, tmp_path):
     assert any("sampling steps" in r for r in report["verdict"][0]["reasons"])
     assert (tmp_path / "crops.png").exists()
     res = _run(home, "library", "list", "--sort", "sharpness", "--json")
-    assert json.loads(res.stdout)[0]["tier"] == "production"
+    listed = json.loads(res.stdout)
+    assert listed[0]["tier"] == "production" and listed[0]["metrics"]["sharpness"] > 0
+    # piped (as here): one tab-separated line each, the sort's metric before the prompt
+    lines = _run(home, "library", "list", "--sort", "sharpness").stdout.splitlines()
+    assert len(lines) == len(listed) and all(line.count("\t") == 7 for line in lines)
+    first = lines[0].split("\t")
+    assert first[0] == listed[0]["id"] and float(first[6]) == pytest.approx(
+        listed[0]["metrics"]["sharpness"], rel=1e-3
+    )
+    assert first[7] == listed[0]["prompt"]
