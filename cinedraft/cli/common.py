@@ -8,6 +8,7 @@ import functools
 import json
 import os
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -90,11 +91,19 @@ def copy_out(source: Path, dest: Path) -> None:
         raise OutputError(f"cannot write {dest}: {exc.strerror or exc}") from None
 
 
+LINE_EVERY = 5.0  # seconds between plain progress lines of one stage (its start and end: always)
+
+
 @contextmanager
 def progress_bars(enabled: bool = True):
-    """A Rich progress display on stderr; yields the engine's ``on_progress`` callback."""
+    """A Rich progress display on stderr; yields the engine's ``on_progress`` callback.
+    When stderr is not a terminal (CI, a pipe, a log file) progress is plain lines instead:
+    ``stage done/total elapsed``, at each stage's start and end and every few seconds."""
     if not enabled:
         yield no_progress
+        return
+    if not err.is_terminal:
+        yield _progress_lines()
         return
     with Progress(
         TextColumn("{task.description:>8}"),
@@ -112,6 +121,21 @@ def progress_bars(enabled: bool = True):
             bars.update(tasks[stage], completed=done, total=total)
 
         yield on_progress
+
+
+def _progress_lines():
+    started = time.monotonic()
+    last: dict[str, tuple[float, int]] = {}  # stage -> (when its last line was, done then)
+
+    def on_progress(stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        when, shown = last.get(stage, (None, -1))
+        finished = done >= total
+        if when is None or (finished and shown < total) or (now - when >= LINE_EVERY):
+            last[stage] = (now, done)
+            err.print(f"{stage} {done}/{total} {now - started:.1f}s", soft_wrap=True)
+
+    return on_progress
 
 
 def print_result(result: Result, as_json: bool) -> None:

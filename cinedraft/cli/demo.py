@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import time
+
 from typing import Annotated
 
 import typer
@@ -19,7 +21,7 @@ from ..quality.metrics import laplacian_variance
 from ..render.contact import contact_sheet
 from ..request import ImageRequest, VideoRequest
 from ..workspace import Workspace
-from .common import handles_errors, out, progress_bars
+from .common import err, handles_errors, out, progress_bars
 
 TEMPLATE = (
     "a {red|blue|yellow|green} {bottle|jar|ball} on a {glass table|wooden table}, studio lighting"
@@ -37,11 +39,24 @@ def demo(
 ) -> None:
     """Draft a grid of variations, promote one to production, summarise both tiers."""
     state: Workspace = ctx.obj
+    steps = [
+        f"draft {count} variations of a wildcard template",
+        "promote the first to the production tier",
+        *(["animate the first draft into a 3 s clip (image to video)"] if video else []),
+        "print a summary of both tiers",
+    ]
+    err.print("cinedraft demo on the built-in model, offline: " + "; ".join(steps) + ".")
+    started = time.monotonic()
+
+    def done(what: str) -> None:
+        err.print(f"{what} in {time.monotonic() - started:.1f}s")
+
     engine = state.engine()
     request = ImageRequest(prompt=TEMPLATE, template=True, count=count, seed=seed)
     # 1. Drafts.
     with progress_bars() as on_progress:
         drafts = engine.generate_image(request, on_progress)
+    done(f"{count} drafts")
     images = [Image.open(o.path).convert("RGB") for o in drafts.outputs]
     grid_path = state.settings.home / f"grid-{drafts.outputs[0].asset_id}.png"
     contact_sheet(images, columns=6, tile=128).save(grid_path)
@@ -49,6 +64,7 @@ def demo(
     with progress_bars() as on_progress:
         production = engine.promote(drafts.outputs[0].asset_id, on_progress)
     final = production.outputs[0]
+    done("production render")
     # 3. Image to video from the first draft.
     clip = None
     if video:
@@ -60,6 +76,7 @@ def demo(
         )
         with progress_bars() as on_progress:
             clip = engine.generate_video(motion, on_progress)
+        done("clip")
     # 4. Summary.
     draft_img = images[0]
     prod_img = Image.open(final.path).convert("RGB")

@@ -127,3 +127,12 @@ def test_help_and_library_commands_import_no_model_stack(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_progress_is_plain_lines_when_not_a_terminal(tmp_path):
+    """In CI, a pipe or a log file the progress bar would be dropped: lines instead."""
+    res = _invoke(tmp_path, "generate", "a red jar", "--steps", "3")
+    assert res.exit_code == 0, res.output
+    lines = [line for line in res.stderr.splitlines() if line.startswith("sample ")]
+    assert lines[0].startswith("sample 1/3 ") and lines[-1].startswith("sample 3/3 ")
+    assert any(line.startswith("save 1/1 ") for line in res.stderr.splitlines())
