@@ -20,6 +20,7 @@ from .common import (
     Scheduler,
     Steps,
     copy_out,
+    err,
     handles_errors,
     out,
     writable_destination,
@@ -48,6 +49,8 @@ def report_edit(asset: Asset, out_file: Path | None, as_json: bool) -> None:
         out.print_json(asset.model_dump_json(exclude={"record"}))
         return
     edit = asset.record["edit"]
+    if note := (asset.record.get("parameters") or {}).get("note"):
+        err.print(f"note: {note}", soft_wrap=True)
     out.print(
         f"{asset.id}  {asset.record['operation']}: {asset.record['frames']} frames, "
         f"{asset.record['seconds']:.3f} s at {asset.record['fps']:g} fps, {edit['method']} "

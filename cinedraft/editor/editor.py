@@ -68,12 +68,24 @@ class Editor:
         if end is not None:
             _seconds("to", end)
         asset, info = self._resolve(source)
-        end = info.duration if end is None else end
+        parameters: dict = {"from": start}
+        if end is not None and end > info.duration:  # said, not silently clamped
+            parameters["note"] = (
+                f"asked to cut to {end:g} s; the clip ends at {info.duration:.3f} s, so the cut "
+                "runs to its end"
+            )
+        end = info.duration if end is None else min(end, info.duration)
+        if start >= end:
+            raise InputError(
+                f"--from {start:g} s is not before the end of the cut ({end:.3f} s; the clip "
+                f"is {info.duration:.3f} s long)"
+            )
+        parameters["to"] = end
         timeline = Timeline([Clip(info.path, start, end, asset.id)], fps=info.fps)
         return self._run(
             "cut",
             [asset],
-            {"from": start, "to": end},
+            parameters,
             timeline,
             lambda out: ops.cut(info, start, end, out),
         )

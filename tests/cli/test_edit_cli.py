@@ -27,3 +27,13 @@ def test_cut_then_export_its_timeline(tmp_path):
     assert len(clips) == 1 and clips[0].source_range.duration.to_seconds() == 1.0
     res = runner.invoke(app, [*home, "edit", "cut", "http://example.com/a.mp4"])
     assert res.exit_code == 2 and "URLs and protocols are not accepted" in res.output
+
+
+def test_a_cut_past_the_end_says_so(tmp_path):
+    clip = make_clip(tmp_path / "clip.mp4", frames=48)  # 2 s at 24 fps
+    home = ["--home", str(tmp_path / "home")]
+    res = runner.invoke(app, [*home, "edit", "cut", clip, "--from", "1", "--to", "60"])
+    assert res.exit_code == 0, res.output
+    assert "note: asked to cut to 60 s; the clip ends at 2.000 s" in res.stderr
+    past = runner.invoke(app, [*home, "edit", "cut", clip, "--from", "5", "--to", "60"])
+    assert past.exit_code == 2 and "is not before the end of the cut" in past.output
