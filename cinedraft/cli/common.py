@@ -86,7 +86,7 @@ def writable_destination(path: Path | None) -> Path | None:
 def copy_out(source: Path, dest: Path) -> None:
     """Copy a stored file to where the user asked (atomically: never half a file there)."""
     try:
-        write_atomic(dest, Path(source).read_bytes())
+        write_atomic(dest, Path(source).read_bytes(), shared=True)
     except OSError as exc:
         raise OutputError(f"cannot write {dest}: {exc.strerror or exc}") from None
 

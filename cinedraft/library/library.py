@@ -552,15 +552,22 @@ class Library:
         except OSError as exc:
             raise OutputError(f"cannot create {dest}: {exc.strerror}") from None
         written = []
-        for asset in assets:
+        for asked in assets:
+            # Named for the asset asked for (a conversion is a new asset, named in the JSON),
+            # and readable as any file handed out is, not private as the library's are.
+            asset, name = asked, asked.id
             if profile is not None:
                 p = PROFILES[profile]
-                asset = self.convert(asset.id, p.format, p.quality, p.max_side)
-            elif fmt and asset.mime != MIME[FORMATS[fmt]]:
-                asset = self.convert(asset.id, fmt)
-            target = dest / f"{asset.id}{Path(asset.path).suffix}"
-            write_atomic(target, Path(asset.path).read_bytes())
-            write_atomic(target.with_suffix(".json"), asset.model_dump_json(indent=2).encode())
+                asset, name = (
+                    self.convert(asked.id, p.format, p.quality, p.max_side),
+                    f"{name}-{profile}",
+                )
+            elif fmt and asked.mime != MIME[FORMATS[fmt]]:
+                asset = self.convert(asked.id, fmt)
+            target = dest / f"{name}{Path(asset.path).suffix}"
+            write_atomic(target, Path(asset.path).read_bytes(), shared=True)
+            record = asset.model_dump_json(indent=2).encode()
+            write_atomic(target.with_suffix(".json"), record, shared=True)
             written.append(target)
         return written
 

@@ -65,10 +65,16 @@ def read_regular(path: Path, max_bytes: int | None = None) -> bytes:
         return fh.read()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` so that ``path`` is either absent or complete, never torn."""
+def write_atomic(path: Path, data: bytes, shared: bool = False) -> None:
+    """Write ``data`` so that ``path`` is either absent or complete, never torn. The file is
+    private (0600, as the temporary file is made) unless ``shared``: then it is readable as
+    any new file is (0666 less the umask), for files handed out (exports, copies)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    if shared:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -152,6 +152,11 @@ def test_export_writes_files_and_records(library, add, tmp_path):
 def test_conversion_keeps_record_watermark_and_signed_link(library, add, tmp_path, fmt):
     source = add(size=256, tier="production")
     written = library.export([source.id], tmp_path / "out", fmt=fmt)[0]
+    assert written.stem == source.id  # named for the asset asked for, not the conversion
+    web = library.export([source.id], tmp_path / "web", profile="web")[0]
+    assert web.stem == f"{source.id}-web"
+    mode = written.stat().st_mode & 0o777
+    assert mode & 0o044 == 0o044 and mode == 0o666 & ~_umask()  # handed out: readable
     meta = read_metadata(written)
     assert (
         meta["record"]["prompt"] == source.prompt
@@ -287,3 +292,11 @@ def test_check_reports_invalid_ids_and_leftover_temp_files(library, add):
     report = library.check()
     assert not report["ok"] and report["invalid_ids"] == ["../../x"]
     assert report["temp_files"] == ["objects/ab/.abcdef.png.x1y2.tmp"]
+
+
+def _umask() -> int:
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
