@@ -601,11 +601,15 @@ class Library:
         known = (
             found.record_asset_id or found.watermark or _claimed_id({"asset_id": manifest.asset_id})
         )
+        sha = sha256_bytes(data)
         with self._db:
             row = records.get_asset(self.conn, known) if known else None
+            # a file this library holds byte for byte, whatever it claims (an imported one
+            # names no asset of this library)
+            row = row or records.asset_by_sha(self.conn, sha)
         if row:
             found.in_library = True
-            found.library_copy = row["sha256"] == sha256_bytes(data)
+            found.library_copy = row["sha256"] == sha
         return found
 
     def trust(self, pem_path: Path) -> tuple[str, str]:

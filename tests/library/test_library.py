@@ -124,6 +124,8 @@ def test_import_keeps_bytes_and_embedded_record(library, tmp_path):
     asset = library.import_file(path)
     assert asset.kind == "import" and (asset.width, asset.height) == (40, 30)
     assert open(asset.path, "rb").read() == path.read_bytes()
+    found = library.verify(path)  # the outside file is the library's copy, byte for byte
+    assert found.in_library and found.library_copy
 
 
 @pytest.mark.parametrize("content", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"])
