@@ -63,10 +63,23 @@ class Workspace:
         from .editor import Editor
 
         def continuation(
-            clip: Path, seconds: float, prompt: str, before: bool, overrides: Overrides
+            clip: Path,
+            seconds: float,
+            prompt: str,
+            before: bool,
+            overrides: Overrides,
+            seed: int | None,
+            negative_prompt: str,
         ) -> Path:
             return self.engine().continue_clip(
-                clip, seconds, prompt, before, on_progress, overrides=overrides
+                clip,
+                seconds,
+                prompt,
+                before,
+                on_progress,
+                seed=seed,
+                overrides=overrides,
+                negative_prompt=negative_prompt,
             )
 
         return Editor(self.library(), generate_continuation=continuation, record_extra=record_extra)

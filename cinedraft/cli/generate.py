@@ -151,16 +151,25 @@ def promote(
     steps: Steps = None,
     guidance: Guidance = None,
     scheduler: Scheduler = None,
+    negative: Annotated[
+        str | None, typer.Option("--negative", help="Negative prompt (default: the draft's).")
+    ] = None,
     tiled_refine: TiledRefine = False,
     as_json: Json = False,
 ) -> None:
-    """Re-render a draft at the production tier, keeping its composition (drift reported)."""
+    """Re-render a draft at the production tier, keeping its composition (drift reported):
+    the draft's prompt and seed, at the tier's (or the given) steps, guidance, scheduler."""
     state: Workspace = ctx.obj
     engine = state.engine()
     overrides = Overrides(model=model, steps=steps, guidance=guidance, scheduler=scheduler)
     with progress_bars(enabled=not as_json) as on_progress:
         size_wh = tuple(_size(size).values()) or None
         result = engine.promote(
-            asset_id, on_progress, overrides=overrides, size=size_wh, tiled_refine=tiled_refine
+            asset_id,
+            on_progress,
+            overrides=overrides,
+            size=size_wh,
+            tiled_refine=tiled_refine,
+            negative_prompt=negative,
         )
     print_result(result, as_json)

@@ -104,6 +104,8 @@ def extend(
     steps: Steps = None,
     guidance: Guidance = None,
     scheduler: Scheduler = None,
+    seed: Seed = None,
+    negative: Annotated[str, typer.Option("--negative", help="Negative prompt.")] = "",
     out_file: Out = None,
     as_json: Json = False,
 ) -> None:
@@ -112,7 +114,9 @@ def extend(
     state: Workspace = ctx.obj
     overrides = Overrides(model=model, steps=steps, guidance=guidance, scheduler=scheduler)
     with progress_bars(enabled=not as_json) as on_progress:
-        asset = state.editor(on_progress).extend(source, seconds, prompt, None, before, overrides)
+        asset = state.editor(on_progress).extend(
+            source, seconds, prompt, None, before, overrides, seed, negative
+        )
     report_edit(asset, out_file, as_json)
 
 

@@ -31,7 +31,8 @@ from ..media.probe import MediaInfo, Prober, check_local_file
 from .timeline import Clip, Timeline, Transition
 
 # (clip path, seconds, prompt, before, overrides) -> the stored continuation's path
-Continue = Callable[[Path, float, str, bool, Overrides], Path]
+# (clip, seconds, prompt, before, overrides, seed, negative prompt) -> the generated clip
+Continue = Callable[[Path, float, str, bool, Overrides, int | None, str], Path]
 
 
 MAX_HEIGHT = 4320
@@ -190,11 +191,14 @@ class Editor:
         continuation: str | None = None,
         before: bool = False,
         overrides: Overrides | None = None,
+        seed: int | None = None,
+        negative_prompt: str = "",
     ) -> Asset:
         """The clip followed by a continuation (or, ``before``, preceded by a lead-in),
         generated from its last (first) frames or given; joined by stream copy when the clips
         match; the seam score is recorded. A generated continuation uses the clip's own model
-        unless ``overrides`` name another (a clip from outside: the configured video model)."""
+        unless ``overrides`` name another (a clip from outside: the configured video model),
+        and ``seed`` and ``negative_prompt`` when given."""
         _seconds("seconds", seconds)
         asset, info = self._resolve(source)
         if continuation is None:
@@ -206,7 +210,9 @@ class Editor:
             overrides = overrides or Overrides()
             if overrides.model is None and asset.model:
                 overrides = overrides.model_copy(update={"model": asset.model})
-            made = self.generate_continuation(info.path, seconds, prompt, before, overrides)
+            made = self.generate_continuation(
+                info.path, seconds, prompt, before, overrides, seed, negative_prompt
+            )
             continuation = str(made)
         other_asset, other = self._resolve(continuation)
         (first_asset, first), (second_asset, second) = (

@@ -99,11 +99,12 @@ class Engine:
         overrides: Overrides | None = None,
         size: tuple[int, int] | None = None,
         tiled_refine: bool = False,
+        negative_prompt: str | None = None,
     ) -> Result:
         """Re-render a draft at the production tier from its prompt and seed (see
         :meth:`ImageEngine.promote`)."""
         return self.image.promote(
-            asset_id, on_progress, record_extra, overrides, size, tiled_refine
+            asset_id, on_progress, record_extra, overrides, size, tiled_refine, negative_prompt
         )
 
     def rerender(self, asset_id: str, on_progress: Progress | None = None) -> Rerender:
@@ -131,8 +132,17 @@ class Engine:
         on_progress: Progress | None = None,
         seed: int | None = None,
         overrides: Overrides | None = None,
+        negative_prompt: str = "",
     ) -> Path:
         """A generated continuation (or lead-in) of ``clip``: the editor's extend hook."""
         return self.video.continue_clip(
-            clip, seconds, prompt, before, self.settings.video_model, on_progress, seed, overrides
+            clip,
+            seconds,
+            prompt,
+            before,
+            self.settings.video_model,
+            on_progress,
+            seed,
+            overrides,
+            negative_prompt,
         )

@@ -267,11 +267,13 @@ class ImageEngine:
         overrides: Overrides | None = None,
         size: tuple[int, int] | None = None,
         tiled_refine: bool = False,
+        negative_prompt: str | None = None,
     ) -> Result:
         """Re-render a draft at the production tier from its prompt and seed. The model is
         the one ``overrides`` names, else the production tier's (``production_model``), else
         the draft's own; steps, guidance and scheduler default to the tier's;
-        ``tiled_refine``: as :attr:`ImageRequest.tiled_refine`."""
+        ``tiled_refine``: as :attr:`ImageRequest.tiled_refine`; ``negative_prompt``: the
+        draft's unless given."""
         draft = read_record(
             self.library.get(asset_id).record,
             ImageRecord,
@@ -288,7 +290,7 @@ class ImageEngine:
         width, height = size or (None, None)
         request = ImageRequest(
             prompt=draft.prompt,
-            negative_prompt=draft.negative_prompt,
+            negative_prompt=draft.negative_prompt if negative_prompt is None else negative_prompt,
             **request_fields(draft.adapters),
             model=overrides.model or self.settings.production_model or draft.model,
             tier="production",

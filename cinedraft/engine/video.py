@@ -266,6 +266,7 @@ class VideoEngine:
         on_progress: Progress | None = None,
         seed: int | None = None,
         overrides: Overrides | None = None,
+        negative_prompt: str = "",
     ) -> Path:
         """A continuation (or lead-in) of ``clip`` made to match its size and rate, for
         :meth:`cinedraft.editor.Editor.extend`; returns the stored clip's path. Its chunks
@@ -281,6 +282,7 @@ class VideoEngine:
             extend=str(clip),
             before=before,
             seed=seed,
+            negative_prompt=negative_prompt,
             max_seam_ratio=1.5,
             retries=3,
             **(overrides or Overrides()).model_dump(),

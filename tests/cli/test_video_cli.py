@@ -44,6 +44,10 @@ def test_video_from_an_image_then_extend(tmp_path):
         "the ball bounces",
         "--seconds",
         "1",
+        "--seed",
+        "9",
+        "--negative",
+        "blurry",
         "--out",
         str(out_file),
     )
@@ -51,6 +55,11 @@ def test_video_from_an_image_then_extend(tmp_path):
     assert "seam at frame 24" in res.output
     info = Prober().probe(out_file)
     assert info.frame_count == 48 and info.fps == 24
+    # the continuation (the joined clip's second source) was made with that seed and negative
+    listed = json.loads(_invoke(tmp_path, "library", "list", "--kind", "video", "--json").stdout)
+    made = [a for a in listed if a["id"] != clip["asset_id"]]
+    shown = json.loads(_invoke(tmp_path, "library", "show", made[0]["id"], "--json").stdout)
+    assert (shown["record"]["seed"], shown["negative_prompt"]) == (9, "blurry")
 
 
 def test_video_prints_stages(tmp_path):

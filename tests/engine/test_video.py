@@ -120,8 +120,8 @@ def test_extension_seam_is_like_any_frame_pair(engine):
     )
     editor = Editor(
         engine.library,
-        generate_continuation=lambda path, seconds, prompt, before, overrides: engine.continue_clip(
-            path, seconds, prompt, before, seed=3, overrides=overrides
+        generate_continuation=lambda path, seconds, prompt, before, overrides, *_: (
+            engine.continue_clip(path, seconds, prompt, before, seed=3, overrides=overrides)
         ),
     )
     joined = editor.extend(clip.asset_id, 1.0, "the jar slides left")
@@ -370,8 +370,8 @@ def test_extend_uses_the_clips_own_model_unless_told(small_engine, tiny_wan):
     )
     editor = Editor(
         engine.library,
-        generate_continuation=lambda path, seconds, prompt, before, overrides: engine.continue_clip(
-            path, seconds, prompt, before, seed=3, overrides=overrides
+        generate_continuation=lambda path, seconds, prompt, before, overrides, *_: (
+            engine.continue_clip(path, seconds, prompt, before, seed=3, overrides=overrides)
         ),
     )
     # Wan makes clips from text only: asked to continue one, it says so, by name.
