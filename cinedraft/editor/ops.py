@@ -529,7 +529,7 @@ def reframe(info: MediaInfo, aspect: str, out: Path, height: int | None = None) 
     out_h = height or crop_h
     out_w = int(round(out_h * aw / ah))
     out_w, out_h = out_w - out_w % 2, out_h - out_h % 2
-    writer = Writer(out, out_w, out_h, Fraction(*info.video.fps))
+    writer = Writer(out, out_w, out_h, Fraction(*info.video.fps), audio=info.audio is not None)
     stats = EditStats("reencode", len(frames), info.fps, reencoded_frames=len(frames))
     for frame, (cx, cy) in zip(frames, centres):
         x = int(np.clip(round(cx * w - crop_w / 2), 0, w - crop_w))
@@ -538,5 +538,11 @@ def reframe(info: MediaInfo, aspect: str, out: Path, height: int | None = None) 
         if (crop_w, crop_h) != (out_w, out_h):
             window = cv2.resize(window, (out_w, out_h), interpolation=cv2.INTER_AREA)
         writer.add_frame(window)
+    if info.audio is not None:  # the picture is cropped; the sound is the clip's, as it was
+        samples = decode_audio(info.path)
+        length = int(round(len(frames) / info.fps * AUDIO_RATE))
+        fitted = np.zeros((2, length), np.float32)
+        fitted[:, : min(length, samples.shape[1])] = samples[:, :length]
+        writer.add_audio(fitted)
     writer.close()
     return stats

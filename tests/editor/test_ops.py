@@ -140,3 +140,13 @@ def test_reframe_follows_the_moving_subject(tmp_path, prober):
     assert sum(inside) >= 40  # the crop keeps the subject in view almost always
     with pytest.raises(InputError):
         ops.reframe(prober.probe(clip), "2:3", tmp_path / "x.mp4")
+
+
+def test_reframe_keeps_the_sound(tmp_path, prober):
+    clip = make_clip(tmp_path / "wide.mp4", frames=48, size=(320, 96), audio=True)
+    ops.reframe(prober.probe(clip), "9:16", tmp_path / "tall.mp4")
+    out = prober.probe(tmp_path / "tall.mp4")
+    assert out.audio is not None and abs(out.duration - 2.0) < 0.05
+    before, after = decode_audio(clip), decode_audio(tmp_path / "tall.mp4")
+    assert after.shape[1] == pytest.approx(before.shape[1], abs=2048)
+    assert np.abs(after).mean() == pytest.approx(np.abs(before).mean(), rel=0.2)
