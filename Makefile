@@ -49,6 +49,7 @@ bench: $(STAMP) .venv-bench/.installed
 	$(PY) benches/bench_editor.py --moviepy-python .venv-bench/bin/python
 	$(PY) benches/bench_server.py
 	$(PY) benches/bench_policy.py
+	$(PY) benches/bench_startup.py
 	$(PY) benches/bench_video.py
 
 clean:

@@ -15,6 +15,7 @@ EXPECTED = {  # a line each part prints at its end
     "bench_library": "+sign+watermark",
     "bench_models": "(target <= 1.05)",
     "bench_policy": "(target < 1 ms)",
+    "bench_startup": "submit to done",
     "bench_quality": "RRDBNet",
     "bench_editor": "smart render is",
     "bench_server": "target p99 <= 50 ms",

@@ -217,7 +217,17 @@ def configs_of(
     if not checkpoint.transformer_only:
         return checkpoint.configs, checkpoint.index, checkpoint
     checkpoint = single_file.with_parts(checkpoint, text_encoder, offline or hub_offline())
-    return checkpoint.configs, check_folder(checkpoint.configs), checkpoint
+    index = check_folder(checkpoint.configs)
+    regular_weights(checkpoint.configs)
+    return checkpoint.configs, index, checkpoint
+
+
+def regular_weights(folder: Path) -> None:
+    """ModelError for a weights file in ``folder`` that is not a regular file (a device or a
+    pipe would hang the loader)."""
+    for weights in folder.rglob("*.safetensors"):
+        if not weights.is_file():
+            raise ModelError(f"{weights} is not a regular file; weights must be files")
 
 
 def _diffusers_pipeline_class(library: object, class_name: object) -> bool:
@@ -416,9 +426,7 @@ class ModelCache:
     ) -> tuple[diffusers.DiffusionPipeline, str | None, bool]:
         """A diffusers folder's pipeline, the weights variant it was loaded in, and whether
         the safety checker it ships was turned off (the setting)."""
-        for weights in path.rglob("*.safetensors"):  # a device or pipe would hang the loader
-            if not weights.is_file():
-                raise ModelError(f"{weights} is not a regular file; weights must be files")
+        regular_weights(path)
         variant = weights_variant(path, self.variant)
         ships_checker = isinstance(index.get("safety_checker"), list) and bool(
             index["safety_checker"][0]

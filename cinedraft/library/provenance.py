@@ -159,6 +159,8 @@ def _weights_ingredients(record: dict) -> list[dict]:
     type: the model, then each LoRA, embedding and VAE. Named by their SHA-256 (the files stay
     where they are: a checkpoint is gigabytes), so the manifest says exactly which ran."""
     weights = []
+    if record.get("kind") not in ("image", "video"):  # edits, imports: no model ran
+        return []
     if record.get("model_hash"):
         weights.append((Path(str(record.get("model"))).name, record["model_hash"], "the model"))
     for adapter in record.get("adapters") or []:

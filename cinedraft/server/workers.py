@@ -32,22 +32,40 @@ class Workers:
         self.workspace = workspace
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # The default image model, loaded before the first job asks (``/api/health``):
+        # "waiting", "loading", "ready", or "failed: why".
+        self.model_state = "waiting"
 
     def start(self) -> None:
         for worker in ("model", "cpu"):
             kinds = tuple(k for k, kind in KINDS.items() if kind.worker == worker)
+            warm = self._warm_up if worker == "model" else None
             thread = threading.Thread(
-                target=self._loop, args=(kinds,), name=f"cinedraft-{worker}", daemon=True
+                target=self._loop, args=(kinds, warm), name=f"cinedraft-{worker}", daemon=True
             )
             thread.start()
             self._threads.append(thread)
+
+    def _warm_up(self) -> None:
+        """Load the default image model on the thread that owns the device (the model cache
+        is that thread's alone), so the first draft does not wait for it."""
+        self.model_state = "loading"
+        try:
+            settings = self.workspace.settings
+            self.workspace.engine().models.get(settings.model_for("draft"))
+        except CinedraftError as exc:  # the first job will say the same, in its own words
+            self.model_state = f"failed: {exc}"
+        else:
+            self.model_state = "ready"
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout)
 
-    def _loop(self, kinds: tuple[str, ...]) -> None:
+    def _loop(self, kinds: tuple[str, ...], warm_up: Callable[[], None] | None = None) -> None:
+        if warm_up is not None:
+            warm_up()
         while not self._stop.is_set():
             job = self.queue.claim(kinds, timeout=0.5)
             if job is not None:

@@ -100,7 +100,9 @@ def test_promoted_asset_lists_its_draft_as_ingredient(library, add):
     draft = add()
     final = add(tier="production", seed=1, parents=[{"id": draft.id, "role": "draft"}])
     found = library.verify(final.path)
-    assert found.manifest["ingredients"] == [{"title": draft.id, "relationship": "parentOf"}]
+    model = {"title": "builtin", "relationship": "inputTo", "instance_id": "sha256:" + "0" * 64}
+    parent = {"title": draft.id, "relationship": "parentOf", "instance_id": draft.id}
+    assert found.manifest["ingredients"] == [model, parent]  # the weights it ran with, too
     assert found.manifest["actions"][:2] == ["c2pa.opened", "c2pa.edited"]
     assert found.manifest["ai_generated"] and found.manifest["model"] == "builtin"
     edit = add(

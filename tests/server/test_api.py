@@ -134,3 +134,30 @@ def test_bad_requests_are_4xx_with_a_message(client):
     page = client.get("/")
     assert '<script type="module" src="/static/app.js">' in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]
+
+
+def test_the_default_model_loads_when_the_server_starts(tmp_path):
+    """The model worker loads the draft model before any job asks; /api/health says so."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from cinedraft.server import create_app
+
+    from .conftest import HOST, settings
+
+    with TestClient(create_app(settings(tmp_path), hosts={HOST})) as c:
+        deadline = time.time() + 120
+        while (state := c.get("/api/health").json()["model"]) in ("waiting", "loading"):
+            assert time.time() < deadline
+            time.sleep(0.05)
+        assert state == "ready"
+        engine = c.app.state.workspace.engine()
+        assert ("image", "builtin") in engine.models._models  # loaded, no job asked
+    broken = settings(tmp_path / "b").model_copy(update={"model": "/no/such/model"})
+    with TestClient(create_app(broken, hosts={HOST})) as c:
+        deadline = time.time() + 60
+        while (state := c.get("/api/health").json()["model"]) in ("waiting", "loading"):
+            assert time.time() < deadline
+            time.sleep(0.05)
+        assert state.startswith("failed: model folder not found")

@@ -417,8 +417,11 @@ def _analyze(assets: list[Asset]) -> dict:
 
 @router.get("/health", tags=["server"])
 def health(request: Request) -> dict:
+    """Up, how much is stored and waiting, and the default model: loaded when the server
+    starts, before any job asks (``waiting``, ``loading``, ``ready`` or ``failed: ...``)."""
     return {
         "ok": True,
         "assets": request.app.state.library.count(),
         "queued": len(request.app.state.queue.list("queued", 1000)),
+        "model": request.app.state.workers.model_state,
     }
