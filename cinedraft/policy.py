@@ -201,10 +201,9 @@ class Policy:
             hit = blocking[0]
             what = f"{hit.kind} " if hit.kind else ""
             why = f" ({hit.note})" if hit.note else ""
-            where = f" in {hit.prompt!r}" if len(verdict.hits) > 1 or hit.prompt else ""
             raise PolicyBlocked(
                 f"blocked by the policy: {what}{hit.name!r} (rule at {self.source} line "
-                f"{hit.rule_line}){why}{where}",
+                f"{hit.rule_line}){why} in {hit.prompt!r}",
                 blocking,
             )
 

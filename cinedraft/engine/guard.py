@@ -14,6 +14,7 @@ import contextlib
 import contextvars
 import getpass
 import hashlib
+import os
 import time
 from datetime import datetime, timedelta, timezone
 from collections.abc import Iterator
@@ -42,7 +43,7 @@ class Guard:
         self.library = library
         self.retention_days = retention_days
         self._pruned_at = 0.0  # time.monotonic() of the last retention pass
-        self._default_actor = actor or getpass.getuser()
+        self._default_actor = actor or _os_user()
         self._actor: contextvars.ContextVar[str | None] = contextvars.ContextVar(
             "actor", default=None
         )
@@ -125,6 +126,14 @@ class Guard:
                 marked=bool(assets) and self.library.provenance,
             )
         )
+
+
+def _os_user() -> str:
+    """Who runs this process, as the OS names them (a container's bare uid has no name)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return f"uid {os.getuid()}"
 
 
 def request_hash(request: BaseModel | None) -> str | None:
