@@ -8,6 +8,7 @@ they are wired the same way: the engine stores into the same library, and the ed
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 from .config import Settings
@@ -30,29 +31,41 @@ class Workspace:
         self._library: Library | None = None
         self._engine: Engine | None = None
         self._guard: Guard | None = None
+        # The server's threads (API handlers, the model and CPU workers) build these on
+        # first use: one of each, whichever thread comes first. The engine has its own lock:
+        # building it takes seconds, which the library and the guard must not wait for.
+        self._building = threading.RLock()
+        self._building_engine = threading.Lock()
 
     def library(self) -> Library:
-        if self._library is None:
-            self._library = Library(self.settings.library_root, provenance=self.settings.provenance)
-        return self._library
+        with self._building:
+            if self._library is None:
+                self._library = Library(
+                    self.settings.library_root, provenance=self.settings.provenance
+                )
+            return self._library
 
     def guard(self) -> Guard:
         """The usage policy and audit trail every generation here goes through."""
-        if self._guard is None:
-            from .engine.guard import Guard
+        with self._building:
+            if self._guard is None:
+                from .engine.guard import Guard
 
-            settings = self.settings
-            self._guard = Guard(
-                settings.policy_file, self.library(), retention_days=settings.audit_retention_days
-            )
-        return self._guard
+                settings = self.settings
+                self._guard = Guard(
+                    settings.policy_file,
+                    self.library(),
+                    retention_days=settings.audit_retention_days,
+                )
+            return self._guard
 
     def engine(self) -> Engine:
-        if self._engine is None:
-            from .engine.engine import Engine  # torch and diffusers load here, not at import
+        with self._building_engine:
+            if self._engine is None:
+                from .engine.engine import Engine  # torch and diffusers load here, not at import
 
-            self._engine = Engine(self.settings, self.library(), guard=self.guard())
-        return self._engine
+                self._engine = Engine(self.settings, self.library(), guard=self.guard())
+            return self._engine
 
     def editor(
         self, on_progress: Progress | None = None, record_extra: dict | None = None

@@ -208,7 +208,10 @@ def _adapter(keys: set[str]) -> str | None:
 def _what_else(keys: set[str]) -> str:
     """One line saying what a file that is no model cinedraft knows holds."""
     if any(k.startswith(("encoder.down.", "decoder.up.", "encoder.down_blocks.")) for k in keys):
-        return "a VAE, not a model: give it with --vae"
+        return (
+            "a VAE alone, not a model (--vae takes a diffusers VAE folder; single-file VAEs "
+            "are not loaded yet)"
+        )
     return "not a Stable Diffusion 1.x/2.x/XL checkpoint, nor a FLUX or SD 3 transformer"
 
 
@@ -244,7 +247,10 @@ def with_parts(checkpoint: Checkpoint, given: str | None, offline: bool) -> Chec
             f"text encoders, tokenizers and VAE come from a diffusers pipeline of {spec.name} "
             f"(--text-encoder FOLDER|HUB_ID, or CINEDRAFT_TEXT_ENCODER): here {source}"
         )
-    pipeline = json.loads((folder / "model_index.json").read_text()).get("_class_name")
+    try:
+        pipeline = json.loads((folder / "model_index.json").read_text()).get("_class_name")
+    except (OSError, ValueError, AttributeError) as exc:  # not JSON, or not an object
+        raise ModelError(f"{folder / 'model_index.json'} is unreadable: {exc}") from None
     if pipeline != spec.pipeline:
         raise ModelError(
             f"{ref} is a {pipeline}, not a {spec.pipeline}: it does not hold the text encoders "

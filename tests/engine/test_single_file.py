@@ -185,7 +185,7 @@ def test_files_that_are_not_a_whole_checkpoint_say_what_they_are(
     cases["inpaint"] = (inpaint, "inpainting or other 9-channel checkpoint")
     vae_only = tmp_path / "ae.safetensors"
     save_file({"encoder.down.0.block.0.conv1.weight": torch.zeros(2, 2)}, vae_only)
-    cases["vae"] = (vae_only, "a VAE, not a model")
+    cases["vae"] = (vae_only, "a VAE alone, not a model")
     garbage = tmp_path / "broken.safetensors"
     garbage.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
     cases["garbage"] = (garbage, "is not a readable safetensors file")
