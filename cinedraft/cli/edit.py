@@ -23,6 +23,7 @@ from .common import (
     err,
     handles_errors,
     out,
+    progress_bars,
     writable_destination,
 )
 
@@ -119,7 +120,10 @@ def extend(
     """Continue a clip (or lead into it) and join them; the seam score is reported."""
     writable_destination(out_file)
     overrides = Overrides(model=model, steps=steps, guidance=guidance, scheduler=scheduler)
-    joined = _editor(ctx).extend(source, seconds, prompt, continuation, before, overrides)
+    state: Workspace = ctx.obj
+    with progress_bars(enabled=not as_json) as on_progress:  # generating takes minutes
+        editor = state.editor(on_progress)
+        joined = editor.extend(source, seconds, prompt, continuation, before, overrides)
     report_edit(joined, out_file, as_json)
 
 

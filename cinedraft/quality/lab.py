@@ -176,14 +176,18 @@ def run_factors(
         )
         progress("lab", i + 1, len(variants))
     # 3. Sweeps on the production tier: sampling steps, then delivery quality.
+    # (each its own progress stage: the renders are the slow part, and were silent)
     steps = []
-    for n in sorted({*STEPS, production.steps}):
+    counts = sorted({*STEPS, production.steps})
+    for i, n in enumerate(counts):
         request = ImageRequest(prompt=prompt, seed=seed, model=prod_ref, tier="production")
         item = engine.render_images(request, no_progress, tier=replace(production, steps=n))[0]
         steps.append({"steps": n, "metrics": _measure(item.image, display)})
+        progress("steps sweep", i + 1, len(counts))
     sweep = []
     lossless = finals["production"]
-    for fmt, quality in SWEEP:
+    for i, (fmt, quality) in enumerate(SWEEP):
+        progress("quality sweep", i + 1, len(SWEEP))
         image, size = delivered(lossless, fmt, quality)
         sweep.append(
             {

@@ -60,6 +60,11 @@ def test_video_from_an_image_then_extend(tmp_path):
     made = [a for a in listed if a["id"] != clip["asset_id"]]
     shown = json.loads(_invoke(tmp_path, "library", "show", made[0]["id"], "--json").stdout)
     assert (shown["record"]["seed"], shown["negative_prompt"]) == (9, "blurry")
+    # `edit extend` generates too, and says how far it got (it ran minutes in silence)
+    args = ("edit", "extend", clip["asset_id"], "--seconds", "0.5", "--prompt", "it rolls on")
+    res = _invoke(tmp_path, *args)
+    assert res.exit_code == 0, res.output
+    assert any(line.startswith("chunk ") for line in res.stderr.splitlines()), res.stderr
 
 
 def test_video_prints_stages(tmp_path):

@@ -7,12 +7,21 @@ import pytest
 from cinedraft.quality.lab import run_factors
 
 
+STAGES: list[tuple[str, int, int]] = []  # what the lab reported as it went
+
+
 @pytest.fixture(scope="module")
 def report(engine, tmp_path_factory):
     out = tmp_path_factory.mktemp("lab")
-    return run_factors(
-        engine, "a skincare bottle on a glass table, <b>studio</b> lighting", 3, out
-    ), out
+    prompt = "a skincare bottle on a glass table, <b>studio</b> lighting"
+    return run_factors(engine, prompt, 3, out, on_progress=lambda *p: STAGES.append(p)), out
+
+
+def test_every_stage_reports_progress_to_its_end(report):
+    """The bar sat at 6/6 for minutes while the sweeps ran: each sweep is its own stage."""
+    last = {stage: (done, total) for stage, done, total in STAGES}
+    assert set(last) == {"lab", "steps sweep", "quality sweep"}
+    assert all(done == total for done, total in last.values())
 
 
 def test_rendering_pipeline_and_steps_increase_sharpness(report):
