@@ -22,6 +22,10 @@ def engine(tmp_path_factory):
     return Engine(Settings(home=home, offline=True, device="cpu"))
 
 
+# Stable Diffusion's noise schedule (SD 1.x/2.x/XL scheduler configs), for every tiny SD model.
+SD_BETAS = dict(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012)
+
+
 def _clip(vocab: int, hidden: int = 32, projection: bool = False, positions: int = 32):
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
@@ -109,7 +113,7 @@ def tiny_sd(tmp_path_factory):
         text_encoder=_clip(len(tokenizer)),
         tokenizer=tokenizer,
         unet=unet,
-        scheduler=DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012),
+        scheduler=DDIMScheduler(**SD_BETAS),
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
@@ -134,9 +138,7 @@ def tiny_sdxl(tmp_path_factory):
         tokenizer=tokenizer,
         tokenizer_2=tokenizer,
         unet=unet,
-        scheduler=EulerDiscreteScheduler(
-            beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012
-        ),
+        scheduler=EulerDiscreteScheduler(**SD_BETAS),
     )
     path = tmp_path_factory.mktemp("models") / "tiny-sdxl"
     pipe.save_pretrained(path, safe_serialization=True)
@@ -449,9 +451,7 @@ def tiny_sdxl_refiner(tmp_path_factory):
         tokenizer=None,
         tokenizer_2=tokenizer,
         unet=unet,
-        scheduler=EulerDiscreteScheduler(
-            beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012
-        ),
+        scheduler=EulerDiscreteScheduler(**SD_BETAS),
         requires_aesthetics_score=True,
         force_zeros_for_empty_prompt=False,
     )
@@ -525,7 +525,6 @@ def tiny_single_files(tmp_path_factory):
     root = tmp_path_factory.mktemp("single-files")
     # OpenCLIP's tokenizers (SD 2.x's, SDXL's second) pad with "!", as the published ones do.
     vocab, tokenizer, open_tokenizer = 49408, clip_tokenizer(), clip_tokenizer("!")
-    betas = dict(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012)
 
     def sd_unet(cross: int, linear: bool):  # SD 1.x/2.x's four levels, attention on three
         return UNet2DConditionModel(
@@ -547,7 +546,7 @@ def tiny_single_files(tmp_path_factory):
             text_encoder=_clip(vocab, positions=77),
             tokenizer=tokenizer,
             unet=sd_unet(32, False),
-            scheduler=DDIMScheduler(**betas),
+            scheduler=DDIMScheduler(**SD_BETAS),
             safety_checker=None,
             feature_extractor=None,
             requires_safety_checker=False,
@@ -557,7 +556,7 @@ def tiny_single_files(tmp_path_factory):
             text_encoder=_clip(vocab, positions=77),
             tokenizer=open_tokenizer,
             unet=sd_unet(32, True),
-            scheduler=DDIMScheduler(prediction_type="v_prediction", **betas),
+            scheduler=DDIMScheduler(prediction_type="v_prediction", **SD_BETAS),
             safety_checker=None,
             feature_extractor=None,
             requires_safety_checker=False,
@@ -569,7 +568,7 @@ def tiny_single_files(tmp_path_factory):
             tokenizer=tokenizer,
             tokenizer_2=open_tokenizer,
             unet=_sdxl_unet(cross_attention_dim=32 + 48, time_ids=6, pooled=48),
-            scheduler=EulerDiscreteScheduler(**betas),
+            scheduler=EulerDiscreteScheduler(**SD_BETAS),
         ),
         "sdxl-refiner": StableDiffusionXLImg2ImgPipeline(
             vae=_vae(),
@@ -578,7 +577,7 @@ def tiny_single_files(tmp_path_factory):
             tokenizer=None,
             tokenizer_2=open_tokenizer,
             unet=_sdxl_unet(cross_attention_dim=48, time_ids=5, pooled=48),
-            scheduler=EulerDiscreteScheduler(**betas),
+            scheduler=EulerDiscreteScheduler(**SD_BETAS),
             requires_aesthetics_score=True,
             force_zeros_for_empty_prompt=False,
         ),
