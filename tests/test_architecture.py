@@ -15,6 +15,7 @@ LAYERS = [  # lowest first; the same order as docs/architecture.md
     {"editor", "jobs", "builtin"},
     {"engine"},
     {"workspace"},
+    {"cluster"},
     {"server"},
     {"cli", "__init__", "__main__"},
 ]

@@ -25,7 +25,7 @@ from ..tiers import Tier
 from .device import pick_device
 from .guard import Guard
 from .image import ImageEngine, Rendered
-from .models import MemoryOptions, ModelCache
+from .models import ModelCache
 from .video import VideoEngine
 
 
@@ -42,18 +42,7 @@ class Engine:
     ):
         self.settings = settings
         self.device = pick_device(settings.device)
-        self.models = ModelCache(
-            self.device,
-            settings.dtype,
-            offline=settings.offline,
-            size=settings.cache_size,
-            memory=MemoryOptions(settings.cpu_offload, settings.vae_tiling, settings.vae_slicing),
-            safety_checker=settings.safety_checker,
-            variant=settings.variant,
-            models_root=settings.models_root,
-            single_file_configs=settings.single_file_configs,
-            text_encoder=settings.text_encoder,
-        )
+        self.models = ModelCache.for_settings(settings, self.device)
         self.library = library or Library(settings.library_root, provenance=settings.provenance)
         self.upscaler = (
             ModelUpscaler(settings.upscaler, device=str(self.device)) if settings.upscaler else None

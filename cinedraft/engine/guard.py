@@ -30,12 +30,14 @@ from ..policy import OFF, Policy, Verdict, load_policy
 
 class Guard:
     """A workspace's policy and audit trail. Entries name ``actor`` (the OS user by default),
-    or whoever :meth:`acting_as` names for the work in hand (the server's token name)."""
+    or whoever :meth:`acting_as` names for the work in hand (the server's token name).
+    Without a ``library`` (a cluster worker) nothing is audited here: the head that leased
+    the work checked the same policy first and audits what it stores."""
 
     def __init__(
         self,
         policy_file: Path | None,
-        library: Library,
+        library: Library | None,
         actor: str | None = None,
         retention_days: int | None = None,
     ):
@@ -102,9 +104,12 @@ class Guard:
         assets: list[str] | None = None,
         model: str | None = None,
         model_hash: str | None = None,
-    ) -> int:
+    ) -> int | None:
         """Append an audit entry (``hits``: the policy's, as records hold them); its
-        sequence number. Retention prunes old entries first, at most once an hour."""
+        sequence number (None without a library). Retention prunes old entries first, at
+        most once an hour."""
+        if self.library is None:
+            return None
         if self.retention_days and (
             not self._pruned_at or time.monotonic() - self._pruned_at > 3600
         ):

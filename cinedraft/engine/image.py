@@ -27,6 +27,7 @@ from PIL import Image
 
 from ..config import Settings
 from ..errors import InputError
+from ..ids import new_asset_id
 from ..library import Asset, Library, watermark
 from ..record import ImageRecord, Parent, read_record
 from ..quality.metrics import drift_ssim
@@ -70,6 +71,27 @@ def base_size(native: tuple[int, int], aspect: float) -> tuple[int, int]:
     """The model's native pixel area at the given aspect ratio, multiples of 8."""
     area = native[0] * native[1]
     return _round8(math.sqrt(area * aspect)), _round8(math.sqrt(area / aspect))
+
+
+@dataclass(frozen=True)
+class Part:
+    """Some of one request's images, by prompt and seed (a cluster worker renders a part;
+    the head split the request with :func:`prompts_and_seeds`), and the draft a promotion
+    starts from when it is not in this machine's library."""
+
+    prompts: list[str]
+    seeds: list[int]
+    parent: Asset | None = None
+
+
+def prompts_and_seeds(request: ImageRequest) -> tuple[list[str], list[int]]:
+    """Step 2: one prompt (adapter tags taken out) and one seed per image of ``request``."""
+    text = take_tags(request.prompt)
+    prompts = expand_template(text, request.count) if request.template else [text] * request.count
+    if not all(p.strip() for p in prompts):
+        raise InputError(f"the prompt {request.prompt!r} leaves an empty prompt")
+    seed0 = secrets.randbelow(2**32) if request.seed is None else request.seed
+    return prompts, [seed0 + i for i in range(request.count)]
 
 
 @dataclass
@@ -124,8 +146,8 @@ class ImageEngine:
         rendered = self.render_images(request, progress)
         # 5. Store, all in one batch (two commits for the request, not two per image), and
         # say so in the audit trail.
-        outputs = self._store(rendered, record_extra or {})
-        self._audit("promote" if request.parent else "generate", request, outputs)
+        outputs = self.store(rendered, record_extra or {})
+        self.audit(request, outputs)
         progress("save", len(outputs), len(outputs))
         seconds = time.perf_counter() - started
         return Result(
@@ -136,24 +158,22 @@ class ImageEngine:
         )
 
     def render_images(
-        self, request: ImageRequest, progress: Progress, tier: Tier | None = None
+        self,
+        request: ImageRequest,
+        progress: Progress,
+        tier: Tier | None = None,
+        part: Part | None = None,
     ) -> list[Rendered]:
         """Steps 0-4: the images and their records, nothing written. ``tier`` replaces the
-        named tier's preset (the clarity lab varies one field at a time)."""
+        named tier's preset (the clarity lab varies one field at a time); ``part``: only
+        these images of the request (a cluster worker's share, see :class:`Part`)."""
         # 0. The usage policy, on every prompt the request can make, adapter tags and all
         # (a block stops here).
         verdict = self.guard.check("generate", request.prompt, request, request.template)
         # 1. Model, adapters (LoRAs, embeddings, VAE), tier, sizes.
-        plan = self._plan(request, tier)
+        plan = self._plan(request, tier, part.parent if part else None)
         # 2. One prompt and one seed per image (adapter tags taken out of the prompt).
-        text = take_tags(request.prompt)
-        prompts = (
-            expand_template(text, request.count) if request.template else [text] * request.count
-        )
-        if not all(p.strip() for p in prompts):
-            raise InputError(f"the prompt {request.prompt!r} leaves an empty prompt")
-        seed0 = secrets.randbelow(2**32) if request.seed is None else request.seed
-        seeds = [seed0 + i for i in range(request.count)]
+        prompts, seeds = (part.prompts, part.seeds) if part else prompts_and_seeds(request)
         with applied(plan.model, plan.adapters):
             # 3. Base images.
             own = plan.model.own_scheduler
@@ -173,7 +193,7 @@ class ImageEngine:
                 rendered.append(item)
         return rendered
 
-    def _plan(self, request: ImageRequest, tier: Tier | None) -> Plan:
+    def _plan(self, request: ImageRequest, tier: Tier | None, parent: Asset | None) -> Plan:
         adapters = adapters_of(request, self.settings.models_root)
         model = self.models.get(request.model or self.settings.model_for(request.tier))
         tier = (tier or tier_for(model.family, request.tier)).with_overrides(
@@ -186,7 +206,8 @@ class ImageEngine:
         out_w = request.width or model.native_size[0] * tier.upscale
         out_h = request.height or model.native_size[1] * tier.upscale
         base = (out_w, out_h) if tier.upscale == 1 else base_size(model.native_size, out_w / out_h)
-        parent = self.library.get(request.parent) if request.parent else None
+        if parent is None and request.parent:
+            parent = self.library.get(request.parent)
         if parent is not None:  # keep the draft's composition: the same base size, or
             # on another model its own area at the draft's aspect (the seed carries no
             # composition across models, but the framing does)
@@ -225,7 +246,9 @@ class ImageEngine:
             record.drift_ssim = round(drift, 4)
         return Rendered(image, record, drift)
 
-    def _store(self, items: list[Rendered], record_extra: dict) -> list[ImageOutput]:
+    def store(self, items: list[Rendered], record_extra: dict) -> list[ImageOutput]:
+        """Step 5: watermark, sign and store rendered images in one batch;
+        ``record_extra`` is added to every record."""
         assets = self.library.add_images(
             [
                 (
@@ -274,6 +297,19 @@ class ImageEngine:
         the draft's own; steps, guidance and scheduler default to the tier's;
         ``tiled_refine``: as :attr:`ImageRequest.tiled_refine`; ``negative_prompt``: the
         draft's unless given."""
+        request = self.promote_request(asset_id, overrides, size, tiled_refine, negative_prompt)
+        return self.generate_image(request, on_progress, record_extra)
+
+    def promote_request(
+        self,
+        asset_id: str,
+        overrides: Overrides | None = None,
+        size: tuple[int, int] | None = None,
+        tiled_refine: bool = False,
+        negative_prompt: str | None = None,
+    ) -> ImageRequest:
+        """The production request :meth:`promote` runs (arguments as there); a refusal when
+        ``asset_id`` cannot be promoted."""
         draft = read_record(
             self.library.get(asset_id).record,
             ImageRecord,
@@ -288,7 +324,7 @@ class ImageEngine:
             )
         overrides = overrides or Overrides()
         width, height = size or (None, None)
-        request = ImageRequest(
+        return ImageRequest(
             prompt=draft.prompt,
             negative_prompt=draft.negative_prompt if negative_prompt is None else negative_prompt,
             **request_fields(draft.adapters),
@@ -303,7 +339,6 @@ class ImageEngine:
             height=height,
             tiled_refine=tiled_refine,
         )
-        return self.generate_image(request, on_progress, record_extra)
 
     def rerender(self, asset_id: str, on_progress: Progress | None = None) -> Rerender:
         """Run a stored record again; store the result and compare its pixels to the original.
@@ -338,13 +373,17 @@ class ImageEngine:
         comparison = _compare_pixels(item.image, original, rec)
         item.record.parents.append(Parent(id=asset_id, role="rerender"))
         item.record.rerender_of = asset_id
-        output = self._store([item], {})[0]
-        self._audit("rerender", request, [output])
+        output = self.store([item], {})[0]
+        self.audit(request, [output], "rerender")
         return Rerender(original=asset_id, output=output, **comparison)
 
-    def _audit(self, action: str, request: ImageRequest, outputs: list[ImageOutput]) -> None:
+    def audit(
+        self, request: ImageRequest, outputs: list[ImageOutput], action: str | None = None
+    ) -> None:
+        """One audit entry for a request's stored outputs (``action``: by default generate
+        or promote)."""
         self.guard.record(
-            action,
+            action or ("promote" if request.parent else "generate"),
             request,
             [hit for o in outputs for hit in (o.record.get("policy") or {}).get("hits", [])],
             assets=[o.asset_id for o in outputs],
@@ -530,7 +569,7 @@ class ImageEngine:
         """Everything needed to understand and reproduce this output."""
         model, tier, request = plan.model, plan.tier, plan.request
         return ImageRecord(
-            asset_id=self.library.new_id(),
+            asset_id=new_asset_id(),  # a cluster worker has no library
             prompt=prompt,
             template=request.prompt if request.template else None,
             negative_prompt=take_tags(request.negative_prompt),

@@ -24,6 +24,7 @@ import torch
 import transformers
 
 from ..builtin import IMAGE_MODEL, VIDEO_MODEL, reach
+from ..config import Settings
 from ..errors import ModelError, ModelNotFoundError, UnsafeModelError
 from ..media.files import open_regular
 from ..tiers import (
@@ -40,6 +41,10 @@ from .device import pick_dtype
 
 PICKLE_SUFFIXES = single_file.PICKLES
 SAFE_LIBRARIES = {"diffusers", "transformers", None}
+# How models are found on a machine (the models folder, single-file configs, the HF cache).
+# A cluster refuses a worker whose layout differs from the head's: the head names models as
+# its own layout finds them. Raise it when that changes.
+MODELS_LAYOUT = 1
 MARKER = "cinedraft.json"  # optional file in a model folder: {"family": "builtin", ...}
 
 
@@ -369,6 +374,26 @@ class ModelCache:
         self.single_file_configs = single_file_configs
         self.text_encoder = text_encoder
         self._models: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
+
+    @classmethod
+    def for_settings(cls, settings: Settings, device: torch.device) -> ModelCache:
+        """The cache a machine's settings describe (an engine's, a cluster worker's)."""
+        return cls(
+            device,
+            settings.dtype,
+            offline=settings.offline,
+            size=settings.cache_size,
+            memory=MemoryOptions(settings.cpu_offload, settings.vae_tiling, settings.vae_slicing),
+            safety_checker=settings.safety_checker,
+            variant=settings.variant,
+            models_root=settings.models_root,
+            single_file_configs=settings.single_file_configs,
+            text_encoder=settings.text_encoder,
+        )
+
+    def loaded(self) -> list[str]:
+        """The names of the models in memory, as they were asked for."""
+        return [ref for _kind, ref in self._models]
 
     def get(self, ref: str, kind: str = "image") -> LoadedModel:
         """The pipeline for ``ref``; ``kind`` ("image" or "video") picks what ``builtin`` means

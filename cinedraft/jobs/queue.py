@@ -51,6 +51,7 @@ class Job:
     finished: str | None
     attempts: int
     actor: str | None = None  # who asked (the server's token name)
+    worker: str | None = None  # who ran it: "local", or the cluster workers' names
 
     @classmethod
     def from_row(cls, row: dict) -> Job:
@@ -64,6 +65,7 @@ class JobQueue:
         self.conn: sqlite3.Connection = connect(db_path)
         self.max_queued = max_queued
         self._lock = threading.RLock()
+        self.lock = self._lock  # held around any use of ``conn`` (cluster mode's leases too)
         self._wake = threading.Condition(self._lock)
         self._listeners: dict[str, list[Callable[[dict], None]]] = {}
         self._progress: dict[str, dict] = {}  # running job -> latest progress
@@ -127,6 +129,11 @@ class JobQueue:
             self._publish(job_id, {"state": "cancelled"})
         return state
 
+    def cancel_requested(self, job_id: str) -> bool:
+        """Whether a cancel was asked for this running job."""
+        with self._lock:
+            return job_id in self._cancelled
+
     # ------------------------------------------------------------------ workers
 
     def claim(self, kinds: tuple[str, ...], timeout: float = 1.0) -> Job | None:
@@ -157,21 +164,30 @@ class JobQueue:
             raise JobCancelled(job_id)
 
     def finish(
-        self, job_id: str, state: str, result: dict | None = None, error: str | None = None
+        self,
+        job_id: str,
+        state: str,
+        result: dict | None = None,
+        error: str | None = None,
+        worker: str | None = None,
     ) -> None:
+        """End a running job; ``worker``: who ran it."""
         with self._lock:
             progress = self._progress.pop(job_id, None)
             self._cancelled.discard(job_id)
-            records.finish_job(self.conn, job_id, state, utc_now(), result, error, progress)
+            records.finish_job(self.conn, job_id, state, utc_now(), result, error, progress, worker)
         self._publish(job_id, {"state": state, "result": result, "error": error})
 
-    def recover(self) -> dict:
-        """Settle jobs a dead server left running (see the module docstring)."""
-        report = {"requeued": [], "failed": []}
+    def recover(self, resume: Callable[[dict], bool] | None = None) -> dict:
+        """Settle jobs a dead server left running (see the module docstring). A job for
+        which ``resume(job)`` is true stays running: cluster mode finishes its parts."""
+        report = {"requeued": [], "failed": [], "resumed": []}
         with self._lock:
             for job in records.running_jobs(self.conn):
                 stored = assets_of_job(self.conn, job["id"])
-                if stored:
+                if resume is not None and resume(job):
+                    report["resumed"].append(job["id"])
+                elif stored:
                     records.finish_job(
                         self.conn,
                         job["id"],

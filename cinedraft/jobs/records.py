@@ -88,11 +88,12 @@ def finish_job(
     result: dict | None = None,
     error: str | None = None,
     progress: dict | None = None,
+    worker: str | None = None,
 ) -> None:
     """End a running job (a job ends once: later calls change nothing)."""
     conn.execute(
         "UPDATE jobs SET state = ?, result = ?, error = ?, finished = ?,"
-        " progress = coalesce(?, progress) "
+        " progress = coalesce(?, progress), worker = coalesce(?, worker) "
         "WHERE id = ? AND state = 'running'",
         (
             state,
@@ -100,6 +101,7 @@ def finish_job(
             error,
             now,
             json.dumps(progress) if progress is not None else None,
+            worker,
             job_id,
         ),
     )

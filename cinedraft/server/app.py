@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 from .._version import __version__
 from ..config import Settings
+from ..cluster import Options
 from ..errors import AssetNotFoundError, CinedraftError, InputError, InputTooLargeError
 from ..jobs import JobQueue, QueueFullError
 from ..workspace import Workspace
@@ -37,22 +38,29 @@ def create_app(
     workers: bool = True,
     max_queued: int = 500,
     secure_cookie: bool = False,
+    cluster: Options | None = None,
 ) -> FastAPI:
     """The studio app. ``token`` (one, or several by name: the audit trail's actors) turns
     on auth; ``hosts`` adds names the Host header may use;
-    ``secure_cookie`` marks the session cookie Secure (a non-loopback bind, behind TLS)."""
+    ``secure_cookie`` marks the session cookie Secure (a non-loopback bind, behind TLS);
+    ``cluster``: run image jobs on Ray workers (:mod:`cinedraft.cluster`)."""
     # 1. State: the same wiring as the CLI's (the engine loads with the first model job).
     workspace = Workspace(settings)
     library = workspace.library()
     queue = JobQueue(library.root / "library.db", max_queued=max_queued)
     prober = library.prober()
     sessions = Sessions(token, secure_cookie=secure_cookie)
-    pool = Workers(queue, workspace)
+    head = None
+    if cluster is not None:
+        from ..cluster.head import Head  # imports nothing of Ray until it starts
+
+        head = Head(queue, workspace, cluster)
+    pool = Workers(queue, workspace, head)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         # 2. and 3.
-        app.state.recovered = queue.recover()
+        app.state.recovered = queue.recover(head.resumable if head else None)
         app.state.cpu_slots = cpu_slots()
         if workers:
             pool.start()

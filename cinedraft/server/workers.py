@@ -14,22 +14,31 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from ..cluster import KINDS as CLUSTER_KINDS
 from ..errors import CinedraftError
 from ..jobs import Job, JobCancelled, JobQueue
 from ..record import EditRecord, read_record
 from ..request import ImageRequest, Overrides, Progress, VideoRequest, parse_size
 from ..workspace import Workspace
 
+if TYPE_CHECKING:
+    from ..cluster.head import Head
+
 log = logging.getLogger("cinedraft.server")
+LOCAL = "local"  # the worker name of a job the server's own threads ran
 
 
 class Workers:
     """Start, run and stop the worker threads of one server."""
 
-    def __init__(self, queue: JobQueue, workspace: Workspace):
+    def __init__(self, queue: JobQueue, workspace: Workspace, cluster: Head | None = None):
+        """``cluster``: cluster mode's head, which runs the image kinds on Ray workers; the
+        server's own threads run the rest (clips, extensions, edits)."""
         self.queue = queue
         self.workspace = workspace
+        self.cluster = cluster
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         # The default image model, loaded before the first job asks (``/api/health``):
@@ -37,9 +46,13 @@ class Workers:
         self.model_state = "waiting"
 
     def start(self) -> None:
+        away = CLUSTER_KINDS if self.cluster is not None else ()
+        if self.cluster is not None:
+            self.cluster.start()
+            self.model_state = "on the cluster's workers"
         for worker in ("model", "cpu"):
-            kinds = tuple(k for k, kind in KINDS.items() if kind.worker == worker)
-            warm = self._warm_up if worker == "model" else None
+            kinds = tuple(k for k, kind in KINDS.items() if kind.worker == worker and k not in away)
+            warm = self._warm_up if worker == "model" and self.cluster is None else None
             thread = threading.Thread(
                 target=self._loop, args=(kinds, warm), name=f"cinedraft-{worker}", daemon=True
             )
@@ -62,6 +75,8 @@ class Workers:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout)
+        if self.cluster is not None:
+            self.cluster.stop(timeout)
 
     def _loop(self, kinds: tuple[str, ...], warm_up: Callable[[], None] | None = None) -> None:
         if warm_up is not None:
@@ -84,16 +99,19 @@ class Workers:
             with self.workspace.guard().acting_as(job.actor):  # the audit names who asked
                 result = KINDS[job.kind].handler(self.workspace, job, report)
         except JobCancelled:
-            self.queue.finish(job.id, "cancelled")
+            self.queue.finish(job.id, "cancelled", worker=LOCAL)
         except CinedraftError as exc:
-            self.queue.finish(job.id, "failed", error=str(exc))
+            self.queue.finish(job.id, "failed", error=str(exc), worker=LOCAL)
         except Exception as exc:  # noqa: BLE001 - a job must end, whatever broke inside it
             log.error("job %s failed:\n%s", job.id, traceback.format_exc())
             self.queue.finish(
-                job.id, "failed", error=f"internal error: {type(exc).__name__}: {exc}"
+                job.id,
+                "failed",
+                error=f"internal error: {type(exc).__name__}: {exc}",
+                worker=LOCAL,
             )
         else:
-            self.queue.finish(job.id, "done", result)
+            self.queue.finish(job.id, "done", result, worker=LOCAL)
 
 
 def _generate(workspace: Workspace, job: Job, report: Progress) -> dict:

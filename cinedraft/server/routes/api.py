@@ -22,6 +22,7 @@ from fastapi import (
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from ...cluster.status import worker_rows
 from ...errors import InputError
 from ...ids import ASSET_ID, ASSET_ID_PATTERN, JOB_ID_PATTERN
 from ...jobs import Job
@@ -57,6 +58,9 @@ class JobOut(BaseModel):
     finished: str | None = None
     attempts: int = 0
     actor: str | None = Field(None, description="Who asked: the name of the token used.")
+    worker: str | None = Field(
+        None, description="Who ran it: `local` (this server) or the cluster workers' names."
+    )
 
     @classmethod
     def of(cls, job: Job) -> JobOut:
@@ -425,3 +429,14 @@ def health(request: Request) -> dict:
         "queued": len(request.app.state.queue.list("queued", 1000)),
         "model": request.app.state.workers.model_state,
     }
+
+
+@router.get("/cluster", tags=["server"])
+def cluster(request: Request) -> dict:
+    """Cluster mode: the Ray address and the workers the head has seen (name, machine,
+    device, state, loaded models, the lease held, images rendered and their throughput).
+    One-machine mode answers ``mode: local`` and no workers."""
+    head = request.app.state.workers.cluster
+    if head is None:
+        return {"mode": "local", "address": None, "workers": []}
+    return {"mode": "ray", "address": head.address, "workers": worker_rows(request.app.state.queue)}

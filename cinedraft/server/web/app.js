@@ -341,9 +341,9 @@ async function video(startId) {
 async function jobs() {
   const list = await api("/api/jobs?limit=50");
   view.replaceChildren(el("h1", { text: "Jobs" }), el("table", {},
-    el("tr", {}, ["job", "kind", "by", "state", "created", "outputs / error"].map((h) => el("th", { text: h }))),
+    el("tr", {}, ["job", "kind", "by", "state", "worker", "created", "outputs / error"].map((h) => el("th", { text: h }))),
     list.map((j) => el("tr", {}, el("td", { text: j.id }), el("td", { text: j.kind }), el("td", { text: j.actor || "" }),
-      el("td", { text: j.state }),
+      el("td", { text: j.state }), el("td", { text: j.worker || "" }),
       el("td", { text: j.created }), el("td", { text: j.error || ((j.result && j.result.outputs) || []).join(" ") })))));
 }
 

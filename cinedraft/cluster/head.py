@@ -1,0 +1,552 @@
+"""The head of a cluster: it leases the queue's image jobs to Ray workers, part by part.
+
+The library database stays the control plane and its only writer: a worker renders and
+returns pixels and records; the head checks them (:mod:`.protocol`), then watermarks, signs,
+stores and audits them as one-machine mode does. One loop on one thread, each pass:
+
+1. find workers (its own and those other machines started; refuse a foreign version);
+2. collect finished renders: store a good part, put back the part of a worker that died,
+   sent garbage or failed (at most :data:`MAX_ATTEMPTS` leases per part);
+3. heartbeats: a busy worker's answer renews its lease; a lease past its deadline (a hung
+   or lost worker) goes back to the queue and the worker is stopped;
+4. claim jobs from the queue when a worker would otherwise wait, or a more urgent job came,
+   and split each into parts (some images each) so a large job spreads over the workers;
+5. lease queued parts, most urgent first, to free workers, preferring one that has the
+   part's model loaded;
+6. end each job whose parts are all done (or one failed).
+
+A head that dies loses nothing: parts are rows, leases have deadlines, and the next head
+puts every lease back (its holders died with the head, or their results have nobody to go
+to), skips parts whose assets are already stored, and finishes the job.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..engine.image import BATCH, prompts_and_seeds
+from ..errors import CinedraftError, JobCancelled
+from ..jobs import Job, JobQueue
+from ..jobs import leases as sql
+from ..jobs.queue import MAX_ATTEMPTS
+from ..ids import utc_now
+from ..request import ImageRequest, Overrides, parse_size
+from ..workspace import Workspace
+from . import KINDS, Options, runtime
+from .protocol import MalformedResult, card, refusal, rendered_of
+from .worker import RenderWorker
+
+log = logging.getLogger("cinedraft.cluster")
+
+
+@dataclass
+class Worker:
+    name: str
+    handle: Any
+    card: dict
+    ours: bool  # started by this head (replaced when it dies)
+    task: dict | None = None
+    render: Any = None  # the render's ObjectRef
+    leased_at: float = 0.0
+    beat: Any = None  # the outstanding heartbeat's ObjectRef
+    beat_at: float = 0.0
+    models: list[str] = field(default_factory=list)
+    images: int = 0
+    busy_s: float = 0.0
+    joined: str = field(default_factory=utc_now)
+
+
+@dataclass
+class Running:
+    """A claimed job the head is splitting and leasing."""
+
+    job: Job
+    request: ImageRequest  # its model named: workers use the head's choice, not their own
+    parent: str | None = None  # a promotion's draft
+    workers: set[str] = field(default_factory=set)
+    started: float = field(default_factory=time.perf_counter)
+
+
+class Head:
+    def __init__(self, queue: JobQueue, workspace: Workspace, options: Options):
+        self.queue, self.workspace, self.options = queue, workspace, options
+        self.card = card("head", "none")
+        self.address: str | None = None
+        self.workers: dict[str, Worker] = {}
+        self.refused: set[str] = set()
+        self.gone: set[str] = set()  # lost workers, never taken back
+        self.joining: dict[str, tuple[Any, Any, bool]] = {}  # name -> (handle, card ref, ours)
+        self.jobs: dict[str, Running] = {}
+        self.missing: dict[str, set[str]] = {}  # model -> workers that do not have it
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._found_at = 0.0
+
+    # ------------------------------------------------------------------ life
+
+    def resumable(self, job: dict) -> bool:
+        """For :meth:`JobQueue.recover`: a job of ours left running is finished, not restarted."""
+        return job["kind"] in KINDS and bool(sql.parts_of(self.queue.conn, job["id"]))
+
+    def start(self) -> None:
+        """Join the cluster, start this head's workers, take over what a dead head left."""
+        options = self.options
+        self.address = runtime.connect(options.address, cpus=options.workers)
+        with self.queue.lock:
+            sql.release_all(self.queue.conn)
+            sql.workers_gone(self.queue.conn, "not seen since the head restarted")
+        runtime.open_desk(self.card)
+        self._start_workers(self._worker_count())
+        for job in self.queue.list("running", limit=10_000):
+            if job.kind in KINDS:
+                self._adopt(job)
+        self._thread = threading.Thread(target=self._loop, name="cinedraft-head", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        runtime.disconnect()
+
+    def _worker_count(self) -> int:
+        if self.options.workers is not None:
+            return self.options.workers
+        have = runtime.resources()
+        if have.get("GPU", 0) >= 1:
+            return int(have["GPU"])
+        return max(1, int(have.get("CPU", 1) // self.options.worker_cpus))
+
+    def _start_workers(self, count: int) -> None:
+        has_gpu = runtime.resources().get("GPU", 0) >= 1
+        policy = self.workspace.settings.policy_file
+        started = runtime.start_workers(
+            count,
+            self.workspace.settings.model_dump(mode="json"),
+            policy.read_text() if policy and policy.is_file() else None,
+            cpus=0 if has_gpu else self.options.worker_cpus,
+            gpus=1 if has_gpu else 0,
+            cls=self.options.worker_class or RenderWorker,
+        )
+        for name, handle in started.items():
+            self._join(name, handle, ours=True)
+
+    # ------------------------------------------------------------------ the loop
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._pass()
+            except Exception:  # noqa: BLE001 - the head must keep serving; the next pass retries
+                log.exception("cluster head pass failed")
+                time.sleep(1)
+
+    def _pass(self) -> None:
+        now = time.monotonic()
+        if now - self._found_at > 2:  # 1. find workers
+            self._find()
+            self._found_at = now
+        refs = [w.render for w in self.workers.values() if w.render is not None]
+        refs += [w.beat for w in self.workers.values() if w.beat is not None]
+        refs += [ref for _handle, ref, _ours in self.joining.values()]
+        ready = set(runtime.wait(refs, timeout=0.1))
+        for name in [n for n, (_h, ref, _o) in self.joining.items() if ref in ready]:
+            self._joined(name)
+        for worker in list(self.workers.values()):  # 2. and 3.
+            if worker.render is not None and worker.render in ready:
+                self._collect(worker)
+            if worker.beat is not None and worker.beat in ready:
+                self._heard(worker)
+        self._send_beats()
+        self._expire()
+        self._cancelled()
+        self._claim()  # 4.
+        self._lease()  # 5.
+        self._settle()  # 6.
+
+    # ------------------------------------------------------------------ 1. workers
+
+    def _find(self) -> None:
+        for name, handle in runtime.named_workers().items():
+            if name not in self.workers and name not in self.refused | self.gone | set(
+                self.joining
+            ):
+                self._join(name, handle, ours=False)
+
+    def _join(self, name: str, handle: Any, ours: bool) -> None:
+        """Ask a new worker for its card; :meth:`_joined` reads it when it comes (a worker
+        still loading its libraries does not hold up the loop)."""
+        self.joining[name] = (handle, handle.card.remote(), ours)
+
+    def _joined(self, name: str) -> None:
+        handle, ref, ours = self.joining.pop(name)
+        try:
+            worker_card = runtime.get(ref)
+        except (runtime.WorkerDied, runtime.WorkerFailed) as exc:
+            log.warning("worker %s did not start: %s", name, exc)
+            return
+        if not isinstance(worker_card, dict):
+            worker_card = {}
+        reason = refusal(worker_card, self.card)
+        if reason:
+            log.warning("refused: %s", reason)
+            self.refused.add(name)
+            self._save_row(name, worker_card, "refused", reason)
+            return
+        self.workers[name] = Worker(name, handle, worker_card, ours)
+        self._save(self.workers[name])
+
+    def _lost(self, worker: Worker, why: str) -> None:
+        """A worker is gone (died, hung, sent garbage it cannot be trusted after): its lease
+        goes back, a worker this head started is replaced."""
+        self.workers.pop(worker.name, None)
+        self.gone.add(worker.name)
+        if worker.task is not None:
+            self._put_back(worker.task, f"worker {worker.name} {why}")
+        try:
+            runtime.kill(worker.handle)
+        except Exception:  # noqa: BLE001 - it may be dead already
+            pass
+        self._save_row(worker.name, worker.card, "gone", why, worker)
+        if worker.ours and not self._stop.is_set():
+            self._start_workers(1)
+
+    # ------------------------------------------------------------------ 2. results
+
+    def _collect(self, worker: Worker) -> None:
+        task, ref = worker.task, worker.render
+        worker.task = worker.render = None
+        elapsed = time.monotonic() - worker.leased_at
+        try:
+            result = runtime.get(ref)
+        except runtime.WorkerDied as exc:
+            worker.task = task  # _lost puts it back
+            self._lost(worker, f"died ({exc})")
+            return
+        except runtime.WorkerFailed as exc:
+            self._put_back(task, f"worker {worker.name} failed: {exc}")
+            self._save(worker)
+            return
+        running = self.jobs.get(task["job"])
+        if running is None:  # cancelled or ended meanwhile: nothing is stored
+            self._save(worker)
+            return
+        if isinstance(result, dict) and result.get("cancelled"):
+            self._save(worker)
+            return
+        if isinstance(result, dict) and result.get("missing_model"):
+            model = task["request"]["model"]
+            self.missing.setdefault(model, set()).add(worker.name)
+            self._put_back(task, f"worker {worker.name}: {result.get('error')}", refund=True)
+            self._save(worker)
+            return
+        if isinstance(result, dict) and isinstance(result.get("error"), str):
+            self._fail_job(running, result["error"])
+            self._save(worker)
+            return
+        try:
+            rendered = rendered_of(result, task)
+        except MalformedResult as exc:
+            self._put_back(task, f"worker {worker.name} returned a malformed result: {exc}")
+            self._save(worker)
+            return
+        extra = {"job_id": task["job"], "job_part": task["part"], "worker": worker.name}
+        outputs = self.workspace.engine().image.store(rendered, extra)
+        ids = [o.asset_id for o in outputs]
+        with self.queue.lock:
+            sql.complete(self.queue.conn, task["job"], task["part"], ids)
+        worker.images += len(ids)
+        worker.busy_s += elapsed
+        running.workers.add(worker.name)
+        self._save(worker)
+        self._report(running)
+
+    def _put_back(self, task: dict, why: str, refund: bool = False) -> None:
+        """A leased part goes back to the queue, or fails once it had its attempts."""
+        job_id, part = task["job"], task["part"]
+        with self.queue.lock:
+            conn = self.queue.conn
+            if refund:  # not the part's fault: this machine lacks the model
+                conn.execute(
+                    "UPDATE job_parts SET attempts = attempts - 1 WHERE job_id = ? AND part = ?",
+                    (job_id, part),
+                )
+            row = next((p for p in sql.parts_of(conn, job_id) if p["part"] == part), None)
+            if row is None or row["state"] != "leased":
+                return
+            if row["attempts"] >= MAX_ATTEMPTS and not refund:
+                sql.fail(conn, job_id, part, f"{why} (gave up after {row['attempts']} attempts)")
+            else:
+                sql.release(conn, job_id, part, why)
+        log.warning("part %s/%s put back: %s", job_id, part, why)
+
+    # ------------------------------------------------------------------ 3. heartbeats
+
+    def _send_beats(self) -> None:
+        now = time.monotonic()
+        for worker in self.workers.values():
+            every = self.options.beat_s if worker.task is not None else 5 * self.options.beat_s
+            if worker.beat is None and now - worker.beat_at >= every:
+                worker.beat, worker.beat_at = worker.handle.beat.remote(), now
+
+    def _heard(self, worker: Worker) -> None:
+        ref, worker.beat = worker.beat, None
+        try:
+            beat = runtime.get(ref)
+        except (runtime.WorkerDied, runtime.WorkerFailed) as exc:
+            self._lost(worker, f"died ({exc})")
+            return
+        worker.models = list(beat.get("models") or [])
+        if worker.task is None:
+            return
+        if time.time() - float(beat.get("progress_at") or 0) > self.options.stall_s:
+            return  # no renewal: the lease runs out and the worker is treated as hung
+        with self.queue.lock:
+            sql.renew(self.queue.conn, worker.name, time.time() + self.options.lease_s)
+        running = self.jobs.get(worker.task["job"])
+        progress = beat.get("progress") or {}
+        if running is not None and running.job.kind == "promote" and progress.get("stage"):
+            self._safe_report(
+                running.job.id, progress["stage"], progress["done"], progress["total"]
+            )
+
+    def _expire(self) -> None:
+        with self.queue.lock:
+            late = sql.expired(self.queue.conn, time.time())
+        for part in late:
+            holder = self.workers.get(part["worker"])
+            if holder is not None and holder.task and holder.task["part"] == part["part"]:
+                self._lost(holder, "stopped answering (its lease expired)")
+            else:  # its holder is gone already
+                self._put_back(
+                    {"job": part["job_id"], "part": part["part"]},
+                    f"the lease of worker {part['worker']} expired",
+                )
+
+    # ------------------------------------------------------------------ 4. claims
+
+    def _claim(self) -> None:
+        while not self._stop.is_set():
+            with self.queue.lock:
+                waiting = sql.queued_parts(self.queue.conn)
+                urgent = sql.next_priority(self.queue.conn, KINDS)
+            free = [w for w in self.workers.values() if w.task is None]
+            if urgent is None:
+                return
+            best = min((p["priority"] for p in waiting), default=None)
+            if len(waiting) >= len(free) and best is not None and urgent >= best:
+                return
+            job = self.queue.claim(KINDS, timeout=0)
+            if job is None:
+                return
+            self._split(job)
+
+    def _split(self, job: Job) -> None:
+        try:
+            with self.workspace.guard().acting_as(job.actor):
+                running = self._running(job)
+                prompts, seeds = prompts_and_seeds(running.request)
+                self.workspace.guard().check(
+                    job.kind, running.request.prompt, running.request, running.request.template
+                )
+        except CinedraftError as exc:
+            self.queue.finish(job.id, "failed", error=str(exc))
+            return
+        size = max(1, min(BATCH, math.ceil(len(seeds) / (2 * max(1, len(self.workers))))))
+        groups = [(prompts[i : i + size], seeds[i : i + size]) for i in range(0, len(seeds), size)]
+        with self.queue.lock:
+            sql.split(self.queue.conn, job.id, groups)
+        self.jobs[job.id] = running
+        self._report(running)
+
+    def _running(self, job: Job) -> Running:
+        """A job's request with its model named (the head's settings choose it)."""
+        settings, r = self.workspace.settings, job.request
+        if job.kind == "promote":
+            size = parse_size(r["size"]) if r.get("size") else None
+            overrides = Overrides(**{k: r.get(k) for k in Overrides.model_fields})
+            request = self.workspace.engine().image.promote_request(r["asset_id"], overrides, size)
+            parent = r["asset_id"]
+        else:
+            request, parent = ImageRequest(**r), None
+        model = request.model or settings.model_for(request.tier)
+        return Running(job, request.model_copy(update={"model": model}), parent)
+
+    def _adopt(self, job: Job) -> None:
+        """Take over a job a dead head left running: parts whose assets are stored are done."""
+        try:
+            running = self._running(job)
+        except CinedraftError as exc:
+            self.queue.finish(job.id, "failed", error=str(exc))
+            return
+        with self.queue.lock:
+            stored = sql.stored_parts(self.queue.conn, job.id)
+            for part in sql.parts_of(self.queue.conn, job.id):
+                if part["state"] != "done" and len(stored.get(part["part"], [])) == len(
+                    part["seeds"]
+                ):
+                    sql.complete(self.queue.conn, job.id, part["part"], stored[part["part"]])
+        self.jobs[job.id] = running
+
+    # ------------------------------------------------------------------ 5. leases
+
+    def _lease(self) -> None:
+        free = [w for w in self.workers.values() if w.task is None]
+        if not free:
+            return
+        with self.queue.lock:
+            waiting = sql.queued_parts(self.queue.conn)
+        for part in waiting:
+            running = self.jobs.get(part["job_id"])
+            if running is None or not free:
+                continue
+            model = running.request.model
+            able = [w for w in free if w.name not in self.missing.get(model, set())]
+            if not able:
+                lacking = self.missing.get(model, set())
+                everyone = self.workers.values()
+                if everyone and not self.joining and all(w.name in lacking for w in everyone):
+                    names = ", ".join(sorted(self.missing.get(model, set()))) or "none"
+                    self._fail_job(running, f"model {model!r} is missing on every worker ({names})")
+                continue
+            worker = next((w for w in able if model in w.models), able[0])  # affinity
+            with self.queue.lock:
+                if not sql.lease(
+                    self.queue.conn,
+                    part["job_id"],
+                    part["part"],
+                    worker.name,
+                    time.time() + self.options.lease_s,
+                ):
+                    continue
+            free.remove(worker)
+            worker.task = self._task(running, part)
+            worker.leased_at = time.monotonic()
+            worker.render = worker.handle.render.remote(worker.task)
+            self._save(worker)
+
+    def _task(self, running: Running, part: dict) -> dict:
+        task = {
+            "key": f"{running.job.id}:{part['part']}",
+            "job": running.job.id,
+            "part": part["part"],
+            "request": running.request.model_dump(mode="json"),
+            "prompts": part["prompts"],
+            "seeds": part["seeds"],
+        }
+        if running.parent is not None:
+            draft = self.workspace.library().get(running.parent)
+            with open(draft.path, "rb") as f:
+                data = f.read()
+            task["parent"] = {"asset": draft.model_dump(mode="json"), "data": data}
+        return task
+
+    # ------------------------------------------------------------------ 6. endings
+
+    def _cancelled(self) -> None:
+        for job_id, running in list(self.jobs.items()):
+            if not self.queue.cancel_requested(job_id):
+                continue
+            del self.jobs[job_id]
+            with self.queue.lock:
+                sql.fail(self.queue.conn, job_id, None, "cancelled")
+            for worker in self.workers.values():
+                if worker.task is not None and worker.task["job"] == job_id:
+                    worker.handle.cancel.remote(worker.task["key"])
+            self.queue.finish(job_id, "cancelled", worker=_names(running))
+
+    def _settle(self) -> None:
+        for job_id, running in list(self.jobs.items()):
+            with self.queue.lock:
+                parts = sql.parts_of(self.queue.conn, job_id)
+            if not parts:
+                continue
+            outputs = [a for p in parts for a in (p["outputs"] or [])]
+            failed = next((p for p in parts if p["state"] == "failed"), None)
+            if failed is not None:
+                self._fail_job(running, failed["error"] or "a part failed")
+            elif all(p["state"] == "done" for p in parts):
+                del self.jobs[job_id]
+                self._audit(running, outputs)
+                result = {"outputs": outputs, "seconds": round(_since(running), 3)}
+                if running.parent:
+                    result["parent"] = running.parent
+                self.queue.finish(job_id, "done", result, worker=_names(running))
+
+    def _fail_job(self, running: Running, error: str) -> None:
+        job_id = running.job.id
+        self.jobs.pop(job_id, None)
+        with self.queue.lock:
+            sql.fail(self.queue.conn, job_id, None, error)
+            parts = sql.parts_of(self.queue.conn, job_id)
+        for worker in self.workers.values():
+            if worker.task is not None and worker.task["job"] == job_id:
+                worker.handle.cancel.remote(worker.task["key"])
+        stored = [a for p in parts for a in (p["outputs"] or [])]
+        result = {"outputs": stored, "partial": True} if stored else None
+        self.queue.finish(job_id, "failed", result, error, worker=_names(running))
+
+    def _audit(self, running: Running, outputs: list[str]) -> None:
+        library = self.workspace.library()
+        records = [library.get(a).record for a in outputs]
+        hits = [h for r in records for h in (r.get("policy") or {}).get("hits", [])]
+        with self.workspace.guard().acting_as(running.job.actor):
+            self.workspace.guard().record(
+                "promote" if running.parent else "generate",
+                running.request,
+                hits,
+                assets=outputs,
+                model=records[0].get("model") if records else None,
+                model_hash=records[0].get("model_hash") if records else None,
+            )
+
+    def _report(self, running: Running) -> None:
+        with self.queue.lock:
+            parts = sql.parts_of(self.queue.conn, running.job.id)
+        done = sum(len(p["seeds"]) for p in parts if p["state"] == "done")
+        total = sum(len(p["seeds"]) for p in parts)
+        self._safe_report(running.job.id, "images", done, total)
+
+    def _safe_report(self, job_id: str, stage: str, done: int, total: int) -> None:
+        try:
+            self.queue.report(job_id, stage, done, total)
+        except JobCancelled:  # seen by _cancelled on this pass
+            pass
+
+    # ------------------------------------------------------------------ status rows
+
+    def _save(self, worker: Worker) -> None:
+        self._save_row(worker.name, worker.card, "busy" if worker.task else "idle", None, worker)
+
+    def _save_row(
+        self, name: str, worker_card: dict, state: str, note: str | None, w: Worker | None = None
+    ) -> None:
+        row = {
+            "name": name,
+            "node": str(worker_card.get("node", "?")),
+            "device": str(worker_card.get("device", "?")),
+            "version": str(worker_card.get("version", "?")),
+            "state": state,
+            "models": w.models if w else [],
+            "lease": w.task["key"] if w and w.task else None,
+            "images": w.images if w else 0,
+            "busy_s": round(w.busy_s, 3) if w else 0.0,
+            "joined": w.joined if w else utc_now(),
+            "seen": utc_now(),
+            "note": note,
+        }
+        with self.queue.lock:
+            sql.save_worker(self.queue.conn, row)
+
+
+def _names(running: Running) -> str | None:
+    return ", ".join(sorted(running.workers)) or None
+
+
+def _since(running: Running) -> float:
+    return time.perf_counter() - running.started

@@ -1,0 +1,90 @@
+"""What the head and its workers send each other, and the head's checks on it.
+
+- a worker's **card** (:func:`card`): its name, machine, device, cinedraft version and models
+  layout; the head refuses a card whose version or layout is not its own (:func:`refusal`);
+- a **task**: one part of a job (prompts, seeds, the request, a promotion's draft);
+- a **result**: the part's images as RGB arrays and their records. A worker is another
+  machine, so its result is untrusted: :func:`rendered_of` checks every field before the
+  head stores anything, and raises :class:`MalformedResult` with what was wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import numpy as np
+from PIL import Image
+from pydantic import ValidationError
+
+from .._version import __version__
+from ..engine.image import Rendered
+from ..engine.models import MODELS_LAYOUT
+from ..errors import CinedraftError
+from ..record import ImageRecord
+
+
+class MalformedResult(CinedraftError):
+    """A worker's result that cannot be stored; the message says what was wrong."""
+
+
+def card(name: str, device: str) -> dict:
+    """A worker's card, as it sends it at join."""
+    return {
+        "name": name,
+        "node": socket.gethostname(),
+        "device": device,
+        "version": __version__,
+        "layout": MODELS_LAYOUT,
+        "pid": os.getpid(),
+    }
+
+
+def refusal(worker: dict, head: dict) -> str | None:
+    """Why a head refuses a worker's card (None: it may join); both cards are named."""
+    name = worker.get("name", "a worker")
+    if worker.get("version") != head["version"]:
+        return (
+            f"worker {name} runs cinedraft {worker.get('version')}, the head runs "
+            f"{head['version']}: install the same version on every machine"
+        )
+    if worker.get("layout") != head["layout"]:
+        return (
+            f"worker {name} finds models by layout {worker.get('layout')}, the head by "
+            f"layout {head['layout']}: install the same cinedraft version on every machine"
+        )
+    return None
+
+
+def rendered_of(result: object, task: dict) -> list[Rendered]:
+    """A worker's result for ``task`` as rendered images; :class:`MalformedResult` if it is
+    not exactly what the task asked for."""
+    if not isinstance(result, dict):
+        raise MalformedResult(f"the result is a {type(result).__name__}, not a dict")
+    images, records, drifts = result.get("images"), result.get("records"), result.get("drift")
+    want = len(task["seeds"])
+    if not all(isinstance(x, list) and len(x) == want for x in (images, records, drifts)):
+        raise MalformedResult(f"the result does not hold {want} images, records and drifts")
+    out = []
+    for i, (pixels, record, drift) in enumerate(zip(images, records, drifts)):
+        if not (
+            isinstance(pixels, np.ndarray)
+            and pixels.dtype == np.uint8
+            and pixels.ndim == 3
+            and pixels.shape[2] == 3
+        ):
+            raise MalformedResult(f"image {i} is not an RGB array of bytes")
+        try:
+            parsed = ImageRecord.model_validate(record)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise MalformedResult(f"record {i} is not an image record ({where}: {first['msg']})")
+        if (parsed.prompt, parsed.seed) != (task["prompts"][i], task["seeds"][i]):
+            raise MalformedResult(f"record {i} is for another prompt or seed than was asked")
+        if (parsed.width, parsed.height) != (pixels.shape[1], pixels.shape[0]):
+            raise MalformedResult(f"image {i} is not the size its record says")
+        if drift is not None and not (isinstance(drift, float) and 0 <= drift <= 1.0001):
+            raise MalformedResult(f"drift {i} is not a similarity")
+        out.append(Rendered(Image.fromarray(pixels, "RGB"), parsed, drift))
+    return out

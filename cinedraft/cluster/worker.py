@@ -1,0 +1,112 @@
+"""A cluster worker: one Ray actor per GPU (or CPU slot), holding its own pipelines.
+
+It is a plain class here (Ray wraps it in :mod:`.runtime`, so importing this module does not
+import Ray). It renders one part at a time with the same :class:`ImageEngine` as one-machine
+mode, minus the library: it stores nothing, signs nothing and audits nothing; it returns
+pixels and records to the head, which does all three. ``render`` runs on one thread;
+Ray runs ``beat`` and ``cancel`` on a second one (the actor's ``max_concurrency`` is 2), so
+the head hears from a worker while it renders, and never two renders at once (diffusers
+pipelines are not thread-safe).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..config import Settings
+from ..engine.device import pick_device
+from ..engine.guard import Guard
+from ..engine.image import ImageEngine, Part
+from ..engine.models import ModelCache
+from ..errors import CinedraftError, JobCancelled, ModelNotFoundError
+from ..library import Asset
+from ..render.upscale import ModelUpscaler
+from ..request import ImageRequest
+from .protocol import card
+
+
+class RenderWorker:
+    def __init__(self, name: str, settings: dict, policy: str | None):
+        """``settings``: the machine's own (its models folder, device, cache size); ``policy``:
+        the head's policy file's text, applied here too (faces are found where pixels are)."""
+        self.name = name
+        self.settings = Settings(**settings)
+        self.device = pick_device(self.settings.device)
+        self._dir = Path(tempfile.mkdtemp(prefix="cinedraft-worker-"))
+        policy_file = None
+        if policy is not None:
+            policy_file = self._dir / "policy.toml"
+            policy_file.write_text(policy)
+        self.models = ModelCache.for_settings(self.settings, self.device)
+        upscaler = self.settings.upscaler
+        self.image = ImageEngine(
+            self.settings,
+            self.models,
+            None,  # no library: the head stores
+            self.device,
+            ModelUpscaler(upscaler, device=str(self.device)) if upscaler else None,
+            Guard(policy_file, None),
+        )
+        self._task: str | None = None
+        self._cancel = False
+        self._progress: dict = {}
+        self._progress_at = time.time()
+
+    def card(self) -> dict:
+        return card(self.name, str(self.device))
+
+    def beat(self) -> dict:
+        """The heartbeat: what it is doing, when it last made progress, what it has loaded."""
+        return {
+            "task": self._task,
+            "progress": self._progress,
+            "progress_at": self._progress_at,
+            "models": self.models.loaded(),
+        }
+
+    def cancel(self, task: str) -> None:
+        if self._task == task:
+            self._cancel = True
+
+    def render(self, task: dict) -> dict:
+        """Render one part (see :mod:`.protocol`); an ``error`` instead of images when it
+        cannot (``missing_model``: this machine does not have the model)."""
+        self._task, self._cancel = task["key"], False
+        self._report("start", 0, 1)
+        try:
+            rendered = self.image.render_images(
+                ImageRequest(**task["request"]),
+                self._report,
+                part=Part(task["prompts"], task["seeds"], self._parent(task.get("parent"))),
+            )
+        except JobCancelled:
+            return {"cancelled": True}
+        except ModelNotFoundError as exc:
+            return {"error": str(exc), "missing_model": True}
+        except CinedraftError as exc:
+            return {"error": str(exc)}
+        finally:
+            self._task = None
+        return {
+            "images": [np.asarray(r.image.convert("RGB")) for r in rendered],
+            "records": [r.record.to_dict() for r in rendered],
+            "drift": [None if r.drift is None else float(r.drift) for r in rendered],
+        }
+
+    def _report(self, stage: str, done: int, total: int) -> None:
+        self._progress = {"stage": stage, "done": done, "total": total}
+        self._progress_at = time.time()
+        if self._cancel:
+            raise JobCancelled(self._task)
+
+    def _parent(self, parent: dict | None) -> Asset | None:
+        """A promotion's draft, sent by the head (this machine has no library)."""
+        if parent is None:
+            return None
+        path = self._dir / f"parent{Path(parent['asset']['path']).suffix}"
+        path.write_bytes(parent["data"])
+        return Asset.model_validate(parent["asset"] | {"path": str(path)})
