@@ -16,7 +16,7 @@ from typer.core import TyperGroup
 
 from ..config import Settings
 from ..errors import EXIT_CODE
-from . import analyze, demo, edit, generate, library, models, policy, serve, trust, video
+from . import analyze, cluster, demo, edit, generate, library, models, policy, serve, trust, video
 from ..workspace import Workspace
 from .common import say_error
 
@@ -113,6 +113,8 @@ app.add_typer(models.app, name="models")
 app.add_typer(policy.policy, name="policy")
 app.add_typer(policy.audit, name="audit")
 app.command()(serve.serve)
+app.command()(cluster.worker)
+app.add_typer(cluster.cluster, name="cluster")
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from ..cluster import Options
 from ..errors import InputError
 from ..workspace import Workspace
 from .common import err, handles_errors
@@ -32,6 +33,14 @@ def named_tokens(given: list[str]) -> dict[str, str]:
             raise InputError(f"two tokens are named {name!r}: give each its own name")
         tokens[name] = secret
     return tokens
+
+
+def require_ray() -> None:
+    """One line, not a traceback, when the ray extra is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        raise InputError("--ray needs Ray: pip install 'cinedraft[ray]'")
 
 
 def is_loopback(host: str) -> bool:
@@ -70,6 +79,23 @@ def serve(
         Path | None, typer.Option(help="TLS certificate (PEM), to serve https.")
     ] = None,
     ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            help="Run image jobs on a Ray cluster: host:port of its head node, or auto "
+            "(the one on this machine, else a new one). Needs `pip install cinedraft[ray]`.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="With --ray: workers to start (default: one per GPU, or CPU slot)."
+        ),
+    ] = None,
+    worker_cpus: Annotated[
+        float, typer.Option(min=0.5, help="With --ray and no GPU: CPUs per worker.")
+    ] = 2,
 ) -> None:
     """Serve the studio (web UI + REST API at /api, OpenAPI at /openapi.json)."""
     import uvicorn
@@ -95,10 +121,22 @@ def serve(
     for path in (ssl_certfile, ssl_keyfile):
         if path is not None and not path.is_file():
             raise InputError(f"no such file: {path}")
+    if workers is not None and ray is None:
+        raise InputError("--workers goes with --ray")
+    cluster = Options(ray, workers, worker_cpus) if ray is not None else None
+    if cluster is not None:  # join now: a cluster nobody answers is one line, not a traceback
+        require_ray()
+        from ..cluster import runtime
+
+        err.print(f"cinedraft cluster at {runtime.connect(ray, cpus=workers)}")
     # Non-loopback: the session cookie is Secure, so browsers send it only over https
     # (--ssl-certfile, or a TLS proxy in front); scripts use the bearer token either way.
     app = create_app(
-        state.settings, token=tokens, hosts={host, *names}, secure_cookie=not is_loopback(host)
+        state.settings,
+        token=tokens,
+        hosts={host, *names},
+        secure_cookie=not is_loopback(host),
+        cluster=cluster,
     )
     scheme = "https" if ssl_certfile else "http"
     err.print(

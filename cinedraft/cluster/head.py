@@ -86,6 +86,7 @@ class Head:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._found_at = 0.0
+        self._joined_ray = False
 
     # ------------------------------------------------------------------ life
 
@@ -96,6 +97,7 @@ class Head:
     def start(self) -> None:
         """Join the cluster, start this head's workers, take over what a dead head left."""
         options = self.options
+        self._joined_ray = not runtime.connected()
         self.address = runtime.connect(options.address, cpus=options.workers)
         with self.queue.lock:
             sql.release_all(self.queue.conn)
@@ -109,10 +111,17 @@ class Head:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop the loop and the workers this head started (leases left are put back by
+        the next head); leave Ray if this head joined it."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        runtime.disconnect()
+        handles = [w.handle for w in self.workers.values() if w.ours]
+        handles += [handle for handle, _ref, ours in self.joining.values() if ours]
+        for handle in handles:
+            runtime.kill(handle)
+        if self._joined_ray:
+            runtime.disconnect()
 
     def _worker_count(self) -> int:
         if self.options.workers is not None:
@@ -208,10 +217,7 @@ class Head:
         self.gone.add(worker.name)
         if worker.task is not None:
             self._put_back(worker.task, f"worker {worker.name} {why}")
-        try:
-            runtime.kill(worker.handle)
-        except Exception:  # noqa: BLE001 - it may be dead already
-            pass
+        runtime.kill(worker.handle)
         self._save_row(worker.name, worker.card, "gone", why, worker)
         if worker.ours and not self._stop.is_set():
             self._start_workers(1)
@@ -261,6 +267,7 @@ class Head:
         with self.queue.lock:
             sql.complete(self.queue.conn, task["job"], task["part"], ids)
         worker.images += len(ids)
+        worker.models = [m for m in result.get("models", []) if isinstance(m, str)]
         worker.busy_s += elapsed
         running.workers.add(worker.name)
         self._save(worker)
@@ -357,10 +364,8 @@ class Head:
         except CinedraftError as exc:
             self.queue.finish(job.id, "failed", error=str(exc))
             return
-        size = max(1, min(BATCH, math.ceil(len(seeds) / (2 * max(1, len(self.workers))))))
-        groups = [(prompts[i : i + size], seeds[i : i + size]) for i in range(0, len(seeds), size)]
         with self.queue.lock:
-            sql.split(self.queue.conn, job.id, groups)
+            sql.split(self.queue.conn, job.id, part_groups(prompts, seeds, len(self.workers)))
         self.jobs[job.id] = running
         self._report(running)
 
@@ -406,15 +411,14 @@ class Head:
             if running is None or not free:
                 continue
             model = running.request.model
-            able = [w for w in free if w.name not in self.missing.get(model, set())]
-            if not able:
-                lacking = self.missing.get(model, set())
+            lacking = self.missing.get(model, set())
+            worker = pick_worker(free, model, lacking)
+            if worker is None:
                 everyone = self.workers.values()
                 if everyone and not self.joining and all(w.name in lacking for w in everyone):
-                    names = ", ".join(sorted(self.missing.get(model, set()))) or "none"
+                    names = ", ".join(sorted(lacking))
                     self._fail_job(running, f"model {model!r} is missing on every worker ({names})")
                 continue
-            worker = next((w for w in able if model in w.models), able[0])  # affinity
             with self.queue.lock:
                 if not sql.lease(
                     self.queue.conn,
@@ -542,6 +546,22 @@ class Head:
         }
         with self.queue.lock:
             sql.save_worker(self.queue.conn, row)
+
+
+def part_groups(
+    prompts: list[str], seeds: list[int], workers: int
+) -> list[tuple[list[str], list[int]]]:
+    """A job's images in parts: about two parts per worker so a large job spreads over all
+    of them (and a lost part costs little), at most one pipeline batch each."""
+    size = max(1, min(BATCH, math.ceil(len(seeds) / (2 * max(1, workers)))))
+    return [(prompts[i : i + size], seeds[i : i + size]) for i in range(0, len(seeds), size)]
+
+
+def pick_worker(free: list[Worker], model: str, lacking: set[str]) -> Worker | None:
+    """The free worker for a part of ``model``: one that has it loaded (no load to wait for),
+    else any that has not said it lacks the model; None when none can take it now."""
+    able = [w for w in free if w.name not in lacking]
+    return next((w for w in able if model in w.models), able[0] if able else None)
 
 
 def _names(running: Running) -> str | None:

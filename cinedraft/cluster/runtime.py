@@ -20,7 +20,8 @@ from .worker import RenderWorker
 NAMESPACE = "cinedraft"
 DESK = "head"
 WORKER = "worker:"
-CONNECT_TIMEOUT = 5.0  # seconds to wait for a cluster's address to answer
+CONNECT_TIMEOUT = 5.0  # seconds to wait for a cluster's address to answer at all
+JOIN_TIMEOUT = 10.0  # then about this long for it to answer as Ray
 _numbers = itertools.count(1)
 
 
@@ -31,7 +32,8 @@ class ClusterError(CinedraftError):
 def connect(address: str, cpus: int | None = None) -> str:
     """Join the Ray cluster at ``address`` (``host:port``), or with ``auto`` the one running
     on this machine, else a new one of ``cpus`` CPUs; returns the address. An address nobody
-    answers fails within :data:`CONNECT_TIMEOUT` seconds."""
+    answers fails within :data:`CONNECT_TIMEOUT` seconds; one where something else answers,
+    within about :data:`JOIN_TIMEOUT` more."""
     import ray
 
     if ray.is_initialized():
@@ -53,11 +55,20 @@ def connect(address: str, cpus: int | None = None) -> str:
                 f"no Ray cluster answers at {address} (waited {CONNECT_TIMEOUT:.0f} s: "
                 f"{exc.strerror or exc}); start one there with `ray start --head`"
             ) from None
+        # Something answers but may not be Ray: bound Ray's own retries (about 1 s each, 20
+        # by default) unless the operator set them.
+        os.environ.setdefault("RAY_gcs_server_port_wait_time_s", str(int(JOIN_TIMEOUT)))
         try:
             ray.init(address=address, **quiet)
         except (ConnectionError, RuntimeError) as exc:
             raise ClusterError(f"cannot join the Ray cluster at {address}: {exc}") from None
     return ray.get_runtime_context().gcs_address
+
+
+def connected() -> bool:
+    import ray
+
+    return ray.is_initialized()
 
 
 def disconnect() -> None:
@@ -144,9 +155,13 @@ def named_workers() -> dict[str, Any]:
 
 
 def kill(handle: Any) -> None:
+    """Stop a worker (a dead one is left as it is)."""
     import ray
 
-    ray.kill(handle, no_restart=True)
+    try:
+        ray.kill(handle, no_restart=True)
+    except (ValueError, ray.exceptions.RayError):
+        pass
 
 
 def wait(refs: list, timeout: float) -> list:

@@ -95,6 +95,7 @@ class RenderWorker:
             "images": [np.asarray(r.image.convert("RGB")) for r in rendered],
             "records": [r.record.to_dict() for r in rendered],
             "drift": [None if r.drift is None else float(r.drift) for r in rendered],
+            "models": self.models.loaded(),
         }
 
     def _report(self, stage: str, done: int, total: int) -> None:
