@@ -87,6 +87,7 @@ class Head:
         self._thread: threading.Thread | None = None
         self._found_at = 0.0
         self._joined_ray = False
+        self._desk: Any = None
 
     # ------------------------------------------------------------------ life
 
@@ -102,7 +103,7 @@ class Head:
         with self.queue.lock:
             sql.release_all(self.queue.conn)
             sql.workers_gone(self.queue.conn, "not seen since the head restarted")
-        runtime.open_desk(self.card)
+        self._desk = runtime.open_desk(self.card)  # named, but alive only while held
         self._start_workers(self._worker_count())
         for job in self.queue.list("running", limit=10_000):
             if job.kind in KINDS:

@@ -9,9 +9,11 @@ workers (``worker:<machine>/<n>``), which the head finds by name wherever they w
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 from ..errors import CinedraftError
@@ -34,11 +36,20 @@ def connect(address: str, cpus: int | None = None) -> str:
     on this machine, else a new one of ``cpus`` CPUs; returns the address. An address nobody
     answers fails within :data:`CONNECT_TIMEOUT` seconds; one where something else answers,
     within about :data:`JOIN_TIMEOUT` more."""
+    # Ray 2.60 clusters require their token (`ray start` makes one in ~/.ray), but a process
+    # joining by address sends it only in token mode, read when Ray is first imported: turn
+    # it on when a token is at hand, unless the operator chose a mode.
+    if "RAY_AUTH_MODE" not in os.environ and _has_token():
+        os.environ["RAY_AUTH_MODE"] = "token"
     import ray
 
     if ray.is_initialized():
         return ray.get_runtime_context().gcs_address
-    quiet: dict[str, Any] = {"namespace": NAMESPACE, "log_to_driver": False}
+    quiet: dict[str, Any] = {
+        "namespace": NAMESPACE,
+        "log_to_driver": False,  # the head reports what its workers did; their logs stay there
+        "logging_level": logging.WARNING,
+    }
     if address == "auto":
         try:
             ray.init(address="auto", **quiet)
@@ -63,6 +74,11 @@ def connect(address: str, cpus: int | None = None) -> str:
         except (ConnectionError, RuntimeError) as exc:
             raise ClusterError(f"cannot join the Ray cluster at {address}: {exc}") from None
     return ray.get_runtime_context().gcs_address
+
+
+def _has_token() -> bool:
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token"
+    return bool(os.environ.get("RAY_AUTH_TOKEN")) or Path(path).is_file()
 
 
 def connected() -> bool:

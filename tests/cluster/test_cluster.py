@@ -1,0 +1,125 @@
+"""Cluster mode on a real local Ray cluster: a job is split over the workers by image, the
+head stores and signs what they return, and the pictures are the ones one machine makes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import ray
+from PIL import Image
+from typer.testing import CliRunner
+
+from cinedraft._version import __version__
+from cinedraft.cli.main import app as cli
+from cinedraft.cluster import runtime
+from cinedraft.cluster.worker import RenderWorker
+from cinedraft.request import ImageRequest
+
+from ..server.conftest import wait
+from .conftest import until
+
+PROMPT = "a red bottle on a glass table, studio lighting"
+
+
+def _stored(client, job):
+    return [client.get(f"/api/assets/{a}").json() for a in job["result"]["outputs"]]
+
+
+def test_a_job_is_split_over_the_workers_and_matches_one_machine(head, engine):
+    job = head.post("/api/jobs/generate", json={"prompt": PROMPT, "count": 6, "seed": 11}).json()
+    job = wait(head, job["id"])
+    assert job["state"] == "done", job
+    names = {w["name"] for w in head.get("/api/cluster").json()["workers"]}
+    ran = set(job["worker"].split(", "))
+    assert len(ran) == 2 and ran <= names  # both workers took parts
+    assets = _stored(head, job)
+    assert sorted(a["seed"] for a in assets) == list(range(11, 17))  # each image once
+    assert {a["record"]["worker"] for a in assets} == ran
+    assert sorted({a["record"]["job_part"] for a in assets}) == [0, 1, 2]  # 3 parts of 2
+    # the head signed and stored them as one machine does
+    assert all(a["record"]["job_id"] == job["id"] and a["sha256"] for a in assets)
+    verified = head.get(f"/api/assets/{assets[0]['id']}/verify").json()
+    assert verified["ok"], verified
+    # the same prompt and seeds on one machine make the same pictures (batches differ, so
+    # equal to within float rounding, not bit for bit)
+    local = engine.generate_image(ImageRequest(prompt=PROMPT, count=6, seed=11)).outputs
+    for asset in assets:
+        mine = next(o for o in local if o.seed == asset["seed"])
+        path = head.app.state.library.get(asset["id"]).path
+        with Image.open(path) as a, Image.open(mine.path) as b:
+            diff = np.abs(np.asarray(a.convert("RGB"), float) - np.asarray(b.convert("RGB"), float))
+        assert diff.mean() < 1.0, (asset["seed"], diff.mean())
+    # the head audits the job once, naming every output
+    entries = head.app.state.library.audit_entries()
+    assert any(sorted(e["assets"]) == sorted(job["result"]["outputs"]) for e in entries)
+    # the workers' throughput, in the API and in `cluster status` (read from the library)
+    rows = head.get("/api/cluster").json()["workers"]
+    assert sum(r["images"] for r in rows) >= 6 and all(r["images_per_minute"] for r in rows)
+    home = str(head.app.state.workspace.settings.home)
+    shown = CliRunner().invoke(cli, ["--home", home, "cluster", "status", "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert {r["name"] for r in json.loads(shown.output)} == names
+
+
+def test_a_model_no_worker_has_fails_with_that_reason(head):
+    body = {"prompt": PROMPT, "model": "no-such-model", "seed": 1}
+    job = wait(head, head.post("/api/jobs/generate", json=body).json()["id"])
+    assert job["state"] == "failed"
+    assert "'no-such-model' is missing on every worker" in job["error"], job["error"]
+
+
+class OtherVersion(RenderWorker):
+    """A machine running another cinedraft release (its card says so)."""
+
+    def card(self) -> dict:
+        return super().card() | {"version": "0.0.1"}
+
+
+def test_a_worker_of_another_version_is_refused_naming_both(head):
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    settings = head.app.state.workspace.settings.model_dump(mode="json")
+    started = runtime.start_workers(1, settings, None, cpus=0.25, gpus=0, cls=OtherVersion)
+    try:
+        (name,) = started
+
+        def refused():
+            rows = head.get("/api/cluster").json()["workers"]
+            return next((r for r in rows if r["name"] == name and r["state"] == "refused"), None)
+
+        row = until(refused, what="the refusal")
+        assert "0.0.1" in row["note"] and __version__ in row["note"], row["note"]
+        assert name not in head.app.state.workers.cluster.workers  # never given a lease
+    finally:
+        for handle in started.values():
+            runtime.kill(handle)
+
+
+def test_a_machine_joins_with_cinedraft_worker(head, ray_address, tmp_path):
+    env = os.environ | {"HF_HUB_OFFLINE": "1", "CINEDRAFT_HOME": str(tmp_path)}
+    command = [sys.executable, "-m", "cinedraft", "worker", "--ray", ray_address]
+    joined = subprocess.Popen(
+        [*command, "--workers", "1", "--worker-cpus", "0.5"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = until(lambda: next((x for x in joined.stderr if "joined" in x), None))
+        assert "1 worker(s) joined" in line, line
+        name = line.split(": ")[1].split(" ")[0]
+
+        def seen(state):
+            rows = head.get("/api/cluster").json()["workers"]
+            return next((r for r in rows if r["name"] == name and r["state"] == state), None)
+
+        row = until(lambda: seen("idle"), what="the joined worker")
+        assert row["version"] == __version__ and row["node"]
+        joined.send_signal(signal.SIGINT)  # the machine leaves: its worker goes with it
+        joined.wait(30)
+        assert "gone" in until(lambda: seen("gone"), what="the worker to be gone")["state"]
+    finally:
+        joined.kill()
+        joined.wait()
