@@ -119,7 +119,7 @@ class Head:
             self._thread.join(timeout)
         handles = [w.handle for w in self.workers.values() if w.ours]
         handles += [handle for handle, _ref, ours in self.joining.values() if ours]
-        for handle in handles:
+        for handle in handles + ([self._desk] if self._desk is not None else []):
             runtime.kill(handle)
         if self._joined_ray:
             runtime.disconnect()
@@ -214,10 +214,12 @@ class Head:
     def _lost(self, worker: Worker, why: str) -> None:
         """A worker is gone (died, hung, sent garbage it cannot be trusted after): its lease
         goes back, a worker this head started is replaced."""
-        self.workers.pop(worker.name, None)
+        if self.workers.pop(worker.name, None) is None:
+            return  # already seen to be lost (its render and its heartbeat both failed)
         self.gone.add(worker.name)
         if worker.task is not None:
             self._put_back(worker.task, f"worker {worker.name} {why}")
+            worker.task = None
         runtime.kill(worker.handle)
         self._save_row(worker.name, worker.card, "gone", why, worker)
         if worker.ours and not self._stop.is_set():

@@ -100,7 +100,8 @@ def resources() -> dict[str, float]:
 
 
 def open_desk(head_card: dict) -> Any:
-    """The head's named desk actor (replacing one a dead head left)."""
+    """The head's named desk actor; :class:`ClusterError` while another head holds it (a
+    dead head's desk dies with it)."""
     import ray
 
     @ray.remote(num_cpus=0)
@@ -111,7 +112,13 @@ def open_desk(head_card: dict) -> Any:
         def card(self) -> dict:
             return self._card
 
-    return Desk.options(name=DESK, namespace=NAMESPACE, get_if_exists=False).remote(head_card)
+    try:
+        return Desk.options(name=DESK, namespace=NAMESPACE).remote(head_card)
+    except ValueError:  # the name is taken (ActorAlreadyExistsError is a ValueError)
+        raise ClusterError(
+            "another cinedraft head already runs in this cluster: one head per cluster "
+            "(its library database is the only writer); stop it first"
+        ) from None
 
 
 def head_card(timeout: float = 10.0) -> dict | None:

@@ -8,18 +8,21 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import ray
+from fastapi.testclient import TestClient
 from PIL import Image
 from typer.testing import CliRunner
 
 from cinedraft._version import __version__
 from cinedraft.cli.main import app as cli
 from cinedraft.cluster import runtime
+from cinedraft.cluster.runtime import ClusterError
 from cinedraft.cluster.worker import RenderWorker
 from cinedraft.request import ImageRequest
 
 from ..server.conftest import wait
-from .conftest import until
+from .conftest import cluster_app, until
 
 PROMPT = "a red bottle on a glass table, studio lighting"
 
@@ -123,3 +126,9 @@ def test_a_machine_joins_with_cinedraft_worker(head, ray_address, tmp_path):
     finally:
         joined.kill()
         joined.wait()
+
+
+def test_one_head_per_cluster(head, tmp_path, ray_address):
+    with pytest.raises(ClusterError, match="another cinedraft head already runs"):
+        with TestClient(cluster_app(tmp_path, ray_address, workers=0)):
+            pass
