@@ -88,6 +88,7 @@ class Head:
         self._found_at = 0.0
         self._joined_ray = False
         self._desk: Any = None
+        self._done: list[tuple[Worker, dict, list]] = []  # checked results, to store
 
     # ------------------------------------------------------------------ life
 
@@ -177,6 +178,7 @@ class Head:
         self._cancelled()
         self._claim()  # 4.
         self._lease()  # 5.
+        self._store()  # 2., once every free worker has its next part
         self._settle()  # 6.
 
     # ------------------------------------------------------------------ 1. workers
@@ -264,14 +266,28 @@ class Head:
             self._put_back(task, f"worker {worker.name} returned a malformed result: {exc}")
             self._save(worker)
             return
+        models = result.get("models")
+        worker.models = (
+            [m for m in models if isinstance(m, str)] if isinstance(models, list) else []
+        )
+        worker.images += len(rendered)
+        worker.busy_s += elapsed
+        self._done.append((worker, task, rendered))  # stored after the next lease is out
+
+    def _store(self) -> None:
+        """Store the parts collected this pass (the slow step: watermark, encode, sign)."""
+        done, self._done = self._done, []
+        for worker, task, rendered in done:
+            running = self.jobs.get(task["job"])
+            if running is not None:
+                self._store_part(running, worker, task, rendered)
+
+    def _store_part(self, running: Running, worker: Worker, task: dict, rendered: list) -> None:
         extra = {"job_id": task["job"], "job_part": task["part"], "worker": worker.name}
         outputs = self.workspace.engine().image.store(rendered, extra)
         ids = [o.asset_id for o in outputs]
         with self.queue.lock:
             sql.complete(self.queue.conn, task["job"], task["part"], ids)
-        worker.images += len(ids)
-        worker.models = [m for m in result.get("models", []) if isinstance(m, str)]
-        worker.busy_s += elapsed
         running.workers.add(worker.name)
         self._save(worker)
         self._report(running)
@@ -328,9 +344,17 @@ class Head:
     def _expire(self) -> None:
         with self.queue.lock:
             late = sql.expired(self.queue.conn, time.time())
+        storing = {(task["job"], task["part"]) for _w, task, _r in self._done}
         for part in late:
+            key = (part["job_id"], part["part"])
+            if key in storing:  # rendered and checked; stored later in this pass
+                continue
             holder = self.workers.get(part["worker"])
-            if holder is not None and holder.task and holder.task["part"] == part["part"]:
+            if (
+                holder is not None
+                and holder.task
+                and (holder.task["job"], holder.task["part"]) == key
+            ):
                 self._lost(holder, "stopped answering (its lease expired)")
             else:  # its holder is gone already
                 self._put_back(
