@@ -17,6 +17,7 @@ EXPECTED = {  # a line each part prints at its end
     "bench_policy": "(target < 1 ms)",
     "bench_startup": "submit to done",
     "bench_quality": "RRDBNet",
+    "bench_scale": "s/image on a GPU",
     "bench_editor": "smart render is",
     "bench_server": "target p99 <= 50 ms",
     "bench_video": "target <= 2.5",

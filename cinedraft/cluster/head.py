@@ -159,8 +159,10 @@ class Head:
 
     def _pass(self) -> None:
         now = time.monotonic()
-        if now - self._found_at > 2:  # 1. find workers
+        if now - self._found_at > 2:  # 1. find workers; refresh the status rows
             self._find()
+            for worker in self.workers.values():
+                self._save(worker)
             self._found_at = now
         refs = [w.render for w in self.workers.values() if w.render is not None]
         refs += [w.beat for w in self.workers.values() if w.beat is not None]
@@ -459,7 +461,6 @@ class Head:
             worker.task = self._task(running, part)
             worker.leased_at = time.monotonic()
             worker.render = worker.handle.render.remote(worker.task)
-            self._save(worker)
 
     def _task(self, running: Running, part: dict) -> dict:
         task = {

@@ -188,13 +188,15 @@ def kill(handle: Any) -> None:
 
 
 def wait(refs: list, timeout: float) -> list:
-    """The refs among ``refs`` that are ready within ``timeout`` seconds."""
+    """The refs among ``refs`` that are ready, waiting up to ``timeout`` seconds for one."""
     import ray
 
     if not refs:
         time.sleep(timeout)
         return []
-    ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout)
+    ready, _ = ray.wait(refs, num_returns=1, timeout=timeout)  # as soon as one is ready
+    if ready:
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
     return ready
 
 
