@@ -184,4 +184,10 @@ def test_flagged_outputs_show_and_the_policy_page_reads_the_rules(studio, page):
     assert "Globex" in rules and "ask legal first" in rules and "block" in rules
     assert "allowed: Acme" in page.inner_text("#policy-source")
     page.screenshot(path=str(ARTIFACTS / "9-policy.png"))
+    # the jobs view names the worker that ran each job (this server's own: local)
+    page.goto(f"{studio}/#/jobs")
+    row = page.locator("main table tr", has_text=job.json()["id"])
+    expect(row).to_contain_text("local")
+    assert "worker" in page.inner_text("main table tr >> nth=0")
+    page.screenshot(path=str(ARTIFACTS / "10-jobs.png"))
     assert page.errors == []
