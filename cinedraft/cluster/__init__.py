@@ -8,7 +8,7 @@ imported in one-machine mode but this package's constants.
 
 from dataclasses import dataclass
 
-KINDS = ("generate", "promote")  # what workers run; clips, extensions and edits stay on the head
+KINDS = ("generate", "promote", "video")  # what workers run; extend and edits stay on the head
 
 
 @dataclass

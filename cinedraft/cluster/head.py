@@ -24,21 +24,26 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from ..engine.image import BATCH, prompts_and_seeds
-from ..errors import CinedraftError, JobCancelled
+from ..engine.image import BATCH, Rendered, prompts_and_seeds
+from ..engine.video import Clip
+from ..errors import CinedraftError, InputError, JobCancelled
 from ..jobs import Job, JobQueue
 from ..jobs import leases as sql
 from ..jobs.queue import MAX_ATTEMPTS
 from ..ids import utc_now
-from ..request import ImageRequest, Overrides, parse_size
+from ..library import Asset
+from ..request import ImageRequest, Overrides, VideoRequest, parse_size
 from ..workspace import Workspace
 from . import KINDS, Options, runtime
-from .protocol import MalformedResult, card, refusal, rendered_of
+from .protocol import MalformedResult, card, clip_of, refusal, rendered_of
 from .worker import RenderWorker
 
 log = logging.getLogger("cinedraft.cluster")
@@ -66,10 +71,16 @@ class Running:
     """A claimed job the head is splitting and leasing."""
 
     job: Job
-    request: ImageRequest  # its model named: workers use the head's choice, not their own
+    # its model (and a clip's seed) named: workers use the head's choice, not their own
+    request: ImageRequest | VideoRequest
     parent: str | None = None  # a promotion's draft
+    clip: dict | None = None  # a clip job's result, once its clip is stored
     workers: set[str] = field(default_factory=set)
     started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def video(self) -> bool:
+        return isinstance(self.request, VideoRequest)
 
 
 class Head:
@@ -263,7 +274,7 @@ class Head:
             self._save(worker)
             return
         try:
-            rendered = rendered_of(result, task)
+            rendered = clip_of(result, task) if running.video else rendered_of(result, task)
         except MalformedResult as exc:
             self._put_back(task, f"worker {worker.name} returned a malformed result: {exc}")
             self._save(worker)
@@ -272,7 +283,7 @@ class Head:
         worker.models = (
             [m for m in models if isinstance(m, str)] if isinstance(models, list) else []
         )
-        worker.images += len(rendered)
+        worker.images += len(task["seeds"])
         worker.busy_s += elapsed
         self._done.append((worker, task, rendered))  # stored after the next lease is out
 
@@ -284,15 +295,41 @@ class Head:
             if running is not None:
                 self._store_part(running, worker, task, rendered)
 
-    def _store_part(self, running: Running, worker: Worker, task: dict, rendered: list) -> None:
+    def _store_part(
+        self, running: Running, worker: Worker, task: dict, rendered: list[Rendered] | Clip
+    ) -> None:
         extra = {"job_id": task["job"], "job_part": task["part"], "worker": worker.name}
-        outputs = self.workspace.engine().image.store(rendered, extra)
-        ids = [o.asset_id for o in outputs]
+        if isinstance(rendered, Clip):
+            try:
+                ids = [self._store_clip(running, rendered, extra)]
+            except InputError as exc:  # the prober refused what the worker sent
+                why = f"worker {worker.name} returned a malformed result: {exc}"
+                self._put_back(task, why)
+                return
+        else:
+            outputs = self.workspace.engine().image.store(rendered, extra)
+            ids = [o.asset_id for o in outputs]
         with self.queue.lock:
             sql.complete(self.queue.conn, task["job"], task["part"], ids)
         running.workers.add(worker.name)
         self._save(worker)
         self._report(running)
+
+    def _store_clip(self, running: Running, clip: Clip, extra: dict) -> str:
+        """Probe a worker's clip as any untrusted media (in the prober's own process), then
+        store it as one machine does; its asset id."""
+        with tempfile.NamedTemporaryFile(suffix=".mp4") as f:
+            f.write(clip.data)
+            f.flush()
+            self.workspace.library().prober().probe(Path(f.name))
+        result = self.workspace.engine().video.store(clip, running.request, extra)
+        running.clip = {
+            "poster": result.poster,
+            "duration": result.seconds,
+            "frames": result.frames,
+            "chunks": result.chunks,
+        }
+        return result.asset_id
 
     def _put_back(self, task: dict, why: str, refund: bool = False) -> None:
         """A leased part goes back to the queue, or fails once it had its attempts."""
@@ -386,10 +423,16 @@ class Head:
         try:
             with self.workspace.guard().acting_as(job.actor):
                 running = self._running(job)
-                prompts, seeds = prompts_and_seeds(running.request)
-                self.workspace.guard().check(
-                    job.kind, running.request.prompt, running.request, running.request.template
-                )
+                request = running.request
+                if running.video:  # one clip stays on one worker
+                    action = "extend" if request.extend else "video"
+                    prompts, seeds = [request.prompt], [request.seed]
+                    self.workspace.guard().check(action, request.prompt, request)
+                else:
+                    prompts, seeds = prompts_and_seeds(request)
+                    self.workspace.guard().check(
+                        job.kind, request.prompt, request, request.template
+                    )
         except CinedraftError as exc:
             self.queue.finish(job.id, "failed", error=str(exc))
             return
@@ -401,6 +444,11 @@ class Head:
     def _running(self, job: Job) -> Running:
         """A job's request with its model named (the head's settings choose it)."""
         settings, r = self.workspace.settings, job.request
+        if job.kind == "video":  # the seed fixed now, so a part leased again makes the same clip
+            video = VideoRequest(**r)
+            seed = secrets.randbelow(2**32) if video.seed is None else video.seed
+            named = {"model": video.model or settings.video_model, "seed": seed}
+            return Running(job, video.model_copy(update=named))
         if job.kind == "promote":
             size = parse_size(r["size"]) if r.get("size") else None
             overrides = Overrides(**{k: r.get(k) for k in Overrides.model_fields})
@@ -471,11 +519,17 @@ class Head:
             "prompts": part["prompts"],
             "seeds": part["seeds"],
         }
+        library = self.workspace.library()
         if running.parent is not None:
-            draft = self.workspace.library().get(running.parent)
-            with open(draft.path, "rb") as f:
-                data = f.read()
-            task["parent"] = {"asset": draft.model_dump(mode="json"), "data": data}
+            task["parent"] = _sent(library.get(running.parent))
+        if running.video:  # the first frame or the clip to extend, as files the worker lacks
+            request = running.request
+            task["kind"] = "video"
+            task["sources"] = {
+                ref: _sent(library.resolve(ref, kind))
+                for ref, kind in ((request.image, "image"), (request.extend, "video"))
+                if ref
+            }
         return task
 
     # ------------------------------------------------------------------ 6. endings
@@ -504,11 +558,23 @@ class Head:
                 self._fail_job(running, failed["error"] or "a part failed")
             elif all(p["state"] == "done" for p in parts):
                 del self.jobs[job_id]
-                self._audit(running, outputs)
                 result = {"outputs": outputs, "seconds": round(_since(running), 3)}
+                if running.video:  # audited as it was stored, like any clip
+                    result |= running.clip or self._clip_summary(outputs[0])
+                else:
+                    self._audit(running, outputs)
                 if running.parent:
                     result["parent"] = running.parent
                 self.queue.finish(job_id, "done", result, worker=_names(running))
+
+    def _clip_summary(self, clip_id: str) -> dict:
+        """A clip job's result from its stored record (a head that restarted stored it)."""
+        record = self.workspace.library().get(clip_id).record
+        return {
+            "duration": record.get("seconds"),
+            "frames": record.get("frames"),
+            "chunks": len(record.get("chunks") or []),
+        }
 
     def _fail_job(self, running: Running, error: str) -> None:
         job_id = running.job.id
@@ -590,6 +656,12 @@ def pick_worker(free: list[Worker], model: str, lacking: set[str]) -> Worker | N
     else any that has not said it lacks the model; None when none can take it now."""
     able = [w for w in free if w.name not in lacking]
     return next((w for w in able if model in w.models), able[0] if able else None)
+
+
+def _sent(asset: Asset) -> dict:
+    """An asset as the head sends it to a worker: its row and its file's bytes."""
+    with open(asset.path, "rb") as f:
+        return {"asset": asset.model_dump(mode="json"), "data": f.read()}
 
 
 def _names(running: Running) -> str | None:

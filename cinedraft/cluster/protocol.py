@@ -3,13 +3,16 @@
 - a worker's **card** (:func:`card`): its name, machine, device, cinedraft version and models
   layout; the head refuses a card whose version or layout is not its own (:func:`refusal`);
 - a **task**: one part of a job (prompts, seeds, the request, a promotion's draft);
-- a **result**: the part's images as RGB arrays and their records. A worker is another
-  machine, so its result is untrusted: :func:`rendered_of` checks every field before the
-  head stores anything, and raises :class:`MalformedResult` with what was wrong.
+- a **result**: the part's images as RGB arrays and their records, or a clip (MP4 bytes,
+  its record, its poster and contact sheet as PNG). A worker is another machine, so its
+  result is untrusted: :func:`rendered_of` and :func:`clip_of` check every field before the
+  head stores anything (the head also probes a clip in its media prober), and raise
+  :class:`MalformedResult` with what was wrong.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 
@@ -19,9 +22,11 @@ from pydantic import ValidationError
 
 from .._version import __version__
 from ..engine.image import Rendered
+from ..engine.video import Clip
 from ..engine.models import MODELS_LAYOUT
 from ..errors import CinedraftError
-from ..record import ImageRecord
+from ..record import ImageRecord, VideoRecord
+from ..request import Seam
 
 
 class MalformedResult(CinedraftError):
@@ -88,3 +93,42 @@ def rendered_of(result: object, task: dict) -> list[Rendered]:
             raise MalformedResult(f"drift {i} is not a similarity")
         out.append(Rendered(Image.fromarray(pixels, "RGB"), parsed, drift))
     return out
+
+
+MAX_CLIP_BYTES = 2 * 1024**3  # the API's own cap on a stored clip is lower; this bounds memory
+
+
+def clip_of(result: object, task: dict) -> Clip:
+    """A worker's clip for ``task``; :class:`MalformedResult` if it is not what was asked.
+    The MP4 itself is probed by the head before it is stored."""
+    if not isinstance(result, dict):
+        raise MalformedResult(f"the result is a {type(result).__name__}, not a dict")
+    data, poster, sheet = result.get("clip"), result.get("poster"), result.get("contact_sheet")
+    if not all(isinstance(x, bytes) and x for x in (data, poster, sheet)):
+        raise MalformedResult("the clip, poster or contact sheet is missing or not bytes")
+    if len(data) > MAX_CLIP_BYTES:
+        raise MalformedResult(f"the clip is {len(data)} bytes, over {MAX_CLIP_BYTES}")
+    try:
+        record = VideoRecord.model_validate(result.get("record"))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise MalformedResult(f"the record is not a clip's ({where}: {first['msg']})") from None
+    if (record.prompt, record.seed) != (task["prompts"][0], task["seeds"][0]):
+        raise MalformedResult("the record is for another prompt or seed than was asked")
+    for name, png in (("poster", poster), ("contact sheet", sheet)):
+        try:
+            with Image.open(io.BytesIO(png)) as im:
+                if im.format != "PNG":
+                    raise MalformedResult(f"the {name} is {im.format}, not PNG")
+                im.verify()
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            raise MalformedResult(f"the {name} is not a readable image: {exc}") from None
+    seams, chunks = result.get("seams"), result.get("chunks")
+    try:
+        checked = [Seam(**seam).model_dump() for seam in seams]
+    except (TypeError, ValidationError):
+        raise MalformedResult("the seams are not seam scores") from None
+    if not isinstance(chunks, int) or chunks < 1:
+        raise MalformedResult("the chunk count is not a positive number")
+    return Clip(data, record, poster, sheet, chunks, checked)

@@ -22,10 +22,11 @@ from ..engine.device import pick_device
 from ..engine.guard import Guard
 from ..engine.image import ImageEngine, Part
 from ..engine.models import ModelCache
+from ..engine.video import VideoEngine
 from ..errors import CinedraftError, JobCancelled, ModelNotFoundError
 from ..library import Asset
 from ..render.upscale import ModelUpscaler
-from ..request import ImageRequest
+from ..request import ImageRequest, VideoRequest
 from .protocol import card
 
 
@@ -43,14 +44,16 @@ class RenderWorker:
             policy_file.write_text(policy)
         self.models = ModelCache.for_settings(self.settings, self.device)
         upscaler = self.settings.upscaler
+        guard = Guard(policy_file, None)
         self.image = ImageEngine(
             self.settings,
             self.models,
             None,  # no library: the head stores
             self.device,
             ModelUpscaler(upscaler, device=str(self.device)) if upscaler else None,
-            Guard(policy_file, None),
+            guard,
         )
+        self.video = VideoEngine(self.models, None, self.device, guard)
         self._task: str | None = None
         self._cancel = False
         self._progress: dict = {}
@@ -73,16 +76,12 @@ class RenderWorker:
             self._cancel = True
 
     def render(self, task: dict) -> dict:
-        """Render one part (see :mod:`.protocol`); an ``error`` instead of images when it
-        cannot (``missing_model``: this machine does not have the model)."""
+        """Render one part, some images or one clip (see :mod:`.protocol`); an ``error``
+        instead when it cannot (``missing_model``: this machine does not have the model)."""
         self._task, self._cancel = task["key"], False
         self._report("start", 0, 1)
         try:
-            rendered = self.image.render_images(
-                ImageRequest(**task["request"]),
-                self._report,
-                part=Part(task["prompts"], task["seeds"], self._parent(task.get("parent"))),
-            )
+            return self._clip(task) if task.get("kind") == "video" else self._images(task)
         except JobCancelled:
             return {"cancelled": True}
         except ModelNotFoundError as exc:
@@ -91,6 +90,14 @@ class RenderWorker:
             return {"error": str(exc)}
         finally:
             self._task = None
+
+    def _images(self, task: dict) -> dict:
+        parent = task.get("parent")
+        rendered = self.image.render_images(
+            ImageRequest(**task["request"]),
+            self._report,
+            part=Part(task["prompts"], task["seeds"], parent and self._source("parent", parent)),
+        )
         return {
             "images": [np.asarray(r.image.convert("RGB")) for r in rendered],
             "records": [r.record.to_dict() for r in rendered],
@@ -104,10 +111,26 @@ class RenderWorker:
         if self._cancel:
             raise JobCancelled(self._task)
 
-    def _parent(self, parent: dict | None) -> Asset | None:
-        """A promotion's draft, sent by the head (this machine has no library)."""
-        if parent is None:
-            return None
-        path = self._dir / f"parent{Path(parent['asset']['path']).suffix}"
-        path.write_bytes(parent["data"])
-        return Asset.model_validate(parent["asset"] | {"path": str(path)})
+    def _clip(self, task: dict) -> dict:
+        request = VideoRequest(**task["request"])
+        sources = {
+            ref: self._source(f"source{i}", source)
+            for i, (ref, source) in enumerate(task.get("sources", {}).items())
+        }
+        clip = self.video.render(request, request.model, self._report, sources=sources)
+        return {
+            "clip": clip.data,
+            "record": clip.record.to_dict(),
+            "poster": clip.poster,
+            "contact_sheet": clip.contact_sheet,
+            "chunks": clip.chunks,
+            "seams": clip.seams,
+            "models": self.models.loaded(),
+        }
+
+    def _source(self, name: str, sent: dict) -> Asset:
+        """An asset the head sent (a promotion's draft, a first frame, a clip to extend):
+        this machine has no library, so it is a file here for the length of the task."""
+        path = self._dir / f"{name}{Path(sent['asset']['path']).suffix}"
+        path.write_bytes(sent["data"])
+        return Asset.model_validate(sent["asset"] | {"path": str(path)})

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import collections
+import io
 import itertools
 import secrets
 import tempfile
@@ -33,7 +34,8 @@ import torch
 from PIL import Image
 
 from ..errors import InputError
-from ..library import Library
+from ..ids import new_asset_id
+from ..library import Asset, Library
 from ..media.codec import iter_frames
 from ..media.metadata import DECODE_ERRORS
 from ..media.probe import Prober
@@ -69,6 +71,19 @@ class Shot:
         return self.model.family
 
 
+@dataclass
+class Clip:
+    """One clip made by steps 0-5, not yet stored: the encoded MP4, its record, its poster
+    and contact sheet (PNG)."""
+
+    data: bytes
+    record: VideoRecord
+    poster: bytes
+    contact_sheet: bytes
+    chunks: int
+    seams: list[dict]
+
+
 class _Hold:
     """Puts the given frames' latents back in place, so they stay clean at every step: the
     latent cells wholly inside the known region of the given frames."""
@@ -92,18 +107,26 @@ class _Hold:
 class VideoEngine:
     """Runs video requests with an image engine's model cache and library."""
 
-    def __init__(self, models: ModelCache, library: Library, device: torch.device, guard: Guard):
+    def __init__(
+        self, models: ModelCache, library: Library | None, device: torch.device, guard: Guard
+    ):
+        """``library`` None: a cluster worker's, which renders and stores nothing."""
         self.models = models
         self.library = library
         self.device = device
         self.guard = guard
         self._i2v: dict[str, diffusers.DiffusionPipeline] = {}
+        self._prober: Prober | None = None
 
     @property
     def prober(self) -> Prober:
         """Probes untrusted clips in a worker process (the library's; see
         :mod:`cinedraft.media.probe`)."""
-        return self.library.prober()
+        if self.library is not None:
+            return self.library.prober()
+        if self._prober is None:
+            self._prober = Prober()
+        return self._prober
 
     # ------------------------------------------------------------------ the flow
 
@@ -120,13 +143,30 @@ class VideoEngine:
         matches its clip)."""
         progress = on_progress or no_progress
         started = time.perf_counter()
+        clip = self.render(request, default_model, progress, preset)
+        result = self.store(clip, request, record_extra or {})
+        progress("save", 1, 1)
+        result.timings["total"] = round(time.perf_counter() - started, 3)
+        return result
+
+    def render(
+        self,
+        request: VideoRequest,
+        default_model: str,
+        progress: Progress,
+        preset: VideoPreset | None = None,
+        sources: dict[str, Asset] | None = None,
+    ) -> Clip:
+        """Steps 0-5 up to the record: the encoded clip and its stills, nothing stored.
+        ``sources``: the first frame or the clip to extend, by the request's reference, when
+        they are not in this machine's library (a cluster worker's)."""
         # 0. The usage policy (a block stops here).
         action = "extend" if request.extend else "video"
         verdict = self.guard.check(action, request.prompt, request)
         # 1. Model, family, preset, length.
         shot = self._shot(request, default_model, preset)
         # 2. Given frames and the parents they come from; the calls that make the rest.
-        given, parents = self._given(request, shot.family, shot.size)
+        given, parents = self._given(request, shot.family, shot.size, sources or {})
         plan = self._plan(shot, given)
         # 3. Chunks.
         seed = secrets.randbelow(2**32) if request.seed is None else request.seed
@@ -148,7 +188,7 @@ class VideoEngine:
                 context=joined,
             )
             timings |= finished.timings
-            # 5. Metrics, record, library.
+            # 5. Metrics, record.
             t0 = time.perf_counter()
             temporal = _summary(temporal_metrics(iter_frames(out)))
             timings["metrics"] = round(time.perf_counter() - t0, 3)
@@ -156,35 +196,42 @@ class VideoEngine:
             record.timings = timings
             looked_at = [Image.fromarray(frames[i]) for i in {0, len(frames) // 2, len(frames) - 1}]
             record.policy = self.guard.faces(verdict.record(), looked_at)
-            asset = self.library.add_video(
-                out.read_bytes(), record.to_dict() | (record_extra or {})
+            return Clip(
+                data=out.read_bytes(),
+                record=record,
+                poster=finished.poster.read_bytes(),
+                contact_sheet=finished.contact_sheet.read_bytes(),
+                chunks=len(plan),
+                seams=chunked.seams,
             )
-            hits = (record.policy or {}).get("hits", [])
-            self.guard.record(action, request, hits, [asset.id], record.model, record.model_hash)
-            stills = {
-                role: self._store_still(path, role, record, asset.id)
-                for role, path in (
-                    ("poster", finished.poster),
-                    ("contact_sheet", finished.contact_sheet),
-                )
-            }
-        progress("save", 1, 1)
-        timings["total"] = round(time.perf_counter() - started, 3)
+
+    def store(self, clip: Clip, request: VideoRequest, record_extra: dict) -> VideoResult:
+        """Step 6: sign and store a rendered clip, audit it, store its poster and contact
+        sheet as image assets whose parent is the clip."""
+        record = clip.record
+        asset = self.library.add_video(clip.data, record.to_dict() | record_extra)
+        hits = (record.policy or {}).get("hits", [])
+        action = "extend" if request.extend else "video"
+        self.guard.record(action, request, hits, [asset.id], record.model, record.model_hash)
+        stills = {
+            role: self._store_still(data, role, record, asset.id)
+            for role, data in (("poster", clip.poster), ("contact_sheet", clip.contact_sheet))
+        }
         return VideoResult(
             request=request,
             asset_id=asset.id,
             path=asset.path,
-            seconds=shot.seconds,
-            frames=finished.frames,
-            fps=finished.fps,
-            width=finished.width,
-            height=finished.height,
-            chunks=len(plan),
-            seams=[Seam(**s) for s in chunked.seams],
+            seconds=record.seconds,
+            frames=record.frames,
+            fps=record.fps,
+            width=record.width,
+            height=record.height,
+            chunks=clip.chunks,
+            seams=[Seam(**seam) for seam in clip.seams],
             poster=stills["poster"],
             contact_sheet=stills["contact_sheet"],
             record=asset.record,
-            timings=timings,
+            timings=dict(record.timings or {}),
         )
 
     def _shot(self, request: VideoRequest, default_model: str, preset: VideoPreset | None) -> Shot:
@@ -241,13 +288,13 @@ class VideoEngine:
             )
         return plan
 
-    def _store_still(self, path: Path, role: str, clip: VideoRecord, clip_id: str) -> str:
+    def _store_still(self, data: bytes, role: str, clip: VideoRecord, clip_id: str) -> str:
         """The poster or contact sheet as an image asset whose parent is the clip, its record
         embedded as in any image (so two clips drawn alike still make two distinct stills)."""
-        with Image.open(path) as im:
+        with Image.open(io.BytesIO(data)) as im:
             image = im.convert("RGB")
         record = StillRecord(
-            asset_id=self.library.new_id(),
+            asset_id=new_asset_id(),
             kind=role,
             width=image.width,
             height=image.height,
@@ -292,10 +339,14 @@ class VideoEngine:
     # ------------------------------------------------------------------ 2. given frames
 
     def _given(
-        self, request: VideoRequest, family: VideoFamily, size: tuple[int, int]
+        self,
+        request: VideoRequest,
+        family: VideoFamily,
+        size: tuple[int, int],
+        sources: dict[str, Asset],
     ) -> tuple[Given | None, list[dict]]:
         if request.image:
-            asset = self.library.resolve(request.image, "image")
+            asset = sources.get(request.image) or self.library.resolve(request.image, "image")
             try:
                 with Image.open(asset.path) as im:
                     first = fit_frame(np.asarray(im.convert("RGB")), *size)
@@ -303,7 +354,7 @@ class VideoEngine:
                 raise InputError(f"cannot read the first frame {request.image}: {exc}") from None
             return Given(first[None]), [{"id": asset.id, "role": "first_frame"}]
         if request.extend:
-            asset = self.library.resolve(request.extend, "video")
+            asset = sources.get(request.extend) or self.library.resolve(request.extend, "video")
             fps = self.prober.probe(asset.path).fps  # decodes it all in a worker first
             step = max(1, round(fps / family.fps))  # source frames per model frame
             k = max(1, family.overlap)
@@ -476,7 +527,7 @@ class VideoEngine:
     ) -> VideoRecord:
         model, family, request = shot.model, shot.family, shot.request
         return VideoRecord(
-            asset_id=self.library.new_id(),
+            asset_id=new_asset_id(),  # a cluster worker has no library
             prompt=request.prompt,
             negative_prompt=request.negative_prompt,
             seed=seed,

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -22,7 +23,7 @@ from cinedraft.cluster.worker import RenderWorker
 from cinedraft.request import ImageRequest
 
 from ..server.conftest import wait
-from .conftest import cluster_app, until
+from .conftest import cluster_app, ready_workers, until
 
 PROMPT = "a red bottle on a glass table, studio lighting"
 
@@ -65,6 +66,58 @@ def test_a_job_is_split_over_the_workers_and_matches_one_machine(head, engine):
     shown = CliRunner().invoke(cli, ["--home", home, "cluster", "status", "--json"])
     assert shown.exit_code == 0, shown.output
     assert {r["name"] for r in json.loads(shown.output)} == names
+
+
+def test_a_draft_is_promoted_on_a_worker_from_the_draft_the_head_sends(head):
+    draft = wait(
+        head, head.post("/api/jobs/generate", json={"prompt": PROMPT, "seed": 4}).json()["id"]
+    )
+    (draft_id,) = draft["result"]["outputs"]
+    job = wait(head, head.post("/api/jobs/promote", json={"asset_id": draft_id}).json()["id"])
+    assert job["state"] == "done", job
+    (out,) = _stored(head, job)
+    assert out["record"]["tier"] == "production" and out["seed"] == 4
+    assert out["record"]["parents"] == [{"id": draft_id, "role": "draft"}]
+    assert 0.3 < out["record"]["drift_ssim"] <= 1  # measured against the draft's pixels
+    assert out["record"]["worker"] == job["worker"] and job["result"]["parent"] == draft_id
+
+
+def test_a_cancelled_job_stops_and_stores_no_more(head):
+    body = {"prompt": PROMPT, "count": 8, "seed": 30, "steps": 80}
+    job = head.post("/api/jobs/generate", json=body).json()
+    until(lambda: head.get(f"/api/jobs/{job['id']}").json()["state"] == "running")
+    head.post(f"/api/jobs/{job['id']}/cancel")
+    job = wait(head, job["id"])
+    assert job["state"] == "cancelled"
+    time.sleep(2)  # a part in flight when the cancel came is not stored afterwards
+    stored = head.app.state.library.conn.execute(
+        "SELECT count(*) FROM assets WHERE job_id = ?", (job["id"],)
+    ).fetchone()[0]
+    assert stored < 8
+    ready_workers(head, 2)  # both workers are free again
+
+
+def test_a_clip_is_made_on_one_worker_and_stored_by_the_head(head):
+    body = {
+        "prompt": "a red ball on a wooden table, the ball slides right, studio lighting",
+        "preset": "preview",
+        "seconds": 1,
+        "seed": 7,
+    }
+    job = wait(head, head.post("/api/jobs/video", json=body).json()["id"], timeout=300)
+    assert job["state"] == "done", job
+    assert len(job["worker"].split(", ")) == 1  # one clip, one worker
+    (clip_id,) = job["result"]["outputs"]
+    clip = head.get(f"/api/assets/{clip_id}").json()
+    assert clip["mime"] == "video/mp4" and (clip["width"], clip["height"]) == (640, 360)
+    assert clip["record"]["worker"] == job["worker"] and clip["record"]["seed"] == 7
+    assert job["result"]["frames"] >= 24 and job["result"]["chunks"] >= 1
+    assert head.get(f"/api/assets/{clip_id}/verify").json()["ok"]  # signed by the head
+    poster = head.get(f"/api/assets/{job['result']['poster']}").json()
+    assert poster["record"]["kind"] == "poster"
+    assert [p["id"] for p in poster["parents"]] == [clip_id]
+    entries = head.app.state.library.audit_entries()
+    assert any(e["action"] == "video" and e["assets"] == [clip_id] for e in entries)
 
 
 def test_a_model_no_worker_has_fails_with_that_reason(head):

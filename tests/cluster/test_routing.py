@@ -2,12 +2,14 @@
 which part goes first, who may join, and that one-machine mode never imports Ray."""
 
 import subprocess
+
+import pytest
 import sys
 import time
 
 from cinedraft._version import __version__
 from cinedraft.cluster.head import Worker, part_groups, pick_worker
-from cinedraft.cluster.protocol import card, refusal
+from cinedraft.cluster.protocol import MalformedResult, card, clip_of, refusal
 from cinedraft.engine.models import MODELS_LAYOUT
 from cinedraft.jobs import JobQueue
 from cinedraft.jobs import leases
@@ -103,3 +105,19 @@ def test_one_machine_mode_never_imports_ray(tmp_path):
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+@pytest.mark.parametrize(
+    ("result", "says"),
+    [
+        ("a clip", "is a str, not a dict"),
+        ({"clip": b"x", "poster": b"", "contact_sheet": b"y"}, "missing or not bytes"),
+        (
+            {"clip": b"x", "poster": b"p", "contact_sheet": b"s", "record": {"kind": "video"}},
+            "the record is not a clip's",
+        ),
+    ],
+)
+def test_a_malformed_clip_is_refused_with_what_is_wrong(result, says):
+    with pytest.raises(MalformedResult, match=says):
+        clip_of(result, {"prompts": ["a ball"], "seeds": [1]})

@@ -76,7 +76,7 @@ def test_recover_requeues_clean_jobs_and_fails_partial_ones(setup, tmp_path):
     record = make_record(library, "half done", job_id=partial.id)
     stored = library.add_image(noise_image(64), record, "png")
     report = queue.recover()
-    assert report == {"requeued": [clean.id], "failed": [partial.id]}
+    assert report == {"requeued": [clean.id], "failed": [partial.id], "resumed": []}
     assert queue.get(clean.id).state == "queued"
     failed = queue.get(partial.id)
     assert failed.state == "failed" and failed.result == {"outputs": [stored.id], "partial": True}
