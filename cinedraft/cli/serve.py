@@ -128,7 +128,7 @@ def serve(
         require_ray()
         from ..cluster import runtime
 
-        err.print(f"cinedraft cluster at {runtime.connect(ray, cpus=workers)}")
+        err.print(f"cinedraft cluster at {runtime.connect(ray)}")
     # Non-loopback: the session cookie is Secure, so browsers send it only over https
     # (--ssl-certfile, or a TLS proxy in front); scripts use the bearer token either way.
     app = create_app(

@@ -109,14 +109,15 @@ class Head:
 
     def start(self) -> None:
         """Join the cluster, start this head's workers, take over what a dead head left."""
-        options = self.options
         self._joined_ray = not runtime.connected()
-        self.address = runtime.connect(options.address, cpus=options.workers)
+        self.address = runtime.connect(self.options.address)
+        count = self._worker_count()
+        self._check_room(count)
+        self._desk = runtime.open_desk(self.card)  # named, but alive only while held
         with self.queue.lock:
             sql.release_all(self.queue.conn)
             sql.workers_gone(self.queue.conn, "not seen since the head restarted")
-        self._desk = runtime.open_desk(self.card)  # named, but alive only while held
-        self._start_workers(self._worker_count())
+        self._start_workers(count)
         for job in self.queue.list("running", limit=10_000):
             if job.kind in KINDS:
                 self._adopt(job)
@@ -143,6 +144,15 @@ class Head:
         if have.get("GPU", 0) >= 1:
             return int(have["GPU"])
         return max(1, int(have.get("CPU", 1) // self.options.worker_cpus))
+
+    def _check_room(self, count: int) -> None:
+        """A worker the cluster could never place would wait forever: say so now."""
+        have = runtime.resources()
+        if count and have.get("GPU", 0) < 1 and self.options.worker_cpus > have.get("CPU", 0):
+            raise runtime.ClusterError(
+                f"a worker needs {self.options.worker_cpus:g} CPUs and the cluster has "
+                f"{have.get('CPU', 0):g}: lower --worker-cpus"
+            )
 
     def _start_workers(self, count: int) -> None:
         has_gpu = runtime.resources().get("GPU", 0) >= 1

@@ -31,9 +31,9 @@ class ClusterError(CinedraftError):
     """The cluster cannot be reached or refused this machine."""
 
 
-def connect(address: str, cpus: int | None = None) -> str:
+def connect(address: str) -> str:
     """Join the Ray cluster at ``address`` (``host:port``), or with ``auto`` the one running
-    on this machine, else a new one of ``cpus`` CPUs; returns the address. An address nobody
+    on this machine, else a new one of all its CPUs and GPUs; returns the address. An address nobody
     answers fails within :data:`CONNECT_TIMEOUT` seconds; one where something else answers,
     within about :data:`JOIN_TIMEOUT` more."""
     # Ray 2.60 clusters require their token (`ray start` makes one in ~/.ray), but a process
@@ -54,7 +54,7 @@ def connect(address: str, cpus: int | None = None) -> str:
         try:
             ray.init(address="auto", **quiet)
         except ConnectionError:  # none running here: start one for this machine
-            ray.init(num_cpus=cpus, include_dashboard=False, **quiet)
+            ray.init(include_dashboard=False, **quiet)
     else:
         host, _, port = address.rpartition(":")
         if not host or not port.isdigit():

@@ -185,3 +185,9 @@ def test_one_head_per_cluster(head, tmp_path, ray_address):
     with pytest.raises(ClusterError, match="another cinedraft head already runs"):
         with TestClient(cluster_app(tmp_path, ray_address, workers=0)):
             pass
+
+
+def test_a_worker_the_cluster_could_never_place_is_refused_at_start(tmp_path, ray_address):
+    with pytest.raises(ClusterError, match="a worker needs 64 CPUs and the cluster has 2"):
+        with TestClient(cluster_app(tmp_path, ray_address, workers=1, worker_cpus=64)):
+            pass
