@@ -127,8 +127,11 @@ def serve(
     if cluster is not None:  # join now: a cluster nobody answers is one line, not a traceback
         require_ray()
         from ..cluster import runtime
+        from ..cluster.head import preflight
 
-        err.print(f"cinedraft cluster at {runtime.connect(ray)}")
+        address = runtime.connect(ray)
+        preflight(cluster)
+        err.print(f"cinedraft cluster at {address}")
     # Non-loopback: the session cookie is Secure, so browsers send it only over https
     # (--ssl-certfile, or a TLS proxy in front); scripts use the bearer token either way.
     app = create_app(

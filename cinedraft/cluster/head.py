@@ -1,4 +1,5 @@
-"""The head of a cluster: it leases the queue's image jobs to Ray workers, part by part.
+"""The head of a cluster: it leases the queue's image and clip jobs to Ray workers, part
+by part.
 
 The library database stays the control plane and its only writer: a worker renders and
 returns pixels and records; the head checks them (:mod:`.protocol`), then watermarks, signs,
@@ -84,6 +85,8 @@ class Running:
 
 
 class Head:
+    """Cluster mode's side of one server: its loop, its workers, the jobs it is running."""
+
     def __init__(self, queue: JobQueue, workspace: Workspace, options: Options):
         self.queue, self.workspace, self.options = queue, workspace, options
         self.card = card("head", "none")
@@ -111,8 +114,7 @@ class Head:
         """Join the cluster, start this head's workers, take over what a dead head left."""
         self._joined_ray = not runtime.connected()
         self.address = runtime.connect(self.options.address)
-        count = self._worker_count()
-        self._check_room(count)
+        count = preflight(self.options)
         self._desk = runtime.open_desk(self.card)  # named, but alive only while held
         with self.queue.lock:
             sql.release_all(self.queue.conn)
@@ -136,23 +138,6 @@ class Head:
             runtime.kill(handle)
         if self._joined_ray:
             runtime.disconnect()
-
-    def _worker_count(self) -> int:
-        if self.options.workers is not None:
-            return self.options.workers
-        have = runtime.resources()
-        if have.get("GPU", 0) >= 1:
-            return int(have["GPU"])
-        return max(1, int(have.get("CPU", 1) // self.options.worker_cpus))
-
-    def _check_room(self, count: int) -> None:
-        """A worker the cluster could never place would wait forever: say so now."""
-        have = runtime.resources()
-        if count and have.get("GPU", 0) < 1 and self.options.worker_cpus > have.get("CPU", 0):
-            raise runtime.ClusterError(
-                f"a worker needs {self.options.worker_cpus:g} CPUs and the cluster has "
-                f"{have.get('CPU', 0):g}: lower --worker-cpus"
-            )
 
     def _start_workers(self, count: int) -> None:
         has_gpu = runtime.resources().get("GPU", 0) >= 1
@@ -650,6 +635,28 @@ class Head:
         }
         with self.queue.lock:
             sql.save_worker(self.queue.conn, row)
+
+
+def preflight(options: Options) -> int:
+    """How many workers a head starts; :class:`ClusterError` for what would fail later or
+    wait forever: another head in the cluster, a worker the cluster could never place."""
+    have = runtime.resources()
+    gpus, cpus = have.get("GPU", 0), have.get("CPU", 0)
+    if options.workers is not None:
+        count = options.workers
+    else:
+        count = int(gpus) if gpus >= 1 else max(1, int(cpus // options.worker_cpus))
+    if count and gpus < 1 and options.worker_cpus > cpus:
+        raise runtime.ClusterError(
+            f"a worker needs {options.worker_cpus:g} CPUs and the cluster has {cpus:g}: "
+            "lower --worker-cpus"
+        )
+    if runtime.head_card() is not None:
+        raise runtime.ClusterError(
+            "another cinedraft head already runs in this cluster: one head per cluster "
+            "(its library database is the only writer); stop it first"
+        )
+    return count
 
 
 def part_groups(

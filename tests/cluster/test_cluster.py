@@ -185,6 +185,10 @@ def test_one_head_per_cluster(head, tmp_path, ray_address):
     with pytest.raises(ClusterError, match="another cinedraft head already runs"):
         with TestClient(cluster_app(tmp_path, ray_address, workers=0)):
             pass
+    serve = [sys.executable, "-m", "cinedraft", "--home", str(tmp_path), "serve"]
+    run = subprocess.run([*serve, "--ray", ray_address], capture_output=True, text=True)
+    assert run.returncode == 2 and "another cinedraft head already runs" in run.stderr
+    assert "Traceback" not in run.stderr
 
 
 def test_a_worker_the_cluster_could_never_place_is_refused_at_start(tmp_path, ray_address):
