@@ -193,9 +193,8 @@ class Head:
 
     def _find(self) -> None:
         for name, handle in runtime.named_workers().items():
-            if name not in self.workers and name not in self.refused | self.gone | set(
-                self.joining
-            ):
+            known = self.workers.keys() | self.refused | self.gone | self.joining.keys()
+            if name not in known:
                 self._join(name, handle, ours=False)
 
     def _join(self, name: str, handle: Any, ours: bool) -> None:
@@ -209,6 +208,8 @@ class Head:
             worker_card = runtime.get(ref)
         except (runtime.WorkerDied, runtime.WorkerFailed) as exc:
             log.warning("worker %s did not start: %s", name, exc)
+            self.gone.add(name)
+            self._save_row(name, {}, "gone", f"did not start: {exc}")
             return
         if not isinstance(worker_card, dict):
             worker_card = {}
