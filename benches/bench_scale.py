@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -158,8 +159,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         local = run(root / "local", count, None)
+        ray_tmp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths stay short
         ray.init(
             address="local",  # its own cluster, never one already running here
+            _temp_dir=ray_tmp,
             num_cpus=2,
             include_dashboard=False,
             namespace="cinedraft",
@@ -172,6 +175,7 @@ def main() -> None:
             costs = head_costs(root / "costs")
         finally:
             ray.shutdown()
+            shutil.rmtree(ray_tmp, ignore_errors=True)
     print(f"1. one machine, {count} draft images in one job: {local / count * 1000:.1f} ms/image")
     print("2. cluster mode, local Ray cluster on this machine (2 CPUs)")
     print(

@@ -207,7 +207,7 @@ def test_a_killed_jobs_outputs_are_never_made_twice_while_another_process_has_th
         library = Library(root)
         assert len(library.last_reconcile["adopted"]) == 3
         queue = JobQueue(root / "library.db")
-        assert queue.recover() == {"requeued": [], "failed": [job_id]}
+        assert queue.recover() == {"requeued": [], "failed": [job_id], "resumed": []}
         job = queue.get(job_id)
         assert job.state == "failed" and len(job.result["outputs"]) == 3
         queue.close()
