@@ -25,6 +25,7 @@ from ..engine.image import Rendered
 from ..engine.video import Clip
 from ..engine.models import MODELS_LAYOUT
 from ..errors import CinedraftError
+from ..ids import new_asset_id
 from ..record import ImageRecord, VideoRecord
 from ..request import Seam
 
@@ -89,8 +90,10 @@ def rendered_of(result: object, task: dict) -> list[Rendered]:
             raise MalformedResult(f"record {i} is for another prompt or seed than was asked")
         if (parsed.width, parsed.height) != (pixels.shape[1], pixels.shape[0]):
             raise MalformedResult(f"image {i} is not the size its record says")
-        if drift is not None and not (isinstance(drift, float) and 0 <= drift <= 1.0001):
+        if drift is not None and not (isinstance(drift, float) and -1 <= drift <= 1.0001):
             raise MalformedResult(f"drift {i} is not a similarity")
+        _check_parents(parsed.parents, task)
+        parsed = parsed.model_copy(update={"asset_id": new_asset_id()})  # ids are the head's
         out.append(Rendered(Image.fromarray(pixels, "RGB"), parsed, drift))
     return out
 
@@ -131,4 +134,15 @@ def clip_of(result: object, task: dict) -> Clip:
         raise MalformedResult("the seams are not seam scores") from None
     if not isinstance(chunks, int) or chunks < 1:
         raise MalformedResult("the chunk count is not a positive number")
+    _check_parents(record.parents, task)
+    record = record.model_copy(update={"asset_id": new_asset_id()})  # ids are the head's
     return Clip(data, record, poster, sheet, chunks, checked)
+
+
+def _check_parents(parents: list, task: dict) -> None:
+    """A worker may name as parents only the assets the head sent it (lineage is the
+    library's record of what was made from what)."""
+    sent = {task["parent"]["asset"]["id"]} if task.get("parent") else set()
+    sent |= {source["asset"]["id"] for source in task.get("sources", {}).values()}
+    if stray := [p.id for p in parents if p.id not in sent]:
+        raise MalformedResult(f"the record names {stray[0]} as a parent, which was not sent")

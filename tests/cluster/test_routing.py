@@ -3,17 +3,19 @@ which part goes first, who may join, and that one-machine mode never imports Ray
 
 import subprocess
 
+import numpy as np
 import pytest
 import sys
 import time
 
 from cinedraft._version import __version__
 from cinedraft.cluster.head import Worker, part_groups, pick_worker
-from cinedraft.cluster.protocol import MalformedResult, card, clip_of, refusal
+from cinedraft.cluster.protocol import MalformedResult, card, clip_of, refusal, rendered_of
 from cinedraft.engine.models import MODELS_LAYOUT
 from cinedraft.jobs import JobQueue
 from cinedraft.jobs import leases
 from cinedraft.library import Library
+from cinedraft.request import ImageRequest, no_progress
 
 from ..server.conftest import free_port
 
@@ -121,3 +123,19 @@ def test_one_machine_mode_never_imports_ray(tmp_path):
 def test_a_malformed_clip_is_refused_with_what_is_wrong(result, says):
     with pytest.raises(MalformedResult, match=says):
         clip_of(result, {"prompts": ["a ball"], "seeds": [1]})
+
+
+def test_a_worker_result_is_checked_and_takes_the_heads_ids(engine):
+    (made,) = engine.render_images(ImageRequest(prompt="a red jar", seed=3), no_progress)
+    task = {"prompts": ["a red jar"], "seeds": [3]}
+    good = {"images": [np.asarray(made.image)], "records": [made.record.to_dict()], "drift": [None]}
+    (checked,) = rendered_of(good, task)
+    assert checked.record.asset_id != made.record.asset_id  # the head names what it stores
+    assert np.array_equal(np.asarray(checked.image), np.asarray(made.image))
+    stray = made.record.to_dict() | {"parents": [{"id": "0123456789ab", "role": "draft"}]}
+    with pytest.raises(MalformedResult, match="0123456789ab as a parent, which was not sent"):
+        rendered_of(good | {"records": [stray]}, task)
+    with pytest.raises(MalformedResult, match="another prompt or seed"):
+        rendered_of(good, task | {"seeds": [4]})
+    with pytest.raises(MalformedResult, match="not an RGB array of bytes"):
+        rendered_of(good | {"images": [np.asarray(made.image, float)]}, task)
