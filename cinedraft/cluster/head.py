@@ -103,6 +103,7 @@ class Head:
         self._joined_ray = False
         self._desk: Any = None
         self._done: list[tuple[Worker, dict, list]] = []  # checked results, to store
+        self._changed: set[str] = set()  # jobs with a part done or failed: _settle looks
 
     # ------------------------------------------------------------------ life
 
@@ -307,6 +308,7 @@ class Head:
             ids = [o.asset_id for o in outputs]
         with self.queue.lock:
             sql.complete(self.queue.conn, task["job"], task["part"], ids)
+        self._changed.add(task["job"])
         running.workers.add(worker.name)
         self._save(worker)
         self._report(running)
@@ -332,18 +334,14 @@ class Head:
         job_id, part = task["job"], task["part"]
         with self.queue.lock:
             conn = self.queue.conn
-            if refund:  # not the part's fault: this machine lacks the model
-                conn.execute(
-                    "UPDATE job_parts SET attempts = attempts - 1 WHERE job_id = ? AND part = ?",
-                    (job_id, part),
-                )
-            row = next((p for p in sql.parts_of(conn, job_id) if p["part"] == part), None)
+            row = sql.part_of(conn, job_id, part)
             if row is None or row["state"] != "leased":
                 return
             if row["attempts"] >= MAX_ATTEMPTS and not refund:
                 sql.fail(conn, job_id, part, f"{why} (gave up after {row['attempts']} attempts)")
-            else:
-                sql.release(conn, job_id, part, why)
+                self._changed.add(job_id)
+            else:  # refund: not the part's fault, this machine lacks the model
+                sql.release(conn, job_id, part, why, refund)
         log.warning("part %s/%s put back: %s", job_id, part, why)
 
     # ------------------------------------------------------------------ 3. heartbeats
@@ -470,6 +468,7 @@ class Head:
                 ):
                     sql.complete(self.queue.conn, job.id, part["part"], stored[part["part"]])
         self.jobs[job.id] = running
+        self._changed.add(job.id)  # it may be done already
 
     # ------------------------------------------------------------------ 5. leases
 
@@ -543,7 +542,12 @@ class Head:
             self.queue.finish(job_id, "cancelled", worker=_names(running))
 
     def _settle(self) -> None:
-        for job_id, running in list(self.jobs.items()):
+        """End the jobs whose parts changed this pass (not every job on every pass)."""
+        changed, self._changed = self._changed, set()
+        for job_id in changed:
+            running = self.jobs.get(job_id)
+            if running is None:
+                continue
             with self.queue.lock:
                 parts = sql.parts_of(self.queue.conn, job_id)
             if not parts:
@@ -586,18 +590,9 @@ class Head:
         self.queue.finish(job_id, "failed", result, error, worker=_names(running))
 
     def _audit(self, running: Running, outputs: list[str]) -> None:
-        library = self.workspace.library()
-        records = [library.get(a).record for a in outputs]
-        hits = [h for r in records for h in (r.get("policy") or {}).get("hits", [])]
+        records = [self.workspace.library().get(a).record for a in outputs]
         with self.workspace.guard().acting_as(running.job.actor):
-            self.workspace.guard().record(
-                "promote" if running.parent else "generate",
-                running.request,
-                hits,
-                assets=outputs,
-                model=records[0].get("model") if records else None,
-                model_hash=records[0].get("model_hash") if records else None,
-            )
+            self.workspace.engine().image.audit_records(running.request, outputs, records)
 
     def _report(self, running: Running) -> None:
         with self.queue.lock:

@@ -382,13 +382,25 @@ class ImageEngine:
     ) -> None:
         """One audit entry for a request's stored outputs (``action``: by default generate
         or promote)."""
+        ids, records = [o.asset_id for o in outputs], [o.record for o in outputs]
+        self.audit_records(request, ids, records, action)
+
+    def audit_records(
+        self,
+        request: ImageRequest,
+        assets: list[str],
+        records: list[dict],
+        action: str | None = None,
+    ) -> None:
+        """:meth:`audit` from the stored assets' ids and records (a cluster head has those,
+        even after a restart)."""
         self.guard.record(
             action or ("promote" if request.parent else "generate"),
             request,
-            [hit for o in outputs for hit in (o.record.get("policy") or {}).get("hits", [])],
-            assets=[o.asset_id for o in outputs],
-            model=outputs[0].record.get("model"),
-            model_hash=outputs[0].record.get("model_hash"),
+            [hit for r in records for hit in (r.get("policy") or {}).get("hits", [])],
+            assets=assets,
+            model=records[0].get("model") if records else None,
+            model_hash=records[0].get("model_hash") if records else None,
         )
 
     # ------------------------------------------------------------------ stages

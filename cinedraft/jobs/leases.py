@@ -45,6 +45,13 @@ def parts_of(conn: sqlite3.Connection, job_id: str) -> list[dict]:
     return [_part(r) for r in rows]
 
 
+def part_of(conn: sqlite3.Connection, job_id: str, part: int) -> dict | None:
+    row = conn.execute(
+        "SELECT * FROM job_parts WHERE job_id = ? AND part = ?", (job_id, part)
+    ).fetchone()
+    return _part(row) if row else None
+
+
 def queued_parts(conn: sqlite3.Connection) -> list[dict]:
     """Queued parts of running jobs, most urgent first: the job's priority, then its age,
     then the part's place (the queue's own order, so drafts still go first)."""
@@ -74,12 +81,19 @@ def renew(conn: sqlite3.Connection, worker: str, until: float) -> None:
     )
 
 
-def release(conn: sqlite3.Connection, job_id: str, part: int, error: str | None = None) -> None:
-    """Put a leased part back in the queue (its worker died, hung or sent garbage)."""
+def release(
+    conn: sqlite3.Connection,
+    job_id: str,
+    part: int,
+    error: str | None = None,
+    refund: bool = False,
+) -> None:
+    """Put a leased part back in the queue (its worker died, hung or sent garbage);
+    ``refund``: the lease does not count as an attempt (the worker lacked the model)."""
     conn.execute(
-        "UPDATE job_parts SET state = 'queued', lease_until = NULL, error = ? "
-        "WHERE job_id = ? AND part = ? AND state = 'leased'",
-        (error, job_id, part),
+        "UPDATE job_parts SET state = 'queued', lease_until = NULL, error = ?, "
+        "attempts = attempts - ? WHERE job_id = ? AND part = ? AND state = 'leased'",
+        (error, int(refund), job_id, part),
     )
 
 
