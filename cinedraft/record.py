@@ -92,6 +92,9 @@ class ImageRecord(Generated):
     cleanup: dict | None = None  # what measured cleanup found and did
     drift_ssim: float | None = None  # SSIM against the draft a promotion started from
     rerender_of: str | None = None
+    # An edit of another image (parent role ``edit_of``): operation, route, instruction,
+    # strength, mask, where the thread's original sits, what was kept (engine.edits)
+    edit: dict | None = None
     # The model's own safety checker: its class ("off" when turned off) and whether it flagged
     # this image (stored black by the pipeline, never silently: the CLI says so too).
     safety: dict | None = None
@@ -157,6 +160,18 @@ class EditRecord(Record):
     seconds: float
     edit: dict  # editor.ops.EditStats' fields
     timeline: dict  # the OpenTimelineIO timeline, as a dict
+
+
+class AdjustRecord(Record):
+    """An exact adjustment of another image (warmer, crop to 9:16): arithmetic on its
+    pixels, no model ran. ``edit`` as in :class:`ImageRecord`."""
+
+    kind: Literal["adjusted"] = "adjusted"
+    width: int
+    height: int
+    prompt: str = ""  # the source's, so the library's search finds the turn
+    edit: dict
+    versions: dict[str, str]
 
 
 class ImportRecord(Record):

@@ -117,7 +117,7 @@ class ImageOutput(BaseModel):
     asset_id: str
     path: str
     prompt: str
-    seed: int
+    seed: int | None = None  # none for an exact adjustment (no model ran)
     width: int
     height: int
     record: dict
@@ -144,6 +144,90 @@ class Rerender(BaseModel):
     max_abs_diff: int
     mean_abs_diff: float
     psnr: float
+
+
+EDIT_OPERATIONS = ("img2img", "inpaint", "outpaint", "refine")
+
+
+class EditRequest(BaseModel):
+    """A change to a stored image (the source, an asset id or a file), made into a new asset
+    whose lineage points to the source (``edit_of``). Fields left ``None`` come from the
+    source's record or the model's draft tier."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str = Field(min_length=1, max_length=4096, description="An image asset id or file.")
+    operation: Literal["img2img", "inpaint", "outpaint", "refine"]
+    prompt: str | None = Field(
+        None, max_length=10_000, description="What the changed pixels show; default the source's."
+    )
+    instruction: str | None = Field(
+        None, max_length=1_000, description="refine: the change in words ('make it warmer')."
+    )
+    negative_prompt: str = ""
+    strength: float | None = Field(
+        None, description="How far from the source, above 0 and at most 1; default per operation."
+    )
+    mask: str | None = Field(
+        None, description="inpaint: a mask image file (white = change), as a path."
+    )
+    region: tuple[int, int, int, int] | None = Field(
+        None, description="inpaint: the rectangle x, y, w, h to change, in the source's pixels."
+    )
+    expand: dict[str, int] | None = Field(
+        None, description="outpaint: pixels to add per side (left, right, top, bottom)."
+    )
+    aspect: str | None = Field(None, description="outpaint: grow the canvas to W:H (9:16).")
+    model: str | None = Field(None, description="Default: the source's model, else the default.")
+    steps: int | None = Field(None, ge=1, le=500)
+    guidance: float | None = Field(None, ge=0.0, le=50.0)
+    scheduler: str | None = None
+    seed: int | None = Field(None, ge=0, lt=2**63)
+
+    @field_validator("strength")
+    @classmethod
+    def _strength_in_range(cls, v: float | None) -> float | None:
+        if v is not None and not 0 < v <= 1:
+            raise ValueError(f"strength must be above 0 and at most 1, got {v:g}")
+        return v
+
+    @model_validator(mode="after")
+    def _fits_operation(self) -> EditRequest:
+        op = self.operation
+        if op == "refine" and not (self.instruction or "").strip():
+            raise ValueError("refine needs an instruction: say what should change")
+        if op == "inpaint" and (self.mask is None) == (self.region is None):
+            raise ValueError("inpaint needs a mask file or a region (x,y,w,h), one of them")
+        if op == "outpaint" and (self.expand is None) == (self.aspect is None):
+            raise ValueError("outpaint needs an aspect (9:16) or an expand (left=128,...), one")
+        if op != "inpaint" and (self.mask or self.region):
+            raise ValueError(f"{op} takes no mask or region (inpaint does)")
+        if op != "outpaint" and (self.expand or self.aspect):
+            raise ValueError(f"{op} takes no aspect or expand (outpaint does)")
+        if self.expand is not None:
+            sides = {"left", "right", "top", "bottom"}
+            if set(self.expand) - sides or any(
+                not 0 <= v <= MAX_SIDE for v in self.expand.values()
+            ):
+                raise ValueError(f"expand takes {', '.join(sorted(sides))}, each 0..{MAX_SIDE} px")
+            if not any(self.expand.values()):
+                raise ValueError("expand adds no pixels: give a side a positive number")
+        return self
+
+
+class EditResult(BaseModel):
+    """One edit turn stored: the new asset, how the instruction was routed, what was kept."""
+
+    request: EditRequest
+    output: ImageOutput
+    route: str = Field(description="exact (no diffusion), img2img, inpaint, outpaint, instruct.")
+    thread: str = Field(description="Asset id of the thread's original image.")
+    turn: int = Field(description="1 for the first edit of the original, and so on.")
+    preserved: float | None = Field(
+        description="SSIM against the thread's original outside every mask of the thread."
+    )
+    notes: list[str] = []
+    seconds: float
 
 
 MAX_VIDEO_SECONDS = 60.0

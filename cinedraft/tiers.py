@@ -59,6 +59,9 @@ class Family:
     # Guidance-distilled models (FLUX) take no negative prompt through ``guidance``; with one,
     # a second pass runs at this true-CFG scale (0: the family has no true CFG).
     true_cfg: float = 0.0
+    # An instruction-edit model: it changes a given image as a sentence says (``refine``),
+    # and makes nothing from text alone.
+    instruct: bool = False
     source: str = ""  # where the presets come from (model card or documentation)
 
 
@@ -269,6 +272,40 @@ FAMILIES: dict[str, Family] = {
             source="diffusers Flux docs, timestep-distilled FLUX.1-schnell: guidance_scale=0, "
             "max_sequence_length at most 256, few steps; model card: num_inference_steps=4",
             tiers=_distilled(4, "flow-euler", draft_steps=4),
+        ),
+        # Instruction-edit models (``refine``): production renders the edit through the
+        # rendering pipeline without a refine pass (no image-to-image mapping exists for them).
+        Family(
+            "instruct-pix2pix",
+            pipelines=("StableDiffusionInstructPix2PixPipeline",),
+            instruct=True,
+            call=(("image_guidance_scale", 1.5),),
+            source="timbrooks/instruct-pix2pix model card: EulerAncestralDiscreteScheduler, "
+            "num_inference_steps=10; diffusers StableDiffusionInstructPix2PixPipeline "
+            "defaults: guidance_scale=7.5, image_guidance_scale=1.5; production at 50 steps "
+            "(cinedraft's choice, half the pipeline's default 100)",
+            tiers=_guided(10, 50, 7.5, "euler-a", refine_strength=0.0, cleanup=True),
+        ),
+        Family(
+            "sdxl-instruct-pix2pix",
+            pipelines=("StableDiffusionXLInstructPix2PixPipeline",),
+            instruct=True,
+            call=(("image_guidance_scale", 1.5),),
+            source="diffusers/sdxl-instructpix2pix-768 model card: guidance_scale=3.0, "
+            "image_guidance_scale=1.5, num_inference_steps=30 (draft at 15: cinedraft's choice)",
+            tiers=_guided(15, 30, 3.0, "own", refine_strength=0.0, cleanup=True),
+        ),
+        Family(
+            "flux-kontext",
+            pipelines=("FluxKontextPipeline",),
+            gpu_dtype="bfloat16",
+            instruct=True,
+            # cinedraft sizes the work itself (the source's aspect at the model's area); the
+            # pipeline's own snap to its preferred resolutions would resize it again
+            call=(("_auto_resize", False),),
+            source="diffusers FluxKontextPipeline docs (black-forest-labs/FLUX.1-Kontext-dev): "
+            "guidance_scale=2.5, num_inference_steps=28 (draft at 14: cinedraft's choice)",
+            tiers=_guided(14, 28, 2.5, "flow-euler", refine_strength=0.0, cleanup=True),
         ),
         # Any other text-to-image pipeline diffusers has (PixArt, Sana, Lumina, Qwen-Image...):
         # no author recipe is known here, so the folder's own scheduler at middle-of-the-road

@@ -65,16 +65,17 @@ def _vae(flow: bool = False):
     )
 
 
-def _sdxl_unet(cross_attention_dim: int, time_ids: int, pooled: int = 32):
+def _sdxl_unet(cross_attention_dim: int, time_ids: int, pooled: int = 32, in_channels: int = 4):
     """A tiny SDXL UNet: text_time conditioning on the pooled text (``pooled``) and
-    ``time_ids`` embeddings of 8 (the base has 6 ids, the refiner 5: its aesthetic score)."""
+    ``time_ids`` embeddings of 8 (the base has 6 ids, the refiner 5: its aesthetic score);
+    ``in_channels`` 8 for InstructPix2Pix (the noise and the source image's latents)."""
     from diffusers import UNet2DConditionModel
 
     return UNet2DConditionModel(
         block_out_channels=(32, 64),
         layers_per_block=1,
         sample_size=16,
-        in_channels=4,
+        in_channels=in_channels,
         out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
@@ -121,6 +122,62 @@ def tiny_sd(tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "tiny-sd"
     pipe.save_pretrained(path, safe_serialization=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_edit_models(tmp_path_factory):
+    """Instruction-edit pipeline folders (random weights): InstructPix2Pix (an SD 1.x UNet
+    with 8 input channels), SDXL InstructPix2Pix and FLUX.1 Kontext, as {"name": path}."""
+    from diffusers import (
+        EulerAncestralDiscreteScheduler,
+        EulerDiscreteScheduler,
+        FluxKontextPipeline,
+        StableDiffusionInstructPix2PixPipeline,
+        StableDiffusionXLInstructPix2PixPipeline,
+        UNet2DConditionModel,
+    )
+
+    torch.manual_seed(0)
+    tokenizer = build_tokenizer(grammar_words())
+    root = tmp_path_factory.mktemp("models")
+    pipes = {
+        "ip2p": StableDiffusionInstructPix2PixPipeline(
+            vae=_vae(),
+            text_encoder=_clip(len(tokenizer)),
+            tokenizer=tokenizer,
+            unet=UNet2DConditionModel(
+                block_out_channels=(32, 64),
+                layers_per_block=1,
+                sample_size=16,
+                in_channels=8,
+                out_channels=4,
+                down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+                cross_attention_dim=32,
+                norm_num_groups=16,
+                attention_head_dim=4,
+            ),
+            scheduler=EulerAncestralDiscreteScheduler(**SD_BETAS),
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        ),
+        "sdxl-ip2p": StableDiffusionXLInstructPix2PixPipeline(
+            vae=_vae(),
+            text_encoder=_clip(len(tokenizer)),
+            text_encoder_2=_clip(len(tokenizer), projection=True),
+            tokenizer=tokenizer,
+            tokenizer_2=tokenizer,
+            unet=_sdxl_unet(cross_attention_dim=64, time_ids=6, in_channels=8),
+            scheduler=EulerDiscreteScheduler(**SD_BETAS),
+        ),
+        "kontext": FluxKontextPipeline(**_tiny_flux(True).components),
+    }
+    folders = {}
+    for name, pipe in pipes.items():
+        folders[name] = root / f"tiny-{name}"
+        pipe.save_pretrained(folders[name], safe_serialization=True)
+    return folders
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""``generate``, ``vary`` and ``promote``: one function each, each builds one request."""
+"""``generate``, ``vary`` and ``promote``: one function each, each builds one request
+(``generate --from`` an edit request: img2img)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from typing import Annotated
 
 import typer
 
-from ..request import ImageRequest, Lora, Overrides, parse_size
+from ..request import EditRequest, ImageRequest, Lora, Overrides, parse_size
 from ..workspace import Workspace
 from .common import Guidance, Scheduler, Steps, handles_errors, print_result, progress_bars
+from .threads import run_edit
 
 Size = Annotated[str | None, typer.Option("--size", help="WIDTHxHEIGHT of the output.")]
 Seed = Annotated[int | None, typer.Option(help="Seed of the first image; random if not set.")]
@@ -83,9 +85,52 @@ def generate(
     embedding: Embeddings = None,
     vae: Vae = None,
     tiled_refine: TiledRefine = False,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--from", help="img2img: start from this image (asset id or file), see --strength."
+        ),
+    ] = None,
+    strength: Annotated[
+        float | None,
+        typer.Option(help="With --from: how far from it, above 0 and at most 1 (default 0.6)."),
+    ] = None,
     as_json: Json = False,
 ) -> None:
-    """Generate images from a prompt (draft tier by default)."""
+    """Generate images from a prompt (draft tier by default), or from an image (--from)."""
+    if source is not None:
+        given = {
+            "--tier": tier != "draft",
+            "--size": size is not None,
+            "--count": count != 1,
+            "--lora": bool(lora),
+            "--embedding": bool(embedding),
+            "--vae": vae is not None,
+            "--tiled-refine": tiled_refine,
+        }
+        refused = [name for name, on in given.items() if on]
+        if refused:
+            raise typer.BadParameter(
+                f"{', '.join(refused)} cannot be used with --from (an edit keeps the "
+                "source's size; promote the result for production)",
+                param_hint="--from",
+            )
+        request = EditRequest(
+            source=source,
+            operation="img2img",
+            prompt=prompt,
+            strength=strength,
+            seed=seed,
+            model=model,
+            steps=steps,
+            guidance=guidance,
+            scheduler=scheduler,
+            negative_prompt=negative,
+        )
+        run_edit(ctx, request, as_json)
+        return
+    if strength is not None:
+        raise typer.BadParameter("--strength needs --from (the image to start from)")
     request = ImageRequest(
         prompt=prompt,
         tier=tier,

@@ -16,7 +16,20 @@ from typer.core import TyperGroup
 
 from ..config import Settings
 from ..errors import EXIT_CODE
-from . import analyze, cluster, demo, edit, generate, library, models, policy, serve, trust, video
+from . import (
+    analyze,
+    cluster,
+    demo,
+    edit,
+    generate,
+    library,
+    models,
+    policy,
+    serve,
+    threads,
+    trust,
+    video,
+)
 from ..workspace import Workspace
 from .common import say_error
 
@@ -100,6 +113,10 @@ def configure(
 app.command()(generate.generate)
 app.command()(generate.vary)
 app.command()(generate.promote)
+app.command()(threads.refine)
+app.command()(threads.inpaint)
+app.command()(threads.outpaint)
+app.command()(threads.thread)
 app.command()(video.video)
 app.command()(video.extend)
 app.command()(demo.demo)

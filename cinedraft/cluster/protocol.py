@@ -29,6 +29,9 @@ from ..ids import new_asset_id
 from ..record import ImageRecord, VideoRecord
 from ..request import Seam
 
+# What only the head's library writes in a record; a worker's saying it is dropped.
+LIBRARY_FIELDS = ("watermark", "file", "claim", "job_id")
+
 
 class MalformedResult(CinedraftError):
     """A worker's result that cannot be stored; the message says what was wrong."""
@@ -80,6 +83,7 @@ def rendered_of(result: object, task: dict) -> list[Rendered]:
             and pixels.shape[2] == 3
         ):
             raise MalformedResult(f"image {i} is not an RGB array of bytes")
+        record = _own_fields(record)  # a worker saying "watermark" would go unmarked
         try:
             parsed = ImageRecord.model_validate(record)
         except ValidationError as exc:
@@ -112,7 +116,7 @@ def clip_of(result: object, task: dict) -> Clip:
     if len(data) > MAX_CLIP_BYTES:
         raise MalformedResult(f"the clip is {len(data)} bytes, over {MAX_CLIP_BYTES}")
     try:
-        record = VideoRecord.model_validate(result.get("record"))
+        record = VideoRecord.model_validate(_own_fields(result.get("record")))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -146,3 +150,10 @@ def _check_parents(parents: list, task: dict) -> None:
     sent |= {source["asset"]["id"] for source in task.get("sources", {}).values()}
     if stray := [p.id for p in parents if p.id not in sent]:
         raise MalformedResult(f"the record names {stray[0]} as a parent, which was not sent")
+
+
+def _own_fields(record: object) -> object:
+    """A worker's record without the fields only the library writes."""
+    if not isinstance(record, dict):
+        return record
+    return {k: v for k, v in record.items() if k not in LIBRARY_FIELDS}

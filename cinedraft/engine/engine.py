@@ -10,9 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import Settings
+from ..errors import InputError
 from ..library import Library
 from ..render.upscale import ModelUpscaler
 from ..request import (
+    EditRequest,
+    EditResult,
     ImageRequest,
     Overrides,
     Progress,
@@ -23,6 +26,7 @@ from ..request import (
 )
 from ..tiers import Tier
 from .device import pick_device
+from .edits import EditEngine
 from .guard import Guard
 from .image import ImageEngine, Rendered
 from .models import ModelCache
@@ -54,6 +58,7 @@ class Engine:
         self.image = ImageEngine(
             settings, self.models, self.library, self.device, self.upscaler, self.guard
         )
+        self.edits = EditEngine(self.image)
         self._video: VideoEngine | None = None
 
     @property
@@ -91,10 +96,28 @@ class Engine:
         negative_prompt: str | None = None,
     ) -> Result:
         """Re-render a draft at the production tier from its prompt and seed (see
-        :meth:`ImageEngine.promote`)."""
+        :meth:`ImageEngine.promote`); an edit turn from its pixels (:meth:`EditEngine.promote`:
+        re-sampling would lose the edit)."""
+        if self.library.get(asset_id).record.get("edit"):
+            if size or tiled_refine or negative_prompt is not None:
+                raise InputError(
+                    f"{asset_id} is an edit turn, promoted from its pixels at its own aspect: "
+                    "--size, --tiled-refine and --negative do not apply"
+                )
+            return self.edits.promote(asset_id, on_progress, record_extra, overrides)
         return self.image.promote(
             asset_id, on_progress, record_extra, overrides, size, tiled_refine, negative_prompt
         )
+
+    def edit(
+        self,
+        request: EditRequest,
+        on_progress: Progress | None = None,
+        record_extra: dict | None = None,
+    ) -> EditResult:
+        """One edit turn of a stored image, stored as a new asset
+        (:mod:`cinedraft.engine.edits`)."""
+        return self.edits.edit(request, on_progress, record_extra)
 
     def rerender(self, asset_id: str, on_progress: Progress | None = None) -> Rerender:
         """Run a stored record again; store the result and compare its pixels to the original."""

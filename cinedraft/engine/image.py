@@ -171,7 +171,13 @@ class ImageEngine:
         # (a block stops here).
         verdict = self.guard.check("generate", request.prompt, request, request.template)
         # 1. Model, adapters (LoRAs, embeddings, VAE), tier, sizes.
-        plan = self._plan(request, tier, part.parent if part else None)
+        plan = self.plan(request, tier, part.parent if part else None)
+        if plan.model.family.instruct:
+            raise InputError(
+                f"{plan.model.ref} is an instruction-edit model ({plan.model.family.name}): it "
+                f'changes an image, it does not make one from text: `refine ID "the change" '
+                f"--model {plan.model.ref}`"
+            )
         # 2. One prompt and one seed per image (adapter tags taken out of the prompt).
         prompts, seeds = (part.prompts, part.seeds) if part else prompts_and_seeds(request)
         with applied(plan.model, plan.adapters):
@@ -184,7 +190,7 @@ class ImageEngine:
             # 4. Rendering pipeline, drift against the draft.
             rendered = []
             for image, prompt, seed, flag in zip(images, prompts, seeds, flagged):
-                item = self._finish(plan, image, prompt, seed, {"base": t_base}, progress)
+                item = self.finish(plan, image, prompt, seed, {"base": t_base}, progress)
                 if plan.model.safety is not None:
                     ran = {} if flag is None else {"flagged": flag}
                     item.record.safety = {"checker": plan.model.safety} | ran
@@ -193,7 +199,7 @@ class ImageEngine:
                 rendered.append(item)
         return rendered
 
-    def _plan(self, request: ImageRequest, tier: Tier | None, parent: Asset | None) -> Plan:
+    def plan(self, request: ImageRequest, tier: Tier | None, parent: Asset | None) -> Plan:
         adapters = adapters_of(request, self.settings.models_root)
         model = self.models.get(request.model or self.settings.model_for(request.tier))
         tier = (tier or tier_for(model.family, request.tier)).with_overrides(
@@ -223,7 +229,7 @@ class ImageEngine:
             refiner = self.models.get(self.settings.refiner, kind="refiner")
         return Plan(request, model, tier, base, (out_w, out_h), parent, adapters, refiner)
 
-    def _finish(
+    def finish(
         self,
         plan: Plan,
         image: Image.Image,
@@ -234,7 +240,7 @@ class ImageEngine:
     ) -> Rendered:
         """Step 4 for one base image: the tier's rendering pipeline, its record, its drift."""
         image, cleanup, tiles = self._render(plan, image, prompt, seed, timings, progress)
-        record = self._record(plan, prompt, seed, image, timings)
+        record = self.make_record(plan, prompt, seed, image, timings)
         if tiles:
             record.render["refine_tiles"] = tiles
         if cleanup is not None:
@@ -260,27 +266,7 @@ class ImageEngine:
                 for item in items
             ]
         )
-        return [
-            ImageOutput(
-                asset_id=asset.id,
-                path=asset.path,
-                prompt=asset.prompt,
-                seed=asset.seed,
-                width=asset.width,
-                height=asset.height,
-                record=asset.record
-                | {
-                    "file": {
-                        "path": asset.path,
-                        "sha256": asset.sha256,
-                        "bytes": asset.bytes,
-                        "mime": asset.mime,
-                    }
-                },
-                drift=item.drift,
-            )
-            for item, asset in zip(items, assets)
-        ]
+        return [output_of(asset, item.drift) for item, asset in zip(items, assets)]
 
     def promote(
         self,
@@ -426,7 +412,7 @@ class ImageEngine:
             generators = [
                 torch.Generator("cpu").manual_seed(s) for s in seeds[start : start + BATCH]
             ]
-            kwargs = self._prompt_kwargs(plan, batch) | dict(
+            kwargs = self.prompt_kwargs(plan, batch) | dict(
                 width=plan.base[0],
                 height=plan.base[1],
                 num_inference_steps=tier.steps,
@@ -531,7 +517,7 @@ class ImageEngine:
             progress("refine", min(done, per_tile * count), per_tile * count)
 
         how = dict(
-            prompt_kwargs=accepted(model.img2img, self._prompt_kwargs(plan, [prompt])),
+            prompt_kwargs=accepted(model.img2img, self.prompt_kwargs(plan, [prompt])),
             strength=tier.refine_strength,
             steps=tier.refine_steps,
             guidance=tier.guidance,
@@ -552,7 +538,7 @@ class ImageEngine:
             image = self.upscaler.upscale(image)
         return image.resize(size, Image.Resampling.LANCZOS)
 
-    def _prompt_kwargs(self, plan: Plan, prompts: list[str]) -> dict:
+    def prompt_kwargs(self, plan: Plan, prompts: list[str]) -> dict:
         """The prompt arguments of a call: compel embeddings when a prompt is weighted, the
         family's own arguments, and the negative prompt the way the family takes it (true
         CFG for guidance-distilled FLUX); a negative prompt the model would ignore is refused."""
@@ -570,7 +556,7 @@ class ImageEngine:
             kwargs["true_cfg_scale"] = family.true_cfg
         return kwargs | dict(family.call)
 
-    def _record(
+    def make_record(
         self,
         plan: Plan,
         prompt: str,
@@ -624,6 +610,28 @@ class ImageEngine:
             timings=timings,
             versions=software_versions(),
         )
+
+
+def output_of(asset: Asset, drift: float | None = None) -> ImageOutput:
+    """A stored image as the result of a request: its record with the file's facts."""
+    return ImageOutput(
+        asset_id=asset.id,
+        path=asset.path,
+        prompt=asset.prompt,
+        seed=asset.seed,
+        width=asset.width,
+        height=asset.height,
+        record=asset.record
+        | {
+            "file": {
+                "path": asset.path,
+                "sha256": asset.sha256,
+                "bytes": asset.bytes,
+                "mime": asset.mime,
+            }
+        },
+        drift=drift,
+    )
 
 
 def _check_negative(plan: Plan) -> None:

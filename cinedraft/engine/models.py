@@ -25,7 +25,7 @@ import transformers
 
 from ..builtin import IMAGE_MODEL, VIDEO_MODEL, reach
 from ..config import Settings
-from ..errors import ModelError, ModelNotFoundError, UnsafeModelError
+from ..errors import InputError, ModelError, ModelNotFoundError, UnsafeModelError
 from ..media.files import open_regular
 from ..tiers import (
     FAMILIES,
@@ -67,6 +67,7 @@ class LoadedModel:
     parts: Path | None = None  # a transformer alone: the pipeline its other components are from
     _hash: str | None = field(default=None, repr=False)
     _img2img: diffusers.DiffusionPipeline | None = field(default=None, repr=False)
+    _inpaint: diffusers.DiffusionPipeline | None = field(default=None, repr=False)
 
     @property
     def weights_hash(self) -> str:
@@ -88,12 +89,33 @@ class LoadedModel:
     def img2img(self) -> diffusers.DiffusionPipeline:
         """The image-to-image pipeline sharing this one's components (no extra memory)."""
         if self._img2img is None:
-            self._img2img = diffusers.AutoPipelineForImage2Image.from_pipe(self.pipe)
+            try:
+                self._img2img = diffusers.AutoPipelineForImage2Image.from_pipe(self.pipe)
+            except ValueError:  # AutoPipeline maps no image-to-image class for this pipeline
+                raise InputError(
+                    f"{self.ref} ({type(self.pipe).__name__}) has no image-to-image pipeline "
+                    "in diffusers: use another model (--model)"
+                ) from None
             self._img2img.set_progress_bar_config(disable=True)
             if getattr(self._img2img, "safety_checker", None) is not None:
                 # The refine pass works on an image the base pass's check saw already.
                 self._img2img.safety_checker = None
         return self._img2img
+
+    @property
+    def inpaint(self) -> diffusers.DiffusionPipeline:
+        """The inpainting pipeline sharing this one's components (no extra memory); for a
+        UNet with 4 input channels diffusers blends the kept latents in at every step."""
+        if self._inpaint is None:
+            try:
+                self._inpaint = diffusers.AutoPipelineForInpainting.from_pipe(self.pipe)
+            except ValueError:  # AutoPipeline maps no inpainting class for this pipeline
+                raise InputError(
+                    f"{self.ref} ({type(self.pipe).__name__}) has no inpainting pipeline in "
+                    "diffusers: inpaint and outpaint with another model (--model)"
+                ) from None
+            self._inpaint.set_progress_bar_config(disable=True)
+        return self._inpaint
 
 
 def software_versions() -> dict[str, str]:

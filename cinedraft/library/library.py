@@ -217,7 +217,9 @@ class Library:
             for image, record, fmt, quality in items:
                 record.setdefault("created", utc_now())  # embedded in the file, as in the row
                 record["schema_version"] = RECORD_VERSION
-                if self.provenance and watermark.can_mark(image):
+                if self.provenance and "watermark" in record:
+                    pass  # the caller kept the pixels, mark and all, of the asset it names
+                elif self.provenance and watermark.can_mark(image):
                     image = watermark.embed(image, record["asset_id"])
                     record["watermark"] = {
                         "method": watermark.METHOD,

@@ -42,7 +42,11 @@ SAMPLERS = {
 def comfy_workflow(record: dict) -> dict | None:
     """The API-format graph of ``record``'s recipe; None when ComfyUI's core nodes cannot
     run it (not an SD-family checkpoint, or a sampler ComfyUI has no match for)."""
-    if record.get("kind") != "image" or record.get("family") not in SD_FAMILIES:
+    if (
+        record.get("kind") != "image"
+        or record.get("family") not in SD_FAMILIES
+        or record.get("edit")  # an img2img/inpaint graph would need the source and the mask
+    ):
         return None
     if record.get("scheduler") not in SAMPLERS:
         return None

@@ -31,12 +31,15 @@ DECODE_ERRORS = (OSError, ValueError, SyntaxError, UnicodeDecodeError, Image.Dec
 _XMP_OPEN, _XMP_CLOSE = "<cinedraft:record>", "</cinedraft:record>"
 
 
-def parameters_text(record: dict) -> str:
+def parameters_text(record: dict) -> str | None:
     """The A1111 ``parameters`` string for a generation record, each field in A1111's meaning
     (its "infotext"), so that A1111, Forge or ComfyUI's importers can redo the image: ``Size``
     is the first pass, the production pass is its "hires fix" (upscale, steps, denoising
     strength), ``Model`` the checkpoint's name. What those tools have no step for (measured
-    cleanup, colour keep) is in the JSON record only."""
+    cleanup, colour keep) is in the JSON record only. None for a record no model made (an
+    exact adjustment): there is nothing to redo."""
+    if record.get("kind") != "image":
+        return None
     loras = [a for a in record.get("adapters") or [] if a.get("kind") == "lora"]
     # A1111 applies a LoRA named in the prompt: the tags make the text reproduce there too.
     tags = "".join(f" <lora:{Path(a['path']).stem}:{a['weight']:g}>" for a in loras)
@@ -56,8 +59,10 @@ def parameters_text(record: dict) -> str:
         "Model hash": record["model_hash"][:10],
         "Model": _checkpoint_name(record["model"]),
     }
-    render = record.get("render") or {}
-    if render.get("refine_strength"):
+    render, edit = record.get("render") or {}, record.get("edit") or {}
+    if edit.get("strength"):  # an img2img or inpaint turn: A1111's img2img strength
+        fields["Denoising strength"] = edit["strength"]
+    elif render.get("refine_strength"):
         fields["Denoising strength"] = render["refine_strength"]
         fields["Hires upscale"] = render["upscale"]
         fields["Hires steps"] = render["refine_steps"]
@@ -91,18 +96,20 @@ def encode_image(image: Image.Image, record: dict, fmt: str, quality: int = 100)
     params = parameters_text(record)
     if fmt == "png":
         info = PngImagePlugin.PngInfo()
-        info.add_text("parameters", params)
+        if params is not None:
+            info.add_text("parameters", params)
         info.add_itxt("cinedraft", json.dumps(record, sort_keys=True))
         workflow = comfy_workflow(record)
         if workflow is not None:  # ComfyUI loads a dropped PNG's graph from "prompt"
             info.add_text("prompt", json.dumps(workflow))
         image.save(buf, "PNG", pnginfo=info, compress_level=6)
     elif fmt in ("webp", "jpeg"):
-        exif = Image.Exif()
-        exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.UserComment] = b"UNICODE\0" + params.encode(
-            "utf-16-be"
-        )
-        options = {"quality": quality, "exif": exif.tobytes(), "xmp": _xmp(record)}
+        options = {"quality": quality, "xmp": _xmp(record)}
+        if params is not None:
+            exif = Image.Exif()
+            comment = b"UNICODE\0" + params.encode("utf-16-be")
+            exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.UserComment] = comment
+            options["exif"] = exif.tobytes()
         image.convert("RGB").save(buf, fmt.upper(), **options)
     else:
         raise ValueError(f"unknown image format {fmt!r}; known: {', '.join(FORMATS)}")

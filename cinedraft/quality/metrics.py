@@ -21,9 +21,9 @@ No-reference, one image:
   noise variance estimation".
 
 Full-reference: ``psnr``, ``psnr_b`` (PSNR with a blocking-effect factor, Yim & Bovik, 2011,
-"Quality assessment of deblocked images"), ``ssim`` (Wang et al., 2004), ``drift_ssim``, and
-``detail_fidelity``: 1 - |L(test) - L(ref)|^2 / |L(ref)|^2 over the luma Laplacians L, the
-PSNR idea restricted to fine detail (1 = the reference's fine detail exactly; blur and
+"Quality assessment of deblocked images"), ``ssim`` (Wang et al., 2004), ``masked_ssim``
+(SSIM over a region), ``drift_ssim``, and ``detail_fidelity``: 1 - |L(test) - L(ref)|^2 /
+|L(ref)|^2 over the luma Laplacians L, the PSNR idea restricted to fine detail (1 = the reference's fine detail exactly; blur and
 compression artifacts both lower it, where artifacts raise no-reference sharpness; at or
 below 0 the fine detail is more error than signal).
 
@@ -228,6 +228,24 @@ def ssim(a: Image.Image, b: Image.Image) -> float:
     ta = torch.from_numpy(np.asarray(a.convert("RGB"), np.float32) / 255).permute(2, 0, 1)[None]
     tb = torch.from_numpy(np.asarray(b.convert("RGB"), np.float32) / 255).permute(2, 0, 1)[None]
     return float(structural_similarity_index_measure(ta, tb, data_range=1.0))
+
+
+def masked_ssim(a: ImageLike, b: ImageLike, keep: np.ndarray) -> float | None:
+    """Mean SSIM of the luma of same-size ``a`` and ``b`` over the pixels where ``keep`` is
+    true (Wang et al., 2004: Gaussian window sigma 1.5, K1 0.01, K2 0.03); None when ``keep``
+    selects nothing. How well an edit kept what it was not asked to change."""
+    if not keep.any():
+        return None
+    x, y = _gray(a).astype(np.float64), _gray(b).astype(np.float64)
+    c1, c2 = 0.01**2, 0.03**2
+
+    def blur(v: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(v, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)
+
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
+    ssim_map = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return float(ssim_map[keep].mean())
 
 
 def drift_ssim(draft: Image.Image, production: Image.Image) -> float:

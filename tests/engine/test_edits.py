@@ -1,0 +1,224 @@
+"""Edit turns on the built-in model: img2img, inpaint, outpaint, exact adjustments, threads,
+promote of an edit, provenance; and the refusals."""
+
+import numpy as np
+import pytest
+from PIL import Image
+from pydantic import ValidationError
+
+from cinedraft.engine.threads import thread_of
+from cinedraft.errors import InputError
+from cinedraft.quality.metrics import ssim
+from cinedraft.request import EditRequest, ImageRequest
+from tests.editor.conftest import make_clip
+
+PROMPT = "a red bottle on a wooden table"
+
+
+def _pixels(path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def source(engine):
+    return engine.generate_image(ImageRequest(prompt=PROMPT, seed=5)).outputs[0]
+
+
+def _edit(engine, **fields):
+    return engine.edit(EditRequest(seed=fields.pop("seed", 1), **fields))
+
+
+def test_img2img_shares_the_models_components_and_strength_sets_the_distance(engine, source):
+    near = _edit(engine, source=source.asset_id, operation="img2img", strength=0.3)
+    far = _edit(engine, source=source.asset_id, operation="img2img", strength=0.9)
+    model = engine.models.get("builtin")
+    assert model.img2img.unet is model.pipe.unet and model.img2img.vae is model.pipe.vae
+    record = near.output.record
+    assert record["pipeline"] == "StableDiffusionImg2ImgPipeline"
+    assert record["parents"] == [{"id": source.asset_id, "role": "edit_of"}]
+    assert record["edit"]["strength"] == 0.3 and near.route == "img2img"
+    assert (near.output.width, near.output.height) == (source.width, source.height)
+    original = Image.open(source.path).convert("RGB")
+    close, distant = (ssim(original, Image.open(r.output.path)) for r in (near, far))
+    assert close > distant and close < 1.0
+
+
+def test_inpaint_changes_only_the_mask_and_keeps_the_rest_byte_for_byte(engine, source):
+    result = _edit(
+        engine,
+        source=source.asset_id,
+        operation="inpaint",
+        prompt="a blue bottle on a wooden table",
+        region=(16, 12, 32, 36),
+    )
+    model = engine.models.get("builtin")
+    assert model.inpaint.unet is model.pipe.unet  # from_pipe: no second copy
+    before, after = _pixels(source.path), _pixels(result.output.path)
+    outside = np.ones(before.shape[:2], bool)
+    outside[12:48, 16:48] = False
+    assert np.array_equal(after[outside], before[outside])
+    inside = after[18:42, 22:42].astype(int) - before[18:42, 22:42]
+    assert np.abs(inside).mean() > 10  # the model drew something else there
+    # blue where it was red: the prompt was followed inside the mask
+    assert after[18:42, 26:38, 2].mean() > before[18:42, 26:38, 2].mean() + 20
+    record = result.output.record
+    assert record["edit"]["mask"] == {"bbox": [16, 12, 32, 36], "area": round(32 * 36 / 4096, 4)}
+    assert record["watermark"]["inherited"]  # the kept pixels carry the source's mark
+    assert result.preserved is not None and result.preserved > 0.99
+
+
+def test_inpaint_on_a_large_image_works_on_a_crop_at_the_models_size(engine, tmp_path):
+    big = tmp_path / "big.png"
+    Image.open(engine.library.get(_first(engine)).path).convert("RGB").resize(
+        (256, 192), Image.Resampling.LANCZOS
+    ).save(big)
+    result = _edit(
+        engine, source=str(big), operation="inpaint", prompt=PROMPT, region=(100, 80, 40, 40)
+    )
+    record = result.output.record
+    assert record["base_width"] * record["base_height"] <= 64 * 64  # the model's native area
+    before, after = _pixels(big), _pixels(result.output.path)
+    outside = np.ones(before.shape[:2], bool)
+    outside[80:120, 100:140] = False
+    assert np.array_equal(after[outside], before[outside])
+    assert not np.array_equal(after[~outside], before[~outside])
+
+
+def _first(engine) -> str:
+    return engine.generate_image(ImageRequest(prompt=PROMPT, seed=7)).outputs[0].asset_id
+
+
+@pytest.mark.parametrize(
+    "how, size, at",
+    [
+        ({"aspect": "9:16"}, (64, 114), (0, 25)),
+        ({"expand": {"left": 32, "right": 0, "top": 0, "bottom": 16}}, (96, 80), (32, 0)),
+    ],
+)
+def test_outpaint_grows_the_canvas_and_keeps_the_old_pixels(engine, source, how, size, at):
+    result = _edit(engine, source=source.asset_id, operation="outpaint", **how)
+    after = _pixels(result.output.path)
+    assert (result.output.width, result.output.height) == size
+    x, y = at
+    assert np.array_equal(after[y : y + 64, x : x + 64], _pixels(source.path))
+    new = np.ones(after.shape[:2], bool)
+    new[y : y + 64, x : x + 64] = False
+    assert after[new].std() > 3  # drawn, not a flat fill
+    assert result.output.record["edit"]["thread"]["offset"] == [x, y]
+    assert result.preserved == pytest.approx(1.0, abs=1e-3)
+
+
+def test_an_exact_adjustment_runs_no_model_and_says_so(engine, source):
+    result = _edit(engine, source=source.asset_id, operation="refine", instruction="warmer")
+    record = result.output.record
+    assert result.route == "exact" and record["kind"] == "adjusted"
+    assert record["edit"]["diffusion"] is False and "model" not in record
+    before, after = _pixels(source.path).astype(int), _pixels(result.output.path).astype(int)
+    assert np.array_equal(after[..., 1], before[..., 1])  # green untouched
+    assert after[..., 0].mean() > before[..., 0].mean()
+    crop = _edit(engine, source=source.asset_id, operation="refine", instruction="crop to 9:16")
+    assert np.array_equal(_pixels(crop.output.path), _pixels(source.path)[:, 14:50])
+
+
+def test_an_instruction_the_builtin_model_cannot_do_says_what_it_can(engine, source):
+    with pytest.raises(InputError) as caught:
+        _edit(engine, source=source.asset_id, operation="refine", instruction="make the jar blue")
+    message = str(caught.value)
+    assert "not an instruction-edit model" in message and "warmer" in message
+    assert "inpaint" in message
+
+
+def test_bad_edit_input_is_refused_or_noted(engine, source, tmp_path):
+    for strength in (0.0, 1.5, -0.2):
+        with pytest.raises(ValidationError, match="strength"):
+            EditRequest(source=source.asset_id, operation="img2img", strength=strength)
+    with pytest.raises(ValidationError, match="mask file or a region"):
+        EditRequest(source=source.asset_id, operation="inpaint")
+    big_mask = tmp_path / "mask.png"
+    drawn = Image.new("L", (256, 256), 0)
+    drawn.paste(255, (64, 64, 128, 128))
+    drawn.save(big_mask)
+    noted = _edit(
+        engine, source=source.asset_id, operation="inpaint", prompt=PROMPT, mask=str(big_mask)
+    )
+    assert noted.notes == ["the mask was 256x256; resized to 64x64"]
+    assert noted.output.record["edit"]["mask"]["bbox"] == [16, 16, 16, 16]
+    Image.new("L", (64, 64), 0).save(tmp_path / "empty.png")
+    with pytest.raises(InputError, match="empty"):
+        _edit(
+            engine,
+            source=source.asset_id,
+            operation="inpaint",
+            prompt=PROMPT,
+            mask=str(tmp_path / "empty.png"),
+        )
+
+
+def test_a_video_is_refused_as_an_edit_source(engine, tmp_path):
+    path = make_clip(tmp_path / "clip.mp4", frames=12)
+    with pytest.raises(InputError, match="not a image asset"):
+        _edit(engine, source=path, operation="refine", instruction="warmer")
+
+
+def test_a_five_turn_thread_with_a_branch_keeps_the_untouched_region(engine, source):
+    turn = source.asset_id
+    steps = [
+        dict(operation="inpaint", prompt="a blue bottle on a wooden table", region=(20, 8, 24, 28)),
+        dict(operation="refine", instruction="a bit warmer"),
+        dict(operation="inpaint", prompt=PROMPT, region=(0, 44, 20, 20)),
+        dict(operation="refine", instruction="more contrast"),
+        dict(
+            operation="inpaint", prompt="a green bottle on a wooden table", region=(40, 30, 20, 20)
+        ),
+    ]
+    ids = [turn]
+    for i, step in enumerate(steps, start=1):
+        result = _edit(engine, source=turn, seed=i, **step)
+        assert result.turn == i and result.thread == source.asset_id
+        turn = result.output.asset_id
+        ids.append(turn)
+    assert result.preserved >= 0.80
+    # a branch: turn 2 refined again; nothing is overwritten
+    branch = _edit(engine, source=ids[2], operation="refine", instruction="cooler")
+    assert branch.turn == 3
+    turns = thread_of(engine.library, branch.output.asset_id)
+    by_id = {t.asset_id: t for t in turns}
+    assert set(ids) | {branch.output.asset_id} <= set(by_id)
+    assert by_id[branch.output.asset_id].parent == ids[2]
+    assert by_id[ids[3]].parent == ids[2]
+    assert by_id[ids[0]].depth == 0 and by_id[ids[5]].depth == 5
+    assert by_id[ids[2]].instruction == "a bit warmer" and by_id[ids[2]].route == "exact"
+
+
+def test_promote_renders_an_edit_at_production_and_keeps_the_edit(engine, source):
+    edit = _edit(
+        engine,
+        source=source.asset_id,
+        operation="inpaint",
+        prompt="a blue bottle on a wooden table",
+        region=(16, 12, 32, 36),
+    )
+    result = engine.promote(edit.output.asset_id)
+    out = result.outputs[0]
+    assert (out.width, out.height) == (256, 256)
+    assert out.record["parents"] == [{"id": edit.output.asset_id, "role": "draft"}]
+    assert out.drift > 0.7  # composition kept
+    small = np.asarray(Image.open(out.path).convert("RGB").resize((64, 64), Image.BOX))
+    assert small[18:42, 26:38, 2].mean() > small[18:42, 26:38, 0].mean()  # still blue
+    with pytest.raises(InputError, match="production-sized"):
+        engine.promote(
+            _edit(
+                engine, source=out.asset_id, operation="refine", instruction="warmer"
+            ).output.asset_id
+        )
+
+
+def test_an_edit_turns_manifest_records_the_edit_with_the_source_as_parent(engine, source):
+    result = _edit(engine, source=source.asset_id, operation="refine", instruction="darker")
+    found = engine.library.verify(result.output.path)
+    assert found.manifest["actions"][:2] == ["c2pa.opened", "c2pa.edited"]
+    parent = {"title": source.asset_id, "relationship": "parentOf", "instance_id": source.asset_id}
+    assert parent in found.manifest["ingredients"]
+    entries = engine.library.audit_entries()
+    assert any(e["action"] == "edit" and result.output.asset_id in e["assets"] for e in entries)

@@ -1,0 +1,75 @@
+"""Exact adjustments: parsing instructions, and pixel arithmetic that moves nothing else."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cinedraft.render import adjust
+
+
+@pytest.fixture
+def photo():
+    rng = np.random.default_rng(0)
+    base = np.linspace(30, 220, 96)[None, :, None] * np.ones((64, 1, 3))
+    noise = rng.normal(0, 8, (64, 96, 3))
+    tint = np.array([1.0, 0.9, 0.8])
+    return Image.fromarray(np.clip(base * tint + noise, 0, 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize(
+    "text, kinds",
+    [
+        ("make it warmer", [("warmth", 1.0)]),
+        ("Cooler.", [("warmth", -1.0)]),
+        ("warmer and a bit brighter", [("warmth", 1.0), ("brightness", 0.5)]),
+        ("much darker, less saturated", [("brightness", -2.0), ("saturation", -1.0)]),
+        ("make it black and white", [("grayscale", 1.0)]),
+        ("more contrast then mirror", [("contrast", 1.0), ("mirror", 1.0)]),
+    ],
+)
+def test_instructions_made_of_adjustments_parse(text, kinds):
+    parsed = adjust.parse(text)
+    assert [(a.kind, a.amount) for a in parsed] == kinds
+
+
+@pytest.mark.parametrize(
+    "text", ["make the jar blue", "warmer and put it on a marble table", "", "crop to 0:16"]
+)
+def test_anything_else_is_not_an_adjustment(text):
+    assert adjust.parse(text) is None
+
+
+def test_warmer_raises_red_lowers_blue_and_keeps_green(photo):
+    before = np.asarray(photo).astype(int)
+    after = np.asarray(adjust.apply(photo, adjust.parse("warmer"))).astype(int)
+    assert after[..., 0].mean() > before[..., 0].mean() + 3
+    assert after[..., 2].mean() < before[..., 2].mean() - 3
+    assert np.array_equal(after[..., 1], before[..., 1])
+
+
+def test_brighter_darker_contrast_saturation_move_the_right_way(photo):
+    luma = lambda im: np.asarray(im.convert("L")).astype(float)  # noqa: E731
+    spread = lambda im: luma(im).std()  # noqa: E731
+
+    def chroma(im):
+        a = np.asarray(im).astype(float)
+        return (a.max(axis=2) - a.min(axis=2)).mean()
+
+    assert luma(adjust.apply(photo, adjust.parse("brighter"))).mean() > luma(photo).mean() + 3
+    assert luma(adjust.apply(photo, adjust.parse("darker"))).mean() < luma(photo).mean() - 3
+    assert spread(adjust.apply(photo, adjust.parse("more contrast"))) > spread(photo) * 1.1
+    assert chroma(adjust.apply(photo, adjust.parse("more saturated"))) > chroma(photo) * 1.1
+    assert chroma(adjust.apply(photo, adjust.parse("less saturated"))) < chroma(photo) * 0.9
+    assert chroma(adjust.apply(photo, adjust.parse("black and white"))) == 0
+
+
+def test_a_crop_is_the_exact_centred_pixels_at_the_aspect(photo):
+    out = adjust.apply(photo, adjust.parse("crop to 9:16"))
+    assert out.size == (36, 64)
+    left = (96 - 36) // 2
+    assert np.array_equal(np.asarray(out), np.asarray(photo)[:, left : left + 36])
+
+
+def test_mirror_twice_is_the_image(photo):
+    twice = adjust.apply(photo, adjust.parse("mirror and mirror"))
+    assert np.array_equal(np.asarray(twice), np.asarray(photo))
