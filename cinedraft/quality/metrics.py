@@ -23,9 +23,10 @@ No-reference, one image:
 Full-reference: ``psnr``, ``psnr_b`` (PSNR with a blocking-effect factor, Yim & Bovik, 2011,
 "Quality assessment of deblocked images"), ``ssim`` (Wang et al., 2004), ``masked_ssim``
 (SSIM over a region), ``drift_ssim``, and ``detail_fidelity``: 1 - |L(test) - L(ref)|^2 /
-|L(ref)|^2 over the luma Laplacians L, the PSNR idea restricted to fine detail (1 = the reference's fine detail exactly; blur and
-compression artifacts both lower it, where artifacts raise no-reference sharpness; at or
-below 0 the fine detail is more error than signal).
+|L(ref)|^2 over the luma Laplacians L, the PSNR idea restricted to fine detail (1 = the
+reference's fine detail exactly; blur and compression artifacts both lower it, where
+artifacts raise no-reference sharpness; at or below 0 the fine detail is more error than
+signal).
 
 Temporal, consecutive frames: ``flicker`` (jump of mean luma, 0..255 units) and
 ``warp_error`` (mean absolute luma error after warping the previous frame onto the next with
