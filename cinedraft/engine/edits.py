@@ -314,11 +314,14 @@ class EditEngine:
             plan.model.pipe,
             request,
             dict(
-                image=pixels.resize(work, Image.Resampling.LANCZOS), width=work[0], height=work[1]
+                image=pixels.resize(work, Image.Resampling.LANCZOS),
+                width=work[0],
+                height=work[1],
+                max_area=work[0] * work[1],  # FLUX.1 Kontext scales to this area (1024² unset)
             ),
             progress,
         )
-        return image.resize(pixels.size, Image.Resampling.LANCZOS), work
+        return image.resize(pixels.size, Image.Resampling.LANCZOS), image.size
 
     def _mask(self, request: EditRequest, size: tuple[int, int]) -> Mask:
         if request.region is not None:
@@ -335,13 +338,9 @@ class EditEngine:
         prompt = request.prompt or request.instruction or plan.request.prompt
         record = self.images.make_record(plan, prompt, request.seed, image, {})
         record.base_width, record.base_height = work
-        record.pipeline = type(
-            {
-                "img2img": plan.model.img2img,
-                "inpaint": plan.model.inpaint,
-                "outpaint": plan.model.inpaint,
-            }.get(request.operation, plan.model.pipe)
-        ).__name__
+        ran = {"img2img": "img2img", "inpaint": "inpaint", "outpaint": "inpaint"}
+        what = ran.get(request.operation)
+        record.pipeline = type(getattr(plan.model, what) if what else plan.model.pipe).__name__
         return record
 
     # ------------------------------------------------------------------ promote
