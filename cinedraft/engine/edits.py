@@ -22,6 +22,8 @@ embeds no new mark over them (its record says so); a global turn is marked as it
 
 from __future__ import annotations
 
+import base64
+import io
 import math
 import secrets
 import time
@@ -324,13 +326,18 @@ class EditEngine:
         return image.resize(pixels.size, Image.Resampling.LANCZOS), image.size
 
     def _mask(self, request: EditRequest, size: tuple[int, int]) -> Mask:
+        """The region, or the mask file (a path, or a PNG data URL the studio drew)."""
         if request.region is not None:
             return masks.from_region(request.region, size)
+        data = request.mask or ""
+        name = "the drawn mask" if data.startswith(masks.DATA_URL) else data
         try:
-            with Image.open(request.mask) as im:
+            if data.startswith(masks.DATA_URL):
+                data = io.BytesIO(base64.b64decode(data.removeprefix(masks.DATA_URL)))
+            with Image.open(data) as im:
                 return masks.from_file(im, size)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read the mask {request.mask}: {exc}") from None
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            raise InputError(f"cannot read {name}: {exc}") from None
 
     def _record(
         self, plan: Plan, request: EditRequest, image: Image.Image, work: tuple[int, int]

@@ -301,6 +301,11 @@ class ImageEngine:
             ImageRecord,
             "a generated image; only those can be promoted",
         )
+        if draft.edit:  # its prompt and seed would make the image before the edit
+            raise InputError(
+                f"{asset_id} is an edit turn: it is promoted from its pixels on one machine "
+                "(`cinedraft promote`), not re-sampled from its prompt and seed"
+            )
         if draft.tier == "production":  # it would be listed as a draft of itself
             source = next((p.id for p in draft.parents if p.role == "draft"), None)
             instead = f"promote its draft {source}" if source else "generate a draft"

@@ -181,11 +181,7 @@ def thread_of(library: Library, asset_id: str) -> list[Turn]:
                 created=asset.created or "",
             )
         )
-        children = [
-            library.get(cid)
-            for d, cid, role in library.lineage(asset.id, "children")
-            if d == 1 and role == EDIT_ROLE
-        ]
-        for child in sorted(children, key=lambda a: a.created or "", reverse=True):
-            stack.append((child, depth + 1, asset.id))
+        children = [cid for cid, role in library.children(asset.id) if role == EDIT_ROLE]
+        for child in reversed(children):  # the oldest is popped first
+            stack.append((library.get(child), depth + 1, asset.id))
     return turns

@@ -488,6 +488,11 @@ class Library:
         return walked
 
     @_serialized
+    def children(self, asset_id: str) -> list[tuple[str, str]]:
+        """The assets made directly from ``asset_id``, oldest first, as ``(id, role)``."""
+        return [(c["id"], c["role"]) for c in records.children_of(self.conn, asset_id)]
+
+    @_serialized
     def by_sha(self, sha256: str) -> Asset | None:
         """The asset whose file has this SHA-256, if any (files are content-addressed)."""
         row = records.asset_by_sha(self.conn, sha256)

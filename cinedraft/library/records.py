@@ -250,7 +250,11 @@ def parents_of(conn: sqlite3.Connection, asset_id: str) -> list[dict]:
 
 
 def children_of(conn: sqlite3.Connection, asset_id: str) -> list[dict]:
-    rows = conn.execute("SELECT child AS id, role FROM lineage WHERE parent = ?", (asset_id,))
+    rows = conn.execute(
+        "SELECT l.child AS id, l.role FROM lineage l JOIN assets a ON a.id = l.child "
+        "WHERE l.parent = ? ORDER BY a.seq",  # oldest first: the order they were made
+        (asset_id,),
+    )
     return [dict(r) for r in rows]
 
 

@@ -18,6 +18,7 @@ from ..errors import InputError
 
 FEATHER = 6  # px of the inward blend at the mask's edge (at the source's scale)
 SIDES = ("left", "right", "top", "bottom")
+DATA_URL = "data:image/png;base64,"  # how the studio sends a mask it drew
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from ..cluster import KINDS as CLUSTER_KINDS
 from ..errors import CinedraftError
 from ..jobs import Job, JobCancelled, JobQueue
 from ..record import EditRecord, read_record
-from ..request import ImageRequest, Overrides, Progress, VideoRequest, parse_size
+from ..request import EditRequest, ImageRequest, Overrides, Progress, VideoRequest, parse_size
 from ..workspace import Workspace
 
 if TYPE_CHECKING:
@@ -175,6 +175,20 @@ def _edit(workspace: Workspace, job: Job, report: Progress) -> dict:
     return {"outputs": [asset.id]}
 
 
+def _turn(workspace: Workspace, job: Job, report: Progress) -> dict:
+    result = workspace.engine().edit(EditRequest(**job.request), report, {"job_id": job.id})
+    return {
+        "outputs": [result.output.asset_id],
+        "parent": result.request.source,
+        "route": result.route,
+        "thread": result.thread,
+        "turn": result.turn,
+        "preserved": result.preserved,
+        "notes": result.notes,
+        "seconds": result.seconds,
+    }
+
+
 @dataclass(frozen=True)
 class Kind:
     handler: Callable[[Workspace, Job, Progress], dict]
@@ -187,4 +201,7 @@ KINDS = {
     "video": Kind(_video, "model"),
     "extend": Kind(_extend, "model"),
     "edit": Kind(_edit, "cpu"),
+    "refine": Kind(_turn, "model"),
+    "inpaint": Kind(_turn, "model"),
+    "outpaint": Kind(_turn, "model"),
 }

@@ -20,7 +20,7 @@ from fastapi import (
     UploadFile,
 )
 from fastapi.responses import FileResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from ...cluster.status import worker_rows
 from ...errors import InputError
@@ -30,7 +30,8 @@ from ...library import Asset, AssetQuery, Library
 from ...media.files import sniff_extension
 from ...quality.compare import analyze_images, analyze_video
 from ...render.video import PRESETS, preset_for
-from ...request import MAX_VIDEO_SECONDS, ImageRequest, Overrides, VideoRequest
+from ...engine.threads import thread_of
+from ...request import MAX_VIDEO_SECONDS, EditRequest, ImageRequest, Overrides, VideoRequest
 from ..limits import MAX_UPLOAD, off_loop
 
 router = APIRouter(prefix="/api")
@@ -89,6 +90,45 @@ class ExtendBody(Overrides):
     )
     prompt: str = Field("", max_length=4000, description="What happens next.")
     before: bool = Field(False, description="A lead-in before the first frame instead.")
+
+
+MASK_DATA = r"^data:image/png;base64,[A-Za-z0-9+/=]+$"
+
+
+class TurnBody(BaseModel):
+    """What every edit turn takes: the image to change (an asset id: the server reads no
+    paths it is sent) and how to sample."""
+
+    source: AssetRef = Field(description="The image to change.")
+    model: str | None = Field(None, description="Default: the one that made the image.")
+    steps: int | None = Field(None, ge=1, le=500)
+    guidance: float | None = Field(None, ge=0.0, le=50.0)
+    seed: int | None = Field(None, ge=0, lt=2**63)
+
+
+class RefineBody(TurnBody):
+    instruction: str = Field(min_length=1, max_length=1000, description="The change in words.")
+
+
+class InpaintBody(TurnBody):
+    prompt: str = Field(min_length=1, max_length=4000, description="What the masked part shows.")
+    region: tuple[int, int, int, int] | None = Field(None, description="x, y, w, h to change.")
+    mask: str | None = Field(
+        None,
+        max_length=8 * 1024 * 1024,
+        pattern=MASK_DATA,
+        description="A PNG data URL, white = change (the studio's drawn mask).",
+    )
+    strength: float | None = None
+    negative_prompt: str = Field("", max_length=4000)
+
+
+class OutpaintBody(TurnBody):
+    prompt: str | None = Field(None, max_length=4000, description="Default: the image's prompt.")
+    aspect: str | None = Field(None, pattern=r"^\d{1,2}(\.\d{1,2})?:\d{1,2}(\.\d{1,2})?$")
+    expand: dict[str, int] | None = None
+    strength: float | None = None
+    negative_prompt: str = Field("", max_length=4000)
 
 
 class TagsBody(BaseModel):
@@ -223,6 +263,47 @@ def submit_extend(body: ExtendBody, request: Request, idempotency_key: IdemKey =
     _asset_of_kind(request, "source", body.source, "video")
     _police(request, "extend", body.prompt, body)
     return _submit(request, "extend", body.model_dump(), PRIORITY["video"], idempotency_key)
+
+
+def _submit_turn(request: Request, operation: str, body: TurnBody, key: str | None) -> JobOut:
+    """An edit turn: checked whole now (an :class:`EditRequest`), run by the model worker."""
+    _asset_of_kind(request, "source", body.source, "image")
+    try:
+        turn = EditRequest(operation=operation, **body.model_dump())
+    except ValidationError as exc:  # what fits no operation, said as the CLI says it
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "request"
+        raise InputError(f"{where}: {first['msg'].removeprefix('Value error, ')}") from None
+    _police(request, "edit", turn.instruction or turn.prompt or "", turn)
+    return _submit(request, operation, turn.model_dump(), PRIORITY["edit"], key)
+
+
+@_job_route("/jobs/refine", "submit_refine")
+def submit_refine(body: RefineBody, request: Request, idempotency_key: IdemKey = None) -> JobOut:
+    """Queue an instruction edit: exact adjustments (warmer, crop to 9:16...) without a
+    model, other instructions on an instruction-edit model; the result's route says which."""
+    return _submit_turn(request, "refine", body, idempotency_key)
+
+
+@_job_route("/jobs/inpaint", "submit_inpaint")
+def submit_inpaint(body: InpaintBody, request: Request, idempotency_key: IdemKey = None) -> JobOut:
+    """Queue an inpaint: the region or mask redrawn, every other pixel kept exactly."""
+    return _submit_turn(request, "inpaint", body, idempotency_key)
+
+
+@_job_route("/jobs/outpaint", "submit_outpaint")
+def submit_outpaint(
+    body: OutpaintBody, request: Request, idempotency_key: IdemKey = None
+) -> JobOut:
+    """Queue an outpaint: the canvas grown to an aspect (or by pixels per side), the new area
+    drawn to match, the old pixels kept exactly."""
+    return _submit_turn(request, "outpaint", body, idempotency_key)
+
+
+@router.get("/assets/{asset_id}/thread", tags=["library"], operation_id="get_thread")
+def get_thread(asset_id: AssetId, request: Request) -> list[dict]:
+    """The edit thread an image belongs to: its original and every turn, depth first."""
+    return [t.__dict__ for t in thread_of(request.app.state.library, asset_id)]
 
 
 @router.get("/policy", tags=["library"])
