@@ -52,6 +52,7 @@ bench: $(STAMP) .venv-bench/.installed
 	$(PY) benches/bench_startup.py
 	$(PY) benches/bench_video.py
 	$(PY) benches/bench_scale.py
+	$(PY) benches/bench_edit.py
 
 clean:
 	rm -rf $(VENV) .venv-bench .cinedraft-demo .pytest_cache

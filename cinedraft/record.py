@@ -121,9 +121,10 @@ class VideoRecord(Generated):
 
 
 class StillRecord(Record):
-    """A clip's poster or contact sheet: the clip's image parameters, the clip as parent."""
+    """A clip's poster, contact sheet or first frame (stored for a remix to edit): the
+    clip's image parameters, the clip as parent."""
 
-    kind: Literal["poster", "contact_sheet"]
+    kind: Literal["poster", "contact_sheet", "first_frame"]
     width: int
     height: int
     prompt: str | None = None

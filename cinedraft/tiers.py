@@ -275,6 +275,27 @@ FAMILIES: dict[str, Family] = {
         ),
         # Instruction-edit models (``refine``): production renders the edit through the
         # rendering pipeline without a refine pass (no image-to-image mapping exists for them).
+        # The built-in edit model (scripts/train_builtin_edit.py): InstructPix2Pix from the
+        # built-in image model; its guidance scales are the ones its evaluation chose.
+        Family(
+            "builtin-edit",
+            pipelines=(),
+            instruct=True,
+            call=(("image_guidance_scale", 1.5),),
+            source="measured on the built-in edit model (cinedraft/builtin/EDIT_MODEL_CARD.md)",
+            tiers=_tiers(
+                Tier("draft", steps=20, guidance=4.0, scheduler="dpm++"),
+                Tier(
+                    "production",
+                    steps=20,
+                    guidance=4.0,
+                    scheduler="dpm++",
+                    upscale=4,
+                    sharpen=0.6,
+                    cleanup=True,
+                ),
+            ),
+        ),
         Family(
             "instruct-pix2pix",
             pipelines=("StableDiffusionInstructPix2PixPipeline",),

@@ -58,10 +58,45 @@ def video(
     ] = None,
     retries: Annotated[int, typer.Option(help="New seeds tried for a chunk with a bad seam.")] = 2,
     negative: Annotated[str, typer.Option("--negative", help="Negative prompt.")] = "",
+    remix: Annotated[
+        str | None,
+        typer.Option(
+            "--remix",
+            help="A generated clip (asset id or file) to make again with one change: the "
+            "PROMPT is then the change, as refine takes it ('warmer').",
+        ),
+    ] = None,
     out_file: Out = None,
     as_json: Json = False,
 ) -> None:
-    """Generate a clip from text, or from a first frame (--from), through the video preset."""
+    """Generate a clip from text, or from a first frame (--from), through the video preset;
+    or a generated clip again with one change to its first frame (--remix)."""
+    if remix is not None:
+        given = {
+            "--seconds": seconds is not None,
+            "--preset": preset != "preview",
+            "--from": image is not None,
+            "--steps": steps is not None,
+            "--guidance": guidance is not None,
+            "--scheduler": scheduler is not None,
+            "--codec": codec is not None,
+            "--model-size": model_size is not None,
+            "--negative": bool(negative),
+        }
+        refused = [name for name, on in given.items() if on]
+        if refused:
+            raise typer.BadParameter(
+                f"{', '.join(refused)} cannot be used with --remix (a remix keeps the clip's)",
+                param_hint="--remix",
+            )
+        writable_destination(out_file)
+        state: Workspace = ctx.obj
+        with progress_bars(enabled=not as_json) as on_progress:
+            result = state.engine().remix(remix, prompt, on_progress, model, seed)
+        if out_file is not None:
+            copy_out(Path(result.path), out_file)
+        print_video(result, as_json)
+        return
     size = None
     if model_size is not None:
         try:

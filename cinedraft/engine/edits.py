@@ -31,8 +31,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
+from diffusers import DiffusionPipeline
 from PIL import Image
 
+from ..builtin import EDIT_MODEL
 from ..errors import InputError
 from ..ids import new_asset_id
 from ..library import Asset
@@ -50,7 +52,7 @@ from ..request import (
 )
 from .calls import accepted, step_callbacks
 from .image import ImageEngine, Plan, output_of
-from .models import software_versions
+from .models import BUILTIN_EDIT, software_versions
 from .schedulers import make_scheduler
 from .threads import EDIT_ROLE, ThreadState
 
@@ -158,6 +160,9 @@ class EditEngine:
         if adjustments is not None:
             return self._adjust(request, source, pixels, state, adjustments)
         plan = self._plan(request, source)
+        if not plan.model.family.instruct and request.model is None and _builtin(plan):
+            # the built-in image model's instructions go to the built-in edit model
+            plan = self._plan(request.model_copy(update={"model": BUILTIN_EDIT}), source)
         if not plan.model.family.instruct:
             raise InputError(
                 f"{plan.model.ref} cannot do {request.instruction!r}: it is not an "
@@ -253,7 +258,14 @@ class EditEngine:
         )
         return replace(plan, tier=replace(plan.tier, format="png", quality=100))
 
-    def _call(self, plan: Plan, pipe, request: EditRequest, kwargs: dict, progress) -> Image.Image:
+    def _call(
+        self,
+        plan: Plan,
+        pipe: DiffusionPipeline,
+        request: EditRequest,
+        kwargs: dict,
+        progress: Progress,
+    ) -> Image.Image:
         """One pipeline call at the tier's steps and guidance, progress per step."""
         strength = kwargs.get("strength", 1.0)
         # the pipeline runs int(steps * strength) steps: ask for enough to run the tier's
@@ -270,7 +282,9 @@ class EditEngine:
         on_step = step_callbacks(pipe, lambda i: progress("edit", min(i, total), total))
         return pipe(**accepted(pipe, call | on_step)).images[0]
 
-    def _img2img(self, plan, request, pixels, progress) -> tuple[Image.Image, tuple[int, int]]:
+    def _img2img(
+        self, plan: Plan, request: EditRequest, pixels: Image.Image, progress: Progress
+    ) -> tuple[Image.Image, tuple[int, int]]:
         work = work_size(pixels.size, plan.model.native_size)
         strength = request.strength or DEFAULT_STRENGTH["img2img"]
         image = self._call(
@@ -283,7 +297,13 @@ class EditEngine:
         return image.resize(pixels.size, Image.Resampling.LANCZOS), work
 
     def _inpaint(
-        self, plan, request, pixels, mask: Mask, progress, feather: int = masks.FEATHER
+        self,
+        plan: Plan,
+        request: EditRequest,
+        pixels: Image.Image,
+        mask: Mask,
+        progress: Progress,
+        feather: int = masks.FEATHER,
     ) -> tuple[Image.Image, tuple[int, int]]:
         """The masked area redrawn: the model sees the mask's box with context around it (at
         least its native size), at most its native area; the result is composited back."""
@@ -308,7 +328,9 @@ class EditEngine:
         full.paste(painted.resize(crop.size, Image.Resampling.LANCZOS), box[:2])
         return masks.composite(pixels, full, mask, feather), work
 
-    def _instruct(self, plan, request, pixels, progress) -> tuple[Image.Image, tuple[int, int]]:
+    def _instruct(
+        self, plan: Plan, request: EditRequest, pixels: Image.Image, progress: Progress
+    ) -> tuple[Image.Image, tuple[int, int]]:
         """An instruction-edit pipeline (the loaded model is one) on the source."""
         work = work_size(pixels.size, plan.model.native_size)
         image = self._call(
@@ -438,6 +460,10 @@ def context_box(
         out.append((lo, hi))
     (left, right), (top, bottom) = out
     return left, top, right, bottom
+
+
+def _builtin(plan: Plan) -> bool:
+    return plan.model.family.name == "builtin" and EDIT_MODEL.is_dir()
 
 
 def _model_of(source: Asset) -> str | None:

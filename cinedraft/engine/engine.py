@@ -7,12 +7,18 @@ the video flow :class:`~cinedraft.engine.video.VideoEngine` (built on first use)
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+
+from PIL import Image
 
 from ..config import Settings
 from ..errors import InputError
 from ..library import Library
+from ..media.codec import read_frames
+from ..record import VideoRecord, read_record
 from ..render.upscale import ModelUpscaler
+from ..render.video import VideoPreset
 from ..request import (
     EditRequest,
     EditResult,
@@ -124,6 +130,58 @@ class Engine:
         return self.image.rerender(asset_id, on_progress)
 
     # ------------------------------------------------------------------ video
+
+    def remix(
+        self,
+        clip_ref: str,
+        instruction: str,
+        on_progress: Progress | None = None,
+        model: str | None = None,
+        seed: int | None = None,
+    ) -> VideoResult:
+        """A generated clip again with one change: its first frame edited by ``instruction``
+        (the routes of ``refine``; ``model``: the edit's), then image to video with the
+        clip's prompt, model, steps, guidance, seed and delivery preset. The new clip names
+        the edited frame (``first_frame``) and the clip (``remix_of``) as its parents."""
+        clip = self.library.resolve(clip_ref, "video")
+        rec = read_record(
+            clip.record,
+            VideoRecord,
+            "a generated clip: a remix keeps a clip's prompt, motion and seed",
+        )
+        frames, _ = read_frames(clip.path, max_frames=1)
+        buf = io.BytesIO()
+        Image.fromarray(frames[0]).save(buf, "PNG")
+        first = self.video.store_still(buf.getvalue(), "first_frame", rec, clip.id)
+        turn = self.edits.edit(
+            EditRequest(
+                source=first, operation="refine", instruction=instruction, model=model, seed=seed
+            ),
+            on_progress,
+        )
+        request = VideoRequest(
+            prompt=rec.prompt,
+            negative_prompt=rec.negative_prompt,
+            model=rec.model,
+            preset=rec.preset["name"],
+            seconds=rec.seconds,
+            image=turn.output.asset_id,
+            steps=rec.steps,
+            guidance=rec.guidance,
+            seed=rec.seed,
+        )
+        parents = [
+            {"id": turn.output.asset_id, "role": "first_frame"},
+            {"id": clip.id, "role": "remix_of"},
+        ]
+        remix = {"of": clip.id, "instruction": instruction, "route": turn.route}
+        return self.video.generate(
+            request,
+            self.settings.video_model,
+            on_progress,
+            {"parents": parents, "remix": remix},
+            VideoPreset(**rec.preset),
+        )
 
     def generate_video(
         self,

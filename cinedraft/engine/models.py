@@ -23,7 +23,7 @@ import diffusers
 import torch
 import transformers
 
-from ..builtin import IMAGE_MODEL, VIDEO_MODEL, reach
+from ..builtin import EDIT_MODEL, IMAGE_MODEL, VIDEO_MODEL, reach
 from ..config import Settings
 from ..errors import InputError, ModelError, ModelNotFoundError, UnsafeModelError
 from ..media.files import open_regular
@@ -45,6 +45,7 @@ SAFE_LIBRARIES = {"diffusers", "transformers", None}
 # A cluster refuses a worker whose layout differs from the head's: the head names models as
 # its own layout finds them. Raise it when that changes.
 MODELS_LAYOUT = 1
+BUILTIN_EDIT = "builtin-edit"  # the shipped instruction-edit model's name
 MARKER = "cinedraft.json"  # optional file in a model folder: {"family": "builtin", ...}
 
 
@@ -148,6 +149,8 @@ def resolve_model(
     name is looked up in ``models_root`` (a folder, or ``NAME.safetensors``) before the hub."""
     if ref == "builtin":
         return VIDEO_MODEL if kind == "video" else IMAGE_MODEL
+    if ref == BUILTIN_EDIT:
+        return EDIT_MODEL
     path = Path(ref).expanduser()
     found = in_models_folder(ref, models_root) if models_root is not None else None
     if found is not None:

@@ -214,7 +214,7 @@ class VideoEngine:
         action = "extend" if request.extend else "video"
         self.guard.record(action, request, hits, [asset.id], record.model, record.model_hash)
         stills = {
-            role: self._store_still(data, role, record, asset.id)
+            role: self.store_still(data, role, record, asset.id)
             for role, data in (("poster", clip.poster), ("contact_sheet", clip.contact_sheet))
         }
         return VideoResult(
@@ -288,9 +288,10 @@ class VideoEngine:
             )
         return plan
 
-    def _store_still(self, data: bytes, role: str, clip: VideoRecord, clip_id: str) -> str:
-        """The poster or contact sheet as an image asset whose parent is the clip, its record
-        embedded as in any image (so two clips drawn alike still make two distinct stills)."""
+    def store_still(self, data: bytes, role: str, clip: VideoRecord, clip_id: str) -> str:
+        """A still of a clip (``role``: poster, contact_sheet, first_frame) as an image asset
+        whose parent is the clip, its record embedded as in any image (so two clips drawn
+        alike still make two distinct stills)."""
         with Image.open(io.BytesIO(data)) as im:
             image = im.convert("RGB")
         record = StillRecord(

@@ -38,7 +38,7 @@ def parameters_text(record: dict) -> str | None:
     strength), ``Model`` the checkpoint's name. What those tools have no step for (measured
     cleanup, colour keep) is in the JSON record only. None for a record no model made (an
     exact adjustment): there is nothing to redo."""
-    if record.get("kind") != "image":
+    if "steps" not in record:
         return None
     loras = [a for a in record.get("adapters") or [] if a.get("kind") == "lora"]
     # A1111 applies a LoRA named in the prompt: the tags make the text reproduce there too.
