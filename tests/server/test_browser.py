@@ -191,3 +191,46 @@ def test_flagged_outputs_show_and_the_policy_page_reads_the_rules(studio, page):
     assert "worker" in page.inner_text("main table tr >> nth=0")
     page.screenshot(path=str(ARTIFACTS / "10-jobs.png"))
     assert page.errors == []
+
+
+def test_an_edit_thread_in_the_studio(studio, page):
+    """Change in words, undo, paint a mask and redraw it, outpaint: each a turn in the
+    conversation; a change on an earlier turn is a branch."""
+    job = httpx.post(
+        f"{studio}/api/jobs/generate", json={"prompt": "a red jar on a marble table", "seed": 4}
+    ).json()
+    original = _done(studio, job["id"])["result"]["outputs"][0]
+    page.goto(f"{studio}/#/asset/{original}")
+    page.fill("#refine input[name=instruction]", "make it warmer")
+    page.click("#refine button[type=submit]")
+    expect(page.locator("#thread .turn")).to_have_count(2, timeout=60_000)
+    warmer = page.locator("#thread .turn.current").get_attribute("data-id")
+    assert warmer != original and "exact" in page.inner_text("#thread")
+    # paint over the middle of the image with the pointer, then redraw it
+    page.locator("#mask").scroll_into_view_if_needed()
+    box = page.locator("#mask").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.4)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.6, steps=8)
+    page.mouse.up()
+    page.fill("#inpaint input[name=inpaint-prompt]", "a blue jar on a marble table")
+    page.click("#inpaint button[type=submit]")
+    expect(page.locator("#thread .turn")).to_have_count(3, timeout=60_000)
+    painted = page.locator("#thread .turn.current").get_attribute("data-id")
+    record = httpx.get(f"{studio}/api/assets/{painted}").json()["record"]
+    x, y, w, h = record["edit"]["mask"]["bbox"]
+    assert record["edit"]["route"] == "inpaint" and 10 < x < 32 and 10 < y < 32 and w > 8
+    page.screenshot(path=str(ARTIFACTS / "6-thread.png"))
+    # undo goes back a turn; a change there is a branch
+    page.click("#undo")
+    expect(page.locator("#thread .turn.current")).to_have_attribute("data-id", warmer)
+    expect(page.locator("#branch-note")).to_be_visible()
+    page.click("#outpaint button[data-aspect='9:16']")
+    expect(page.locator("#thread .turn")).to_have_count(4, timeout=60_000)
+    grown = page.locator("#thread .turn.current").get_attribute("data-id")
+    assert httpx.get(f"{studio}/api/assets/{grown}").json()["height"] == 114
+    thread = httpx.get(f"{studio}/api/assets/{grown}/thread").json()
+    children = [t["asset_id"] for t in thread if t["parent"] == warmer]
+    assert children == [painted, grown]  # two branches from the warmer turn
+    page.screenshot(path=str(ARTIFACTS / "7-thread-branch.png"))
+    assert page.errors == []

@@ -219,6 +219,7 @@ async function asset(id) {
       el("tr", {}, el("th", { text: "parents" }), el("td", {}, links(a.ancestors))),
       el("tr", {}, el("th", { text: "children" }), el("td", {}, links(a.descendants)))),
     provenance,
+    (a.mime || "").startsWith("image/") ? await threadPanel(a) : null,
     el("h2", { text: "Record" }),
     el("pre", { text: JSON.stringify(a.record, null, 2) }));
   try {
@@ -227,6 +228,82 @@ async function asset(id) {
     provenance.textContent = `C2PA: ${v.manifest.state}${v.manifest.signer ? ` · signed by ${v.manifest.signer}` : ""}`
       + ` · watermark: ${v.watermark || v.watermark_note}`;
   } catch (err) { provenance.textContent = err.message; }
+}
+
+// An image's edit thread: the turns as a conversation, a box for the next change, undo (back
+// a turn), a mask painted with the pointer for inpainting, an outpaint button per aspect.
+// A change made on a turn that already has later turns starts a branch; nothing is replaced.
+async function threadPanel(a) {
+  const turns = await api(`/api/assets/${a.id}/thread`);
+  const here = turns.find((t) => t.asset_id === a.id) || {};
+  const prog = progressUi();
+  const run = async (path, body) => {
+    showError("");
+    try {
+      const done = await follow(await api(path, { json: body }), prog.update);
+      location.hash = `#/asset/${done.result.outputs[0]}`;
+    } catch (err) { prog.say(""); showError(err.message); }
+  };
+  const conversation = el("ol", { class: "thread", id: "thread" }, turns.map((t) => {
+    const said = t.operation ? `${t.instruction || t.operation} · ${t.route}` : "original";
+    const kept = t.preserved === null || t.preserved === undefined ? "" : ` · kept ${t.preserved.toFixed(3)}`;
+    const item = el("li", { class: t.asset_id === a.id ? "turn current" : "turn", "data-id": t.asset_id },
+      el("a", { href: `#/asset/${t.asset_id}` }, el("img", { src: fileUrl(t.asset_id), alt: "" })),
+      el("span", { text: said + kept }));
+    item.style.marginLeft = `${t.depth * 1.5}rem`;  // CSSOM: the CSP allows no inline styles
+    return item;
+  }));
+  const instruction = el("input", { name: "instruction", required: true, placeholder: "warmer · crop to 9:16 · make the jar blue" });
+  const refine = el("form", { class: "bar", id: "refine" },
+    el("label", {}, "What should change", instruction), el("button", { type: "submit", text: "Change" }),
+    el("button", { type: "button", class: "secondary", id: "undo", disabled: !here.parent, text: "Undo (back a turn)",
+                   onclick: () => { location.hash = `#/asset/${here.parent}`; } }));
+  refine.addEventListener("submit", (e) => { e.preventDefault(); run("/api/jobs/refine", { source: a.id, instruction: instruction.value }); });
+  const branches = turns.some((t) => t.parent === a.id)
+    ? el("div", { class: "status", id: "branch-note", text: "This turn has later turns: a change here starts a branch." }) : null;
+
+  // The mask: painted on a canvas over the image, at the image's own pixel size.
+  const base = el("img", { src: fileUrl(a.id), alt: "" });
+  const canvas = el("canvas", { id: "mask", width: a.width, height: a.height });
+  const pen = canvas.getContext("2d");
+  let painting = false;
+  const paint = (e) => {
+    if (!painting) return;
+    const box = canvas.getBoundingClientRect();
+    const x = (e.clientX - box.left) * canvas.width / box.width;
+    const y = (e.clientY - box.top) * canvas.height / box.height;
+    pen.fillStyle = "rgba(245, 166, 35, 0.6)";
+    pen.beginPath();
+    pen.arc(x, y, Math.max(2, canvas.width / 14), 0, 2 * Math.PI);
+    pen.fill();
+  };
+  canvas.addEventListener("pointerdown", (e) => { painting = true; canvas.setPointerCapture(e.pointerId); paint(e); });
+  canvas.addEventListener("pointermove", paint);
+  canvas.addEventListener("pointerup", () => { painting = false; });
+  const maskUrl = () => {  // white where painted, black elsewhere
+    const out = document.createElement("canvas");
+    out.width = canvas.width; out.height = canvas.height;
+    const pixels = pen.getImageData(0, 0, canvas.width, canvas.height);
+    for (let i = 0; i < pixels.data.length; i += 4) {
+      const v = pixels.data[i + 3] > 0 ? 255 : 0;
+      pixels.data[i] = pixels.data[i + 1] = pixels.data[i + 2] = v; pixels.data[i + 3] = 255;
+    }
+    out.getContext("2d").putImageData(pixels, 0, 0);
+    return out.toDataURL("image/png");
+  };
+  const prompt = el("input", { name: "inpaint-prompt", required: true, value: a.prompt || "" });
+  const inpaint = el("form", { class: "bar", id: "inpaint" },
+    el("label", {}, "Paint over the part to redraw, then say what it shows", prompt),
+    el("button", { type: "submit", text: "Redraw painted part" }),
+    el("button", { type: "button", class: "secondary", text: "Clear mask",
+                   onclick: () => pen.clearRect(0, 0, canvas.width, canvas.height) }));
+  inpaint.addEventListener("submit", (e) => { e.preventDefault(); run("/api/jobs/inpaint", { source: a.id, prompt: prompt.value, mask: maskUrl() }); });
+  const outpaint = el("div", { class: "bar", id: "outpaint" }, el("span", { class: "status", text: "Grow the canvas to" }),
+    ["1:1", "4:5", "9:16", "16:9"].map((r) => el("button", { type: "button", class: "secondary", "data-aspect": r, text: r,
+      onclick: () => run("/api/jobs/outpaint", { source: a.id, aspect: r }) })));
+  return el("section", { id: "thread-view" },
+    el("h2", { text: turns.length > 1 ? `Thread: ${turns.length - 1} turn(s)` : "Thread" }),
+    conversation, refine, branches, el("div", { class: "paint" }, base, canvas), inpaint, outpaint, prog.node);
 }
 
 // What the usage policy found in an output's prompt (and its face check), as one line.
