@@ -178,3 +178,29 @@ def untouched_region(edit: Edit, size: int = 64) -> np.ndarray | None:
         rows = np.arange(size)[:, None] / size
         touched |= np.broadcast_to(rows > 0.53, touched.shape)
     return ~touched
+
+
+def understood() -> list[dict]:
+    """The instructions the edit model was trained on, as whole-string patterns with an
+    example each: saved in the model's ``cinedraft.json`` so that cinedraft refuses, naming
+    these, an instruction the model never learned (rather than returning a guess)."""
+    import re
+
+    alternatives = {
+        "obj": OBJECTS,
+        "place": tuple(_PLACE.values()),
+        "surface": tuple(_SURFACE.values()),
+    }
+    out = []
+    for kind, phrases in PHRASES.items():
+        values = _values(kind)
+        for phrase in phrases:
+            pattern = re.escape(phrase)
+            for name, options in alternatives.items():
+                pattern = pattern.replace(re.escape("{" + name + "}"), f"({'|'.join(options)})")
+            pattern = pattern.replace(re.escape("{v}"), f"({'|'.join(values)})")
+            example = phrase.format(
+                obj="jar", v=values[-1], place=_PLACE["left"], surface=_SURFACE["marble"]
+            )
+            out.append({"kind": kind, "pattern": f"^{pattern}$", "example": example})
+    return out

@@ -45,7 +45,7 @@ from transformers import CLIPTextModel, CLIPTokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cinedraft_training.edits import render_pair, sample_edit  # noqa: E402
+from cinedraft_training.edits import render_pair, sample_edit, understood  # noqa: E402
 from cinedraft_training.recipe import SCHEDULE, learning_rate, update_ema  # noqa: E402
 
 IMAGE_MODEL = Path(__file__).resolve().parents[1] / "cinedraft" / "builtin" / "models" / "image"
@@ -230,7 +230,8 @@ def main() -> None:
         requires_safety_checker=False,
     )
     pipe.to(torch.float16).save_pretrained(args.out, safe_serialization=True)
-    (args.out / "cinedraft.json").write_text(json.dumps({"family": "builtin-edit"}))
+    marker = {"family": "builtin-edit", "understands": understood()}
+    (args.out / "cinedraft.json").write_text(json.dumps(marker, indent=1))
     report = {
         "seed": args.seed,
         "pairs": args.pairs,

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import math
+import re
 import secrets
 import time
 from dataclasses import dataclass, replace
@@ -52,15 +54,17 @@ from ..request import (
 )
 from .calls import accepted, step_callbacks
 from .image import ImageEngine, Plan, output_of
-from .models import BUILTIN_EDIT, software_versions
+from .models import BUILTIN_EDIT, MARKER, software_versions
 from .schedulers import make_scheduler
 from .threads import EDIT_ROLE, ThreadState
 
 # How far from the source each operation goes unless asked: img2img keeps the composition
-# (SDEdit's usual middle); inpaint and outpaint draw the masked area anew.
-DEFAULT_STRENGTH = {"img2img": 0.6, "inpaint": 1.0, "outpaint": 1.0}
+# (SDEdit's usual middle); inpaint draws the masked area anew; outpaint starts from the
+# image's edges smeared outward and keeps some of that (at 1.0 the built-in model drew a
+# second object in the new strip; at 0.85 it continued the backdrop).
+DEFAULT_STRENGTH = {"img2img": 0.6, "inpaint": 1.0, "outpaint": 0.85}
 CONTEXT = 0.5  # inpaint sees the mask's box grown by half its size on each side
-OUTPAINT_FEATHER = 2  # px: the new area meets the old along a line the model drew across
+OUTPAINT_FEATHER = 8  # px: the new area fades in from the mirrored edge the canvas started with
 
 
 @dataclass
@@ -163,6 +167,7 @@ class EditEngine:
         if not plan.model.family.instruct and request.model is None and _builtin(plan):
             # the built-in image model's instructions go to the built-in edit model
             plan = self._plan(request.model_copy(update={"model": BUILTIN_EDIT}), source)
+        _check_understood(plan, request.instruction or "")
         if not plan.model.family.instruct:
             raise InputError(
                 f"{plan.model.ref} cannot do {request.instruction!r}: it is not an "
@@ -172,8 +177,13 @@ class EditEngine:
                 "FLUX.1 Kontext)"
             )
         image, work = self._instruct(plan, request, pixels, progress)
+        image, changed = masks.unchanged_restored(pixels, image)
         record = self._record(plan, request, image, work)
-        return Painted(image, record, "instruct", state, None, [])
+        # a local change keeps the rest exactly; a global one (relighting) is the model's
+        restored = None if changed is None else round(1 - changed.area, 4)
+        record.edit = {"restored": restored} if restored is not None else {}
+        painted = None if changed is None else changed.pixels > 0
+        return Painted(image, record, "instruct", state, painted, [])
 
     def _adjust(
         self,
@@ -460,6 +470,27 @@ def context_box(
         out.append((lo, hi))
     (left, right), (top, bottom) = out
     return left, top, right, bottom
+
+
+def _check_understood(plan: Plan, instruction: str) -> None:
+    """An instruction a model's folder says it understands (``cinedraft.json``:
+    ``understands``, patterns with examples: the built-in edit model's), or a refusal naming
+    them; a model that says nothing takes any instruction."""
+    marker = plan.model.path / MARKER
+    if not plan.model.family.instruct or not marker.is_file():
+        return
+    known = json.loads(marker.read_text()).get("understands")
+    text = " ".join(instruction.lower().strip().rstrip(".!").split())
+    if not known or any(re.fullmatch(k["pattern"], text) for k in known):
+        return
+    examples: dict[str, str] = {}
+    for k in known:  # the first example of each kind
+        examples.setdefault(k["kind"], k["example"])
+    raise InputError(
+        f"{plan.model.ref} cannot do {instruction!r}: it knows {', '.join(examples)} changes, "
+        f"said as: {'; '.join(examples.values())}. Exactly, without a model: "
+        f"{', '.join(adjust.WORDS)}"
+    )
 
 
 def _builtin(plan: Plan) -> bool:

@@ -121,12 +121,12 @@ def test_an_exact_adjustment_runs_no_model_and_says_so(engine, source):
     assert np.array_equal(_pixels(crop.output.path), _pixels(source.path)[:, 14:50])
 
 
-def test_an_instruction_the_builtin_model_cannot_do_says_what_it_can(engine, source):
+def test_an_instruction_the_builtin_models_cannot_do_says_what_they_can(engine, source):
     with pytest.raises(InputError) as caught:
-        _edit(engine, source=source.asset_id, operation="refine", instruction="make the jar blue")
+        _edit(engine, source=source.asset_id, operation="refine", instruction="add a hat")
     message = str(caught.value)
-    assert "not an instruction-edit model" in message and "warmer" in message
-    assert "inpaint" in message
+    assert "builtin-edit cannot do 'add a hat'" in message
+    assert "colour, object, position, surface, lighting" in message and "warmer" in message
 
 
 def test_bad_edit_input_is_refused_or_noted(engine, source, tmp_path):

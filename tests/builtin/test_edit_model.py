@@ -1,0 +1,67 @@
+"""The shipped edit model: its held-out pairs, its scorers, its floors, and the route that
+sends the built-in image model's instructions to it."""
+
+import numpy as np
+
+from cinedraft.builtin import EDIT_MODEL, IMAGE_MODEL, MODELS, VIDEO_MODEL
+from cinedraft.request import EditRequest, ImageRequest
+from cinedraft_training.edit_evaluation import evaluate
+from cinedraft_training.edits import (
+    changed_as_asked,
+    held_out,
+    render_pair,
+    sample_edit,
+    untouched_region,
+)
+
+
+def test_training_draws_never_show_a_held_out_change_and_evaluation_draws_only_those():
+    rng = np.random.default_rng(0)
+    train = [sample_edit(rng) for _ in range(600)]
+    test = [sample_edit(rng, held_out_only=True) for _ in range(200)]
+    assert not any(held_out(e.kind, e.value, e.before.object) for e in train)
+    assert all(held_out(e.kind, e.value, e.before.object) for e in test)
+    assert {e.kind for e in test} == {"colour", "object", "position", "surface", "lighting"}
+
+
+def test_the_scorers_read_the_true_after_render_and_not_the_before():
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        edit = sample_edit(rng, held_out_only=True)
+        before, after, _ = render_pair(edit)
+        assert changed_as_asked(edit, after), edit
+        assert not changed_as_asked(edit, before), edit
+        region = untouched_region(edit)
+        if region is not None:  # both renders agree there: nothing but the change moved
+            assert np.abs(before[region].astype(int) - after[region]).max() <= 1
+
+
+def test_the_builtin_image_models_instructions_go_to_the_edit_model(engine):
+    draft = engine.generate_image(ImageRequest(prompt="a red jar on a wooden table", seed=2))
+    result = engine.edit(
+        EditRequest(
+            source=draft.outputs[0].asset_id, operation="refine", instruction="make the jar blue"
+        )
+    )
+    record = result.output.record
+    assert result.route == "instruct" and record["family"] == "builtin-edit"
+    assert record["pipeline"] == "StableDiffusionInstructPix2PixPipeline"
+
+
+def test_held_out_edits_clear_the_published_floors():
+    """A quick draw of the held-out evaluation (the model card's figures are 120 edits,
+    ``scripts/evaluate_builtin_edit.py``); the floors sit below them by a small draw's
+    spread."""
+    figures = evaluate(EDIT_MODEL, 20)
+    assert figures["did_what_was_asked"] >= 0.65, figures
+    assert figures["untouched_ssim_mean"] >= 0.80, figures
+
+
+def test_the_shipped_weights_stay_within_64_mb():
+    total = sum(
+        f.stat().st_size
+        for folder in (IMAGE_MODEL, VIDEO_MODEL, EDIT_MODEL)
+        for f in folder.rglob("*.safetensors")
+    )
+    assert total <= 64 * 1024 * 1024, total
+    assert EDIT_MODEL.parent == MODELS
