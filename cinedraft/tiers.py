@@ -281,7 +281,7 @@ FAMILIES: dict[str, Family] = {
             "builtin-edit",
             pipelines=(),
             instruct=True,
-            call=(("image_guidance_scale", 1.5),),
+            call=(("image_guidance_scale", 2.5),),
             source="measured on the built-in edit model (cinedraft/builtin/EDIT_MODEL_CARD.md)",
             tiers=_tiers(
                 Tier("draft", steps=20, guidance=4.0, scheduler="dpm++"),

@@ -168,19 +168,23 @@ def changed_as_asked(edit: Edit, image: np.ndarray) -> bool:
 
 
 def untouched_region(edit: Edit, size: int = 64) -> np.ndarray | None:
-    """Where nothing should change (bool): outside the object in both scenes, grown by 2 px;
-    for a surface change also below the table's edge; None for lighting (it relights all)."""
+    """Where nothing should change (bool): outside the object in both scenes, grown by 2 px,
+    where the true before and after renders agree (a glass table's reflection and a
+    dramatic spotlight follow the object); for a surface change also above the table's edge
+    only; None for lighting (it relights all) and where under a tenth of the frame is left
+    (a dramatic spotlight that follows a moved object relights it all)."""
     if edit.kind == "lighting":
         return None
-    _, _, cov = render_pair(edit, size)
+    before, after, cov = render_pair(edit, size)
     touched = cv2.dilate((cov > 0.02).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    touched |= np.abs(before.astype(int) - after).max(axis=2) > 2
     if edit.kind == "surface":
         rows = np.arange(size)[:, None] / size
         touched |= np.broadcast_to(rows > 0.53, touched.shape)
-    return ~touched
+    return None if (~touched).mean() < 0.1 else ~touched
 
 
-def understood() -> list[dict]:
+def understood(kinds: tuple[str, ...] | list[str] = KINDS) -> list[dict]:
     """The instructions the edit model was trained on, as whole-string patterns with an
     example each: saved in the model's ``cinedraft.json`` so that cinedraft refuses, naming
     these, an instruction the model never learned (rather than returning a guess)."""
@@ -193,6 +197,8 @@ def understood() -> list[dict]:
     }
     out = []
     for kind, phrases in PHRASES.items():
+        if kind not in kinds:
+            continue
         values = _values(kind)
         for phrase in phrases:
             pattern = re.escape(phrase)

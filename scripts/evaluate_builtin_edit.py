@@ -14,7 +14,9 @@ render of its scene, goes through ``Engine.edit`` as an instruction, and is scor
 
     python scripts/evaluate_builtin_edit.py [--n 120] [--model FOLDER] [--write]
 
-``--write`` stores the figures in the model's ``evaluation.json`` (the model card quotes it).
+``--write`` stores the figures in the model's ``evaluation.json`` (the model card quotes it)
+and lets the model take only the kinds of change whose held-out figures meet every target:
+its ``cinedraft.json`` lists their phrasings, and cinedraft refuses any other instruction.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cinedraft.builtin import EDIT_MODEL  # noqa: E402
-from cinedraft_training.edit_evaluation import evaluate  # noqa: E402
+from cinedraft_training.edit_evaluation import accepted_kinds, evaluate  # noqa: E402
+from cinedraft_training.edits import understood  # noqa: E402
 
 
 def main() -> None:
@@ -38,10 +41,21 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=EDIT_MODEL)
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
+    marker = args.model / "cinedraft.json"
+    if args.write:  # every kind it was trained on, for the evaluation; then the accepted ones
+        taught = {"family": "builtin-edit", "understands": understood()}
+        marker.write_text(json.dumps(taught, indent=1) + "\n")
     figures = evaluate(args.model, args.n)
     print(json.dumps(figures, indent=2))
     if args.write:
+        accepted = accepted_kinds(figures)
+        figures["accepted_kinds"] = accepted
+        if accepted:  # the route as it ships: only those kinds, a draw of their own
+            figures["accepted"] = evaluate(args.model, args.n // 2, kinds=tuple(accepted))
         (args.model / "evaluation.json").write_text(json.dumps(figures, indent=2) + "\n")
+        accepting = {"family": "builtin-edit", "understands": understood(accepted)}
+        marker.write_text(json.dumps(accepting, indent=1) + "\n")
+        print(f"accepted kinds (every target met on held-out edits): {accepted}")
 
 
 if __name__ == "__main__":

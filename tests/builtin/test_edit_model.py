@@ -1,9 +1,13 @@
 """The shipped edit model: its held-out pairs, its scorers, its floors, and the route that
 sends the built-in image model's instructions to it."""
 
+import json
+
 import numpy as np
+import pytest
 
 from cinedraft.builtin import EDIT_MODEL, IMAGE_MODEL, MODELS, VIDEO_MODEL
+from cinedraft.errors import InputError
 from cinedraft.request import EditRequest, ImageRequest
 from cinedraft_training.edit_evaluation import evaluate
 from cinedraft_training.edits import (
@@ -32,8 +36,9 @@ def test_the_scorers_read_the_true_after_render_and_not_the_before():
         assert changed_as_asked(edit, after), edit
         assert not changed_as_asked(edit, before), edit
         region = untouched_region(edit)
-        if region is not None:  # both renders agree there: nothing but the change moved
-            assert np.abs(before[region].astype(int) - after[region]).max() <= 1
+        if region is not None:  # most of the frame, where the true renders agree
+            assert region.mean() >= 0.1, edit
+            assert np.abs(before[region].astype(int) - after[region]).max() <= 2
 
 
 def test_the_builtin_image_models_instructions_go_to_the_edit_model(engine):
@@ -48,13 +53,28 @@ def test_the_builtin_image_models_instructions_go_to_the_edit_model(engine):
     assert record["pipeline"] == "StableDiffusionInstructPix2PixPipeline"
 
 
-def test_held_out_edits_clear_the_published_floors():
-    """A quick draw of the held-out evaluation (the model card's figures are 120 edits,
+def test_held_out_edits_of_the_kinds_it_takes_clear_the_published_floors():
+    """A quick draw of the held-out evaluation of the route as it ships (the model card's
+    figures: 60 colour edits, 88 % done, untouched SSIM 0.886,
     ``scripts/evaluate_builtin_edit.py``); the floors sit below them by a small draw's
     spread."""
-    figures = evaluate(EDIT_MODEL, 20)
-    assert figures["did_what_was_asked"] >= 0.65, figures
+    accepted = tuple(json.loads((EDIT_MODEL / "evaluation.json").read_text())["accepted_kinds"])
+    assert accepted == ("colour",)
+    figures = evaluate(EDIT_MODEL, 16, kinds=accepted)
+    assert figures["did_what_was_asked"] >= 0.75, figures
     assert figures["untouched_ssim_mean"] >= 0.80, figures
+
+
+def test_a_change_it_did_not_learn_well_is_refused_by_name(engine):
+    draft = engine.generate_image(ImageRequest(prompt="a red jar on a wooden table", seed=2))
+    with pytest.raises(InputError, match="it knows colour changes"):
+        engine.edit(
+            EditRequest(
+                source=draft.outputs[0].asset_id,
+                operation="refine",
+                instruction="move it to the left",
+            )
+        )
 
 
 def test_the_shipped_weights_stay_within_64_mb():

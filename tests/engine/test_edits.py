@@ -126,7 +126,8 @@ def test_an_instruction_the_builtin_models_cannot_do_says_what_they_can(engine, 
         _edit(engine, source=source.asset_id, operation="refine", instruction="add a hat")
     message = str(caught.value)
     assert "builtin-edit cannot do 'add a hat'" in message
-    assert "colour, object, position, surface, lighting" in message and "warmer" in message
+    assert "it knows colour changes" in message and "make the jar black" in message
+    assert "warmer" in message
 
 
 def test_bad_edit_input_is_refused_or_noted(engine, source, tmp_path):
