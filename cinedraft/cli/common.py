@@ -39,6 +39,16 @@ ClipModel = Annotated[
 ]
 
 
+def refuse_options(option: str, given: dict[str, bool], why: str) -> None:
+    """A usage error naming every option in ``given`` that was set, when ``option`` (which
+    they do not go with) was given; ``why``: the reason, said once."""
+    refused = [name for name, on in given.items() if on]
+    if refused:
+        raise typer.BadParameter(
+            f"{', '.join(refused)} cannot be used with {option} ({why})", param_hint=option
+        )
+
+
 def say_error(message: str) -> None:
     """``error: message`` on one line of stderr (never wrapped; the message is not markup)."""
     err.print("[red]error:[/] ", end="")

@@ -9,8 +9,16 @@ import typer
 
 from ..request import EditRequest, ImageRequest, Lora, Overrides, parse_size
 from ..workspace import Workspace
-from .common import Guidance, Scheduler, Steps, handles_errors, print_result, progress_bars
-from .threads import run_edit
+from .common import (
+    Guidance,
+    Scheduler,
+    Steps,
+    handles_errors,
+    print_result,
+    progress_bars,
+    refuse_options,
+)
+from .threads import run_edit, turn_sampling
 
 Size = Annotated[str | None, typer.Option("--size", help="WIDTHxHEIGHT of the output.")]
 Seed = Annotated[int | None, typer.Option(help="Seed of the first image; random if not set.")]
@@ -108,24 +116,11 @@ def generate(
             "--vae": vae is not None,
             "--tiled-refine": tiled_refine,
         }
-        refused = [name for name, on in given.items() if on]
-        if refused:
-            raise typer.BadParameter(
-                f"{', '.join(refused)} cannot be used with --from (an edit keeps the "
-                "source's size; promote the result for production)",
-                param_hint="--from",
-            )
+        why = "an edit keeps the source's size; promote the result for production"
+        refuse_options("--from", given, why)
+        sampling = turn_sampling(seed, model, steps, guidance, scheduler, negative)
         request = EditRequest(
-            source=source,
-            operation="img2img",
-            prompt=prompt,
-            strength=strength,
-            seed=seed,
-            model=model,
-            steps=steps,
-            guidance=guidance,
-            scheduler=scheduler,
-            negative_prompt=negative,
+            source=source, operation="img2img", prompt=prompt, strength=strength, **sampling
         )
         run_edit(ctx, request, as_json)
         return

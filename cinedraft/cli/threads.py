@@ -60,6 +60,25 @@ def print_edit(result: EditResult, as_json: bool) -> None:
     out.print(table)
 
 
+def turn_sampling(
+    seed: int | None,
+    model: str | None,
+    steps: int | None,
+    guidance: float | None,
+    scheduler: str | None,
+    negative: str,
+) -> dict:
+    """The :class:`EditRequest` fields every diffusion turn takes from its options."""
+    return dict(
+        seed=seed,
+        model=model,
+        steps=steps,
+        guidance=guidance,
+        scheduler=scheduler,
+        negative_prompt=negative,
+    )
+
+
 def _region(text: str | None) -> tuple[int, int, int, int] | None:
     if text is None:
         return None
@@ -106,12 +125,7 @@ def inpaint(
         mask=mask,
         region=_region(region),
         strength=strength,
-        seed=seed,
-        model=model,
-        steps=steps,
-        guidance=guidance,
-        scheduler=scheduler,
-        negative_prompt=negative,
+        **turn_sampling(seed, model, steps, guidance, scheduler, negative),
     )
     run_edit(ctx, request, as_json)
 
@@ -151,12 +165,7 @@ def outpaint(
         aspect=aspect,
         expand=_expand(expand),
         strength=strength,
-        seed=seed,
-        model=model,
-        steps=steps,
-        guidance=guidance,
-        scheduler=scheduler,
-        negative_prompt=negative,
+        **turn_sampling(seed, model, steps, guidance, scheduler, negative),
     )
     run_edit(ctx, request, as_json)
 

@@ -22,6 +22,7 @@ from .common import (
     handles_errors,
     out,
     progress_bars,
+    refuse_options,
     writable_destination,
 )
 from .edit import report_edit
@@ -83,12 +84,7 @@ def video(
             "--model-size": model_size is not None,
             "--negative": bool(negative),
         }
-        refused = [name for name, on in given.items() if on]
-        if refused:
-            raise typer.BadParameter(
-                f"{', '.join(refused)} cannot be used with --remix (a remix keeps the clip's)",
-                param_hint="--remix",
-            )
+        refuse_options("--remix", given, "a remix keeps the clip's")
         writable_destination(out_file)
         state: Workspace = ctx.obj
         with progress_bars(enabled=not as_json) as on_progress:

@@ -88,7 +88,7 @@ def test_bad_turns_are_refused_before_the_queue(client):
 def test_an_instruction_the_model_cannot_do_fails_the_job_with_what_it_can(client):
     source = _draft(client)
     job = client.post(
-        "/api/jobs/refine", json={"source": source, "instruction": "make the jar blue"}
+        "/api/jobs/refine", json={"source": source, "instruction": "add a hat"}
     ).json()
     done = wait(client, job["id"])
     assert done["state"] == "failed" and "warmer" in done["error"]
