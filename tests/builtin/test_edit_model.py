@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from cinedraft.builtin import EDIT_MODEL, IMAGE_MODEL, MODELS, VIDEO_MODEL
+from cinedraft.builtin import EDIT_MODEL
 from cinedraft.errors import InputError
 from cinedraft.request import EditRequest, ImageRequest
 from cinedraft_training.edit_evaluation import evaluate
@@ -75,13 +75,3 @@ def test_a_change_it_did_not_learn_well_is_refused_by_name(engine):
                 instruction="move it to the left",
             )
         )
-
-
-def test_the_shipped_weights_stay_within_64_mb():
-    total = sum(
-        f.stat().st_size
-        for folder in (IMAGE_MODEL, VIDEO_MODEL, EDIT_MODEL)
-        for f in folder.rglob("*.safetensors")
-    )
-    assert total <= 64 * 1024 * 1024, total
-    assert EDIT_MODEL.parent == MODELS

@@ -20,9 +20,15 @@ from cinedraft_training.evaluation import (
 
 
 def test_shipped_weights_fit_the_budget():
-    """All built-in models together stay within 40 MB of weights."""
+    """All built-in models together (image, video, edit) stay within 64 MB of weights (issue
+    #35's budget; the image and video models alone were 39.9 MB)."""
     total = sum(f.stat().st_size for f in VIDEO_MODEL.parent.rglob("*.safetensors"))
-    assert total <= 40_000_000, total
+    assert total <= 64 * 1024 * 1024, total
+    assert {p.name for p in VIDEO_MODEL.parent.iterdir() if p.is_dir()} >= {
+        "image",
+        "video",
+        "edit",
+    }
 
 
 def test_held_out_text_to_video_moves_as_asked(engine):
