@@ -90,18 +90,15 @@ def _sdxl_unet(cross_attention_dim: int, time_ids: int, pooled: int = 32, in_cha
     )
 
 
-@pytest.fixture(scope="session")
-def tiny_sd(tmp_path_factory):
-    """A Stable Diffusion 1.x-architecture pipeline folder (not the shipped one)."""
-    from diffusers import DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+def _sd_unet(in_channels: int = 4):
+    """A tiny SD 1.x UNet; 8 input channels for InstructPix2Pix (noise + source latents)."""
+    from diffusers import UNet2DConditionModel
 
-    torch.manual_seed(0)
-    tokenizer = build_tokenizer(grammar_words())
-    unet = UNet2DConditionModel(
+    return UNet2DConditionModel(
         block_out_channels=(32, 64),
         layers_per_block=1,
         sample_size=16,
-        in_channels=4,
+        in_channels=in_channels,
         out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
@@ -109,6 +106,16 @@ def tiny_sd(tmp_path_factory):
         norm_num_groups=16,
         attention_head_dim=4,
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_sd(tmp_path_factory):
+    """A Stable Diffusion 1.x-architecture pipeline folder (not the shipped one)."""
+    from diffusers import DDIMScheduler, StableDiffusionPipeline
+
+    torch.manual_seed(0)
+    tokenizer = build_tokenizer(grammar_words())
+    unet = _sd_unet()
     pipe = StableDiffusionPipeline(
         vae=_vae(),
         text_encoder=_clip(len(tokenizer)),
@@ -134,7 +141,6 @@ def tiny_edit_models(tmp_path_factory):
         FluxKontextPipeline,
         StableDiffusionInstructPix2PixPipeline,
         StableDiffusionXLInstructPix2PixPipeline,
-        UNet2DConditionModel,
     )
 
     torch.manual_seed(0)
@@ -145,18 +151,7 @@ def tiny_edit_models(tmp_path_factory):
             vae=_vae(),
             text_encoder=_clip(len(tokenizer)),
             tokenizer=tokenizer,
-            unet=UNet2DConditionModel(
-                block_out_channels=(32, 64),
-                layers_per_block=1,
-                sample_size=16,
-                in_channels=8,
-                out_channels=4,
-                down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-                cross_attention_dim=32,
-                norm_num_groups=16,
-                attention_head_dim=4,
-            ),
+            unet=_sd_unet(in_channels=8),
             scheduler=EulerAncestralDiscreteScheduler(**SD_BETAS),
             safety_checker=None,
             feature_extractor=None,

@@ -11,7 +11,8 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -23,6 +24,7 @@ from ..errors import EXIT_CODE, CinedraftError, OutputError
 from ..media.files import write_atomic
 from ..request import Result, no_progress
 
+T = TypeVar("T")
 err = Console(stderr=True)
 out = Console()
 
@@ -37,6 +39,17 @@ Before = Annotated[bool, typer.Option("--before", help="A lead-in before the fir
 ClipModel = Annotated[
     str | None, typer.Option(help="Video model (default: the one that made the clip).")
 ]
+
+
+def parsed_option(text: str | None, parse: Callable[[str], T], option: str) -> T | None:
+    """``parse(text)`` for an option given as text (None when not given); its ValueError
+    becomes a usage error naming ``option``."""
+    if text is None:
+        return None
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
 
 
 def refuse_options(option: str, given: dict[str, bool], why: str) -> None:

@@ -14,6 +14,7 @@ from .common import (
     Scheduler,
     Steps,
     handles_errors,
+    parsed_option,
     print_result,
     progress_bars,
     refuse_options,
@@ -57,13 +58,8 @@ def _adapters(loras: list[str] | None, embeddings: list[str] | None, vae: str | 
 
 
 def _size(text: str | None) -> dict:
-    if text is None:
-        return {}
-    try:
-        w, h = parse_size(text)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--size") from None
-    return {"width": w, "height": h}
+    size = parsed_option(text, parse_size, "--size")
+    return {} if size is None else {"width": size[0], "height": size[1]}
 
 
 def _run(ctx: typer.Context, request: ImageRequest, as_json: bool) -> None:

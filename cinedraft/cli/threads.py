@@ -12,7 +12,16 @@ from rich.table import Table
 from ..render import masks
 from ..request import EditRequest, EditResult
 from ..workspace import Workspace
-from .common import Guidance, Scheduler, Steps, err, handles_errors, out, progress_bars
+from .common import (
+    Guidance,
+    Scheduler,
+    Steps,
+    err,
+    handles_errors,
+    out,
+    parsed_option,
+    progress_bars,
+)
 
 Source = Annotated[str, typer.Argument(help="An image asset id or an image file.")]
 Seed = Annotated[int | None, typer.Option(help="Seed; random if not set (recorded).")]
@@ -79,24 +88,6 @@ def turn_sampling(
     )
 
 
-def _region(text: str | None) -> tuple[int, int, int, int] | None:
-    if text is None:
-        return None
-    try:
-        return masks.parse_region(text)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--region") from None
-
-
-def _expand(text: str | None) -> dict[str, int] | None:
-    if text is None:
-        return None
-    try:
-        return masks.parse_expand(text)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--expand") from None
-
-
 @handles_errors
 def inpaint(
     ctx: typer.Context,
@@ -123,7 +114,7 @@ def inpaint(
         operation="inpaint",
         prompt=prompt,
         mask=mask,
-        region=_region(region),
+        region=parsed_option(region, masks.parse_region, "--region"),
         strength=strength,
         **turn_sampling(seed, model, steps, guidance, scheduler, negative),
     )
@@ -153,17 +144,13 @@ def outpaint(
     as_json: Json = False,
 ) -> None:
     """Grow the canvas and draw the new area to match; the old pixels are kept exactly."""
-    if aspect is not None:
-        try:
-            masks.parse_aspect(aspect)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--aspect") from None
+    parsed_option(aspect, masks.parse_aspect, "--aspect")  # refused now, not in the job
     request = EditRequest(
         source=source,
         operation="outpaint",
         prompt=prompt,
         aspect=aspect,
-        expand=_expand(expand),
+        expand=parsed_option(expand, masks.parse_expand, "--expand"),
         strength=strength,
         **turn_sampling(seed, model, steps, guidance, scheduler, negative),
     )
