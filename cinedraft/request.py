@@ -174,6 +174,12 @@ class EditRequest(BaseModel):
     region: tuple[int, int, int, int] | None = Field(
         None, description="inpaint: the rectangle x, y, w, h to change, in the source's pixels."
     )
+    feather: int | None = Field(
+        None,
+        ge=0,
+        le=64,
+        description="inpaint: px over which the new pixels fade in, inside the mask (default 6).",
+    )
     expand: dict[str, int] | None = Field(
         None, description="outpaint: pixels to add per side (left, right, top, bottom)."
     )
@@ -200,8 +206,8 @@ class EditRequest(BaseModel):
             raise ValueError("inpaint needs a mask file or a region (x,y,w,h), one of them")
         if op == "outpaint" and (self.expand is None) == (self.aspect is None):
             raise ValueError("outpaint needs an aspect (9:16) or an expand (left=128,...), one")
-        if op != "inpaint" and (self.mask or self.region):
-            raise ValueError(f"{op} takes no mask or region (inpaint does)")
+        if op != "inpaint" and (self.mask or self.region or self.feather is not None):
+            raise ValueError(f"{op} takes no mask, region or feather (inpaint does)")
         if op != "outpaint" and (self.expand or self.aspect):
             raise ValueError(f"{op} takes no aspect or expand (outpaint does)")
         if self.expand is not None:

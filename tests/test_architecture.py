@@ -14,6 +14,7 @@ LAYERS = [  # lowest first; the same order as docs/architecture.md
     {"library"},
     {"editor", "jobs", "builtin"},
     {"engine"},
+    {"catalogue"},
     {"workspace"},
     {"cluster"},
     {"server"},

@@ -18,6 +18,7 @@ from ..config import Settings
 from ..errors import EXIT_CODE
 from . import (
     analyze,
+    catalogue,
     cluster,
     demo,
     edit,
@@ -119,6 +120,8 @@ app.command()(threads.outpaint)
 app.command()(threads.thread)
 app.command()(video.video)
 app.command()(video.extend)
+app.command()(catalogue.catalogue)
+app.command()(catalogue.ad)
 app.command()(demo.demo)
 app.command()(library.verify)
 app.add_typer(library.app, name="library")

@@ -18,6 +18,9 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 
 from ..errors import CinedraftError, InputError
 from ..library import Asset, Library
@@ -27,6 +30,7 @@ from ..request import Overrides
 from ..quality.seams import score_seam
 from . import ops
 from ..media.codec import decode_frames
+from ..media.files import sha256_bytes
 from ..media.probe import MediaInfo, Prober, check_local_file
 from .timeline import Clip, Timeline, Transition
 
@@ -148,9 +152,16 @@ class Editor:
         )
 
     def audio(
-        self, source: str, music: str | None, mode: str = "replace", volume: float = 1.0
+        self,
+        source: str,
+        music: str | None,
+        mode: str = "replace",
+        volume: float = 1.0,
+        fade_out: float = 0.0,
     ) -> Asset:
-        """Add (mix), replace or mute (``music`` None) the audio; the video is copied."""
+        """Add (mix), replace or mute (``music`` None) the audio; the video is copied. The
+        last ``fade_out`` seconds fade to silence."""
+        _seconds("fade out", fade_out)
         asset, info = self._resolve(source)
         track = self.prober.probe(music, need_video=False) if music else None
         if track is not None and track.audio is None:
@@ -163,9 +174,20 @@ class Editor:
         return self._run(
             "audio",
             [asset],
-            {"mode": mode, "music": Path(music).name if music else None},
+            {"mode": mode, "music": Path(music).name if music else None, "fade_out": fade_out},
             timeline,
-            lambda out: ops.audio(info, out, track, mode, volume),
+            lambda out: ops.audio(info, out, track, mode, volume, fade_out),
+        )
+
+    def overlay(self, source: str, image: Image.Image, what: str = "overlay") -> Asset:
+        """Draw a still RGBA image of the clip's size (captions, a logo) over every frame;
+        ``what`` is recorded (with the overlay's SHA-256)."""
+        asset, info = self._resolve(source)
+        rgba = np.asarray(image.convert("RGBA"))
+        timeline = Timeline([Clip(info.path, 0.0, info.duration, asset.id)], fps=info.fps)
+        parameters = {"what": what, "sha256": sha256_bytes(rgba.tobytes())}
+        return self._run(
+            "overlay", [asset], parameters, timeline, lambda out: ops.overlay(info, out, rgba)
         )
 
     def reframe(self, source: str, aspect: str, height: int | None = None) -> Asset:

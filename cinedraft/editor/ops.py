@@ -6,8 +6,9 @@
   rate (timestamps laid end to end, no frame dropped or repeated); otherwise every clip is
   normalised (size, rate, pixel format, audio rate) and re-encoded. Transitions (crossfade,
   fade through black) re-encode.
-- :func:`speed`, :func:`audio`, :func:`reframe`: retime, add/replace/mute audio, crop to an
-  aspect ratio following the salient region.
+- :func:`speed`, :func:`audio`, :func:`reframe`: retime, add/replace/mute audio (with a
+  fade-out), crop to an aspect ratio following the salient region.
+- :func:`overlay`: a still RGBA image (captions, a logo) drawn over every frame.
 """
 
 from __future__ import annotations
@@ -423,8 +424,10 @@ def audio(
     music: MediaInfo | Path | None,
     mode: str = "replace",
     volume: float = 1.0,
+    fade_out: float = 0.0,
 ) -> EditStats:
-    """Video copied; audio added (mixed), replaced by ``music``, or muted (``music`` None)."""
+    """Video copied; audio added (mixed), replaced by ``music``, or muted (``music`` None);
+    the last ``fade_out`` seconds fade linearly to silence."""
     if mode not in ("add", "replace", "mute"):
         raise InputError(f"audio mode must be add, replace or mute, got {mode!r}")
     seconds = info.frame_count / info.fps
@@ -440,6 +443,9 @@ def audio(
         if mode == "add" and info.audio is not None:
             own = decode_audio(info.path)[:, :length]
             track[:, : own.shape[1]] += own
+        fade = min(length, int(round(fade_out * AUDIO_RATE)))
+        if fade > 0:
+            track[:, length - fade :] *= np.linspace(1, 0, fade, dtype=track.dtype)
         track = np.clip(track, -1, 1)
     stats = EditStats("copy", info.frame_count, info.fps)
     with (
@@ -546,3 +552,33 @@ def reframe(info: MediaInfo, aspect: str, out: Path, height: int | None = None) 
         writer.add_audio(fitted)
     writer.close()
     return stats
+
+
+# ---------------------------------------------------------------------- overlay
+
+
+def overlay(info: MediaInfo, out: Path, image: np.ndarray) -> EditStats:
+    """Every frame re-encoded with ``image`` (an (H, W, 4) uint8 RGBA still of the clip's
+    size) drawn over it; the audio is copied as it was."""
+    v = info.video
+    if image.shape != (v.height, v.width, 4):
+        raise InputError(
+            f"the overlay is {image.shape[1]}x{image.shape[0]}; the clip is {v.width}x{v.height}"
+        )
+    alpha = image[..., 3:].astype(np.float32) / 255
+    ink = image[..., :3].astype(np.float32) * alpha
+    rows = np.flatnonzero(alpha[..., 0].any(1))  # only the rows the overlay touches
+    top, bottom = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, 0)
+    writer = Writer(out, v.width, v.height, Fraction(*v.fps), audio=info.audio is not None)
+    count = 0
+    with av.open(info.path) as inp:
+        for frame in inp.decode(inp.streams.video[0]):
+            rgb = frame.to_ndarray(format="rgb24")
+            band = rgb[top:bottom].astype(np.float32)
+            rgb[top:bottom] = np.rint(band * (1 - alpha[top:bottom]) + ink[top:bottom])
+            writer.add_frame(rgb)
+            count += 1
+    if info.audio is not None:
+        writer.add_audio(decode_audio(info.path))
+    writer.close()
+    return EditStats("reencode", count, info.fps, reencoded_frames=count)

@@ -125,7 +125,7 @@ class EditEngine:
         # 5. Store and audit.
         extra = dict(record_extra or {})
         if painted.mask is not None and self.library.provenance:
-            extra["watermark"] = _kept_mark(source)
+            extra["watermark"] = kept_mark(source)
         asset = self.library.add_images([(painted.image, record.to_dict() | extra, "png", 100)])[0]
         output = output_of(asset)
         self.guard.record(
@@ -229,7 +229,8 @@ class EditEngine:
             mask = self._mask(request, pixels.size)
             if mask.note:
                 notes.append(mask.note)
-            image, work = self._inpaint(plan, request, pixels, mask, progress)
+            feather = masks.FEATHER if request.feather is None else request.feather
+            image, work = self._inpaint(plan, request, pixels, mask, progress, feather)
             painted = mask.pixels > 0
             edit["mask"] = {"bbox": list(mask.bbox), "area": round(mask.area, 4)}
         else:
@@ -503,7 +504,7 @@ def _model_of(source: Asset) -> str | None:
     return model if isinstance(model, str) and source.record.get("kind") == "image" else None
 
 
-def _kept_mark(source: Asset) -> dict:
+def kept_mark(source: Asset) -> dict:
     """The record of a masked turn's watermark: outside the mask the pixels (and the mark
     in them) are the source's, kept exactly, so no new mark is embedded over them."""
     mark = source.record.get("watermark") or {}

@@ -499,6 +499,11 @@ class Library:
         return self._asset(row) if row else None
 
     @_serialized
+    def catalogue_outputs(self, prefix: str) -> dict[str, list[str]]:
+        """Asset ids by the catalogue key their record carries (keys starting ``prefix``)."""
+        return records.catalogue_outputs(self.conn, prefix)
+
+    @_serialized
     def assets_of_job(self, job_id: str) -> list[str]:
         """Ids of the assets a server job stored so far, oldest first."""
         return records.assets_of_job(self.conn, job_id)

@@ -314,3 +314,18 @@ def assets_of_job(conn: sqlite3.Connection, job_id: str) -> list[str]:
     recovery reads the library through this."""
     rows = conn.execute("SELECT id FROM assets WHERE job_id = ? ORDER BY seq", (job_id,))
     return [r[0] for r in rows]
+
+
+def catalogue_outputs(conn: sqlite3.Connection, prefix: str) -> dict[str, list[str]]:
+    """Ids of the assets whose record's ``catalogue.key`` starts with ``prefix``, by key,
+    oldest first (a range on the key's index, not a scan)."""
+    key = "json_extract(record, '$.catalogue.key')"
+    rows = conn.execute(
+        f"SELECT id, {key} FROM assets WHERE {key} IS NOT NULL AND {key} >= ? AND {key} < ? "
+        "ORDER BY seq",
+        (prefix, prefix + "\uffff"),
+    )
+    found: dict[str, list[str]] = {}
+    for asset_id, k in rows:
+        found.setdefault(k, []).append(asset_id)
+    return found

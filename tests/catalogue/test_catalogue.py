@@ -1,0 +1,159 @@
+"""A 3-SKU catalogue on the built-in model from the command line: every aspect, the product
+kept, the manifest true to the library, a bad row skipped, resumed after a kill."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from cinedraft.catalogue import lock
+from cinedraft.catalogue.cutout import cut_out
+from cinedraft.cli.main import app
+from cinedraft.library import Library
+from cinedraft.render.masks import parse_aspect
+
+runner = CliRunner()
+
+
+def _catalogue(home, products, out, *extra):
+    return runner.invoke(
+        app,
+        ["--home", str(home), "catalogue", str(products / "products.csv"),
+         "--brand", str(products / "brand.toml"), "--out", str(out), *extra],
+    )  # fmt: skip
+
+
+def _keys(home) -> dict[str, list[str]]:
+    library = Library(home / "library")
+    try:
+        return library.catalogue_outputs("")
+    finally:
+        library.close()
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    """One run of the three SKUs plus a bad row, shared by the tests below."""
+    from .conftest import packshot
+
+    root = tmp_path_factory.mktemp("catalogue")
+    products = root / "in"
+    products.mkdir()
+    for name, obj, colour in (("bottle.png", "bottle", "red"), ("jar.png", "jar", "blue")):
+        packshot(obj, colour, seed=1)[0].save(products / name)
+    (products / "products.csv").write_text(
+        "sku,name,colour,prompt,packshot,scenes,aspects\n"
+        'B-1,bottle,red,a {colour} {name} on a wooden table,bottle.png,2,"1:1,9:16,16:9"\n'
+        'J-2,jar,blue,a {colour} {name} on a marble table,jar.png,1,"4:5"\n'
+        ",nameless,,,,,\n"
+        'C-3,cup,green,a {colour} {name} on a glass table,,2,"1:1,1.91:1"\n'
+    )
+    (products / "brand.toml").write_text('name = "Acme"\npalette = ["#8b5a2b", "#f4f1ea"]\n')
+    home, out = root / "home", root / "out"
+    result = _catalogue(home, products, out)
+    return home, products, out, result
+
+
+def test_every_sku_gets_every_aspect_and_a_true_manifest(made):
+    home, products, out, result = made
+    assert result.exit_code == 1, result.output  # the nameless row failed, the rest ran
+    assert "line 4: the sku is empty" in result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [s["sku"] for s in manifest["skus"]] == ["B-1", "J-2", "C-3"]
+    assert manifest["problems"] == ["line 4: the sku is empty"]
+    library = Library(home / "library")
+    try:
+        for sku, aspects in (("B-1", ["1:1", "9:16", "16:9"]), ("J-2", ["4:5"]),
+                             ("C-3", ["1:1", "1.91:1"])):  # fmt: skip
+            files = next(s["files"] for s in manifest["skus"] if s["sku"] == sku)
+            got = {f["aspect"]: f for f in files if f["role"] == "aspect"}
+            assert sorted(got) == sorted(aspects)
+            for aspect, row in got.items():
+                w, h = parse_aspect(aspect)
+                with Image.open(out / row["file"]) as im:
+                    assert im.size == (row["width"], row["height"])
+                    assert abs(im.width / im.height - w / h) < 0.01
+            for row in files:  # every file is there, with the hash the manifest names
+                data = (out / row["file"]).read_bytes()
+                assert len(data) == row["bytes"]
+                if row["record"]:  # a library file, copied byte for byte
+                    asset = library.get(row["asset_id"])
+                    assert asset.sha256 == row["sha256"] and asset.record == row["record"]
+                    assert row["record"]["catalogue"]["row"]["sku"] == sku
+                    assert row["record"]["catalogue"]["brand"]["palette"] == ["#8b5a2b", "#f4f1ea"]
+            roles = [f["role"] for f in files]
+            assert roles.count("thumbnail") == 1 + len(aspects) and "contact-sheet" in roles
+            drafts = [f for f in files if f["role"] == "draft"]
+            assert len(drafts) == {"B-1": 2, "J-2": 1, "C-3": 2}[sku]
+        rows = list(csv.DictReader((out / "manifest.csv").open()))
+        assert len(rows) == sum(len(s["files"]) for s in manifest["skus"])
+    finally:
+        library.close()
+
+
+def test_the_product_is_kept_from_its_packshot(made):
+    home, products, out, _ = made
+    manifest = json.loads((out / "manifest.json").read_text())
+    files = next(s["files"] for s in manifest["skus"] if s["sku"] == "B-1")
+    finals = [f for f in files if f["role"] in ("hero", "aspect")]
+    assert all(f["product_ssim"] >= lock.MIN_SSIM for f in finals), finals
+    # measured here again, independently: the hero against the packshot at its scale
+    with Image.open(products / "bottle.png") as im:
+        cut = cut_out(im)
+    with Image.open(out / "B-1" / "hero.png") as hero:
+        placed = lock.place(cut, hero.size)
+        assert lock.product_ssim(hero, placed) >= lock.MIN_SSIM
+        solid = placed.alpha >= 0.999
+        diff = np.abs(np.asarray(hero).astype(int)[solid] - np.rint(placed.rgb[solid]))
+        assert diff.max() <= 1
+    c3 = next(s["files"] for s in manifest["skus"] if s["sku"] == "C-3")
+    assert all(f["product_ssim"] is None for f in c3)  # no packshot: nothing to keep
+
+
+def test_a_second_run_makes_nothing(made):
+    home, products, out, _ = made
+    before = _keys(home)
+    result = _catalogue(home, products, out)
+    assert result.exit_code == 1, result.output
+    assert _keys(home) == before
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert all(s["made"] == 0 and s["reused"] > 0 for s in manifest["skus"])
+
+
+def test_killed_and_run_again_it_finishes_with_nothing_twice(tmp_path, products):
+    home, out = tmp_path / "home", tmp_path / "out"
+    command = [
+        sys.executable, "-m", "cinedraft", "--home", str(home), "catalogue",
+        str(products / "products.csv"), "--out", str(out),
+    ]  # fmt: skip
+    env = os.environ | {"HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (home / "library" / "library.db").exists() and len(_keys(home)) >= 3:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = _keys(home)
+    assert 3 <= len(partial) < 14
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    keys = _keys(home)
+    assert {k: v for k, v in keys.items() if k in partial} == partial  # kept, not remade
+    # nothing twice: one output per step (a no-packshot SKU's drafts are one step)
+    assert all(len(ids) == 1 or k.endswith(":drafts") for k, ids in keys.items())
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [s["problem"] for s in manifest["skus"]] == [None, None, None]
+    for s in manifest["skus"]:
+        for row in s["files"]:
+            assert (out / row["file"]).is_file()
