@@ -145,10 +145,10 @@ class Ad:
         """See the module docstring."""
         if not 3 <= seconds <= MAX_SECONDS:
             raise InputError(f"an ad is 3 to {MAX_SECONDS:g} seconds, got {seconds:g}")
-        captions = list(captions or [])
-        # 1. The approved images, and the name and captions they carry.
+        # 1. The approved images, and the name and caption their row gave.
         images = self.approved(sku)
         row = images[0].record["catalogue"]["row"]
+        captions = list(captions or ([row["caption"]] if row.get("caption") else []))
         overlay = caption_overlay(SIZE, row["name"], captions, self.brand)
         frames = shot_frames(seconds)
         steps, done = len(frames) + 3, 0

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from .run import CatalogueReport
 
 THUMB = 320
+DERIVED = ("thumbnail", "contact-sheet")  # files made from the library's, not in it
 COLUMNS = (
     "sku", "file", "role", "aspect", "width", "height", "bytes", "sha256", "asset_id",
     "product_ssim", "record",
@@ -68,14 +69,19 @@ def write_sku(
     hero: Asset,
     aspects: dict[str, tuple[Asset, float | None]],
     kept: float | None,
+    previous: list[dict] = (),
 ) -> list[dict]:
-    """Write one SKU's files; returns their manifest rows."""
+    """Write one SKU's files; returns their manifest rows. ``previous``: the SKU's rows in
+    the manifest already there (thumbnails and contact sheet are kept when nothing they show
+    changed)."""
     root = out / product.sku
     rows = [_copy(root, "hero", hero, "hero", None, kept)]
     for aspect, (asset, ssim) in aspects.items():
         rows.append(_copy(root, aspect_name(aspect), asset, "aspect", aspect, ssim))
     for i, draft in enumerate(drafts, 1):
         rows.append(_copy(root, f"drafts/scene-{i}", draft, "draft", None, None))
+    if _unchanged(out, rows, previous):  # a resumed run: thumbnails and sheet are there
+        return rows + [r for r in previous if r["role"] in DERIVED]
     finals = [r for r in rows if r["role"] in ("hero", "aspect")]
     for row in finals:
         with Image.open(out / row["file"]) as im:
@@ -91,6 +97,34 @@ def write_sku(
             page.close()
     rows.append(_write(root, "contact-sheet.png", _encoded(sheet, "PNG"), None, "contact-sheet"))
     return rows
+
+
+def _unchanged(out: Path, rows: list[dict], previous: list[dict]) -> bool:
+    """Whether ``previous`` rows show the same library files and every derived file is
+    still there, the size it was."""
+    shown = [(r["file"], r["sha256"]) for r in previous if r["role"] not in DERIVED]
+    derived = [r for r in previous if r["role"] in DERIVED]
+    return (
+        bool(derived)
+        and shown == [(r["file"], r["sha256"]) for r in rows]
+        and all(_size(out / r["file"]) == r["bytes"] for r in derived)
+    )
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+
+
+def read_manifest(out: Path) -> dict[str, list[dict]]:
+    """The rows of ``out``'s manifest by SKU (none when there is none or it is unreadable)."""
+    try:
+        manifest = json.loads((out / "manifest.json").read_text())
+        return {s["sku"]: list(s["files"]) for s in manifest["skus"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
 
 
 def _copy(

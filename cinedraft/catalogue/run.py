@@ -113,21 +113,26 @@ class Catalogue:
         self.brand = brand or BrandKit()
         self.model, self.seed = model, seed
         self.progress = on_progress or no_progress
+        self.previous: dict[str, list[dict]] = {}
 
     def run(self, sheet: Sheet) -> CatalogueReport:
         """Every valid row of ``sheet``; a SKU that fails is reported and the rest still run.
         The manifest is rewritten after each SKU."""
         folder.check_writable(self.out)
         report = CatalogueReport(self.out, [], [str(p) for p in sheet.problems])
+        self.previous = folder.read_manifest(self.out)
         total = len(sheet.products)
         self.progress("catalogue", 0, total)
         for done, product in enumerate(sheet.products, 1):
             try:
-                report.skus.append(self.run_sku(product))
+                sku = self.run_sku(product)
             except CinedraftError as exc:
-                report.skus.append(SkuReport(product.sku, product.line, problem=str(exc)))
-            folder.write_manifest(self.out, report)
+                sku = SkuReport(product.sku, product.line, problem=str(exc))
+            report.skus.append(sku)
+            if sku.made or sku.problem:  # what a kill now would lose from the manifest
+                folder.write_manifest(self.out, report)
             self.progress("catalogue", done, total)
+        folder.write_manifest(self.out, report)
         return report
 
     # ------------------------------------------------------------------ one SKU
@@ -139,13 +144,16 @@ class Catalogue:
         drafts = sku.drafts()
         # 2. Best first.
         palette = self.brand.palette
-        ranked = sorted(drafts, key=lambda a: -score(Image.open(a.path), palette))
+        ranked = sorted(drafts, key=lambda a: -_score_of(a, palette))
         # 3. Production, and the product put back and measured.
         hero, kept = sku.hero(ranked)
         # 4. Every aspect.
         aspects = {aspect: sku.aspect(hero, aspect, kept) for aspect in product.aspects}
         # 5. Files and manifest rows.
-        sku.report.files = folder.write_sku(self.out, product, ranked, hero, aspects, kept)
+        previous = self.previous.get(product.sku, [])
+        sku.report.files = folder.write_sku(
+            self.out, product, ranked, hero, aspects, kept, previous
+        )
         sku.step_done()
         return sku.report
 
@@ -332,6 +340,11 @@ class _Sku:
     def step_done(self) -> None:
         self.done = min(self.steps, self.done + 1)
         self.run.progress(self.product.sku, self.done, self.steps)
+
+
+def _score_of(asset: Asset, palette: tuple[tuple[int, int, int], ...]) -> float:
+    with Image.open(asset.path) as im:
+        return score(im, palette)
 
 
 def _kept_in(out: Asset, hero: Asset) -> float:

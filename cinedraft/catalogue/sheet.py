@@ -58,6 +58,7 @@ class Product:
             "name": self.name,
             "line": self.line,
             "packshot": self.packshot.name if self.packshot else None,
+            "caption": self.caption or None,
         }
 
 

@@ -99,6 +99,9 @@ def inpaint(
     region: Annotated[
         str | None, typer.Option(help="x,y,w,h: the rectangle to change, in pixels.")
     ] = None,
+    feather: Annotated[
+        int | None, typer.Option(help="Pixels over which the new area fades in (default 6).")
+    ] = None,
     strength: Strength = None,
     seed: Seed = None,
     model: Model = None,
@@ -115,6 +118,7 @@ def inpaint(
         prompt=prompt,
         mask=mask,
         region=parsed_option(region, masks.parse_region, "--region"),
+        feather=feather,
         strength=strength,
         **turn_sampling(seed, model, steps, guidance, scheduler, negative),
     )

@@ -1,0 +1,86 @@
+"""The vertical ad: its length, size, rate and codec, captions inside the safe zone, music
+that fades out."""
+
+import av
+import numpy as np
+import pytest
+
+from cinedraft.catalogue import BrandKit, Catalogue, read_sheet
+from cinedraft.catalogue.ad import FPS, SIZE, Ad, caption_overlay, safe_zone, shot_frames
+from cinedraft.editor import Editor
+from cinedraft.errors import InputError
+from cinedraft.media.codec import decode_audio
+
+
+def test_captions_stay_inside_the_safe_zone():
+    x0, y0, x1, y1 = safe_zone(*SIZE)
+    assert (x0, y0, x1, y1) == (65, 269, 950, 1248)
+    long = "a caption line far too long to fit the zone at its first size, so it shrinks"
+    overlay = caption_overlay(
+        SIZE, "Acme Glass Bottle", ["Fresh from the garden", long], BrandKit()
+    )
+    alpha = np.asarray(overlay)[..., 3]
+    ys, xs = np.nonzero(alpha)
+    assert len(ys) > 1000  # there is text
+    assert xs.min() >= x0 and xs.max() < x1 and ys.min() >= y0 and ys.max() < y1
+    with pytest.raises(InputError, match="at most 2 caption lines"):
+        caption_overlay(SIZE, "x", ["a", "b", "c"], BrandKit())
+
+
+def test_shot_lengths_add_up_to_the_frame():
+    assert shot_frames(15) == [150, 150, 150]
+    assert sum(shot_frames(15.2)) == 456 and sum(shot_frames(4)) == 120
+
+
+def test_an_ad_is_vertical_h264_of_the_asked_length(engine, products, tmp_path):
+    sheet = read_sheet(products / "products.csv")
+    sheet.products[:] = [p for p in sheet.products if p.sku == "J-2"]
+    out = tmp_path / "out"
+    Catalogue(engine.library, lambda: engine, out).run(sheet)
+    music = tmp_path / "music.m4a"
+    _tone(music, seconds=8)
+    editor = Editor(engine.library)
+    result = Ad(engine.library, lambda: engine, lambda: editor).make(
+        "J-2", seconds=4.0, out=out, music=music, captions=["Now in blue"]
+    )
+    assert result.path == out / "J-2" / "ad.mp4" and result.path.is_file()
+    with av.open(str(result.path)) as c:
+        v = c.streams.video[0]
+        assert (v.codec_context.name, v.width, v.height) == ("h264", *SIZE)
+        assert v.average_rate == FPS
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert abs(len(frames) / FPS - 4.0) <= 0.05 and abs(result.seconds - 4.0) <= 0.05
+    # the captions: white text with a dark rim inside the zone, nothing drawn outside it
+    x0, y0, x1, y1 = safe_zone(*SIZE)
+    plain = engine.library.get(engine.library.get(result.asset_id).parents[0]["id"])
+    plain = engine.library.get(plain.parents[0]["id"])  # before the music, before the text
+    with av.open(plain.path) as c:
+        first = next(c.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+    changed = np.abs(frames[0].astype(int) - first).max(axis=2) > 40
+    ys, xs = np.nonzero(changed)
+    assert len(ys) > 500
+    assert xs.min() >= x0 - 2 and xs.max() < x1 + 2 and ys.min() >= y0 - 2 and ys.max() < y1 + 2
+    # the music fades to silence at the end
+    audio = decode_audio(result.path)
+    assert audio is not None
+    rate = 48000
+    loud = np.sqrt((audio[:, rate : 2 * rate] ** 2).mean())
+    tail = np.sqrt((audio[:, -rate // 10 :] ** 2).mean())
+    assert loud > 0.05 and tail < 0.1 * loud
+    assert len(result.shots) == 3 and result.images
+
+
+def _tone(path, seconds: float, rate: int = 48000) -> None:
+    from fractions import Fraction
+
+    t = np.arange(int(seconds * rate)) / rate
+    wave = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    with av.open(str(path), "w") as c:
+        stream = c.add_stream("aac", rate=rate)
+        stream.layout = "stereo"
+        frame = av.AudioFrame.from_ndarray(np.stack([wave, wave]), format="fltp", layout="stereo")
+        frame.sample_rate, frame.pts, frame.time_base = rate, 0, Fraction(1, rate)
+        for packet in stream.encode(frame):
+            c.mux(packet)
+        for packet in stream.encode(None):
+            c.mux(packet)
