@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ..errors import CinedraftError, InputError
+from ..errors import CinedraftError, InputError, JobCancelled
 from ..ids import new_asset_id
 from ..library import Asset, Library
 from ..quality.metrics import masked_ssim, noise_sigma
@@ -107,8 +107,10 @@ class Catalogue:
         model: str | None = None,
         seed: int = 0,
         on_progress: Progress | None = None,
+        record_extra: dict | None = None,
     ):
         self.library, self._engine = library, engine
+        self.record_extra = record_extra or {}  # added to every record (the server's job id)
         self.out = Path(out).expanduser()
         self.brand = brand or BrandKit()
         self.model, self.seed = model, seed
@@ -126,6 +128,8 @@ class Catalogue:
         for done, product in enumerate(sheet.products, 1):
             try:
                 sku = self.run_sku(product)
+            except JobCancelled:
+                raise
             except CinedraftError as exc:
                 sku = SkuReport(product.sku, product.line, problem=str(exc))
             report.skus.append(sku)
@@ -322,7 +326,7 @@ class _Sku:
         if key in self.found:
             self.report.reused += 1
         else:
-            extra = {"catalogue": self.record(step, key)}
+            extra = {"catalogue": self.record(step, key)} | self.run.record_extra
             outputs = make(extra)
             self.found[key] = [getattr(o, "asset_id", None) or o.id for o in outputs]
             self.report.made += 1

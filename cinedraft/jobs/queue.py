@@ -178,16 +178,20 @@ class JobQueue:
             records.finish_job(self.conn, job_id, state, utc_now(), result, error, progress, worker)
         self._publish(job_id, {"state": state, "result": result, "error": error})
 
-    def recover(self, resume: Callable[[dict], bool] | None = None) -> dict:
+    def recover(
+        self, resume: Callable[[dict], bool] | None = None, requeue: tuple[str, ...] = ()
+    ) -> dict:
         """Settle jobs a dead server left running (see the module docstring). A job for
-        which ``resume(job)`` is true stays running: cluster mode finishes its parts."""
+        which ``resume(job)`` is true stays running: cluster mode finishes its parts. A job of
+        a ``requeue`` kind is queued again even after storing outputs: it finds them and makes
+        only the rest (a catalogue)."""
         report = {"requeued": [], "failed": [], "resumed": []}
         with self._lock:
             for job in records.running_jobs(self.conn):
                 stored = assets_of_job(self.conn, job["id"])
                 if resume is not None and resume(job):
                     report["resumed"].append(job["id"])
-                elif stored:
+                elif stored and job["kind"] not in requeue:
                     records.finish_job(
                         self.conn,
                         job["id"],

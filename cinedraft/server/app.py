@@ -25,7 +25,7 @@ from ..workspace import Workspace
 from .limits import BodyLimit, cpu_slots
 from .routes.api import router
 from .security import COOKIE, SESSION_SECONDS, Guard, Sessions, TooManyFailures, too_many_failures
-from .workers import Workers
+from .workers import RESUMES_ITSELF, Workers
 
 WEB = Path(__file__).parent / "web"
 
@@ -60,7 +60,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         # 2. and 3.
-        app.state.recovered = queue.recover(head.resumable if head else None)
+        app.state.recovered = queue.recover(head.resumable if head else None, RESUMES_ITSELF)
         app.state.cpu_slots = cpu_slots()
         if workers:
             pool.start()

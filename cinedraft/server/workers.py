@@ -189,6 +189,50 @@ def _turn(workspace: Workspace, job: Job, report: Progress) -> dict:
     }
 
 
+def _catalogue(workspace: Workspace, job: Job, report: Progress) -> dict:
+    """A product list sent as text (see :mod:`cinedraft.catalogue.staging`), run into the
+    job's folder, ``HOME/catalogues/<job id>``; per-SKU progress is reported by SKU."""
+    from ..catalogue import Catalogue
+    from ..catalogue.staging import stage
+
+    r = job.request
+    folder = workspace.settings.home / "catalogues" / job.id
+    sheet, brand = stage(
+        workspace.library(),
+        folder,
+        r["sheet"],
+        r["format"],
+        r["packshots"],
+        r.get("brand"),
+        r["scenes"],
+        tuple(r["aspects"]),
+    )
+    runner = Catalogue(
+        workspace.library(),
+        workspace.engine,
+        folder / "out",
+        brand,
+        r.get("model"),
+        r["seed"],
+        report,
+        {"job_id": job.id},
+    )
+    result = runner.run(sheet)
+    skus = [
+        {
+            "sku": s.sku,
+            "line": s.line,
+            "problem": s.problem,
+            "made": s.made,
+            "reused": s.reused,
+            "files": [{k: v for k, v in f.items() if k != "record"} for f in s.files],
+        }
+        for s in result.skus
+    ]
+    outputs = [f["asset_id"] for s in skus for f in s["files"] if f["role"] in ("hero", "aspect")]
+    return {"outputs": list(dict.fromkeys(outputs)), "skus": skus, "failed": result.failed}
+
+
 @dataclass(frozen=True)
 class Kind:
     handler: Callable[[Workspace, Job, Progress], dict]
@@ -204,4 +248,6 @@ KINDS = {
     "refine": Kind(_turn, "model"),
     "inpaint": Kind(_turn, "model"),
     "outpaint": Kind(_turn, "model"),
+    "catalogue": Kind(_catalogue, "model"),
 }
+RESUMES_ITSELF = ("catalogue",)  # queued again after a restart: it makes only what is missing

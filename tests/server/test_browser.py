@@ -234,3 +234,32 @@ def test_an_edit_thread_in_the_studio(studio, page):
     assert children == [painted, grown]  # two branches from the warmer turn
     page.screenshot(path=str(ARTIFACTS / "7-thread-branch.png"))
     assert page.errors == []
+
+
+def test_a_catalogue_from_the_studio(studio, page, tmp_path):
+    """Choose a product list and a packshot, run it: a progress bar per SKU, then each
+    SKU's images in their aspects with the product's kept figure."""
+    from ..catalogue.conftest import packshot
+
+    (tmp_path / "products.csv").write_text(
+        "sku,name,colour,prompt,packshot,scenes,aspects\n"
+        'B-1,bottle,red,a {colour} {name} on a wooden table,bottle.png,1,"1:1,9:16"\n'
+        'C-3,cup,green,a {colour} {name} on a glass table,,1,"16:9"\n'
+    )
+    packshot("bottle", "red", seed=1)[0].save(tmp_path / "bottle.png")
+    page.goto(f"{studio}/#/catalogue")
+    page.set_input_files("#catalogue input[name=sheet]", str(tmp_path / "products.csv"))
+    page.set_input_files("#catalogue input[name=packshots]", str(tmp_path / "bottle.png"))
+    page.fill("#catalogue input[name=aspects]", "1:1")
+    page.click("#catalogue button[type=submit]")
+    expect(page.locator("#catalogue-progress tr[data-sku='B-1']")).to_be_visible(timeout=60_000)
+    expect(page.locator("#catalogue-results section.sku")).to_have_count(2, timeout=120_000)
+    bottle = page.locator("#catalogue-results section[data-sku='B-1'] .tile")
+    expect(bottle).to_have_count(2)  # its row's own aspects (the hero is the 1:1), not the form's
+    assert "9:16" in page.inner_text("#catalogue-results section[data-sku='B-1']")
+    assert "product kept" in bottle.first.inner_text()
+    assert "C-3" in page.inner_text("#catalogue-results")
+    assert page.locator("#catalogue-progress tr").count() == 3  # two SKUs and the whole run
+    page.locator("#catalogue-results").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "8-catalogue.png"), full_page=True)
+    assert page.errors == []

@@ -22,6 +22,8 @@ from fastapi import (
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 
+from ...catalogue.sheet import DEFAULT_ASPECTS
+from ...catalogue.staging import stage
 from ...cluster.status import worker_rows
 from ...errors import InputError
 from ...ids import ASSET_ID, ASSET_ID_PATTERN, JOB_ID_PATTERN
@@ -41,8 +43,8 @@ AssetRef = Annotated[
     str, Field(pattern=ASSET_ID_PATTERN, description="An asset id (12 hex digits).")
 ]
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
-# Lower runs first: drafts, then edits, then production renders, then clips (the longest).
-PRIORITY = {"draft": 0, "edit": 5, "production": 10, "video": 20}
+# Lower runs first: drafts, then edits, then production renders, catalogues, then clips.
+PRIORITY = {"draft": 0, "edit": 5, "production": 10, "catalogue": 15, "video": 20}
 
 
 class JobOut(BaseModel):
@@ -129,6 +131,27 @@ class OutpaintBody(TurnBody):
     expand: dict[str, int] | None = None
     strength: float | None = None
     negative_prompt: str = Field("", max_length=4000)
+
+
+class CatalogueBody(BaseModel):
+    """A product list as text; its packshots uploaded first and named here by file name."""
+
+    sheet: str = Field(
+        min_length=1, max_length=1_000_000, description="The list: CSV with a header, or JSONL."
+    )
+    format: Literal["csv", "jsonl"] = "csv"
+    packshots: dict[str, AssetRef] = Field(
+        {}, max_length=1000, description="A packshot cell's file name -> its uploaded image."
+    )
+    brand: str | None = Field(
+        None, max_length=100_000, description="A brand kit's TOML (palette, style, negative)."
+    )
+    scenes: int = Field(3, ge=1, le=16, description="Drafts of rows that name none.")
+    aspects: list[Annotated[str, Field(pattern=r"^\d{1,2}(\.\d{1,2})?:\d{1,2}(\.\d{1,2})?$")]] = (
+        Field(list(DEFAULT_ASPECTS), min_length=1, max_length=8)
+    )
+    model: str | None = Field(None, max_length=4096)
+    seed: int = Field(0, ge=0, lt=2**63)
 
 
 class TagsBody(BaseModel):
@@ -298,6 +321,30 @@ def submit_outpaint(
     """Queue an outpaint: the canvas grown to an aspect (or by pixels per side), the new area
     drawn to match, the old pixels kept exactly."""
     return _submit_turn(request, "outpaint", body, idempotency_key)
+
+
+@_job_route("/jobs/catalogue", "submit_catalogue")
+def submit_catalogue(
+    body: CatalogueBody, request: Request, idempotency_key: IdemKey = None
+) -> JobOut:
+    """Queue a catalogue: per SKU, drafts, the best promoted, every aspect, the product kept
+    from its packshot. The list, packshots and brand kit are checked now (a bad file is a
+    422; a bad row is skipped by the job and named in its result); progress is reported per
+    SKU. Sent again after a failure or a restart, it makes only what is missing."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sheet, _ = stage(
+            request.app.state.library,
+            Path(tmp),
+            body.sheet,
+            body.format,
+            body.packshots,
+            body.brand,
+            body.scenes,
+            tuple(body.aspects),
+        )
+    for product in sheet.products:
+        _police(request, "generate", product.prompt, body)
+    return _submit(request, "catalogue", body.model_dump(), PRIORITY["catalogue"], idempotency_key)
 
 
 @router.get("/assets/{asset_id}/thread", tags=["library"], operation_id="get_thread")

@@ -424,6 +424,92 @@ async function jobs() {
       el("td", { text: j.created }), el("td", { text: j.error || ((j.result && j.result.outputs) || []).join(" ") })))));
 }
 
+// A SKU's final images, once each: the hero is also the aspect it was drawn at.
+function finals(files) {
+  const seen = new Set();
+  return files.filter((f) => (f.role === "hero" || f.role === "aspect") && !seen.has(f.asset_id) && seen.add(f.asset_id));
+}
+
+async function catalogue(jobId) {
+  const prog = el("table", { id: "catalogue-progress" });
+  const results = el("div", { id: "catalogue-results" });
+  const bars = new Map();  // stage (a SKU, or "catalogue" overall) -> its <progress>
+  const onProgress = (p) => {
+    if (!bars.has(p.stage)) {
+      const bar = el("progress", { max: 1, value: 0 });
+      const label = el("td", { class: "status" });
+      bars.set(p.stage, { bar, label });
+      prog.append(el("tr", { "data-sku": p.stage }, el("th", { text: p.stage }), el("td", {}, bar), label));
+    }
+    const { bar, label } = bars.get(p.stage);
+    bar.max = p.total || 1;
+    bar.value = p.done;
+    label.textContent = `${p.done}/${p.total}`;
+  };
+  const showResults = (job) => {
+    const r = job.result || {};
+    results.replaceChildren(...[
+      (r.failed || []).length ? el("ul", { class: "failed" }, r.failed.map((f) => el("li", { text: f }))) : null,
+      ...(r.skus || []).map((sku) => el("section", { class: "sku", "data-sku": sku.sku },
+        el("h2", { text: sku.problem ? `${sku.sku}: ${sku.problem}` : sku.sku }),
+        el("div", { class: "grid" }, finals(sku.files).map((f) =>
+          el("a", { class: "tile", href: `#/asset/${f.asset_id}`, title: f.file },
+            el("img", { src: fileUrl(f.asset_id), alt: `${sku.sku} ${f.aspect}` }),
+            el("div", { class: "caption", text: `${f.aspect} · ${f.width}x${f.height}` +
+              (f.product_ssim != null ? ` · product kept ${Number(f.product_ssim).toFixed(3)}` : "") })))))),
+    ].filter(Boolean));
+  };
+  const run = async (job) => {
+    try {
+      showResults(await follow(job, onProgress));
+    } catch (err) {
+      showError(err.message);
+      const ended = await api(`/api/jobs/${job.id}`);
+      if (ended.result) showResults(ended);
+    }
+  };
+  const form = el("form", { class: "bar", id: "catalogue" },
+    el("label", {}, "Product list (CSV or JSONL)", el("input", { name: "sheet", type: "file", accept: ".csv,.jsonl", required: true })),
+    el("label", {}, "Packshots", el("input", { name: "packshots", type: "file", accept: "image/*", multiple: true })),
+    el("label", {}, "Brand kit (TOML)", el("textarea", { name: "brand", rows: 3, placeholder: 'palette = ["#8b5a2b"]' })),
+    el("label", {}, "Drafts per SKU", el("input", { name: "scenes", type: "number", min: 1, max: 16, value: 3 })),
+    el("label", {}, "Aspects", el("input", { name: "aspects", value: "1:1,4:5,9:16,16:9,1.91:1" })),
+    el("button", { type: "submit", text: "Run catalogue" }));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    showError("");
+    const data = new FormData(form);
+    const list = data.get("sheet");
+    try {
+      const packshots = {};
+      for (const file of data.getAll("packshots")) {
+        if (!file.name) continue;
+        const upload = new FormData();
+        upload.append("file", file);
+        packshots[file.name] = (await api("/api/uploads", { method: "POST", body: upload })).id;
+      }
+      const body = { sheet: await list.text(), format: list.name.endsWith(".jsonl") ? "jsonl" : "csv", packshots,
+                     scenes: Number(data.get("scenes")),
+                     aspects: String(data.get("aspects")).split(",").map((a) => a.trim()).filter(Boolean) };
+      if (String(data.get("brand")).trim()) body.brand = data.get("brand");
+      const job = await api("/api/jobs/catalogue", { json: body });
+      history.replaceState(null, "", `#/catalogue/${job.id}`);
+      prog.replaceChildren();
+      bars.clear();
+      await run(job);
+    } catch (err) { showError(err.message); }
+  });
+  const recent = (await api("/api/jobs?limit=200")).filter((j) => j.kind === "catalogue").slice(0, 10);
+  view.replaceChildren(...[el("h1", { text: "Catalogue" }), form, prog, results,
+    recent.length ? el("p", { class: "status" }, "Recent: ",
+      recent.map((j) => el("a", { href: `#/catalogue/${j.id}`, text: `${j.id} (${j.state}) ` }))) : null].filter(Boolean));
+  if (jobId) {
+    const job = await api(`/api/jobs/${jobId}`);
+    if (job.state === "done" || job.state === "failed" || job.state === "cancelled") showResults(job);
+    else await run(job);
+  }
+}
+
 // ---------------------------------------------------------------- router
 
 async function route() {
@@ -437,6 +523,7 @@ async function route() {
     else if (parts[0] === "edit") await edit();
     else if (parts[0] === "video") await video(parts[1]);
     else if (parts[0] === "jobs") await jobs();
+    else if (parts[0] === "catalogue") await catalogue(parts[1]);
     else if (parts[0] === "policy") await policyPage();
     else await ideate();
   } catch (err) { showError(err.message); }
