@@ -46,6 +46,12 @@ def migrate(conn: sqlite3.Connection) -> int:
         if number <= version:
             continue
         conn.execute("BEGIN IMMEDIATE")
+        # another process may have applied it while this one waited for the write lock (two
+        # commands opening a new library at once): read the version again under the lock
+        if conn.execute("PRAGMA user_version").fetchone()[0] >= number:
+            conn.execute("COMMIT")
+            version = number
+            continue
         try:
             # executescript would COMMIT first; run statement by statement instead.
             for statement in _statements(sql):

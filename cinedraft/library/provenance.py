@@ -55,6 +55,7 @@ class Manifest:
     model: str | None = None
     asset_id: str | None = None
     policy: dict | None = None  # the usage policy's hits and face check, as signed
+    catalogue: dict | None = None  # a catalogue output's SKU row, brand kit and step, as signed
     actions: list[str] = field(default_factory=list)
     ingredients: list[dict] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
@@ -232,6 +233,7 @@ def _generation(record: dict) -> dict:
         "prompt",
         "adapters",  # LoRAs, embeddings, VAE: each with its file's sha256
         "policy",  # the usage policy's hits and the face check, when they ran
+        "catalogue",  # a catalogue output: its SKU's row, the brand kit, the step
     )
     return {k: record[k] for k in keys if record.get(k) is not None}
 
@@ -296,6 +298,7 @@ def _manifest(active: dict, results: dict, state: str) -> Manifest:
         model=generation.get("model"),
         asset_id=generation.get("asset_id"),
         policy=generation.get("policy"),
+        catalogue=generation.get("catalogue"),
         actions=[a.get("action") for a in actions],
         ingredients=[
             {k: i.get(k) for k in ("title", "relationship", "instance_id") if i.get(k)}

@@ -31,6 +31,10 @@ def _catalogue(home, products, out, *extra):
     )  # fmt: skip
 
 
+def files_of(manifest: dict, sku: str) -> list[dict]:
+    return next(s["files"] for s in manifest["skus"] if s["sku"] == sku)
+
+
 def _keys(home) -> dict[str, list[str]]:
     library = Library(home / "library")
     try:
@@ -93,6 +97,12 @@ def test_every_sku_gets_every_aspect_and_a_true_manifest(made):
             assert roles.count("thumbnail") == 1 + len(aspects) and "contact-sheet" in roles
             drafts = [f for f in files if f["role"] == "draft"]
             assert len(drafts) == {"B-1": 2, "J-2": 1, "C-3": 2}[sku]
+        # the brand kit and the row are signed into each final image's C2PA manifest
+        hero = next(f for f in files_of(manifest, "B-1") if f["role"] == "hero")
+        signed = library.verify(out / hero["file"]).manifest
+        assert signed["state"] != "Invalid" and not signed["tampered"]
+        assert signed["catalogue"]["brand"]["palette"] == ["#8b5a2b", "#f4f1ea"]
+        assert signed["catalogue"]["row"]["sku"] == "B-1"
         rows = list(csv.DictReader((out / "manifest.csv").open()))
         assert len(rows) == sum(len(s["files"]) for s in manifest["skus"])
     finally:
@@ -157,3 +167,44 @@ def test_killed_and_run_again_it_finishes_with_nothing_twice(tmp_path, products)
     for s in manifest["skus"]:
         for row in s["files"]:
             assert (out / row["file"]).is_file()
+
+
+@pytest.mark.parametrize(
+    "sheet, brand, message",
+    [
+        ("", None, "has no product rows"),
+        ("name\njar\n", None, "no 'sku' column"),
+        ("sku,name\nA,jar\nA,cup\n", None, "'A' is on line 2 and line 3"),
+        ("sku,name,aspects\nA,jar,0:1\n", None, "aspect must look like W:H"),
+        ("sku,name\nA,jar\n", 'palette = ["#12"]', "is not a colour"),
+    ],
+)
+def test_bad_input_is_one_line_and_nothing_is_written(tmp_path, sheet, brand, message):
+    (tmp_path / "products.csv").write_text(sheet)
+    args = ["--home", str(tmp_path / "home"), "catalogue", str(tmp_path / "products.csv"),
+            "--out", str(tmp_path / "out")]  # fmt: skip
+    if brand is not None:
+        (tmp_path / "brand.toml").write_text(brand)
+        args += ["--brand", str(tmp_path / "brand.toml")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and result.output.count("error:") == 1
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "home" / "library").exists()
+
+
+def test_a_product_not_kept_is_tried_on_the_next_draft_then_failed(engine, products, monkeypatch):
+    """With the bar out of reach, each draft (seed) is promoted and locked in turn, and the
+    SKU fails naming every try; the other SKUs still run."""
+    from cinedraft.catalogue import Catalogue, read_sheet
+
+    monkeypatch.setattr(lock, "MIN_SSIM", 1.01)
+    sheet = read_sheet(products / "products.csv")
+    sheet.products[:] = [p for p in sheet.products if p.sku in ("B-1", "C-3")]
+    report = Catalogue(engine.library, lambda: engine, products / "out").run(sheet)
+    bottle, cup = report.skus
+    assert bottle.problem.startswith("the product was not kept")
+    assert bottle.problem.count("seed ") == 2  # both drafts tried
+    assert cup.problem is None
+    keys = engine.library.catalogue_outputs("B-1/")
+    assert sum(k.split(":")[1].startswith("lock-") for k in keys) == 2

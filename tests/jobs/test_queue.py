@@ -82,6 +82,18 @@ def test_recover_requeues_clean_jobs_and_fails_partial_ones(setup, tmp_path):
     assert failed.state == "failed" and failed.result == {"outputs": [stored.id], "partial": True}
 
 
+def test_a_kind_that_resumes_itself_is_queued_again_with_outputs(setup):
+    """A catalogue finds what it stored and makes the rest, so a restart queues it again."""
+    library, queue = setup
+    catalogue, _ = queue.submit("catalogue", {}, 15)
+    queue.claim(("catalogue",))
+    record = make_record(library, "one SKU done", job_id=catalogue.id)
+    library.add_image(noise_image(64), record, "png")
+    report = queue.recover(requeue=("catalogue",))
+    assert report == {"requeued": [catalogue.id], "failed": [], "resumed": []}
+    assert queue.get(catalogue.id).state == "queued"
+
+
 def test_a_job_that_keeps_dying_fails_after_max_attempts(tmp_path):
     from cinedraft.jobs.queue import MAX_ATTEMPTS
 

@@ -28,3 +28,24 @@ def test_statement_splitter_keeps_trigger_bodies_whole():
     parts = _statements(sql)
     assert len(parts) == 2 and parts[1].startswith("CREATE TRIGGER") and parts[1].endswith("END;")
     assert all(sqlite3.complete_statement(p) for p in parts)
+
+
+def test_processes_opening_a_new_library_at_once_migrate_it_once(tmp_path, monkeypatch):
+    """Two commands opening a new library together (a server and a CLI command, a catalogue
+    run and its watcher): the second waits for the write lock, and must then see that the
+    first applied the migrations, not apply them again ("duplicate column name")."""
+    import cinedraft.library.db as db
+
+    shipped = db.migrations()
+    path = tmp_path / "l.db"
+    first = sqlite3.connect(path, isolation_level=None)  # reads version 0, then waits...
+
+    def meanwhile():  # ...while another process migrates the whole schema
+        monkeypatch.setattr(db, "migrations", lambda: shipped)
+        connect(path).close()
+        return shipped
+
+    monkeypatch.setattr(db, "migrations", meanwhile)
+    assert db.migrate(first) == shipped[-1][0]
+    assert first.execute("PRAGMA user_version").fetchone()[0] == shipped[-1][0]
+    first.close()
