@@ -19,13 +19,17 @@ long side (time grows with the pixels) and the mask scaled back.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 from ..errors import InputError
+from ..media.files import write_atomic
 
 WORK_SIDE = 640
 MIN_SIDE = 128  # below this the product's edge is a few pixels: too coarse to keep exactly
@@ -69,6 +73,30 @@ def cut_out(packshot: Image.Image) -> Cutout:
     return _checked(Cutout(rgb, _grabcut(rgb), "grabcut"))
 
 
+def cached_cut(packshot: Image.Image, cache: Path) -> Cutout:
+    """:func:`cut_out`, its alpha kept in ``cache`` (8-bit PNG) and read back next time.
+    The cache is derived data: a missing, unreadable or mis-sized one is made again."""
+    rgb = np.asarray(packshot.convert("RGB"))
+    try:
+        with Image.open(cache) as im:
+            alpha = np.asarray(im.convert("L")).astype(np.float32) / 255
+            method = im.info.get("method")
+        if alpha.shape == rgb.shape[:2] and method in ("alpha", "grabcut"):
+            return Cutout(rgb, alpha, method)
+    except (OSError, ValueError):
+        pass
+    cut = cut_out(packshot)
+    buf = io.BytesIO()
+    info = PngInfo()
+    info.add_text("method", cut.method)
+    Image.fromarray(np.rint(cut.alpha * 255).astype(np.uint8), "L").save(buf, "PNG", pnginfo=info)
+    try:
+        write_atomic(cache, buf.getvalue(), shared=True)
+    except OSError:
+        pass  # only a cache
+    return cut
+
+
 def _checked(cut: Cutout) -> Cutout:
     if cut.area < 0.002 or cut.area > 0.9:
         raise InputError(
@@ -79,6 +107,9 @@ def _checked(cut: Cutout) -> Cutout:
 
 
 def _grabcut(rgb: np.ndarray) -> np.ndarray:
+    cv2.setRNGSeed(
+        0
+    )  # k-means (here and inside GrabCut) starts from OpenCV's RNG: the same cut each time
     h, w = rgb.shape[:2]
     scale = min(1.0, WORK_SIDE / max(h, w))
     small = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)

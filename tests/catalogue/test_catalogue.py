@@ -208,3 +208,27 @@ def test_a_product_not_kept_is_tried_on_the_next_draft_then_failed(engine, produ
     assert cup.problem is None
     keys = engine.library.catalogue_outputs("B-1/")
     assert sum(k.split(":")[1].startswith("lock-") for k in keys) == 2
+
+
+def test_an_aspect_that_loses_the_product_is_outpainted_again(engine, products, monkeypatch):
+    """The outpaint keeps the hero's pixels, so here a first measure is made to fail: the
+    aspect is drawn again with the next seed, and the manifest has the second."""
+    from cinedraft.catalogue import Catalogue, read_sheet
+    from cinedraft.catalogue import run as catalogue_run
+
+    measured = []
+    real = catalogue_run._kept_in
+
+    def first_fails(out, hero):
+        measured.append(out.id)
+        return 0.5 if len(measured) == 1 else real(out, hero)
+
+    monkeypatch.setattr(catalogue_run, "_kept_in", first_fails)
+    sheet = read_sheet(products / "products.csv")
+    sheet.products[:] = [p for p in sheet.products if p.sku == "J-2"]  # one aspect: 4:5
+    report = Catalogue(engine.library, lambda: engine, products / "out2").run(sheet)
+    (jar,) = report.skus
+    assert jar.problem is None and len(measured) == 2 and measured[0] != measured[1]
+    (aspect,) = [f for f in jar.files if f["role"] == "aspect"]
+    assert aspect["asset_id"] == measured[1] and aspect["product_ssim"] >= lock.MIN_SSIM
+    assert aspect["record"]["catalogue"]["step"] == "aspect-4:5-1"
