@@ -6,8 +6,12 @@
    final images, else all of them; of those the 9:16 ones when there are any (the shots
    take turns over them);
 2. three shots of about a third of the length each (frame counts that add up exactly at
-   30 fps), image to video through the ``vertical-15s`` preset (1080x1920, 30 fps, H.264),
-   each with its own camera move (:data:`MOVES`);
+   30 fps), 1080x1920, 30 fps, H.264, each with its own camera move. ``motion="camera"``
+   (the default): a virtual camera over the approved still (:data:`CAMERA`; the editor's
+   ``camera``), so the product is the approved pixels in every frame. ``motion="model"``:
+   image to video through the ``vertical-15s`` preset, the move in words (:data:`MOVES`);
+   a video model redraws every frame, and the built-in one loses the product within a
+   few seconds (it was trained on 2 s clips), so it is not the default;
 3. the editor joins them (stream copy: same codec, size and rate);
 4. the product name, up to two caption lines and the brand's logo are drawn inside the safe
    zone (:data:`SAFE`), re-encoding the frames once;
@@ -43,6 +47,8 @@ PRESET = "vertical-15s"
 SIZE, FPS = (1080, 1920), 30
 SAFE = {"top": 0.14, "bottom": 0.35, "left": 0.06, "right": 0.12}  # shares of the frame
 MOVES = ("camera slowly zooms in", "camera pulls back", "camera zooms in")
+CAMERA = ("zoom-in", "pan-right", "pull-back")
+MOTIONS = ("camera", "model")
 FADE = 1.5  # seconds of music fade-out
 MAX_CAPTIONS = 2
 MAX_SECONDS = 60.0
@@ -57,6 +63,7 @@ class AdResult:
     width: int
     height: int
     fps: float
+    motion: str  # "camera" (a move over the still) or "model" (image to video)
     shots: list[str]  # the shots' asset ids
     images: list[str]  # the images they start from
 
@@ -141,10 +148,13 @@ class Ad:
         captions: list[str] | None = None,
         seed: int = 0,
         model: str | None = None,
+        motion: str = "camera",
     ) -> AdResult:
         """See the module docstring."""
         if not 3 <= seconds <= MAX_SECONDS:
             raise InputError(f"an ad is 3 to {MAX_SECONDS:g} seconds, got {seconds:g}")
+        if motion not in MOTIONS:
+            raise InputError(f"motion must be one of {', '.join(MOTIONS)}, got {motion!r}")
         # 1. The approved images, and the name and caption their row gave.
         images = self.approved(sku)
         row = images[0].record["catalogue"]["row"]
@@ -154,22 +164,26 @@ class Ad:
         steps, done = len(frames) + 3, 0
         self.progress("ad", done, steps)
         # 2. The shots.
+        editor = self._editor()
         shots = []
         for k, count in enumerate(frames):
             image = images[k % len(images)]
-            request = VideoRequest(
-                prompt=f"{image.prompt}, {MOVES[k]}",
-                model=model,
-                preset=PRESET,
-                seconds=count / FPS,
-                image=image.id,
-                seed=seed + k,
-            )
-            shots.append(self._engine().generate_video(request).asset_id)
+            if motion == "camera":
+                shot = editor.camera(image.id, count / FPS, CAMERA[k % len(CAMERA)], SIZE, FPS)
+                shots.append(shot.id)
+            else:
+                request = VideoRequest(
+                    prompt=f"{image.prompt}, {MOVES[k % len(MOVES)]}",
+                    model=model,
+                    preset=PRESET,
+                    seconds=count / FPS,
+                    image=image.id,
+                    seed=seed + k,
+                )
+                shots.append(self._engine().generate_video(request).asset_id)
             done += 1
             self.progress("ad", done, steps)
         # 3-5. Joined, captioned, scored.
-        editor = self._editor()
         clip = editor.merge(shots)
         clip = editor.overlay(clip.id, overlay, "captions")
         done += 2
@@ -189,6 +203,7 @@ class Ad:
             width=record["width"],
             height=record["height"],
             fps=record["fps"],
+            motion=motion,
             shots=shots,
             images=[i.id for i in images],
         )

@@ -240,6 +240,7 @@ class _Sku:
             request = EditRequest(
                 operation="inpaint",
                 feather=lock.FEATHER_PX,
+                strength=lock.STRENGTH,
                 model=self.run.model,
                 seed=self.run.seed + i,
                 **fields,

@@ -104,19 +104,29 @@ def ad(
     ] = None,
     brand: Brand = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("catalogue-out"),
-    model: Annotated[str | None, typer.Option(help="Video model (default: the default).")] = None,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the first shot.")] = 0,
+    motion: Annotated[
+        str,
+        typer.Option(
+            help="camera: a camera move over each approved still (the product exactly as "
+            "approved); model: image to video on the video model (it redraws the product)."
+        ),
+    ] = "camera",
+    model: Annotated[
+        str | None, typer.Option(help="Video model, with --motion model (default: the default).")
+    ] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the first shot (--motion model).")] = 0,
     as_json: Json = False,
 ) -> None:
     """A 1080x1920, 30 fps H.264 vertical ad of one SKU: three shots from its approved
-    catalogue images, each with a camera move, joined, with the product name and captions
-    inside the TikTok/Reels safe zone; written to OUT/<sku>/ad.mp4."""
+    catalogue images, each with a camera move (over the still, or image to video with
+    --motion model), joined, with the product name and captions inside the TikTok/Reels
+    safe zone; written to OUT/<sku>/ad.mp4."""
     state: Workspace = ctx.obj
     kit = read_brand(brand)
     maker = Ad(state.library(), state.engine, state.editor, kit)
     with progress_bars(enabled=not as_json) as on_progress:
         maker.progress = on_progress
-        result = maker.make(sku, seconds, out_dir, music, caption or [], seed, model)
+        result = maker.make(sku, seconds, out_dir, music, caption or [], seed, model, motion)
     if as_json:
         out.print_json(json.dumps(result.__dict__, default=str))
         return

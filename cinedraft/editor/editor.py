@@ -179,6 +179,30 @@ class Editor:
             lambda out: ops.audio(info, out, track, mode, volume, fade_out),
         )
 
+    def camera(
+        self,
+        source: str,
+        seconds: float,
+        move: str,
+        size: tuple[int, int] = (1080, 1920),
+        fps: int = 30,
+    ) -> Asset:
+        """A clip of ``seconds`` from a still image asset: a camera ``move`` over it (zoom-in,
+        pull-back, pan-left, pan-right); the still's own pixels, nothing generated."""
+        _seconds("length", seconds)
+        image = self.library.resolve(source, "image")
+        with Image.open(image.path) as im:
+            pixels = np.asarray(im.convert("RGB"))
+        frames = round(seconds * fps)
+        timeline = Timeline([Clip(image.path, 0.0, frames / fps, image.id)], fps=fps)
+        return self._run(
+            "camera",
+            [image],
+            {"move": move, "seconds": frames / fps, "size": list(size)},
+            timeline,
+            lambda out: ops.camera(pixels, out, frames, fps, size, move),
+        )
+
     def overlay(self, source: str, image: Image.Image, what: str = "overlay") -> Asset:
         """Draw a still RGBA image of the clip's size (captions, a logo) over every frame;
         ``what`` is recorded (with the overlay's SHA-256)."""

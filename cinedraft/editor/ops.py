@@ -9,6 +9,8 @@
 - :func:`speed`, :func:`audio`, :func:`reframe`: retime, add/replace/mute audio (with a
   fade-out), crop to an aspect ratio following the salient region.
 - :func:`overlay`: a still RGBA image (captions, a logo) drawn over every frame.
+- :func:`camera`: a clip from a still, a virtual camera zooming or panning over it (the
+  still's pixels, resampled: nothing redrawn).
 """
 
 from __future__ import annotations
@@ -582,3 +584,47 @@ def overlay(info: MediaInfo, out: Path, image: np.ndarray) -> EditStats:
         writer.add_audio(decode_audio(info.path))
     writer.close()
     return EditStats("reencode", count, info.fps, reencoded_frames=count)
+
+
+# ---------------------------------------------------------------------- camera moves
+
+MOVES = ("zoom-in", "pull-back", "pan-left", "pan-right")
+ZOOM = 1.15  # the closest a move comes: the frame shows 1/1.15 of the still's width
+
+
+def camera(
+    image: np.ndarray, out: Path, frames: int, fps: int, size: tuple[int, int], move: str
+) -> EditStats:
+    """``frames`` frames of ``size`` at ``fps``: the still ``image`` (H, W, 3) filling the
+    frame (cropped to its aspect, centred), seen by a camera that zooms in, pulls back or
+    pans across it, eased in and out (smoothstep) so the shot starts and ends at rest."""
+    if move not in MOVES:
+        raise InputError(f"camera move must be one of {', '.join(MOVES)}, got {move!r}")
+    if frames < 1:
+        raise InputError("a camera move needs at least one frame")
+    width, height = size
+    # the still, scaled once (Lanczos) to cover the frame at the closest zoom
+    cover = max(width / image.shape[1], height / image.shape[0]) * ZOOM
+    base = cv2.resize(
+        image,
+        (round(image.shape[1] * cover), round(image.shape[0] * cover)),
+        interpolation=cv2.INTER_LANCZOS4 if cover > 1 else cv2.INTER_AREA,
+    )
+    bh, bw = base.shape[:2]
+    writer = Writer(out, width, height, fps)
+    for i in range(frames):
+        t = i / max(1, frames - 1)
+        t = t * t * (3 - 2 * t)
+        zoom = {"zoom-in": 1 + (ZOOM - 1) * t, "pull-back": ZOOM - (ZOOM - 1) * t}.get(move, ZOOM)
+        # the part of the base the frame shows: (width, height) * ZOOM / zoom base pixels
+        span_w, span_h = width * ZOOM / zoom, height * ZOOM / zoom
+        spare = bw - span_w
+        x0 = {"pan-left": spare * (1 - t), "pan-right": spare * t}.get(move, spare / 2)
+        y0 = (bh - span_h) / 2
+        scale = zoom / ZOOM
+        matrix = np.float32([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]])
+        frame = cv2.warpAffine(base, matrix, (width, height), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+        writer.add_frame(frame)
+    writer.close()
+    return EditStats("reencode", frames, float(fps), reencoded_frames=frames)

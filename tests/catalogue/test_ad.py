@@ -4,6 +4,7 @@ that fades out."""
 import av
 import numpy as np
 import pytest
+from PIL import Image
 
 from cinedraft.catalogue import BrandKit, Catalogue, read_sheet
 from cinedraft.catalogue.ad import FPS, SIZE, Ad, caption_overlay, safe_zone, shot_frames
@@ -67,7 +68,35 @@ def test_an_ad_is_vertical_h264_of_the_asked_length(engine, products, tmp_path):
     loud = np.sqrt((audio[:, rate : 2 * rate] ** 2).mean())
     tail = np.sqrt((audio[:, -rate // 10 :] ** 2).mean())
     assert loud > 0.05 and tail < 0.1 * loud
-    assert len(result.shots) == 3 and result.images
+    assert len(result.shots) == 3 and result.images and result.motion == "camera"
+    # camera moves over the approved still: each shot is the still's pixels, moved
+    moves = [engine.library.get(s).record["parameters"]["move"] for s in result.shots]
+    assert moves == ["zoom-in", "pan-right", "pull-back"]
+    mid = frames[60]  # the second shot's middle, before the captions' rows
+    assert np.abs(mid[1400:].astype(int) - frames[61][1400:]).mean() < 8  # a smooth move
+    with Image.open(engine.library.get(result.images[0]).path) as still:
+        w = round(still.height * 9 / 16)  # the still fills the frame: its centre, at 9:16
+        box = ((still.width - w) // 2, 0, (still.width - w) // 2 + w, still.height)
+        want = np.asarray(still.convert("RGB").crop(box).resize((64, 114))).astype(int)
+    seen = np.asarray(Image.fromarray(frames[0]).resize((64, 114))).astype(int)
+    assert np.abs(seen[60:] - want[60:]).mean() < 12  # the first frame shows the still
+
+
+def test_a_model_motion_ad_uses_image_to_video(engine, products, tmp_path):
+    sheet = read_sheet(products / "products.csv")
+    sheet.products[:] = [p for p in sheet.products if p.sku == "C-3"]
+    Catalogue(engine.library, lambda: engine, tmp_path).run(sheet)
+    editor = Editor(engine.library)
+    result = Ad(engine.library, lambda: engine, lambda: editor).make(
+        "C-3", seconds=3.0, out=tmp_path, motion="model"
+    )
+    assert abs(result.seconds - 3.0) <= 0.05 and (result.width, result.height) == SIZE
+    kinds = [engine.library.get(s).record["kind"] for s in result.shots]
+    assert kinds == ["video"] * 3  # generated clips, not camera moves
+    first = engine.library.get(result.shots[0]).record
+    assert "camera slowly zooms in" in first["prompt"]
+    with pytest.raises(InputError, match="motion must be one of"):
+        Ad(engine.library, lambda: engine, lambda: editor).make("C-3", motion="drone")
 
 
 def _tone(path, seconds: float, rate: int = 48000) -> None:
