@@ -1,6 +1,8 @@
 """The vertical ad: its length, size, rate and codec, captions inside the safe zone, music
 that fades out."""
 
+from pathlib import Path
+
 import av
 import numpy as np
 import pytest
@@ -113,3 +115,29 @@ def _tone(path, seconds: float, rate: int = 48000) -> None:
             c.mux(packet)
         for packet in stream.encode(None):
             c.mux(packet)
+
+
+def test_the_brand_logo_and_font_are_drawn_inside_the_zone(tmp_path):
+    import shutil
+
+    import matplotlib
+
+    from cinedraft.catalogue import read_brand
+
+    font = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans-Bold.ttf"
+    shutil.copy(font, tmp_path / "brand-font.ttf")
+    Image.new("RGBA", (400, 100), (200, 30, 30, 255)).save(tmp_path / "logo.png")
+    (tmp_path / "brand.toml").write_text('logo = "logo.png"\ncaption_font = "brand-font.ttf"\n')
+    kit = read_brand(tmp_path / "brand.toml")
+    assert kit.to_record()["caption_font"]["name"] == "brand-font.ttf"
+    overlay = np.asarray(caption_overlay(SIZE, "Acme", ["a line"], kit))
+    x0, y0, x1, y1 = safe_zone(*SIZE)
+    red = (overlay[..., 0] == 200) & (overlay[..., 1] == 30) & (overlay[..., 3] == 255)
+    ys, xs = np.nonzero(red)
+    assert len(ys) > 5000  # the logo, scaled into the top of the zone
+    assert ys.min() == y0 and xs.min() >= x0 and xs.max() < x1
+    plain = np.asarray(caption_overlay(SIZE, "Acme", ["a line"], BrandKit()))
+    assert not np.array_equal(overlay[y0 + 200 :], plain[y0 + 200 :])  # another typeface
+    (tmp_path / "brand.toml").write_text('caption_font = "logo.png"\n')
+    with pytest.raises(InputError, match="not a font"):
+        read_brand(tmp_path / "brand.toml")
