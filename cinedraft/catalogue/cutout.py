@@ -11,9 +11,9 @@ GrabCut needs a first guess, and a packshot's contact shadow is where a naive on
 (the shadow is darker than the backdrop, so it looks like product). The guess here models
 the backdrop from the image's border (k-means of chromaticity and brightness): a pixel with a
 backdrop's chromaticity at 0.5-1.1x its brightness is backdrop, lit or in shadow; anything
-else is probably product. On the built-in world's packshots (every object and colour,
-studio/warm/cool light, 256-512 px) it finds the object's true mask at IoU 0.95-0.99
-(``tests/catalogue/test_cutout.py``). Packshots are cut at most :data:`WORK_SIDE` px on the
+else is probably product. On 48 of the built-in world's packshots it finds the object's
+true mask at IoU 0.98 on average, 0.95 at worst, at 256 px (``scripts/evaluate_cutout.py``).
+Packshots are cut at most :data:`WORK_SIDE` px on the
 long side (time grows with the pixels) and the mask scaled back.
 """
 
@@ -125,9 +125,12 @@ def _grabcut(rgb: np.ndarray) -> np.ndarray:
         cv2.GC_INIT_WITH_MASK,
     )
     fg = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8)
+    # a highlight line can cut a lid off its jar: join what a pixel or two apart
+    fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(fg)
-    if count > 1:  # the product is the largest piece; specks of backdrop noise are not
-        fg = (labels == 1 + np.argmax(stats[1:, cv2.CC_STAT_AREA])).astype(np.uint8)
+    if count > 1:  # the product's pieces are big; specks of backdrop noise are not
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        fg = np.isin(labels, 1 + np.flatnonzero(areas >= 0.1 * areas.max())).astype(np.uint8)
     if scale < 1:
         soft = cv2.resize(fg.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
         fg = (soft > 0.5).astype(np.uint8)

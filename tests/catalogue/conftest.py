@@ -14,18 +14,28 @@ def packshot(obj: str, colour: str, lighting: str = "studio", size: int = 256, s
     return Image.fromarray(image), cover > 0.5
 
 
+ROWS = (
+    "sku,name,colour,prompt,packshot,scenes,aspects\n"
+    'B-1,bottle,red,a {colour} {name} on a wooden table,bottle.png,2,"1:1,9:16,16:9"\n'
+    'J-2,jar,blue,a {colour} {name} on a marble table,jar.png,1,"4:5"\n'
+    "{extra}"
+    'C-3,cup,green,a {colour} {name} on a glass table,,2,"1:1,1.91:1"\n'
+)
+
+
+def write_products(folder, extra: str = ""):
+    """Two packshots and a CSV of three SKUs (two with packshots) in ``folder``; ``extra``
+    lines go before the last row."""
+    for name, obj, colour in (("bottle.png", "bottle", "red"), ("jar.png", "jar", "blue")):
+        packshot(obj, colour, seed=1)[0].save(folder / name)
+    (folder / "products.csv").write_text(ROWS.replace("{extra}", extra))
+    return folder
+
+
 @pytest.fixture
 def products(tmp_path):
-    """A product list folder: two packshots, a CSV of three SKUs (two with packshots), a
-    brand kit."""
-    for name, obj, colour in (("bottle.png", "bottle", "red"), ("jar.png", "jar", "blue")):
-        packshot(obj, colour, seed=1)[0].save(tmp_path / name)
-    (tmp_path / "products.csv").write_text(
-        "sku,name,colour,prompt,packshot,scenes,aspects\n"
-        'B-1,bottle,red,a {colour} {name} on a wooden table,bottle.png,2,"1:1,9:16,16:9"\n'
-        'J-2,jar,blue,a {colour} {name} on a marble table,jar.png,1,"4:5"\n'
-        'C-3,cup,green,a {colour} {name} on a glass table,,2,"1:1,1.91:1"\n'
-    )
+    """A product list folder (:func:`write_products`) and a brand kit."""
+    write_products(tmp_path)
     (tmp_path / "brand.toml").write_text(
         'name = "Acme"\npalette = ["#8b5a2b", "#f4f1ea"]\nstyle = ["studio lighting"]\n'
         'negative = ["text"]\n'

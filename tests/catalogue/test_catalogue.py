@@ -46,20 +46,12 @@ def _keys(home) -> dict[str, list[str]]:
 @pytest.fixture(scope="module")
 def made(tmp_path_factory):
     """One run of the three SKUs plus a bad row, shared by the tests below."""
-    from .conftest import packshot
+    from .conftest import write_products
 
     root = tmp_path_factory.mktemp("catalogue")
     products = root / "in"
     products.mkdir()
-    for name, obj, colour in (("bottle.png", "bottle", "red"), ("jar.png", "jar", "blue")):
-        packshot(obj, colour, seed=1)[0].save(products / name)
-    (products / "products.csv").write_text(
-        "sku,name,colour,prompt,packshot,scenes,aspects\n"
-        'B-1,bottle,red,a {colour} {name} on a wooden table,bottle.png,2,"1:1,9:16,16:9"\n'
-        'J-2,jar,blue,a {colour} {name} on a marble table,jar.png,1,"4:5"\n'
-        ",nameless,,,,,\n"
-        'C-3,cup,green,a {colour} {name} on a glass table,,2,"1:1,1.91:1"\n'
-    )
+    write_products(products, ",nameless,,,,,\n")
     (products / "brand.toml").write_text('name = "Acme"\npalette = ["#8b5a2b", "#f4f1ea"]\n')
     home, out = root / "home", root / "out"
     result = _catalogue(home, products, out)
