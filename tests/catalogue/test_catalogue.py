@@ -123,9 +123,12 @@ def test_the_product_is_kept_from_its_packshot(made):
 def test_a_second_run_makes_nothing(made):
     home, products, out, _ = made
     before = _keys(home)
-    result = _catalogue(home, products, out)
+    result = _catalogue(home, products, out, "--json")
     assert result.exit_code == 1, result.output
     assert _keys(home) == before
+    printed = json.loads(result.stdout)
+    assert [s["made"] for s in printed["skus"]] == [0, 0, 0]
+    assert printed["failed"] == ["line 4: the sku is empty"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert all(s["made"] == 0 and s["reused"] > 0 for s in manifest["skus"])
 
