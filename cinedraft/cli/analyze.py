@@ -68,10 +68,15 @@ def _print_images(report: dict) -> None:
     for v in report["verdict"]:
         out.print(
             f"[bold]{Path(v['clearer']).name}[/] is clearer than {Path(v['than']).name}: "
-            f"{v['sharpness_ratio']:.2f}x the sharpness. Why:"
+            f"{v['sharpness_ratio']:.2f}x the {v['compared']} (the smaller enlarged "
+            "bicubically). Why:"
         )
         for reason in v["reasons"]:
             out.print(f"  - {reason}")
+        if v["despite"]:
+            out.print("Despite:")
+            for reason in v["despite"]:
+                out.print(f"  - {reason}")
     if "crops" in report:
         out.print(f"1:1 crops of the most detailed region: {report['crops']}")
 

@@ -2,9 +2,14 @@
 
 Images are compared at a common display size (the largest of them; smaller ones enlarged
 bicubically, as a screen would), so a small file is not called sharp for having few pixels.
-The reasons name the factors that differ: resolution, compression (format, blockiness), noise,
-blur (edge width), and, when the files carry a cinedraft record, the model, sampling steps and
-rendering pipeline. Crops of the most detailed region are shown side by side at 1:1.
+The reasons name the measured factors that favour the clearer image (resolution, compression
+by blockiness, noise, blur by edge width), with the numbers the table shows; factors that
+favour the other image are listed apart as what the verdict holds *despite* (a lossless PNG
+can still be the blockier one). When the files carry a cinedraft record, how they were made
+differently (model, sampling steps, rendering pipeline) is added. The headline ratio says
+what it compares: Laplacian variance at the display size, which noise inflates too (said when
+the clearer image is the noisier). Crops of the most detailed region are shown side by side
+at 1:1.
 """
 
 from __future__ import annotations
@@ -53,38 +58,50 @@ def _detail_window(image: Image.Image, size: int) -> tuple[int, int]:
     return int(x), int(y)
 
 
-def _reasons(best: dict, other: dict) -> list[str]:
-    """Why ``best`` looks clearer than ``other``: every factor that differs."""
-    reasons = []
+def _sides(best: dict, other: dict) -> tuple[list[str], list[str]]:
+    """The measured factors that differ, split by whom they favour: ``(for, against)`` the
+    clearer image. Every number is the one the table shows (at display size); a factor that
+    favours the other image is not a reason, it is said as one the verdict holds despite."""
+    favour, despite = [], []
     pixels = best["width"] * best["height"] / (other["width"] * other["height"])
     if abs(pixels - 1) > 0.05:
-        reasons.append(
+        (favour if pixels > 1 else despite).append(
             f"resolution: {best['width']}x{best['height']} vs {other['width']}x{other['height']} "
             f"({pixels:.2f}x the pixels)"
         )
-    b, o = best["native"], other["native"]
+    b, o = best["display"], other["display"]
     if other["format"] != best["format"] or abs(o["blockiness"] - b["blockiness"]) > 0.1:
-        reasons.append(
+        line = (
             f"compression: {best['format']} vs {other['format']}, blockiness "
-            f"{b['blockiness']:.2f} vs {o['blockiness']:.2f}"
+            f"{b['blockiness']:.2f} vs {o['blockiness']:.2f} (1 = no 8 px grid)"
         )
-    if abs(o["noise"] - b["noise"]) > 1.0:
-        reasons.append(f"noise: sigma {b['noise']:.1f} vs {o['noise']:.1f}")
+        (favour if b["blockiness"] < o["blockiness"] else despite).append(line)
+    low, high = sorted((b["noise"], o["noise"]))
+    if high - low > 0.2 and high > 1.5 * max(low, 1e-6):
+        line = f"noise: sigma {b['noise']:.2f} vs {o['noise']:.2f} ({high / max(low, 1e-6):.0f}x)"
+        if b["noise"] > o["noise"]:  # more noise raises Laplacian variance without detail
+            line += "; the sharpness figure counts this noise as detail"
+        (favour if b["noise"] < o["noise"] else despite).append(line)
     if abs(o["edge_width"] - b["edge_width"]) > 0.5:
-        reasons.append(
-            f"blur: edges {best['display']['edge_width']:.1f} px vs "
-            f"{other['display']['edge_width']:.1f} px wide at display size"
+        (favour if b["edge_width"] < o["edge_width"] else despite).append(
+            f"blur: edges {b['edge_width']:.1f} px vs {o['edge_width']:.1f} px wide"
         )
+    return favour, despite
+
+
+def _made(best: dict, other: dict) -> list[str]:
+    """How the two were made differently, from their records (causes, not measurements)."""
+    made = []
     rb, ro = best["record"], other["record"]
     for key, label in (("model", "model"), ("steps", "sampling steps"), ("tier", "tier")):
         if rb.get(key) is not None and ro.get(key) is not None and rb[key] != ro[key]:
-            reasons.append(f"{label}: {rb[key]} vs {ro[key]}")
+            made.append(f"{label}: {rb[key]} vs {ro[key]}")
     pipe_b, pipe_o = rb.get("render", {}), ro.get("render", {})
     fields = ("upscale", "sharpen", "refine_strength", "cleanup")
     if pipe_b and pipe_o and any(pipe_b.get(f) != pipe_o.get(f) for f in fields):
         describe = lambda p: ", ".join(f"{f} {p.get(f)}" for f in fields)  # noqa: E731
-        reasons.append(f"rendering pipeline: {describe(pipe_b)} vs {describe(pipe_o)}")
-    return reasons or ["no factor differs measurably"]
+        made.append(f"rendering pipeline: {describe(pipe_b)} vs {describe(pipe_o)}")
+    return made
 
 
 def analyze_images(paths: list[Path], out_dir: Path | None = None) -> dict:
@@ -116,12 +133,18 @@ def analyze_images(paths: list[Path], out_dir: Path | None = None) -> dict:
     verdict = []
     for other in ranked[1:]:
         ratio = best["display"]["sharpness"] / max(other["display"]["sharpness"], 1e-12)
+        favour, despite = _sides(best, other)
+        made = _made(best, other)
         verdict.append(
             {
                 "clearer": best["path"],
                 "than": other["path"],
+                # what the ratio compares: Laplacian variance, both at the display size
+                "compared": f"Laplacian variance at {display[0]}x{display[1]}",
                 "sharpness_ratio": round(ratio, 3),
-                "reasons": _reasons(best, other),
+                "reasons": (favour + made) or ["no factor differs measurably"],
+                "despite": despite,
+                "made": made,
             }
         )
     report = {

@@ -62,3 +62,29 @@ def test_video_flicker_and_warp_error_per_second(tmp_path):
     (tmp_path / "cut.mp4").write_bytes((tmp_path / "steady.mp4").read_bytes()[:300])
     with pytest.raises(InputError):
         analyze_video(tmp_path / "cut.mp4")
+
+
+def test_a_factor_that_favours_the_other_image_is_not_a_reason(tmp_path):
+    """issue #34: a lossless PNG that is the blockier and the noisier of the two was given
+    'compression' as a reason it is clearer, with a number the table did not show, and its
+    noise went unmentioned."""
+    import io
+
+    from PIL import Image
+
+    noisy = np.asarray(scene(256, 3), np.float32)
+    noisy += np.random.default_rng(0).normal(0, 6, noisy.shape)
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=30)
+    Image.open(buf).save(tmp_path / "blocky.png")  # lossless file, lossy past
+    scene(256, 3).filter(ImageFilter.GaussianBlur(3)).save(tmp_path / "soft.webp", quality=95)
+    report = analyze_images([tmp_path / "soft.webp", tmp_path / "blocky.png"])
+    verdict = report["verdict"][0]
+    assert verdict["clearer"].endswith("blocky.png")
+    assert verdict["compared"] == "Laplacian variance at 256x256"
+    assert not any(r.startswith(("compression", "noise")) for r in verdict["reasons"])
+    despite = " ".join(verdict["despite"])
+    soft, blocky = (i["display"] for i in report["images"])
+    assert f"blockiness {blocky['blockiness']:.2f} vs {soft['blockiness']:.2f}" in despite
+    assert "noise: sigma" in despite and "counts this noise as detail" in despite
+    assert any(r.startswith("blur") for r in verdict["reasons"])

@@ -92,6 +92,9 @@ def test_ideate_promote_compare(studio, page):
     assert float(sharp[2]) > float(sharp[1])  # production is measurably sharper
     assert any(r.startswith("size") and "256x256" in r for r in rows)
     assert page.inner_text("#verdict").startswith("The production is clearer")
+    assert "Laplacian variance at 256x256" in page.inner_text("#verdict")  # what was compared
+    # the production render is the noisier: said as what it is clearer despite
+    assert "noise: sigma" in page.inner_text("#despite")
     page.screenshot(path=str(ARTIFACTS / "2-compare.png"))
     assert page.errors == []
 

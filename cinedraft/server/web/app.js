@@ -170,8 +170,10 @@ async function compare(draftId, finalId) {
     el("div", { class: "compare" },
       el("figure", {}, media(draft), el("figcaption", {}, el("a", { href: `#/asset/${draft.id}`, text: `draft ${draft.id}` }))),
       el("figure", {}, media(final), el("figcaption", {}, el("a", { href: `#/asset/${final.id}`, text: `production ${final.id}` })))),
-    el("p", { id: "verdict", text: `The ${clearer} is clearer: ${verdict.sharpness_ratio}x the sharpness at display size.` }),
+    el("p", { id: "verdict", text: `The ${clearer} is clearer: ${verdict.sharpness_ratio}x the ${verdict.compared}.` }),
     el("ul", {}, verdict.reasons.map((r) => el("li", { text: r }))),
+    el("div", { id: "despite" }, verdict.despite.length ? el("p", { text: "Despite:" }) : null,
+      el("ul", {}, verdict.despite.map((r) => el("li", { text: r })))),
     table);
 }
 
