@@ -148,5 +148,14 @@ def factors(
             str(f["ratio"]),
             "" if f["share"] is None else f"{f['share']:.0%}",
         )
+    share = report["interaction_share"]
+    table.add_row(
+        "interaction",
+        "not explained by one factor alone",
+        f"{report['interaction']:.3g}",
+        "",
+        "" if share is None else f"{share:.0%}",
+    )
     out.print(table)
+    out.print(report["interaction_note"])
     out.print(f"report: {folder / 'report.html'}")

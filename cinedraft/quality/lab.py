@@ -17,7 +17,9 @@ Every image is measured as delivered (encoded, decoded) at the production displa
 smaller image is enlarged bicubically first, as a viewer's screen would), so the numbers
 compare what a person sees. The score is Laplacian-variance sharpness; the other metrics are
 reported beside it. Shares: each factor's gain over its reference divided by the gain of the
-full production tier; what the single factors do not explain is the interaction.
+full production tier; what the single factors do not explain is the interaction, shown as a
+row of its own so the shares add up to 100 %. It is negative when the factors overlap (the
+pipeline's gain is measured on top of the production resolution, the others alone).
 """
 
 from __future__ import annotations
@@ -215,6 +217,19 @@ def _measure(image: Image.Image, display: tuple[int, int]) -> dict:
     return {k: round(v, 6) for k, v in image_metrics(image).items()}
 
 
+def _interaction_note(explained: float, total: float) -> str:
+    """The sentence the table, the plot and the page show under the shares."""
+    if not total:
+        return "the full production tier gained nothing over the draft"
+    part = explained / total
+    if part > 1.005:
+        return (
+            f"the single factors' gains add up to {part:.0%} of the full tier's: they overlap "
+            f"(each was measured alone), so the interaction is {1 - part:.0%}"
+        )
+    return f"the single factors explain {part:.0%}; the interaction is the other {1 - part:.0%}"
+
+
 def _attribute(prompt, seed, display, runs: dict[str, Run], sweep: list[dict]) -> dict:
     """Each factor's sharpness gain over its reference, and its share of the full gain."""
     score = {name: run.metrics["sharpness"] for name, run in runs.items()}
@@ -236,6 +251,7 @@ def _attribute(prompt, seed, display, runs: dict[str, Run], sweep: list[dict]) -
             }
         )
     explained = sum(f["gain"] for f in factors)
+    interaction = total - explained
     return {
         "prompt": prompt,
         "seed": seed,
@@ -244,7 +260,11 @@ def _attribute(prompt, seed, display, runs: dict[str, Run], sweep: list[dict]) -
         "baseline": score["baseline"],
         "production": score["production"],
         "total_gain": round(total, 6),
-        "interaction": round(total - explained, 6),
+        # what the single factors do not explain; negative when they overlap (each was
+        # measured alone, and their gains together exceed the full tier's)
+        "interaction": round(interaction, 6),
+        "interaction_share": round(interaction / total, 3) if total else None,
+        "interaction_note": _interaction_note(explained, total),
         "factors": factors,
         "runs": {k: asdict(v) for k, v in runs.items()},
         "sweep": sweep,

@@ -5,6 +5,7 @@ Everything that comes from a user (prompts, file names) is HTML-escaped.
 
 from __future__ import annotations
 
+import textwrap
 from html import escape
 from pathlib import Path
 
@@ -25,12 +26,15 @@ def write_plots(report: dict, out_dir: Path) -> list[Path]:
     plt = _pyplot()
     paths = []
     fig, ax = plt.subplots(figsize=(6, 3.2), dpi=110)
-    names = [f["factor"] for f in report["factors"]] + ["production"]
-    gains = [f["gain"] for f in report["factors"]] + [report["total_gain"]]
-    ax.barh(names, gains, color=["#4c78a8"] * (len(names) - 1) + ["#f58518"])
+    names = [f["factor"] for f in report["factors"]] + ["interaction", "production"]
+    gains = [f["gain"] for f in report["factors"]]
+    gains += [report["interaction"], report["total_gain"]]
+    colours = ["#4c78a8"] * (len(names) - 2) + ["#9d9d9d", "#f58518"]
+    ax.barh(names, gains, color=colours)
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_xlabel("sharpness gain over reference (Laplacian variance)")
-    ax.set_title("What makes production clearer than the draft")
+    note = textwrap.fill(report["interaction_note"], 90)
+    ax.set_title(f"What makes production clearer than the draft\n{note}", fontsize=8)
     paths.append(_save(plt, fig, out_dir / "factors.png"))
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2), dpi=110)
@@ -42,8 +46,14 @@ def write_plots(report: dict, out_dir: Path) -> list[Path]:
             marker="o",
             label=fmt,
         )
+    left.axhline(0, color="#999999", linewidth=0.6)
     left.set_xlabel("delivery quality")
-    left.set_ylabel("detail fidelity (1 = lossless)")
+    left.set_ylabel("detail fidelity (1 = lossless)", fontsize=8)
+    if min(s["detail_fidelity"] for s in report["sweep"]) < 0:
+        left.text(
+            0.02, 0.02, "below 0: the error adds more\nedge energy than the image has",
+            transform=left.transAxes, fontsize=7, color="#444444",
+        )  # fmt: skip
     left.set_title("Compression of the production image")
     left.legend()
     right.plot(
@@ -77,6 +87,18 @@ def write_html(report: dict, out_dir: Path) -> Path:
     for f in sorted(report["factors"], key=lambda f: -f["gain"]):
         share = "" if f["share"] is None else f"{f['share']:.0%}"
         factors.append(_row([f["factor"], f["change"], f"{f['gain']:.6f}", f["ratio"], share]))
+    share = report["interaction_share"]
+    factors.append(
+        _row(
+            [
+                "interaction",
+                "not explained by one factor alone",
+                f"{report['interaction']:.6f}",
+                "",
+                "" if share is None else f"{share:.0%}",
+            ]
+        )
+    )
     runs = [_row(["run", "image", "bytes", *SHOWN], header=True)]
     for name, run in report["runs"].items():
         cells = "".join(f"<td>{run['metrics'][m]:.4g}</td>" for m in SHOWN)
@@ -113,15 +135,18 @@ img{{image-rendering:pixelated}}</style></head><body>
 <p>Prompt: <b>{escape(report["prompt"])}</b>, seed {report["seed"]}. Measured as delivered, at
 {report["display_size"][0]}x{report["display_size"][1]}. Score: sharpness (variance of the
 Laplacian). Draft {report["baseline"]:.6f} &rarr; production {report["production"]:.6f}
-(gain {report["total_gain"]:.6f}; interaction not explained by single factors:
-{report["interaction"]:.6f}).</p>
+(gain {report["total_gain"]:.6f}). Shares add up to 100 % with the interaction:
+{escape(report["interaction_note"])}.</p>
 <table>{"".join(factors)}</table>
 <img src="factors.png" alt="gain per factor">
 <img src="sweeps.png" alt="compression and steps sweeps">
 <h2>Runs</h2><table>{"".join(runs)}</table>
 <h2>Delivery quality</h2>
 <p>No-reference sharpness counts compression artifacts as detail; detail fidelity (against
-the lossless image) and PSNR do not.</p><table>{"".join(sweep)}</table>
+the lossless image) and PSNR do not. Detail fidelity is 1 - (the error's Laplacian energy /
+the image's): 1 is lossless, 0 means the error carries as much edge energy as the image
+itself, and below 0 (a low quality on a smooth image) it carries more.</p>
+<table>{"".join(sweep)}</table>
 </body></html>
 """
     path = out_dir / "report.html"

@@ -62,3 +62,16 @@ def test_report_files_are_written_and_escaped(report):
     assert json.loads((out / "report.json").read_text())["seed"] == 3
     html = (out / "report.html").read_text()
     assert "&lt;b&gt;studio&lt;/b&gt;" in html and "<b>studio</b>" not in html
+
+
+def test_shares_add_up_with_the_interaction_and_say_so(report):
+    """issue #34: the shares summed to 107 % with nothing said; the interaction is a row of
+    its own, so they add up to 100 %, and a sentence says which way it went."""
+    report, out = report
+    shares = [f["share"] for f in report["factors"]] + [report["interaction_share"]]
+    assert abs(sum(shares) - 1) <= 0.01 * len(shares)
+    explained = sum(f["gain"] for f in report["factors"]) / report["total_gain"]
+    note = report["interaction_note"]
+    assert ("overlap" in note) == (explained > 1.005)
+    html = (out / "report.html").read_text()
+    assert "<td>interaction</td>" in html and "below 0" in html
