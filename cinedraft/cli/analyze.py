@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from ..request import Overrides
-from ..quality.compare import VIDEO_SUFFIXES, analyze_images, analyze_video
 from ..workspace import Workspace
 from .common import handles_errors, out, progress_bars
 
@@ -29,6 +28,8 @@ def analyze(
 ) -> None:
     """Clarity table: which image is clearer, by how much, and why; for clips, temporal
     flicker and warp error per second."""
+    from ..quality.compare import VIDEO_SUFFIXES, analyze_images, analyze_video  # OpenCV, PyAV
+
     videos = [f for f in files if f.suffix.lower() in VIDEO_SUFFIXES]
     images = [f for f in files if f not in videos]
     if videos:  # FFmpeg can crash a process on a malformed file: probe each in the worker first

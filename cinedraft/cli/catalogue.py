@@ -11,9 +11,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..catalogue import Catalogue, read_brand, read_sheet
-from ..catalogue.ad import Ad
-from ..catalogue.sheet import DEFAULT_ASPECTS
+from ..catalogue.brand import read_brand
+from ..catalogue.sheet import DEFAULT_ASPECTS, read_sheet
 from ..render.masks import parse_aspect
 from ..workspace import Workspace
 from .common import err, handles_errors, out, parsed_option, progress_bars
@@ -58,6 +57,8 @@ def catalogue(
     sheet = read_sheet(products, scenes, parsed_option(aspects, _aspects, "--aspects"))
     for problem in sheet.problems:
         err.print(f"skipped {problem}", soft_wrap=True, markup=False, highlight=False)
+    from ..catalogue import Catalogue  # OpenCV, the library: not for --help
+
     runner = Catalogue(state.library(), state.engine, out_dir, kit, model, seed)
     with progress_bars(enabled=not as_json) as on_progress:
         runner.progress = on_progress
@@ -123,6 +124,8 @@ def ad(
     safe zone; written to OUT/<sku>/ad.mp4."""
     state: Workspace = ctx.obj
     kit = read_brand(brand)
+    from ..catalogue.ad import Ad  # PyAV, the editor: not for --help
+
     maker = Ad(state.library(), state.engine, state.editor, kit)
     with progress_bars(enabled=not as_json) as on_progress:
         maker.progress = on_progress

@@ -4,14 +4,17 @@ every result is a new library asset (``--out FILE`` also copies it there)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..editor import Editor, Timeline
 from ..library import Asset
 from ..request import Overrides
 from ..workspace import Workspace
+
+if TYPE_CHECKING:
+    from ..editor import Editor
+
 from .common import (
     Before,
     ClipModel,
@@ -201,4 +204,6 @@ def timeline_render(
 ) -> None:
     """Render an OpenTimelineIO timeline (clips, dissolves, audio) into a new asset."""
     writable_destination(out_file)
+    from ..editor import Timeline
+
     report_edit(_editor(ctx).render(Timeline.load_otio(otio_file)), out_file, as_json)

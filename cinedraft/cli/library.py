@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from ..library import Asset, AssetQuery
-from ..quality.metrics import HIGHER_IS_CLEARER
+from ..quality import HIGHER_IS_CLEARER
 from ..workspace import Workspace
 from .common import err, handles_errors, out, progress_bars
 

@@ -33,18 +33,18 @@ import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image
 from pydantic import BaseModel, Field, field_validator
 
 from ..errors import AssetNotFoundError, CinedraftError, InputError, InputTooLargeError, OutputError
 from ..ids import ASSET_ID, check_asset_id, new_asset_id, utc_now
-from ..quality.metrics import HIGHER_IS_CLEARER, image_metrics
+from ..quality import HIGHER_IS_CLEARER
 from ..render.delivery import PROFILES, Profile, fit
 from ..media.metadata import DECODE_ERRORS, FORMATS, embed_video_record, encode_image, read_metadata
 from . import audit, records, watermark
 from .audit import AuditEntry
-from .credentials import load_or_create, trust_anchors, trust_ca, trusted_cas, untrust_ca
 from .db import connect
 from ..media.files import (
     MIME,
@@ -56,9 +56,11 @@ from ..media.files import (
 )
 from ..media.probe import Prober
 from .files import FileStore
-from .provenance import Ingredient, Manifest, Signer, read_manifest
 from ..record import RECORD_VERSION, ImportRecord, upgrade_record
 from .schema import claim_of, claimed_prompt, row_fields
+
+if TYPE_CHECKING:
+    from .provenance import Ingredient, Manifest, Signer
 
 MAX_INPUT_BYTES = 2 << 30  # a file given to import or verify
 MAX_PIXELS = 40_000_000  # an imported image (a 6000x6000 PNG passes, decoded off the event loop)
@@ -393,6 +395,8 @@ class Library:
     def _ingredients(self, parents: list[tuple[str, str]]) -> list[Ingredient]:
         """Parents found in this library as C2PA ingredients: at most one ``parentOf`` (C2PA
         allows one), the rest ``componentOf``."""
+        from .provenance import Ingredient  # c2pa and cryptography: only when signing
+
         out = []
         for parent_id, role in parents:
             row = records.get_asset(self.conn, parent_id)
@@ -428,6 +432,9 @@ class Library:
 
     def signer(self) -> Signer:
         if self._signer is None:
+            from .credentials import load_or_create
+            from .provenance import Signer
+
             self._signer = Signer(load_or_create(self.root / "keys"))
         return self._signer
 
@@ -585,6 +592,9 @@ class Library:
 
     def verify(self, path: Path) -> Verification:
         """Manifest, watermark and library membership of any file."""
+        from .credentials import trust_anchors
+        from .provenance import read_manifest
+
         data, ext = _read_input(path)
         manifest: Manifest = read_manifest(data, MIME[ext], trust_anchors(self.root / "keys"))
         found = Verification(path=str(path), format=ext.lstrip("."), manifest=manifest.__dict__)
@@ -626,13 +636,19 @@ class Library:
 
     def trust(self, pem_path: Path) -> tuple[str, str]:
         """Trust another library's CA (its ``keys/ca.pem``): files it signed verify as Trusted."""
+        from .credentials import trust_ca
+
         return trust_ca(self.root / "keys", read_regular(pem_path, 1 << 20))
 
     def untrust(self, fingerprint: str) -> None:
+        from .credentials import untrust_ca
+
         untrust_ca(self.root / "keys", fingerprint)
 
     def trusted(self) -> list[tuple[str, str]]:
         """``(fingerprint, subject)`` of the other CAs this library trusts."""
+        from .credentials import trusted_cas
+
         return trusted_cas(self.root / "keys")
 
     # ------------------------------------------------------------------ integrity
@@ -816,6 +832,8 @@ def _read_input(path: Path) -> tuple[bytes, str]:
 
 def _measure(data: bytes) -> dict[str, float]:
     """Clarity metrics of the delivered pixels (after compression, as a viewer sees them)."""
+    from ..quality.metrics import image_metrics  # OpenCV: only when storing
+
     with Image.open(io.BytesIO(data)) as im:
         return {k: round(v, 6) for k, v in image_metrics(im.convert("RGB")).items()}
 

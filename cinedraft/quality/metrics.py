@@ -42,18 +42,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-ImageLike = Image.Image | np.ndarray
+from . import HIGHER_IS_CLEARER  # noqa: F401 - named here too, where the metrics are
 
-# name -> True when a higher value means a clearer image (for sorting and verdicts)
-HIGHER_IS_CLEARER = {
-    "sharpness": True,
-    "tenengrad": True,
-    "hf_ratio": True,
-    "edge_width": False,
-    "blockiness": False,
-    "ringing": False,
-    "noise": False,
-}
+ImageLike = Image.Image | np.ndarray
 
 
 def _gray(image: ImageLike) -> np.ndarray:
