@@ -195,6 +195,7 @@ class _Sku:
         self.steps = product.scenes + 3 + len(product.aspects)  # + production, lock, files
         self.done = 0
         self._cut: Cutout | None = None
+        self._masks: dict[tuple[int, int], np.ndarray] = {}
         run.progress(product.sku, 0, self.steps)
 
     # ------------------------------------------------------------------ steps
@@ -334,7 +335,7 @@ class _Sku:
             out = self.library.get(made[0])
             if kept is None:
                 return out, None
-            held = _kept_in(out, hero)
+            held = self._measured(out) or _kept_in(out, hero)
             if held >= lock.MIN_SSIM:
                 return out, held
             failures.append(f"seed {request.seed}: {held:.3f}")
@@ -343,11 +344,23 @@ class _Sku:
             f"{lock.MIN_SSIM}: {'; '.join(failures)})"
         )
 
+    def _measured(self, out: Asset) -> float | None:
+        """What an earlier run measured of this very asset (its manifest row), so a resumed
+        run does not decode every aspect again; the pixels of an asset never change."""
+        for row in self.run.previous.get(self.product.sku, []):
+            if row.get("asset_id") == out.id and row.get("role") == "aspect":
+                ssim = row.get("product_ssim")
+                return ssim if isinstance(ssim, (int, float)) else None
+        return None
+
     def score(self, draft: Asset) -> float:
         """:func:`score` of a draft, with the product's mask when there is a packshot."""
         product = None
         if self.packshot is not None:
-            product = lock.place(self.cut(), (draft.width, draft.height)).alpha > 0.5
+            size = (draft.width, draft.height)
+            if size not in self._masks:  # every draft is the same size: place it once
+                self._masks[size] = lock.place(self.cut(), size).alpha > 0.5
+            product = self._masks[size]
         with Image.open(draft.path) as im:
             return score(im, self.run.brand.palette, product)
 
