@@ -30,6 +30,7 @@ import numpy as np
 from PIL import Image
 
 from ..media.codec import Writer
+from ..quality.metrics import laplacian_variance
 from ..errors import InputError
 from .contact import contact_sheet
 
@@ -258,7 +259,10 @@ def finish_clip(
         t0 = time.perf_counter()
     timings["encode"] += time.perf_counter() - t0  # flushing the encoder
     poster = out.with_suffix(".poster.png")
-    Image.fromarray(kept[middle]).save(poster)
+    # the sharpest frame kept (the middle and the sheet's), not the middle blindly: a clip's
+    # middle can be mid-motion, blurred, and a poster is what a library shows of it
+    sharpest = max(sorted(kept), key=lambda i: laplacian_variance(kept[i]))
+    Image.fromarray(kept[sharpest]).save(poster)
     sheet = out.with_suffix(".contact.png")
     contact_sheet([Image.fromarray(kept[i]) for i in sorted(picks)], columns=6, tile=240).save(
         sheet

@@ -120,3 +120,26 @@ def test_decode_and_reencode_keep_the_brightness(tmp_path, write):
     for generation in range(3):
         frames = decode_frames(write(frames, tmp_path / f"gen{generation}.mp4"))
         assert abs(luma(frames) - original) < 0.3, generation
+
+
+def test_the_poster_is_the_sharpest_frame_and_the_sheet_fits_the_aspect(tmp_path):
+    """issue #34: the poster was the middle frame however blurred, and a vertical clip's
+    contact sheet left half of each square cell empty."""
+    from PIL import Image, ImageFilter
+
+    preset = VideoPreset("tall", 90, 160, 12, 2, 23)
+    base = np.zeros((160, 90, 3), np.uint8)
+    base[::8] = 255  # stripes: detail a blur removes
+    sharp = base.copy()
+    blurred = np.asarray(Image.fromarray(base).filter(ImageFilter.GaussianBlur(4)))
+    frames = [blurred] * 24
+    frames[2:6] = [sharp] * 4  # a sharp moment, far from the middle
+    done = finish_clip(frames, 12, preset, tmp_path / "clip.mp4", seconds=2.0)
+    with Image.open(done.poster) as poster:
+        stripes = np.asarray(poster.convert("L"), np.float32)
+    assert stripes.std() > 60  # the sharp frame (a blurred one is near flat grey)
+    with Image.open(done.contact_sheet) as sheet:
+        w, h = sheet.size
+        pixels = np.asarray(sheet.convert("L"))
+    assert h > w / 6 * 1.5  # two rows of six tall cells, not squares
+    assert (pixels == 24).mean() < 0.15  # little empty page
