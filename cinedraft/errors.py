@@ -61,3 +61,12 @@ class QueueFullError(CinedraftError):
 class JobCancelled(CinedraftError):
     """Raised inside a running job when its cancel was requested (workers end the job as
     cancelled; it is never shown as an error)."""
+
+
+def first_problem(exc, where: str = "request") -> str:
+    """``field: message`` of the first problem of a pydantic ``ValidationError`` (``where``
+    when it names no field): one line, as cinedraft says every error, in the CLI, the API,
+    records and cluster results alike."""
+    e = exc.errors()[0]
+    loc = ".".join(str(p) for p in e["loc"]) or where
+    return f"{loc}: {e['msg'].removeprefix('Value error, ')}"

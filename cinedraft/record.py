@@ -18,7 +18,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import InputError
+from .errors import InputError, first_problem
 from .ids import ASSET_ID_PATTERN, utc_now
 
 RECORD_VERSION = 1
@@ -195,10 +195,8 @@ def read_record(record: dict, model: type[R], what: str) -> R:
     try:
         return model.model_validate(upgrade_record(record))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "record"
         name = record.get("asset_id", "the asset")
-        raise InputError(f"{name} is not {what} ({where}: {first['msg']})") from None
+        raise InputError(f"{name} is not {what} ({first_problem(exc, 'record')})") from None
 
 
 def upgrade_record(record: dict) -> dict:

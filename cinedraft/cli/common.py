@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..errors import EXIT_CODE, CinedraftError, OutputError
+from ..errors import EXIT_CODE, CinedraftError, OutputError, first_problem
 from ..media.files import write_atomic
 from ..request import Result, no_progress
 
@@ -76,9 +76,7 @@ def handles_errors(fn):
         try:
             return fn(*args, **kwargs)
         except ValidationError as exc:
-            e = exc.errors()[0]  # the first problem: one line, as for every other error
-            where = ".".join(str(p) for p in e["loc"]) or "request"
-            say_error(f"{where}: {e['msg'].removeprefix('Value error, ')}")
+            say_error(first_problem(exc))
             raise typer.Exit(EXIT_CODE) from None
         except CinedraftError as exc:
             say_error(str(exc))

@@ -24,7 +24,7 @@ from .._version import __version__
 from ..engine.image import Rendered
 from ..engine.video import Clip
 from ..engine.models import MODELS_LAYOUT
-from ..errors import CinedraftError
+from ..errors import CinedraftError, first_problem
 from ..ids import new_asset_id
 from ..record import ImageRecord, VideoRecord
 from ..request import Seam
@@ -87,9 +87,7 @@ def rendered_of(result: object, task: dict) -> list[Rendered]:
         try:
             parsed = ImageRecord.model_validate(record)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise MalformedResult(f"record {i} is not an image record ({where}: {first['msg']})")
+            raise MalformedResult(f"record {i} is not an image record ({first_problem(exc)})")
         if (parsed.prompt, parsed.seed) != (task["prompts"][i], task["seeds"][i]):
             raise MalformedResult(f"record {i} is for another prompt or seed than was asked")
         if (parsed.width, parsed.height) != (pixels.shape[1], pixels.shape[0]):
@@ -118,9 +116,7 @@ def clip_of(result: object, task: dict) -> Clip:
     try:
         record = VideoRecord.model_validate(_own_fields(result.get("record")))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise MalformedResult(f"the record is not a clip's ({where}: {first['msg']})") from None
+        raise MalformedResult(f"the record is not a clip's ({first_problem(exc)})") from None
     if (record.prompt, record.seed) != (task["prompts"][0], task["seeds"][0]):
         raise MalformedResult("the record is for another prompt or seed than was asked")
     for name, png in (("poster", poster), ("contact sheet", sheet)):

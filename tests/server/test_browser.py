@@ -265,4 +265,19 @@ def test_a_catalogue_from_the_studio(studio, page, tmp_path):
     assert page.locator("#catalogue-progress tr").count() == 3  # two SKUs and the whole run
     page.locator("#catalogue-results").scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "8-catalogue.png"), full_page=True)
+    # run again (resume): the packshot, already uploaded, is the same asset; nothing made
+    page.click("#catalogue button[type=submit]")
+    expect(page.locator("#catalogue-results section.sku")).to_have_count(0)
+    expect(page.locator("#catalogue-results section.sku")).to_have_count(2, timeout=60_000)
+    expect(page.locator("#error")).to_be_hidden()
+    jobs = [j for j in httpx.get(f"{studio}/api/jobs").json() if j["kind"] == "catalogue"]
+    assert len(jobs) == 2
+    assert all(s["made"] == 0 for s in _done(studio, jobs[0]["id"])["result"]["skus"])
+    # a request the API refuses reads as a sentence, not raw 422 JSON (issue #34)
+    page.fill("#catalogue input[name=aspects]", "wide")
+    page.click("#catalogue button[type=submit]")
+    expect(page.locator("#error")).to_be_visible()
+    said = page.inner_text("#error")
+    assert said.startswith("aspects.0: String should match pattern"), said
+    assert '"loc"' not in said and "[{" not in said and "422" not in said
     assert page.errors == []

@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field, ValidationError
 from ...catalogue.sheet import DEFAULT_ASPECTS
 from ...catalogue.staging import stage
 from ...cluster.status import worker_rows
-from ...errors import InputError
+from ...errors import InputError, first_problem
 from ...ids import ASSET_ID, ASSET_ID_PATTERN, JOB_ID_PATTERN
 from ...jobs import Job
 from ...library import Asset, AssetQuery, Library
@@ -294,9 +294,7 @@ def _submit_turn(request: Request, operation: str, body: TurnBody, key: str | No
     try:
         turn = EditRequest(operation=operation, **body.model_dump())
     except ValidationError as exc:  # what fits no operation, said as the CLI says it
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "request"
-        raise InputError(f"{where}: {first['msg'].removeprefix('Value error, ')}") from None
+        raise InputError(first_problem(exc)) from None
     _police(request, "edit", turn.instruction or turn.prompt or "", turn)
     return _submit(request, operation, turn.model_dump(), PRIORITY["edit"], key)
 

@@ -31,14 +31,23 @@ async function api(path, options = {}) {
   }
   const response = await fetch(path, init);
   if (!response.ok) {
-    let detail = response.statusText;
-    try {
-      const body = await response.json();
-      detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
-    } catch (_) { /* not JSON */ }
-    throw new Error(`${response.status}: ${detail}`);
+    let body = null;
+    try { body = await response.json(); } catch (_) { /* not JSON */ }
+    throw new Error(sentence(response, body && body.detail));
   }
   return response.json();
+}
+
+// An error as a sentence: the server's own line, or the first problem of a request the
+// API's validation refused ("aspects.0: String should match pattern ..."), never raw JSON.
+function sentence(response, detail) {
+  if (typeof detail === "string" && detail) return detail;
+  if (Array.isArray(detail) && detail.length) {
+    const first = detail[0];
+    const where = (first.loc || []).filter((p) => p !== "body" && p !== "query").join(".");
+    return `${where ? `${where}: ` : ""}${String(first.msg).replace(/^Value error, /, "")}`;
+  }
+  return `the server answered ${response.status} ${response.statusText}`.trim();
 }
 
 // Follow a job by Server-Sent Events until it ends; onProgress gets {stage, done, total}.
@@ -488,7 +497,14 @@ async function catalogue(jobId) {
         if (!file.name) continue;
         const upload = new FormData();
         upload.append("file", file);
-        packshots[file.name] = (await api("/api/uploads", { method: "POST", body: upload })).id;
+        try {
+          packshots[file.name] = (await api("/api/uploads", { method: "POST", body: upload })).id;
+        } catch (err) {
+          // the same bytes uploaded before (a catalogue run again, to resume): that asset
+          const twin = /already in the library as ([0-9a-f]{12})/.exec(err.message);
+          if (!twin) throw err;
+          packshots[file.name] = twin[1];
+        }
       }
       const body = { sheet: await list.text(), format: list.name.endsWith(".jsonl") ? "jsonl" : "csv", packshots,
                      scenes: Number(data.get("scenes")),
@@ -497,6 +513,7 @@ async function catalogue(jobId) {
       const job = await api("/api/jobs/catalogue", { json: body });
       history.replaceState(null, "", `#/catalogue/${job.id}`);
       prog.replaceChildren();
+      results.replaceChildren();  // the last run's images go: these will be this run's
       bars.clear();
       await run(job);
     } catch (err) { showError(err.message); }
