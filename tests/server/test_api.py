@@ -88,12 +88,10 @@ def test_uploads_are_checked_and_edits_run(client):
     Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(png, "PNG")
     up = client.post("/api/uploads", files={"file": ("a.png", png.getvalue(), "image/png")})
     assert up.status_code == 201 and up.json()["kind"] == "import"
-    assert (
-        client.post(
-            "/api/uploads", files={"file": ("a.png", png.getvalue(), "image/png")}
-        ).status_code
-        == 422
-    )  # duplicate
+    again = client.post("/api/uploads", files={"file": ("a.png", png.getvalue(), "image/png")})
+    assert again.status_code == 409  # the same bytes: that asset, named, not a second one
+    assert again.json()["asset"]["id"] == up.json()["id"]
+    assert up.json()["id"] in again.json()["detail"]
     assert (
         client.post("/api/uploads", files={"file": ("x.png", b"<html>", "image/png")}).status_code
         == 422

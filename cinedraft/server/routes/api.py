@@ -19,7 +19,7 @@ from fastapi import (
     Request,
     UploadFile,
 )
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from ...catalogue.sheet import DEFAULT_ASPECTS
@@ -29,7 +29,7 @@ from ...errors import InputError, first_problem
 from ...ids import ASSET_ID, ASSET_ID_PATTERN, JOB_ID_PATTERN
 from ...jobs import Job
 from ...library import Asset, AssetQuery, Library
-from ...media.files import sniff_extension
+from ...media.files import sha256_bytes, sniff_extension
 from ...quality.compare import analyze_images, analyze_video
 from ...render.video import PRESETS, preset_for
 from ...engine.threads import thread_of
@@ -498,22 +498,40 @@ def favourite_asset(asset_id: AssetId, body: FavouriteBody, request: Request) ->
     return _brief(request.app.state.library.favourite(asset_id, body.on))
 
 
+UPLOAD_RESPONSES = ASSET_LINKS | {
+    409: {"description": "The same bytes are in the library already: `asset` is that asset."}
+}
+
+
 @router.post(
-    "/uploads", status_code=201, tags=["library"], operation_id="upload", responses=ASSET_LINKS
+    "/uploads",
+    status_code=201,
+    response_model=None,  # a dict, or the 409 JSONResponse
+    tags=["library"],
+    operation_id="upload",
+    responses=UPLOAD_RESPONSES,
 )
 async def upload(
     request: Request, file: Annotated[UploadFile, File(description="PNG, JPEG, WebP or MP4")]
-) -> dict:
+) -> dict | JSONResponse:
     """Import a file: size-capped, type sniffed from its bytes, images fully decoded under a
     pixel cap (decompression bombs), videos probed in the worker process; all of it off the
-    event loop. A file that is not a usable image or video answers 422 with the reason."""
+    event loop. A file that is not a usable image or video answers 422 with the reason; one
+    whose bytes the library holds already answers 409 with that asset (a client sending a
+    catalogue's packshots again takes their ids from it)."""
     data = await file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
         raise HTTPException(413, f"uploads are limited to {MAX_UPLOAD // 2**20} MiB")
     return await off_loop(request, _import_upload, request.app.state.library, data)
 
 
-def _import_upload(library: Library, data: bytes) -> dict:
+def _import_upload(library: Library, data: bytes) -> dict | JSONResponse:
+    twin = library.by_sha(sha256_bytes(data))
+    if twin is not None:
+        return JSONResponse(
+            {"detail": f"this file is already in the library as {twin.id}", "asset": _brief(twin)},
+            status_code=409,
+        )
     ext = sniff_extension(data, "")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"upload{ext}"

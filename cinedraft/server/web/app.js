@@ -33,7 +33,10 @@ async function api(path, options = {}) {
   if (!response.ok) {
     let body = null;
     try { body = await response.json(); } catch (_) { /* not JSON */ }
-    throw new Error(sentence(response, body && body.detail));
+    const error = new Error(sentence(response, body && body.detail));
+    error.status = response.status;
+    error.body = body;
+    throw error;
   }
   return response.json();
 }
@@ -500,10 +503,9 @@ async function catalogue(jobId) {
         try {
           packshots[file.name] = (await api("/api/uploads", { method: "POST", body: upload })).id;
         } catch (err) {
-          // the same bytes uploaded before (a catalogue run again, to resume): that asset
-          const twin = /already in the library as ([0-9a-f]{12})/.exec(err.message);
-          if (!twin) throw err;
-          packshots[file.name] = twin[1];
+          // 409: the same bytes uploaded before (a catalogue run again, to resume): that asset
+          if (err.status !== 409 || !err.body || !err.body.asset) throw err;
+          packshots[file.name] = err.body.asset.id;
         }
       }
       const body = { sheet: await list.text(), format: list.name.endsWith(".jsonl") ? "jsonl" : "csv", packshots,
