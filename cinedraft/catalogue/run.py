@@ -267,7 +267,7 @@ class _Sku:
             hero = self.library.get(
                 self._made(f"lock-{k}", lambda x, p=production: self._lock(p, x))[0]
             )
-            kept = hero.record["edit"]["adjustments"][1]["product_ssim"]
+            kept = _product_lock(hero)["product_ssim"]
             if kept >= lock.MIN_SSIM:
                 return hero, kept
             failures.append(f"seed {draft.seed}: {kept:.3f}")
@@ -403,12 +403,18 @@ class _Sku:
         self.run.progress(self.product.sku, self.done, self.steps)
 
 
+def _product_lock(asset: Asset) -> dict:
+    """The ``product_lock`` adjustment a locked hero's record holds (found by kind, not by
+    its place in the list)."""
+    return next(a for a in asset.record["edit"]["adjustments"] if a["kind"] == "product_lock")
+
+
 def _kept_in(out: Asset, hero: Asset) -> float:
     """SSIM of the product's box of ``hero`` against the same pixels of its outpainted
     ``out`` (the outpaint's margins say where the hero sits)."""
     margins = out.record.get("edit", {}).get("margins", {})
     left, top = margins.get("left", 0), margins.get("top", 0)
-    placed = hero.record["edit"]["adjustments"][1]["placed"]["bbox"]
+    placed = _product_lock(hero)["placed"]["bbox"]
     x, y, w, h = placed
     with Image.open(hero.path) as a, Image.open(out.path) as b:
         here = np.asarray(a.convert("RGB"))
