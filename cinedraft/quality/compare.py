@@ -28,6 +28,7 @@ from .metrics import image_metrics, temporal_metrics
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm", ".mkv"}
 CROP = 128
+BLUR_WEBER = 1.1  # edge widths this many times apart are a blur difference (and > 0.5 px)
 MAX_FILE_BYTES = 512 << 20  # an image to analyze
 
 
@@ -82,7 +83,11 @@ def _sides(best: dict, other: dict) -> tuple[list[str], list[str]]:
         if b["noise"] > o["noise"]:  # more noise raises Laplacian variance without detail
             line += "; the sharpness figure counts this noise as detail"
         (favour if b["noise"] < o["noise"] else despite).append(line)
-    if abs(o["edge_width"] - b["edge_width"]) > 0.5:
+    narrow, wide = sorted((b["edge_width"], o["edge_width"]))
+    # Blur is told apart by its ratio (Weber's law: about 10-20 % for blurred edges, Watt &
+    # Morgan 1983): a 20 px soft edge against a 21 px one is the same to the eye, and an
+    # invisible change (a watermark, a JPEG q95 save) moves the walk to the extrema that much.
+    if wide - narrow > 0.5 and wide > BLUR_WEBER * narrow:
         (favour if b["edge_width"] < o["edge_width"] else despite).append(
             f"blur: edges {b['edge_width']:.1f} px vs {o['edge_width']:.1f} px wide"
         )

@@ -183,7 +183,7 @@ def test_rerender_reports_a_difference_when_the_stored_file_changed(engine):
     assert draft.asset_id in engine.library.check()["corrupt"]
 
 
-def test_every_output_is_signed_and_production_is_watermarked(engine):
+def test_every_output_is_signed_and_production_is_watermarked(engine, tmp_path):
     draft = engine.generate_image(ImageRequest(prompt=PROMPT, seed=23, steps=3)).outputs[0]
     prod = engine.promote(draft.asset_id, overrides=Overrides(steps=4)).outputs[0]
     found = engine.library.verify(prod.path)
@@ -197,6 +197,8 @@ def test_every_output_is_signed_and_production_is_watermarked(engine):
     assert found.manifest["ingredients"] == [model, parent]
     assert found.watermark == prod.asset_id
     assert engine.library.verify(draft.path).manifest["state"] == "Trusted"
+    web = engine.library.export([prod.asset_id], tmp_path, profile="web")[0]
+    assert engine.library.verify(web).watermark == prod.asset_id  # `verify` said "none found"
 
 
 def test_a_draft_written_by_the_previous_release_re_renders_identically(engine):

@@ -157,6 +157,7 @@ def test_conversion_keeps_record_watermark_and_signed_link(library, add, tmp_pat
     assert written.stem == source.id  # named for the asset asked for, not the conversion
     web = library.export([source.id], tmp_path / "web", profile="web")[0]
     assert web.stem == f"{source.id}-web"
+    assert library.verify(web).watermark == source.id  # WebP q85: the mark survives it
     mode = written.stat().st_mode & 0o777
     assert mode & 0o044 == 0o044 and mode == 0o666 & ~_umask()  # handed out: readable
     meta = read_metadata(written)

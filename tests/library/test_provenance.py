@@ -131,7 +131,7 @@ def _jpeg(image: Image.Image, quality: int) -> Image.Image:
 
 def test_watermark_survives_jpeg_and_half_size(library, add):
     asset = add(size=256, tier="production")
-    assert asset.record["watermark"] == {"method": "dwtDctSvd", "asset_id": asset.id}
+    assert asset.record["watermark"] == {"method": watermark.METHOD, "asset_id": asset.id}
     with Image.open(asset.path) as im:
         marked = im.convert("RGB")
     assert watermark.detect(marked) == asset.id

@@ -1,7 +1,7 @@
 import av
 import numpy as np
 import pytest
-from PIL import ImageFilter
+from PIL import Image, ImageFilter
 
 from cinedraft.errors import InputError
 from cinedraft.quality.compare import analyze_images, analyze_video
@@ -88,3 +88,21 @@ def test_a_factor_that_favours_the_other_image_is_not_a_reason(tmp_path):
     assert f"blockiness {blocky['blockiness']:.2f} vs {soft['blockiness']:.2f}" in despite
     assert "noise: sigma" in despite and "counts this noise as detail" in despite
     assert any(r.startswith("blur") for r in verdict["reasons"])
+
+
+def test_blur_is_told_by_its_ratio_not_by_a_fraction_of_a_pixel(tmp_path):
+    """Edges 20 and 21 px wide look the same; 2 and 4 px do not (Weber's law for blur)."""
+
+    def ramp(width: int) -> Image.Image:
+        x = np.clip((np.arange(256) - 128) / width + 0.5, 0, 1)
+        row = (40 + 160 * x).astype(np.uint8)
+        return Image.fromarray(np.repeat(np.repeat(row[None, :, None], 256, 0), 3, 2))
+
+    def blur_named(a: int, b: int) -> bool:
+        ramp(a).save(tmp_path / "a.png")
+        ramp(b).save(tmp_path / "b.png")
+        verdict = analyze_images([tmp_path / "a.png", tmp_path / "b.png"])["verdict"][0]
+        return any(r.startswith("blur") for r in verdict["reasons"] + verdict["despite"])
+
+    assert not blur_named(20, 21)
+    assert blur_named(2, 4)
