@@ -31,6 +31,7 @@ class Tier:
     refine_max_side: int | None = None  # refine no larger than this; Lanczos the rest...
     refine_tiled: bool = False  # ...or in overlapping tiles this large (a request's choice)
     refine_keeps_colour: bool = False  # the refine's input colours on its detail (wavelet fix)
+    refine_within_range: bool = False  # each refined pixel within its input's 3x3 range
     cleanup: bool = False  # edge-preserving denoise after refine
     format: str = "png"  # png (lossless) | webp | jpeg
     quality: int = 100  # for webp/jpeg
@@ -127,6 +128,9 @@ FAMILIES: dict[str, Family] = {
         # (drift 0.79, colour 3/8 held-out prompts). Even at 0.05 it shifted colours
         # (held-out colour accuracy 94 % before the refine, 79 % after); keeping the input's
         # colour band puts it back to 94 % and raises the lowest drift from 0.74 to 0.79.
+        # The refine also painted colour blotches (its colour is now wholly the input's) and
+        # halos and specks (each pixel now stays within its input's 3x3 range): measured by
+        # chroma_outliers and overshoot, scripts/evaluate_artifacts.py.
         Family(
             "builtin",
             pipelines=(),
@@ -145,6 +149,7 @@ FAMILIES: dict[str, Family] = {
                     refine_steps=20,
                     refine_max_side=256,
                     refine_keeps_colour=True,
+                    refine_within_range=True,
                     cleanup=True,
                 ),
             ),

@@ -17,7 +17,18 @@ lab = typer.Typer(
     help="Controlled experiments on what makes an output clearer.", no_args_is_help=True
 )
 
-SHOWN = ("sharpness", "tenengrad", "hf_ratio", "edge_width", "blockiness", "ringing", "noise")
+SHOWN = (
+    "sharpness",
+    "tenengrad",
+    "hf_ratio",
+    "edge_width",
+    "blockiness",
+    "ringing",
+    "noise",
+    "chroma_outliers",
+    "speckle",
+    "overshoot",
+)
 
 
 @handles_errors

@@ -117,7 +117,8 @@ def list_assets(
         str,
         typer.Option(
             help="newest, oldest, rating, or a metric: sharpness, "
-            "tenengrad, hf_ratio, edge_width, blockiness, ringing, noise."
+            "tenengrad, hf_ratio, edge_width, blockiness, ringing, noise, chroma_outliers, "
+            "speckle, overshoot."
         ),
     ] = "newest",
     limit: Limit = 50,

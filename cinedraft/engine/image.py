@@ -31,7 +31,7 @@ from ..ids import new_asset_id
 from ..library import Asset, Library, watermark
 from ..record import ImageRecord, Parent, read_record
 from ..quality.metrics import drift_ssim
-from ..render.cleanup import CleanupReport, clean_adaptive
+from ..render.cleanup import CleanupReport, clean_adaptive, within_range
 from ..media.metadata import encode_image
 from ..render.refine import keep_colour, refine_image, refine_tiled, tile_grid
 from ..render.upscale import ModelUpscaler, upscale_lanczos
@@ -533,7 +533,11 @@ class ImageEngine:
             refined, tiles = refine_tiled(model.img2img, image, tile=tile, **how)
         else:
             refined, tiles = refine_image(model.img2img, image, **how), 0
-        return (keep_colour(refined, image) if tier.refine_keeps_colour else refined), tiles
+        if tier.refine_keeps_colour:
+            refined = keep_colour(refined, image)
+        if tier.refine_within_range:
+            refined = within_range(refined, image)
+        return refined, tiles
 
     def _upscale(self, image: Image.Image, size: tuple[int, int], sharpen: float) -> Image.Image:
         """The configured super-resolution model, else Lanczos + unsharp (no weights)."""

@@ -10,4 +10,7 @@ HIGHER_IS_CLEARER = {
     "blockiness": False,
     "ringing": False,
     "noise": False,
+    "chroma_outliers": False,
+    "speckle": False,
+    "overshoot": False,
 }

@@ -28,6 +28,14 @@ from .metrics import image_metrics, temporal_metrics
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm", ".mkv"}
 CROP = 128
+NOISE_VISIBLE = 1.0  # luma levels: noise below this is not named (8-bit rounding alone is 0.29)
+# Artifacts named when two images differ by more than ``least`` and by ``ratio`` times:
+# (metric, label, decimals, unit, least, ratio). Lower is cleaner for each.
+ARTIFACTS = (
+    ("chroma_outliers", "colour blotches", 2, "per mille of pixels off the colours around", 0.2, 2),
+    ("speckle", "specks", 2, "per mille of pixels alone", 0.2, 2.0),
+    ("overshoot", "halos", 1, "% of the edges' step beyond their sides", 5.0, 1.5),
+)
 BLUR_WEBER = 1.1  # edge widths this many times apart are a blur difference (and > 0.5 px)
 MAX_FILE_BYTES = 512 << 20  # an image to analyze
 
@@ -78,11 +86,17 @@ def _sides(best: dict, other: dict) -> tuple[list[str], list[str]]:
         )
         (favour if b["blockiness"] < o["blockiness"] else despite).append(line)
     low, high = sorted((b["noise"], o["noise"]))
-    if high - low > 0.2 and high > 1.5 * max(low, 1e-6):
+    if high - low > 0.2 and high > 1.5 * max(low, 1e-6) and high >= NOISE_VISIBLE:
         line = f"noise: sigma {b['noise']:.2f} vs {o['noise']:.2f} ({high / max(low, 1e-6):.0f}x)"
         if b["noise"] > o["noise"]:  # more noise raises Laplacian variance without detail
             line += "; the sharpness figure counts this noise as detail"
         (favour if b["noise"] < o["noise"] else despite).append(line)
+    for key, label, decimals, unit, least, ratio in ARTIFACTS:
+        low, high = sorted((b[key], o[key]))
+        if high - low > least and high > ratio * low:
+            (favour if b[key] < o[key] else despite).append(
+                f"{label}: {b[key]:.{decimals}f} vs {o[key]:.{decimals}f} {unit}"
+            )
     narrow, wide = sorted((b["edge_width"], o["edge_width"]))
     # Blur is told apart by its ratio (Weber's law: about 10-20 % for blurred edges, Watt &
     # Morgan 1983): a 20 px soft edge against a 21 px one is the same to the eye, and an

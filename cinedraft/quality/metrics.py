@@ -19,6 +19,10 @@ No-reference, one image:
   and ringing metrics"; 0 for an image without edges).
 - ``noise_sigma``: Gaussian noise standard deviation in 0..255 units, Immerkaer (1996), "Fast
   noise variance estimation".
+- ``chroma_outliers``: per mille of pixels whose colour nothing around them has (blotches,
+  colour fringes, coloured specks); ``speckle``: per mille of isolated pixels far brighter or
+  darker than all eight neighbours; ``overshoot``: per cent of an edge's step by which its
+  profile goes beyond its two sides (halos). Lower is cleaner for all three.
 
 Full-reference: ``psnr``, ``psnr_b`` (PSNR with a blocking-effect factor, Yim & Bovik, 2011,
 "Quality assessment of deblocked images"), ``ssim`` (Wang et al., 2004), ``masked_ssim``
@@ -165,6 +169,123 @@ def noise_sigma(image: ImageLike) -> float:
     return float(np.sqrt(np.pi / 2) * np.abs(conv).sum() / (6 * (w - 2) * (h - 2)))
 
 
+def _rgb(image: ImageLike) -> np.ndarray:
+    """(H, W, 3) uint8."""
+    if isinstance(image, Image.Image):
+        return np.asarray(image.convert("RGB"))
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8:
+        arr = np.clip(arr * 255 + 0.5, 0, 255).astype(np.uint8)
+    return np.repeat(arr[..., None], 3, 2) if arr.ndim == 2 else arr[..., :3]
+
+
+def _ring(radius: int) -> np.ndarray:
+    """A one-pixel ring of ``radius`` as a morphology kernel (its centre left out)."""
+    size = 2 * radius + 1
+    kernel = np.zeros((size, size), np.uint8)
+    cv2.circle(kernel, (radius, radius), radius, 1, 1)
+    return kernel
+
+
+COLOUR_WINDOW = 11  # px: the neighbourhood whose colours a pixel should be a mix of
+COLOUR_OFF_LINE = 8.0  # chroma units (0..255) off the neighbourhood's line of colours
+COLOUR_RING = 5  # px: the ring a speck's colour is compared with
+COLOUR_EXCESS = 10.0  # chroma units beyond every colour on that ring
+SPECKLE_EXCESS = 24.0  # luma levels beyond all eight neighbours
+OVERSHOOT_REACH = 8  # px either side of an edge that overshoot looks at
+
+
+def chroma_outliers(image: ImageLike) -> float:
+    """Colour blotches, fringes and specks: per mille of pixels whose colour is not a mix of
+    the colours around them.
+
+    In the Cr/Cb plane, the colours of an ``COLOUR_WINDOW`` square around an edge between
+    two colours (an object on a table, antialiasing, a gradient) lie on one line; a pixel
+    more than ``COLOUR_OFF_LINE`` off the window's principal line is a colour neither side
+    has (a magenta blotch between a red object and a grey table, a cyan fringe). A lone
+    speck makes that line pass through itself, so a pixel whose chroma lies more than
+    ``COLOUR_EXCESS`` beyond every chroma on a ring ``COLOUR_RING`` px around it is counted
+    too (a green speck in a grey wall). Not seen: a long fringe in the colour opposite one
+    side (cyan along red on grey), which lies on that line. False colour measured as
+    demosaicing studies do,
+    against the local colour line (Lu & Tan, 2003, "Color filter array demosaicking: new
+    method and performance measures"; the colour-line model of Omer & Werman, 2004)."""
+    ycc = cv2.cvtColor(_rgb(image), cv2.COLOR_RGB2YCrCb).astype(np.float32)
+    if min(ycc.shape[:2]) <= COLOUR_WINDOW:
+        return 0.0
+    cr, cb = ycc[..., 1], ycc[..., 2]
+
+    def mean(a: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(a, -1, (COLOUR_WINDOW, COLOUR_WINDOW), borderType=cv2.BORDER_REFLECT)
+
+    mr, mb = mean(cr), mean(cb)
+    vrr, vbb, vrb = mean(cr * cr) - mr * mr, mean(cb * cb) - mb * mb, mean(cr * cb) - mr * mb
+    angle = 0.5 * np.arctan2(2 * vrb, vrr - vbb)  # the covariance's principal direction
+    off_line = np.abs((cb - mb) * np.cos(angle) - (cr - mr) * np.sin(angle))
+    ring, beyond = _ring(COLOUR_RING), np.zeros_like(cr)
+    for plane in (cr, cb):
+        high = plane - cv2.dilate(plane, ring, borderType=cv2.BORDER_REFLECT)
+        low = cv2.erode(plane, ring, borderType=cv2.BORDER_REFLECT) - plane
+        beyond = np.maximum(beyond, np.maximum(high, low))
+    return float(1000 * np.mean((off_line > COLOUR_OFF_LINE) | (beyond > COLOUR_EXCESS)))
+
+
+def speckle(image: ImageLike) -> float:
+    """Isolated specks: per mille of pixels brighter or darker than all eight neighbours by
+    more than ``SPECKLE_EXCESS`` luma levels (a salt-and-pepper impulse test, as impulse-noise
+    detectors use before a median filter; a one-pixel line is not counted: its neighbours
+    along the line are like it)."""
+    g = (_gray(image) * 255).astype(np.float32)
+    if min(g.shape) < 3:
+        return 0.0
+    ring = _ring(1)
+    ring[[0, 0, 2, 2], [0, 2, 0, 2]] = 1  # all eight neighbours
+    high = g - cv2.dilate(g, ring, borderType=cv2.BORDER_REFLECT)
+    low = cv2.erode(g, ring, borderType=cv2.BORDER_REFLECT) - g
+    return float(1000 * np.mean(np.maximum(high, low) > SPECKLE_EXCESS))
+
+
+def overshoot(image: ImageLike, max_edges: int = 4000, seed: int = 0) -> float:
+    """Halo: how far edges overshoot their two sides, in per cent of their step.
+
+    Strong edges (the top 2 % of the gradient, at least 10 levels per pixel) are followed
+    ``OVERSHOOT_REACH`` px across, along the gradient's main axis. Only edges between two
+    flat sides count (each end's last step under a tenth of the edge's step): a texture or
+    a thin line is not an edge with sides. The overshoot is the excess above the brighter
+    end plus the excess below the darker end, over the step between the ends (an unsharp
+    mask's halo, a resampling filter's ringing). A seeded sample of ``max_edges`` edges; 0
+    when there are none."""
+    g = (_gray(image) * 255).astype(np.float32)
+    r = OVERSHOOT_REACH
+    if min(g.shape) <= 2 * r + 2:
+        return 0.0
+    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3) / 8
+    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3) / 8
+    mag = np.hypot(gx, gy)
+    mag[:r, :], mag[-r:, :], mag[:, :r], mag[:, -r:] = 0, 0, 0, 0
+    ys, xs = np.nonzero(mag >= max(float(np.quantile(mag, 0.98)), 10.0))
+    if len(ys) > max_edges:
+        pick = np.random.default_rng(seed).choice(len(ys), max_edges, replace=False)
+        ys, xs = ys[pick], xs[pick]
+    along_x = np.abs(gx[ys, xs]) >= np.abs(gy[ys, xs])
+    offsets = np.arange(-r, r + 1)
+    profile = g[
+        np.where(along_x[:, None], ys[:, None], ys[:, None] + offsets),
+        np.where(along_x[:, None], xs[:, None] + offsets, xs[:, None]),
+    ]
+    lo = np.minimum(profile[:, 0], profile[:, -1])
+    hi = np.maximum(profile[:, 0], profile[:, -1])
+    step = hi - lo
+    flat_sides = (np.abs(profile[:, 1] - profile[:, 0]) < 0.1 * step) & (
+        np.abs(profile[:, -1] - profile[:, -2]) < 0.1 * step
+    )
+    keep = flat_sides & (step >= 20.0)
+    if not keep.any():
+        return 0.0
+    excess = np.maximum(profile.max(1) - hi, 0) + np.maximum(lo - profile.min(1), 0)
+    return float(100 * np.mean(excess[keep] / step[keep]))
+
+
 def image_metrics(image: ImageLike) -> dict[str, float]:
     """Every no-reference metric of one image (the set stored on every library asset)."""
     return {
@@ -175,6 +296,9 @@ def image_metrics(image: ImageLike) -> dict[str, float]:
         "blockiness": blockiness(image),
         "ringing": ringing(image),
         "noise": noise_sigma(image),
+        "chroma_outliers": chroma_outliers(image),
+        "speckle": speckle(image),
+        "overshoot": overshoot(image),
     }
 
 

@@ -9,7 +9,17 @@ import textwrap
 from html import escape
 from pathlib import Path
 
-SHOWN = ("sharpness", "tenengrad", "hf_ratio", "edge_width", "blockiness", "noise")
+SHOWN = (
+    "sharpness",
+    "tenengrad",
+    "hf_ratio",
+    "edge_width",
+    "blockiness",
+    "noise",
+    "chroma_outliers",
+    "speckle",
+    "overshoot",
+)
 
 
 def _pyplot():

@@ -69,16 +69,28 @@ def deblock(image: Image.Image, threshold: float, block: int = 8) -> Image.Image
     return Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8))
 
 
+def _within(values: np.ndarray, reference: np.ndarray) -> Image.Image:
+    """``values`` (float RGB) limited to each pixel's 3x3 min..max in ``reference``."""
+    kernel = np.ones((3, 3), np.uint8)
+    lo, hi = cv2.erode(reference, kernel), cv2.dilate(reference, kernel)
+    return Image.fromarray(np.clip(np.clip(values, lo, hi) + 0.5, 0, 255).astype(np.uint8))
+
+
+def within_range(image: Image.Image, reference: Image.Image) -> Image.Image:
+    """``image`` with every pixel limited to the 3x3 min..max of ``reference`` (same size):
+    edges may get steeper, never overshoot; no speck darker or brighter than its
+    surroundings in the reference (overshoot control, as in :func:`sharpen_clamped`)."""
+    ref = np.asarray(reference.convert("RGB"), np.float32)
+    return _within(np.asarray(image.convert("RGB"), np.float32), ref)
+
+
 def sharpen_clamped(image: Image.Image, amount: float, sigma: float = 1.0) -> Image.Image:
     """Unsharp mask limited to the 3x3 min..max of the unsharpened image (no halos)."""
     if amount <= 0:
         return image
     arr = np.asarray(image.convert("RGB"), np.float32)
     blurred = cv2.GaussianBlur(arr, (0, 0), sigma)
-    sharp = arr + amount * (arr - blurred)
-    kernel = np.ones((3, 3), np.uint8)
-    lo, hi = cv2.erode(arr, kernel), cv2.dilate(arr, kernel)
-    return Image.fromarray(np.clip(np.clip(sharp, lo, hi) + 0.5, 0, 255).astype(np.uint8))
+    return _within(arr + amount * (arr - blurred), arr)
 
 
 def clean_adaptive(image: Image.Image) -> tuple[Image.Image, CleanupReport]:

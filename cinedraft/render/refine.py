@@ -144,12 +144,16 @@ def _wavelet_bands(image: np.ndarray, levels: int) -> tuple[np.ndarray, np.ndarr
 
 
 def keep_colour(refined: Image.Image, reference: Image.Image, levels: int = 5) -> Image.Image:
-    """``refined``'s detail on ``reference``'s colour: the wavelet colour fix of StableSR
-    (Wang et al., 2023). The low band (structures over ~2**levels px) comes from the
-    reference, the refine pass's input; every finer band from the refined image."""
+    """``refined``'s detail on ``reference``'s colour. The colour (Cr, Cb) is the reference's,
+    the refine pass's input; so is the luma's low band (structures over ~2**levels px: the
+    wavelet colour fix of StableSR, Wang et al., 2023); the luma's finer bands are the refined
+    image's. The built-in model refined at 4x its size painted magenta and green blotches
+    with detail of its own colour, which a fix of the low band alone kept."""
     ref = reference.convert("RGB").resize(refined.size, Image.Resampling.LANCZOS)
-    a = np.asarray(refined.convert("RGB"), np.float32)  # (H, W, 3)
-    b = np.asarray(ref, np.float32)
-    high, _ = _wavelet_bands(a, levels)
-    _, low = _wavelet_bands(b, levels)
-    return Image.fromarray(np.clip(high + low + 0.5, 0, 255).astype(np.uint8))
+    a = cv2.cvtColor(np.asarray(refined.convert("RGB")), cv2.COLOR_RGB2YCrCb).astype(np.float32)
+    out = cv2.cvtColor(np.asarray(ref), cv2.COLOR_RGB2YCrCb).astype(np.float32)
+    high, _ = _wavelet_bands(np.ascontiguousarray(a[..., 0]), levels)
+    _, low = _wavelet_bands(np.ascontiguousarray(out[..., 0]), levels)
+    out[..., 0] = high + low
+    out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    return Image.fromarray(cv2.cvtColor(out, cv2.COLOR_YCrCb2RGB))

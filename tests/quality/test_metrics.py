@@ -6,6 +6,7 @@ from PIL import Image, ImageFilter
 
 from cinedraft.quality.metrics import (
     blockiness,
+    chroma_outliers,
     detail_fidelity,
     drift_ssim,
     edge_width,
@@ -14,9 +15,11 @@ from cinedraft.quality.metrics import (
     image_metrics,
     laplacian_variance,
     noise_sigma,
+    overshoot,
     psnr,
     psnr_b,
     ringing,
+    speckle,
     ssim,
     temporal_metrics,
     tenengrad,
@@ -80,6 +83,9 @@ def test_image_metrics_has_every_stored_metric(photo):
         "blockiness",
         "ringing",
         "noise",
+        "chroma_outliers",
+        "speckle",
+        "overshoot",
     }
 
 
@@ -119,3 +125,47 @@ def test_metrics_handle_small_and_thin_images(size):
     image = Image.new("RGB", size, "gray")
     values = image_metrics(image)
     assert all(np.isfinite(v) for v in values.values())
+
+
+def _object_on_table() -> np.ndarray:
+    """A red object on a grey table, soft-edged (256x256 RGB float)."""
+    ys, xs = np.mgrid[0:256, 0:256].astype(np.float32)
+    image = np.where((ys > 140)[..., None], (150.0, 160, 165), (200.0, 200, 205)) * np.ones(3)
+    inside = np.clip((40 - np.abs(xs - 128)) / 3, 0, 1) * np.clip((200 - ys) / 3, 0, 1)
+    inside *= np.clip((ys - 60) / 3, 0, 1)
+    return image * (1 - inside[..., None]) + np.array([210.0, 30, 30]) * inside[..., None]
+
+
+def _u8(a: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.clip(a + 0.5, 0, 255).astype(np.uint8))
+
+
+def test_colour_blotches_fringes_and_specks_are_chroma_outliers():
+    clean = _object_on_table()
+    assert chroma_outliers(_u8(clean)) == 0.0  # soft edges mix the two colours: not counted
+    blotch = clean.copy()
+    blotch[196:206, 122:134] = (200, 90, 190)  # magenta at the object's base
+    specks = clean.copy()
+    specks[30:200:40, 30:230:50] = (120, 200, 120)  # green specks in the grey
+    fringe = clean.copy()
+    fringe[60:200, 86:88] = (90, 200, 80)  # a green line along the object's left edge
+    for broken in (blotch, specks, fringe):
+        assert chroma_outliers(_u8(broken)) > 0.2
+    assert chroma_outliers(_jpeg(_u8(clean), 90)) < 0.2  # a good JPEG has none to speak of
+
+
+def test_isolated_specks_count_and_thin_lines_do_not():
+    clean = _object_on_table()
+    clean[140, :] = 250  # a one-pixel bright table edge: a line, not specks
+    assert speckle(_u8(clean)) == 0.0
+    specked = clean.copy()
+    specked[140, 10:250:12] = 20  # black specks on that bright line
+    assert speckle(_u8(specked)) > 0.2
+
+
+def test_halos_overshoot_and_clean_edges_do_not(photo):
+    soft = _u8(_object_on_table()).filter(ImageFilter.GaussianBlur(1.5))
+    halo = soft.filter(ImageFilter.UnsharpMask(radius=3, percent=80, threshold=0))
+    assert overshoot(soft) < 1.0 and overshoot(halo) > 5.0
+    assert overshoot(halo) > overshoot(soft.filter(ImageFilter.UnsharpMask(3, 30, 0)))
+    assert overshoot(Image.new("RGB", (64, 64), "gray")) == 0.0

@@ -1,9 +1,13 @@
 """The refine pass's colour fix: the input's colours, the refined image's detail."""
 
+import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
+from cinedraft.quality.metrics import chroma_outliers, laplacian_variance, overshoot
+from cinedraft.render.cleanup import within_range
 from cinedraft.render.refine import keep_colour, refine_image, refine_tiled, tile_grid
+from cinedraft.render.upscale import upscale_lanczos
 
 
 def _scene(rng) -> np.ndarray:
@@ -27,6 +31,55 @@ def test_keep_colour_restores_the_reference_colours_and_keeps_the_detail():
     # detail: the refined image's grain is still there
     grain = (fixed - reference)[..., 1].ravel()
     assert np.corrcoef(grain, detail.ravel())[0, 1] > 0.8
+
+
+def _u8(a: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.clip(a + 0.5, 0, 255).astype(np.uint8))
+
+
+def _boxes(size: int) -> np.ndarray:
+    """Dark and coloured boxes on a light backdrop, softened by a 1 px blur (float RGB)."""
+    a = np.full((size, size, 3), (205.0, 200, 195))
+    s = size // 8
+    a[2 * s : 5 * s, s : 3 * s] = (40, 40, 45)
+    a[3 * s : 7 * s, 4 * s : 7 * s] = (190, 40, 30)
+    return cv2.GaussianBlur(a.astype(np.float32), (0, 0), size / 256)
+
+
+def test_keep_colour_takes_no_colour_from_the_refine():
+    """The built-in refine painted magenta and green blotches: its colour is now wholly the
+    input's, so a blotch goes; only its brightness detail stays."""
+    reference = cv2.GaussianBlur(_scene(np.random.default_rng(2)), (0, 0), 2)
+    refined = reference.copy()
+    refined[196:206, 122:134] = (220, 140, 40)  # orange where the green disc meets the backdrop
+    assert chroma_outliers(_u8(refined)) > 0.2
+    fixed = keep_colour(_u8(refined), _u8(reference))
+    assert chroma_outliers(fixed) <= chroma_outliers(_u8(reference)) + 0.05
+
+
+def test_the_refine_may_steepen_edges_but_draws_no_halo():
+    """Each refined pixel stays within its input's 3x3 range: an edge sharpened with a halo
+    (as the built-in refine drew) keeps its steepness and loses the halo and any speck."""
+    reference = _u8(_boxes(256))
+    refined = reference.filter(ImageFilter.UnsharpMask(radius=3, percent=150, threshold=0))
+    specked = np.asarray(refined).copy()
+    specked[20, 20] = 0  # a black speck on the backdrop
+    assert overshoot(refined) > overshoot(reference) + 5
+    fixed = within_range(Image.fromarray(specked), reference)
+    assert overshoot(fixed) <= overshoot(reference) + 1
+    assert laplacian_variance(fixed) > 1.2 * laplacian_variance(reference)  # still steeper
+    assert np.asarray(fixed)[20, 20].min() > 150
+
+
+def test_upscaling_sharpens_without_halos():
+    """A plain unsharp mask after Lanczos drew a light and a dark line along every edge."""
+    small = _u8(_boxes(64))
+    plain = small.resize((256, 256), Image.Resampling.LANCZOS)  # Lanczos rings a little itself
+    unsharp = plain.filter(ImageFilter.UnsharpMask(radius=3, percent=60, threshold=2))
+    sharpened = upscale_lanczos(small, (256, 256), sharpen=0.6)
+    assert laplacian_variance(sharpened) > 1.5 * laplacian_variance(plain)
+    assert overshoot(unsharp) > overshoot(plain) + 20  # what the plain unsharp mask added
+    assert overshoot(sharpened) <= overshoot(plain) + 5
 
 
 def test_keep_colour_of_an_image_with_itself_is_the_image():

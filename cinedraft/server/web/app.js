@@ -95,7 +95,10 @@ function progressUi() {
   };
 }
 
-const FIGURES = ["sharpness", "tenengrad", "hf_ratio", "edge_width", "blockiness", "noise"];
+const FIGURES = [
+  "sharpness", "tenengrad", "hf_ratio", "edge_width", "blockiness", "noise",
+  "chroma_outliers", "speckle", "overshoot",
+];
 
 // ---------------------------------------------------------------- views
 
