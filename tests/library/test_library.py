@@ -193,6 +193,9 @@ def test_metrics_are_stored_and_sortable(library, add):
         "blockiness",
         "ringing",
         "noise",
+        "chroma_outliers",
+        "speckle",
+        "overshoot",
     }
     assert sharp.metrics["sharpness"] > blurred.metrics["sharpness"]
     assert [a.id for a in library.find(sort="sharpness")] == [sharp.id, blurred.id]

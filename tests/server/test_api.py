@@ -60,6 +60,12 @@ def test_generate_promote_and_the_asset_routes(client):
     )
     report = client.post("/api/analyze", json={"asset_ids": [draft_id, final_id]}).json()
     assert report["images"]["verdict"][0]["clearer"] == final_id
+    web = client.post(f"/api/assets/{final_id}/export", json={"profile": "web"}).json()
+    assert web["id"] != final_id and web["mime"] == "image/webp"
+    assert client.get(f"/api/assets/{web['id']}").json()["ancestors"][0]["id"] == final_id
+    assert client.get(f"/api/assets/{web['id']}/verify").json()["watermark"] == final_id
+    bad = client.post(f"/api/assets/{final_id}/export", json={"profile": "print"})
+    assert bad.status_code == 422
 
 
 def test_job_listing_events_idempotency_and_cancel(client):

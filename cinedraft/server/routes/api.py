@@ -31,6 +31,7 @@ from ...jobs import Job
 from ...library import Asset, AssetQuery, Library
 from ...media.files import sha256_bytes, sniff_extension
 from ...quality.compare import analyze_images, analyze_video
+from ...render.delivery import PROFILES
 from ...render.video import PRESETS, preset_for
 from ...engine.threads import thread_of
 from ...request import MAX_VIDEO_SECONDS, EditRequest, ImageRequest, Overrides, VideoRequest
@@ -165,6 +166,12 @@ class RatingBody(BaseModel):
 
 class FavouriteBody(BaseModel):
     on: bool = True
+
+
+class ExportBody(BaseModel):
+    profile: Literal["lossless", "web", "preview"] = Field(
+        description="A delivery profile (render/delivery.py): format, quality, largest side."
+    )
 
 
 class AnalyzeBody(BaseModel):
@@ -496,6 +503,21 @@ def rate_asset(asset_id: AssetId, body: RatingBody, request: Request) -> dict:
 @router.post("/assets/{asset_id}/favourite", tags=["library"], operation_id="favourite_asset")
 def favourite_asset(asset_id: AssetId, body: FavouriteBody, request: Request) -> dict:
     return _brief(request.app.state.library.favourite(asset_id, body.on))
+
+
+@router.post("/assets/{asset_id}/export", tags=["library"], operation_id="export_asset")
+async def export_asset(asset_id: AssetId, body: ExportBody, request: Request) -> dict:
+    """An image converted for a delivery profile: a new, signed asset (record, watermark and a
+    link to its source kept, as ``library export --profile``); download it from its file."""
+    library = request.app.state.library
+    asset = library.get(asset_id)
+    if not asset.mime.startswith("image/"):
+        raise HTTPException(422, f"{asset_id} is a video: download it as it is")
+    profile = PROFILES[body.profile]
+    converted = await off_loop(
+        request, library.convert, asset_id, profile.format, profile.quality, profile.max_side
+    )
+    return _brief(converted)
 
 
 UPLOAD_RESPONSES = ASSET_LINKS | {

@@ -70,9 +70,11 @@ function follow(job, onProgress) {
 
 function fileUrl(id) { return `/api/assets/${id}/file`; }
 
-function media(asset) {
+// A video with its controls where it is the thing shown; in a tile, without them, so that a
+// click picks the tile instead of playing the clip.
+function media(asset, controls = true) {
   if ((asset.mime || "").startsWith("video/")) {
-    return el("video", { src: fileUrl(asset.id), controls: true, muted: true, preload: "metadata" });
+    return el("video", { src: fileUrl(asset.id), controls, muted: true, preload: "metadata" });
   }
   return el("img", { src: fileUrl(asset.id), alt: asset.prompt || asset.id });
 }
@@ -80,9 +82,10 @@ function media(asset) {
 function tile(asset, onClick) {
   return el("button", { class: asset.flagged ? "tile flagged" : "tile", type: "button", "data-id": asset.id,
                         onclick: onClick, title: asset.prompt || asset.id },
-    media(asset),
+    media(asset, false),
     asset.flagged ? el("div", { class: "flag", text: "flagged by the policy" }) : null,
-    el("div", { class: "caption", text: `${asset.id} · ${asset.prompt || asset.kind}` }));
+    el("div", { class: "caption", text: asset.prompt || asset.kind }),
+    el("div", { class: "caption-id", text: `${asset.id}${asset.favourite ? " ★" : ""}` }));
 }
 
 function progressUi() {
@@ -92,7 +95,14 @@ function progressUi() {
     node: el("div", {}, label, bar),
     update: (p) => { bar.max = p.total || 1; bar.value = p.done; label.textContent = `${p.stage} ${p.done}/${p.total}`; },
     say: (text) => { label.textContent = text; },
+    start: (text = "queued") => { bar.max = 1; bar.value = 0; label.textContent = text; },
   };
+}
+
+// Run ``task`` with the buttons that start work disabled (no second job by a double click).
+async function working(buttons, task) {
+  for (const b of buttons) b.disabled = true;
+  try { return await task(); } finally { for (const b of buttons) b.disabled = false; }
 }
 
 const FIGURES = [
@@ -113,16 +123,21 @@ async function ideate() {
     el("label", {}, "Variations", el("input", { name: "count", type: "number", min: 1, max: 48, value: 6 })),
     el("label", {}, "Seed", el("input", { name: "seed", type: "number", min: 0, value: 1 })),
     el("button", { type: "submit", text: "Draft" }));
-  form.addEventListener("submit", async (event) => {
+  const draftButton = form.querySelector("button[type=submit]");
+  form.addEventListener("submit", (event) => {
     event.preventDefault();
+    working([draftButton, promoteButton], draft).then(() => { promoteButton.disabled = !selected; });
+  });
+  async function draft() {
     showError("");
     const data = new FormData(form);
     const count = Number(data.get("count"));
     const prompt = data.get("prompt");
+    selected = null;
+    prog.start();
     try {
       const job = await api("/api/jobs/generate", { json: {
         prompt, count, seed: Number(data.get("seed")), tier: "draft", template: /\{.*\|.*\}/.test(prompt) } });
-      prog.say("queued");
       grid.replaceChildren();
       const shown = new Set();
       const addTiles = async (ids) => {  // drafts appear as the job stores them
@@ -134,7 +149,7 @@ async function ideate() {
             for (const t of grid.querySelectorAll(".tile")) t.classList.remove("selected");
             e.currentTarget.classList.add("selected");
             selected = id;
-            promoteButton.disabled = false;
+            promoteButton.disabled = draftButton.disabled;  // not while the drafts still come
           }));
         }
       };
@@ -147,17 +162,17 @@ async function ideate() {
       await addTiles(done.result.outputs);
       prog.say(`${done.result.outputs.length} drafts in ${done.result.seconds} s`);
     } catch (err) { showError(err.message); prog.say("failed"); }
-  });
-  promoteButton.addEventListener("click", async () => {
+  }
+  promoteButton.addEventListener("click", () => working([draftButton, promoteButton], async () => {
     if (!selected) return;
     showError("");
+    prog.start("promoting");
     try {
       const job = await api("/api/jobs/promote", { json: { asset_id: selected } });
-      prog.say("promoting");
       const done = await follow(job, prog.update);
       location.hash = `#/compare/${selected}/${done.result.outputs[0]}`;
-    } catch (err) { showError(err.message); }
-  });
+    } catch (err) { showError(err.message); prog.say("failed"); }
+  }));
   view.replaceChildren(el("h1", { text: "Ideate" }), form, prog.node, grid,
                        el("p", {}, promoteButton));
 }
@@ -200,7 +215,7 @@ async function library() {
     el("label", {}, "Tier", el("select", { name: "tier" }, ["", "draft", "production"].map((t) => el("option", { value: t, text: t || "any" })))),
     el("label", {}, "Kind", el("select", { name: "kind" }, ["", "image", "edit", "video", "import"].map((t) => el("option", { value: t, text: t || "any" })))),
     el("label", {}, "Sort", el("select", { name: "sort" }, ["newest", "oldest", "rating", "sharpness", "relevance"].map((t) => el("option", { value: t, text: t })))),
-    el("label", {}, el("input", { name: "flagged", type: "checkbox", value: "true" }), " flagged only"),
+    el("label", { class: "inline" }, el("input", { name: "flagged", type: "checkbox", value: "true" }), " flagged only"),
     el("button", { type: "submit", text: "Search" }));
   async function run(event) {
     if (event) event.preventDefault();
@@ -215,7 +230,25 @@ async function library() {
     } catch (err) { showError(err.message); }
   }
   form.addEventListener("submit", run);
-  view.replaceChildren(el("h1", { text: "Library" }), form, status, grid);
+  const upload = el("form", { class: "bar", id: "upload" },
+    el("label", {}, "Import a file (PNG, JPEG, WebP, MP4)", el("input", { name: "file", type: "file", required: true,
+      accept: "image/png,image/jpeg,image/webp,video/mp4" })),
+    el("button", { type: "submit", text: "Upload" }));
+  upload.addEventListener("submit", (event) => {
+    event.preventDefault();
+    showError("");
+    working([upload.querySelector("button")], async () => {
+      const body = new FormData(upload);
+      try {
+        const made = await api("/api/uploads", { method: "POST", body });
+        location.hash = `#/asset/${made.id}`;
+      } catch (err) {
+        if (err.status === 409 && err.body && err.body.asset) location.hash = `#/asset/${err.body.asset.id}`;
+        else showError(err.message);
+      }
+    });
+  });
+  view.replaceChildren(el("h1", { text: "Library" }), form, upload, status, grid);
   await run();
 }
 
@@ -230,12 +263,13 @@ async function asset(id) {
     el("div", { class: "asset-media" }, media(a)),
     el("table", {},
       ...[["kind", a.kind], ["tier", a.tier], ["model", a.model], ["prompt", a.prompt], ["created", a.created],
-          ["size", a.width ? `${a.width}x${a.height}` : ""], ["tags", a.tags.join(", ")],
+          ["size", a.width ? `${a.width}x${a.height}` : ""],
           ["policy", policyText(a.record.policy)]]
         .map(([k, v]) => el("tr", {}, el("th", { text: k }), el("td", { text: v ?? "" }))),
       el("tr", {}, el("th", { text: "parents" }), el("td", {}, links(a.ancestors))),
       el("tr", {}, el("th", { text: "children" }), el("td", {}, links(a.descendants)))),
     provenance,
+    actions(a),
     (a.mime || "").startsWith("image/") ? await threadPanel(a) : null,
     el("h2", { text: "Record" }),
     el("pre", { text: JSON.stringify(a.record, null, 2) }));
@@ -247,6 +281,53 @@ async function asset(id) {
   } catch (err) { provenance.textContent = err.message; }
 }
 
+// What the CLI's `library tag | rate | favourite | export` do, on the asset's page.
+function actions(a) {
+  const post = (path, json) => api(`/api/assets/${a.id}/${path}`, { json });
+  const tags = el("span", { id: "tags" });
+  const showTags = (list) => tags.replaceChildren(...list.map((t) => el("span", { class: "tag" }, t,
+    el("button", { type: "button", class: "link", title: `remove ${t}`, text: "×",
+                   onclick: () => post("tags", { remove: [t] }).then((b) => showTags(b.tags), (e) => showError(e.message)) }))));
+  showTags(a.tags);
+  const tagForm = el("form", { id: "tag-form" }, el("input", { name: "tag", placeholder: "add a tag", maxlength: 64 }),
+    el("button", { type: "submit", text: "Tag" }));
+  tagForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const tag = new FormData(tagForm).get("tag").trim();
+    if (!tag) return;
+    try { showTags((await post("tags", { add: [tag] })).tags); tagForm.reset(); } catch (e) { showError(e.message); }
+  });
+  const rating = el("select", { name: "rating", id: "rating" },
+    [0, 1, 2, 3, 4, 5].map((n) => el("option", { value: n, text: n ? "★".repeat(n) : "no rating", selected: n === a.rating })));
+  rating.addEventListener("change", () => post("rating", { rating: Number(rating.value) }).catch((e) => showError(e.message)));
+  const favourite = el("button", { type: "button", id: "favourite", "aria-pressed": String(a.favourite) });
+  const showFavourite = (on) => { favourite.setAttribute("aria-pressed", String(on)); favourite.textContent = on ? "★ favourite" : "☆ favourite"; };
+  showFavourite(a.favourite);
+  favourite.addEventListener("click", async () => {
+    try { showFavourite((await post("favourite", { on: favourite.getAttribute("aria-pressed") !== "true" })).favourite); }
+    catch (e) { showError(e.message); }
+  });
+  const download = el("a", { href: fileUrl(a.id), download: "", id: "download", text: "download" });
+  const exported = el("span", { id: "exported" });
+  const exportForm = el("form", { id: "export-form" },
+    el("select", { name: "profile" }, ["web", "preview", "lossless"].map((p) => el("option", { value: p, text: p }))),
+    el("button", { type: "submit", text: "Export" }));
+  exportForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const profile = new FormData(exportForm).get("profile");
+    working([exportForm.querySelector("button")], async () => {
+      try {
+        const copy = await post("export", { profile });
+        exported.replaceChildren(el("a", { href: fileUrl(copy.id), download: `${a.id}-${profile}`,
+                                           text: `${profile} copy ${copy.id} (${copy.mime})` }));
+      } catch (e) { showError(e.message); }
+    });
+  });
+  const image = (a.mime || "").startsWith("image/");
+  return el("div", { class: "bar", id: "actions" }, el("label", {}, "Tags ", tags), tagForm,
+    el("label", {}, "Rating ", rating), favourite, download, image ? exportForm : null, exported);
+}
+
 // An image's edit thread: the turns as a conversation, a box for the next change, undo (back
 // a turn), a mask painted with the pointer for inpainting, an outpaint button per aspect.
 // A change made on a turn that already has later turns starts a branch; nothing is replaced.
@@ -254,13 +335,15 @@ async function threadPanel(a) {
   const turns = await api(`/api/assets/${a.id}/thread`);
   const here = turns.find((t) => t.asset_id === a.id) || {};
   const prog = progressUi();
-  const run = async (path, body) => {
+  const starters = () => view.querySelectorAll("#refine button[type=submit], #inpaint button[type=submit], #outpaint button");
+  const run = (path, body) => working(starters(), async () => {
     showError("");
+    prog.start();
     try {
       const done = await follow(await api(path, { json: body }), prog.update);
       location.hash = `#/asset/${done.result.outputs[0]}`;
     } catch (err) { prog.say(""); showError(err.message); }
-  };
+  });
   const conversation = el("ol", { class: "thread", id: "thread" }, turns.map((t) => {
     const said = t.operation ? `${t.instruction || t.operation} · ${t.route}` : "original";
     const kept = t.preserved === null || t.preserved === undefined ? "" : ` · kept ${t.preserved.toFixed(3)}`;
@@ -347,33 +430,88 @@ async function policyPage() {
       : el("p", { text: "No rules: nothing is blocked or flagged." }));
 }
 
+// Cut, merge, speed, reframe or mute clips picked from the library (in the order picked, for a
+// merge); each operation shows only its own fields, and the form starts afresh after a run.
 async function edit() {
   const prog = progressUi();
-  const result = el("div", { id: "edit-result" });
-  const form = el("form", { class: "bar", id: "edit" },
-    el("label", {}, "Operation", el("select", { name: "op" }, ["cut", "merge", "speed", "reframe", "mute"].map((o) => el("option", { value: o, text: o })))),
-    el("label", {}, "Clips (asset ids, space separated)", el("input", { name: "sources", required: true })),
-    el("label", {}, "From (s)", el("input", { name: "start", type: "number", step: "0.01", min: 0 })),
-    el("label", {}, "To (s)", el("input", { name: "end", type: "number", step: "0.01", min: 0 })),
-    el("label", {}, "Transition", el("input", { name: "transition", placeholder: "crossfade:0.5" })),
-    el("button", { type: "submit", text: "Run" }));
-  form.addEventListener("submit", async (event) => {
+  const result = el("div", { id: "edit-result", class: "grid" });
+  const picker = el("div", { class: "grid", id: "clips" });
+  const chosenText = el("p", { class: "status", id: "chosen" });
+  const chosen = [];
+  const choice = (name, values, label) => el("label", {}, label,
+    el("select", { name }, values.map(([value, text]) => el("option", { value, text }))));
+  const groups = {
+    cut: el("span", { class: "op-fields" },
+      el("label", {}, "From (s)", el("input", { name: "start", type: "number", step: "0.01", min: 0 })),
+      el("label", {}, "To (s)", el("input", { name: "end", type: "number", step: "0.01", min: 0 }))),
+    merge: el("span", { class: "op-fields" }, choice("transition",
+      [["", "cut"], ["crossfade:0.5", "crossfade 0.5 s"], ["fade:0.5", "fade 0.5 s"]], "Transition")),
+    speed: el("span", { class: "op-fields" }, choice("factor",
+      [["2", "2x faster"], ["4", "4x faster"], ["0.5", "half speed"], ["0.25", "quarter speed"]], "Speed")),
+    reframe: el("span", { class: "op-fields" }, choice("aspect",
+      [["9:16", "9:16 vertical"], ["1:1", "1:1 square"], ["4:5", "4:5 portrait"], ["16:9", "16:9 wide"]], "Aspect")),
+    mute: el("span", { class: "op-fields" }),
+  };
+  const op = el("select", { name: "op" }, Object.keys(groups).map((o) => el("option", { value: o, text: o })));
+  const runButton = el("button", { type: "submit", text: "Run" });
+  const form = el("form", { class: "bar", id: "edit" }, el("label", {}, "Operation", op),
+    Object.values(groups), runButton);
+  const showChosen = () => {
+    chosenText.textContent = chosen.length
+      ? `${op.value === "merge" ? "in this order: " : ""}${chosen.join(", ")}`
+      : "Pick a clip below (for a merge, several, in order).";
+    for (const t of picker.querySelectorAll(".tile")) t.classList.toggle("selected", chosen.includes(t.dataset.id));
+  };
+  const pick = (id) => {
+    const at = chosen.indexOf(id);
+    if (at >= 0) chosen.splice(at, 1);
+    else { if (op.value !== "merge") chosen.length = 0; chosen.push(id); }
+    showChosen();
+  };
+  const startAfresh = () => {  // the chosen operation's fields only, at their defaults
+    for (const [name, group] of Object.entries(groups)) {
+      group.hidden = name !== op.value;
+      for (const field of group.querySelectorAll("input, select")) field.value = field.tagName === "SELECT" ? field.options[0].value : "";
+    }
+    if (op.value !== "merge") chosen.splice(1);
+    showChosen();
+  };
+  const addClip = (a, first = false) => {
+    const t = tile(a, () => pick(a.id));
+    if (first) picker.prepend(t); else picker.append(t);
+  };
+  op.addEventListener("change", startAfresh);
+  form.addEventListener("submit", (event) => {
     event.preventDefault();
     showError("");
+    if (!chosen.length) { showError("Pick a clip from the library below first."); return; }
     const data = new FormData(form);
-    const body = { op: data.get("op"), sources: data.get("sources").trim().split(/\s+/) };
-    if (data.get("start")) body.start = Number(data.get("start"));
-    if (data.get("end")) body.end = Number(data.get("end"));
-    if (data.get("transition")) body.transition = data.get("transition");
-    if (body.op === "speed") body.factor = 0.5;
-    try {
-      const done = await follow(await api("/api/jobs/edit", { json: body }), prog.update);
-      const out = await api(`/api/assets/${done.result.outputs[0]}`);
-      result.replaceChildren(tile(out, () => { location.hash = `#/asset/${out.id}`; }));
-      prog.say(`${out.record.operation}: ${out.record.frames} frames, ${out.record.edit.method}`);
-    } catch (err) { showError(err.message); }
+    const body = { op: op.value, sources: [...chosen] };
+    if (body.op === "cut") {
+      if (data.get("start")) body.start = Number(data.get("start"));
+      if (data.get("end")) body.end = Number(data.get("end"));
+    }
+    if (body.op === "merge" && data.get("transition")) body.transition = data.get("transition");
+    if (body.op === "speed") body.factor = Number(data.get("factor"));
+    if (body.op === "reframe") body.aspect = data.get("aspect");
+    prog.start();
+    working([runButton], async () => {
+      try {
+        const done = await follow(await api("/api/jobs/edit", { json: body }), prog.update);
+        const out = await api(`/api/assets/${done.result.outputs[0]}`);
+        result.replaceChildren(tile(out, () => { location.hash = `#/asset/${out.id}`; }));
+        prog.say(`${out.record.operation}: ${out.record.frames} frames, ${out.record.edit.method}`);
+        addClip(out, true);
+        chosen.length = 0;
+        startAfresh();
+      } catch (err) { showError(err.message); prog.say("failed"); }
+    });
   });
-  view.replaceChildren(el("h1", { text: "Edit clips" }), form, prog.node, result);
+  const clips = (await api("/api/assets?limit=200")).filter((a) => (a.mime || "").startsWith("video/"));
+  clips.forEach((a) => addClip(a));
+  startAfresh();
+  view.replaceChildren(el("h1", { text: "Edit clips" }), form, prog.node, result, chosenText,
+    clips.length ? picker : el("p", { text: "No clips in the library yet: make one on the Video page." }));
 }
 
 // Text (or a first frame) to a clip, then extend it; the result plays here as it lands.
@@ -405,15 +543,16 @@ async function video(startId) {
       el("a", { href: `#/asset/${id}`, text: "record and provenance" }));
     extendForm.hidden = false;
   };
-  const run = async (path, body, verb) => {
+  const buttons = () => [...form.querySelectorAll("button"), ...extendForm.querySelectorAll("button")];
+  const run = (path, body, verb) => working(buttons(), async () => {
     showError("");
     try {
-      prog.say("queued");
+      prog.start();
       const done = await follow(await api(path, { json: body }), prog.update);
       await show(done.result.outputs[0]);
       prog.say(`${verb}: a ${Number(done.result.duration).toFixed(2)} s clip`);
     } catch (err) { showError(err.message); prog.say("failed"); }
-  };
+  });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const data = new FormData(form);
@@ -432,13 +571,30 @@ async function video(startId) {
   if (startId) await show(startId);
 }
 
+// The queue: each job's outputs as links, Cancel while it is queued or running, and the
+// table refreshed every 2 s while this page is open (``onLeave`` stops it).
 async function jobs() {
-  const list = await api("/api/jobs?limit=50");
-  view.replaceChildren(el("h1", { text: "Jobs" }), el("table", {},
-    el("tr", {}, ["job", "kind", "by", "state", "worker", "created", "outputs / error"].map((h) => el("th", { text: h }))),
-    list.map((j) => el("tr", {}, el("td", { text: j.id }), el("td", { text: j.kind }), el("td", { text: j.actor || "" }),
-      el("td", { text: j.state }), el("td", { text: j.worker || "" }),
-      el("td", { text: j.created }), el("td", { text: j.error || ((j.result && j.result.outputs) || []).join(" ") })))));
+  const table = el("table", { id: "jobs" });
+  const live = el("input", { type: "checkbox", id: "live", checked: true });
+  const header = el("tr", {}, ["job", "kind", "by", "state", "worker", "created", "outputs / error", ""].map((h) => el("th", { text: h })));
+  const cancel = (j) => el("button", { type: "button", class: "cancel", text: "Cancel", onclick: async (event) => {
+    event.currentTarget.disabled = true;
+    try { await api(`/api/jobs/${j.id}/cancel`, { method: "POST" }); await refresh(); } catch (err) { showError(err.message); }
+  } });
+  const row = (j) => el("tr", { "data-job": j.id },
+    el("td", { text: j.id }), el("td", { text: j.kind }), el("td", { text: j.actor || "" }),
+    el("td", { class: `state ${j.state}`, text: j.state }), el("td", { text: j.worker || "" }), el("td", { text: j.created }),
+    el("td", {}, j.error ? j.error : el("div", { class: "outputs" },
+      ((j.result && j.result.outputs) || []).map((id) => el("a", { href: `#/asset/${id}`, text: id })))),
+    el("td", {}, ["queued", "running"].includes(j.state) ? cancel(j) : null));
+  async function refresh() {
+    const list = await api("/api/jobs?limit=50");
+    table.replaceChildren(header, ...list.map(row));
+  }
+  await refresh();
+  const timer = setInterval(() => { if (live.checked) refresh().catch((err) => showError(err.message)); }, 2000);
+  onLeave = () => clearInterval(timer);
+  view.replaceChildren(el("h1", { text: "Jobs" }), el("label", { class: "inline" }, live, " refresh every 2 s"), table);
 }
 
 // A SKU's final images, once each: the hero is also the aspect it was drawn at.
@@ -492,8 +648,11 @@ async function catalogue(jobId) {
     el("label", {}, "Drafts per SKU", el("input", { name: "scenes", type: "number", min: 1, max: 16, value: 3 })),
     el("label", {}, "Aspects", el("input", { name: "aspects", value: "1:1,4:5,9:16,16:9,1.91:1" })),
     el("button", { type: "submit", text: "Run catalogue" }));
-  form.addEventListener("submit", async (event) => {
+  form.addEventListener("submit", (event) => {
     event.preventDefault();
+    working([form.querySelector("button[type=submit]")], runCatalogue);
+  });
+  async function runCatalogue() {
     showError("");
     const data = new FormData(form);
     const list = data.get("sheet");
@@ -522,7 +681,7 @@ async function catalogue(jobId) {
       bars.clear();
       await run(job);
     } catch (err) { showError(err.message); }
-  });
+  }
   const recent = (await api("/api/jobs?limit=200")).filter((j) => j.kind === "catalogue").slice(0, 10);
   view.replaceChildren(...[el("h1", { text: "Catalogue" }), form, prog, results,
     recent.length ? el("p", { class: "status" }, "Recent: ",
@@ -536,7 +695,10 @@ async function catalogue(jobId) {
 
 // ---------------------------------------------------------------- router
 
+let onLeave = null;  // the shown view's clean-up (a timer), run when another replaces it
+
 async function route() {
+  if (onLeave) { onLeave(); onLeave = null; }
   const parts = location.hash.replace(/^#\/?/, "").split("/");
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.view === (parts[0] || "ideate"));
   showError("");
