@@ -46,8 +46,8 @@ def _lab(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
 
 
-def estimate_object(image: np.ndarray | Image.Image) -> Estimate:
-    """Colour and place of the one object in a product shot (steps 1-2 above)."""
+def _foreground(image: np.ndarray | Image.Image) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(CIELAB image, each pixel's distance from its row's backdrop, the object's mask)."""
     if isinstance(image, Image.Image):
         image = np.asarray(image.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BOX))
     # A 3x3 Gaussian first: generated images can keep sampling noise that is not colour.
@@ -58,12 +58,18 @@ def estimate_object(image: np.ndarray | Image.Image) -> Estimate:
     fg = dist > threshold
     if fg.sum() < 4:
         fg = dist >= np.percentile(dist, 97)
+    return lab, dist, fg
+
+
+def estimate_object(image: np.ndarray | Image.Image) -> Estimate:
+    """Colour and place of the one object in a product shot (steps 1-2 above)."""
+    lab, dist, fg = _foreground(image)
     strong = fg & (dist >= np.median(dist[fg]))
     colour = np.median(lab[strong], axis=0)
     xs = np.nonzero(strong)[1]
     return Estimate(
         colour_lab=tuple(float(c) for c in colour),
-        x=float((xs.mean() + 0.5) / image.shape[1]),
+        x=float((xs.mean() + 0.5) / lab.shape[1]),
         coverage=float(fg.mean()),
     )
 
@@ -200,3 +206,65 @@ def score_clip(frames: np.ndarray, prompt: str, *, from_first_frame: bool = True
     asked = parse_motion(prompt)
     seen = classify_motion(frames, prompt, from_first_frame=from_first_frame)
     return MotionScore(motion_ok=None if asked is None else seen == asked, motion=seen)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Whether a clip's last frame still shows its first frame's subject."""
+
+    kept: bool
+    colours: tuple[str, str]  # the object's palette colour, first and last frame
+    shapes: tuple[float, float]  # its height over width (the kind: a bottle is tall, a jar not)
+    pieces: int  # the object's large parts in the last frame (a split bottle is 2)
+    area: float  # its area in the last frame over the first
+
+
+IDENTITY_SHAPE = 1.5  # the most the object's height/width may change by (either way)
+IDENTITY_AREA = (0.3, 3.5)  # its area may shrink or grow this far (a camera zoom: 2.6x)
+IDENTITY_COLOUR = 25.0  # CIELAB distance from the first frame's object colour (the mask)
+
+
+def _object_mask(image: Image.Image, colour_lab: np.ndarray) -> np.ndarray:
+    """The foreground pixels of ``colour_lab``'s colour: the object, without a light sweeping
+    across the backdrop or its reflection in another colour."""
+    lab, _, fg = _foreground(image)
+    # lightness counts less: the object's lit and shaded sides are one object
+    near = np.linalg.norm((lab - colour_lab) * (0.3, 1.0, 1.0), axis=2) < IDENTITY_COLOUR
+    mask = (fg & near).astype(np.uint8)
+    return cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0
+
+
+def _shape(mask: np.ndarray) -> tuple[float, int, float]:
+    """Height over width of the mask's largest part, how many parts have at least a third of
+    its area (a split object is two), and the mask's share of the frame."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    parts = stats[1:, cv2.CC_STAT_AREA]
+    if not len(parts):
+        return 0.0, 0, 0.0
+    big = stats[1:][np.argmax(parts)]
+    ratio = float(big[cv2.CC_STAT_HEIGHT] / max(big[cv2.CC_STAT_WIDTH], 1))
+    return ratio, int((parts >= parts.max() / 3).sum()), float(mask.mean())
+
+
+def subject_identity(frames: np.ndarray, prompt: str) -> Identity:
+    """The subject-identity check of #34: the first frame's object keeps its colour (the
+    palette colour the scorer sees, in the prompt's scene) and its kind (its height over width,
+    within ``IDENTITY_SHAPE``) at the last frame, stays one piece, and keeps its area within
+    ``IDENTITY_AREA``."""
+    first, last = (Image.fromarray(np.asarray(f)) for f in (frames[0], frames[-1]))
+    colours = (classify_colour(first, prompt), classify_colour(last, prompt))
+    colour_lab = np.array(estimate_object(first).colour_lab)
+    (shape0, _, area0), (shape1, pieces, area1) = (
+        _shape(_object_mask(f, colour_lab)) for f in (first, last)
+    )
+    area = area1 / max(area0, 1e-6)
+    same_kind = (
+        shape0 > 0 and shape1 > 0 and max(shape0, shape1) <= IDENTITY_SHAPE * min(shape0, shape1)
+    )
+    kept = (
+        colours[0] == colours[1]
+        and same_kind
+        and pieces == 1
+        and IDENTITY_AREA[0] <= area <= IDENTITY_AREA[1]
+    )
+    return Identity(kept, colours, (round(shape0, 3), round(shape1, 3)), pieces, round(area, 3))

@@ -14,6 +14,8 @@ scored by ``cinedraft_training.adherence.score_clip``. Also measured, through th
   without its position word and scored against the full prompt; a slide's direction word is
   then the prompt's only side word;
 * image to video: SSIM of the delivered first frame against the given image;
+* subject kept (text, image and extension): the last frame still shows the first frame's
+  object, its colour, kind and one piece (``adherence.subject_identity``);
 * image to video from the scene's true (rendered) first frame: motion accuracy alone;
 * word_swap (a control, run only when asked for): each slide from a true first frame with the
   object moved to the middle of the frame, drawn once with its prompt and once with the mirror
@@ -40,7 +42,12 @@ from PIL import Image
 
 from cinedraft import Engine, ImageRequest, Settings, VideoRequest  # noqa: E402
 from cinedraft.builtin import VIDEO_MODEL  # noqa: E402
-from cinedraft_training.adherence import score_clip, score_image, slide_travel  # noqa: E402
+from cinedraft_training.adherence import (  # noqa: E402
+    score_clip,
+    score_image,
+    slide_travel,
+    subject_identity,
+)
 from cinedraft_training.evaluation import (  # noqa: E402
     NATIVE,
     SEED,
@@ -53,6 +60,7 @@ from cinedraft_training.evaluation import (  # noqa: E402
 from cinedraft_training.motions import SLIDES, caption_clip, parse_motion  # noqa: E402
 from cinedraft_training.scenes import caption_scene  # noqa: E402
 from cinedraft.editor import Editor  # noqa: E402
+from cinedraft.media.codec import decode_frames  # noqa: E402
 from cinedraft.quality.metrics import drift_ssim  # noqa: E402
 
 
@@ -83,7 +91,7 @@ def evaluate_text(
 ) -> dict:
     """Text to video, each clip scored against its prompt. ``drawn``: the prompts the clips
     are drawn from when not ``prompts`` themselves (the scene_only and unplaced controls)."""
-    tally, at_prompt_place, colour_ok = MotionTally(), [], []
+    tally, at_prompt_place, colour_ok, kept = MotionTally(), [], [], []
     slides = []  # (travelled as asked, travelled towards the middle from where it started)
     started = time.perf_counter()
     for i, (prompt, drawn_from) in enumerate(zip(prompts, drawn or prompts)):
@@ -91,6 +99,7 @@ def evaluate_text(
         tally.add(frames, prompt)
         at_prompt_place.append(score_clip(frames, prompt, from_first_frame=False).motion_ok)
         colour_ok.append(score_image(Image.fromarray(frames[0]), prompt).colour_ok)
+        kept.append(subject_identity(frames, prompt).kept)
         if (asked := parse_motion(prompt)) in SLIDES:
             start, travel = slide_travel(frames)
             slides.append(((travel > 0) == (asked == "slide_right"), (travel > 0) == (start < 0.5)))
@@ -103,6 +112,8 @@ def evaluate_text(
         # the scorer rendering each motion only from where the prompt puts the object
         "motion_accuracy_from_prompt_place": rounded_mean(at_prompt_place),
         "first_frame_colour_accuracy": rounded_mean(colour_ok),
+        # the last frame still shows the first frame's object (adherence.subject_identity)
+        "subject_kept": rounded_mean(kept),
         # slides only: the object's travel (adherence.slide_travel) went the asked way, and
         # went towards the frame's middle from where the object started (a model that reads
         # the direction from the object's place, not from the prompt, scores high here)
@@ -116,7 +127,7 @@ def evaluate_text(
 
 def evaluate_image(engine: Engine, prompts: list[str], seed: int, model: str) -> dict:
     """A draft image of the scene, then the motion from it; first-frame SSIM and motion."""
-    ssims, motion_ok = [], []
+    ssims, motion_ok, kept = [], [], []
     for i, prompt in enumerate(prompts):
         scene_words = prompt.split(",")[0]
         image = engine.generate_image(ImageRequest(prompt=scene_words, seed=seed + i)).outputs[0]
@@ -124,12 +135,14 @@ def evaluate_image(engine: Engine, prompts: list[str], seed: int, model: str) ->
         with Image.open(image.path) as given:
             ssims.append(drift_ssim(given.convert("RGB"), Image.fromarray(frames[0])))
         motion_ok.append(score_clip(frames, prompt).motion_ok)
+        kept.append(subject_identity(frames, prompt).kept)
     return {
         "mode": "image",
         "prompts": len(prompts),
         "first_frame_ssim_mean": rounded_mean(ssims),
         "first_frame_ssim_min": round(float(np.min(ssims)), 4),
         "motion_accuracy": rounded_mean(motion_ok),
+        "subject_kept": rounded_mean(kept),
     }
 
 
@@ -167,7 +180,7 @@ def evaluate_word_swap(
 
 def evaluate_extension(engine: Engine, prompts: list[str], seed: int, model: str) -> dict:
     """Three-chunk clips: each seam's warp error over the within-chunk average."""
-    ratios, attempts = [], []
+    ratios, attempts, kept = [], [], []
     for i, prompt in enumerate(prompts):
         result = engine.video.generate(
             VideoRequest(prompt=prompt, seconds=2.5, seed=seed + i, model=model),
@@ -176,6 +189,7 @@ def evaluate_extension(engine: Engine, prompts: list[str], seed: int, model: str
         )
         ratios += [s.ratio for s in result.seams if s.ratio is not None]
         attempts += [s.attempts for s in result.seams]
+        kept.append(subject_identity(np.stack(decode_frames(result.path)), prompt).kept)
     return {
         "mode": "extension",
         "prompts": len(prompts),
@@ -184,6 +198,7 @@ def evaluate_extension(engine: Engine, prompts: list[str], seed: int, model: str
         "seam_ratio_max": round(float(np.max(ratios)), 4),
         "seams_within_1_5x": rounded_mean(np.array(ratios) <= 1.5),
         "attempts_mean": rounded_mean(attempts, 3),
+        "subject_kept": rounded_mean(kept),  # first frame to the last of the whole clip
     }
 
 

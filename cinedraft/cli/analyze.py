@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..quality import HIGHER_IS_CLEARER
 from ..request import Overrides
 from ..workspace import Workspace
 from .common import handles_errors, out, progress_bars
@@ -17,18 +18,7 @@ lab = typer.Typer(
     help="Controlled experiments on what makes an output clearer.", no_args_is_help=True
 )
 
-SHOWN = (
-    "sharpness",
-    "tenengrad",
-    "hf_ratio",
-    "edge_width",
-    "blockiness",
-    "ringing",
-    "noise",
-    "chroma_outliers",
-    "speckle",
-    "overshoot",
-)
+SHOWN = tuple(HIGHER_IS_CLEARER)  # every stored metric, in its order
 
 
 @handles_errors

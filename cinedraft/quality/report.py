@@ -9,17 +9,9 @@ import textwrap
 from html import escape
 from pathlib import Path
 
-SHOWN = (
-    "sharpness",
-    "tenengrad",
-    "hf_ratio",
-    "edge_width",
-    "blockiness",
-    "noise",
-    "chroma_outliers",
-    "speckle",
-    "overshoot",
-)
+from . import HIGHER_IS_CLEARER
+
+SHOWN = tuple(HIGHER_IS_CLEARER)  # every stored metric, in its order
 
 
 def _pyplot():
