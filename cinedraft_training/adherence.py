@@ -247,10 +247,10 @@ def _shape(mask: np.ndarray) -> tuple[float, int, float]:
 
 
 def subject_identity(frames: np.ndarray, prompt: str) -> Identity:
-    """The subject-identity check of #34: the first frame's object keeps its colour (the
-    palette colour the scorer sees, in the prompt's scene) and its kind (its height over width,
-    within ``IDENTITY_SHAPE``) at the last frame, stays one piece, and keeps its area within
-    ``IDENTITY_AREA``."""
+    """The video evaluation's subject-identity check: the first frame's object keeps its
+    colour (the palette colour the scorer sees, in the prompt's scene) and its kind (its
+    height over width, within ``IDENTITY_SHAPE``) at the last frame, stays one piece, and
+    keeps its area within ``IDENTITY_AREA``."""
     first, last = (Image.fromarray(np.asarray(f)) for f in (frames[0], frames[-1]))
     colours = (classify_colour(first, prompt), classify_colour(last, prompt))
     colour_lab = np.array(estimate_object(first).colour_lab)

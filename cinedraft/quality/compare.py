@@ -32,7 +32,7 @@ NOISE_VISIBLE = 1.0  # luma levels: noise below this is not named (8-bit roundin
 # Artifacts named when two images differ by more than ``least`` and by ``ratio`` times:
 # (metric, label, decimals, unit, least, ratio). Lower is cleaner for each.
 ARTIFACTS = (
-    ("chroma_outliers", "colour blotches", 2, "per mille of pixels off the colours around", 0.2, 2),
+    ("chroma_outliers", "colour blotches", 2, "per mille of pixels of stray colour", 0.2, 2.0),
     ("speckle", "specks", 2, "per mille of pixels alone", 0.2, 2.0),
     ("overshoot", "halos", 1, "% of the edges' step beyond their sides", 5.0, 1.5),
 )
