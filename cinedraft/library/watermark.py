@@ -156,13 +156,14 @@ def embed(image: Image.Image, asset_id: str, *, smooth: float = SMOOTH) -> Image
     luma = rgb @ _LUMA
     c, grid = _blocks(luma)
     bits = _payload(asset_id)[_bit_of_block(len(c), CURRENT)]
-    target = _targets(_top(c)[1], bits, _headroom(luma, grid))
+    u, s0, v = _top(c)
+    target = _targets(s0, bits, _headroom(luma, grid))
     region = (slice(0, grid[0] * 8), slice(0, grid[1] * 8))
     room = (rgb.min(axis=2), rgb.max(axis=2))
     change = np.zeros_like(luma)
-    v = None
-    for _ in range(ROUNDS):
-        u, s0, v = _top(_blocks(luma + _luma_change(rgb, room, change))[0], v)
+    for round_ in range(ROUNDS):
+        if round_:  # the first round starts from the image as it is, measured above
+            u, s0, v = _top(_blocks(luma + _luma_change(rgb, room, change))[0], v)
         error = (target - s0)[:, None, None] * (u @ np.swapaxes(v, 1, 2))
         step = _pixels(error, grid)
         if smooth > 0:
