@@ -113,6 +113,9 @@ class VideoRecord(Generated):
     fps: float
     frames: int
     model_size: list[int]
+    # where the crop to the preset's aspect sits in the model's frame: the share of the
+    # cut-off width and height left of and above it ([0.5, 0.5]: centred; render.video)
+    crop: list[float] | None = None
     native_fps: int
     chunks: list[int]  # frames per pipeline call
     overlap: int

@@ -268,3 +268,24 @@ def subject_identity(frames: np.ndarray, prompt: str) -> Identity:
         and IDENTITY_AREA[0] <= area <= IDENTITY_AREA[1]
     )
     return Identity(kept, colours, (round(shape0, 3), round(shape1, 3)), pieces, round(area, 3))
+
+
+def subject_in_crop(frames: np.ndarray, anchor: tuple[float, float], aspect: float) -> float:
+    """The share of the first frame's object (its pixels over every frame, as
+    :func:`subject_identity` finds them) that a delivery crop to ``aspect`` (width/height),
+    placed at ``anchor`` (:func:`cinedraft.render.video.fit_frame`'s), keeps in view."""
+    h, w = frames[0].shape[:2]
+    colour_lab = np.array(estimate_object(Image.fromarray(np.asarray(frames[0]))).colour_lab)
+    if w / h > aspect:  # the crop cuts the sides
+        size = h * aspect
+        x0 = int(round((w - size) * anchor[0]))
+        box = (slice(None), slice(x0, x0 + int(round(size))))
+    else:
+        size = w / aspect
+        y0 = int(round((h - size) * anchor[1]))
+        box = (slice(y0, y0 + int(round(size))), slice(None))
+    inside = total = 0
+    for frame in frames:
+        mask = _object_mask(Image.fromarray(np.asarray(frame)), colour_lab)
+        inside, total = inside + int(mask[box].sum()), total + int(mask.sum())
+    return inside / total if total else 1.0

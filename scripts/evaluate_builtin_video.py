@@ -16,6 +16,9 @@ scored by ``cinedraft_training.adherence.score_clip``. Also measured, through th
 * image to video: SSIM of the delivered first frame against the given image;
 * subject kept (text, image and extension): the last frame still shows the first frame's
   object, its colour, kind and one piece (``adherence.subject_identity``);
+* delivery crop (text): the share of the object's pixels, over the whole clip, that a crop
+  to 16:9 and to 9:16 keeps in view, centred and placed where delivery places it
+  (``render.salience.crop_anchor``; ``adherence.subject_in_crop``);
 * image to video from the scene's true (rendered) first frame: motion accuracy alone;
 * word_swap (a control, run only when asked for): each slide from a true first frame with the
   object moved to the middle of the frame, drawn once with its prompt and once with the mirror
@@ -47,6 +50,7 @@ from cinedraft_training.adherence import (  # noqa: E402
     score_image,
     slide_travel,
     subject_identity,
+    subject_in_crop,
 )
 from cinedraft_training.evaluation import (  # noqa: E402
     NATIVE,
@@ -62,6 +66,7 @@ from cinedraft_training.scenes import caption_scene  # noqa: E402
 from cinedraft.editor import Editor  # noqa: E402
 from cinedraft.media.codec import decode_frames  # noqa: E402
 from cinedraft.quality.metrics import drift_ssim  # noqa: E402
+from cinedraft.render.salience import CENTRE, crop_anchor  # noqa: E402
 
 
 MODES = (
@@ -74,6 +79,9 @@ MODES = (
     "extension",
     "continuation",
 )
+
+
+CROPS = {"16:9": 16 / 9, "9:16": 9 / 16}  # delivery aspects of the square model's frames
 
 
 def rounded_mean(values, places: int = 4) -> float | None:
@@ -92,6 +100,7 @@ def evaluate_text(
     """Text to video, each clip scored against its prompt. ``drawn``: the prompts the clips
     are drawn from when not ``prompts`` themselves (the scene_only and unplaced controls)."""
     tally, at_prompt_place, colour_ok, kept = MotionTally(), [], [], []
+    in_crop = {(aspect, how): [] for aspect in CROPS for how in ("centred", "followed")}
     slides = []  # (travelled as asked, travelled towards the middle from where it started)
     started = time.perf_counter()
     for i, (prompt, drawn_from) in enumerate(zip(prompts, drawn or prompts)):
@@ -100,6 +109,10 @@ def evaluate_text(
         at_prompt_place.append(score_clip(frames, prompt, from_first_frame=False).motion_ok)
         colour_ok.append(score_image(Image.fromarray(frames[0]), prompt).colour_ok)
         kept.append(subject_identity(frames, prompt).kept)
+        for aspect, ratio in CROPS.items():
+            followed = crop_anchor(list(frames), ratio)
+            in_crop[aspect, "centred"].append(subject_in_crop(frames, CENTRE, ratio))
+            in_crop[aspect, "followed"].append(subject_in_crop(frames, followed, ratio))
         if (asked := parse_motion(prompt)) in SLIDES:
             start, travel = slide_travel(frames)
             slides.append(((travel > 0) == (asked == "slide_right"), (travel > 0) == (start < 0.5)))
@@ -114,6 +127,15 @@ def evaluate_text(
         "first_frame_colour_accuracy": rounded_mean(colour_ok),
         # the last frame still shows the first frame's object (adherence.subject_identity)
         "subject_kept": rounded_mean(kept),
+        # the object's share a delivery crop keeps in view: mean, and the share of clips
+        # that keep at least 90 % of it, with the crop centred or following the subject
+        "delivery_crop": {
+            f"{aspect} {how}": {
+                "mean": rounded_mean(shares, 3),
+                "clips_keeping_90": rounded_mean(np.array(shares) >= 0.9, 3),
+            }
+            for (aspect, how), shares in in_crop.items()
+        },
         # slides only: the object's travel (adherence.slide_travel) went the asked way, and
         # went towards the frame's middle from where the object started (a model that reads
         # the direction from the object's place, not from the prompt, scores high here)

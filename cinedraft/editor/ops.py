@@ -35,6 +35,7 @@ from ..media.codec import (
     parameter_sets,
 )
 from ..media.probe import MediaInfo
+from ..render.salience import salient_centres
 
 ASPECTS = {"9:16": (9, 16), "1:1": (1, 1), "4:5": (4, 5), "16:9": (16, 9)}
 
@@ -482,34 +483,6 @@ def audio(
                 dst.mux(encoder.encode(frame))
             dst.mux(encoder.encode(None))
     return stats
-
-
-def salient_centres(frames: list[np.ndarray]) -> np.ndarray:
-    """Per frame, the x and y (0..1) of the salient region's centre: the centre of mass of
-    local contrast (|Laplacian|) and of motion (difference to the previous frame, less the
-    frame-wide change, so a global brightness shift does not count), squared so the peak
-    dominates diffuse texture."""
-    centres, previous = [], None
-    for frame in frames:
-        g = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
-        small = cv2.resize(
-            g, (max(8, g.shape[1] // 4), max(8, g.shape[0] // 4)), interpolation=cv2.INTER_AREA
-        )
-        energy = np.abs(cv2.Laplacian(cv2.GaussianBlur(small, (0, 0), 2), cv2.CV_32F))
-        if previous is not None:
-            change = small - previous
-            energy += 2 * np.abs(change - np.median(change))
-        previous = small
-        energy = cv2.GaussianBlur(energy, (0, 0), 3) ** 2 + 1e-6
-        ys, xs = np.mgrid[0 : energy.shape[0], 0 : energy.shape[1]]
-        total = energy.sum()
-        centres.append(
-            (
-                (xs * energy).sum() / total / energy.shape[1],
-                (ys * energy).sum() / total / energy.shape[0],
-            )
-        )
-    return np.array(centres)
 
 
 def smooth(values: np.ndarray, fps: float, seconds: float = 0.5) -> np.ndarray:

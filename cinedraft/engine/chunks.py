@@ -29,12 +29,15 @@ class Given:
     ``region`` (x0, y0, x1, y1) is the part of the frames that is really known: a clip
     delivered at another aspect than the model's shows only a band of the model's frame
     (see :func:`~cinedraft.render.video.unfit`); only that band is held, and the model
-    draws the rest, which delivery crops away again."""
+    draws the rest, which delivery crops away again. ``anchor`` is where that band sits
+    (the delivered clip's crop, :func:`~cinedraft.render.video.fit_frame`'s anchor): the
+    continuation is delivered through the same crop, so the two line up."""
 
     frames: np.ndarray
     at_end: bool = False
     latents: torch.Tensor | None = None
     region: tuple[int, int, int, int] | None = None
+    anchor: tuple[float, float] | None = None
 
     def crop(self, frames: np.ndarray) -> np.ndarray:
         if self.region is None:

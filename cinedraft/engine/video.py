@@ -41,6 +41,7 @@ from ..media.metadata import DECODE_ERRORS
 from ..media.probe import Prober
 from ..quality.metrics import temporal_metrics
 from ..record import STILL_FIELDS, Parent, StillRecord, VideoRecord
+from ..render.salience import CENTRE, crop_anchor
 from ..render.video import Finished, VideoPreset, finish_clip, fit_frame, preset_for, unfit
 from ..request import Overrides, Progress, Seam, VideoRequest, VideoResult, no_progress
 from ..tiers import VideoFamily
@@ -186,6 +187,7 @@ class VideoEngine:
                 request.codec,
                 on_progress=progress,
                 context=joined,
+                anchor=given.anchor if given else None,
             )
             timings |= finished.timings
             # 5. Metrics, record.
@@ -350,7 +352,9 @@ class VideoEngine:
             asset = sources.get(request.image) or self.library.resolve(request.image, "image")
             try:
                 with Image.open(asset.path) as im:
-                    first = fit_frame(np.asarray(im.convert("RGB")), *size)
+                    image = np.asarray(im.convert("RGB"))
+                # cut to the model's aspect where the image's subject is, as delivery is
+                first = fit_frame(image, *size, crop_anchor([image], size[0] / size[1]))
             except DECODE_ERRORS as exc:
                 raise InputError(f"cannot read the first frame {request.image}: {exc}") from None
             return Given(first[None]), [{"id": asset.id, "role": "first_frame"}]
@@ -365,12 +369,13 @@ class VideoEngine:
             else:
                 source = list(collections.deque(iter_frames(asset.path), maxlen=span))
             picks = source[::step] if request.before else source[::-1][::step][::-1]
-            fitted = [unfit(f, *size) for f in picks]
+            anchor = _recorded_crop(asset.record)
+            fitted = [unfit(f, *size, anchor) for f in picks]
             frames, region = np.stack([f for f, _ in fitted]), fitted[0][1]
             if region == (0, 0, *size):
                 region = None
             role = "leads_into" if request.before else "extends"
-            return Given(frames, at_end=request.before, region=region), [
+            return Given(frames, at_end=request.before, region=region, anchor=anchor), [
                 {"id": asset.id, "role": role}
             ]
         return None, []
@@ -554,6 +559,7 @@ class VideoEngine:
             width=finished.width,
             height=finished.height,
             model_size=list(shot.size),
+            crop=[round(a, 4) for a in finished.anchor],
             native_fps=family.fps,
             chunks=plan,
             overlap=family.overlap,
@@ -564,6 +570,20 @@ class VideoEngine:
             dtype=str(model.pipe.dtype).removeprefix("torch."),
             versions=software_versions(),
         )
+
+
+def _recorded_crop(record: dict) -> tuple[float, float]:
+    """Where a stored clip's delivery crop sits (its record's ``crop``); the middle for a clip
+    that does not say (an imported file, or one made before crops followed the subject). A
+    record is read as untrusted: anything but two numbers in 0..1 counts as unsaid."""
+    crop = record.get("crop") if isinstance(record, dict) else None
+    if (
+        isinstance(crop, list)
+        and len(crop) == 2
+        and all(isinstance(a, (int, float)) and 0 <= a <= 1 for a in crop)
+    ):
+        return float(crop[0]), float(crop[1])
+    return CENTRE
 
 
 def _delivered(

@@ -4,7 +4,8 @@
 
 1. frame interpolation to the preset's rate: each new frame is the two nearest source frames
    warped towards its instant along DIS optical flow (Kroeger et al., 2016) and blended;
-2. upscale to the preset's size (Lanczos; fit, then centre-crop to the aspect);
+2. upscale to the preset's size (Lanczos; fit, then crop to the aspect where the clip's
+   subject is, one fixed window: :func:`.salience.crop_anchor`);
 3. temporal cleanup (deflicker): each frame's mean luma is pulled to a moving average of its
    neighbours', so exposure stays steady while real fades survive;
 4. encode with PyAV (H.264 yuv420p MP4, ``faststart``, CRF from the preset; H.265 and AV1
@@ -33,6 +34,7 @@ from ..media.codec import Writer
 from ..quality.metrics import laplacian_variance
 from ..errors import InputError
 from .contact import contact_sheet
+from .salience import CENTRE, crop_anchor
 
 
 @dataclass(frozen=True)
@@ -111,28 +113,31 @@ def interpolate(
 # ---------------------------------------------------------------------- 2.-3. upscale, deflicker
 
 
-def fit_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Scale to cover ``width`` x ``height`` (Lanczos), then crop the centre."""
+def fit_frame(
+    frame: np.ndarray, width: int, height: int, anchor: tuple[float, float] = CENTRE
+) -> np.ndarray:
+    """Scale to cover ``width`` x ``height`` (Lanczos), then crop: ``anchor`` is the share of
+    the cut-off width and height left of and above the crop (the middle by default)."""
     h, w = frame.shape[:2]
     scale = max(width / w, height / h)
     size = (max(width, round(w * scale)), max(height, round(h * scale)))
     resized = cv2.resize(
         frame, size, interpolation=cv2.INTER_LANCZOS4 if scale > 1 else cv2.INTER_AREA
     )
-    y, x = (size[1] - height) // 2, (size[0] - width) // 2
+    x, y = round((size[0] - width) * anchor[0]), round((size[1] - height) * anchor[1])
     return resized[y : y + height, x : x + width]
 
 
 def unfit(
-    frame: np.ndarray, width: int, height: int
+    frame: np.ndarray, width: int, height: int, anchor: tuple[float, float] = CENTRE
 ) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """The inverse of :func:`fit`: a ``width`` x ``height`` frame that :func:`fit` would turn
-    back into ``frame`` (scaled into the middle, edges repeated outwards), and the box
-    (x0, y0, x1, y1) of it that ``frame`` really shows."""
+    """The inverse of :func:`fit_frame` with the same ``anchor``: a ``width`` x ``height``
+    frame that it would turn back into ``frame`` (scaled into place, edges repeated
+    outwards), and the box (x0, y0, x1, y1) of it that ``frame`` really shows."""
     h, w = frame.shape[:2]
     scale = max(w / width, h / height)
     inner_w, inner_h = min(width, round(w / scale)), min(height, round(h / scale))
-    x0, y0 = (width - inner_w) // 2, (height - inner_h) // 2
+    x0, y0 = round((width - inner_w) * anchor[0]), round((height - inner_h) * anchor[1])
     small = cv2.resize(frame, (inner_w, inner_h), interpolation=cv2.INTER_AREA)
     full = cv2.copyMakeBorder(
         small, y0, height - inner_h - y0, x0, width - inner_w - x0, cv2.BORDER_REPLICATE
@@ -191,6 +196,7 @@ class Finished:
     width: int
     height: int
     timings: dict
+    anchor: tuple[float, float]  # where the delivery crop sits (fit_frame's anchor)
 
 
 def finish_clip(
@@ -202,12 +208,18 @@ def finish_clip(
     codec: str | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
     context: str | None = None,
+    anchor: tuple[float, float] | None = None,
 ) -> Finished:
     """Steps 1-4 of the module docstring; ``seconds`` fixes the length (default: the source's).
 
     ``context`` "first" (or "last") says ``frames[0]`` (``frames[-1]``) is the frame of
     another clip this one continues (leads into): it is interpolated from, so the first new
-    frame comes one output frame after it, and then left out."""
+    frame comes one output frame after it, and then left out.
+
+    ``anchor`` places the crop to the preset's aspect (:func:`fit_frame`); by default the one
+    window that keeps the most of the clip's subject (:func:`~.salience.crop_anchor`), not
+    the middle: a square model's object on a table loses its base to a centred 16:9 crop. A
+    continuation passes the crop of the clip it continues, so the two line up."""
     progress = on_progress or no_progress
     if not frames:
         raise InputError("no frames to render")
@@ -227,6 +239,8 @@ def finish_clip(
         "encode": 0.0,
     }
     progress("interpolate", 1, 1)
+    if anchor is None:
+        anchor = crop_anchor(smooth, preset.width / preset.height)
     # 2.-4. One output frame at a time: a 1080p clip never sits in memory whole.
     gains = deflicker_gains(smooth)
     middle, picks = (
@@ -245,7 +259,7 @@ def finish_clip(
     ) as writer:
         for i, (frame, gain) in enumerate(zip(smooth, gains)):
             t0 = time.perf_counter()
-            sized = fit_frame(frame, preset.width, preset.height)
+            sized = fit_frame(frame, preset.width, preset.height, anchor)
             t1 = time.perf_counter()
             steady = apply_gain(sized, gain)
             t2 = time.perf_counter()
@@ -276,4 +290,5 @@ def finish_clip(
         preset.width,
         preset.height,
         {k: round(v, 3) for k, v in timings.items()},
+        anchor,
     )

@@ -135,11 +135,20 @@ def test_extension_seam_is_like_any_frame_pair(engine):
 
 def test_extension_of_a_clip_at_another_aspect_keeps_its_framing(engine):
     """A 16:9 clip of the square model: only the band it shows is held; the continuation's
-    first frame lines up with the clip's last (small warp error)."""
+    first frame lines up with the clip's last (small warp error), through the same crop
+    (issue #34: the crop follows the subject, so it need not be the middle)."""
+    from cinedraft.media.files import sha256_file
+
     clip = engine.generate_video(
-        VideoRequest(prompt="a black box on a wooden table, the box rotates", seconds=1.0, **FAST)
+        VideoRequest(
+            prompt="a red bottle on a glass table, the bottle rotates", seconds=1.0, **FAST
+        )
     )
-    path = engine.continue_clip(clip.path, 0.5, "the box rotates", seed=4)
+    path = engine.continue_clip(clip.path, 0.5, "the bottle rotates", seed=5)
+    crop = engine.library.get(clip.asset_id).record["crop"]
+    assert crop[0] == 0.5 and crop[1] > 0.6  # the bottle stands low: its base is kept
+    continuation = engine.library.get(engine.library.by_sha(sha256_file(path)).id)
+    assert continuation.record["crop"] == crop
     last, first = decode_frames(clip.path)[-1], decode_frames(path)[0]
     assert last.shape == first.shape == (360, 640, 3)
     from cinedraft.quality.metrics import warp_error

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from cinedraft.errors import InputError
+from cinedraft.media.codec import decode_frames
 from cinedraft.quality.metrics import temporal_metrics
 from cinedraft.render.video import (
     PRESETS,
@@ -14,8 +15,10 @@ from cinedraft.render.video import (
     deflicker,
     encode,
     finish_clip,
+    fit_frame,
     interpolate,
     preset_for,
+    unfit,
 )
 
 
@@ -105,7 +108,6 @@ def test_decode_and_reencode_keep_the_brightness(tmp_path, write):
     """Each decode and re-encode (a continuation conditioned on a delivered clip, an edit
     that re-encodes) keeps the mean luma: swscale's truncating defaults lost about 1.3
     levels a generation, which joined a continuation to its clip with a visible step."""
-    from cinedraft.media.codec import decode_frames
 
     def luma(frames):
         return np.mean(
@@ -143,3 +145,51 @@ def test_the_poster_is_the_sharpest_frame_and_the_sheet_fits_the_aspect(tmp_path
         pixels = np.asarray(sheet.convert("L"))
     assert h > w / 6 * 1.5  # two rows of six tall cells, not squares
     assert (pixels == 24).mean() < 0.15  # little empty page
+
+
+def _object_low_and_right(size: int = 64, frames: int = 12) -> list[np.ndarray]:
+    """A square clip of a bottle standing on a table edge in the lower right, swaying a
+    little; a centred crop to 16:9 cuts its base off, a centred 9:16 crop its side."""
+    clip = []
+    for i in range(frames):
+        frame = np.full((size, size, 3), 128, np.uint8)
+        frame[52:, :] = (90, 70, 50)  # the table
+        x = 44 + (i % 3)
+        frame[30:58, x : x + 12] = (220, 30, 30)  # the bottle, its base below the table edge
+        clip.append(frame)
+    return clip
+
+
+@pytest.mark.parametrize("size", [(160, 90), (90, 160)])
+def test_the_delivery_crop_keeps_the_subject(tmp_path, size):
+    """issue #34: the 16:9 crop of the square built-in model cut off the object's base."""
+    frames = _object_low_and_right()
+    preset = VideoPreset("aspect", *size, 12, 1, 18)
+    centred = fit_frame(frames[0], *size)
+    red = lambda f: ((f[..., 0] > 170) & (f[..., 1] < 90)).sum()  # noqa: E731
+    whole = red(fit_frame(frames[0], *(max(size),) * 2))
+    assert red(centred) < 0.75 * whole  # the centred crop loses a quarter of it or more
+    done = finish_clip(frames, 12, preset, tmp_path / "clip.mp4")
+    delivered = decode_frames(done.path)
+    assert all(red(f) > 0.9 * whole for f in delivered)  # all of it, every frame
+    # one fixed window: the crop adds no camera move
+    assert len({done.anchor}) == 1 and done.anchor != (0.5, 0.5)
+    sides = [f[:, :4] if size[0] < size[1] else f[-4:] for f in delivered]
+    assert all(abs(float(s.mean()) - float(sides[0].mean())) < 3 for s in sides)
+
+
+def test_a_centred_subject_keeps_the_centred_crop(tmp_path):
+    frames = [np.full((64, 64, 3), 128, np.uint8) for _ in range(6)]
+    for f in frames:
+        f[24:40, 26:38] = (30, 30, 220)
+    done = finish_clip(frames, 12, VideoPreset("w", 160, 90, 12, 1, 18), tmp_path / "c.mp4")
+    assert done.anchor == (0.5, 0.5)
+
+
+def test_unfit_is_the_inverse_of_an_anchored_fit():
+    frame = np.asarray(_object_low_and_right(64, 1)[0])
+    delivered = fit_frame(frame, 160, 90, (0.5, 0.9))
+    back, box = unfit(delivered, 64, 64, (0.5, 0.9))
+    x0, y0, x1, y1 = box
+    assert (x0, x1) == (0, 64) and y1 - y0 == 36 and y0 == round(28 * 0.9)
+    assert np.abs(back[y0:y1].astype(int) - frame[y0:y1]).mean() < 6

@@ -42,3 +42,21 @@ def test_another_colour_kind_or_a_split_is_not_the_same_subject():
     rows = slice(middle - 3, middle + 3)  # a band of backdrop across the object's middle
     split[-1, rows, xs.min() : xs.max() + 1] = frames[-1, rows, :1]
     assert not subject_identity(split, prompt).kept
+
+
+def test_the_crop_measure_sees_what_a_crop_keeps():
+    """``subject_in_crop``: a crop that holds the object keeps all of it; one beside it keeps
+    none; on true clips of objects placed left or right, the crop delivery places
+    (``crop_anchor``) keeps at least as much as the centred one."""
+    from cinedraft.render.salience import CENTRE, crop_anchor
+    from cinedraft_training.adherence import subject_in_crop
+
+    scene, motion = held_out_clips(1, 7)[0]
+    frame = render_scene(dataclasses.replace(scene, x=0.2), 64)[0]
+    still = np.stack([frame] * 4)
+    assert subject_in_crop(still, (0.0, 0.5), 9 / 16) > 0.95
+    assert subject_in_crop(still, (1.0, 0.5), 9 / 16) < 0.05
+    for i, (scene, motion) in enumerate(held_out_clips(8, 3)):
+        frames = render_clip(scene, motion, rng=np.random.default_rng(i))
+        followed = subject_in_crop(frames, crop_anchor(list(frames), 9 / 16), 9 / 16)
+        assert followed >= subject_in_crop(frames, CENTRE, 9 / 16) - 0.05, (scene, motion)
