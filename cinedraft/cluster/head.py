@@ -503,7 +503,8 @@ class Head:
             free.remove(worker)
             worker.task = self._task(running, part)
             worker.leased_at = time.monotonic()
-            worker.render = worker.handle.render.remote(worker.task)
+            render = worker.handle.render.options(concurrency_group=runtime.RENDER)
+            worker.render = render.remote(worker.task)
 
     def _task(self, running: Running, part: dict) -> dict:
         task = {

@@ -4,9 +4,10 @@ It is a plain class here (Ray wraps it in :mod:`.runtime`, so importing this mod
 import Ray). It renders one part at a time (some images, or one clip) with the same image and
 video flows as one-machine mode, minus the library: it stores nothing, signs nothing and
 audits nothing; it returns pixels, clips and records to the head, which does all three.
-``render`` runs on one thread; Ray runs ``beat`` and ``cancel`` on a second one (the actor's
-``max_concurrency`` is 2), so the head hears from a worker while it renders, and never two
-renders at once (diffusers pipelines are not thread-safe).
+``render`` runs on a thread of its own, always the same one (the actor's ``render``
+concurrency group); Ray runs ``card``, ``beat`` and ``cancel`` on a second one, so the head
+hears from a worker while it renders, and never two renders at once (diffusers pipelines are
+not thread-safe).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -195,3 +196,42 @@ def test_a_worker_the_cluster_could_never_place_is_refused_at_start(tmp_path, ra
     with pytest.raises(ClusterError, match="a worker needs 64 CPUs and the cluster has 2"):
         with TestClient(cluster_app(tmp_path, ray_address, workers=1, worker_cpus=64)):
             pass
+
+
+class ThreadNoter:
+    """Says which thread ran each call (its card is refused, so the head leases it nothing)."""
+
+    def __init__(self, name: str, settings: dict, policy: str | None):
+        self.name = name
+
+    def card(self) -> dict:
+        return {"version": "thread-noter"}
+
+    def render(self, task: dict) -> tuple[int, float, float]:
+        start = time.monotonic()
+        time.sleep(0.2)
+        return threading.get_ident(), start, time.monotonic()
+
+    def beat(self) -> int:
+        return threading.get_ident()
+
+
+def test_renders_run_one_at_a_time_on_one_thread_and_beats_beside_them(head):
+    """Renders queue on the worker's render thread, always the same one (two pool threads
+    made two OpenMP teams and slowed CPU renders), while heartbeats answer on another."""
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    (handle,) = runtime.start_workers(1, {}, None, cpus=0.25, gpus=0, cls=ThreadNoter).values()
+    try:
+        render = handle.render.options(concurrency_group=runtime.RENDER)
+        renders = [render.remote({}) for _ in range(4)]
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        beat = ray.get(handle.beat.remote(), timeout=30)
+        answered_in = time.monotonic() - t0
+        done = ray.get(renders, timeout=30)
+        assert len({thread for thread, _, _ in done}) == 1  # one render thread
+        assert beat != done[0][0] and answered_in < 0.15  # answered mid-render
+        spans = sorted((start, end) for _, start, end in done)
+        assert all(b[0] >= a[1] for a, b in zip(spans, spans[1:]))  # never two at once
+    finally:
+        runtime.kill(handle)
