@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -21,18 +22,37 @@ from ..errors import InputError, UnsafeModelError
 def upscale_lanczos(image: Image.Image, size: tuple[int, int], sharpen: float = 0.0) -> Image.Image:
     """Resize to ``size`` (width, height) with Lanczos; ``sharpen`` is the unsharp amount (0-2).
 
+    Lanczos rings: next to an edge it swings past both sides' levels (a light and a dark
+    halo, the ``overshoot`` and ``ringing`` metrics). Each enlarged pixel is therefore kept
+    within the range of the source pixels around it (anti-ringing, as video players' scalers
+    do it), which keeps the edge as steep and drops the swing.
+
     The mask radius grows with the scale factor so it works on the enlarged edges, not noise.
     The sharpening is clamped to each pixel's neighbourhood: a plain unsharp mask drew a
-    light and a dark halo along every edge (the ``overshoot`` metric: 8.5 % of the edge's
-    step on the built-in model's upscale, against 4.7 % for Lanczos alone).
+    light and a dark halo along every edge (8.5 % of the edge's step on the built-in model's
+    upscale, against 4.7 % for Lanczos alone).
     """
     from .cleanup import sharpen_clamped
 
     out = image.resize(size, Image.Resampling.LANCZOS)
+    if size[0] > image.width or size[1] > image.height:
+        out = anti_ring(out, image)
     if sharpen > 0:
         scale = max(size[0] / image.width, size[1] / image.height)
         out = sharpen_clamped(out, sharpen, sigma=max(1.0, scale * 0.75))
     return out
+
+
+def anti_ring(enlarged: Image.Image, source: Image.Image) -> Image.Image:
+    """``enlarged`` with each pixel limited to the min..max of the source pixels that its
+    resampling footprint starts from (the 3x3 around the source pixel it falls in, which
+    holds the 2x2 it sits between)."""
+    src = np.asarray(source.convert("RGB"))
+    kernel = np.ones((3, 3), np.uint8)
+    size = enlarged.size
+    lo = cv2.resize(cv2.erode(src, kernel), size, interpolation=cv2.INTER_NEAREST)
+    hi = cv2.resize(cv2.dilate(src, kernel), size, interpolation=cv2.INTER_NEAREST)
+    return Image.fromarray(np.clip(np.asarray(enlarged.convert("RGB")), lo, hi))
 
 
 class ModelUpscaler:

@@ -82,6 +82,21 @@ def test_upscaling_sharpens_without_halos():
     assert overshoot(sharpened) <= overshoot(plain) + 5
 
 
+def test_upscaling_does_not_ring():
+    """issue #34: Lanczos swings past both sides of an edge (halos on production renders);
+    each enlarged pixel now stays within its source pixels' range, the edge as steep."""
+    from cinedraft.quality.metrics import ringing
+
+    small = _u8(_boxes(64))
+    plain = small.resize((256, 256), Image.Resampling.LANCZOS)
+    enlarged = upscale_lanczos(small, (256, 256))
+    assert overshoot(plain) > 5 and overshoot(enlarged) < 1
+    assert ringing(enlarged) < ringing(plain)
+    assert laplacian_variance(enlarged) > 0.9 * laplacian_variance(plain)
+    src = np.asarray(small.convert("RGB"))
+    assert np.asarray(enlarged).min() >= src.min() and np.asarray(enlarged).max() <= src.max()
+
+
 def test_keep_colour_of_an_image_with_itself_is_the_image():
     image = Image.fromarray(np.clip(_scene(np.random.default_rng(1)), 0, 255).astype(np.uint8))
     same = np.asarray(keep_colour(image, image), np.int16)
