@@ -4,8 +4,8 @@
 
 1. frame interpolation to the preset's rate: each new frame is the two nearest source frames
    warped towards its instant along DIS optical flow (Kroeger et al., 2016) and blended;
-2. upscale to the preset's size (Lanczos; fit, then crop to the aspect where the clip's
-   subject is, one fixed window: :func:`.salience.crop_anchor`);
+2. upscale to the preset's size (Lanczos, anti-ringed; fit, then crop to the aspect where
+   the clip's subject is, one fixed window: :func:`.salience.crop_anchor`);
 3. temporal cleanup (deflicker): each frame's mean luma is pulled to a moving average of its
    neighbours', so exposure stays steady while real fades survive;
 4. encode with PyAV (H.264 yuv420p MP4, ``faststart``, CRF from the preset; H.265 and AV1
@@ -121,11 +121,17 @@ def fit_frame(
     h, w = frame.shape[:2]
     scale = max(width / w, height / h)
     size = (max(width, round(w * scale)), max(height, round(h * scale)))
-    resized = cv2.resize(
-        frame, size, interpolation=cv2.INTER_LANCZOS4 if scale > 1 else cv2.INTER_AREA
-    )
     x, y = round((size[0] - width) * anchor[0]), round((size[1] - height) * anchor[1])
-    return resized[y : y + height, x : x + width]
+    if scale <= 1:
+        return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)[y : y + height, x : x + width]
+    # Lanczos rings around edges (halos); each pixel is kept within the range of the source
+    # pixels around it, as the image upscale does (render.upscale.anti_ring)
+    window = (slice(y, y + height), slice(x, x + width))
+    resized = cv2.resize(frame, size, interpolation=cv2.INTER_LANCZOS4)[window]
+    kernel = np.ones((3, 3), np.uint8)
+    lo = cv2.resize(cv2.erode(frame, kernel), size, interpolation=cv2.INTER_NEAREST)[window]
+    hi = cv2.resize(cv2.dilate(frame, kernel), size, interpolation=cv2.INTER_NEAREST)[window]
+    return np.clip(resized, lo, hi)
 
 
 def unfit(

@@ -193,3 +193,16 @@ def test_unfit_is_the_inverse_of_an_anchored_fit():
     x0, y0, x1, y1 = box
     assert (x0, x1) == (0, 64) and y1 - y0 == 36 and y0 == round(28 * 0.9)
     assert np.abs(back[y0:y1].astype(int) - frame[y0:y1]).mean() < 6
+
+
+def test_the_delivery_upscale_does_not_ring():
+    """Lanczos swings past an edge's two sides; delivery keeps every pixel within the range
+    of the source pixels around it, as the image upscale does."""
+    frame = np.full((64, 64, 3), 60, np.uint8)
+    frame[:, 32:] = 200
+    frame[20:40, 10:20] = (220, 40, 40)
+    plain = cv2.resize(frame, (360, 360), interpolation=cv2.INTER_LANCZOS4)
+    assert plain.max() > 220 or plain.min() < 40  # what Lanczos alone does
+    delivered = fit_frame(frame, 360, 360)
+    assert delivered.max() <= 220 and delivered.min() >= 40
+    assert np.abs(delivered.astype(int) - plain).mean() < 2  # otherwise the same picture
