@@ -307,8 +307,9 @@ class _Sku:
         )
         from ..engine.edits import kept_mark  # torch and diffusers: only when locking
 
-        extra = extra | {"watermark": kept_mark(production)} if self.library.provenance else extra
-        return self.library.add_images([(image, record.to_dict() | extra, "png", 100)])
+        return self.library.add_images(
+            [(image, record.to_dict() | extra, "png", 100)], keep_mark=kept_mark(production)
+        )
 
     def aspect(self, hero: Asset, aspect: str, kept: float | None) -> tuple[Asset, float | None]:
         """``hero`` outpainted to ``aspect`` (itself when it has that aspect already), and

@@ -83,7 +83,7 @@ def rendered_of(result: object, task: dict) -> list[Rendered]:
             and pixels.shape[2] == 3
         ):
             raise MalformedResult(f"image {i} is not an RGB array of bytes")
-        record = _own_fields(record)  # a worker saying "watermark" would go unmarked
+        record = _own_fields(record)  # what only the library writes is the library's
         try:
             parsed = ImageRecord.model_validate(record)
         except ValidationError as exc:

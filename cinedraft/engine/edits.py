@@ -124,9 +124,9 @@ class EditEngine:
             record.policy = self.guard.faces(verdict.about(record.prompt), [painted.image])
         # 5. Store and audit.
         extra = dict(record_extra or {})
-        if painted.mask is not None and self.library.provenance:
-            extra["watermark"] = kept_mark(source)
-        asset = self.library.add_images([(painted.image, record.to_dict() | extra, "png", 100)])[0]
+        mark = kept_mark(source) if painted.mask is not None else None
+        item = (painted.image, record.to_dict() | extra, "png", 100)
+        asset = self.library.add_images([item], keep_mark=mark)[0]
         output = output_of(asset)
         self.guard.record(
             "edit",

@@ -208,19 +208,27 @@ class Library:
         """Watermark, encode (record embedded), sign and store one generated image."""
         return self.add_images([(image, record, fmt, quality)])[0]
 
-    def add_images(self, items: list[tuple[Image.Image, dict, str, int]]) -> list[Asset]:
+    def add_images(
+        self, items: list[tuple[Image.Image, dict, str, int]], keep_mark: dict | None = None
+    ) -> list[Asset]:
         """:meth:`add_image` for several ``(image, record, fmt, quality)`` (one request's
         outputs), committed together: one transaction notes every file pending, one inserts
         every row, so a batch pays two commits, not two per image. Each file's clarity
         metrics are measured on a worker thread while the next one is signed (the signer
-        runs in native code, outside the GIL)."""
+        runs in native code, outside the GIL).
+
+        ``keep_mark``: the images keep another asset's pixels, its watermark included (a
+        masked edit turn); no new mark is embedded over it, and this is what the record says
+        of the mark. A record's own ``watermark`` field is never taken as that: only the
+        library writes it."""
         files, measuring = [], []
         with ThreadPoolExecutor(max_workers=1) as pool:
             for image, record, fmt, quality in items:
                 record.setdefault("created", utc_now())  # embedded in the file, as in the row
                 record["schema_version"] = RECORD_VERSION
-                if self.provenance and "watermark" in record:
-                    pass  # the caller kept the pixels, mark and all, of the asset it names
+                record.pop("watermark", None)
+                if self.provenance and keep_mark is not None:
+                    record["watermark"] = dict(keep_mark)
                 elif self.provenance and watermark.can_mark(image):
                     image = watermark.embed(image, record["asset_id"])
                     record["watermark"] = {

@@ -142,6 +142,26 @@ def test_watermark_survives_jpeg_and_half_size(library, add):
     assert watermark.detect(noise_image(256, 7)) is None  # CRC: no false positive
 
 
+def test_a_record_cannot_claim_a_mark_only_keep_mark_keeps_one(library):
+    """The library writes the ``watermark`` field: a record that brings its own is marked all
+    the same; a caller whose pixels keep another asset's mark says so with ``keep_mark``."""
+    from .conftest import make_record
+
+    forged = make_record(library, "forged", size=256) | {"watermark": {"method": "x"}}
+    asset = library.add_images([(noise_image(256, 3), forged, "png", 90)])[0]
+    assert asset.record["watermark"] == {"method": watermark.METHOD, "asset_id": asset.id}
+    with Image.open(asset.path) as im:
+        assert watermark.detect(im.convert("RGB")) == asset.id
+    with Image.open(asset.path) as im:
+        kept_pixels = im.convert("RGB")
+    mark = dict(asset.record["watermark"], inherited=True)
+    record = make_record(library, "a turn", size=256)
+    turn = library.add_images([(kept_pixels, record, "png", 90)], keep_mark=mark)[0]
+    assert turn.record["watermark"] == mark
+    with Image.open(turn.path) as im:
+        assert watermark.detect(im.convert("RGB")) == asset.id  # the source's, not re-marked
+
+
 def test_small_images_are_not_marked_and_say_why(add):
     asset = add(size=64)
     assert asset.record["watermark"]["method"] is None
