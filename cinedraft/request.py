@@ -86,11 +86,12 @@ class ImageRequest(BaseModel):
         description="Textual-inversion files; each is used where its name is in the prompt.",
     )
     vae: str | None = Field(None, description="A diffusers VAE folder to decode with.")
-    tiled_refine: bool = Field(
-        False,
-        description="Production above the size a model refines at (SDXL: 1024 px): refine "
-        "in overlapping tiles of that size (more detail; a strong subject may be redrawn in "
-        "several tiles) instead of refining at that size and scaling up.",
+    tiled_refine: bool | None = Field(
+        None,
+        description="Production above the size a model refines at (SDXL: 1024 px): true "
+        "refines in overlapping tiles of that size (more detail; a strong subject may be "
+        "redrawn in several tiles), false refines at that size and scales up; unset, the "
+        "model family's default (SDXL-class: tiles; the built-in model: no tiles).",
     )
     template: bool = Field(False, description="Expand {a|b} wildcards, one prompt per image.")
     parent: str | None = Field(None, description="Asset id this output derives from.")

@@ -29,7 +29,7 @@ class Tier:
     refine_strength: float = 0.0  # img2img strength at the output size, 0 = no refine
     refine_steps: int = 0  # scheduler steps of the refine pass (before strength)
     refine_max_side: int | None = None  # refine no larger than this; Lanczos the rest...
-    refine_tiled: bool = False  # ...or in overlapping tiles this large (a request's choice)
+    refine_tiled: bool = False  # ...or in overlapping tiles this large (a request may choose)
     refine_keeps_colour: bool = False  # the refine's input colours on its detail (wavelet fix)
     refine_within_range: bool = False  # each refined pixel within its input's 3x3 range
     cleanup: bool = False  # edge-preserving denoise after refine
@@ -108,8 +108,9 @@ def _guided(draft: int, steps: int, guidance: float, scheduler: str, **productio
 
 
 # SDXL's img2img is documented for 768-1024 px (diffusers docs, "Stable Diffusion XL":
-# image-to-image); production refines no larger than that and Lanczos-scales the rest, or
-# refines in tiles of that size when a request asks (``tiled_refine``).
+# image-to-image); production refines no larger than that: in tiles of that size above it
+# (``refine_tiled``, as Ultimate SD Upscale does), or at that size, Lanczos-scaling the rest,
+# when a request says ``tiled_refine=False``.
 SDXL_REFINE = 1024
 # SDXL's "ensemble of expert denoisers" (diffusers docs, "Stable Diffusion XL": refiner):
 # the base denoises the first 80 % of the steps, the refiner the rest (high_noise_frac=0.8).

@@ -40,11 +40,13 @@ Embeddings = Annotated[
 ]
 Vae = Annotated[str | None, typer.Option("--vae", help="A diffusers VAE folder to decode with.")]
 TiledRefine = Annotated[
-    bool,
+    bool | None,
     typer.Option(
-        "--tiled-refine",
+        "--tiled-refine/--no-tiled-refine",
         help="Production above the model's refine size (SDXL: 1024 px): refine in overlapping "
-        "tiles (more detail; a strong subject may be redrawn in several tiles).",
+        "tiles (more detail; a strong subject may be redrawn in several tiles), or refine at "
+        "that size and scale up. Default: the model family's (SDXL-class: tiles).",
+        show_default=False,
     ),
 ]
 
@@ -88,7 +90,7 @@ def generate(
     lora: Loras = None,
     embedding: Embeddings = None,
     vae: Vae = None,
-    tiled_refine: TiledRefine = False,
+    tiled_refine: TiledRefine = None,
     source: Annotated[
         str | None,
         typer.Option(
@@ -110,7 +112,7 @@ def generate(
             "--lora": bool(lora),
             "--embedding": bool(embedding),
             "--vae": vae is not None,
-            "--tiled-refine": tiled_refine,
+            "--tiled-refine": tiled_refine is not None,
         }
         why = "an edit keeps the source's size; promote the result for production"
         refuse_options("--from", given, why)
@@ -190,7 +192,7 @@ def promote(
     negative: Annotated[
         str | None, typer.Option("--negative", help="Negative prompt (default: the draft's).")
     ] = None,
-    tiled_refine: TiledRefine = False,
+    tiled_refine: TiledRefine = None,
     as_json: Json = False,
 ) -> None:
     """Re-render a draft at the production tier, keeping its composition (drift reported):

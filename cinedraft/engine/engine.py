@@ -98,14 +98,14 @@ class Engine:
         record_extra: dict | None = None,
         overrides: Overrides | None = None,
         size: tuple[int, int] | None = None,
-        tiled_refine: bool = False,
+        tiled_refine: bool | None = None,
         negative_prompt: str | None = None,
     ) -> Result:
         """Re-render a draft at the production tier from its prompt and seed (see
         :meth:`ImageEngine.promote`); an edit turn from its pixels (:meth:`EditEngine.promote`:
         re-sampling would lose the edit)."""
         if self.library.get(asset_id).record.get("edit"):
-            if size or tiled_refine or negative_prompt is not None:
+            if size or tiled_refine is not None or negative_prompt is not None:
                 raise InputError(
                     f"{asset_id} is an edit turn, promoted from its pixels at its own aspect: "
                     "--size, --tiled-refine and --negative do not apply"

@@ -206,7 +206,7 @@ class ImageEngine:
             steps=request.steps,
             guidance=request.guidance,
             scheduler=request.scheduler,
-            refine_tiled=request.tiled_refine or None,
+            refine_tiled=request.tiled_refine,
         )
         tier = speed_tier(tier, adapters, request)
         out_w = request.width or model.native_size[0] * tier.upscale
@@ -275,7 +275,7 @@ class ImageEngine:
         record_extra: dict | None = None,
         overrides: Overrides | None = None,
         size: tuple[int, int] | None = None,
-        tiled_refine: bool = False,
+        tiled_refine: bool | None = None,
         negative_prompt: str | None = None,
     ) -> Result:
         """Re-render a draft at the production tier from its prompt and seed. The model is
@@ -291,7 +291,7 @@ class ImageEngine:
         asset_id: str,
         overrides: Overrides | None = None,
         size: tuple[int, int] | None = None,
-        tiled_refine: bool = False,
+        tiled_refine: bool | None = None,
         negative_prompt: str | None = None,
     ) -> ImageRequest:
         """The production request :meth:`promote` runs (arguments as there); a refusal when

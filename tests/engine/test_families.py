@@ -223,3 +223,19 @@ def test_sd3_and_sd3_5_are_told_apart_by_their_transformer(engine, tiny_sd3):
     assert records["sd3"]["family"] == "sd3" and records["sd3"]["guidance"] == 7.0
     assert records["sd3.5"]["family"] == "sd3.5" and records["sd3.5"]["guidance"] == 3.5
     assert records["sd3"]["sampler"] == "Euler" and records["sd3"]["schedule_type"] == "Simple"
+
+
+def test_sdxl_production_refines_in_tiles_above_1024_unless_told(engine, tiny_sdxl):
+    """issue #33: SDXL-class production refines at the sizes the model knows, in tiles above
+    them (the family's default, as Ultimate SD Upscale does at low strength); a request can
+    turn tiles off or, on the built-in model (whose tiles redraw the subject), on."""
+    sdxl = dict(prompt="a red jar", model=str(tiny_sdxl), tier="production")
+    big = dict(width=2048, height=2048)
+    plan = engine.image.plan(ImageRequest(**sdxl, **big), None, None)
+    assert plan.tier.refine_tiled and plan.tier.refine_max_side == 1024
+    off = engine.image.plan(ImageRequest(**sdxl, **big, tiled_refine=False), None, None)
+    assert not off.tier.refine_tiled
+    builtin = engine.image.plan(ImageRequest(prompt="a red jar", tier="production"), None, None)
+    assert not builtin.tier.refine_tiled
+    asked = ImageRequest(prompt="a red jar", tier="production", tiled_refine=True)
+    assert engine.image.plan(asked, None, None).tier.refine_tiled
