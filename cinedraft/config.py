@@ -53,7 +53,9 @@ class Settings(BaseSettings):
         None,
         description="Where a FLUX or SD 3 transformer kept alone as one file (as ComfyUI keeps "
         "them) gets its text encoders, tokenizers and VAE: a diffusers folder or hub id of "
-        "the same model; default: the model's official repo in the HF cache.",
+        "the same model, or the text encoder and VAE files, comma-separated (clip_l, t5xxl, "
+        "ae; their configs and tokenizers from the official repo's small files in the HF "
+        "cache); default: the model's official repo in the HF cache.",
     )
     model: str = Field(
         "builtin",

@@ -60,7 +60,9 @@ class Generated(Record):
     model_path: str
     model_hash: str
     variant: str | None = None  # the weights variant loaded (fp16, bf16); unset: full files
-    parts: str | None = None  # a transformer file's text encoders, tokenizers and VAE: from here
+    # a transformer file's text encoders, tokenizers and VAE: from this pipeline folder, or
+    # these files (with that folder's configs and tokenizers)
+    parts: str | None = None
     policy: dict | None = None  # the usage policy's hits in this prompt: {flagged, hits}
     family: str
     pipeline: str

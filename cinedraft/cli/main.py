@@ -87,7 +87,8 @@ def configure(
         str | None,
         typer.Option(
             help="A diffusers folder or hub id whose text encoders and VAE complete a FLUX or "
-            "SD 3 transformer file (CINEDRAFT_TEXT_ENCODER)."
+            "SD 3 transformer file, or those parts as files, comma-separated "
+            "(clip_l.safetensors,t5xxl_fp16.safetensors,ae.safetensors; CINEDRAFT_TEXT_ENCODER)."
         ),
     ] = None,
 ) -> None:

@@ -585,7 +585,7 @@ class ImageEngine:
             model_path=str(model.path),
             model_hash=model.weights_hash,
             variant=model.variant,
-            parts=str(model.parts) if model.parts else None,
+            parts=model.parts,
             call=dict(model.family.call) or None,
             family=model.family.name,
             pipeline=type(model.pipe).__name__,

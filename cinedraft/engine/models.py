@@ -65,7 +65,7 @@ class LoadedModel:
     # one request to the next that asks for the same, and takes them off for any other).
     adapters_on: tuple = ()
     own_vae: object | None = None  # the model's own VAE while another is on
-    parts: Path | None = None  # a transformer alone: the pipeline its other components are from
+    parts: str | None = None  # a transformer alone: where its other components are from
     _hash: str | None = field(default=None, repr=False)
     _img2img: diffusers.DiffusionPipeline | None = field(default=None, repr=False)
     _inpaint: diffusers.DiffusionPipeline | None = field(default=None, repr=False)
@@ -468,7 +468,11 @@ class ModelCache:
         checker = getattr(pipe, "safety_checker", None)
         safety = type(checker).__name__ if checker is not None else "off" if turned_off else None
         loaded = LoadedModel(ref, path, pipe, family, size, pipe.scheduler, safety, variant)
-        loaded.parts = configs if checkpoint and checkpoint.transformer_only else None
+        if checkpoint and checkpoint.transformer_only:
+            loaded.parts = str(configs)
+            if checkpoint.files:
+                files = ", ".join(str(f) for f in checkpoint.files)
+                loaded.parts = f"{files} (configs and tokenizers: {configs})"
         return loaded
 
     def _from_folder(

@@ -12,7 +12,10 @@ other configs can be given instead (``configs``).
 FLUX and SD 3 files usually hold the transformer alone (ComfyUI keeps the text encoders and
 VAE as separate files); their text encoders, tokenizers (T5's among them) and VAE come from a
 diffusers pipeline of the same model: a folder or hub id the user names, or the official repo
-in the HF cache (its ``parts``).
+in the HF cache (its ``parts``). Or from separate files, as ComfyUI keeps them
+(``clip_l.safetensors``, ``t5xxl_fp16.safetensors``, ``ae.safetensors``): each file fills the
+component its tensors fit, with the configs and tokenizers of the official repo in the HF
+cache (those small files only; online, fetched without any weights).
 """
 
 from __future__ import annotations
@@ -107,6 +110,7 @@ class Checkpoint:
     architecture: str
     configs: Path | None
     precision: str
+    files: tuple[Path, ...] = ()  # a transformer alone's parts given as files
 
     @property
     def transformer_only(self) -> TransformerOnly | None:
@@ -226,11 +230,37 @@ def facts(checkpoint: Checkpoint | None) -> dict[str, object]:
     return said
 
 
+def part_files(given: str | None) -> tuple[Path, ...]:
+    """The files in a parts setting (``--text-encoder a.safetensors,b.safetensors``); none
+    when it names a folder or hub id."""
+    names = [n.strip() for n in (given or "").split(",") if n.strip()]
+    if not names or not all(n.endswith(".safetensors") for n in names):
+        return ()
+    files = tuple(Path(n).expanduser() for n in names)
+    for file in files:
+        if not file.is_file():
+            raise ModelError(f"part file not found: {file}")
+    return files
+
+
 def with_parts(checkpoint: Checkpoint, given: str | None, offline: bool) -> Checkpoint:
     """A transformer alone with the diffusers pipeline folder that holds the rest of it:
     ``given`` (a folder or hub id), else the official repo from the HF cache (or, online,
-    downloaded without its transformer weights); one ModelError naming what is missing."""
+    downloaded without its transformer weights); or ``given`` files (text encoders, VAE)
+    with the official repo's configs and tokenizers. One ModelError naming what is missing."""
     spec = checkpoint.transformer_only
+    files = part_files(given)
+    if files:
+        folder = _snapshot(spec.repo, offline, weights=False)
+        if folder is None or not (folder / "model_index.json").is_file():
+            where = "the HF cache" if offline else "the HF cache or the hub"
+            raise ModelError(
+                f"{checkpoint.path.name} is {ARCHITECTURES[checkpoint.architecture]} alone, "
+                f"its text encoders and VAE given as files: their configs and tokenizers come "
+                f"from {spec.repo}, which is not in {where} (its small files are enough: "
+                f"`huggingface-cli download {spec.repo} --exclude '*.safetensors'`)"
+            )
+        return replace(checkpoint, configs=folder, files=files)
     ref = given or spec.repo
     folder = Path(ref).expanduser()
     if not folder.is_dir():
@@ -245,7 +275,7 @@ def with_parts(checkpoint: Checkpoint, given: str | None, offline: bool) -> Chec
         raise ModelError(
             f"{checkpoint.path.name} is {ARCHITECTURES[checkpoint.architecture]} alone: its "
             f"text encoders, tokenizers and VAE come from a diffusers pipeline of {spec.name} "
-            f"(--text-encoder FOLDER|HUB_ID, or CINEDRAFT_TEXT_ENCODER): here {source}"
+            f"(--text-encoder FOLDER|HUB_ID|FILES, or CINEDRAFT_TEXT_ENCODER): here {source}"
         )
     try:
         pipeline = json.loads((folder / "model_index.json").read_text()).get("_class_name")
@@ -259,18 +289,20 @@ def with_parts(checkpoint: Checkpoint, given: str | None, offline: bool) -> Chec
     return replace(checkpoint, configs=folder)
 
 
-def _snapshot(repo: str, offline: bool) -> Path | None:
+def _snapshot(repo: str, offline: bool, weights: bool = True) -> Path | None:
     """The HF cache's snapshot of ``repo`` (downloaded first when online), less any
-    transformer weights: the file replaces them."""
+    transformer weights (the file replaces them), or less every weight (``weights`` False:
+    files replace them all)."""
     from huggingface_hub import snapshot_download
 
+    skipped = "*.safetensors" if not weights else "transformer/*.safetensors"
     try:
         return Path(
             snapshot_download(
                 repo,
                 cache_dir=os.environ.get("HF_HUB_CACHE"),  # read now, as `models` lists it
                 local_files_only=offline,
-                ignore_patterns=["transformer/*.safetensors", *(f"*{s}" for s in PICKLES)],
+                ignore_patterns=[skipped, *(f"*{s}" for s in PICKLES)],
             )
         )
     except Exception:  # noqa: BLE001 - invalid ids, absent repos, network errors: none found
@@ -337,15 +369,106 @@ def _load_transformer(
             )
         except SingleFileComponentError as exc:
             raise ModelError(f"{checkpoint.path.name}: {str(exc).splitlines()[0]}") from None
+    parts = _from_files(checkpoint, dtype) if checkpoint.files else {}
     return getattr(diffusers, spec.pipeline).from_pretrained(
         checkpoint.configs,
         transformer=transformer,
+        **parts,
         dtype=dtype,
         use_safetensors=True,
         local_files_only=True,
         trust_remote_code=False,
         variant=variant,
     )
+
+
+# What a part file holds, told from its tensor names: (kind, the tensor whose shape gives its
+# width). ComfyUI keeps CLIP and T5 in transformers' names, the VAE in the original (LDM) ones.
+PART_KINDS = (
+    ("clip", "text_model.embeddings.token_embedding.weight"),
+    ("clip", "embeddings.token_embedding.weight"),  # as transformers >= 5.6 saves it
+    ("t5", "shared.weight"),
+    ("t5", "encoder.embed_tokens.weight"),
+    ("vae", "encoder.conv_in.weight"),
+)
+COMPONENT_KINDS = {"CLIPTextModel": "clip", "CLIPTextModelWithProjection": "clip"}
+COMPONENT_KINDS |= {"T5EncoderModel": "t5", "AutoencoderKL": "vae"}
+
+
+def _part(file: Path) -> tuple[str, int]:
+    """A part file's kind (clip, t5, vae) and width (hidden size; the VAE's first channels)."""
+    try:
+        with safe_open(str(file), framework="pt") as f:
+            keys = set(f.keys())
+            for kind, key in PART_KINDS:
+                if key in keys:
+                    shape = f.get_slice(key).get_shape()
+                    return kind, int(shape[0] if kind == "vae" else shape[1])
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelError(f"{file.name} is not a readable safetensors file: {exc}") from None
+    raise ModelError(f"{file.name}: not a CLIP or T5 text encoder, nor a VAE, in a known layout")
+
+
+def _width(config: dict, kind: str) -> int:
+    if kind == "vae":
+        return int(config["block_out_channels"][0])
+    return int(config.get("hidden_size") or config["d_model"])
+
+
+def _from_files(checkpoint: Checkpoint, dtype: torch.dtype) -> dict[str, object]:
+    """The pipeline components the part files fill, each with its config from the parts
+    folder: a file fills the component of its kind and width (SD 3's CLIP-L and CLIP-G are
+    told apart by width). A component left without weights is one ModelError naming it."""
+    files = {file: _part(file) for file in checkpoint.files}
+    loaded, used = {}, set()
+    for name, spec in checkpoint.index.items():
+        kind = COMPONENT_KINDS.get(spec[1]) if isinstance(spec, list) and len(spec) == 2 else None
+        if kind is None:
+            continue
+        config = json.loads((checkpoint.configs / name / "config.json").read_text())
+        match = [f for f, (k, w) in files.items() if k == kind and w == _width(config, kind)]
+        if not match:
+            if not any((checkpoint.configs / name).glob("*.safetensors")):
+                raise ModelError(
+                    f"{checkpoint.path.name} needs its {name} ({spec[1]}, width "
+                    f"{_width(config, kind)}): give its file with --text-encoder (none of "
+                    f"{', '.join(f.name for f in files)} fits)"
+                )
+            continue
+        loaded[name] = _component(match[0], checkpoint.configs / name, spec, kind, dtype)
+        used.add(match[0])
+    for file in files.keys() - used:
+        raise ModelError(f"{file.name} fits no component of {checkpoint.index['_class_name']}")
+    return loaded
+
+
+def _component(file: Path, configs: Path, spec: list, kind: str, dtype: torch.dtype) -> object:
+    """One component from its file: transformers' names (and a VAE in diffusers' names) load
+    as a folder would; a VAE in the original names through diffusers' converter."""
+    import transformers
+
+    if spec[0] == "transformers":
+        cls, weights, dtype_arg = getattr(transformers, spec[1]), "model.safetensors", "dtype"
+    else:
+        cls, weights = getattr(diffusers, spec[1]), "diffusion_pytorch_model.safetensors"
+        dtype_arg = "torch_dtype"
+    if kind == "vae" and not _diffusers_vae(file):
+        return cls.from_single_file(
+            str(file),
+            config=str(configs.parent),
+            subfolder=configs.name,
+            local_files_only=True,
+            torch_dtype=dtype,
+        )
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "config.json").write_bytes((configs / "config.json").read_bytes())
+        (Path(folder) / weights).symlink_to(file.resolve())
+        return cls.from_pretrained(folder, local_files_only=True, **{dtype_arg: dtype})
+
+
+def _diffusers_vae(file: Path) -> bool:
+    with safe_open(str(file), framework="pt") as f:
+        return any(k.startswith("encoder.down_blocks.") for k in f.keys())
 
 
 def _pad_token(architecture: str, name: str) -> str:

@@ -237,6 +237,51 @@ def test_parts_come_from_the_hf_cache_or_the_error_names_them(
     assert record["family"] == "flux" and "models--black-forest-labs--FLUX.1-dev" in record["parts"]
 
 
+def _comfy_parts(flux, folder):
+    """FLUX's text encoders and VAE as ComfyUI keeps them: one file each, CLIP in its
+    ``text_model.`` names, T5 in transformers' names, the VAE in the original (LDM) names."""
+    from tests.ldm_layout import _wrapped, vae_to_ldm
+
+    folder.mkdir()
+    clip = _wrapped(load_file(next((flux / "text_encoder").glob("*.safetensors"))))
+    save_file(clip, str(folder / "clip_l.safetensors"))
+    shutil.copy(next((flux / "text_encoder_2").glob("*.safetensors")), folder / "t5xxl.safetensors")
+    vae = load_file(next((flux / "vae").glob("*.safetensors")))
+    levels = len(json.loads((flux / "vae" / "config.json").read_text())["block_out_channels"])
+    ldm = {k.removeprefix("first_stage_model."): v for k, v in vae_to_ldm(vae, levels).items()}
+    save_file(ldm, str(folder / "ae.safetensors"))
+    return [folder / n for n in ("clip_l.safetensors", "t5xxl.safetensors", "ae.safetensors")]
+
+
+def test_a_flux_file_loads_with_its_parts_as_separate_files(tiny_flux, tmp_path, monkeypatch):
+    """issue #33: ComfyUI's layout, a transformer file and the text encoders and VAE as
+    files of their own: each fills its component, the configs and tokenizers come from the
+    official repo's small files in the HF cache; the pixels are the folder's. Without that
+    repo, or without a part, one line names what is missing."""
+    dev = _transformer_file(tiny_flux["dev"], tmp_path / "flux1-dev.safetensors")
+    clip, t5, ae = _comfy_parts(tiny_flux["dev"], tmp_path / "parts")
+    settings = dict(home=tmp_path, offline=True, device="cpu", provenance=False)
+    request = dict(prompt="a red jar", seed=2, steps=2, width=32, height=32)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    files = ",".join(str(f) for f in (clip, t5, ae))
+    with pytest.raises(ModelError, match=r"configs and tokenizers come from black-forest-labs"):
+        Engine(Settings(text_encoder=files, **settings)).generate_image(
+            ImageRequest(model=str(dev), **request)
+        )
+    small = tmp_path / "small-files"  # the repo as `--exclude '*.safetensors'` leaves it
+    shutil.copytree(tiny_flux["dev"], small, ignore=shutil.ignore_patterns("*.safetensors"))
+    hf_cache_layout(tmp_path / "hf-cache", "black-forest-labs/FLUX.1-dev", small)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    engine = Engine(Settings(text_encoder=files, **settings))
+    single = engine.generate_image(ImageRequest(model=str(dev), **request)).outputs[0]
+    folder = engine.generate_image(ImageRequest(model=str(tiny_flux["dev"]), **request))
+    assert single.record["family"] == "flux" and "ae.safetensors" in single.record["parts"]
+    assert np.array_equal(_pixels(single.path), _pixels(folder.outputs[0].path))
+    without_vae = Engine(Settings(text_encoder=f"{clip},{t5}", **settings))
+    with pytest.raises(ModelError, match=r"needs its vae \(AutoencoderKL"):
+        without_vae.generate_image(ImageRequest(model=str(dev), **request))
+
+
 @pytest.mark.parametrize("name, family", [("sd3", "sd3"), ("sd3.5", "sd3.5")])
 def test_an_sd3_transformer_file_loads_with_its_parts(tiny_sd3, tmp_path, name, family):
     file = _transformer_file(tiny_sd3[name], tmp_path / f"{name}_medium.safetensors")
