@@ -156,3 +156,81 @@ def openclip_to_ldm(state: dict[str, torch.Tensor], prefix: str) -> dict[str, to
         layer = layer.replace("text_model.encoder.layers.", "transformer.resblocks.")
         out[f"{prefix}{layer}.attn.in_proj_{kind}"] = torch.cat([parts[c] for c in "qkv"])
     return out
+
+
+def flux_to_bfl(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A FluxTransformer2DModel's weights in Black Forest Labs' names (``flux1-dev.safetensors``
+    as published): the reverse of diffusers' ``convert_flux_transformer_checkpoint_to_diffusers``
+    (fused q/k/v, a single block's q/k/v/mlp in one ``linear1``, the final norm's scale and
+    shift in the other order)."""
+    renames = {
+        "time_text_embed.timestep_embedder.linear_1": "time_in.in_layer",
+        "time_text_embed.timestep_embedder.linear_2": "time_in.out_layer",
+        "time_text_embed.text_embedder.linear_1": "vector_in.in_layer",
+        "time_text_embed.text_embedder.linear_2": "vector_in.out_layer",
+        "time_text_embed.guidance_embedder.linear_1": "guidance_in.in_layer",
+        "time_text_embed.guidance_embedder.linear_2": "guidance_in.out_layer",
+        "context_embedder": "txt_in",
+        "x_embedder": "img_in",
+        "proj_out": "final_layer.linear",
+    }
+    double = {
+        "norm1.linear": "img_mod.lin",
+        "norm1_context.linear": "txt_mod.lin",
+        "attn.norm_q.weight": "img_attn.norm.query_norm.scale",
+        "attn.norm_k.weight": "img_attn.norm.key_norm.scale",
+        "attn.norm_added_q.weight": "txt_attn.norm.query_norm.scale",
+        "attn.norm_added_k.weight": "txt_attn.norm.key_norm.scale",
+        "ff.net.0.proj": "img_mlp.0",
+        "ff.net.2": "img_mlp.2",
+        "ff_context.net.0.proj": "txt_mlp.0",
+        "ff_context.net.2": "txt_mlp.2",
+        "attn.to_out.0": "img_attn.proj",
+        "attn.to_add_out": "txt_attn.proj",
+    }
+    single = {
+        "norm.linear": "modulation.lin",
+        "attn.norm_q.weight": "norm.query_norm.scale",
+        "attn.norm_k.weight": "norm.key_norm.scale",
+        "proj_out": "linear2",
+    }
+    fused = {
+        "transformer_blocks": (
+            ("img_attn.qkv", ("attn.to_q", "attn.to_k", "attn.to_v")),
+            ("txt_attn.qkv", ("attn.add_q_proj", "attn.add_k_proj", "attn.add_v_proj")),
+        ),
+        "single_transformer_blocks": (
+            ("linear1", ("attn.to_q", "attn.to_k", "attn.to_v", "proj_mlp")),
+        ),
+    }
+    out, done = {}, set()
+    for key, value in state.items():
+        if key.startswith("norm_out.linear."):
+            shift, scale = value.chunk(2, dim=0)  # diffusers: scale, shift; BFL: shift, scale
+            out["final_layer.adaLN_modulation.1." + key.rsplit(".", 1)[1]] = torch.cat(
+                [scale, shift]
+            )
+            continue
+        m = re.match(r"(transformer_blocks|single_transformer_blocks)\.(\d+)\.(.*)", key)
+        if not m:
+            stem, _, leaf = key.rpartition(".")
+            out[f"{renames[stem]}.{leaf}"] = value
+            continue
+        kind, i, rest = m[1], m[2], m[3]
+        prefix = f"{'double' if kind == 'transformer_blocks' else 'single'}_blocks.{i}."
+        stem, _, leaf = rest.rpartition(".")
+        for target, parts in fused[kind]:
+            if stem in parts:
+                if (kind, i, target, leaf) not in done:
+                    done.add((kind, i, target, leaf))
+                    out[prefix + f"{target}.{leaf}"] = torch.cat(
+                        [state[f"{kind}.{i}.{p}.{leaf}"] for p in parts]
+                    )
+                break
+        else:
+            names = double if kind == "transformer_blocks" else single
+            if rest in names:
+                out[prefix + names[rest]] = value
+            else:
+                out[prefix + f"{names[stem]}.{leaf}"] = value
+    return out

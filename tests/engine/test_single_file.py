@@ -282,6 +282,43 @@ def test_a_flux_file_loads_with_its_parts_as_separate_files(tiny_flux, tmp_path,
         without_vae.generate_image(ImageRequest(model=str(dev), **request))
 
 
+def test_a_flux_file_in_black_forest_labs_names_draws_as_its_folder(tiny_flux, tmp_path):
+    """issue #33: ``flux1-dev.safetensors`` as BFL publish it (fused q/k/v, ``double_blocks``).
+    diffusers' converter assumes FLUX.1's width (3072, heads of 128), so this model is that
+    wide with one block of each kind (0.53 B parameters, bf16 on disk, as published)."""
+    from diffusers import FluxTransformer2DModel
+
+    from tests.ldm_layout import flux_to_bfl
+
+    torch.manual_seed(0)
+    wide = FluxTransformer2DModel(
+        patch_size=1,
+        in_channels=16,
+        num_layers=1,
+        num_single_layers=1,
+        attention_head_dim=128,
+        num_attention_heads=24,
+        joint_attention_dim=32,
+        pooled_projection_dim=32,
+        axes_dims_rope=[16, 56, 56],
+        guidance_embeds=True,
+    ).to(torch.bfloat16)
+    folder = tmp_path / "flux-wide"  # the tiny pipeline with the wide transformer
+    shutil.copytree(tiny_flux["dev"], folder, ignore=shutil.ignore_patterns("transformer"))
+    wide.save_pretrained(folder / "transformer", safe_serialization=True)
+    file = tmp_path / "flux1-dev.safetensors"
+    save_file({k: v.contiguous() for k, v in flux_to_bfl(wide.state_dict()).items()}, str(file))
+    del wide
+    assert inspect_file(file).architecture == "flux-dev"
+    settings = dict(home=tmp_path, offline=True, device="cpu", provenance=False)
+    engine = Engine(Settings(text_encoder=str(folder), **settings))
+    request = dict(prompt="a red jar", seed=2, steps=1, width=32, height=32)
+    single = engine.generate_image(ImageRequest(model=str(file), **request)).outputs[0]
+    whole = engine.generate_image(ImageRequest(model=str(folder), **request)).outputs[0]
+    assert single.record["family"] == "flux"
+    assert np.array_equal(_pixels(single.path), _pixels(whole.path))
+
+
 @pytest.mark.parametrize("name, family", [("sd3", "sd3"), ("sd3.5", "sd3.5")])
 def test_an_sd3_transformer_file_loads_with_its_parts(tiny_sd3, tmp_path, name, family):
     file = _transformer_file(tiny_sd3[name], tmp_path / f"{name}_medium.safetensors")
