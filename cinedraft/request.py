@@ -85,7 +85,9 @@ class ImageRequest(BaseModel):
         max_length=8,
         description="Textual-inversion files; each is used where its name is in the prompt.",
     )
-    vae: str | None = Field(None, description="A diffusers VAE folder to decode with.")
+    vae: str | None = Field(
+        None, description="A VAE to decode with: a diffusers folder, or one .safetensors file."
+    )
     tiled_refine: bool | None = Field(
         None,
         description="Production above the size a model refines at (SDXL: 1024 px): true "

@@ -38,7 +38,12 @@ Embeddings = Annotated[
         help="Textual-inversion FILE; used where its name is in the prompt (repeatable).",
     ),
 ]
-Vae = Annotated[str | None, typer.Option("--vae", help="A diffusers VAE folder to decode with.")]
+Vae = Annotated[
+    str | None,
+    typer.Option(
+        "--vae", help="A VAE to decode with: a diffusers folder, or one .safetensors file."
+    ),
+]
 TiledRefine = Annotated[
     bool | None,
     typer.Option(

@@ -2,19 +2,23 @@
 request, and taking it off again.
 
 A request names them as options (``--lora FILE[:WEIGHT]``, ``--embedding FILE``, ``--vae
-FOLDER``) or, as A1111 does, inside the prompt (``<lora:name:0.8>``, ``<embedding:name>``;
+FOLDER|FILE``) or, as A1111 does, inside the prompt (``<lora:name:0.8>``, ``<embedding:name>``;
 names resolve in the models folder's ``loras/`` and ``embeddings/``). Each is hashed and
 recorded, so ``rerender`` applies the same files again and refuses a file that changed.
 
 LoRAs are fused into the weights (no per-step cost). They stay on the cached pipeline only
 while consecutive requests ask for exactly the same files and weights (drafting a batch after
 a batch with one style pays the loading once); the first request that asks for anything
-else gets them unfused and unloaded first, so nothing leaks into it.
+else gets them unfused and turned off first, so nothing leaks into it. Turned off, they stay
+loaded (peft's layers then pass their input to the model's own): a later request for the
+same files fuses them again without loading them (loading is most of a LoRA's cost); one
+for other files unloads them first.
 """
 
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
@@ -27,6 +31,7 @@ from ..errors import InputError, ModelError, ModelNotFoundError, UnsafeModelErro
 from ..media.files import read_regular, sha256_bytes, sha256_file
 from ..request import ImageRequest, Lora
 from ..tiers import SPEED_LORAS, Tier
+from . import single_file
 from .models import PICKLE_SUFFIXES, LoadedModel, check_folder, in_models_folder
 
 LORA_TAG = re.compile(r"<lora:([^:<>]+)(?::([-+]?\d*\.?\d+))?>")
@@ -139,9 +144,8 @@ def _put_on(model: LoadedModel, adapters: list[Adapter]) -> None:
     vae = next((a for a in adapters if a.kind == "vae"), None)
     model.adapters_on = ("partial",)  # whatever happens next, _take_off cleans it all
     try:
-        for a in loras:
-            pipe.load_lora_weights(_weights(a), adapter_name=a.name)
         if loras:
+            _load_loras(model, loras)
             names = [a.name for a in loras]
             pipe.set_adapters(names, adapter_weights=[a.weight for a in loras])
             pipe.fuse_lora(adapter_names=names, lora_scale=1.0)
@@ -153,6 +157,21 @@ def _put_on(model: LoadedModel, adapters: list[Adapter]) -> None:
     if vae is not None:
         model.own_vae = pipe.vae
         _set_vae(model, _load_vae(vae.path, pipe.vae))
+
+
+def _load_loras(model: LoadedModel, loras: list[Adapter]) -> None:
+    """``loras`` injected into the pipeline and turned on: the ones already loaded (turned
+    off after an earlier request) when they are the same files, else loaded afresh."""
+    pipe, key = model.pipe, tuple((str(a.path), a.sha256, a.name) for a in loras)
+    if model.loras_loaded == key:
+        pipe.enable_lora()
+        return
+    if model.loras_loaded:
+        pipe.unload_lora_weights()
+        model.loras_loaded = ()
+    for a in loras:
+        pipe.load_lora_weights(_weights(a), adapter_name=a.name)
+    model.loras_loaded = key
 
 
 def _weights(adapter: Adapter) -> dict:
@@ -169,13 +188,19 @@ def _weights(adapter: Adapter) -> dict:
 
 
 def _take_off(model: LoadedModel) -> None:
-    """Unfuse and unload every LoRA, unload embeddings, put the model's own VAE back."""
+    """Unfuse every LoRA and turn it off (an error meanwhile: unload them), unload
+    embeddings, put the model's own VAE back."""
     if not model.adapters_on:
         return
     pipe = model.pipe
-    if getattr(pipe, "get_list_adapters", None) and any(pipe.get_list_adapters().values()):
+    loaded = getattr(pipe, "get_list_adapters", None) and any(pipe.get_list_adapters().values())
+    if loaded and model.adapters_on == ("partial",):  # a request failed half-way: start clean
         pipe.unfuse_lora()
         pipe.unload_lora_weights()
+        model.loras_loaded = ()
+    elif loaded and any(on[0] == "lora" for on in model.adapters_on):
+        pipe.unfuse_lora()
+        pipe.disable_lora()
     if hasattr(pipe, "unload_textual_inversion"):
         pipe.unload_textual_inversion()
     if model.own_vae is not None:
@@ -201,12 +226,16 @@ def _file(ref: str, folder: Path, what: str, paths: bool) -> Path:
 
 
 def _vae(ref: str, models_root: Path) -> Adapter:
-    """A diffusers VAE folder (``config.json`` and safetensors weights)."""
+    """A diffusers VAE folder (``config.json`` and safetensors weights), or a VAE kept as one
+    ``.safetensors`` file (built with the model's own VAE config when it is put on)."""
     path = Path(ref).expanduser()
     if not path.is_dir():
         path = in_models_folder(ref, models_root / "vae") or path
-    if path.is_file():
-        raise ModelError(f"{ref}: a single-file VAE is not supported yet; give a diffusers folder")
+    if path.is_file() or path.suffix.lower() in (".safetensors", *PICKLE_SUFFIXES):
+        path = _file(ref, models_root / "vae", "VAE", paths=True)
+        if not single_file.is_vae_file(path):
+            raise ModelError(f"{path.name} is not a VAE (no encoder.conv_in in it)")
+        return Adapter("vae", path.stem, path, sha256_file(path))
     weights = sorted(path.glob("*.safetensors")) if path.is_dir() else []
     if not (path / "config.json").is_file() or not weights:
         raise ModelNotFoundError(f"{ref} is not a diffusers VAE folder (config.json, safetensors)")
@@ -216,15 +245,26 @@ def _vae(ref: str, models_root: Path) -> Adapter:
 
 
 def _load_vae(path: Path, like: object) -> object:
+    """The VAE of a folder, or of a file built with the config of ``like`` (the model's own
+    VAE: a VAE file has no config, and a replacement has the architecture it replaces)."""
     import diffusers
 
     try:
-        vae = diffusers.AutoencoderKL.from_pretrained(
-            path, use_safetensors=True, local_files_only=True
-        )
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"could not load the VAE {path}: {exc}") from None
+        if path.is_file():
+            with tempfile.TemporaryDirectory() as configs:
+                like.save_config(configs)
+                vae = single_file.vae_file(path, Path(configs), like.dtype)
+        else:
+            vae = diffusers.AutoencoderKL.from_pretrained(
+                path, use_safetensors=True, local_files_only=True
+            )
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ModelError(f"could not load the VAE {path.name}: {_first(exc)}") from None
     return vae.to(like.device, like.dtype)
+
+
+def _first(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _set_vae(model: LoadedModel, vae: object) -> None:

@@ -64,6 +64,7 @@ class LoadedModel:
     # The LoRAs, embeddings and VAE on the pipeline now (engine.adapters keeps them on from
     # one request to the next that asks for the same, and takes them off for any other).
     adapters_on: tuple = ()
+    loras_loaded: tuple = ()  # LoRAs injected into the pipeline, fused or turned off
     own_vae: object | None = None  # the model's own VAE while another is on
     parts: str | None = None  # a transformer alone: where its other components are from
     _hash: str | None = field(default=None, repr=False)

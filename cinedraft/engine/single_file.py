@@ -212,10 +212,7 @@ def _adapter(keys: set[str]) -> str | None:
 def _what_else(keys: set[str]) -> str:
     """One line saying what a file that is no model cinedraft knows holds."""
     if any(k.startswith(("encoder.down.", "decoder.up.", "encoder.down_blocks.")) for k in keys):
-        return (
-            "a VAE alone, not a model (--vae takes a diffusers VAE folder; single-file VAEs "
-            "are not loaded yet)"
-        )
+        return "a VAE alone, not a model: give it with --vae"
     return "not a Stable Diffusion 1.x/2.x/XL checkpoint, nor a FLUX or SD 3 transformer"
 
 
@@ -452,23 +449,41 @@ def _component(file: Path, configs: Path, spec: list, kind: str, dtype: torch.dt
     else:
         cls, weights = getattr(diffusers, spec[1]), "diffusion_pytorch_model.safetensors"
         dtype_arg = "torch_dtype"
-    if kind == "vae" and not _diffusers_vae(file):
-        return cls.from_single_file(
-            str(file),
-            config=str(configs.parent),
-            subfolder=configs.name,
-            local_files_only=True,
-            torch_dtype=dtype,
-        )
+    if kind == "vae":
+        return vae_file(file, configs, dtype)
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "config.json").write_bytes((configs / "config.json").read_bytes())
         (Path(folder) / weights).symlink_to(file.resolve())
         return cls.from_pretrained(folder, local_files_only=True, **{dtype_arg: dtype})
 
 
-def _diffusers_vae(file: Path) -> bool:
+def vae_file(file: Path, configs: Path, dtype: torch.dtype) -> diffusers.AutoencoderKL:
+    """A VAE kept as one file (``ae.safetensors``, ``vae-ft-mse-840000-ema-pruned``,
+    ``sdxl_vae``), built with the config in the folder ``configs``: in diffusers' names it
+    loads as a folder would; in the original (LDM) names, with or without
+    ``first_stage_model.``, through diffusers' converter."""
     with safe_open(str(file), framework="pt") as f:
-        return any(k.startswith("encoder.down_blocks.") for k in f.keys())
+        diffusers_names = any(k.startswith("encoder.down_blocks.") for k in f.keys())
+    if not diffusers_names:
+        return diffusers.AutoencoderKL.from_single_file(
+            str(file), config=str(configs), local_files_only=True, torch_dtype=dtype
+        )
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "config.json").write_bytes((configs / "config.json").read_bytes())
+        (Path(folder) / "diffusion_pytorch_model.safetensors").symlink_to(file.resolve())
+        return diffusers.AutoencoderKL.from_pretrained(
+            folder, local_files_only=True, torch_dtype=dtype
+        )
+
+
+def is_vae_file(file: Path) -> bool:
+    """Whether a safetensors file holds a VAE alone (either naming)."""
+    keys, _, _ = header(file)
+    return any(
+        k.removeprefix("first_stage_model.") == "encoder.conv_in.weight" for k in keys
+    ) and not any(
+        k.startswith(("model.diffusion_model.", "cond_stage_model.", "conditioner.")) for k in keys
+    )
 
 
 def _pad_token(architecture: str, name: str) -> str:

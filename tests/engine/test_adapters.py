@@ -46,6 +46,17 @@ def test_a_lora_changes_the_image_by_its_weight_and_leaves_nothing_behind(
     change_full, change_half = np.abs(full - before).mean(), np.abs(half - before).mean()
     assert change_full > 2.0 and 0 < change_half < change_full
     assert np.array_equal(after, before), "the LoRA stayed on the cached pipeline"
+    # turned off, not unloaded: the same file again is fused without loading it (loading
+    # was most of a LoRA's cost), and draws what it drew
+    pipe = engine.models.get(str(tiny_sd)).pipe
+    loads = []
+    load = pipe.load_lora_weights
+    pipe.load_lora_weights = lambda *a, **k: loads.append(1) or load(*a, **k)
+    try:
+        _, again = _draw(engine, tiny_sd, loras=[Lora(ref=lora, weight=1.0)])
+    finally:
+        del pipe.load_lora_weights
+    assert loads == [] and np.array_equal(again, full)
     (adapter,) = full_out.record["adapters"]
     assert (adapter["kind"], adapter["weight"], adapter["source"]) == ("lora", 1.0, "option")
     assert len(adapter["sha256"]) == 64
@@ -113,6 +124,34 @@ def test_an_embedding_and_a_vae_apply_and_come_off(engine, tiny_sd, tiny_sd_adap
     assert bright.mean() > before.mean() + 5
     _, after = _draw(engine, tiny_sd, prompt="a shiny jar")
     assert np.array_equal(after, before)
+
+
+def test_a_vae_kept_as_one_file_swaps_in_as_its_folder_does(
+    engine, tiny_sd, tiny_sd_adapters, tmp_path
+):
+    """issue #33: ``--vae FILE`` (``vae-ft-mse-840000-ema-pruned.safetensors``, A1111's
+    layout: the original names) and a file in diffusers' names draw what the same VAE as a
+    folder draws; a file that is no VAE is one clear error."""
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    from tests.ldm_layout import vae_to_ldm
+
+    folder = tiny_sd_adapters["vae"]
+    state = load_file(next(folder.glob("*.safetensors")))
+    levels = len(json.loads((folder / "config.json").read_text())["block_out_channels"])
+    ldm = tmp_path / "vae-ft-mse.safetensors"
+    save_file({k: v.contiguous() for k, v in vae_to_ldm(state, levels).items()}, str(ldm))
+    named = tmp_path / "bright-vae.safetensors"
+    shutil.copy(next(folder.glob("*.safetensors")), named)
+    _, from_folder = _draw(engine, tiny_sd, vae=str(folder))
+    out, from_ldm = _draw(engine, tiny_sd, vae=str(ldm))
+    _, from_named = _draw(engine, tiny_sd, vae=str(named))
+    assert np.array_equal(from_ldm, from_folder) and np.array_equal(from_named, from_folder)
+    assert out.record["adapters"][0]["kind"] == "vae"
+    with pytest.raises(ModelError, match="is not a VAE"):
+        _draw(engine, tiny_sd, vae=str(tiny_sd_adapters["lora"]))
 
 
 def test_a_speed_lora_brings_its_authors_preset(engine, tiny_sd, tiny_sd_adapters, tmp_path):
