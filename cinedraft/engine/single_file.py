@@ -415,7 +415,8 @@ def _width(config: dict, kind: str) -> int:
 def _from_files(checkpoint: Checkpoint, dtype: torch.dtype) -> dict[str, object]:
     """The pipeline components the part files fill, each with its config from the parts
     folder: a file fills the component of its kind and width (SD 3's CLIP-L and CLIP-G are
-    told apart by width). A component left without weights is one ModelError naming it."""
+    told apart by width; files alike in both fill components in the order given). A
+    component left without weights is one ModelError naming it."""
     files = {file: _part(file) for file in checkpoint.files}
     loaded, used = {}, set()
     for name, spec in checkpoint.index.items():
@@ -423,7 +424,8 @@ def _from_files(checkpoint: Checkpoint, dtype: torch.dtype) -> dict[str, object]
         if kind is None:
             continue
         config = json.loads((checkpoint.configs / name / "config.json").read_text())
-        match = [f for f, (k, w) in files.items() if k == kind and w == _width(config, kind)]
+        width = _width(config, kind)
+        match = [f for f, (k, w) in files.items() if (k, w) == (kind, width) and f not in used]
         if not match:
             if not any((checkpoint.configs / name).glob("*.safetensors")):
                 raise ModelError(

@@ -237,20 +237,25 @@ def test_parts_come_from_the_hf_cache_or_the_error_names_them(
     assert record["family"] == "flux" and "models--black-forest-labs--FLUX.1-dev" in record["parts"]
 
 
-def _comfy_parts(flux, folder):
-    """FLUX's text encoders and VAE as ComfyUI keeps them: one file each, CLIP in its
-    ``text_model.`` names, T5 in transformers' names, the VAE in the original (LDM) names."""
+def _comfy_parts(pipeline, folder, names):
+    """A pipeline's text encoders and VAE as ComfyUI keeps them: one file each (``names``:
+    the text encoders' in order, then the VAE's), CLIP in its ``text_model.`` names, T5 in
+    transformers' names, the VAE in the original (LDM) names."""
     from tests.ldm_layout import _wrapped, vae_to_ldm
 
     folder.mkdir()
-    clip = _wrapped(load_file(next((flux / "text_encoder").glob("*.safetensors"))))
-    save_file(clip, str(folder / "clip_l.safetensors"))
-    shutil.copy(next((flux / "text_encoder_2").glob("*.safetensors")), folder / "t5xxl.safetensors")
-    vae = load_file(next((flux / "vae").glob("*.safetensors")))
-    levels = len(json.loads((flux / "vae" / "config.json").read_text())["block_out_channels"])
+    files = []
+    for i, name in enumerate(names[:-1]):
+        component = pipeline / ("text_encoder" + (f"_{i + 1}" if i else ""))
+        state = load_file(next(component.glob("*.safetensors")))
+        clip = "T5" not in json.loads((component / "config.json").read_text())["architectures"][0]
+        save_file(_wrapped(state) if clip else state, str(folder / name))
+        files.append(folder / name)
+    vae = load_file(next((pipeline / "vae").glob("*.safetensors")))
+    levels = len(json.loads((pipeline / "vae" / "config.json").read_text())["block_out_channels"])
     ldm = {k.removeprefix("first_stage_model."): v for k, v in vae_to_ldm(vae, levels).items()}
-    save_file(ldm, str(folder / "ae.safetensors"))
-    return [folder / n for n in ("clip_l.safetensors", "t5xxl.safetensors", "ae.safetensors")]
+    save_file(ldm, str(folder / names[-1]))
+    return [*files, folder / names[-1]]
 
 
 def test_a_flux_file_loads_with_its_parts_as_separate_files(tiny_flux, tmp_path, monkeypatch):
@@ -259,7 +264,8 @@ def test_a_flux_file_loads_with_its_parts_as_separate_files(tiny_flux, tmp_path,
     official repo's small files in the HF cache; the pixels are the folder's. Without that
     repo, or without a part, one line names what is missing."""
     dev = _transformer_file(tiny_flux["dev"], tmp_path / "flux1-dev.safetensors")
-    clip, t5, ae = _comfy_parts(tiny_flux["dev"], tmp_path / "parts")
+    names = ["clip_l.safetensors", "t5xxl.safetensors", "ae.safetensors"]
+    clip, t5, ae = _comfy_parts(tiny_flux["dev"], tmp_path / "parts", names)
     settings = dict(home=tmp_path, offline=True, device="cpu", provenance=False)
     request = dict(prompt="a red jar", seed=2, steps=2, width=32, height=32)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
@@ -280,6 +286,27 @@ def test_a_flux_file_loads_with_its_parts_as_separate_files(tiny_flux, tmp_path,
     without_vae = Engine(Settings(text_encoder=f"{clip},{t5}", **settings))
     with pytest.raises(ModelError, match=r"needs its vae \(AutoencoderKL"):
         without_vae.generate_image(ImageRequest(model=str(dev), **request))
+
+
+def test_an_sd3_file_loads_with_its_three_encoders_and_vae_as_files(
+    tiny_sd3, tmp_path, monkeypatch
+):
+    """SD 3.5 Large as ComfyUI keeps it: clip_l, clip_g and t5xxl files beside the transformer
+    (told apart by width; these tiny CLIPs are alike, so by the order given)."""
+    file = _transformer_file(tiny_sd3["sd3.5"], tmp_path / "sd3.5_large.safetensors")
+    names = ["clip_l.safetensors", "clip_g.safetensors", "t5xxl.safetensors", "vae.safetensors"]
+    files = _comfy_parts(tiny_sd3["sd3.5"], tmp_path / "parts", names)
+    small = tmp_path / "small-files"
+    shutil.copytree(tiny_sd3["sd3.5"], small, ignore=shutil.ignore_patterns("*.safetensors"))
+    hf_cache_layout(tmp_path / "hf-cache", "stabilityai/stable-diffusion-3.5-large", small)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    settings = dict(home=tmp_path, offline=True, device="cpu", provenance=False)
+    engine = Engine(Settings(text_encoder=",".join(map(str, files)), **settings))
+    request = dict(prompt="a red jar", seed=2, steps=2, width=32, height=32)
+    single = engine.generate_image(ImageRequest(model=str(file), **request)).outputs[0]
+    folder = engine.generate_image(ImageRequest(model=str(tiny_sd3["sd3.5"]), **request))
+    assert single.record["family"] == "sd3.5"
+    assert np.array_equal(_pixels(single.path), _pixels(folder.outputs[0].path))
 
 
 def test_a_flux_file_in_black_forest_labs_names_draws_as_its_folder(tiny_flux, tmp_path):
