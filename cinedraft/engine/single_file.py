@@ -387,6 +387,7 @@ PART_KINDS = (
     ("t5", "shared.weight"),
     ("t5", "encoder.embed_tokens.weight"),
     ("vae", "encoder.conv_in.weight"),
+    ("vae", "first_stage_model.encoder.conv_in.weight"),
 )
 COMPONENT_KINDS = {"CLIPTextModel": "clip", "CLIPTextModelWithProjection": "clip"}
 COMPONENT_KINDS |= {"T5EncoderModel": "t5", "AutoencoderKL": "vae"}
@@ -429,34 +430,33 @@ def _from_files(checkpoint: Checkpoint, dtype: torch.dtype) -> dict[str, object]
         if not match:
             if not any((checkpoint.configs / name).glob("*.safetensors")):
                 raise ModelError(
-                    f"{checkpoint.path.name} needs its {name} ({spec[1]}, width "
-                    f"{_width(config, kind)}): give its file with --text-encoder (none of "
+                    f"{checkpoint.path.name} needs its {name} ({spec[1]}, width {width}): "
+                    f"give its file with --text-encoder (none of "
                     f"{', '.join(f.name for f in files)} fits)"
                 )
             continue
-        loaded[name] = _component(match[0], checkpoint.configs / name, spec, kind, dtype)
+        configs = checkpoint.configs / name
+        if kind == "vae":
+            loaded[name] = vae_file(match[0], configs, dtype)
+        else:
+            loaded[name] = _text_encoder(match[0], configs, spec[1], dtype)
         used.add(match[0])
-    for file in files.keys() - used:
-        raise ModelError(f"{file.name} fits no component of {checkpoint.index['_class_name']}")
+    unused = [f.name for f in files if f not in used]
+    if unused:
+        raise ModelError(f"{unused[0]} fits no component of {checkpoint.index['_class_name']}")
     return loaded
 
 
-def _component(file: Path, configs: Path, spec: list, kind: str, dtype: torch.dtype) -> object:
-    """One component from its file: transformers' names (and a VAE in diffusers' names) load
-    as a folder would; a VAE in the original names through diffusers' converter."""
+def _text_encoder(file: Path, configs: Path, cls_name: str, dtype: torch.dtype) -> object:
+    """A CLIP or T5 text encoder from its file, in transformers' names (as ComfyUI keeps
+    them), with the config in ``configs``: loaded as a folder of the two would be."""
     import transformers
 
-    if spec[0] == "transformers":
-        cls, weights, dtype_arg = getattr(transformers, spec[1]), "model.safetensors", "dtype"
-    else:
-        cls, weights = getattr(diffusers, spec[1]), "diffusion_pytorch_model.safetensors"
-        dtype_arg = "torch_dtype"
-    if kind == "vae":
-        return vae_file(file, configs, dtype)
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "config.json").write_bytes((configs / "config.json").read_bytes())
-        (Path(folder) / weights).symlink_to(file.resolve())
-        return cls.from_pretrained(folder, local_files_only=True, **{dtype_arg: dtype})
+        (Path(folder) / "model.safetensors").symlink_to(file.resolve())
+        cls = getattr(transformers, cls_name)
+        return cls.from_pretrained(folder, local_files_only=True, dtype=dtype)
 
 
 def vae_file(file: Path, configs: Path, dtype: torch.dtype) -> diffusers.AutoencoderKL:
