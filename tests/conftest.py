@@ -319,29 +319,38 @@ def tiny_wan(tmp_path_factory):
     return path
 
 
+def flux_transformer(
+    guidance_embeds: bool, head_dim: int = 16, heads: int = 2, rope: tuple = (4, 4, 8)
+):
+    """A FLUX.1 transformer of one block of each kind, ``heads`` x ``head_dim`` wide, fed by
+    the tiny pipelines' 32-wide text encoders."""
+    from diffusers import FluxTransformer2DModel
+
+    return FluxTransformer2DModel(
+        patch_size=1,
+        in_channels=16,
+        num_layers=1,
+        num_single_layers=1,
+        attention_head_dim=head_dim,
+        num_attention_heads=heads,
+        joint_attention_dim=32,
+        pooled_projection_dim=32,
+        axes_dims_rope=list(rope),
+        guidance_embeds=guidance_embeds,
+    )
+
+
 def _tiny_flux(guidance_embeds: bool):
     """A FLUX.1-architecture pipeline: dev has a guidance embedding, schnell has none."""
     from diffusers import (
         FlowMatchEulerDiscreteScheduler,
         FluxPipeline,
-        FluxTransformer2DModel,
     )
 
     torch.manual_seed(0)
     tokenizer = build_tokenizer(grammar_words())
     return FluxPipeline(
-        transformer=FluxTransformer2DModel(
-            patch_size=1,
-            in_channels=16,
-            num_layers=1,
-            num_single_layers=1,
-            attention_head_dim=16,
-            num_attention_heads=2,
-            joint_attention_dim=32,
-            pooled_projection_dim=32,
-            axes_dims_rope=[4, 4, 8],
-            guidance_embeds=guidance_embeds,
-        ),
+        transformer=flux_transformer(guidance_embeds),
         vae=_vae(flow=True),
         scheduler=FlowMatchEulerDiscreteScheduler(),
         text_encoder=_clip(len(tokenizer)),

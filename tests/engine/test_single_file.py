@@ -313,23 +313,11 @@ def test_a_flux_file_in_black_forest_labs_names_draws_as_its_folder(tiny_flux, t
     """issue #33: ``flux1-dev.safetensors`` as BFL publish it (fused q/k/v, ``double_blocks``).
     diffusers' converter assumes FLUX.1's width (3072, heads of 128), so this model is that
     wide with one block of each kind (0.53 B parameters, bf16 on disk, as published)."""
-    from diffusers import FluxTransformer2DModel
-
+    from tests.conftest import flux_transformer
     from tests.ldm_layout import flux_to_bfl
 
     torch.manual_seed(0)
-    wide = FluxTransformer2DModel(
-        patch_size=1,
-        in_channels=16,
-        num_layers=1,
-        num_single_layers=1,
-        attention_head_dim=128,
-        num_attention_heads=24,
-        joint_attention_dim=32,
-        pooled_projection_dim=32,
-        axes_dims_rope=[16, 56, 56],
-        guidance_embeds=True,
-    ).to(torch.bfloat16)
+    wide = flux_transformer(True, head_dim=128, heads=24, rope=(16, 56, 56)).to(torch.bfloat16)
     folder = tmp_path / "flux-wide"  # the tiny pipeline with the wide transformer
     shutil.copytree(tiny_flux["dev"], folder, ignore=shutil.ignore_patterns("transformer"))
     wide.save_pretrained(folder / "transformer", safe_serialization=True)
