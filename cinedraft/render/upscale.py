@@ -44,15 +44,24 @@ def upscale_lanczos(image: Image.Image, size: tuple[int, int], sharpen: float = 
 
 
 def anti_ring(enlarged: Image.Image, source: Image.Image) -> Image.Image:
-    """``enlarged`` with each pixel limited to the min..max of the source pixels that its
-    resampling footprint starts from (the 3x3 around the source pixel it falls in, which
-    holds the 2x2 it sits between)."""
+    """:func:`within_source` for images."""
     src = np.asarray(source.convert("RGB"))
+    return Image.fromarray(within_source(np.asarray(enlarged.convert("RGB")), src, enlarged.size))
+
+
+def within_source(
+    enlarged: np.ndarray,
+    source: np.ndarray,
+    size: tuple[int, int],
+    window: tuple[slice, slice] = (slice(None), slice(None)),
+) -> np.ndarray:
+    """``enlarged`` (``window`` of ``source`` enlarged to ``size``) with each pixel limited to
+    the min..max of the source pixels its resampling footprint starts from (the 3x3 around
+    the source pixel it falls in, which holds the 2x2 it sits between)."""
     kernel = np.ones((3, 3), np.uint8)
-    size = enlarged.size
-    lo = cv2.resize(cv2.erode(src, kernel), size, interpolation=cv2.INTER_NEAREST)
-    hi = cv2.resize(cv2.dilate(src, kernel), size, interpolation=cv2.INTER_NEAREST)
-    return Image.fromarray(np.clip(np.asarray(enlarged.convert("RGB")), lo, hi))
+    lo = cv2.resize(cv2.erode(source, kernel), size, interpolation=cv2.INTER_NEAREST)[window]
+    hi = cv2.resize(cv2.dilate(source, kernel), size, interpolation=cv2.INTER_NEAREST)[window]
+    return np.clip(enlarged, lo, hi)
 
 
 class ModelUpscaler:

@@ -35,6 +35,7 @@ from ..quality.metrics import laplacian_variance
 from ..errors import InputError
 from .contact import contact_sheet
 from .salience import CENTRE, crop_anchor
+from .upscale import within_source
 
 
 @dataclass(frozen=True)
@@ -124,14 +125,10 @@ def fit_frame(
     x, y = round((size[0] - width) * anchor[0]), round((size[1] - height) * anchor[1])
     if scale <= 1:
         return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)[y : y + height, x : x + width]
-    # Lanczos rings around edges (halos); each pixel is kept within the range of the source
-    # pixels around it, as the image upscale does (render.upscale.anti_ring)
+    # Lanczos rings around edges (halos): anti-ringed as the image upscale is
     window = (slice(y, y + height), slice(x, x + width))
     resized = cv2.resize(frame, size, interpolation=cv2.INTER_LANCZOS4)[window]
-    kernel = np.ones((3, 3), np.uint8)
-    lo = cv2.resize(cv2.erode(frame, kernel), size, interpolation=cv2.INTER_NEAREST)[window]
-    hi = cv2.resize(cv2.dilate(frame, kernel), size, interpolation=cv2.INTER_NEAREST)[window]
-    return np.clip(resized, lo, hi)
+    return within_source(resized, frame, size, window)
 
 
 def unfit(

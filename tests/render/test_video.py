@@ -121,7 +121,9 @@ def test_decode_and_reencode_keep_the_brightness(tmp_path, write):
     original = luma(frames)  # the old conversions: 1.2 levels darker a generation
     for generation in range(3):
         frames = decode_frames(write(frames, tmp_path / f"gen{generation}.mp4"))
-        assert abs(luma(frames) - original) < 0.3, generation
+        # libx264's threaded encode is not bit-exact from run to run: after three
+        # generations the mean moved up to 0.38 levels in repeated runs (the old loss: 3.6)
+        assert abs(luma(frames) - original) < 0.5, generation
 
 
 def test_the_poster_is_the_sharpest_frame_and_the_sheet_fits_the_aspect(tmp_path):
