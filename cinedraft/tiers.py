@@ -60,6 +60,9 @@ class Family:
     # Guidance-distilled models (FLUX) take no negative prompt through ``guidance``; with one,
     # a second pass runs at this true-CFG scale (0: the family has no true CFG).
     true_cfg: float = 0.0
+    # Models with no guidance input at all (Qwen-Image): the tier's guidance is true CFG
+    # (``true_cfg_scale``), against the request's negative prompt or the authors' " ".
+    guidance_is_true_cfg: bool = False
     # An instruction-edit model: it changes a given image as a sentence says (``refine``),
     # and makes nothing from text alone.
     instruct: bool = False
@@ -120,6 +123,8 @@ SD15 = ("StableDiffusionPipeline",)
 SDXL = ("StableDiffusionXLPipeline",)
 SD3 = ("StableDiffusion3Pipeline",)
 FLUX = ("FluxPipeline",)
+# Qwen-Image's authors sample with true CFG against a negative prompt of one space.
+QWEN_NEGATIVE = " "
 
 FAMILIES: dict[str, Family] = {
     f.name: f
@@ -279,6 +284,15 @@ FAMILIES: dict[str, Family] = {
             "max_sequence_length at most 256, few steps; model card: num_inference_steps=4",
             tiers=_distilled(4, "flow-euler", draft_steps=4),
         ),
+        Family(
+            "qwen-image",
+            pipelines=("QwenImagePipeline",),
+            gpu_dtype="bfloat16",
+            guidance_is_true_cfg=True,
+            source="Qwen/Qwen-Image model card: true_cfg_scale=4.0, negative_prompt=' ', "
+            "num_inference_steps=50 (draft at 20: cinedraft's choice)",
+            tiers=_guided(20, 50, 4.0, "own"),
+        ),
         # Instruction-edit models (``refine``): production renders the edit through the
         # rendering pipeline without a refine pass (no image-to-image mapping exists for them).
         # The built-in edit model (scripts/train_builtin_edit.py): InstructPix2Pix from the
@@ -334,7 +348,30 @@ FAMILIES: dict[str, Family] = {
             "guidance_scale=2.5, num_inference_steps=28 (draft at 14: cinedraft's choice)",
             tiers=_guided(14, 28, 2.5, "flow-euler", refine_strength=0.0, cleanup=True),
         ),
-        # Any other text-to-image pipeline diffusers has (PixArt, Sana, Lumina, Qwen-Image...):
+        # Qwen-Image-Edit reads the source image twice: its VAE latents beside the ones it
+        # samples, and the image with the instruction through Qwen2.5-VL (engine.processors).
+        Family(
+            "qwen-image-edit",
+            pipelines=("QwenImageEditPipeline",),
+            gpu_dtype="bfloat16",
+            instruct=True,
+            guidance_is_true_cfg=True,
+            source="Qwen/Qwen-Image-Edit model card: true_cfg_scale=4.0, negative_prompt=' ', "
+            "num_inference_steps=50 (draft at 20: cinedraft's choice)",
+            tiers=_guided(20, 50, 4.0, "own", refine_strength=0.0, cleanup=True),
+        ),
+        Family(
+            "qwen-image-edit-plus",
+            pipelines=("QwenImageEditPlusPipeline",),
+            gpu_dtype="bfloat16",
+            instruct=True,
+            guidance_is_true_cfg=True,
+            source="Qwen/Qwen-Image-Edit-2509 model card: true_cfg_scale=4.0, "
+            "negative_prompt=' ', num_inference_steps=40, guidance_scale=1.0 (unused: no "
+            "guidance input) (draft at 20: cinedraft's choice)",
+            tiers=_guided(20, 40, 4.0, "own", refine_strength=0.0, cleanup=True),
+        ),
+        # Any other text-to-image pipeline diffusers has (PixArt, Sana, Lumina, HiDream...):
         # no author recipe is known here, so the folder's own scheduler at middle-of-the-road
         # steps, and production without a refine pass (not every one has an img2img pipeline).
         Family(

@@ -14,6 +14,8 @@ from cinedraft import Engine, Settings  # noqa: E402
 from cinedraft_training.scenes import grammar_words  # noqa: E402
 from cinedraft_training.tokenizer import build_tokenizer  # noqa: E402
 
+from .qwen_layout import save_qwen  # noqa: E402
+
 
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory):
@@ -134,7 +136,8 @@ def tiny_sd(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_edit_models(tmp_path_factory):
     """Instruction-edit pipeline folders (random weights): InstructPix2Pix (an SD 1.x UNet
-    with 8 input channels), SDXL InstructPix2Pix and FLUX.1 Kontext, as {"name": path}."""
+    with 8 input channels), SDXL InstructPix2Pix, FLUX.1 Kontext and Qwen-Image-Edit (and its
+    2509 "Plus" pipeline), as {"name": path}."""
     from diffusers import (
         EulerAncestralDiscreteScheduler,
         EulerDiscreteScheduler,
@@ -172,6 +175,11 @@ def tiny_edit_models(tmp_path_factory):
     for name, pipe in pipes.items():
         folders[name] = root / f"tiny-{name}"
         pipe.save_pretrained(folders[name], safe_serialization=True)
+    for name, pipeline in (
+        ("qwen-edit", "QwenImageEditPipeline"),
+        ("qwen-edit-plus", "QwenImageEditPlusPipeline"),
+    ):
+        folders[name] = save_qwen(root / f"tiny-{name}", pipeline)
     return folders
 
 

@@ -287,7 +287,6 @@ class EditEngine:
         call = self.images.prompt_kwargs(plan, [prompt]) | kwargs
         call |= dict(
             num_inference_steps=steps,
-            guidance_scale=plan.tier.guidance,
             generator=torch.Generator("cpu").manual_seed(request.seed),
         )
         on_step = step_callbacks(pipe, lambda i: progress("edit", min(i, total), total))

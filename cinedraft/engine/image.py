@@ -44,7 +44,7 @@ from ..request import (
     Result,
     no_progress,
 )
-from ..tiers import REFINER_SWITCH, SDXL, Tier, tier_for
+from ..tiers import QWEN_NEGATIVE, REFINER_SWITCH, SDXL, Family, Tier, tier_for
 from .adapters import (
     Adapter,
     adapters_of,
@@ -421,7 +421,6 @@ class ImageEngine:
                 width=plan.base[0],
                 height=plan.base[1],
                 num_inference_steps=tier.steps,
-                guidance_scale=tier.guidance,
                 generator=generators,
             )
             if plan.refiner is not None:  # the base stops early and hands over its latents
@@ -525,7 +524,6 @@ class ImageEngine:
             prompt_kwargs=accepted(model.img2img, self.prompt_kwargs(plan, [prompt])),
             strength=tier.refine_strength,
             steps=tier.refine_steps,
-            guidance=tier.guidance,
             seed=seed,
             on_step=on_step,
         )
@@ -548,21 +546,29 @@ class ImageEngine:
         return image.resize(size, Image.Resampling.LANCZOS)
 
     def prompt_kwargs(self, plan: Plan, prompts: list[str]) -> dict:
-        """The prompt arguments of a call: compel embeddings when a prompt is weighted, the
-        family's own arguments, and the negative prompt the way the family takes it (true
-        CFG for guidance-distilled FLUX); a negative prompt the model would ignore is refused."""
+        """The prompt and guidance arguments of a call: compel embeddings when a prompt is
+        weighted, the family's own arguments, and the guidance and negative prompt the way
+        the family takes them (true CFG beside FLUX's distilled guidance when there is a
+        negative prompt; true CFG as the only guidance for Qwen-Image, against the authors'
+        blank negative by default); a negative prompt the model would ignore is refused."""
         model, negative = plan.model, take_tags(plan.request.negative_prompt)
-        family = model.family
+        family, guidance = model.family, plan.tier.guidance
         if negative:
             _check_negative(plan)
+        if family.guidance_is_true_cfg and guidance > 1:
+            negative = negative or QWEN_NEGATIVE
         if any(has_weighting(p) or has_weighting(negative) for p in prompts):
             kwargs = weighted_embeddings(model.pipe, family, prompts, negative)
         else:
             kwargs = {"prompt": prompts}
             if negative:
                 kwargs["negative_prompt"] = [negative] * len(prompts)
-        if negative and family.true_cfg:
-            kwargs["true_cfg_scale"] = family.true_cfg
+        if family.guidance_is_true_cfg:
+            kwargs["true_cfg_scale"] = guidance
+        else:
+            kwargs["guidance_scale"] = guidance
+            if negative and family.true_cfg:
+                kwargs["true_cfg_scale"] = family.true_cfg
         return kwargs | dict(family.call)
 
     def make_record(
@@ -594,9 +600,7 @@ class ImageEngine:
             schedule_type=schedule_label(tier.scheduler),
             steps=tier.steps,
             guidance=tier.guidance,
-            true_cfg_scale=(
-                model.family.true_cfg if request.negative_prompt and model.family.true_cfg else None
-            ),
+            true_cfg_scale=_true_cfg(model.family, tier.guidance, request.negative_prompt),
             tier=tier.name,
             render=asdict(tier),
             width=image.width,
@@ -641,6 +645,13 @@ def output_of(asset: Asset, drift: float | None = None) -> ImageOutput:
         },
         drift=drift,
     )
+
+
+def _true_cfg(family: Family, guidance: float, negative: str | None) -> float | None:
+    """The true-CFG scale a call of this family ran at, if one ran."""
+    if family.guidance_is_true_cfg:
+        return guidance if guidance > 1 else None
+    return family.true_cfg if negative and family.true_cfg else None
 
 
 def _check_negative(plan: Plan) -> None:

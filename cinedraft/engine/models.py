@@ -37,6 +37,7 @@ from ..tiers import (
     video_family_for,
 )
 from . import single_file
+from .processors import image_only_processors
 from .device import pick_dtype
 
 PICKLE_SUFFIXES = single_file.PICKLES
@@ -495,6 +496,7 @@ class ModelCache:
             trust_remote_code=False,
             variant=variant,
             **({"safety_checker": None, "requires_safety_checker": False} if turned_off else {}),
+            **image_only_processors(path, index),
         )
         return pipe, variant, turned_off
 

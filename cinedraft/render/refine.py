@@ -24,12 +24,11 @@ def refine_image(
     prompt_kwargs: dict,
     strength: float,
     steps: int,
-    guidance: float,
     seed: int,
     on_step=None,
 ) -> Image.Image:
     """One image through an image-to-image pipeline; ``prompt_kwargs`` holds the prompt or
-    its embeddings (a batch of one)."""
+    its embeddings (a batch of one) and the guidance, as the model takes them."""
 
     def step_end(pipe, step, timestep, kwargs):
         if on_step:
@@ -40,7 +39,6 @@ def refine_image(
         image=image,
         strength=strength,
         num_inference_steps=steps,
-        guidance_scale=guidance,
         generator=torch.Generator("cpu").manual_seed(seed),
         callback_on_step_end=step_end,
         **prompt_kwargs,
@@ -83,7 +81,6 @@ def refine_tiled(
     prompt_kwargs: dict,
     strength: float,
     steps: int,
-    guidance: float,
     seed: int,
     on_step=None,
 ) -> tuple[Image.Image, int]:
@@ -103,7 +100,6 @@ def refine_tiled(
             prompt_kwargs=prompt_kwargs,
             strength=strength,
             steps=steps,
-            guidance=guidance,
             seed=seed + i,
             on_step=on_step,
         )

@@ -49,6 +49,9 @@ def _facts(pipeline, **more):
         # schnell from its config, whatever the folder is called
         (_facts("FluxPipeline", guidance_embeds=False), "/models/my-flux", "flux-schnell"),
         (_facts("PixArtSigmaPipeline"), "PixArt-alpha/PixArt-Sigma", None),
+        (_facts("QwenImagePipeline"), "Qwen/Qwen-Image", "qwen-image"),
+        (_facts("QwenImageEditPipeline"), "Qwen/Qwen-Image-Edit", "qwen-image-edit"),
+        (_facts("QwenImageEditPlusPipeline"), "Qwen/Qwen-Image-Edit-2509", "qwen-image-edit-plus"),
     ],
 )
 def test_the_family_comes_from_the_configs_and_the_name(facts, ref, family):
@@ -128,6 +131,41 @@ def test_a_flux_negative_prompt_runs_as_true_cfg_and_is_recorded(engine, tiny_fl
     with Image.open(plain.path) as a, Image.open(negative.path) as b:
         diff = np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int)).mean()
     assert diff > 1.0, "the negative prompt changed nothing"
+
+
+def test_qwen_image_guides_by_true_cfg_against_a_blank_negative_and_promotes(
+    engine, tmp_path_factory
+):
+    """Qwen-Image's transformer has no guidance input, so a guidance_scale would be ignored
+    (under the generic preset it was: no guidance at all). Its authors' guidance is true CFG
+    against " ": two transformer passes a step, recorded; a negative prompt replaces " "; the
+    production refine goes through Qwen's img2img pipeline with the same guidance."""
+    from tests.qwen_layout import save_qwen
+
+    folder = save_qwen(tmp_path_factory.mktemp("models") / "qwen-image", "QwenImagePipeline")
+    base = dict(prompt="a red jar", model=str(folder), seed=2, steps=2, width=64, height=64)
+    model = engine.models.get(str(folder))
+    texts = []
+    hook = model.pipe.transformer.register_forward_hook(
+        lambda module, args, kwargs, out: texts.append(kwargs["encoder_hidden_states"]),
+        with_kwargs=True,
+    )
+    try:
+        draft = engine.generate_image(ImageRequest(**base)).outputs[0]
+        engine.generate_image(ImageRequest(**base, negative_prompt="blue, blurry"))
+    finally:
+        hook.remove()
+    assert draft.record["family"] == "qwen-image"
+    assert draft.record["true_cfg_scale"] == draft.record["guidance"] == 4.0
+    assert len(texts) == 2 * 2 * 2  # two passes a step, two steps, two images
+    blank, negative = texts[1], texts[5]
+    assert blank.shape[1] < negative.shape[1]  # " " against "blue, blurry"
+    unguided = engine.generate_image(ImageRequest(**base, guidance=1.0)).outputs[0]
+    assert "true_cfg_scale" not in unguided.record
+    prod = engine.promote(draft.asset_id, overrides=Overrides(steps=2), size=(128, 128))
+    record = prod.outputs[0].record
+    assert record["family"] == "qwen-image" and record["true_cfg_scale"] == 4.0
+    assert record["render"]["refine_strength"] > 0 and "upscale_refine" in record["timings"]
 
 
 def test_a_negative_prompt_a_model_would_ignore_is_refused(engine, tiny_sd, tmp_path):

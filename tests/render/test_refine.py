@@ -127,7 +127,9 @@ def test_a_tiled_refine_blends_real_refines_of_each_tile(tiny_sd):
     pipe.set_progress_bar_config(disable=True)
     rng = np.random.default_rng(0)
     image = Image.fromarray(rng.integers(0, 255, (96, 160, 3), dtype=np.uint8))
-    how = dict(prompt_kwargs={"prompt": ["a red jar"]}, strength=0.5, steps=4, guidance=1.0)
+    how = dict(
+        prompt_kwargs={"prompt": ["a red jar"], "guidance_scale": 1.0}, strength=0.5, steps=4
+    )
     steps = []
     out, tiles = refine_tiled(pipe, image, tile=64, seed=7, on_step=lambda: steps.append(1), **how)
     assert out.size == image.size and tiles == len(tile_grid(160, 96, 64)) == 3 * 2
