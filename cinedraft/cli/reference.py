@@ -107,7 +107,8 @@ def families_markdown() -> str:
         "A folder's family comes from its pipeline class, what its configs show and, for a few",
         "distilled models, a word in its name (`family_for`). Steps / guidance / sampler are",
         "draft → production; production then upscales, refines (img2img at the strength shown)",
-        "and cleans up.",
+        "and cleans up. Guidance is `guidance_scale`, except where the source says true CFG",
+        "(Qwen-Image: `true_cfg_scale` against a blank negative prompt, two passes a step).",
         "",
         "| family | pipelines | recognised by | draft | production | refine | source |",
         "|---|---|---|---|---|---|---|",
@@ -118,7 +119,9 @@ def families_markdown() -> str:
             [f"'{f.name_hint}' in the name"] if f.name_hint else []
         )
         pipelines = ", ".join(f.pipelines) or (
-            "the shipped model" if f.name == "builtin" else "any other text-to-image pipeline"
+            "the shipped model"
+            if f.name.startswith("builtin")
+            else "any other text-to-image pipeline"
         )
         refine = f"{prod.refine_strength:g}" + (
             f" at ≤ {prod.refine_max_side} px" if prod.refine_max_side else ""

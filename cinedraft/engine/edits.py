@@ -174,7 +174,7 @@ class EditEngine:
                 "instruction-edit model. Exactly, without a model: "
                 f'{", ".join(adjust.WORDS)}. To redraw a part, `inpaint ID "what it shows" '
                 "--region x,y,w,h`; or --model an instruction-edit model (InstructPix2Pix, "
-                "FLUX.1 Kontext)"
+                "FLUX.1 Kontext, Qwen-Image-Edit)"
             )
         image, work = self._instruct(plan, request, pixels, progress)
         image, changed = masks.unchanged_restored(pixels, image)
