@@ -269,6 +269,7 @@ class EditEngine:
         )
         return replace(plan, tier=replace(plan.tier, format="png", quality=100))
 
+    @torch.inference_mode()  # no autograd bookkeeping: 4 % of a 64 px turn's time
     def _call(
         self,
         plan: Plan,

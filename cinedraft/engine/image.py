@@ -396,6 +396,7 @@ class ImageEngine:
 
     # ------------------------------------------------------------------ stages
 
+    @torch.inference_mode()  # no autograd bookkeeping: 4 % of a 64 px draft's time
     def _sample(
         self, plan: Plan, prompts: list[str], seeds: list[int], progress: Progress
     ) -> tuple[list[Image.Image], list[bool | None]]:
@@ -498,6 +499,7 @@ class ImageEngine:
             timings["cleanup"] = round(time.perf_counter() - t0, 4)
         return image, cleanup, tiles
 
+    @torch.inference_mode()
     def _refine(
         self,
         plan: Plan,

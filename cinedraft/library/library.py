@@ -214,8 +214,8 @@ class Library:
         """:meth:`add_image` for several ``(image, record, fmt, quality)`` (one request's
         outputs), committed together: one transaction notes every file pending, one inserts
         every row, so a batch pays two commits, not two per image. Each file's clarity
-        metrics are measured on a worker thread while the next one is signed (the signer
-        runs in native code, outside the GIL).
+        metrics are measured on a worker thread while it is signed (the signer runs in
+        native code, outside the GIL).
 
         ``keep_mark``: the images keep another asset's pixels, its watermark included (a
         masked edit turn); no new mark is embedded over it, and this is what the record says
@@ -241,11 +241,10 @@ class Library:
                         "reason": f"{image.width}x{image.height} is below the "
                         f"{watermark.METHOD} minimum of 256x256 pixels",
                     }
-                data, ext, record, parents = self._signed(
-                    encode_image(image, record, fmt, quality), FORMATS[fmt], record
-                )
-                files.append((data, ext, record, parents))
-                measuring.append(pool.submit(_measure, data))
+                encoded = encode_image(image, record, fmt, quality)
+                # the signature adds a manifest, not pixels: measured while it is made
+                measuring.append(pool.submit(_measure, encoded))
+                files.append(self._signed(encoded, FORMATS[fmt], record))
             metrics = [m.result() for m in measuring]
         return self._commit(files, metrics)
 
