@@ -169,8 +169,9 @@ class EditRecord(Record):
 
 
 class AdjustRecord(Record):
-    """An exact adjustment of another image (warmer, crop to 9:16): arithmetic on its
-    pixels, no model ran. ``edit`` as in :class:`ImageRecord`."""
+    """An exact adjustment of another image (warmer, crop to 9:16) or its object moved
+    (cut out and laid elsewhere): arithmetic on its pixels, no model ran. ``edit`` as in
+    :class:`ImageRecord`."""
 
     kind: Literal["adjusted"] = "adjusted"
     width: int

@@ -229,7 +229,9 @@ class EditResult(BaseModel):
 
     request: EditRequest
     output: ImageOutput
-    route: str = Field(description="exact (no diffusion), img2img, inpaint, outpaint, instruct.")
+    route: str = Field(
+        description="exact or move (no diffusion), img2img, inpaint, outpaint, instruct."
+    )
     thread: str = Field(description="Asset id of the thread's original image.")
     turn: int = Field(description="1 for the first edit of the original, and so on.")
     preserved: float | None = Field(

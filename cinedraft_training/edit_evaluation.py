@@ -27,6 +27,7 @@ def evaluate(model: Path, n: int, seed: int = SEED, kinds: tuple[str, ...] = KIN
     done: dict[str, list[bool]] = {k: [] for k in KINDS}
     same: dict[str, list[bool]] = {k: [] for k in KINDS}  # the object kept its colour
     kept: dict[str, list[float]] = {k: [] for k in KINDS}
+    routes: dict[str, set[str]] = {k: set() for k in KINDS}  # instruct, or move: no model
     with tempfile.TemporaryDirectory() as home:
         engine = Engine(Settings(home=Path(home), offline=True, device="cpu", provenance=False))
         for i in range(n):
@@ -48,6 +49,7 @@ def evaluate(model: Path, n: int, seed: int = SEED, kinds: tuple[str, ...] = KIN
             with Image.open(result.output.path) as im:
                 after = np.asarray(im.convert("RGB"))
             done[edit.kind].append(changed_as_asked(edit, after))
+            routes[edit.kind].add(result.route)
             if edit.kind != "colour":
                 caption = caption_scene(edit.after, full=True)
                 same[edit.kind].append(classify_colour(after, caption) == edit.before.colour)
@@ -75,6 +77,7 @@ def evaluate(model: Path, n: int, seed: int = SEED, kinds: tuple[str, ...] = KIN
                 "did_what_was_asked": round(sum(done[k]) / len(done[k]), 3) if done[k] else None,
                 "untouched_ssim_mean": round(statistics.mean(kept[k]), 3) if kept[k] else None,
                 "object_colour_kept": (round(sum(same[k]) / len(same[k]), 3) if same[k] else None),
+                "routes": sorted(routes[k]),
             }
             for k in kinds
         },
@@ -83,6 +86,12 @@ def evaluate(model: Path, n: int, seed: int = SEED, kinds: tuple[str, ...] = KIN
 
 
 TARGETS = {"did_what_was_asked": 0.80, "untouched_ssim_mean": 0.85, "object_colour_kept": 0.80}
+
+
+def model_kinds(figures: dict, accepted: list[str]) -> list[str]:
+    """Of the ``accepted`` kinds, those the edit model itself does (not a model-free route
+    such as ``move``): what its ``cinedraft.json`` lists."""
+    return [k for k in accepted if "instruct" in figures["per_kind"][k]["routes"]]
 
 
 def accepted_kinds(figures: dict) -> list[str]:

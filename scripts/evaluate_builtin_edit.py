@@ -14,9 +14,14 @@ render of its scene, goes through ``Engine.edit`` as an instruction, and is scor
 
     python scripts/evaluate_builtin_edit.py [--n 120] [--model FOLDER] [--write]
 
+Each edit goes the way ``refine`` sends it: a move ("move it to the left") is a composite
+without a model (``cinedraft.render.relocate``), the rest go to the model; each kind's
+figures name the routes it took.
+
 ``--write`` stores the figures in the model's ``evaluation.json`` (the model card quotes it)
 and lets the model take only the kinds of change whose held-out figures meet every target:
-its ``cinedraft.json`` lists their phrasings, and cinedraft refuses any other instruction.
+its ``cinedraft.json`` lists their phrasings (a move's are not its), and cinedraft refuses
+any other instruction.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cinedraft.builtin import EDIT_MODEL  # noqa: E402
-from cinedraft_training.edit_evaluation import accepted_kinds, evaluate  # noqa: E402
+from cinedraft_training.edit_evaluation import accepted_kinds, evaluate, model_kinds  # noqa: E402
 from cinedraft_training.edits import understood  # noqa: E402
 
 
@@ -53,7 +58,9 @@ def main() -> None:
         if accepted:  # the route as it ships: only those kinds, a draw of their own
             figures["accepted"] = evaluate(args.model, args.n // 2, kinds=tuple(accepted))
         (args.model / "evaluation.json").write_text(json.dumps(figures, indent=2) + "\n")
-        accepting = {"family": "builtin-edit", "understands": understood(accepted)}
+        # a move never reaches the model (refine routes it without one): not the model's
+        taught = model_kinds(figures, accepted)
+        accepting = {"family": "builtin-edit", "understands": understood(taught)}
         marker.write_text(json.dumps(accepting, indent=1) + "\n")
         print(f"accepted kinds (every target met on held-out edits): {accepted}")
 

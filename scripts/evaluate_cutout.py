@@ -15,7 +15,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cinedraft.catalogue.cutout import cut_out  # noqa: E402
+from cinedraft.render.cutout import cut_out  # noqa: E402
 from cinedraft_training.scenes import COLOURS, OBJECTS, Scene, render_scene  # noqa: E402
 
 LIGHTINGS = ("studio", "warm", "cool")

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from ..quality.metrics import masked_ssim
-from .cutout import Cutout
+from ..render.cutout import Cutout
 
 BASE_Y = 0.80  # where the product stands, a share of the frame's height
 HEIGHT = (0.30, 0.55)  # the product's height in the frame: its packshot share, within these

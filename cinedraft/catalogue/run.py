@@ -45,7 +45,7 @@ from ..render import masks
 from ..request import EditRequest, ImageRequest, Overrides, Progress, no_progress
 from . import folder, lock
 from .brand import BrandKit
-from .cutout import Cutout, cached_cut
+from ..render.cutout import Cutout, cached_cut
 from .sheet import Product, Sheet
 
 if TYPE_CHECKING:

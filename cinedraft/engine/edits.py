@@ -4,7 +4,8 @@
 
 1. the source (an image asset id or a file, never a clip) and its thread state;
 2. the route: ``refine`` with an instruction made only of exact adjustments ("warmer", "crop
-   to 9:16") goes to :mod:`cinedraft.render.adjust`, no model; another instruction goes to
+   to 9:16") goes to :mod:`cinedraft.render.adjust`, no model; one that moves the object
+   ("move it to the left") to :mod:`cinedraft.render.relocate`, no model; another goes to
    the model's instruction-edit pipeline when it is one, else it is refused naming what can
    be done; ``img2img``, ``inpaint``, ``outpaint`` go through diffusers' image-to-image and
    inpainting pipelines built from the loaded text-to-image model (``from_pipe``: the same
@@ -41,7 +42,7 @@ from ..errors import InputError
 from ..ids import new_asset_id
 from ..library import Asset
 from ..record import AdjustRecord, ImageRecord, Parent
-from ..render import adjust, masks
+from ..render import adjust, masks, relocate
 from ..render.masks import Mask
 from ..request import (
     EditRequest,
@@ -65,6 +66,7 @@ from .threads import EDIT_ROLE, ThreadState
 DEFAULT_STRENGTH = {"img2img": 0.6, "inpaint": 1.0, "outpaint": 0.85}
 CONTEXT = 0.5  # inpaint sees the mask's box grown by half its size on each side
 OUTPAINT_FEATHER = 8  # px: the new area fades in from the mirrored edge the canvas started with
+MODEL_FREE = ("exact", "move")  # routes that change pixels without a model
 
 
 @dataclass
@@ -158,11 +160,15 @@ class EditEngine:
         state: ThreadState,
         progress: Progress,
     ) -> Painted:
-        """An instruction: exact when it is only adjustments, else the model's instruction
-        edit, else a refusal that says what can be done."""
+        """An instruction: exact when it is only adjustments, a composite when it moves the
+        object, else the model's instruction edit, else a refusal that says what can be
+        done."""
         adjustments = adjust.parse(request.instruction or "")
         if adjustments is not None:
             return self._adjust(request, source, pixels, state, adjustments)
+        place = relocate.parse(request.instruction or "")
+        if place is not None:
+            return self._move(source, pixels, state, place)
         plan = self._plan(request, source)
         if not plan.model.family.instruct and request.model is None and _builtin(plan):
             # the built-in image model's instructions go to the built-in edit model
@@ -172,7 +178,8 @@ class EditEngine:
             raise InputError(
                 f"{plan.model.ref} cannot do {request.instruction!r}: it is not an "
                 "instruction-edit model. Exactly, without a model: "
-                f'{", ".join(adjust.WORDS)}. To redraw a part, `inpaint ID "what it shows" '
+                f'{", ".join(adjust.WORDS)}; "move it to the left|center|right". To redraw a '
+                'part, `inpaint ID "what it shows" '
                 "--region x,y,w,h`; or --model an instruction-edit model (InstructPix2Pix, "
                 "FLUX.1 Kontext, Qwen-Image-Edit)"
             )
@@ -209,6 +216,20 @@ class EditEngine:
             versions=software_versions(),
         )
         return Painted(image, record, "exact", state, None, [])
+
+    def _move(self, source: Asset, pixels: Image.Image, state: ThreadState, place: str) -> Painted:
+        """The object moved sideways without a model (:mod:`cinedraft.render.relocate`): only
+        its old place and its new one change."""
+        moved = relocate.move(pixels, place)
+        record = AdjustRecord(
+            asset_id=new_asset_id(),
+            width=pixels.width,
+            height=pixels.height,
+            prompt=source.prompt,
+            edit={"move": moved.to_record()},
+            versions=software_versions(),
+        )
+        return Painted(moved.image, record, "move", state, moved.painted, [])
 
     def _diffuse(
         self,
@@ -490,7 +511,7 @@ def _check_understood(plan: Plan, instruction: str) -> None:
     raise InputError(
         f"{plan.model.ref} cannot do {instruction!r}: it knows {', '.join(examples)} changes, "
         f"said as: {'; '.join(examples.values())}. Exactly, without a model: "
-        f"{', '.join(adjust.WORDS)}"
+        f'{", ".join(adjust.WORDS)}; "move it to the left|center|right"'
     )
 
 
@@ -525,7 +546,7 @@ def _edit_fields(request: EditRequest, painted: Painted) -> dict:
         "prompt": request.prompt,
         "strength": (
             None
-            if painted.route == "exact"
+            if painted.route in MODEL_FREE
             else request.strength or DEFAULT_STRENGTH.get(request.operation)
         ),
         "region": list(request.region) if request.region else None,
@@ -533,6 +554,6 @@ def _edit_fields(request: EditRequest, painted: Painted) -> dict:
         "notes": painted.notes or None,
     }
     fields |= painted.record.edit or {}
-    if painted.route == "exact":
+    if painted.route in MODEL_FREE:
         fields["diffusion"] = False  # no model ran: nothing but the named change moved
     return {k: v for k, v in fields.items() if v is not None}

@@ -72,6 +72,6 @@ def test_a_change_it_did_not_learn_well_is_refused_by_name(engine):
             EditRequest(
                 source=draft.outputs[0].asset_id,
                 operation="refine",
-                instruction="move it to the left",
+                instruction="replace the jar with a ball",
             )
         )

@@ -15,7 +15,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from cinedraft.catalogue import lock
-from cinedraft.catalogue.cutout import cut_out
+from cinedraft.render.cutout import cut_out
 from cinedraft.cli.main import app
 from cinedraft.library import Library
 from cinedraft.render.masks import parse_aspect

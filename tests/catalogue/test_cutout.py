@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cinedraft.catalogue.cutout import cut_out
+from cinedraft.render.cutout import cut_out
 from cinedraft.errors import InputError
 from cinedraft_training.scenes import COLOURS, OBJECTS
 
@@ -45,7 +45,7 @@ def test_a_packshot_with_no_product_is_refused():
 
 
 def test_a_cut_out_is_kept_and_read_back(tmp_path):
-    from cinedraft.catalogue.cutout import cached_cut
+    from cinedraft.render.cutout import cached_cut
 
     image, _ = packshot("ball", "green", seed=5)
     cache = tmp_path / "cut.png"

@@ -4,7 +4,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from cinedraft.catalogue import lock
-from cinedraft.catalogue.cutout import cut_out
+from cinedraft.render.cutout import cut_out
 
 from .conftest import packshot
 

@@ -4,8 +4,19 @@ app, or `cinedraft serve --ray` in its own process) join it; workers take half a
 so a head's two workers and a joining machine's worker fit."""
 
 import os
+import secrets
 
-os.environ.setdefault("RAY_AUTH_MODE", "token")  # before Ray is imported: see runtime.connect
+# Token mode, as Ray 2.60 clusters run, set before Ray is imported (see runtime.connect). A
+# machine that never made a token (~/.ray/auth_token, `ray get-auth-token --generate`) gets
+# one for this session's cluster: `ray start`, the heads and the workers all read it here.
+os.environ.setdefault("RAY_AUTH_MODE", "token")
+if not (
+    os.environ.get("RAY_AUTH_TOKEN")
+    or os.path.isfile(
+        os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
+    )
+):
+    os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
 
 import shutil
 import subprocess

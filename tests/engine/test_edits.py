@@ -121,6 +121,29 @@ def test_an_exact_adjustment_runs_no_model_and_says_so(engine, source):
     assert np.array_equal(_pixels(crop.output.path), _pixels(source.path)[:, 14:50])
 
 
+def test_a_move_runs_no_model_and_keeps_everything_but_the_two_places(engine):
+    from cinedraft_training.adherence import classify_position
+
+    source = engine.generate_image(
+        ImageRequest(prompt="a red bottle on a plain backdrop on the right", seed=3)
+    ).outputs[0]
+    before = _pixels(source.path)
+    place = "left" if classify_position(before) != "left" else "right"
+    result = _edit(
+        engine, source=source.asset_id, operation="refine", instruction=f"move it to the {place}"
+    )
+    record, after = result.output.record, _pixels(result.output.path)
+    assert result.route == "move" and record["kind"] == "adjusted" and "model" not in record
+    assert record["edit"]["diffusion"] is False and record["edit"]["move"]["place"] == place
+    assert record["edit"]["move"]["shift_px"] != 0 and "strength" not in record["edit"]
+    assert classify_position(after) == place
+    changed = np.abs(after.astype(int) - before).max(axis=2) > 0
+    assert 0.02 < changed.mean() <= record["edit"]["move"]["painted"]
+    assert result.preserved > 0.85  # SSIM outside what it painted (windows straddle its edge)
+    assert record["watermark"]["inherited"] is True
+    assert thread_of(engine.library, result.output.asset_id)[-1].route == "move"
+
+
 def test_an_instruction_the_builtin_models_cannot_do_says_what_they_can(engine, source):
     with pytest.raises(InputError) as caught:
         _edit(engine, source=source.asset_id, operation="refine", instruction="add a hat")
