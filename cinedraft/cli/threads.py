@@ -166,7 +166,10 @@ def refine(
     ctx: typer.Context,
     source: Source,
     instruction: Annotated[
-        str, typer.Argument(help="The change in words: 'make it warmer', 'crop to 9:16', ...")
+        str,
+        typer.Argument(
+            help="The change in words: 'make it warmer', 'crop to 9:16', 'move it to the left'"
+        ),
     ],
     seed: Seed = None,
     model: Model = None,
@@ -176,7 +179,8 @@ def refine(
 ) -> None:
     """Change an image as an instruction says. Plain adjustments (warmer, cooler, brighter,
     darker, more/less contrast, more/less saturated, black and white, mirror, crop to W:H) are
-    done exactly without a model; other instructions need an instruction-edit model."""
+    done exactly without a model, and so is a move ('move it to the left|center|right': the
+    object cut out and laid there); other instructions need an instruction-edit model."""
     request = EditRequest(
         source=source,
         operation="refine",
