@@ -68,3 +68,20 @@ def test_a_move_that_cannot_be_made_is_refused():
     flat = Image.new("RGB", (64, 64), (120, 120, 120))
     with pytest.raises(InputError, match="no single object stands apart"):
         relocate.move(flat, "right")
+
+
+def test_the_fill_continues_a_smooth_backdrop_across_the_hole():
+    """A backdrop's light falls off smoothly: the fill continues the gradient (Telea drew an
+    X of streaks across a hole this size) and adds back only the surroundings' grain."""
+    ys, xs = np.mgrid[0:96, 0:96].astype(np.float32)
+    backdrop = np.stack([60 + xs, 80 + ys, 140 + 0.5 * xs], -1)
+    rgb = np.clip(backdrop + np.random.default_rng(1).normal(0, 2, backdrop.shape), 0, 255)
+    rgb = rgb.astype(np.uint8)
+    hole = np.zeros((96, 96), bool)
+    hole[24:72, 30:66] = True
+    filled = relocate.fill(rgb, hole)
+    assert np.array_equal(filled[~hole], rgb[~hole])
+    error = np.abs(filled[hole].astype(np.float32) - backdrop[hole])
+    assert error.mean() < 4 and np.percentile(error, 99) < 12
+    grain = filled.astype(np.float32) - backdrop
+    assert 1.0 < grain[hole].std() < 4.0  # grain like the surroundings' (std 2), not flat
