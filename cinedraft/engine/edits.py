@@ -168,7 +168,7 @@ class EditEngine:
             return self._adjust(request, source, pixels, state, adjustments)
         place = relocate.parse(request.instruction or "")
         if place is not None:
-            return self._move(source, pixels, state, place)
+            return self._move(source, pixels, state, place, progress)
         plan = self._plan(request, source)
         if not plan.model.family.instruct and request.model is None and _builtin(plan):
             # the built-in image model's instructions go to the built-in edit model
@@ -217,10 +217,17 @@ class EditEngine:
         )
         return Painted(image, record, "exact", state, None, [])
 
-    def _move(self, source: Asset, pixels: Image.Image, state: ThreadState, place: str) -> Painted:
+    def _move(
+        self,
+        source: Asset,
+        pixels: Image.Image,
+        state: ThreadState,
+        place: str,
+        progress: Progress,
+    ) -> Painted:
         """The object moved sideways without a model (:mod:`cinedraft.render.relocate`): only
         its old place and its new one change."""
-        moved = relocate.move(pixels, place)
+        moved = relocate.move(pixels, place, lambda done, total: progress("move", done, total))
         record = AdjustRecord(
             asset_id=new_asset_id(),
             width=pixels.width,

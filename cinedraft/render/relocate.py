@@ -4,7 +4,8 @@ An instruction-edit model has to learn to move things from pairs, and the built-
 not (17 % of held-out moves landed, EDIT_MODEL_CARD.md). A move is a composite instead:
 
 1. the object is cut out (GrabCut, as the catalogue cuts packshots: :mod:`cinedraft.catalogue
-   .cutout`), worked at least :data:`WORK_SIDE` px a side so a 64 px draft's edge is found;
+   .cutout`), worked at 128-384 px a side (:data:`CUT_SIDES`) so a 64 px draft's edge is
+   found and a 1024 px image's cut takes a fraction of a second;
 2. where it stood is filled from its surroundings (:func:`fill`: a push-pull pyramid with
    the surroundings' grain added back; the backdrops of product shots are smooth, and no
    model draws a second object in the hole; OpenCV's Telea inpainting drew an X of streaks
@@ -21,6 +22,7 @@ shot); an image in which no single object stands apart is refused.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -31,7 +33,10 @@ from .cutout import cut_out
 from ..errors import InputError
 
 PLACES = {"left": 0.28, "center": 0.5, "centre": 0.5, "middle": 0.5, "right": 0.72}
-WORK_SIDE = 256  # px: the cut is made at least this large (GrabCut needs some edge to follow)
+# The cut is made with the short side at least this large (GrabCut needs some edge to
+# follow) and the long side at most this (its time grows with the pixels: 1.3 s at 256²).
+CUT_SIDES = (128, 384)
+RELAX = 30  # Jacobi steps a pyramid level when filling the old place
 _MOVE = re.compile(
     r"(?:move|put|place|shift) (?:the \w+|it|the object)(?: over)? "
     r"(?:to|on|at|in) the (left|right|center|centre|middle)"
@@ -65,11 +70,16 @@ def parse(instruction: str) -> str | None:
     return "center" if PLACES[place] == PLACES["center"] else place
 
 
-def move(image: Image.Image, place: str) -> Moved:
-    """``image`` with its object moved to ``place`` (see the module docstring)."""
+def move(
+    image: Image.Image, place: str, on_step: Callable[[int, int], None] | None = None
+) -> Moved:
+    """``image`` with its object moved to ``place`` (see the module docstring);
+    ``on_step(done, 3)`` after the cut, the fill and the placing."""
+    step = on_step or (lambda done, total: None)
     rgb = np.asarray(image.convert("RGB"))
     h, w = rgb.shape[:2]
     alpha = _object_alpha(image)
+    step(1, 3)
     xs = np.nonzero(alpha > 0.5)[1]
     left, right = int(xs.min()), int(xs.max()) + 1
     centre = float((alpha.sum(0) * (np.arange(w) + 0.5)).sum() / alpha.sum())
@@ -79,41 +89,38 @@ def move(image: Image.Image, place: str) -> Moved:
         raise InputError(f"the object already stands {_where(place)}")
     hole = cv2.dilate((alpha > 0.05).astype(np.uint8), np.ones((5, 5), np.uint8))
     backdrop = fill(rgb, hole > 0)
-    moved_rgb = np.roll(rgb, shift, axis=1)
-    moved_alpha = np.roll(alpha, shift, axis=1)[..., None]
+    step(2, 3)
+    moved_rgb = _shifted(rgb, shift)
+    moved_alpha = _shifted(alpha, shift)[..., None]
     out = backdrop * (1 - moved_alpha) + moved_rgb * moved_alpha
     out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
-    painted = (hole > 0) | (moved_alpha[..., 0] > 0.01)
+    painted = (hole > 0) | (moved_alpha[..., 0] > 0)
+    step(3, 3)
     return Moved(Image.fromarray(out), painted, shift, place)
 
 
 def fill(rgb: np.ndarray, hole: np.ndarray, seed: int = 0) -> np.ndarray:
     """``rgb`` with the ``hole`` (bool) filled from around it: the smoothest surface that
-    meets the hole's edge (Laplace's equation, relaxed from a push-pull pyramid's first
-    guess), then the surroundings' grain added back (its robust spread: an edge nearby does
-    not count), so the patch shows neither streaks nor a flat smear. Seeded: the same fill
-    each time."""
+    meets the hole's edge (Laplace's equation, relaxed coarse to fine over a pyramid of the
+    known pixels, so a hole of any size is crossed in a few steps a level), then the
+    surroundings' grain added back (its robust spread: an edge nearby does not count), so
+    the patch shows neither streaks nor a flat smear. Seeded: the same fill each time."""
     img = rgb.astype(np.float32)
     known = (~hole).astype(np.float32)
     levels = [(img * known[..., None], known)]
     while min(levels[-1][1].shape) > 2 and (levels[-1][1] < 1e-3).any():
         sums, weights = levels[-1]
         levels.append((cv2.pyrDown(sums), cv2.pyrDown(weights)))
-    sums, weights = levels[-1]
-    estimate = sums / np.maximum(weights, 1e-6)[..., None]
-    for sums, weights in reversed(levels[:-1]):
-        up = cv2.pyrUp(estimate, dstsize=(weights.shape[1], weights.shape[0]))
+    four = np.array([[0, 0.25, 0], [0.25, 0, 0.25], [0, 0.25, 0]], np.float32)
+    estimate = None
+    for sums, weights in reversed(levels):
+        size = (weights.shape[1], weights.shape[0])
+        seen = sums / np.maximum(weights, 1e-6)[..., None]
         trust = np.clip(weights, 0, 1)[..., None]
-        estimate = sums / np.maximum(weights, 1e-6)[..., None] * trust + up * (1 - trust)
-    estimate[~hole] = img[~hole]
-    ys, xs = np.nonzero(hole)
-    if len(ys):  # Jacobi steps over the hole's box, enough to cross it
-        box = np.s_[max(0, ys.min() - 1) : ys.max() + 2, max(0, xs.min() - 1) : xs.max() + 2]
-        part, inside = estimate[box], hole[box]
-        four = np.array([[0, 0.25, 0], [0.25, 0, 0.25], [0, 0.25, 0]], np.float32)
-        for _ in range(min(4 * max(inside.shape), 400)):
-            relaxed = cv2.filter2D(part, -1, four, borderType=cv2.BORDER_REPLICATE)
-            part[inside] = relaxed[inside]
+        estimate = seen if estimate is None else cv2.pyrUp(estimate, dstsize=size)
+        for _ in range(RELAX):
+            relaxed = cv2.filter2D(estimate, -1, four, borderType=cv2.BORDER_REPLICATE)
+            estimate = seen * trust + relaxed * (1 - trust)
     grain = img - cv2.GaussianBlur(img, (0, 0), 1.0)
     ring = cv2.dilate(hole.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool) & ~hole
     spread = (
@@ -126,10 +133,10 @@ def fill(rgb: np.ndarray, hole: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 def _object_alpha(image: Image.Image) -> np.ndarray:
-    """The one object's alpha (float 0..1) at the image's size, cut at least
-    :data:`WORK_SIDE` px a side; InputError when no single object stands apart."""
+    """The one object's alpha (float 0..1) at the image's size, cut at :data:`CUT_SIDES`;
+    InputError when no single object stands apart."""
     w, h = image.size
-    scale = max(1.0, WORK_SIDE / min(w, h))
+    scale = max(CUT_SIDES[0] / min(w, h), min(1.0, CUT_SIDES[1] / max(w, h)))
     work = image.convert("RGB").resize(
         (round(w * scale), round(h * scale)), Image.Resampling.LANCZOS
     )
@@ -176,6 +183,16 @@ def _without_lit_backdrop(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     if kept.sum() < (alpha > 0.5).sum() / 5:
         return alpha
     return alpha * kept
+
+
+def _shifted(a: np.ndarray, dx: int) -> np.ndarray:
+    """``a`` moved ``dx`` columns right (left when negative), zeros where it leaves."""
+    out = np.zeros_like(a)
+    if dx >= 0:
+        out[:, dx:] = a[:, : a.shape[1] - dx]
+    else:
+        out[:, :dx] = a[:, -dx:]
+    return out
 
 
 def _where(place: str) -> str:

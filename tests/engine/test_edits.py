@@ -129,9 +129,14 @@ def test_a_move_runs_no_model_and_keeps_everything_but_the_two_places(engine):
     ).outputs[0]
     before = _pixels(source.path)
     place = "left" if classify_position(before) != "left" else "right"
-    result = _edit(
-        engine, source=source.asset_id, operation="refine", instruction=f"move it to the {place}"
+    seen = []
+    result = engine.edit(
+        EditRequest(
+            source=source.asset_id, operation="refine", instruction=f"move it to the {place}"
+        ),
+        on_progress=lambda stage, done, total: seen.append((stage, done, total)),
     )
+    assert [s for s in seen if s[0] == "move"] == [("move", 1, 3), ("move", 2, 3), ("move", 3, 3)]
     record, after = result.output.record, _pixels(result.output.path)
     assert result.route == "move" and record["kind"] == "adjusted" and "model" not in record
     assert record["edit"]["diffusion"] is False and record["edit"]["move"]["place"] == place
