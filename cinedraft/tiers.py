@@ -110,6 +110,20 @@ def _guided(draft: int, steps: int, guidance: float, scheduler: str, **productio
     )
 
 
+def _qwen_edit(name: str, pipeline: str, steps: int, source: str) -> Family:
+    """A Qwen-Image-Edit family: its authors' true CFG 4 at ``steps``, draft at 20; no refine
+    pass in production (an instruction-edit pipeline has no image-to-image mapping)."""
+    return Family(
+        name,
+        pipelines=(pipeline,),
+        gpu_dtype="bfloat16",
+        instruct=True,
+        guidance_is_true_cfg=True,
+        source=source,
+        tiers=_guided(20, steps, 4.0, "own", refine_strength=0.0, cleanup=True),
+    )
+
+
 # SDXL's img2img is documented for 768-1024 px (diffusers docs, "Stable Diffusion XL":
 # image-to-image); production refines no larger than that: in tiles of that size above it
 # (``refine_tiled``, as Ultimate SD Upscale does), or at that size, Lanczos-scaling the rest,
@@ -350,26 +364,20 @@ FAMILIES: dict[str, Family] = {
         ),
         # Qwen-Image-Edit reads the source image twice: its VAE latents beside the ones it
         # samples, and the image with the instruction through Qwen2.5-VL (engine.processors).
-        Family(
+        _qwen_edit(
             "qwen-image-edit",
-            pipelines=("QwenImageEditPipeline",),
-            gpu_dtype="bfloat16",
-            instruct=True,
-            guidance_is_true_cfg=True,
-            source="Qwen/Qwen-Image-Edit model card: true_cfg_scale=4.0, negative_prompt=' ', "
+            "QwenImageEditPipeline",
+            50,
+            "Qwen/Qwen-Image-Edit model card: true_cfg_scale=4.0, negative_prompt=' ', "
             "num_inference_steps=50 (draft at 20: cinedraft's choice)",
-            tiers=_guided(20, 50, 4.0, "own", refine_strength=0.0, cleanup=True),
         ),
-        Family(
+        _qwen_edit(
             "qwen-image-edit-plus",
-            pipelines=("QwenImageEditPlusPipeline",),
-            gpu_dtype="bfloat16",
-            instruct=True,
-            guidance_is_true_cfg=True,
-            source="Qwen/Qwen-Image-Edit-2509 model card: true_cfg_scale=4.0, "
-            "negative_prompt=' ', num_inference_steps=40, guidance_scale=1.0 (unused: no "
-            "guidance input) (draft at 20: cinedraft's choice)",
-            tiers=_guided(20, 40, 4.0, "own", refine_strength=0.0, cleanup=True),
+            "QwenImageEditPlusPipeline",
+            40,
+            "Qwen/Qwen-Image-Edit-2509 model card: true_cfg_scale=4.0, negative_prompt=' ', "
+            "num_inference_steps=40, guidance_scale=1.0 (unused: no guidance input) (draft at "
+            "20: cinedraft's choice)",
         ),
         # Any other text-to-image pipeline diffusers has (PixArt, Sana, Lumina, HiDream...):
         # no author recipe is known here, so the folder's own scheduler at middle-of-the-road
