@@ -64,7 +64,7 @@ def test_bad_edit_input_is_one_line(tmp_path):
         (["inpaint", draft, "a jar"], "mask file or a region"),
         (["outpaint", draft, "--aspect", "tall"], "W:H"),
         (["outpaint", draft, "--aspect", "1:1"], "already 1:1"),
-        (["refine", draft, "move it to the left"], "it knows colour changes"),
+        (["refine", draft, "replace the jar with a ball"], "it knows colour changes"),
         (["refine", make_clip(tmp_path / "c.mp4", frames=12), "warmer"], "not a image asset"),
     ]
     for args, words in cases:
