@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).parents[1]
 EXPECTED = {  # a line each part prints at its end
-    "bench_edit": "fixed cost per turn",
+    "bench_edit": "storing cost per turn",
     "bench_engine": "production/draft per image",
     "bench_library": "+sign+watermark",
     "bench_models": "(target <= 1.05)",
