@@ -3,13 +3,13 @@
 An instruction-edit model has to learn to move things from pairs, and the built-in one did
 not (17 % of held-out moves landed, EDIT_MODEL_CARD.md). A move is a composite instead:
 
-1. the object is cut out (GrabCut, as the catalogue cuts packshots: :mod:`cinedraft.catalogue
-   .cutout`), worked at 128-384 px a side (:data:`CUT_SIDES`) so a 64 px draft's edge is
-   found and a 1024 px image's cut takes a fraction of a second;
-2. where it stood is filled from its surroundings (:func:`fill`: a push-pull pyramid with
-   the surroundings' grain added back; the backdrops of product shots are smooth, and no
-   model draws a second object in the hole; OpenCV's Telea inpainting drew an X of streaks
-   across a hole the size of the object);
+1. the object is cut out (GrabCut, as the catalogue cuts packshots:
+   :mod:`cinedraft.render.cutout`), worked at 128-384 px a side (:data:`CUT_SIDES`), so a
+   64 px draft's edge is found (0.1 s) and a 1024 px image's cut stays near 2 s;
+2. where it stood is filled from its surroundings (:func:`fill`: the smoothest surface that
+   meets the hole's edge, with the surroundings' grain added back; the backdrops of product
+   shots are smooth, and no model draws a second object in the hole; OpenCV's Telea
+   inpainting drew an X of streaks across a hole the size of the object);
 3. the object is laid back at the asked place, its soft edge blended: horizontally, its
    centre at the place's third of the frame (left 0.28, centre 0.5, right 0.72 of the width,
    the places the built-in model draws), kept inside the frame; its height is unchanged.
@@ -37,6 +37,7 @@ PLACES = {"left": 0.28, "center": 0.5, "centre": 0.5, "middle": 0.5, "right": 0.
 # follow) and the long side at most this (its time grows with the pixels: 1.3 s at 256²).
 CUT_SIDES = (128, 384)
 RELAX = 30  # Jacobi steps a pyramid level when filling the old place
+ALREADY = 0.05  # of the width: an object this close to the place already stands there
 _MOVE = re.compile(
     r"(?:move|put|place|shift) (?:the \w+|it|the object)(?: over)? "
     r"(?:to|on|at|in) the (left|right|center|centre|middle)"
@@ -46,6 +47,8 @@ _MOVE = re.compile(
 
 @dataclass(frozen=True)
 class Moved:
+    """A move's result: the new image and what it changed."""
+
     image: Image.Image
     painted: np.ndarray  # bool (H, W): the old place and the new one
     shift: int  # px to the right (negative: left)
@@ -85,7 +88,7 @@ def move(
     centre = float((alpha.sum(0) * (np.arange(w) + 0.5)).sum() / alpha.sum())
     shift = round(PLACES[place] * w - centre)
     shift = max(-left, min(w - right, shift))  # the object stays whole in the frame
-    if shift == 0:
+    if abs(shift) < ALREADY * w:  # a nudge of a few pixels would look like nothing done
         raise InputError(f"the object already stands {_where(place)}")
     hole = cv2.dilate((alpha > 0.05).astype(np.uint8), np.ones((5, 5), np.uint8))
     backdrop = fill(rgb, hole > 0)
