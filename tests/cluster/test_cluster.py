@@ -157,14 +157,15 @@ def test_a_worker_of_another_version_is_refused_naming_both(head):
 def test_a_machine_joins_with_cinedraft_worker(head, ray_address, tmp_path):
     env = os.environ | {"HF_HUB_OFFLINE": "1", "CINEDRAFT_HOME": str(tmp_path)}
     command = [sys.executable, "-m", "cinedraft", "worker", "--ray", ray_address]
-    joined = subprocess.Popen(
-        [*command, "--workers", "1", "--worker-cpus", "0.5"],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # its stderr goes to a file, polled: a pipe left unread after the first line could block
+    # the process's writes and so its leaving
+    log = tmp_path / "worker.err"
+    with open(log, "w") as stderr:
+        joined = subprocess.Popen(
+            [*command, "--workers", "1", "--worker-cpus", "0.5"], env=env, stderr=stderr
+        )
     try:
-        line = until(lambda: next((x for x in joined.stderr if "joined" in x), None))
+        line = until(lambda: next((x for x in log.read_text().splitlines() if "joined" in x), None))
         assert "1 worker(s) joined" in line, line
         name = line.split(": ")[1].split(" ")[0]
 
@@ -175,7 +176,7 @@ def test_a_machine_joins_with_cinedraft_worker(head, ray_address, tmp_path):
         row = until(lambda: seen("idle"), what="the joined worker")
         assert row["version"] == __version__ and row["node"]
         joined.send_signal(signal.SIGINT)  # the machine leaves: its worker goes with it
-        joined.wait(30)
+        joined.wait(120)  # Ray's shutdown took over 30 s once on a loaded 2-core machine
         assert "gone" in until(lambda: seen("gone"), what="the worker to be gone")["state"]
     finally:
         joined.kill()
@@ -209,7 +210,7 @@ class ThreadNoter:
 
     def render(self, task: dict) -> tuple[int, float, float]:
         start = time.monotonic()
-        time.sleep(0.2)
+        time.sleep(0.5)
         return threading.get_ident(), start, time.monotonic()
 
     def beat(self) -> int:
@@ -230,7 +231,8 @@ def test_renders_run_one_at_a_time_on_one_thread_and_beats_beside_them(head):
         answered_in = time.monotonic() - t0
         done = ray.get(renders, timeout=30)
         assert len({thread for thread, _, _ in done}) == 1  # one render thread
-        assert beat != done[0][0] and answered_in < 0.15  # answered mid-render
+        # answered mid-render: the queue still held over a second of renders
+        assert beat != done[0][0] and answered_in < 0.5
         spans = sorted((start, end) for _, start, end in done)
         assert all(b[0] >= a[1] for a, b in zip(spans, spans[1:]))  # never two at once
     finally:
