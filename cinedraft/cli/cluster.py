@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import sys
 import threading
 from typing import Annotated
 
@@ -65,6 +63,8 @@ def worker(
         this_node=True,
     )
     err.print(f"{count} worker(s) joined {ray}: {', '.join(started)} (Ctrl-C to leave)")
+    # Its own handlers: a process started in the background by a script inherits SIGINT
+    # ignored, and Python then never raises KeyboardInterrupt (the worker could not leave).
     leave = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: leave.set())
@@ -73,11 +73,6 @@ def worker(
     for handle in started.values():
         runtime.kill(handle)
     err.print(f"left {ray}")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # The workers are gone and nothing else is held. Ray's driver shutdown at exit stalled
-    # past two minutes in the test suite on a loaded machine: leave at once instead.
-    os._exit(0)
 
 
 @cluster.command()

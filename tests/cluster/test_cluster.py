@@ -176,7 +176,7 @@ def test_a_machine_joins_with_cinedraft_worker(head, ray_address, tmp_path):
         row = until(lambda: seen("idle"), what="the joined worker")
         assert row["version"] == __version__ and row["node"]
         joined.send_signal(signal.SIGINT)  # the machine leaves: its worker goes with it
-        joined.wait(120)  # Ray's shutdown took over 30 s once on a loaded 2-core machine
+        joined.wait(120)  # it leaves in seconds; this only bounds a failure
         assert "gone" in until(lambda: seen("gone"), what="the worker to be gone")["state"]
     finally:
         joined.kill()
