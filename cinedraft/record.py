@@ -122,6 +122,8 @@ class VideoRecord(Generated):
     chunks: list[int]  # frames per pipeline call
     overlap: int
     seams: list[dict]  # request.Seam's fields, per join
+    # per chunk, whether its last frame still shows the clip's subject (engine.chunks.Chunked)
+    subject: list[dict] = []
     temporal: dict[str, dict[str, float]]  # per-pair metric -> mean, p95, max
 
 

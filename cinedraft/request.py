@@ -277,7 +277,16 @@ class VideoRequest(BaseModel):
         None, description="h264 (default), h265 or av1."
     )
     retries: int = Field(
-        2, ge=0, le=10, description="New seeds tried for a chunk whose seam is bad."
+        2,
+        ge=0,
+        le=10,
+        description="New seeds tried for a chunk whose seam is bad or that lost the subject.",
+    )
+    hold_subject: bool = Field(
+        True,
+        description="Draw a chunk again (up to ``retries`` times) when its last frame no "
+        "longer shows the subject of the clip's first frame: another colour, another kind of "
+        "object, or split in two.",
     )
     max_seam_ratio: float = Field(
         2.0,
@@ -342,6 +351,11 @@ class VideoResult(BaseModel):
     height: int
     chunks: int
     seams: list[Seam]
+    subject_kept: bool | None = Field(
+        None,
+        description="Whether the last frame still shows the first frame's subject "
+        "(``hold_subject``); None when not checked: no single subject, or holding was off.",
+    )
     poster: str = Field(description="Asset id of the poster frame.")
     contact_sheet: str = Field(description="Asset id of the contact sheet.")
     record: dict

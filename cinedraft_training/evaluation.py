@@ -55,12 +55,32 @@ def held_out_prompts(n: int, seed: int = SEED) -> list[str]:
 def one_chunk(engine, model: str, prompt: str, seed: int, image: str | None = None) -> np.ndarray:
     """One chunk through ``engine`` (a :class:`cinedraft.Engine`), delivered natively; its
     decoded frames (F, H, W, 3)."""
-    result = engine.video.generate(
-        VideoRequest(prompt=prompt, image=image, seconds=ONE_CHUNK, seed=seed, model=model),
-        model,
-        preset=NATIVE,
+    return draw_clip(engine, model, prompt, seed, image=image)[0]
+
+
+def draw_clip(
+    engine,
+    model: str,
+    prompt: str,
+    seed: int,
+    *,
+    image: str | None = None,
+    seconds: float = ONE_CHUNK,
+    hold_subject: bool = True,
+) -> tuple[np.ndarray, dict]:
+    """A clip through ``engine``, delivered natively: its decoded frames (F, H, W, 3) and its
+    record (``hold_subject=False``: the model's first draws, never redrawn for a lost
+    subject)."""
+    request = VideoRequest(
+        prompt=prompt,
+        image=image,
+        seconds=seconds,
+        seed=seed,
+        model=model,
+        hold_subject=hold_subject,
     )
-    return np.stack(decode_frames(result.path))
+    result = engine.video.generate(request, model, preset=NATIVE)
+    return np.stack(decode_frames(result.path)), result.record
 
 
 def first_frame_file(scene, motion: str, path: Path) -> str:

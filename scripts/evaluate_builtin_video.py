@@ -15,7 +15,10 @@ scored by ``cinedraft_training.adherence.score_clip``. Also measured, through th
   then the prompt's only side word;
 * image to video: SSIM of the delivered first frame against the given image;
 * subject kept (text, image and extension): the last frame still shows the first frame's
-  object, its colour, kind and one piece (``adherence.subject_identity``);
+  object, its colour, kind and one piece (``adherence.subject_identity``). The engine holds
+  the subject itself (``quality.subject``: a chunk that loses it is drawn again, up to the
+  request's retries); ``--model-alone`` turns that off to measure the model's first draws.
+  Also printed: draws per clip, and how often the engine's own check agreed with this one;
 * delivery crop (text): the share of the object's pixels, over the whole clip, that a crop
   to 16:9 and to 9:16 keeps in view, centred and placed where delivery places it
   (``render.salience.crop_anchor``; ``adherence.subject_in_crop``);
@@ -53,18 +56,17 @@ from cinedraft_training.adherence import (  # noqa: E402
     subject_in_crop,
 )
 from cinedraft_training.evaluation import (  # noqa: E402
-    NATIVE,
     SEED,
     MotionTally,
     first_frame_file,
     held_out_clips,
+    draw_clip,
     one_chunk,
     word_swaps,
 )
 from cinedraft_training.motions import SLIDES, caption_clip, parse_motion  # noqa: E402
 from cinedraft_training.scenes import caption_scene  # noqa: E402
 from cinedraft.editor import Editor  # noqa: E402
-from cinedraft.media.codec import decode_frames  # noqa: E402
 from cinedraft.quality.metrics import drift_ssim  # noqa: E402
 from cinedraft.render.salience import CENTRE, crop_anchor  # noqa: E402
 
@@ -89,6 +91,28 @@ def rounded_mean(values, places: int = 4) -> float | None:
     return round(float(np.mean(values)), places) if len(values) else None
 
 
+class Held:
+    """The engine's own subject check (the clip's record) beside the evaluation's."""
+
+    def __init__(self) -> None:
+        self.draws: list[int] = []
+        self.agree: list[bool] = []
+
+    def add(self, record: dict, kept: bool) -> None:
+        checks = record.get("subject") or []
+        self.draws.append(sum(c["attempts"] for c in checks) or len(record["chunks"]))
+        self.agree.append(all(c["kept"] for c in checks) == kept)
+
+    def summary(self, hold: bool) -> dict:
+        return {
+            "subject_held_by_engine": hold,
+            # pipeline calls per clip (1 per chunk when nothing was drawn again)
+            "draws_per_clip": rounded_mean(self.draws, 3),
+            # clips where the engine's check (quality.subject) and subject_identity agree
+            "engine_check_agrees": rounded_mean(self.agree),
+        }
+
+
 def evaluate_text(
     engine: Engine,
     prompts: list[str],
@@ -96,19 +120,21 @@ def evaluate_text(
     model: str,
     drawn: list[str] | None = None,
     mode: str = "text",
+    hold: bool = True,
 ) -> dict:
     """Text to video, each clip scored against its prompt. ``drawn``: the prompts the clips
     are drawn from when not ``prompts`` themselves (the scene_only and unplaced controls)."""
-    tally, at_prompt_place, colour_ok, kept = MotionTally(), [], [], []
+    tally, at_prompt_place, colour_ok, kept, held = MotionTally(), [], [], [], Held()
     in_crop = {(aspect, how): [] for aspect in CROPS for how in ("centred", "followed")}
     slides = []  # (travelled as asked, travelled towards the middle from where it started)
     started = time.perf_counter()
     for i, (prompt, drawn_from) in enumerate(zip(prompts, drawn or prompts)):
-        frames = one_chunk(engine, model, drawn_from, seed + i)
+        frames, record = draw_clip(engine, model, drawn_from, seed + i, hold_subject=hold)
         tally.add(frames, prompt)
         at_prompt_place.append(score_clip(frames, prompt, from_first_frame=False).motion_ok)
         colour_ok.append(score_image(Image.fromarray(frames[0]), prompt).colour_ok)
         kept.append(subject_identity(frames, prompt).kept)
+        held.add(record, kept[-1])
         for aspect, ratio in CROPS.items():
             followed = crop_anchor(list(frames), ratio)
             in_crop[aspect, "centred"].append(subject_in_crop(frames, CENTRE, ratio))
@@ -127,6 +153,7 @@ def evaluate_text(
         "first_frame_colour_accuracy": rounded_mean(colour_ok),
         # the last frame still shows the first frame's object (adherence.subject_identity)
         "subject_kept": rounded_mean(kept),
+        **held.summary(hold),
         # the object's share a delivery crop keeps in view: mean, and the share of clips
         # that keep at least 90 % of it, with the crop centred or following the subject
         "delivery_crop": {
@@ -147,17 +174,22 @@ def evaluate_text(
     }
 
 
-def evaluate_image(engine: Engine, prompts: list[str], seed: int, model: str) -> dict:
+def evaluate_image(
+    engine: Engine, prompts: list[str], seed: int, model: str, hold: bool = True
+) -> dict:
     """A draft image of the scene, then the motion from it; first-frame SSIM and motion."""
-    ssims, motion_ok, kept = [], [], []
+    ssims, motion_ok, kept, held = [], [], [], Held()
     for i, prompt in enumerate(prompts):
         scene_words = prompt.split(",")[0]
         image = engine.generate_image(ImageRequest(prompt=scene_words, seed=seed + i)).outputs[0]
-        frames = one_chunk(engine, model, prompt, seed + i, image=image.asset_id)
+        frames, record = draw_clip(
+            engine, model, prompt, seed + i, image=image.asset_id, hold_subject=hold
+        )
         with Image.open(image.path) as given:
             ssims.append(drift_ssim(given.convert("RGB"), Image.fromarray(frames[0])))
         motion_ok.append(score_clip(frames, prompt).motion_ok)
         kept.append(subject_identity(frames, prompt).kept)
+        held.add(record, kept[-1])
     return {
         "mode": "image",
         "prompts": len(prompts),
@@ -165,6 +197,7 @@ def evaluate_image(engine: Engine, prompts: list[str], seed: int, model: str) ->
         "first_frame_ssim_min": round(float(np.min(ssims)), 4),
         "motion_accuracy": rounded_mean(motion_ok),
         "subject_kept": rounded_mean(kept),
+        **held.summary(hold),
     }
 
 
@@ -200,18 +233,17 @@ def evaluate_word_swap(
     }
 
 
-def evaluate_extension(engine: Engine, prompts: list[str], seed: int, model: str) -> dict:
+def evaluate_extension(
+    engine: Engine, prompts: list[str], seed: int, model: str, hold: bool = True
+) -> dict:
     """Three-chunk clips: each seam's warp error over the within-chunk average."""
-    ratios, attempts, kept = [], [], []
+    ratios, attempts, kept, held = [], [], [], Held()
     for i, prompt in enumerate(prompts):
-        result = engine.video.generate(
-            VideoRequest(prompt=prompt, seconds=2.5, seed=seed + i, model=model),
-            model,
-            preset=NATIVE,
-        )
-        ratios += [s.ratio for s in result.seams if s.ratio is not None]
-        attempts += [s.attempts for s in result.seams]
-        kept.append(subject_identity(np.stack(decode_frames(result.path)), prompt).kept)
+        frames, record = draw_clip(engine, model, prompt, seed + i, seconds=2.5, hold_subject=hold)
+        ratios += [s["ratio"] for s in record["seams"] if s["ratio"] is not None]
+        attempts += [s["attempts"] for s in record["seams"]]
+        kept.append(subject_identity(frames, prompt).kept)
+        held.add(record, kept[-1])
     return {
         "mode": "extension",
         "prompts": len(prompts),
@@ -221,6 +253,7 @@ def evaluate_extension(engine: Engine, prompts: list[str], seed: int, model: str
         "seams_within_1_5x": rounded_mean(np.array(ratios) <= 1.5),
         "attempts_mean": rounded_mean(attempts, 3),
         "subject_kept": rounded_mean(kept),  # first frame to the last of the whole clip
+        **held.summary(hold),
     }
 
 
@@ -267,6 +300,11 @@ def main() -> None:
         action="store_true",
         help="prompts of motion/object pairs the training clips show (a control; never written)",
     )
+    ap.add_argument(
+        "--model-alone",
+        action="store_true",
+        help="the model's first draws: the engine never draws a chunk again for a lost subject",
+    )
     ap.add_argument("--write", action="store_true", help="save evaluation.json in the model")
     args = ap.parse_args()
     modes = args.modes.split(",")
@@ -274,12 +312,13 @@ def main() -> None:
         ap.error(f"unknown mode(s) {', '.join(unknown)}; known: {', '.join(MODES)}")
     if args.seen_pairs and args.write:
         ap.error("--seen-pairs is a control: evaluation.json holds held-out pairs only")
+    hold = not args.model_alone
     clips = held_out_clips(args.prompts, args.seed, held_out=not args.seen_pairs)
     prompts = [caption_clip(*clip, full=True) for clip in clips]
     with tempfile.TemporaryDirectory() as home:
         engine = Engine(Settings(home=Path(home), offline=True, provenance=False))
         runs = {
-            "text": lambda: evaluate_text(engine, prompts, args.seed, args.model),
+            "text": lambda: evaluate_text(engine, prompts, args.seed, args.model, hold=hold),
             # a control: the same clips drawn without the motion phrase (see the docstring)
             "scene_only": lambda: evaluate_text(
                 engine,
@@ -304,10 +343,10 @@ def main() -> None:
                 engine, clips, args.seed, args.model, Path(home)
             ),
             "image": lambda: evaluate_image(
-                engine, prompts[: max(4, args.prompts // 3)], args.seed, args.model
+                engine, prompts[: max(4, args.prompts // 3)], args.seed, args.model, hold
             ),
             "extension": lambda: evaluate_extension(
-                engine, prompts[: max(2, args.prompts // 6)], args.seed, args.model
+                engine, prompts[: max(2, args.prompts // 6)], args.seed, args.model, hold
             ),
             "continuation": lambda: evaluate_continuation(
                 engine, prompts[: max(2, args.prompts // 6)], args.seed, args.model

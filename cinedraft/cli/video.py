@@ -57,7 +57,16 @@ def video(
     model_size: Annotated[
         str | None, typer.Option("--model-size", help="WIDTHxHEIGHT the model draws at.")
     ] = None,
-    retries: Annotated[int, typer.Option(help="New seeds tried for a chunk with a bad seam.")] = 2,
+    retries: Annotated[
+        int, typer.Option(help="New seeds tried for a chunk with a bad seam or a lost subject.")
+    ] = 2,
+    hold_subject: Annotated[
+        bool,
+        typer.Option(
+            help="Draw a chunk again when its last frame no longer shows the first frame's "
+            "subject (its colour, kind, one piece)."
+        ),
+    ] = True,
     negative: Annotated[str, typer.Option("--negative", help="Negative prompt.")] = "",
     remix: Annotated[
         str | None,
@@ -83,6 +92,7 @@ def video(
             "--codec": codec is not None,
             "--model-size": model_size is not None,
             "--negative": bool(negative),
+            "--no-hold-subject": not hold_subject,
         }
         refuse_options("--remix", given, "a remix keeps the clip's")
         writable_destination(out_file)
@@ -112,6 +122,7 @@ def video(
         codec=codec,
         model_size=size,
         retries=retries,
+        hold_subject=hold_subject,
         negative_prompt=negative,
     )
     writable_destination(out_file)
@@ -164,6 +175,13 @@ def print_video(result: VideoResult, as_json: bool) -> None:
             f"  seam at model frame {seam.at_frame}: warp x{seam.ratio}, colour jump "
             f"{seam.colour_jump}, {seam.attempts} attempt(s)"
         )
+    for check in result.record.get("subject", []):
+        if check["attempts"] > 1 or not check["kept"]:
+            verdict = "kept" if check["kept"] else f"lost: {check['why']}"
+            out.print(
+                f"  subject in chunk {check['chunk'] + 1}: {verdict} "
+                f"({check['attempts']} attempt(s))"
+            )
     table = Table(title="seconds per stage")
     for stage in result.timings:
         table.add_column(stage, no_wrap=True)

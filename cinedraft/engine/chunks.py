@@ -1,6 +1,6 @@
 """Long clips from short calls: how many frames each chunk makes, the loop that draws them
-(:class:`ChunkLoop`), how a chunk's colour is held to the first one's, and how well it joins
-the chunk before it.
+(:class:`ChunkLoop`), how a chunk's colour is held to the first one's, how well it joins
+the chunk before it, and whether it still shows the clip's subject.
 
 All of it works on the model's own frames ((F, H, W, 3) uint8 at its native rate), before
 the rendering pipeline, so a bad chunk is caught while it can still be drawn again.
@@ -17,6 +17,7 @@ import torch
 
 from ..quality.metrics import mean_lab
 from ..quality.seams import score_seam
+from ..quality.subject import Held, Subject, still_holds, subject_of
 from ..request import Progress
 from ..tiers import VideoFamily
 
@@ -98,11 +99,14 @@ def plan_chunks(family: VideoFamily, need: int, given: int) -> list[int]:
 @dataclass
 class Chunked:
     """What :class:`ChunkLoop` made: the new frames in time order, the score of each join
-    (``request.Seam``'s fields) and the seed each chunk kept."""
+    (``request.Seam``'s fields), the seed each chunk kept and, when the subject was held,
+    per chunk whether its last frame still shows the clip's subject (``chunk``, ``kept``,
+    ``why``, ``attempts``; empty when there was none to hold or holding was off)."""
 
     frames: np.ndarray
     seams: list[dict]
     seeds: list[int]
+    subject: list[dict]
 
 
 class ChunkLoop:
@@ -114,8 +118,11 @@ class ChunkLoop:
        into: a lead-in is made backwards in time);
     2. keep only the frames it adds, in the order they are made;
     3. match its colour to the frame it joins, pulled towards the first chunk's (:class:`Anchor`);
-    4. score its seam; while the seam is worse than the bar, draw again with a new seed, and
-       keep the best attempt;
+    4. score its seam, and check that its last frame still shows the clip's subject (the
+       given first image's, the continued clip's, or the first chunk's first frame's:
+       :mod:`~cinedraft.quality.subject`); while the subject is lost or the seam is worse
+       than the bar, draw again with a new seed, and keep the best attempt (the subject
+       first, then the seam);
     5. condition the next chunk on this one's raw end (its latents, when the family has them).
 
     Only the part of each frame delivery shows (``Given.crop``) is coloured and scored.
@@ -131,14 +138,17 @@ class ChunkLoop:
         keeps_first: bool,
         retries: int,
         max_seam_ratio: float,
+        hold_subject: bool,
         steps: int,
         progress: Progress,
     ):
         self.draw, self.plan, self.overlap = draw, plan, overlap
         self.backwards, self.keeps_first = backwards, keeps_first
         self.retries, self.max_seam_ratio = retries, max_seam_ratio
+        self.hold_subject = hold_subject
         self.steps, self.progress = steps, progress
         self.anchor: Anchor | None = None
+        self.subject: Subject | None = None  # the clip's subject, once known
         self.view: Callable[[np.ndarray], np.ndarray] = _whole
 
     def run(self, given: Given | None, seed: int) -> Chunked:
@@ -146,25 +156,32 @@ class ChunkLoop:
         # The delivered frames the next chunk joins (in making order: the last is next to it).
         edge = self._in_order(self.view(given.frames)) if given is not None else None
         self.anchor = Anchor(mean_lab(edge)) if edge is not None else None
+        # the frame next to the first chunk is the subject's reference
+        self.subject = subject_of(edge[-1]) if edge is not None and self.hold_subject else None
         pieces: list[np.ndarray] = []
         seams: list[dict] = []
         seeds: list[int] = []
+        held: list[dict] = []
         context = given
         for k, frames_n in enumerate(self.plan):
-            drawn, fixed, seam, attempts = self._best_chunk(k, frames_n, context, edge, seed)
+            drawn, fixed, seam, attempts, kept = self._best_chunk(k, frames_n, context, edge, seed)
             seeds.append(drawn.seed)
             if seam is not None:
                 made = sum(len(p) for p in pieces)
                 seams.append(seam | {"at_frame": made, "attempts": attempts})
+            if given is None and k == 0 and self.hold_subject:
+                self.subject = subject_of(self.view(fixed)[0])  # the clip's first frame
+            if self.subject is not None:
+                held.append({"chunk": k, **kept.as_dict(), "attempts": attempts})
             pieces.append(fixed)
             edge = self.view(fixed)
             context = drawn.edge(self.overlap, at_start=self.backwards)
         if not self.backwards:
-            return Chunked(np.concatenate(pieces), seams, seeds)
+            return Chunked(np.concatenate(pieces), seams, seeds, held)
         frames = np.concatenate([p[::-1] for p in pieces[::-1]])
         for seam in seams:  # made backwards in time: count from the start of the clip
             seam["at_frame"] = len(frames) - seam["at_frame"]
-        return Chunked(frames, seams, seeds)
+        return Chunked(frames, seams, seeds, held)
 
     def _best_chunk(
         self,
@@ -173,28 +190,37 @@ class ChunkLoop:
         context: Given | None,
         edge: np.ndarray | None,
         seed0: int,
-    ) -> tuple[Drawn, np.ndarray, dict | None, int]:
+    ) -> tuple[Drawn, np.ndarray, dict | None, int, Held]:
         """Steps 1-4 for chunk ``k``: the call kept, its new frames coloured, its seam (None
-        when it joins nothing) and how many attempts it took."""
+        when it joins nothing), how many attempts it took and whether it holds the
+        subject."""
         keeps_first = k == 0 and self.keeps_first  # the given first image is an output frame
         continuing = context is not None and not keeps_first
-        best: tuple[Drawn, np.ndarray, dict] | None = None
+        best = None
         for attempt in range(self.retries + 1):
             seed = seed0 + k * 1_000_003 + attempt * 7919
             stage = f"chunk {k + 1}/{len(self.plan)}" + (f" retry {attempt}" if attempt else "")
             drawn = self.draw(frames_n, continuing, seed, context, self._on_step(stage))
             new = self._in_order(context.new_in(drawn.frames) if continuing else drawn.frames)
             shown = self.view(new)
-            self.anchor = self.anchor or Anchor(mean_lab(shown))
-            fixed = self.anchor.join(new, shown, edge[-1] if continuing else None)
-            if not continuing:
-                return drawn, fixed, None, attempt + 1
-            seam = score_seam(edge, self.view(fixed))
-            if best is None or seam_badness(seam) < seam_badness(best[2]):
-                best = (drawn, fixed, seam)
-            if seam_badness(seam) <= self.max_seam_ratio:
+            anchor = self.anchor or Anchor(mean_lab(shown))  # the first chunk's own colour
+            fixed = anchor.join(new, shown, edge[-1] if continuing else None)
+            seam = score_seam(edge, self.view(fixed)) if continuing else None
+            held = self._held(self.view(fixed), drawn_first=k == 0 and edge is None)
+            badness = (not held.kept, seam_badness(seam) if seam else 0.0)
+            if best is None or badness < best[0]:
+                best = (badness, anchor, drawn, fixed, seam, held)
+            if held.kept and badness[1] <= self.max_seam_ratio:
                 break
-        return (*best, attempt + 1)
+        _, self.anchor, drawn, fixed, seam, held = best
+        return drawn, fixed, seam, attempt + 1, held
+
+    def _held(self, shown: np.ndarray, drawn_first: bool) -> Held:
+        """Whether the last frame made still shows the clip's subject (``drawn_first``: the
+        chunk drew the clip's first frame, whose subject is the one to hold)."""
+        if not self.hold_subject:
+            return Held(True)
+        return still_holds(subject_of(shown[0]) if drawn_first else self.subject, shown[-1])
 
     def _in_order(self, frames: np.ndarray) -> np.ndarray:
         """Frames in the order they are made (backwards in time for a lead-in)."""

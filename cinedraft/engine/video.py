@@ -230,6 +230,7 @@ class VideoEngine:
             height=record.height,
             chunks=clip.chunks,
             seams=[Seam(**seam) for seam in clip.seams],
+            subject_kept=all(c["kept"] for c in record.subject) if record.subject else None,
             poster=stills["poster"],
             contact_sheet=stills["contact_sheet"],
             record=asset.record,
@@ -268,6 +269,7 @@ class VideoEngine:
             keeps_first=request.image is not None,
             retries=request.retries,
             max_seam_ratio=request.max_seam_ratio,
+            hold_subject=request.hold_subject,
             steps=shot.steps,
             progress=progress,
         )
@@ -564,6 +566,7 @@ class VideoEngine:
             chunks=plan,
             overlap=family.overlap,
             seams=chunked.seams,
+            subject=chunked.subject,
             temporal=temporal,
             parents=parents,
             device=str(self.device),
