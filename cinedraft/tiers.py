@@ -33,6 +33,7 @@ class Tier:
     refine_keeps_colour: bool = False  # the refine's input colours on its detail (wavelet fix)
     refine_within_range: bool = False  # each refined pixel within its input's 3x3 range
     cleanup: bool = False  # edge-preserving denoise after refine
+    dehalo: bool = False  # the base render's halos taken off before upscaling (render.cleanup)
     format: str = "png"  # png (lossless) | webp | jpeg
     quality: int = 100  # for webp/jpeg
 
@@ -171,6 +172,7 @@ FAMILIES: dict[str, Family] = {
                     refine_keeps_colour=True,
                     refine_within_range=True,
                     cleanup=True,
+                    dehalo=True,
                 ),
             ),
         ),

@@ -31,7 +31,7 @@ from ..ids import new_asset_id
 from ..library import Asset, Library, watermark
 from ..record import ImageRecord, Parent, read_record
 from ..quality.metrics import drift_ssim
-from ..render.cleanup import CleanupReport, clean_adaptive, within_range
+from ..render.cleanup import CleanupReport, clean_adaptive, dehalo, within_range
 from ..media.metadata import encode_image
 from ..render.refine import keep_colour, refine_image, refine_tiled, tile_grid
 from ..render.upscale import ModelUpscaler, upscale_lanczos
@@ -479,8 +479,11 @@ class ImageEngine:
             else:
                 scale = tier.refine_max_side / max(size)
                 refine_size = (_round8(size[0] * scale), _round8(size[1] * scale))
-        # 1. Upscale to the refine size (the output size unless the tier caps it).
+        # 0. The base render's halos off, before upscaling widens them.
         t0 = time.perf_counter()
+        if tier.dehalo:
+            image = dehalo(image)
+        # 1. Upscale to the refine size (the output size unless the tier caps it).
         if tier.refine_strength > 0 and (image.width, image.height) != refine_size:
             image = self._upscale(image, refine_size, tier.sharpen)
         # 2. Refine, whole or in tiles.

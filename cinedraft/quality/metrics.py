@@ -13,10 +13,12 @@ No-reference, one image:
 - ``blockiness``: mean absolute luma step across the 8x8 block grid over the mean step inside
   blocks (after Wang, Bovik & Evans, 2000, "Blind measurement of blocking artifacts in
   images"); about 1 for clean images, above 1 for JPEG-style blocking.
-- ``ringing``: mean |Laplacian| in a band 2-4 px beside strong edges over the mean gradient
-  on those edges: the ripples lossy codecs leave around edges (mosquito noise), relative to
-  the edges' contrast (a heuristic in the spirit of Marziliano et al., 2004, "Perceptual blur
-  and ringing metrics"; 0 for an image without edges).
+- ``ringing``: mean |Laplacian| in a band 2-4 px beside strong edges, less the image's own
+  texture level (its mean |Laplacian| away from edges), over the mean gradient on those
+  edges: the ripples lossy codecs leave around edges (mosquito noise), relative to the edges'
+  contrast (a heuristic in the spirit of Marziliano et al., 2004, "Perceptual blur and
+  ringing metrics"; 0 for an image without edges). Texture or grain spread over the whole
+  image is not counted: without the subtraction, fine grain of sigma 4 scored as JPEG q20.
 - ``noise_sigma``: Gaussian noise standard deviation in 0..255 units, Immerkaer (1996), "Fast
   noise variance estimation".
 - ``chroma_outliers``: per mille of pixels whose colour nothing around them has (blotches,
@@ -142,7 +144,8 @@ def blockiness(image: ImageLike, block: int = 8) -> float:
 
 
 def ringing(image: ImageLike) -> float:
-    """Band-beside-edges |Laplacian| over on-edge gradient magnitude (0..255 luma units)."""
+    """Band-beside-edges |Laplacian| above the image's own texture level (the mean |Laplacian|
+    away from edges), over the on-edge gradient magnitude (0..255 luma units)."""
     g = (np.clip(_gray(image), 0, 1) * 255).astype(np.float32)
     if min(g.shape) < 9:
         return 0.0
@@ -155,7 +158,14 @@ def ringing(image: ImageLike) -> float:
     if not band.any():
         return 0.0
     lap = np.abs(cv2.Laplacian(g, cv2.CV_32F))
-    return float(lap[band].mean() / magnitude[edges > 0].mean())
+    # Grain or texture all over an image is not ringing: only what the band holds beyond it.
+    away = cv2.dilate(edges, np.ones((RINGING_AWAY, RINGING_AWAY), np.uint8)) == 0
+    texture = float(lap[away].mean()) if away.sum() >= RINGING_MIN_AWAY * g.size else 0.0
+    return float(max(lap[band].mean() - texture, 0.0) / magnitude[edges > 0].mean())
+
+
+RINGING_AWAY = 17  # px square around edges outside which the texture level is read
+RINGING_MIN_AWAY = 0.05  # share of the image that must lie away from edges to read it
 
 
 def noise_sigma(image: ImageLike) -> float:

@@ -197,6 +197,34 @@ def test_long_clip_chunks_seams_and_retries(engine):
     assert len(set(result.record["chunk_seeds"])) == 3
 
 
+def test_a_chunk_that_loses_the_subject_is_drawn_again(engine):
+    """A held-out prompt (the evaluation's validation set, seed 777) whose first two draws
+    lose the jar by the last frame and whose third keeps it: the engine keeps the third, and
+    the evaluation's own check agrees; with holding off, the first draw is delivered and the
+    evaluation sees the subject lost."""
+    from cinedraft_training.adherence import subject_identity
+    from cinedraft_training.evaluation import NATIVE, ONE_CHUNK
+
+    prompt = (
+        "a large pink jar on a wooden table in the center with dramatic lighting, the jar "
+        "slides left"
+    )
+    clips = {}
+    for hold in (True, False):
+        request = VideoRequest(prompt=prompt, seconds=ONE_CHUNK, seed=804, hold_subject=hold)
+        result = engine.video.generate(request, "builtin", preset=NATIVE)
+        clips[hold] = (result, np.stack(decode_frames(result.path)))
+    held, frames = clips[True]
+    assert held.subject_kept is True
+    assert held.record["subject"] == [{"chunk": 0, "kept": True, "why": "", "attempts": 3}]
+    assert held.record["chunk_seeds"] == [804 + 2 * 7919]
+    assert subject_identity(frames, prompt).kept
+    alone, frames = clips[False]
+    assert alone.subject_kept is None and alone.record["subject"] == []
+    assert alone.record["chunk_seeds"] == [804]
+    assert not subject_identity(frames, prompt).kept
+
+
 def test_colour_anchor_pulls_towards_the_first_chunk():
     from cinedraft.engine.chunks import Anchor
     from cinedraft.quality.metrics import mean_lab

@@ -169,3 +169,13 @@ def test_halos_overshoot_and_clean_edges_do_not(photo):
     assert overshoot(soft) < 1.0 and overshoot(halo) > 5.0
     assert overshoot(halo) > overshoot(soft.filter(ImageFilter.UnsharpMask(3, 30, 0)))
     assert overshoot(Image.new("RGB", (64, 64), "gray")) == 0.0
+
+
+def test_grain_all_over_is_not_ringing(photo):
+    """Ringing is what sits beside edges beyond the image's own texture: fine grain over the
+    whole image scored like JPEG q20 before the texture level was taken off."""
+    rng = np.random.default_rng(0)
+    grain = np.asarray(photo, np.float32) + rng.normal(0, 4, (*photo.size[::-1], 1))
+    grainy = Image.fromarray(np.clip(grain + 0.5, 0, 255).astype(np.uint8))
+    assert ringing(grainy) < ringing(photo) + 0.003
+    assert ringing(_jpeg(photo, 90)) > 2 * ringing(grainy)

@@ -41,3 +41,34 @@ def test_clamped_sharpening_never_overshoots_the_neighbourhood():
     windows = np.stack([padded[dy : dy + 128, dx : dx + 128] for dy in range(3) for dx in range(3)])
     assert (out >= windows.min(0) - 1).all() and (out <= windows.max(0) + 1).all()
     assert laplacian_variance(Image.fromarray(out.astype(np.uint8))) > laplacian_variance(image)
+
+
+def _outlined(rim: int) -> np.ndarray:
+    """A mid-grey object on a light backdrop, its outline drawn ``rim`` px dark inside it (a
+    halo as the built-in model draws one), a thin dark line on the backdrop, a red patch."""
+    a = np.full((64, 64, 3), 200, np.uint8)
+    a[16:48, 8:32] = (110, 100, 90)
+    if rim:
+        a[16:48, 32 - rim : 32] = 40
+    a[:, 50] = 30  # a thin line: both its sides alike
+    a[4:10, 36:46] = (200, 40, 40)
+    return a
+
+
+def test_dehalo_takes_a_rim_off_an_outline_and_keeps_lines_and_colour():
+    from cinedraft.quality.metrics import chroma_outliers, overshoot
+    from cinedraft.render.cleanup import dehalo
+    from cinedraft.render.upscale import upscale_lanczos
+
+    haloed, clean = _outlined(rim=1), _outlined(rim=0)
+    out = np.asarray(dehalo(Image.fromarray(haloed))).astype(int)
+    assert np.abs(out[20:44, 31] - clean[20:44, 31]).max() <= 12  # the rim is gone
+    assert (out[:, 50] == 30).all()  # the line stays
+    assert np.array_equal(np.asarray(dehalo(Image.fromarray(clean))), clean)  # nothing to do
+
+    def big(arr):  # enlarged as production enlarges (Lanczos without its own ringing)
+        return upscale_lanczos(Image.fromarray(arr.astype(np.uint8)), (256, 256))
+
+    assert overshoot(big(haloed)) > 20
+    assert overshoot(big(out)) < 0.25 * overshoot(big(haloed))
+    assert chroma_outliers(big(out)) <= chroma_outliers(big(haloed))
