@@ -69,19 +69,44 @@ def deblock(image: Image.Image, threshold: float, block: int = 8) -> Image.Image
     return Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8))
 
 
+def _ycc(rgb: np.ndarray) -> np.ndarray:
+    """float RGB 0..255 -> float Y, Cr, Cb 0..255 (BT.601, cv2's YCrCb)."""
+    return cv2.cvtColor(np.ascontiguousarray(rgb, np.float32) / 255, cv2.COLOR_RGB2YCrCb) * 255
+
+
+def _rgb(ycc: np.ndarray) -> Image.Image:
+    rgb = cv2.cvtColor(np.ascontiguousarray(ycc, np.float32) / 255, cv2.COLOR_YCrCb2RGB) * 255
+    return Image.fromarray(np.clip(rgb + 0.5, 0, 255).astype(np.uint8))
+
+
 def _within(values: np.ndarray, reference: np.ndarray) -> Image.Image:
-    """``values`` (float RGB) limited to each pixel's 3x3 min..max in ``reference``."""
+    """``values`` limited to each pixel's 3x3 min..max in ``reference`` (both (H, W, 3)
+    float Y, Cr, Cb): lightness and each colour-difference component apart. Limiting R, G and
+    B apart instead drew colours that neither side of an edge has (a red-to-grey edge's pixel
+    kept its red and lost its green: magenta specks, the ``chroma_outliers`` metric)."""
     kernel = np.ones((3, 3), np.uint8)
     lo, hi = cv2.erode(reference, kernel), cv2.dilate(reference, kernel)
-    return Image.fromarray(np.clip(np.clip(values, lo, hi) + 0.5, 0, 255).astype(np.uint8))
+    return _rgb(np.clip(values, lo, hi))
 
 
 def within_range(image: Image.Image, reference: Image.Image) -> Image.Image:
     """``image`` with every pixel limited to the 3x3 min..max of ``reference`` (same size):
     edges may get steeper, never overshoot; no speck darker or brighter than its
     surroundings in the reference (overshoot control, as in :func:`sharpen_clamped`)."""
-    ref = np.asarray(reference.convert("RGB"), np.float32)
-    return _within(np.asarray(image.convert("RGB"), np.float32), ref)
+    ref = _ycc(np.asarray(reference.convert("RGB"), np.float32))
+    return _within(_ycc(np.asarray(image.convert("RGB"), np.float32)), ref)
+
+
+def sharpen_clamped(image: Image.Image, amount: float, sigma: float = 1.0) -> Image.Image:
+    """Unsharp mask of the lightness alone, limited to the 3x3 min..max of the unsharpened
+    image (no halos; sharpening R, G and B apart fringed colour edges)."""
+    if amount <= 0:
+        return image
+    ycc = _ycc(np.asarray(image.convert("RGB"), np.float32))
+    sharpened = ycc.copy()
+    luma = ycc[..., 0]
+    sharpened[..., 0] = luma + amount * (luma - cv2.GaussianBlur(luma, (0, 0), sigma))
+    return _within(sharpened, ycc)
 
 
 HALO_REACH = 3.0  # px either side of an edge where its two sides are read
@@ -123,15 +148,6 @@ def dehalo(image: Image.Image, reach: float = HALO_REACH, step: float = HALO_STE
     halo = (span >= step) & flat & (excess > 0) & (excess <= span)
     shift = np.where(halo, np.clip(luma, lo, hi) - luma, 0)
     return Image.fromarray(np.clip(arr + shift[..., None] + 0.5, 0, 255).astype(np.uint8))
-
-
-def sharpen_clamped(image: Image.Image, amount: float, sigma: float = 1.0) -> Image.Image:
-    """Unsharp mask limited to the 3x3 min..max of the unsharpened image (no halos)."""
-    if amount <= 0:
-        return image
-    arr = np.asarray(image.convert("RGB"), np.float32)
-    blurred = cv2.GaussianBlur(arr, (0, 0), sigma)
-    return _within(arr + amount * (arr - blurred), arr)
 
 
 def clean_adaptive(image: Image.Image) -> tuple[Image.Image, CleanupReport]:
