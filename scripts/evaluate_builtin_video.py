@@ -100,8 +100,11 @@ class Held:
 
     def add(self, record: dict, kept: bool) -> None:
         checks = record.get("subject") or []
-        self.draws.append(sum(c["attempts"] for c in checks) or len(record["chunks"]))
-        self.agree.append(all(c["kept"] for c in checks) == kept)
+        # the first chunk is drawn again only for its subject; the others for a seam too
+        seams = [seam["attempts"] for seam in record["seams"]]
+        self.draws.append(sum(c["attempts"] for c in checks) if checks else 1 + sum(seams))
+        if checks:
+            self.agree.append(all(c["kept"] for c in checks) == kept)
 
     def summary(self, hold: bool) -> dict:
         return {

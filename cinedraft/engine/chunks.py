@@ -122,7 +122,8 @@ class ChunkLoop:
        given first image's, the continued clip's, or the first chunk's first frame's:
        :mod:`~cinedraft.quality.subject`); while the subject is lost or the seam is worse
        than the bar, draw again with a new seed, and keep the best attempt (the subject
-       first, then the seam);
+       first, then the seam); when no attempt kept the subject, later chunks hold the one
+       this chunk ends on;
     5. condition the next chunk on this one's raw end (its latents, when the family has them).
 
     Only the part of each frame delivery shows (``Given.crop``) is coloured and scored.
@@ -173,6 +174,10 @@ class ChunkLoop:
                 self.subject = subject_of(self.view(fixed)[0])  # the clip's first frame
             if self.subject is not None:
                 held.append({"chunk": k, **kept.as_dict(), "attempts": attempts})
+                if not kept.kept:
+                    # No draw found it: later chunks hold what the clip shows now rather than
+                    # chase the lost subject with draws that cannot find it.
+                    self.subject = subject_of(self.view(fixed)[-1]) or self.subject
             pieces.append(fixed)
             edge = self.view(fixed)
             context = drawn.edge(self.overlap, at_start=self.backwards)

@@ -74,6 +74,23 @@ def test_video_prints_stages(tmp_path):
         assert stage in res.output
 
 
+def test_video_says_when_a_chunk_was_drawn_again_for_its_subject(tmp_path):
+    """The held-out prompt whose first two draws lose the jar (tests/engine/test_video.py):
+    the CLI says the third kept it; with --no-hold-subject nothing is checked."""
+    prompt = (
+        "a large pink jar on a wooden table in the center with dramatic lighting, the jar "
+        "slides left"
+    )
+    res = _invoke(tmp_path, "video", prompt, "--seconds", "0.875", "--seed", "804")
+    assert res.exit_code == 0, res.output
+    assert "subject in chunk 1: kept (3 attempt(s))" in res.output
+    args = ("video", prompt, "--seconds", "0.875", "--seed", "804", "--no-hold-subject")
+    res = _invoke(tmp_path, *args, "--json")
+    assert res.exit_code == 0, res.output
+    clip = json.loads(res.stdout)
+    assert clip["subject_kept"] is None and clip["record"]["chunk_seeds"] == [804]
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -225,6 +225,43 @@ def test_a_chunk_that_loses_the_subject_is_drawn_again(engine):
     assert not subject_identity(frames, prompt).kept
 
 
+def test_a_subject_no_draw_finds_is_not_chased_into_the_next_chunks():
+    """The loop itself, drawing rendered frames: every draw of the second chunk ends on a
+    yellow jar where the clip showed a red one. That chunk is drawn three times and recorded
+    as lost; the third, which continues the yellow jar, is held to it and drawn once (it was
+    drawn three times in vain before)."""
+    import dataclasses
+
+    from cinedraft.engine.chunks import ChunkLoop, Drawn
+    from cinedraft_training.scenes import Scene, render_scene
+
+    red = Scene("jar", "red", "plain", "studio", "center", "large", x=0.5, scale=0.45)
+    frames = {c: render_scene(dataclasses.replace(red, colour=c), 64)[0] for c in ("red", "yellow")}
+
+    def draw(frames_n, continuing, seed, given, on_step):
+        chunk = seed // 1_000_003
+        colours = ["red"] * frames_n if chunk == 0 else ["yellow"] * frames_n
+        if chunk == 1:  # it turns yellow half-way through
+            colours[: frames_n // 2] = ["red"] * (frames_n // 2)
+        return Drawn(np.stack([frames[c] for c in colours]), None, seed)
+
+    loop = ChunkLoop(
+        draw,
+        [8, 8, 8],
+        2,
+        backwards=False,
+        keeps_first=False,
+        retries=2,
+        max_seam_ratio=2.0,
+        hold_subject=True,
+        steps=1,
+        progress=lambda *args: None,
+    )
+    held = loop.run(None, seed=0).subject
+    assert [(c["kept"], c["attempts"]) for c in held] == [(True, 1), (False, 3), (True, 1)]
+    assert "colour" in held[1]["why"]
+
+
 def test_colour_anchor_pulls_towards_the_first_chunk():
     from cinedraft.engine.chunks import Anchor
     from cinedraft.quality.metrics import mean_lab
