@@ -121,9 +121,9 @@ class ChunkLoop:
     4. score its seam, and check that its last frame still shows the clip's subject (the
        given first image's, the continued clip's, or the first chunk's first frame's:
        :mod:`~cinedraft.quality.subject`); while the subject is lost or the seam is worse
-       than the bar, draw again with a new seed, and keep the best attempt (the subject
-       first, then the seam); when no attempt kept the subject, later chunks hold the one
-       this chunk ends on;
+       than the bar, draw again with a new seed, and keep the best attempt (a seam within
+       the bar first, then the subject, then the better seam); when no attempt kept the
+       subject, later chunks hold the one this chunk ends on;
     5. condition the next chunk on this one's raw end (its latents, when the family has them).
 
     Only the part of each frame delivery shows (``Given.crop``) is coloured and scored.
@@ -212,10 +212,11 @@ class ChunkLoop:
             fixed = anchor.join(new, shown, edge[-1] if continuing else None)
             seam = score_seam(edge, self.view(fixed)) if continuing else None
             held = self._held(self.view(fixed), drawn_first=k == 0 and edge is None)
-            badness = (not held.kept, seam_badness(seam) if seam else 0.0)
+            ratio = seam_badness(seam) if seam else 0.0
+            badness = (ratio > self.max_seam_ratio, not held.kept, ratio)
             if best is None or badness < best[0]:
                 best = (badness, anchor, drawn, fixed, seam, held)
-            if held.kept and badness[1] <= self.max_seam_ratio:
+            if badness[:2] == (False, False):
                 break
         _, self.anchor, drawn, fixed, seam, held = best
         return drawn, fixed, seam, attempt + 1, held
