@@ -117,14 +117,14 @@ def dehalo(image: Image.Image, reach: float = HALO_REACH, step: float = HALO_STE
     """Take the halos off edges. Beside an edge between two flat sides (``step`` luma levels
     apart or more, read ``reach`` and ``reach`` + 2 px away along the edge's normal), a pixel
     darker or lighter than both sides, by at most the step itself, has its lightness brought
-    back between them (its R, G and B shifted alike, so its hue stays and no fringe appears).
+    back between them (Y alone moves, so its hue stays and no fringe appears).
 
     A rim darker or lighter than both sides of an object's outline (a halo, the
     ``overshoot`` metric) goes. A thin line (both its sides alike), a gap between two
     features (a side that is not flat, or a pixel further out than the step), texture and
     the edge's own steepness stay."""
-    arr = np.asarray(image.convert("RGB"), np.float32)
-    luma = arr @ np.array([0.299, 0.587, 0.114], np.float32)
+    ycc = _ycc(np.asarray(image.convert("RGB"), np.float32))
+    luma = ycc[..., 0].copy()
     smooth = cv2.GaussianBlur(luma, (0, 0), 1.0)
     gx, gy = cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1)
     norm = np.maximum(np.hypot(gx, gy), 1e-6)
@@ -146,8 +146,8 @@ def dehalo(image: Image.Image, reach: float = HALO_REACH, step: float = HALO_STE
     flat = (np.abs(fa - la) < 0.25 * span) & (np.abs(fb - lb) < 0.25 * span)
     excess = np.maximum(lo - luma, luma - hi)
     halo = (span >= step) & flat & (excess > 0) & (excess <= span)
-    shift = np.where(halo, np.clip(luma, lo, hi) - luma, 0)
-    return Image.fromarray(np.clip(arr + shift[..., None] + 0.5, 0, 255).astype(np.uint8))
+    ycc[..., 0] = np.where(halo, np.clip(luma, lo, hi), luma)
+    return _rgb(ycc)
 
 
 def clean_adaptive(image: Image.Image) -> tuple[Image.Image, CleanupReport]:
