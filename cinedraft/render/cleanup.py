@@ -114,10 +114,11 @@ HALO_STEP = 16.0  # luma levels between the sides for an edge whose halo is take
 
 
 def dehalo(image: Image.Image, reach: float = HALO_REACH, step: float = HALO_STEP) -> Image.Image:
-    """Take the halos off edges. Beside an edge between two flat sides (``step`` luma levels
-    apart or more, read ``reach`` and ``reach`` + 2 px away along the edge's normal), a pixel
-    darker or lighter than both sides, by at most the step itself, has its lightness brought
-    back between them (Y alone moves, so its hue stays and no fringe appears).
+    """Take the halos off edges. Beside an edge whose two sides are ``step`` luma levels apart
+    or more (read ``reach`` px away along the edge's normal), a pixel lighter than both sides
+    with the lighter side flat (no further change over the next 2 px), or darker than both
+    with the darker side flat, by at most the step itself, has its lightness brought back
+    between them (Y alone moves, so its hue stays and no fringe appears).
 
     A rim darker or lighter than both sides of an object's outline (a halo, the
     ``overshoot`` metric) goes. A thin line (both its sides alike), a gap between two
@@ -143,9 +144,14 @@ def dehalo(image: Image.Image, reach: float = HALO_REACH, step: float = HALO_STE
     la, lb, fa, fb = along(-reach), along(reach), along(-reach - 2), along(reach + 2)
     lo, hi = np.minimum(la, lb), np.maximum(la, lb)
     span = hi - lo
-    flat = (np.abs(fa - la) < 0.25 * span) & (np.abs(fb - lb) < 0.25 * span)
-    excess = np.maximum(lo - luma, luma - hi)
-    halo = (span >= step) & flat & (excess > 0) & (excess <= span)
+    # Only the side a halo goes past must be flat (a light rim: the lighter side): the
+    # other side is often an object's shaded body, which a rim on a small object also meets.
+    a_flat, b_flat = np.abs(fa - la) < 0.25 * span, np.abs(fb - lb) < 0.25 * span
+    a_light = la >= lb
+    light_flat = np.where(a_light, a_flat, b_flat)
+    dark_flat = np.where(a_light, b_flat, a_flat)
+    excess = np.where(luma > hi, (luma - hi) * light_flat, (lo - luma) * dark_flat)
+    halo = (span >= step) & (excess > 0) & (excess <= span)
     ycc[..., 0] = np.where(halo, np.clip(luma, lo, hi), luma)
     return _rgb(ycc)
 
