@@ -11,6 +11,7 @@ diffusion refine pass (img2img at low strength) at the larger size, cleanup, los
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from .errors import InputError
@@ -397,19 +398,80 @@ FAMILIES: dict[str, Family] = {
 }
 
 
-# Speed LoRAs turn a base model into a few-step one: a word in the LoRA's file name -> the
-# steps, guidance and sampler its authors publish.
-SPEED_LORAS: dict[str, tuple[int, float, str]] = {
-    # diffusers docs, "Latent Consistency Model" (LCM-LoRA): num_inference_steps=4,
-    # guidance_scale=1.0, LCMScheduler
-    "lcm": (4, 1.0, "lcm"),
-    # ByteDance/SDXL-Lightning model card (LoRA): 4-step LoRA, guidance_scale=0, Euler with
-    # trailing timesteps
-    "lightning": (4, 0.0, "euler-trailing"),
-    # ByteDance/Hyper-SD model card: the 8-step LoRAs, DDIM with trailing timesteps,
-    # guidance_scale=0
-    "hyper": (8, 0.0, "ddim-trailing"),
-}
+@dataclass(frozen=True)
+class SpeedLora:
+    """A speed LoRA's published recipe: a word in its file name picks it; a step count in
+    the name (``8step``, ``4steps``: the authors ship one file per count) replaces
+    ``steps``. ``flow``: for flow-matching models (whose samplers are their own);
+    ``families``: only for these (None: any family of that kind)."""
+
+    hint: str
+    steps: int
+    guidance: float
+    scheduler: str  # a key of engine.schedulers.SCHEDULERS
+    source: str
+    flow: bool = False
+    families: tuple[str, ...] | None = None
+
+
+QWEN_FAMILIES = ("qwen-image", "qwen-image-edit", "qwen-image-edit-plus")
+
+# Speed LoRAs turn a base model into a few-step one: the steps, guidance and sampler their
+# authors publish. A LoRA on a model of the other kind (a noise-prediction recipe on a flow
+# model) keeps the tier: its sampler would not run there.
+SPEED_LORAS: tuple[SpeedLora, ...] = (
+    SpeedLora(
+        "lcm",
+        4,
+        1.0,
+        "lcm",
+        "diffusers docs, Latent Consistency Model (LCM-LoRA): num_inference_steps=4, "
+        "guidance_scale=1.0, LCMScheduler",
+    ),
+    SpeedLora(
+        "lightning",
+        4,
+        0.0,
+        "euler-trailing",
+        "ByteDance/SDXL-Lightning model card: 2-, 4- and 8-step LoRAs, guidance_scale=0, "
+        "Euler with trailing timesteps",
+    ),
+    SpeedLora(
+        "hyper",
+        8,
+        0.0,
+        "ddim-trailing",
+        "ByteDance/Hyper-SD model card: 2-, 4- and 8-step LoRAs, DDIM with trailing "
+        "timesteps, guidance_scale=0",
+    ),
+    SpeedLora(
+        "lightning",
+        8,
+        1.0,
+        "flow-euler-shift3",
+        "ModelTC/Qwen-Image-Lightning (generate_with_diffusers.py): 8- and 4-step LoRAs, "
+        "true_cfg_scale=1.0, FlowMatchEulerDiscreteScheduler with base_shift = max_shift = "
+        "log(3) (the shift of its distillation), exponential time shift, no shift_terminal",
+        flow=True,
+        families=QWEN_FAMILIES,
+    ),
+)
+STEPS_IN_NAME = re.compile(r"(\d+)[-_ ]?steps?(?![a-z])")
+
+
+def speed_lora(file_name: str, family: str, flow: bool) -> tuple[SpeedLora, int] | None:
+    """The speed-LoRA recipe a LoRA file's name picks on a model of ``family`` (``flow``: a
+    flow-matching one), and its steps; None for any other LoRA."""
+    name = file_name.lower()
+    for recipe in SPEED_LORAS:
+        if (
+            recipe.hint in name
+            and recipe.flow == flow
+            and (recipe.families is None or family in recipe.families)
+        ):
+            counted = STEPS_IN_NAME.search(name)
+            return recipe, int(counted.group(1)) if counted else recipe.steps
+    return None
 
 
 def family_for(facts: dict[str, object], model_ref: str) -> Family | None:

@@ -30,7 +30,7 @@ from safetensors.torch import load as tensors_from_bytes
 from ..errors import InputError, ModelError, ModelNotFoundError, UnsafeModelError
 from ..media.files import read_regular, sha256_bytes, sha256_file
 from ..request import ImageRequest, Lora
-from ..tiers import SPEED_LORAS, Tier
+from ..tiers import Tier, speed_lora
 from . import single_file
 from .models import PICKLE_SUFFIXES, LoadedModel, check_folder, in_models_folder
 
@@ -104,20 +104,27 @@ def adapters_of(request: ImageRequest, models_root: Path) -> list[Adapter]:
     return out
 
 
-def speed_tier(tier: Tier, adapters: list[Adapter], request: ImageRequest) -> Tier:
-    """A speed LoRA (LCM, Lightning: a word in its file name) brings its authors' steps,
-    guidance and sampler, unless the request sets them."""
+def speed_tier(
+    tier: Tier, adapters: list[Adapter], request: ImageRequest, family: str, flow: bool
+) -> Tier:
+    """A speed LoRA (LCM, Lightning, Hyper-SD: a word in its file name) brings its authors'
+    steps, guidance and sampler for a model of ``family`` (``flow``: flow-matching), unless
+    the request sets them."""
     for adapter in adapters:
         if adapter.kind != "lora":
             continue
-        for hint, (steps, guidance, scheduler) in SPEED_LORAS.items():
-            if hint in adapter.path.name.lower():
-                tier = replace(
-                    tier, steps=steps, guidance=guidance, scheduler=scheduler, refine_steps=steps
-                )
-                return tier.with_overrides(
-                    steps=request.steps, guidance=request.guidance, scheduler=request.scheduler
-                )
+        if found := speed_lora(adapter.path.name, family, flow):
+            recipe, steps = found
+            tier = replace(
+                tier,
+                steps=steps,
+                guidance=recipe.guidance,
+                scheduler=recipe.scheduler,
+                refine_steps=steps,
+            )
+            return tier.with_overrides(
+                steps=request.steps, guidance=request.guidance, scheduler=request.scheduler
+            )
     return tier
 
 

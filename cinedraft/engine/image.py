@@ -58,7 +58,7 @@ from .calls import accepted, step_callbacks, takes
 from .guard import Guard
 from .models import LoadedModel, ModelCache, software_versions
 from .prompts import expand_template, has_weighting, weighted_embeddings
-from .schedulers import make_scheduler, sampler_label, schedule_label
+from .schedulers import is_flow, make_scheduler, sampler_label, schedule_label
 
 BATCH = 8  # images per pipeline call
 
@@ -208,7 +208,8 @@ class ImageEngine:
             scheduler=request.scheduler,
             refine_tiled=request.tiled_refine,
         )
-        tier = speed_tier(tier, adapters, request)
+        flow = is_flow(model.own_scheduler)
+        tier = speed_tier(tier, adapters, request, model.family.name, flow)
         out_w = request.width or model.native_size[0] * tier.upscale
         out_h = request.height or model.native_size[1] * tier.upscale
         base = (out_w, out_h) if tier.upscale == 1 else base_size(model.native_size, out_w / out_h)

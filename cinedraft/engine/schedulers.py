@@ -6,6 +6,8 @@ model's training choices (prediction type, beta schedule, timestep spacing) carr
 
 from __future__ import annotations
 
+import math
+
 import diffusers
 
 from ..errors import InputError
@@ -35,6 +37,20 @@ SCHEDULERS: dict[str, tuple[str, dict, str, str | None]] = {
     "ddim-trailing": ("DDIMScheduler", {"timestep_spacing": "trailing"}, "DDIM", "SGM Uniform"),
     "lcm": ("LCMScheduler", {}, "LCM", None),
     "flow-euler": ("FlowMatchEulerDiscreteScheduler", {}, "Euler", "Simple"),
+    # What Qwen-Image-Lightning was distilled with (tiers.SPEED_LORAS cites it): shift 3.
+    "flow-euler-shift3": (
+        "FlowMatchEulerDiscreteScheduler",
+        {
+            "base_shift": math.log(3),
+            "max_shift": math.log(3),
+            "shift": 1.0,
+            "shift_terminal": None,
+            "time_shift_type": "exponential",
+            "use_dynamic_shifting": True,
+        },
+        "Euler",
+        "Simple",
+    ),
 }
 
 
@@ -63,14 +79,18 @@ def make_scheduler(name: str, own: diffusers.SchedulerMixin) -> diffusers.Schedu
     return cls.from_config(own.config, **extra)
 
 
+def is_flow(own: diffusers.SchedulerMixin) -> bool:
+    """Whether a model whose scheduler is ``own`` is a flow-matching one."""
+    return "FlowMatch" in type(own).__name__
+
+
 def _fits(class_name: str, own: diffusers.SchedulerMixin) -> bool:
     """Whether a scheduler class can sample a model whose scheduler is ``own``: one diffusers
     lists as compatible, or any noise-prediction scheduler for a noise-prediction model (LCM's
     scheduler is not on DDIM's list, yet LCM-LoRA is sampled exactly so: diffusers' LCM docs
     build it ``from_config`` of the pipeline's own). Flow matching mixes with neither."""
     compatible = {c.__name__ for c in getattr(own, "compatibles", [])} | {type(own).__name__}
-    flow = "FlowMatch" in type(own).__name__
-    return class_name in compatible or (not flow and "FlowMatch" not in class_name)
+    return class_name in compatible or (not is_flow(own) and "FlowMatch" not in class_name)
 
 
 def sampler_label(name: str, own: diffusers.SchedulerMixin | None = None) -> str:

@@ -164,6 +164,80 @@ def test_a_speed_lora_brings_its_authors_preset(engine, tiny_sd, tiny_sd_adapter
     assert (record["steps"], record["guidance"], record["scheduler"]) == (4, 1.0, "lcm")
 
 
+def test_a_step_count_in_a_speed_loras_name_is_its_steps():
+    """The authors ship one file per step count; the count in the name is the one to sample
+    with. A recipe is only put on a model of its kind: noise prediction or flow matching."""
+    from cinedraft.tiers import speed_lora
+
+    def picked(name, family="sdxl", flow=False):
+        found = speed_lora(name, family, flow)
+        return found and (found[0].scheduler, found[1], found[0].guidance)
+
+    assert picked("sdxl_lightning_8step_lora.safetensors") == ("euler-trailing", 8, 0.0)
+    assert picked("sdxl_lightning_2step_lora.safetensors") == ("euler-trailing", 2, 0.0)
+    assert picked("Hyper-SDXL-4steps-lora.safetensors") == ("ddim-trailing", 4, 0.0)
+    assert picked("lcm-lora-sdxl.safetensors") == ("lcm", 4, 1.0)
+    qwen = picked("Qwen-Image-Lightning-8steps-V1.0.safetensors", "qwen-image", True)
+    assert qwen == ("flow-euler-shift3", 8, 1.0)
+    edit = ("Qwen-Image-Edit-2509-Lightning-4steps-V1.0-bf16.safetensors", "qwen-image-edit-plus")
+    assert picked(*edit, True) == ("flow-euler-shift3", 4, 1.0)
+    # no recipe of its kind: the tier stays (no sampler the model cannot run)
+    assert picked("some-lightning-lora.safetensors", "flux", True) is None
+    assert picked("lcm-lora.safetensors", "qwen-image", True) is None
+    assert picked("watercolour-style.safetensors") is None
+
+
+def test_a_lightning_lora_on_qwen_image_samples_as_its_authors_do(engine, tmp_path_factory):
+    """Qwen-Image-Lightning on Qwen-Image: before, the SDXL-Lightning recipe was put on it and
+    the request failed on a sampler the user never asked for ("euler-trailing does not fit
+    this model"). Now: the file's 4 steps, true CFG off (one transformer pass a step), and
+    Euler flow matching at the shift of its distillation."""
+    import math
+
+    import torch
+    from diffusers import QwenImagePipeline, QwenImageTransformer2DModel
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    from tests.qwen_layout import save_qwen
+
+    root = tmp_path_factory.mktemp("qwen-lightning")
+    folder = save_qwen(root / "qwen-image", "QwenImagePipeline")
+    transformer = QwenImageTransformer2DModel.from_pretrained(folder / "transformer")
+    torch.manual_seed(1)
+    targets = ["to_q", "to_k", "to_v"]
+    transformer.add_adapter(LoraConfig(r=4, lora_alpha=4, target_modules=targets))
+    state = get_peft_model_state_dict(transformer)
+    QwenImagePipeline.save_lora_weights(root / "lora", transformer_lora_layers=state)
+    lora = root / "Qwen-Image-Lightning-4steps-V1.0.safetensors"
+    shutil.copy(root / "lora" / "pytorch_lora_weights.safetensors", lora)
+
+    model = engine.models.get(str(folder))
+    passes = []
+    hook = model.pipe.transformer.register_forward_hook(lambda *_: passes.append(1))
+    try:
+        request = ImageRequest(
+            prompt="a red jar",
+            model=str(folder),
+            seed=1,
+            width=64,
+            height=64,
+            loras=[Lora(ref=str(lora))],
+        )
+        record = engine.generate_image(request).outputs[0].record
+    finally:
+        hook.remove()
+    assert (record["steps"], record["guidance"], record["scheduler"]) == (
+        4,
+        1.0,
+        "flow-euler-shift3",
+    )
+    assert "true_cfg_scale" not in record and len(passes) == 4
+    config = model.pipe.scheduler.config
+    assert config.base_shift == config.max_shift == pytest.approx(math.log(3))
+    assert config.shift_terminal is None
+
+
 def test_bad_adapters_are_one_clear_error_and_leave_the_model_clean(
     engine, tiny_sd, tiny_sdxl, tiny_sd_adapters, tmp_path
 ):
