@@ -91,7 +91,7 @@ def rounded_mean(values, places: int = 4) -> float | None:
     return round(float(np.mean(values)), places) if len(values) else None
 
 
-class Held:
+class EngineHold:
     """The engine's own subject check (the clip's record) beside the evaluation's."""
 
     def __init__(self) -> None:
@@ -127,7 +127,7 @@ def evaluate_text(
 ) -> dict:
     """Text to video, each clip scored against its prompt. ``drawn``: the prompts the clips
     are drawn from when not ``prompts`` themselves (the scene_only and unplaced controls)."""
-    tally, at_prompt_place, colour_ok, kept, held = MotionTally(), [], [], [], Held()
+    tally, at_prompt_place, colour_ok, kept, held = MotionTally(), [], [], [], EngineHold()
     in_crop = {(aspect, how): [] for aspect in CROPS for how in ("centred", "followed")}
     slides = []  # (travelled as asked, travelled towards the middle from where it started)
     started = time.perf_counter()
@@ -181,7 +181,7 @@ def evaluate_image(
     engine: Engine, prompts: list[str], seed: int, model: str, hold: bool = True
 ) -> dict:
     """A draft image of the scene, then the motion from it; first-frame SSIM and motion."""
-    ssims, motion_ok, kept, held = [], [], [], Held()
+    ssims, motion_ok, kept, held = [], [], [], EngineHold()
     for i, prompt in enumerate(prompts):
         scene_words = prompt.split(",")[0]
         image = engine.generate_image(ImageRequest(prompt=scene_words, seed=seed + i)).outputs[0]
@@ -240,7 +240,7 @@ def evaluate_extension(
     engine: Engine, prompts: list[str], seed: int, model: str, hold: bool = True
 ) -> dict:
     """Three-chunk clips: each seam's warp error over the within-chunk average."""
-    ratios, attempts, kept, held = [], [], [], Held()
+    ratios, attempts, kept, held = [], [], [], EngineHold()
     for i, prompt in enumerate(prompts):
         frames, record = draw_clip(engine, model, prompt, seed + i, seconds=2.5, hold_subject=hold)
         ratios += [s["ratio"] for s in record["seams"] if s["ratio"] is not None]
