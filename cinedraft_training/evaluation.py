@@ -52,10 +52,17 @@ def held_out_prompts(n: int, seed: int = SEED) -> list[str]:
     return [caption_clip(*clip, full=True) for clip in held_out_clips(n, seed)]
 
 
-def one_chunk(engine, model: str, prompt: str, seed: int, image: str | None = None) -> np.ndarray:
+def one_chunk(
+    engine,
+    model: str,
+    prompt: str,
+    seed: int,
+    image: str | None = None,
+    hold_subject: bool = True,
+) -> np.ndarray:
     """One chunk through ``engine`` (a :class:`cinedraft.Engine`), delivered natively; its
-    decoded frames (F, H, W, 3)."""
-    return draw_clip(engine, model, prompt, seed, image=image)[0]
+    decoded frames (F, H, W, 3). ``hold_subject=False``: the model's first draw."""
+    return draw_clip(engine, model, prompt, seed, image=image, hold_subject=hold_subject)[0]
 
 
 def draw_clip(
