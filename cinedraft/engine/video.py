@@ -48,7 +48,7 @@ from ..tiers import VideoFamily
 from .chunks import ChunkLoop, Chunked, Drawn, Given, native_frames, plan_chunks
 from .calls import accepted, step_callbacks
 from .guard import Guard
-from .models import LoadedModel, ModelCache, software_versions
+from .models import LoadedModel, ModelCache, prepared, software_versions
 from .schedulers import make_scheduler
 
 
@@ -488,8 +488,7 @@ class VideoEngine:
         key = str(model.path)
         if key not in self._i2v:
             cls = getattr(diffusers, model.family.image_pipeline)
-            self._i2v[key] = cls.from_pipe(model.pipe)
-            self._i2v[key].set_progress_bar_config(disable=True)
+            self._i2v[key] = prepared(cls.from_pipe(model.pipe))
         return self._i2v[key]
 
     @staticmethod

@@ -258,3 +258,30 @@ def test_a_variant_is_chosen_by_setting_and_picked_when_it_is_all_there_is(tiny_
     pipe.save_pretrained(only, safe_serialization=True, variant="fp16")
     with pytest.raises(ModelError, match="several weight variants .* --variant"):
         weights_variant(only)
+
+
+def test_sdxl_images_carry_the_librarys_mark_only(tiny_sdxl, tmp_path):
+    """diffusers' SDXL pipelines stamp their own invisible watermark (a fixed message) on
+    every image of 256 px or more when invisible-watermark is installed, and cinedraft
+    installs it for the library's mark: every SDXL image was marked twice. The engine's
+    pipelines (text to image, image to image, inpainting) now decode without it."""
+    import torch
+    from diffusers.pipelines.stable_diffusion_xl.watermark import StableDiffusionXLWatermarker
+
+    engine = Engine(Settings(home=tmp_path, offline=True))
+    model = engine.models.get(str(tiny_sdxl))
+    pipes = (model.pipe, model.img2img, model.inpaint)
+    assert all(getattr(p, "watermark", "none") is None for p in pipes)
+
+    def draw() -> np.ndarray:
+        generator = torch.Generator().manual_seed(3)
+        call = dict(prompt="a red jar", width=256, height=256, num_inference_steps=1)
+        return model.pipe(**call, generator=generator, output_type="np").images[0]
+
+    plain = draw()
+    model.pipe.watermark = StableDiffusionXLWatermarker()  # what diffusers would stamp
+    try:
+        stamped = draw()
+    finally:
+        model.pipe.watermark = None
+    assert np.abs(stamped - plain).max() > 1 / 255  # the stamp changes pixels
