@@ -412,6 +412,7 @@ class SpeedLora:
     source: str
     flow: bool = False
     families: tuple[str, ...] | None = None
+    also: str | None = None  # a second word the name must hold (a variant of the same LoRA)
 
 
 QWEN_FAMILIES = ("qwen-image", "qwen-image-edit", "qwen-image-edit-plus")
@@ -435,6 +436,15 @@ SPEED_LORAS: tuple[SpeedLora, ...] = (
         "euler-trailing",
         "ByteDance/SDXL-Lightning model card: 2-, 4- and 8-step LoRAs, guidance_scale=0, "
         "Euler with trailing timesteps",
+    ),
+    SpeedLora(
+        "hyper",
+        8,
+        5.0,
+        "ddim-trailing",
+        "ByteDance/Hyper-SD model card: the CFG-preserved 8- and 12-step LoRAs take negative "
+        "prompts and guidance scales of 5 to 8 (5: the lowest)",
+        also="cfg",
     ),
     SpeedLora(
         "hyper",
@@ -466,6 +476,7 @@ def speed_lora(file_name: str, family: str, flow: bool) -> tuple[SpeedLora, int]
     for recipe in SPEED_LORAS:
         if (
             recipe.hint in name
+            and (recipe.also is None or recipe.also in name)
             and recipe.flow == flow
             and (recipe.families is None or family in recipe.families)
         ):
