@@ -143,6 +143,10 @@ def blockiness(image: ImageLike, block: int = 8) -> float:
     return float(across / inside) if inside > 1e-9 else 1.0
 
 
+RINGING_AWAY = 17  # px square around edges outside which the texture level is read
+RINGING_MIN_AWAY = 0.05  # share of the image that must lie away from edges to read it
+
+
 def ringing(image: ImageLike) -> float:
     """Band-beside-edges |Laplacian| above the image's own texture level (the mean |Laplacian|
     away from edges), over the on-edge gradient magnitude (0..255 luma units)."""
@@ -162,10 +166,6 @@ def ringing(image: ImageLike) -> float:
     away = cv2.dilate(edges, np.ones((RINGING_AWAY, RINGING_AWAY), np.uint8)) == 0
     texture = float(lap[away].mean()) if away.sum() >= RINGING_MIN_AWAY * g.size else 0.0
     return float(max(lap[band].mean() - texture, 0.0) / magnitude[edges > 0].mean())
-
-
-RINGING_AWAY = 17  # px square around edges outside which the texture level is read
-RINGING_MIN_AWAY = 0.05  # share of the image that must lie away from edges to read it
 
 
 def noise_sigma(image: ImageLike) -> float:

@@ -122,8 +122,8 @@ def dehalo(image: Image.Image, reach: float = HALO_REACH, step: float = HALO_STE
 
     A rim darker or lighter than both sides of an object's outline (a halo, the
     ``overshoot`` metric) goes. A thin line (both its sides alike), a gap between two
-    features (a side that is not flat, or a pixel further out than the step), texture and
-    the edge's own steepness stay."""
+    features (the side it goes past is not flat, or it is further out than the step),
+    texture and the edge's own steepness stay."""
     ycc = _ycc(np.asarray(image.convert("RGB"), np.float32))
     luma = ycc[..., 0].copy()
     smooth = cv2.GaussianBlur(luma, (0, 0), 1.0)
