@@ -546,6 +546,11 @@ class VideoFamily:
     # clip being extended); None: ``guidance``. The given frames already fix the scene, and a
     # full-strength push towards the prompt makes such a chunk break from them.
     continue_guidance: float | None = None
+    # For "latents" conditioning: the share of the sampling schedule a call given frames skips.
+    # The frames it draws start from the given frame next to them, noised to that point of
+    # the schedule (SDEdit of a still clip, Meng et al., 2022), instead of from pure noise, so
+    # they set out from the given scene and motion moves it; 0: from pure noise.
+    still_start: float = 0.0
     requires: tuple[tuple[str, object], ...] = ()  # (fact, value) pairs, as Family's
     call: tuple[tuple[str, object], ...] = ()  # extra pipeline arguments of every call
     source: str = ""  # where the presets come from
@@ -582,6 +587,7 @@ VIDEO_FAMILIES: dict[str, VideoFamily] = {
             conditioning="latents",
             noise_correlation=0.5,
             continue_guidance=2.0,
+            still_start=0.2,
             source="measured on the built-in model (cinedraft/builtin/VIDEO_MODEL_CARD.md)",
         ),
         VideoFamily(

@@ -428,19 +428,24 @@ class VideoEngine:
             kwargs["generator"],
             shot.family.noise_correlation,
         )
-        hold = None
+        hold, scheduler, skipped = None, shot.scheduler, 0
         if given is not None:
             known = given.latents if given.latents is not None else self._encode(pipe, given.frames)
+            if shot.family.still_start:
+                scheduler, skipped = _skipping(
+                    shot.scheduler or pipe.scheduler, shot.steps, shot.family.still_start
+                )
+                latents = _still_start(scheduler, shot.steps, known, given.at_end, latents)
             hold = _Hold(given, known, latents, pipe.vae_scale_factor)
             latents = hold(latents)
 
         def step_end(pipe_: object, i: int, t: object, cb_kwargs: dict) -> dict:
-            on_step(i + 1)
+            on_step(skipped + i + 1)
             if hold is not None:
                 cb_kwargs["latents"] = hold(cb_kwargs["latents"])
             return cb_kwargs
 
-        with _sampling_with(pipe, shot.scheduler):
+        with _sampling_with(pipe, scheduler):
             out = pipe(
                 **accepted(
                     pipe,
@@ -508,9 +513,10 @@ class VideoEngine:
         generator: torch.Generator,
         rho: float,
     ) -> torch.Tensor:
-        """The initial latents (1, C, F, h, w) from a CPU generator (device-independent);
-        a share ``rho`` of their variance common to all frames, as the model was trained
-        (Ge et al., 2023, "Preserve Your Own Correlation")."""
+        """The initial noise (1, C, F, h, w) from a CPU generator (device-independent), of
+        unit variance (the pipeline scales the latents it is given to its scheduler's first
+        noise level); a share ``rho`` of its variance common to all frames, as the model was
+        trained (Ge et al., 2023, "Preserve Your Own Correlation")."""
         channels = pipe.unet.config.in_channels
         scale = pipe.vae_scale_factor
         shape = (1, channels, frames_n, size[1] // scale, size[0] // scale)
@@ -518,7 +524,7 @@ class VideoEngine:
         if rho:
             shared = torch.randn(shape[:2] + (1,) + shape[3:], generator=generator)
             noise = rho**0.5 * shared + (1 - rho) ** 0.5 * noise
-        return noise.to(pipe.unet.dtype) * pipe.scheduler.init_noise_sigma
+        return noise.to(pipe.unet.dtype)
 
     # ------------------------------------------------------------------ 5. record
 
@@ -553,6 +559,7 @@ class VideoEngine:
             steps=shot.steps,
             guidance=shot.guidance,
             continue_guidance=shot.continue_guidance,
+            still_start=family.still_start if family.conditioning == "latents" else 0.0,
             preset=asdict(shot.preset),
             seconds=shot.seconds,
             fps=finished.fps,
@@ -615,6 +622,46 @@ def _sampling_with(
         yield
     finally:
         pipe.scheduler = own
+
+
+def _skipping(
+    base: diffusers.SchedulerMixin, steps: int, share: float
+) -> tuple[diffusers.SchedulerMixin, int]:
+    """A copy of ``base`` whose schedule of ``steps`` leaves out its first ``share`` (as an
+    image-to-image pipeline's ``strength`` does), and how many steps that is. The schedule's
+    timesteps and, where it has them, its noise levels are cut alike, so the solver's state
+    (its step index, its final lower-order steps) follows the shorter schedule."""
+    skip = min(steps - 1, round(steps * share))
+    scheduler = type(base).from_config(base.config)
+    full = scheduler.set_timesteps
+
+    def set_timesteps(*args: object, **kwargs: object) -> None:
+        full(*args, **kwargs)
+        cut = skip * scheduler.order
+        sigmas = getattr(scheduler, "sigmas", None)
+        if sigmas is not None and len(sigmas) == len(scheduler.timesteps) + 1:
+            scheduler.sigmas = sigmas[cut:]
+        scheduler.timesteps = scheduler.timesteps[cut:]
+
+    scheduler.set_timesteps = set_timesteps
+    return scheduler, skip
+
+
+def _still_start(
+    scheduler: diffusers.SchedulerMixin,
+    steps: int,
+    known: torch.Tensor,
+    at_end: bool,
+    noise: torch.Tensor,
+) -> torch.Tensor:
+    """Initial latents (1, C, F, h, w) of a call given the frames ``known`` (their latents,
+    at the start of the call or, ``at_end``, at its end): every frame the given frame next
+    to the drawn ones, noised with ``noise`` to the first step of ``scheduler``'s schedule."""
+    scheduler.set_timesteps(steps)
+    nearest = known[:, :, :1] if at_end else known[:, :, -1:]
+    still = nearest.to(noise.dtype).expand_as(noise)
+    # the pipeline multiplies the latents it is given by this (sigma-scaled schedulers)
+    return scheduler.add_noise(still, noise, scheduler.timesteps[:1]) / scheduler.init_noise_sigma
 
 
 def _to_uint8(frames: object) -> np.ndarray:

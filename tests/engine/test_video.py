@@ -107,6 +107,118 @@ def test_image_to_video_starts_on_the_image(engine):
     ]
 
 
+def test_image_to_video_sets_out_from_the_given_image(engine, monkeypatch):
+    """The built-in family's still start: the frames an image-to-video call draws start from
+    the given image noised a fifth of the way into the schedule, not from pure noise, so they
+    stay nearer the image (its subject's colour and place); progress counts every step."""
+    from dataclasses import replace
+
+    from cinedraft_training.evaluation import NATIVE
+
+    model = engine.models.get("builtin", kind="video")
+    assert model.family.still_start == 0.2
+    own = model.family
+    scenes = ["a red box on a marble table", "a small blue jar on a plain backdrop"]
+    distance = {}
+    for still in (0.2, 0.0):
+        monkeypatch.setattr(model, "family", replace(own, still_start=still))
+        distance[still] = []
+        for i, scene in enumerate(scenes):
+            image = engine.generate_image(ImageRequest(prompt=scene, seed=40 + i)).outputs[0]
+            steps = []
+            result = engine.video.generate(
+                VideoRequest(
+                    prompt=f"{scene}, the object bounces",
+                    image=image.asset_id,
+                    seconds=0.875,
+                    seed=40 + i,
+                    hold_subject=False,
+                ),
+                "builtin",
+                preset=NATIVE,
+                on_progress=lambda stage, done, total: (
+                    steps.append((done, total)) if stage.startswith("chunk") else None
+                ),
+            )
+            assert result.record["still_start"] == still
+            assert steps[-1] == (20, 20) and len(steps) == 20 - round(20 * still)
+            frames = np.stack(decode_frames(result.path)).astype(float)
+            distance[still].append(np.abs(frames[1:] - frames[0]).mean())
+    assert np.mean(distance[0.2]) < 0.9 * np.mean(distance[0.0]), distance
+
+
+@pytest.mark.parametrize("name", ["dpm++", "euler-trailing", "ddim-trailing"])
+def test_a_still_start_skips_the_first_steps_of_any_schedule(name):
+    """``_skipping`` cuts a schedule's first steps as an image-to-image strength does, for a
+    sigma-scaled sampler as for the others, and ``_still_start`` noises the given frame to
+    the first step left, divided by what the pipeline multiplies its latents by."""
+    import torch
+    from diffusers import DPMSolverMultistepScheduler
+
+    from cinedraft.engine.schedulers import make_scheduler
+    from cinedraft.engine.video import _skipping, _still_start
+
+    own = DPMSolverMultistepScheduler(  # the built-in video model's schedule
+        beta_schedule="squaredcos_cap_v2",
+        prediction_type="v_prediction",
+        timestep_spacing="trailing",
+    )
+    base = make_scheduler(name, own)
+    full = type(base).from_config(base.config)
+    full.set_timesteps(20)
+    scheduler, skipped = _skipping(base, 20, 0.2)
+    scheduler.set_timesteps(20)
+    assert skipped == 4 and list(scheduler.timesteps) == list(full.timesteps[4:])
+    known = torch.randn(1, 4, 2, 8, 8, generator=torch.Generator().manual_seed(0))
+    noise = torch.randn(1, 4, 8, 8, 8, generator=torch.Generator().manual_seed(1))
+    start = _still_start(scheduler, 20, known, False, noise) * scheduler.init_noise_sigma
+    t = int(full.timesteps[4])
+    if hasattr(full, "sigmas") and len(full.sigmas) == len(full.timesteps) + 1:
+        sigma = float(full.sigmas[4])
+        if name.startswith("euler"):  # a sigma-scaled sampler: x + sigma * noise
+            expected = known[:, :, -1:] + sigma * noise
+        else:
+            alpha = 1 / (sigma**2 + 1) ** 0.5
+            expected = alpha * known[:, :, -1:] + alpha * sigma * noise
+    else:
+        a = float(full.alphas_cumprod[t])
+        expected = a**0.5 * known[:, :, -1:] + (1 - a) ** 0.5 * noise
+    assert torch.allclose(start, expected, atol=1e-4)
+
+
+def test_a_model_whose_own_sampler_scales_its_noise_starts_from_unit_noise(tmp_path):
+    """A video model whose own scheduler starts from sigma-scaled noise (Euler, as
+    AnimateDiff-Lightning's folders ship) gets its initial latents scaled once, by the
+    pipeline: the UNet's first input is unit noise, not noise scaled twice."""
+    import json
+    import shutil
+
+    from cinedraft.builtin import VIDEO_MODEL
+
+    folder = tmp_path / "euler-video"
+    shutil.copytree(VIDEO_MODEL, folder)
+    for config, entry in [
+        (folder / "scheduler" / "scheduler_config.json", {"_class_name": "EulerDiscreteScheduler"}),
+        (folder / "model_index.json", {"scheduler": ["diffusers", "EulerDiscreteScheduler"]}),
+    ]:
+        config.write_text(json.dumps(json.loads(config.read_text()) | entry))
+    engine = Engine(Settings(home=tmp_path / "home", offline=True, provenance=False))
+    pipe = engine.models.get(str(folder), kind="video").pipe
+    assert pipe.scheduler.init_noise_sigma > 100  # sigma-scaled: its first sigma, about 1e4
+    inputs = []
+    hook = pipe.unet.register_forward_pre_hook(
+        lambda module, args, kwargs: inputs.append(float(args[0].std())), with_kwargs=True
+    )
+    try:
+        engine.video.generate(
+            VideoRequest(prompt="a red box on a marble table", seconds=0.5, steps=2, seed=1),
+            str(folder),
+        )
+    finally:
+        hook.remove()
+    assert 0.5 < inputs[0] < 2, inputs
+
+
 def test_extension_seam_is_like_any_frame_pair(engine):
     """The editor's extend with a generated continuation: the seam's warp error in the
     joined file is within 1.5x of the average of the frame pairs around it."""
