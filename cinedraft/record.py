@@ -110,7 +110,7 @@ class VideoRecord(Generated):
     mode: Literal["text", "image", "extend"]
     before: bool = False  # a lead-in: made backwards in time, before the given clip
     continue_guidance: float
-    # share of the schedule the calls given frames skipped, starting from those frames noised
+    # share of the schedule an image-to-video call skipped, starting from the image noised
     # (tiers.VideoFamily.still_start; 0: from pure noise)
     still_start: float = 0.0
     preset: dict  # the delivery preset (render.video.VideoPreset's fields)

@@ -546,10 +546,11 @@ class VideoFamily:
     # clip being extended); None: ``guidance``. The given frames already fix the scene, and a
     # full-strength push towards the prompt makes such a chunk break from them.
     continue_guidance: float | None = None
-    # For "latents" conditioning: the share of the sampling schedule a call given frames skips.
-    # The frames it draws start from the given frame next to them, noised to that point of
-    # the schedule (SDEdit of a still clip, Meng et al., 2022), instead of from pure noise, so
-    # they set out from the given scene and motion moves it; 0: from pure noise.
+    # For "latents" conditioning: the share of the sampling schedule an image-to-video call
+    # (a given first image) skips. The frames it draws start from the image, noised to that
+    # point of the schedule (SDEdit of a still clip, Meng et al., 2022), instead of from pure
+    # noise, so they set out from the given scene and motion moves it; 0: from pure noise.
+    # Calls that continue a clip start from noise (not measured with it).
     still_start: float = 0.0
     requires: tuple[tuple[str, object], ...] = ()  # (fact, value) pairs, as Family's
     call: tuple[tuple[str, object], ...] = ()  # extra pipeline arguments of every call

@@ -408,7 +408,7 @@ class VideoEngine:
             **dict(shot.family.call),
         )
         if shot.family.conditioning == "latents":
-            return self._call_latents(shot, kwargs, given, on_step, seed)
+            return self._call_latents(shot, kwargs, given, on_step, seed, continuing)
         return self._call_frames(shot, kwargs, given, on_step, seed)
 
     def _call_latents(
@@ -418,8 +418,11 @@ class VideoEngine:
         given: Given | None,
         on_step: Callable[[int], None],
         seed: int,
+        continuing: bool,
     ) -> Drawn:
-        """Latent conditioning: the given frames' latents are held in place at every step."""
+        """Latent conditioning: the given frames' latents are held in place at every step; a
+        call from a first image starts its other frames from it (the family's
+        ``still_start``)."""
         pipe = shot.model.pipe
         latents = self._noise(
             pipe,
@@ -431,7 +434,7 @@ class VideoEngine:
         hold, scheduler, skipped = None, shot.scheduler, 0
         if given is not None:
             known = given.latents if given.latents is not None else self._encode(pipe, given.frames)
-            if shot.family.still_start:
+            if shot.family.still_start and not continuing:
                 scheduler, skipped = _skipping(
                     shot.scheduler or pipe.scheduler, shot.steps, shot.family.still_start
                 )
@@ -559,7 +562,9 @@ class VideoEngine:
             steps=shot.steps,
             guidance=shot.guidance,
             continue_guidance=shot.continue_guidance,
-            still_start=family.still_start if family.conditioning == "latents" else 0.0,
+            still_start=family.still_start
+            if family.conditioning == "latents" and request.image
+            else 0.0,
             preset=asdict(shot.preset),
             seconds=shot.seconds,
             fps=finished.fps,
