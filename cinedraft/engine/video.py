@@ -46,7 +46,7 @@ from ..render.video import Finished, VideoPreset, finish_clip, fit_frame, preset
 from ..request import Overrides, Progress, Seam, VideoRequest, VideoResult, no_progress
 from ..tiers import VideoFamily
 from .chunks import ChunkLoop, Chunked, Drawn, Given, native_frames, plan_chunks
-from .calls import accepted, step_callbacks
+from .calls import accepted, step_callbacks, step_reporter
 from .guard import Guard
 from .models import LoadedModel, ModelCache, prepared, software_versions
 from .schedulers import make_scheduler
@@ -66,6 +66,9 @@ class Shot:
     continue_guidance: float  # calls that continue given frames
     need: int  # frames to deliver, at the model's own rate
     scheduler: diffusers.SchedulerMixin | None = None  # the request's, else the model's own
+    # the share of the schedule an image-to-video call's first draw skips, starting from the
+    # given image (the family's ``still_start``; 0 when it starts from noise)
+    still_start: float = 0.0
 
     @property
     def family(self) -> VideoFamily:
@@ -242,21 +245,26 @@ class VideoEngine:
         seconds = request.seconds if request.seconds is not None else preset.seconds
         model = self.models.get(request.model or default_model, kind="video")
         family = model.family
+        steps = request.steps or family.steps
+        scheduler = (
+            make_scheduler(request.scheduler, model.own_scheduler) if request.scheduler else None
+        )
+        from_image = family.conditioning == "latents" and request.image is not None
+        still = family.still_start if from_image else 0.0
         return Shot(
             request=request,
             model=model,
             preset=preset,
             seconds=seconds,
             size=request.model_size or family.size,
-            steps=request.steps or family.steps,
+            steps=steps,
             guidance=family.guidance_for(request.guidance, continuing=False),
             continue_guidance=family.guidance_for(request.guidance, continuing=True),
             need=native_frames(seconds, family.fps),
-            scheduler=(
-                make_scheduler(request.scheduler, model.own_scheduler)
-                if request.scheduler
-                else None
-            ),
+            scheduler=scheduler,
+            still_start=still
+            if still and _can_skip(scheduler or model.pipe.scheduler, steps)
+            else 0.0,
         )
 
     def _chunk_loop(self, shot: Shot, plan: list[int], progress: Progress) -> ChunkLoop:
@@ -434,16 +442,18 @@ class VideoEngine:
         hold, scheduler, skipped = None, shot.scheduler, 0
         if given is not None:
             known = given.latents if given.latents is not None else self._encode(pipe, given.frames)
-            if shot.family.still_start and not continuing:
+            if shot.still_start and not continuing:
                 scheduler, skipped = _skipping(
-                    shot.scheduler or pipe.scheduler, shot.steps, shot.family.still_start
+                    shot.scheduler or pipe.scheduler, shot.steps, shot.still_start
                 )
                 latents = _still_start(scheduler, shot.steps, known, given.at_end, latents)
             hold = _Hold(given, known, latents, pipe.vae_scale_factor)
             latents = hold(latents)
 
+        report = step_reporter(pipe, on_step, before=skipped)
+
         def step_end(pipe_: object, i: int, t: object, cb_kwargs: dict) -> dict:
-            on_step(skipped + i + 1)
+            report(i)
             if hold is not None:
                 cb_kwargs["latents"] = hold(cb_kwargs["latents"])
             return cb_kwargs
@@ -562,9 +572,7 @@ class VideoEngine:
             steps=shot.steps,
             guidance=shot.guidance,
             continue_guidance=shot.continue_guidance,
-            still_start=family.still_start
-            if family.conditioning == "latents" and request.image
-            else 0.0,
+            still_start=shot.still_start,
             preset=asdict(shot.preset),
             seconds=shot.seconds,
             fps=finished.fps,
@@ -629,24 +637,35 @@ def _sampling_with(
         pipe.scheduler = own
 
 
+def _can_skip(scheduler: diffusers.SchedulerMixin, steps: int) -> bool:
+    """Whether :func:`_skipping` can cut ``scheduler``'s schedule of ``steps``: one timestep
+    a step and, if it has noise levels, one more of those (the final zero). Second-order
+    samplers (Heun, KDPM2) repeat timesteps and PNDM adds warm-up ones; cutting those by
+    count would misalign the solver, so such a call starts from noise."""
+    probe = type(scheduler).from_config(scheduler.config)
+    probe.set_timesteps(steps)
+    sigmas = getattr(probe, "sigmas", None)
+    return len(probe.timesteps) == steps and (sigmas is None or len(sigmas) == steps + 1)
+
+
 def _skipping(
     base: diffusers.SchedulerMixin, steps: int, share: float
 ) -> tuple[diffusers.SchedulerMixin, int]:
     """A copy of ``base`` whose schedule of ``steps`` leaves out its first ``share`` (as an
-    image-to-image pipeline's ``strength`` does), and how many steps that is. The schedule's
-    timesteps and, where it has them, its noise levels are cut alike, so the solver's state
-    (its step index, its final lower-order steps) follows the shorter schedule."""
+    image-to-image pipeline's ``strength`` does), and how many steps that is; ``base`` is one
+    :func:`_can_skip` accepts. The schedule's timesteps and, where it has them, its noise
+    levels are cut alike, so the solver's state (its step index, its final lower-order steps)
+    follows the shorter schedule."""
     skip = min(steps - 1, round(steps * share))
     scheduler = type(base).from_config(base.config)
     full = scheduler.set_timesteps
 
     def set_timesteps(*args: object, **kwargs: object) -> None:
         full(*args, **kwargs)
-        cut = skip * scheduler.order
-        sigmas = getattr(scheduler, "sigmas", None)
-        if sigmas is not None and len(sigmas) == len(scheduler.timesteps) + 1:
-            scheduler.sigmas = sigmas[cut:]
-        scheduler.timesteps = scheduler.timesteps[cut:]
+        if getattr(scheduler, "sigmas", None) is not None:
+            scheduler.sigmas = scheduler.sigmas[skip:]
+        scheduler.timesteps = scheduler.timesteps[skip:]
+        scheduler.num_inference_steps = len(scheduler.timesteps)
 
     scheduler.set_timesteps = set_timesteps
     return scheduler, skip

@@ -152,9 +152,13 @@ def test_weighted_prompt_changes_the_image_and_scheduler_by_name(engine):
     assert euler.record["scheduler"] == "euler" and euler.record["sampler"] == "Euler"
 
 
-def test_progress_is_reported_per_step(engine):
+@pytest.mark.parametrize("scheduler", [None, "heun"])
+def test_progress_is_reported_per_step(engine, scheduler):
+    """One event a sampling step, also for Heun, which calls the model twice a step (its
+    9 calls for 5 steps were shown as 9/5)."""
     events = []
-    engine.generate_image(ImageRequest(prompt=PROMPT, seed=1, steps=5), lambda *e: events.append(e))
+    request = ImageRequest(prompt=PROMPT, seed=1, steps=5, scheduler=scheduler)
+    engine.generate_image(request, lambda *e: events.append(e))
     sample = [e for e in events if e[0] == "sample"]
     assert [e[1] for e in sample] == [1, 2, 3, 4, 5] and sample[-1][2] == 5
 

@@ -119,12 +119,15 @@ def test_image_to_video_sets_out_from_the_given_image(engine, monkeypatch):
     assert model.family.still_start == 0.2
     own = model.family
     scenes = ["a red box on a marble table", "a small blue jar on a plain backdrop"]
+    images = [
+        engine.generate_image(ImageRequest(prompt=scene, seed=40 + i)).outputs[0]
+        for i, scene in enumerate(scenes)
+    ]
     distance = {}
     for still in (0.2, 0.0):
         monkeypatch.setattr(model, "family", replace(own, still_start=still))
         distance[still] = []
-        for i, scene in enumerate(scenes):
-            image = engine.generate_image(ImageRequest(prompt=scene, seed=40 + i)).outputs[0]
+        for i, (scene, image) in enumerate(zip(scenes, images)):
             steps = []
             result = engine.video.generate(
                 VideoRequest(
@@ -184,6 +187,44 @@ def test_a_still_start_skips_the_first_steps_of_any_schedule(name):
         a = float(full.alphas_cumprod[t])
         expected = a**0.5 * known[:, :, -1:] + (1 - a) ** 0.5 * noise
     assert torch.allclose(start, expected, atol=1e-4)
+
+
+def test_a_schedule_that_cannot_be_cut_by_count_starts_from_noise(engine):
+    """Second-order samplers repeat timesteps and PNDM adds warm-up ones: cutting their
+    first steps by count would misalign the solver, so image to video with one starts from
+    noise, and its record says so (``still_start`` 0)."""
+    from diffusers import DPMSolverMultistepScheduler, PNDMScheduler
+
+    from cinedraft.engine.schedulers import make_scheduler
+    from cinedraft.engine.video import _can_skip
+    from cinedraft_training.evaluation import NATIVE
+
+    own = DPMSolverMultistepScheduler(beta_schedule="squaredcos_cap_v2")
+    cut = {n: _can_skip(make_scheduler(n, own), 20) for n in ("dpm++", "euler", "ddim", "heun")}
+    assert cut == {"dpm++": True, "euler": True, "ddim": True, "heun": False}
+    assert not _can_skip(PNDMScheduler(), 20)  # the scheduler SD 1.5 folders ship
+    image = engine.generate_image(ImageRequest(prompt="a red box", seed=3)).outputs[0]
+    steps = []
+    result = engine.video.generate(
+        VideoRequest(
+            prompt="a red box, the camera pans",
+            image=image.asset_id,
+            seconds=0.875,
+            seed=3,
+            steps=4,
+            scheduler="heun",
+            hold_subject=False,
+        ),
+        "builtin",
+        preset=NATIVE,
+        on_progress=lambda stage, done, total: (
+            steps.append(done) if stage.startswith("chunk") else None
+        ),
+    )
+    assert (
+        result.record["still_start"] == 0.0 and result.record["sampler"] == "HeunDiscreteScheduler"
+    )
+    assert steps == [1, 2, 3, 4]  # Heun's 7 model calls, reported as its 4 steps
 
 
 def test_a_model_whose_own_sampler_scales_its_noise_starts_from_unit_noise(tmp_path):
