@@ -66,6 +66,8 @@ class LoadedModel:
     # one request to the next that asks for the same, and takes them off for any other).
     adapters_on: tuple = ()
     loras_loaded: tuple = ()  # LoRAs injected into the pipeline, fused or turned off
+    # while LoRAs are fused: the weights of the layers they change, as they were before
+    unfused: dict = field(default_factory=dict, repr=False)
     own_vae: object | None = None  # the model's own VAE while another is on
     parts: str | None = None  # a transformer alone: where its other components are from
     _hash: str | None = field(default=None, repr=False)
