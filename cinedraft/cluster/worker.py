@@ -8,6 +8,11 @@ audits nothing; it returns pixels, clips and records to the head, which does all
 concurrency group); Ray runs ``card``, ``beat`` and ``cancel`` on a second one, so the head
 hears from a worker while it renders, and never two renders at once (diffusers pipelines are
 not thread-safe).
+
+The files the head sends with a task (a draft to promote, a first frame, a clip to extend)
+live in a folder of their own for that task and go with it. Ray ends an actor by killing its
+process, so nothing may be left to clean up at exit: before, each worker left a folder in the
+system's temporary directory holding its policy and the last task's files.
 """
 
 from __future__ import annotations
@@ -38,14 +43,9 @@ class RenderWorker:
         self.name = name
         self.settings = Settings(**settings)
         self.device = pick_device(self.settings.device)
-        self._dir = Path(tempfile.mkdtemp(prefix="cinedraft-worker-"))
-        policy_file = None
-        if policy is not None:
-            policy_file = self._dir / "policy.toml"
-            policy_file.write_text(policy)
+        guard = _guard(policy)
         self.models = ModelCache.for_settings(self.settings, self.device)
         upscaler = self.settings.upscaler
-        guard = Guard(policy_file, None)
         self.image = ImageEngine(
             self.settings,
             self.models,
@@ -56,6 +56,7 @@ class RenderWorker:
         )
         self.video = VideoEngine(self.models, None, self.device, guard)
         self._task: str | None = None
+        self._files: Path | None = None  # the task's files from the head, while it runs
         self._cancel = False
         self._progress: dict = {}
         self._progress_at = time.time()
@@ -82,7 +83,9 @@ class RenderWorker:
         self._task, self._cancel = task["key"], False
         self._report("start", 0, 1)
         try:
-            return self._clip(task) if task.get("kind") == "video" else self._images(task)
+            with tempfile.TemporaryDirectory(prefix="cinedraft-task-") as files:
+                self._files = Path(files)
+                return self._clip(task) if task.get("kind") == "video" else self._images(task)
         except JobCancelled:
             return {"cancelled": True}
         except ModelNotFoundError as exc:
@@ -90,7 +93,7 @@ class RenderWorker:
         except CinedraftError as exc:
             return {"error": str(exc)}
         finally:
-            self._task = None
+            self._task = self._files = None
 
     def _images(self, task: dict) -> dict:
         parent = task.get("parent")
@@ -132,6 +135,19 @@ class RenderWorker:
     def _source(self, name: str, sent: dict) -> Asset:
         """An asset the head sent (a promotion's draft, a first frame, a clip to extend):
         this machine has no library, so it is a file here for the length of the task."""
-        path = self._dir / f"{name}{Path(sent['asset']['path']).suffix}"
+        path = self._files / f"{name}{Path(sent['asset']['path']).suffix}"
         path.write_bytes(sent["data"])
         return Asset.model_validate(sent["asset"] | {"path": str(path)})
+
+
+def _guard(policy: str | None) -> Guard:
+    """The head's policy (its file's text), read now from a file that is gone when this
+    returns; checks only, no audit (the head audits what it stores)."""
+    if policy is None:
+        return Guard(None, None)
+    with tempfile.TemporaryDirectory(prefix="cinedraft-policy-") as folder:
+        path = Path(folder) / "policy.toml"
+        path.write_text(policy, encoding="utf-8")
+        guard = Guard(path, None)
+        guard.policy  # noqa: B018 - loaded once, here, while its file exists
+    return guard
