@@ -550,7 +550,8 @@ class VideoFamily:
     # (a given first image) skips. The frames it draws start from the image, noised to that
     # point of the schedule (SDEdit of a still clip, Meng et al., 2022), instead of from pure
     # noise, so they set out from the given scene and motion moves it; 0: from pure noise.
-    # Calls that continue a clip start from noise (not measured with it).
+    # Calls that continue a clip start from noise: started from the clip they moved 22 % less
+    # (VIDEO_MODEL_CARD.md). Samplers that cannot be cut by step count start from noise too.
     still_start: float = 0.0
     requires: tuple[tuple[str, object], ...] = ()  # (fact, value) pairs, as Family's
     call: tuple[tuple[str, object], ...] = ()  # extra pipeline arguments of every call
