@@ -12,11 +12,18 @@ not thread-safe).
 The files the head sends with a task (a draft to promote, a first frame, a clip to extend)
 live in a folder of their own for that task and go with it. Ray ends an actor by killing its
 process, so nothing may be left to clean up at exit: before, each worker left a folder in the
-system's temporary directory holding its policy and the last task's files.
+system's temporary directory holding its policy and the last task's files. A worker killed
+in the middle of a task still leaves that task's folder, so the folder's name says whose it
+is (machine and process) and a worker starting on that machine removes those of workers
+that are gone.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -43,6 +50,7 @@ class RenderWorker:
         self.name = name
         self.settings = Settings(**settings)
         self.device = pick_device(self.settings.device)
+        _remove_dead_workers_files()
         guard = _guard(policy)
         self.models = ModelCache.for_settings(self.settings, self.device)
         upscaler = self.settings.upscaler
@@ -83,9 +91,7 @@ class RenderWorker:
         self._task, self._cancel = task["key"], False
         self._report("start", 0, 1)
         try:
-            with tempfile.TemporaryDirectory(prefix="cinedraft-task-") as files:
-                self._files = Path(files)
-                return self._clip(task) if task.get("kind") == "video" else self._images(task)
+            return self._clip(task) if task.get("kind") == "video" else self._images(task)
         except JobCancelled:
             return {"cancelled": True}
         except ModelNotFoundError as exc:
@@ -93,6 +99,8 @@ class RenderWorker:
         except CinedraftError as exc:
             return {"error": str(exc)}
         finally:
+            if self._files is not None:
+                shutil.rmtree(self._files, ignore_errors=True)
             self._task = self._files = None
 
     def _images(self, task: dict) -> dict:
@@ -135,9 +143,36 @@ class RenderWorker:
     def _source(self, name: str, sent: dict) -> Asset:
         """An asset the head sent (a promotion's draft, a first frame, a clip to extend):
         this machine has no library, so it is a file here for the length of the task."""
+        if self._files is None:  # most tasks send no file, and make no folder
+            self._files = Path(tempfile.mkdtemp(prefix=_TASK_FILES + f"{os.getpid()}-"))
         path = self._files / f"{name}{Path(sent['asset']['path']).suffix}"
         path.write_bytes(sent["data"])
         return Asset.model_validate(sent["asset"] | {"path": str(path)})
+
+
+# A task's folder: cinedraft-task-<machine>-<pid>-<random>. The machine's name is in it
+# because containers may share a temporary directory and not their process numbers.
+_TASK_FILES = f"cinedraft-task-{socket.gethostname()}-"
+
+
+def _remove_dead_workers_files() -> None:
+    """Remove the task folders of this machine's workers whose process is gone (killed in
+    the middle of a task: what the head sent them, a user's draft or clip, is still there)."""
+    for folder in Path(tempfile.gettempdir()).glob(_TASK_FILES + "*"):
+        # whole: a machine named like this one with "-2" after it is another machine
+        named = re.fullmatch(r"(\d+)-[a-z0-9_]{8}", folder.name.removeprefix(_TASK_FILES))
+        if named and not _alive(int(named[1])):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _guard(policy: str | None) -> Guard:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -53,4 +57,32 @@ def test_a_worker_leaves_no_files_behind(tmp_path, monkeypatch):
     assert result["images"][0].shape == (256, 256, 3), result.get("error")
     ((path, whole),) = sent_files
     assert whole and path.parent.parent == scratch and not path.exists()
+    # named so that a worker starting after this one died would know whose it was
+    assert path.parent.name.startswith(f"cinedraft-task-{socket.gethostname()}-{os.getpid()}-")
     assert list(scratch.iterdir()) == []
+
+
+def test_a_starting_worker_removes_the_files_of_workers_that_died_mid_task(tmp_path, monkeypatch):
+    """A worker killed in the middle of a task cannot remove that task's folder (the head's
+    copy of a user's draft or clip); the next worker to start on the machine does, and leaves
+    the folders of workers still running, here or on another machine sharing the folder."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True
+    )
+    dead = int(ended.stdout)  # a process number that has just ended
+    here = f"cinedraft-task-{socket.gethostname()}-"
+    folders = {
+        "dead": scratch / f"{here}{dead}-a1b2c3d4",
+        "running": scratch / f"{here}{os.getpid()}-e5f6g7h8",
+        "elsewhere": scratch / f"cinedraft-task-another-machine-{dead}-i9j0k1l2",
+        "named like it": scratch / f"{here}2-{dead}-m3n4o5p6",  # machine <this one>-2
+    }
+    for folder in folders.values():
+        folder.mkdir()
+        (folder / "parent.png").write_bytes(b"a user's draft")
+    RenderWorker("w1", {"home": str(tmp_path / "home"), "offline": True, "device": "cpu"}, None)
+    assert not folders["dead"].exists()
+    assert all(folder.exists() for key, folder in folders.items() if key != "dead")
