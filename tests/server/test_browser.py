@@ -154,12 +154,14 @@ def test_make_extend_and_play_a_video(studio, page):
     )
     page.select_option("#video select[name=preset]", "preview")
     page.fill("#video input[name=seconds]", "1")
+    page.fill("#video input[name=steps]", "4")  # a rough clip sooner (default: the model's)
     page.click("#video button[type=submit]")
     expect(page.locator("#player")).to_be_visible(timeout=300_000)
     first = page.evaluate(PLAY, "#player")
     assert (first["width"], first["height"]) == (640, 360) and first["duration"] > 0.9, first
     page.fill("#extend input[name=seconds]", "1")
     page.fill("#extend input[name=prompt]", "the ball keeps rolling")
+    page.fill("#extend input[name=steps]", "4")
     page.click("#extend button[type=submit]")
     expect(page.locator("#video-info")).not_to_contain_text(
         first["src"].split("/")[3], timeout=300_000
@@ -173,6 +175,11 @@ def test_make_extend_and_play_a_video(studio, page):
     assert page.errors == []
     extended = httpx.get(f"{studio}/api/assets/{second['src'].split('/')[3]}").json()
     assert extended["record"]["operation"] == "extend"
+    # the steps asked in each form reached the clip and the continuation
+    made = httpx.get(f"{studio}/api/assets/{first['src'].split('/')[3]}").json()
+    (then,) = [p["id"] for p in extended["parents"] if p["id"] != made["id"]]
+    continued = httpx.get(f"{studio}/api/assets/{then}").json()
+    assert made["record"]["steps"] == continued["record"]["steps"] == 4
 
 
 def _done(studio, job_id):

@@ -515,6 +515,12 @@ async function edit() {
 }
 
 // Text (or a first frame) to a clip, then extend it; the result plays here as it lands.
+// Sampling steps for a clip: empty keeps the model's default (20 on the built-in model); fewer
+// draw a rough clip sooner, more a cleaner one (the CLI's --steps).
+function stepsInput() {
+  return el("label", {}, "Steps", el("input", { name: "steps", type: "number", min: 1, max: 500, placeholder: "model default" }));
+}
+
 async function video(startId) {
   const prog = progressUi();
   const player = el("div", { id: "video-result" });
@@ -527,10 +533,12 @@ async function video(startId) {
     el("label", {}, "Seconds", el("input", { name: "seconds", type: "number", step: "0.5", min: 0.5, max: 60, value: 2 })),
     el("label", {}, "First frame (image asset id)", el("input", { name: "image", pattern: "[0-9a-f]{12}", placeholder: "optional" })),
     el("label", {}, "Seed", el("input", { name: "seed", type: "number", min: 0, value: 7 })),
+    stepsInput(),
     el("button", { type: "submit", text: "Generate" }));
   const extendForm = el("form", { class: "bar", id: "extend", hidden: true },
     el("label", {}, "What happens next", el("input", { name: "prompt", placeholder: "the ball keeps rolling" })),
     el("label", {}, "Seconds", el("input", { name: "seconds", type: "number", step: "0.5", min: 0.5, max: 20, value: 2 })),
+    stepsInput(),
     el("button", { type: "submit", text: "Extend" }));
   let current = null;
   const show = async (id) => {
@@ -559,13 +567,15 @@ async function video(startId) {
     const body = { prompt: data.get("prompt"), preset: data.get("preset"),
                    seconds: Number(data.get("seconds")), seed: Number(data.get("seed")) };
     if (data.get("image")) body.image = data.get("image");
+    if (data.get("steps")) body.steps = Number(data.get("steps"));
     run("/api/jobs/video", body, "generated");
   });
   extendForm.addEventListener("submit", (event) => {
     event.preventDefault();
     const data = new FormData(extendForm);
-    run("/api/jobs/extend", { source: current, seconds: Number(data.get("seconds")),
-                              prompt: data.get("prompt") || "" }, "extended");
+    const body = { source: current, seconds: Number(data.get("seconds")), prompt: data.get("prompt") || "" };
+    if (data.get("steps")) body.steps = Number(data.get("steps"));
+    run("/api/jobs/extend", body, "extended");
   });
   view.replaceChildren(el("h1", { text: "Video" }), form, prog.node, player, extendForm);
   if (startId) await show(startId);
