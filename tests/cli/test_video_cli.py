@@ -48,6 +48,8 @@ def test_video_from_an_image_then_extend(tmp_path):
         "9",
         "--negative",
         "blurry",
+        "--steps",
+        "4",
         "--out",
         str(out_file),
     )
@@ -55,13 +57,16 @@ def test_video_from_an_image_then_extend(tmp_path):
     assert "seam at frame 24" in res.output
     info = Prober().probe(out_file)
     assert info.frame_count == 48 and info.fps == 24
-    # the continuation (the joined clip's second source) was made with that seed and negative
+    # the continuation (the joined clip's second source) was made with that seed, negative
+    # and steps
     listed = json.loads(_invoke(tmp_path, "library", "list", "--kind", "video", "--json").stdout)
     made = [a for a in listed if a["id"] != clip["asset_id"]]
     shown = json.loads(_invoke(tmp_path, "library", "show", made[0]["id"], "--json").stdout)
     assert (shown["record"]["seed"], shown["negative_prompt"]) == (9, "blurry")
+    assert shown["record"]["steps"] == 4
     # `edit extend` generates too, and says how far it got (it ran minutes in silence)
     args = ("edit", "extend", clip["asset_id"], "--seconds", "0.5", "--prompt", "it rolls on")
+    args += ("--steps", "4")
     res = _invoke(tmp_path, *args)
     assert res.exit_code == 0, res.output
     assert any(line.startswith("chunk ") for line in res.stderr.splitlines()), res.stderr

@@ -15,6 +15,7 @@ def clip(client):
             "preset": "preview",
             "seconds": 1,
             "seed": 7,
+            "steps": 4,  # these tests are of the jobs, not of the clip's looks
         },
     ).json()
     done = wait(client, job["id"], timeout=300)
@@ -25,6 +26,7 @@ def clip(client):
 def test_a_video_job_stores_a_playable_clip(client, clip):
     asset = client.get(f"/api/assets/{clip['result']['outputs'][0]}").json()
     assert asset["mime"] == "video/mp4" and asset["record"]["job_id"] == clip["id"]
+    assert asset["record"]["steps"] == 4
     assert (asset["width"], asset["height"]) == (640, 360) and clip["result"]["frames"] >= 24
     head = client.get(f"/api/assets/{asset['id']}/file", headers={"range": "bytes=0-15"})
     assert head.status_code == 206 and head.content[4:8] == b"ftyp"
@@ -33,13 +35,16 @@ def test_a_video_job_stores_a_playable_clip(client, clip):
 def test_an_extend_job_continues_the_clip_and_names_it(client, clip):
     source = clip["result"]["outputs"][0]
     job = client.post(
-        "/api/jobs/extend", json={"source": source, "seconds": 1, "prompt": "it keeps rolling"}
+        "/api/jobs/extend",
+        json={"source": source, "seconds": 1, "prompt": "it keeps rolling", "steps": 4},
     ).json()
     done = wait(client, job["id"], timeout=300)
     assert done["state"] == "done", done
     extended = client.get(f"/api/assets/{done['result']['outputs'][0]}").json()
     assert extended["record"]["operation"] == "extend" and extended["record"]["job_id"] == job["id"]
     assert source in {p["id"] for p in extended["parents"]}
+    (then,) = [p["id"] for p in extended["parents"] if p["id"] != source]
+    assert client.get(f"/api/assets/{then}").json()["record"]["steps"] == 4
     assert done["result"]["duration"] > clip["result"]["duration"] + 0.5
 
 
