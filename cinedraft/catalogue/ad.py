@@ -149,8 +149,10 @@ class Ad:
         seed: int = 0,
         model: str | None = None,
         motion: str = "camera",
+        steps: int | None = None,
     ) -> AdResult:
-        """See the module docstring."""
+        """See the module docstring. ``model``, ``seed`` and ``steps`` (default: the model's)
+        are the video model's, with ``motion="model"``."""
         if not 3 <= seconds <= MAX_SECONDS:
             raise InputError(f"an ad is 3 to {MAX_SECONDS:g} seconds, got {seconds:g}")
         if motion not in MOTIONS:
@@ -161,8 +163,8 @@ class Ad:
         captions = list(captions or ([row["caption"]] if row.get("caption") else []))
         overlay = caption_overlay(SIZE, row["name"], captions, self.brand)
         frames = shot_frames(seconds)
-        steps, done = len(frames) + 3, 0
-        self.progress("ad", done, steps)
+        stages, done = len(frames) + 3, 0
+        self.progress("ad", done, stages)
         # 2. The shots.
         editor = self._editor()
         shots = []
@@ -179,21 +181,24 @@ class Ad:
                     seconds=count / FPS,
                     image=image.id,
                     seed=seed + k,
+                    steps=steps,
                 )
-                shots.append(self._engine().generate_video(request).asset_id)
+                # the shot's own stages (chunk steps, encode) show while it renders: a shot
+                # of a real model at 1080x1920 takes minutes
+                shots.append(self._engine().generate_video(request, self.progress).asset_id)
             done += 1
-            self.progress("ad", done, steps)
+            self.progress("ad", done, stages)
         # 3-5. Joined, captioned, scored.
         clip = editor.merge(shots)
         clip = editor.overlay(clip.id, overlay, "captions")
         done += 2
-        self.progress("ad", done, steps)
+        self.progress("ad", done, stages)
         if music is not None:
             clip = editor.audio(clip.id, str(music), "replace", fade_out=FADE)
         # 6. The file.
         path = (Path(out).expanduser() if out else Path("catalogue-out")) / sku / "ad.mp4"
         write_atomic(path, Path(clip.path).read_bytes(), shared=True)
-        self.progress("ad", steps, steps)
+        self.progress("ad", stages, stages)
         record = clip.record
         return AdResult(
             sku=sku,

@@ -116,6 +116,10 @@ def ad(
         str | None, typer.Option(help="Video model, with --motion model (default: the default).")
     ] = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the first shot (--motion model).")] = 0,
+    steps: Annotated[
+        int | None,
+        typer.Option(min=1, max=500, help="Sampling steps (--motion model; default: the model's)."),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """A 1080x1920, 30 fps H.264 vertical ad of one SKU: three shots from its approved
@@ -129,7 +133,7 @@ def ad(
     maker = Ad(state.library(), state.engine, state.editor, kit)
     with progress_bars(enabled=not as_json) as on_progress:
         maker.progress = on_progress
-        result = maker.make(sku, seconds, out_dir, music, caption or [], seed, model, motion)
+        result = maker.make(sku, seconds, out_dir, music, caption or [], seed, model, motion, steps)
     if as_json:
         out.print_json(json.dumps(result.__dict__, default=str))
         return

@@ -89,14 +89,20 @@ def test_a_model_motion_ad_uses_image_to_video(engine, products, tmp_path):
     sheet.products[:] = [p for p in sheet.products if p.sku == "C-3"]
     Catalogue(engine.library, lambda: engine, tmp_path).run(sheet)
     editor = Editor(engine.library)
-    result = Ad(engine.library, lambda: engine, lambda: editor).make(
-        "C-3", seconds=3.0, out=tmp_path, motion="model"
-    )
+    seen = []
+    result = Ad(
+        engine.library, lambda: engine, lambda: editor, on_progress=lambda *e: seen.append(e)
+    ).make("C-3", seconds=3.0, out=tmp_path, motion="model", steps=4)
     assert abs(result.seconds - 3.0) <= 0.05 and (result.width, result.height) == SIZE
     kinds = [engine.library.get(s).record["kind"] for s in result.shots]
     assert kinds == ["video"] * 3  # generated clips, not camera moves
     first = engine.library.get(result.shots[0]).record
-    assert "camera slowly zooms in" in first["prompt"]
+    assert "camera slowly zooms in" in first["prompt"] and first["steps"] == 4
+    # each shot's sampling steps show while it renders, between the ad's own stages
+    ads = [i for i, (stage, *_) in enumerate(seen) if stage == "ad"]
+    assert seen[ads[0]] == ("ad", 0, 6) and seen[-1] == ("ad", 6, 6)
+    first_shot = seen[ads[0] + 1 : ads[1]]
+    assert ("chunk 1/2", 4, 4) in first_shot and first_shot[-1] == ("save", 1, 1), first_shot
     with pytest.raises(InputError, match="motion must be one of"):
         Ad(engine.library, lambda: engine, lambda: editor).make("C-3", motion="drone")
 
