@@ -208,8 +208,12 @@ def _take_off(model: LoadedModel) -> None:
         return
     pipe = model.pipe
     loaded = getattr(pipe, "get_list_adapters", None) and any(pipe.get_list_adapters().values())
-    if loaded and model.adapters_on == ("partial",):  # a request failed half-way: start clean
-        _unfuse(model)
+    if model.adapters_on == ("partial",) and hasattr(pipe, "unload_lora_weights"):
+        # A request failed half-way: start clean. Unloading also takes out the layers a
+        # load that failed (a LoRA of another architecture) injected without naming an
+        # adapter: peft lists none, and they stayed in every forward pass.
+        if loaded:
+            _unfuse(model)
         pipe.unload_lora_weights()
         model.loras_loaded = ()
     elif loaded and any(on[0] == "lora" for on in model.adapters_on):

@@ -8,6 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from cinedraft import (
@@ -283,6 +284,18 @@ def test_bad_adapters_are_one_clear_error_and_leave_the_model_clean(
         _draw(engine, tiny_sdxl, loras=[Lora(ref=str(tiny_sd_adapters["lora"]))])
     _, after = _draw(engine, tiny_sd)
     assert np.array_equal(after, before)
+    # nothing of the failed load is left in the SDXL model: peft had injected its layers
+    # (32 here) before the weights did not fit, and named no adapter, so they stayed
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    sdxl = engine.models.get(str(tiny_sdxl), kind="image").pipe
+    left = [
+        name
+        for name, part in sdxl.components.items()
+        if isinstance(part, torch.nn.Module)
+        and any(isinstance(m, BaseTunerLayer) for m in part.modules())
+    ]
+    assert left == []
 
 
 def test_lora_option_parsing():
