@@ -514,13 +514,13 @@ async function edit() {
     clips.length ? picker : el("p", { text: "No clips in the library yet: make one on the Video page." }));
 }
 
-// Text (or a first frame) to a clip, then extend it; the result plays here as it lands.
 // Sampling steps for a clip: empty keeps the model's default (20 on the built-in model); fewer
 // draw a rough clip sooner, more a cleaner one (the CLI's --steps).
 function stepsInput() {
   return el("label", {}, "Steps", el("input", { name: "steps", type: "number", min: 1, max: 500, placeholder: "model default" }));
 }
 
+// Text (or a first frame) to a clip, then extend it; the result plays here as it lands.
 async function video(startId) {
   const prog = progressUi();
   const player = el("div", { id: "video-result" });
