@@ -104,6 +104,7 @@ def test_a_clip_is_made_on_one_worker_and_stored_by_the_head(head):
         "preset": "preview",
         "seconds": 1,
         "seed": 7,
+        "steps": 4,  # the head's request reaches the worker whole (checked below)
     }
     job = wait(head, head.post("/api/jobs/video", json=body).json()["id"], timeout=300)
     assert job["state"] == "done", job
@@ -112,6 +113,7 @@ def test_a_clip_is_made_on_one_worker_and_stored_by_the_head(head):
     clip = head.get(f"/api/assets/{clip_id}").json()
     assert clip["mime"] == "video/mp4" and (clip["width"], clip["height"]) == (640, 360)
     assert clip["record"]["worker"] == job["worker"] and clip["record"]["seed"] == 7
+    assert clip["record"]["steps"] == 4
     assert job["result"]["frames"] >= 24 and job["result"]["chunks"] >= 1
     assert head.get(f"/api/assets/{clip_id}/verify").json()["ok"]  # signed by the head
     poster = head.get(f"/api/assets/{job['result']['poster']}").json()

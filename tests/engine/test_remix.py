@@ -11,8 +11,10 @@ from ..editor.conftest import make_clip
 
 
 def test_a_remix_keeps_the_clips_prompt_motion_and_seed_and_makes_the_change(engine, tmp_path):
-    clip = engine.generate_video(
-        VideoRequest(prompt="a red ball slides right on a wooden table", seconds=1.0, seed=11)
+    clip = engine.generate_video(  # 4 steps: the remix keeps them (checked below)
+        VideoRequest(
+            prompt="a red ball slides right on a wooden table", seconds=1.0, seed=11, steps=4
+        )
     )
     remix = engine.remix(clip.asset_id, "much warmer")
     rec, old = remix.record, clip.record
