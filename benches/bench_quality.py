@@ -28,7 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from cinedraft.quality.metrics import image_metrics, temporal_metrics  # noqa: E402
+from cinedraft.quality.metrics import (  # noqa: E402
+    IMAGE_METRICS,
+    image_metrics,
+    temporal_metrics,
+)
 
 
 def photo(size: int, seed: int = 0) -> Image.Image:
@@ -41,21 +45,7 @@ def photo(size: int, seed: int = 0) -> Image.Image:
 def each_metric_on_its_own(image: Image.Image) -> dict[str, float]:
     """The baseline: every metric of ``image_metrics`` given the image, so each reads its
     pixels and computes the luma itself."""
-    from cinedraft.quality import metrics
-
-    names = {
-        "sharpness": metrics.laplacian_variance,
-        "tenengrad": metrics.tenengrad,
-        "hf_ratio": metrics.high_frequency_ratio,
-        "edge_width": metrics.edge_width,
-        "blockiness": metrics.blockiness,
-        "ringing": metrics.ringing,
-        "noise": metrics.noise_sigma,
-        "chroma_outliers": metrics.chroma_outliers,
-        "speckle": metrics.speckle,
-        "overshoot": metrics.overshoot,
-    }
-    return {name: metric(image) for name, metric in names.items()}
+    return {name: metric(image) for name, metric in IMAGE_METRICS.items()}
 
 
 def bench_large_photo(size: tuple[int, int] = (6000, 4000)) -> None:

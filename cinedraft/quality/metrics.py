@@ -296,8 +296,24 @@ def overshoot(image: ImageLike, max_edges: int = 4000, seed: int = 0) -> float:
     return float(100 * np.mean(excess[keep] / step[keep]))
 
 
+# Every no-reference metric stored on a library asset, by its stored name. All read the
+# luma, but chroma_outliers, which reads the colours.
+IMAGE_METRICS = {
+    "sharpness": laplacian_variance,
+    "tenengrad": tenengrad,
+    "hf_ratio": high_frequency_ratio,
+    "edge_width": edge_width,
+    "blockiness": blockiness,
+    "ringing": ringing,
+    "noise": noise_sigma,
+    "chroma_outliers": chroma_outliers,
+    "speckle": speckle,
+    "overshoot": overshoot,
+}
+
+
 def image_metrics(image: ImageLike) -> dict[str, float]:
-    """Every no-reference metric of one image (the set stored on every library asset).
+    """Every metric of :data:`IMAGE_METRICS` of one image.
 
     The pixels are read and the luma computed once, and every luma metric is given that
     luma (the same values each would compute): computed by each of nine metrics, the luma
@@ -306,16 +322,8 @@ def image_metrics(image: ImageLike) -> dict[str, float]:
         image = np.asarray(image.convert("RGB"))
     luma = _gray(image)
     return {
-        "sharpness": laplacian_variance(luma),
-        "tenengrad": tenengrad(luma),
-        "hf_ratio": high_frequency_ratio(luma),
-        "edge_width": edge_width(luma),
-        "blockiness": blockiness(luma),
-        "ringing": ringing(luma),
-        "noise": noise_sigma(luma),
-        "chroma_outliers": chroma_outliers(image),
-        "speckle": speckle(luma),
-        "overshoot": overshoot(luma),
+        name: metric(image if metric is chroma_outliers else luma)
+        for name, metric in IMAGE_METRICS.items()
     }
 
 
