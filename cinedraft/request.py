@@ -50,7 +50,13 @@ class Lora(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     ref: str = Field(min_length=1, max_length=4096)
-    weight: float = Field(1.0, ge=-4.0, le=4.0)
+    weight: float | None = Field(
+        None,
+        ge=-4.0,
+        le=4.0,
+        description="Unset: the scale its authors publish for a speed LoRA (Hyper-SD's FLUX and "
+        "SD 3 LoRAs: 0.125), else 1.",
+    )
 
     @classmethod
     def parse(cls, text: str) -> Lora:

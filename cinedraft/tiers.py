@@ -413,6 +413,12 @@ class SpeedLora:
     flow: bool = False
     families: tuple[str, ...] | None = None
     also: str | None = None  # a second word the name must hold (a variant of the same LoRA)
+    weight: float = 1.0  # the scale its authors fuse it at (a request's own weight wins)
+    guidance_at: tuple[tuple[int, float], ...] = ()  # (steps, guidance): one per file's count
+
+    def guidance_for(self, steps: int) -> float:
+        """The guidance for the file of ``steps`` steps (``guidance`` where none is given)."""
+        return dict(self.guidance_at).get(steps, self.guidance)
 
 
 QWEN_FAMILIES = ("qwen-image", "qwen-image-edit", "qwen-image-edit-plus")
@@ -464,6 +470,32 @@ SPEED_LORAS: tuple[SpeedLora, ...] = (
         "log(3) (the shift of its distillation), exponential time shift, no shift_terminal",
         flow=True,
         families=QWEN_FAMILIES,
+    ),
+    SpeedLora(
+        "hyper",
+        8,
+        3.5,
+        "flow-euler",
+        "ByteDance/Hyper-SD model card, FLUX.1-dev: 8- and 16-step LoRAs, "
+        "fuse_lora(lora_scale=0.125), guidance_scale=3.5, the pipeline's own "
+        "FlowMatchEulerDiscreteScheduler",
+        flow=True,
+        families=("flux",),
+        weight=0.125,
+    ),
+    SpeedLora(
+        "hyper",
+        8,
+        5.0,
+        "flow-euler",
+        "ByteDance/Hyper-SD model card, SD 3 CFG LoRAs: 4-, 8- and 16-step, guidance scale "
+        "3.0 / 5.0 / 7.0 at 4 / 8 / 16 steps, fused at a small scale (0.125), the pipeline's "
+        "own FlowMatchEulerDiscreteScheduler",
+        flow=True,
+        families=("sd3",),
+        also="cfg",
+        weight=0.125,
+        guidance_at=((4, 3.0), (8, 5.0), (16, 7.0)),
     ),
 )
 STEPS_IN_NAME = re.compile(r"(\d+)[-_ ]?steps?(?![a-z])")

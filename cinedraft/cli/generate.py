@@ -29,7 +29,11 @@ Negative = Annotated[str, typer.Option("--negative", help="Negative prompt.")]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 Loras = Annotated[
     list[str] | None,
-    typer.Option("--lora", help="FILE[:WEIGHT] or a name in MODELS/loras (repeatable)."),
+    typer.Option(
+        "--lora",
+        help="FILE[:WEIGHT] or a name in MODELS/loras (repeatable). No WEIGHT: 1, or the "
+        "scale a speed LoRA's authors publish.",
+    ),
 ]
 Embeddings = Annotated[
     list[str] | None,

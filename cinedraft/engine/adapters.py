@@ -52,7 +52,7 @@ class Adapter:
     name: str  # the LoRA's adapter name, the embedding's token, the VAE folder's name
     path: Path
     sha256: str
-    weight: float = 1.0
+    weight: float | None = 1.0  # a LoRA's None: not given (see speed_recipe)
     source: str = "option"  # "option", or "prompt" for a tag in the prompt
 
     def to_record(self) -> dict:
@@ -92,7 +92,7 @@ def adapters_of(request: ImageRequest, models_root: Path) -> list[Adapter]:
     loras = [(lora, "option") for lora in request.loras]
     for text in (request.prompt, request.negative_prompt):
         loras += [
-            (Lora(ref=m.group(1), weight=float(m.group(2) or 1.0)), "prompt")
+            (Lora(ref=m.group(1), weight=float(m.group(2)) if m.group(2) else None), "prompt")
             for m in LORA_TAG.finditer(text)
         ]
     embeddings = [(ref, "option") for ref in request.embeddings]
@@ -110,28 +110,32 @@ def adapters_of(request: ImageRequest, models_root: Path) -> list[Adapter]:
     return out
 
 
-def speed_tier(
+def speed_recipe(
     tier: Tier, adapters: list[Adapter], request: ImageRequest, family: str, flow: bool
-) -> Tier:
-    """A speed LoRA (LCM, Lightning, Hyper-SD: a word in its file name) brings its authors'
-    steps, guidance and sampler for a model of ``family`` (``flow``: flow-matching), unless
-    the request sets them."""
+) -> tuple[Tier, list[Adapter]]:
+    """The tier and the LoRAs' weights for a model of ``family`` (``flow``: flow-matching). A
+    speed LoRA (LCM, Lightning, Hyper-SD: a word in its file name) brings its authors' steps,
+    guidance and sampler, unless the request sets them, and their scale where the request
+    gave the LoRA no weight (Hyper-SD's FLUX LoRA is fused at 0.125: at 1 it burns the
+    image); any other LoRA without a weight gets 1."""
+    resolved, recipe = [], None
     for adapter in adapters:
-        if adapter.kind != "lora":
-            continue
-        if found := speed_lora(adapter.path.name, family, flow):
+        found = speed_lora(adapter.path.name, family, flow) if adapter.kind == "lora" else None
+        if found and recipe is None:
             recipe, steps = found
             tier = replace(
                 tier,
                 steps=steps,
-                guidance=recipe.guidance,
+                guidance=recipe.guidance_for(steps),
                 scheduler=recipe.scheduler,
                 refine_steps=steps,
-            )
-            return tier.with_overrides(
+            ).with_overrides(
                 steps=request.steps, guidance=request.guidance, scheduler=request.scheduler
             )
-    return tier
+        if adapter.weight is None:
+            adapter = replace(adapter, weight=found[0].weight if found else 1.0)
+        resolved.append(adapter)
+    return tier, resolved
 
 
 @contextmanager

@@ -51,7 +51,7 @@ from .adapters import (
     applied,
     changed,
     request_fields,
-    speed_tier,
+    speed_recipe,
     take_tags,
 )
 from .calls import accepted, step_callbacks, takes
@@ -209,7 +209,7 @@ class ImageEngine:
             refine_tiled=request.tiled_refine,
         )
         flow = is_flow(model.own_scheduler)
-        tier = speed_tier(tier, adapters, request, model.family.name, flow)
+        tier, adapters = speed_recipe(tier, adapters, request, model.family.name, flow)
         out_w = request.width or model.native_size[0] * tier.upscale
         out_h = request.height or model.native_size[1] * tier.upscale
         base = (out_w, out_h) if tier.upscale == 1 else base_size(model.native_size, out_w / out_h)

@@ -199,7 +199,7 @@ def test_a_step_count_in_a_speed_loras_name_is_its_steps():
 
     def picked(name, family="sdxl", flow=False):
         found = speed_lora(name, family, flow)
-        return found and (found[0].scheduler, found[1], found[0].guidance)
+        return found and (found[0].scheduler, found[1], found[0].guidance_for(found[1]))
 
     assert picked("sdxl_lightning_8step_lora.safetensors") == ("euler-trailing", 8, 0.0)
     assert picked("sdxl_lightning_2step_lora.safetensors") == ("euler-trailing", 2, 0.0)
@@ -212,6 +212,20 @@ def test_a_step_count_in_a_speed_loras_name_is_its_steps():
     assert qwen == ("flow-euler-shift3", 8, 1.0)
     edit = ("Qwen-Image-Edit-2509-Lightning-4steps-V1.0-bf16.safetensors", "qwen-image-edit-plus")
     assert picked(*edit, True) == ("flow-euler-shift3", 4, 1.0)
+    # Hyper-SD's FLUX.1-dev LoRAs at FLUX.1-dev's guidance; its SD 3 CFG LoRAs at the guidance
+    # their card gives each count (both fused at 0.125: test below)
+    assert picked("Hyper-FLUX.1-dev-8steps-lora.safetensors", "flux", True) == (
+        "flow-euler",
+        8,
+        3.5,
+    )
+    assert picked("Hyper-FLUX.1-dev-16steps-lora.safetensors", "flux", True)[1] == 16
+    for steps, guidance in ((4, 3.0), (8, 5.0), (16, 7.0)):
+        name = f"Hyper-SD3-{steps}steps-CFG-lora.safetensors"
+        assert picked(name, "sd3", True) == ("flow-euler", steps, guidance)
+    # made for FLUX.1-dev and SD 3 medium: not put on schnell or SD 3.5
+    assert picked("Hyper-FLUX.1-dev-8steps-lora.safetensors", "flux-schnell", True) is None
+    assert picked("Hyper-SD3-8steps-CFG-lora.safetensors", "sd3.5", True) is None
     # no recipe of its kind: the tier stays (no sampler the model cannot run)
     assert picked("some-lightning-lora.safetensors", "flux", True) is None
     assert picked("lcm-lora.safetensors", "qwen-image", True) is None
@@ -300,7 +314,7 @@ def test_bad_adapters_are_one_clear_error_and_leave_the_model_clean(
 
 def test_lora_option_parsing():
     assert Lora.parse("style.safetensors:0.7") == Lora(ref="style.safetensors", weight=0.7)
-    assert Lora.parse("style.safetensors") == Lora(ref="style.safetensors", weight=1.0)
+    assert Lora.parse("style.safetensors") == Lora(ref="style.safetensors", weight=None)
     assert Lora.parse("C:/x/style.safetensors") == Lora(ref="C:/x/style.safetensors")
 
 
@@ -336,3 +350,37 @@ def test_sdxl_and_flux_loras_apply_and_come_off(request, engine, tmp_path, fixtu
     _, after = _draw(engine, folder, **size)
     assert np.abs(styled - before).mean() > 1.0 and out.record["adapters"][0]["kind"] == "lora"
     assert np.array_equal(after, before)
+
+
+@pytest.mark.parametrize(
+    "fixture, name, steps, guidance",
+    [
+        ("tiny_flux", "Hyper-FLUX.1-dev-8steps-lora", 8, 3.5),
+        ("tiny_sd3", "Hyper-SD3-4steps-CFG-lora", 4, 3.0),
+    ],
+)
+def test_hyper_sd_on_flux_and_sd3_is_fused_at_its_authors_scale(
+    request, engine, tmp_path, fixture, name, steps, guidance
+):
+    """Hyper-SD's FLUX.1-dev and SD 3 LoRAs are fused at 0.125 by their authors (at 1 they
+    burn the image); before, they were fused at 1 and sampled at the tier's steps. Without a
+    weight they now get the card's scale, steps and guidance; a weight the user gives wins."""
+    folder = request.getfixturevalue(fixture)
+    folder = folder["dev"] if fixture == "tiny_flux" else folder["sd3"]
+    lora = tmp_path / f"{name}.safetensors"
+    shutil.copy(_lora_for(folder, tmp_path / "lora"), lora)
+    size = dict(width=32, height=32, steps=None)  # the recipe's steps
+    out, recipe = _draw(engine, folder, loras=[Lora.parse(str(lora))], **size)
+    record = out.record
+    assert (record["steps"], record["guidance"]) == (steps, guidance)
+    assert record["scheduler"] == "flow-euler" and record["adapters"][0]["weight"] == 0.125
+    _, scaled = _draw(engine, folder, loras=[Lora.parse(f"{lora}:0.125")], **size)
+    assert np.array_equal(scaled, recipe)
+    full_out, full = _draw(engine, folder, loras=[Lora.parse(f"{lora}:1")], **size)
+    assert full_out.record["adapters"][0]["weight"] == 1.0
+    assert np.abs(full - recipe).mean() > 1.0
+    # a tag without a weight is the same as the option without one
+    (engine.settings.models_root / "loras").mkdir(parents=True, exist_ok=True)
+    shutil.copy(lora, engine.settings.models_root / "loras" / lora.name)
+    tagged, by_tag = _draw(engine, folder, prompt=f"a red jar on a table <lora:{name}>", **size)
+    assert tagged.record["adapters"][0]["weight"] == 0.125 and np.array_equal(by_tag, recipe)
