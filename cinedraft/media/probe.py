@@ -7,8 +7,7 @@ fresh worker for the next file. Only regular local files are accepted: URLs, pro
 prefixes (``concat:``, ``pipe:``, ...) and playlists (HLS, DASH, ffconcat) are refused
 before FFmpeg sees them, and the demuxer is pinned to the formats cinedraft edits.
 
-Run as ``python -m cinedraft.media.probe``: the worker loop (one path per line in, one
-JSON object per line out).
+The worker is :mod:`cinedraft.media.probe_worker`, run by its path.
 """
 
 from __future__ import annotations
@@ -26,8 +25,8 @@ from ..errors import InputError
 
 _PROTOCOL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 _PLAYLIST_MAGIC = (b"#EXTM3U", b"ffconcat", b"<?xml", b"<MPD", b"#EXT-X")
-MEDIA_FORMATS = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm"
 WORKER_MEMORY = 4 << 30
+WORKER = Path(__file__).with_name("probe_worker.py")
 
 
 @dataclass
@@ -95,95 +94,6 @@ def check_local_file(path: str | Path) -> Path:
     return resolved
 
 
-def _probe_in_worker(path: str, need_video: bool = True) -> dict:
-    """The worker's job: demux and decode everything; a Python error becomes ``error``."""
-    import av
-
-    try:
-        options = {"protocol_whitelist": "file"}
-        with av.open(path, mode="r", format=None, options=options) as container:
-            if container.format.name.split(",")[0] not in MEDIA_FORMATS.split(","):
-                return {
-                    "error": f"format {container.format.name!r} is not a media container"
-                    " cinedraft edits"
-                }
-            streams = []
-            for s in container.streams:
-                if s.type not in ("video", "audio"):
-                    continue
-                info = {
-                    "index": s.index,
-                    "type": s.type,
-                    "codec": s.codec_context.name,
-                    "time_base": [s.time_base.numerator, s.time_base.denominator],
-                    "frames": 0,
-                }
-                if s.type == "video":
-                    rate = s.average_rate or s.guessed_rate
-                    if not rate:
-                        return {"error": "video stream without a frame rate"}
-                    info |= {
-                        "width": s.codec_context.width,
-                        "height": s.codec_context.height,
-                        "pix_fmt": s.codec_context.pix_fmt or "",
-                        "fps": [rate.numerator, rate.denominator],
-                        "keyframes": [],
-                        "pts": [],
-                    }
-                else:
-                    info |= {
-                        "sample_rate": s.codec_context.sample_rate,
-                        "channels": s.codec_context.channels,
-                    }
-                streams.append(info)
-            if need_video and not any(s["type"] == "video" for s in streams):
-                return {"error": "no video stream"}
-            if not streams:
-                return {"error": "no audio or video stream"}
-            by_index = {s["index"]: s for s in streams}
-            for packet in container.demux([container.streams[i] for i in by_index]):
-                info = by_index[packet.stream.index]
-                for frame in packet.decode():
-                    if info["type"] == "video":
-                        if frame.pts is None:
-                            return {"error": "a video frame without a timestamp"}
-                        info["pts"].append(frame.pts)
-                        if frame.key_frame:
-                            info["keyframes"].append(info["frames"])
-                        info["frames"] += 1
-                    else:
-                        info["frames"] += frame.samples
-            video = next((s for s in streams if s["type"] == "video"), None)
-            if video is None:  # an audio file
-                audio = streams[0]
-                if audio["frames"] == 0:
-                    return {"error": "no decodable audio"}
-                return {
-                    "path": path,
-                    "format": container.format.name,
-                    "duration": audio["frames"] / max(1, audio["sample_rate"]),
-                    "streams": streams,
-                }
-            if video["frames"] == 0:
-                return {"error": "no decodable video frames"}
-            if video["pts"] != sorted(video["pts"]):
-                return {"error": "video frames out of order"}
-            expected = container.streams[video["index"]].frames
-            if expected and video["frames"] < expected:
-                return {"error": f"truncated: {video['frames']} of {expected} frames decode"}
-            duration = video["frames"] * video["fps"][1] / video["fps"][0]
-            return {
-                "path": path,
-                "format": container.format.name,
-                "duration": duration,
-                "streams": streams,
-            }
-    except av.error.FFmpegError as exc:
-        return {"error": exc.strerror or str(exc)}
-    except Exception as exc:  # noqa: BLE001 - a damaged file may break PyAV in any way
-        return {"error": f"{type(exc).__name__}: {exc}"}
-
-
 class Prober:
     """A long-lived worker process; restarted whenever a file kills it. Thread-safe."""
 
@@ -195,7 +105,9 @@ class Prober:
     def _worker(self) -> subprocess.Popen:
         if self._proc is None or self._proc.poll() is not None:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "cinedraft.media.probe"],
+                # -P: the worker's folder is not put on sys.path (its neighbours would
+                # shadow modules of the same name)
+                [sys.executable, "-P", str(WORKER)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -256,12 +168,3 @@ def _readline(proc: subprocess.Popen, timeout: float) -> str:
     if reader.is_alive():
         raise TimeoutError
     return result[0] if result else ""
-
-
-def _serve() -> None:
-    for line in sys.stdin:
-        print(json.dumps(_probe_in_worker(*json.loads(line))), flush=True)
-
-
-if __name__ == "__main__":
-    _serve()

@@ -5,6 +5,7 @@ import random
 import opentimelineio as otio
 import pytest
 
+from cinedraft.media.probe import Prober
 from cinedraft.editor import Timeline, Transition
 from cinedraft.editor.timeline import Clip
 from cinedraft.errors import CinedraftError, InputError
@@ -107,6 +108,23 @@ def test_every_truncation_and_many_mutations_give_a_clear_error(prober, tmp_path
             prober.probe(target)
         except InputError as exc:
             assert "damaged.mp4" in str(exc)
+
+
+def test_the_probe_worker_starts_without_cinedraft(tmp_path, monkeypatch):
+    """A worker starts with every command that reads a video: it runs by its path on the
+    standard library and PyAV alone (0.2 s, against 0.5 s when it imported cinedraft). A
+    ``cinedraft`` that cannot be imported stands first on its path; the probe still works."""
+    shadow = tmp_path / "shadow" / "cinedraft"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('the worker imported cinedraft')\n")
+    monkeypatch.setenv("PYTHONPATH", str(shadow.parent))
+    monkeypatch.chdir(tmp_path)  # not the checkout, which `python -m` would put first
+    prober = Prober()
+    try:
+        info = prober.probe(make_clip(tmp_path / "clip.mp4", frames=12))
+    finally:
+        prober.close()
+    assert info.frame_count == 12 and info.fps == 24
 
 
 def test_matroska_and_non_timelines_are_refused_up_front(editor, tmp_path):
