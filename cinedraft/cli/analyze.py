@@ -12,7 +12,7 @@ from rich.table import Table
 from ..quality import HIGHER_IS_CLEARER
 from ..request import Overrides
 from ..workspace import Workspace
-from .common import handles_errors, out, progress_bars
+from .common import file_or_asset, handles_errors, out, progress_bars
 
 lab = typer.Typer(
     help="Controlled experiments on what makes an output clearer.", no_args_is_help=True
@@ -23,7 +23,10 @@ SHOWN = tuple(HIGHER_IS_CLEARER)  # every stored metric, in its order
 
 @handles_errors
 def analyze(
-    files: Annotated[list[Path], typer.Argument(help="Images to compare, or video clips.")],
+    ctx: typer.Context,
+    files: Annotated[
+        list[Path], typer.Argument(help="Images to compare, or video clips: files or asset ids.")
+    ],
     out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for crops.png.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -31,6 +34,8 @@ def analyze(
     flicker and warp error per second."""
     from ..quality.compare import VIDEO_SUFFIXES, analyze_images, analyze_video  # OpenCV, PyAV
 
+    named = dict(file_or_asset(ctx.obj, f) for f in files)
+    files = list(named)
     videos = [f for f in files if f.suffix.lower() in VIDEO_SUFFIXES]
     images = [f for f in files if f not in videos]
     if videos:  # FFmpeg can crash a process on a malformed file: probe each in the worker first
@@ -49,19 +54,20 @@ def analyze(
     if as_json:
         out.print_json(json.dumps(report, default=str))
         return
+    names = {str(path): name for path, name in named.items()}
     if report["images"]:
-        _print_images(report["images"])
+        _print_images(report["images"], names)
     for video in report["videos"]:
-        _print_video(video)
+        _print_video(video, names[video["path"]])
 
 
-def _print_images(report: dict) -> None:
+def _print_images(report: dict, names: dict[str, str]) -> None:
     w, h = report["display_size"]
     table = Table(title=f"clarity at display size {w}x{h} (no-reference metrics)")
     table.add_column("metric")
     for item in report["images"]:
         table.add_column(
-            f"{Path(item['path']).name}\n{item['width']}x{item['height']} {item['format']}",
+            f"{names[item['path']]}\n{item['width']}x{item['height']} {item['format']}",
             overflow="fold",
         )
     for metric in SHOWN:
@@ -69,7 +75,7 @@ def _print_images(report: dict) -> None:
     out.print(table)
     for v in report["verdict"]:
         out.print(
-            f"[bold]{Path(v['clearer']).name}[/] is clearer than {Path(v['than']).name}: "
+            f"[bold]{names[v['clearer']]}[/] is clearer than {names[v['than']]}: "
             f"{v['sharpness_ratio']:.2f}x the {v['compared']} (the smaller enlarged "
             "bicubically). Why:"
         )
@@ -83,9 +89,9 @@ def _print_images(report: dict) -> None:
         out.print(f"1:1 crops of the most detailed region: {report['crops']}")
 
 
-def _print_video(video: dict) -> None:
+def _print_video(video: dict, name: str) -> None:
     table = Table(
-        title=f"{Path(video['path']).name}: {video['width']}x{video['height']}, "
+        title=f"{name}: {video['width']}x{video['height']}, "
         f"{video['frames']} frames at {video['fps']} fps ({video['seconds']} s)"
     )
     for col in ("second", "flicker (luma jump)", "warp error"):

@@ -12,7 +12,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -21,8 +21,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..errors import EXIT_CODE, CinedraftError, OutputError, first_problem
+from ..ids import ASSET_ID
 from ..media.files import write_atomic
 from ..request import Result, no_progress
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 T = TypeVar("T")
 err = Console(stderr=True)
@@ -50,6 +54,14 @@ def parsed_option(text: str | None, parse: Callable[[str], T], option: str) -> T
         return parse(text)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint=option) from None
+
+
+def file_or_asset(state: Workspace, ref: Path) -> tuple[Path, str]:
+    """A file named on the command line, or the stored file of an asset id (as every command
+    that works on outputs takes them): its path, and what to call it in what is printed."""
+    if not ref.exists() and ASSET_ID.match(str(ref)):
+        return Path(state.library().get(str(ref)).path), str(ref)
+    return ref, ref.name
 
 
 def refuse_options(option: str, given: dict[str, bool], why: str) -> None:

@@ -15,7 +15,7 @@ from rich.table import Table
 from ..library import Asset, AssetQuery
 from ..quality import HIGHER_IS_CLEARER
 from ..workspace import Workspace
-from .common import err, handles_errors, out, progress_bars
+from .common import err, file_or_asset, handles_errors, out, progress_bars
 
 app = typer.Typer(
     help="Every output, searchable, with its record and lineage.", no_args_is_help=True
@@ -339,7 +339,7 @@ def favourite(
 @handles_errors
 def verify(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="An image or video file.")],
+    file: Annotated[Path, typer.Argument(help="An image or video file, or an asset id.")],
     require_trusted: Annotated[
         bool,
         typer.Option(
@@ -354,13 +354,14 @@ def verify(
     1 when it is missing, broken or damaged, or (with --require-trusted) not Trusted.
     """
     state: Workspace = ctx.obj
-    found = state.library().verify(file)
+    path, name = file_or_asset(state, file)
+    found = state.library().verify(path)
     if as_json:
         out.print_json(found.model_dump_json())
     else:
         m = found.manifest
         colour = "green" if found.ok else "red"
-        table = Table(title=str(file), show_header=False)
+        table = Table(title=name if path != file else str(file), show_header=False)
         table.add_column(style="bold")
         table.add_column(overflow="fold")
         state = {"Valid": "Valid, unknown signer"}.get(m["state"], m["state"])

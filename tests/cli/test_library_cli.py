@@ -98,6 +98,11 @@ def test_check_export_and_verify(home, tmp_path):
     res = _run(home, "verify", str(tampered), code=1)
     assert "TAMPERED" in res.output and "verification failed" in res.output
     assert "cannot read" in _run(home, "verify", str(tmp_path / "missing.png"), code=2).output
+    # an asset id names its stored file, as in every command on outputs
+    by_id = _run(home, "verify", final["asset_id"])
+    assert "Trusted" in by_id.output and final["asset_id"] in by_id.output
+    assert json.loads(_run(home, "verify", final["asset_id"], "--json").stdout)["library_copy"]
+    assert "no asset abcdefabcdef" in _run(home, "verify", "abcdefabcdef", code=2).output
 
 
 def test_rerender_compare_reports_identical_pixels(home):
@@ -113,6 +118,11 @@ def test_analyze_compares_draft_and_production(home, tmp_path):
     assert report["verdict"][0]["clearer"] == final["path"]
     assert any("sampling steps" in r for r in report["verdict"][0]["reasons"])
     assert (tmp_path / "crops.png").exists()
+    # asset ids name their stored files, and the table calls them by their ids
+    res = _run(home, "analyze", drafts[0]["asset_id"], final["asset_id"])
+    assert f"{final['asset_id']} is clearer than {drafts[0]['asset_id']}" in " ".join(
+        res.output.split()
+    )
     res = _run(home, "library", "list", "--sort", "sharpness", "--json")
     listed = json.loads(res.stdout)
     sharpness = [a["metrics"]["sharpness"] for a in listed]
