@@ -31,6 +31,12 @@ CRF = 18
 PRESET = "veryfast"
 CODECS = {"h264": "libx264", "h265": "libx265", "av1": "libsvtav1"}
 AUDIO_RATE = 48_000
+# x264's macroblock-tree lookahead reads memory it never wrote on small frames: the same
+# frames of a 64x64 clip (the built-in model's native size) encoded to one of several
+# bitstreams, up to 12 levels apart, by what the heap held before (MALLOC_PERTURB_ chose
+# which; 48 and 96 px too, none seen at 128 px and up). Off below that size, as rate control
+# without it is what x264 does with --no-mbtree.
+SMALL_FRAME = 128
 
 # swscale's default conversions truncate from YUV to RGB: every decode and re-encode made a
 # clip about 1.3 levels (of 255) darker, so a continuation generated from a delivered clip
@@ -92,8 +98,17 @@ def h264_encoder(width: int, height: int, fps: Fraction, time_base: Fraction) ->
     enc = av.CodecContext.create("libx264", "w")
     enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
     enc.time_base, enc.framerate = time_base, fps
-    enc.options = {"crf": str(CRF), "preset": PRESET, "bf": "0"}
+    enc.options = x264_options(width, height, CRF, PRESET) | {"bf": "0"}
     return enc
+
+
+def x264_options(width: int, height: int, crf: int, preset: str) -> dict[str, str]:
+    """libx264's options for a frame of ``width`` x ``height``: the same frames always give
+    the same bitstream (see ``SMALL_FRAME``)."""
+    options = {"crf": str(crf), "preset": preset}
+    if min(width, height) < SMALL_FRAME:
+        options["x264-params"] = "mbtree=0"
+    return options
 
 
 class Writer:
@@ -122,12 +137,13 @@ class Writer:
             height - height % 2,
             "yuv420p",
         )
-        options = {"crf": str(crf)}
-        if codec in ("h264", "h265"):
-            options["preset"] = preset
-        if codec == "h265":
-            options["x265-params"] = "log-level=error"
+        if codec == "h264":
+            options = x264_options(self.video.width, self.video.height, crf, preset)
+        elif codec == "h265":
+            options = {"crf": str(crf), "preset": preset, "x265-params": "log-level=error"}
             self.video.codec_tag = "hvc1"  # the tag Safari and Chromium play
+        else:
+            options = {"crf": str(crf)}
         self.video.options = options
         self.audio = None
         if audio:
