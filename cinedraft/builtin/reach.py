@@ -101,18 +101,29 @@ class ReachAttnProcessor(nn.Module):
         self.size: tuple[int, int] | None = None  # (H, W), set by the module's pre-hook
         self.text: torch.Tensor | None = None  # (B, L, text_dim), set by the UNet's pre-hook
         self._outside: dict[tuple, torch.Tensor] = {}  # (H, W, device) -> (HW, 1, K) bool
+        self._index: dict[tuple, torch.Tensor] = {}  # (H, W, device) -> (HW*K,) long
 
     def _neighbours(self, x: torch.Tensor, height: int, width: int) -> torch.Tensor:
-        """(B*H*W, D) -> (B*H*W, K, D): each pixel's neighbourhood, zeros outside."""
-        r = self.radius
-        grid = x.reshape(-1, height, width, x.shape[-1]).permute(0, 3, 1, 2)  # (B, D, H, W)
-        grid = F.pad(grid, (r, r, r, r))
-        cols = [
-            grid[:, :, dy : dy + height, dx : dx + width]
-            for dy in range(2 * r + 1)
-            for dx in range(2 * r + 1)
-        ]
-        return torch.stack(cols, -1).permute(0, 2, 3, 4, 1).reshape(x.shape[0], len(cols), -1)
+        """(B*H*W, D) -> (B*H*W, K, D): each pixel's neighbourhood, zeros outside; one
+        gather from the zero-padded grid (25 slices stacked took 7x as long, a tenth of a
+        video step)."""
+        r, dim = self.radius, x.shape[-1]
+        grid = F.pad(x.reshape(-1, height, width, dim), (0, 0, r, r, r, r))  # (B, H+2r, W+2r, D)
+        flat = grid.reshape(grid.shape[0], -1, dim)[:, self._gather_index(height, width, x.device)]
+        return flat.reshape(x.shape[0], -1, dim)
+
+    def _gather_index(self, height: int, width: int, device) -> torch.Tensor:
+        """(H*W*K,): for each pixel and offset (dy, dx), row-major, its place in the padded
+        grid flattened; made once per latent size."""
+        key = (height, width, str(device))
+        if key not in self._index:
+            r = self.radius
+            ys = torch.arange(height, device=device).view(-1, 1, 1, 1)
+            xs = torch.arange(width, device=device).view(1, -1, 1, 1)
+            dy = torch.arange(2 * r + 1, device=device).view(1, 1, -1, 1)
+            dx = torch.arange(2 * r + 1, device=device).view(1, 1, 1, -1)
+            self._index[key] = ((ys + dy) * (width + 2 * r) + xs + dx).reshape(-1)
+        return self._index[key]
 
     def _bias(self, height: int, width: int, frames: int, device, dtype) -> torch.Tensor:
         """(H*W, heads, 1, F + K): 0 for the pixel's own frames, the learned offset bias for
