@@ -34,8 +34,9 @@ def analyze(
     flicker and warp error per second."""
     from ..quality.compare import VIDEO_SUFFIXES, analyze_images, analyze_video  # OpenCV, PyAV
 
-    named = dict(file_or_asset(ctx.obj, f) for f in files)
-    files = list(named)
+    resolved = [file_or_asset(ctx.obj, f) for f in files]
+    files = [path for path, _ in resolved]
+    names = {str(path): name for path, name in resolved}
     videos = [f for f in files if f.suffix.lower() in VIDEO_SUFFIXES]
     images = [f for f in files if f not in videos]
     if videos:  # FFmpeg can crash a process on a malformed file: probe each in the worker first
@@ -54,7 +55,6 @@ def analyze(
     if as_json:
         out.print_json(json.dumps(report, default=str))
         return
-    names = {str(path): name for path, name in named.items()}
     if report["images"]:
         _print_images(report["images"], names)
     for video in report["videos"]:

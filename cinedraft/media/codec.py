@@ -34,8 +34,8 @@ AUDIO_RATE = 48_000
 # x264's macroblock-tree lookahead reads memory it never wrote on small frames: the same
 # frames of a 64x64 clip (the built-in model's native size) encoded to one of several
 # bitstreams, up to 12 levels apart, by what the heap held before (MALLOC_PERTURB_ chose
-# which; 48 and 96 px too, none seen at 128 px and up). Off below that size, as rate control
-# without it is what x264 does with --no-mbtree.
+# which; 48 and 96 px too, none seen at 128 px and up). Below that size the tree is off
+# (x264's --no-mbtree).
 SMALL_FRAME = 128
 
 # swscale's default conversions truncate from YUV to RGB: every decode and re-encode made a

@@ -3,7 +3,8 @@ file at a time, demuxes every packet and decodes every frame, and says what it f
 
 It is run by its path, not as part of the package, and imports nothing but the standard
 library and PyAV: a worker starts with every CLI command that reads a video (and again after
-a file killed one), and importing cinedraft first took it from 0.2 s to 0.5 s.
+a file killed one), and importing cinedraft first made starting one and probing a 2 s clip
+take 0.44 s instead of 0.10 s.
 
 One JSON ``[path, need_video]`` per line in, one JSON object per line out: the streams and
 duration, or ``error``.
