@@ -112,9 +112,9 @@ def test_every_truncation_and_many_mutations_give_a_clear_error(prober, tmp_path
 
 def test_the_probe_worker_starts_without_cinedraft(tmp_path, monkeypatch):
     """A worker starts with every command that reads a video: it runs by its path on the
-    standard library and PyAV alone (0.10 s to start and probe a clip, against 0.44 s
-    when it imported cinedraft). A
-    ``cinedraft`` that cannot be imported stands first on its path; the probe still works."""
+    standard library and PyAV alone (0.10 s to start and probe a clip, against 0.44 s when
+    it imported cinedraft). A ``cinedraft`` that cannot be imported stands first on its
+    path; the probe still works."""
     shadow = tmp_path / "shadow" / "cinedraft"
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text("raise ImportError('the worker imported cinedraft')\n")
