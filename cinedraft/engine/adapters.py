@@ -116,8 +116,8 @@ def speed_recipe(
     """The tier and the LoRAs' weights for a model of ``family`` (``flow``: flow-matching). A
     speed LoRA (LCM, Lightning, Hyper-SD: a word in its file name) brings its authors' steps,
     guidance and sampler, unless the request sets them, and their scale where the request
-    gave the LoRA no weight (Hyper-SD's FLUX LoRA is fused at 0.125: at 1 it burns the
-    image); any other LoRA without a weight gets 1."""
+    gave the LoRA no weight (Hyper-SD's FLUX LoRA is fused at 0.125: at 1 it adds 8 times
+    the change it was made for); any other LoRA without a weight gets 1."""
     resolved, recipe = [], None
     for adapter in adapters:
         found = speed_lora(adapter.path.name, family, flow) if adapter.kind == "lora" else None

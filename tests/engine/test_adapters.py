@@ -362,9 +362,10 @@ def test_sdxl_and_flux_loras_apply_and_come_off(request, engine, tmp_path, fixtu
 def test_hyper_sd_on_flux_and_sd3_is_fused_at_its_authors_scale(
     request, engine, tmp_path, fixture, name, steps, guidance
 ):
-    """Hyper-SD's FLUX.1-dev and SD 3 LoRAs are fused at 0.125 by their authors (at 1 they
-    burn the image); before, they were fused at 1 and sampled at the tier's steps. Without a
-    weight they now get the card's scale, steps and guidance; a weight the user gives wins."""
+    """Hyper-SD's FLUX.1-dev and SD 3 LoRAs are fused at 0.125 by their authors (at 1, 8
+    times the change they were made for); before, they were fused at 1 and sampled at the
+    tier's steps. Without a weight they now get the card's scale, steps and guidance; a
+    weight the user gives wins."""
     folder = request.getfixturevalue(fixture)
     folder = folder["dev"] if fixture == "tiny_flux" else folder["sd3"]
     lora = tmp_path / f"{name}.safetensors"
