@@ -37,6 +37,11 @@ AUDIO_RATE = 48_000
 # which; 48 and 96 px too, none seen at 128 px and up). Below that size the tree is off
 # (x264's --no-mbtree).
 SMALL_FRAME = 128
+# x265 on frames 64 px wide or narrower writes outside its lookahead's buffers (valgrind:
+# invalid writes in cuTree at 32-48 px, glibc aborting the process) and its motion search
+# reads memory it never wrote (at 40-64 px); none of that from 72 px up, nor on short
+# frames (1080x48). No option turned both off, so such frames are refused.
+X265_MIN_WIDTH = 72
 
 # swscale's default conversions truncate from YUV to RGB: every decode and re-encode made a
 # clip about 1.3 levels (of 255) darker, so a continuation generated from a delivered clip
@@ -129,6 +134,10 @@ class Writer:
     ):
         if codec not in CODECS:
             raise InputError(f"unknown codec {codec!r}; known: {', '.join(CODECS)}")
+        if codec == "h265" and width < X265_MIN_WIDTH:
+            raise InputError(
+                f"h265 needs frames at least {X265_MIN_WIDTH} px wide (these are {width}); use h264"
+            )
         self.container = av.open(str(path), "w", format="mp4", options={"movflags": "faststart"})
         self.fps = Fraction(fps)
         self.video = self.container.add_stream(CODECS[codec], rate=self.fps)
