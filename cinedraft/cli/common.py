@@ -36,6 +36,7 @@ out = Console()
 Steps = Annotated[int | None, typer.Option(help="Sampling steps (default: the tier's).")]
 Guidance = Annotated[float | None, typer.Option(help="Classifier-free guidance scale.")]
 Scheduler = Annotated[str | None, typer.Option(help="dpm++, euler, euler-a, ddim, unipc, ...")]
+Negative = Annotated[str, typer.Option("--negative", help="Negative prompt.")]
 # extend's options (top-level `extend` and `edit extend`)
 ExtendSeconds = Annotated[float, typer.Option("--seconds", help="Length of the continuation.")]
 Before = Annotated[bool, typer.Option("--before", help="A lead-in before the first frame.")]
@@ -43,6 +44,7 @@ Before = Annotated[bool, typer.Option("--before", help="A lead-in before the fir
 ClipModel = Annotated[
     str | None, typer.Option(help="Video model (default: the one that made the clip).")
 ]
+ClipSeed = Annotated[int | None, typer.Option(help="Seed of the first chunk; random if not set.")]
 
 
 def parsed_option(text: str | None, parse: Callable[[str], T], option: str) -> T | None:

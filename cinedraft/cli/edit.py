@@ -18,8 +18,10 @@ if TYPE_CHECKING:
 from .common import (
     Before,
     ClipModel,
+    ClipSeed,
     ExtendSeconds,
     Guidance,
+    Negative,
     Scheduler,
     Steps,
     copy_out,
@@ -117,6 +119,8 @@ def extend(
     steps: Steps = None,
     guidance: Guidance = None,
     scheduler: Scheduler = None,
+    seed: ClipSeed = None,
+    negative: Negative = "",
     out_file: Out = None,
     as_json: Json = False,
 ) -> None:
@@ -126,7 +130,9 @@ def extend(
     state: Workspace = ctx.obj
     with progress_bars(enabled=not as_json) as on_progress:  # generating takes minutes
         editor = state.editor(on_progress)
-        joined = editor.extend(source, seconds, prompt, continuation, before, overrides)
+        joined = editor.extend(
+            source, seconds, prompt, continuation, before, overrides, seed, negative
+        )
     report_edit(joined, out_file, as_json)
 
 

@@ -11,6 +11,7 @@ from ..request import EditRequest, ImageRequest, Lora, Overrides, parse_size
 from ..workspace import Workspace
 from .common import (
     Guidance,
+    Negative,
     Scheduler,
     Steps,
     handles_errors,
@@ -25,7 +26,6 @@ Size = Annotated[str | None, typer.Option("--size", help="WIDTHxHEIGHT of the ou
 Seed = Annotated[int | None, typer.Option(help="Seed of the first image; random if not set.")]
 Tier = Annotated[str, typer.Option(help="draft (fast preview) or production (full render).")]
 Model = Annotated[str | None, typer.Option(help="'builtin', a diffusers folder or a hub id.")]
-Negative = Annotated[str, typer.Option("--negative", help="Negative prompt.")]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 Loras = Annotated[
     list[str] | None,

@@ -14,6 +14,7 @@ from ..request import EditRequest, EditResult
 from ..workspace import Workspace
 from .common import (
     Guidance,
+    Negative,
     Scheduler,
     Steps,
     err,
@@ -31,7 +32,6 @@ Model = Annotated[
 Strength = Annotated[
     float | None, typer.Option(help="How far from the source, above 0 and at most 1.")
 ]
-Negative = Annotated[str, typer.Option("--negative", help="Negative prompt.")]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 

@@ -14,8 +14,10 @@ from ..workspace import Workspace
 from .common import (
     Before,
     ClipModel,
+    ClipSeed,
     ExtendSeconds,
     Guidance,
+    Negative,
     Scheduler,
     Steps,
     copy_out,
@@ -32,7 +34,6 @@ Preset = Annotated[
     str, typer.Option(help="preview, cinematic-1080p, vertical-15s or square-social.")
 ]
 Model = Annotated[str | None, typer.Option(help="'builtin', a diffusers video folder or a hub id.")]
-Seed = Annotated[int | None, typer.Option(help="Seed of the first chunk; random if not set.")]
 Out = Annotated[Path | None, typer.Option("--out", help="Also copy the clip to this file.")]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
@@ -47,7 +48,7 @@ def video(
         str | None, typer.Option("--from", help="First frame: image asset id or file.")
     ] = None,
     model: Model = None,
-    seed: Seed = None,
+    seed: ClipSeed = None,
     steps: Annotated[int | None, typer.Option(help="Sampling steps per chunk.")] = None,
     guidance: Guidance = None,
     scheduler: Annotated[
@@ -67,7 +68,7 @@ def video(
             "subject (its colour, kind, one piece)."
         ),
     ] = True,
-    negative: Annotated[str, typer.Option("--negative", help="Negative prompt.")] = "",
+    negative: Negative = "",
     remix: Annotated[
         str | None,
         typer.Option(
@@ -146,8 +147,8 @@ def extend(
     steps: Steps = None,
     guidance: Guidance = None,
     scheduler: Scheduler = None,
-    seed: Seed = None,
-    negative: Annotated[str, typer.Option("--negative", help="Negative prompt.")] = "",
+    seed: ClipSeed = None,
+    negative: Negative = "",
     out_file: Out = None,
     as_json: Json = False,
 ) -> None:

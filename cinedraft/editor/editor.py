@@ -29,7 +29,7 @@ from ..record import EditRecord, read_record
 from ..request import Overrides
 from ..quality.seams import score_seam
 from . import ops
-from ..media.codec import decode_frames
+from ..media.codec import check_size, decode_frames
 from ..media.files import sha256_bytes
 from ..media.probe import MediaInfo, Prober, check_local_file
 from .timeline import Clip, Timeline, Transition
@@ -253,6 +253,9 @@ class Editor:
                     "extend needs the video engine to generate a continuation; it is not "
                     "available in this build (pass --continuation FILE to join an existing clip)"
                 )
+            # the continuation is made at the clip's size: refuse one too small to encode
+            # before the model's minutes, not after
+            check_size(info.video.width, info.video.height)
             overrides = overrides or Overrides()
             if overrides.model is None and asset.model:
                 overrides = overrides.model_copy(update={"model": asset.model})

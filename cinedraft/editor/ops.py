@@ -28,11 +28,13 @@ from ..media.codec import (
     AUDIO_RATE,
     Writer,
     annexb_to_avcc,
+    check_size,
     decode_audio,
     decode_frames,
     h264_encoder,
     mux_moved,
     parameter_sets,
+    x264_formats,
 )
 from ..media.probe import MediaInfo
 from ..render.salience import salient_centres
@@ -74,7 +76,10 @@ def cut(info: MediaInfo, start: float, end: float, out: Path) -> EditStats:
     if b <= a:
         raise InputError(f"{start} .. {end} s holds no frame at {fps:g} fps")
     keys = info.video.keyframes
-    if info.video.codec != "h264":
+    # Smart render re-encodes the partial GOPs in the source's own pixel format: a 4:4:4 or
+    # 10-bit stream with 8-bit 4:2:0 pieces in it changes chroma format mid-track, which
+    # players refuse.
+    if info.video.codec != "h264" or info.video.pix_fmt not in x264_formats():
         return _reencode_range(info, a, b, out)
     k1 = next((k for k in keys if k >= a), b)
     k1 = min(k1, b)
@@ -122,8 +127,9 @@ def _smart_render(info: MediaInfo, a: int, k1: int, k2: int, b: int, out: Path) 
         def reencode(first: int, stop: int) -> None:
             if stop <= first:
                 return
+            context = src.codec_context
             encoder = h264_encoder(
-                src.codec_context.width, src.codec_context.height, src.average_rate, src.time_base
+                context.width, context.height, src.average_rate, src.time_base, context.pix_fmt
             )
             inp.seek(pts[first], stream=src, backward=True, any_frame=False)
             for frame in inp.decode(src):
@@ -279,6 +285,7 @@ def _concat_reencode(infos: list[MediaInfo], out: Path, joins: list) -> EditStat
         target.height - target.height % 2,
         Fraction(*target.fps),
     )
+    check_size(target.width, target.height)
     clips = [_normalised_frames(i, width, height, fps) for i in infos]
     overlaps = [int(round(j.seconds * fps)) if j is not None else 0 for j in joins]
     for k, overlap in enumerate(overlaps):
@@ -506,6 +513,8 @@ def reframe(info: MediaInfo, aspect: str, out: Path, height: int | None = None) 
     h, w = frames[0].shape[:2]
     crop_w, crop_h = (w, int(w * ah / aw)) if w * ah / aw <= h else (int(h * aw / ah), h)
     crop_w, crop_h = crop_w - crop_w % 2, crop_h - crop_h % 2
+    if min(crop_w, crop_h) < 2:
+        raise InputError(f"a {w}x{h} clip is too small to crop to {aspect}")
     centres = smooth(salient_centres(frames), info.fps)
     out_h = height or crop_h
     out_w = int(round(out_h * aw / ah))

@@ -97,14 +97,21 @@ def parameter_sets(extradata: bytes | None) -> bytes:
     return bytes(out)
 
 
-def h264_encoder(width: int, height: int, fps: Fraction, time_base: Fraction) -> av.CodecContext:
+def h264_encoder(
+    width: int, height: int, fps: Fraction, time_base: Fraction, pix_fmt: str = "yuv420p"
+) -> av.CodecContext:
     """A standalone libx264 encoder (Annex B output, in-band SPS/PPS), no B-frames so its
-    decode order is its display order."""
+    decode order is its display order. ``pix_fmt`` one of :func:`x264_formats`."""
     enc = av.CodecContext.create("libx264", "w")
-    enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
+    enc.width, enc.height, enc.pix_fmt = width, height, pix_fmt
     enc.time_base, enc.framerate = time_base, fps
     enc.options = x264_options(width, height, CRF, PRESET) | {"bf": "0"}
     return enc
+
+
+def x264_formats() -> set[str]:
+    """The pixel formats libx264 encodes (4:2:0, 4:2:2, 4:4:4 and grey, 8 and 10 bits)."""
+    return {f.name for f in av.codec.Codec("libx264", "w").video_formats}
 
 
 def x264_options(width: int, height: int, crf: int, preset: str) -> dict[str, str]:
@@ -114,6 +121,12 @@ def x264_options(width: int, height: int, crf: int, preset: str) -> dict[str, st
     if min(width, height) < SMALL_FRAME:
         options["x264-params"] = "mbtree=0"
     return options
+
+
+def check_size(width: int, height: int) -> None:
+    """Refuse frames the encoders cannot take: 4:2:0 halves both sides."""
+    if width < 2 or height < 2:
+        raise InputError(f"{width}x{height} frames are too small to encode (2x2 at least)")
 
 
 class Writer:
@@ -134,6 +147,7 @@ class Writer:
     ):
         if codec not in CODECS:
             raise InputError(f"unknown codec {codec!r}; known: {', '.join(CODECS)}")
+        check_size(width, height)
         if codec == "h265" and width < X265_MIN_WIDTH:
             raise InputError(
                 f"h265 needs frames at least {X265_MIN_WIDTH} px wide (these are {width}); use h264"

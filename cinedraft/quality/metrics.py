@@ -70,8 +70,10 @@ def _laplacian(g: np.ndarray) -> np.ndarray:
 
 
 def laplacian_variance(image: ImageLike) -> float:
-    """Variance of the 4-neighbour Laplacian of the luma."""
-    return float(_laplacian(_gray(image)).var())
+    """Variance of the 4-neighbour Laplacian of the luma (0 for an image under 3 px a side,
+    which has no pixel with four neighbours)."""
+    lap = _laplacian(_gray(image))
+    return float(lap.var()) if lap.size else 0.0
 
 
 def tenengrad(image: ImageLike) -> float:
@@ -413,18 +415,23 @@ def flicker(prev: ImageLike, nxt: ImageLike) -> float:
     return float(abs(float(_luma8(nxt).mean()) - float(_luma8(prev).mean())))
 
 
+FLOW_MIN_SIDE = 16  # DIS flow refuses frames under 12 px a side
+
+
 def warp_error(prev: ImageLike, nxt: ImageLike, flow_side: int = 480) -> float:
     """Mean |luma error| (0..255) between ``nxt`` and ``prev`` warped onto it by DIS flow.
 
     The flow is computed with the frames scaled so the longer side is ``flow_side`` pixels
-    (faster than real time for 1080p at 24 fps on two cores); the error is measured there.
+    (faster than real time for 1080p at 24 fps on two cores), or up so the shorter is
+    ``FLOW_MIN_SIDE`` (DIS refuses smaller frames); the error is measured there.
     """
     a, b = _luma8(prev), _luma8(nxt)
     scale = min(1.0, flow_side / max(a.shape))
-    if scale < 1.0:
+    scale = max(scale, FLOW_MIN_SIDE / min(a.shape))
+    if scale != 1.0:
         size = (round(a.shape[1] * scale), round(a.shape[0] * scale))
-        a = cv2.resize(a, size, interpolation=cv2.INTER_AREA)
-        b = cv2.resize(b, size, interpolation=cv2.INTER_AREA)
+        way = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+        a, b = cv2.resize(a, size, interpolation=way), cv2.resize(b, size, interpolation=way)
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
     flow = dis.calc(b, a, None)  # (h, w, 2): for each pixel of b, where it came from in a
     h, w = b.shape

@@ -152,6 +152,8 @@ def _object_alpha(image: Image.Image) -> np.ndarray:
         ) from None
     alpha = _without_lit_backdrop(np.asarray(work), alpha)
     alpha = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_AREA)
+    if not (alpha > 0.5).any():  # the cut, made larger, is under half a pixel at this size
+        raise InputError(f"cannot move anything in a {w}x{h} image: no object fills a pixel")
     if (alpha > 0.5).mean() > 0.6:
         raise InputError("cannot move the object: it fills most of the frame")
     return alpha

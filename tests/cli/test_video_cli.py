@@ -64,12 +64,19 @@ def test_video_from_an_image_then_extend(tmp_path):
     shown = json.loads(_invoke(tmp_path, "library", "show", made[0]["id"], "--json").stdout)
     assert (shown["record"]["seed"], shown["negative_prompt"]) == (9, "blurry")
     assert shown["record"]["steps"] == 4
-    # `edit extend` generates too, and says how far it got (it ran minutes in silence)
+    # `edit extend` generates too, with the same options, and says how far it got (it ran
+    # minutes in silence)
     args = ("edit", "extend", clip["asset_id"], "--seconds", "0.5", "--prompt", "it rolls on")
-    args += ("--steps", "4")
+    args += ("--steps", "4", "--seed", "12", "--negative", "grainy")
     res = _invoke(tmp_path, *args)
     assert res.exit_code == 0, res.output
     assert any(line.startswith("chunk ") for line in res.stderr.splitlines()), res.stderr
+    listed = json.loads(_invoke(tmp_path, "library", "list", "--kind", "video", "--json").stdout)
+    shown = [
+        json.loads(_invoke(tmp_path, "library", "show", a["id"], "--json").stdout) for a in listed
+    ]
+    made = [a for a in shown if a["prompt"] == "it rolls on" and a["record"].get("seed") == 12]
+    assert [a["negative_prompt"] for a in made] == ["grainy"]
 
 
 def test_video_prints_stages(tmp_path):

@@ -32,11 +32,12 @@ def make_clip(
     shift: int = 0,
     bframes: bool = True,
     first: int = 0,
+    pix_fmt: str = "yuv420p",
 ) -> str:
     """An H.264 MP4 of ``frame_pattern(first), frame_pattern(first + 1), ...``."""
     with av.open(str(path), "w", format="mp4", options={"movflags": "faststart"}) as container:
         video = container.add_stream("libx264", rate=fps)
-        video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
+        video.width, video.height, video.pix_fmt = size[0], size[1], pix_fmt
         video.options = {
             "crf": "16",
             "g": str(gop),

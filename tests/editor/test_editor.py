@@ -6,9 +6,10 @@ import opentimelineio as otio
 import pytest
 
 from cinedraft.media.probe import Prober
-from cinedraft.editor import Timeline, Transition
+from cinedraft.editor import Editor, Timeline, Transition
 from cinedraft.editor.timeline import Clip
 from cinedraft.errors import CinedraftError, InputError
+from cinedraft.library import Library
 
 from .conftest import make_clip
 
@@ -72,6 +73,26 @@ def test_extend_joins_a_continuation_and_scores_the_seam(editor, tmp_path):
     assert led.record["frames"] == 96 and lead_seam["at_frame"] == 48 and lead_seam["ratio"] < 1.5
     with pytest.raises(CinedraftError, match="video engine"):
         editor.extend(head, 2.0, "no engine here")
+
+
+def test_tiny_clips_extend_or_are_refused_before_anything_is_generated(tmp_path, prober):
+    """A 2x2 clip's seam could not be scored (optical flow refuses frames under 12 px: a
+    traceback); a 1-pixel-wide clip's continuation was generated for minutes and then could
+    not be encoded."""
+    library = Library(tmp_path / "lib")
+
+    def must_not_generate(*args):
+        raise AssertionError("generated a continuation that cannot be encoded")
+
+    editor = Editor(library, prober, generate_continuation=must_not_generate)
+    dot = make_clip(tmp_path / "dot.mp4", frames=8, size=(2, 2), pix_fmt="yuv444p")
+    more = make_clip(tmp_path / "more.mp4", frames=8, size=(2, 2), first=8, pix_fmt="yuv444p")
+    joined = editor.extend(dot, 1.0, "more", continuation=more)
+    assert joined.record["frames"] == 16 and joined.record["edit"]["seams"][0]["ratio"] is not None
+    thin = make_clip(tmp_path / "thin.mp4", frames=8, size=(1, 8), pix_fmt="yuv444p")
+    with pytest.raises(InputError, match="1x8 frames are too small to encode"):
+        editor.extend(thin, 1.0, "more")
+    library.close()
 
 
 def test_untrusted_inputs_fail_cleanly(editor, tmp_path):

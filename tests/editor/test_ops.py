@@ -1,6 +1,7 @@
 """Edit operations on clips encoded here: exact frame counts, the right frames, copy vs
 re-encode."""
 
+import av
 import numpy as np
 import pytest
 
@@ -48,6 +49,32 @@ def test_smart_render_reencodes_only_partial_gops(tmp_path, prober):
     stats = ops.cut(prober.probe(clip), 0.5, 4.25, tmp_path / "cut.mp4")  # frames 12..101
     # head 12..23 (12 frames), GOPs 24..95 copied (72), tail 96..101 (6 frames)
     assert (stats.reencoded_frames, stats.copied_packets, stats.frames) == (18, 72, 90)
+
+
+@pytest.mark.parametrize("pix_fmt, size", [("yuv444p", (160, 96)), ("yuv444p", (161, 95))])
+def test_a_cut_of_a_444_clip_stays_444_through_its_reencoded_ends(tmp_path, prober, pix_fmt, size):
+    """Smart render re-encodes the partial GOPs; it did so in 8-bit 4:2:0 whatever the source
+    was, so a 4:4:4 clip came out switching chroma format mid-track (which players refuse),
+    and one of odd size could not be cut at all (x264 refused the 4:2:0 encoder)."""
+    clip = make_clip(tmp_path / "full.mp4", frames=48, size=size, gop=8, pix_fmt=pix_fmt)
+    stats = ops.cut(prober.probe(clip), 0.25, 1.5, tmp_path / "cut.mp4")  # frames 6..35
+    assert stats.method == "smart" and stats.copied_packets and stats.reencoded_frames
+    with av.open(str(tmp_path / "cut.mp4")) as cut:
+        assert {frame.format.name for frame in cut.decode(video=0)} == {pix_fmt}
+    _matches(decode_frames(tmp_path / "cut.mp4"), decode_frames(clip), range(6, 36))
+
+
+def test_clips_too_small_to_encode_or_crop_are_refused_in_a_sentence(tmp_path, prober):
+    """A 1-pixel-wide clip (4:4:4 allows it) cannot be encoded as 4:2:0, and a 2x2 one has
+    no 9:16 window: each was a traceback from PyAV or OpenCV."""
+    thin = prober.probe(make_clip(tmp_path / "thin.mp4", 8, size=(1, 8), gop=8, pix_fmt="yuv444p"))
+    dot = prober.probe(make_clip(tmp_path / "dot.mp4", 8, size=(2, 2), gop=8, pix_fmt="yuv444p"))
+    with pytest.raises(InputError, match="1x8 frames are too small to encode"):
+        ops.speed(thin, 2.0, tmp_path / "x.mp4")
+    with pytest.raises(InputError, match="1x8 frames are too small to encode"):
+        ops.merge([thin, dot], tmp_path / "x.mp4")
+    with pytest.raises(InputError, match="a 2x2 clip is too small to crop to 9:16"):
+        ops.reframe(dot, "9:16", tmp_path / "x.mp4")
 
 
 def test_cut_checks_its_range(tmp_path, prober, clip):

@@ -137,11 +137,19 @@ def test_ssim_and_drift(photo):
     )
 
 
-@pytest.mark.parametrize("size", [(5, 5), (300, 17)])
+@pytest.mark.parametrize("size", [(5, 5), (300, 17), (2, 2), (1, 40)])
 def test_metrics_handle_small_and_thin_images(size):
     image = Image.new("RGB", size, "gray")
     values = image_metrics(image)
     assert all(np.isfinite(v) for v in values.values())
+
+
+def test_warp_error_takes_frames_too_small_for_optical_flow():
+    """DIS flow refuses frames under 12 px a side: extending or analysing a tiny clip was an
+    OpenCV traceback. Such frames are enlarged for the flow."""
+    frame = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    assert warp_error(frame, frame) == 0
+    assert 0 < warp_error(frame, np.roll(frame, 1, axis=1)) < warp_error(frame, 255 - frame)
 
 
 def _object_on_table() -> np.ndarray:

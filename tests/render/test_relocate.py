@@ -68,6 +68,11 @@ def test_a_move_that_cannot_be_made_is_refused():
     flat = Image.new("RGB", (64, 64), (120, 120, 120))
     with pytest.raises(InputError, match="no single object stands apart"):
         relocate.move(flat, "right")
+    # what the cut finds on an image enlarged to its working size can vanish at the image's
+    # own: a 2x2 image (a ValueError from numpy before)
+    dot = Image.fromarray(np.random.default_rng(0).integers(0, 256, (2, 2, 3), dtype=np.uint8))
+    with pytest.raises(InputError, match="cannot move anything in a 2x2 image"):
+        relocate.move(dot, "left")
 
 
 def test_the_fill_continues_a_smooth_backdrop_across_the_hole():
