@@ -153,7 +153,14 @@ def _extend(workspace: Workspace, job: Job, report: Progress) -> dict:
     editor = workspace.editor(on_progress=report, record_extra={"job_id": job.id})
     overrides = Overrides(**{k: r.get(k) for k in Overrides.model_fields})
     asset = editor.extend(
-        r["source"], r["seconds"], r["prompt"], None, r.get("before", False), overrides
+        r["source"],
+        r["seconds"],
+        r["prompt"],
+        None,
+        r.get("before", False),
+        overrides,
+        r.get("seed"),
+        r.get("negative_prompt", ""),
     )
     seconds = read_record(asset.record, EditRecord, "an edit").seconds
     return {"outputs": [asset.id], "parent": r["source"], "duration": seconds}

@@ -36,7 +36,14 @@ def test_an_extend_job_continues_the_clip_and_names_it(client, clip):
     source = clip["result"]["outputs"][0]
     job = client.post(
         "/api/jobs/extend",
-        json={"source": source, "seconds": 1, "prompt": "it keeps rolling", "steps": 4},
+        json={
+            "source": source,
+            "seconds": 1,
+            "prompt": "it keeps rolling",
+            "steps": 4,
+            "seed": 21,
+            "negative_prompt": "grainy",
+        },
     ).json()
     done = wait(client, job["id"], timeout=300)
     assert done["state"] == "done", done
@@ -44,7 +51,9 @@ def test_an_extend_job_continues_the_clip_and_names_it(client, clip):
     assert extended["record"]["operation"] == "extend" and extended["record"]["job_id"] == job["id"]
     assert source in {p["id"] for p in extended["parents"]}
     (then,) = [p["id"] for p in extended["parents"] if p["id"] != source]
-    assert client.get(f"/api/assets/{then}").json()["record"]["steps"] == 4
+    made = client.get(f"/api/assets/{then}").json()
+    assert (made["record"]["steps"], made["record"]["seed"]) == (4, 21)
+    assert made["negative_prompt"] == "grainy"
     assert done["result"]["duration"] > clip["result"]["duration"] + 0.5
 
 

@@ -93,6 +93,10 @@ class ExtendBody(Overrides):
     )
     prompt: str = Field("", max_length=4000, description="What happens next.")
     before: bool = Field(False, description="A lead-in before the first frame instead.")
+    seed: int | None = Field(
+        None, ge=0, lt=2**63, description="Seed of the first chunk; random if not set."
+    )
+    negative_prompt: str = Field("", max_length=4000, description="Negative prompt.")
 
 
 MASK_DATA = r"^data:image/png;base64,[A-Za-z0-9+/=]+$"
