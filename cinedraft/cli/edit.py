@@ -170,7 +170,9 @@ def speed(
 def audio(
     ctx: typer.Context,
     source: Source,
-    music: Annotated[Path | None, typer.Argument(help="Audio file (none with --mute).")] = None,
+    music: Annotated[
+        Path | None, typer.Argument(help="WAV, MP3, FLAC, M4A... (none with --mute).")
+    ] = None,
     mode: Annotated[str, typer.Option(help="replace or add (mix).")] = "replace",
     mute: Annotated[bool, typer.Option("--mute", help="Remove the audio.")] = False,
     volume: Annotated[float, typer.Option(help="Music gain.")] = 1.0,

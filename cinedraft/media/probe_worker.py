@@ -18,6 +18,8 @@ import sys
 import av
 
 MEDIA_FORMATS = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm"
+# Music beds (need_video false) also come as these: the files people keep their music in.
+AUDIO_FORMATS = "wav,mp3,flac,ogg,aiff"
 
 
 def probe_file(path: str, need_video: bool = True) -> dict:
@@ -25,7 +27,8 @@ def probe_file(path: str, need_video: bool = True) -> dict:
     try:
         options = {"protocol_whitelist": "file"}
         with av.open(path, mode="r", format=None, options=options) as container:
-            if container.format.name.split(",")[0] not in MEDIA_FORMATS.split(","):
+            allowed = MEDIA_FORMATS if need_video else f"{MEDIA_FORMATS},{AUDIO_FORMATS}"
+            if container.format.name.split(",")[0] not in allowed.split(","):
                 return {
                     "error": f"format {container.format.name!r} is not a media container"
                     " cinedraft edits"

@@ -157,6 +157,51 @@ def test_audio_replace_add_and_mute(tmp_path, prober):
     assert prober.probe(tmp_path / "mute.mp4").audio is None
 
 
+def _tone_file(path, container: str, codec: str, rate: int, layout: str, seconds: float):
+    """A 440 Hz tone in ``container`` (wav, mp3, flac), as music is kept."""
+    with av.open(str(path), "w", format=container) as out:
+        stream = out.add_stream(codec, rate=rate)
+        stream.layout = layout
+        channels = av.AudioLayout(layout).nb_channels
+        step, n = stream.codec_context.frame_size or 1024, int(rate * seconds)
+        for start in range(0, n, step):
+            t = np.arange(start, min(n, start + step)) / rate
+            tone = np.tile(0.2 * np.sin(2 * np.pi * 440 * t), (channels, 1)) * 32767
+            planar = stream.codec_context.format.is_planar
+            samples = tone.astype(np.int16) if planar else tone.T.reshape(1, -1).astype(np.int16)
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(samples), format="s16p" if planar else "s16", layout=layout
+            )
+            frame.sample_rate, frame.pts = rate, start
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.parametrize(
+    "name, codec, rate, layout",
+    [
+        ("music.wav", "pcm_s16le", 8000, "mono"),
+        ("music.mp3", "libmp3lame", 44100, "stereo"),
+        ("music.flac", "flac", 96000, "stereo"),
+    ],
+)
+def test_music_comes_as_wav_mp3_or_flac(tmp_path, prober, name, codec, rate, layout):
+    """Music beds were taken only in MP4/M4A/MKV ("format 'wav' is not a media container
+    cinedraft edits"), while music is mostly kept as WAV, MP3 or FLAC. They are music only:
+    as a video they are still refused."""
+    container = name.rsplit(".", 1)[1]
+    music_file = _tone_file(tmp_path / name, container, codec, rate, layout, 3.0)
+    silent = prober.probe(make_clip(tmp_path / "v.mp4", frames=48))
+    ops.audio(silent, tmp_path / "r.mp4", prober.probe(music_file, need_video=False), "replace")
+    sound = decode_audio(tmp_path / "r.mp4")[0]
+    assert len(sound) == pytest.approx(2 * 48000, abs=2048)  # cut to the video's 2 s
+    peak = np.argmax(np.abs(np.fft.rfft(sound[:48000])))  # 1 Hz bins over the first second
+    assert peak == pytest.approx(440, abs=2)
+    with pytest.raises(InputError, match="not a media container"):
+        prober.probe(music_file)
+
+
 def test_reframe_follows_the_moving_subject(tmp_path, prober):
     clip = make_clip(tmp_path / "wide.mp4", frames=48, size=(320, 96))
     ops.reframe(prober.probe(clip), "9:16", tmp_path / "tall.mp4")
