@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -32,6 +33,7 @@ from ..media.codec import (
     decode_audio,
     decode_frames,
     h264_encoder,
+    iter_frames,
     mux_moved,
     parameter_sets,
     x264_formats,
@@ -437,7 +439,8 @@ def audio(
     fade_out: float = 0.0,
 ) -> EditStats:
     """Video copied; audio added (mixed), replaced by ``music``, or muted (``music`` None);
-    the last ``fade_out`` seconds fade linearly to silence."""
+    the last ``fade_out`` seconds fade linearly to silence. A video the MP4 muxer does not
+    take (ProRes, DNxHD: a MOV's) is re-encoded instead."""
     if mode not in ("add", "replace", "mute"):
         raise InputError(f"audio mode must be add, replace or mute, got {mode!r}")
     seconds = info.frame_count / info.fps
@@ -457,6 +460,8 @@ def audio(
         if fade > 0:
             track[:, length - fade :] *= np.linspace(1, 0, fade, dtype=track.dtype)
         track = np.clip(track, -1, 1)
+    if info.video.codec not in _mp4_codecs():
+        return _reencode_with_audio(info, out, track)
     stats = EditStats("copy", info.frame_count, info.fps)
     with (
         av.open(info.path) as inp,
@@ -490,6 +495,25 @@ def audio(
                 dst.mux(encoder.encode(frame))
             dst.mux(encoder.encode(None))
     return stats
+
+
+def _mp4_codecs() -> set[str]:
+    with av.open(io.BytesIO(), "w", format="mp4") as probe:
+        return set(probe.supported_codecs)
+
+
+def _reencode_with_audio(info: MediaInfo, out: Path, track: np.ndarray | None) -> EditStats:
+    """``info``'s frames re-encoded (the house H.264), with ``track`` (2, N) as its audio."""
+    v = info.video
+    writer = Writer(out, v.width, v.height, Fraction(*v.fps), audio=track is not None)
+    count = 0
+    for frame in iter_frames(info.path):
+        writer.add_frame(frame)
+        count += 1
+    if track is not None:
+        writer.add_audio(track)
+    writer.close()
+    return EditStats("reencode", count, info.fps, reencoded_frames=count)
 
 
 def smooth(values: np.ndarray, fps: float, seconds: float = 0.5) -> np.ndarray:

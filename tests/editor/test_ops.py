@@ -10,7 +10,7 @@ from cinedraft.media.codec import decode_audio, decode_frames
 from cinedraft.editor.timeline import Transition
 from cinedraft.errors import InputError
 
-from .conftest import make_clip
+from .conftest import frame_pattern, make_clip
 
 
 def _matches(out_frames, src_frames, expected, tolerance=3.0):
@@ -200,6 +200,24 @@ def test_music_comes_as_wav_mp3_or_flac(tmp_path, prober, name, codec, rate, lay
     assert peak == pytest.approx(440, abs=2)
     with pytest.raises(InputError, match="not a media container"):
         prober.probe(music_file)
+
+
+def test_music_under_a_prores_mov_reencodes_the_picture(tmp_path, prober):
+    """The audio edit copies the video into an MP4, which cannot hold ProRes (what MOVs from
+    editing suites carry): it was a PyAV ValueError. Such a picture is re-encoded (H.264)."""
+    with av.open(str(tmp_path / "edit.mov"), "w", format="mov") as mov:
+        video = mov.add_stream("prores_ks", rate=24)
+        video.width, video.height, video.pix_fmt = 160, 96, "yuv422p10le"
+        for i in range(48):
+            mov.mux(video.encode(av.VideoFrame.from_ndarray(frame_pattern(i), format="rgb24")))
+        mov.mux(video.encode(None))
+    clip = prober.probe(tmp_path / "edit.mov")
+    music = prober.probe(make_clip(tmp_path / "m.mp4", frames=96, audio=True))
+    stats = ops.audio(clip, tmp_path / "r.mp4", music, "replace")
+    out = prober.probe(tmp_path / "r.mp4")
+    assert stats.method == "reencode" and out.video.codec == "h264"
+    assert out.frame_count == 48 and out.audio is not None
+    _matches(decode_frames(tmp_path / "r.mp4"), decode_frames(tmp_path / "edit.mov"), range(48))
 
 
 def test_reframe_follows_the_moving_subject(tmp_path, prober):
