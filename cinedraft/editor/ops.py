@@ -78,9 +78,9 @@ def cut(info: MediaInfo, start: float, end: float, out: Path) -> EditStats:
     if b <= a:
         raise InputError(f"{start} .. {end} s holds no frame at {fps:g} fps")
     keys = info.video.keyframes
-    # Smart render re-encodes the partial GOPs in the source's own pixel format: a 4:4:4 or
-    # 10-bit stream with 8-bit 4:2:0 pieces in it changes chroma format mid-track, which
-    # players refuse.
+    # Smart render re-encodes the partial GOPs in the source's own pixel format: in 8-bit
+    # 4:2:0, a 4:4:4 clip's cut switched chroma format mid-track (its track said 4:2:0 High,
+    # its copied middle was 4:4:4).
     if info.video.codec != "h264" or info.video.pix_fmt not in x264_formats():
         return _reencode_range(info, a, b, out)
     k1 = next((k for k in keys if k >= a), b)
