@@ -15,7 +15,8 @@ The file (``HOME/policy.toml``, or ``--policy FILE``)::
 
 Matching sees words, not substrings ("Nikeland" is not "Nike"; "nike's" and "NIKE" are),
 takes a name's words with any separator or none between them ("Coca Cola", "cocacola"),
-ignores accents, width variants and invisible characters, sees through prompt weighting
+ignores accents, width variants, invisible characters and letters of other scripts that look
+like Latin ones (Unicode's confusables: Cyrillic ``і`` in ``Nіke``), sees through prompt weighting
 (``(Nike:1.3)``, ``(nike)1.2``, ``nike++``) and checks every expansion of a wildcard template.
 A file that cannot be read, or that says something this module does not know, is an error
 naming the file and line: nothing runs unpoliced.
@@ -23,6 +24,7 @@ naming the file and line: nothing runs unpoliced.
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 import unicodedata
@@ -104,10 +106,28 @@ class Verdict:
 
 def normalise(text: str) -> str:
     """The text matching sees: weighting syntax out, invisible characters out, accents and
-    width variants folded (``Ｎïke`` reads ``Nike``)."""
+    width variants folded (``Ｎïke`` reads ``Nike``), and every letter of another script
+    that looks like a Latin letter or digit read as that one (Cyrillic ``і``, Greek ``Ν``:
+    ``Νіke`` reads ``Nike``)."""
     text = unicodedata.normalize("NFKD", text.translate(_INVISIBLE))
     text = "".join(c for c in text if not unicodedata.combining(c))
-    return _WEIGHT.sub(" ", text)
+    return _WEIGHT.sub(" ", text.translate(_latin_lookalikes()))
+
+
+@functools.cache
+def _latin_lookalikes() -> dict[int, str]:
+    """Each non-ASCII character that Unicode's confusables data (UTS #39, through
+    confusable_homoglyphs) says looks like an ASCII letter or digit -> that one, a letter
+    first: a translation table, one lookup a character (no prompt can make it expand)."""
+    from confusable_homoglyphs.confusables import confusables_data
+
+    table = {}
+    for char, glyphs in confusables_data.items():
+        alike = [g["c"] for g in glyphs if len(g["c"]) == 1 and g["c"].isascii()]
+        alike = [c for c in alike if c.isalpha()] or [c for c in alike if c.isdigit()]
+        if len(char) == 1 and not char.isascii() and alike:
+            table[ord(char)] = alike[0]
+    return table
 
 
 def _key(name: str, exact: bool) -> str:

@@ -48,6 +48,12 @@ def _hits(policy, prompt, template=False):
         ("(Nike:1.3) sneakers", [("block", "Nike")]),  # A1111 weighting
         ("(nike)1.2 sneakers, red++", [("block", "Nike")]),  # compel weighting
         ("a Ｎïke\u200b shoe", [("block", "Nike")]),  # width variant, accent, invisible char
+        # letters of other scripts that look Latin (Unicode's confusables): Cyrillic і, С
+        # and А, Greek Ν; they were no hit
+        ("a N\u0456ke shoe", [("block", "Nike")]),
+        ("\u0421oca-Cola and \u039dike", [("block", "Coca-Cola"), ("block", "Nike")]),
+        ("an \u0410pple laptop", [("flag", "Apple")]),
+        ("\u043a\u043e\u0442 \u043d\u0430 \u0441\u0442\u043e\u043b\u0435", []),  # Russian
         ("a green apple", []),  # exact case: the fruit
         ("an Apple laptop", [("flag", "Apple")]),
         ("the Acme logo", []),  # the team's own brand is allowed, even where a rule names it
