@@ -262,14 +262,14 @@ def _unfuse(model: LoadedModel) -> None:
 
 
 def _file(ref: str, folder: Path, what: str, paths: bool) -> Path:
-    """A LoRA or embedding file: a name in its models subfolder, or (``paths``: an option,
-    not a tag inside a prompt, which may come from anywhere) a path."""
+    """A LoRA or embedding file: a name in its models subfolder, or else (``paths``: an
+    option, not a tag inside a prompt, which may come from anywhere) a path."""
     path = Path(ref).expanduser()
-    if not (paths and path.is_file()):
-        found = in_models_folder(ref, folder) if folder.is_dir() else None
-        if found is None or not found.is_file():
-            raise ModelNotFoundError(f"no {what} file {ref!r} (nor {folder}/{ref}.safetensors)")
+    found = in_models_folder(ref, folder) if folder.is_dir() else None
+    if found is not None and found.is_file():
         path = found
+    elif not (paths and path.is_file()):
+        raise ModelNotFoundError(f"no {what} file {ref!r} (nor {folder}/{ref}.safetensors)")
     if path.suffix.lower() in PICKLE_SUFFIXES:
         raise UnsafeModelError(f"{path} is a pickle file; cinedraft loads only safetensors")
     if path.suffix.lower() != ".safetensors":
@@ -280,9 +280,7 @@ def _file(ref: str, folder: Path, what: str, paths: bool) -> Path:
 def _vae(ref: str, models_root: Path) -> Adapter:
     """A diffusers VAE folder (``config.json`` and safetensors weights), or a VAE kept as one
     ``.safetensors`` file (built with the model's own VAE config when it is put on)."""
-    path = Path(ref).expanduser()
-    if not path.is_dir():
-        path = in_models_folder(ref, models_root / "vae") or path
+    path = in_models_folder(ref, models_root / "vae") or Path(ref).expanduser()  # name first
     if path.is_file() or path.suffix.lower() in (".safetensors", *PICKLE_SUFFIXES):
         path = _file(ref, models_root / "vae", "VAE", paths=True)
         if not single_file.is_vae_file(path):

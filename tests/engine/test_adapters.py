@@ -19,6 +19,7 @@ from cinedraft import (
     Settings,
     UnsafeModelError,
 )
+from cinedraft.engine.adapters import adapters_of
 from cinedraft.media.metadata import read_metadata
 from cinedraft.request import Lora
 
@@ -121,6 +122,28 @@ def test_a_prompt_tag_finds_the_lora_in_the_models_folder(engine, tiny_sd, tiny_
         engine.generate_image(
             ImageRequest(prompt="{a <lora:inkwash:1>|b} jar", template=True, model=str(tiny_sd))
         )
+
+
+def test_a_name_means_the_models_folders_file_whatever_the_working_folder_holds(
+    tmp_path, monkeypatch, tiny_sd_adapters
+):
+    """A LoRA, embedding or VAE option is a path or a name in the models folder; a name was
+    tried as a path first, so a file of that name in the working folder won: for the
+    server, whose API takes names only, a file outside the models folder."""
+    models = tmp_path / "models"
+    (models / "loras").mkdir(parents=True)
+    shutil.copy(tiny_sd_adapters["lora"], models / "loras" / "inkwash.safetensors")
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    shutil.copy(tiny_sd_adapters["kohya"], elsewhere / "inkwash.safetensors")
+    monkeypatch.chdir(elsewhere)
+    request = ImageRequest(prompt="a jar", loras=[Lora(ref="inkwash.safetensors")])
+    (adapter,) = adapters_of(request, models)
+    assert adapter.path == (models / "loras" / "inkwash.safetensors").resolve()
+    # a file that is not in the models folder is still taken by its path (the CLI's --lora)
+    request = ImageRequest(prompt="a jar", loras=[Lora(ref="./inkwash.safetensors")])
+    (adapter,) = adapters_of(request, models)
+    assert adapter.path == (elsewhere / "inkwash.safetensors").resolve()
 
 
 def test_rerender_applies_the_same_lora_and_refuses_a_changed_file(

@@ -236,3 +236,15 @@ def test_the_api_takes_adapter_names_not_paths(quiet, body):
     disk is refused before a job exists (the job would read and hash it)."""
     response = quiet.post("/api/jobs/generate", json={"prompt": "a jar"} | body)
     assert response.status_code == 422 and "not a path" in response.text
+
+
+def test_an_adapter_name_must_be_in_the_models_folder(quiet, tmp_path, monkeypatch):
+    """A name the models folder does not hold was queued, and the job took it as a path: a
+    file of that name in the server's working folder would have been loaded."""
+    (tmp_path / "stray.safetensors").write_bytes(b"{}")
+    monkeypatch.chdir(tmp_path)
+    body = {"prompt": "a jar", "loras": [{"ref": "stray.safetensors"}]}
+    response = quiet.post("/api/jobs/generate", json=body)
+    assert response.status_code == 422 and "no LoRA named 'stray.safetensors'" in response.text
+    response = quiet.post("/api/jobs/generate", json={"prompt": "a jar", "vae": "stray"})
+    assert response.status_code == 422 and "no VAE named 'stray'" in response.text

@@ -252,10 +252,19 @@ def submit_generate(
 ) -> JobOut:
     """Queue drafts (or any tier) for a prompt or a wildcard template. LoRAs, embeddings and
     a VAE are named from the models folder: the API takes no paths on the server's disk."""
-    named = [lora.ref for lora in body.loras] + body.embeddings + ([body.vae] if body.vae else [])
-    for name in named:
+    from ...engine.models import in_models_folder  # torch: the server has it loaded by now
+
+    models = request.app.state.workspace.settings.models_root
+    named = [(lora.ref, "loras", "LoRA") for lora in body.loras]
+    named += [(name, "embeddings", "embedding") for name in body.embeddings]
+    named += [(body.vae, "vae", "VAE")] if body.vae else []
+    for name, folder, what in named:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}", name) or ".." in name:
             raise InputError(f"{name!r}: give the name of a file in the models folder, not a path")
+        # there, and nowhere else: the job would take a name it cannot find there as a path
+        # (the CLI's `--lora FILE`), so a file of that name in the server's working folder
+        if in_models_folder(name, models / folder) is None:
+            raise InputError(f"no {what} named {name!r} in {models / folder}")
     _police(request, "generate", body.prompt, body, body.template)
     return _submit(
         request, "generate", body.model_dump(), PRIORITY.get(body.tier, 10), idempotency_key
