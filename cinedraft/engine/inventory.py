@@ -22,6 +22,7 @@ from ..tiers import (
 )
 from . import single_file
 from .models import (
+    ADAPTER_FOLDERS,
     PICKLE_SUFFIXES,
     configs_of,
     generic_family,
@@ -61,6 +62,8 @@ def inventory(
     if models_root.is_dir():
         for path in sorted(models_root.iterdir()):
             if path.name.startswith(".") or not (path.is_dir() or path.is_file()):
+                continue
+            if path.is_dir() and path.name in ADAPTER_FOLDERS:
                 continue
             name = path.name if path.is_dir() else path.stem
             if path.is_dir() or path.suffix.lower() in (".safetensors", *PICKLE_SUFFIXES):

@@ -192,6 +192,10 @@ def hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")
 
 
+# the models folder's subfolders that hold adapters, named from there (not models)
+ADAPTER_FOLDERS = ("loras", "embeddings", "vae")
+
+
 def in_models_folder(name: str, models_root: Path) -> Path | None:
     """``models_root/name`` (a folder) or ``models_root/name.safetensors``, if ``name`` is a
     plain name (no path separators, no dots leading out) and one of them exists."""

@@ -37,6 +37,11 @@ def test_the_models_folder_is_listed_and_names_resolve_in_it(
     )
     (models / "old.ckpt").write_bytes(b"\x80\x04pickle")
     (models / "sd_xl_base_1.0.safetensors").write_bytes(b"{}")
+    # the folders LoRAs, embeddings and VAEs are named from are not models (each was listed
+    # as one that "cannot load: not a diffusers pipeline folder")
+    for folder in ("loras", "embeddings", "vae"):
+        (models / folder).mkdir()
+        (models / folder / "x.safetensors").write_bytes(b"{}")
     res = _invoke(tmp_path, "models", "--json", env=configs)
     assert res.exit_code == 0, res.output
     entries = {e["name"]: e for e in json.loads(res.stdout) if e["source"] == "models folder"}
