@@ -184,6 +184,20 @@ def test_bad_edit_input_is_refused_or_noted(engine, source, tmp_path):
         )
 
 
+def test_a_16_bit_grey_image_is_edited_by_its_values_not_as_white(engine, tmp_path):
+    """PIL reads a 16-bit greyscale PNG as mode I;16, whose convert("RGB") clips every
+    value to white: "warmer" made a white page."""
+    values = np.full((64, 64), 60_000, np.uint16)
+    values[16:48, 16:48] = 20_000  # a dark square, 78 of 255 once scaled
+    Image.fromarray(values).save(tmp_path / "grey16.png")
+    result = _edit(
+        engine, source=str(tmp_path / "grey16.png"), operation="refine", instruction="warmer"
+    )
+    warmer = _pixels(result.output.path)
+    assert warmer[32, 32].mean() < 120 and warmer[2, 2].mean() > 200
+    assert warmer[32, 32, 0] > warmer[32, 32, 2]  # and warmer: more red than blue
+
+
 def test_a_video_is_refused_as_an_edit_source(engine, tmp_path):
     path = make_clip(tmp_path / "clip.mp4", frames=12)
     with pytest.raises(InputError, match="not a image asset"):
