@@ -68,7 +68,7 @@ def show(
     from pathlib import Path
 
     from ..engine.inventory import describe, inventory
-    from ..engine.models import in_models_folder
+    from ..engine.folders import in_models_folder
 
     state: Workspace = ctx.obj
     root = state.settings.models_root

@@ -38,7 +38,8 @@ from ..media.files import read_regular, sha256_bytes, sha256_file
 from ..request import ImageRequest, Lora
 from ..tiers import Tier, speed_lora
 from . import single_file
-from .models import PICKLE_SUFFIXES, LoadedModel, check_folder, in_models_folder
+from .folders import ADAPTER_FOLDERS, in_models_folder
+from .models import PICKLE_SUFFIXES, LoadedModel, check_folder
 
 LORA_TAG = re.compile(r"<lora:([^:<>]+)(?::([-+]?\d*\.?\d+))?>")
 EMBEDDING_TAG = re.compile(r"<embedding:([^:<>]+)>")
@@ -100,10 +101,12 @@ def adapters_of(request: ImageRequest, models_root: Path) -> list[Adapter]:
         embeddings += [(m.group(1), "prompt") for m in EMBEDDING_TAG.finditer(text)]
     out = []
     for i, (lora, source) in enumerate(loras):
-        path = _file(lora.ref, models_root / "loras", "LoRA", source == "option")
+        path = _file(lora.ref, models_root / ADAPTER_FOLDERS["lora"], "LoRA", source == "option")
         out.append(Adapter("lora", f"lora{i}", path, sha256_file(path), lora.weight, source))
     for ref, source in embeddings:
-        path = _file(ref, models_root / "embeddings", "embedding", source == "option")
+        path = _file(
+            ref, models_root / ADAPTER_FOLDERS["embedding"], "embedding", source == "option"
+        )
         out.append(Adapter("embedding", path.stem, path, sha256_file(path), source=source))
     if request.vae:
         out.append(_vae(request.vae, models_root))
@@ -280,9 +283,11 @@ def _file(ref: str, folder: Path, what: str, paths: bool) -> Path:
 def _vae(ref: str, models_root: Path) -> Adapter:
     """A diffusers VAE folder (``config.json`` and safetensors weights), or a VAE kept as one
     ``.safetensors`` file (built with the model's own VAE config when it is put on)."""
-    path = in_models_folder(ref, models_root / "vae") or Path(ref).expanduser()  # name first
+    path = (
+        in_models_folder(ref, models_root / ADAPTER_FOLDERS["vae"]) or Path(ref).expanduser()
+    )  # name first
     if path.is_file() or path.suffix.lower() in (".safetensors", *PICKLE_SUFFIXES):
-        path = _file(ref, models_root / "vae", "VAE", paths=True)
+        path = _file(ref, models_root / ADAPTER_FOLDERS["vae"], "VAE", paths=True)
         if not single_file.is_vae_file(path):
             raise ModelError(f"{path.name} is not a VAE (no encoder.conv_in in it)")
         return Adapter("vae", path.stem, path, sha256_file(path))

@@ -21,8 +21,8 @@ from ..tiers import (
     video_family_for,
 )
 from . import single_file
+from .folders import ADAPTER_FOLDERS
 from .models import (
-    ADAPTER_FOLDERS,
     PICKLE_SUFFIXES,
     configs_of,
     generic_family,
@@ -63,7 +63,7 @@ def inventory(
         for path in sorted(models_root.iterdir()):
             if path.name.startswith(".") or not (path.is_dir() or path.is_file()):
                 continue
-            if path.is_dir() and path.name in ADAPTER_FOLDERS:
+            if path.is_dir() and path.name in ADAPTER_FOLDERS.values():
                 continue
             name = path.name if path.is_dir() else path.stem
             if path.is_dir() or path.suffix.lower() in (".safetensors", *PICKLE_SUFFIXES):

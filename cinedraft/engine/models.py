@@ -37,6 +37,7 @@ from ..tiers import (
     video_family_for,
 )
 from . import single_file
+from .folders import in_models_folder
 from .processors import image_only_processors
 from .device import pick_dtype
 
@@ -190,21 +191,6 @@ def resolve_model(
 def hub_offline() -> bool:
     """Whether HF_HUB_OFFLINE forbids downloads, as the hub libraries read it."""
     return os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")
-
-
-# the models folder's subfolders that hold adapters, named from there (not models)
-ADAPTER_FOLDERS = ("loras", "embeddings", "vae")
-
-
-def in_models_folder(name: str, models_root: Path) -> Path | None:
-    """``models_root/name`` (a folder) or ``models_root/name.safetensors``, if ``name`` is a
-    plain name (no path separators, no dots leading out) and one of them exists."""
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}", name) or ".." in name:
-        return None
-    for candidate in (models_root / name, models_root / f"{name}.safetensors"):
-        if candidate.exists():
-            return candidate
-    return None
 
 
 def check_folder(path: Path) -> dict:

@@ -1,5 +1,8 @@
 """Cross-site requests, DNS rebinding, traversal, auth: refused or inert."""
 
+import subprocess
+import sys
+
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -236,6 +239,31 @@ def test_the_api_takes_adapter_names_not_paths(quiet, body):
     disk is refused before a job exists (the job would read and hash it)."""
     response = quiet.post("/api/jobs/generate", json={"prompt": "a jar"} | body)
     assert response.status_code == 422 and "not a path" in response.text
+
+
+CHECK_WITHOUT_TORCH = """
+import sys, tempfile
+from pathlib import Path
+from fastapi.testclient import TestClient
+from cinedraft import Settings
+from cinedraft.server import create_app
+settings = Settings(home=Path(tempfile.mkdtemp()), offline=True, device="cpu")
+with TestClient(create_app(settings, hosts={"testserver"}, workers=False)) as client:
+    body = {"prompt": "a jar", "loras": [{"ref": "inkwash"}]}
+    print(client.post("/api/jobs/generate", json=body).status_code)
+print("torch" in sys.modules)
+"""
+
+
+def test_checking_an_adapter_name_imports_no_torch_on_a_request_thread():
+    """The name check imported the engine (torch, diffusers) on the request's thread while
+    the server's background model load was importing them too: the two waited on each
+    other's import locks and the server stopped answering (benches/bench_server.py hung)."""
+    run = subprocess.run(
+        [sys.executable, "-c", CHECK_WITHOUT_TORCH], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["422", "False"]
 
 
 def test_an_adapter_name_must_be_in_the_models_folder(quiet, tmp_path, monkeypatch):

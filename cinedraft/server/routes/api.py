@@ -33,6 +33,7 @@ from ...media.files import sha256_bytes, sniff_extension
 from ...quality.compare import analyze_images, analyze_video
 from ...render.delivery import PROFILES
 from ...render.video import PRESETS, preset_for
+from ...engine.folders import ADAPTER_FOLDERS, in_models_folder
 from ...engine.threads import thread_of
 from ...request import MAX_VIDEO_SECONDS, EditRequest, ImageRequest, Overrides, VideoRequest
 from ..limits import MAX_UPLOAD, off_loop
@@ -252,19 +253,18 @@ def submit_generate(
 ) -> JobOut:
     """Queue drafts (or any tier) for a prompt or a wildcard template. LoRAs, embeddings and
     a VAE are named from the models folder: the API takes no paths on the server's disk."""
-    from ...engine.models import in_models_folder  # torch: the server has it loaded by now
-
     models = request.app.state.workspace.settings.models_root
-    named = [(lora.ref, "loras", "LoRA") for lora in body.loras]
-    named += [(name, "embeddings", "embedding") for name in body.embeddings]
+    named = [(lora.ref, "lora", "LoRA") for lora in body.loras]
+    named += [(name, "embedding", "embedding") for name in body.embeddings]
     named += [(body.vae, "vae", "VAE")] if body.vae else []
-    for name, folder, what in named:
+    for name, kind, what in named:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}", name) or ".." in name:
             raise InputError(f"{name!r}: give the name of a file in the models folder, not a path")
         # there, and nowhere else: the job would take a name it cannot find there as a path
         # (the CLI's `--lora FILE`), so a file of that name in the server's working folder
-        if in_models_folder(name, models / folder) is None:
-            raise InputError(f"no {what} named {name!r} in {models / folder}")
+        folder = models / ADAPTER_FOLDERS[kind]
+        if in_models_folder(name, folder) is None:
+            raise InputError(f"no {what} named {name!r} in {folder}")
     _police(request, "generate", body.prompt, body, body.template)
     return _submit(
         request, "generate", body.model_dump(), PRIORITY.get(body.tier, 10), idempotency_key
