@@ -37,6 +37,7 @@ from ..editor import Editor
 from ..errors import InputError
 from ..library import Asset, Library
 from ..media.files import write_atomic
+from ..media.pixels import as_shown
 from ..request import Progress, VideoRequest, no_progress
 from .brand import BrandKit
 
@@ -91,7 +92,7 @@ def caption_overlay(
     y = y0
     if brand.logo is not None:
         with Image.open(brand.logo) as im:
-            logo = im.convert("RGBA")
+            logo = as_shown(im).convert("RGBA")
         logo.thumbnail((x1 - x0, round(0.06 * size[1])), Image.Resampling.LANCZOS)
         image.alpha_composite(logo, ((x0 + x1 - logo.width) // 2, y))
         y += logo.height + round(0.015 * size[1])

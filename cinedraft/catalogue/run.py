@@ -39,7 +39,7 @@ from PIL import Image
 from ..errors import CinedraftError, InputError, JobCancelled
 from ..ids import new_asset_id
 from ..library import Asset, Library
-from ..media.pixels import eight_bit
+from ..media.pixels import as_shown
 from ..quality.metrics import masked_ssim, noise_sigma
 from ..record import AdjustRecord, Parent
 from ..render import masks
@@ -375,7 +375,7 @@ class _Sku:
             cache = self.run.out / ".cutouts" / f"{self.packshot.sha256[:32]}.png"
             with Image.open(self.packshot.path) as im:
                 im.load()
-                self._cut = cached_cut(eight_bit(im), cache)
+                self._cut = cached_cut(as_shown(im), cache)
         return self._cut
 
     def _made(self, step: str, make: Callable[[dict], list]) -> list[str]:

@@ -1,16 +1,22 @@
-"""A user's image as the 8-bit pixels everything here works on.
+"""A user's image as the 8-bit, upright pixels a viewer shows and everything here works on.
 
 PIL opens a 16-bit greyscale PNG (what photo and scanning software exports) in mode
 ``I;16`` (or ``I``), and its ``convert("RGB")`` clips those values to 0..255 instead of
 scaling them: every such image read as a white page.
+
+A phone stores a portrait photo as landscape pixels with an EXIF Orientation tag that tells
+viewers (browsers included) to turn it; PIL hands over the pixels unturned, so an edit, a
+video's first frame or a packshot came out on its side.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
+from PIL import ExifTags, Image, ImageOps
 
 WIDE_GREY = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+# EXIF orientations 5 to 8 turn the image a quarter: its shown width is its stored height.
+QUARTER_TURNS = (5, 6, 7, 8)
 
 
 def eight_bit(image: Image.Image) -> Image.Image:
@@ -20,3 +26,29 @@ def eight_bit(image: Image.Image) -> Image.Image:
         return image
     values = np.asarray(image, dtype=np.float64)
     return Image.fromarray(np.clip(np.rint(values / 257.0), 0, 255).astype(np.uint8), "L")
+
+
+def orientation(image: Image.Image) -> int:
+    """The EXIF orientation (1 to 8) viewers apply; 1 (as stored) when there is none or the
+    EXIF cannot be read (it is the file's untrusted metadata, not its pixels)."""
+    try:
+        value = image.getexif().get(ExifTags.Base.Orientation, 1)
+    except Exception:  # noqa: BLE001 - any fault in untrusted metadata means "no turn"
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def upright(image: Image.Image) -> Image.Image:
+    """``image`` itself, or turned and mirrored as its EXIF orientation says."""
+    return image if orientation(image) == 1 else ImageOps.exif_transpose(image)
+
+
+def shown_size(image: Image.Image) -> tuple[int, int]:
+    """Width and height as a viewer shows the image (without decoding it)."""
+    w, h = image.size
+    return (h, w) if orientation(image) in QUARTER_TURNS else (w, h)
+
+
+def as_shown(image: Image.Image) -> Image.Image:
+    """A user's image as a viewer shows it: upright, wide greyscale scaled to 8 bits."""
+    return eight_bit(upright(image))

@@ -198,6 +198,25 @@ def test_a_16_bit_grey_image_is_edited_by_its_values_not_as_white(engine, tmp_pa
     assert warmer[32, 32, 0] > warmer[32, 32, 2]  # and warmer: more red than blue
 
 
+def test_a_phone_photo_is_edited_upright_as_it_is_shown(engine, tmp_path):
+    """A phone stores a portrait photo as landscape pixels and an EXIF tag to turn them;
+    "warmer" and a square crop came out on their side (96x64 for a 64x96 photo)."""
+    shown = np.zeros((96, 64, 3), np.uint8)
+    shown[:48], shown[48:] = (200, 30, 30), (30, 30, 200)  # red above blue
+    tags = Image.Exif()
+    tags[0x0112] = 6  # stored a quarter turn anticlockwise; viewers turn it back
+    Image.fromarray(np.ascontiguousarray(np.rot90(shown))).save(
+        tmp_path / "phone.jpg", exif=tags.tobytes(), quality=95
+    )
+    for instruction, size in (("warmer", (96, 64)), ("crop to 1:1", (64, 64))):
+        result = _edit(
+            engine, source=str(tmp_path / "phone.jpg"), operation="refine", instruction=instruction
+        )
+        out = _pixels(result.output.path)
+        assert out.shape[:2] == size, instruction
+        assert out[4, 32, 0] > 150 > out[-4, 32, 0] and out[-4, 32, 2] > 150 > out[4, 32, 2]
+
+
 def test_a_video_is_refused_as_an_edit_source(engine, tmp_path):
     path = make_clip(tmp_path / "clip.mp4", frames=12)
     with pytest.raises(InputError, match="not a image asset"):
