@@ -7,12 +7,20 @@ scaling them: every such image read as a white page.
 A phone stores a portrait photo as landscape pixels with an EXIF Orientation tag that tells
 viewers (browsers included) to turn it; PIL hands over the pixels unturned, so an edit, a
 video's first frame or a packshot came out on its side.
+
+A photo in a wider colour space than sRGB (a phone's Display P3, a photographer's Adobe RGB,
+a print file's CMYK) carries an ICC profile that viewers convert by; PIL does not, and
+everything cinedraft writes is sRGB without a profile, so its colours came out washed out
+(P3's (200, 60, 40) is sRGB's (219, 37, 13)).
 """
 
 from __future__ import annotations
 
+import io
+from functools import cache
+
 import numpy as np
-from PIL import ExifTags, Image, ImageOps
+from PIL import ExifTags, Image, ImageCms, ImageOps
 
 WIDE_GREY = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 # EXIF orientations 5 to 8 turn the image a quarter: its shown width is its stored height.
@@ -49,6 +57,28 @@ def shown_size(image: Image.Image) -> tuple[int, int]:
     return (h, w) if orientation(image) in QUARTER_TURNS else (w, h)
 
 
+@cache
+def _srgb_profile() -> ImageCms.ImageCmsProfile:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def srgb(image: Image.Image) -> Image.Image:
+    """``image`` itself, or, when it carries an ICC profile, converted by it to sRGB (RGB, or
+    RGBA keeping its alpha). A profile that cannot be read or does not fit the image's
+    colour model is ignored, as browsers do: the pixels are then taken as sRGB."""
+    icc = image.info.get("icc_profile")
+    if not icc or image.mode not in ("RGB", "RGBA", "CMYK", "L", "P"):
+        return image
+    mode = "RGBA" if image.mode == "RGBA" or "transparency" in image.info else "RGB"
+    source = image.convert(mode) if image.mode == "P" else image
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        return ImageCms.profileToProfile(source, profile, _srgb_profile(), outputMode=mode)
+    except (OSError, ValueError, TypeError, ImageCms.PyCMSError):
+        return image
+
+
 def as_shown(image: Image.Image) -> Image.Image:
-    """A user's image as a viewer shows it: upright, wide greyscale scaled to 8 bits."""
-    return eight_bit(upright(image))
+    """A user's image as a viewer shows it: upright, wide greyscale scaled to 8 bits, its
+    colours converted to sRGB by its ICC profile."""
+    return srgb(eight_bit(upright(image)))

@@ -1,13 +1,15 @@
 """A user's image is read as a viewer shows it. A 16-bit greyscale image (photo and scanning
 software export them) by its values, not as a white page: PIL's ``convert("RGB")`` clips
 ``I;16`` values to 0..255. A phone's portrait photo upright: it stores landscape pixels and
-an EXIF Orientation tag that viewers (browsers too) apply and PIL does not."""
+an EXIF Orientation tag that viewers (browsers too) apply and PIL does not. A Display P3 or
+Adobe RGB photo in sRGB by its ICC profile, as viewers convert it."""
 
 import io
+import struct
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
 from cinedraft.library import Library
 from cinedraft.media.pixels import as_shown, eight_bit, shown_size
@@ -102,3 +104,103 @@ def test_an_imported_phone_photo_is_recorded_and_exported_upright(tmp_path):
     with Image.open(png) as im:
         assert im.size == (48, 64)
         assert np.abs(np.asarray(im.convert("RGB")).astype(int) - _shown()).mean() < 4
+
+
+def _s15(v):
+    return struct.pack(">i", round(v * 65536))
+
+
+def _xyz(x, y, z):
+    return b"XYZ \0\0\0\0" + _s15(x) + _s15(y) + _s15(z)
+
+
+def matrix_icc(name, red, green, blue, gamma=2.2):
+    """An ICC v2 display profile (ICC.1:2001-04) with these colorants (XYZ, D50) and a plain
+    gamma curve, as a camera or phone embeds one."""
+    text = name.encode() + b"\0"
+    desc = b"desc\0\0\0\0" + struct.pack(">I", len(text)) + text + b"\0" * 78
+    curve = b"curv\0\0\0\0" + struct.pack(">IH", 1, round(gamma * 256))
+    tags = [
+        (b"desc", desc),
+        (b"wtpt", _xyz(0.9642, 1.0, 0.8249)),
+        *((tag, _xyz(*c)) for tag, c in ((b"rXYZ", red), (b"gXYZ", green), (b"bXYZ", blue))),
+        *((tag, curve) for tag in (b"rTRC", b"gTRC", b"bTRC")),
+        (b"cprt", b"text\0\0\0\0none\0"),
+    ]
+    offset = 128 + 4 + 12 * len(tags)
+    table, data = struct.pack(">I", len(tags)), b""
+    for tag, body in tags:
+        body += b"\0" * (-len(body) % 4)
+        table += tag + struct.pack(">II", offset + len(data), len(body))
+        data += body
+    header = (
+        struct.pack(">I4sI", offset + len(data), b"", 0x02100000)
+        + b"mntrRGB XYZ "
+        + b"\0" * 12
+        + b"acsp"
+        + b"\0" * 28
+        + _xyz(0.9642, 1.0, 0.8249)[8:]
+        + b"\0" * 48
+    )
+    return header + table + data
+
+
+# Colorants (XYZ, adapted to D50) of Display P3 and of sRGB, as their ICC profiles give them.
+P3 = ((0.5151, 0.2412, -0.0011), (0.2920, 0.6922, 0.0419), (0.1571, 0.0666, 0.7841))
+SRGB = ((0.4360, 0.2225, 0.0139), (0.3851, 0.7169, 0.0971), (0.1431, 0.0606, 0.7141))
+
+
+def _p3_in_srgb(rgb):
+    """The sRGB value of a P3 (gamma 2.2) colour, by the colorant matrices: the reference the
+    conversion is held to, worked out without the colour engine."""
+    linear = np.linalg.solve(np.array(SRGB).T, np.array(P3).T @ ((np.array(rgb) / 255) ** 2.2))
+    linear = np.clip(linear, 0, 1)
+    return 255 * np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_a_wide_gamut_photo_is_read_in_srgb_by_its_icc_profile(fmt):
+    colour = (200, 60, 40)
+    buf = io.BytesIO()
+    icc = matrix_icc("Display P3 (test)", *P3)
+    Image.new("RGB", (16, 16), colour).save(buf, fmt, icc_profile=icc, quality=100)
+    with Image.open(io.BytesIO(buf.getvalue())) as im:
+        seen = np.asarray(as_shown(im).convert("RGB"))[8, 8].astype(float)
+    assert np.abs(seen - _p3_in_srgb(colour)).max() <= 3  # (219, 37, 13), not (200, 60, 40)
+    assert np.abs(seen - colour).max() > 15
+
+
+def test_an_srgb_profile_changes_nothing_and_a_broken_or_mismatched_one_is_ignored():
+    """A camera's sRGB profile leaves the values as they are (within rounding); a profile
+    that is not one, or is an RGB one on a CMYK image, is ignored as viewers ignore it."""
+    colour = (200, 60, 40)
+    cases = {
+        "sRGB": (Image.new("RGB", (8, 8), colour), ImageCms.createProfile("sRGB"), 1),
+        "not a profile": (Image.new("RGB", (8, 8), colour), b"garbage" * 20, 0),
+        "RGB profile on CMYK": (Image.new("CMYK", (8, 8), (0, 200, 200, 30)), None, 0),
+    }
+    for name, (image, icc, tolerance) in cases.items():
+        buf = io.BytesIO()
+        icc = icc or matrix_icc("Display P3 (test)", *P3)
+        icc = icc if isinstance(icc, bytes) else ImageCms.ImageCmsProfile(icc).tobytes()
+        image.save(buf, "PNG" if image.mode == "RGB" else "JPEG", icc_profile=icc, quality=100)
+        with Image.open(io.BytesIO(buf.getvalue())) as im:
+            plain = np.asarray(im.convert("RGB")).astype(int)
+            seen = np.asarray(as_shown(im).convert("RGB")).astype(int)
+        assert np.abs(seen - plain).max() <= tolerance, name
+
+
+def test_an_imported_p3_photo_is_exported_in_srgb(tmp_path):
+    """Export conversion wrote a P3 photo's values into a file without a profile: every
+    viewer then showed it washed out."""
+    Image.new("RGB", (32, 32), (200, 60, 40)).save(
+        tmp_path / "p3.png", icc_profile=matrix_icc("Display P3 (test)", *P3)
+    )
+    library = Library(tmp_path / "lib")
+    asset = library.import_file(tmp_path / "p3.png")
+    (webp,) = library.export([asset.id], tmp_path / "out", fmt="webp")
+    library.close()
+    with Image.open(webp) as im:
+        assert "icc_profile" not in im.info or not im.info["icc_profile"]
+        seen = np.asarray(im.convert("RGB"))[16, 16].astype(float)
+    assert np.abs(seen - _p3_in_srgb((200, 60, 40))).max() <= 4
