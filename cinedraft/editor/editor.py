@@ -31,7 +31,7 @@ from ..quality.seams import score_seam
 from . import ops
 from ..media.codec import check_size, decode_frames
 from ..media.files import sha256_bytes
-from ..media.pixels import as_shown
+from ..media.pixels import shown_rgb
 from ..media.probe import MediaInfo, Prober, check_local_file
 from .timeline import Clip, Timeline, Transition
 
@@ -193,7 +193,7 @@ class Editor:
         _seconds("length", seconds)
         image = self.library.resolve(source, "image")
         with Image.open(image.path) as im:
-            pixels = np.asarray(as_shown(im).convert("RGB"))
+            pixels = np.asarray(shown_rgb(im))
         frames = round(seconds * fps)
         timeline = Timeline([Clip(image.path, 0.0, frames / fps, image.id)], fps=fps)
         return self._run(

@@ -41,7 +41,7 @@ from ..builtin import EDIT_MODEL
 from ..errors import InputError
 from ..ids import new_asset_id
 from ..library import Asset
-from ..media.pixels import as_shown
+from ..media.pixels import as_shown, shown_rgb
 from ..record import AdjustRecord, ImageRecord, Parent
 from ..render import adjust, masks, relocate
 from ..render.masks import Mask
@@ -104,7 +104,7 @@ class EditEngine:
         # 1. The source and where it stands in its thread.
         source = self.library.resolve(request.source, "image")
         with Image.open(source.path) as im:
-            pixels = as_shown(im).convert("RGB")
+            pixels = shown_rgb(im)
         state = ThreadState.of(source).next_turn()
         text = request.instruction if request.operation == "refine" else request.prompt
         verdict = self.guard.check("edit", text or source.prompt or "", request)
@@ -116,7 +116,7 @@ class EditEngine:
         # 4. The thread after this turn, and what it kept of the original.
         state = painted.state if painted.mask is None else painted.state.painted(painted.mask)
         with Image.open(self.library.get(state.original).path) as im:
-            preserved = state.preserved(painted.image, as_shown(im).convert("RGB"))
+            preserved = state.preserved(painted.image, shown_rgb(im))
         record = painted.record
         record.parents = [Parent(id=source.id, role=EDIT_ROLE)]
         record.edit = _edit_fields(request, painted) | {
@@ -451,7 +451,7 @@ class EditEngine:
         out = (source.width * plan.tier.upscale, source.height * plan.tier.upscale)
         plan = replace(plan, base=(source.width, source.height), out=out, parent=source)
         with Image.open(source.path) as im:
-            pixels = as_shown(im).convert("RGB")
+            pixels = shown_rgb(im)
         item = self.images.finish(plan, pixels, request.prompt, seed, {}, progress)
         item.record.parents = [Parent(id=asset_id, role="draft")]
         item.record.edit = {"promoted": asset_id}

@@ -38,7 +38,7 @@ from ..ids import new_asset_id
 from ..library import Asset, Library
 from ..media.codec import iter_frames
 from ..media.metadata import DECODE_ERRORS
-from ..media.pixels import as_shown
+from ..media.pixels import shown_rgb
 from ..media.probe import Prober
 from ..quality.metrics import temporal_metrics
 from ..record import STILL_FIELDS, Parent, StillRecord, VideoRecord
@@ -363,7 +363,7 @@ class VideoEngine:
             asset = sources.get(request.image) or self.library.resolve(request.image, "image")
             try:
                 with Image.open(asset.path) as im:
-                    image = np.asarray(as_shown(im).convert("RGB"))
+                    image = np.asarray(shown_rgb(im))
                 # cut to the model's aspect where the image's subject is, as delivery is
                 first = fit_frame(image, *size, crop_anchor([image], size[0] / size[1]))
             except DECODE_ERRORS as exc:

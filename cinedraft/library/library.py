@@ -54,7 +54,7 @@ from ..media.files import (
     sniff_extension,
     write_atomic,
 )
-from ..media.pixels import as_shown, shown_size
+from ..media.pixels import shown_rgb, shown_size
 from ..media.probe import Prober
 from .files import FileStore
 from ..record import RECORD_VERSION, ImportRecord, upgrade_record
@@ -383,7 +383,7 @@ class Library:
         if fmt not in FORMATS:
             raise InputError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
         with Image.open(source.path) as im:
-            image = fit(as_shown(im).convert("RGB"), Profile("convert", fmt, quality, max_side))
+            image = fit(shown_rgb(im), Profile("convert", fmt, quality, max_side))
         record = dict(source.record) | {
             "asset_id": self.new_id(),
             "created": utc_now(),
@@ -618,7 +618,7 @@ class Library:
             try:
                 embedded = read_metadata(io.BytesIO(data)).get("record") or {}
                 with Image.open(io.BytesIO(data)) as im:
-                    image = as_shown(im).convert("RGB")
+                    image = shown_rgb(im)
                 w, h = embedded.get("width"), embedded.get("height")
                 sizes = (
                     [(w, h)] if all(isinstance(v, int) and 0 < v <= 1 << 16 for v in (w, h)) else []
@@ -843,7 +843,7 @@ def _measure(data: bytes) -> dict[str, float]:
     from ..quality.metrics import image_metrics  # OpenCV: only when storing
 
     with Image.open(io.BytesIO(data)) as im:
-        return {k: round(v, 6) for k, v in image_metrics(as_shown(im).convert("RGB")).items()}
+        return {k: round(v, 6) for k, v in image_metrics(shown_rgb(im)).items()}
 
 
 def _video_size(data: bytes, name: str) -> tuple[int, int]:

@@ -12,6 +12,10 @@ A photo in a wider colour space than sRGB (a phone's Display P3, a photographer'
 a print file's CMYK) carries an ICC profile that viewers convert by; PIL does not, and
 everything cinedraft writes is sRGB without a profile, so its colours came out washed out
 (P3's (200, 60, 40) is sRGB's (219, 37, 13)).
+
+A transparent PNG (a logo, a product cut out) keeps whatever colours its tool left under the
+transparent pixels; dropping the alpha showed them (black, or a stripe of green). Where the
+work is in RGB, such an image is laid on white, as a shop page or a print shows it.
 """
 
 from __future__ import annotations
@@ -80,5 +84,15 @@ def srgb(image: Image.Image) -> Image.Image:
 
 def as_shown(image: Image.Image) -> Image.Image:
     """A user's image as a viewer shows it: upright, wide greyscale scaled to 8 bits, its
-    colours converted to sRGB by its ICC profile."""
+    colours converted to sRGB by its ICC profile; its alpha, if any, kept."""
     return srgb(eight_bit(upright(image)))
+
+
+def shown_rgb(image: Image.Image) -> Image.Image:
+    """:func:`as_shown` in RGB, transparent parts laid on white."""
+    image = as_shown(image)
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")

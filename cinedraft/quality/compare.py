@@ -24,7 +24,7 @@ from ..errors import InputError
 from ..media.codec import read_frames
 from ..media.files import read_regular
 from ..media.metadata import DECODE_ERRORS, read_metadata
-from ..media.pixels import as_shown
+from ..media.pixels import shown_rgb
 from .metrics import image_metrics, temporal_metrics
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm", ".mkv"}
@@ -47,7 +47,7 @@ def _load(path: Path) -> tuple[Image.Image, dict, str]:
     data = read_regular(path, MAX_FILE_BYTES)
     try:
         with Image.open(io.BytesIO(data)) as im:
-            image, fmt = as_shown(im).convert("RGB"), im.format or path.suffix.lstrip(".")
+            image, fmt = shown_rgb(im), im.format or path.suffix.lstrip(".")
     except DECODE_ERRORS as exc:
         raise InputError(f"{path.name} is not a readable image: {exc}") from None
     try:

@@ -217,6 +217,20 @@ def test_a_phone_photo_is_edited_upright_as_it_is_shown(engine, tmp_path):
         assert out[4, 32, 0] > 150 > out[-4, 32, 0] and out[-4, 32, 2] > 150 > out[4, 32, 2]
 
 
+def test_a_transparent_png_is_edited_on_white(engine, tmp_path):
+    """A logo's transparent pixels hid green and black; "warmer" showed them."""
+    pixels = np.zeros((64, 64, 4), np.uint8)
+    pixels[:16, :, :3] = (0, 255, 0)
+    pixels[16:48, 16:48] = (200, 30, 30, 255)
+    Image.fromarray(pixels).save(tmp_path / "logo.png")
+    result = _edit(
+        engine, source=str(tmp_path / "logo.png"), operation="refine", instruction="warmer"
+    )
+    out = _pixels(result.output.path)
+    assert out[4, 4].min() > 200 and out[60, 4].min() > 200  # white, warmed; not green, black
+    assert out[32, 32, 0] > 150 > out[32, 32, 1]
+
+
 def test_a_video_is_refused_as_an_edit_source(engine, tmp_path):
     path = make_clip(tmp_path / "clip.mp4", frames=12)
     with pytest.raises(InputError, match="not a image asset"):

@@ -2,7 +2,8 @@
 software export them) by its values, not as a white page: PIL's ``convert("RGB")`` clips
 ``I;16`` values to 0..255. A phone's portrait photo upright: it stores landscape pixels and
 an EXIF Orientation tag that viewers (browsers too) apply and PIL does not. A Display P3 or
-Adobe RGB photo in sRGB by its ICC profile, as viewers convert it."""
+Adobe RGB photo in sRGB by its ICC profile, as viewers convert it. A transparent image on
+white, not on whatever colours its tool left under the transparent pixels."""
 
 import io
 import struct
@@ -12,7 +13,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from cinedraft.library import Library
-from cinedraft.media.pixels import as_shown, eight_bit, shown_size
+from cinedraft.media.pixels import as_shown, eight_bit, shown_rgb, shown_size
 from cinedraft.quality.compare import analyze_images
 
 
@@ -204,3 +205,35 @@ def test_an_imported_p3_photo_is_exported_in_srgb(tmp_path):
         assert "icc_profile" not in im.info or not im.info["icc_profile"]
         seen = np.asarray(im.convert("RGB"))[16, 16].astype(float)
     assert np.abs(seen - _p3_in_srgb((200, 60, 40))).max() <= 4
+
+
+def _cut_out(mode):
+    """A red square on transparency; under the transparent pixels a tool left green and
+    black (what dropping the alpha showed)."""
+    pixels = np.zeros((32, 32, 4), np.uint8)
+    pixels[:8, :, :3] = (0, 255, 0)
+    pixels[8:24, 8:24] = (200, 30, 30, 255)
+    image = Image.fromarray(pixels)
+    if mode == "LA":
+        return image.convert("LA")
+    if mode == "P":  # a palette PNG with one transparent index, as GIF-era tools save it
+        return image.convert("RGB").quantize(4).copy()
+    return image
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P"])
+def test_a_transparent_image_is_laid_on_white(mode, tmp_path):
+    image = _cut_out(mode)
+    if mode == "P":
+        index = image.getpixel((0, 20))  # black: the transparent background
+        image.info["transparency"] = index
+    image.save(tmp_path / "cut.png")
+    with Image.open(tmp_path / "cut.png") as im:
+        rgb = np.asarray(shown_rgb(im)).astype(int)
+    assert rgb[28, 2].tolist() == [255, 255, 255]
+    # the green stripe: under the alpha, or (one transparent index) an opaque colour of its own
+    assert rgb[2, 2].tolist() == ([0, 255, 0] if mode == "P" else [255, 255, 255])
+    assert rgb[16, 16, 0] > rgb[16, 16, 2] or mode == "LA"  # the square is still there
+    assert rgb[16, 16].max() < 230
+    with Image.open(tmp_path / "cut.png") as im:
+        assert as_shown(im).mode == im.mode  # the alpha itself is kept for who wants it
