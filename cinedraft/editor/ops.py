@@ -222,6 +222,7 @@ def compatible(infos: list[MediaInfo]) -> bool:
             i.video.height,
             i.video.pix_fmt,
             i.video.fps,
+            i.video.rotation,  # one display matrix for the whole track
             None if a is None else (a.codec, a.sample_rate, a.channels),
         )
 

@@ -277,8 +277,8 @@ class Library:
         """
         path, (data, ext) = Path(path), _read_input(path)
         if ext == ".mp4":
-            self.prober().probe(path)
-            size = _video_size(data, path.name)
+            video = self.prober().probe(path).video
+            size = (video.width, video.height)  # as shown: a phone clip's turn applied
         else:
             size = _image_size(data, path.name)
         metadata = read_metadata(io.BytesIO(data))

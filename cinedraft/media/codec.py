@@ -58,8 +58,17 @@ def yuv_frame(rgb: np.ndarray) -> av.VideoFrame:
 
 
 def rgb_array(frame: av.VideoFrame) -> np.ndarray:
-    """A decoded frame (any pixel format) -> (H, W, 3) uint8 RGB."""
-    return frame.to_ndarray(format="rgb24", interpolation=TO_RGB)
+    """A decoded frame (any pixel format) -> (H, W, 3) uint8 RGB, upright: turned as its
+    stream's display matrix says. A phone stores a portrait clip as landscape frames and a
+    matrix that players apply; read unturned, every re-encoding edit made it sideways."""
+    rgb = frame.to_ndarray(format="rgb24", interpolation=TO_RGB)
+    turns = quarter_turns(frame.rotation)
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+
+
+def quarter_turns(rotation: float) -> int:
+    """A display matrix's rotation (degrees anticlockwise) as quarter turns, 0 to 3."""
+    return round(rotation / 90) % 4
 
 
 def annexb_to_avcc(data: bytes) -> bytes:

@@ -36,9 +36,10 @@ class StreamInfo:
     codec: str
     time_base: tuple[int, int]
     frames: int  # decoded frames (video) or samples (audio)
-    width: int = 0
+    width: int = 0  # video: as shown (a quarter ``rotation`` swaps the stored size)
     height: int = 0
     pix_fmt: str = ""
+    rotation: int = 0  # video: 0, 90, 180, 270 degrees anticlockwise, the display matrix's
     fps: tuple[int, int] = (0, 1)
     sample_rate: int = 0
     channels: int = 0

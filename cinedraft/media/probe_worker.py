@@ -52,6 +52,7 @@ def probe_file(path: str, need_video: bool = True) -> dict:
                         "width": s.codec_context.width,
                         "height": s.codec_context.height,
                         "pix_fmt": s.codec_context.pix_fmt or "",
+                        "rotation": 0,
                         "fps": [rate.numerator, rate.denominator],
                         "keyframes": [],
                         "pts": [],
@@ -73,6 +74,8 @@ def probe_file(path: str, need_video: bool = True) -> dict:
                     if info["type"] == "video":
                         if frame.pts is None:
                             return {"error": "a video frame without a timestamp"}
+                        if not info["frames"]:  # the display matrix: how players turn it
+                            info["rotation"] = round(frame.rotation / 90) % 4 * 90
                         info["pts"].append(frame.pts)
                         if frame.key_frame:
                             info["keyframes"].append(info["frames"])
@@ -92,6 +95,8 @@ def probe_file(path: str, need_video: bool = True) -> dict:
                 }
             if video["frames"] == 0:
                 return {"error": "no decodable video frames"}
+            if video["rotation"] in (90, 270):  # the size as shown, as the frames are read
+                video["width"], video["height"] = video["height"], video["width"]
             if video["pts"] != sorted(video["pts"]):
                 return {"error": "video frames out of order"}
             expected = container.streams[video["index"]].frames

@@ -33,11 +33,18 @@ def make_clip(
     bframes: bool = True,
     first: int = 0,
     pix_fmt: str = "yuv420p",
+    rotation: int = 0,
 ) -> str:
-    """An H.264 MP4 of ``frame_pattern(first), frame_pattern(first + 1), ...``."""
+    """An H.264 MP4 of ``frame_pattern(first), frame_pattern(first + 1), ...``. With a
+    ``rotation`` (degrees anticlockwise) the frames are stored turned back and the display
+    matrix turns them upright, as a phone stores a portrait clip: ``size`` is the size shown."""
+    turns = rotation // 90 % 4
+    stored = size[::-1] if turns % 2 else size
     with av.open(str(path), "w", format="mp4", options={"movflags": "faststart"}) as container:
         video = container.add_stream("libx264", rate=fps)
-        video.width, video.height, video.pix_fmt = size[0], size[1], pix_fmt
+        video.width, video.height, video.pix_fmt = stored[0], stored[1], pix_fmt
+        if rotation:
+            video.set_display_rotation(rotation)
         video.options = {
             "crf": "16",
             "g": str(gop),
@@ -50,7 +57,7 @@ def make_clip(
             stream_audio = container.add_stream("aac", rate=48000)
             stream_audio.layout = "stereo"
         for i in range(frames):
-            pattern = frame_pattern(first + i, size, shift)
+            pattern = np.ascontiguousarray(np.rot90(frame_pattern(first + i, size, shift), -turns))
             container.mux(video.encode(av.VideoFrame.from_ndarray(pattern, format="rgb24")))
         container.mux(video.encode(None))
         if stream_audio is not None:

@@ -128,6 +128,36 @@ def test_transitions(tmp_path, prober, kind, frames):
         assert np.abs(middle.astype(int) - mix).mean() < 12
 
 
+@pytest.mark.parametrize("rotation", [-90, 90, 180])
+def test_a_clip_turned_by_its_display_matrix_is_edited_upright(tmp_path, prober, rotation):
+    """A phone stores a portrait clip as landscape frames and a display matrix that players
+    apply. Read unturned, every re-encoding edit (speed, reframe, a merge that normalises)
+    made it sideways, and a copy-merge with an unturned clip gave both one matrix."""
+    clip = make_clip(tmp_path / "phone.mp4", frames=48, size=(96, 160), gop=12, rotation=rotation)
+    info = prober.probe(clip)
+    assert (info.video.width, info.video.height, info.video.rotation) == (96, 160, rotation % 360)
+    shown = [frame_pattern(i, (96, 160)) for i in range(48)]
+    assert decode_frames(clip)[0].shape == (160, 96, 3)
+    _matches(decode_frames(clip), shown, range(48))
+
+    ops.cut(info, 0.25, 1.5, tmp_path / "cut.mp4")  # smart: copied GOPs keep the matrix
+    _matches(decode_frames(tmp_path / "cut.mp4"), shown, range(6, 36))
+    ops.speed(info, 2.0, tmp_path / "fast.mp4")
+    assert prober.probe(tmp_path / "fast.mp4").video.rotation == 0  # written upright
+    _matches(decode_frames(tmp_path / "fast.mp4"), shown, range(0, 48, 2))
+    ops.reframe(info, "9:16", tmp_path / "tall.mp4")
+    tall = prober.probe(tmp_path / "tall.mp4").video
+    assert tall.height > tall.width  # a crop of the portrait, not of a landscape
+
+    plain = make_clip(tmp_path / "plain.mp4", frames=24, size=(96, 160), first=48)
+    assert not ops.compatible([info, prober.probe(plain)])
+    ops.merge([info, prober.probe(plain)], tmp_path / "m.mp4")
+    shown += [frame_pattern(i, (96, 160)) for i in range(48, 72)]
+    _matches(decode_frames(tmp_path / "m.mp4"), shown, range(72))
+    ops.merge([info, info], tmp_path / "twice.mp4")  # copy: the one matrix fits both
+    _matches(decode_frames(tmp_path / "twice.mp4"), shown, [*range(48), *range(48)])
+
+
 def test_speed_changes_duration_and_keeps_pitch_length(tmp_path, prober):
     clip = make_clip(tmp_path / "a.mp4", frames=48, audio=True)
     info = prober.probe(clip)

@@ -102,3 +102,13 @@ def test_import_sends_every_video_through_the_prober(tmp_path, library):
     with pytest.raises(InputError, match="not a usable video"):
         library.import_file(damaged)
     assert library.count() == 0 and library.check()["ok"]
+
+
+def test_an_imported_phone_clip_is_recorded_at_the_size_it_is_shown(tmp_path, library):
+    """A portrait phone clip is stored as landscape frames and a display matrix: its record
+    said 160x96 for a clip every player shows 96x160."""
+    from ..editor.conftest import make_clip
+
+    clip = make_clip(tmp_path / "phone.mp4", frames=12, size=(96, 160), rotation=-90)
+    asset = library.import_file(clip)
+    assert (asset.width, asset.height) == (96, 160)
