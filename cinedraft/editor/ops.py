@@ -131,7 +131,12 @@ def _smart_render(info: MediaInfo, a: int, k1: int, k2: int, b: int, out: Path) 
                 return
             context = src.codec_context
             encoder = h264_encoder(
-                context.width, context.height, src.average_rate, src.time_base, context.pix_fmt
+                context.width,
+                context.height,
+                src.average_rate,
+                src.time_base,
+                context.pix_fmt,
+                colours=context,  # the ends must be read as the copied middle is
             )
             inp.seek(pts[first], stream=src, backward=True, any_frame=False)
             for frame in inp.decode(src):
@@ -223,6 +228,7 @@ def compatible(infos: list[MediaInfo]) -> bool:
             i.video.pix_fmt,
             i.video.fps,
             i.video.rotation,  # one display matrix for the whole track
+            i.video.colours,  # and one colour description
             None if a is None else (a.codec, a.sample_rate, a.channels),
         )
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import av
 import numpy as np
-from av.video.reformatter import Interpolation
+from av.video.reformatter import ColorRange, Colorspace, Interpolation
 
 from ..errors import InputError
 from .files import open_regular
@@ -50,18 +50,39 @@ X265_MIN_WIDTH = 72
 TO_YUV = Interpolation.AREA | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INP
 TO_RGB = Interpolation.POINT | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
 
+# Colour. Frames are converted with BT.601's matrix (swscale's default, which every clip so
+# far was written with) and the stream says so: matrix SMPTE 170M, primaries and transfer
+# BT.709 (sRGB's primaries: the frames are sRGB images), limited range. Untagged, browsers
+# read every clip 720 px tall or more with BT.709's matrix (Chromium: height >= 720; a
+# matrix tag alone is ignored), so an ad's (200, 30, 30) red played as (215, 46, 30). BT.601
+# rather than BT.709 because Chromium's software path decodes BT.709's blue about 5 % weak
+# (up to 8 levels), BT.601 within 1. An untagged clip is read the way Chromium reads it.
+BT709 = 1  # AVCOL_PRI_BT709, AVCOL_TRC_BT709
+SMPTE170M = 6  # AVCOL_SPC_SMPTE170M: BT.601's matrix
+UNSPECIFIED = 2  # AVCOL_SPC_UNSPECIFIED
+LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG
+HD_HEIGHT = 720
+
 
 def yuv_frame(rgb: np.ndarray) -> av.VideoFrame:
     """(H, W, 3) uint8 RGB -> a yuv420p frame for the encoder."""
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-    return frame.reformat(format="yuv420p", interpolation=TO_YUV)
+    return frame.reformat(
+        format="yuv420p",
+        dst_colorspace=Colorspace.ITU601,
+        dst_color_range=ColorRange.MPEG,
+        interpolation=TO_YUV,
+    )
 
 
 def rgb_array(frame: av.VideoFrame) -> np.ndarray:
     """A decoded frame (any pixel format) -> (H, W, 3) uint8 RGB, upright: turned as its
     stream's display matrix says. A phone stores a portrait clip as landscape frames and a
     matrix that players apply; read unturned, every re-encoding edit made it sideways."""
-    rgb = frame.to_ndarray(format="rgb24", interpolation=TO_RGB)
+    matrix = None  # the frame's own, when tagged
+    if frame.colorspace == UNSPECIFIED:
+        matrix = Colorspace.ITU709 if frame.height >= HD_HEIGHT else Colorspace.ITU601
+    rgb = frame.to_ndarray(format="rgb24", interpolation=TO_RGB, src_colorspace=matrix)
     turns = quarter_turns(frame.rotation)
     return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
 
@@ -107,15 +128,33 @@ def parameter_sets(extradata: bytes | None) -> bytes:
 
 
 def h264_encoder(
-    width: int, height: int, fps: Fraction, time_base: Fraction, pix_fmt: str = "yuv420p"
+    width: int,
+    height: int,
+    fps: Fraction,
+    time_base: Fraction,
+    pix_fmt: str = "yuv420p",
+    colours: av.CodecContext | None = None,
 ) -> av.CodecContext:
     """A standalone libx264 encoder (Annex B output, in-band SPS/PPS), no B-frames so its
-    decode order is its display order. ``pix_fmt`` one of :func:`x264_formats`."""
+    decode order is its display order. ``pix_fmt`` one of :func:`x264_formats`; the colour
+    tags those of ``colours`` (the source whose frames it encodes), else the house's."""
     enc = av.CodecContext.create("libx264", "w")
     enc.width, enc.height, enc.pix_fmt = width, height, pix_fmt
     enc.time_base, enc.framerate = time_base, fps
     enc.options = x264_options(width, height, CRF, PRESET) | {"bf": "0"}
+    tag_colours(enc, colours)
     return enc
+
+
+def tag_colours(context: av.CodecContext, like: av.CodecContext | None = None) -> None:
+    """Tag an encoder's stream with ``like``'s colour description, or with what
+    :func:`yuv_frame` makes (see ``SMPTE170M``)."""
+    if like is None:
+        context.color_primaries = context.color_trc = BT709
+        context.colorspace, context.color_range = SMPTE170M, LIMITED_RANGE
+        return
+    context.color_primaries, context.color_trc = like.color_primaries, like.color_trc
+    context.colorspace, context.color_range = like.colorspace, like.color_range
 
 
 def x264_formats() -> set[str]:
@@ -177,6 +216,7 @@ class Writer:
         else:
             options = {"crf": str(crf)}
         self.video.options = options
+        tag_colours(self.video.codec_context)
         self.audio = None
         if audio:
             self.audio = self.container.add_stream("aac", rate=AUDIO_RATE)

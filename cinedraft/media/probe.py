@@ -40,6 +40,8 @@ class StreamInfo:
     height: int = 0
     pix_fmt: str = ""
     rotation: int = 0  # video: 0, 90, 180, 270 degrees anticlockwise, the display matrix's
+    # video: matrix, primaries, transfer, range as FFmpeg numbers them (2: unspecified)
+    colours: tuple[int, int, int, int] = (2, 2, 2, 0)
     fps: tuple[int, int] = (0, 1)
     sample_rate: int = 0
     channels: int = 0
@@ -143,7 +145,12 @@ class Prober:
             raise InputError(f"{resolved.name} is not a usable {kind}: {result['error']}")
         streams = [
             StreamInfo(
-                **{**s, "time_base": tuple(s["time_base"]), "fps": tuple(s.get("fps", (0, 1)))}
+                **{
+                    **s,
+                    "time_base": tuple(s["time_base"]),
+                    "fps": tuple(s.get("fps", (0, 1))),
+                    "colours": tuple(s.get("colours", (2, 2, 2, 0))),
+                }
             )
             for s in result["streams"]
         ]

@@ -53,6 +53,12 @@ def probe_file(path: str, need_video: bool = True) -> dict:
                         "height": s.codec_context.height,
                         "pix_fmt": s.codec_context.pix_fmt or "",
                         "rotation": 0,
+                        "colours": [
+                            s.codec_context.colorspace,
+                            s.codec_context.color_primaries,
+                            s.codec_context.color_trc,
+                            s.codec_context.color_range,
+                        ],
                         "fps": [rate.numerator, rate.denominator],
                         "keyframes": [],
                         "pts": [],

@@ -4,6 +4,7 @@ import http.server
 import threading
 from functools import partial
 
+import numpy as np
 import pytest
 
 from .conftest import make_clip
@@ -79,3 +80,49 @@ def test_cut_merge_and_reframe_outputs_play_in_chromium(editor, browser, served,
         assert state["error"] is None and state["width"] == info.video.width, name
         assert state["duration"] == pytest.approx(info.duration, abs=0.1), name
     page.close()
+
+
+PIXELS = """async ([name, points]) => {
+  const v = document.createElement('video');
+  v.src = name; v.muted = true; document.body.appendChild(v);
+  await new Promise((ok, fail) => {
+    v.oncanplay = ok; v.onerror = () => fail(new Error('error'));
+  });
+  v.currentTime = 0.25; await new Promise(ok => { v.onseeked = ok; });
+  const canvas = document.createElement('canvas');
+  canvas.width = v.videoWidth; canvas.height = v.videoHeight;
+  const g = canvas.getContext('2d'); g.drawImage(v, 0, 0);
+  return points.map(([x, y]) => Array.from(g.getImageData(x, y, 1, 1).data.slice(0, 3)));
+}"""
+
+
+def test_clips_play_in_chromium_in_the_colours_written(browser, served):
+    """Untagged, a clip 720 px tall or more (a 1080x1920 ad) played with BT.709's matrix
+    although its frames were converted with BT.601's: (200, 30, 30) showed as (215, 46, 30).
+    Written clips now say their matrix; an untagged one cinedraft reads as Chromium plays it."""
+    from cinedraft.media.codec import Writer, read_frames
+
+    from ..media.test_codec import PATCHES, patches, untagged_clip
+
+    folder, url = served
+    (folder / "index.html").write_text("<body></body>")
+    page = browser.new_page()
+    page.goto(f"{url}/index.html")
+    for width, height in [(640, 360), (1280, 720), (1080, 1920)]:
+        frame, points = patches(width, height)
+        name = f"{width}x{height}.mp4"
+        with Writer(folder / name, width, height, 24) as writer:
+            for _ in range(12):
+                writer.add_frame(frame)
+        shown = np.array(page.evaluate(PIXELS, [name, points]))
+        assert np.abs(shown - np.array(PATCHES)).max() <= 3, (name, shown.tolist())
+    untagged = untagged_clip(folder / "untagged.mp4", 1280, 720)
+    _, points = patches(1280, 720)
+    shown = np.array(page.evaluate(PIXELS, ["untagged.mp4", points]))
+    ours = read_frames(untagged)[0][0]
+    read = np.array([ours[y, x] for x, y in points], int)
+    # Red and green as Chromium shows them. Its software path decodes BT.709's blue with a
+    # gain of about 1.76 (measured) where the standard has 1.856: up to 8 levels apart.
+    assert np.abs(shown - read)[:, :2].max() <= 3, (shown.tolist(), read.tolist())
+    assert np.abs(shown - read)[:, 2].max() <= 10, (shown.tolist(), read.tolist())
+    assert np.abs(shown - np.array(PATCHES)).max() > 10  # the browser's shift, read alike
