@@ -25,6 +25,7 @@ import numpy as np
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
 
 from ..errors import InputError
+from . import hdr
 from .files import open_regular
 
 CRF = 18
@@ -76,13 +77,17 @@ def yuv_frame(rgb: np.ndarray) -> av.VideoFrame:
 
 
 def rgb_array(frame: av.VideoFrame) -> np.ndarray:
-    """A decoded frame (any pixel format) -> (H, W, 3) uint8 RGB, upright: turned as its
-    stream's display matrix says. A phone stores a portrait clip as landscape frames and a
-    matrix that players apply; read unturned, every re-encoding edit made it sideways."""
-    matrix = None  # the frame's own, when tagged
-    if frame.colorspace == UNSPECIFIED:
-        matrix = Colorspace.ITU709 if frame.height >= HD_HEIGHT else Colorspace.ITU601
-    rgb = frame.to_ndarray(format="rgb24", interpolation=TO_RGB, src_colorspace=matrix)
+    """A decoded frame (any pixel format) -> (H, W, 3) uint8 sRGB as players show it: an HDR
+    frame mapped to SDR (:mod:`.hdr`), and upright, turned as its stream's display matrix
+    says (a phone stores a portrait clip as landscape frames and a matrix that players
+    apply; read unturned, every re-encoding edit made it sideways)."""
+    if hdr.is_hdr(frame):
+        rgb = hdr.sdr_rgb(frame, TO_RGB)
+    else:
+        matrix = None  # the frame's own, when tagged
+        if frame.colorspace == UNSPECIFIED:
+            matrix = Colorspace.ITU709 if frame.height >= HD_HEIGHT else Colorspace.ITU601
+        rgb = frame.to_ndarray(format="rgb24", interpolation=TO_RGB, src_colorspace=matrix)
     turns = quarter_turns(frame.rotation)
     return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
 
