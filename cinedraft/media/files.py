@@ -18,6 +18,10 @@ from ..errors import InputError, InputTooLargeError
 TEMP_SUFFIX = ".tmp"
 MIME = {".png": "image/png", ".webp": "image/webp", ".jpg": "image/jpeg", ".mp4": "video/mp4"}
 _MAGIC = ((b"\x89PNG", ".png"), (b"\xff\xd8", ".jpg"), (b"RIFF", ".webp"))
+# ISO BMFF major brands of HEIF images (an iPhone's HEIC photos, AVIF): the same box format
+# as MP4, so they were taken for videos ("photo.heic is not a usable video").
+HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"mif2", b"msf1"}
+HEIF_BRANDS |= {b"avif", b"avis"}
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -98,6 +102,12 @@ def sniff_extension(data: bytes, name: str = "") -> str:
         if data.startswith(magic) and (ext != ".webp" or data[8:12] == b"WEBP"):
             return ext
     if data[4:8] == b"ftyp":
+        if data[8:12] in HEIF_BRANDS:
+            kind = "an AVIF" if data[8:12].startswith(b"avi") else "a HEIC/HEIF"
+            raise InputError(
+                f"{name or 'file'} is {kind} image: cinedraft reads PNG, JPEG and WebP "
+                "images; export it as one of those first"
+            )
         return ".mp4"
     if data.startswith(b"\x1aE\xdf\xa3"):  # EBML: Matroska / WebM
         raise InputError(

@@ -288,6 +288,22 @@ def test_import_refuses_what_is_not_a_regular_file(library, tmp_path):
     assert library.count() == 0
 
 
+def test_heic_and_avif_photos_are_refused_as_images_not_as_broken_videos(library, tmp_path):
+    """HEIF images share MP4's box format: an iPhone's HEIC photo was "not a usable video"."""
+    import struct
+
+    avif = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(avif, "AVIF")  # a real one, by Pillow
+    (tmp_path / "photo.avif").write_bytes(avif.getvalue())
+    brands = b"ftypheic\0\0\0\0mif1MiHBMiHEMiPrmiafheictmap"  # an iPhone's ftyp box
+    meta = struct.pack(">I", 12) + b"meta\0\0\0\0"
+    (tmp_path / "IMG_0001.HEIC").write_bytes(struct.pack(">I", 4 + len(brands)) + brands + meta)
+    for name, kind in (("photo.avif", "an AVIF image"), ("IMG_0001.HEIC", "a HEIC/HEIF image")):
+        with pytest.raises(InputError, match=f"{name} is {kind}: cinedraft reads PNG, JPEG"):
+            library.import_file(tmp_path / name)
+    assert library.count() == 0
+
+
 def test_check_reports_invalid_ids_and_leftover_temp_files(library, add):
     asset = add()
     library.conn.execute("PRAGMA foreign_keys = OFF")  # tamper as a broken tool would
