@@ -136,7 +136,7 @@ def _smart_render(info: MediaInfo, a: int, k1: int, k2: int, b: int, out: Path) 
                 src.average_rate,
                 src.time_base,
                 context.pix_fmt,
-                colours=context,  # the ends must be read as the copied middle is
+                like=context,  # the ends must be read as the copied middle is
             )
             inp.seek(pts[first], stream=src, backward=True, any_frame=False)
             for frame in inp.decode(src):
@@ -229,6 +229,7 @@ def compatible(infos: list[MediaInfo]) -> bool:
             i.video.fps,
             i.video.rotation,  # one display matrix for the whole track
             i.video.colours,  # and one colour description
+            i.video.sar,  # and one pixel aspect
             None if a is None else (a.codec, a.sample_rate, a.channels),
         )
 

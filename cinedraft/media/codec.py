@@ -50,6 +50,8 @@ X265_MIN_WIDTH = 72
 # pixel's own chroma on the way out) round-trip within 0.1 level.
 TO_YUV = Interpolation.AREA | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INP
 TO_RGB = Interpolation.POINT | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
+# Frames shown wider or narrower than stored (non-square pixels) are resampled as well.
+TO_RGB_SCALED = Interpolation.BICUBIC | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
 
 # Colour. Frames are converted with BT.601's matrix (swscale's default, which every clip so
 # far was written with) and the stream says so: matrix SMPTE 170M, primaries and transfer
@@ -76,20 +78,34 @@ def yuv_frame(rgb: np.ndarray) -> av.VideoFrame:
     )
 
 
-def rgb_array(frame: av.VideoFrame) -> np.ndarray:
+def rgb_array(frame: av.VideoFrame, width: int | None = None) -> np.ndarray:
     """A decoded frame (any pixel format) -> (H, W, 3) uint8 sRGB as players show it: an HDR
-    frame mapped to SDR (:mod:`.hdr`), and upright, turned as its stream's display matrix
-    says (a phone stores a portrait clip as landscape frames and a matrix that players
-    apply; read unturned, every re-encoding edit made it sideways)."""
+    frame mapped to SDR (:mod:`.hdr`); ``width`` wide (its stream's pixel aspect applied:
+    :func:`shown_width`); upright, turned as its stream's display matrix says (a phone
+    stores a portrait clip as landscape frames and a matrix that players apply; read
+    unturned, every re-encoding edit made it sideways)."""
+    size = {} if width in (None, frame.width) else {"width": width, "height": frame.height}
+    interpolation = TO_RGB if not size else TO_RGB_SCALED
     if hdr.is_hdr(frame):
-        rgb = hdr.sdr_rgb(frame, TO_RGB)
+        rgb = hdr.sdr_rgb(frame, interpolation, **size)
     else:
         matrix = None  # the frame's own, when tagged
         if frame.colorspace == UNSPECIFIED:
             matrix = Colorspace.ITU709 if frame.height >= HD_HEIGHT else Colorspace.ITU601
-        rgb = frame.to_ndarray(format="rgb24", interpolation=TO_RGB, src_colorspace=matrix)
+        rgb = frame.to_ndarray(
+            format="rgb24", interpolation=interpolation, src_colorspace=matrix, **size
+        )
     turns = quarter_turns(frame.rotation)
     return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+
+
+def shown_width(stream: av.video.stream.VideoStream) -> int:
+    """The width players show a stream's frames at: stored width times the pixel aspect
+    ratio (the container's, else the bitstream's). A camcorder's 1440x1080 HDV frame has
+    pixels 4:3 wide and shows 1920 wide; read as stored, edits squeezed it."""
+    sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+    width = stream.codec_context.width
+    return width if not sar or sar <= 0 or sar == 1 else max(1, round(width * sar))
 
 
 def quarter_turns(rotation: float) -> int:
@@ -138,16 +154,19 @@ def h264_encoder(
     fps: Fraction,
     time_base: Fraction,
     pix_fmt: str = "yuv420p",
-    colours: av.CodecContext | None = None,
+    like: av.CodecContext | None = None,
 ) -> av.CodecContext:
     """A standalone libx264 encoder (Annex B output, in-band SPS/PPS), no B-frames so its
-    decode order is its display order. ``pix_fmt`` one of :func:`x264_formats`; the colour
-    tags those of ``colours`` (the source whose frames it encodes), else the house's."""
+    decode order is its display order. ``pix_fmt`` one of :func:`x264_formats`; its colour
+    description and pixel aspect those of ``like`` (the source whose frames it encodes),
+    else the house's colour description and square pixels."""
     enc = av.CodecContext.create("libx264", "w")
     enc.width, enc.height, enc.pix_fmt = width, height, pix_fmt
     enc.time_base, enc.framerate = time_base, fps
     enc.options = x264_options(width, height, CRF, PRESET) | {"bf": "0"}
-    tag_colours(enc, colours)
+    tag_colours(enc, like)
+    if like is not None and like.sample_aspect_ratio:
+        enc.sample_aspect_ratio = like.sample_aspect_ratio
     return enc
 
 
@@ -295,17 +314,18 @@ def _video(
 def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
     """The video frames of ``path`` one at a time, (H, W, 3) uint8 RGB."""
     with _video(path) as (container, stream):
+        width = shown_width(stream)
         for frame in container.decode(stream):
-            yield rgb_array(frame)
+            yield rgb_array(frame, width)
 
 
 def read_frames(path: str | Path, max_frames: int | None = None) -> tuple[list[np.ndarray], float]:
     """The first ``max_frames`` (all by default) video frames, (H, W, 3) uint8 RGB, and the
     stream's frame rate; :class:`InputError` when there are none."""
     with _video(path) as (container, stream):
-        fps = float(stream.average_rate or stream.guessed_rate or 24)
+        fps, width = float(stream.average_rate or stream.guessed_rate or 24), shown_width(stream)
         frames = list(
-            itertools.islice((rgb_array(f) for f in container.decode(stream)), max_frames)
+            itertools.islice((rgb_array(f, width) for f in container.decode(stream)), max_frames)
         )
     if not frames:
         raise InputError(f"{Path(path).name} has no decodable frames")

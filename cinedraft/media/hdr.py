@@ -32,9 +32,10 @@ def is_hdr(frame: av.VideoFrame) -> bool:
     return frame.color_trc in (PQ, HLG)
 
 
-def sdr_rgb(frame: av.VideoFrame, interpolation) -> np.ndarray:
-    """An HLG or PQ frame as (H, W, 3) uint8 sRGB (its YUV matrix the frame's own)."""
-    code = frame.to_ndarray(format="rgb48le", interpolation=interpolation)
+def sdr_rgb(frame: av.VideoFrame, interpolation, **size) -> np.ndarray:
+    """An HLG or PQ frame as (H, W, 3) uint8 sRGB (its YUV matrix the frame's own; ``size``:
+    the ``width`` and ``height`` to resample it to)."""
+    code = frame.to_ndarray(format="rgb48le", interpolation=interpolation, **size)
     linear = _signal_to_linear(frame.color_trc)[code]  # per channel, BT.2020
     if frame.color_trc == HLG:  # the OOTF mixes the channels: scene light to display light
         linear = _hlg_display(linear)

@@ -42,6 +42,7 @@ class StreamInfo:
     rotation: int = 0  # video: 0, 90, 180, 270 degrees anticlockwise, the display matrix's
     # video: matrix, primaries, transfer, range as FFmpeg numbers them (2: unspecified)
     colours: tuple[int, int, int, int] = (2, 2, 2, 0)
+    sar: tuple[int, int] = (1, 1)  # video: the stored pixels' aspect (width applies it)
     fps: tuple[int, int] = (0, 1)
     sample_rate: int = 0
     channels: int = 0
@@ -150,6 +151,7 @@ class Prober:
                     "time_base": tuple(s["time_base"]),
                     "fps": tuple(s.get("fps", (0, 1))),
                     "colours": tuple(s.get("colours", (2, 2, 2, 0))),
+                    "sar": tuple(s.get("sar", (1, 1))),
                 }
             )
             for s in result["streams"]

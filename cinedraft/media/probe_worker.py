@@ -48,8 +48,13 @@ def probe_file(path: str, need_video: bool = True) -> dict:
                     rate = s.average_rate or s.guessed_rate
                     if not rate:
                         return {"error": "video stream without a frame rate"}
+                    sar = s.sample_aspect_ratio or s.codec_context.sample_aspect_ratio
+                    sar = [sar.numerator, sar.denominator] if sar and sar > 0 else [1, 1]
                     info |= {
-                        "width": s.codec_context.width,
+                        # as players show it: the pixel aspect applied (the codec's
+                        # shown_width; the worker imports nothing of cinedraft)
+                        "width": max(1, round(s.codec_context.width * sar[0] / sar[1])),
+                        "sar": sar,
                         "height": s.codec_context.height,
                         "pix_fmt": s.codec_context.pix_fmt or "",
                         "rotation": 0,

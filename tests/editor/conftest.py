@@ -1,6 +1,7 @@
 from fractions import Fraction
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -34,17 +35,23 @@ def make_clip(
     first: int = 0,
     pix_fmt: str = "yuv420p",
     rotation: int = 0,
+    sar: Fraction | None = None,
 ) -> str:
     """An H.264 MP4 of ``frame_pattern(first), frame_pattern(first + 1), ...``. With a
     ``rotation`` (degrees anticlockwise) the frames are stored turned back and the display
-    matrix turns them upright, as a phone stores a portrait clip: ``size`` is the size shown."""
+    matrix turns them upright, as a phone stores a portrait clip: ``size`` is the size shown.
+    With a pixel aspect ``sar`` the frames are stored that much narrower (a camcorder's HDV)."""
     turns = rotation // 90 % 4
     stored = size[::-1] if turns % 2 else size
+    if sar is not None:
+        stored = (round(stored[0] / sar), stored[1])
     with av.open(str(path), "w", format="mp4", options={"movflags": "faststart"}) as container:
         video = container.add_stream("libx264", rate=fps)
         video.width, video.height, video.pix_fmt = stored[0], stored[1], pix_fmt
         if rotation:
             video.set_display_rotation(rotation)
+        if sar is not None:
+            video.codec_context.sample_aspect_ratio = sar
         video.options = {
             "crf": "16",
             "g": str(gop),
@@ -58,6 +65,8 @@ def make_clip(
             stream_audio.layout = "stereo"
         for i in range(frames):
             pattern = np.ascontiguousarray(np.rot90(frame_pattern(first + i, size, shift), -turns))
+            if sar is not None:
+                pattern = cv2.resize(pattern, stored, interpolation=cv2.INTER_AREA)
             container.mux(video.encode(av.VideoFrame.from_ndarray(pattern, format="rgb24")))
         container.mux(video.encode(None))
         if stream_audio is not None:

@@ -158,6 +158,31 @@ def test_a_clip_turned_by_its_display_matrix_is_edited_upright(tmp_path, prober,
     _matches(decode_frames(tmp_path / "twice.mp4"), shown, [*range(48), *range(48)])
 
 
+def test_a_clip_of_wide_pixels_is_edited_at_the_width_it_is_shown(tmp_path, prober):
+    """A camcorder's 1440x1080 HDV frame has pixels 4:3 wide and plays 1920 wide: edits
+    that re-encode wrote it squeezed, and a copy-merge gave a square-pixel clip its aspect."""
+    from fractions import Fraction
+
+    from cinedraft.media.codec import h264_encoder
+
+    clip = make_clip(tmp_path / "hdv.mp4", frames=24, size=(160, 96), sar=Fraction(4, 3))
+    info = prober.probe(clip)
+    assert (info.video.width, info.video.height, info.video.sar) == (160, 96, (4, 3))
+    shown = [frame_pattern(i) for i in range(24)]
+    _matches(decode_frames(clip), shown, range(24), tolerance=8)  # resampled twice
+    ops.speed(info, 2.0, tmp_path / "fast.mp4")
+    fast = prober.probe(tmp_path / "fast.mp4").video
+    assert (fast.width, fast.height, fast.sar) == (160, 96, (1, 1))
+    _matches(decode_frames(tmp_path / "fast.mp4"), shown, range(0, 24, 2), tolerance=8)
+    square = make_clip(tmp_path / "square.mp4", frames=24, size=(120, 96))  # same stored size
+    assert not ops.compatible([info, prober.probe(square)])
+    with av.open(clip) as source:  # a cut's re-encoded ends say the same pixel aspect
+        encoder = h264_encoder(
+            120, 96, 24, Fraction(1, 24), like=source.streams.video[0].codec_context
+        )
+    assert encoder.sample_aspect_ratio == Fraction(4, 3)
+
+
 def test_speed_changes_duration_and_keeps_pitch_length(tmp_path, prober):
     clip = make_clip(tmp_path / "a.mp4", frames=48, audio=True)
     info = prober.probe(clip)
