@@ -103,15 +103,17 @@ class _RowError(Exception):
     pass
 
 
+COLUMNS = ("sku", "name", "prompt", "packshot", "scenes", "aspects", "negative", "caption")
+# What spreadsheets save as CSV: commas, or semicolons where the comma is the decimal mark
+# (Excel in most of Europe), or tabs (Excel's "Unicode text", UTF-16).
+DELIMITERS = (",", ";", "\t")
+
+
 def _rows(path: Path) -> list[tuple[int, dict]]:
     """``(line number, row)`` pairs; a row with more cells than the header keeps the extra
-    ones under None (a row problem, named later)."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(f"no such product list: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {path.name}: {exc}") from None
+    ones under None (a row problem, named later). The known columns are matched whatever
+    their case ("SKU", "Name")."""
+    text = _text_of(path)
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         rows = []
         for number, line in enumerate(text.splitlines(), 1):
@@ -125,13 +127,45 @@ def _rows(path: Path) -> list[tuple[int, dict]]:
                 raise InputError(f"{path.name} line {number} is not a JSON object")
             rows.append((number, {str(k): _text(v) for k, v in row.items()}))
     elif path.suffix.lower() == ".csv":
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        rows = [(reader.line_num, row) for row in reader if not _blank(row)]
+        header = next((line for line in text.splitlines() if line.strip()), "")
+        delimiter = max(DELIMITERS, key=header.count)  # names hold none; ties: the comma
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+        rows = [(reader.line_num, _named(row)) for row in reader if not _blank(row)]
     else:
         raise InputError(f"{path.name}: a product list is a .csv or .jsonl file")
     if len(rows) > MAX_ROWS:
         raise InputError(f"{path.name} has {len(rows)} rows; at most {MAX_ROWS} per run")
     return rows
+
+
+def _text_of(path: Path) -> str:
+    """The list's text: UTF-8 (a BOM allowed), or UTF-16 when it starts with its BOM."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"no such product list: {path}") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path.name}: {exc.strerror}") from None
+    try:
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return data.decode("utf-16")
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path.name} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+            f"{exc.start}): save it as UTF-8 (Excel: Save As, 'CSV UTF-8')"
+        ) from None
+
+
+def _named(row: dict) -> dict:
+    """A row with its known columns' names in lower case and every name stripped."""
+    named = {}
+    for key, value in row.items():
+        if isinstance(key, str):
+            key = key.strip()
+            key = key.lower() if key.lower() in COLUMNS else key
+        named[key] = value
+    return named
 
 
 def _blank(row: dict) -> bool:

@@ -36,6 +36,31 @@ def test_jsonl_reads_like_csv(tmp_path):
 
 
 @pytest.mark.parametrize(
+    "data",
+    [
+        "SKU,Name,Colour,Prompt\nA-1,Crème mug,red,a {Colour} {name}\n".encode(),  # headings
+        "sku;name;colour;prompt\nA-1;Crème mug;red;a {colour} {name}, on oak\n".encode(),  # EU
+        "\ufeffsku,name,colour,prompt\nA-1,Crème mug,red,a {colour} {name}\n".encode(),  # BOM
+        "sku\tname\tcolour\tprompt\nA-1\tCrème mug\tred\ta {colour} {name}\n".encode("utf-16"),
+    ],
+    ids=["capitalised", "semicolons", "utf-8 with BOM", "utf-16 tabs"],
+)
+def test_a_spreadsheets_csv_reads_whatever_excel_saved_it_as(tmp_path, data):
+    """Excel in most of Europe separates by semicolons, its "Unicode text" is UTF-16 with
+    tabs, and people head columns "SKU", "Name": each was "no 'sku' column"."""
+    (tmp_path / "products.csv").write_bytes(data)
+    (product,) = read_sheet(tmp_path / "products.csv").products
+    assert (product.sku, product.name) == ("A-1", "Crème mug")
+    assert product.prompt.startswith("a red Crème mug")
+
+
+def test_a_csv_that_is_not_utf8_is_refused_with_what_to_do(tmp_path):
+    (tmp_path / "products.csv").write_bytes("sku,name\nA,Crème brûlée\n".encode("cp1252"))
+    with pytest.raises(InputError, match="not UTF-8 text .*Save As, 'CSV UTF-8'"):
+        read_sheet(tmp_path / "products.csv")
+
+
+@pytest.mark.parametrize(
     "text, message",
     [
         ("", "has no product rows"),
