@@ -250,7 +250,7 @@ OFF = Policy([], [], False, "no policy")
 def load_policy(path: Path) -> Policy:
     """The policy in ``path``; PolicyFileError naming the file and line of what is wrong."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Notepad writes a BOM
         data = tomllib.loads(text)
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyFileError(f"{path}: cannot read the policy: {exc}") from None

@@ -117,3 +117,11 @@ def test_the_brand_kit_is_checked(tmp_path):
     kit = read_brand(brand)
     assert kit.palette == ((26, 115, 232),) and kit.prompt("a jar") == "a jar, minimal"
     assert kit.to_record()["palette"] == ["#1a73e8"]
+
+
+def test_a_brand_file_saved_with_a_bom_reads(tmp_path):
+    """Windows Notepad saved UTF-8 with a byte-order mark, which TOML's parser refused
+    ("Invalid statement (at line 1, column 1)")."""
+    brand = tmp_path / "brand.toml"
+    brand.write_bytes('\ufeffname = "Acmé"\npalette = ["#1A73E8"]\n'.encode())
+    assert read_brand(brand).name == "Acmé"

@@ -99,3 +99,10 @@ def test_the_starter_policy_loads():
 
     starter = load_policy(Path(__file__).parents[2] / "examples" / "policy.toml")
     assert [h.name for h in starter.check_request("a Starbucks cup").hits] == ["Starbucks"]
+
+
+def test_a_policy_file_saved_with_a_bom_loads(tmp_path):
+    """Windows Notepad saved UTF-8 with a byte-order mark: "not valid TOML" at line 1."""
+    path = tmp_path / "policy.toml"
+    path.write_bytes(("\ufeff" + POLICY).encode())
+    assert [h.name for h in load_policy(path).check_request("a Nike shoe").hits] == ["Nike"]
