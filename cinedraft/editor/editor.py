@@ -12,6 +12,7 @@ Each operation reads top to bottom:
 
 from __future__ import annotations
 
+import itertools
 import math
 import tempfile
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from ..record import EditRecord, read_record
 from ..request import Overrides
 from ..quality.seams import score_seam
 from . import ops
-from ..media.codec import check_size, decode_frames
+from ..media.codec import check_size, iter_frames
 from ..media.files import sha256_bytes
 from ..media.pixels import shown_rgb
 from ..media.probe import MediaInfo, Prober, check_local_file
@@ -342,7 +343,10 @@ class Editor:
 def seam_score(path: Path, at_frame: int, window: int = 12) -> dict:
     """The seam at ``at_frame`` of a delivered file (:func:`~cinedraft.quality.seams.score_seam`,
     ``window`` frame pairs a side): a seam that looks like any other frame pair scores ~1."""
-    frames = decode_frames(path)
-    if not 0 < at_frame < len(frames):
-        raise InputError(f"no join at frame {at_frame} of a {len(frames)}-frame clip")
-    return {"at_frame": at_frame} | score_seam(frames[:at_frame], frames[at_frame:], window)
+    first = max(0, at_frame - window - 1)  # only the frames the score reads are held
+    frames = list(itertools.islice(iter_frames(path), first, at_frame + window + 1))
+    if at_frame <= 0 or at_frame - first >= len(frames):
+        count = first + len(frames)
+        raise InputError(f"no join at frame {at_frame} of a {count}-frame clip")
+    before, after = frames[: at_frame - first], frames[at_frame - first :]
+    return {"at_frame": at_frame} | score_seam(before, after, window)

@@ -15,7 +15,10 @@
 
 from __future__ import annotations
 
+import collections
 import io
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -31,7 +34,6 @@ from ..media.codec import (
     annexb_to_avcc,
     check_size,
     decode_audio,
-    decode_frames,
     h264_encoder,
     iter_frames,
     mux_moved,
@@ -203,13 +205,12 @@ def _first_dts(path: str) -> int:
 
 
 def _reencode_range(info: MediaInfo, a: int, b: int, out: Path) -> EditStats:
-    frames = decode_frames(info.path)[a:b]
     v = info.video
     writer = Writer(out, v.width, v.height, Fraction(*v.fps))
-    for frame in frames:
+    for frame in itertools.islice(iter_frames(info.path), a, b):
         writer.add_frame(frame)
     writer.close()
-    return EditStats("reencode", len(frames), info.fps, reencoded_frames=len(frames))
+    return EditStats("reencode", writer.frames, info.fps, reencoded_frames=writer.frames)
 
 
 # ---------------------------------------------------------------------- merge
@@ -288,7 +289,9 @@ def _concat_copy(infos: list[MediaInfo], out: Path) -> EditStats:
 
 
 def _concat_reencode(infos: list[MediaInfo], out: Path, joins: list) -> EditStats:
-    """Normalise to the first clip's size and rate, apply transitions, encode once."""
+    """Normalise to the first clip's size and rate, apply transitions, encode once. Frames
+    stream from the decoders to the encoder; only the frames a transition works on are held
+    (a minute of 4K had needed 45 GB)."""
     target = infos[0].video
     width, height, fps = (
         target.width - target.width % 2,
@@ -296,57 +299,83 @@ def _concat_reencode(infos: list[MediaInfo], out: Path, joins: list) -> EditStat
         Fraction(*target.fps),
     )
     check_size(target.width, target.height)
-    clips = [_normalised_frames(i, width, height, fps) for i in infos]
+    counts = [_count_at(i, fps) for i in infos]
     overlaps = [int(round(j.seconds * fps)) if j is not None else 0 for j in joins]
     for k, overlap in enumerate(overlaps):
-        if overlap and min(len(clips[k]), len(clips[k + 1])) <= overlap:
+        if overlap and min(counts[k], counts[k + 1]) <= overlap:
             raise InputError(f"a {joins[k].seconds} s transition is longer than the clips it joins")
     has_audio = any(i.audio is not None for i in infos)
     writer = Writer(out, width, height, fps, audio=has_audio)
     stats = EditStats("reencode", 0, float(fps))
-    frames: list[np.ndarray] = list(clips[0])
-    for k, clip in enumerate(clips[1:]):
-        join, overlap = joins[k], overlaps[k]
-        if join is not None and join.kind == "crossfade":  # the clips overlap: total shrinks
-            tail = frames[-overlap:]
-            del frames[-overlap:]
-            for j in range(overlap):
-                w = (j + 1) / (overlap + 1)
-                frames.append((tail[j] * (1 - w) + clip[j] * w).astype(np.uint8))
-            clip = clip[overlap:]
-        elif join is not None:  # fade through black: out over the last frames, in over the first
-            for j in range(overlap):
-                frames[-overlap + j] = (frames[-overlap + j] * (1 - (j + 1) / overlap)).astype(
-                    np.uint8
-                )
-            clip = [
-                (f * (j / overlap)).astype(np.uint8) if j < overlap else f
-                for j, f in enumerate(clip)
-            ]
-        stats.seams.append({"at_frame": len(frames), "transition": join.kind if join else "cut"})
-        frames.extend(clip)
-    for frame in frames:
-        writer.add_frame(frame)
+    held: list[np.ndarray] = []  # the last frames of the clip before, for the join
+    for k, info in enumerate(infos):
+        clip = _normalised_frames(info, width, height, fps)
+        if k:
+            join, overlap = joins[k - 1], overlaps[k - 1]
+            if join is not None and join.kind == "crossfade":  # the clips overlap
+                for j, old in enumerate(held):
+                    w = (j + 1) / (overlap + 1)
+                    writer.add_frame((old * (1 - w) + next(clip) * w).astype(np.uint8))
+            elif join is not None:  # through black: out over the last frames, in over the first
+                for j, old in enumerate(held):
+                    writer.add_frame((old * (1 - (j + 1) / overlap)).astype(np.uint8))
+                clip = _faded_in(clip, overlap)
+            kind = join.kind if join else "cut"
+            stats.seams.append({"at_frame": writer.frames, "transition": kind})
+        keep = overlaps[k] if k < len(overlaps) else 0
+        tail: collections.deque[np.ndarray] = collections.deque()
+        for frame in clip:
+            tail.append(frame)
+            if len(tail) > keep:
+                writer.add_frame(tail.popleft())
+        held = list(tail)
     if has_audio:
         crossfades = [
             o if j is not None and j.kind == "crossfade" else 0 for j, o in zip(joins, overlaps)
         ]
         writer.add_audio(_joined_audio(infos, fps, crossfades))
     writer.close()
-    stats.frames = stats.reencoded_frames = len(frames)
+    stats.frames = stats.reencoded_frames = writer.frames
     return stats
 
 
-def _normalised_frames(info: MediaInfo, width: int, height: int, fps: Fraction) -> list[np.ndarray]:
-    """Frames resized (letterboxed to keep the aspect) and retimed to ``fps`` (nearest)."""
-    frames = decode_frames(info.path)
-    if Fraction(*info.video.fps) != fps:
-        count = int(round(len(frames) * fps / Fraction(*info.video.fps)))
-        ratio = Fraction(*info.video.fps) / fps
-        frames = [frames[min(len(frames) - 1, int(j * ratio))] for j in range(count)]
-    if (frames[0].shape[1], frames[0].shape[0]) != (width, height):
-        frames = [_letterbox(f, width, height) for f in frames]
-    return frames
+def _faded_in(frames: Iterator[np.ndarray], overlap: int) -> Iterator[np.ndarray]:
+    for j, frame in enumerate(frames):
+        yield (frame * (j / overlap)).astype(np.uint8) if j < overlap else frame
+
+
+def _count_at(info: MediaInfo, fps: Fraction) -> int:
+    """How many frames ``info`` has once retimed to ``fps``."""
+    own = Fraction(*info.video.fps)
+    return info.frame_count if own == fps else int(round(info.frame_count * fps / own))
+
+
+def _normalised_frames(
+    info: MediaInfo, width: int, height: int, fps: Fraction
+) -> Iterator[np.ndarray]:
+    """Frames resized (letterboxed to keep the aspect) and retimed to ``fps`` (nearest), as
+    they are decoded."""
+    frames = iter_frames(info.path)
+    own = Fraction(*info.video.fps)
+    if own != fps:
+        frames = _retimed(frames, _count_at(info, fps), own / fps)
+    for frame in frames:
+        if (frame.shape[1], frame.shape[0]) != (width, height):
+            frame = _letterbox(frame, width, height)
+        yield frame
+
+
+def _retimed(frames: Iterator[np.ndarray], count: int, ratio: Fraction | float):
+    """``count`` frames, the j-th being source frame ``int(j * ratio)`` (or the last one),
+    taken from ``frames`` as they are decoded: a frame repeats or is dropped, one is held."""
+    current, index = next(frames), 0
+    for j in range(count):
+        while index < int(j * ratio):
+            following = next(frames, None)
+            if following is None:
+                break
+            current, index = following, index + 1
+        yield current
 
 
 def _letterbox(frame: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -392,12 +421,11 @@ def speed(info: MediaInfo, factor: float, out: Path) -> EditStats:
     """Play ``factor`` times as fast (0.25-4); the frame rate stays, frames repeat or drop."""
     if not 0.25 <= factor <= 4:
         raise InputError(f"speed factor must be between 0.25 and 4, got {factor}")
-    frames = decode_frames(info.path)
-    count = max(1, int(round(len(frames) / factor)))
+    count = max(1, int(round(info.frame_count / factor)))
     v = info.video
     writer = Writer(out, v.width, v.height, Fraction(*v.fps), audio=info.audio is not None)
-    for j in range(count):
-        writer.add_frame(frames[min(len(frames) - 1, int(j * factor))])
+    for frame in _retimed(iter_frames(info.path), count, factor):
+        writer.add_frame(frame)
     if info.audio is not None:
         writer.add_audio(_retimed_audio(decode_audio(info.path), factor, count / info.fps))
     writer.close()
@@ -541,19 +569,20 @@ def reframe(info: MediaInfo, aspect: str, out: Path, height: int | None = None) 
     if aspect not in ASPECTS:
         raise InputError(f"aspect must be one of {', '.join(ASPECTS)}, got {aspect!r}")
     aw, ah = ASPECTS[aspect]
-    frames = decode_frames(info.path)
-    h, w = frames[0].shape[:2]
+    w, h = info.video.width, info.video.height  # as the frames are read
     crop_w, crop_h = (w, int(w * ah / aw)) if w * ah / aw <= h else (int(h * aw / ah), h)
     crop_w, crop_h = crop_w - crop_w % 2, crop_h - crop_h % 2
     if min(crop_w, crop_h) < 2:
         raise InputError(f"a {w}x{h} clip is too small to crop to {aspect}")
-    centres = smooth(salient_centres(frames), info.fps)
+    # Two passes over the decoder, not the frames held: the crop follows the centre
+    # smoothed over the whole clip.
+    centres = smooth(salient_centres(iter_frames(info.path)), info.fps)
     out_h = height or crop_h
     out_w = int(round(out_h * aw / ah))
     out_w, out_h = out_w - out_w % 2, out_h - out_h % 2
     writer = Writer(out, out_w, out_h, Fraction(*info.video.fps), audio=info.audio is not None)
-    stats = EditStats("reencode", len(frames), info.fps, reencoded_frames=len(frames))
-    for frame, (cx, cy) in zip(frames, centres):
+    stats = EditStats("reencode", len(centres), info.fps, reencoded_frames=len(centres))
+    for frame, (cx, cy) in zip(iter_frames(info.path), centres):
         x = int(np.clip(round(cx * w - crop_w / 2), 0, w - crop_w))
         y = int(np.clip(round(cy * h - crop_h / 2), 0, h - crop_h))
         window = frame[y : y + crop_h, x : x + crop_w]
@@ -562,7 +591,7 @@ def reframe(info: MediaInfo, aspect: str, out: Path, height: int | None = None) 
         writer.add_frame(window)
     if info.audio is not None:  # the picture is cropped; the sound is the clip's, as it was
         samples = decode_audio(info.path)
-        length = int(round(len(frames) / info.fps * AUDIO_RATE))
+        length = int(round(len(centres) / info.fps * AUDIO_RATE))
         fitted = np.zeros((2, length), np.float32)
         fitted[:, : min(length, samples.shape[1])] = samples[:, :length]
         writer.add_audio(fitted)
@@ -587,13 +616,11 @@ def overlay(info: MediaInfo, out: Path, image: np.ndarray) -> EditStats:
     top, bottom = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, 0)
     writer = Writer(out, v.width, v.height, Fraction(*v.fps), audio=info.audio is not None)
     count = 0
-    with av.open(info.path) as inp:
-        for frame in inp.decode(inp.streams.video[0]):
-            rgb = frame.to_ndarray(format="rgb24")
-            band = rgb[top:bottom].astype(np.float32)
-            rgb[top:bottom] = np.rint(band * (1 - alpha[top:bottom]) + ink[top:bottom])
-            writer.add_frame(rgb)
-            count += 1
+    for rgb in iter_frames(info.path):
+        band = rgb[top:bottom].astype(np.float32)
+        rgb[top:bottom] = np.rint(band * (1 - alpha[top:bottom]) + ink[top:bottom])
+        writer.add_frame(rgb)
+        count += 1
     if info.audio is not None:
         writer.add_audio(decode_audio(info.path))
     writer.close()

@@ -4,7 +4,7 @@ the most of it (the delivery crop of a clip drawn at another aspect)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -20,11 +20,16 @@ def _gray_small(frame: np.ndarray) -> np.ndarray:
     )
 
 
-def salience_maps(frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+def salience_maps(frames: Iterable[np.ndarray]) -> list[np.ndarray]:
     """Per frame, at a quarter of its size: local contrast (|Laplacian|) plus motion
     (difference to the previous frame, less the frame-wide change, so a global brightness
     shift does not count), blurred and squared so the peak dominates diffuse texture."""
-    maps, previous = [], None
+    return list(_salience(frames))
+
+
+def _salience(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """:func:`salience_maps`, one at a time."""
+    previous = None
     for frame in frames:
         small = _gray_small(frame)
         energy = np.abs(cv2.Laplacian(cv2.GaussianBlur(small, (0, 0), 2), cv2.CV_32F))
@@ -32,14 +37,14 @@ def salience_maps(frames: Sequence[np.ndarray]) -> list[np.ndarray]:
             change = small - previous
             energy += 2 * np.abs(change - np.median(change))
         previous = small
-        maps.append(cv2.GaussianBlur(energy, (0, 0), 3) ** 2 + 1e-6)
-    return maps
+        yield cv2.GaussianBlur(energy, (0, 0), 3) ** 2 + 1e-6
 
 
-def salient_centres(frames: Sequence[np.ndarray]) -> np.ndarray:
-    """Per frame, the x and y (0..1) of the salient region's centre (its centre of mass)."""
+def salient_centres(frames: Iterable[np.ndarray]) -> np.ndarray:
+    """Per frame, the x and y (0..1) of the salient region's centre (its centre of mass);
+    ``frames`` may be a decoder's, read as they come."""
     centres = []
-    for energy in salience_maps(frames):
+    for energy in _salience(frames):  # one map held at a time
         ys, xs = np.mgrid[0 : energy.shape[0], 0 : energy.shape[1]]
         total = energy.sum()
         centres.append(
