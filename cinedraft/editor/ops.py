@@ -365,7 +365,9 @@ def _normalised_frames(
         yield frame
 
 
-def _retimed(frames: Iterator[np.ndarray], count: int, ratio: Fraction | float):
+def _retimed(
+    frames: Iterator[np.ndarray], count: int, ratio: Fraction | float
+) -> Iterator[np.ndarray]:
     """``count`` frames, the j-th being source frame ``int(j * ratio)`` (or the last one),
     taken from ``frames`` as they are decoded: a frame repeats or is dropped, one is held."""
     current, index = next(frames), 0

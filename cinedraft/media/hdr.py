@@ -9,9 +9,9 @@ The conversion follows ITU-R BT.2408's HDR-to-SDR mapping: the signal to display
 BT.2100's EOTF (HLG on its nominal 1000 cd/m² display, PQ as absolute cd/m²); the HDR
 reference white, 203 cd/m², to SDR white; BT.2020 primaries to BT.709's (colours outside
 BT.709 clipped); light above ``KNEE`` of SDR white rolled off toward white, each pixel's
-channels scaled together so its hue is kept; sRGB's encoding. The transfer functions and
-the primaries matrix are colour-science's (imported on the first HDR frame), applied as
-tables.
+channels scaled together so its hue is kept; sRGB's encoding. The transfer functions (as
+tables) and the primaries matrix are colour-science's, imported on the first HDR frame; the
+HLG OOTF is written out (below).
 """
 
 from __future__ import annotations
