@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import tempfile
 import time
 from contextlib import contextmanager
@@ -29,8 +30,30 @@ if TYPE_CHECKING:
     from ..workspace import Workspace
 
 T = TypeVar("T")
-err = Console(stderr=True)
-out = Console()
+
+# Text a terminal would act on rather than show: C0 and C1 controls (ESC starts the escape
+# sequences that clear a screen, retitle a window or write a link; 0x9b is CSI on 8-bit
+# terminals) but the newline and tab, and the bidirectional overrides that reorder what is
+# shown (U+202A-202E, U+2066-2069). A prompt is a file's untrusted metadata once imported.
+_UNSHOWABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with what a terminal would act on written out as escapes (``\\x1b``)."""
+    return _UNSHOWABLE.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
+
+
+class _Console(Console):
+    """A console that shows control characters in what it prints instead of sending them to
+    the terminal (Rich passes ESC through: an imported file's prompt could clear the screen
+    of whoever listed the library). Every string printed or put in a table passes here."""
+
+    def render_str(self, text: str, **kwargs):
+        return super().render_str(printable(text), **kwargs)
+
+
+err = _Console(stderr=True)
+out = _Console()
 
 # Options of every command that samples a model (generate, promote, video, extend, lab).
 Steps = Annotated[int | None, typer.Option(help="Sampling steps (default: the tier's).")]

@@ -15,7 +15,7 @@ from rich.table import Table
 from ..library import Asset, AssetQuery
 from ..quality import HIGHER_IS_CLEARER
 from ..workspace import Workspace
-from .common import err, file_or_asset, handles_errors, out, progress_bars
+from .common import err, file_or_asset, handles_errors, out, printable, progress_bars
 
 app = typer.Typer(
     help="Every output, searchable, with its record and lineage.", no_args_is_help=True
@@ -70,7 +70,7 @@ def _print_assets(assets: list[Asset], as_json: bool, sort: str = "newest") -> N
     ]
     if not out.is_terminal:
         for row in rows:
-            print("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in row))
+            print("\t".join(printable(cell.replace("\t", " ").replace("\n", " ")) for cell in row))
         return
     table = Table(title=f"{len(assets)} asset(s)")
     for col in columns:

@@ -135,3 +135,38 @@ def test_analyze_compares_draft_and_production(home, tmp_path):
         listed[0]["metrics"]["sharpness"], rel=1e-3
     )
     assert first[7] == listed[0]["prompt"]
+
+
+ESCAPES = "a jar \x1b[2J\x1b]0;owned\x07 \x9b31m \u202eevil"  # clear, retitle, CSI, reorder
+
+
+def test_an_imported_prompt_cannot_drive_the_terminal(home, tmp_path):
+    """An imported file's prompt is its untrusted metadata: printed raw (and Rich passes
+    ESC through), it cleared the screen and retitled the window of whoever listed the
+    library. What a terminal would act on is printed as escapes instead."""
+    import io
+
+    from PIL import Image, PngImagePlugin
+    from rich.table import Table
+
+    from cinedraft.cli import common
+    from cinedraft.media.metadata import read_metadata
+
+    home, drafts, _ = home
+    record = read_metadata(drafts[0]["path"])["record"] | {"prompt": ESCAPES}
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("cinedraft", json.dumps(record))
+    Image.new("RGB", (40, 30), "teal").save(tmp_path / "odd.png", "PNG", pnginfo=info)
+    asset = _run(home, "library", "import", str(tmp_path / "odd.png")).stdout.split()[0]
+    listed = _run(home, "library", "list").stdout  # piped: plain lines
+    line = next(row for row in listed.splitlines() if row.startswith(asset))
+    assert "\\x1b[2J" in line and "\\x07" in line and "\\x9b" in line and "\\u202e" in line
+    assert not [c for c in listed if ord(c) < 32 and c not in "\n\t"]
+    assert not [c for c in listed if 0x7F <= ord(c) <= 0x9F or c == "\u202e"]
+    screen = io.StringIO()  # a terminal's view of a table (Rich, colours on)
+    table = Table()
+    table.add_column("prompt")
+    table.add_row(ESCAPES)
+    type(common.out)(file=screen, force_terminal=True, width=200).print(table)
+    assert "\x1b[2J" not in screen.getvalue() and "\\x1b[2J" in screen.getvalue()
+    assert "\x07" not in screen.getvalue() and "\u202e" not in screen.getvalue()
