@@ -51,6 +51,12 @@ class _Console(Console):
     def render_str(self, text: str, **kwargs):
         return super().render_str(printable(text), **kwargs)
 
+    def print_json(self, json: str | None = None, **kwargs) -> None:
+        """JSON with everything outside ASCII as ``\\u`` escapes: still JSON, and no C1
+        control or bidirectional override reaches the terminal (Rich re-encodes the text,
+        past :meth:`render_str`)."""
+        super().print_json(json, **({"ensure_ascii": True} | kwargs))
+
 
 err = _Console(stderr=True)
 out = _Console()

@@ -163,6 +163,9 @@ def test_an_imported_prompt_cannot_drive_the_terminal(home, tmp_path):
     assert "\\x1b[2J" in line and "\\x07" in line and "\\x9b" in line and "\\u202e" in line
     assert not [c for c in listed if ord(c) < 32 and c not in "\n\t"]
     assert not [c for c in listed if 0x7F <= ord(c) <= 0x9F or c == "\u202e"]
+    shown = _run(home, "library", "show", asset, "--json").stdout
+    assert json.loads(shown)["prompt"] == ESCAPES  # the JSON still says what the file said
+    assert not [c for c in shown if ord(c) < 32 and c not in "\n\t" or ord(c) >= 0x7F]
     screen = io.StringIO()  # a terminal's view of a table (Rich, colours on)
     table = Table()
     table.add_column("prompt")
