@@ -45,8 +45,15 @@ class Mask:
 
 def from_file(data: Image.Image, size: tuple[int, int]) -> Mask:
     """A mask image (white = change) as a :class:`Mask` of ``size``; a mask of another size
-    is resized (nearest) with a note; an empty or all-white one is refused."""
-    gray = np.asarray(data.convert("L"))
+    is resized (nearest) with a note; an empty or all-white one is refused. Where a mask has
+    transparency, only what is painted counts: it is laid on black (an editor's layer keeps
+    any colour under its transparent pixels, white too)."""
+    if data.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in data.info:
+        rgba = np.asarray(data.convert("RGBA")).astype(np.float32)
+        luma = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+        gray = np.rint(luma * rgba[..., 3] / 255).astype(np.uint8)
+    else:
+        gray = np.asarray(data.convert("L"))
     note = None
     if (gray.shape[1], gray.shape[0]) != size:
         note = f"the mask was {gray.shape[1]}x{gray.shape[0]}; resized to {size[0]}x{size[1]}"

@@ -32,6 +32,18 @@ def test_a_mask_of_another_size_is_resized_with_a_note():
     assert mask.bbox == (16, 16, 16, 16)
 
 
+@pytest.mark.parametrize("under", [(255, 255, 255), (0, 0, 0), (40, 200, 90)])
+def test_a_mask_painted_on_transparency_is_what_is_painted(under):
+    """A mask exported from an editor's layer: white strokes on transparency, with whatever
+    colour the editor left under the transparent pixels. Read by its colour alone, white
+    left under them made the mask "all white" and it was refused."""
+    pixels = np.zeros((48, 64, 4), np.uint8)
+    pixels[..., :3] = under
+    pixels[16:32, 8:40] = (255, 255, 255, 255)
+    mask = masks.from_file(Image.fromarray(pixels, "RGBA"), (64, 48))
+    assert mask.bbox == (8, 16, 32, 16)
+
+
 @pytest.mark.parametrize("value, words", [(0, "empty"), (255, "all white")])
 def test_an_empty_or_all_white_mask_is_refused(value, words):
     with pytest.raises(InputError, match=words):
