@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import bisect
 import collections
 import io
 import itertools
@@ -66,6 +67,15 @@ def _frame_index(seconds: float, fps: float) -> int:
     return int(np.ceil(seconds * fps - 1e-6))
 
 
+def _at_time(info: MediaInfo, seconds: float) -> int:
+    """The index of the first frame shown at or after ``seconds`` (by its timestamp; the
+    frame count past the last)."""
+    v = info.video
+    tick = Fraction(*v.time_base)
+    times = [(p - v.pts[0]) * tick for p in v.pts]
+    return bisect.bisect_left(times, Fraction(seconds) - Fraction(1, 1_000_000))
+
+
 # ---------------------------------------------------------------------- cut
 
 
@@ -76,15 +86,19 @@ def cut(info: MediaInfo, start: float, end: float, out: Path) -> EditStats:
         raise InputError(f"cut needs 0 <= from < to, got {start} .. {end}")
     if start >= info.duration:
         raise InputError(f"cut starts at {start} s, after the clip's end ({info.duration:.3f} s)")
-    a, b = _frame_index(start, fps), min(_frame_index(end, fps), n)
-    if b <= a:
-        raise InputError(f"{start} .. {end} s holds no frame at {fps:g} fps")
-    keys = info.video.keyframes
     # Smart render re-encodes the partial GOPs in the source's own pixel format: in 8-bit
     # 4:2:0, a 4:4:4 clip's cut switched chroma format mid-track (its track said 4:2:0 High,
     # its copied middle was 4:4:4).
-    if info.video.codec != "h264" or info.video.pix_fmt not in x264_formats():
+    smart = info.video.codec == "h264" and info.video.pix_fmt in x264_formats()
+    if smart:  # packets, found by their own times (a phone's rate varies)
+        a, b = _at_time(info, start), _at_time(info, end)
+    else:  # frames as read, at the constant rate
+        a, b = _frame_index(start, fps), min(_frame_index(end, fps), n)
+    if b <= a:
+        raise InputError(f"{start} .. {end} s holds no frame at {fps:g} fps")
+    if not smart:
         return _reencode_range(info, a, b, out)
+    keys = info.video.keyframes
     k1 = next((k for k in keys if k >= a), b)
     k1 = min(k1, b)
     k2 = b if b == n else max([k for k in keys if k1 <= k <= b] or [k1])

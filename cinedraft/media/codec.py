@@ -312,21 +312,58 @@ def _video(
 
 
 def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
-    """The video frames of ``path`` one at a time, (H, W, 3) uint8 RGB."""
+    """The video frames of ``path`` one at a time, (H, W, 3) uint8 RGB, at the stream's
+    average rate (see :func:`_at_constant_rate`)."""
     with _video(path) as (container, stream):
         width = shown_width(stream)
-        for frame in container.decode(stream):
+        rate = stream.average_rate or stream.guessed_rate or 24
+        decoded = _at_constant_rate(container.decode(stream), stream.time_base, rate, stream.frames)
+        for frame in decoded:
             yield rgb_array(frame, width)
+
+
+def _at_constant_rate(
+    frames: Iterator[av.VideoFrame], time_base: Fraction, rate: Fraction, count: int = 0
+) -> Iterator[av.VideoFrame]:
+    """Frame j is the one showing at j / ``rate`` seconds (the first frame at 0); ``count``
+    of them at most (the stream's frame count, so the clip keeps its length: the average rate
+    is that count over its duration), and none after the last frame's time is over.
+
+    Phones film at a variable rate (slower in low light); every edit counts frames at one
+    rate, so a clip whose rate changed drifted from its sound within it when re-encoded (1 s
+    at 24 fps then 1 s at 12 played as 1.25 s and 0.63 s). A frame is repeated or left out
+    to keep its time; a constant-rate clip comes through frame for frame (timestamps within
+    a hundredth of a frame of their place count as on it)."""
+    period = 1 / Fraction(rate)
+    slack = period / 100
+    current = next(frames, None)
+    if current is None:
+        return
+    start = current.pts * time_base if current.pts is not None else 0
+    upcoming = next(frames, None)
+    j = 0
+    while not count or j < count:
+        at = start + j * period
+        while upcoming is not None and (
+            upcoming.pts is None or upcoming.pts * time_base <= at + slack
+        ):
+            current, upcoming = upcoming, next(frames, None)
+        if upcoming is None and j:  # (a container's count is not trusted to go past)
+            shown_until = (current.pts * time_base if current.pts is not None else at) + period
+            if at >= shown_until - slack:
+                return
+        yield current
+        j += 1
 
 
 def read_frames(path: str | Path, max_frames: int | None = None) -> tuple[list[np.ndarray], float]:
     """The first ``max_frames`` (all by default) video frames, (H, W, 3) uint8 RGB, and the
     stream's frame rate; :class:`InputError` when there are none."""
     with _video(path) as (container, stream):
-        fps, width = float(stream.average_rate or stream.guessed_rate or 24), shown_width(stream)
-        frames = list(
-            itertools.islice((rgb_array(f, width) for f in container.decode(stream)), max_frames)
-        )
+        rate = stream.average_rate or stream.guessed_rate or 24
+        fps, width = float(rate), shown_width(stream)
+        decoded = _at_constant_rate(container.decode(stream), stream.time_base, rate, stream.frames)
+        frames = list(itertools.islice((rgb_array(f, width) for f in decoded), max_frames))
     if not frames:
         raise InputError(f"{Path(path).name} has no decodable frames")
     return frames, fps

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cinedraft.editor import ops
-from cinedraft.media.codec import decode_audio, decode_frames
+from cinedraft.media.codec import decode_audio, decode_frames, rgb_array
 from cinedraft.editor.timeline import Transition
 from cinedraft.errors import InputError
 
@@ -345,3 +345,43 @@ def test_edits_hold_a_few_frames_not_the_whole_clip(tmp_path, prober):
     for name in short:
         extra = _peak_growth(long[name]) - _peak_growth(short[name])
         assert extra < 24 * frame_bytes, (name, extra / frame_bytes)  # holding them: 72 more
+
+
+def _variable_rate_clip(path):
+    """1 s at 24 fps, then 1 s at 12 fps (a phone slowing down in low light): frame i is
+    ``frame_pattern(i)``; returns the time each frame is shown from."""
+    ticks = list(range(24)) + list(range(24, 48, 2))  # in 1/24 s
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 160, 96, "yuv420p"
+        stream.options = {"g": "6", "keyint_min": "6", "sc_threshold": "0"}
+        for i, tick in enumerate(ticks):
+            frame = av.VideoFrame.from_ndarray(frame_pattern(i), format="rgb24")
+            frame.pts = tick
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return [t / 24 for t in ticks]
+
+
+def _showing(times, t):
+    """The frame on screen at ``t`` seconds."""
+    return max(i for i, start in enumerate(times) if start <= t + 1e-6)
+
+
+def test_a_variable_rate_clip_keeps_its_timing_through_edits(tmp_path, prober):
+    """Frames were counted at one rate, so a clip whose rate changed ran ahead of its sound
+    when re-encoded, and a cut by time took the wrong frames."""
+    times = _variable_rate_clip(tmp_path / "vfr.mp4")
+    info = prober.probe(tmp_path / "vfr.mp4")
+    rate = info.fps  # the average: 36 frames over 1.875 s
+    source = [frame_pattern(i) for i in range(36)]
+    read = decode_frames(tmp_path / "vfr.mp4")
+    assert len(read) == info.frame_count == 36
+    _matches(read, source, [_showing(times, j / rate) for j in range(36)])
+    ops.speed(info, 2.0, tmp_path / "fast.mp4")
+    fast = decode_frames(tmp_path / "fast.mp4")
+    _matches(fast, source, [_showing(times, 2 * j / rate) for j in range(len(fast))])
+    stats = ops.cut(info, 1.0, 1.5, tmp_path / "cut.mp4")  # 1.0, 1.083, ... 1.417 s
+    assert stats.frames == 6
+    with av.open(str(tmp_path / "cut.mp4")) as cut:  # its frames as stored, each once
+        _matches([rgb_array(f) for f in cut.decode(video=0)], source, range(24, 30))
