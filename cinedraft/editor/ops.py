@@ -37,6 +37,7 @@ from ..media.codec import (
     decode_audio,
     h264_encoder,
     iter_frames,
+    main_video,
     mux_moved,
     parameter_sets,
     x264_formats,
@@ -115,7 +116,7 @@ def _smart_render(info: MediaInfo, a: int, k1: int, k2: int, b: int, out: Path) 
         av.open(info.path) as inp,
         av.open(str(out), "w", format="mp4", options={"movflags": "faststart"}) as dst,
     ):
-        src = inp.streams.video[0]
+        src = main_video(inp)
         track = dst.add_stream_from_template(src)
         # Every output stream exists before the first packet is written (FFmpeg writes the
         # header then; a stream added later crashes the muxer).
@@ -212,7 +213,7 @@ def _copy_audio(inp, dst, track, start: Fraction, end: Fraction, shift: Fraction
 
 def _first_dts(path: str) -> int:
     with av.open(path) as container:
-        for packet in container.demux(video=0):
+        for packet in container.demux(main_video(container)):
             if packet.dts is not None:
                 return packet.dts
     return 0
@@ -272,7 +273,7 @@ def _concat_copy(infos: list[MediaInfo], out: Path) -> EditStats:
         track, audio_track, offset, last_dts, base_tb = None, None, 0, -(1 << 62), None
         for info in infos:
             with av.open(info.path) as inp:
-                src = inp.streams.video[0]
+                src = main_video(inp)
                 if track is None:  # every output stream before the first packet
                     track, base_tb = dst.add_stream_from_template(src), src.time_base
                     if inp.streams.audio:
@@ -519,7 +520,7 @@ def audio(
         av.open(info.path) as inp,
         av.open(str(out), "w", format="mp4", options={"movflags": "faststart"}) as dst,
     ):
-        src = inp.streams.video[0]
+        src = main_video(inp)
         video = dst.add_stream_from_template(src)
         encoder = None
         if track is not None:

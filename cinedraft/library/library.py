@@ -850,11 +850,13 @@ def _video_size(data: bytes, name: str) -> tuple[int, int]:
     """Width and height of the first video stream; a clear error for what does not demux."""
     import av
 
+    from ..media.codec import main_video
+
     try:
         with av.open(io.BytesIO(data)) as container:
-            stream = container.streams.video[0]
+            stream = main_video(container, name)
             return stream.codec_context.width, stream.codec_context.height
-    except (av.error.FFmpegError, IndexError) as exc:
+    except av.error.FFmpegError as exc:
         raise InputError(f"{name} is not a readable video: {exc}") from None
 
 

@@ -304,11 +304,18 @@ def _video(
     name = Path(path).name
     try:
         with av.open(str(path), mode="r") as container:
-            if not container.streams.video:
-                raise InputError(f"{name} has no video stream")
-            yield container, container.streams.video[0]
+            yield container, main_video(container, name)
     except av.error.FFmpegError as exc:
         raise InputError(f"{name} is not a readable video: {exc}") from None
+
+
+def main_video(container: av.container.Container, name: str = "the file"):
+    """The clip's picture: its first video stream that is not an attached picture (the cover
+    art editing and download tools embed as a one-frame video stream without timestamps)."""
+    for stream in container.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream
+    raise InputError(f"{name} has no video stream")
 
 
 def iter_frames(path: str | Path) -> Iterator[np.ndarray]:

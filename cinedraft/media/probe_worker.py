@@ -37,6 +37,8 @@ def probe_file(path: str, need_video: bool = True) -> dict:
             for s in container.streams:
                 if s.type not in ("video", "audio"):
                     continue
+                if s.disposition & av.stream.Disposition.attached_pic:
+                    continue  # cover art: one frame, no timestamp, not the clip
                 info = {
                     "index": s.index,
                     "type": s.type,

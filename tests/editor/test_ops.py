@@ -385,3 +385,30 @@ def test_a_variable_rate_clip_keeps_its_timing_through_edits(tmp_path, prober):
     assert stats.frames == 6
     with av.open(str(tmp_path / "cut.mp4")) as cut:  # its frames as stored, each once
         _matches([rgb_array(f) for f in cut.decode(video=0)], source, range(24, 30))
+
+
+def test_a_clip_with_embedded_cover_art_is_edited_by_its_picture(tmp_path, prober):
+    """Editing and download tools embed cover art as a one-frame video stream without
+    timestamps: such a clip was refused ("a video frame without a timestamp")."""
+    with av.open(str(tmp_path / "cover.mp4"), "w", format="mp4") as container:
+        cover = container.add_stream("mjpeg", rate=1)
+        cover.width, cover.height, cover.pix_fmt = 160, 96, "yuvj420p"
+        cover.disposition = av.stream.Disposition.attached_pic
+        video = container.add_stream("libx264", rate=24)
+        video.width, video.height, video.pix_fmt = 160, 96, "yuv420p"
+        still = av.VideoFrame.from_ndarray(np.full((96, 160, 3), 200, np.uint8), format="rgb24")
+        still = still.reformat(format="yuvj420p")
+        still.pts = 0
+        container.mux(cover.encode(still))
+        container.mux(cover.encode(None))
+        for i in range(24):
+            frame = av.VideoFrame.from_ndarray(frame_pattern(i), format="rgb24")
+            frame.pts = i
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+    info = prober.probe(tmp_path / "cover.mp4")
+    assert info.frame_count == 24 and info.video.codec == "h264"
+    source = [frame_pattern(i) for i in range(24)]
+    _matches(decode_frames(tmp_path / "cover.mp4"), source, range(24))
+    ops.cut(info, 0.25, 0.75, tmp_path / "cut.mp4")
+    _matches(decode_frames(tmp_path / "cut.mp4"), source, range(6, 18))
