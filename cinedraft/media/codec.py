@@ -21,6 +21,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import av.filter
 import numpy as np
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
 
@@ -65,6 +66,8 @@ SMPTE170M = 6  # AVCOL_SPC_SMPTE170M: BT.601's matrix
 UNSPECIFIED = 2  # AVCOL_SPC_UNSPECIFIED
 LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG
 HD_HEIGHT = 720
+# AVFieldOrder: top field first (2, or 4 coded bottom first), bottom field first (3, 5)
+INTERLACED = (2, 3, 4, 5)
 
 
 def yuv_frame(rgb: np.ndarray) -> av.VideoFrame:
@@ -163,7 +166,12 @@ def h264_encoder(
     enc = av.CodecContext.create("libx264", "w")
     enc.width, enc.height, enc.pix_fmt = width, height, pix_fmt
     enc.time_base, enc.framerate = time_base, fps
-    enc.options = x264_options(width, height, CRF, PRESET) | {"bf": "0"}
+    options = x264_options(width, height, CRF, PRESET) | {"bf": "0"}
+    if like is not None and like.field_order in INTERLACED:  # the ends stay interlaced
+        order = "tff=1" if like.field_order in (2, 4) else "bff=1"
+        params = [p for p in (options.get("x264-params"), order) if p]
+        options |= {"flags": "+ilme+ildct", "x264-params": ":".join(params)}
+    enc.options = options
     tag_colours(enc, like)
     if like is not None and like.sample_aspect_ratio:
         enc.sample_aspect_ratio = like.sample_aspect_ratio
@@ -324,9 +332,39 @@ def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
     with _video(path) as (container, stream):
         width = shown_width(stream)
         rate = stream.average_rate or stream.guessed_rate or 24
-        decoded = _at_constant_rate(container.decode(stream), stream.time_base, rate, stream.frames)
-        for frame in decoded:
+        decoded = _progressive(container.decode(stream), stream)
+        for frame in _at_constant_rate(decoded, stream.time_base, rate, stream.frames):
             yield rgb_array(frame, width)
+
+
+def _progressive(
+    frames: Iterator[av.VideoFrame], stream: av.video.stream.VideoStream
+) -> Iterator[av.VideoFrame]:
+    """``frames``, those flagged interlaced (a camcorder's or broadcast 1080i) deinterlaced
+    by FFmpeg's bwdif, one frame out per frame in: read as stored, their two fields' times
+    combed every moving edge, and every edit that re-encodes wrote the combs into a
+    progressive clip."""
+    first = next(frames, None)
+    if first is None:
+        return
+    if not first.interlaced_frame:
+        yield first
+        yield from frames
+        return
+    graph = av.filter.Graph()
+    source = graph.add_buffer(template=stream)
+    deinterlace = graph.add("bwdif", "mode=send_frame:parity=auto:deint=interlaced")
+    sink = graph.add("buffersink")
+    source.link_to(deinterlace)
+    deinterlace.link_to(sink)
+    graph.configure()
+    for frame in itertools.chain([first], frames, [None]):
+        graph.push(frame)
+        while True:
+            try:
+                yield graph.pull()
+            except (av.error.BlockingIOError, av.error.EOFError):
+                break
 
 
 def _at_constant_rate(
@@ -369,8 +407,9 @@ def read_frames(path: str | Path, max_frames: int | None = None) -> tuple[list[n
     with _video(path) as (container, stream):
         rate = stream.average_rate or stream.guessed_rate or 24
         fps, width = float(rate), shown_width(stream)
-        decoded = _at_constant_rate(container.decode(stream), stream.time_base, rate, stream.frames)
-        frames = list(itertools.islice((rgb_array(f, width) for f in decoded), max_frames))
+        decoded = _progressive(container.decode(stream), stream)
+        timed = _at_constant_rate(decoded, stream.time_base, rate, stream.frames)
+        frames = list(itertools.islice((rgb_array(f, width) for f in timed), max_frames))
     if not frames:
         raise InputError(f"{Path(path).name} has no decodable frames")
     return frames, fps

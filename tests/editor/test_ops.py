@@ -412,3 +412,48 @@ def test_a_clip_with_embedded_cover_art_is_edited_by_its_picture(tmp_path, probe
     _matches(decode_frames(tmp_path / "cover.mp4"), source, range(24))
     ops.cut(info, 0.25, 0.75, tmp_path / "cut.mp4")
     _matches(decode_frames(tmp_path / "cut.mp4"), source, range(6, 18))
+
+
+def _interlaced_clip(path, frames=30):
+    """1080i-style footage: each frame's even lines are one instant, its odd lines the next
+    (a bar moving right), encoded interlaced, top field first, a GOP every 10 frames."""
+
+    def fields(i):
+        frame = np.full((192, 320, 3), 40, np.uint8)
+        for parity, t in ((0, 2 * i), (1, 2 * i + 1)):
+            frame[parity::2, 20 + 6 * t : 50 + 6 * t] = 230
+        return frame
+
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 320, 192, "yuv420p"
+        stream.options = {"flags": "+ilme+ildct", "x264-params": "tff=1", "crf": "12", "g": "10"}
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(fields(i), format="rgb24")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def _combing(frame):
+    """How far each line is from the mean of its neighbours: the teeth of two fields' times."""
+    luma = frame.astype(float).mean(-1)
+    return float(np.abs(luma[1:-1] - (luma[:-2] + luma[2:]) / 2).mean())
+
+
+def test_an_interlaced_clip_is_read_deinterlaced_and_cut_as_interlaced(tmp_path, prober):
+    """Read as stored, interlaced frames combed every moving edge, and every edit that
+    re-encodes wrote the combs into its progressive clip."""
+    clip = _interlaced_clip(tmp_path / "1080i.mp4")
+    with av.open(str(clip)) as stored:
+        assert max(_combing(rgb_array(f)) for f in stored.decode(video=0)) > 5
+    info = prober.probe(clip)
+    assert max(_combing(f) for f in decode_frames(clip)) < 1
+    ops.speed(info, 2.0, tmp_path / "fast.mp4")  # re-encoded: progressive, no combs
+    assert max(_combing(f) for f in decode_frames(tmp_path / "fast.mp4")) < 1
+    stats = ops.cut(info, 0.2, 1.0, tmp_path / "cut.mp4")  # smart: its ends stay interlaced
+    assert stats.copied_packets and stats.reencoded_frames
+    with av.open(str(tmp_path / "cut.mp4")) as cut:
+        assert all(f.interlaced_frame for f in cut.decode(video=0))
+    assert max(_combing(f) for f in decode_frames(tmp_path / "cut.mp4")) < 1
