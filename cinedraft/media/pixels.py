@@ -8,8 +8,8 @@ A phone stores a portrait photo as landscape pixels with an EXIF Orientation tag
 viewers (browsers included) to turn it; PIL hands over the pixels unturned, so an edit, a
 video's first frame or a packshot came out on its side.
 
-A photo in a wider colour space than sRGB (a phone's Display P3, a photographer's Adobe RGB,
-a print file's CMYK) carries an ICC profile that viewers convert by; PIL does not, and
+A photo in a wider colour space than sRGB (a phone's Display P3, a photographer's Adobe RGB)
+carries an ICC profile that viewers convert by; PIL does not, and
 everything cinedraft writes is sRGB without a profile, so its colours came out washed out
 (P3's (200, 60, 40) is sRGB's (219, 37, 13)).
 
