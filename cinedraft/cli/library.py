@@ -264,7 +264,7 @@ def export(
 @handles_errors
 def import_files(
     ctx: typer.Context,
-    files: Annotated[list[Path], typer.Argument(help="PNG, JPEG, WebP or MP4 files.")],
+    files: Annotated[list[Path], typer.Argument(help="PNG, JPEG, WebP, AVIF or MP4 files.")],
 ) -> None:
     """Add outside files as they are (their embedded record and manifest are kept)."""
     state: Workspace = ctx.obj

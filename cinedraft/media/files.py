@@ -16,12 +16,19 @@ from pathlib import Path
 from ..errors import InputError, InputTooLargeError
 
 TEMP_SUFFIX = ".tmp"
-MIME = {".png": "image/png", ".webp": "image/webp", ".jpg": "image/jpeg", ".mp4": "video/mp4"}
+MIME = {
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".jpg": "image/jpeg",
+    ".avif": "image/avif",  # imported only (browsers' and Pillow's own); outputs are the rest
+    ".mp4": "video/mp4",
+}
 _MAGIC = ((b"\x89PNG", ".png"), (b"\xff\xd8", ".jpg"), (b"RIFF", ".webp"))
-# ISO BMFF major brands of HEIF images (an iPhone's HEIC photos, AVIF): the same box format
-# as MP4, so they were taken for videos ("photo.heic is not a usable video").
+# ISO BMFF major brands of HEIF images: the same box format as MP4, so they were taken for
+# videos ("photo.heic is not a usable video"; an AVIF was imported as a clip). AVIF (what
+# browsers save web images as) is read as an image; HEIC (an iPhone's photos) is refused.
+AVIF_BRANDS = {b"avif", b"avis"}
 HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"mif2", b"msf1"}
-HEIF_BRANDS |= {b"avif", b"avis"}
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -102,11 +109,12 @@ def sniff_extension(data: bytes, name: str = "") -> str:
         if data.startswith(magic) and (ext != ".webp" or data[8:12] == b"WEBP"):
             return ext
     if data[4:8] == b"ftyp":
+        if data[8:12] in AVIF_BRANDS:
+            return ".avif"
         if data[8:12] in HEIF_BRANDS:
-            kind = "an AVIF" if data[8:12].startswith(b"avi") else "a HEIC/HEIF"
             raise InputError(
-                f"{name or 'file'} is {kind} image: cinedraft reads PNG, JPEG and WebP "
-                "images; export it as one of those first"
+                f"{name or 'file'} is a HEIC/HEIF image: cinedraft reads PNG, JPEG, WebP and "
+                "AVIF images; export it as one of those first"
             )
         return ".mp4"
     if data.startswith(b"\x1aE\xdf\xa3"):  # EBML: Matroska / WebM
@@ -117,4 +125,4 @@ def sniff_extension(data: bytes, name: str = "") -> str:
     suffix = Path(name).suffix.lower().replace(".jpeg", ".jpg")
     if suffix in MIME:
         return suffix
-    raise InputError(f"{name or 'file'}: not a PNG, JPEG, WebP or MP4 file")
+    raise InputError(f"{name or 'file'}: not a PNG, JPEG, WebP, AVIF or MP4 file")

@@ -22,6 +22,7 @@ from PIL import ExifTags, Image, PngImagePlugin
 
 from ..errors import InputError
 from .comfy import comfy_workflow
+from .files import AVIF_BRANDS
 
 FORMATS = {"png": ".png", "webp": ".webp", "jpeg": ".jpg"}
 # What Pillow raises for a damaged or hostile image: OSError (UnidentifiedImageError is one)
@@ -178,7 +179,7 @@ def read_metadata(source: str | Path | BinaryIO) -> dict:
     a record that is not a JSON object is ``None`` with the reason in ``record_error``).
     :class:`InputError` when the file itself cannot be opened."""
     data = Path(source).read_bytes() if isinstance(source, (str, Path)) else source.read()
-    if data[4:8] == b"ftyp":
+    if data[4:8] == b"ftyp" and data[8:12] not in AVIF_BRANDS:
         return _read_video_metadata(data)
     try:
         with Image.open(io.BytesIO(data)) as im:

@@ -547,7 +547,7 @@ UPLOAD_RESPONSES = ASSET_LINKS | {
     responses=UPLOAD_RESPONSES,
 )
 async def upload(
-    request: Request, file: Annotated[UploadFile, File(description="PNG, JPEG, WebP or MP4")]
+    request: Request, file: Annotated[UploadFile, File(description="PNG, JPEG, WebP, AVIF or MP4")]
 ) -> dict | JSONResponse:
     """Import a file: size-capped, type sniffed from its bytes, images fully decoded under a
     pixel cap (decompression bombs), videos probed in the worker process; all of it off the

@@ -232,7 +232,7 @@ async function library() {
   form.addEventListener("submit", run);
   const upload = el("form", { class: "bar", id: "upload" },
     el("label", {}, "Import a file (PNG, JPEG, WebP, MP4)", el("input", { name: "file", type: "file", required: true,
-      accept: "image/png,image/jpeg,image/webp,video/mp4" })),
+      accept: "image/png,image/jpeg,image/webp,image/avif,video/mp4" })),
     el("button", { type: "submit", text: "Upload" }));
   upload.addEventListener("submit", (event) => {
     event.preventDefault();
