@@ -82,12 +82,11 @@ def _bt2020_to_bt709() -> np.ndarray:
 
 def _roll_off(linear: np.ndarray) -> np.ndarray:
     """Light above ``KNEE`` brought under 1 (a Reinhard shoulder on each pixel's brightest
-    channel, all three channels scaled by the same factor)."""
+    channel, all three channels scaled by the same factor; 1 at and below the knee)."""
     peak = linear.max(axis=-1)
-    bright = peak > KNEE
-    if bright.any():
-        over = (peak[bright] - KNEE) / (1.0 - KNEE)
-        linear[bright] *= ((KNEE + (1.0 - KNEE) * over / (1.0 + over)) / peak[bright])[:, None]
+    over = np.maximum(peak - KNEE, 0.0) / (1.0 - KNEE)
+    rolled = KNEE + (1.0 - KNEE) * over / (1.0 + over)
+    linear *= (rolled / np.maximum(peak, KNEE))[..., None]
     return np.minimum(linear, 1.0, out=linear)
 
 
