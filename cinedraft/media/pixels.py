@@ -88,10 +88,15 @@ def as_shown(image: Image.Image) -> Image.Image:
     return srgb(eight_bit(upright(image)))
 
 
+def has_alpha(image: Image.Image) -> bool:
+    """Whether some of ``image`` may be transparent (an alpha band or a transparent colour)."""
+    return image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
+
+
 def shown_rgb(image: Image.Image) -> Image.Image:
     """:func:`as_shown` in RGB, transparent parts laid on white."""
     image = as_shown(image)
-    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+    if has_alpha(image):
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB")

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import InputError
+from ..media.pixels import has_alpha
 
 FEATHER = 6  # px of the inward blend at the mask's edge (at the source's scale)
 SIDES = ("left", "right", "top", "bottom")
@@ -48,10 +49,10 @@ def from_file(data: Image.Image, size: tuple[int, int]) -> Mask:
     is resized (nearest) with a note; an empty or all-white one is refused. Where a mask has
     transparency, only what is painted counts: it is laid on black (an editor's layer keeps
     any colour under its transparent pixels, white too)."""
-    if data.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in data.info:
-        rgba = np.asarray(data.convert("RGBA")).astype(np.float32)
-        luma = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
-        gray = np.rint(luma * rgba[..., 3] / 255).astype(np.uint8)
+    if has_alpha(data):
+        rgba = data.convert("RGBA")
+        luma = np.asarray(rgba.convert("L"), np.float32)
+        gray = np.rint(luma * np.asarray(rgba.getchannel("A")) / 255).astype(np.uint8)
     else:
         gray = np.asarray(data.convert("L"))
     note = None
