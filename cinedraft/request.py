@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .weighting import prompt_editing
+
 # Progress callbacks: (stage, done, total), called from inside long work.
 Progress = Callable[[str, int, int], None]
 
@@ -72,7 +74,7 @@ class ImageRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    prompt: str = Field(description="Text prompt; compel weighting like (red)1.3 is allowed.")
+    prompt: str = Field(description="Text prompt; weighting like (red:1.3) or (red)1.3 is allowed.")
     negative_prompt: str = ""
     model: str | None = Field(None, description="'builtin', a local folder or a hub id.")
     tier: str = "draft"
@@ -110,6 +112,13 @@ class ImageRequest(BaseModel):
         if not v.strip():
             raise ValueError("prompt is empty: describe what to generate")
         return v.strip()
+
+    @field_validator("prompt", "negative_prompt")
+    @classmethod
+    def _one_prompt(cls, v: str) -> str:
+        if editing := prompt_editing(v):
+            raise ValueError(editing)
+        return v
 
     @model_validator(mode="after")
     def _size_multiple_of_8(self) -> ImageRequest:

@@ -84,7 +84,7 @@ def _run(ctx: typer.Context, request: ImageRequest, as_json: bool) -> None:
 @handles_errors
 def generate(
     ctx: typer.Context,
-    prompt: Annotated[str, typer.Argument(help="What to draw; compel weighting allowed.")],
+    prompt: Annotated[str, typer.Argument(help="What to draw; (red:1.3) weights words.")],
     tier: Tier = "draft",
     size: Size = None,
     seed: Seed = None,

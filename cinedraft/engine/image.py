@@ -57,7 +57,7 @@ from .adapters import (
 from .calls import accepted, step_callbacks, takes
 from .guard import Guard
 from .models import LoadedModel, ModelCache, software_versions
-from .prompts import expand_template, has_weighting, weighted_embeddings
+from .prompts import compel_texts, expand_template, weighted_embeddings
 from .schedulers import is_flow, make_scheduler, sampler_label, schedule_label
 
 BATCH = 8  # images per pipeline call
@@ -563,8 +563,8 @@ class ImageEngine:
             _check_negative(plan)
         if family.guidance_is_true_cfg and guidance > 1:
             negative = negative or QWEN_NEGATIVE
-        if any(has_weighting(p) or has_weighting(negative) for p in prompts):
-            kwargs = weighted_embeddings(model.pipe, family, prompts, negative)
+        if encoded := compel_texts([*prompts, negative], family):
+            kwargs = weighted_embeddings(model.pipe, family, encoded[:-1], encoded[-1])
         else:
             kwargs = {"prompt": prompts}
             if negative:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..weighting import as_a1111
+
 # The families whose checkpoints ComfyUI's CheckpointLoaderSimple loads (SD 1.x/2.x, SDXL).
 SD_FAMILIES = {
     "sd15",
@@ -70,8 +72,10 @@ def comfy_workflow(record: dict) -> dict | None:
             strength_clip=lora["weight"],
         )
         model, clip = loaded, [loaded[0], 1]
-    positive = node("CLIPTextEncode", text=record["prompt"], clip=clip)
-    negative = node("CLIPTextEncode", text=record.get("negative_prompt") or "", clip=clip)
+    # ComfyUI weighs words with A1111's parentheses, not with compel's syntax.
+    positive = node("CLIPTextEncode", text=as_a1111(record["prompt"], comfy=True), clip=clip)
+    negative_text = as_a1111(record.get("negative_prompt") or "", comfy=True)
+    negative = node("CLIPTextEncode", text=negative_text, clip=clip)
     first = (
         record.get("base_width") or record["width"],
         record.get("base_height") or record["height"],

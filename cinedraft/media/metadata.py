@@ -21,6 +21,7 @@ from xml.sax.saxutils import escape, unescape
 from PIL import ExifTags, Image, PngImagePlugin
 
 from ..errors import InputError
+from ..weighting import as_a1111
 from .comfy import comfy_workflow
 from .files import AVIF_BRANDS
 
@@ -44,8 +45,10 @@ def parameters_text(record: dict) -> str | None:
     loras = [a for a in record.get("adapters") or [] if a.get("kind") == "lora"]
     # A1111 applies a LoRA named in the prompt: the tags make the text reproduce there too.
     tags = "".join(f" <lora:{Path(a['path']).stem}:{a['weight']:g}>" for a in loras)
-    # ComfyUI's importer needs the negative line even when it is empty.
-    lines = [record["prompt"] + tags, f"Negative prompt: {record.get('negative_prompt') or ''}"]
+    # Weights in A1111's syntax, as A1111 reads them; ComfyUI's importer needs the negative
+    # line even when it is empty.
+    negative = as_a1111(record.get("negative_prompt") or "")
+    lines = [as_a1111(record["prompt"]) + tags, f"Negative prompt: {negative}"]
     fields = {"Steps": record["steps"], "Sampler": record["sampler"]}
     if record.get("schedule_type"):
         fields["Schedule type"] = record["schedule_type"]

@@ -277,3 +277,30 @@ def test_sdxl_production_refines_in_tiles_above_1024_unless_told(engine, tiny_sd
     assert not builtin.tier.refine_tiled
     asked = ImageRequest(prompt="a red jar", tier="production", tiled_refine=True)
     assert engine.image.plan(asked, None, None).tier.refine_tiled
+
+
+@pytest.mark.parametrize("family", ["sd15", "sdxl", "flux"])
+def test_weights_in_either_syntax_encode_alike_on_every_family_compel_serves(
+    engine, tiny_sd, tiny_sdxl, tiny_flux, family
+):
+    """compel's three wrappers (SD, SDXL with its pooled embedding, FLUX's CLIP and T5): the
+    same weights written as A1111 writes them give the same pixels, and do change them."""
+    folder = {"sd15": tiny_sd, "sdxl": tiny_sdxl, "flux": tiny_flux["dev"]}[family]
+    base = dict(model=str(folder), seed=2, steps=2, width=32, height=32)
+
+    def pixels(prompt: str) -> np.ndarray:
+        out = engine.generate_image(ImageRequest(prompt=prompt, **base)).outputs[0]
+        assert out.record["family"] == family
+        with Image.open(out.path) as im:
+            return np.asarray(im.convert("RGB"), dtype=int)
+
+    a1111 = pixels("a (red jar:1.8) on a table")
+    assert np.array_equal(a1111, pixels("a (red jar)1.8 on a table"))
+    assert np.abs(a1111 - pixels("a red jar on a table")).mean() > 0.5
+
+
+def test_weights_are_refused_on_a_family_compel_cannot_encode_for(engine, tiny_sd3):
+    base = dict(model=str(tiny_sd3["sd3"]), seed=2, steps=1, width=32, height=32)
+    assert engine.generate_image(ImageRequest(prompt="a jar (glass) on a table", **base))
+    with pytest.raises(InputError, match="weighting is not supported for sd3"):
+        engine.generate_image(ImageRequest(prompt="a (glass:1.3) jar", **base))

@@ -152,6 +152,31 @@ def test_weighted_prompt_changes_the_image_and_scheduler_by_name(engine):
     assert euler.record["scheduler"] == "euler" and euler.record["sampler"] == "Euler"
 
 
+def test_a1111_weighting_encodes_as_its_compel_equal_and_is_written_back_as_a1111(engine):
+    """A prompt pasted from A1111, ComfyUI or a shared prompt weights its words (its
+    brackets and numbers were encoded as words); BREAK encodes its parts apart, as compel's
+    .and() does; the file's A1111 text gives a compel prompt's weights in A1111's syntax."""
+    base = ImageRequest(prompt="a blue ball on a plain backdrop", seed=3, steps=4)
+
+    def pixels(prompt):
+        return _pixels(engine.generate_image(base.model_copy(update={"prompt": prompt})))
+
+    compel = pixels("a (blue ball)1.6 on a plain backdrop")
+    assert np.array_equal(pixels("a (blue ball:1.6) on a plain backdrop"), compel)
+    assert np.array_equal(
+        pixels("a (((((blue ball))))) on a plain backdrop"),
+        pixels("a (blue ball)1.61051 on a plain backdrop"),
+    )
+    assert np.abs(pixels("a blue ball on a plain backdrop").astype(int) - compel).mean() > 0.5
+    assert np.array_equal(
+        pixels("a blue ball BREAK on a plain backdrop"),
+        pixels('("a blue ball", "on a plain backdrop").and()'),
+    )
+    out = engine.generate_image(base.model_copy(update={"prompt": "a (blue)1.6 ball, red--"}))
+    text = read_metadata(out.outputs[0].path)["parameters"]
+    assert text.splitlines()[0] == "a (blue:1.6) ball, (red:0.81)"
+
+
 @pytest.mark.parametrize("scheduler", [None, "heun"])
 def test_progress_is_reported_per_step(engine, scheduler):
     """One event a sampling step, also for Heun, which calls the model twice a step (its

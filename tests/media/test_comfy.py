@@ -114,3 +114,11 @@ def test_lora_option_round_trip_is_in_the_graph(tiny_sd, tiny_sd_adapters, tmp_p
     check_graph(graph)
     lora = next(n for n in graph.values() if n["class_type"] == "LoraLoader")
     assert lora["inputs"]["strength_model"] == 0.6
+
+
+def test_a_weighted_prompt_is_given_to_comfyui_in_its_own_syntax():
+    """ComfyUI reads (words:1.4); compel's (words)1.4 would be 1.1 times "words" and a "1.4"."""
+    graph = comfy_workflow({**RECORD, "prompt": "a (red)1.4 jar", "negative_prompt": "blurry++"})
+    check_graph(graph)
+    texts = [n["inputs"]["text"] for n in graph.values() if n["class_type"] == "CLIPTextEncode"]
+    assert texts == ["a (red:1.4) jar", "(blurry:1.21)"]
