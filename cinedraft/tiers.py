@@ -55,6 +55,9 @@ class Family:
     pipelines: tuple[str, ...]  # diffusers pipeline class names that belong to it
     tiers: dict[str, Tier]
     compel: str | None = None  # compel wrapper for prompt weighting; None: unsupported
+    # A prompt longer than the CLIP encoder's window (75 tokens) is encoded in windows joined
+    # end to end, as A1111 and ComfyUI do (through compel), rather than cut at the window.
+    prompt_windows: bool = False
     gpu_dtype: str = "float16"
     name_hint: str | None = None  # a word in the model's name that picks this family (turbo)
     requires: tuple[tuple[str, object], ...] = ()  # (fact, value) pairs its configs show
@@ -181,6 +184,7 @@ FAMILIES: dict[str, Family] = {
             "sd15",
             pipelines=SD15,
             compel="CompelForSD",
+            prompt_windows=True,
             source="diffusers StableDiffusionPipeline docs: guidance_scale=7.5; DPM++ 2M at "
             "12 / 40 steps (cinedraft's choice: the docs' 50 PNDM steps, with a faster solver)",
             tiers=_guided(12, 40, 7.5, "dpm++", sharpen=0.5, refine_strength=0.3, refine_steps=30),
@@ -189,6 +193,7 @@ FAMILIES: dict[str, Family] = {
             "sd-turbo",
             pipelines=SD15,
             compel="CompelForSD",
+            prompt_windows=True,
             name_hint="turbo",
             source="stabilityai/sd-turbo model card: 1-4 steps, guidance_scale=0.0",
             tiers=_distilled(4, "euler-a"),
@@ -205,6 +210,7 @@ FAMILIES: dict[str, Family] = {
             "sdxl",
             pipelines=SDXL,
             compel="CompelForSDXL",
+            prompt_windows=True,
             source="diffusers StableDiffusionXLPipeline docs (img2img at 768-1024 px); "
             "guidance 6 and DPM++ 2M at 12 / 40 steps (cinedraft's choice)",
             tiers=_guided(
@@ -221,6 +227,7 @@ FAMILIES: dict[str, Family] = {
             "sdxl-turbo",
             pipelines=SDXL,
             compel="CompelForSDXL",
+            prompt_windows=True,
             name_hint="turbo",
             source="stabilityai/sdxl-turbo model card: 1-4 steps, guidance_scale=0.0",
             tiers=_distilled(4, "euler-a", refine_max_side=SDXL_REFINE),
@@ -229,6 +236,7 @@ FAMILIES: dict[str, Family] = {
             "sdxl-lightning",
             pipelines=SDXL,
             compel="CompelForSDXL",
+            prompt_windows=True,
             name_hint="lightning",
             source="ByteDance/SDXL-Lightning model card: 4-step checkpoint, "
             "EulerDiscreteScheduler with trailing timesteps, guidance_scale=0",
@@ -240,6 +248,7 @@ FAMILIES: dict[str, Family] = {
             "lcm-sdxl",
             pipelines=SDXL,
             compel="CompelForSDXL",
+            prompt_windows=True,
             requires=(("scheduler", "LCMScheduler"),),
             source="latent-consistency/lcm-sdxl model card: num_inference_steps=4, "
             "guidance_scale=8.0",

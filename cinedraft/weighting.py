@@ -191,5 +191,24 @@ def _read_compel(prompt: str) -> list[list[Fragment]] | None:
     return chunks
 
 
+def words(compel_text: str) -> str:
+    """The words of a compel text without its syntax: what a pooled embedding, which takes
+    no weights, is to be made from (compel makes it from the text with its brackets and
+    numbers in it). A blend's words are its first prompt's."""
+    from compel.prompt_parser import Blend, Fragment, PromptParser
+
+    def flat(part) -> str:
+        if isinstance(part, Blend):
+            return flat(part.prompts[0])
+        texts = [  # a .swap() gives the words it starts from
+            c.text if isinstance(c, Fragment) else " ".join(f.text for f in c.original)
+            for c in part.children
+        ]
+        return " ".join(t.strip() for t in texts if t.strip())
+
+    conjunction = PromptParser().parse_conjunction(compel_text)
+    return " ".join(flat(p) for p in conjunction.prompts).replace(" ,", ",")
+
+
 def _number(weight: float) -> str:
     return f"{round(weight, 4):g}"

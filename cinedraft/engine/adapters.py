@@ -226,12 +226,26 @@ def _take_off(model: LoadedModel) -> None:
     elif loaded and any(on[0] == "lora" for on in model.adapters_on):
         _unfuse(model)
         pipe.disable_lora()
-    if hasattr(pipe, "unload_textual_inversion"):
+    embedded = any(on[0] in ("embedding", "partial") for on in model.adapters_on)
+    if embedded and hasattr(pipe, "unload_textual_inversion"):
         pipe.unload_textual_inversion()
+        _mend_decoding(pipe)
     if model.own_vae is not None:
         _set_vae(model, model.own_vae)
         model.own_vae = None
     model.adapters_on = ()
+
+
+def _mend_decoding(pipe: object) -> None:
+    """diffusers unloads embeddings from a fast tokenizer by rebuilding its backend from JSON,
+    which drops the decode wrapper transformers' CLIP tokenizer installs (it strips the
+    ``</w>`` word ends): "a glossy jar" decoded as "a</w>glossy</w>jar</w>" afterwards, and
+    compel's textual-inversion manager, which decodes and re-encodes every prompt, then
+    encoded other tokens for every weighted or long prompt on that model."""
+    for name in ("tokenizer", "tokenizer_2"):
+        wrap = getattr(getattr(pipe, name, None), "_wrap_decode_method_backend_tokenizer", None)
+        if wrap is not None:
+            wrap()
 
 
 def _lora_layer_weights(pipe: object) -> dict:

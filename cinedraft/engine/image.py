@@ -57,7 +57,7 @@ from .adapters import (
 from .calls import accepted, step_callbacks, takes
 from .guard import Guard
 from .models import LoadedModel, ModelCache, software_versions
-from .prompts import compel_texts, expand_template, weighted_embeddings
+from .prompts import compel_texts, expand_template, refiner_embeddings, weighted_embeddings
 from .schedulers import is_flow, make_scheduler, sampler_label, schedule_label
 
 BATCH = 8  # images per pipeline call
@@ -449,15 +449,18 @@ class ImageEngine:
         refiner.scheduler = make_scheduler(plan.tier.scheduler, plan.refiner.own_scheduler)
         negative = take_tags(plan.request.negative_prompt)
         kwargs = dict(
-            prompt=prompts,
             image=latents,
             num_inference_steps=plan.tier.steps,
             denoising_start=REFINER_SWITCH,
             guidance_scale=plan.tier.guidance,
             generator=generators,
         )
-        if negative:
-            kwargs["negative_prompt"] = [negative] * len(prompts)
+        if encoded := compel_texts([*prompts, negative], plan.model.family, plan.model.pipe):
+            kwargs |= refiner_embeddings(refiner, encoded[:-1], encoded[-1])
+        else:
+            kwargs["prompt"] = prompts
+            if negative:
+                kwargs["negative_prompt"] = [negative] * len(prompts)
         return refiner(**accepted(refiner, kwargs | step_callbacks(refiner, on_step)))
 
     def _render(
@@ -563,7 +566,7 @@ class ImageEngine:
             _check_negative(plan)
         if family.guidance_is_true_cfg and guidance > 1:
             negative = negative or QWEN_NEGATIVE
-        if encoded := compel_texts([*prompts, negative], family):
+        if encoded := compel_texts([*prompts, negative], family, model.pipe):
             kwargs = weighted_embeddings(model.pipe, family, encoded[:-1], encoded[-1])
         else:
             kwargs = {"prompt": prompts}

@@ -17,7 +17,7 @@ from dynamicprompts.generators import CombinatorialPromptGenerator
 
 from ..errors import InputError
 from ..tiers import Family
-from ..weighting import as_compel, syntax
+from ..weighting import as_compel, syntax, words
 
 if TYPE_CHECKING:
     from diffusers import DiffusionPipeline
@@ -34,17 +34,35 @@ def expand_template(template: str, count: int) -> list[str]:
     return list(itertools.islice(itertools.cycle(combos), count))
 
 
-def compel_texts(texts: list[str], family: Family) -> list[str] | None:
-    """``texts`` as compel is to encode them when any of them weights words, else None
-    (the pipeline encodes them as written). A family compel cannot encode for refuses
-    weights, but takes brackets as text, as it did before A1111's syntax was read."""
+def compel_texts(
+    texts: list[str], family: Family, pipe: DiffusionPipeline | None = None
+) -> list[str] | None:
+    """``texts`` as compel is to encode them when any of them weights words, or (on a family
+    that encodes long prompts in windows) runs past the encoder's window; else None (the
+    pipeline encodes them as written). A family compel cannot encode for refuses weights,
+    but takes brackets as text, as it did before A1111's syntax was read."""
     if family.compel is None:
         if any(syntax(t, brackets=False) for t in texts):
             raise InputError(f"prompt weighting is not supported for {family.name} models yet")
         return None
-    if not any(syntax(t) for t in texts):
+    # Bare brackets weigh where A1111's syntax comes from (CLIP-only SD and SDXL); FLUX's
+    # prompts are sentences for T5, and compel's T5 encoding is not the pipeline's (padded to
+    # another length), so a bracket there stays text unless the prompt weighs explicitly.
+    brackets = family.compel in ("CompelForSD", "CompelForSDXL")
+    weighted = any(syntax(t, brackets) for t in texts)
+    if not weighted and not (family.prompt_windows and _past_the_window(pipe, texts)):
         return None
     return [as_compel(t) for t in texts]
+
+
+def _past_the_window(pipe: DiffusionPipeline | None, texts: list[str]) -> bool:
+    tokenizer = getattr(pipe, "tokenizer", None)
+    if tokenizer is None:
+        return False
+    return any(
+        len(tokenizer(t, truncation=False, verbose=False).input_ids) > tokenizer.model_max_length
+        for t in texts
+    )
 
 
 def weighted_embeddings(
@@ -53,11 +71,74 @@ def weighted_embeddings(
     """Pipeline keyword arguments carrying compel embeddings for ``prompts`` (compel texts)."""
     import compel  # imported on first use: it pulls in every diffusers pipeline family
 
-    wrapper = getattr(compel, family.compel)(pipe, device=str(pipe.device))
+    # The manager spreads a textual-inversion token over all its vectors, as the pipeline's
+    # own encoding does (an A1111 embedding usually has several; compel alone took one).
+    # Embeddings load into SD's one CLIP encoder; the manager re-encodes with that tokenizer,
+    # which would garble the ids of FLUX's T5.
+    manager = compel.DiffusersTextualInversionManager(pipe)
+    wrapper = getattr(compel, family.compel)(
+        pipe,
+        textual_inversion_manager=manager if family.compel == "CompelForSD" else None,
+        device=str(pipe.device),
+    )
+    if not family.prompt_windows and hasattr(wrapper, "compel"):
+        # Cut at the window, as the pipeline's own encoding of a plain prompt does (compel's
+        # SD wrapper always encodes in windows).
+        wrapper.compel.conditioning_provider.truncate_to_model_max_length = True
     cond = wrapper(prompts, negative_prompt=[negative] * len(prompts))
     kwargs = {"prompt_embeds": cond.embeds, "negative_prompt_embeds": cond.negative_embeds}
     if cond.pooled_embeds is not None:
         kwargs["pooled_prompt_embeds"] = cond.pooled_embeds
     if cond.negative_pooled_embeds is not None:
         kwargs["negative_pooled_prompt_embeds"] = cond.negative_pooled_embeds
+    if family.compel == "CompelForSDXL":
+        kwargs |= _pooled(wrapper.compel_2, prompts, negative)
+    return _zero_empty_negative(pipe, negative, kwargs)
+
+
+def refiner_embeddings(pipe: DiffusionPipeline, prompts: list[str], negative: str) -> dict:
+    """The same for SDXL's refiner, which has only the second (OpenCLIP) encoder: compel's
+    recipe for it (its README, "SDXL"), windows as the base model's."""
+    import compel
+
+    encoder = compel.Compel(
+        tokenizer=pipe.tokenizer_2,
+        text_encoder=pipe.text_encoder_2,
+        returned_embeddings_type=compel.ReturnedEmbeddingsType.PENULTIMATE_HIDDEN_STATES_NON_NORMALIZED,
+        requires_pooled=True,
+        truncate_long_prompts=False,
+        device=str(pipe.device),
+    )
+    embeds, _ = encoder([*prompts, negative])
+    n = len(prompts)
+    kwargs = {"prompt_embeds": embeds[:n], "negative_prompt_embeds": embeds[n:].expand(n, -1, -1)}
+    return _zero_empty_negative(pipe, negative, kwargs | _pooled(encoder, prompts, negative))
+
+
+def _pooled(encoder, prompts: list[str], negative: str) -> dict:
+    """SDXL's pooled embeddings of the prompts' words, without their syntax, as the pipeline
+    makes them from a plain prompt (its first window)."""
+    import torch
+
+    with torch.no_grad():
+        texts = [words(p) for p in [*prompts, negative]]
+        pooled = encoder.conditioning_provider.get_pooled_embeddings(texts)
+    n = len(prompts)
+    return {
+        "pooled_prompt_embeds": pooled[:n],
+        "negative_pooled_prompt_embeds": pooled[n:].expand(n, -1),
+    }
+
+
+def _zero_empty_negative(pipe: DiffusionPipeline, negative: str, kwargs: dict) -> dict:
+    """An SDXL model whose config says ``force_zeros_for_empty_prompt`` guides against zeros
+    when there is no negative prompt, as its pipeline does with a plain prompt (not against
+    the encoding of "")."""
+    import torch
+
+    if negative or not getattr(pipe.config, "force_zeros_for_empty_prompt", False):
+        return kwargs
+    for key in ("negative_prompt_embeds", "negative_pooled_prompt_embeds"):
+        if key in kwargs:
+            kwargs[key] = torch.zeros_like(kwargs[key])
     return kwargs

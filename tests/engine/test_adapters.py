@@ -408,3 +408,34 @@ def test_hyper_sd_on_flux_and_sd3_is_fused_at_its_authors_scale(
     shutil.copy(lora, engine.settings.models_root / "loras" / lora.name)
     tagged, by_tag = _draw(engine, folder, prompt=f"a red jar on a table <lora:{name}>", **size)
     assert tagged.record["adapters"][0]["weight"] == 0.125 and np.array_equal(by_tag, recipe)
+
+
+def test_an_embedding_of_several_vectors_is_whole_in_a_weighted_prompt(engine, tiny_sd, tmp_path):
+    """A1111's embeddings usually hold several vectors; a weighted (or long) prompt goes
+    through compel, which took only the first of them unless told how the pipeline spreads
+    the token: the weight of one must give the plain prompt's image."""
+    from safetensors.torch import save_file
+
+    torch.manual_seed(5)
+    path = tmp_path / "glossy.safetensors"
+    save_file({"emb_params": torch.randn(3, 32) * 2}, str(path))
+    _, plain = _draw(engine, tiny_sd, prompt="a glossy jar", embeddings=[str(path)])
+    _, weighted = _draw(engine, tiny_sd, prompt="a (glossy)1 jar", embeddings=[str(path)])
+    _, strong = _draw(engine, tiny_sd, prompt="a (glossy)1.5 jar", embeddings=[str(path)])
+    assert np.abs(plain - weighted).max() <= 1
+    assert np.abs(plain - strong).mean() > 0.5
+
+
+def test_taking_an_embedding_off_leaves_weighted_prompts_as_they_were(
+    tiny_sd, tiny_sd_adapters, tmp_path
+):
+    """diffusers' unloading rebuilt the tokenizer without its decode wrapper, so every later
+    weighted (or long) prompt, which compel decodes and re-encodes, drew something else;
+    a request with a LoRA alone unloaded embeddings too. (A fresh engine: the model as
+    loaded from disk.)"""
+    engine = Engine(Settings(home=tmp_path, offline=True, device="cpu", provenance=False))
+    _, before = _draw(engine, tiny_sd, prompt="a (glossy)1.2 jar")
+    _draw(engine, tiny_sd, embeddings=[str(tiny_sd_adapters["embedding"])])
+    _draw(engine, tiny_sd, loras=[Lora(ref=str(tiny_sd_adapters["lora"]), weight=1.0)])
+    _, after = _draw(engine, tiny_sd, prompt="a (glossy)1.2 jar")
+    assert np.array_equal(before, after)

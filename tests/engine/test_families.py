@@ -299,8 +299,90 @@ def test_weights_in_either_syntax_encode_alike_on_every_family_compel_serves(
     assert np.abs(a1111 - pixels("a red jar on a table")).mean() > 0.5
 
 
+def test_a_bare_bracket_is_text_on_flux(engine, tiny_flux):
+    """FLUX's prompts are sentences for T5: "(glass)" is encoded as written, as before A1111's
+    syntax was read; an explicit weight still weighs."""
+    base = dict(model=str(tiny_flux["dev"]), seed=2, steps=1, width=32, height=32)
+    out = engine.generate_image(ImageRequest(prompt="a jar (glass) on a table", **base))
+    assert out.outputs[0].record["family"] == "flux"
+    plan = engine.image.plan(ImageRequest(prompt="a jar (glass) on a table", **base), None, None)
+    assert "prompt" in engine.image.prompt_kwargs(plan, ["a jar (glass) on a table"])
+    assert "prompt_embeds" in engine.image.prompt_kwargs(plan, ["a jar (glass:1.3) on a table"])
+
+
 def test_weights_are_refused_on_a_family_compel_cannot_encode_for(engine, tiny_sd3):
     base = dict(model=str(tiny_sd3["sd3"]), seed=2, steps=1, width=32, height=32)
     assert engine.generate_image(ImageRequest(prompt="a jar (glass) on a table", **base))
     with pytest.raises(InputError, match="weighting is not supported for sd3"):
         engine.generate_image(ImageRequest(prompt="a (glass:1.3) jar", **base))
+
+
+@pytest.mark.parametrize("family", ["sd15", "sdxl"])
+def test_words_past_the_encoders_window_count_on_sd_and_sdxl(engine, tiny_sd, tiny_sdxl, family):
+    """A1111 and ComfyUI encode a long prompt in windows of the encoder's length and join
+    them; the pipeline's own encoding cut it at the window, so its last words did nothing
+    (the tiny encoders' window is 32 tokens; real ones 77)."""
+    folder = {"sd15": tiny_sd, "sdxl": tiny_sdxl}[family]
+    base = dict(model=str(folder), seed=2, steps=2, width=32, height=32)
+    start = "a red jar on a table, " * 8  # past the window
+
+    def pixels(prompt: str) -> np.ndarray:
+        with Image.open(
+            engine.generate_image(ImageRequest(prompt=prompt, **base)).outputs[0].path
+        ) as im:
+            return np.asarray(im.convert("RGB"), dtype=int)
+
+    assert np.abs(pixels(start + "a blue ball") - pixels(start + "a green box")).mean() > 0.5
+
+
+def test_the_builtin_model_cuts_every_prompt_at_its_window(engine):
+    """The built-in model learnt from one 32-token window: a weighted prompt is cut there as
+    a plain one is (compel had encoded it in two windows, which drew another object)."""
+    long = "a red bottle on a glass table in the center with studio lighting, " * 4
+    base = dict(seed=1, steps=4)
+
+    def pixels(prompt: str) -> np.ndarray:
+        with Image.open(
+            engine.generate_image(ImageRequest(prompt=prompt, **base)).outputs[0].path
+        ) as im:
+            return np.asarray(im.convert("RGB"), dtype=int)
+
+    assert np.array_equal(
+        pixels(long), pixels(long.replace("studio lighting", "(studio)1 lighting", 1))
+    )
+
+
+@pytest.mark.parametrize("family", ["sd15", "sdxl"])
+def test_a_weight_of_one_changes_nothing(engine, tiny_sd, tiny_sdxl, family):
+    """compel's encoding of unweighted words is the pipeline's own: SDXL's empty negative is
+    zeros there (force_zeros_for_empty_prompt), so compel's must be too, not the encoding
+    of an empty prompt."""
+    folder = {"sd15": tiny_sd, "sdxl": tiny_sdxl}[family]
+    base = dict(model=str(folder), seed=2, steps=2, width=32, height=32)
+    images = []
+    for prompt in ("a red jar on a table", "a (red jar)1 on a table", "a (red jar:1) on a table"):
+        out = engine.generate_image(ImageRequest(prompt=prompt, **base)).outputs[0]
+        with Image.open(out.path) as im:
+            images.append(np.asarray(im.convert("RGB"), dtype=int))
+    assert np.abs(images[0] - images[1]).max() <= 1 and np.array_equal(images[1], images[2])
+
+
+def test_the_sdxl_refiner_is_given_the_weights_too(tiny_sdxl, tiny_sdxl_refiner, tmp_path):
+    """The refiner encoded the prompt as text, brackets and numbers as words."""
+    engine = Engine(
+        Settings(
+            home=tmp_path,
+            offline=True,
+            device="cpu",
+            provenance=False,
+            refiner=str(tiny_sdxl_refiner),
+        )
+    )
+    base = dict(model=str(tiny_sdxl), seed=2, steps=5, width=64, height=64, tier="production")
+    images = []
+    for prompt in ("a (red jar:1.8) on a table", "a (red jar)1.8 on a table"):
+        out = engine.generate_image(ImageRequest(prompt=prompt, **base)).outputs[0]
+        assert out.record["refiner"]
+        with Image.open(out.path) as im:
+            images.append(np.asarray(im.convert("RGB"), dtype=int))
+    assert np.array_equal(images[0], images[1])
