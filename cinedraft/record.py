@@ -196,6 +196,9 @@ class ImportRecord(Record):
     height: int
     prompt: str = ""
     claim: dict | None = None
+    # What another tool's metadata (A1111's parameters, ComfyUI's graph) says made the file,
+    # as read by ``media.metadata.made_with``: claimed, not known; None when it says nothing.
+    made_with: dict | None = None
 
 
 R = TypeVar("R", bound=Record)

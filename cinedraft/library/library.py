@@ -42,7 +42,14 @@ from ..errors import AssetNotFoundError, CinedraftError, InputError, InputTooLar
 from ..ids import ASSET_ID, check_asset_id, new_asset_id, utc_now
 from ..quality import HIGHER_IS_CLEARER
 from ..render.delivery import PROFILES, Profile, fit
-from ..media.metadata import DECODE_ERRORS, FORMATS, embed_video_record, encode_image, read_metadata
+from ..media.metadata import (
+    DECODE_ERRORS,
+    FORMATS,
+    embed_video_record,
+    encode_image,
+    made_with,
+    read_metadata,
+)
 from . import audit, records, watermark
 from .audit import AuditEntry
 from .db import connect
@@ -58,7 +65,7 @@ from ..media.pixels import shown_rgb, shown_size
 from ..media.probe import Prober
 from .files import FileStore
 from ..record import RECORD_VERSION, ImportRecord, upgrade_record
-from .schema import claim_of, claimed_prompt, row_fields
+from .schema import claim_of, claimed_prompt, made_with_claim, row_fields
 
 if TYPE_CHECKING:
     from .provenance import Ingredient, Manifest, Signer
@@ -285,6 +292,8 @@ class Library:
         claim = claim_of(metadata["record"])
         if claim is None and metadata["record_error"]:
             claim = {"record": None, "valid": False, "problems": [metadata["record_error"]]}
+        # A file from A1111 or ComfyUI says its prompt in their metadata: kept and indexed.
+        made = made_with_claim(made_with(metadata)) if claim is None else None
         now = utc_now()
         record = ImportRecord(
             asset_id=self.new_id(),
@@ -293,8 +302,9 @@ class Library:
             imported_from=path.name[:255],
             width=size[0],
             height=size[1],
-            prompt=claimed_prompt(claim),
+            prompt=claimed_prompt(claim) or (made or {}).get("prompt") or "",
             claim=claim,
+            made_with=made,
         )
         return self._commit([(data, ext, record.to_dict(), [])])[0]
 

@@ -87,6 +87,14 @@ def claim_of(embedded: object) -> dict | None:
     return {"record": embedded, "valid": not problems, "problems": problems}
 
 
+def made_with_claim(made: dict | None) -> dict | None:
+    """Another tool's claim as kept: None when there is none or when it is larger than an
+    embedded record may be (its prompt still indexed then would be a search for noise)."""
+    if made is None or len(json.dumps(made)) > MAX_CLAIM_BYTES:
+        return None
+    return made
+
+
 def claimed_prompt(claim: dict | None) -> str:
     """The prompt a valid claim names (indexed for search: search is over what files say)."""
     if claim and claim["valid"]:

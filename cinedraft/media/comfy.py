@@ -12,6 +12,7 @@ ComfyUI has no node for (measured cleanup, colour keep) are listed in the JSON r
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ..weighting import as_a1111
@@ -125,3 +126,110 @@ def _file_name(model: str) -> str:
     """The checkpoint file ComfyUI would list: the model's name as a ``.safetensors``."""
     name = Path(model.rstrip("/\\")).name
     return name if name.endswith(".safetensors") else f"{name}.safetensors"
+
+
+# Nodes that sample, and the input names of what is read from them.
+_SAMPLERS = {"KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced"}
+_DEPTH = 64  # links followed to the checkpoint at most: a graph is untrusted, loops included
+
+
+def read_comfy_graph(text: str) -> dict | None:
+    """What a ComfyUI image's API graph (its ``prompt`` text chunk) says made it: the prompt
+    and negative prompt (the text of the encoders its first sampler's conditioning comes
+    from, combined conditionings joined), seed, steps, CFG, sampler, scheduler, checkpoint
+    and first-pass size. None when the text is no API graph or holds no sampler. The graph
+    is untrusted: only strings and numbers of the expected types are taken."""
+    try:
+        graph = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(graph, dict):
+        return None
+    nodes = {k: v for k, v in graph.items() if isinstance(v, dict)}
+    samplers = [n for n in nodes.values() if n.get("class_type") in _SAMPLERS]
+    if not samplers:
+        return None
+    # The first pass: the sampler that starts from an empty latent, else the first listed.
+    first = next((s for s in samplers if _size(nodes, _inputs(s).get("latent_image"))), None)
+    sampler = first or samplers[0]
+    inputs = _inputs(sampler)
+    found: dict = {"tool": "ComfyUI"}
+    for role, key in (("positive", "prompt"), ("negative", "negative_prompt")):
+        texts = _texts(nodes, inputs.get(role))
+        if texts:
+            found[key] = ", ".join(texts)
+    for name, key, kind in (
+        ("seed", "seed", int),
+        ("noise_seed", "seed", int),
+        ("steps", "steps", int),
+        ("cfg", "guidance", (int, float)),
+        ("sampler_name", "sampler", str),
+        ("scheduler", "scheduler", str),
+    ):
+        value = inputs.get(name)
+        if isinstance(value, kind) and not isinstance(value, bool):
+            found[key] = value
+    if model := _checkpoint(nodes, inputs.get("model"), _DEPTH):
+        found["model"] = model
+    if size := _size(nodes, inputs.get("latent_image")):
+        found["width"], found["height"] = size
+    return found
+
+
+def _inputs(node: object) -> dict:
+    inputs = node.get("inputs") if isinstance(node, dict) else None
+    return inputs if isinstance(inputs, dict) else {}
+
+
+def _linked(nodes: dict, link: object) -> dict | None:
+    """The node a ``[id, output]`` link points at, if it is one."""
+    if isinstance(link, list) and len(link) == 2 and isinstance(link[0], (str, int)):
+        node = nodes.get(str(link[0]))
+        return node if isinstance(node, dict) else None
+    return None
+
+
+def _texts(nodes: dict, link: object) -> list[str]:
+    """The prompt texts a conditioning comes from: an encoder's text (a string, or a string
+    from the node it links to), through combining, concatenating and area nodes. Each node
+    is read once, so a graph made to branch or loop costs no more than its size."""
+    out: list[str] = []
+    seen: set[int] = set()
+    todo = [link]
+    while todo:
+        node = _linked(nodes, todo.pop(0))
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        inputs = _inputs(node)
+        if "CLIPTextEncode" not in str(node.get("class_type")):
+            todo += [v for v in inputs.values() if isinstance(v, list)]
+            continue
+        for name in ("text", "text_g", "text_l", "prompt"):
+            value = inputs.get(name)
+            if not isinstance(value, str):  # a text from another node (a primitive)
+                linked = _inputs(_linked(nodes, value)).values()
+                value = next((v for v in linked if isinstance(v, str)), None)
+            if value and value not in out:
+                out.append(value)
+    return out
+
+
+def _checkpoint(nodes: dict, link: object, depth: int) -> str | None:
+    """The checkpoint (or diffusion model) file a model input comes from, through LoRAs."""
+    node = _linked(nodes, link)
+    if node is None or depth == 0:
+        return None
+    inputs = _inputs(node)
+    for name in ("ckpt_name", "unet_name", "model_name"):
+        if isinstance(inputs.get(name), str):
+            return inputs[name]
+    return _checkpoint(nodes, inputs.get("model"), depth - 1)
+
+
+def _size(nodes: dict, link: object) -> tuple[int, int] | None:
+    inputs = _inputs(_linked(nodes, link))
+    w, h = inputs.get("width"), inputs.get("height")
+    if isinstance(w, int) and isinstance(h, int) and not isinstance(w, bool):
+        return w, h
+    return None

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import re
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
@@ -22,7 +24,7 @@ from PIL import ExifTags, Image, PngImagePlugin
 
 from ..errors import InputError
 from ..weighting import as_a1111
-from .comfy import comfy_workflow
+from .comfy import comfy_workflow, read_comfy_graph
 from .files import AVIF_BRANDS
 
 FORMATS = {"png": ".png", "webp": ".webp", "jpeg": ".jpg"}
@@ -77,6 +79,76 @@ def parameters_text(record: dict) -> str | None:
     fields["Version"] = f"cinedraft {record['versions']['cinedraft']}"
     lines.append(", ".join(f"{k}: {v}" for k, v in fields.items()))
     return "\n".join(lines)
+
+
+# A field's name in the infotext's last line ("Steps: 20, Sampler: .."): bounded, so a hostile
+# line costs time in proportion to its length.
+_FIELD_NAME = re.compile(r"\s*([A-Za-z][\w ./()-]{0,63}):\s*")
+_QUOTED = re.compile(r'"(?:\\.|[^\\"]){0,1024}"')
+MAX_PARAMETERS = 64 * 1024  # characters of a parameters text read at most (A1111's: ~1-5 K)
+_NUMBERS = {"Steps": ("steps", int), "CFG scale": ("guidance", float), "Seed": ("seed", int)}
+_TEXTS = {
+    "Sampler": "sampler",
+    "Schedule type": "scheduler",
+    "Model": "model",
+    "Model hash": "model_hash",
+}
+
+
+def read_parameters(text: str) -> dict | None:
+    """What A1111's (or Forge's, or cinedraft's) ``parameters`` text says made an image: the
+    prompt (the lines before ``Negative prompt:``), the negative prompt, and from the last
+    line (``Steps: 20, Sampler: ..``) seed, steps, CFG, sampler, schedule, size and model,
+    with every field as it was written under ``fields``. None when the text does not end in
+    such a line (A1111 needs three fields there to call it one). The text is untrusted:
+    fields that do not parse are kept as written only."""
+    if len(text) > MAX_PARAMETERS:
+        return None
+    lines = text.strip().splitlines()
+    fields = _fields(lines[-1]) if lines else {}
+    if len(fields) < 3 or "Steps" not in fields:
+        return None
+    body = "\n".join(lines[:-1])
+    prompt, _, negative = body.partition("\nNegative prompt:")
+    if body.startswith("Negative prompt:"):
+        prompt, negative = "", body.removeprefix("Negative prompt:")
+    found: dict = {"tool": "A1111", "prompt": prompt.strip(), "negative_prompt": negative.strip()}
+    for name, (key, kind) in _NUMBERS.items():
+        try:
+            value = kind(fields[name])
+        except (KeyError, ValueError):
+            continue
+        if math.isfinite(value):
+            found[key] = value
+    found |= {key: fields[name] for name, key in _TEXTS.items() if fields.get(name)}
+    if m := re.fullmatch(r"(\d{1,5})x(\d{1,5})", fields.get("Size", "")):
+        found["width"], found["height"] = int(m.group(1)), int(m.group(2))
+    if version := fields.get("Version", ""):
+        found["tool"] = "cinedraft" if version.startswith("cinedraft") else found["tool"]
+        found["version"] = version
+    return found | {"fields": fields}
+
+
+def _fields(line: str) -> dict[str, str]:
+    """``{name: value}`` of a ``Name: value, Name: "value, with commas"`` line."""
+    fields, at = {}, 0
+    while at < len(line):
+        name = _FIELD_NAME.match(line, at)
+        if name is None:  # not a field: on to the next comma
+            comma = line.find(",", at)
+            at = len(line) if comma < 0 else comma + 1
+            continue
+        at = name.end()
+        quoted = _QUOTED.match(line, at)
+        if quoted:
+            value, at = quoted.group(0)[1:-1], quoted.end()
+            comma = line.find(",", at)
+        else:
+            comma = line.find(",", at)
+            value = line[at : len(line) if comma < 0 else comma]
+        fields[name.group(1).strip()] = value.strip()
+        at = len(line) if comma < 0 else comma + 1
+    return fields
 
 
 def _checkpoint_name(model: str) -> str:
@@ -155,7 +227,7 @@ def _read_video_metadata(data: bytes) -> dict:
     except (av.error.FFmpegError, ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the video's metadata: {exc}") from None
     comment = tags.get("comment")
-    return {"parameters": comment if isinstance(comment, str) else None} | _parsed(
+    return {"parameters": comment if isinstance(comment, str) else None, "comfy": None} | _parsed(
         tags.get("cinedraft")
     )
 
@@ -178,9 +250,10 @@ def _parsed(text: str | bytes | None) -> dict:
 
 
 def read_metadata(source: str | Path | BinaryIO) -> dict:
-    """``{"parameters", "record", "record_error"}`` from a file this module wrote (or any file:
-    a record that is not a JSON object is ``None`` with the reason in ``record_error``).
-    :class:`InputError` when the file itself cannot be opened."""
+    """``{"parameters", "comfy", "record", "record_error"}`` from a file this module wrote, or
+    any file (``comfy``: a ComfyUI image's graph text; a record that is not a JSON object is
+    ``None`` with the reason in ``record_error``). :class:`InputError` when the file itself
+    cannot be opened."""
     data = Path(source).read_bytes() if isinstance(source, (str, Path)) else source.read()
     if data[4:8] == b"ftyp" and data[8:12] not in AVIF_BRANDS:
         return _read_video_metadata(data)
@@ -200,4 +273,19 @@ def read_metadata(source: str | Path | BinaryIO) -> dict:
         xmp = xmp.decode("utf-8", errors="replace") if isinstance(xmp, bytes) else str(xmp)
         if _XMP_OPEN in xmp:
             text = unescape(xmp.split(_XMP_OPEN, 1)[1].split(_XMP_CLOSE, 1)[0])
-    return {"parameters": params if isinstance(params, str) else None} | _parsed(text)
+    comfy = info.get("prompt")  # ComfyUI's API graph
+    return {
+        "parameters": params if isinstance(params, str) else None,
+        "comfy": comfy if isinstance(comfy, str) else None,
+    } | _parsed(text)
+
+
+def made_with(metadata: dict) -> dict | None:
+    """What another tool's metadata (from :func:`read_metadata`) says made a file: A1111's
+    (or Forge's) parameters text, else ComfyUI's graph; None when it says neither. Untrusted,
+    like all of a file's metadata: what it claims, not what is known."""
+    if metadata.get("parameters") and (found := read_parameters(metadata["parameters"])):
+        return found
+    if metadata.get("comfy"):
+        return read_comfy_graph(metadata["comfy"])
+    return None

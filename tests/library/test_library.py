@@ -3,7 +3,7 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from cinedraft.errors import AssetNotFoundError, InputError
 from cinedraft.library import AssetQuery, Library, records
@@ -326,3 +326,26 @@ def _umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return umask
+
+
+def test_an_a1111_or_comfyui_image_is_imported_with_its_prompt_found_by_search(library, tmp_path):
+    """Users bring the images they made in A1111 or ComfyUI: what those say made them is kept
+    (a claim, under ``made_with``) and their prompt is indexed, so search finds them."""
+    from tests.media.test_metadata import COMFY, _a1111_file
+
+    a1111 = tmp_path / "00012-1234567890.jpg"
+    a1111.write_bytes(_a1111_file("jpeg").getvalue())
+    comfy = tmp_path / "ComfyUI_00001_.png"
+    info = PngImagePlugin.PngInfo()
+    info.add_text("prompt", COMFY)
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(comfy, "PNG", pnginfo=info)
+    first, second = library.import_file(a1111), library.import_file(comfy)
+    assert first.record["made_with"]["tool"] == "A1111" and first.record.get("claim") is None
+    assert first.prompt == "a photo of a cat, (masterpiece:1.2)\non a sofa"
+    assert second.record["made_with"]["seed"] == 8566257
+    assert second.prompt == "masterpiece best quality girl"
+    assert [a.id for a in library.find(text="sofa")] == [first.id]
+    assert [a.id for a in library.find(text="masterpiece")] == [second.id, first.id]
+    plain = tmp_path / "photo.png"
+    Image.new("RGB", (8, 8)).save(plain)
+    assert library.import_file(plain).record.get("made_with") is None
