@@ -20,6 +20,7 @@ from ..tiers import Family
 from ..weighting import as_compel, syntax, words
 
 if TYPE_CHECKING:
+    from compel import Compel
     from diffusers import DiffusionPipeline
 
 
@@ -115,7 +116,7 @@ def refiner_embeddings(pipe: DiffusionPipeline, prompts: list[str], negative: st
     return _zero_empty_negative(pipe, negative, kwargs | _pooled(encoder, prompts, negative))
 
 
-def _pooled(encoder, prompts: list[str], negative: str) -> dict:
+def _pooled(encoder: Compel, prompts: list[str], negative: str) -> dict:
     """SDXL's pooled embeddings of the prompts' words, without their syntax, as the pipeline
     makes them from a plain prompt (its first window)."""
     import torch
