@@ -28,7 +28,8 @@ Fragment = tuple[str, float]  # words and the weight they are encoded with
 ROUND, SQUARE = 1.1, 1 / 1.1  # A1111's (words) and [words]
 
 # compel's markers: "(words)1.3", "word+" / "word--", "(words)-", ".and(", ".blend(", ".swap(".
-_COMPEL = re.compile(r"\)\s*[+-]*\d*\.?\d+|\w[+-]+(?=[\s,)]|$)|\)[+-]+|\.(and|blend|swap)\(")
+# compel reads a weight only right after the bracket: "(best quality) 1girl" is A1111's.
+_COMPEL = re.compile(r"\)\d*\.?\d+|\w[+-]+(?=[\s,)]|$)|\)[+-]+|\.(and|blend|swap)\(")
 # A1111's explicit weight, which compel never writes: "(words:1.3)".
 _A1111_WEIGHT = re.compile(r"(?<!\\)\(((?:\\.|[^()\\])*):\s*[+-]?(\d+\.?\d*|\.\d+)\s*\)")
 _A1111_TOKEN = re.compile(

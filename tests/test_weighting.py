@@ -46,6 +46,7 @@ def _tidy(chunks):
         ("note: 4 (jars:0.5)", [[("note: 4", 1), ("jars", 0.5)]]),
         ("(a red jar:1.2) BREAK on a table", [[("a red jar", 1.2)], [("on a table", 1)]]),
         ("(a BREAK b:2)", [[("a", 2)], [("b", 2)]]),  # a bracket spans the BREAK
+        ("(best quality) 1girl, solo", [[("best quality", ROUND), ("1girl, solo", 1)]]),
     ],
 )
 def test_a1111_syntax_reads_as_a1111_weighs_it(prompt, chunks):
