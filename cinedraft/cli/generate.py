@@ -14,6 +14,7 @@ from .common import (
     Negative,
     Scheduler,
     Steps,
+    err,
     handles_errors,
     parsed_option,
     print_result,
@@ -84,7 +85,10 @@ def _run(ctx: typer.Context, request: ImageRequest, as_json: bool) -> None:
 @handles_errors
 def generate(
     ctx: typer.Context,
-    prompt: Annotated[str, typer.Argument(help="What to draw; (red:1.3) weights words.")],
+    prompt: Annotated[
+        str | None,
+        typer.Argument(help="What to draw; (red:1.3) weights words. With --like: its prompt."),
+    ] = None,
     tier: Tier = "draft",
     size: Size = None,
     seed: Seed = None,
@@ -110,9 +114,38 @@ def generate(
         float | None,
         typer.Option(help="With --from: how far from it, above 0 and at most 1 (default 0.6)."),
     ] = None,
+    like: Annotated[
+        str | None,
+        typer.Option(
+            "--like",
+            help="Take the prompt and settings of this image (asset id or file; made here, "
+            "or in A1111, Forge or ComfyUI); the options given win.",
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
-    """Generate images from a prompt (draft tier by default), or from an image (--from)."""
+    """Generate images from a prompt (draft tier by default), from an image (--from), or
+    like an image (--like)."""
+    if like is not None:
+        if source is not None:
+            raise typer.BadParameter("--like and --from are two different starts: pick one")
+        given = dict(
+            prompt=prompt,
+            tier=tier if tier != "draft" else None,
+            seed=seed,
+            model=model,
+            steps=steps,
+            guidance=guidance,
+            scheduler=scheduler,
+            negative_prompt=negative or None,
+            tiled_refine=tiled_refine,
+        )
+        given |= _size(size) | {k: v for k, v in _adapters(lora, embedding, vae).items() if v}
+        request = _like(ctx, like, {k: v for k, v in given.items() if v is not None}, count)
+        _run(ctx, request, as_json)
+        return
+    if prompt is None:
+        raise typer.BadParameter("say what to draw (a prompt), or --like an image")
     if source is not None:
         given = {
             "--tier": tier != "draft",
@@ -148,6 +181,18 @@ def generate(
         **_size(size),
     )
     _run(ctx, request, as_json)
+
+
+def _like(ctx: typer.Context, ref: str, given: dict, count: int) -> ImageRequest:
+    """The request for ``--like``: the image's settings under the options given."""
+    from ..engine.like import settings_like  # the engine package: imported when it runs
+
+    state: Workspace = ctx.obj
+    engine = state.engine()
+    fields, notes = settings_like(engine.library.resolve(ref, "image"), engine.settings.models_root)
+    for note in notes:
+        err.print(f"note: --like {ref}: {note}", soft_wrap=True)
+    return ImageRequest(**(fields | given), count=count)
 
 
 @handles_errors

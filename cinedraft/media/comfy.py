@@ -130,7 +130,6 @@ def _file_name(model: str) -> str:
 
 # Nodes that sample, and the input names of what is read from them.
 _SAMPLERS = {"KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced"}
-_DEPTH = 64  # links followed to the checkpoint at most: a graph is untrusted, loops included
 
 
 def read_comfy_graph(text: str) -> dict | None:
@@ -169,8 +168,11 @@ def read_comfy_graph(text: str) -> dict | None:
         value = inputs.get(name)
         if isinstance(value, kind) and not isinstance(value, bool):
             found[key] = value
-    if model := _checkpoint(nodes, inputs.get("model"), _DEPTH):
+    model, loras = _checkpoint(nodes, inputs.get("model"))
+    if model:
         found["model"] = model
+    if loras:
+        found["loras"] = loras
     if size := _size(nodes, inputs.get("latent_image")):
         found["width"], found["height"] = size
     return found
@@ -215,16 +217,23 @@ def _texts(nodes: dict, link: object) -> list[str]:
     return out
 
 
-def _checkpoint(nodes: dict, link: object, depth: int) -> str | None:
-    """The checkpoint (or diffusion model) file a model input comes from, through LoRAs."""
-    node = _linked(nodes, link)
-    if node is None or depth == 0:
-        return None
-    inputs = _inputs(node)
-    for name in ("ckpt_name", "unet_name", "model_name"):
-        if isinstance(inputs.get(name), str):
-            return inputs[name]
-    return _checkpoint(nodes, inputs.get("model"), depth - 1)
+def _checkpoint(nodes: dict, link: object) -> tuple[str | None, list[dict]]:
+    """The checkpoint (or diffusion model) file a model input comes from, and the LoRAs
+    (file and model strength) loaded on the way."""
+    loras: list[dict] = []
+    seen: set[int] = set()
+    while (node := _linked(nodes, link)) is not None and id(node) not in seen:
+        seen.add(id(node))
+        inputs = _inputs(node)
+        for name in ("ckpt_name", "unet_name", "model_name"):
+            if isinstance(inputs.get(name), str):
+                return inputs[name], loras
+        weight = inputs.get("strength_model")
+        if isinstance(inputs.get("lora_name"), str):
+            number = isinstance(weight, (int, float)) and not isinstance(weight, bool)
+            loras.append({"name": inputs["lora_name"], "weight": weight if number else 1.0})
+        link = inputs.get("model")
+    return None, loras
 
 
 def _size(nodes: dict, link: object) -> tuple[int, int] | None:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from PIL import Image, PngImagePlugin
 from typer.testing import CliRunner
 
 from cinedraft.cli.main import app
@@ -139,3 +140,52 @@ def test_progress_is_plain_lines_when_not_a_terminal(tmp_path):
     lines = [line for line in res.stderr.splitlines() if line.startswith("sample ")]
     assert lines[0].startswith("sample 1/3 ") and lines[-1].startswith("sample 3/3 ")
     assert any(line.startswith("save 1/1 ") for line in res.stderr.splitlines())
+
+
+def test_generate_like_an_image_takes_its_settings_under_the_options_given(tmp_path):
+    """``--like``: more like an image made here, or one brought from A1111 or ComfyUI (their
+    sampler names mapped to cinedraft's, a model the models folder lacks said, not guessed)."""
+    from tests.media.test_metadata import COMFY, _a1111_file
+
+    made = _invoke(tmp_path, "generate", "a red jar on a table", "--seed", "7", "--steps", "3")
+    made = _invoke(tmp_path, "library", "list", "--json")
+    own = json.loads(made.stdout)[0]["id"]
+    res = _invoke(tmp_path, "generate", "--like", own, "--seed", "9", "--json")
+    assert res.exit_code == 0, res.output
+    record = json.loads(res.stdout)["outputs"][0]["record"]
+    assert (record["prompt"], record["steps"], record["seed"]) == ("a red jar on a table", 3, 9)
+
+    a1111 = tmp_path / "00012-1234567890.png"
+    a1111.write_bytes(_a1111_file("png").getvalue())
+    res = _invoke(tmp_path, "generate", "--like", str(a1111), "--steps", "2", "--json")
+    assert res.exit_code == 0, res.output
+    record = json.loads(res.stdout)["outputs"][0]["record"]
+    assert record["prompt"] == "a photo of a cat, (masterpiece:1.2)\non a sofa"
+    assert record["negative_prompt"] == "blurry, lowres"
+    assert (record["seed"], record["guidance"], record["steps"]) == (1234567890, 7.0, 2)
+    assert record["scheduler"] == "dpm++-karras" and (record["width"], record["height"]) == (
+        512,
+        768,
+    )
+    assert "model 'v1-5-pruned-emaonly' is not in" in res.stderr
+
+    comfy = tmp_path / "ComfyUI_00001_.png"
+    graph = json.loads(COMFY)
+    graph["5"]["inputs"] |= {"width": 64, "height": 64}
+    graph["3"]["inputs"]["sampler_name"] = "dpmpp_3m_sde"
+    info = PngImagePlugin.PngInfo()
+    info.add_text("prompt", json.dumps(graph))
+    Image.new("RGB", (8, 8)).save(comfy, "PNG", pnginfo=info)
+    res = _invoke(tmp_path, "generate", "--like", str(comfy), "a blue ball", "--json")
+    assert res.exit_code == 0, res.output
+    record = json.loads(res.stdout)["outputs"][0]["record"]
+    assert (record["prompt"], record["negative_prompt"]) == ("a blue ball", "bad hands")
+    assert (record["seed"], record["steps"], record["width"]) == (8566257, 20, 64)
+    assert "sampler 'dpmpp_3m_sde normal' has no match here" in res.stderr
+
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (8, 8)).save(photo)
+    res = _invoke(tmp_path, "generate", "--like", str(photo))
+    assert res.exit_code == 2 and "says nothing of how it was made" in res.output
+    res = _invoke(tmp_path, "generate")
+    assert res.exit_code == 2 and "say what to draw" in res.output

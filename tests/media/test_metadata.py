@@ -169,7 +169,11 @@ def test_a_comfyui_image_says_its_prompt_and_settings():
 
 def test_a_comfyui_graph_is_read_through_loras_combines_a_hires_pass_and_a_primitive():
     graph = json.loads(COMFY)
-    graph["10"] = {"class_type": "LoraLoader", "inputs": {"model": ["4", 0], "clip": ["4", 1]}}
+    graph["10"] = {
+        "class_type": "LoraLoader",
+        "inputs": {"model": ["4", 0], "clip": ["4", 1], "lora_name": "ink.safetensors"}
+        | {"strength_model": 0.7, "strength_clip": 1.0},
+    }
     graph["3"]["inputs"]["model"] = ["10", 0]
     graph["11"] = {"class_type": "PrimitiveString", "inputs": {"value": "a red jar"}}
     graph["12"] = {"class_type": "CLIPTextEncode", "inputs": {"clip": ["4", 1], "text": ["11", 0]}}
@@ -188,6 +192,7 @@ def test_a_comfyui_graph_is_read_through_loras_combines_a_hires_pass_and_a_primi
     made = read_comfy_graph(json.dumps(graph))
     assert made["prompt"] == "masterpiece best quality girl, a red jar"
     assert made["model"] == "v1-5-pruned-emaonly.safetensors"
+    assert made["loras"] == [{"name": "ink.safetensors", "weight": 0.7}]
     assert (made["steps"], made["width"]) == (20, 512)
 
 

@@ -1,0 +1,109 @@
+"""Settings taken from an image to make more like it (``generate --like``).
+
+From cinedraft's own record: prompt, negative prompt, seed, steps, guidance, scheduler,
+size, tier, model and the LoRAs, embeddings and VAE it was made with. From what an image
+made in A1111, Forge or ComfyUI claims (an import's ``made_with``): prompt (A1111's
+``<lora:name:w>`` tags included, which resolve in the models folder), negative prompt,
+seed, steps, CFG, the sampler and schedule as cinedraft's scheduler, the first-pass size,
+and the checkpoint and ComfyUI's LoRAs when the models folder holds files of their names.
+What cannot be carried (a sampler cinedraft has no match for, a model or LoRA this machine
+lacks, A1111's hires fix) is said, not guessed; the request's own options win over all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import InputError
+from ..library import Asset
+from ..media.comfy import SAMPLERS as COMFY_SAMPLERS
+from ..request import MAX_SIDE, Lora
+from .folders import in_models_folder
+from .schedulers import SCHEDULERS
+
+
+def settings_like(asset: Asset, models_root: Path) -> tuple[dict, list[str]]:
+    """``ImageRequest`` fields that make images like ``asset``, and what was not carried."""
+    record = asset.record
+    if record.get("kind") == "image":
+        return _own(record), []
+    made = record.get("made_with")
+    if not isinstance(made, dict) or not made.get("prompt"):
+        raise InputError(
+            f"{asset.id} says nothing of how it was made: --like takes an image cinedraft "
+            "made, or one from A1111, Forge or ComfyUI that keeps its settings"
+        )
+    return _claimed(made, models_root)
+
+
+def _own(record: dict) -> dict:
+    fields = {
+        key: record[key]
+        for key in ("prompt", "negative_prompt", "seed", "steps", "guidance", "scheduler")
+        if record.get(key) is not None
+    }
+    fields |= {"model": record["model"], "tier": record.get("tier") or "draft"}
+    fields |= {"width": record["width"], "height": record["height"]}
+    adapters = record.get("adapters") or []
+    fields["loras"] = [
+        Lora(ref=a["path"], weight=a.get("weight")) for a in adapters if a["kind"] == "lora"
+    ]
+    fields["embeddings"] = [a["path"] for a in adapters if a["kind"] == "embedding"]
+    fields["vae"] = next((a["path"] for a in adapters if a["kind"] == "vae"), None)
+    return fields
+
+
+def _claimed(made: dict, models_root: Path) -> tuple[dict, list[str]]:
+    tool, notes = made.get("tool", "the other tool"), []
+    fields: dict = {"prompt": made["prompt"], "negative_prompt": made.get("negative_prompt", "")}
+    checks = {
+        "seed": lambda v: isinstance(v, int) and 0 <= v < 2**63,
+        "steps": lambda v: isinstance(v, int) and 1 <= v <= 500,
+        "guidance": lambda v: isinstance(v, (int, float)) and 0 <= v <= 50,
+    }
+    for key, fits in checks.items():
+        if key in made:
+            if fits(made[key]):
+                fields[key] = made[key]
+            else:
+                notes.append(f"{key} {made[key]!r} is out of range: not carried")
+    size = made.get("width"), made.get("height")
+    if all(isinstance(v, int) and 8 <= v <= MAX_SIDE and v % 8 == 0 for v in size):
+        fields["width"], fields["height"] = size
+    elif made.get("width") is not None:
+        notes.append(f"size {size[0]}x{size[1]} is not a multiple of 8 within {MAX_SIDE}")
+    if made.get("sampler"):
+        sampler = (made["sampler"], made.get("scheduler"))
+        if found := _scheduler(tool, *sampler):
+            fields["scheduler"] = found
+        else:
+            named = " ".join(str(part) for part in sampler if part)
+            notes.append(f"{tool}'s sampler {named!r} has no match here: the default is used")
+    if made.get("model"):
+        name = Path(str(made["model"])).name.removesuffix(".safetensors")
+        if in_models_folder(name, models_root):
+            fields["model"] = name
+        else:
+            notes.append(f"model {made['model']!r} is not in {models_root}: the default is used")
+    for lora in made.get("loras") or []:
+        name = Path(str(lora.get("name", ""))).name.removesuffix(".safetensors")
+        if in_models_folder(name, models_root / "loras"):
+            fields.setdefault("loras", []).append(Lora(ref=name, weight=lora.get("weight")))
+        else:
+            notes.append(f"LoRA {lora.get('name')!r} is not in {models_root / 'loras'}")
+    if any(key.startswith("Hires") for key in made.get("fields") or {}):
+        notes.append(f"{tool}'s hires fix is not carried: promote a draft for production")
+    return fields, notes
+
+
+def _scheduler(tool: str, sampler: str, schedule: str | None) -> str | None:
+    """cinedraft's scheduler for a sampler and schedule as A1111 (or ComfyUI) names them."""
+    if tool == "ComfyUI":
+        return next((n for n, pair in COMFY_SAMPLERS.items() if pair == (sampler, schedule)), None)
+    if schedule is None and sampler.endswith(" Karras"):  # A1111 before 1.9: one name
+        sampler, schedule = sampler.removesuffix(" Karras"), "Karras"
+    if schedule in (None, "Automatic"):
+        schedule = None
+    return next(
+        (n for n, spec in SCHEDULERS.items() if (spec[2], spec[3]) == (sampler, schedule)), None
+    )
