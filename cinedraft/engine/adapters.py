@@ -174,10 +174,16 @@ def _put_on(model: LoadedModel, adapters: list[Adapter]) -> None:
             pipe.load_textual_inversion(_weights(a), token=a.name)
     except (ValueError, KeyError, RuntimeError, OSError) as exc:
         which = ", ".join(a.path.name for a in loras + embeddings)
-        raise ModelError(f"{which} does not fit {model.ref}: {exc}") from None
+        raise ModelError(f"{which} does not fit {model.ref}: {_shortened(exc)}") from None
     if vae is not None:
         model.own_vae = pipe.vae
         _set_vae(model, _load_vae(vae.path, pipe.vae))
+
+
+def _shortened(exc: Exception, limit: int = 400) -> str:
+    """diffusers' reason in one line: its messages can list every tensor of the file."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " ..."
 
 
 def _load_loras(model: LoadedModel, loras: list[Adapter]) -> None:
@@ -191,8 +197,26 @@ def _load_loras(model: LoadedModel, loras: list[Adapter]) -> None:
         pipe.unload_lora_weights()
         model.loras_loaded = ()
     for a in loras:
-        pipe.load_lora_weights(_weights(a), adapter_name=a.name)
+        pipe.load_lora_weights(_lora_weights(a), adapter_name=a.name)
     model.loras_loaded = key
+
+
+# LyCORIS's other kinds of adapter (Civitai labels them LyCORIS), by their tensors' names.
+_LYCORIS = {".hada_w1_a": "LoHa", ".lokr_w1": "LoKr", ".lokr_w1_a": "LoKr", ".on_input": "(IA)3"}
+
+
+def _lora_weights(adapter: Adapter) -> dict:
+    """A LoRA's tensors; a LyCORIS LoHa, LoKr or (IA)3 file is refused by name, not with
+    diffusers' list of every tensor it could not rename (it reads LoRA and LoCon only)."""
+    tensors = _weights(adapter)
+    kinds = {kind for key in tensors for end, kind in _LYCORIS.items() if key.endswith(end)}
+    if kinds:
+        raise ModelError(
+            f"{adapter.path.name} is a LyCORIS {'/'.join(sorted(kinds))} file: cinedraft loads "
+            "LoRAs through diffusers, which reads LoRA and LoCon files, not LoHa, LoKr or "
+            "(IA)3 ones"
+        )
+    return tensors
 
 
 def _weights(adapter: Adapter) -> dict:

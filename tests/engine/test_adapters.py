@@ -439,3 +439,44 @@ def test_taking_an_embedding_off_leaves_weighted_prompts_as_they_were(
     _draw(engine, tiny_sd, loras=[Lora(ref=str(tiny_sd_adapters["lora"]), weight=1.0)])
     _, after = _draw(engine, tiny_sd, prompt="a (glossy)1.2 jar")
     assert np.array_equal(before, after)
+
+
+@pytest.mark.parametrize(
+    "kind, tensors",
+    [
+        (
+            "LoHa",
+            {
+                "hada_w1_a": (32, 4),
+                "hada_w1_b": (4, 32),
+                "hada_w2_a": (32, 4),
+                "hada_w2_b": (4, 32),
+            },
+        ),
+        ("LoKr", {"lokr_w1": (4, 4), "lokr_w2": (8, 8)}),
+    ],
+)
+def test_a_lycoris_file_diffusers_cannot_read_is_named_for_what_it_is(
+    engine, tiny_sd, tmp_path, kind, tensors
+):
+    """Civitai's LyCORIS LoHa and LoKr files were "does not fit the model" followed by every
+    tensor name diffusers could not rename (a screenful): the file fits, the reader does not."""
+    from safetensors.torch import save_file
+
+    module = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q"
+    path = tmp_path / "style.safetensors"
+    weights = {f"{module}.{name}": torch.randn(*shape) for name, shape in tensors.items()}
+    save_file(weights | {f"{module}.alpha": torch.tensor(4.0)}, str(path))
+    _, before = _draw(engine, tiny_sd)
+    with pytest.raises(ModelError) as caught:
+        _draw(engine, tiny_sd, loras=[Lora(ref=str(path))])
+    message = str(caught.value)
+    assert f"style.safetensors is a LyCORIS {kind} file" in message and len(message) < 300
+    _, after = _draw(engine, tiny_sd)
+    assert np.array_equal(after, before)
+
+
+def test_a_lora_that_does_not_fit_says_so_in_a_line(engine, tiny_sdxl, tiny_sd_adapters):
+    with pytest.raises(ModelError) as caught:
+        _draw(engine, tiny_sdxl, loras=[Lora(ref=str(tiny_sd_adapters["kohya"]))])
+    assert "does not fit" in str(caught.value) and len(str(caught.value)) < 700
