@@ -127,6 +127,8 @@ def test_uploads_are_checked_and_edits_run(client):
 
 def test_bad_requests_are_4xx_with_a_message(client):
     assert client.post("/api/jobs/generate", json={"prompt": "  "}).status_code == 422
+    editing = client.post("/api/jobs/generate", json={"prompt": "a [red:blue:0.5] jar"})
+    assert editing.status_code == 422 and "prompt editing" in editing.text  # before any job
     assert client.post("/api/jobs/promote", json={"asset_id": "ffffffffffff"}).status_code == 404
     r = client.post(
         "/api/jobs/generate", json={"prompt": "x", "model": "/no/such/model", "steps": 1}
