@@ -192,6 +192,18 @@ def _read_compel(prompt: str) -> list[list[Fragment]] | None:
     return chunks
 
 
+def plain(prompt: str) -> str:
+    """``prompt``'s words without weighting syntax in either syntax, for an encoder no weights
+    reach (video models): brackets, weights and ``BREAK`` would be read there as words."""
+    kind = syntax(prompt)
+    if kind is None:
+        return prompt
+    if kind == "compel":
+        return words(prompt)
+    texts = ("".join(words for words, _ in chunk) for chunk in read_a1111(prompt))
+    return ", ".join(" ".join(t.split()).strip(" ,") for t in texts if t.strip(" ,"))
+
+
 def words(compel_text: str) -> str:
     """The words of a compel text without its syntax: what a pooled embedding, which takes
     no weights, is to be made from (compel makes it from the text with its brackets and

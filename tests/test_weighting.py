@@ -9,7 +9,7 @@ from compel.prompt_parser import PromptParser
 from cinedraft import InputError
 from cinedraft.engine.prompts import compel_texts
 from cinedraft.tiers import FAMILIES
-from cinedraft.weighting import ROUND, SQUARE, as_a1111, as_compel, read_a1111, syntax
+from cinedraft.weighting import ROUND, SQUARE, as_a1111, as_compel, plain, read_a1111, syntax
 
 
 def _compel_fragments(text: str) -> list[list[tuple[str, float]]]:
@@ -115,3 +115,17 @@ def test_a_family_compel_cannot_encode_refuses_weights_but_takes_brackets_as_tex
         "a (red)1.3 jar",
         'blurry, \\"text\\"',
     ]
+
+
+@pytest.mark.parametrize(
+    "prompt, words",
+    [
+        ("a red jar", "a red jar"),
+        ("a (red jar:1.3) on a (table), BREAK studio light", "a red jar on a table, studio light"),
+        ("a red++ jar, (blue)0.8", "a red jar, blue"),
+        ("a \\(b\\) c", "a (b) c"),
+        ("", ""),
+    ],
+)
+def test_plain_gives_the_words_without_either_syntax(prompt, words):
+    assert plain(prompt) == words

@@ -46,6 +46,7 @@ from ..render.salience import CENTRE, crop_anchor
 from ..render.video import Finished, VideoPreset, finish_clip, fit_frame, preset_for, unfit
 from ..request import Overrides, Progress, Seam, VideoRequest, VideoResult, no_progress
 from ..tiers import VideoFamily
+from ..weighting import plain
 from .chunks import ChunkLoop, Chunked, Drawn, Given, native_frames, plan_chunks
 from .calls import accepted, step_callbacks, step_reporter
 from .guard import Guard
@@ -406,8 +407,9 @@ class VideoEngine:
         says (:class:`~cinedraft.engine.chunks.ChunkLoop`'s ``draw``)."""
         generator = torch.Generator("cpu").manual_seed(seed)
         kwargs = dict(
-            prompt=shot.request.prompt,
-            negative_prompt=shot.request.negative_prompt or None,
+            # No video family encodes weights: the words, not the brackets and numbers.
+            prompt=plain(shot.request.prompt),
+            negative_prompt=plain(shot.request.negative_prompt) or None,
             num_frames=frames_n,
             width=shot.size[0],
             height=shot.size[1],

@@ -73,6 +73,17 @@ def test_same_seed_same_clip(engine):
     assert np.array_equal(a, b)
 
 
+def test_a_video_prompts_weighting_gives_the_encoder_its_words_not_its_brackets(engine):
+    """No video family encodes weights; "(red bottle:1.3)" was given to the text encoder as
+    brackets, a colon and a number. It is given the words (the record keeps what was typed)."""
+    plain = dict(prompt="a red bottle on a wooden table, the bottle bounces", seconds=0.5)
+    weighted = dict(plain, prompt="a (red bottle:1.3) on a wooden table, [the bottle bounces]")
+    a = engine.generate_video(VideoRequest(**plain, **FAST))
+    b = engine.generate_video(VideoRequest(**weighted, **FAST))
+    assert np.array_equal(np.stack(decode_frames(a.path)), np.stack(decode_frames(b.path)))
+    assert engine.library.get(b.asset_id).record["prompt"] == weighted["prompt"]
+
+
 def test_the_same_clip_twice_without_signing(small_engine):
     """With provenance off nothing makes two identical draws' files differ but their embedded
     records: both clips and both posters are stored, each poster under its own clip."""
