@@ -177,7 +177,8 @@ def _escaped(words: str, comfy: bool) -> str:
 
 
 def _read_compel(prompt: str) -> list[list[Fragment]] | None:
-    from compel.prompt_parser import FlattenedPrompt, Fragment, PromptParser
+    from compel.prompt_parser import FlattenedPrompt, PromptParser
+    from compel.prompt_parser import Fragment as Words
 
     conjunction = PromptParser().parse_conjunction(prompt)
     if any(w != 1 for w in conjunction.weights):
@@ -185,7 +186,7 @@ def _read_compel(prompt: str) -> list[list[Fragment]] | None:
     chunks = []
     for part in conjunction.prompts:
         if not isinstance(part, FlattenedPrompt) or not all(
-            type(f) is Fragment for f in part.children
+            type(f) is Words for f in part.children
         ):
             return None
         chunks.append([(f.text, float(f.weight)) for f in part.children])
@@ -200,7 +201,7 @@ def plain(prompt: str) -> str:
         return prompt
     if kind == "compel":
         return words(prompt)
-    texts = ("".join(words for words, _ in chunk) for chunk in read_a1111(prompt))
+    texts = ("".join(text for text, _ in chunk) for chunk in read_a1111(prompt))
     return ", ".join(" ".join(t.split()).strip(" ,") for t in texts if t.strip(" ,"))
 
 
@@ -208,13 +209,14 @@ def words(compel_text: str) -> str:
     """The words of a compel text without its syntax: what a pooled embedding, which takes
     no weights, is to be made from (compel makes it from the text with its brackets and
     numbers in it). A blend's words are its first prompt's."""
-    from compel.prompt_parser import Blend, Fragment, PromptParser
+    from compel.prompt_parser import Blend, PromptParser
+    from compel.prompt_parser import Fragment as Words
 
     def flat(part) -> str:
         if isinstance(part, Blend):
             return flat(part.prompts[0])
         texts = [  # a .swap() gives the words it starts from
-            c.text if isinstance(c, Fragment) else " ".join(f.text for f in c.original)
+            c.text if isinstance(c, Words) else " ".join(f.text for f in c.original)
             for c in part.children
         ]
         return " ".join(t.strip() for t in texts if t.strip())

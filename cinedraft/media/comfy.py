@@ -13,6 +13,7 @@ ComfyUI has no node for (measured cleanup, colour keep) are listed in the JSON r
 from __future__ import annotations
 
 import json
+from collections import deque
 from pathlib import Path
 
 from ..weighting import as_a1111
@@ -197,10 +198,12 @@ def _texts(nodes: dict, link: object) -> list[str]:
     is read once, so a graph made to branch or loop costs no more than its size."""
     out: list[str] = []
     seen: set[int] = set()
-    todo = [link]
+    todo = deque([link])
     while todo:
-        node = _linked(nodes, todo.pop(0))
-        if node is None or id(node) in seen:
+        node = _linked(nodes, todo.popleft())
+        # Not through another sampler: an img2img conditioning's pixels may come from one,
+        # and its prompts are not this one's.
+        if node is None or id(node) in seen or node.get("class_type") in _SAMPLERS:
             continue
         seen.add(id(node))
         inputs = _inputs(node)

@@ -182,6 +182,18 @@ def test_a_comfyui_graph_is_read_through_loras_combines_a_hires_pass_and_a_primi
         "inputs": {"conditioning_1": ["6", 0], "conditioning_2": ["12", 0]},
     }
     graph["3"]["inputs"]["positive"] = ["13", 0]
+    # an img2img conditioning whose pixels come from another pass: not its prompts
+    graph["14"] = {
+        "class_type": "KSampler",
+        "inputs": {**graph["3"]["inputs"], "positive": ["15", 0], "negative": ["15", 0]},
+    }
+    graph["15"] = {"class_type": "CLIPTextEncode", "inputs": {"text": "another pass"}}
+    graph["16"] = {"class_type": "VAEDecode", "inputs": {"samples": ["14", 0]}}
+    graph["17"] = {
+        "class_type": "InstructPixToPixConditioning",
+        "inputs": {"positive": ["13", 0], "pixels": ["16", 0]},
+    }
+    graph["3"]["inputs"]["positive"] = ["17", 0]
     # a hires pass listed first: the prompt and size are the first pass's
     graph = {
         "20": {
