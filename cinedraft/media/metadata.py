@@ -40,10 +40,10 @@ def parameters_text(record: dict) -> str | None:
     (its "infotext"), so that A1111, Forge or ComfyUI's importers can redo the image: ``Size``
     is the first pass, the production pass is its "hires fix" (upscale, steps, denoising
     strength), ``Model`` the checkpoint's name. What those tools have no step for (measured
-    cleanup, colour keep) is in the JSON record only. None for a record no model made (an
-    exact adjustment): there is nothing to redo."""
+    cleanup, colour keep) is in the JSON record only. An import from A1111 (or a copy of one)
+    gets its own text again; None for a record no model made (an exact adjustment)."""
     if "steps" not in record:
-        return None
+        return _their_parameters(record.get("made_with") or {})
     loras = [a for a in record.get("adapters") or [] if a.get("kind") == "lora"]
     # A1111 applies a LoRA named in the prompt: the tags make the text reproduce there too.
     tags = "".join(f" <lora:{Path(a['path']).stem}:{a['weight']:g}>" for a in loras)
@@ -149,6 +149,19 @@ def _fields(line: str) -> dict[str, str]:
         fields[name.group(1).strip()] = value.strip()
         at = len(line) if comma < 0 else comma + 1
     return fields
+
+
+def _their_parameters(made: dict) -> str | None:
+    """The parameters text of an image A1111 or Forge made (an import, or a copy of one),
+    written again from what was read of it (:func:`read_parameters`), so a converted copy
+    still tells those tools how it was made; None for anything else."""
+    fields = made.get("fields")
+    if made.get("tool") != "A1111" or not isinstance(fields, dict):
+        return None
+    values = (f'"{v}"' if any(c in str(v) for c in ',:"') else str(v) for v in fields.values())
+    line = ", ".join(f"{k}: {v}" for k, v in zip(fields, values))
+    prompt, negative = made.get("prompt", ""), made.get("negative_prompt", "")
+    return f"{prompt}\nNegative prompt: {negative}\n{line}"
 
 
 def _checkpoint_name(model: str) -> str:

@@ -349,3 +349,16 @@ def test_an_a1111_or_comfyui_image_is_imported_with_its_prompt_found_by_search(l
     plain = tmp_path / "photo.png"
     Image.new("RGB", (8, 8)).save(plain)
     assert library.import_file(plain).record.get("made_with") is None
+
+
+def test_a_converted_copy_of_an_a1111_image_still_says_how_it_was_made(library, tmp_path):
+    """Export conversion writes the record's A1111 text; an import has no cinedraft recipe,
+    so a WebP copy of an A1111 PNG lost the text A1111's PNG Info reads."""
+    from cinedraft.media.metadata import read_parameters
+    from tests.media.test_metadata import A1111, _a1111_file
+
+    path = tmp_path / "00012-1234567890.png"
+    path.write_bytes(_a1111_file("png").getvalue())
+    copy = library.convert(library.import_file(path).id, "webp")
+    written = read_metadata(copy.path)["parameters"]
+    assert read_parameters(written) == read_parameters(A1111)
