@@ -100,6 +100,9 @@ class ImageRecord(Generated):
     # The model's own safety checker: its class ("off" when turned off) and whether it flagged
     # this image (stored black by the pipeline, never silently: the CLI says so too).
     safety: dict | None = None
+    # The prompt's words past the text encoder's window, which a model that cuts there (the
+    # built-in model: 32 tokens) did not read; unset when it read them all.
+    prompt_unread: str | None = None
 
 
 class VideoRecord(Generated):

@@ -218,6 +218,12 @@ def print_result(result: Result, as_json: bool) -> None:
                 f"({o.record['safety']['checker']}) and is stored black",
                 soft_wrap=True,
             )
+        if unread := o.record.get("prompt_unread"):
+            err.print(
+                f"note: {o.asset_id}: the model's text encoder stops at its window; "
+                f"not read: {printable(unread)!r}",
+                soft_wrap=True,
+            )
         if (o.record.get("policy") or {}).get("flagged"):
             hits = ", ".join(h["name"] for h in o.record["policy"]["hits"])
             err.print(f"warning: {o.asset_id} is flagged by the usage policy ({hits})")

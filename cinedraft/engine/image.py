@@ -57,7 +57,13 @@ from .adapters import (
 from .calls import accepted, step_callbacks, takes
 from .guard import Guard
 from .models import LoadedModel, ModelCache, software_versions
-from .prompts import compel_texts, expand_template, refiner_embeddings, weighted_embeddings
+from .prompts import (
+    compel_texts,
+    expand_template,
+    refiner_embeddings,
+    unread_words,
+    weighted_embeddings,
+)
 from .schedulers import is_flow, make_scheduler, sampler_label, schedule_label
 
 BATCH = 8  # images per pipeline call
@@ -618,6 +624,7 @@ class ImageEngine:
             base_height=plan.base[1],
             parents=[Parent(id=request.parent, role="draft")] if request.parent else [],
             adapters=[a.to_record() for a in plan.adapters] or None,
+            prompt_unread=unread_words(model.pipe, model.family, prompt),
             refiner=(
                 {
                     "model": plan.refiner.ref,

@@ -17,7 +17,7 @@ from dynamicprompts.generators import CombinatorialPromptGenerator
 
 from ..errors import InputError
 from ..tiers import Family
-from ..weighting import as_compel, syntax, words
+from ..weighting import as_compel, plain, syntax, words
 
 if TYPE_CHECKING:
     from compel import Compel
@@ -54,6 +54,18 @@ def compel_texts(
     if not weighted and not (family.prompt_windows and _past_the_window(pipe, texts)):
         return None
     return [as_compel(t) for t in texts]
+
+
+def unread_words(pipe: DiffusionPipeline, family: Family, prompt: str) -> str | None:
+    """The words of ``prompt`` past the encoder's window on a family that cuts there rather
+    than encoding windows (the built-in model), as the tokenizer spells them; None when the
+    whole prompt was read."""
+    tokenizer = getattr(pipe, "tokenizer", None)
+    if family.prompt_windows or family.compel != "CompelForSD" or tokenizer is None:
+        return None
+    ids = tokenizer(plain(prompt), truncation=False, verbose=False).input_ids
+    window = tokenizer.model_max_length  # its start and end marks included
+    return tokenizer.decode(ids[window - 1 : -1]).strip() if len(ids) > window else None
 
 
 def _past_the_window(pipe: DiffusionPipeline | None, texts: list[str]) -> bool:

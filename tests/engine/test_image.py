@@ -304,3 +304,14 @@ def test_a_tiled_refine_is_recorded_and_rerenders_pixel_identically(engine):
         assert np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int)).mean() > 1.0
     again = engine.rerender(tiled.asset_id)
     assert again.identical, again
+
+
+def test_the_words_the_built_in_model_did_not_read_are_recorded(engine):
+    """Its encoder reads 32 tokens; the rest of a long prompt was cut without a word in the
+    record (the studio shows records, not the console's diffusers warning)."""
+    long = PROMPT + ", soft shadow" * 8 + ", a blue ball"
+    out = engine.generate_image(ImageRequest(prompt=long, seed=1, steps=2)).outputs[0]
+    assert out.record["prompt_unread"].endswith("a blue ball")
+    assert "studio lighting" not in out.record["prompt_unread"]
+    short = engine.generate_image(ImageRequest(prompt=PROMPT, seed=1, steps=2)).outputs[0]
+    assert "prompt_unread" not in short.record
