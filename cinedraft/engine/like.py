@@ -17,6 +17,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..library import Asset
 from ..media.comfy import SAMPLERS as COMFY_SAMPLERS
+from ..media.metadata import checkpoint_name
 from ..request import MAX_SIDE, Lora
 from .folders import in_models_folder
 from .schedulers import SCHEDULERS
@@ -80,13 +81,13 @@ def _claimed(made: dict, models_root: Path) -> tuple[dict, list[str]]:
             named = " ".join(str(part) for part in sampler if part)
             notes.append(f"{tool}'s sampler {named!r} has no match here: the default is used")
     if made.get("model"):
-        name = Path(str(made["model"])).name.removesuffix(".safetensors")
+        name = checkpoint_name(str(made["model"]))
         if in_models_folder(name, models_root):
             fields["model"] = name
         else:
             notes.append(f"model {made['model']!r} is not in {models_root}: the default is used")
     for lora in made.get("loras") or []:
-        name = Path(str(lora.get("name", ""))).name.removesuffix(".safetensors")
+        name = checkpoint_name(str(lora.get("name", "")))
         if in_models_folder(name, models_root / "loras"):
             fields.setdefault("loras", []).append(Lora(ref=name, weight=lora.get("weight")))
         else:

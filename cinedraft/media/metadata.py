@@ -63,7 +63,7 @@ def parameters_text(record: dict) -> str | None:
         "Seed": record["seed"],
         "Size": f"{first[0]}x{first[1]}",
         "Model hash": record["model_hash"][:10],
-        "Model": _checkpoint_name(record["model"]),
+        "Model": checkpoint_name(record["model"]),
     }
     render, edit = record.get("render") or {}, record.get("edit") or {}
     if edit.get("strength"):  # an img2img or inpaint turn: A1111's img2img strength
@@ -164,7 +164,7 @@ def _their_parameters(made: dict) -> str | None:
     return f"{prompt}\nNegative prompt: {negative}\n{line}"
 
 
-def _checkpoint_name(model: str) -> str:
+def checkpoint_name(model: str) -> str:
     """What A1111 calls the checkpoint: the file or folder name, a hub id's last part."""
     return Path(model.rstrip("/\\")).name.removesuffix(".safetensors") or model
 
