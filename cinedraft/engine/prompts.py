@@ -22,6 +22,7 @@ from ..weighting import as_compel, plain, syntax, words
 if TYPE_CHECKING:
     from compel import Compel
     from diffusers import DiffusionPipeline
+    from transformers import PreTrainedTokenizerBase
 
 
 def expand_template(template: str, count: int) -> list[str]:
@@ -63,19 +64,21 @@ def unread_words(pipe: DiffusionPipeline, family: Family, prompt: str) -> str | 
     tokenizer = getattr(pipe, "tokenizer", None)
     if family.prompt_windows or family.compel != "CompelForSD" or tokenizer is None:
         return None
-    ids = tokenizer(plain(prompt), truncation=False, verbose=False).input_ids
-    window = tokenizer.model_max_length  # its start and end marks included
-    return tokenizer.decode(ids[window - 1 : -1]).strip() if len(ids) > window else None
+    past = _past_window(tokenizer, plain(prompt))
+    return tokenizer.decode(past).strip() if past else None
 
 
 def _past_the_window(pipe: DiffusionPipeline | None, texts: list[str]) -> bool:
     tokenizer = getattr(pipe, "tokenizer", None)
-    if tokenizer is None:
-        return False
-    return any(
-        len(tokenizer(t, truncation=False, verbose=False).input_ids) > tokenizer.model_max_length
-        for t in texts
-    )
+    return tokenizer is not None and any(_past_window(tokenizer, t) for t in texts)
+
+
+def _past_window(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
+    """The token ids of ``text`` past the encoder's window (whose length counts the start and
+    end marks): what the pipeline's own encoding cuts off."""
+    ids = tokenizer(text, truncation=False, verbose=False).input_ids
+    window = tokenizer.model_max_length
+    return ids[window - 1 : -1] if len(ids) > window else []
 
 
 def weighted_embeddings(

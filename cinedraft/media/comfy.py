@@ -129,8 +129,8 @@ def _file_name(model: str) -> str:
     return name if name.endswith(".safetensors") else f"{name}.safetensors"
 
 
-# Nodes that sample, and the input names of what is read from them.
-_SAMPLERS = {"KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced"}
+# The node classes that sample (the graph is read from the first pass's sampler).
+_SAMPLER_NODES = {"KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced"}
 
 
 def read_comfy_graph(text: str) -> dict | None:
@@ -146,7 +146,7 @@ def read_comfy_graph(text: str) -> dict | None:
     if not isinstance(graph, dict):
         return None
     nodes = {k: v for k, v in graph.items() if isinstance(v, dict)}
-    samplers = [n for n in nodes.values() if n.get("class_type") in _SAMPLERS]
+    samplers = [n for n in nodes.values() if n.get("class_type") in _SAMPLER_NODES]
     if not samplers:
         return None
     # The first pass: the sampler that starts from an empty latent, else the first listed.
@@ -203,7 +203,7 @@ def _texts(nodes: dict, link: object) -> list[str]:
         node = _linked(nodes, todo.popleft())
         # Not through another sampler: an img2img conditioning's pixels may come from one,
         # and its prompts are not this one's.
-        if node is None or id(node) in seen or node.get("class_type") in _SAMPLERS:
+        if node is None or id(node) in seen or node.get("class_type") in _SAMPLER_NODES:
             continue
         seen.add(id(node))
         inputs = _inputs(node)
