@@ -225,5 +225,19 @@ def words(compel_text: str) -> str:
     return " ".join(flat(p) for p in conjunction.prompts).replace(" ,", ",")
 
 
+def escaped(text: str) -> str:
+    """``text`` as words, whatever brackets it holds: A1111's escapes (which compel reads
+    too), for values filled into a prompt from data (a product named ``Shampoo (250 ml)``
+    is not to weigh "250 ml")."""
+    return re.sub(r"([()\[\]\\])", r"\\\1", text)
+
+
+def unescaped(text: str) -> str:
+    """``text`` with A1111's escapes turned into the characters they stand for, for an
+    encoder that takes the prompt as written (where brackets are text, a backslash would be
+    read as one more character)."""
+    return re.sub(r"\\([()\[\]\\])", r"\1", text)
+
+
 def _number(weight: float) -> str:
     return f"{round(weight, 4):g}"

@@ -9,7 +9,17 @@ from compel.prompt_parser import PromptParser
 from cinedraft import InputError
 from cinedraft.engine.prompts import compel_texts
 from cinedraft.tiers import FAMILIES
-from cinedraft.weighting import ROUND, SQUARE, as_a1111, as_compel, plain, read_a1111, syntax
+from cinedraft.weighting import (
+    ROUND,
+    SQUARE,
+    as_a1111,
+    as_compel,
+    escaped,
+    plain,
+    read_a1111,
+    syntax,
+    unescaped,
+)
 
 
 def _compel_fragments(text: str) -> list[list[tuple[str, float]]]:
@@ -129,3 +139,18 @@ def test_a_family_compel_cannot_encode_refuses_weights_but_takes_brackets_as_tex
 )
 def test_plain_gives_the_words_without_either_syntax(prompt, words):
     assert plain(prompt) == words
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["Shampoo (250 ml)", "Tee [Organic]", "(red:1.4)", "a\\b", "((x)", "[a|b]", "[a:b:0.5]", "]("],
+)
+def test_an_escaped_value_is_read_as_its_words_in_either_syntax(value):
+    """What a catalogue fills into a prompt from a product list: words, never weights, never
+    prompt editing; and the plain path turns it back into the value."""
+    text = f"{escaped(value)}, product photo"
+    assert read_a1111(text) == [[(f"{value}, product photo", 1.0)]]
+    assert PromptParser().parse_conjunction(as_compel(text)).prompts[0].children[0].text == (
+        f"{value}, product photo"
+    )
+    assert unescaped(text) == f"{value}, product photo"

@@ -28,6 +28,7 @@ from PIL import Image
 
 from ..errors import InputError
 from ..render.masks import parse_aspect
+from ..weighting import escaped
 
 DEFAULT_PROMPT = "{name}, product photo"
 DEFAULT_ASPECTS = ("1:1", "4:5", "9:16", "16:9", "1.91:1")
@@ -235,8 +236,10 @@ def _product(line: int, row: dict, root: Path, scenes: int, aspects: tuple[str, 
 
 
 def fill(template: str, row: dict[str, str]) -> str:
-    """``template`` with ``{column}`` filled from ``row``. Only plain names: ``{a.b}`` or
-    ``{a[0]}`` would let a product list read Python attributes."""
+    """``template`` with ``{column}`` filled from ``row``, each value as words: a product
+    named ``Shampoo (250 ml)`` does not weigh "250 ml" (the template's own brackets still
+    weigh). Only plain names: ``{a.b}`` or ``{a[0]}`` would let a product list read Python
+    attributes."""
     out = []
     try:
         parsed = list(string.Formatter().parse(template))
@@ -250,7 +253,7 @@ def fill(template: str, row: dict[str, str]) -> str:
             raise _RowError(f"prompt template: {{{name}}} is not a plain column name")
         if name not in row:
             raise _RowError(f"prompt template names an unknown column {{{name}}}")
-        out.append(row[name])
+        out.append(escaped(row[name]))
     return "".join(out).strip()
 
 

@@ -45,6 +45,7 @@ from ..request import (
     no_progress,
 )
 from ..tiers import QWEN_NEGATIVE, REFINER_SWITCH, SDXL, Family, Tier, tier_for
+from ..weighting import unescaped
 from .adapters import (
     Adapter,
     adapters_of,
@@ -464,9 +465,9 @@ class ImageEngine:
         if encoded := compel_texts([*prompts, negative], plan.model.family, plan.model.pipe):
             kwargs |= refiner_embeddings(refiner, encoded[:-1], encoded[-1])
         else:
-            kwargs["prompt"] = prompts
+            kwargs["prompt"] = [unescaped(p) for p in prompts]
             if negative:
-                kwargs["negative_prompt"] = [negative] * len(prompts)
+                kwargs["negative_prompt"] = [unescaped(negative)] * len(prompts)
         return refiner(**accepted(refiner, kwargs | step_callbacks(refiner, on_step)))
 
     def _render(
@@ -574,10 +575,10 @@ class ImageEngine:
             negative = negative or QWEN_NEGATIVE
         if encoded := compel_texts([*prompts, negative], family, model.pipe):
             kwargs = weighted_embeddings(model.pipe, family, encoded[:-1], encoded[-1])
-        else:
-            kwargs = {"prompt": prompts}
+        else:  # as written: brackets are text here, and so is what an escape stands for
+            kwargs = {"prompt": [unescaped(p) for p in prompts]}
             if negative:
-                kwargs["negative_prompt"] = [negative] * len(prompts)
+                kwargs["negative_prompt"] = [unescaped(negative)] * len(prompts)
         if family.guidance_is_true_cfg:
             kwargs["true_cfg_scale"] = guidance
         else:

@@ -5,6 +5,7 @@ import pytest
 
 from cinedraft.catalogue import read_brand, read_sheet
 from cinedraft.errors import InputError
+from cinedraft.weighting import plain, read_a1111
 
 
 def _sheet(tmp_path, text, name="products.csv"):
@@ -20,6 +21,23 @@ def test_rows_fill_their_templates_and_take_defaults(products):
     assert bottle.aspects == ("1:1", "9:16", "16:9") and bottle.line == 2
     assert bottle.packshot == (products / "bottle.png").resolve()
     assert sheet.products[2].packshot is None
+
+
+def test_a_products_brackets_are_its_name_not_a_weight(tmp_path):
+    """A1111's syntax weighs bare brackets on SD and SDXL: a product's own name must not
+    weigh "250 ml" at 1.1 or "Organic" at 1/1.1; the template's weight still weighs."""
+    sheet = _sheet(
+        tmp_path,
+        "sku,name,prompt\n"
+        "A,Shampoo (250 ml),\n"
+        'B,Tee [Organic],"({name}:1.2) on a table"\n'
+        "C,Back\\slash,\n",
+    )
+    shampoo, tee, slash = (p.prompt for p in sheet.products)
+    assert read_a1111(shampoo) == [[("Shampoo (250 ml), product photo", 1.0)]]
+    assert read_a1111(tee) == [[("Tee [Organic]", 1.2), (" on a table", 1.0)]]
+    assert read_a1111(slash) == [[("Back\\slash, product photo", 1.0)]]
+    assert plain(shampoo) == "Shampoo (250 ml), product photo"
 
 
 def test_jsonl_reads_like_csv(tmp_path):

@@ -310,6 +310,28 @@ def test_a_bare_bracket_is_text_on_flux(engine, tiny_flux):
     assert "prompt_embeds" in engine.image.prompt_kwargs(plan, ["a jar (glass:1.3) on a table"])
 
 
+@pytest.mark.parametrize("family", ["flux", "sd3"])
+def test_an_escaped_bracket_reaches_an_encoder_that_reads_brackets_as_text_as_a_bracket(
+    engine, tiny_flux, tiny_sd3, family
+):
+    """``\\(`` is A1111's bracket meant as text (a catalogue escapes its products' names so);
+    where the prompt goes to the pipeline as written, the backslash is not a character."""
+    folder = {"flux": tiny_flux["dev"], "sd3": tiny_sd3["sd3"]}[family]
+    request = ImageRequest(
+        prompt="a jar \\(250 ml\\) on a table",
+        negative_prompt="\\[blurry\\]",
+        model=str(folder),
+        seed=2,
+        steps=1,
+        width=32,
+        height=32,
+    )
+    plan = engine.image.plan(request, None, None)
+    kwargs = engine.image.prompt_kwargs(plan, [request.prompt])
+    assert kwargs["prompt"] == ["a jar (250 ml) on a table"]
+    assert kwargs["negative_prompt"] == ["[blurry]"]
+
+
 def test_weights_are_refused_on_a_family_compel_cannot_encode_for(engine, tiny_sd3):
     base = dict(model=str(tiny_sd3["sd3"]), seed=2, steps=1, width=32, height=32)
     assert engine.generate_image(ImageRequest(prompt="a jar (glass) on a table", **base))
