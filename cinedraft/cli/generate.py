@@ -131,13 +131,14 @@ def generate(
             raise typer.BadParameter("--like and --from are two different starts: pick one")
         given = dict(
             prompt=prompt,
-            tier=tier if tier != "draft" else None,
+            # given, not defaulted: "--tier draft" of a production image, "--negative ''"
+            tier=tier if _typed(ctx, "tier") else None,
             seed=seed,
             model=model,
             steps=steps,
             guidance=guidance,
             scheduler=scheduler,
-            negative_prompt=negative or None,
+            negative_prompt=negative if _typed(ctx, "negative") else None,
             tiled_refine=tiled_refine,
         )
         given |= _size(size) | {k: v for k, v in _adapters(lora, embedding, vae).items() if v}
@@ -181,6 +182,13 @@ def generate(
         **_size(size),
     )
     _run(ctx, request, as_json)
+
+
+def _typed(ctx: typer.Context, name: str) -> bool:
+    """Whether the option ``name`` was given (on the command line or in its environment
+    variable), whatever its value: an option left at its default leaves --like's value."""
+    source = ctx.get_parameter_source(name)  # typer's own copy of click's ParameterSource
+    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
 
 
 def _like(ctx: typer.Context, ref: str, given: dict, count: int) -> ImageRequest:

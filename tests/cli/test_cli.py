@@ -182,6 +182,26 @@ def test_generate_like_an_image_takes_its_settings_under_the_options_given(tmp_p
     assert (record["prompt"], record["negative_prompt"]) == ("a blue ball", "bad hands")
     assert (record["seed"], record["steps"], record["width"]) == (8566257, 20, 64)
     assert "sampler 'dpmpp_3m_sde normal' has no match here" in res.stderr
+    res = _invoke(tmp_path, "generate", "--like", str(comfy), "--negative", "", "--json")
+    assert res.exit_code == 0, res.output  # an empty negative given clears the image's
+    assert json.loads(res.stdout)["outputs"][0]["record"].get("negative_prompt", "") == ""
+
+    made = _invoke(
+        tmp_path,
+        "generate",
+        "a jar",
+        "--tier",
+        "production",
+        "--steps",
+        "1",
+        "--size",
+        "64x64",
+        "--json",
+    )
+    production = json.loads(made.stdout)["outputs"][0]["asset_id"]
+    res = _invoke(tmp_path, "generate", "--like", production, "--tier", "draft", "--json")
+    assert res.exit_code == 0, res.output  # the default's value, given, is given
+    assert json.loads(res.stdout)["outputs"][0]["record"]["tier"] == "draft"
 
     photo = tmp_path / "photo.png"
     Image.new("RGB", (8, 8)).save(photo)
