@@ -7,10 +7,12 @@ model's training choices (prediction type, beta schedule, timestep spacing) carr
 from __future__ import annotations
 
 import math
-
-import diffusers
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
+
+if TYPE_CHECKING:  # diffusers imports torch: the table is read where torch is not wanted
+    import diffusers
 
 # name -> (diffusers class, extra config, the "Sampler" and "Schedule type" A1111 shows;
 # None: A1111's "Automatic", the sampler's own schedule)
@@ -68,6 +70,8 @@ def make_scheduler(name: str, own: diffusers.SchedulerMixin) -> diffusers.Schedu
         return type(own).from_config(own.config)
     if name not in SCHEDULERS:
         raise InputError(f"unknown scheduler {name!r}; known: {OWN}, {', '.join(SCHEDULERS)}")
+    import diffusers
+
     class_name, extra = SCHEDULERS[name][:2]
     cls = getattr(diffusers, class_name)
     if not _fits(class_name, own):

@@ -167,3 +167,63 @@ def test_the_default_model_loads_when_the_server_starts(tmp_path):
             assert time.time() < deadline
             time.sleep(0.05)
         assert state.startswith("failed: model folder not found")
+
+
+def test_more_like_an_image_is_a_request_the_generate_route_takes(
+    client, tiny_sd, tiny_sd_adapters
+):
+    """``/assets/{id}/like``: the settings of an image made here (its LoRA by the models-
+    folder name the generate route takes), which render it again when submitted; an A1111
+    image's claims with what could not be carried said; a photo that says nothing: 422."""
+    import shutil
+
+    from cinedraft import Engine
+    from cinedraft.request import ImageRequest, Lora
+
+    from ..media.test_metadata import _a1111_file
+
+    settings = client.app.state.workspace.settings
+    (settings.models_root / "loras").mkdir(parents=True, exist_ok=True)
+    shutil.copy(tiny_sd_adapters["lora"], settings.models_root / "loras" / "style.safetensors")
+    body = {
+        "prompt": "a (red jar:1.2) on a table",
+        "negative_prompt": "blurry",
+        "model": str(tiny_sd),
+        "loras": [{"ref": "style.safetensors", "weight": 0.7}],
+        "seed": 5,
+        "steps": 2,
+        "width": 32,
+        "height": 32,
+    }
+    made = _draft(client, **body, template=False, count=1)["result"]["outputs"][0]
+    like = client.get(f"/api/assets/{made}/like").json()
+    assert like["notes"] == [] and like["request"] | body == like["request"]
+    again = _draft(client, **like["request"])["result"]["outputs"][0]
+
+    def pixels(asset_id):
+        return np.asarray(
+            Image.open(io.BytesIO(client.get(f"/api/assets/{asset_id}/file").content))
+        )
+
+    assert again != made and np.array_equal(pixels(again), pixels(made))
+
+    # a LoRA given by path (the CLI can): the API takes none, so it is said, not carried
+    outside = Engine(settings).generate_image(
+        ImageRequest(**(body | {"loras": [Lora(ref=str(tiny_sd_adapters["lora"]))]}))
+    )
+    like = client.get(f"/api/assets/{outside.outputs[0].asset_id}/like").json()
+    assert like["request"]["loras"] == [] and like["request"]["seed"] == 5
+    assert like["notes"] == [
+        f"LoRA 'lora.safetensors' is not in {settings.models_root / 'loras'}: not carried"
+    ]
+
+    a1111 = client.post("/api/uploads", files={"file": ("x.png", _a1111_file("png").getvalue())})
+    like = client.get(f"/api/assets/{a1111.json()['id']}/like").json()
+    assert like["request"]["negative_prompt"] == "blurry, lowres"
+    assert like["request"]["scheduler"] == "dpm++-karras" and like["request"]["seed"] == 1234567890
+    assert any("'v1-5-pruned-emaonly' is not in" in note for note in like["notes"])
+    photo = io.BytesIO()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(photo, "PNG")
+    photo = client.post("/api/uploads", files={"file": ("p.png", photo.getvalue())}).json()
+    said = client.get(f"/api/assets/{photo['id']}/like")
+    assert said.status_code == 422 and "says nothing of how it was made" in said.json()["detail"]

@@ -409,3 +409,42 @@ def test_edit_picks_clips_from_the_library(studio, page):
     assert shown["height"] > shown["width"] and shown["record"]["parameters"]["aspect"] == "9:16"
     page.screenshot(path=str(ARTIFACTS / "10-edit.png"))
     assert page.errors == []
+
+
+def test_more_like_an_image_drafts_with_its_settings(studio, page):
+    """ "More like this" on an asset page: Ideate drafts with the image's settings (what the
+    form does not show is listed), its prompt and seed in the form; an A1111 image's notes
+    (what could not be carried) are shown; the words a model did not read are on the page."""
+    from ..media.test_metadata import _a1111_file
+
+    long = "a red bottle on a glass table" + ", soft studio light" * 8
+    body = {"prompt": long, "negative_prompt": "blurry", "seed": 31, "steps": 2}
+    made = _done(studio, httpx.post(f"{studio}/api/jobs/generate", json=body).json()["id"])
+    source = made["result"]["outputs"][0]
+    page.goto(f"{studio}/#/asset/{source}")
+    expect(page.locator("table")).to_contain_text("not read")  # past the 32-token window
+    page.click("#more-like")
+    expect(page.locator("#like")).to_contain_text('negative "blurry"')
+    assert page.input_value("#ideate input[name=prompt]") == long
+    assert page.input_value("#ideate input[name=seed]") == "31"
+    page.fill("#ideate input[name=prompt]", "a green bottle on a glass table")
+    page.fill("#ideate input[name=count]", "2")
+    page.click("#ideate button[type=submit]")
+    expect(page.locator("#drafts .tile")).to_have_count(2, timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "13-more-like.png"))
+    drafted = httpx.get(f"{studio}/api/assets", params={"text": "green"}).json()
+    records = [httpx.get(f"{studio}/api/assets/{a['id']}").json()["record"] for a in drafted]
+    assert sorted(r["seed"] for r in records) == [31, 32]
+    assert {(r["negative_prompt"], r["steps"], r["tier"]) for r in records} == {
+        ("blurry", 2, "draft")
+    }
+
+    up = httpx.post(
+        f"{studio}/api/uploads", files={"file": ("a.png", _a1111_file("png").getvalue())}
+    )
+    page.goto(f"{studio}/#/asset/{up.json()['id']}")
+    page.click("#more-like")
+    expect(page.locator("#like")).to_contain_text("note: model 'v1-5-pruned-emaonly' is not in")
+    expect(page.locator("#like")).to_contain_text("512x768 · 20 steps · guidance 7 · dpm++-karras")
+    assert page.input_value("#ideate input[name=seed]") == "1234567890"
+    assert page.errors == []

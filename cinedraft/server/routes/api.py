@@ -34,6 +34,7 @@ from ...quality.compare import analyze_images, analyze_video
 from ...render.delivery import PROFILES
 from ...render.video import PRESETS, preset_for
 from ...engine.folders import ADAPTER_FOLDERS, in_models_folder
+from ...engine.like import settings_like
 from ...engine.threads import thread_of
 from ...request import MAX_VIDEO_SECONDS, EditRequest, ImageRequest, Overrides, VideoRequest
 from ..limits import MAX_UPLOAD, off_loop
@@ -369,6 +370,44 @@ def submit_catalogue(
 def get_thread(asset_id: AssetId, request: Request) -> list[dict]:
     """The edit thread an image belongs to: its original and every turn, depth first."""
     return [t.__dict__ for t in thread_of(request.app.state.library, asset_id)]
+
+
+@router.get("/assets/{asset_id}/like", tags=["library"], operation_id="like_asset")
+def like_asset(asset_id: AssetId, request: Request) -> dict:
+    """A generate request for more images like this one (made here, or in A1111, Forge or
+    ComfyUI), to change and submit to ``/jobs/generate``, and ``notes``: what could not be
+    carried. LoRAs, embeddings and a VAE are carried by their models-folder names, as that
+    route takes them; 422 when the image says nothing of how it was made."""
+    library, models = request.app.state.library, request.app.state.workspace.settings.models_root
+    fields, notes = settings_like(library.get(asset_id), models)
+    fields, more = _by_models_folder_name(fields, models)
+    try:
+        like = ImageRequest(**fields)
+    except ValidationError as exc:  # an imported image's claim this tool cannot take
+        raise InputError(first_problem(exc)) from None
+    return {"request": like.model_dump(mode="json"), "notes": notes + more}
+
+
+def _by_models_folder_name(fields: dict, models: Path) -> tuple[dict, list[str]]:
+    """``fields`` with each adapter file named as ``/jobs/generate`` takes it (a file of the
+    models folder, by name); one outside it is left out, and said."""
+    notes: list[str] = []
+
+    def name(ref: str, kind: str, what: str) -> str | None:
+        folder, file = models / ADAPTER_FOLDERS[kind], Path(ref)
+        if in_models_folder(ref, folder):  # a name already (what an A1111 image claims)
+            return ref
+        if file.parent.resolve() == folder.resolve() and in_models_folder(file.name, folder):
+            return file.name  # the path this server's own record keeps
+        notes.append(f"{what} {file.name!r} is not in {folder}: not carried")
+        return None
+
+    loras = [(lora, name(lora.ref, "lora", "LoRA")) for lora in fields.get("loras", [])]
+    fields["loras"] = [lora.model_copy(update={"ref": n}) for lora, n in loras if n]
+    embeddings = (name(e, "embedding", "embedding") for e in fields.get("embeddings", []))
+    fields["embeddings"] = [n for n in embeddings if n]
+    fields["vae"] = fields.get("vae") and name(fields["vae"], "vae", "VAE")
+    return fields, notes
 
 
 @router.get("/policy", tags=["library"])

@@ -112,16 +112,21 @@ const FIGURES = [
 
 // ---------------------------------------------------------------- views
 
-async function ideate() {
+// Ideate: drafts from a prompt; with ``likeId``, drafts like that image (its model, size, steps,
+// guidance, scheduler, negative prompt, LoRAs: what `generate --like` takes), its prompt and
+// seed in the form to change.
+async function ideate(likeId) {
+  const like = likeId ? await api(`/api/assets/${likeId}/like`) : null;
   const grid = el("div", { class: "grid", id: "drafts" });
   const prog = progressUi();
   const promoteButton = el("button", { type: "button", id: "promote", disabled: true, text: "Promote selected" });
   let selected = null;
   const form = el("form", { class: "bar", id: "ideate" },
     el("label", {}, "Prompt (wildcards like {red|blue} make variations)",
-      el("input", { name: "prompt", required: true, value: "a {red|blue|green} bottle on a glass table, studio lighting" })),
-    el("label", {}, "Variations", el("input", { name: "count", type: "number", min: 1, max: 48, value: 6 })),
-    el("label", {}, "Seed", el("input", { name: "seed", type: "number", min: 0, value: 1 })),
+      el("input", { name: "prompt", required: true,
+                    value: like ? like.request.prompt : "a {red|blue|green} bottle on a glass table, studio lighting" })),
+    el("label", {}, "Variations", el("input", { name: "count", type: "number", min: 1, max: 48, value: like ? 4 : 6 })),
+    el("label", {}, "Seed", el("input", { name: "seed", type: "number", min: 0, value: like?.request.seed ?? 1 })),
     el("button", { type: "submit", text: "Draft" }));
   const draftButton = form.querySelector("button[type=submit]");
   form.addEventListener("submit", (event) => {
@@ -136,7 +141,7 @@ async function ideate() {
     selected = null;
     prog.start();
     try {
-      const job = await api("/api/jobs/generate", { json: {
+      const job = await api("/api/jobs/generate", { json: { ...(like ? like.request : {}),
         prompt, count, seed: Number(data.get("seed")), tier: "draft", template: /\{.*\|.*\}/.test(prompt) } });
       grid.replaceChildren();
       const shown = new Set();
@@ -173,8 +178,22 @@ async function ideate() {
       location.hash = `#/compare/${selected}/${done.result.outputs[0]}`;
     } catch (err) { showError(err.message); prog.say("failed"); }
   }));
-  view.replaceChildren(el("h1", { text: "Ideate" }), form, prog.node, grid,
-                       el("p", {}, promoteButton));
+  view.replaceChildren(el("h1", { text: "Ideate" }), like ? likePanel(likeId, like) : null, form,
+                       prog.node, grid, el("p", {}, promoteButton));
+}
+
+// What drafting like an image keeps of it, and what it could not (one line each).
+function likePanel(id, like) {
+  const r = like.request;
+  const kept = [r.model ?? "default model", r.width ? `${r.width}x${r.height}` : null,
+    r.steps ? `${r.steps} steps` : null, r.guidance != null ? `guidance ${r.guidance}` : null,
+    r.scheduler, r.negative_prompt ? `negative "${r.negative_prompt}"` : null,
+    ...r.loras.map((l) => `LoRA ${l.ref}${l.weight != null ? ` ${l.weight}` : ""}`),
+    ...r.embeddings.map((e) => `embedding ${e}`), r.vae ? `VAE ${r.vae}` : null].filter(Boolean);
+  return el("div", { id: "like" },
+    el("p", {}, "Drafting like ", el("a", { href: `#/asset/${id}`, text: id }), `: ${kept.join(" · ")} `,
+      el("a", { href: "#/ideate", text: "(start afresh)" })),
+    ...like.notes.map((note) => el("p", { class: "status", text: `note: ${note}` })));
 }
 
 async function compare(draftId, finalId) {
@@ -264,6 +283,7 @@ async function asset(id) {
     el("table", {},
       ...[["kind", a.kind], ["tier", a.tier], ["model", a.model], ["prompt", a.prompt], ["created", a.created],
           ["size", a.width ? `${a.width}x${a.height}` : ""],
+          ...(a.record.prompt_unread ? [["not read", `past the encoder's window: ${a.record.prompt_unread}`]] : []),
           ["policy", policyText(a.record.policy)]]
         .map(([k, v]) => el("tr", {}, el("th", { text: k }), el("td", { text: v ?? "" }))),
       el("tr", {}, el("th", { text: "parents" }), el("td", {}, links(a.ancestors))),
@@ -324,8 +344,11 @@ function actions(a) {
     });
   });
   const image = (a.mime || "").startsWith("image/");
+  // made here, or an import that says how it was made (A1111, Forge, ComfyUI)
+  const likeable = a.kind === "image" || a.record.made_with?.prompt;
+  const moreLike = likeable ? el("a", { href: `#/like/${a.id}`, id: "more-like", text: "More like this" }) : null;
   return el("div", { class: "bar", id: "actions" }, el("label", {}, "Tags ", tags), tagForm,
-    el("label", {}, "Rating ", rating), favourite, download, image ? exportForm : null, exported);
+    el("label", {}, "Rating ", rating), favourite, download, image ? exportForm : null, exported, moreLike);
 }
 
 // An image's edit thread: the turns as a conversation, a box for the next change, undo (back
@@ -710,7 +733,7 @@ let onLeave = null;  // the shown view's clean-up (a timer), run when another re
 async function route() {
   if (onLeave) { onLeave(); onLeave = null; }
   const parts = location.hash.replace(/^#\/?/, "").split("/");
-  for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.view === (parts[0] || "ideate"));
+  for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.view === ({ "": "ideate", like: "ideate" }[parts[0]] ?? parts[0]));
   showError("");
   try {
     if (parts[0] === "library") await library();
@@ -721,6 +744,7 @@ async function route() {
     else if (parts[0] === "jobs") await jobs();
     else if (parts[0] === "catalogue") await catalogue(parts[1]);
     else if (parts[0] === "policy") await policyPage();
+    else if (parts[0] === "like") await ideate(parts[1]);
     else await ideate();
   } catch (err) { showError(err.message); }
   view.focus();
