@@ -31,8 +31,8 @@ def settings_like(asset: Asset, models_root: Path) -> tuple[dict, list[str]]:
     made = record.get("made_with")
     if not isinstance(made, dict) or not made.get("prompt"):
         raise InputError(
-            f"{asset.id} says nothing of how it was made: --like takes an image cinedraft "
-            "made, or one from A1111, Forge or ComfyUI that keeps its settings"
+            f"{asset.id} says nothing of how it was made: more like an image takes one "
+            "cinedraft made, or one from A1111, Forge or ComfyUI that keeps its settings"
         )
     return _claimed(made, models_root)
 

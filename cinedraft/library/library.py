@@ -326,7 +326,8 @@ class Library:
                     f"cannot use {path.name}{f' as the {kind}' if kind else ''}: {exc}"
                 ) from None
         if kind is not None and not asset.mime.startswith(f"{kind}/"):
-            raise InputError(f"{ref} is not a {kind} asset (it is {asset.mime})")
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise InputError(f"{ref} is not {article} {kind} asset (it is {asset.mime})")
         return asset
 
     def prober(self) -> Prober:

@@ -233,7 +233,7 @@ def test_a_transparent_png_is_edited_on_white(engine, tmp_path):
 
 def test_a_video_is_refused_as_an_edit_source(engine, tmp_path):
     path = make_clip(tmp_path / "clip.mp4", frames=12)
-    with pytest.raises(InputError, match="not a image asset"):
+    with pytest.raises(InputError, match="not an image asset"):
         _edit(engine, source=path, operation="refine", instruction="warmer")
 
 

@@ -176,6 +176,8 @@ def test_more_like_an_image_is_a_request_the_generate_route_takes(
     folder name the generate route takes), which render it again when submitted; an A1111
     image's claims with what could not be carried said; a photo that says nothing: 422."""
     import shutil
+    import tempfile
+    from pathlib import Path
 
     from cinedraft import Engine
     from cinedraft.request import ImageRequest, Lora
@@ -227,3 +229,8 @@ def test_more_like_an_image_is_a_request_the_generate_route_takes(
     photo = client.post("/api/uploads", files={"file": ("p.png", photo.getvalue())}).json()
     said = client.get(f"/api/assets/{photo['id']}/like")
     assert said.status_code == 422 and "says nothing of how it was made" in said.json()["detail"]
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(make_clip(f"{tmp}/c.mp4", frames=12)).read_bytes()
+    clip = client.post("/api/uploads", files={"file": ("c.mp4", clip, "video/mp4")}).json()
+    said = client.get(f"/api/assets/{clip['id']}/like")
+    assert said.status_code == 422 and "is not an image asset" in said.json()["detail"]

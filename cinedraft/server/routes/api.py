@@ -377,9 +377,9 @@ def like_asset(asset_id: AssetId, request: Request) -> dict:
     """A generate request for more images like this one (made here, or in A1111, Forge or
     ComfyUI), to change and submit to ``/jobs/generate``, and ``notes``: what could not be
     carried. LoRAs, embeddings and a VAE are carried by their models-folder names, as that
-    route takes them; 422 when the image says nothing of how it was made."""
+    route takes them; 422 for a video, or an image that says nothing of how it was made."""
     library, models = request.app.state.library, request.app.state.workspace.settings.models_root
-    fields, notes = settings_like(library.get(asset_id), models)
+    fields, notes = settings_like(library.resolve(asset_id, "image"), models)
     fields, more = _by_models_folder_name(fields, models)
     try:
         like = ImageRequest(**fields)
