@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from . import prompt_tags
 from .weighting import prompt_editing
 
 # Progress callbacks: (stage, done, total), called from inside long work.
@@ -116,8 +117,8 @@ class ImageRequest(BaseModel):
     @field_validator("prompt", "negative_prompt")
     @classmethod
     def _one_prompt(cls, v: str) -> str:
-        if editing := prompt_editing(v):
-            raise ValueError(editing)
+        if why := prompt_editing(v) or prompt_tags.problem(v):
+            raise ValueError(why)
         return v
 
     @model_validator(mode="after")

@@ -34,15 +34,13 @@ import safetensors
 from safetensors.torch import load as tensors_from_bytes
 
 from ..errors import InputError, ModelError, ModelNotFoundError, UnsafeModelError
+from .. import prompt_tags
 from ..media.files import read_regular, sha256_bytes, sha256_file
 from ..request import ImageRequest, Lora
 from ..tiers import Tier, speed_lora
 from . import single_file
 from .folders import ADAPTER_FOLDERS, in_models_folder
 from .models import PICKLE_SUFFIXES, LoadedModel, check_folder
-
-LORA_TAG = re.compile(r"<lora:([^:<>]+)(?::([-+]?\d*\.?\d+))?>")
-EMBEDDING_TAG = re.compile(r"<embedding:([^:<>]+)>")
 
 
 @dataclass(frozen=True)
@@ -80,25 +78,16 @@ def changed(recorded: list[dict] | None, now: list[dict] | None) -> list[str]:
     ]
 
 
-def take_tags(text: str) -> str:
-    """``text`` without its ``<lora:...>`` tags and with ``<embedding:name>`` as ``name``."""
-    text = EMBEDDING_TAG.sub(lambda m: m.group(1), LORA_TAG.sub("", text))
-    return re.sub(r"\s{2,}", " ", text).strip(" ,")
-
-
 def adapters_of(request: ImageRequest, models_root: Path) -> list[Adapter]:
     """Every LoRA, embedding and VAE the request names, resolved and hashed."""
-    if re.search(r"\{[^{}]*<(lora|embedding):", request.prompt):
+    if re.search(r"\{[^{}]*(<\w+:|embedding:)", request.prompt):
         raise InputError("a <lora:...> or <embedding:...> tag inside a {wildcard} is not allowed")
     loras = [(lora, "option") for lora in request.loras]
     for text in (request.prompt, request.negative_prompt):
-        loras += [
-            (Lora(ref=m.group(1), weight=float(m.group(2)) if m.group(2) else None), "prompt")
-            for m in LORA_TAG.finditer(text)
-        ]
+        loras += [(Lora(ref=name, weight=w), "prompt") for name, w in prompt_tags.loras(text)]
     embeddings = [(ref, "option") for ref in request.embeddings]
     for text in (request.prompt, request.negative_prompt):
-        embeddings += [(m.group(1), "prompt") for m in EMBEDDING_TAG.finditer(text)]
+        embeddings += [(name, "prompt") for name in prompt_tags.embeddings(text)]
     out = []
     for i, (lora, source) in enumerate(loras):
         path = _file(lora.ref, models_root / ADAPTER_FOLDERS["lora"], "LoRA", source == "option")

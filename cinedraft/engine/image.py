@@ -45,6 +45,7 @@ from ..request import (
     no_progress,
 )
 from ..tiers import QWEN_NEGATIVE, REFINER_SWITCH, SDXL, Family, Tier, tier_for
+from ..prompt_tags import without_tags
 from ..weighting import unescaped
 from .adapters import (
     Adapter,
@@ -53,7 +54,6 @@ from .adapters import (
     changed,
     request_fields,
     speed_recipe,
-    take_tags,
 )
 from .calls import accepted, step_callbacks, takes
 from .guard import Guard
@@ -93,7 +93,7 @@ class Part:
 
 def prompts_and_seeds(request: ImageRequest) -> tuple[list[str], list[int]]:
     """Step 2: one prompt (adapter tags taken out) and one seed per image of ``request``."""
-    text = take_tags(request.prompt)
+    text = without_tags(request.prompt)
     prompts = expand_template(text, request.count) if request.template else [text] * request.count
     if not all(p.strip() for p in prompts):
         raise InputError(f"the prompt {request.prompt!r} leaves an empty prompt")
@@ -201,7 +201,7 @@ class ImageEngine:
                 if plan.model.safety is not None:
                     ran = {} if flag is None else {"flagged": flag}
                     item.record.safety = {"checker": plan.model.safety} | ran
-                policy = verdict.about(prompt, seen_as=take_tags)
+                policy = verdict.about(prompt, seen_as=without_tags)
                 item.record.policy = self.guard.faces(policy, [item.image])
                 rendered.append(item)
         return rendered
@@ -454,7 +454,7 @@ class ImageEngine:
         "Stable Diffusion XL": ensemble of expert denoisers)."""
         refiner = plan.refiner.pipe
         refiner.scheduler = make_scheduler(plan.tier.scheduler, plan.refiner.own_scheduler)
-        negative = take_tags(plan.request.negative_prompt)
+        negative = without_tags(plan.request.negative_prompt)
         kwargs = dict(
             image=latents,
             num_inference_steps=plan.tier.steps,
@@ -567,7 +567,7 @@ class ImageEngine:
         the family takes them (true CFG beside FLUX's distilled guidance when there is a
         negative prompt; true CFG as the only guidance for Qwen-Image, against the authors'
         blank negative by default); a negative prompt the model would ignore is refused."""
-        model, negative = plan.model, take_tags(plan.request.negative_prompt)
+        model, negative = plan.model, without_tags(plan.request.negative_prompt)
         family, guidance = model.family, plan.tier.guidance
         if negative:
             _check_negative(plan)
@@ -601,7 +601,7 @@ class ImageEngine:
             asset_id=new_asset_id(),  # a cluster worker has no library
             prompt=prompt,
             template=request.prompt if request.template else None,
-            negative_prompt=take_tags(request.negative_prompt),
+            negative_prompt=without_tags(request.negative_prompt),
             seed=seed,
             model=model.ref,
             model_path=str(model.path),

@@ -3,7 +3,8 @@
 From cinedraft's own record: prompt, negative prompt, seed, steps, guidance, scheduler,
 size, tier, model and the LoRAs, embeddings and VAE it was made with. From what an image
 made in A1111, Forge or ComfyUI claims (an import's ``made_with``): prompt (A1111's
-``<lora:name:w>`` tags included, which resolve in the models folder), negative prompt,
+``<lora:name:w>`` tags and ComfyUI's ``embedding:name`` included, which resolve in the
+models folder), the embeddings A1111 names by hash (``TI hashes``), negative prompt,
 seed, steps, CFG, the sampler and schedule as cinedraft's scheduler, the first-pass size,
 and the checkpoint and ComfyUI's LoRAs when the models folder holds files of their names.
 What cannot be carried (a sampler cinedraft has no match for, a model or LoRA this machine
@@ -92,6 +93,11 @@ def _claimed(made: dict, models_root: Path) -> tuple[dict, list[str]]:
             fields.setdefault("loras", []).append(Lora(ref=name, weight=lora.get("weight")))
         else:
             notes.append(f"LoRA {lora.get('name')!r} is not in {models_root / 'loras'}")
+    for name in made.get("embeddings") or []:  # A1111's: a word of the prompt names it
+        if in_models_folder(str(name), models_root / "embeddings"):
+            fields.setdefault("embeddings", []).append(str(name))
+        else:
+            notes.append(f"embedding {name!r} is not in {models_root / 'embeddings'}")
     if any(key.startswith("Hires") for key in made.get("fields") or {}):
         notes.append(f"{tool}'s hires fix is not carried: promote a draft for production")
     return fields, notes

@@ -13,6 +13,7 @@ ComfyUI has no node for (measured cleanup, colour keep) are listed in the JSON r
 from __future__ import annotations
 
 import json
+import re
 from collections import deque
 from pathlib import Path
 
@@ -74,10 +75,21 @@ def comfy_workflow(record: dict) -> dict | None:
             strength_clip=lora["weight"],
         )
         model, clip = loaded, [loaded[0], 1]
-    # ComfyUI weighs words with A1111's parentheses, not with compel's syntax.
-    positive = node("CLIPTextEncode", text=as_a1111(record["prompt"], comfy=True), clip=clip)
-    negative_text = as_a1111(record.get("negative_prompt") or "", comfy=True)
-    negative = node("CLIPTextEncode", text=negative_text, clip=clip)
+    # ComfyUI weighs words with A1111's parentheses, not with compel's syntax, and loads an
+    # embedding a word names as "embedding:name".
+    embeddings = [
+        Path(a["path"]).stem for a in record.get("adapters") or [] if a.get("kind") == "embedding"
+    ]
+
+    def text(prompt: str) -> str:
+        for name in embeddings:
+            prompt = re.sub(
+                rf"(?<![\w.:-]){re.escape(name)}(?![\w.-])", f"embedding:{name}", prompt
+            )
+        return as_a1111(prompt, comfy=True)
+
+    positive = node("CLIPTextEncode", text=text(record["prompt"]), clip=clip)
+    negative = node("CLIPTextEncode", text=text(record.get("negative_prompt") or ""), clip=clip)
     first = (
         record.get("base_width") or record["width"],
         record.get("base_height") or record["height"],

@@ -23,6 +23,7 @@ from xml.sax.saxutils import escape, unescape
 from PIL import ExifTags, Image, PngImagePlugin
 
 from ..errors import InputError
+from ..prompt_tags import NAME
 from ..weighting import as_a1111
 from .comfy import comfy_workflow, read_comfy_graph
 from .files import AVIF_BRANDS
@@ -73,9 +74,13 @@ def parameters_text(record: dict) -> str | None:
         fields["Hires upscale"] = render["upscale"]
         fields["Hires steps"] = render["refine_steps"]
         fields["Hires upscaler"] = "Lanczos"  # one of A1111's built-in upscalers
-    if loras:
-        hashes = ", ".join(f"{Path(a['path']).stem}: {a['sha256'][:12]}" for a in loras)
-        fields["Lora hashes"] = f'"{hashes}"'
+    # A1111 names the files by hash beside the prompt; an embedding's name in the prompt is
+    # its file's (the token it was loaded as), which A1111 takes as that embedding.
+    embeddings = [a for a in record.get("adapters") or [] if a.get("kind") == "embedding"]
+    for key, used in (("Lora hashes", loras), ("TI hashes", embeddings)):
+        if used:
+            hashes = ", ".join(f"{Path(a['path']).stem}: {a['sha256'][:12]}" for a in used)
+            fields[key] = f'"{hashes}"'
     fields["Version"] = f"cinedraft {record['versions']['cinedraft']}"
     lines.append(", ".join(f"{k}: {v}" for k, v in fields.items()))
     return "\n".join(lines)
@@ -86,6 +91,7 @@ def parameters_text(record: dict) -> str | None:
 _FIELD_NAME = re.compile(r"\s*([A-Za-z][\w ./()-]{0,63}):\s*")
 _QUOTED = re.compile(r'"(?:\\.|[^\\"]){0,1024}"')
 MAX_PARAMETERS = 64 * 1024  # characters of a parameters text read at most (A1111's: ~1-5 K)
+MAX_NAMED = 32  # embeddings read of a parameters text at most
 _NUMBERS = {"Steps": ("steps", int), "CFG scale": ("guidance", float), "Seed": ("seed", int)}
 _TEXTS = {
     "Sampler": "sampler",
@@ -123,6 +129,10 @@ def read_parameters(text: str) -> dict | None:
     found |= {key: fields[name] for name, key in _TEXTS.items() if fields.get(name)}
     if m := re.fullmatch(r"(\d{1,5})x(\d{1,5})", fields.get("Size", "")):
         found["width"], found["height"] = int(m.group(1)), int(m.group(2))
+    # the embeddings the prompt's words name (A1111 takes a word that is an embedding's name)
+    names = [n.partition(":")[0].strip() for n in fields.get("TI hashes", "").split(",")]
+    if names := [n for n in names if re.fullmatch(NAME, n)][:MAX_NAMED]:
+        found["embeddings"] = names
     if version := fields.get("Version", ""):
         found["tool"] = "cinedraft" if version.startswith("cinedraft") else found["tool"]
         found["version"] = version

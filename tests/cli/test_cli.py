@@ -145,7 +145,7 @@ def test_progress_is_plain_lines_when_not_a_terminal(tmp_path):
 def test_generate_like_an_image_takes_its_settings_under_the_options_given(tmp_path):
     """``--like``: more like an image made here, or one brought from A1111 or ComfyUI (their
     sampler names mapped to cinedraft's, a model the models folder lacks said, not guessed)."""
-    from tests.media.test_metadata import COMFY, _a1111_file
+    from tests.media.test_metadata import A1111, COMFY, _a1111_file
 
     made = _invoke(tmp_path, "generate", "a red jar on a table", "--seed", "7", "--steps", "3")
     made = _invoke(tmp_path, "library", "list", "--json")
@@ -168,6 +168,11 @@ def test_generate_like_an_image_takes_its_settings_under_the_options_given(tmp_p
         768,
     )
     assert "model 'v1-5-pruned-emaonly' is not in" in res.stderr
+    named = A1111.replace("Version:", 'TI hashes: "EasyNegative: c74b4e810b03", Version:')
+    a1111.write_bytes(_a1111_file("png", named).getvalue())
+    res = _invoke(tmp_path, "generate", "--like", str(a1111), "--steps", "1", "--size", "64x64")
+    assert res.exit_code == 0, res.output  # an embedding this machine lacks: said, not loaded
+    assert f"embedding 'EasyNegative' is not in {tmp_path / 'models' / 'embeddings'}" in res.stderr
 
     comfy = tmp_path / "ComfyUI_00001_.png"
     graph = json.loads(COMFY)

@@ -177,6 +177,33 @@ def test_an_embedding_and_a_vae_apply_and_come_off(engine, tiny_sd, tiny_sd_adap
     assert np.array_equal(after, before)
 
 
+def test_tags_as_a1111_and_comfyui_users_write_them_load_what_they_name(
+    engine, tiny_sd, tiny_sd_adapters
+):
+    """A1111's ``<lyco:>`` (its alias of ``<lora:>``) and a weight given for the text encoder
+    and the denoiser alike; ComfyUI's ``embedding:name`` (with its file's extension, as
+    ComfyUI's own prompts often have it): the same pixels as the options. Each was encoded
+    as words before."""
+    folder = engine.settings.models_root
+    (folder / "loras").mkdir(parents=True, exist_ok=True)
+    (folder / "embeddings").mkdir(parents=True, exist_ok=True)
+    shutil.copy(tiny_sd_adapters["lora"], folder / "loras" / "inkwash.safetensors")
+    shutil.copy(tiny_sd_adapters["embedding"], folder / "embeddings" / "shiny.safetensors")
+    option = Lora(ref=str(tiny_sd_adapters["lora"]), weight=0.5)
+    _, by_option = _draw(engine, tiny_sd, loras=[option])
+    for tag in ("<lyco:inkwash:0.5>", "<lora:inkwash:0.5:0.5>", "<lora:inkwash:te=0.5:unet=.5>"):
+        out, by_tag = _draw(engine, tiny_sd, prompt=f"a red jar on a table {tag}")
+        assert np.array_equal(by_tag, by_option) and out.record["prompt"] == "a red jar on a table"
+    emb = str(tiny_sd_adapters["embedding"])
+    _, by_option = _draw(engine, tiny_sd, prompt="a shiny jar", embeddings=[emb])
+    out, by_word = _draw(engine, tiny_sd, prompt="a embedding:shiny.pt jar")
+    assert np.array_equal(by_word, by_option)
+    assert out.record["adapters"][0]["kind"] == "embedding"
+    # and the file says so to A1111: the word names it, the hash lists it
+    sha = out.record["adapters"][0]["sha256"][:12]
+    assert f'TI hashes: "shiny: {sha}"' in read_metadata(out.path)["parameters"]
+
+
 def test_a_vae_kept_as_one_file_swaps_in_as_its_folder_does(
     engine, tiny_sd, tiny_sd_adapters, tmp_path
 ):

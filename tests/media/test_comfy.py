@@ -56,6 +56,21 @@ RECORD = {
 }
 
 
+def test_an_embedding_is_named_to_comfyui_as_comfyui_names_one():
+    """The prompt's word for an embedding (its file's name, the token it was loaded as) is
+    ``embedding:name`` in ComfyUI's text, in a weight too; other words are left alone."""
+    shiny = {"kind": "embedding", "path": "/m/embeddings/shiny.safetensors", "sha256": "0" * 64}
+    record = RECORD | {
+        "prompt": "a (shiny:1.2) jar, shiny-ish, not shinyness",
+        "negative_prompt": "shiny",
+        "adapters": [*RECORD["adapters"], shiny],
+    }
+    graph = comfy_workflow(record)
+    check_graph(graph)
+    texts = [n["inputs"]["text"] for n in graph.values() if n["class_type"] == "CLIPTextEncode"]
+    assert texts == ["a (embedding:shiny:1.2) jar, shiny-ish, not shinyness", "embedding:shiny"]
+
+
 @pytest.mark.parametrize("scheduler", sorted(SAMPLERS))
 def test_every_sampler_maps_to_a_graph_comfyui_runs(scheduler):
     graph = comfy_workflow(RECORD | {"scheduler": scheduler})

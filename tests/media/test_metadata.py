@@ -123,6 +123,19 @@ def test_an_a1111_image_says_its_prompt_and_settings(fmt):
     assert made["fields"]["Lora hashes"] == "add_detail: 7c6bad76eb54, ink: 0123456789ab"
 
 
+def test_the_embeddings_an_a1111_image_names_are_read_from_its_ti_hashes():
+    """A1111 loads an embedding a word of the prompt names, and lists it by hash; a list of
+    untrusted length, of names that could be paths, is cut to file names, 32 at most."""
+    line = "Steps: 20, Sampler: Euler, CFG scale: 7, Seed: 1"
+    hashes = 'TI hashes: "EasyNegative: c74b4e810b03, bad-hands-5: aa7651be154c"'
+    text = f"a cat\nNegative prompt: EasyNegative\n{line}, {hashes}"
+    assert read_parameters(text)["embeddings"] == ["EasyNegative", "bad-hands-5"]
+    many = ", ".join(f"e{i}: 0" for i in range(100))
+    hostile = f'a cat\n{line}, TI hashes: "../../etc/passwd: 0, {many}"'
+    assert read_parameters(hostile)["embeddings"] == [f"e{i}" for i in range(32)]
+    assert "embeddings" not in read_parameters(f"a cat\n{line}")
+
+
 @pytest.mark.parametrize(
     "text",
     [
