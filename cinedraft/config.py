@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         description="Models folder (default HOME/models): `--model NAME` finds NAME there, a "
         "diffusers folder or NAME.safetensors; `cinedraft models` lists it.",
     )
+    wildcards: Path | None = Field(
+        None,
+        description="Wildcard files for templates (default HOME/wildcards): `__colours__` is "
+        "every line of colours.txt there, as in A1111's Dynamic Prompts extension.",
+    )
     single_file_configs: Path | None = Field(
         None,
         description="Component configs for single-file checkpoints: one diffusers-layout "
@@ -134,6 +139,10 @@ class Settings(BaseSettings):
     @property
     def models_root(self) -> Path:
         return self.models or self.home / "models"
+
+    @property
+    def wildcards_root(self) -> Path:
+        return self.wildcards or self.home / "wildcards"
 
     def model_for(self, tier: str) -> str:
         """The model a tier uses unless the request names one."""

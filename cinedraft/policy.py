@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
+from .templates import every_prompt
 
 ACTIONS = ("block", "flag", "allow")
 KINDS = ("brand", "person")
@@ -210,9 +211,12 @@ class Policy:
                     )
         return verdict
 
-    def check_request(self, prompt: str, template: bool = False) -> Verdict:
-        """The verdict on a prompt, or on every expansion of a wildcard template."""
-        return self.check(expansions(prompt) if template else [prompt])
+    def check_request(
+        self, prompt: str, template: bool = False, wildcards: Path | None = None
+    ) -> Verdict:
+        """The verdict on a prompt, or on every expansion of a wildcard template (its
+        wildcard files in ``wildcards``)."""
+        return self.check(expansions(prompt, wildcards) if template else [prompt])
 
     def refuse_if_blocked(self, verdict: Verdict) -> None:
         """PolicyBlocked naming the first blocking rule, when there is one."""
@@ -228,20 +232,15 @@ class Policy:
             )
 
 
-def expansions(template: str) -> list[str]:
+def expansions(template: str, wildcards: Path | None = None) -> list[str]:
     """Every prompt a wildcard template can make (all of them: a policy checks each)."""
-    from dynamicprompts.generators import CombinatorialPromptGenerator
-
-    try:
-        combos = CombinatorialPromptGenerator().generate(template, max_prompts=MAX_EXPANSIONS + 1)
-    except Exception as exc:  # noqa: BLE001 - pyparsing raises its own error types for bad syntax
-        raise InputError(f"bad template {template!r}: {exc}") from None
+    combos = every_prompt(template, wildcards, MAX_EXPANSIONS)
     if len(combos) > MAX_EXPANSIONS:
         raise InputError(
             f"template {template!r} makes more than {MAX_EXPANSIONS} prompts: too many to "
             "check against the policy"
         )
-    return list(combos) or [template]
+    return combos
 
 
 OFF = Policy([], [], False, "no policy")

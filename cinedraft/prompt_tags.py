@@ -14,6 +14,7 @@ Pure Python: the request checks its prompts with it before anything is loaded.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 NAME = r"[A-Za-z0-9][A-Za-z0-9._+-]*"
 _NETWORK = re.compile(r"<(\w+):([^<>]*)>")  # A1111's extra-network syntax, any kind
@@ -62,6 +63,33 @@ def without_tags(text: str) -> str:
     text = _NETWORK.sub(lambda m: "" if m.group(1).lower() in _LORA_KINDS else m.group(0), text)
     text = _COMFY_EMBEDDING.sub(r"\1", _EMBEDDING.sub(r"\1", text))
     return re.sub(r"\s{2,}", " ", text).strip(" ,")
+
+
+def dropped(text: str, absent: Callable[[str, str], bool]) -> tuple[str, list[tuple[str, str]]]:
+    """``text`` without the tags whose file ``absent(kind, name)`` says is not here (kind
+    ``"lora"`` or ``"embedding"``), and those tags' (kind, name); ``text`` as it was when
+    none is dropped."""
+    gone: list[tuple[str, str]] = []
+
+    def drop(kind: str, name: str, tag: str) -> str:
+        if absent(kind, name):
+            gone.append((kind, name))
+            return ""
+        return tag
+
+    def network(m: re.Match) -> str:
+        if m.group(1).lower() not in _LORA_KINDS:
+            return m.group(0)
+        try:
+            return drop("lora", _lora(m.group(2))[0], m.group(0))
+        except ValueError:  # the request refuses it, in its own words
+            return m.group(0)
+
+    def embedding(m: re.Match) -> str:
+        return drop("embedding", m.group(1), m.group(0))
+
+    out = _COMFY_EMBEDDING.sub(embedding, _EMBEDDING.sub(embedding, _NETWORK.sub(network, text)))
+    return (re.sub(r"[ \t]{2,}", " ", out).strip(" ,") if gone else text), gone
 
 
 def _lora(args: str) -> tuple[str, float | None]:

@@ -56,6 +56,7 @@ class Workspace:
                     settings.policy_file,
                     self.library(),
                     retention_days=settings.audit_retention_days,
+                    wildcards=settings.wildcards_root,
                 )
             return self._guard
 

@@ -7,7 +7,17 @@ from pathlib import Path
 ROOT = Path(__file__).parents[1] / "cinedraft"
 LAYERS = [  # lowest first; the same order as docs/architecture.md
     {"errors", "_version"},
-    {"ids", "config", "request", "record", "tiers", "policy", "weighting", "prompt_tags"},
+    {
+        "ids",
+        "config",
+        "request",
+        "record",
+        "tiers",
+        "policy",
+        "weighting",
+        "prompt_tags",
+        "templates",
+    },
     {"media"},
     {"quality"},
     {"render"},

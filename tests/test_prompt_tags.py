@@ -3,7 +3,7 @@
 import pytest
 
 from cinedraft.errors import InputError
-from cinedraft.prompt_tags import embeddings, loras, problem, without_tags
+from cinedraft.prompt_tags import dropped, embeddings, loras, problem, without_tags
 from cinedraft.request import ImageRequest
 
 
@@ -65,3 +65,14 @@ def test_embeddings_are_named_in_cinedrafts_tag_or_comfyuis(prompt, names, words
 def test_a_tag_in_a_wildcard_is_refused(engine):
     with pytest.raises(InputError, match="inside a {wildcard}"):
         engine.generate_image(ImageRequest(prompt="{a embedding:x|b} jar", template=True))
+
+
+def test_tags_naming_files_this_machine_lacks_can_be_left_out():
+    """What ``generate --like`` does with another tool's prompt: a tag whose file is not here
+    is taken out (and said) rather than stopping the request; the rest stays as written."""
+    here = {("lora", "ink"), ("embedding", "shiny")}
+    prompt = "a cat,\n<lora:ink:0.5> <lora:gone:1> <lyco:gone2>, embedding:shiny embedding:bad.pt"
+    text, gone = dropped(prompt, lambda kind, name: (kind, name) not in here)
+    assert text == "a cat,\n<lora:ink:0.5> , embedding:shiny"
+    assert gone == [("lora", "gone"), ("lora", "gone2"), ("embedding", "bad")]
+    assert dropped("a cat, (red:1.2)\n", lambda *_: True) == ("a cat, (red:1.2)\n", [])

@@ -28,7 +28,8 @@ def check(
     ctx: typer.Context,
     prompt: Annotated[str, typer.Argument(help="A prompt, or a template with --template.")],
     template: Annotated[
-        bool, typer.Option("--template", help="Check every expansion of {a|b} wildcards.")
+        bool,
+        typer.Option("--template", help="Check every expansion of {a|b} and __wildcard__ files."),
     ] = False,
     as_json: Json = False,
 ) -> None:
@@ -38,7 +39,7 @@ def check(
     state: Workspace = ctx.obj
     found = state.settings.policy_file
     rules = load_policy(found) if found else OFF
-    verdict = rules.check_request(prompt, template)
+    verdict = rules.check_request(prompt, template, state.settings.wildcards_root)
     if as_json:
         out.print_json(json.dumps({"policy": rules.source} | (verdict.record() or {"hits": []})))
         return

@@ -423,7 +423,8 @@ class Head:
                     prompts, seeds = [request.prompt], [request.seed]
                     self.workspace.guard().check(action, request.prompt, request)
                 else:
-                    prompts, seeds = prompts_and_seeds(request)
+                    wildcards = self.workspace.settings.wildcards_root
+                    prompts, seeds = prompts_and_seeds(request, wildcards)
                     self.workspace.guard().check(
                         job.kind, request.prompt, request, request.template
                     )

@@ -59,7 +59,11 @@ class Engine:
         )
         # the policy and the audit trail (entries name ``actor``, by default the OS user)
         self.guard = guard or Guard(
-            settings.policy_file, self.library, actor, settings.audit_retention_days
+            settings.policy_file,
+            self.library,
+            actor,
+            settings.audit_retention_days,
+            settings.wildcards_root,
         )
         self.image = ImageEngine(
             settings, self.models, self.library, self.device, self.upscaler, self.guard

@@ -40,8 +40,10 @@ class Guard:
         library: Library | None,
         actor: str | None = None,
         retention_days: int | None = None,
+        wildcards: Path | None = None,
     ):
         self.policy_file = policy_file
+        self.wildcards = wildcards  # where a template's wildcard files are
         self.library = library
         self.retention_days = retention_days
         self._pruned_at = 0.0  # time.monotonic() of the last retention pass
@@ -72,11 +74,20 @@ class Guard:
         return self._policy
 
     def check(
-        self, action: str, prompt: str, request: BaseModel, template: bool = False
+        self,
+        action: str,
+        prompt: str,
+        request: BaseModel,
+        template: bool = False,
+        expanded: list[str] | None = None,
     ) -> Verdict:
-        """The policy's verdict on a request; a block is audited, then refused."""
+        """The policy's verdict on a request; a block is audited, then refused. A template's
+        prompts are made here, unless the caller has them (``expanded``)."""
         policy = self.policy
-        verdict = policy.check_request(prompt, template)
+        if expanded is not None:
+            verdict = policy.check(expanded)
+        else:
+            verdict = policy.check_request(prompt, template, self.wildcards)
         if verdict.blocked:
             self.record(f"refused {action}", request, [h.to_dict() for h in verdict.hits])
             policy.refuse_if_blocked(verdict)

@@ -20,6 +20,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -45,6 +46,7 @@ from ..request import (
     no_progress,
 )
 from ..tiers import QWEN_NEGATIVE, REFINER_SWITCH, SDXL, Family, Tier, tier_for
+from .. import templates
 from ..prompt_tags import without_tags
 from ..weighting import unescaped
 from .adapters import (
@@ -60,7 +62,6 @@ from .guard import Guard
 from .models import LoadedModel, ModelCache, software_versions
 from .prompts import (
     compel_texts,
-    expand_template,
     refiner_embeddings,
     unread_words,
     weighted_embeddings,
@@ -91,10 +92,14 @@ class Part:
     parent: Asset | None = None
 
 
-def prompts_and_seeds(request: ImageRequest) -> tuple[list[str], list[int]]:
-    """Step 2: one prompt (adapter tags taken out) and one seed per image of ``request``."""
+def prompts_and_seeds(request: ImageRequest, wildcards: Path | None) -> tuple[list[str], list[int]]:
+    """Step 2: one prompt (adapter tags taken out) and one seed per image of ``request``; a
+    template's wildcards are files in ``wildcards``."""
     text = without_tags(request.prompt)
-    prompts = expand_template(text, request.count) if request.template else [text] * request.count
+    if request.template:
+        prompts = templates.expand(text, request.count, wildcards)
+    else:
+        prompts = [text] * request.count
     if not all(p.strip() for p in prompts):
         raise InputError(f"the prompt {request.prompt!r} leaves an empty prompt")
     seed0 = secrets.randbelow(2**32) if request.seed is None else request.seed
@@ -176,7 +181,10 @@ class ImageEngine:
         these images of the request (a cluster worker's share, see :class:`Part`)."""
         # 0. The usage policy, on every prompt the request can make, adapter tags and all
         # (a block stops here).
-        verdict = self.guard.check("generate", request.prompt, request, request.template)
+        # A cluster worker's share is checked as the prompts the head made of the template.
+        verdict = self.guard.check(
+            "generate", request.prompt, request, request.template, part and part.prompts
+        )
         # 1. Model, adapters (LoRAs, embeddings, VAE), tier, sizes.
         plan = self.plan(request, tier, part.parent if part else None)
         if plan.model.family.instruct:
@@ -186,7 +194,10 @@ class ImageEngine:
                 f"--model {plan.model.ref}`"
             )
         # 2. One prompt and one seed per image (adapter tags taken out of the prompt).
-        prompts, seeds = (part.prompts, part.seeds) if part else prompts_and_seeds(request)
+        if part:
+            prompts, seeds = part.prompts, part.seeds
+        else:
+            prompts, seeds = prompts_and_seeds(request, self.settings.wildcards_root)
         with applied(plan.model, plan.adapters):
             # 3. Base images.
             own = plan.model.own_scheduler

@@ -20,7 +20,8 @@ from ..library import Asset
 from ..media.comfy import SAMPLERS as COMFY_SAMPLERS
 from ..media.metadata import checkpoint_name
 from ..request import MAX_SIDE, Lora
-from .folders import in_models_folder
+from ..prompt_tags import dropped
+from .folders import ADAPTER_FOLDERS, in_models_folder
 from .schedulers import SCHEDULERS
 
 
@@ -58,6 +59,17 @@ def _own(record: dict) -> dict:
 def _claimed(made: dict, models_root: Path) -> tuple[dict, list[str]]:
     tool, notes = made.get("tool", "the other tool"), []
     fields: dict = {"prompt": made["prompt"], "negative_prompt": made.get("negative_prompt", "")}
+
+    def absent(kind: str, name: str) -> bool:
+        return in_models_folder(name, models_root / ADAPTER_FOLDERS[kind]) is None
+
+    for key in fields:  # a tag naming a file this machine lacks would stop the request
+        fields[key], gone = dropped(fields[key], absent)
+        notes += [
+            f"{kind} {name!r} in the prompt is not in {models_root / ADAPTER_FOLDERS[kind]}: "
+            "left out"
+            for kind, name in gone
+        ]
     checks = {
         "seed": lambda v: isinstance(v, int) and 0 <= v < 2**63,
         "steps": lambda v: isinstance(v, int) and 1 <= v <= 500,

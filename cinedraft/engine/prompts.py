@@ -1,7 +1,5 @@
-"""Prompt handling: wildcard templates (dynamicprompts) and weighting (compel).
+"""Prompt weighting (compel) and prompts past the encoder's window.
 
-Templates: ``a {red|blue} {bottle|jar}`` expands to every combination, in order, cycling when
-more images are asked for than there are combinations (each image still gets its own seed).
 Weighting: compel's syntax (``(red)1.4``, ``red++``, ``.blend()``) or A1111's (``(red:1.4)``,
 ``((red))``, ``[red]``, ``BREAK``), read by :mod:`cinedraft.weighting` and encoded by compel.
 Plain prompts skip compel and go through the pipeline's own text encoding, so they match
@@ -10,10 +8,7 @@ diffusers exactly.
 
 from __future__ import annotations
 
-import itertools
 from typing import TYPE_CHECKING
-
-from dynamicprompts.generators import CombinatorialPromptGenerator
 
 from ..errors import InputError
 from ..tiers import Family
@@ -23,17 +18,6 @@ if TYPE_CHECKING:
     from compel import Compel
     from diffusers import DiffusionPipeline
     from transformers import PreTrainedTokenizerBase
-
-
-def expand_template(template: str, count: int) -> list[str]:
-    """``count`` prompts from a wildcard template, every combination before any repeats."""
-    try:
-        combos = CombinatorialPromptGenerator().generate(template, max_prompts=count)
-    except Exception as exc:  # noqa: BLE001 - pyparsing raises its own error types for bad syntax
-        raise InputError(f"bad template {template!r}: {exc}") from None
-    if not combos:
-        raise InputError(f"template {template!r} produced no prompts")
-    return list(itertools.islice(itertools.cycle(combos), count))
 
 
 def compel_texts(

@@ -190,6 +190,14 @@ def test_generate_like_an_image_takes_its_settings_under_the_options_given(tmp_p
     res = _invoke(tmp_path, "generate", "--like", str(comfy), "--negative", "", "--json")
     assert res.exit_code == 0, res.output  # an empty negative given clears the image's
     assert json.loads(res.stdout)["outputs"][0]["record"].get("negative_prompt", "") == ""
+    graph["7"]["inputs"]["text"] = "embedding:EasyNegative, bad hands"
+    info = PngImagePlugin.PngInfo()
+    info.add_text("prompt", json.dumps(graph))
+    Image.new("RGB", (8, 8), (1, 1, 1)).save(comfy, "PNG", pnginfo=info)
+    res = _invoke(tmp_path, "generate", "--like", str(comfy), "--json")
+    assert res.exit_code == 0, res.output  # an embedding this machine lacks: left out, said
+    assert json.loads(res.stdout)["outputs"][0]["record"]["negative_prompt"] == "bad hands"
+    assert "embedding 'EasyNegative' in the prompt is not in" in res.stderr
 
     made = _invoke(
         tmp_path,
@@ -214,3 +222,19 @@ def test_generate_like_an_image_takes_its_settings_under_the_options_given(tmp_p
     assert res.exit_code == 2 and "says nothing of how it was made" in res.output
     res = _invoke(tmp_path, "generate")
     assert res.exit_code == 2 and "say what to draw" in res.output
+
+
+def test_vary_takes_wildcard_files_from_the_wildcards_folder(tmp_path):
+    """``__colours__`` is every line of HOME/wildcards/colours.txt (A1111's Dynamic Prompts
+    layout); it was drawn as the word "__colours__". The policy reads those lines too."""
+    (tmp_path / "wildcards").mkdir()
+    (tmp_path / "wildcards" / "colours.txt").write_text("red\nblue\n")
+    res = _invoke(tmp_path, "vary", "a __colours__ ball", "-n", "2", "--steps", "1", "--json")
+    assert res.exit_code == 0, res.output
+    prompts = [o["record"]["prompt"] for o in json.loads(res.stdout)["outputs"]]
+    assert prompts == ["a red ball", "a blue ball"]
+    res = _invoke(tmp_path, "vary", "a __colors__ ball", "-n", "2", "--steps", "1")
+    assert res.exit_code == 2 and "no wildcard file for __colors__" in res.output
+    (tmp_path / "policy.toml").write_text('[[rule]]\nnames = ["blue ball"]\naction = "flag"\n')
+    res = _invoke(tmp_path, "policy", "check", "a __colours__ ball", "--template", "--json")
+    assert [h["prompt"] for h in json.loads(res.stdout)["hits"]] == ["a blue ball"]
