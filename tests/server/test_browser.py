@@ -45,6 +45,8 @@ def studio(tmp_path_factory):
         port = s.getsockname()[1]
     home = tmp_path_factory.mktemp("browser")
     (home / "policy.toml").write_text(POLICY)
+    (home / "wildcards").mkdir()
+    (home / "wildcards" / "shapes.txt").write_text("ball\ncube\n")
     app = create_app(settings(home))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -447,4 +449,17 @@ def test_more_like_an_image_drafts_with_its_settings(studio, page):
     expect(page.locator("#like")).to_contain_text("note: model 'v1-5-pruned-emaonly' is not in")
     expect(page.locator("#like")).to_contain_text("512x768 · 20 steps · guidance 7 · dpm++-karras")
     assert page.input_value("#ideate input[name=seed]") == "1234567890"
+    assert page.errors == []
+
+
+def test_ideate_drafts_a_wildcard_files_lines(studio, page):
+    """A ``__name__`` wildcard makes variations in Ideate as ``{a|b}`` does (it went to the
+    server as one literal prompt, drawn with the word "__shapes__")."""
+    page.goto(studio)
+    page.fill("#ideate input[name=prompt]", "a red __shapes__ on a table")
+    page.fill("#ideate input[name=count]", "2")
+    page.click("#ideate button[type=submit]")
+    expect(page.locator("#drafts .tile")).to_have_count(2, timeout=60_000)
+    captions = page.locator("#drafts .tile .caption").all_inner_texts()
+    assert captions == ["a red ball on a table", "a red cube on a table"]
     assert page.errors == []

@@ -105,6 +105,9 @@ async function working(buttons, task) {
   try { return await task(); } finally { for (const b of buttons) b.disabled = false; }
 }
 
+// A prompt that makes variations: {a|b} choices, or a __name__ wildcard file.
+const TEMPLATE = /\{.*\|.*\}|__[\w*./-]+__/;
+
 const FIGURES = [
   "sharpness", "tenengrad", "hf_ratio", "edge_width", "blockiness", "noise",
   "chroma_outliers", "speckle", "overshoot",
@@ -122,7 +125,7 @@ async function ideate(likeId) {
   const promoteButton = el("button", { type: "button", id: "promote", disabled: true, text: "Promote selected" });
   let selected = null;
   const form = el("form", { class: "bar", id: "ideate" },
-    el("label", {}, "Prompt (wildcards like {red|blue} make variations)",
+    el("label", {}, "Prompt ({red|blue} or a __wildcard__ file makes variations)",
       el("input", { name: "prompt", required: true,
                     value: like ? like.request.prompt : "a {red|blue|green} bottle on a glass table, studio lighting" })),
     el("label", {}, "Variations", el("input", { name: "count", type: "number", min: 1, max: 48, value: like ? 4 : 6 })),
@@ -142,7 +145,7 @@ async function ideate(likeId) {
     prog.start();
     try {
       const job = await api("/api/jobs/generate", { json: { ...(like ? like.request : {}),
-        prompt, count, seed: Number(data.get("seed")), tier: "draft", template: /\{.*\|.*\}/.test(prompt) } });
+        prompt, count, seed: Number(data.get("seed")), tier: "draft", template: TEMPLATE.test(prompt) } });
       grid.replaceChildren();
       const shown = new Set();
       const addTiles = async (ids) => {  // drafts appear as the job stores them
