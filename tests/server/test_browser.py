@@ -434,8 +434,8 @@ def test_more_like_an_image_drafts_with_its_settings(studio, page):
     page.click("#ideate button[type=submit]")
     expect(page.locator("#drafts .tile")).to_have_count(2, timeout=60_000)
     page.screenshot(path=str(ARTIFACTS / "13-more-like.png"))
-    drafted = httpx.get(f"{studio}/api/assets", params={"text": "green"}).json()
-    records = [httpx.get(f"{studio}/api/assets/{a['id']}").json()["record"] for a in drafted]
+    drafted = page.locator("#drafts .tile .caption-id").all_inner_texts()
+    records = [httpx.get(f"{studio}/api/assets/{i}").json()["record"] for i in drafted]
     assert sorted(r["seed"] for r in records) == [31, 32]
     assert {(r["negative_prompt"], r["steps"], r["tier"]) for r in records} == {
         ("blurry", 2, "draft")
