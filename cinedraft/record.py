@@ -84,6 +84,9 @@ class ImageRecord(Generated):
     template: str | None = None  # the prompt template this image's prompt was expanded from
     scheduler: str
     schedule_type: str | None = None  # A1111's "Schedule type" (Karras...), beside the sampler
+    clip_skip: int | None = (
+        None  # A1111's Clip skip, when the text encoder's last layer was not read
+    )
     true_cfg_scale: float | None = None  # FLUX's second, negative-prompt pass, when it ran
     render: dict  # the tier as it ran (tiers.Tier's fields)
     base_width: int

@@ -84,6 +84,15 @@ class ImageRequest(BaseModel):
     steps: int | None = Field(None, ge=1, le=500)
     guidance: float | None = Field(None, ge=0.0, le=50.0)
     scheduler: str | None = None
+    clip_skip: int | None = Field(
+        None,
+        ge=1,
+        le=12,
+        description="A1111's Clip skip (ComfyUI's CLIP Set Last Layer at -N): 2 reads the "
+        "text encoder's next-to-last layer, as most anime SD 1.x models were trained to; 1 or "
+        "unset, its last. For SD 1.x/2.x models; SDXL reads its next-to-last layer already "
+        "(2 is its default, as in A1111 and ComfyUI).",
+    )
     seed: int | None = Field(None, ge=0, lt=2**63)
     count: int = Field(1, ge=1, le=256, description="Images; seeds are seed, seed+1, ...")
     loras: list[Lora] = Field(

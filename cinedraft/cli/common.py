@@ -66,6 +66,14 @@ Steps = Annotated[int | None, typer.Option(help="Sampling steps (default: the ti
 Guidance = Annotated[float | None, typer.Option(help="Classifier-free guidance scale.")]
 Scheduler = Annotated[str | None, typer.Option(help="dpm++, euler, euler-a, ddim, unipc, ...")]
 Negative = Annotated[str, typer.Option("--negative", help="Negative prompt.")]
+ClipSkip = Annotated[
+    int | None,
+    typer.Option(
+        "--clip-skip",
+        help="A1111's Clip skip: 2 reads the text encoder's next-to-last layer (most anime "
+        "SD 1.x models want it); SD 1.x/2.x models.",
+    ),
+]
 # extend's options (top-level `extend` and `edit extend`)
 ExtendSeconds = Annotated[float, typer.Option("--seconds", help="Length of the continuation.")]
 Before = Annotated[bool, typer.Option("--before", help="A lead-in before the first frame.")]

@@ -10,6 +10,7 @@ import typer
 from ..request import EditRequest, ImageRequest, Lora, Overrides, parse_size
 from ..workspace import Workspace
 from .common import (
+    ClipSkip,
     Guidance,
     Negative,
     Scheduler,
@@ -97,6 +98,7 @@ def generate(
     guidance: Guidance = None,
     scheduler: Scheduler = None,
     negative: Negative = "",
+    clip_skip: ClipSkip = None,
     count: Annotated[
         int, typer.Option("-n", "--count", help="Images (seeds seed, seed+1, ...).")
     ] = 1,
@@ -139,6 +141,7 @@ def generate(
             guidance=guidance,
             scheduler=scheduler,
             negative_prompt=negative if _typed(ctx, "negative") else None,
+            clip_skip=clip_skip,
             tiled_refine=tiled_refine,
         )
         given |= _size(size) | {k: v for k, v in _adapters(lora, embedding, vae).items() if v}
@@ -150,6 +153,7 @@ def generate(
     if source is not None:
         given = {
             "--tier": tier != "draft",
+            "--clip-skip": clip_skip is not None,  # an edit reads prompts as its source did
             "--size": size is not None,
             "--count": count != 1,
             "--lora": bool(lora),
@@ -176,6 +180,7 @@ def generate(
         guidance=guidance,
         scheduler=scheduler,
         negative_prompt=negative,
+        clip_skip=clip_skip,
         count=count,
         tiled_refine=tiled_refine,
         **_adapters(lora, embedding, vae),
@@ -216,6 +221,7 @@ def vary(
     guidance: Guidance = None,
     scheduler: Scheduler = None,
     negative: Negative = "",
+    clip_skip: ClipSkip = None,
     lora: Loras = None,
     embedding: Embeddings = None,
     vae: Vae = None,
@@ -233,6 +239,7 @@ def vary(
         guidance=guidance,
         scheduler=scheduler,
         negative_prompt=negative,
+        clip_skip=clip_skip,
         **_adapters(lora, embedding, vae),
         **_size(size),
     )

@@ -292,6 +292,7 @@ class EditEngine:
                 guidance=request.guidance,
                 scheduler=request.scheduler,
                 seed=request.seed,
+                clip_skip=_clip_skip_of(source, model),
             ),
             None,
             None,
@@ -440,6 +441,7 @@ class EditEngine:
             guidance=overrides.guidance,
             scheduler=overrides.scheduler,
             seed=seed,
+            clip_skip=_clip_skip_of(source, model),
         )
         plan = self.images.plan(request, None, None)
         native = plan.model.native_size
@@ -531,6 +533,12 @@ def _model_of(source: Asset) -> str | None:
     """The model that made the source (a generated image or an earlier turn), if any."""
     model = source.record.get("model")
     return model if isinstance(model, str) and source.record.get("kind") == "image" else None
+
+
+def _clip_skip_of(source: Asset, model: str | None) -> int | None:
+    """The Clip skip the source was made with, for a turn on its own model (another model
+    reads prompts its own way)."""
+    return source.record.get("clip_skip") if model == _model_of(source) else None
 
 
 def kept_mark(source: Asset) -> dict:

@@ -92,6 +92,24 @@ class Part:
     parent: Asset | None = None
 
 
+def _clip_skip(model: LoadedModel, asked: int | None) -> int | None:
+    """The Clip skip a request's images are encoded with: A1111's number, for the CLIP-only
+    SD 1.x/2.x families; None where it changes nothing (1, or 2 on SDXL, which reads its
+    encoders' next-to-last layer already, as A1111 and ComfyUI do)."""
+    family = model.family
+    if asked is None or asked == 1 or (asked == 2 and family.compel == "CompelForSDXL"):
+        return None
+    if family.compel != "CompelForSD":
+        raise InputError(
+            f"clip skip {asked} is for SD 1.x and 2.x models, not {family.name} ones (SDXL "
+            "reads its text encoders' next-to-last layer already: clip skip 2 there)"
+        )
+    layers = model.pipe.text_encoder.config.num_hidden_layers
+    if asked > layers:
+        raise InputError(f"clip skip {asked}: {model.ref}'s text encoder has {layers} layers")
+    return asked
+
+
 def prompts_and_seeds(request: ImageRequest, wildcards: Path | None) -> tuple[list[str], list[int]]:
     """Step 2: one prompt (adapter tags taken out) and one seed per image of ``request``; a
     template's wildcards are files in ``wildcards``."""
@@ -127,6 +145,7 @@ class Plan:
     parent: Asset | None  # the draft a promotion starts from
     adapters: list[Adapter]  # LoRAs, embeddings and VAE applied for the request
     refiner: LoadedModel | None = None  # SDXL's refiner, for the last steps of production
+    clip_skip: int | None = None  # A1111's Clip skip where it changes what is read (2+)
 
 
 class ImageEngine:
@@ -246,7 +265,8 @@ class ImageEngine:
         refiner = None
         if self.settings.refiner and tier.name == "production" and model.family.pipelines == SDXL:
             refiner = self.models.get(self.settings.refiner, kind="refiner")
-        return Plan(request, model, tier, base, (out_w, out_h), parent, adapters, refiner)
+        skip = _clip_skip(model, request.clip_skip)
+        return Plan(request, model, tier, base, (out_w, out_h), parent, adapters, refiner, skip)
 
     def finish(
         self,
@@ -345,6 +365,7 @@ class ImageEngine:
             steps=overrides.steps,
             guidance=overrides.guidance,
             scheduler=overrides.scheduler,
+            clip_skip=draft.clip_skip,
             width=width,
             height=height,
             tiled_refine=tiled_refine,
@@ -371,6 +392,7 @@ class ImageEngine:
             steps=rec.steps,
             guidance=rec.guidance,
             scheduler=rec.scheduler,
+            clip_skip=rec.clip_skip,
             seed=rec.seed,
             parent=parent,
             tiled_refine=bool(rec.render.get("refine_tiled")),
@@ -584,8 +606,9 @@ class ImageEngine:
             _check_negative(plan)
         if family.guidance_is_true_cfg and guidance > 1:
             negative = negative or QWEN_NEGATIVE
-        if encoded := compel_texts([*prompts, negative], family, model.pipe):
-            kwargs = weighted_embeddings(model.pipe, family, encoded[:-1], encoded[-1])
+        skip = plan.clip_skip
+        if encoded := compel_texts([*prompts, negative], family, model.pipe, bool(skip)):
+            kwargs = weighted_embeddings(model.pipe, family, encoded[:-1], encoded[-1], skip)
         else:  # as written: brackets are text here, and so is what an escape stands for
             kwargs = {"prompt": [unescaped(p) for p in prompts]}
             if negative:
@@ -625,6 +648,7 @@ class ImageEngine:
             scheduler=tier.scheduler,
             sampler=sampler_label(tier.scheduler, model.own_scheduler),
             schedule_type=schedule_label(tier.scheduler),
+            clip_skip=plan.clip_skip,
             steps=tier.steps,
             guidance=tier.guidance,
             true_cfg_scale=_true_cfg(model.family, tier.guidance, request.negative_prompt),

@@ -1,14 +1,15 @@
 """Settings taken from an image to make more like it (``generate --like``).
 
 From cinedraft's own record: prompt, negative prompt, seed, steps, guidance, scheduler,
-size, tier, model and the LoRAs, embeddings and VAE it was made with. From what an image
-made in A1111, Forge or ComfyUI claims (an import's ``made_with``): prompt (A1111's
-``<lora:name:w>`` tags and ComfyUI's ``embedding:name`` included, which resolve in the
-models folder), the embeddings A1111 names by hash (``TI hashes``), negative prompt,
-seed, steps, CFG, the sampler and schedule as cinedraft's scheduler, the first-pass size,
-and the checkpoint and ComfyUI's LoRAs when the models folder holds files of their names.
-What cannot be carried (a sampler cinedraft has no match for, a model or LoRA this machine
-lacks, A1111's hires fix) is said, not guessed; the request's own options win over all.
+Clip skip, size, tier, model and the LoRAs, embeddings and VAE it was made with. From what
+an image made in A1111, Forge or ComfyUI claims (an import's ``made_with``): prompt
+(A1111's ``<lora:name:w>`` tags and ComfyUI's ``embedding:name`` included, which resolve
+in the models folder), the embeddings A1111 names by hash (``TI hashes``), negative prompt,
+seed, steps, CFG, Clip skip, the sampler and schedule as cinedraft's scheduler, the
+first-pass size, and the checkpoint and ComfyUI's LoRAs when the models folder holds files
+of their names. What cannot be carried (a sampler cinedraft has no match for, a model or
+LoRA this machine lacks, A1111's hires fix) is said, not guessed; the request's own options
+win over all.
 """
 
 from __future__ import annotations
@@ -42,7 +43,15 @@ def settings_like(asset: Asset, models_root: Path) -> tuple[dict, list[str]]:
 def _own(record: dict) -> dict:
     fields = {
         key: record[key]
-        for key in ("prompt", "negative_prompt", "seed", "steps", "guidance", "scheduler")
+        for key in (
+            "prompt",
+            "negative_prompt",
+            "seed",
+            "steps",
+            "guidance",
+            "scheduler",
+            "clip_skip",
+        )
         if record.get(key) is not None
     }
     fields |= {"model": record["model"], "tier": record.get("tier") or "draft"}
@@ -74,6 +83,7 @@ def _claimed(made: dict, models_root: Path) -> tuple[dict, list[str]]:
         "seed": lambda v: isinstance(v, int) and 0 <= v < 2**63,
         "steps": lambda v: isinstance(v, int) and 1 <= v <= 500,
         "guidance": lambda v: isinstance(v, (int, float)) and 0 <= v <= 50,
+        "clip_skip": lambda v: isinstance(v, int) and 1 <= v <= 12,
     }
     for key, fits in checks.items():
         if key in made:

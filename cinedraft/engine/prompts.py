@@ -15,18 +15,21 @@ from ..tiers import Family
 from ..weighting import as_compel, plain, syntax, words
 
 if TYPE_CHECKING:
+    import torch
     from compel import Compel
     from diffusers import DiffusionPipeline
-    from transformers import PreTrainedTokenizerBase
+    from transformers import CLIPTextModel, PreTrainedTokenizerBase
+    from transformers.modeling_outputs import BaseModelOutputWithPooling
 
 
 def compel_texts(
-    texts: list[str], family: Family, pipe: DiffusionPipeline | None = None
+    texts: list[str], family: Family, pipe: DiffusionPipeline | None = None, always: bool = False
 ) -> list[str] | None:
     """``texts`` as compel is to encode them when any of them weights words, or (on a family
-    that encodes long prompts in windows) runs past the encoder's window; else None (the
-    pipeline encodes them as written). A family compel cannot encode for refuses weights,
-    but takes brackets as text, as it did before A1111's syntax was read."""
+    that encodes long prompts in windows) runs past the encoder's window, or ``always`` (a
+    Clip skip: cinedraft reads that layer itself); else None (the pipeline encodes them as
+    written). A family compel cannot encode for refuses weights, but takes brackets as
+    text, as it did before A1111's syntax was read."""
     if family.compel is None:
         if any(syntax(t, brackets=False) for t in texts):
             raise InputError(f"prompt weighting is not supported for {family.name} models yet")
@@ -36,7 +39,7 @@ def compel_texts(
     # another length), so a bracket there stays text unless the prompt weighs explicitly.
     brackets = family.compel in ("CompelForSD", "CompelForSDXL")
     weighted = any(syntax(t, brackets) for t in texts)
-    if not weighted and not (family.prompt_windows and _past_the_window(pipe, texts)):
+    if not (weighted or always or (family.prompt_windows and _past_the_window(pipe, texts))):
         return None
     return [as_compel(t) for t in texts]
 
@@ -66,9 +69,14 @@ def _past_window(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
 
 
 def weighted_embeddings(
-    pipe: DiffusionPipeline, family: Family, prompts: list[str], negative: str
+    pipe: DiffusionPipeline,
+    family: Family,
+    prompts: list[str],
+    negative: str,
+    clip_skip: int | None = None,
 ) -> dict:
-    """Pipeline keyword arguments carrying compel embeddings for ``prompts`` (compel texts)."""
+    """Pipeline keyword arguments carrying compel embeddings for ``prompts`` (compel texts);
+    with ``clip_skip`` (A1111's number), from that layer of the text encoder."""
     import compel  # imported on first use: it pulls in every diffusers pipeline family
 
     # The manager spreads a textual-inversion token over all its vectors, as the pipeline's
@@ -85,6 +93,9 @@ def weighted_embeddings(
         # Cut at the window, as the pipeline's own encoding of a plain prompt does (compel's
         # SD wrapper always encodes in windows).
         wrapper.compel.conditioning_provider.truncate_to_model_max_length = True
+    if clip_skip:
+        provider = wrapper.compel.conditioning_provider
+        provider.text_encoder = _LayerOf(provider.text_encoder, clip_skip)
     cond = wrapper(prompts, negative_prompt=[negative] * len(prompts))
     kwargs = {"prompt_embeds": cond.embeds, "negative_prompt_embeds": cond.negative_embeds}
     if cond.pooled_embeds is not None:
@@ -94,6 +105,33 @@ def weighted_embeddings(
     if family.compel == "CompelForSDXL":
         kwargs |= _pooled(wrapper.compel_2, prompts, negative)
     return _zero_empty_negative(pipe, negative, kwargs)
+
+
+class _LayerOf:
+    """A CLIP text encoder as compel calls it, its last hidden state taken ``skip`` layers
+    from the end through the final layer norm: A1111's Clip skip (``hidden_states[-2]`` for
+    2), which the pipeline's own ``clip_skip`` would do but cannot with transformers 5
+    (diffusers#14124: its CLIPTextModel has no ``text_model`` now), nor compel's
+    "penultimate" reading, for the same reason."""
+
+    def __init__(self, encoder: CLIPTextModel, skip: int):
+        self.encoder, self.skip = encoder, skip
+
+    @property
+    def device(self) -> torch.device:
+        return self.encoder.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.encoder.dtype
+
+    def __call__(
+        self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **_: object
+    ) -> BaseModelOutputWithPooling:
+        out = self.encoder(ids, attention_mask, output_hidden_states=True, return_dict=True)
+        norm = getattr(self.encoder, "text_model", self.encoder).final_layer_norm
+        out.last_hidden_state = norm(out.hidden_states[-self.skip])
+        return out
 
 
 def refiner_embeddings(pipe: DiffusionPipeline, prompts: list[str], negative: str) -> dict:

@@ -65,6 +65,8 @@ def comfy_workflow(record: dict) -> dict | None:
 
     checkpoint = node("CheckpointLoaderSimple", ckpt_name=_file_name(record["model"]))
     model, clip, vae = checkpoint, [checkpoint[0], 1], [checkpoint[0], 2]
+    if record.get("clip_skip"):  # A1111's Clip skip N is ComfyUI's last layer -N
+        clip = node("CLIPSetLastLayer", clip=clip, stop_at_clip_layer=-record["clip_skip"])
     for lora in (a for a in record.get("adapters") or [] if a.get("kind") == "lora"):
         loaded = node(
             "LoraLoader",
@@ -148,8 +150,8 @@ _SAMPLER_NODES = {"KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCusto
 def read_comfy_graph(text: str) -> dict | None:
     """What a ComfyUI image's API graph (its ``prompt`` text chunk) says made it: the prompt
     and negative prompt (the text of the encoders its first sampler's conditioning comes
-    from, combined conditionings joined), seed, steps, CFG, sampler, scheduler, checkpoint
-    and first-pass size. None when the text is no API graph or holds no sampler. The graph
+    from, combined conditionings joined), seed, steps, CFG, sampler, scheduler, checkpoint,
+    first-pass size and Clip skip. None when the text is no API graph or holds no sampler. The graph
     is untrusted: only strings and numbers of the expected types are taken."""
     try:
         graph = json.loads(text)
@@ -181,6 +183,8 @@ def read_comfy_graph(text: str) -> dict | None:
         value = inputs.get(name)
         if isinstance(value, kind) and not isinstance(value, bool):
             found[key] = value
+    if skip := _clip_skip(nodes, inputs.get("positive")):
+        found["clip_skip"] = skip
     model, loras = _checkpoint(nodes, inputs.get("model"))
     if model:
         found["model"] = model
@@ -230,6 +234,25 @@ def _texts(nodes: dict, link: object) -> list[str]:
             if value and value not in out:
                 out.append(value)
     return out
+
+
+def _clip_skip(nodes: dict, link: object) -> int | None:
+    """A1111's Clip skip of the text encoder a conditioning comes from: CLIP Set Last
+    Layer's -N upstream of it (None for -1, the last layer, or none). Each node once."""
+    seen: set[int] = set()
+    todo = deque([link])
+    while todo:
+        node = _linked(nodes, todo.popleft())
+        if node is None or id(node) in seen or node.get("class_type") in _SAMPLER_NODES:
+            continue
+        seen.add(id(node))
+        inputs = _inputs(node)
+        if node.get("class_type") == "CLIPSetLastLayer":
+            layer = inputs.get("stop_at_clip_layer")
+            number = isinstance(layer, int) and not isinstance(layer, bool)
+            return -layer if number and -24 <= layer <= -2 else None
+        todo += [v for v in inputs.values() if isinstance(v, list)]
+    return None
 
 
 def _checkpoint(nodes: dict, link: object) -> tuple[str | None, list[dict]]:

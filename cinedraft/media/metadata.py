@@ -66,6 +66,8 @@ def parameters_text(record: dict) -> str | None:
         "Model hash": record["model_hash"][:10],
         "Model": checkpoint_name(record["model"]),
     }
+    if record.get("clip_skip"):
+        fields["Clip skip"] = record["clip_skip"]
     render, edit = record.get("render") or {}, record.get("edit") or {}
     if edit.get("strength"):  # an img2img or inpaint turn: A1111's img2img strength
         fields["Denoising strength"] = edit["strength"]
@@ -92,7 +94,12 @@ _FIELD_NAME = re.compile(r"\s*([A-Za-z][\w ./()-]{0,63}):\s*")
 _QUOTED = re.compile(r'"(?:\\.|[^\\"]){0,1024}"')
 MAX_PARAMETERS = 64 * 1024  # characters of a parameters text read at most (A1111's: ~1-5 K)
 MAX_NAMED = 32  # embeddings read of a parameters text at most
-_NUMBERS = {"Steps": ("steps", int), "CFG scale": ("guidance", float), "Seed": ("seed", int)}
+_NUMBERS = {
+    "Steps": ("steps", int),
+    "CFG scale": ("guidance", float),
+    "Seed": ("seed", int),
+    "Clip skip": ("clip_skip", int),
+}
 _TEXTS = {
     "Sampler": "sampler",
     "Schedule type": "scheduler",

@@ -168,11 +168,16 @@ def test_generate_like_an_image_takes_its_settings_under_the_options_given(tmp_p
         768,
     )
     assert "model 'v1-5-pruned-emaonly' is not in" in res.stderr
-    named = A1111.replace("Version:", 'TI hashes: "EasyNegative: c74b4e810b03", Version:')
+    named = A1111.replace(
+        "Version:", 'Clip skip: 2, TI hashes: "EasyNegative: c74b4e810b03", Version:'
+    )
     a1111.write_bytes(_a1111_file("png", named).getvalue())
-    res = _invoke(tmp_path, "generate", "--like", str(a1111), "--steps", "1", "--size", "64x64")
+    res = _invoke(
+        tmp_path, "generate", "--like", str(a1111), "--steps", "1", "--size", "64x64", "--json"
+    )
     assert res.exit_code == 0, res.output  # an embedding this machine lacks: said, not loaded
     assert f"embedding 'EasyNegative' is not in {tmp_path / 'models' / 'embeddings'}" in res.stderr
+    assert json.loads(res.stdout)["outputs"][0]["record"]["clip_skip"] == 2
 
     comfy = tmp_path / "ComfyUI_00001_.png"
     graph = json.loads(COMFY)

@@ -408,3 +408,73 @@ def test_the_sdxl_refiner_is_given_the_weights_too(tiny_sdxl, tiny_sdxl_refiner,
         with Image.open(out.path) as im:
             images.append(np.asarray(im.convert("RGB"), dtype=int))
     assert np.array_equal(images[0], images[1])
+
+
+def test_clip_skip_reads_the_next_to_last_layer_as_a1111_does(engine, tiny_sd, tmp_path):
+    """A1111's Clip skip 2 (what most anime SD 1.x models were trained with) changes the
+    image, 1 does not; weights still weigh; the record and the A1111 text say it, and a
+    promotion and a re-render keep it."""
+    from cinedraft.media.metadata import read_metadata
+
+    base = dict(model=str(tiny_sd), seed=2, steps=2, width=32, height=32)
+
+    def draw(prompt: str, **extra) -> tuple[dict, np.ndarray]:
+        out = engine.generate_image(ImageRequest(prompt=prompt, **base, **extra)).outputs[0]
+        with Image.open(out.path) as im:
+            return out, np.asarray(im.convert("RGB"), dtype=int)
+
+    _, last = draw("a red jar on a table")
+    out, skipped = draw("a red jar on a table", clip_skip=2)
+    assert np.abs(skipped - last).mean() > 0.5 and out.record["clip_skip"] == 2
+    _, weighted = draw("a (red jar)1.5 on a table", clip_skip=2)
+    assert np.abs(weighted - skipped).mean() > 0.5  # weights still weigh
+    _, one = draw("a red jar on a table", clip_skip=1)
+    assert np.array_equal(one, last)  # A1111's 1 is the last layer: no change
+    assert "Clip skip: 2" in read_metadata(out.path)["parameters"]
+    promoted = engine.promote(out.asset_id, overrides=Overrides(steps=2))
+    assert promoted.outputs[0].record["clip_skip"] == 2
+    again = engine.rerender(out.asset_id)
+    assert again.output.record["clip_skip"] == 2 and again.identical
+
+
+def test_clip_skip_is_a1111s_layer(engine, tiny_sd):
+    """The embeddings are A1111's: the encoder's hidden state ``skip`` layers from the end,
+    through its final layer norm (sd_hijack_clip.py), computed here from transformers alone.
+    More layers than the encoder has is refused."""
+    import torch
+
+    from cinedraft.engine.prompts import weighted_embeddings
+
+    skip = 2
+    with pytest.raises(InputError, match="text encoder has 2 layers"):
+        engine.image.plan(ImageRequest(prompt="a", model=str(tiny_sd), clip_skip=3), None, None)
+    request = ImageRequest(prompt="a red jar", model=str(tiny_sd), clip_skip=skip)
+    plan = engine.image.plan(request, None, None)
+    pipe = plan.model.pipe
+    got = weighted_embeddings(pipe, plan.model.family, ["a red jar"], "", skip)["prompt_embeds"]
+    ids = pipe.tokenizer(
+        ["a red jar"], padding="max_length", max_length=pipe.tokenizer.model_max_length
+    ).input_ids
+    with torch.no_grad():
+        states = pipe.text_encoder(torch.tensor(ids), output_hidden_states=True).hidden_states
+        norm = getattr(pipe.text_encoder, "text_model", pipe.text_encoder).final_layer_norm
+        want = norm(states[-skip])
+    assert torch.allclose(got, want, atol=1e-5)
+    plain = weighted_embeddings(pipe, plan.model.family, ["a red jar"], "")["prompt_embeds"]
+    assert not torch.allclose(got, plain, atol=1e-3)
+
+
+def test_clip_skip_is_sdxls_own_reading_at_2_and_refused_where_it_means_nothing(
+    engine, tiny_sdxl, tiny_flux
+):
+    """SDXL reads its encoders' next-to-last layer already (A1111 and ComfyUI alike), so an
+    A1111 SDXL image's "Clip skip: 2" changes nothing; FLUX has no such setting."""
+    base = dict(prompt="a red jar", seed=2, steps=1, width=32, height=32)
+    plain = engine.generate_image(ImageRequest(model=str(tiny_sdxl), **base)).outputs[0]
+    two = engine.generate_image(ImageRequest(model=str(tiny_sdxl), clip_skip=2, **base)).outputs[0]
+    assert two.record.get("clip_skip") is None
+    with Image.open(plain.path) as a, Image.open(two.path) as b:
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+    for folder, skip in ((tiny_sdxl, 3), (tiny_flux["dev"], 2)):
+        with pytest.raises(InputError, match=f"clip skip {skip} is for SD 1.x and 2.x"):
+            engine.generate_image(ImageRequest(model=str(folder), clip_skip=skip, **base))

@@ -137,3 +137,16 @@ def test_a_weighted_prompt_is_given_to_comfyui_in_its_own_syntax():
     check_graph(graph)
     texts = [n["inputs"]["text"] for n in graph.values() if n["class_type"] == "CLIPTextEncode"]
     assert texts == ["a (red:1.4) jar", "(blurry:1.21)"]
+
+
+def test_clip_skip_is_comfyuis_last_layer_and_read_back():
+    """A1111's Clip skip 2 is ComfyUI's CLIP Set Last Layer at -2, on the encoders' way from
+    the checkpoint; read back from a graph that has one (and not from one that does not)."""
+    from cinedraft.media.comfy import read_comfy_graph
+
+    graph = comfy_workflow(RECORD | {"family": "sd15", "clip_skip": 2})
+    check_graph(graph)
+    layer = [n for n in graph.values() if n["class_type"] == "CLIPSetLastLayer"]
+    assert [n["inputs"]["stop_at_clip_layer"] for n in layer] == [-2]
+    assert read_comfy_graph(json.dumps(graph))["clip_skip"] == 2
+    assert "clip_skip" not in read_comfy_graph(json.dumps(comfy_workflow(RECORD)))

@@ -121,6 +121,9 @@ def test_an_a1111_image_says_its_prompt_and_settings(fmt):
     assert (made["sampler"], made["scheduler"]) == ("DPM++ 2M", "Karras")
     assert (made["width"], made["height"], made["model"]) == (512, 768, "v1-5-pruned-emaonly")
     assert made["fields"]["Lora hashes"] == "add_detail: 7c6bad76eb54, ink: 0123456789ab"
+    assert "clip_skip" not in made
+    skipped = A1111.replace("Version:", "Clip skip: 2, Version:")
+    assert made_with(read_metadata(_a1111_file(fmt, skipped)))["clip_skip"] == 2
 
 
 def test_the_embeddings_an_a1111_image_names_are_read_from_its_ti_hashes():

@@ -190,7 +190,8 @@ function likePanel(id, like) {
   const r = like.request;
   const kept = [r.model ?? "default model", r.width ? `${r.width}x${r.height}` : null,
     r.steps ? `${r.steps} steps` : null, r.guidance != null ? `guidance ${r.guidance}` : null,
-    r.scheduler, r.negative_prompt ? `negative "${r.negative_prompt}"` : null,
+    r.scheduler, r.clip_skip ? `clip skip ${r.clip_skip}` : null,
+    r.negative_prompt ? `negative "${r.negative_prompt}"` : null,
     ...r.loras.map((l) => `LoRA ${l.ref}${l.weight != null ? ` ${l.weight}` : ""}`),
     ...r.embeddings.map((e) => `embedding ${e}`), r.vae ? `VAE ${r.vae}` : null].filter(Boolean);
   return el("div", { id: "like" },
