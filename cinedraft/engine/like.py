@@ -6,10 +6,10 @@ an image made in A1111, Forge or ComfyUI claims (an import's ``made_with``): pro
 (A1111's ``<lora:name:w>`` tags and ComfyUI's ``embedding:name`` included, which resolve
 in the models folder), the embeddings A1111 names by hash (``TI hashes``), negative prompt,
 seed, steps, CFG, Clip skip, the sampler and schedule as cinedraft's scheduler, the
-first-pass size, and the checkpoint and ComfyUI's LoRAs when the models folder holds files
-of their names. What cannot be carried (a sampler cinedraft has no match for, a model or
-LoRA this machine lacks, A1111's hires fix) is said, not guessed; the request's own options
-win over all.
+first-pass size, and the checkpoint, VAE and ComfyUI's LoRAs when the models folder holds
+files of their names. What cannot be carried (a sampler cinedraft has no match for, a
+model or LoRA this machine lacks, A1111's hires fix) is said, not guessed; the request's
+own options win over all.
 """
 
 from __future__ import annotations
@@ -115,6 +115,12 @@ def _claimed(made: dict, models_root: Path) -> tuple[dict, list[str]]:
             fields.setdefault("loras", []).append(Lora(ref=name, weight=lora.get("weight")))
         else:
             notes.append(f"LoRA {lora.get('name')!r} is not in {models_root / 'loras'}")
+    if made.get("vae"):
+        name = str(made["vae"])
+        if in_models_folder(name, models_root / ADAPTER_FOLDERS["vae"]):
+            fields["vae"] = name
+        else:
+            notes.append(f"VAE {name!r} is not in {models_root / ADAPTER_FOLDERS['vae']}")
     for name in made.get("embeddings") or []:  # A1111's: a word of the prompt names it
         if in_models_folder(str(name), models_root / "embeddings"):
             fields.setdefault("embeddings", []).append(str(name))

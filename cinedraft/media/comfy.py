@@ -55,6 +55,9 @@ def comfy_workflow(record: dict) -> dict | None:
         return None
     if record.get("scheduler") not in SAMPLERS:
         return None
+    vaes = [a for a in record.get("adapters") or [] if a.get("kind") == "vae"]
+    if any(not a["path"].endswith(".safetensors") for a in vaes):
+        return None  # a diffusers VAE folder: ComfyUI's VAE loader takes one file
     sampler, schedule = SAMPLERS[record["scheduler"]]
     graph: dict[str, dict] = {}
 
@@ -67,6 +70,8 @@ def comfy_workflow(record: dict) -> dict | None:
     model, clip, vae = checkpoint, [checkpoint[0], 1], [checkpoint[0], 2]
     if record.get("clip_skip"):  # A1111's Clip skip N is ComfyUI's last layer -N
         clip = node("CLIPSetLastLayer", clip=clip, stop_at_clip_layer=-record["clip_skip"])
+    for a in vaes:
+        vae = node("VAELoader", vae_name=Path(a["path"]).name)
     for lora in (a for a in record.get("adapters") or [] if a.get("kind") == "lora"):
         loaded = node(
             "LoraLoader",
@@ -151,8 +156,9 @@ def read_comfy_graph(text: str) -> dict | None:
     """What a ComfyUI image's API graph (its ``prompt`` text chunk) says made it: the prompt
     and negative prompt (the text of the encoders its first sampler's conditioning comes
     from, combined conditionings joined), seed, steps, CFG, sampler, scheduler, checkpoint,
-    first-pass size and Clip skip. None when the text is no API graph or holds no sampler. The graph
-    is untrusted: only strings and numbers of the expected types are taken."""
+    first-pass size, Clip skip and the VAE file it is decoded with. None when the text is
+    no API graph or holds no sampler. The graph is untrusted: only strings and numbers of
+    the expected types are taken."""
     try:
         graph = json.loads(text)
     except (ValueError, RecursionError):
@@ -185,6 +191,8 @@ def read_comfy_graph(text: str) -> dict | None:
             found[key] = value
     if skip := _clip_skip(nodes, inputs.get("positive")):
         found["clip_skip"] = skip
+    if vae := _vae(nodes, sampler):
+        found["vae"] = vae
     model, loras = _checkpoint(nodes, inputs.get("model"))
     if model:
         found["model"] = model
@@ -252,6 +260,19 @@ def _clip_skip(nodes: dict, link: object) -> int | None:
             number = isinstance(layer, int) and not isinstance(layer, bool)
             return -layer if number and -24 <= layer <= -2 else None
         todo += [v for v in inputs.values() if isinstance(v, list)]
+    return None
+
+
+def _vae(nodes: dict, sampler: dict) -> str | None:
+    """The VAE file that decodes what ``sampler`` makes, when a VAE loader gives it."""
+    for node in nodes.values():
+        inputs = _inputs(node)
+        if (
+            node.get("class_type") == "VAEDecode"
+            and _linked(nodes, inputs.get("samples")) is sampler
+        ):
+            name = _inputs(_linked(nodes, inputs.get("vae"))).get("vae_name")
+            return name if isinstance(name, str) else None
     return None
 
 

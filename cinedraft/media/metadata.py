@@ -83,6 +83,8 @@ def parameters_text(record: dict) -> str | None:
         if used:
             hashes = ", ".join(f"{Path(a['path']).stem}: {a['sha256'][:12]}" for a in used)
             fields[key] = f'"{hashes}"'
+    for vae in (a for a in record.get("adapters") or [] if a.get("kind") == "vae"):
+        fields |= {"VAE hash": vae["sha256"][:10], "VAE": Path(vae["path"]).name}
     fields["Version"] = f"cinedraft {record['versions']['cinedraft']}"
     lines.append(", ".join(f"{k}: {v}" for k, v in fields.items()))
     return "\n".join(lines)
@@ -105,6 +107,7 @@ _TEXTS = {
     "Schedule type": "scheduler",
     "Model": "model",
     "Model hash": "model_hash",
+    "VAE": "vae",
 }
 
 

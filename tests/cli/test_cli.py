@@ -169,7 +169,8 @@ def test_generate_like_an_image_takes_its_settings_under_the_options_given(tmp_p
     )
     assert "model 'v1-5-pruned-emaonly' is not in" in res.stderr
     named = A1111.replace(
-        "Version:", 'Clip skip: 2, TI hashes: "EasyNegative: c74b4e810b03", Version:'
+        "Version:",
+        'Clip skip: 2, VAE: ft.safetensors, TI hashes: "EasyNegative: c74b4e810b03", Version:',
     )
     a1111.write_bytes(_a1111_file("png", named).getvalue())
     res = _invoke(
@@ -178,6 +179,7 @@ def test_generate_like_an_image_takes_its_settings_under_the_options_given(tmp_p
     assert res.exit_code == 0, res.output  # an embedding this machine lacks: said, not loaded
     assert f"embedding 'EasyNegative' is not in {tmp_path / 'models' / 'embeddings'}" in res.stderr
     assert json.loads(res.stdout)["outputs"][0]["record"]["clip_skip"] == 2
+    assert f"VAE 'ft.safetensors' is not in {tmp_path / 'models' / 'vae'}" in res.stderr
 
     comfy = tmp_path / "ComfyUI_00001_.png"
     graph = json.loads(COMFY)

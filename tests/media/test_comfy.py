@@ -150,3 +150,19 @@ def test_clip_skip_is_comfyuis_last_layer_and_read_back():
     assert [n["inputs"]["stop_at_clip_layer"] for n in layer] == [-2]
     assert read_comfy_graph(json.dumps(graph))["clip_skip"] == 2
     assert "clip_skip" not in read_comfy_graph(json.dumps(comfy_workflow(RECORD)))
+
+
+def test_a_vae_file_is_loaded_in_the_graph_and_read_back():
+    """A VAE kept as one file is ComfyUI's VAE Loader, decoding every pass; a diffusers VAE
+    folder, which that loader cannot take, makes no graph rather than a wrong one."""
+    from cinedraft.media.comfy import read_comfy_graph
+
+    vae = {"kind": "vae", "path": "/m/vae/vae-ft-mse-840000-ema-pruned.safetensors"}
+    graph = comfy_workflow(RECORD | {"adapters": [*RECORD["adapters"], vae]})
+    check_graph(graph)
+    loader = next(k for k, n in graph.items() if n["class_type"] == "VAELoader")
+    decoders = [n for n in graph.values() if n["class_type"] in ("VAEDecode", "VAEEncode")]
+    assert decoders and all(n["inputs"]["vae"] == [loader, 0] for n in decoders)
+    assert read_comfy_graph(json.dumps(graph))["vae"] == "vae-ft-mse-840000-ema-pruned.safetensors"
+    folder = {"kind": "vae", "path": "/m/vae/bright-vae"}
+    assert comfy_workflow(RECORD | {"adapters": [folder]}) is None

@@ -70,6 +70,29 @@ def test_a_production_record_reads_as_a_first_pass_and_a_hires_fix():
     assert (fields["Sampler"], fields["Schedule type"]) == ("DPM++ 2M", "Karras")
 
 
+def test_the_vae_clip_skip_and_embeddings_are_written_as_a1111_writes_them():
+    """What A1111 needs to redo the image: the VAE file by name and hash, Clip skip, the
+    embeddings by hash; read back by cinedraft's own reader as written."""
+    adapters = [
+        {"kind": "vae", "path": "/m/vae/ft-mse.safetensors", "sha256": "73" * 32},
+        {"kind": "embedding", "path": "/m/embeddings/shiny.safetensors", "sha256": "5e" * 32},
+    ]
+    text = parameters_text(RECORD | {"clip_skip": 2, "adapters": adapters})
+    fields = _infotext(text)
+    assert (fields["VAE"], fields["VAE hash"], fields["Clip skip"]) == (
+        "ft-mse.safetensors",
+        "7373737373",
+        "2",
+    )
+    assert fields["TI hashes"] == "shiny: 5e5e5e5e5e5e"
+    made = read_parameters(text)
+    assert (made["vae"], made["clip_skip"], made["embeddings"]) == (
+        "ft-mse.safetensors",
+        2,
+        ["shiny"],
+    )
+
+
 @pytest.mark.parametrize("fmt", ["png", "webp", "jpeg"])
 def test_metadata_round_trips_in_every_format(tmp_path, fmt):
     path = tmp_path / f"x.{fmt}"
@@ -122,8 +145,11 @@ def test_an_a1111_image_says_its_prompt_and_settings(fmt):
     assert (made["width"], made["height"], made["model"]) == (512, 768, "v1-5-pruned-emaonly")
     assert made["fields"]["Lora hashes"] == "add_detail: 7c6bad76eb54, ink: 0123456789ab"
     assert "clip_skip" not in made
-    skipped = A1111.replace("Version:", "Clip skip: 2, Version:")
-    assert made_with(read_metadata(_a1111_file(fmt, skipped)))["clip_skip"] == 2
+    skipped = A1111.replace(
+        "Version:", "Clip skip: 2, VAE hash: 735e4c3a44, VAE: ft.safetensors, Version:"
+    )
+    made = made_with(read_metadata(_a1111_file(fmt, skipped)))
+    assert (made["clip_skip"], made["vae"]) == (2, "ft.safetensors")
 
 
 def test_the_embeddings_an_a1111_image_names_are_read_from_its_ti_hashes():
