@@ -48,6 +48,11 @@ class Settings(BaseSettings):
         description="Wildcard files for templates (default HOME/wildcards): `__colours__` is "
         "every line of colours.txt there, as in A1111's Dynamic Prompts extension.",
     )
+    styles: Path | None = Field(
+        None,
+        description="Prompt styles (`--style NAME`), in A1111's styles.csv format; default "
+        "HOME/styles.csv.",
+    )
     single_file_configs: Path | None = Field(
         None,
         description="Component configs for single-file checkpoints: one diffusers-layout "
@@ -143,6 +148,10 @@ class Settings(BaseSettings):
     @property
     def wildcards_root(self) -> Path:
         return self.wildcards or self.home / "wildcards"
+
+    @property
+    def styles_file(self) -> Path:
+        return self.styles or self.home / "styles.csv"
 
     def model_for(self, tier: str) -> str:
         """The model a tier uses unless the request names one."""

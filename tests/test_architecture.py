@@ -17,6 +17,7 @@ LAYERS = [  # lowest first; the same order as docs/architecture.md
         "weighting",
         "prompt_tags",
         "templates",
+        "styles",
     },
     {"media"},
     {"quality"},

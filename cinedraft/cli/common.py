@@ -66,6 +66,14 @@ Steps = Annotated[int | None, typer.Option(help="Sampling steps (default: the ti
 Guidance = Annotated[float | None, typer.Option(help="Classifier-free guidance scale.")]
 Scheduler = Annotated[str | None, typer.Option(help="dpm++, euler, euler-a, ddim, unipc, ...")]
 Negative = Annotated[str, typer.Option("--negative", help="Negative prompt.")]
+Styles = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--style",
+        help="A style from the styles file (A1111's styles.csv: HOME/styles.csv or "
+        "CINEDRAFT_STYLES); repeatable, applied in order.",
+    ),
+]
 ClipSkip = Annotated[
     int | None,
     typer.Option(

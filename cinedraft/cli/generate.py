@@ -11,6 +11,7 @@ from ..request import EditRequest, ImageRequest, Lora, Overrides, parse_size
 from ..workspace import Workspace
 from .common import (
     ClipSkip,
+    Styles,
     Guidance,
     Negative,
     Scheduler,
@@ -99,6 +100,7 @@ def generate(
     scheduler: Scheduler = None,
     negative: Negative = "",
     clip_skip: ClipSkip = None,
+    style: Styles = None,
     count: Annotated[
         int, typer.Option("-n", "--count", help="Images (seeds seed, seed+1, ...).")
     ] = 1,
@@ -146,7 +148,7 @@ def generate(
         )
         given |= _size(size) | {k: v for k, v in _adapters(lora, embedding, vae).items() if v}
         request = _like(ctx, like, {k: v for k, v in given.items() if v is not None}, count)
-        _run(ctx, request, as_json)
+        _run(ctx, _styled(ctx, request, style), as_json)
         return
     if prompt is None:
         raise typer.BadParameter("say what to draw (a prompt), or --like an image")
@@ -154,6 +156,7 @@ def generate(
         given = {
             "--tier": tier != "draft",
             "--clip-skip": clip_skip is not None,  # an edit reads prompts as its source did
+            "--style": bool(style),
             "--size": size is not None,
             "--count": count != 1,
             "--lora": bool(lora),
@@ -186,7 +189,15 @@ def generate(
         **_adapters(lora, embedding, vae),
         **_size(size),
     )
-    _run(ctx, request, as_json)
+    _run(ctx, _styled(ctx, request, style), as_json)
+
+
+def _styled(ctx: typer.Context, request: ImageRequest, names: list[str] | None) -> ImageRequest:
+    """``request`` with ``--style`` applied from the workspace's styles file."""
+    from ..styles import styled
+
+    state: Workspace = ctx.obj
+    return styled(request, names or [], state.settings.styles_file)
 
 
 def _typed(ctx: typer.Context, name: str) -> bool:
@@ -222,6 +233,7 @@ def vary(
     scheduler: Scheduler = None,
     negative: Negative = "",
     clip_skip: ClipSkip = None,
+    style: Styles = None,
     lora: Loras = None,
     embedding: Embeddings = None,
     vae: Vae = None,
@@ -243,7 +255,7 @@ def vary(
         **_adapters(lora, embedding, vae),
         **_size(size),
     )
-    _run(ctx, request, as_json)
+    _run(ctx, _styled(ctx, request, style), as_json)
 
 
 @handles_errors

@@ -245,3 +245,16 @@ def test_vary_takes_wildcard_files_from_the_wildcards_folder(tmp_path):
     (tmp_path / "policy.toml").write_text('[[rule]]\nnames = ["blue ball"]\naction = "flag"\n')
     res = _invoke(tmp_path, "policy", "check", "a __colours__ ball", "--template", "--json")
     assert [h["prompt"] for h in json.loads(res.stdout)["hits"]] == ["a blue ball"]
+
+
+def test_a_style_from_the_styles_file_is_applied_to_the_prompt_and_the_negative(tmp_path):
+    """A1111 users' styles.csv, as it is: the record says the prompt the style made."""
+    (tmp_path / "styles.csv").write_text(
+        'name,prompt,negative_prompt\nstill,"a film still of {prompt}",grainy\n'
+    )
+    res = _invoke(tmp_path, "generate", "a red ball", "--style", "still", "--steps", "1", "--json")
+    assert res.exit_code == 0, res.output
+    record = json.loads(res.stdout)["outputs"][0]["record"]
+    assert (record["prompt"], record["negative_prompt"]) == ("a film still of a red ball", "grainy")
+    res = _invoke(tmp_path, "vary", "a {red|blue} ball", "-n", "2", "--style", "noir")
+    assert res.exit_code == 2 and "no style 'noir' in" in res.output

@@ -234,3 +234,26 @@ def test_more_like_an_image_is_a_request_the_generate_route_takes(
     clip = client.post("/api/uploads", files={"file": ("c.mp4", clip, "video/mp4")}).json()
     said = client.get(f"/api/assets/{clip['id']}/like")
     assert said.status_code == 422 and "is not an image asset" in said.json()["detail"]
+
+
+def test_generate_applies_styles_before_the_job_is_queued(client):
+    """The server's styles file, named in the request; an unknown style or one the policy
+    would block is a 422 before any job."""
+    home = client.app.state.workspace.settings.home
+    (home / "styles.csv").write_text(
+        "name,prompt,negative_prompt\nstill,a film still of {prompt},grainy\n"
+    )
+    job = client.post(
+        "/api/jobs/generate", json={"prompt": "a jar", "styles": ["still"], "steps": 1}
+    )
+    assert job.status_code == 202, job.text
+    assert job.json()["request"]["prompt"] == "a film still of a jar"
+    assert job.json()["request"]["negative_prompt"] == "grainy"
+    assert "styles" not in job.json()["request"]
+    assert wait(client, job.json()["id"])["state"] == "done"
+    listed = client.get("/api/styles").json()
+    assert listed == [
+        {"name": "still", "prompt": "a film still of {prompt}", "negative_prompt": "grainy"}
+    ]
+    bad = client.post("/api/jobs/generate", json={"prompt": "a jar", "styles": ["noir"]})
+    assert bad.status_code == 422 and "no style 'noir'" in bad.json()["detail"]

@@ -35,6 +35,7 @@ from ...render.delivery import PROFILES
 from ...render.video import PRESETS, preset_for
 from ...engine.folders import ADAPTER_FOLDERS, in_models_folder
 from ...engine.like import settings_like
+from ...styles import read_styles, styled
 from ...engine.threads import thread_of
 from ...request import MAX_VIDEO_SECONDS, EditRequest, ImageRequest, Overrides, VideoRequest
 from ..limits import MAX_UPLOAD, off_loop
@@ -248,13 +249,25 @@ def _submit(request: Request, kind: str, body: dict, priority: int, key: str | N
 # ---------------------------------------------------------------------- jobs
 
 
+class GenerateBody(ImageRequest):
+    styles: list[str] = Field(
+        [],
+        max_length=8,
+        description="Styles from the server's styles file (A1111's styles.csv), in order.",
+    )
+
+
 @_job_route("/jobs/generate", "submit_generate")
 def submit_generate(
-    body: ImageRequest, request: Request, idempotency_key: IdemKey = None
+    body: GenerateBody, request: Request, idempotency_key: IdemKey = None
 ) -> JobOut:
     """Queue drafts (or any tier) for a prompt or a wildcard template. LoRAs, embeddings and
-    a VAE are named from the models folder: the API takes no paths on the server's disk."""
-    models = request.app.state.workspace.settings.models_root
+    a VAE are named from the models folder: the API takes no paths on the server's disk.
+    Styles are applied now: the job holds the prompt they make."""
+    settings = request.app.state.workspace.settings
+    plain = ImageRequest(**body.model_dump(exclude={"styles"}))
+    body = styled(plain, body.styles, settings.styles_file)
+    models = settings.models_root
     named = [(lora.ref, "lora", "LoRA") for lora in body.loras]
     named += [(name, "embedding", "embedding") for name in body.embeddings]
     named += [(body.vae, "vae", "VAE")] if body.vae else []
@@ -415,6 +428,19 @@ def policy(request: Request) -> dict:
     """The usage policy in force, read-only: its rules, the allowed names, whether faces are
     flagged (``source`` "no policy" when there is none); 422 when its file cannot be read."""
     return request.app.state.workspace.guard().policy.describe()
+
+
+@router.get("/styles", tags=["jobs"])
+def styles(request: Request) -> list[dict]:
+    """The prompt styles generate's ``styles`` names (the server's styles file; none when it
+    has none)."""
+    path = request.app.state.workspace.settings.styles_file
+    if not path.exists():
+        return []
+    return [
+        {"name": name, "prompt": prompt, "negative_prompt": negative}
+        for name, (prompt, negative) in read_styles(path).items()
+    ]
 
 
 @router.get("/presets", tags=["jobs"])
