@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections import deque
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..weighting import as_a1111
@@ -216,24 +217,31 @@ def _linked(nodes: dict, link: object) -> dict | None:
     return None
 
 
-def _texts(nodes: dict, link: object) -> list[str]:
-    """The prompt texts a conditioning comes from: an encoder's text (a string, or a string
-    from the node it links to), through combining, concatenating and area nodes. Each node
-    is read once, so a graph made to branch or loop costs no more than its size."""
-    out: list[str] = []
+def _upstream(nodes: dict, link: object, end: Callable[[dict], bool]) -> Iterator[dict]:
+    """Each node ``link`` leads back to, breadth first, once (so a graph made to branch or
+    loop costs no more than its size), not past a node ``end`` says ends the way, nor
+    through another sampler: an img2img conditioning's pixels may come from one, and its
+    prompts are not this one's."""
     seen: set[int] = set()
     todo = deque([link])
     while todo:
         node = _linked(nodes, todo.popleft())
-        # Not through another sampler: an img2img conditioning's pixels may come from one,
-        # and its prompts are not this one's.
         if node is None or id(node) in seen or node.get("class_type") in _SAMPLER_NODES:
             continue
         seen.add(id(node))
-        inputs = _inputs(node)
-        if "CLIPTextEncode" not in str(node.get("class_type")):
-            todo += [v for v in inputs.values() if isinstance(v, list)]
+        yield node
+        if not end(node):
+            todo += [v for v in _inputs(node).values() if isinstance(v, list)]
+
+
+def _texts(nodes: dict, link: object) -> list[str]:
+    """The prompt texts a conditioning comes from: an encoder's text (a string, or a string
+    from the node it links to), through combining, concatenating and area nodes."""
+    out: list[str] = []
+    for node in _upstream(nodes, link, end=_encodes):
+        if not _encodes(node):
             continue
+        inputs = _inputs(node)
         for name in ("text", "text_g", "text_l", "prompt"):
             value = inputs.get(name)
             if not isinstance(value, str):  # a text from another node (a primitive)
@@ -244,22 +252,22 @@ def _texts(nodes: dict, link: object) -> list[str]:
     return out
 
 
+def _encodes(node: dict) -> bool:
+    return "CLIPTextEncode" in str(node.get("class_type"))
+
+
 def _clip_skip(nodes: dict, link: object) -> int | None:
     """A1111's Clip skip of the text encoder a conditioning comes from: CLIP Set Last
-    Layer's -N upstream of it (None for -1, the last layer, or none). Each node once."""
-    seen: set[int] = set()
-    todo = deque([link])
-    while todo:
-        node = _linked(nodes, todo.popleft())
-        if node is None or id(node) in seen or node.get("class_type") in _SAMPLER_NODES:
-            continue
-        seen.add(id(node))
-        inputs = _inputs(node)
-        if node.get("class_type") == "CLIPSetLastLayer":
-            layer = inputs.get("stop_at_clip_layer")
+    Layer's -N upstream of it (None for -1, the last layer, or none)."""
+
+    def sets_layer(node: dict) -> bool:
+        return node.get("class_type") == "CLIPSetLastLayer"
+
+    for node in _upstream(nodes, link, end=sets_layer):
+        if sets_layer(node):
+            layer = _inputs(node).get("stop_at_clip_layer")
             number = isinstance(layer, int) and not isinstance(layer, bool)
             return -layer if number and -24 <= layer <= -2 else None
-        todo += [v for v in inputs.values() if isinstance(v, list)]
     return None
 
 
