@@ -109,23 +109,23 @@ def _claimed(made: dict, models_root: Path) -> tuple[dict, list[str]]:
             fields["model"] = name
         else:
             notes.append(f"model {made['model']!r} is not in {models_root}: the default is used")
+
+    def here(kind: str, name: str, what: str, shown: object) -> bool:
+        folder = models_root / ADAPTER_FOLDERS[kind]
+        if in_models_folder(name, folder):
+            return True
+        notes.append(f"{what} {shown!r} is not in {folder}")
+        return False
+
     for lora in made.get("loras") or []:
         name = checkpoint_name(str(lora.get("name", "")))
-        if in_models_folder(name, models_root / "loras"):
+        if here("lora", name, "LoRA", lora.get("name")):
             fields.setdefault("loras", []).append(Lora(ref=name, weight=lora.get("weight")))
-        else:
-            notes.append(f"LoRA {lora.get('name')!r} is not in {models_root / 'loras'}")
-    if made.get("vae"):
-        name = str(made["vae"])
-        if in_models_folder(name, models_root / ADAPTER_FOLDERS["vae"]):
-            fields["vae"] = name
-        else:
-            notes.append(f"VAE {name!r} is not in {models_root / ADAPTER_FOLDERS['vae']}")
+    if made.get("vae") and here("vae", str(made["vae"]), "VAE", str(made["vae"])):
+        fields["vae"] = str(made["vae"])
     for name in made.get("embeddings") or []:  # A1111's: a word of the prompt names it
-        if in_models_folder(str(name), models_root / "embeddings"):
+        if here("embedding", str(name), "embedding", name):
             fields.setdefault("embeddings", []).append(str(name))
-        else:
-            notes.append(f"embedding {name!r} is not in {models_root / 'embeddings'}")
     if any(key.startswith("Hires") for key in made.get("fields") or {}):
         notes.append(f"{tool}'s hires fix is not carried: promote a draft for production")
     return fields, notes
