@@ -56,7 +56,8 @@ from ..request import (
 )
 from .calls import accepted, step_callbacks
 from .image import ImageEngine, Plan, output_of
-from .models import BUILTIN_EDIT, MARKER, software_versions
+from .folders import BUILTIN_EDIT
+from .models import MARKER, software_versions
 from .schedulers import make_scheduler
 from .threads import EDIT_ROLE, ThreadState
 

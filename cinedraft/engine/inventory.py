@@ -7,7 +7,6 @@ An entry that cannot load says why in one line, with the same checks the loader 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from ..tiers import (
     video_family_for,
 )
 from . import single_file
-from .folders import ADAPTER_FOLDERS
+from .folders import cached_pipelines, models_in
 from .models import (
     PICKLE_SUFFIXES,
     configs_of,
@@ -58,18 +57,12 @@ def inventory(
 ) -> list[ModelEntry]:
     """Every entry of the models folder, then every diffusers pipeline in the HF cache
     (``configs``, ``text_encoder``: for single files, as the engine's settings)."""
-    entries = []
-    if models_root.is_dir():
-        for path in sorted(models_root.iterdir()):
-            if path.name.startswith(".") or not (path.is_dir() or path.is_file()):
-                continue
-            if path.is_dir() and path.name in ADAPTER_FOLDERS.values():
-                continue
-            name = path.name if path.is_dir() else path.stem
-            if path.is_dir() or path.suffix.lower() in (".safetensors", *PICKLE_SUFFIXES):
-                entries.append(describe(path, name, "models folder", configs, text_encoder))
+    entries = [
+        describe(path, name, "models folder", configs, text_encoder)
+        for name, path in models_in(models_root)
+    ]
     if cache:
-        entries += [describe(path, repo, "HF cache") for repo, path in _cached_pipelines()]
+        entries += [describe(path, repo, "HF cache") for repo, path in cached_pipelines()]
     return entries
 
 
@@ -130,26 +123,6 @@ def _size(path: Path) -> int:
     """Bytes on disk, following the HF cache's links to its blobs."""
     files = [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file()]
     return sum(f.stat().st_size for f in files)
-
-
-def _cached_pipelines() -> list[tuple[str, Path]]:
-    """(repo id, snapshot folder) of each diffusers pipeline in the HF cache (newest snapshot
-    of each repo); an absent or unreadable cache holds none."""
-    from huggingface_hub import scan_cache_dir
-    from huggingface_hub.errors import CacheNotFound, CorruptedCacheException
-
-    try:
-        info = scan_cache_dir(os.environ.get("HF_HUB_CACHE"))
-    except (CacheNotFound, CorruptedCacheException, OSError):
-        return []
-    found = []
-    for repo in sorted(info.repos, key=lambda r: r.repo_id):
-        if repo.repo_type != "model" or not repo.revisions:
-            continue
-        newest = max(repo.revisions, key=lambda r: r.last_modified)
-        if (newest.snapshot_path / "model_index.json").is_file():
-            found.append((repo.repo_id, newest.snapshot_path))
-    return found
 
 
 def show(entry: ModelEntry) -> str:

@@ -37,7 +37,7 @@ from ..tiers import (
     video_family_for,
 )
 from . import single_file
-from .folders import in_models_folder
+from .folders import BUILTIN_EDIT, hub_offline, in_models_folder
 from .processors import image_only_processors
 from .device import pick_dtype
 
@@ -47,7 +47,6 @@ SAFE_LIBRARIES = {"diffusers", "transformers", None}
 # A cluster refuses a worker whose layout differs from the head's: the head names models as
 # its own layout finds them. Raise it when that changes.
 MODELS_LAYOUT = 1
-BUILTIN_EDIT = "builtin-edit"  # the shipped instruction-edit model's name
 MARKER = "cinedraft.json"  # optional file in a model folder: {"family": "builtin", ...}
 
 
@@ -186,11 +185,6 @@ def resolve_model(
     except Exception as exc:  # noqa: BLE001 - hub errors come in many types; all mean "not available"
         where = "in the local HF cache (offline)" if offline else "locally or on the hub"
         raise ModelNotFoundError(f"model {ref!r} not found {where}: {exc}") from None
-
-
-def hub_offline() -> bool:
-    """Whether HF_HUB_OFFLINE forbids downloads, as the hub libraries read it."""
-    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")
 
 
 def check_folder(path: Path) -> dict:

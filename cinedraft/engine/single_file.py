@@ -34,9 +34,9 @@ from safetensors import SafetensorError, safe_open
 
 from ..errors import ModelError
 from .clip_vocab import EOS, clip_tokenizer
+from .folders import PICKLES
 
 SHIPPED = Path(__file__).parent / "single_file_configs"
-PICKLES = (".bin", ".ckpt", ".pt", ".pth", ".pkl", ".pickle")  # never fetched, never read
 UNET = "model.diffusion_model."
 UNET_IN = UNET + "input_blocks.0.0.weight"
 

@@ -20,9 +20,16 @@ def settings(tmp_path) -> Settings:
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    """A running studio (workers on) over the built-in model, shared by a module's tests."""
+    """A running studio (workers on) over the built-in model, shared by a module's tests;
+    yielded once its default model has loaded: diffusers loads under accelerate's
+    ``init_empty_weights``, which patches torch for every thread, so a fixture building a
+    tiny model meanwhile would get weights on the meta device."""
     app = create_app(settings(tmp_path_factory.mktemp("studio")), hosts={HOST})
     with TestClient(app) as c:
+        deadline = time.time() + 300
+        while c.get("/api/health").json()["model"] in ("waiting", "loading"):
+            assert time.time() < deadline, "the default model did not load"
+            time.sleep(0.05)
         yield c
 
 

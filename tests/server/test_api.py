@@ -130,10 +130,8 @@ def test_bad_requests_are_4xx_with_a_message(client):
     editing = client.post("/api/jobs/generate", json={"prompt": "a [red:blue:0.5] jar"})
     assert editing.status_code == 422 and "prompt editing" in editing.text  # before any job
     assert client.post("/api/jobs/promote", json={"asset_id": "ffffffffffff"}).status_code == 404
-    r = client.post(
-        "/api/jobs/generate", json={"prompt": "x", "model": "/no/such/model", "steps": 1}
-    )
-    assert wait(client, r.json()["id"])["error"].startswith("model folder not found")
+    r = client.post("/api/jobs/generate", json={"prompt": "x", "model": "no-such-model"})
+    assert r.status_code == 422 and "no model named 'no-such-model'" in r.json()["detail"]
     assert client.get("/api/assets", params={"text": '"unclosed'}).status_code == 422
     assert client.get("/api/health").json()["ok"]
     assert client.get("/openapi.json").json()["info"]["title"] == "cinedraft studio"
@@ -187,10 +185,11 @@ def test_more_like_an_image_is_a_request_the_generate_route_takes(
     settings = client.app.state.workspace.settings
     (settings.models_root / "loras").mkdir(parents=True, exist_ok=True)
     shutil.copy(tiny_sd_adapters["lora"], settings.models_root / "loras" / "style.safetensors")
+    shutil.copytree(tiny_sd, settings.models_root / "tiny-sd")
     body = {
         "prompt": "a (red jar:1.2) on a table",
         "negative_prompt": "blurry",
-        "model": str(tiny_sd),
+        "model": "tiny-sd",
         "loras": [{"ref": "style.safetensors", "weight": 0.7}],
         "seed": 5,
         "steps": 2,
@@ -209,15 +208,24 @@ def test_more_like_an_image_is_a_request_the_generate_route_takes(
 
     assert again != made and np.array_equal(pixels(again), pixels(made))
 
-    # a LoRA given by path (the CLI can): the API takes none, so it is said, not carried
+    # a model and a LoRA given by path (the CLI can): the API takes none, so they are said,
+    # not carried; a model of the models folder given by path is carried by its name
+    lora = Lora(ref=str(tiny_sd_adapters["lora"]))
     outside = Engine(settings).generate_image(
-        ImageRequest(**(body | {"loras": [Lora(ref=str(tiny_sd_adapters["lora"]))]}))
+        ImageRequest(**(body | {"model": str(tiny_sd), "loras": [lora]}))
     )
     like = client.get(f"/api/assets/{outside.outputs[0].asset_id}/like").json()
     assert like["request"]["loras"] == [] and like["request"]["seed"] == 5
+    assert like["request"]["model"] is None
     assert like["notes"] == [
-        f"LoRA 'lora.safetensors' is not in {settings.models_root / 'loras'}: not carried"
+        f"model {tiny_sd.name!r} is not in {settings.models_root}: the default is used",
+        f"LoRA 'lora.safetensors' is not in {settings.models_root / 'loras'}: not carried",
     ]
+    inside = Engine(settings).generate_image(
+        ImageRequest(**(body | {"model": str(settings.models_root / "tiny-sd")}))
+    )
+    like = client.get(f"/api/assets/{inside.outputs[0].asset_id}/like").json()
+    assert like["request"]["model"] == "tiny-sd" and like["notes"] == []
 
     a1111 = client.post("/api/uploads", files={"file": ("x.png", _a1111_file("png").getvalue())})
     like = client.get(f"/api/assets/{a1111.json()['id']}/like").json()
@@ -257,3 +265,50 @@ def test_generate_applies_styles_before_the_job_is_queued(client):
     ]
     bad = client.post("/api/jobs/generate", json={"prompt": "a jar", "styles": ["noir"]})
     assert bad.status_code == 422 and "no style 'noir'" in bad.json()["detail"]
+
+
+def test_the_models_a_request_may_name_are_listed_by_name(tmp_path, monkeypatch):
+    """``/api/models``: what the studio's pickers offer, by the names the job routes take:
+    the models folder's folders and checkpoints (not a pickle, which would be refused), the
+    HF cache's pipelines, each with its kind, and the folder's LoRAs, embeddings and VAEs."""
+    from fastapi.testclient import TestClient
+
+    from cinedraft.server import create_app
+    from tests.hf_cache import hf_cache_layout
+
+    from .conftest import HOST, settings
+
+    def pipeline(folder, class_name):
+        folder.mkdir(parents=True)
+        (folder / "model_index.json").write_text(json.dumps({"_class_name": class_name}))
+        return folder
+
+    models = tmp_path / "home" / "models"
+    pipeline(models / "my-sdxl", "StableDiffusionXLPipeline")
+    pipeline(models / "my-refiner", "StableDiffusionXLImg2ImgPipeline")
+    (models / "anime.safetensors").write_bytes(b"{}")
+    (models / "old.ckpt").write_bytes(b"pickle")
+    for sub, name in (("loras", "ink.safetensors"), ("embeddings", "bad.safetensors")):
+        (models / sub).mkdir()
+        (models / sub / name).write_bytes(b"{}")
+        (models / sub / "notes.txt").write_text("not a file a request takes")
+    (models / "vae").mkdir()
+    (models / "vae" / "sdxl-vae").mkdir()
+    wan = pipeline(tmp_path / "wan", "WanPipeline")
+    hf_cache_layout(tmp_path / "hf-cache", "someone/wan", wan)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    app = create_app(settings(tmp_path / "home"), hosts={HOST}, workers=False)
+    with TestClient(app) as client:
+        listed = client.get("/api/models").json()
+    kinds = {(m["name"], m["source"]): m["kind"] for m in listed["models"]}
+    assert kinds == {
+        ("builtin", "built in"): "image",
+        ("builtin-edit", "built in"): "edit",
+        ("anime", "models folder"): "image",
+        ("my-refiner", "models folder"): "refiner",
+        ("my-sdxl", "models folder"): "image",
+        ("someone/wan", "HF cache"): "video",
+    }
+    assert listed["default"] == "builtin"
+    assert listed["loras"] == ["ink.safetensors"] and listed["embeddings"] == ["bad.safetensors"]
+    assert listed["vaes"] == ["sdxl-vae"]

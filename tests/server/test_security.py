@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 from cinedraft.cli.main import app as cli
 from cinedraft.server import create_app
 
+from tests.hf_cache import hf_cache_layout
+
 from .conftest import HOST, settings
 
 BODY = {"prompt": "a red jar", "steps": 1}
@@ -251,19 +253,22 @@ settings = Settings(home=Path(tempfile.mkdtemp()), offline=True, device="cpu")
 with TestClient(create_app(settings, hosts={"testserver"}, workers=False)) as client:
     body = {"prompt": "a jar", "loras": [{"ref": "inkwash"}]}
     print(client.post("/api/jobs/generate", json=body).status_code)
+    body = {"prompt": "a jar", "model": "someone/absent"}
+    print(client.post("/api/jobs/generate", json=body).status_code)
+    print(client.get("/api/models").status_code)
 print("torch" in sys.modules)
 """
 
 
 def test_checking_an_adapter_name_imports_no_torch_on_a_request_thread():
-    """The name check imported the engine (torch, diffusers) on the request's thread while
+    """Nor do the model name check and the models' list. The name check imported the engine (torch, diffusers) on the request's thread while
     the server's background model load was importing them too: the two waited on each
     other's import locks and the server stopped answering (benches/bench_server.py hung)."""
     run = subprocess.run(
         [sys.executable, "-c", CHECK_WITHOUT_TORCH], capture_output=True, text=True, timeout=120
     )
     assert run.returncode == 0, run.stderr[-2000:]
-    assert run.stdout.split() == ["422", "False"]
+    assert run.stdout.split() == ["422", "422", "200", "False"]
 
 
 def test_an_adapter_name_must_be_in_the_models_folder(quiet, tmp_path, monkeypatch):
@@ -276,3 +281,40 @@ def test_an_adapter_name_must_be_in_the_models_folder(quiet, tmp_path, monkeypat
     assert response.status_code == 422 and "no LoRA named 'stray.safetensors'" in response.text
     response = quiet.post("/api/jobs/generate", json={"prompt": "a jar", "vae": "stray"})
     assert response.status_code == 422 and "no VAE named 'stray'" in response.text
+
+
+@pytest.mark.parametrize("model", ["/etc", "../models/x", "~/models/x", "a/b/c", "x\\y", "a--b/c"])
+@pytest.mark.parametrize("route", ["generate", "video", "catalogue"])
+def test_the_api_takes_model_names_not_paths(quiet, route, model):
+    """A model comes from the models folder by name, or is built in or a hub id: a path on
+    the server's disk was queued, and the job loaded whatever folder it named."""
+    body = {"sheet": "sku,name\nA1,jar\n"} if route == "catalogue" else {"prompt": "a jar"}
+    response = quiet.post(f"/api/jobs/{route}", json=body | {"model": model})
+    assert response.status_code == 422 and "not a path" in response.text
+
+
+def test_a_model_name_is_the_models_folders_or_a_hub_id_in_the_cache(quiet, tmp_path, monkeypatch):
+    """A name the models folder holds, a built-in model and a hub id in the HF cache queue;
+    a hub id that is a folder in the server's working folder, or (offline) not in the cache,
+    is refused before a job exists."""
+    models = quiet.app.state.workspace.settings.models_root
+    (models / "mine").mkdir(parents=True, exist_ok=True)
+    pipeline = tmp_path / "pipeline"
+    pipeline.mkdir()
+    (pipeline / "model_index.json").write_text('{"_class_name": "StableDiffusionPipeline"}')
+    hf_cache_layout(tmp_path / "hf-cache", "someone/cached", pipeline)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "someone" / "local").mkdir(parents=True)
+
+    def submit(model: str):
+        return quiet.post("/api/jobs/generate", json={"prompt": "a jar", "model": model})
+
+    for model in ("mine", "builtin", "someone/cached"):
+        assert submit(model).status_code == 202, model
+    response = submit("someone/local")
+    assert response.status_code == 422 and "a path in the server's working folder" in response.text
+    response = submit("someone/absent")
+    assert response.status_code == 422 and "nor in the HF cache (offline)" in response.text
+    response = submit("absent")
+    assert response.status_code == 422 and "no model named 'absent'" in response.text

@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from ...catalogue.sheet import DEFAULT_ASPECTS
 from ...catalogue.staging import stage
+from ...cluster import KINDS as CLUSTER_KINDS
 from ...cluster.status import worker_rows
 from ...errors import InputError, first_problem
 from ...ids import ASSET_ID, ASSET_ID_PATTERN, JOB_ID_PATTERN
@@ -33,7 +34,12 @@ from ...media.files import sha256_bytes, sniff_extension
 from ...quality.compare import analyze_images, analyze_video
 from ...render.delivery import PROFILES
 from ...render.video import PRESETS, preset_for
-from ...engine.folders import ADAPTER_FOLDERS, in_models_folder
+from ...engine.folders import (
+    ADAPTER_FOLDERS,
+    in_models_folder,
+    listing,
+    remote_model_problem,
+)
 from ...engine.like import settings_like
 from ...styles import read_styles, styled
 from ...engine.threads import thread_of
@@ -241,6 +247,14 @@ def _police(request: Request, action: str, prompt: str, body, template: bool = F
 
 
 def _submit(request: Request, kind: str, body: dict, priority: int, key: str | None) -> JobOut:
+    """Queue a checked request; its model, when it names one, must be one a client may name
+    (in cluster mode, the image kinds' models are the workers' to find)."""
+    if body.get("model") is not None:
+        settings = request.app.state.workspace.settings
+        here = request.app.state.workers.cluster is None or kind not in CLUSTER_KINDS
+        problem = remote_model_problem(body["model"], settings.models_root, settings.offline, here)
+        if problem:
+            raise InputError(problem)
     actor = getattr(request.state, "actor", None)
     job, _ = request.app.state.queue.submit(kind, body, priority, key, actor)
     return JobOut.of(job)
@@ -402,9 +416,17 @@ def like_asset(asset_id: AssetId, request: Request) -> dict:
 
 
 def _by_models_folder_name(fields: dict, models: Path) -> tuple[dict, list[str]]:
-    """``fields`` with each adapter file named as ``/jobs/generate`` takes it (a file of the
-    models folder, by name); one outside it is left out, and said."""
+    """``fields`` with the model and each adapter file named as ``/jobs/generate`` takes them
+    (from the models folder, by name); one outside it is left out, and said."""
     notes: list[str] = []
+    model = fields.get("model")
+    if model and remote_model_problem(model, models, offline=False, here=False):
+        path = Path(model)  # a path this server's own record keeps (the CLI's --model)
+        named = path.name if path.is_dir() else path.stem
+        inside = path.parent.resolve() == models.resolve() and in_models_folder(named, models)
+        fields["model"] = named if inside else None
+        if not inside:
+            notes.append(f"model {path.name!r} is not in {models}: the default is used")
 
     def name(ref: str, kind: str, what: str) -> str | None:
         folder, file = models / ADAPTER_FOLDERS[kind], Path(ref)
@@ -428,6 +450,15 @@ def policy(request: Request) -> dict:
     """The usage policy in force, read-only: its rules, the allowed names, whether faces are
     flagged (``source`` "no policy" when there is none); 422 when its file cannot be read."""
     return request.app.state.workspace.guard().policy.describe()
+
+
+@router.get("/models", tags=["jobs"])
+def models(request: Request) -> dict:
+    """The models a request may name (``default``: the one drafts use unless one is named;
+    each model's ``kind``: image, video, refiner or edit) and the LoRAs, embeddings and VAEs
+    of the models folder, by the names the generate route takes."""
+    settings = request.app.state.workspace.settings
+    return {"default": settings.model_for("draft")} | listing(settings.models_root)
 
 
 @router.get("/styles", tags=["jobs"])
