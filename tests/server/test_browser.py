@@ -39,21 +39,32 @@ kind = "brand"
 
 
 @pytest.fixture(scope="module")
-def studio(tmp_path_factory):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def studio_home(tmp_path_factory):
     home = tmp_path_factory.mktemp("browser")
     (home / "policy.toml").write_text(POLICY)
     (home / "wildcards").mkdir()
     (home / "wildcards" / "shapes.txt").write_text("ball\ncube\n")
-    app = create_app(settings(home))
+    return home
+
+
+@pytest.fixture(scope="module")
+def studio(studio_home):
+    """The studio served over HTTP, once its default model has loaded (see the server tests'
+    ``client``: a tiny model built meanwhile would get weights on the meta device)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = create_app(settings(studio_home))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 30
     while not server.started:
+        assert time.time() < deadline
+        time.sleep(0.05)
+    deadline = time.time() + 300
+    while httpx.get(f"{base}/api/health").json()["model"] in ("waiting", "loading"):
         assert time.time() < deadline
         time.sleep(0.05)
     yield base
@@ -78,6 +89,9 @@ def page(studio):
 
 def test_ideate_promote_compare(studio, page):
     page.goto(studio)
+    expect(page.locator("#ideate")).to_be_visible()
+    # an absent part of the page was written out as the word "null"
+    assert not re.search(r"\b(null|undefined)\b", page.inner_text("#view"))
     page.fill("input[name=prompt]", "a {red|blue} bottle on a glass table, studio lighting")
     page.fill("input[name=count]", "4")
     page.press("input[name=prompt]", "Enter")  # the keyboard submits the form
@@ -462,4 +476,72 @@ def test_ideate_drafts_a_wildcard_files_lines(studio, page):
     expect(page.locator("#drafts .tile")).to_have_count(2, timeout=60_000)
     captions = page.locator("#drafts .tile .caption").all_inner_texts()
     assert captions == ["a red ball on a table", "a red cube on a table"]
+    assert page.errors == []
+
+
+def test_ideate_drafts_on_a_model_of_the_models_folder_with_its_settings(
+    studio, studio_home, page, tiny_sd, tiny_sd_adapters
+):
+    """Ideate's "Model and settings": a model, negative prompt, size, steps, guidance,
+    sampler, Clip skip, a LoRA and a style, picked from what the server has; the draft is made
+    with each (before, Ideate drafted on the default model only). "More like this" fills the
+    same fields from the image."""
+    import shutil
+
+    models = studio_home / "models"
+    shutil.copytree(tiny_sd, models / "tiny-sd")
+    (models / "loras").mkdir(parents=True)
+    shutil.copy(tiny_sd_adapters["lora"], models / "loras" / "style.safetensors")
+    (studio_home / "styles.csv").write_text(
+        "name,prompt,negative_prompt\nstill,a still of {prompt},grainy\n"
+    )
+    page.goto(studio)
+    page.click("#settings summary")
+    page.select_option("#ideate select[name=model]", "tiny-sd")
+    page.fill("#ideate input[name=negative_prompt]", "blurry")
+    for name, value in (("width", "32"), ("height", "32"), ("steps", "2"), ("guidance", "6")):
+        page.fill(f"#ideate input[name={name}]", value)
+    page.select_option("#ideate select[name=scheduler]", "euler")
+    page.fill("#ideate input[name=clip_skip]", "2")
+    page.click("text=+ LoRA")
+    page.select_option("#ideate select[name=lora]", "style.safetensors")
+    page.fill("#ideate input[name=lora_weight]", "0.7")
+    page.check("#ideate input[name=style][value=still]")
+    page.fill("#ideate input[name=prompt]", "a red jar")
+    page.fill("#ideate input[name=count]", "1")
+    page.fill("#ideate input[name=seed]", "7")
+    page.screenshot(path=str(ARTIFACTS / "15-ideate-settings.png"))
+    page.click("#ideate button[type=submit]")
+    expect(page.locator("#drafts .tile")).to_have_count(1, timeout=60_000)
+    made = page.locator("#drafts .tile .caption-id").inner_text().split()[0]
+    record = httpx.get(f"{studio}/api/assets/{made}").json()["record"]
+    assert record["prompt"] == "a still of a red jar"
+    assert record["negative_prompt"] == "blurry, grainy"
+    assert Path(record["model"]).name == "tiny-sd" and record["family"] == "sd15"
+    assert (record["width"], record["height"], record["steps"], record["guidance"]) == (
+        32,
+        32,
+        2,
+        6,
+    )
+    assert record["scheduler"] == "euler" and record["clip_skip"] == 2 and record["seed"] == 7
+    assert [(Path(a["path"]).name, a["weight"]) for a in record["adapters"]] == [
+        ("style.safetensors", 0.7)
+    ]
+
+    page.goto(f"{studio}/#/like/{made}")
+    expect(page.locator("#settings")).to_have_attribute("open", "")
+    assert page.input_value("#ideate select[name=model]") == "tiny-sd"
+    assert page.input_value("#ideate select[name=lora]") == "style.safetensors"
+    assert page.input_value("#ideate input[name=lora_weight]") == "0.7"
+    assert page.input_value("#ideate input[name=clip_skip]") == "2"
+    assert page.input_value("#ideate input[name=negative_prompt]") == "blurry, grainy"
+    page.click("#ideate .lora button")  # no LoRA this time: the draft is made without one
+    page.fill("#ideate input[name=count]", "1")
+    page.click("#ideate button[type=submit]")
+    expect(page.locator("#drafts .tile")).to_have_count(1, timeout=60_000)
+    again = page.locator("#drafts .tile .caption-id").inner_text().split()[0]
+    record = httpx.get(f"{studio}/api/assets/{again}").json()["record"]
+    assert again != made and not record.get("adapters") and record["clip_skip"] == 2
+    assert Path(record["model"]).name == "tiny-sd"
     assert page.errors == []

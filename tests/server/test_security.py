@@ -261,9 +261,10 @@ print("torch" in sys.modules)
 
 
 def test_checking_an_adapter_name_imports_no_torch_on_a_request_thread():
-    """Nor do the model name check and the models' list. The name check imported the engine (torch, diffusers) on the request's thread while
+    """The name check imported the engine (torch, diffusers) on the request's thread while
     the server's background model load was importing them too: the two waited on each
-    other's import locks and the server stopped answering (benches/bench_server.py hung)."""
+    other's import locks and the server stopped answering (benches/bench_server.py hung).
+    The model name check and the models' list import none either."""
     run = subprocess.run(
         [sys.executable, "-c", CHECK_WITHOUT_TORCH], capture_output=True, text=True, timeout=120
     )

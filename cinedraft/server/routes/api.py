@@ -41,6 +41,7 @@ from ...engine.folders import (
     remote_model_problem,
 )
 from ...engine.like import settings_like
+from ...engine.schedulers import SCHEDULERS
 from ...styles import read_styles, styled
 from ...engine.threads import thread_of
 from ...request import MAX_VIDEO_SECONDS, EditRequest, ImageRequest, Overrides, VideoRequest
@@ -455,10 +456,15 @@ def policy(request: Request) -> dict:
 @router.get("/models", tags=["jobs"])
 def models(request: Request) -> dict:
     """The models a request may name (``default``: the one drafts use unless one is named;
-    each model's ``kind``: image, video, refiner or edit) and the LoRAs, embeddings and VAEs
-    of the models folder, by the names the generate route takes."""
+    each model's ``kind``: image, video, refiner or edit), the LoRAs, embeddings and VAEs of
+    the models folder, by the names the generate route takes, and the samplers
+    (``scheduler``)."""
     settings = request.app.state.workspace.settings
-    return {"default": settings.model_for("draft")} | listing(settings.models_root)
+    return (
+        {"default": settings.model_for("draft")}
+        | listing(settings.models_root)
+        | {"schedulers": list(SCHEDULERS)}
+    )
 
 
 @router.get("/styles", tags=["jobs"])

@@ -119,7 +119,8 @@ const FIGURES = [
 // guidance, scheduler, negative prompt, LoRAs: what `generate --like` takes), its prompt and
 // seed in the form to change.
 async function ideate(likeId) {
-  const like = likeId ? await api(`/api/assets/${likeId}/like`) : null;
+  const [like, choices, styles] = await Promise.all([
+    likeId ? api(`/api/assets/${likeId}/like`) : null, api("/api/models"), api("/api/styles")]);
   const grid = el("div", { class: "grid", id: "drafts" });
   const prog = progressUi();
   const promoteButton = el("button", { type: "button", id: "promote", disabled: true, text: "Promote selected" });
@@ -130,7 +131,8 @@ async function ideate(likeId) {
                     value: like ? like.request.prompt : "a {red|blue|green} bottle on a glass table, studio lighting" })),
     el("label", {}, "Variations", el("input", { name: "count", type: "number", min: 1, max: 48, value: like ? 4 : 6 })),
     el("label", {}, "Seed", el("input", { name: "seed", type: "number", min: 0, value: like?.request.seed ?? 1 })),
-    el("button", { type: "submit", text: "Draft" }));
+    el("button", { type: "submit", text: "Draft" }),
+    settingsFields(choices, styles, like?.request));
   const draftButton = form.querySelector("button[type=submit]");
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -144,7 +146,7 @@ async function ideate(likeId) {
     selected = null;
     prog.start();
     try {
-      const job = await api("/api/jobs/generate", { json: { ...(like ? like.request : {}),
+      const job = await api("/api/jobs/generate", { json: { ...(like ? like.request : {}), ...settingsOf(data),
         prompt, count, seed: Number(data.get("seed")), tier: "draft", template: TEMPLATE.test(prompt) } });
       grid.replaceChildren();
       const shown = new Set();
@@ -181,8 +183,65 @@ async function ideate(likeId) {
       location.hash = `#/compare/${selected}/${done.result.outputs[0]}`;
     } catch (err) { showError(err.message); prog.say("failed"); }
   }));
-  view.replaceChildren(el("h1", { text: "Ideate" }), like ? likePanel(likeId, like) : null, form,
-                       prog.node, grid, el("p", {}, promoteButton));
+  view.replaceChildren(...[el("h1", { text: "Ideate" }), like && likePanel(likeId, like), form,
+                          prog.node, grid, el("p", {}, promoteButton)].filter(Boolean));
+}
+
+// The model and settings a draft takes besides its prompt, folded away: pickers of what the
+// server has (/api/models, /api/styles), filled from ``r`` (a "More like this" request).
+// Left empty, a field is the model's own default.
+function settingsFields(choices, styles, r = {}) {
+  const option = (value, text, chosen) => el("option", { value, text, selected: chosen });
+  const number = (name, label, attrs) =>
+    el("label", {}, label, el("input", { name, type: "number", value: r[name] ?? "", ...attrs }));
+  const images = choices.models.filter((m) => m.kind === "image");
+  const loras = el("div", { class: "loras" });
+  const addLora = (ref = "", weight = 1) => {
+    const row = el("div", { class: "lora" },
+      el("select", { name: "lora", "aria-label": "LoRA" }, option("", "LoRA…", !ref),
+        ...choices.loras.map((name) => option(name, name, name === ref))),
+      el("input", { name: "lora_weight", type: "number", step: 0.05, min: -4, max: 4, value: weight,
+                    "aria-label": "LoRA weight" }),
+      el("button", { type: "button", class: "link", text: "×", title: "no LoRA", onclick: () => row.remove() }));
+    loras.append(row);
+  };
+  for (const lora of r.loras ?? []) addLora(lora.ref, lora.weight ?? 1);
+  return el("details", { id: "settings", open: r.model || r.loras?.length ? true : null },
+    el("summary", { text: "Model and settings" }),
+    el("div", { class: "bar" },
+      el("label", {}, "Model", el("select", { name: "model" },
+        option("", `default (${choices.default})`, !r.model),
+        ...images.map((m) => option(m.name, m.source === "HF cache" ? `${m.name} (HF cache)` : m.name,
+                                    m.name === r.model)))),
+      el("label", {}, "Negative prompt",
+        el("input", { name: "negative_prompt", value: r.negative_prompt ?? "", placeholder: "none" })),
+      number("width", "Width", { min: 8, step: 8, placeholder: "model's" }),
+      number("height", "Height", { min: 8, step: 8, placeholder: "model's" }),
+      number("steps", "Steps", { min: 1, max: 500, placeholder: "draft's" }),
+      number("guidance", "Guidance", { min: 0, max: 50, step: 0.5, placeholder: "draft's" }),
+      el("label", {}, "Sampler", el("select", { name: "scheduler" }, option("", "model's", !r.scheduler),
+        ...choices.schedulers.map((name) => option(name, name, name === r.scheduler)))),
+      number("clip_skip", "Clip skip", { min: 1, max: 12, placeholder: "1" })),
+    el("div", { class: "bar" }, loras,
+      choices.loras.length ? el("button", { type: "button", class: "secondary", text: "+ LoRA", onclick: () => addLora() })
+                           : el("span", { class: "status", text: "no LoRAs in the models folder" })),
+    styles.length ? el("fieldset", { class: "styles" }, el("legend", { text: "Styles" }),
+      ...styles.map((st) => el("label", { class: "inline", title: st.prompt },
+        el("input", { type: "checkbox", name: "style", value: st.name }), st.name))) : null);
+}
+
+// The settings fields as the generate route takes them (empty: the model's default).
+function settingsOf(data) {
+  const text = (name) => data.get(name) || null;
+  const number = (name) => (data.get(name) ? Number(data.get(name)) : null);
+  const weights = data.getAll("lora_weight");
+  return {
+    model: text("model"), negative_prompt: data.get("negative_prompt") ?? "",
+    width: number("width"), height: number("height"), steps: number("steps"),
+    guidance: number("guidance"), scheduler: text("scheduler"), clip_skip: number("clip_skip"),
+    loras: data.getAll("lora").map((ref, i) => ({ ref, weight: Number(weights[i]) })).filter((l) => l.ref),
+    styles: data.getAll("style"),
+  };
 }
 
 // What drafting like an image keeps of it, and what it could not (one line each).
