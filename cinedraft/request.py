@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from . import prompt_tags
 from .weighting import prompt_editing
@@ -33,6 +40,15 @@ def parse_size(text: str) -> tuple[int, int]:
     if not m:
         raise ValueError(f"size must look like WIDTHxHEIGHT (e.g. 1024x1024), got {text!r}")
     return int(m.group(1)), int(m.group(2))
+
+
+def _unset_if_minus_one(seed: object) -> object:
+    return None if seed == -1 else seed
+
+
+# A seed; unset (or -1, which A1111 and its API users send for "random"): a random one, which
+# the record keeps.
+Seed = Annotated[Annotated[int, Field(ge=0, lt=2**63)] | None, BeforeValidator(_unset_if_minus_one)]
 
 
 class Overrides(BaseModel):
@@ -93,7 +109,7 @@ class ImageRequest(BaseModel):
         "unset, its last. For SD 1.x/2.x models; SDXL reads its next-to-last layer already "
         "(2 is its default, as in A1111 and ComfyUI).",
     )
-    seed: int | None = Field(None, ge=0, lt=2**63)
+    seed: Seed = None
     count: int = Field(1, ge=1, le=256, description="Images; seeds are seed, seed+1, ...")
     loras: list[Lora] = Field(
         [], max_length=8, description="LoRAs, besides <lora:name:weight> in the prompt."
@@ -216,7 +232,7 @@ class EditRequest(BaseModel):
     steps: int | None = Field(None, ge=1, le=500)
     guidance: float | None = Field(None, ge=0.0, le=50.0)
     scheduler: str | None = None
-    seed: int | None = Field(None, ge=0, lt=2**63)
+    seed: Seed = None
 
     @field_validator("strength")
     @classmethod
@@ -294,7 +310,7 @@ class VideoRequest(BaseModel):
     scheduler: str | None = Field(
         None, description="A sampler name (see `generate --scheduler`); default the model's own."
     )
-    seed: int | None = Field(None, ge=0, lt=2**63)
+    seed: Seed = None
     model_size: tuple[int, int] | None = Field(
         None, description="(width, height) the model generates at; default the family's."
     )

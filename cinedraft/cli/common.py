@@ -89,7 +89,9 @@ Before = Annotated[bool, typer.Option("--before", help="A lead-in before the fir
 ClipModel = Annotated[
     str | None, typer.Option(help="Video model (default: the one that made the clip).")
 ]
-ClipSeed = Annotated[int | None, typer.Option(help="Seed of the first chunk; random if not set.")]
+ClipSeed = Annotated[
+    int | None, typer.Option(help="Seed of the first chunk; random if not set or -1.")
+]
 
 
 def parsed_option(text: str | None, parse: Callable[[str], T], option: str) -> T | None:

@@ -26,7 +26,9 @@ from .common import (
 from .threads import run_edit, turn_sampling
 
 Size = Annotated[str | None, typer.Option("--size", help="WIDTHxHEIGHT of the output.")]
-Seed = Annotated[int | None, typer.Option(help="Seed of the first image; random if not set.")]
+Seed = Annotated[
+    int | None, typer.Option(help="Seed of the first image; random if not set or -1 (recorded).")
+]
 Tier = Annotated[str, typer.Option(help="draft (fast preview) or production (full render).")]
 Model = Annotated[str | None, typer.Option(help="'builtin', a diffusers folder or a hub id.")]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]

@@ -25,7 +25,7 @@ from .common import (
 )
 
 Source = Annotated[str, typer.Argument(help="An image asset id or an image file.")]
-Seed = Annotated[int | None, typer.Option(help="Seed; random if not set (recorded).")]
+Seed = Annotated[int | None, typer.Option(help="Seed; random if not set or -1 (recorded).")]
 Model = Annotated[
     str | None, typer.Option(help="Model (default: the one that made the image, else the default).")
 ]

@@ -68,6 +68,7 @@ def test_generate_vary_promote_json(tmp_path):
         (["generate", "a jar", "--size", "100x100"], "multiple of 8"),
         (["generate", "a jar", "--model", "/no/such/model"], "model folder not found"),
         (["generate", "a jar", "--scheduler", "warp"], "unknown scheduler"),
+        (["generate", "a jar", "--seed", "-2"], "greater than or equal to 0"),
         (["promote", "0123456789ab"], "no asset 0123456789ab"),
         (["promote", "../../etc"], "not an asset id"),
     ],
@@ -77,6 +78,17 @@ def test_bad_input_exits_nonzero_with_a_message_and_no_traceback(tmp_path, args,
     assert res.exit_code != 0
     assert message in res.output
     assert "Traceback" not in res.output
+
+
+def test_a_seed_of_minus_one_is_a_random_seed_as_in_a1111(tmp_path):
+    """A1111 users type -1 for "random": it was refused as below 0. The seed drawn is the one
+    recorded (the API's -1: tests/server/test_api.py)."""
+    drawn = []
+    for _ in range(2):
+        res = _invoke(tmp_path, "generate", "a jar", "--seed", "-1", "--steps", "1", "--json")
+        assert res.exit_code == 0, res.output
+        drawn.append(json.loads(res.stdout)["outputs"][0]["record"]["seed"])
+    assert all(0 <= seed < 2**63 for seed in drawn) and drawn[0] != drawn[1]
 
 
 def test_unwritable_library(tmp_path):

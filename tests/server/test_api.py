@@ -313,3 +313,19 @@ def test_the_models_a_request_may_name_are_listed_by_name(tmp_path, monkeypatch)
     assert listed["loras"] == ["ink.safetensors"] and listed["embeddings"] == ["bad.safetensors"]
     assert listed["vaes"] == ["sdxl-vae"]
     assert {"dpm++", "euler-a", "ddim"} <= set(listed["schedulers"])
+
+
+def test_a_seed_of_minus_one_is_random_on_every_route_that_takes_a_seed(tmp_path):
+    """Scripts written for A1111's API send ``"seed": -1`` for a random seed: it was a 422."""
+    from fastapi.testclient import TestClient
+
+    from cinedraft.server import create_app
+
+    from .conftest import HOST, settings
+
+    with TestClient(create_app(settings(tmp_path), hosts={HOST}, workers=False)) as client:
+        for route in ("generate", "video"):
+            job = client.post(f"/api/jobs/{route}", json={"prompt": "a jar", "seed": -1})
+            assert job.status_code == 202 and job.json()["request"]["seed"] is None, job.text
+        bad = client.post("/api/jobs/generate", json={"prompt": "a jar", "seed": -2})
+        assert bad.status_code == 422

@@ -44,7 +44,14 @@ from ...engine.like import settings_like
 from ...engine.schedulers import SCHEDULERS
 from ...styles import read_styles, styled
 from ...engine.threads import thread_of
-from ...request import MAX_VIDEO_SECONDS, EditRequest, ImageRequest, Overrides, VideoRequest
+from ...request import (
+    MAX_VIDEO_SECONDS,
+    EditRequest,
+    ImageRequest,
+    Overrides,
+    Seed,
+    VideoRequest,
+)
 from ..limits import MAX_UPLOAD, off_loop
 
 router = APIRouter(prefix="/api")
@@ -103,9 +110,7 @@ class ExtendBody(Overrides):
     )
     prompt: str = Field("", max_length=4000, description="What happens next.")
     before: bool = Field(False, description="A lead-in before the first frame instead.")
-    seed: int | None = Field(
-        None, ge=0, lt=2**63, description="Seed of the first chunk; random if not set."
-    )
+    seed: Seed = Field(None, description="Seed of the first chunk; random if not set.")
     negative_prompt: str = Field("", max_length=4000, description="Negative prompt.")
 
 
@@ -120,7 +125,7 @@ class TurnBody(BaseModel):
     model: str | None = Field(None, description="Default: the one that made the image.")
     steps: int | None = Field(None, ge=1, le=500)
     guidance: float | None = Field(None, ge=0.0, le=50.0)
-    seed: int | None = Field(None, ge=0, lt=2**63)
+    seed: Seed = None
 
 
 class RefineBody(TurnBody):
