@@ -309,7 +309,7 @@ def test_the_models_a_request_may_name_are_listed_by_name(tmp_path, monkeypatch)
         ("my-sdxl", "models folder"): "image",
         ("someone/wan", "HF cache"): "video",
     }
-    assert listed["default"] == "builtin"
+    assert listed["default"] == listed["video_default"] == "builtin"
     assert listed["loras"] == ["ink.safetensors"] and listed["embeddings"] == ["bad.safetensors"]
     assert listed["vaes"] == ["sdxl-vae"]
     assert {"dpm++", "euler-a", "ddim"} <= set(listed["schedulers"])

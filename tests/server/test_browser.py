@@ -1,6 +1,7 @@
 """The studio in Chromium (Playwright): ideate -> promote -> compare, library search, an asset
 page; prompts with markup stay text. Screenshots go to ``test-artifacts/``."""
 
+import json
 import os
 import re
 import socket
@@ -544,4 +545,36 @@ def test_ideate_drafts_on_a_model_of_the_models_folder_with_its_settings(
     record = httpx.get(f"{studio}/api/assets/{again}").json()["record"]
     assert again != made and not record.get("adapters") and record["clip_skip"] == 2
     assert Path(record["model"]).name == "tiny-sd"
+    assert page.errors == []
+
+
+def test_a_clip_on_a_video_model_of_the_models_folder(studio, studio_home, page):
+    """The Video view picks the model (the models folder's video models, as /api/models
+    lists them): it made every clip on the default video model. The folder here holds only
+    an LTX pipeline's index (a clip on a tiny LTX at the preview preset's 640x360 takes two
+    minutes here; the engine's tests make them at a small size), so the job fails, and the
+    page says why."""
+    folder = studio_home / "models" / "half-copied-ltx"
+    folder.mkdir(parents=True)
+    index = {
+        "_class_name": "LTXPipeline",
+        "transformer": ["diffusers", "LTXVideoTransformer3DModel"],
+    }
+    (folder / "model_index.json").write_text(json.dumps(index))
+    page.goto(f"{studio}/#/video")
+    assert page.locator("#video select[name=model] option").all_inner_texts() == [
+        "default (builtin)",
+        "half-copied-ltx",
+    ]
+    page.fill("#video input[name=prompt]", "a red jar turns")
+    page.select_option("#video select[name=model]", "half-copied-ltx")
+    page.click("#video button[type=submit]")
+    expect(page.locator("#error")).to_contain_text("job failed", timeout=60_000)
+    (job,) = [
+        j
+        for j in httpx.get(f"{studio}/api/jobs").json()
+        if j["request"].get("prompt") == "a red jar turns"
+    ]
+    assert job["request"]["model"] == "half-copied-ltx" and job["state"] == "failed"
+    assert "half-copied-ltx" in job["error"]
     assert page.errors == []

@@ -610,10 +610,14 @@ function stepsInput() {
 async function video(startId) {
   const prog = progressUi();
   const player = el("div", { id: "video-result" });
-  const presets = await api("/api/presets");
+  const [presets, choices] = await Promise.all([api("/api/presets"), api("/api/models")]);
   const form = el("form", { class: "bar", id: "video" },
     el("label", {}, "Prompt", el("input", { name: "prompt", required: true,
       value: "a red ball on a wooden table, the ball slides right, studio lighting" })),
+    el("label", {}, "Model", el("select", { name: "model" },
+      el("option", { value: "", text: `default (${choices.video_default})` }),
+      ...choices.models.filter((m) => m.kind === "video").map((m) =>
+        el("option", { value: m.name, text: m.source === "HF cache" ? `${m.name} (HF cache)` : m.name })))),
     el("label", {}, "Preset", el("select", { name: "preset" }, presets.map((p) =>
       el("option", { value: p.name, text: `${p.name} (${p.width}x${p.height}, ${p.fps} fps)` })))),
     el("label", {}, "Seconds", el("input", { name: "seconds", type: "number", step: "0.5", min: 0.5, max: 60, value: 2 })),
@@ -654,6 +658,7 @@ async function video(startId) {
                    seconds: Number(data.get("seconds")), seed: Number(data.get("seed")) };
     if (data.get("image")) body.image = data.get("image");
     if (data.get("steps")) body.steps = Number(data.get("steps"));
+    if (data.get("model")) body.model = data.get("model");
     run("/api/jobs/video", body, "generated");
   });
   extendForm.addEventListener("submit", (event) => {
