@@ -545,6 +545,20 @@ def test_ideate_drafts_on_a_model_of_the_models_folder_with_its_settings(
     record = httpx.get(f"{studio}/api/assets/{again}").json()["record"]
     assert again != made and not record.get("adapters") and record["clip_skip"] == 2
     assert Path(record["model"]).name == "tiny-sd"
+
+    # a catalogue on it
+    (studio_home / "jars.csv").write_text("sku,name\nJ-1,jar\n")
+    page.goto(f"{studio}/#/catalogue")
+    page.set_input_files("#catalogue input[name=sheet]", str(studio_home / "jars.csv"))
+    page.fill("#catalogue input[name=scenes]", "1")
+    page.fill("#catalogue input[name=aspects]", "1:1")
+    page.select_option("#catalogue select[name=model]", "tiny-sd")
+    page.click("#catalogue button[type=submit]")
+    expect(page.locator("#catalogue-results section.sku")).to_have_count(1, timeout=120_000)
+    (hero,) = page.locator("#catalogue-results .tile").all()
+    shown = hero.get_attribute("href").split("/")[-1]
+    record = httpx.get(f"{studio}/api/assets/{shown}").json()["record"]
+    assert Path(record["model"]).name == "tiny-sd", record
     assert page.errors == []
 
 

@@ -461,9 +461,9 @@ def policy(request: Request) -> dict:
 @router.get("/models", tags=["jobs"])
 def models(request: Request) -> dict:
     """The models a request may name (``default`` and ``video_default``: the ones drafts and
-    clips use unless one is named; each model's ``kind``: image, video, refiner or edit), the LoRAs, embeddings and VAEs of
-    the models folder, by the names the generate route takes, and the samplers
-    (``scheduler``)."""
+    clips use unless one is named; each model's ``kind``: image, video, refiner or edit),
+    the LoRAs, embeddings and VAEs of the models folder, by the names the generate route
+    takes, and the samplers (``scheduler``)."""
     settings = request.app.state.workspace.settings
     return (
         {"default": settings.model_for("draft"), "video_default": settings.video_model}

@@ -113,6 +113,14 @@ const FIGURES = [
   "chroma_outliers", "speckle", "overshoot",
 ];
 
+// The models of a ``kind`` the server has (/api/models), the default first (value "").
+function modelSelect(choices, kind, defaultName, chosen) {
+  return el("label", {}, "Model", el("select", { name: "model" },
+    el("option", { value: "", text: `default (${defaultName})`, selected: !chosen }),
+    ...choices.models.filter((m) => m.kind === kind).map((m) => el("option", {
+      value: m.name, text: m.source === "HF cache" ? `${m.name} (HF cache)` : m.name, selected: m.name === chosen }))));
+}
+
 // ---------------------------------------------------------------- views
 
 // Ideate: drafts from a prompt; with ``likeId``, drafts like that image (its model, size, steps,
@@ -194,7 +202,6 @@ function settingsFields(choices, styles, r = {}) {
   const option = (value, text, chosen) => el("option", { value, text, selected: chosen });
   const number = (name, label, attrs) =>
     el("label", {}, label, el("input", { name, type: "number", value: r[name] ?? "", ...attrs }));
-  const images = choices.models.filter((m) => m.kind === "image");
   const loras = el("div", { class: "loras" });
   const addLora = (ref = "", weight = 1) => {
     const row = el("div", { class: "lora" },
@@ -209,10 +216,7 @@ function settingsFields(choices, styles, r = {}) {
   return el("details", { id: "settings", open: r.model || r.loras?.length ? true : null },
     el("summary", { text: "Model and settings" }),
     el("div", { class: "bar" },
-      el("label", {}, "Model", el("select", { name: "model" },
-        option("", `default (${choices.default})`, !r.model),
-        ...images.map((m) => option(m.name, m.source === "HF cache" ? `${m.name} (HF cache)` : m.name,
-                                    m.name === r.model)))),
+      modelSelect(choices, "image", choices.default, r.model),
       el("label", {}, "Negative prompt",
         el("input", { name: "negative_prompt", value: r.negative_prompt ?? "", placeholder: "none" })),
       number("width", "Width", { min: 8, step: 8, placeholder: "model's" }),
@@ -614,10 +618,7 @@ async function video(startId) {
   const form = el("form", { class: "bar", id: "video" },
     el("label", {}, "Prompt", el("input", { name: "prompt", required: true,
       value: "a red ball on a wooden table, the ball slides right, studio lighting" })),
-    el("label", {}, "Model", el("select", { name: "model" },
-      el("option", { value: "", text: `default (${choices.video_default})` }),
-      ...choices.models.filter((m) => m.kind === "video").map((m) =>
-        el("option", { value: m.name, text: m.source === "HF cache" ? `${m.name} (HF cache)` : m.name })))),
+    modelSelect(choices, "video", choices.video_default),
     el("label", {}, "Preset", el("select", { name: "preset" }, presets.map((p) =>
       el("option", { value: p.name, text: `${p.name} (${p.width}x${p.height}, ${p.fps} fps)` })))),
     el("label", {}, "Seconds", el("input", { name: "seconds", type: "number", step: "0.5", min: 0.5, max: 60, value: 2 })),
@@ -705,6 +706,7 @@ function finals(files) {
 }
 
 async function catalogue(jobId) {
+  const choices = await api("/api/models");
   const prog = el("table", { id: "catalogue-progress" });
   const results = el("div", { id: "catalogue-results" });
   const bars = new Map();  // stage (a SKU, or "catalogue" overall) -> its <progress>
@@ -748,6 +750,7 @@ async function catalogue(jobId) {
     el("label", {}, "Brand kit (TOML)", el("textarea", { name: "brand", rows: 3, placeholder: 'palette = ["#8b5a2b"]' })),
     el("label", {}, "Drafts per SKU", el("input", { name: "scenes", type: "number", min: 1, max: 16, value: 3 })),
     el("label", {}, "Aspects", el("input", { name: "aspects", value: "1:1,4:5,9:16,16:9,1.91:1" })),
+    modelSelect(choices, "image", choices.default),
     el("button", { type: "submit", text: "Run catalogue" }));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -775,6 +778,7 @@ async function catalogue(jobId) {
                      scenes: Number(data.get("scenes")),
                      aspects: String(data.get("aspects")).split(",").map((a) => a.trim()).filter(Boolean) };
       if (String(data.get("brand")).trim()) body.brand = data.get("brand");
+      if (data.get("model")) body.model = data.get("model");
       const job = await api("/api/jobs/catalogue", { json: body });
       history.replaceState(null, "", `#/catalogue/${job.id}`);
       prog.replaceChildren();
