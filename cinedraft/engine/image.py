@@ -205,7 +205,7 @@ class ImageEngine:
             "generate", request.prompt, request, request.template, part and part.prompts
         )
         # 1. Model, adapters (LoRAs, embeddings, VAE), tier, sizes.
-        plan = self.plan(request, tier, part.parent if part else None)
+        plan = self.plan(request, tier, part.parent if part else None, progress)
         if plan.model.family.instruct:
             raise InputError(
                 f"{plan.model.ref} is an instruction-edit model ({plan.model.family.name}): it "
@@ -236,9 +236,16 @@ class ImageEngine:
                 rendered.append(item)
         return rendered
 
-    def plan(self, request: ImageRequest, tier: Tier | None, parent: Asset | None) -> Plan:
+    def plan(
+        self,
+        request: ImageRequest,
+        tier: Tier | None,
+        parent: Asset | None,
+        progress: Progress = no_progress,
+    ) -> Plan:
         adapters = adapters_of(request, self.settings.models_root)
-        model = self.models.get(request.model or self.settings.model_for(request.tier))
+        ref = request.model or self.settings.model_for(request.tier)
+        model = self.models.get(ref, progress=progress)
         tier = (tier or tier_for(model.family, request.tier)).with_overrides(
             steps=request.steps,
             guidance=request.guidance,

@@ -27,6 +27,7 @@ from ..builtin import EDIT_MODEL, IMAGE_MODEL, VIDEO_MODEL, reach
 from ..config import Settings
 from ..errors import InputError, ModelError, ModelNotFoundError, UnsafeModelError
 from ..media.files import open_regular
+from ..request import Progress, no_progress
 from ..tiers import (
     FAMILIES,
     REFINER_PIPELINE,
@@ -420,14 +421,17 @@ class ModelCache:
         """The names of the models in memory, as they were asked for."""
         return [ref for _kind, ref in self._models]
 
-    def get(self, ref: str, kind: str = "image") -> LoadedModel:
+    def get(self, ref: str, kind: str = "image", progress: Progress = no_progress) -> LoadedModel:
         """The pipeline for ``ref``; ``kind`` ("image" or "video") picks what ``builtin`` means
-        and which family table applies."""
+        and which family table applies. A model not in memory yet is a ``load NAME`` stage
+        of ``progress`` (a large checkpoint takes a minute: the job is not stuck)."""
         key = (kind, ref)
         if key in self._models:
             self._models.move_to_end(key)
             return self._models[key]
+        progress(f"load {ref}", 0, 1)
         model = self._load(ref, kind)
+        progress(f"load {ref}", 1, 1)
         self._models[key] = model
         while len(self._models) > self.size:
             self._models.popitem(last=False)

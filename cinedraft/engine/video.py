@@ -170,7 +170,7 @@ class VideoEngine:
         action = "extend" if request.extend else "video"
         verdict = self.guard.check(action, request.prompt, request)
         # 1. Model, family, preset, length.
-        shot = self._shot(request, default_model, preset)
+        shot = self._shot(request, default_model, preset, progress)
         # 2. Given frames and the parents they come from; the calls that make the rest.
         given, parents = self._given(request, shot.family, shot.size, sources or {})
         plan = self._plan(shot, given)
@@ -242,10 +242,16 @@ class VideoEngine:
             timings=dict(record.timings or {}),
         )
 
-    def _shot(self, request: VideoRequest, default_model: str, preset: VideoPreset | None) -> Shot:
+    def _shot(
+        self,
+        request: VideoRequest,
+        default_model: str,
+        preset: VideoPreset | None,
+        progress: Progress = no_progress,
+    ) -> Shot:
         preset = preset or preset_for(request.preset)
         seconds = request.seconds if request.seconds is not None else preset.seconds
-        model = self.models.get(request.model or default_model, kind="video")
+        model = self.models.get(request.model or default_model, kind="video", progress=progress)
         family = model.family
         steps = request.steps or family.steps
         scheduler = (

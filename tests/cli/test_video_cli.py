@@ -82,7 +82,8 @@ def test_video_from_an_image_then_extend(tmp_path):
 def test_video_prints_stages(tmp_path):
     res = _invoke(tmp_path, "video", "a blue jar slides left", "--seconds", "0.5", "--steps", "2")
     assert res.exit_code == 0, res.output
-    for stage in ("generate", "interpolate", "upscale", "deflicker", "encode"):
+    # a fresh process: the video model loads first, and says so
+    for stage in ("load builtin", "generate", "interpolate", "upscale", "deflicker", "encode"):
         assert stage in res.output
 
 

@@ -188,6 +188,23 @@ def test_progress_is_reported_per_step(engine, scheduler):
     assert [e[1] for e in sample] == [1, 2, 3, 4, 5] and sample[-1][2] == 5
 
 
+def test_loading_a_model_is_a_stage_of_the_first_request_on_it(tmp_path, tiny_sd):
+    """A request that loads its model said nothing until sampling began (a large checkpoint
+    takes a minute: the studio's job sat at "queued"); a request on a loaded model has no
+    such stage."""
+    from cinedraft import Engine, Settings
+
+    engine = Engine(Settings(home=tmp_path, offline=True, device="cpu", provenance=False))
+    request = ImageRequest(prompt="a red jar", model=str(tiny_sd), seed=1, steps=2)
+    events = []
+    engine.generate_image(request, lambda *e: events.append(e))
+    stage = f"load {tiny_sd}"
+    assert events[:2] == [(stage, 0, 1), (stage, 1, 1)] and events[2][0] == "sample"
+    again = []
+    engine.generate_image(request, lambda *e: again.append(e))
+    assert not [e for e in again if e[0].startswith("load")] and again[0][0] == "sample"
+
+
 @pytest.mark.parametrize(
     "changes, message",
     [
