@@ -59,6 +59,13 @@ SCHEDULERS: dict[str, tuple[str, dict, str, str | None]] = {
 OWN = "own"  # the scheduler the model folder ships, as it is
 
 
+def check_name(name: str) -> None:
+    """InputError for a name that is no scheduler's (the server's routes ask before a job is
+    queued)."""
+    if name != OWN and name not in SCHEDULERS:
+        raise InputError(f"unknown scheduler {name!r}; known: {OWN}, {', '.join(SCHEDULERS)}")
+
+
 def make_scheduler(name: str, own: diffusers.SchedulerMixin) -> diffusers.SchedulerMixin:
     """A fresh scheduler called ``name`` built from the model's ``own`` scheduler's config
     (``"own"``: a fresh copy of that one).
@@ -68,8 +75,7 @@ def make_scheduler(name: str, own: diffusers.SchedulerMixin) -> diffusers.Schedu
     """
     if name == OWN:
         return type(own).from_config(own.config)
-    if name not in SCHEDULERS:
-        raise InputError(f"unknown scheduler {name!r}; known: {OWN}, {', '.join(SCHEDULERS)}")
+    check_name(name)
     import diffusers
 
     class_name, extra = SCHEDULERS[name][:2]

@@ -319,3 +319,18 @@ def test_a_model_name_is_the_models_folders_or_a_hub_id_in_the_cache(quiet, tmp_
     assert response.status_code == 422 and "nor in the HF cache (offline)" in response.text
     response = submit("absent")
     assert response.status_code == 422 and "no model named 'absent'" in response.text
+
+
+def test_a_sampler_or_a_parent_that_cannot_be_is_refused_before_a_job_exists(quiet):
+    """An unknown sampler and a parent that is not an image of this library were queued and
+    failed in the job (a parent is a path nowhere: it is an asset id)."""
+
+    def submit(**fields):
+        return quiet.post("/api/jobs/generate", json={"prompt": "a jar"} | fields)
+
+    response = submit(scheduler="warp")
+    assert response.status_code == 422 and "unknown scheduler 'warp'" in response.text
+    response = submit(parent="../../etc/passwd")
+    assert response.status_code == 422 and "parent must be an asset id" in response.text
+    assert submit(parent="f" * 12).status_code == 404
+    assert submit(scheduler="own").status_code == submit(scheduler="euler-a").status_code == 202

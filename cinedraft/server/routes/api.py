@@ -41,7 +41,8 @@ from ...engine.folders import (
     remote_model_problem,
 )
 from ...engine.like import settings_like
-from ...engine.schedulers import SCHEDULERS
+from ...engine.schedulers import OWN, SCHEDULERS
+from ...engine.schedulers import check_name as check_scheduler
 from ...styles import read_styles, styled
 from ...engine.threads import thread_of
 from ...request import (
@@ -253,8 +254,11 @@ def _police(request: Request, action: str, prompt: str, body, template: bool = F
 
 
 def _submit(request: Request, kind: str, body: dict, priority: int, key: str | None) -> JobOut:
-    """Queue a checked request; its model, when it names one, must be one a client may name
-    (in cluster mode, the image kinds' models are the workers' to find)."""
+    """Queue a checked request; its sampler must be one, and its model, when it names one,
+    one a client may name (in cluster mode, the image kinds' models are the workers' to
+    find)."""
+    if body.get("scheduler") is not None:
+        check_scheduler(body["scheduler"])
     if body.get("model") is not None:
         settings = request.app.state.workspace.settings
         here = request.app.state.workers.cluster is None or kind not in CLUSTER_KINDS
@@ -285,6 +289,8 @@ def submit_generate(
     a VAE are named from the models folder: the API takes no paths on the server's disk.
     Styles are applied now: the job holds the prompt they make."""
     settings = request.app.state.workspace.settings
+    if body.parent is not None:  # the draft this renders again: an image of this library
+        _asset_of_kind(request, "parent", body.parent, "image")
     plain = ImageRequest(**body.model_dump(exclude={"styles"}))
     body = styled(plain, body.styles, settings.styles_file)
     models = settings.models_root
@@ -468,7 +474,7 @@ def models(request: Request) -> dict:
     return (
         {"default": settings.model_for("draft"), "video_default": settings.video_model}
         | listing(settings.models_root)
-        | {"schedulers": list(SCHEDULERS)}
+        | {"schedulers": [OWN, *SCHEDULERS]}
     )
 
 
