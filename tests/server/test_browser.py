@@ -546,6 +546,13 @@ def test_ideate_drafts_on_a_model_of_the_models_folder_with_its_settings(
     assert again != made and not record.get("adapters") and record["clip_skip"] == 2
     assert Path(record["model"]).name == "tiny-sd"
 
+    # the library finds what it made by the model's name
+    page.goto(f"{studio}/#/library")
+    page.fill("#search input[name=model]", "tiny-sd")
+    page.click("#search button[type=submit]")
+    expect(page.locator("#results .tile")).to_have_count(2)
+    assert set(page.locator("#results .tile .caption-id").all_inner_texts()) == {made, again}
+
     # a catalogue on it
     (studio_home / "jars.csv").write_text("sku,name\nJ-1,jar\n")
     page.goto(f"{studio}/#/catalogue")
@@ -576,10 +583,8 @@ def test_a_clip_on_a_video_model_of_the_models_folder(studio, studio_home, page)
     }
     (folder / "model_index.json").write_text(json.dumps(index))
     page.goto(f"{studio}/#/video")
-    assert page.locator("#video select[name=model] option").all_inner_texts() == [
-        "default (builtin)",
-        "half-copied-ltx",
-    ]
+    options = page.locator("#video select[name=model] option")
+    expect(options).to_have_text(["default (builtin)", "half-copied-ltx"])
     page.fill("#video input[name=prompt]", "a red jar turns")
     page.select_option("#video select[name=model]", "half-copied-ltx")
     page.click("#video button[type=submit]")

@@ -11,7 +11,7 @@ function el(tag, attrs = {}, ...children) {
   for (const [key, value] of Object.entries(attrs)) {
     if (key === "text") node.textContent = value;
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value);
+    else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value === true ? "" : value);
   }
   for (const child of children.flat()) if (child) node.append(child);
   return node;
@@ -296,8 +296,11 @@ async function compare(draftId, finalId) {
 async function library() {
   const grid = el("div", { class: "grid", id: "results" });
   const status = el("div", { class: "status" });
+  const choices = await api("/api/models");
   const form = el("form", { class: "bar", id: "search" },
     el("label", {}, "Search prompts", el("input", { name: "text", type: "search", placeholder: "glass table" })),
+    el("label", {}, "Model", el("input", { name: "model", list: "model-names", placeholder: "any" }),
+      el("datalist", { id: "model-names" }, choices.models.map((m) => el("option", { value: m.name })))),
     el("label", {}, "Tier", el("select", { name: "tier" }, ["", "draft", "production"].map((t) => el("option", { value: t, text: t || "any" })))),
     el("label", {}, "Kind", el("select", { name: "kind" }, ["", "image", "edit", "video", "import"].map((t) => el("option", { value: t, text: t || "any" })))),
     el("label", {}, "Sort", el("select", { name: "sort" }, ["newest", "oldest", "rating", "sharpness", "relevance"].map((t) => el("option", { value: t, text: t })))),
