@@ -226,6 +226,13 @@ def test_more_like_an_image_is_a_request_the_generate_route_takes(
     )
     like = client.get(f"/api/assets/{inside.outputs[0].asset_id}/like").json()
     assert like["request"]["model"] == "tiny-sd" and like["notes"] == []
+    # a model since taken out of the folder: the generate route would refuse its name
+    (settings.models_root / "tiny-sd").rename(settings.models_root / "tiny-sd-old")
+    like = client.get(f"/api/assets/{made}/like").json()
+    assert like["request"]["model"] is None
+    assert like["notes"] == [
+        f"model 'tiny-sd' is not in {settings.models_root}: the default is used"
+    ]
 
     a1111 = client.post("/api/uploads", files={"file": ("x.png", _a1111_file("png").getvalue())})
     like = client.get(f"/api/assets/{a1111.json()['id']}/like").json()

@@ -417,9 +417,10 @@ def like_asset(asset_id: AssetId, request: Request) -> dict:
     ComfyUI), to change and submit to ``/jobs/generate``, and ``notes``: what could not be
     carried. LoRAs, embeddings and a VAE are carried by their models-folder names, as that
     route takes them; 422 for a video, or an image that says nothing of how it was made."""
-    library, models = request.app.state.library, request.app.state.workspace.settings.models_root
-    fields, notes = settings_like(library.resolve(asset_id, "image"), models)
-    fields, more = _by_models_folder_name(fields, models)
+    library, settings = request.app.state.library, request.app.state.workspace.settings
+    fields, notes = settings_like(library.resolve(asset_id, "image"), settings.models_root)
+    here = request.app.state.workers.cluster is None  # else the workers find the models
+    fields, more = _by_models_folder_name(fields, settings.models_root, settings.offline, here)
     try:
         like = ImageRequest(**fields)
     except ValidationError as exc:  # an imported image's claim this tool cannot take
@@ -427,12 +428,14 @@ def like_asset(asset_id: AssetId, request: Request) -> dict:
     return {"request": like.model_dump(mode="json"), "notes": notes + more}
 
 
-def _by_models_folder_name(fields: dict, models: Path) -> tuple[dict, list[str]]:
+def _by_models_folder_name(
+    fields: dict, models: Path, offline: bool, here: bool
+) -> tuple[dict, list[str]]:
     """``fields`` with the model and each adapter file named as ``/jobs/generate`` takes them
-    (from the models folder, by name); one outside it is left out, and said."""
+    (from the models folder, by name); one it would refuse is left out, and said."""
     notes: list[str] = []
     model = fields.get("model")
-    if model and remote_model_problem(model, models, offline=False, here=False):
+    if model and remote_model_problem(model, models, offline, here):
         path = Path(model)  # a path this server's own record keeps (the CLI's --model)
         named = path.name if path.is_dir() else path.stem
         inside = path.parent.resolve() == models.resolve() and in_models_folder(named, models)
