@@ -1,6 +1,7 @@
 """The studio in Chromium (Playwright): ideate -> promote -> compare, library search, an asset
 page; prompts with markup stay text. Screenshots go to ``test-artifacts/``."""
 
+import io
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import httpx
 import pytest
 import uvicorn
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 from playwright.sync_api import expect
 
 from cinedraft.server import create_app
@@ -546,12 +548,37 @@ def test_ideate_drafts_on_a_model_of_the_models_folder_with_its_settings(
     assert again != made and not record.get("adapters") and record["clip_skip"] == 2
     assert Path(record["model"]).name == "tiny-sd"
 
+    # an A1111 image naming the model and its LoRA as A1111 does (a tag in the prompt): both
+    # kept, both used
+    info = PngInfo()
+    info.add_text(
+        "parameters",
+        "a jar <lora:style:0.6>\nNegative prompt: \nSteps: 2, Sampler: Euler, CFG scale: 6, "
+        "Seed: 9, Size: 32x32, Model: tiny-sd",
+    )
+    png = io.BytesIO()
+    Image.new("RGB", (32, 32), (90, 60, 30)).save(png, "PNG", pnginfo=info)
+    a1111 = httpx.post(f"{studio}/api/uploads", files={"file": ("a.png", png.getvalue())})
+    page.goto(f"{studio}/#/like/{a1111.json()['id']}")
+    expect(page.locator("#ideate select[name=model]")).to_have_value("tiny-sd")
+    assert page.input_value("#ideate input[name=prompt]") == "a jar <lora:style:0.6>"
+    page.fill("#ideate input[name=count]", "1")
+    page.click("#ideate button[type=submit]")
+    expect(page.locator("#drafts .tile")).to_have_count(1, timeout=60_000)
+    drawn = page.locator("#drafts .tile .caption-id").inner_text().split()[0]
+    record = httpx.get(f"{studio}/api/assets/{drawn}").json()["record"]
+    assert record["model"] == "tiny-sd" and record["seed"] == 9
+    assert [(Path(a["path"]).name, a["weight"]) for a in record["adapters"]] == [
+        ("style.safetensors", 0.6)
+    ]
+
     # the library finds what it made by the model's name
     page.goto(f"{studio}/#/library")
     page.fill("#search input[name=model]", "tiny-sd")
     page.click("#search button[type=submit]")
-    expect(page.locator("#results .tile")).to_have_count(2)
-    assert set(page.locator("#results .tile .caption-id").all_inner_texts()) == {made, again}
+    expect(page.locator("#results .tile")).to_have_count(3)
+    ids = {t.split()[0] for t in page.locator("#results .tile .caption-id").all_inner_texts()}
+    assert ids == {made, again, drawn}
 
     # a catalogue on it
     (studio_home / "jars.csv").write_text("sku,name\nJ-1,jar\n")

@@ -113,12 +113,16 @@ const FIGURES = [
   "chroma_outliers", "speckle", "overshoot",
 ];
 
-// The models of a ``kind`` the server has (/api/models), the default first (value "").
+// The models of a ``kind`` the server has (/api/models), the default first (value ""); a
+// ``chosen`` one the list lacks (a hub id "More like this" carries) is an option too, or
+// the form would send the default in its place.
 function modelSelect(choices, kind, defaultName, chosen) {
+  const names = choices.models.filter((m) => m.kind === kind)
+    .map((m) => [m.name, m.source === "HF cache" ? `${m.name} (HF cache)` : m.name]);
+  if (chosen && !names.some(([name]) => name === chosen)) names.unshift([chosen, chosen]);
   return el("label", {}, "Model", el("select", { name: "model" },
     el("option", { value: "", text: `default (${defaultName})`, selected: !chosen }),
-    ...choices.models.filter((m) => m.kind === kind).map((m) => el("option", {
-      value: m.name, text: m.source === "HF cache" ? `${m.name} (HF cache)` : m.name, selected: m.name === chosen }))));
+    ...names.map(([value, text]) => el("option", { value, text, selected: value === chosen }))));
 }
 
 // ---------------------------------------------------------------- views
@@ -204,9 +208,11 @@ function settingsFields(choices, styles, r = {}) {
     el("label", {}, label, el("input", { name, type: "number", value: r[name] ?? "", ...attrs }));
   const loras = el("div", { class: "loras" });
   const addLora = (ref = "", weight = 1) => {
+    // an image's LoRA by the name its tag gave ("style" for style.safetensors) is kept as named
+    const names = !ref || choices.loras.includes(ref) ? choices.loras : [ref, ...choices.loras];
     const row = el("div", { class: "lora" },
       el("select", { name: "lora", "aria-label": "LoRA" }, option("", "LoRA…", !ref),
-        ...choices.loras.map((name) => option(name, name, name === ref))),
+        ...names.map((name) => option(name, name, name === ref))),
       el("input", { name: "lora_weight", type: "number", step: 0.05, min: -4, max: 4, value: weight,
                     "aria-label": "LoRA weight" }),
       el("button", { type: "button", class: "link", text: "×", title: "no LoRA", onclick: () => row.remove() }));
@@ -223,7 +229,7 @@ function settingsFields(choices, styles, r = {}) {
       number("height", "Height", { min: 8, step: 8, placeholder: "model's" }),
       number("steps", "Steps", { min: 1, max: 500, placeholder: "draft's" }),
       number("guidance", "Guidance", { min: 0, max: 50, step: 0.5, placeholder: "draft's" }),
-      el("label", {}, "Sampler", el("select", { name: "scheduler" }, option("", "model's", !r.scheduler),
+      el("label", {}, "Sampler", el("select", { name: "scheduler" }, option("", "draft's", !r.scheduler),
         ...choices.schedulers.map((name) => option(name, name, name === r.scheduler)))),
       number("clip_skip", "Clip skip", { min: 1, max: 12, placeholder: "1" })),
     el("div", { class: "bar" }, loras,
