@@ -560,6 +560,7 @@ def test_ideate_drafts_on_a_model_of_the_models_folder_with_its_settings(
     Image.new("RGB", (32, 32), (90, 60, 30)).save(png, "PNG", pnginfo=info)
     a1111 = httpx.post(f"{studio}/api/uploads", files={"file": ("a.png", png.getvalue())})
     page.goto(f"{studio}/#/like/{a1111.json()['id']}")
+    expect(page.locator("#like a").first).to_have_text(a1111.json()["id"])  # the new page
     expect(page.locator("#ideate select[name=model]")).to_have_value("tiny-sd")
     assert page.input_value("#ideate input[name=prompt]") == "a jar <lora:style:0.6>"
     page.fill("#ideate input[name=count]", "1")
