@@ -41,8 +41,7 @@ from ...engine.folders import (
     remote_model_problem,
 )
 from ...engine.like import settings_like
-from ...engine.schedulers import OWN, SCHEDULERS
-from ...engine.schedulers import check_name as check_scheduler
+from ...engine.schedulers import OWN, SCHEDULERS, check_name as check_scheduler
 from ...styles import read_styles, styled
 from ...engine.threads import thread_of
 from ...request import (
