@@ -179,8 +179,10 @@ def refine(
 ) -> None:
     """Change an image as an instruction says. Plain adjustments (warmer, cooler, brighter,
     darker, more/less contrast, more/less saturated, black and white, mirror, crop to W:H) are
-    done exactly without a model, and so is a move ('move it to the left|center|right': the
-    object cut out and laid there); other instructions need an instruction-edit model."""
+    done exactly without a model, said any way a chat would ('can you make it a touch
+    warmer, please?'); 'more' or 'too much' after one repeats it or takes half of it back;
+    a move ('move it to the left|center|right': the object cut out and laid there) too;
+    other instructions need an instruction-edit model."""
     request = EditRequest(
         source=source,
         operation="refine",

@@ -44,6 +44,7 @@ from ..library import Asset
 from ..media.pixels import as_shown, shown_rgb
 from ..record import AdjustRecord, ImageRecord, Parent
 from ..render import adjust, masks, relocate
+from ..render.phrasing import plain
 from ..render.masks import Mask
 from ..request import (
     EditRequest,
@@ -165,17 +166,23 @@ class EditEngine:
         """An instruction: exact when it is only adjustments, a composite when it moves the
         object, else the model's instruction edit, else a refusal that says what can be
         done."""
-        adjustments = adjust.parse(request.instruction or "")
+        instruction = request.instruction or ""
+        adjustments = adjust.parse(instruction)
         if adjustments is not None:
             return self._adjust(request, source, pixels, state, adjustments)
-        place = relocate.parse(request.instruction or "")
+        scale = adjust.again(instruction)
+        if scale is not None:  # "more", "too much": the turn that made the source, scaled
+            return self._adjust(request, source, pixels, state, _again(source, instruction, scale))
+        if adjust.undo(instruction):
+            raise InputError(_undo(source, instruction))
+        place = relocate.parse(instruction)
         if place is not None:
             return self._move(source, pixels, state, place, progress)
         plan = self._plan(request, source)
         if not plan.model.family.instruct and request.model is None and _builtin(plan):
             # the built-in image model's instructions go to the built-in edit model
             plan = self._plan(request.model_copy(update={"model": BUILTIN_EDIT}), source)
-        _check_understood(plan, request.instruction or "")
+        said = _check_understood(plan, instruction)
         if not plan.model.family.instruct:
             raise InputError(
                 f"{plan.model.ref} cannot do {request.instruction!r}: it is not an "
@@ -185,7 +192,9 @@ class EditEngine:
                 "--region x,y,w,h`; or --model an instruction-edit model (InstructPix2Pix, "
                 "FLUX.1 Kontext, Qwen-Image-Edit)"
             )
-        image, work = self._instruct(plan, request, pixels, progress)
+        image, work = self._instruct(
+            plan, request.model_copy(update={"prompt": said}), pixels, progress
+        )
         image, changed = masks.unchanged_restored(pixels, image)
         record = self._record(plan, request, image, work)
         # a local change keeps the rest exactly; a global one (relighting) is the model's
@@ -505,17 +514,21 @@ def context_box(
     return left, top, right, bottom
 
 
-def _check_understood(plan: Plan, instruction: str) -> None:
-    """An instruction a model's folder says it understands (``cinedraft.json``:
-    ``understands``, patterns with examples: the built-in edit model's), or a refusal naming
-    them; a model that says nothing takes any instruction."""
+def _check_understood(plan: Plan, instruction: str) -> str:
+    """The words the model is given for ``instruction``: for a model whose folder says which
+    instructions it understands (``cinedraft.json``: ``understands``, patterns with
+    examples: the built-in edit model's), the instruction without the asking around it
+    ("make the jar blue", not "... please"), else a refusal naming them; a model that says
+    nothing takes the instruction as written."""
     marker = plan.model.path / MARKER
     if not plan.model.family.instruct or not marker.is_file():
-        return
+        return instruction
     known = json.loads(marker.read_text()).get("understands")
-    text = " ".join(instruction.lower().strip().rstrip(".!").split())
-    if not known or any(re.fullmatch(k["pattern"], text) for k in known):
-        return
+    text = plain(instruction)
+    if not known:
+        return instruction
+    if any(re.fullmatch(k["pattern"], text) for k in known):
+        return text
     examples: dict[str, str] = {}
     for k in known:  # the first example of each kind
         examples.setdefault(k["kind"], k["example"])
@@ -523,6 +536,33 @@ def _check_understood(plan: Plan, instruction: str) -> None:
         f"{plan.model.ref} cannot do {instruction!r}: it knows {', '.join(examples)} changes, "
         f"said as: {'; '.join(examples.values())}. Exactly, without a model: "
         f'{", ".join(adjust.WORDS)}; "move it to the left|center|right"'
+    )
+
+
+def _again(source: Asset, instruction: str, scale: float) -> list[adjust.Adjustment]:
+    """The graded adjustments of the exact turn that made ``source``, times ``scale``:
+    "more" after "warmer" is warmer again, "too much" half a step cooler."""
+    made = (source.record.get("edit") or {}).get("adjustments") or []
+    graded = [adjust.Adjustment.from_record(a) for a in made if a["kind"] in adjust.GRADED]
+    if not graded:
+        raise InputError(
+            f"{instruction!r} repeats the exact change that made the image (warmer, brighter, "
+            f"more contrast, more saturated), and {source.id} was not made by one: say the "
+            f"change ({', '.join(adjust.WORDS)})"
+        )
+    return [replace(a, amount=round(a.amount * scale, 4)) for a in graded]
+
+
+def _undo(source: Asset, instruction: str) -> str:
+    """What to do instead of ``instruction`` ("undo"): every turn is kept, so the image
+    before this one is there to take another way."""
+    before = next((p["id"] for p in source.parents if p["role"] == EDIT_ROLE), None)
+    if before is None:
+        return f"{instruction!r}: {source.id} is the first image of its thread; nothing to undo"
+    return (
+        f"{instruction!r}: nothing is undone in place, every turn is kept. The image before "
+        f"{source.id} is {before}: change that one (`refine {before} ...`, or pick it in "
+        "the thread) to take another way"
     )
 
 

@@ -23,41 +23,105 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from .phrasing import plain
+
 # One step of each tonal adjustment (what "warmer" alone does).
 WARMTH = 0.08  # red gain +8 %, blue gain -8 %
 BRIGHTNESS = 0.12  # gamma 1/1.12 .. 1.12 on 0..1 values (no clipping of highlights)
 CONTRAST = 0.15  # slope 1.15 about the image's mean luma
 SATURATION = 0.25  # chroma * 1.25 (or 0.75)
 
-_AMOUNT = {"slightly": 0.5, "a bit": 0.5, "a little": 0.5, "much": 2.0, "a lot": 2.0}
-_FILLER = re.compile(r"^(please\s+)?(make\s+(it|the\s+image|the\s+picture)\s+)?", re.I)
+# How much of a step: "a touch warmer" is half of one, "much warmer" two, "even warmer" one.
+_AMOUNT = (  # longest first, so "a little bit" is not read as "a little"
+    *((w, 0.5) for w in ("a little bit", "a tiny bit", "just a bit", "a little", "a bit")),
+    *((w, 0.5) for w in ("a touch", "a tad", "slightly", "somewhat")),
+    *((w, 2.0) for w in ("a lot", "much", "way", "far")),
+    ("even", 1.0),
+)
+_IT = r"(?:it|this|the (?:image|picture|photo|shot|scene|colou?rs?))"
+# "make it warmer", "it's too dark", "the image brighter": the change is what follows.
+_FILLER = re.compile(rf"^(?:(?:make|get|have|turn) {_IT} |(?:it's|it is|this is|that's) |{_IT} )")
+# "warmer still", "brighter again", "cooler tones"
+_AFTER = re.compile(r" (?:still|again|too|now|overall|tones?)$")
 _CROP = re.compile(r"^crop\s+(?:it\s+)?(?:to\s+)?(\d+(?:\.\d+)?)\s*[:x/]\s*(\d+(?:\.\d+)?)$")
-_WORDS: dict[str, tuple[str, float]] = {
+_MIRROR = re.compile(rf"^(?:mirror|flip)(?: {_IT})?(?: horizontally| left to right)?$|^mirrored$")
+# The graded kinds, each said as a comparative ("warmer"), an adjective after "more", "less"
+# or "too" ("more warm", "less bright", "too dark"), a noun after a verb ("more warmth",
+# "reduce the contrast") or a verb of its own ("warm it up"); the sign is the direction.
+GRADED = ("warmth", "brightness", "contrast", "saturation")
+_COMPARATIVES = {
     "warmer": ("warmth", 1),
     "cooler": ("warmth", -1),
     "colder": ("warmth", -1),
     "brighter": ("brightness", 1),
     "lighter": ("brightness", 1),
     "darker": ("brightness", -1),
-    "more contrast": ("contrast", 1),
-    "higher contrast": ("contrast", 1),
-    "less contrast": ("contrast", -1),
-    "lower contrast": ("contrast", -1),
-    "more saturated": ("saturation", 1),
-    "more vivid": ("saturation", 1),
-    "more colourful": ("saturation", 1),
-    "more colorful": ("saturation", 1),
-    "less saturated": ("saturation", -1),
+    "punchier": ("contrast", 1),
+    "flatter": ("contrast", -1),
     "desaturate": ("saturation", -1),
     "desaturated": ("saturation", -1),
     "muted": ("saturation", -1),
-    "black and white": ("grayscale", 1),
-    "grayscale": ("grayscale", 1),
-    "greyscale": ("grayscale", 1),
-    "mirror": ("mirror", 1),
-    "mirrored": ("mirror", 1),
-    "flip horizontally": ("mirror", 1),
+    "warm it up": ("warmth", 1),
+    "warm up": ("warmth", 1),
+    "cool it down": ("warmth", -1),
+    "cool down": ("warmth", -1),
+    "brighten": ("brightness", 1),
+    "brighten it": ("brightness", 1),
+    "brighten it up": ("brightness", 1),
+    "brighten up": ("brightness", 1),
+    "lighten it": ("brightness", 1),
+    "lighten it up": ("brightness", 1),
+    "darken": ("brightness", -1),
+    "darken it": ("brightness", -1),
+    "desaturate it": ("saturation", -1),
+    "saturate it": ("saturation", 1),
 }
+_ADJECTIVES = {
+    "warm": ("warmth", 1),
+    "cool": ("warmth", -1),
+    "cold": ("warmth", -1),
+    "bright": ("brightness", 1),
+    "light": ("brightness", 1),
+    "dark": ("brightness", -1),
+    "contrasty": ("contrast", 1),
+    "saturated": ("saturation", 1),
+    "vivid": ("saturation", 1),
+    "vibrant": ("saturation", 1),
+    "colourful": ("saturation", 1),
+    "colorful": ("saturation", 1),
+    "muted": ("saturation", -1),
+}
+_NOUNS = {
+    "warmth": "warmth",
+    "brightness": "brightness",
+    "contrast": "contrast",
+    "saturation": "saturation",
+    "vibrance": "saturation",
+    **dict.fromkeys(("colour", "color", "colours", "colors"), "saturation"),
+}
+_MORE = ("more", "increase", "raise", "boost", "add", "add more", "add some", "turn up", "higher")
+_LESS = ("less", "decrease", "reduce", "lower", "turn down", "tone down", "take away some")
+_TOGGLES = {
+    **dict.fromkeys(("black and white", "black-and-white", "b and w", "monochrome"), "grayscale"),
+    **dict.fromkeys(("in black and white", "grayscale", "greyscale"), "grayscale"),
+}
+_WORDS: dict[str, tuple[str, float]] = {
+    **_COMPARATIVES,
+    **{f"more {a}": (k, s) for a, (k, s) in _ADJECTIVES.items()},
+    **{f"less {a}": (k, -s) for a, (k, s) in _ADJECTIVES.items()},
+    **{f"too {a}": (k, -s) for a, (k, s) in _ADJECTIVES.items()},
+    **{f"{v} {the}{n}": (k, 1) for v in _MORE for the in ("", "the ") for n, k in _NOUNS.items()},
+    **{f"{v} {the}{n}": (k, -1) for v in _LESS for the in ("", "the ") for n, k in _NOUNS.items()},
+    **{w: (k, 1) for w, k in _TOGGLES.items()},
+}
+# "more" or "again" after an exact turn repeats it; "less" or "too much" takes half of it back.
+_AGAIN = (
+    *((w, 1.0) for w in ("more", "again", "more of that", "once more", "do it again")),
+    *((w, 1.0) for w in ("do that again", "same again", "keep going", "stronger", "further")),
+    *((w, -0.5) for w in ("less", "too much", "not so much", "not as much", "weaker")),
+    *((w, -0.5) for w in ("tone it down", "back off", "back it off", "less of that")),
+)
+_UNDO = ("undo", "undo that", "undo it", "go back", "revert", "revert that", "take that back")
 # What to tell a user the exact route does (each has synonyms above).
 WORDS = (
     "warmer",
@@ -84,34 +148,59 @@ class Adjustment:
     def to_record(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
+    @classmethod
+    def from_record(cls, fields: dict) -> Adjustment:
+        aspect = fields.get("aspect")
+        return cls(fields["kind"], fields.get("amount", 1.0), tuple(aspect) if aspect else None)
+
 
 def parse(instruction: str) -> list[Adjustment] | None:
     """The adjustments ``instruction`` asks for, or ``None`` when any part is not one."""
-    text = _FILLER.sub("", instruction.strip().lower().rstrip(".!"))
-    parts = [p.strip() for p in re.split(r",|\band\b(?!\s+white)|\bthen\b", text) if p.strip()]
-    if not parts:
+    text = plain(instruction)
+    # "warmer and brighter" is two; "black and white" (or "b and w") is one
+    parts = [p.strip() for p in re.split(r",|\s\band\s(?!w(?:hite)?\b)|\bthen\b", text)]
+    if not any(parts):
         return None
     out = []
-    for part in parts:
-        part = _FILLER.sub("", part).strip()
-        if part.startswith("make "):
-            part = part.removeprefix("make ").strip()
-        scale = 1.0
-        for word, factor in _AMOUNT.items():
-            if part.startswith(word + " "):
-                scale, part = factor, part[len(word) :].strip()
+    for part in filter(None, parts):
+        scale, part = _amount(_AFTER.sub("", _FILLER.sub("", part).strip()))
         crop = _CROP.match(part)
         if crop:
             w, h = float(crop.group(1)), float(crop.group(2))
             if w <= 0 or h <= 0:
                 return None
             out.append(Adjustment("crop", aspect=(w, h)))
+        elif _MIRROR.match(part):
+            out.append(Adjustment("mirror"))
         elif part in _WORDS:
             kind, sign = _WORDS[part]
-            out.append(Adjustment(kind, sign * scale))
+            out.append(Adjustment(kind, sign * scale if kind in GRADED else 1.0))
         else:
             return None
     return out
+
+
+def again(instruction: str) -> float | None:
+    """How much of the last exact turn ``instruction`` asks for once more ("more": 1, "a bit
+    more": 0.5, "too much": -0.5), or ``None`` when it does not refer back to it."""
+    scale, text = _amount(plain(instruction))
+    for words, step in _AGAIN:
+        if text == words:
+            return step * scale
+    return None
+
+
+def undo(instruction: str) -> bool:
+    """Whether ``instruction`` asks for the turn to be taken back."""
+    return plain(instruction) in _UNDO
+
+
+def _amount(part: str) -> tuple[float, str]:
+    """A leading "a bit", "much", "even" as a scale of one step, and what follows it."""
+    for word, factor in _AMOUNT:
+        if part.startswith(word + " "):
+            return factor, part[len(word) :].strip()
+    return 1.0, part
 
 
 def apply(image: Image.Image, adjustments: list[Adjustment]) -> Image.Image:

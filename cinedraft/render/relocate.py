@@ -30,6 +30,7 @@ import numpy as np
 from PIL import Image
 
 from .cutout import cut_out
+from .phrasing import plain
 from ..errors import InputError
 
 PLACES = {"left": 0.28, "center": 0.5, "centre": 0.5, "middle": 0.5, "right": 0.72}
@@ -39,9 +40,10 @@ CUT_SIDES = (128, 384)
 RELAX = 30  # Jacobi steps a pyramid level when filling the old place
 ALREADY = 0.05  # of the width: an object this close to the place already stands there
 _MOVE = re.compile(
-    r"(?:move|put|place|shift) (?:the \w+|it|the object)(?: over)? "
-    r"(?:to|on|at|in) the (left|right|center|centre|middle)"
+    r"(?:move|put|place|shift|slide) (?:the \w+|it|the object|this)(?: over)? "
+    r"(?:(?:to|on|at|in|into) the )?(left|right|center|centre|middle)"
     r"(?: side| of the (?:frame|image|picture))?"
+    r"|(center|centre) (?:the \w+|it|the object|this)"
 )
 
 
@@ -65,11 +67,10 @@ class Moved:
 def parse(instruction: str) -> str | None:
     """The place a move instruction names ("move the jar to the left", "put it on the
     right"), as left, center or right; None when the instruction is not a move."""
-    text = " ".join(instruction.lower().strip().rstrip(".!").split())
-    match = _MOVE.fullmatch(text)
+    match = _MOVE.fullmatch(plain(instruction))
     if match is None:
         return None
-    place = match.group(1)
+    place = match.group(1) or match.group(2)
     return "center" if PLACES[place] == PLACES["center"] else place
 
 

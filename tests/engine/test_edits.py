@@ -8,7 +8,9 @@ from pydantic import ValidationError
 
 from cinedraft.engine.threads import thread_of
 from cinedraft.errors import InputError
+from cinedraft.library import AssetQuery
 from cinedraft.quality.metrics import ssim
+from cinedraft.render import adjust
 from cinedraft.request import EditRequest, ImageRequest
 from tests.editor.conftest import make_clip
 
@@ -119,6 +121,46 @@ def test_an_exact_adjustment_runs_no_model_and_says_so(engine, source):
     assert after[..., 0].mean() > before[..., 0].mean()
     crop = _edit(engine, source=source.asset_id, operation="refine", instruction="crop to 9:16")
     assert np.array_equal(_pixels(crop.output.path), _pixels(source.path)[:, 14:50])
+
+
+def test_more_repeats_the_last_exact_change_and_too_much_takes_half_back(engine, source):
+    warmer = _edit(
+        engine, source=source.asset_id, operation="refine", instruction="Warmer, please!"
+    )
+    assert warmer.route == "exact"
+    assert warmer.output.record["edit"]["adjustments"] == [{"kind": "warmth", "amount": 1.0}]
+    more = _edit(engine, source=warmer.output.asset_id, operation="refine", instruction="more")
+    assert more.route == "exact" and more.output.record["edit"]["diffusion"] is False
+    assert more.output.record["edit"]["adjustments"] == [{"kind": "warmth", "amount": 1.0}]
+    twice = adjust.apply(Image.open(warmer.output.path), [adjust.Adjustment("warmth")])
+    assert np.array_equal(_pixels(more.output.path), np.asarray(twice))
+    back = _edit(engine, source=more.output.asset_id, operation="refine", instruction="too much")
+    assert back.output.record["edit"]["adjustments"] == [{"kind": "warmth", "amount": -0.5}]
+    assert back.output.record["edit"]["instruction"] == "too much"  # as the user said it
+    # "more" means nothing after a turn that was not a graded exact one
+    with pytest.raises(InputError, match="'more' repeats the exact change.*was not made by one"):
+        _edit(engine, source=source.asset_id, operation="refine", instruction="more")
+
+
+def test_undo_says_where_the_image_before_is_and_changes_nothing(engine, source):
+    turn = _edit(engine, source=source.asset_id, operation="refine", instruction="darker")
+    count = len(engine.library.find(AssetQuery()))
+    with pytest.raises(InputError, match=f"The image before {turn.output.asset_id} is "):
+        _edit(engine, source=turn.output.asset_id, operation="refine", instruction="undo")
+    with pytest.raises(InputError, match="first image of its thread; nothing to undo"):
+        _edit(engine, source=source.asset_id, operation="refine", instruction="go back")
+    assert len(engine.library.find(AssetQuery())) == count
+
+
+def test_the_edit_model_is_given_the_change_without_the_asking_around_it(engine, source):
+    asked = "Could you make the bottle blue, please?"
+    polite = _edit(engine, source=source.asset_id, operation="refine", instruction=asked)
+    plain = _edit(
+        engine, source=source.asset_id, operation="refine", instruction="make the bottle blue"
+    )
+    assert polite.route == plain.route == "instruct"
+    assert polite.output.record["edit"]["instruction"] == asked
+    assert np.array_equal(_pixels(polite.output.path), _pixels(plain.output.path))
 
 
 def test_a_move_runs_no_model_and_keeps_everything_but_the_two_places(engine):

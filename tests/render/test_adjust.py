@@ -33,10 +33,77 @@ def test_instructions_made_of_adjustments_parse(text, kinds):
 
 
 @pytest.mark.parametrize(
-    "text", ["make the jar blue", "warmer and put it on a marble table", "", "crop to 0:16"]
+    "text, kinds",
+    [
+        ("can you make it warmer, please?", [("warmth", 1.0)]),
+        ("Warmer please!", [("warmth", 1.0)]),
+        ("ok, now a touch brighter thanks", [("brightness", 0.5)]),
+        ("I'd like it warmer", [("warmth", 1.0)]),
+        ("even warmer", [("warmth", 1.0)]),
+        ("warmer still", [("warmth", 1.0)]),
+        ("it's too dark", [("brightness", 1.0)]),
+        ("less warm", [("warmth", -1.0)]),
+        ("cooler tones", [("warmth", -1.0)]),
+        ("warm it up", [("warmth", 1.0)]),
+        ("more warmth and reduce the saturation", [("warmth", 1.0), ("saturation", -1.0)]),
+        ("a little less contrast", [("contrast", -0.5)]),
+        ("increase contrast", [("contrast", 1.0)]),
+        ("way brighter", [("brightness", 2.0)]),
+        ("make the colours more vivid", [("saturation", 1.0)]),
+        ("make it black & white", [("grayscale", 1.0)]),
+        ("b&w", [("grayscale", 1.0)]),
+        ("black-and-white", [("grayscale", 1.0)]),
+        ("flip it", [("mirror", 1.0)]),
+        ("could you mirror the image", [("mirror", 1.0)]),
+    ],
+)
+def test_an_adjustment_said_as_people_say_it_in_a_chat_is_the_same_adjustment(text, kinds):
+    parsed = adjust.parse(text)
+    assert parsed is not None, text
+    assert [(a.kind, a.amount) for a in parsed] == kinds
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "make the jar blue",
+        "make the jar blue please",
+        "warmer and put it on a marble table",
+        "",
+        "please",
+        "crop to 0:16",
+        "flip it vertically",
+        "more",
+        "warmer wood",
+    ],
 )
 def test_anything_else_is_not_an_adjustment(text):
     assert adjust.parse(text) is None
+
+
+@pytest.mark.parametrize(
+    "text, scale",
+    [
+        ("more", 1.0),
+        ("again please", 1.0),
+        ("a bit more", 0.5),
+        ("much more", 2.0),
+        ("too much", -0.5),
+        ("less", -0.5),
+        ("a bit less", -0.25),
+        ("warmer", None),
+        ("more tones", None),
+        ("more blue", None),
+    ],
+)
+def test_more_or_too_much_refer_back_to_the_last_change(text, scale):
+    assert adjust.again(text) == scale
+    assert not adjust.undo(text)
+
+
+def test_undo_is_asked_as_people_ask_it():
+    assert all(adjust.undo(t) for t in ("undo", "Undo that, please", "go back", "revert"))
+    assert not adjust.undo("undo the crop and make it blue")
 
 
 def test_warmer_raises_red_lowers_blue_and_keeps_green(photo):

@@ -452,7 +452,7 @@ async function threadPanel(a) {
     item.style.marginLeft = `${t.depth * 1.5}rem`;  // CSSOM: the CSP allows no inline styles
     return item;
   }));
-  const instruction = el("input", { name: "instruction", required: true, placeholder: "warmer · crop to 9:16 · make the jar blue" });
+  const instruction = el("input", { name: "instruction", required: true, placeholder: "warmer · a bit more · crop to 9:16 · make the jar blue" });
   const refine = el("form", { class: "bar", id: "refine" },
     el("label", {}, "What should change", instruction), el("button", { type: "submit", text: "Change" }),
     el("button", { type: "button", class: "secondary", id: "undo", disabled: !here.parent, text: "Undo (back a turn)",
