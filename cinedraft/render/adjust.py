@@ -9,9 +9,12 @@ image moves, so the drift of such a turn is zero by construction, and the record
 
 Words: ``warmer``, ``cooler``, ``brighter``, ``darker``, ``more contrast``, ``less contrast``,
 ``more saturated`` / ``more vivid``, ``less saturated`` / ``desaturate`` / ``muted``, ``black
-and white`` / ``grayscale``, ``mirror`` / ``flip horizontally``, ``crop to W:H``. ``slightly``
-or ``a bit`` halves a step, ``much`` or ``a lot`` doubles it; several join with ``and`` or a
-comma ("warmer and a bit brighter").
+and white`` / ``grayscale``, ``mirror`` / ``flip horizontally``, ``crop to W:H``, each also
+said as an adjective ("less warm", "too dark"), a noun ("more warmth", "reduce the
+contrast") or a verb ("warm it up"), with the asking around it set aside
+(:mod:`.phrasing`). ``slightly`` or ``a bit`` halves a step, ``much`` or ``a lot`` doubles
+it; several join with ``and`` or a comma ("warmer and a bit brighter"). "more" and "too
+much" refer back to the turn before (:func:`again`); the caller has that turn's record.
 """
 
 from __future__ import annotations
