@@ -8,8 +8,9 @@ in the models folder), the embeddings A1111 names by hash (``TI hashes``), negat
 seed, steps, CFG, Clip skip, the sampler and schedule as cinedraft's scheduler, the
 first-pass size, and the checkpoint, VAE and ComfyUI's LoRAs when the models folder holds
 files of their names. What cannot be carried (a sampler cinedraft has no match for, a
-model or LoRA this machine lacks, A1111's hires fix) is said, not guessed; the request's
-own options win over all.
+model or LoRA this machine lacks, A1111's hires fix, variation seed, face restoration,
+ADetailer, ControlNet, refiner, or a start image) is said, not guessed; the request's own
+options win over all.
 """
 
 from __future__ import annotations
@@ -126,9 +127,36 @@ def _claimed(made: dict, models_root: Path) -> tuple[dict, list[str]]:
     for name in made.get("embeddings") or []:  # A1111's: a word of the prompt names it
         if here("embedding", str(name), "embedding", name):
             fields.setdefault("embeddings", []).append(str(name))
-    if any(key.startswith("Hires") for key in made.get("fields") or {}):
-        notes.append(f"{tool}'s hires fix is not carried: promote a draft for production")
-    return fields, notes
+    return fields, notes + _not_done(tool, made.get("fields") or {})
+
+
+# What shaped an A1111 or Forge image and a request here does not do, by the fields its text
+# names (the field names of A1111's ``processing.py`` and of the extensions most images carry).
+_NOT_DONE = (
+    ("Hires", "hires fix is not carried: promote a draft for production"),
+    ("Variation seed", "variation seed (its noise blended with a second seed's) is not carried"),
+    ("Seed resize from", "seed resize is not carried"),
+    ("Face restoration", "face restoration is not carried"),
+    ("ADetailer", "ADetailer's detail passes are not carried"),
+    ("ControlNet", "ControlNet guidance is not carried"),
+    ("Refiner", "refiner switch is not carried"),
+    ("Hypernet", "hypernetwork is not carried"),
+)
+
+
+def _not_done(tool: str, fields: dict) -> list[str]:
+    """A note for each thing of ``_NOT_DONE`` the image's fields name, once each."""
+    notes = [
+        f"{tool}'s {what}"
+        for prefix, what in _NOT_DONE
+        if any(str(key).startswith(prefix) for key in fields)
+    ]
+    if "Denoising strength" in fields and not any(str(k).startswith("Hires") for k in fields):
+        notes.append(  # without a hires fix, a denoising strength means a start image
+            f"it was made from another image in {tool}: drawn from the prompt alone here "
+            "(`generate --from IMAGE --strength S` starts from one)"
+        )
+    return notes
 
 
 def _scheduler(tool: str, sampler: str, schedule: str | None) -> str | None:
