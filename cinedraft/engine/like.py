@@ -9,8 +9,8 @@ seed, steps, CFG, Clip skip, the sampler and schedule as cinedraft's scheduler, 
 first-pass size, and the checkpoint, VAE and ComfyUI's LoRAs when the models folder holds
 files of their names. What cannot be carried (a sampler cinedraft has no match for, a
 model or LoRA this machine lacks, A1111's hires fix, variation seed, face restoration,
-ADetailer, ControlNet, refiner, or a start image) is said, not guessed; the request's own
-options win over all.
+ADetailer, ControlNet, refiner, or a start image, and the like in a ComfyUI graph) is
+said, not guessed; the request's own options win over all.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def _claimed(made: dict, models_root: Path) -> tuple[dict, list[str]]:
     for name in made.get("embeddings") or []:  # A1111's: a word of the prompt names it
         if here("embedding", str(name), "embedding", name):
             fields.setdefault("embeddings", []).append(str(name))
-    return fields, notes + _not_done(tool, made.get("fields") or {})
+    return fields, notes + _not_done(tool, made.get("fields") or {}) + _graph_not_done(made)
 
 
 # What shaped an A1111 or Forge image and a request here does not do, by the fields its text
@@ -142,6 +142,26 @@ _NOT_DONE = (
     ("Refiner", "refiner switch is not carried"),
     ("Hypernet", "hypernetwork is not carried"),
 )
+
+
+# The same for a ComfyUI graph, by the codes :func:`read_comfy_graph` lists under ``not_done``.
+_GRAPH_NOT_DONE = {
+    "controlnet": "ControlNet guidance is not carried",
+    "ipadapter": "IP-Adapter image prompt is not carried",
+    "detailer": "detailer pass (faces, hands) is not carried",
+    "upscale_model": "upscale model is not carried: promote a draft for production",
+    "second_pass": "second sampler pass (a hires fix or refiner) is not carried: promote a "
+    "draft for production",
+    "start_image": "start image is not carried: drawn from the prompt alone here "
+    "(`generate --from IMAGE --strength S` starts from one)",
+}
+
+
+def _graph_not_done(made: dict) -> list[str]:
+    codes = made.get("not_done") if made.get("tool") == "ComfyUI" else None
+    if not isinstance(codes, list):
+        return []
+    return [f"ComfyUI's {_GRAPH_NOT_DONE[c]}" for c in codes if c in _GRAPH_NOT_DONE]
 
 
 def _not_done(tool: str, fields: dict) -> list[str]:

@@ -151,14 +151,25 @@ def _file_name(model: str) -> str:
 
 # The node classes that sample (the graph is read from the first pass's sampler).
 _SAMPLER_NODES = {"KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced"}
+# Nodes that shape an image beyond the first pass, by a part of their class name (ComfyUI's
+# own and the custom node packs most graphs carry: ControlNet, IPAdapter_plus, Impact Pack's
+# detailers, upscale models); :func:`read_comfy_graph` lists those a graph holds.
+SHAPING = {
+    "ControlNet": "controlnet",
+    "IPAdapter": "ipadapter",
+    "Detailer": "detailer",
+    "UpscaleModel": "upscale_model",
+    "ImageUpscaleWithModel": "upscale_model",
+}
 
 
 def read_comfy_graph(text: str) -> dict | None:
     """What a ComfyUI image's API graph (its ``prompt`` text chunk) says made it: the prompt
     and negative prompt (the text of the encoders its first sampler's conditioning comes
     from, combined conditionings joined), seed, steps, CFG, sampler, scheduler, checkpoint,
-    first-pass size, Clip skip and the VAE file it is decoded with. None when the text is
-    no API graph or holds no sampler. The graph is untrusted: only strings and numbers of
+    first-pass size, Clip skip and the VAE file it is decoded with; ``not_done``: what else
+    shaped it (:data:`SHAPING`, a second sampler pass, a start image). None when the text
+    is no API graph or holds no sampler. The graph is untrusted: only strings and numbers of
     the expected types are taken."""
     try:
         graph = json.loads(text)
@@ -201,6 +212,15 @@ def read_comfy_graph(text: str) -> dict | None:
         found["loras"] = loras
     if size := _size(nodes, inputs.get("latent_image")):
         found["width"], found["height"] = size
+    kinds = {str(n.get("class_type")) for n in nodes.values()}
+    shaping = {code for part, code in SHAPING.items() if any(part in k for k in kinds)}
+    if len(samplers) > 1:
+        shaping.add("second_pass")  # a hires pass or a refiner after the first
+    starts = _upstream(nodes, inputs.get("latent_image"), _encodes_pixels)
+    if any(_encodes_pixels(n) for n in starts):
+        shaping.add("start_image")  # the first pass starts from an encoded image: img2img
+    if shaping:
+        found["not_done"] = sorted(shaping)
     return found
 
 
@@ -301,6 +321,11 @@ def _checkpoint(nodes: dict, link: object) -> tuple[str | None, list[dict]]:
             loras.append({"name": inputs["lora_name"], "weight": weight if number else 1.0})
         link = inputs.get("model")
     return None, loras
+
+
+def _encodes_pixels(node: dict) -> bool:
+    """A node that encodes pixels to a latent (VAE Encode, its inpainting form)."""
+    return "VAEEncode" in str(node.get("class_type"))
 
 
 def _size(nodes: dict, link: object) -> tuple[int, int] | None:
