@@ -153,6 +153,27 @@ def reframe(
 
 @app.command()
 @handles_errors
+def grade(
+    ctx: typer.Context,
+    source: Source,
+    instruction: Annotated[
+        str,
+        typer.Argument(
+            help="Exact changes, as refine takes them for an image: 'a touch warmer', "
+            "'more contrast', 'black and white', 'crop to 1:1'."
+        ),
+    ],
+    out_file: Out = None,
+    as_json: Json = False,
+) -> None:
+    """Change every frame's colour exactly (warmer, cooler, brighter, darker, contrast,
+    saturation, black and white, mirror, crop): no model, nothing else moves; audio kept."""
+    writable_destination(out_file)
+    report_edit(_editor(ctx).grade(source, instruction), out_file, as_json)
+
+
+@app.command()
+@handles_errors
 def speed(
     ctx: typer.Context,
     source: Source,

@@ -30,6 +30,7 @@ from ..record import EditRecord, read_record
 from ..request import Overrides
 from ..quality.seams import score_seam
 from . import ops
+from ..render import adjust
 from ..media.codec import check_size, iter_frames
 from ..media.files import sha256_bytes
 from ..media.pixels import shown_rgb
@@ -214,6 +215,27 @@ class Editor:
         parameters = {"what": what, "sha256": sha256_bytes(rgba.tobytes())}
         return self._run(
             "overlay", [asset], parameters, timeline, lambda out: ops.overlay(info, out, rgba)
+        )
+
+    def grade(self, source: str, instruction: str) -> Asset:
+        """The exact adjustments ``instruction`` names ("a touch warmer", "more contrast",
+        "black and white", "crop to 1:1"), on every frame; recorded as read."""
+        adjustments = adjust.parse(instruction)
+        if adjustments is None:
+            raise InputError(
+                f"{instruction!r} is not an exact change; a clip is graded with: "
+                f"{', '.join(adjust.WORDS)}. To change what a clip shows, `video --remix "
+                'CLIP "make the jar blue"` draws it again from its first frame changed'
+            )
+        asset, info = self._resolve(source)
+        adjustments = ops.pivoted(info, adjustments)
+        timeline = Timeline([Clip(info.path, 0.0, info.duration, asset.id)], fps=info.fps)
+        return self._run(
+            "grade",
+            [asset],
+            {"instruction": instruction, "adjustments": [a.to_record() for a in adjustments]},
+            timeline,
+            lambda out: ops.grade(info, out, adjustments),
         )
 
     def reframe(self, source: str, aspect: str, height: int | None = None) -> Asset:

@@ -20,7 +20,7 @@ import collections
 import io
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -43,6 +43,7 @@ from ..media.codec import (
     x264_formats,
 )
 from ..media.probe import MediaInfo
+from ..render.adjust import Adjustment, apply_rgb, mean_luma
 from ..render.salience import salient_centres
 
 ASPECTS = {"9:16": (9, 16), "1:1": (1, 1), "4:5": (4, 5), "16:9": (16, 9)}
@@ -637,6 +638,42 @@ def overlay(info: MediaInfo, out: Path, image: np.ndarray) -> EditStats:
         band = rgb[top:bottom].astype(np.float32)
         rgb[top:bottom] = np.rint(band * (1 - alpha[top:bottom]) + ink[top:bottom])
         writer.add_frame(rgb)
+        count += 1
+    if info.audio is not None:
+        writer.add_audio(decode_audio(info.path))
+    writer.close()
+    return EditStats("reencode", count, info.fps, reencoded_frames=count)
+
+
+# ---------------------------------------------------------------------- grade
+
+
+def pivoted(info: MediaInfo, adjustments: list[Adjustment]) -> list[Adjustment]:
+    """``adjustments`` with each contrast turning about the clip's mean luma (a read of the
+    clip), the same for every frame: a pivot per frame would flicker as their means move."""
+    if not any(a.kind == "contrast" for a in adjustments):
+        return adjustments
+    lumas = [mean_luma(frame) for frame in iter_frames(info.path)]
+    pivot = round(float(np.mean(lumas)), 4) if lumas else 0.5
+    return [replace(a, pivot=pivot) if a.kind == "contrast" else a for a in adjustments]
+
+
+def grade(info: MediaInfo, out: Path, adjustments: list[Adjustment]) -> EditStats:
+    """Every frame with ``adjustments`` applied exactly (:mod:`cinedraft.render.adjust`: the
+    arithmetic an image's ``refine "warmer"`` does; a contrast's pivot from
+    :func:`pivoted`); the audio copied as it was. A crop leaves even sides, as the encoder
+    needs."""
+    frames = (apply_rgb(frame, adjustments) for frame in iter_frames(info.path))
+    first = next(frames, None)
+    if first is None:
+        raise InputError(f"{info.path} has no frames to grade")
+    h, w = first.shape[0] - first.shape[0] % 2, first.shape[1] - first.shape[1] % 2
+    if min(w, h) < 2:
+        raise InputError(f"the grade leaves {first.shape[1]}x{first.shape[0]} pixels")
+    writer = Writer(out, w, h, Fraction(*info.video.fps), audio=info.audio is not None)
+    count = 0
+    for frame in itertools.chain([first], frames):
+        writer.add_frame(np.ascontiguousarray(frame[:h, :w]))
         count += 1
     if info.audio is not None:
         writer.add_audio(decode_audio(info.path))

@@ -104,7 +104,7 @@ class EditEngine:
         if request.seed is None:  # drawn once, so the stored request makes the turn again
             request = request.model_copy(update={"seed": secrets.randbelow(2**32)})
         # 1. The source and where it stands in its thread.
-        source = self.library.resolve(request.source, "image")
+        source = self._source(request)
         with Image.open(source.path) as im:
             pixels = shown_rgb(im)
         state = ThreadState.of(source).next_turn()
@@ -152,6 +152,17 @@ class EditEngine:
             notes=painted.notes,
             seconds=round(time.perf_counter() - started, 3),
         )
+
+    def _source(self, request: EditRequest) -> Asset:
+        """The image the turn changes; a clip is refused naming what changes a clip."""
+        source = self.library.resolve(request.source)
+        if source.mime.startswith("video/"):
+            raise InputError(
+                f"{request.source} is a clip, and a turn changes an image: a clip's colour "
+                'changes exactly on every frame with `edit grade CLIP "warmer"`, and what it '
+                'shows with `video --remix CLIP "make the jar blue"`'
+            )
+        return self.library.resolve(source.id, "image")
 
     # ------------------------------------------------------------------ routes
 

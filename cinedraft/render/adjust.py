@@ -43,7 +43,10 @@ _AMOUNT = (  # longest first, so "a little bit" is not read as "a little"
 )
 _IT = r"(?:it|this|the (?:image|picture|photo|shot|scene|colou?rs?))"
 # "make it warmer", "it's too dark", "the image brighter": the change is what follows.
-_FILLER = re.compile(rf"^(?:(?:make|get|have|turn) {_IT} |(?:it's|it is|this is|that's) |{_IT} )")
+_FILLER = re.compile(
+    rf"^(?:(?:with|and|also|plus) )*"
+    rf"(?:(?:make|get|have|turn) {_IT} |(?:it's|it is|this is|that's) |{_IT} )?"
+)
 # "warmer still", "brighter again", "cooler tones"
 _AFTER = re.compile(r" (?:still|again|too|now|overall|tones?)$")
 _CROP = re.compile(r"^crop\s+(?:it\s+)?(?:to\s+)?(\d+(?:\.\d+)?)\s*[:x/]\s*(\d+(?:\.\d+)?)$")
@@ -147,6 +150,9 @@ class Adjustment:
     kind: str
     amount: float = 1.0
     aspect: tuple[float, float] | None = None
+    # contrast turns about this luma (0..1); None: the image's mean. A clip's frames share
+    # one (the clip's mean): a pivot per frame would flicker as the frames' means move.
+    pivot: float | None = None
 
     def to_record(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -154,14 +160,15 @@ class Adjustment:
     @classmethod
     def from_record(cls, fields: dict) -> Adjustment:
         aspect = fields.get("aspect")
-        return cls(fields["kind"], fields.get("amount", 1.0), tuple(aspect) if aspect else None)
+        aspect = tuple(aspect) if aspect else None
+        return cls(fields["kind"], fields.get("amount", 1.0), aspect, fields.get("pivot"))
 
 
 def parse(instruction: str) -> list[Adjustment] | None:
     """The adjustments ``instruction`` asks for, or ``None`` when any part is not one."""
     text = plain(instruction)
-    # "warmer and brighter" is two; "black and white" (or "b and w") is one
-    parts = [p.strip() for p in re.split(r",|\s\band\s(?!w(?:hite)?\b)|\bthen\b", text)]
+    # "warmer and brighter", "warmer with more contrast" are two; "black and white" is one
+    parts = [p.strip() for p in re.split(r",|\s(?:and|with|plus)\s(?!w(?:hite)?\b)|\bthen\b", text)]
     if not any(parts):
         return None
     out = []
@@ -208,10 +215,19 @@ def _amount(part: str) -> tuple[float, str]:
 
 def apply(image: Image.Image, adjustments: list[Adjustment]) -> Image.Image:
     """``image`` with each adjustment applied in order (uint8 in, uint8 out)."""
-    rgb = np.asarray(image.convert("RGB"))
+    return Image.fromarray(apply_rgb(np.asarray(image.convert("RGB")), adjustments))
+
+
+def apply_rgb(rgb: np.ndarray, adjustments: list[Adjustment]) -> np.ndarray:
+    """:func:`apply` on an (H, W, 3) uint8 array, as a clip's frames come."""
     for adj in adjustments:
         rgb = _APPLY[adj.kind](rgb, adj)
-    return Image.fromarray(np.ascontiguousarray(rgb))
+    return np.ascontiguousarray(rgb)
+
+
+def mean_luma(rgb: np.ndarray) -> float:
+    """The mean Rec. 601 luma of an (H, W, 3) uint8 array, 0..1: where contrast turns."""
+    return float(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).mean()) / 255
 
 
 def _lut(fn) -> np.ndarray:
@@ -232,7 +248,7 @@ def _brightness(rgb: np.ndarray, adj: Adjustment) -> np.ndarray:
 
 def _contrast(rgb: np.ndarray, adj: Adjustment) -> np.ndarray:
     slope = (1 + CONTRAST) ** adj.amount
-    mean = float(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).mean()) / 255
+    mean = mean_luma(rgb) if adj.pivot is None else adj.pivot
     return cv2.LUT(rgb, _lut(lambda x: mean + (x - mean) * slope))
 
 

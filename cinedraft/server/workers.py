@@ -176,6 +176,7 @@ def _edit(workspace: Workspace, job: Job, report: Progress) -> dict:
         "speed": lambda: editor.speed(r["sources"][0], r["factor"]),
         "reframe": lambda: editor.reframe(r["sources"][0], r.get("aspect") or "9:16"),
         "mute": lambda: editor.audio(r["sources"][0], None, "mute"),
+        "grade": lambda: editor.grade(r["sources"][0], r.get("instruction") or ""),
     }
     asset = operations[r["op"]]()
     report("edit", 1, 1)

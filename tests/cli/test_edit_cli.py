@@ -37,3 +37,25 @@ def test_a_cut_past_the_end_says_so(tmp_path):
     assert "note: asked to cut to 60 s; the clip ends at 2.000 s" in res.stderr
     past = runner.invoke(app, [*home, "edit", "cut", clip, "--from", "5", "--to", "60"])
     assert past.exit_code == 2 and "is not before the end of the cut" in past.output
+
+
+def test_grade_a_clip_as_an_image_is_refined_in_words(tmp_path):
+    clip = make_clip(tmp_path / "clip.mp4", frames=24, audio=True)
+    home = ["--home", str(tmp_path / "home")]
+    res = runner.invoke(
+        app, [*home, "edit", "grade", clip, "can you make it a touch warmer, with more contrast?",
+              "--json"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    graded = json.loads(res.stdout)
+    assert graded["kind"] == "edit" and graded["parents"][0]["role"] == "source"
+    shown = runner.invoke(app, [*home, "library", "show", graded["id"], "--json"])
+    record = json.loads(shown.stdout)["record"]
+    assert record["operation"] == "grade"
+    said = record["parameters"]["adjustments"]
+    assert [(a["kind"], a["amount"]) for a in said] == [("warmth", 0.5), ("contrast", 1.0)]
+    assert 0 < said[1]["pivot"] < 1  # the clip's one pivot, recorded
+    assert record["frames"] == 24
+    res = runner.invoke(app, [*home, "edit", "grade", clip, "make the jar blue"])
+    assert res.exit_code == 2 and "is not an exact change" in res.output
+    assert "video --remix" in res.output

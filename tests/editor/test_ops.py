@@ -11,6 +11,7 @@ from cinedraft.editor import ops
 from cinedraft.media.codec import decode_audio, decode_frames, rgb_array
 from cinedraft.editor.timeline import Transition
 from cinedraft.errors import InputError
+from cinedraft.render.adjust import Adjustment, apply_rgb, mean_luma
 
 from .conftest import frame_pattern, make_clip
 
@@ -457,3 +458,46 @@ def test_an_interlaced_clip_is_read_deinterlaced_and_cut_as_interlaced(tmp_path,
     with av.open(str(tmp_path / "cut.mp4")) as cut:
         assert all(f.interlaced_frame for f in cut.decode(video=0))
     assert max(_combing(f) for f in decode_frames(tmp_path / "cut.mp4")) < 1
+
+
+def test_a_grade_is_the_images_exact_adjustment_on_every_frame_and_keeps_the_sound(
+    tmp_path, prober
+):
+    clip = make_clip(tmp_path / "a.mp4", frames=48, audio=True)
+    warmer = [Adjustment("warmth", 1.0)]
+    stats = ops.grade(prober.probe(clip), tmp_path / "warm.mp4", warmer)
+    assert stats.frames == 48
+    source, graded = decode_frames(clip), decode_frames(tmp_path / "warm.mp4")
+    assert len(graded) == 48
+    for before, after in zip(source, graded):
+        want = apply_rgb(before, warmer).astype(int)
+        assert np.abs(after.astype(int) - want).mean() < 2  # the re-encoding's error only
+    channel = lambda frames, c: np.mean([f[..., c].mean() for f in frames])  # noqa: E731
+    assert channel(graded, 0) > channel(source, 0) + 3  # redder
+    assert channel(graded, 2) < channel(source, 2) - 3  # less blue
+    out = prober.probe(tmp_path / "warm.mp4")
+    assert out.audio is not None and abs(out.duration - 2.0) < 0.05
+    before, after = decode_audio(clip), decode_audio(tmp_path / "warm.mp4")
+    assert np.abs(after).mean() == pytest.approx(np.abs(before).mean(), rel=0.2)
+
+
+def test_a_clips_contrast_turns_about_one_pivot_so_it_does_not_flicker(tmp_path, prober):
+    # the frames' red channel steps every frame, so each frame's own mean luma moves; the
+    # blue backdrop is the same in every frame and must stay so after the grade
+    clip = prober.probe(make_clip(tmp_path / "a.mp4", frames=24))
+    more = ops.pivoted(clip, [Adjustment("contrast", 2.0)])
+    assert more[0].pivot == pytest.approx(
+        np.mean([mean_luma(f) for f in decode_frames(clip.path)]), abs=1e-3
+    )
+    ops.grade(clip, tmp_path / "c.mp4", more)
+    backdrop = lambda path: [np.median(f[-8:, :, 2]) for f in decode_frames(path)]  # noqa: E731
+    assert np.std(backdrop(tmp_path / "c.mp4")) <= np.std(backdrop(clip.path)) + 1
+    ops.grade(clip, tmp_path / "flicker.mp4", [Adjustment("contrast", 2.0)])  # a pivot a frame
+    assert np.std(backdrop(tmp_path / "flicker.mp4")) > np.std(backdrop(clip.path)) + 3
+
+
+def test_a_graded_crop_keeps_even_sides(tmp_path, prober):
+    clip = prober.probe(make_clip(tmp_path / "a.mp4", frames=12))  # 160x96
+    ops.grade(clip, tmp_path / "p.mp4", [Adjustment("crop", aspect=(4.0, 5.0))])
+    out = prober.probe(tmp_path / "p.mp4")
+    assert (out.video.width, out.video.height) == (76, 96)  # 77 px at 4:5, one trimmed

@@ -275,8 +275,9 @@ def test_a_transparent_png_is_edited_on_white(engine, tmp_path):
 
 def test_a_video_is_refused_as_an_edit_source(engine, tmp_path):
     path = make_clip(tmp_path / "clip.mp4", frames=12)
-    with pytest.raises(InputError, match="not an image asset"):
+    with pytest.raises(InputError, match="is a clip, and a turn changes an image") as said:
         _edit(engine, source=path, operation="refine", instruction="warmer")
+    assert "edit grade CLIP" in str(said.value)  # what does change a clip's colour
 
 
 def test_a_five_turn_thread_with_a_branch_keeps_the_untouched_region(engine, source):

@@ -123,6 +123,14 @@ def test_uploads_are_checked_and_edits_run(client):
     cut = client.get(f"/api/assets/{done['result']['outputs'][0]}").json()
     assert cut["record"]["frames"] == 24 and cut["ancestors"][0]["id"] == video["id"]
     assert client.get(f"/api/assets/{cut['id']}/file").headers["content-type"] == "video/mp4"
+    grade = {"op": "grade", "sources": [video["id"]], "instruction": "more contrast, b&w"}
+    done = wait(client, client.post("/api/jobs/edit", json=grade).json()["id"])
+    assert done["state"] == "done", done
+    graded = client.get(f"/api/assets/{done['result']['outputs'][0]}").json()
+    kinds = [a["kind"] for a in graded["record"]["parameters"]["adjustments"]]
+    assert kinds == ["contrast", "grayscale"] and graded["record"]["frames"] == 48
+    refused = client.post("/api/jobs/edit", json=grade | {"instruction": "make the ball blue"})
+    assert refused.status_code == 422 and "is not an exact change" in refused.json()["detail"]
 
 
 def test_bad_requests_are_4xx_with_a_message(client):

@@ -426,6 +426,18 @@ def test_edit_picks_clips_from_the_library(studio, page):
     framed = page.locator("#edit-result .tile").get_attribute("data-id")
     shown = httpx.get(f"{studio}/api/assets/{framed}").json()
     assert shown["height"] > shown["width"] and shown["record"]["parameters"]["aspect"] == "9:16"
+    # a grade in words, as an image is refined: exact, on every frame
+    page.select_option("#edit select[name=op]", "grade")
+    assert page.locator("#edit select[name=aspect]").is_hidden()
+    page.fill("#edit input[name=instruction]", "a touch warmer, please")
+    page.locator(f"#clips .tile[data-id='{framed}']").click()
+    page.click("#edit button[type=submit]")
+    expect(page.locator("#edit-result .tile")).not_to_have_attribute(
+        "data-id", framed, timeout=300_000
+    )
+    graded = page.locator("#edit-result .tile").get_attribute("data-id")
+    said = httpx.get(f"{studio}/api/assets/{graded}").json()["record"]["parameters"]
+    assert said["adjustments"] == [{"kind": "warmth", "amount": 0.5}]
     page.screenshot(path=str(ARTIFACTS / "10-edit.png"))
     assert page.errors == []
 

@@ -32,6 +32,7 @@ from ...jobs import Job
 from ...library import Asset, AssetQuery, Library
 from ...media.files import sha256_bytes, sniff_extension
 from ...quality.compare import analyze_images, analyze_video
+from ...render import adjust
 from ...render.delivery import PROFILES
 from ...render.video import PRESETS, preset_for
 from ...engine.folders import (
@@ -94,8 +95,11 @@ class PromoteBody(Overrides):
 
 
 class EditBody(BaseModel):
-    op: Literal["cut", "merge", "speed", "reframe", "mute"]
+    op: Literal["cut", "merge", "speed", "reframe", "mute", "grade"]
     sources: list[AssetRef] = Field(min_length=1, max_length=20)
+    instruction: str | None = Field(
+        None, max_length=1_000, description="grade: exact changes ('a touch warmer')."
+    )
     start: float | None = Field(None, ge=0, le=86_400)
     end: float | None = Field(None, ge=0, le=86_400)
     factor: float | None = Field(None, ge=0.25, le=4)
@@ -319,9 +323,15 @@ def submit_promote(body: PromoteBody, request: Request, idempotency_key: IdemKey
 
 @_job_route("/jobs/edit", "submit_edit")
 def submit_edit(body: EditBody, request: Request, idempotency_key: IdemKey = None) -> JobOut:
-    """Queue an edit of video assets (cut, merge, speed, reframe, mute)."""
+    """Queue an edit of video assets (cut, merge, speed, reframe, mute, grade)."""
     for asset_id in body.sources:
         request.app.state.library.get(asset_id)
+    if body.op == "grade" and adjust.parse(body.instruction or "") is None:
+        raise HTTPException(
+            422,
+            f"{body.instruction!r} is not an exact change; a clip is graded with: "
+            f"{', '.join(adjust.WORDS)}",
+        )
     return _submit(request, "edit", body.model_dump(), PRIORITY["edit"], idempotency_key)
 
 

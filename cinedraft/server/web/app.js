@@ -529,7 +529,7 @@ async function policyPage() {
       : el("p", { text: "No rules: nothing is blocked or flagged." }));
 }
 
-// Cut, merge, speed, reframe or mute clips picked from the library (in the order picked, for a
+// Cut, merge, speed, reframe, mute or grade clips picked from the library (in the order picked, for a
 // merge); each operation shows only its own fields, and the form starts afresh after a run.
 async function edit() {
   const prog = progressUi();
@@ -550,6 +550,8 @@ async function edit() {
     reframe: el("span", { class: "op-fields" }, choice("aspect",
       [["9:16", "9:16 vertical"], ["1:1", "1:1 square"], ["4:5", "4:5 portrait"], ["16:9", "16:9 wide"]], "Aspect")),
     mute: el("span", { class: "op-fields" }),
+    grade: el("span", { class: "op-fields" }, el("label", {}, "Change (exact, every frame)",
+      el("input", { name: "instruction", placeholder: "a touch warmer · more contrast · black and white" }))),
   };
   const op = el("select", { name: "op" }, Object.keys(groups).map((o) => el("option", { value: o, text: o })));
   const runButton = el("button", { type: "submit", text: "Run" });
@@ -593,6 +595,7 @@ async function edit() {
     if (body.op === "merge" && data.get("transition")) body.transition = data.get("transition");
     if (body.op === "speed") body.factor = Number(data.get("factor"));
     if (body.op === "reframe") body.aspect = data.get("aspect");
+    if (body.op === "grade") body.instruction = data.get("instruction");
     prog.start();
     working([runButton], async () => {
       try {
