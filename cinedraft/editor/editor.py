@@ -220,6 +220,8 @@ class Editor:
     def grade(self, source: str, instruction: str) -> Asset:
         """The exact adjustments ``instruction`` names ("a touch warmer", "more contrast",
         "black and white", "crop to 1:1"), on every frame; recorded as read."""
+        if len(instruction) > 1_000:  # as an image's turn takes it
+            raise InputError(f"the change is {len(instruction)} characters; at most 1000")
         adjustments = adjust.parse(instruction)
         if adjustments is None:
             raise InputError(

@@ -140,3 +140,16 @@ def test_a_crop_is_the_exact_centred_pixels_at_the_aspect(photo):
 def test_mirror_twice_is_the_image(photo):
     twice = adjust.apply(photo, adjust.parse("mirror and mirror"))
     assert np.array_equal(np.asarray(twice), np.asarray(photo))
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["please," * 3000 + "x", "x" + ", please" * 3000, "can you " * 3000 + "warmer"],
+    ids=["please-comma", "comma-please", "can-you"],
+)
+def test_a_hostile_run_of_asking_words_is_read_in_linear_time(hostile):
+    import time
+
+    started = time.perf_counter()
+    adjust.parse(hostile), adjust.again(hostile), adjust.undo(hostile)
+    assert time.perf_counter() - started < 2  # a repeated group took 9 s on the first
