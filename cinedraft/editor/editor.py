@@ -220,15 +220,7 @@ class Editor:
     def grade(self, source: str, instruction: str) -> Asset:
         """The exact adjustments ``instruction`` names ("a touch warmer", "more contrast",
         "black and white", "crop to 1:1"), on every frame; recorded as read."""
-        if len(instruction) > 1_000:  # as an image's turn takes it
-            raise InputError(f"the change is {len(instruction)} characters; at most 1000")
-        adjustments = adjust.parse(instruction)
-        if adjustments is None:
-            raise InputError(
-                f"{instruction!r} is not an exact change; a clip is graded with: "
-                f"{', '.join(adjust.WORDS)}. To change what a clip shows, `video --remix "
-                'CLIP "make the jar blue"` draws it again from its first frame changed'
-            )
+        adjustments = grade_adjustments(instruction)
         asset, info = self._resolve(source)
         adjustments = ops.pivoted(info, adjustments)
         timeline = Timeline([Clip(info.path, 0.0, info.duration, asset.id)], fps=info.fps)
@@ -362,6 +354,21 @@ class Editor:
                 parents=[{"id": i, "role": "source"} for i in dict.fromkeys(s.id for s in sources)],
             )
             return self.library.add_video(out.read_bytes(), record.to_dict() | self.record_extra)
+
+
+def grade_adjustments(instruction: str) -> list[adjust.Adjustment]:
+    """The exact adjustments a grade's ``instruction`` names, or a refusal saying which a
+    clip takes and what changes what a clip shows (the API asks before it queues a job)."""
+    if len(instruction) > 1_000:  # as an image's turn takes it
+        raise InputError(f"the change is {len(instruction)} characters; at most 1000")
+    adjustments = adjust.parse(instruction)
+    if adjustments is None:
+        raise InputError(
+            f"{instruction!r} is not an exact change; a clip is graded with: "
+            f"{', '.join(adjust.WORDS)}. To change what a clip shows, `video --remix "
+            'CLIP "make the jar blue"` draws it again from its first frame changed'
+        )
+    return adjustments
 
 
 def seam_score(path: Path, at_frame: int, window: int = 12) -> dict:

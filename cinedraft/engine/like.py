@@ -144,6 +144,21 @@ _NOT_DONE = (
 )
 
 
+def _not_done(tool: str, fields: dict) -> list[str]:
+    """A note for each thing of ``_NOT_DONE`` the image's fields name, once each."""
+    notes = [
+        f"{tool}'s {what}"
+        for prefix, what in _NOT_DONE
+        if any(str(key).startswith(prefix) for key in fields)
+    ]
+    if "Denoising strength" in fields and not any(str(k).startswith("Hires") for k in fields):
+        notes.append(  # without a hires fix, a denoising strength means a start image
+            f"it was made from another image in {tool}: drawn from the prompt alone here "
+            "(`generate --from IMAGE --strength S` starts from one)"
+        )
+    return notes
+
+
 # The same for a ComfyUI graph, by the codes :func:`read_comfy_graph` lists under ``not_done``.
 _GRAPH_NOT_DONE = {
     "controlnet": "ControlNet guidance is not carried",
@@ -158,25 +173,11 @@ _GRAPH_NOT_DONE = {
 
 
 def _graph_not_done(made: dict) -> list[str]:
+    """A note for each code of ``_GRAPH_NOT_DONE`` a ComfyUI image's claim lists."""
     codes = made.get("not_done") if made.get("tool") == "ComfyUI" else None
     if not isinstance(codes, list):
         return []
     return [f"ComfyUI's {_GRAPH_NOT_DONE[c]}" for c in codes if c in _GRAPH_NOT_DONE]
-
-
-def _not_done(tool: str, fields: dict) -> list[str]:
-    """A note for each thing of ``_NOT_DONE`` the image's fields name, once each."""
-    notes = [
-        f"{tool}'s {what}"
-        for prefix, what in _NOT_DONE
-        if any(str(key).startswith(prefix) for key in fields)
-    ]
-    if "Denoising strength" in fields and not any(str(k).startswith("Hires") for k in fields):
-        notes.append(  # without a hires fix, a denoising strength means a start image
-            f"it was made from another image in {tool}: drawn from the prompt alone here "
-            "(`generate --from IMAGE --strength S` starts from one)"
-        )
-    return notes
 
 
 def _scheduler(tool: str, sampler: str, schedule: str | None) -> str | None:

@@ -1,11 +1,11 @@
 """An edit as people type it in a chat, down to the change it names.
 
 "can you make it warmer, please?", "Warmer please!" and "ok, now a touch brighter" name the
-same exact changes as "warmer" and "a bit brighter"; before this, anything around the change
-sent it past the exact route (to an instruction-edit model, which redraws everything a
-little, or to a refusal on the built-in model). :func:`plain` takes off what asks and what
-thanks, and nothing that could change what is asked: a word it does not know stays, so the
-parsers after it refuse (or send to a model) what they do not read.
+same exact changes as "warmer" and "a bit brighter"; read as written, the words around the
+change would send it past the exact route (to an instruction-edit model, which redraws
+everything a little, or to a refusal on the built-in model). :func:`plain` takes off what
+asks and what thanks, and nothing that could change what is asked: a word it does not know
+stays, so the parsers after it refuse (or send to a model) what they do not read.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from ...jobs import Job
 from ...library import Asset, AssetQuery, Library
 from ...media.files import sha256_bytes, sniff_extension
 from ...quality.compare import analyze_images, analyze_video
-from ...render import adjust
+from ...editor import grade_adjustments
 from ...render.delivery import PROFILES
 from ...render.video import PRESETS, preset_for
 from ...engine.folders import (
@@ -326,12 +326,8 @@ def submit_edit(body: EditBody, request: Request, idempotency_key: IdemKey = Non
     """Queue an edit of video assets (cut, merge, speed, reframe, mute, grade)."""
     for asset_id in body.sources:
         request.app.state.library.get(asset_id)
-    if body.op == "grade" and adjust.parse(body.instruction or "") is None:
-        raise HTTPException(
-            422,
-            f"{body.instruction!r} is not an exact change; a clip is graded with: "
-            f"{', '.join(adjust.WORDS)}",
-        )
+    if body.op == "grade":
+        grade_adjustments(body.instruction or "")  # a 422 now rather than a failed job
     return _submit(request, "edit", body.model_dump(), PRIORITY["edit"], idempotency_key)
 
 
