@@ -220,9 +220,8 @@ class Editor:
     def grade(self, source: str, instruction: str) -> Asset:
         """The exact adjustments ``instruction`` names ("a touch warmer", "more contrast",
         "black and white", "crop to 1:1"), on every frame; recorded as read."""
-        adjustments = grade_adjustments(instruction)
         asset, info = self._resolve(source)
-        adjustments = ops.pivoted(info, adjustments)
+        adjustments = ops.pivoted(info, grade_adjustments(instruction, asset))
         timeline = Timeline([Clip(info.path, 0.0, info.duration, asset.id)], fps=info.fps)
         return self._run(
             "grade",
@@ -356,12 +355,22 @@ class Editor:
             return self.library.add_video(out.read_bytes(), record.to_dict() | self.record_extra)
 
 
-def grade_adjustments(instruction: str) -> list[adjust.Adjustment]:
-    """The exact adjustments a grade's ``instruction`` names, or a refusal saying which a
-    clip takes and what changes what a clip shows (the API asks before it queues a job)."""
+def grade_adjustments(instruction: str, source: Asset) -> list[adjust.Adjustment]:
+    """The exact adjustments a grade's ``instruction`` names ("more" or "too much": the grade
+    that made ``source``, scaled, as after an image's exact turn), or a refusal saying which
+    a clip takes and what changes what a clip shows (the API asks before it queues a job)."""
     if len(instruction) > 1_000:  # as an image's turn takes it
         raise InputError(f"the change is {len(instruction)} characters; at most 1000")
     adjustments = adjust.parse(instruction)
+    scale = adjust.again(instruction)
+    if adjustments is None and scale is not None:
+        made = source.record.get("parameters") if source.record.get("operation") == "grade" else {}
+        adjustments = adjust.scaled((made or {}).get("adjustments") or [], scale)
+        if not adjustments:
+            raise InputError(
+                f"{instruction!r} repeats the grade that made the clip, and {source.id} was "
+                f"not made by one: say the change ({', '.join(adjust.WORDS)})"
+            )
     if adjustments is None:
         raise InputError(
             f"{instruction!r} is not an exact change; a clip is graded with: "

@@ -554,18 +554,14 @@ def _again(source: Asset, instruction: str, scale: float) -> list[adjust.Adjustm
     """The graded adjustments of the exact turn that made ``source``, times ``scale``:
     "more" after "warmer" is warmer again, "too much" half a step cooler."""
     made = (source.record.get("edit") or {}).get("adjustments") or []
-    graded = [
-        adjust.Adjustment.from_record(a)
-        for a in made
-        if isinstance(a, dict) and a.get("kind") in adjust.GRADED
-    ]
+    graded = adjust.scaled(made, scale)
     if not graded:
         raise InputError(
             f"{instruction!r} repeats the exact change that made the image (warmer, brighter, "
             f"more contrast, more saturated), and {source.id} was not made by one: say the "
             f"change ({', '.join(adjust.WORDS)})"
         )
-    return [replace(a, amount=round(a.amount * scale, 4)) for a in graded]
+    return graded
 
 
 def _undo(source: Asset, instruction: str) -> str:

@@ -157,12 +157,6 @@ class Adjustment:
     def to_record(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
-    @classmethod
-    def from_record(cls, fields: dict) -> Adjustment:
-        aspect = fields.get("aspect")
-        aspect = tuple(aspect) if aspect else None
-        return cls(fields["kind"], fields.get("amount", 1.0), aspect, fields.get("pivot"))
-
 
 def parse(instruction: str) -> list[Adjustment] | None:
     """The adjustments ``instruction`` asks for, or ``None`` when any part is not one."""
@@ -198,6 +192,13 @@ def again(instruction: str) -> float | None:
         if text == words:
             return step * scale
     return None
+
+
+def scaled(made: list, scale: float) -> list[Adjustment]:
+    """The graded adjustments of a turn's record (``made``: its ``adjustments``) times
+    ``scale``, each without the pivot its image or clip had; [] when it has none."""
+    graded = [a for a in made if isinstance(a, dict) and a.get("kind") in GRADED]
+    return [Adjustment(a["kind"], round(float(a.get("amount", 1.0)) * scale, 4)) for a in graded]
 
 
 def undo(instruction: str) -> bool:

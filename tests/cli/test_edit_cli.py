@@ -59,3 +59,12 @@ def test_grade_a_clip_as_an_image_is_refined_in_words(tmp_path):
     res = runner.invoke(app, [*home, "edit", "grade", clip, "make the jar blue"])
     assert res.exit_code == 2 and "is not an exact change" in res.output
     assert "video --remix" in res.output
+    # "more" after a grade grades again as it did, with the new clip's own pivot
+    res = runner.invoke(app, [*home, "edit", "grade", graded["id"], "a bit more", "--json"])
+    assert res.exit_code == 0, res.output
+    again = json.loads(res.stdout)["id"]
+    shown = runner.invoke(app, [*home, "library", "show", again, "--json"])
+    said = json.loads(shown.stdout)["record"]["parameters"]["adjustments"]
+    assert [(a["kind"], a["amount"]) for a in said] == [("warmth", 0.25), ("contrast", 0.5)]
+    res = runner.invoke(app, [*home, "edit", "grade", clip, "more"])  # a clip not graded
+    assert res.exit_code == 2 and "repeats the grade that made the clip" in res.output

@@ -324,10 +324,9 @@ def submit_promote(body: PromoteBody, request: Request, idempotency_key: IdemKey
 @_job_route("/jobs/edit", "submit_edit")
 def submit_edit(body: EditBody, request: Request, idempotency_key: IdemKey = None) -> JobOut:
     """Queue an edit of video assets (cut, merge, speed, reframe, mute, grade)."""
-    for asset_id in body.sources:
-        request.app.state.library.get(asset_id)
-    if body.op == "grade":
-        grade_adjustments(body.instruction or "")  # a 422 now rather than a failed job
+    sources = [request.app.state.library.get(asset_id) for asset_id in body.sources]
+    if body.op == "grade":  # a 422 now rather than a failed job
+        grade_adjustments(body.instruction or "", sources[0])
     return _submit(request, "edit", body.model_dump(), PRIORITY["edit"], idempotency_key)
 
 
