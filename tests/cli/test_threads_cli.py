@@ -65,7 +65,7 @@ def test_bad_edit_input_is_one_line(tmp_path):
         (["outpaint", draft, "--aspect", "tall"], "W:H"),
         (["outpaint", draft, "--aspect", "1:1"], "already 1:1"),
         (["refine", draft, "replace the jar with a ball"], "it knows colour changes"),
-        (["refine", make_clip(tmp_path / "c.mp4", frames=12), "warmer"], "not an image asset"),
+        (["refine", make_clip(tmp_path / "c.mp4", frames=12), "warmer"], "edit grade CLIP"),
     ]
     for args, words in cases:
         res = runner.invoke(app, [*home, *args])
