@@ -162,7 +162,9 @@ class EditEngine:
                 'changes exactly on every frame with `edit grade CLIP "warmer"`, and what it '
                 'shows with `video --remix CLIP "make the jar blue"`'
             )
-        return self.library.resolve(source.id, "image")
+        if not source.mime.startswith("image/"):
+            raise InputError(f"{request.source} is not an image asset (it is {source.mime})")
+        return source
 
     # ------------------------------------------------------------------ routes
 
