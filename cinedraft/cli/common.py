@@ -43,6 +43,10 @@ def printable(text: str) -> str:
     return _UNSHOWABLE.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
 
 
+# The widest a table printed to a pipe or a log may be: a row of a long prompt stays one line.
+_LOG_WIDTH = 100_000
+
+
 class _Console(Console):
     """A console that shows control characters in what it prints instead of sending them to
     the terminal (Rich passes ESC through: an imported file's prompt could clear the screen
@@ -56,6 +60,30 @@ class _Console(Console):
         control or bidirectional override reaches the terminal (Rich re-encodes the text,
         past :meth:`render_str`)."""
         super().print_json(json, **({"ensure_ascii": True} | kwargs))
+
+    def print(self, *objects, **kwargs) -> None:
+        """Never cuts what it prints. Rich crops every line at the console's width, and a
+        result table is wider than an 80-column terminal: the characters past the edge of
+        each folded line of a file's path were lost, so the path shown was not the file's.
+        A terminal too narrow for a table wraps it instead. A pipe or a log has no width
+        (Rich assumes 80): a table there is as wide as its widest row, a path on one line.
+        A line of text is printed as it is and wrapped, if at all, by the terminal: Rich
+        broke a path longer than 80 characters in two with a newline, so
+        ``$(cinedraft library export ...)`` was not a path."""
+        kwargs.setdefault("crop", False)
+        tables = [o for o in objects if isinstance(o, Table)]
+        if not tables:
+            kwargs.setdefault("soft_wrap", True)
+        if self.is_terminal or not tables:
+            super().print(*objects, **kwargs)
+            return
+        unbounded = self.options.update_width(_LOG_WIDTH)
+        kept = self.width
+        self.width = max(kept, *(self.measure(t, options=unbounded).maximum for t in tables))
+        try:
+            super().print(*objects, **kwargs)
+        finally:
+            self.width = kept
 
 
 err = _Console(stderr=True)
@@ -227,7 +255,8 @@ def print_result(result: Result, as_json: bool) -> None:
     table = Table(title=f"{len(result.outputs)} image(s), {result.request.tier} tier")
     for col in ("asset id", "seed", "size", "s/image", "drift"):
         table.add_column(col, no_wrap=True)
-    table.add_column("prompt", overflow="fold", min_width=16)  # each variation's own
+    # each variation's own prompt; at least 12 wide (16 took the table past 80 columns)
+    table.add_column("prompt", overflow="fold", min_width=12)
     table.add_column("file", overflow="fold")
     for o in result.outputs:
         if (o.record.get("safety") or {}).get("flagged"):

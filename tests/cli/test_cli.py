@@ -154,6 +154,50 @@ def test_progress_is_plain_lines_when_not_a_terminal(tmp_path):
     assert any(line.startswith("save 1/1 ") for line in res.stderr.splitlines())
 
 
+def test_a_path_printed_to_a_log_or_a_narrow_terminal_is_the_files_path(tmp_path):
+    """Rich cropped each line at 80 columns: piped, the result table folded a file's path
+    into 11-character pieces and lost the character past each piece's edge (the path shown
+    was not the file's), and a line of text broke a path longer than 80 characters in two."""
+    import io
+    import re
+
+    from cinedraft.cli import common
+    from cinedraft.request import Result
+
+    stored = re.compile(r"/\S*/objects/\w\w/\w{64}\.webp")
+    home = tmp_path / "a-long-folder-name-a-user-might-keep-their-library-in"
+    res = _invoke(home, "generate", "a red jar", "--steps", "1")
+    assert res.exit_code == 0, res.output
+    shown = stored.search(res.stdout)
+    assert shown and len(shown.group()) > 80 and os.path.isfile(shown.group()), res.stdout
+    res = _invoke(tmp_path, "generate", "a red jar", "--steps", "1", "--seed", "5", "--json")
+    result = Result.model_validate_json(res.stdout)
+    exported = _invoke(
+        tmp_path,
+        "library",
+        "export",
+        result.outputs[0].asset_id,
+        "--to",
+        str(tmp_path / ("a folder with a name long enough to pass eighty columns" * 2)),
+    )
+    assert exported.exit_code == 0, exported.output
+    assert os.path.isfile(exported.stdout.splitlines()[0].split("  (+ ")[0])
+    screen = io.StringIO()  # an 80-column terminal's view of the same table
+    terminal = type(common.out)(file=screen, force_terminal=True, width=80, color_system=None)
+    original, common.out = common.out, terminal
+    try:
+        common.print_result(result, as_json=False)
+    finally:
+        common.out = original
+    cells = [
+        line.split("│")[-2].strip()
+        for line in screen.getvalue().splitlines()
+        if line.startswith("│")
+    ]
+    assert "".join(cells) == result.outputs[0].path
+    assert max(len(line) for line in screen.getvalue().splitlines()) <= 80
+
+
 def test_generate_like_an_image_takes_its_settings_under_the_options_given(tmp_path):
     """``--like``: more like an image made here, or one brought from A1111 or ComfyUI (their
     sampler names mapped to cinedraft's, a model the models folder lacks said, not guessed)."""
