@@ -166,8 +166,10 @@ def grade(
     out_file: Out = None,
     as_json: Json = False,
 ) -> None:
-    """Change every frame's colour exactly (warmer, cooler, brighter, darker, contrast,
-    saturation, black and white, mirror, crop): no model, nothing else moves; audio kept."""
+    """Change every frame's colour exactly: no model, nothing else moves; audio kept.
+
+    Warmer, cooler, brighter, darker, contrast, saturation, black and white, mirror, crop.
+    """
     writable_destination(out_file)
     report_edit(_editor(ctx).grade(source, instruction), out_file, as_json)
 
