@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..render import adjust
 from ..request import Overrides, VideoRequest, VideoResult, parse_size
 from ..workspace import Workspace
 from .common import (
@@ -21,6 +22,7 @@ from .common import (
     Scheduler,
     Steps,
     copy_out,
+    err,
     handles_errors,
     out,
     progress_bars,
@@ -97,6 +99,13 @@ def video(
         }
         refuse_options("--remix", given, "a remix keeps the clip's")
         writable_destination(out_file)
+        if adjust.parse(prompt) is not None:  # said before minutes of drawing, not after
+            err.print(
+                f"note: {prompt!r} is an exact change: `edit grade {remix} {prompt!r}` makes "
+                "it on every frame with no model and nothing else moving; a remix draws the "
+                "clip again from a changed first frame",
+                soft_wrap=True,
+            )
         state: Workspace = ctx.obj
         with progress_bars(enabled=not as_json) as on_progress:
             result = state.engine().remix(remix, prompt, on_progress, model, seed)

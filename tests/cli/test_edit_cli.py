@@ -68,3 +68,7 @@ def test_grade_a_clip_as_an_image_is_refined_in_words(tmp_path):
     assert [(a["kind"], a["amount"]) for a in said] == [("warmth", 0.25), ("contrast", 0.5)]
     res = runner.invoke(app, [*home, "edit", "grade", clip, "more"])  # a clip not graded
     assert res.exit_code == 2 and "repeats the grade that made the clip" in res.output
+    # a remix asked for an exact change says where it is made exactly, before any work
+    res = runner.invoke(app, [*home, "video", "warmer, please", "--remix", graded["id"]])
+    assert f"`edit grade {graded['id']} 'warmer, please'` makes it on every frame" in res.output
+    assert res.exit_code == 2 and "a generated clip" in res.output  # an imported clip's grade
