@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..errors import EXIT_CODE, CinedraftError, OutputError, first_problem
+from ..errors import EXIT_CODE, CinedraftError, InputError, OutputError, first_problem
 from ..ids import ASSET_ID
 from ..media.files import write_atomic
 from ..request import Result, no_progress
@@ -174,14 +174,27 @@ def handles_errors(fn):
     return wrapper
 
 
-def writable_destination(path: Path | None) -> Path | None:
-    """``path`` if a file can be written there, checked before any work is done (a temp file
-    is created and removed beside it), else :class:`OutputError`."""
+# What a file a command writes may be named: a clip is an MP4 file (which .m4v and .mov
+# name too); a timeline is OTIO's JSON, which OpenTimelineIO reads back only from .otio.
+# A clip's bytes under `--out clip.gif` were an MP4 that nothing opens as a GIF.
+DESTINATIONS = {"clip": (".mp4", ".m4v", ".mov"), "timeline": (".otio",)}
+_WRITTEN_AS = {"clip": "MP4 (.mp4, .m4v or .mov)", "timeline": "OpenTimelineIO (.otio)"}
+
+
+def writable_destination(path: Path | None, kind: str = "clip") -> Path | None:
+    """``path`` if a file of ``kind`` (:data:`DESTINATIONS`) can be written there, checked
+    before any work is done (its name's suffix; a temp file is created and removed beside
+    it), else :class:`InputError` or :class:`OutputError`."""
     if path is None:
         return None
     path = Path(path).expanduser()
     if path.is_dir():
         raise OutputError(f"{path} is a folder; give a file name")
+    if path.suffix.lower() not in DESTINATIONS[kind]:
+        raise InputError(
+            f"{path}: a {kind} is written as {_WRITTEN_AS[kind]}; "
+            f"name it {path.stem}{DESTINATIONS[kind][0]}"
+        )
     try:
         fd, probe = tempfile.mkstemp(
             dir=path.parent if str(path.parent) else ".", prefix=".cinedraft-"

@@ -219,7 +219,7 @@ def timeline_export(
     otio_file: Annotated[Path, typer.Option("--otio", help="The .otio file to write.")],
 ) -> None:
     """Write the timeline of an edit (or a single clip) as OpenTimelineIO."""
-    writable_destination(otio_file)
+    writable_destination(otio_file, "timeline")
     timeline = _editor(ctx).timeline_of(source)
     timeline.save_otio(otio_file)
     out.print(f"{otio_file}: {len(timeline.clips)} clip(s)")

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import InputError, OutputError
+from ..media.files import write_atomic
 
 TRANSITIONS = ("crossfade", "fade")
 
@@ -185,11 +186,15 @@ class Timeline:
     def save_otio(self, path: Path, durations: dict[str, float] | None = None) -> Path:
         import opentimelineio as otio
 
+        path = Path(path)
+        if path.suffix.lower() != ".otio":  # OTIO reads its JSON back only from a .otio file
+            raise InputError(f"{path}: a timeline is written as OTIO; name it {path.stem}.otio")
+        data = otio.adapters.write_to_string(self.to_otio(durations), "otio_json").encode()
         try:
-            otio.adapters.write_to_file(self.to_otio(durations), str(path))
+            write_atomic(path, data, shared=True)
         except OSError as exc:
             raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
-        return Path(path)
+        return path
 
     @classmethod
     def load_otio(cls, path: Path) -> Timeline:

@@ -175,6 +175,10 @@ def test_bad_environment(home, name, value):
     [
         ["edit", "cut", "{video}", "--out", "/proc/x.mp4"],
         ["edit", "timeline", "export", "{video}", "--otio", "/proc/x.otio"],
+        # a clip is an MP4 and a timeline OTIO: other names are refused, not misnamed bytes
+        ["edit", "cut", "{video}", "--to", "0.5", "--out", "{tmp}/x.gif"],
+        ["video", "a red ball", "--out", "{tmp}/x.webm"],
+        ["edit", "timeline", "export", "{video}", "--otio", "{tmp}/x.json"],
         ["library", "export", "{video}", "--to", "{tmp}", "--format", "jpeg"],
         ["edit", "cut", "{video}", "--from", "abc"],
         ["no-such-command"],
