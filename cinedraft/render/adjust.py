@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ..errors import InputError
 from .phrasing import plain
 
 # One step of each tonal adjustment (what "warmer" alone does).
@@ -33,6 +34,7 @@ WARMTH = 0.08  # red gain +8 %, blue gain -8 %
 BRIGHTNESS = 0.12  # gamma 1/1.12 .. 1.12 on 0..1 values (no clipping of highlights)
 CONTRAST = 0.15  # slope 1.15 about the image's mean luma
 SATURATION = 0.25  # chroma * 1.25 (or 0.75)
+MIN_CROP = 8  # px: the least side a crop leaves (the smallest image a model draws)
 
 # How much of a step: "a touch warmer" is half of one, "much warmer" two, "even warmer" one.
 _AMOUNT = (  # longest first, so "a little bit" is not read as "a little"
@@ -269,13 +271,19 @@ def _mirror(rgb: np.ndarray, adj: Adjustment) -> np.ndarray:
 
 
 def crop_box(size: tuple[int, int], aspect: tuple[float, float]) -> tuple[int, int, int, int]:
-    """The largest centred ``(left, top, width, height)`` of ``size`` at ``aspect``."""
+    """The largest centred ``(left, top, width, height)`` of ``size`` at ``aspect``; refused
+    when it would leave a side under :data:`MIN_CROP` ("crop to 1000:1" made a 64x1 image)."""
     w, h = size
     want = aspect[0] / aspect[1]
     if w / h > want:
         cw, ch = max(1, round(h * want)), h
     else:
         cw, ch = w, max(1, round(w / want))
+    if min(cw, ch) < MIN_CROP:
+        raise InputError(
+            f"cropping {w}x{h} to {aspect[0]:g}:{aspect[1]:g} leaves {cw}x{ch} pixels; "
+            f"a crop keeps at least {MIN_CROP} on each side"
+        )
     return (w - cw) // 2, (h - ch) // 2, cw, ch
 
 

@@ -16,6 +16,7 @@ from PIL import Image
 
 from ..errors import InputError
 from ..media.pixels import has_alpha
+from ..request import MAX_SIDE
 
 FEATHER = 6  # px of the inward blend at the mask's edge (at the source's scale)
 SIDES = ("left", "right", "top", "bottom")
@@ -178,13 +179,22 @@ def margins_for_aspect(size: tuple[int, int], aspect: tuple[float, float]) -> di
     odd pixel to the right or bottom); refused when the image already has that aspect."""
     w, h = size
     want = aspect[0] / aspect[1]
+    said = f"{aspect[0]:g}:{aspect[1]:g}"
     if abs(w / h - want) < 0.01:
-        raise InputError(f"the image is {w}x{h}, already {aspect[0]:g}:{aspect[1]:g}")
+        raise InputError(f"the image is {w}x{h}, already {said}")
     if w / h > want:  # too wide: grow the height
         grow = round(w / want) - h
-        return {"left": 0, "right": 0, "top": grow // 2, "bottom": grow - grow // 2}
-    grow = round(h * want) - w
-    return {"left": grow // 2, "right": grow - grow // 2, "top": 0, "bottom": 0}
+        margins = {"left": 0, "right": 0, "top": grow // 2, "bottom": grow - grow // 2}
+    else:
+        grow = round(h * want) - w
+        margins = {"left": grow // 2, "right": grow - grow // 2, "top": 0, "bottom": 0}
+    # as far as an expand may reach: "99:0.01" on a 1024 px image asked a 31 GB canvas
+    if max(margins.values()) > MAX_SIDE:
+        raise InputError(
+            f"growing the {w}x{h} image to {said} adds {max(margins.values())} px on a side, "
+            f"past the {MAX_SIDE} px an outpaint adds; choose a nearer aspect"
+        )
+    return margins
 
 
 def grow_canvas(source: Image.Image, margins: dict[str, int]) -> tuple[Image.Image, Mask]:

@@ -137,6 +137,15 @@ def test_a_crop_is_the_exact_centred_pixels_at_the_aspect(photo):
     assert np.array_equal(np.asarray(out), np.asarray(photo)[:, left : left + 36])
 
 
+def test_a_crop_that_would_leave_a_sliver_is_refused(photo):
+    """A crop to 1000:1 of a 64x64 image stored a 64x1 image."""
+    from cinedraft.errors import InputError
+
+    with pytest.raises(InputError, match="leaves 96x1 pixels"):
+        adjust.apply(photo, adjust.parse("crop to 1000:1"))
+    assert adjust.apply(photo, adjust.parse("crop to 12:1")).size == (96, 8)
+
+
 def test_mirror_twice_is_the_image(photo):
     twice = adjust.apply(photo, adjust.parse("mirror and mirror"))
     assert np.array_equal(np.asarray(twice), np.asarray(photo))

@@ -63,6 +63,11 @@ def test_margins_grow_to_the_aspect_without_cropping():
     assert m["left"] + m["right"] == 50 and m["top"] == m["bottom"] == 0
     with pytest.raises(InputError, match="already"):
         masks.margins_for_aspect((64, 64), (1, 1))
+    # no further than an expand may reach ("99:0.01", which the API's pattern lets through,
+    # asked a 31 GB canvas of a 1024 px image)
+    assert masks.margins_for_aspect((64, 64), (100, 1))["left"] == 3168
+    with pytest.raises(InputError, match="adds 5068288 px on a side, past the 4096"):
+        masks.margins_for_aspect((1024, 1024), (99, 0.01))
 
 
 def test_a_grown_canvas_holds_the_source_and_masks_only_the_new_area():
