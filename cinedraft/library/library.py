@@ -45,6 +45,7 @@ from ..render.delivery import PROFILES, Profile, fit
 from ..media.metadata import (
     DECODE_ERRORS,
     FORMATS,
+    decode_problem,
     embed_video_record,
     encode_image,
     made_with,
@@ -886,4 +887,4 @@ def _image_size(data: bytes, name: str) -> tuple[int, int]:
     except DECODE_ERRORS as exc:
         if isinstance(exc, InputError):
             raise
-        raise InputError(f"{name} is not a readable image: {exc}") from None
+        raise InputError(f"{name} is not a readable image: {decode_problem(exc)}") from None

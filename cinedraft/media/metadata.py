@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 from xml.sax.saxutils import escape, unescape
 
-from PIL import ExifTags, Image, PngImagePlugin
+from PIL import ExifTags, Image, PngImagePlugin, UnidentifiedImageError
 
 from ..errors import InputError
 from ..prompt_tags import NAME
@@ -34,6 +34,14 @@ FORMATS = {"png": ".png", "webp": ".webp", "jpeg": ".jpg"}
 # for mangled chunks, DecompressionBombError past its pixel limit.
 DECODE_ERRORS = (OSError, ValueError, SyntaxError, UnicodeDecodeError, Image.DecompressionBombError)
 _XMP_OPEN, _XMP_CLOSE = "<cinedraft:record>", "</cinedraft:record>"
+
+
+def decode_problem(exc: BaseException) -> str:
+    """What a decode error says, for a person: Pillow names a file it does not know by the
+    buffer it read it from (``cannot identify image file <_io.BytesIO object at 0x7f..>``)."""
+    if isinstance(exc, UnidentifiedImageError):
+        return "its format is none that is read (PNG, JPEG, WebP, AVIF and the like)"
+    return str(exc)
 
 
 def parameters_text(record: dict) -> str | None:

@@ -24,7 +24,7 @@ from PIL import Image
 from ..errors import InputError
 from ..media.codec import iter_frames, read_frames
 from ..media.files import read_regular
-from ..media.metadata import DECODE_ERRORS, read_metadata
+from ..media.metadata import DECODE_ERRORS, decode_problem, read_metadata
 from ..media.pixels import shown_rgb
 from .metrics import image_metrics, temporal_metrics
 
@@ -50,7 +50,7 @@ def _load(path: Path) -> tuple[Image.Image, dict, str]:
         with Image.open(io.BytesIO(data)) as im:
             image, fmt = shown_rgb(im), im.format or path.suffix.lstrip(".")
     except DECODE_ERRORS as exc:
-        raise InputError(f"{path.name} is not a readable image: {exc}") from None
+        raise InputError(f"{path.name} is not a readable image: {decode_problem(exc)}") from None
     try:
         record = read_metadata(io.BytesIO(data)).get("record") or {}
     except (OSError, ValueError):

@@ -40,8 +40,10 @@ def test_sharper_larger_image_wins_with_reasons(tmp_path):
 
 def test_unreadable_image_is_a_clear_error(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\nnope")
-    with pytest.raises(InputError, match="not a readable image"):
+    with pytest.raises(InputError, match="not a readable image") as refused:
         analyze_images([tmp_path / "bad.png"])
+    assert "BytesIO" not in str(refused.value)  # Pillow names the buffer, not the file
+    assert "its format is none that is read" in str(refused.value)
     with pytest.raises(InputError, match="no such file"):
         analyze_images([tmp_path / "missing.png"])
 
