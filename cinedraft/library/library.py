@@ -586,6 +586,10 @@ class Library:
                 "(export a video as it is, or re-encode it with `cinedraft edit`)"
             )
         dest = Path(dest)
+        if dest.resolve().is_relative_to(self.root):  # the store's own folders
+            raise InputError(  # hold only its files: a check calls others orphans
+                f"{dest} is inside the library ({self.root}); export to a folder outside it"
+            )
         try:
             dest.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -149,6 +149,10 @@ def test_export_writes_files_and_records(library, add, tmp_path):
     with pytest.raises(AssetNotFoundError):  # all ids are checked before anything is written
         library.export([final.id, "ffffffffffff"], tmp_path / "out2")
     assert not (tmp_path / "out2").exists()
+    # not into the library's own folders, where a check would call the copies orphans
+    with pytest.raises(InputError, match="is inside the library"):
+        library.export([final.id], library.root / "objects" / final.id[:2])
+    assert library.check()["ok"]
 
 
 @pytest.mark.parametrize("fmt", ["jpeg", "webp"])
