@@ -180,6 +180,11 @@ class EditEngine:
         object, else the model's instruction edit, else a refusal that says what can be
         done."""
         instruction = request.instruction or ""
+        if not plain(instruction):  # "please", "thanks!": a model would be asked for nothing
+            raise InputError(
+                f"{instruction!r} asks for no change: say what should change "
+                f"({', '.join(adjust.WORDS)}, or in words: make the jar blue)"
+            )
         adjustments = adjust.parse(instruction)
         if adjustments is not None:
             return self._adjust(request, source, pixels, state, adjustments)

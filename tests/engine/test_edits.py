@@ -149,6 +149,9 @@ def test_undo_says_where_the_image_before_is_and_changes_nothing(engine, source)
         _edit(engine, source=turn.output.asset_id, operation="refine", instruction="undo")
     with pytest.raises(InputError, match="first image of its thread; nothing to undo"):
         _edit(engine, source=source.asset_id, operation="refine", instruction="go back")
+    for nothing in ("please", "Thanks!", "?"):  # went to the edit model, which "cannot do" it
+        with pytest.raises(InputError, match="asks for no change: say what should change"):
+            _edit(engine, source=source.asset_id, operation="refine", instruction=nothing)
     assert len(engine.library.find(AssetQuery())) == count
 
 
