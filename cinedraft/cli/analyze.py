@@ -30,8 +30,9 @@ def analyze(
     out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for crops.png.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Clarity table: which image is clearer, by how much, and why; for clips, temporal
-    flicker and warp error per second."""
+    """Which image is clearer, by how much, and why; for clips, flicker and warp error.
+
+    A clarity table of the images; for clips, temporal flicker and warp error per second."""
     from ..quality.compare import VIDEO_SUFFIXES, analyze_images, analyze_video  # OpenCV, PyAV
 
     resolved = [file_or_asset(ctx.obj, f) for f in files]
@@ -124,8 +125,10 @@ def factors(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Vary one factor at a time (steps, resolution, rendering pipeline, compression, model)
-    on the same prompt and seed; write report.html, report.json, plots and the images."""
+    """Vary one factor at a time on one prompt and seed, and report what each changes.
+
+    Steps, resolution, rendering pipeline, compression, model; writes report.html,
+    report.json, plots and the images."""
     state: Workspace = ctx.obj
     from ..quality.lab import run_factors
 

@@ -49,9 +49,11 @@ def catalogue(
     seed: Annotated[int, typer.Option(min=0, help="Seed of each SKU's first draft.")] = 0,
     as_json: Json = False,
 ) -> None:
-    """Product images for every row of a product list: drafts, the best promoted, every
-    aspect by outpainting, thumbnails, a contact sheet and a manifest. A row with a packshot
-    keeps the product's own pixels. Run it again to resume: only what is missing is made."""
+    """Product images for every row of a product list; run it again to resume.
+
+    Drafts, the best promoted, every aspect by outpainting, thumbnails, a contact sheet and
+    a manifest. A row with a packshot keeps the product's own pixels. Run it again to
+    resume: only what is missing is made."""
     state: Workspace = ctx.obj
     kit = read_brand(brand)
     sheet = read_sheet(products, scenes, parsed_option(aspects, _aspects, "--aspects"))
@@ -122,10 +124,11 @@ def ad(
     ] = None,
     as_json: Json = False,
 ) -> None:
-    """A 1080x1920, 30 fps H.264 vertical ad of one SKU: three shots from its approved
-    catalogue images, each with a camera move (over the still, or image to video with
-    --motion model), joined, with the product name and captions inside the TikTok/Reels
-    safe zone; written to OUT/<sku>/ad.mp4."""
+    """A 1080x1920, 30 fps H.264 vertical ad of one SKU from its catalogue images.
+
+    Three shots from its approved catalogue images, each with a camera move (over the
+    still, or image to video with --motion model), joined, with the product name and
+    captions inside the TikTok/Reels safe zone; written to OUT/<sku>/ad.mp4."""
     state: Workspace = ctx.obj
     kit = read_brand(brand)
     from ..catalogue.ad import Ad  # PyAV, the editor: not for --help

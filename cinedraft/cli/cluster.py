@@ -34,6 +34,7 @@ def worker(
     ] = 2,
 ) -> None:
     """Join a cluster from this machine: start workers here for the head of `serve --ray`.
+
     They use this machine's settings (models folder, device) and run until Ctrl-C."""
     require_ray()
     from ..cluster import runtime
@@ -78,8 +79,9 @@ def worker(
 @cluster.command()
 @handles_errors
 def status(ctx: typer.Context, as_json: Json = False) -> None:
-    """The workers the head has seen: machine, device, state, loaded models, the lease each
-    holds, images rendered and their throughput (read from the library; no Ray needed)."""
+    """The workers the head has seen and their throughput (from the library; no Ray needed).
+
+    Machine, device, state, loaded models, the lease each holds, images rendered."""
     from ..cluster.status import worker_rows
     from ..jobs import JobQueue
 

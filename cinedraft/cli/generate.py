@@ -130,8 +130,9 @@ def generate(
     ] = None,
     as_json: Json = False,
 ) -> None:
-    """Generate images from a prompt (draft tier by default), from an image (--from), or
-    like an image (--like)."""
+    """Generate images from a prompt, from an image (--from) or like an image (--like).
+
+    The draft tier unless --tier production."""
     if like is not None:
         if source is not None:
             raise typer.BadParameter("--like and --from are two different starts: pick one")
@@ -278,8 +279,9 @@ def promote(
     tiled_refine: TiledRefine = None,
     as_json: Json = False,
 ) -> None:
-    """Re-render a draft at the production tier, keeping its composition (drift reported):
-    the draft's prompt and seed, at the tier's (or the given) steps, guidance, scheduler."""
+    """Re-render a draft at the production tier, keeping its composition (drift reported).
+
+    The draft's prompt and seed, at the tier's (or the given) steps, guidance, scheduler."""
     state: Workspace = ctx.obj
     engine = state.engine()
     overrides = Overrides(model=model, steps=steps, guidance=guidance, scheduler=scheduler)

@@ -177,12 +177,14 @@ def refine(
     guidance: Guidance = None,
     as_json: Json = False,
 ) -> None:
-    """Change an image as an instruction says. Plain adjustments (warmer, cooler, brighter,
-    darker, more/less contrast, more/less saturated, black and white, mirror, crop to W:H) are
-    done exactly without a model, said any way a chat would ('can you make it a touch
-    warmer, please?'); 'more' or 'too much' after one repeats it or takes half of it back;
-    a move ('move it to the left|center|right': the object cut out and laid there) too;
-    other instructions need an instruction-edit model."""
+    """Change an image as an instruction says: exactly where it can, else with a model.
+
+    Plain adjustments (warmer, cooler, brighter, darker, more/less contrast, more/less
+    saturated, black and white, mirror, crop to W:H) are done exactly without a model, said
+    any way a chat would ('can you make it a touch warmer, please?'); 'more' or 'too much'
+    after one repeats it or takes half of it back; a move ('move it to the
+    left|center|right': the object cut out and laid there) too; other instructions need an
+    instruction-edit model."""
     request = EditRequest(
         source=source,
         operation="refine",
@@ -201,8 +203,9 @@ def thread(
     asset_id: Annotated[str, typer.Argument(help="Any image of the thread.")],
     as_json: Json = False,
 ) -> None:
-    """Print the thread an image belongs to: the original and every turn (branches indented),
-    with each turn's operation, route, instruction and preserved score."""
+    """Print the thread an image belongs to: the original and every turn.
+
+    Branches indented, with each turn's operation, route, instruction and preserved score."""
     from ..engine.threads import thread_of
 
     state: Workspace = ctx.obj

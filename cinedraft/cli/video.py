@@ -82,8 +82,10 @@ def video(
     out_file: Out = None,
     as_json: Json = False,
 ) -> None:
-    """Generate a clip from text, or from a first frame (--from), through the video preset;
-    or a generated clip again with one change to its first frame (--remix)."""
+    """Generate a clip from text, from a first frame (--from), or remix one (--remix).
+
+    Through the video preset; --remix makes a generated clip again with one change to its
+    first frame."""
     if remix is not None:
         given = {
             "--seconds": seconds is not None,
