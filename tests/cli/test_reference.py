@@ -47,3 +47,18 @@ def test_every_command_option_and_setting_is_documented():
         assert (
             f"CINEDRAFT_{name.upper()}" in settings and (field.description or "")[:30] in settings
         )
+
+
+def test_every_command_is_summed_up_in_one_line():
+    """The command lists of ``--help`` show a command's first paragraph with its line breaks
+    kept (Typer's rich mode): a summary written over two lines broke mid-sentence there."""
+    import inspect
+
+    def walk(command, path):
+        for name, sub in getattr(command, "commands", {}).items():
+            yield [*path, name], sub
+            yield from walk(sub, [*path, name])
+
+    for path, command in walk(get_command(app), ["cinedraft"]):
+        summary = inspect.cleandoc(command.help or "").split("\n\n")[0]
+        assert summary and "\n" not in summary, (" ".join(path), summary)
