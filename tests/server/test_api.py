@@ -131,6 +131,11 @@ def test_uploads_are_checked_and_edits_run(client):
     assert kinds == ["contrast", "grayscale"] and graded["record"]["frames"] == 48
     refused = client.post("/api/jobs/edit", json=grade | {"instruction": "make the ball blue"})
     assert refused.status_code == 422 and "is not an exact change" in refused.json()["detail"]
+    image = {"sources": [up.json()["id"]]}  # an image named as a clip: no job, a 422
+    refused = client.post("/api/jobs/edit", json=grade | image)
+    assert refused.status_code == 422 and "is not a video asset" in refused.json()["detail"]
+    cut = {"op": "cut", "sources": [video["id"], up.json()["id"]]}
+    assert client.post("/api/jobs/edit", json=cut).status_code == 422
 
 
 def test_bad_requests_are_4xx_with_a_message(client):

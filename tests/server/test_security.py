@@ -334,3 +334,22 @@ def test_a_sampler_or_a_parent_that_cannot_be_is_refused_before_a_job_exists(qui
     assert response.status_code == 422 and "parent must be an asset id" in response.text
     assert submit(parent="f" * 12).status_code == 404
     assert submit(scheduler="own").status_code == submit(scheduler="euler-a").status_code == 202
+
+
+def test_an_asset_id_is_never_read_as_a_file_of_that_name(quiet, tmp_path, monkeypatch):
+    """The library's ``resolve`` takes a file before an id of the same name (the CLI's
+    way); routes that took an id through it read a file named like the id from the
+    server's folder and imported it."""
+    import io
+
+    from PIL import Image
+
+    monkeypatch.chdir(tmp_path)
+    png = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(png, "PNG")
+    (tmp_path / "0123456789ab").write_bytes(png.getvalue())
+    count = len(quiet.get("/api/assets").json())
+    assert quiet.get("/api/assets/0123456789ab/like").status_code == 404
+    video = quiet.post("/api/jobs/video", json={"prompt": "a jar", "image": "0123456789ab"})
+    assert video.status_code == 404, video.text
+    assert len(quiet.get("/api/assets").json()) == count  # nothing was imported

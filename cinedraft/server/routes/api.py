@@ -241,11 +241,16 @@ def _job_route(path: str, operation_id: str):
     )
 
 
-def _asset_of_kind(request: Request, field: str, ref: str, kind: str) -> None:
-    """``ref`` must be an asset id (the server reads no paths it is sent) of a ``kind`` asset."""
+def _asset_of_kind(request: Request, field: str, ref: str, kind: str) -> Asset:
+    """``ref`` must be an asset id of a ``kind`` asset: looked up by id only (the library's
+    ``resolve`` would read a file of that name in the server's folder, and the server reads
+    no paths it is sent); 404 if absent, 422 if another kind."""
     if not ASSET_ID.match(ref):
         raise HTTPException(422, f"{field} must be an asset id (upload a file first)")
-    request.app.state.library.resolve(ref, kind)  # 404 if absent, 422 if another kind
+    asset = request.app.state.library.get(ref)
+    if not asset.mime.startswith(f"{kind}/"):
+        raise HTTPException(422, f"{ref} is not a{'n' * (kind == 'image')} {kind} asset")
+    return asset
 
 
 def _police(request: Request, action: str, prompt: str, body, template: bool = False) -> None:
@@ -324,8 +329,9 @@ def submit_promote(body: PromoteBody, request: Request, idempotency_key: IdemKey
 @_job_route("/jobs/edit", "submit_edit")
 def submit_edit(body: EditBody, request: Request, idempotency_key: IdemKey = None) -> JobOut:
     """Queue an edit of video assets (cut, merge, speed, reframe, mute, grade)."""
-    sources = [request.app.state.library.get(asset_id) for asset_id in body.sources]
-    if body.op == "grade":  # a 422 now rather than a failed job
+    # a 404 or a 422 (an image named as a clip) now rather than a failed job
+    sources = [_asset_of_kind(request, "sources", ref, "video") for ref in body.sources]
+    if body.op == "grade":
         grade_adjustments(body.instruction or "", sources[0])
     return _submit(request, "edit", body.model_dump(), PRIORITY["edit"], idempotency_key)
 
@@ -421,8 +427,9 @@ def like_asset(asset_id: AssetId, request: Request) -> dict:
     ComfyUI), to change and submit to ``/jobs/generate``, and ``notes``: what could not be
     carried. LoRAs, embeddings and a VAE are carried by their models-folder names, as that
     route takes them; 422 for a video, or an image that says nothing of how it was made."""
-    library, settings = request.app.state.library, request.app.state.workspace.settings
-    fields, notes = settings_like(library.resolve(asset_id, "image"), settings.models_root)
+    settings = request.app.state.workspace.settings
+    asset = _asset_of_kind(request, "asset_id", asset_id, "image")
+    fields, notes = settings_like(asset, settings.models_root)
     here = request.app.state.workers.cluster is None  # else the workers find the models
     fields, more = _by_models_folder_name(fields, settings.models_root, settings.offline, here)
     try:
